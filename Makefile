@@ -1,0 +1,99 @@
+# shipd - store-and-forward shipping server.
+#   make            build bin/shipd and bin/shipctl (warnings are errors)
+#   make check      install deps, build, run every test (ends "N passed, N failed")
+#   make demo       install deps, build, ship a file across a 3-node loopback network
+#   make asan       the same binaries with ASan + UBSan under build/asan/bin
+#   make fuzz       run the libFuzzer targets for FUZZ_SECONDS each
+#   make bench      benchmarks (bench/), figures in bench/results/latest.md
+#   make soak       the long variants of the reliability tests
+#   make install    PREFIX=/usr/local DESTDIR= ; make uninstall
+
+CC	?= cc
+BUILD	?= build
+BIN	?= bin
+PREFIX	?= /usr/local
+FUZZ_SECONDS ?= 60
+PKGS	= libgcrypt libarchive
+OPT	?= -O2
+CFLAGS	?= -g
+CFLAGS	+= -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow \
+	   -Wno-unused-parameter -fno-common $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+LIB_SRC	= $(wildcard src/util/*.c) $(wildcard src/global/*.c)
+LIB_OBJ	= $(LIB_SRC:src/%.c=$(BUILD)/%.o)
+SHIPD_OBJ = $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/shipd/*.c))
+CTL_OBJ	= $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/shipctl/*.c))
+TEST_SRC = $(wildcard tests/unit/test_*.c)
+TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps check demo asan fuzz bench soak install uninstall clean tests
+
+all: $(BIN)/shipd $(BIN)/shipctl
+
+$(BUILD)/%.o: src/%.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libshipd.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/shipd: $(SHIPD_OBJ) $(BUILD)/libshipd.a
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/shipctl: $(CTL_OBJ) $(BUILD)/libshipd.a
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(BUILD)/libshipd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libshipd.a $(LDLIBS)
+
+tests: all $(TEST_BIN)
+
+deps:
+	@scripts/install-deps
+
+# The sanitizer build lives beside the normal one; tests/run uses both.
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
+		CFLAGS="-g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" OPT=-O1 tests
+
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/run
+
+demo: deps all
+	@scripts/demo
+
+bench: deps all
+	@scripts/install-deps --bench
+	@bench/run
+
+soak: deps tests
+	@SOAK=1 tests/run
+
+FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*/*.h)
+	@mkdir -p build/fuzz
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
+		$(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIB_SRC) $(LDLIBS)
+fuzz-build: $(FUZZ_BIN)
+fuzz: deps fuzz-build
+	@for f in $(FUZZ_BIN); do n=$${f##*/}; mkdir -p fuzz/corpus/$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=fuzz/crashes/ fuzz/corpus/$$n || exit 1; done
+
+install: all
+	@scripts/install "$(DESTDIR)" "$(PREFIX)"
+uninstall:
+	@scripts/install --uninstall "$(DESTDIR)" "$(PREFIX)"
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,102 @@
+/*
+ * bay.h - a shipping bay is the queue, and the queue is the file system.
+ *
+ * The state of an order is the directory its order file sits in; a state
+ * change is one rename(2) of that file within the bay (safe_rename). The
+ * sealed packet never moves: it stays in data/ID from acceptance to the end.
+ *
+ *   BAY/tmp/         files being written. Start-up: removed.
+ *   BAY/drop/DEST/   files operators drop for DEST. Start-up: picked up.
+ *   BAY/data/ID      sealed packet of order ID. Start-up: removed if no order
+ *                    names it (a crash before acceptance).
+ *   BAY/outgoing/ID  ready to send (or to deliver here). Start-up: kept.
+ *   BAY/active/ID    claimed by a worker. Start-up: back to outgoing/.
+ *   BAY/deferred/ID  failed attempt, waiting; mtime = next attempt.
+ *                    Start-up: kept (the queue manager retries when due).
+ *   BAY/hold/ID      held by the operator (shipctl hold). Start-up: kept.
+ *   BAY/joining/ID   a part addressed here, waiting for its siblings.
+ *                    Start-up: kept.
+ *   BAY/unpack/ID/   files of packet ID being extracted. Start-up: removed,
+ *                    unless receipts/ID exists (then its moves finish).
+ *   BAY/incoming/    delivered files, plaintext, names never overwritten.
+ *   BAY/receipts/ID  the order of a packet delivered here (handler's -actual).
+ *   BAY/return/ID    an expired order that came home (return bay). Purged
+ *                    after RETURN_PURGE_DAYS. Start-up: kept.
+ *   BAY/corrupt/ID   malformed orders and refused packets, with ID.why.
+ *   BAY/seen/ID      packet ids accepted here: a second copy is acked, not
+ *                    stored (exactly once). Purged after expiry + 14 days.
+ *
+ * Nothing here knows about the network or the packet format.
+ */
+#ifndef SHIPD_BAY_H
+#define SHIPD_BAY_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+#include "config.h"
+#include "order.h"
+
+enum qstate {
+	Q_OUTGOING,
+	Q_ACTIVE,
+	Q_DEFERRED,
+	Q_HOLD,
+	Q_JOINING,
+	Q_RETURN,
+	Q_CORRUPT,
+	Q_NSTATES
+};
+
+const char *qstate_name(enum qstate st);
+int qstate_parse(const char *name, enum qstate *st);
+
+/* Create every state directory of a bay (mode 0700). */
+int bay_init(const char *bay);
+
+/* BAY/STATE/ID (id may be NULL for the directory itself). */
+int bay_path(char *buf, size_t size, const char *bay, enum qstate st, const char *id);
+int bay_data_path(char *buf, size_t size, const char *bay, const char *id);
+
+/* Move order ID from one state to another: one durable rename. */
+int bay_move(const char *bay, const char *id, enum qstate from, enum qstate to);
+/* Which state holds ID (-1 if none). */
+int bay_find(const char *bay, const char *id, enum qstate *st);
+/* Move to corrupt/ and write ID.why with the reason; logs one line. */
+void bay_corrupt(const char *bay, const char *id, enum qstate from, const char *why);
+
+/* Exactly-once bookkeeping. */
+int bay_seen(const char *bay, const char *id);
+int bay_mark_seen(const char *bay, const char *id);
+/* All work on ID is done: mark seen, remove data/ID and the order file. */
+int bay_finish(const char *bay, const char *id, enum qstate from);
+
+/*
+ * Space: 0 if a packet of size bytes fits under the bay size limit and the
+ * free-disk floor, else -1 with err_set("bay full: ...").
+ */
+int bay_space_ok(const struct config *cf, const char *bay, uint64_t size);
+/* The storage bay of a class with the most free space. */
+const char *bay_choose(const struct sclass *cls);
+
+/* Call fn for each order in a state (readdir order); stops if fn returns <0. */
+typedef int (*bay_scan_fn)(void *arg, const char *bay, enum qstate st,
+			   const char *id, time_t mtime);
+int bay_scan(const char *bay, enum qstate st, bay_scan_fn fn, void *arg);
+
+/* Start-up recovery of every leftover state (see the table above). */
+struct recovery {
+	int tmp_removed, active_requeued, data_orphans, unpack_removed, unpack_finished;
+};
+int bay_recover(const char *bay, struct recovery *r);
+
+/* Every distinct bay directory of the configuration (storage and return). */
+void bay_all(const struct config *cf, struct strv *out);
+
+/* Defer: set attempts/last_error/next_attempt, save, move to deferred/ with mtime. */
+int bay_defer(const struct config *cf, const char *bay, struct order *o,
+	      enum qstate from, const char *why);
+/* Back-off for the nth attempt, clamped to [retry_min, retry_max]. */
+int bay_backoff(const struct config *cf, int attempts);
+
+#endif

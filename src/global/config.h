@@ -1,0 +1,119 @@
+/*
+ * config.h - shipping.conf: the MultiSite directives our users know plus
+ * shipd's own settings, parsed by one parser into one struct.
+ *
+ * Errors are "file:line: message" (via err_get()); callers exit 2 on them.
+ * Relative paths in the file are resolved against the file's directory, so
+ * an in-tree conf/ works from any working directory. CLEARCASE_MIN_PORT and
+ * CLEARCASE_MAX_PORT in the environment override the file.
+ *
+ * The parser never exits and never touches the network or the spool.
+ */
+#ifndef SHIPD_CONFIG_H
+#define SHIPD_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "../util/addr.h"
+#include "../util/mem.h"
+#include "keys.h"
+
+#define MAX_CLASSES		64
+#define DEFAULT_CLASS		"-default"
+#define DEFAULT_MAX_DATA_KB	2097151ULL
+#define DEFAULT_EXPIRATION	14
+#define DEFAULT_PORT		4590
+#define RETURN_PURGE_DAYS	14
+
+struct sclass {
+	char *name;			/* "-default" or the class name */
+	struct strv bays;		/* one or more storage bay directories */
+	char *return_bay;		/* defaults to the first storage bay */
+	int expiration_days;		/* defaults to the global EXPIRATION */
+	char *receipt_handler;		/* NULL: none */
+};
+
+/*
+ * A node this one knows: PEER name host port key (a direct neighbour), or
+ * KEY name key (a far node: its key seals packets for it and checks its
+ * signatures, but it is reached only through ROUTEs; host is NULL).
+ */
+struct peer {
+	char *name;			/* node name, as used in ROUTE and destinations */
+	char *host;			/* address or host name; NULL for a KEY-only node */
+	int port;
+	struct pubkey key;
+	int has_key;
+	const char *file;		/* where it was defined */
+	int line;
+};
+
+struct route {
+	char *next_hop;
+	struct strv dests;
+	const char *file;
+	int line;
+};
+
+struct config {
+	char *path;			/* the file read */
+	char *node;			/* NODE: this node's name (default: hostname) */
+	char *listen_addr;		/* LISTEN addr [port]; NULL: do not listen */
+	int listen_port;
+	char *key_file;			/* KEY-FILE (default: keys/NODE.key beside the conf) */
+	char *administrator;		/* ADMINISTRATOR (default root) */
+	char *notify_program;		/* NOTIFICATION-PROGRAM (default: none, log only) */
+	uint64_t max_data_size;		/* MAX-DATA-SIZE in bytes */
+	int expiration_days;		/* EXPIRATION */
+	int min_port, max_port;		/* CLEARCASE_MIN_PORT/MAX_PORT; 0,0 = unset */
+	struct sclass classes[MAX_CLASSES];
+	int nclasses;			/* classes[0] is always -default */
+	struct peer *peers;
+	int npeers;
+	struct route *routes;
+	int nroutes;
+	struct cidr *allow;		/* ALLOW: peers' addresses; empty = peers' own addresses */
+	int nallow;
+	uint64_t bay_size_limit;	/* BAY-SIZE-LIMIT bytes per bay (0 = none) */
+	uint64_t min_free_disk;		/* MIN-FREE-DISK bytes kept free */
+	int max_children;		/* MAX-CHILDREN senders (default 10) */
+	int max_receivers;		/* MAX-RECEIVERS (default 10) */
+	int retry_min, retry_max;	/* RETRY-MIN / RETRY-MAX seconds */
+	int io_timeout;			/* IO-TIMEOUT seconds for a silent peer */
+	char *log_dest;			/* LOG stderr|syslog|file:PATH[,..] */
+	char *spool_user;		/* USER: unprivileged account (optional) */
+};
+
+/* Parse path; NULL with err_get() = "file:line: message" on any error. */
+struct config *config_load(const char *path);
+void config_free(struct config *cf);
+
+/* The default config path: $SHIPD_CONF, else /etc/shipd/shipping.conf. */
+const char *config_default_path(void);
+
+const struct sclass *config_class(const struct config *cf, const char *name);
+/* Any known node (PEER or KEY) by name; NULL if unknown. */
+const struct peer *config_peer(const struct config *cf, const char *name);
+/* The known node whose signing key is sign_pub, or NULL. */
+const struct peer *config_peer_by_key(const struct config *cf, const uint8_t *sign_pub);
+
+/*
+ * The next hop for a destination: the ROUTE next hop naming it, else the
+ * destination itself when it is a PEER with an address, else NULL
+ * (unroutable).
+ * The local node routes to itself.
+ */
+const char *config_next_hop(const struct config *cf, const char *dest);
+
+/*
+ * Print the effective configuration (classes, bays, port range, peers,
+ * every known destination with its next hop) and report problems a parse
+ * cannot see: ROUTE loops, next hops that are not peers. Returns the number
+ * of problems, each printed as "file:line: message".
+ */
+int config_check(const struct config *cf, FILE *out);
+
+/* Size with k/m/g suffix; bare = KB (MultiSite MAX-DATA-SIZE convention). */
+int config_parse_size(const char *s, int bare_is_kb, uint64_t *out);
+
+#endif

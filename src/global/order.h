@@ -1,0 +1,64 @@
+/*
+ * order.h - the shipping order: a small versioned text file that says what
+ * is to be done with one packet (its data lives in the bay's data/ID).
+ *
+ *   version: 1
+ *   id: 20261124T034500Z-SiteA_host1-9f3a1c2e
+ *   origin: SiteA_host1
+ *   class: -default
+ *   ...one "key: value" per field, list fields repeated...
+ *   end
+ *
+ * An order missing "end", with an unknown version, an unknown or repeated
+ * scalar key, or a bad value is rejected (the caller moves it to corrupt/):
+ * never guessed at.
+ */
+#ifndef SHIPD_ORDER_H
+#define SHIPD_ORDER_H
+
+#include <stdint.h>
+#include <time.h>
+#include "../util/mem.h"
+
+#define ORDER_VERSION	1
+#define ORDER_ID_MAX	128
+#define ORDER_MAX_SIZE	(256 * 1024)
+
+struct order {
+	char id[ORDER_ID_MAX];		/* [A-Za-z0-9._-], unique across hosts */
+	char *origin;			/* node that submitted it */
+	char *sclass;			/* storage class */
+	struct strv dests;		/* remaining destinations (dest:) */
+	struct strv delivered;		/* destinations done (delivered:) */
+	struct strv hops;		/* nodes it has passed through, origin first (hop:) */
+	time_t created, expires;
+	char *notify;			/* notify address, or NULL */
+	char *comment;			/* or NULL */
+	char *name;			/* original file name (for lspacket-style views) */
+	int attempts;
+	char *last_error;		/* or NULL */
+	time_t next_attempt;		/* 0: now */
+	uint64_t size;			/* bytes of the sealed packet file data/ID */
+	char digest[65];		/* hex SHA-256 of data/ID */
+	int part, nparts;		/* 1/1 unless split by MAX-DATA-SIZE */
+	char *group;			/* logical packet id shared by the parts */
+	int returning;			/* travelling back to origin */
+	char *return_reason;		/* why it was turned around */
+	int keep_data;			/* -copy: keep the submitted source file */
+	char *source;			/* submitted file path (with --copy unset: removed after sealing) */
+};
+
+void order_init(struct order *o);
+void order_free(struct order *o);
+/* New id: UTC time + node + 8 random hex digits. */
+void order_new_id(char *buf, size_t size, const char *node);
+int order_id_valid(const char *id);
+
+/* Parse/format; parse returns -1 with err_set("line N: ...") on malformation. */
+int order_parse(const char *buf, size_t len, struct order *o);
+char *order_format(const struct order *o, size_t *len);
+/* Load from a path (bounded read + parse); save atomically to dir/ID. */
+int order_load(const char *path, struct order *o);
+int order_save(const char *dir, const struct order *o);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * packet.h - the sealed packet: what crosses the wire and rests in bays.
+ *
+ * One physical packet file = a signed outer header that relays can read
+ * and check (version, packet id, group, part n of m, origin, final
+ * destinations, class, created, expires, total size, one wrapped packet
+ * key per destination), then a run of fixed-size ChaCha20-Poly1305 chunks
+ * of a zstd-compressed pax archive of the submitted file, then a trailer
+ * with the origin's Ed25519 signature over the header and the body.
+ *
+ * A logical packet larger than MAX-DATA-SIZE is split into parts; each part
+ * is a packet of its own whose body is a contiguous run of the chunk
+ * stream; the destination joins the bodies in part order and opens them.
+ *
+ * Everything is streaming: sealing and opening use memory independent of
+ * the file size. Relays can check headers and signatures but hold no key
+ * that opens the payload. Nothing here touches bay state directories; the
+ * caller owns renames.
+ */
+#ifndef SHIPD_PACKET_H
+#define SHIPD_PACKET_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+#include "config.h"
+#include "keys.h"
+#include "order.h"
+
+#define PKT_VERSION		1
+#define PKT_CHUNK		(64 * 1024)	/* plaintext bytes per chunk */
+#define PKT_MAX_HEADER		(64 * 1024)	/* a larger header is refused */
+#define PKT_MAX_DESTS		256
+
+struct pkt_info {
+	char id[ORDER_ID_MAX];		/* this physical packet (part) */
+	char group[ORDER_ID_MAX];	/* the logical packet */
+	int part, nparts;		/* 1-based */
+	char origin[128];
+	struct strv dests;		/* final destinations */
+	char sclass[128];
+	time_t created, expires;
+	uint64_t total_size;		/* bytes of all parts' bodies together */
+	uint64_t file_size;		/* bytes of this packet file, header to trailer */
+	uint64_t header_len;		/* bytes of the header (incl. its signature) */
+};
+void pkt_info_free(struct pkt_info *pi);
+
+/* Called once per sealed part: path is a complete, fsynced file in tmpdir;
+ * the callback must rename it away (or the caller's cleanup removes it). */
+typedef int (*packet_part_fn)(void *arg, const char *path, const struct pkt_info *pi);
+
+/*
+ * Seal src (stored in the archive under the base name `name`, with its mode
+ * and mtime) for dests, signed by me as origin. Each destination's key comes
+ * from cf (config_peer); an unknown destination key is an error naming it.
+ * group is the logical id; parts get ids "GROUP" (one part) or
+ * "GROUP.pNofM". max_part bounds each packet file (0 = no split).
+ */
+int packet_seal(const struct config *cf, const struct keys *me, const char *origin,
+		const char *src, const char *name, const struct strv *dests,
+		const char *sclass, const char *group, time_t created, time_t expires,
+		uint64_t max_part, const char *tmpdir, packet_part_fn fn, void *arg);
+
+/*
+ * Check the header at the start of buf: returns the header length once it
+ * is complete and its origin signature verifies, 0 when more bytes are
+ * needed, -1 (err_set with the reason, naming the packet id when known) when
+ * it is malformed, from an unknown origin, or badly signed.
+ */
+ssize_t packet_check_header(const struct config *cf, const void *buf, size_t len,
+			    struct pkt_info *pi);
+
+/* Check a whole packet file: header, length, and trailer signature. */
+int packet_verify_file(const struct config *cf, const char *path, struct pkt_info *pi);
+
+/*
+ * Open a logical packet addressed to me: parts[0..nparts-1] are the part
+ * files in order. Verifies every signature and chunk tag, decrypts and
+ * extracts securely into destdir (an existing empty directory; refuses
+ * absolute paths, "..", links and device nodes). The extracted names are
+ * added to names. On any failure destdir may hold partial files the caller
+ * removes; err_get() names the packet id and the reason.
+ */
+int packet_open(const struct config *cf, const struct keys *me,
+		const char *const *parts, int nparts, const char *destdir,
+		struct strv *names);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * wire.h - the hop channel between two shipd nodes: mutually authenticated
+ * (each side signs the handshake with its configured Ed25519 key),
+ * encrypted and integrity-protected (X25519 ephemeral keys, HKDF,
+ * ChaCha20-Poly1305 with per-direction counters), carried over TCP or,
+ * when TCP cannot connect, over a reliable windowed UDP transfer to the
+ * same port. Every socket is bound inside the configured port range when
+ * one is set (walking up from CLEARCASE_MIN_PORT, sleeping and retrying
+ * when none is free, never outside it).
+ *
+ * The channel moves whole messages of at most HOP_MAX_MSG bytes; the
+ * transfer protocol on top (offers, data, acks) is the caller's.
+ */
+#ifndef SHIPD_WIRE_H
+#define SHIPD_WIRE_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include "config.h"
+#include "keys.h"
+
+#define HOP_MAX_MSG	(256 * 1024)
+
+struct hop;
+
+/* Bind fd (a new socket) to a port in cf's range, or any port when unset.
+ * Waits and retries while the range is busy, up to wait_s seconds. */
+int port_bind(const struct config *cf, int fd, int family, int wait_s);
+
+/* The listening sockets: TCP and UDP on cf->listen_addr:listen_port. */
+int wire_listen_tcp(const struct config *cf);
+int wire_listen_udp(const struct config *cf);
+
+/* Client: connect to peer p (TCP first, then UDP), authenticate both ways. */
+struct hop *hop_connect(const struct config *cf, const struct keys *me,
+			const struct peer *p, int timeout_s);
+
+/* Server, TCP: run the handshake on an accepted socket. The caller has
+ * already checked the address against the allow list. */
+struct hop *hop_accept_tcp(const struct config *cf, const struct keys *me, int fd,
+			   int timeout_s);
+/* Server, UDP: given the first datagram from `from` on the listening UDP
+ * socket, open a session socket in the port range and run the handshake. */
+struct hop *hop_accept_udp(const struct config *cf, const struct keys *me,
+			   const void *dgram, size_t len, const struct sockaddr *from,
+			   socklen_t fromlen, int timeout_s);
+
+int hop_send(struct hop *h, const void *msg, size_t len);
+/* One whole message into buf; -1 on error/timeout (err_set), 0 on clean EOF. */
+ssize_t hop_recv(struct hop *h, void *buf, size_t size, int timeout_s);
+void hop_close(struct hop *h);
+
+const struct peer *hop_peer(const struct hop *h);
+const char *hop_proto(const struct hop *h);		/* "tcp" or "udp" */
+int hop_local_port(const struct hop *h);
+const char *hop_remote(const struct hop *h);		/* "addr:port" */
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * shipctl.c - entry point: global options (-c CONF), then dispatch to the
+ * verb's own file. Unknown verbs fail loudly with the list.
+ */
+#include "shipctl.h"
+#include "../global/crypto.h"
+#include "../util/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct verb {
+	const char *name;
+	int (*fn)(struct ctl *, int, char **);
+	const char *usage;
+} verbs[] = {
+	{"submit", cmd_submit, "submit --to DEST [--to DEST...] [--class C] [--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] [--copy] FILE..."},
+	{"ls", cmd_ls, "ls [--class C] [--state S] [--json]"},
+	{"show", cmd_show, "show ID"},
+	{"hold", cmd_hold, "hold ID..."},
+	{"release", cmd_release, "release ID..."},
+	{"retry", cmd_retry, "retry ID...|--all"},
+	{"rm", cmd_rm, "rm ID..."},
+	{"resubmit", cmd_resubmit, "resubmit ID..."},
+	{"checkconf", cmd_checkconf, "checkconf"},
+	{"keygen", cmd_keygen, "keygen"},
+	{"pubkey", cmd_pubkey, "pubkey"},
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: shipctl [-c CONF] VERB [ARGS]\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(stderr, "       shipctl %s\n", verbs[i].usage);
+	exit(EX_USAGE);
+}
+
+struct config *
+ctl_config(struct ctl *c)
+{
+	if (c->cf == NULL && (c->cf = config_load(c->conf_path)) == NULL) {
+		fprintf(stderr, "shipctl: %s\n", err_get());
+		exit(EX_CONFIG);
+	}
+	return c->cf;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl c = {config_default_path(), NULL};
+	int i = 1, rc;
+
+	log_open("shipctl", "stderr");
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			c.conf_path = argv[i + 1];
+			i += 2;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			usage();
+		else {
+			fprintf(stderr, "shipctl: unknown option %s\n", argv[i]);
+			usage();
+		}
+	}
+	if (i >= argc)
+		usage();
+	crypto_init();
+	for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
+		if (strcmp(argv[i], verbs[v].name) == 0) {
+			rc = verbs[v].fn(&c, argc - i, argv + i);
+			if (c.cf)
+				config_free(c.cf);
+			return rc;
+		}
+	fprintf(stderr, "shipctl: unknown verb \"%s\"\n", argv[i]);
+	usage();
+}

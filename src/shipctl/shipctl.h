@@ -1,0 +1,50 @@
+/*
+ * shipctl.h - the operator CLI: one source file per verb, this table of
+ * them, and the exit-status contract shared by every verb:
+ *
+ *   0   done
+ *   1   done, but something asked about was not found (e.g. ls of an empty id)
+ *   2   configuration error ("file:line: message")
+ *   64  usage error
+ *   65  permanent failure: bad input that will never work (unknown class,
+ *       destination with neither a route nor a peer, malformed argument)
+ *   66  cannot read an input file
+ *   75  temporary failure: try again later (bay full, disk floor, busy)
+ *
+ * Verbs never touch the network; they change bays only through bay.h.
+ */
+#ifndef SHIPD_SHIPCTL_H
+#define SHIPD_SHIPCTL_H
+
+#include "../global/config.h"
+
+#define EX_OK		0
+#define EX_NOTFOUND	1
+#define EX_CONFIG	2
+#define EX_USAGE	64
+#define EX_DATAERR	65
+#define EX_NOINPUT	66
+#define EX_TEMPFAIL	75
+
+struct ctl {
+	const char *conf_path;
+	struct config *cf;	/* loaded on first ctl_config() */
+};
+
+/* Load the configuration or exit 2 with its file:line error. */
+struct config *ctl_config(struct ctl *c);
+
+#define VERB(name) int cmd_##name(struct ctl *c, int argc, char **argv)
+VERB(checkconf);
+VERB(keygen);
+VERB(pubkey);
+VERB(submit);
+VERB(ls);
+VERB(show);
+VERB(hold);
+VERB(release);
+VERB(retry);
+VERB(rm);
+VERB(resubmit);
+
+#endif

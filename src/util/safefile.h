@@ -1,0 +1,43 @@
+/*
+ * safefile.h - the one way shipd writes a file that must survive a crash:
+ * O_EXCL temporary in the same directory, write, fsync, close, rename(2),
+ * fsync the directory; any error unlinks the temporary. Also: rename with
+ * directory fsync (a state change), and bounded whole-file reads.
+ *
+ * These never leave a half-written file under the final name.
+ */
+#ifndef SHIPD_SAFEFILE_H
+#define SHIPD_SAFEFILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write buf to dir/name atomically (replacing any existing file). */
+int safe_write(const char *dir, const char *name, const void *buf, size_t len, mode_t mode);
+
+/*
+ * Streaming variant: safe_create() opens an O_EXCL temporary in dir (name
+ * returned in tmp, size tmpsz), the caller writes to the fd, then
+ * safe_commit() fsyncs, closes and renames it to dir/name, or safe_abort()
+ * closes and unlinks it.
+ */
+int safe_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode);
+int safe_commit(int fd, const char *tmp, const char *dir, const char *name);
+void safe_abort(int fd, const char *tmp);
+
+/* rename(2) then fsync the directories of both ends: one durable state change. */
+int safe_rename(const char *from, const char *to);
+int fsync_dir(const char *dir);
+int fsync_parent(const char *path);
+
+/* write/read all of n bytes, retrying on EINTR and short counts. */
+int write_all(int fd, const void *buf, size_t n);
+ssize_t read_full(int fd, void *buf, size_t n);
+
+/* Read a whole file of at most max bytes into a NUL-terminated buffer. */
+char *read_file(const char *path, size_t max, size_t *len);
+
+/* mkdir -p with mode; ok if it exists. */
+int mkdirs(const char *path, mode_t mode);
+
+#endif
