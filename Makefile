@@ -16,7 +16,8 @@ FUZZ_SECONDS ?= 60
 PKGS	= libgcrypt libarchive
 OPT	?= -O2
 CFLAGS	?= -g
-CFLAGS	+= -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow \
+SAN	?=
+CFLAGS	+= $(SAN) -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow \
 	   -Wno-unused-parameter -fno-common $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -59,8 +60,8 @@ deps:
 # The sanitizer build lives beside the normal one; tests/run uses both.
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
-		CFLAGS="-g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		LDFLAGS="-fsanitize=address,undefined" OPT=-O1 tests
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		OPT=-O1 tests
 
 check: deps
 	@$(MAKE) --no-print-directory tests

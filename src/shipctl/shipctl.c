@@ -37,9 +37,15 @@ usage(void)
 	exit(EX_USAGE);
 }
 
+#pragma weak config_load	/* TEMPORARY: until the parser lands */
+
 struct config *
 ctl_config(struct ctl *c)
 {
+	if (config_load == NULL) {
+		fprintf(stderr, "shipctl: configuration parser not built yet\n");
+		exit(EX_CONFIG);
+	}
 	if (c->cf == NULL && (c->cf = config_load(c->conf_path)) == NULL) {
 		fprintf(stderr, "shipctl: %s\n", err_get());
 		exit(EX_CONFIG);
@@ -70,6 +76,10 @@ main(int argc, char **argv)
 	crypto_init();
 	for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
 		if (strcmp(argv[i], verbs[v].name) == 0) {
+			if (verbs[v].fn == NULL) {
+				fprintf(stderr, "shipctl: %s: not built yet\n", argv[i]);
+				return EX_USAGE;
+			}
 			rc = verbs[v].fn(&c, argc - i, argv + i);
 			if (c.cf)
 				config_free(c.cf);
