@@ -94,6 +94,8 @@ const char *config_default_path(void);
 const struct sclass *config_class(const struct config *cf, const char *name);
 /* Any known node (PEER or KEY) by name; NULL if unknown. */
 const struct peer *config_peer(const struct config *cf, const char *name);
+/* Add this node's own key as a KEY entry (if it has none). */
+void config_add_self(struct config *cf, const struct pubkey *pk);
 /* The known node whose signing key is sign_pub, or NULL. */
 const struct peer *config_peer_by_key(const struct config *cf, const uint8_t *sign_pub);
 
