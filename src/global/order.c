@@ -89,6 +89,12 @@ order_id_valid(const char *id)
 	return !(n >= 4 && strcmp(id + n - 4, ".why") == 0);
 }
 
+int
+order_name_valid(const char *name)
+{
+	return name != NULL && name_valid(name, 255);
+}
+
 void
 order_new_id(char *buf, size_t size, const char *node)
 {

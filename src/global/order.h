@@ -53,6 +53,8 @@ void order_free(struct order *o);
 /* New id: UTC time + node + 8 random hex digits. */
 void order_new_id(char *buf, size_t size, const char *node);
 int order_id_valid(const char *id);
+/* Node and class names: [A-Za-z0-9._-]+, at most 255 bytes. */
+int order_name_valid(const char *name);
 
 /* Parse/format; parse returns -1 with err_set("line N: ...") on malformation. */
 int order_parse(const char *buf, size_t len, struct order *o);
