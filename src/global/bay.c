@@ -538,31 +538,36 @@ bay_defer(const struct config *cf, const char *bay, struct order *o,
 }
 
 /*
- * The data file of id from one bay to another (resubmitting a returned
- * packet into its class's storage bay): a rename when both are on one file
- * system, else copy to the target's tmp/, fsync, rename into data/, and
- * only then unlink the source. A crash leaves a copy in tmp/ (removed by
- * recovery) or both copies (the orphan is removed by recovery).
+ * Give to_bay a durable data/ID of its own that is the same file as
+ * from_bay's: link(2) when both are on one file system, else copy to the
+ * target's tmp/, fsync, and rename into data/. The source stays: the caller
+ * unlinks it only after the new order is committed, so a crash at any
+ * point leaves the old order with its data (and at worst an extra copy
+ * that recovery removes as an orphan). Resubmitting a returned packet into
+ * its class's storage bay is the use.
  */
 int
-bay_move_data(const char *from_bay, const char *to_bay, const char *id)
+bay_link_data(const char *from_bay, const char *to_bay, const char *id)
 {
-	char src[PATH_MAX], dst[PATH_MAX], tdir[PATH_MAX], ddir[PATH_MAX], tmp[PATH_MAX];
+	char src[PATH_MAX], dst[PATH_MAX], tdir[PATH_MAX], tmp[PATH_MAX];
 	char buf[65536];
 	ssize_t n;
 	int in, out;
 
 	if (bay_data_path(src, sizeof(src), from_bay, id) < 0 ||
 	    bay_data_path(dst, sizeof(dst), to_bay, id) < 0 ||
-	    bay_subpath(tdir, sizeof(tdir), to_bay, "tmp", NULL) < 0 ||
-	    bay_subpath(ddir, sizeof(ddir), to_bay, "data", NULL) < 0)
+	    bay_subpath(tdir, sizeof(tdir), to_bay, "tmp", NULL) < 0)
 		return -1;
 	if (strcmp(src, dst) == 0)
 		return 0;
-	if (rename(src, dst) == 0)
-		return fsync_parent(dst) < 0 || fsync_parent(src) < 0 ? -1 : 0;
-	if (errno != EXDEV) {
-		err_set("rename %s to %s: %s", src, dst, strerror(errno));
+	if (link(src, dst) == 0)
+		return fsync_parent(dst);
+	if (errno == EEXIST) {
+		err_set("%s exists already", dst);
+		return -1;
+	}
+	if (errno != EXDEV && errno != EPERM) {
+		err_set("link %s to %s: %s", src, dst, strerror(errno));
 		return -1;
 	}
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -584,7 +589,7 @@ bay_move_data(const char *from_bay, const char *to_bay, const char *id)
 		}
 	}
 	close(in);
-	/* safe_commit renames within tdir; we need data/, so do it by hand */
+	/* safe_commit renames within tdir; the target is data/, so by hand */
 	if (fsync(out) < 0) {
 		err_set("fsync %s: %s", tmp, strerror(errno));
 		safe_abort(out, tmp);
@@ -599,9 +604,21 @@ bay_move_data(const char *from_bay, const char *to_bay, const char *id)
 		unlink(tmp);
 		return -1;
 	}
-	if (unlink(src) < 0) {
-		err_set("unlink %s: %s", src, strerror(errno));
-		return -1;
-	}
-	return fsync_parent(src);
+	return 0;
+}
+
+int
+bay_locate(const struct config *cf, const char *id, char *bay, size_t size, enum qstate *st)
+{
+	struct strv bays = {0};
+	int rc = -1;
+
+	bay_all(cf, &bays);
+	for (int i = 0; i < bays.n && rc < 0; i++)
+		if (bay_find(bays.v[i], id, st) == 0)
+			rc = path_fmt(bay, size, "%s", bays.v[i]);
+	strv_free(&bays);
+	if (rc < 0)
+		err_set("no order %s", id);
+	return rc;
 }

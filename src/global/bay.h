@@ -81,9 +81,9 @@ int bay_purge_seen(const char *bay, time_t now);
 int bay_finish(const char *bay, const char *id, enum qstate from);
 /* Drop an order and its data without marking it seen (shipctl rm). */
 int bay_remove(const char *bay, const char *id, enum qstate from);
-/* Move data/ID to another bay: rename, or copy + fsync + unlink across
- * file systems. */
-int bay_move_data(const char *from_bay, const char *to_bay, const char *id);
+/* Make data/ID exist in to_bay too (link, or copy + fsync across file
+ * systems); the caller unlinks the source once the new order is saved. */
+int bay_link_data(const char *from_bay, const char *to_bay, const char *id);
 
 /*
  * Space: 0 if a packet of size bytes fits under the bay size limit and the
@@ -119,6 +119,9 @@ int bay_unpack_finish(const char *bay, const char *id, struct strv *names);
 
 /* Every distinct bay directory of the configuration (storage and return). */
 void bay_all(const struct config *cf, struct strv *out);
+/* Which bay (copied to bay) and state holds ID, over every bay of cf. */
+int bay_locate(const struct config *cf, const char *id, char *bay, size_t size,
+	       enum qstate *st);
 
 /* Defer: set attempts/last_error/next_attempt, save, move to deferred/ with mtime. */
 int bay_defer(const struct config *cf, const char *bay, struct order *o,

@@ -42,7 +42,9 @@ struct order {
 	char digest[65];		/* hex SHA-256 of data/ID */
 	int part, nparts;		/* 1/1 unless split by MAX-DATA-SIZE */
 	char *group;			/* logical packet id shared by the parts */
-	int returning;			/* travelling back to origin */
+	int returning;			/* travelling back to origin; dests keep the
+					 * undelivered destinations, so that
+					 * `shipctl resubmit` can restore them */
 	char *return_reason;		/* why it was turned around */
 	int keep_data;			/* -copy: keep the submitted source file */
 	char *source;			/* submitted file path (with --copy unset: removed after sealing) */

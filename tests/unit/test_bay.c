@@ -390,7 +390,7 @@ all_and_choose(void)
 }
 
 static void
-move_data(void)
+link_data(void)
 {
 	const char *b1;
 	char a[128], shm[64], path[PATH_MAX], *c;
@@ -398,21 +398,51 @@ move_data(void)
 	snprintf(a, sizeof(a), "%s", new_bay());
 	b1 = new_bay();
 	queue(a, "m1", Q_RETURN, 100);
-	CHECK(bay_move_data(a, b1, "m1") == 0);
-	CHECK(!exists(a, "data", "m1") && exists(b1, "data", "m1"));
-	/* across file systems (tmpfs), copied then unlinked */
+	CHECK(bay_link_data(a, b1, "m1") == 0);
+	CHECK(exists(a, "data", "m1") && exists(b1, "data", "m1"));	/* source kept */
+	CHECK(bay_link_data(a, b1, "m1") < 0);	/* never overwrites */
+	CHECK(strstr(err_get(), "exists already") != NULL);
+	/* across file systems (tmpfs): copied, fsynced, nothing left in tmp/ */
 	snprintf(shm, sizeof(shm), "/dev/shm/test_bay.%ld", (long)getpid());
 	if (bay_init(shm) == 0) {
-		CHECK(bay_move_data(b1, shm, "m1") == 0);
-		CHECK(!exists(b1, "data", "m1"));
+		CHECK(bay_link_data(b1, shm, "m1") == 0);
+		CHECK(exists(b1, "data", "m1"));
 		snprintf(path, sizeof(path), "%s/data/m1", shm);
 		c = read_file(path, 1000, NULL);
 		CHECK(c != NULL && strlen(c) == 100);
 		free(c);
+		snprintf(path, sizeof(path), "%s/tmp", shm);
+		CHECK(rmdir(path) == 0);	/* empty */
 		snprintf(path, sizeof(path), "rm -rf %s", shm);
 		CHECK(system(path) == 0);
 	}
-	CHECK(bay_move_data(a, b1, "missing") < 0);
+	CHECK(bay_link_data(a, b1, "missing") < 0);
+}
+
+static void
+locate(void)
+{
+	struct config *cf = conf();
+	char a[128], b[128], found[PATH_MAX];
+	enum qstate st;
+
+	snprintf(a, sizeof(a), "%s", new_bay());
+	snprintf(b, sizeof(b), "%s", new_bay());
+	cf->nclasses = 1;
+	cf->classes[0].name = "-default";
+	strv_add(&cf->classes[0].bays, a);
+	cf->classes[0].return_bay = b;
+	queue(b, "ret1", Q_RETURN, 1);
+	queue(a, "out1", Q_OUTGOING, 1);
+	CHECK(bay_locate(cf, "ret1", found, sizeof(found), &st) == 0);
+	CHECK_STR(found, b);
+	CHECK_INT(st, Q_RETURN);
+	CHECK(bay_locate(cf, "out1", found, sizeof(found), &st) == 0);
+	CHECK_STR(found, a);
+	CHECK(bay_locate(cf, "none", found, sizeof(found), &st) < 0);
+	CHECK_STR(err_get(), "no order none");
+	strv_free(&cf->classes[0].bays);
+	free(cf);
 }
 
 /* ---- recovery: each leftover state on its own ---- */
@@ -588,7 +618,8 @@ main(void)
 	TEST(defer);
 	TEST(scan);
 	TEST(all_and_choose);
-	TEST(move_data);
+	TEST(link_data);
+	TEST(locate);
 	TEST(recover_tmp);
 	TEST(recover_active);
 	TEST(recover_orphan_data);
