@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,26 +157,18 @@ check_file(const char *path, uint64_t *size)
 	return 0;
 }
 
-int
-submit_file(const struct config *cf, const struct keys *me, const struct submit_req *r,
-	    struct strv *ids_out, int *tempfail)
+/* The permanent checks; fills what submit_file needs. */
+static int
+check(const struct config *cf, const struct submit_req *r, struct seal_ctx *x, uint64_t *size)
 {
-	struct seal_ctx x;
 	const char *sclass = r->sclass ? r->sclass : DEFAULT_CLASS;
 	const char *slash;
-	char real[PATH_MAX];
-	uint64_t size;
-	int rc;
 
-	*tempfail = 0;
-	memset(&x, 0, sizeof(x));
-	x.cf = cf;
-	x.r = r;
-	if ((x.cls = config_class(cf, sclass)) == NULL) {
+	if ((x->cls = config_class(cf, sclass)) == NULL) {
 		err_set("unknown class \"%s\"", sclass);
 		return -1;
 	}
-	if (check_file(r->path, &size) < 0)
+	if (check_file(r->path, size) < 0)
 		return -1;
 	if (r->dests.n == 0) {
 		err_set("no destination");
@@ -200,23 +193,51 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 			}
 		}
 	}
-	x.created = time(NULL);
-	x.expires = r->expires ? r->expires
-			       : x.created + (time_t)x.cls->expiration_days * 86400;
-	if (x.expires <= x.created) {
+	x->created = time(NULL);
+	x->expires = r->expires ? r->expires
+				: x->created + (time_t)x->cls->expiration_days * 86400;
+	if (x->expires <= x->created) {
 		err_set("expiry is not in the future");
 		return -1;
 	}
 	slash = strrchr(r->path, '/');
-	x.name = r->name ? r->name : slash ? slash + 1 : r->path;
-	if (*x.name == 0) {
+	x->name = r->name ? r->name : slash ? slash + 1 : r->path;
+	if (*x->name == 0) {
 		err_set("empty file name");
 		return -1;
 	}
-	if ((x.bay = bay_choose(x.cls)) == NULL) {
-		err_set("class %s has no storage bay", x.cls->name);
+	if ((x->bay = bay_choose(x->cls)) == NULL) {
+		err_set("class %s has no storage bay", x->cls->name);
 		return -1;
 	}
+	return 0;
+}
+
+int
+submit_check(const struct config *cf, const struct submit_req *r)
+{
+	struct seal_ctx x;
+	uint64_t size;
+
+	memset(&x, 0, sizeof(x));
+	return check(cf, r, &x, &size);
+}
+
+int
+submit_file(const struct config *cf, const struct keys *me, const struct submit_req *r,
+	    struct strv *ids_out, int *tempfail)
+{
+	struct seal_ctx x;
+	char real[PATH_MAX];
+	uint64_t size;
+	int rc;
+
+	*tempfail = 0;
+	memset(&x, 0, sizeof(x));
+	x.cf = cf;
+	x.r = r;
+	if (check(cf, r, &x, &size) < 0)
+		return -1;
 	*tempfail = 1;
 	if (bay_init(x.bay) < 0 || bay_space_ok(cf, x.bay, size) < 0)
 		return -1;
@@ -260,4 +281,70 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 	strv_free(&x.queued);
 	free(x.source);
 	return 0;
+}
+
+static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
+				     "jul", "aug", "sep", "oct", "nov", "dec"};
+
+/* n digits at s into *v; returns s + n, or NULL. */
+static const char *
+digits(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return NULL;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return s + n;
+}
+
+int
+submit_parse_date(const char *s, time_t *out)
+{
+	struct tm tm, want;
+	const char *p = s;
+	int y, mo = 0, d, h, mi, sec = 0;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((p = digits(s, 4, &y)) && *p == '-') {
+		/* YYYY-MM-DDTHH:MM[:SS] */
+		if (!(p = digits(p + 1, 2, &mo)) || *p != '-' || !(p = digits(p + 1, 2, &d)) ||
+		    *p != 'T' || !(p = digits(p + 1, 2, &h)) || *p != ':' ||
+		    !(p = digits(p + 1, 2, &mi)))
+			goto bad;
+		if (*p == ':' && !(p = digits(p + 1, 2, &sec)))
+			goto bad;
+	} else if ((p = digits(s, 2, &d)) && *p == '-') {
+		/* DD-Mon-YYYY.HH:MM */
+		p++;
+		for (int i = 0; i < 12; i++)
+			if (strncasecmp(p, months[i], 3) == 0)
+				mo = i + 1;
+		if (mo == 0 || p[3] != '-' || !(p = digits(p + 4, 4, &y)) || *p != '.' ||
+		    !(p = digits(p + 1, 2, &h)) || *p != ':' || !(p = digits(p + 1, 2, &mi)))
+			goto bad;
+	} else
+		goto bad;
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
+		goto bad;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	tm.tm_isdst = -1;
+	want = tm;
+	if ((t = mktime(&tm)) == (time_t)-1 || tm.tm_mday != want.tm_mday ||
+	    tm.tm_mon != want.tm_mon || tm.tm_year != want.tm_year) {
+		err_set("\"%s\" is not a real date", s);
+		return -1;
+	}
+	*out = t;
+	return 0;
+bad:
+	err_set("bad date-time \"%s\" (want YYYY-MM-DDTHH:MM[:SS] or DD-Mon-YYYY.HH:MM)", s);
+	return -1;
 }

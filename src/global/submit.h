@@ -40,4 +40,15 @@ struct submit_req {
 int submit_file(const struct config *cf, const struct keys *me, const struct submit_req *r,
 		struct strv *ids_out, int *tempfail);
 
+/* Only the permanent checks of submit_file (class, file, destinations and
+ * their keys, expiry): -1 with err_set() when the request can never work. */
+int submit_check(const struct config *cf, const struct submit_req *r);
+
+/*
+ * An expiry date-time in local time: "YYYY-MM-DDTHH:MM[:SS]" or
+ * MultiSite's "DD-Mon-YYYY.HH:MM" (e.g. 24-Nov-2026.18:30). -1 with
+ * err_set() when malformed or not a real date.
+ */
+int submit_parse_date(const char *s, time_t *out);
+
 #endif

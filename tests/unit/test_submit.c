@@ -347,6 +347,44 @@ rollback(void)
 	strv_free(&r.dests);
 }
 
+static void
+dates(void)
+{
+	struct tm tm;
+	time_t t;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	CHECK(submit_parse_date("2030-01-02T03:04", &t) == 0);
+	CHECK_INT(t, 1893553440);
+	CHECK(submit_parse_date("2030-01-02T03:04:05", &t) == 0);
+	CHECK_INT(t, 1893553445);
+	CHECK(submit_parse_date("02-Jan-2030.03:04", &t) == 0);
+	CHECK_INT(t, 1893553440);
+	CHECK(submit_parse_date("02-jan-2030.03:04", &t) == 0);
+	/* local time, not UTC */
+	setenv("TZ", "EST5", 1);
+	tzset();
+	CHECK(submit_parse_date("2030-01-02T03:04", &t) == 0);
+	CHECK_INT(t, 1893553440 + 5 * 3600);
+	localtime_r(&t, &tm);
+	CHECK_INT(tm.tm_hour, 3);
+	static const char *bad[] = {"2030-02-30T00:00", "2030-13-01T00:00", "2030-01-01T24:00",
+				    "2030-01-01 03:04", "2030-1-01T03:04", "2030-01-01T03:04:",
+				    "2030-01-01T03:04x", "32-Jan-2030.03:04", "02-Foo-2030.03:04",
+				    "02-Jan-2030 03:04", "tomorrow", "", "+030-01-01T03:04"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (submit_parse_date(bad[i], &t) == 0)
+			printf("#   accepted \"%s\"\n", bad[i]);
+		CHECK(submit_parse_date(bad[i], &t) < 0);
+	}
+	CHECK(strstr(err_get(), "bad date-time") != NULL);
+	CHECK(submit_parse_date("2030-02-30T00:00", &t) < 0);
+	CHECK(strstr(err_get(), "not a real date") != NULL);
+	unsetenv("TZ");
+	tzset();
+}
+
 int
 main(void)
 {
@@ -364,6 +402,7 @@ main(void)
 	TEST(parts);
 	TEST(refusals);
 	TEST(rollback);
+	TEST(dates);
 	strv_free(&cf.classes[0].bays);
 	strv_free(&cf.classes[1].bays);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
