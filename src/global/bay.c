@@ -442,6 +442,8 @@ bay_scan(const char *bay, enum qstate st, bay_scan_fn fn, void *arg)
 	if (bay_path(dir, sizeof(dir), bay, st, NULL) < 0)
 		return -1;
 	if ((d = opendir(dir)) == NULL) {
+		if (errno == ENOENT)
+			return 0;	/* a state never created holds nothing */
 		err_set("opendir %s: %s", dir, strerror(errno));
 		return -1;
 	}

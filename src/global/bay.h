@@ -95,7 +95,8 @@ int bay_usage(const char *bay, uint64_t *bytes);
 /* The storage bay of a class with the most free space. */
 const char *bay_choose(const struct sclass *cls);
 
-/* Call fn for each order in a state (readdir order); stops if fn returns <0. */
+/* Call fn for each order in a state (readdir order); stops if fn returns <0.
+ * A state directory that does not exist holds nothing (returns 0). */
 typedef int (*bay_scan_fn)(void *arg, const char *bay, enum qstate st,
 			   const char *id, time_t mtime);
 int bay_scan(const char *bay, enum qstate st, bay_scan_fn fn, void *arg);

@@ -24,10 +24,20 @@ struct collect {
 static void
 entry_load(struct qentry *e)
 {
-	if (bay_load(e->bay, e->id, e->st, &e->o) == 0)
+	char path[PATH_MAX];
+	const char *why;
+	size_t n;
+
+	if (bay_load(e->bay, e->id, e->st, &e->o) == 0) {
 		e->ok = 1;
-	else
-		e->error = xstrdup(err_get());
+		return;
+	}
+	/* the path is shown beside it: keep just the reason */
+	why = err_get();
+	if (bay_path(path, sizeof(path), e->bay, e->st, e->id) == 0 &&
+	    strncmp(why, path, n = strlen(path)) == 0 && strncmp(why + n, ": ", 2) == 0)
+		why += n + 2;
+	e->error = xstrdup(why);
 }
 
 static int
@@ -243,8 +253,9 @@ print_time(FILE *f, const char *key, time_t t, time_t now)
 	}
 	localtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S %Z", &tm);
-	fprintf(f, "%-14s%s (%s %s)\n", key, stamp, t <= now ? "ago" : "in",
-		fmt_dur(t <= now ? now - t : t - now, d, sizeof(d)));
+	fmt_dur(t <= now ? now - t : t - now, d, sizeof(d));
+	fprintf(f, "%-14s%s (%s%s%s)\n", key, stamp, t <= now ? "" : "in ", d,
+		t <= now ? " ago" : "");
 }
 
 void
