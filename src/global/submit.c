@@ -179,6 +179,11 @@ check(const struct config *cf, const struct submit_req *r, struct seal_ctx *x, u
 			err_set("bad destination name \"%.64s\"", r->dests.v[i]);
 			return -1;
 		}
+		for (int j = 0; j < i; j++)
+			if (strcmp(r->dests.v[i], r->dests.v[j]) == 0) {
+				err_set("destination %s given twice", r->dests.v[i]);
+				return -1;
+			}
 		if (config_next_hop(cf, r->dests.v[i]) == NULL) {
 			err_set("no route and no peer for %s", r->dests.v[i]);
 			return -1;

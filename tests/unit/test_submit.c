@@ -288,6 +288,11 @@ refusals(void)
 	CHECK(submit_file(&cf, NULL, &r, &ids, &tf) < 0 && tf == 0);
 	CHECK(strstr(err_get(), "bad destination name") != NULL);
 	strv_free(&r.dests);
+	strv_add(&r.dests, "B");
+	strv_add(&r.dests, "B");	/* would make an order that cannot be read back */
+	CHECK(submit_file(&cf, NULL, &r, &ids, &tf) < 0 && tf == 0);
+	CHECK_STR(err_get(), "destination B given twice");
+	strv_free(&r.dests);
 	CHECK(submit_file(&cf, NULL, &r, &ids, &tf) < 0 && tf == 0);
 	CHECK_STR(err_get(), "no destination");
 	strv_add(&r.dests, "B");
