@@ -270,7 +270,8 @@ bay_finish(const char *bay, const char *id, enum qstate from)
 		expires = o.expires;
 		order_free(&o);
 	}
-	if (bay_mark_seen_until(bay, id, expires) < 0)
+	/* a rerun after a crash keeps the marker (and its expiry) it wrote */
+	if (!bay_seen(bay, id) && bay_mark_seen_until(bay, id, expires) < 0)
 		return -1;
 	if (unlink(path) < 0 && errno != ENOENT) {
 		err_set("unlink %s: %s", path, strerror(errno));

@@ -228,8 +228,12 @@ finish(void)
 	CHECK(c != NULL && strtoll(c, NULL, 10) == o.expires);
 	free(c);
 	order_free(&o);
-	/* finishing twice (a retried step after a crash) is harmless */
+	/* finishing twice (a retried step after a crash) is harmless and
+	 * keeps the expiry the first run recorded */
 	CHECK(bay_finish(bay, "done1", Q_ACTIVE) == 0);
+	c = read_file(path, 64, NULL);
+	CHECK(c != NULL && strtoll(c, NULL, 10) > 0);
+	free(c);
 	/* purge: not yet, then past expiry + RETURN_PURGE_DAYS */
 	CHECK_INT(bay_purge_seen(bay, time(NULL)), 0);
 	CHECK_INT(bay_purge_seen(bay, time(NULL) + (14 + RETURN_PURGE_DAYS + 1) * 86400), 1);
