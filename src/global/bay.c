@@ -552,12 +552,19 @@ bay_defer(const struct config *cf, const char *bay, struct order *o,
 int
 bay_link_data(const char *from_bay, const char *to_bay, const char *id)
 {
+	return bay_link_data_as(from_bay, id, to_bay, id);
+}
+
+int
+bay_link_data_as(const char *from_bay, const char *from_id, const char *to_bay,
+		 const char *id)
+{
 	char src[PATH_MAX], dst[PATH_MAX], tdir[PATH_MAX], tmp[PATH_MAX];
 	char buf[65536];
 	ssize_t n;
 	int in, out;
 
-	if (bay_data_path(src, sizeof(src), from_bay, id) < 0 ||
+	if (bay_data_path(src, sizeof(src), from_bay, from_id) < 0 ||
 	    bay_data_path(dst, sizeof(dst), to_bay, id) < 0 ||
 	    bay_subpath(tdir, sizeof(tdir), to_bay, "tmp", NULL) < 0)
 		return -1;

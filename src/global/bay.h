@@ -84,6 +84,9 @@ int bay_remove(const char *bay, const char *id, enum qstate from);
 /* Make data/ID exist in to_bay too (link, or copy + fsync across file
  * systems); the caller unlinks the source once the new order is saved. */
 int bay_link_data(const char *from_bay, const char *to_bay, const char *id);
+/* The same, giving the data a new order id in to_bay (returns, resubmits). */
+int bay_link_data_as(const char *from_bay, const char *from_id, const char *to_bay,
+		     const char *to_id);
 
 /*
  * Space: 0 if a packet of size bytes fits under the bay size limit and the

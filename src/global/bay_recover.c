@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -175,11 +176,25 @@ bay_recover(const char *bay, struct recovery *r)
 	if (bay_subpath(dir, sizeof(dir), bay, "seen", NULL) == 0)
 		recover_temporaries(dir, now, r);
 
-	/* active/: nobody is working on anything at start-up */
+	/*
+	 * active/: back to outgoing/, unless a live worker holds its flock (a
+	 * `shipd --poll` running beside a daemon that starts); workers die with
+	 * their master, so after a crash nothing holds one.
+	 */
 	if (bay_path(dir, sizeof(dir), bay, Q_ACTIVE, NULL) < 0 || list_dir(dir, &names) < 0)
 		return -1;
 	for (int i = 0; i < names.n; i++) {
+		char ap[PATH_MAX];
+		int fd, busy = 0;
+
 		if (strncmp(names.v[i], ".tmp.", 5) == 0)
+			continue;
+		if (path_fmt(ap, sizeof(ap), "%s/%s", dir, names.v[i]) == 0 &&
+		    (fd = open(ap, O_RDONLY | O_CLOEXEC)) >= 0) {
+			busy = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+			close(fd);
+		}
+		if (busy)
 			continue;
 		if (bay_move(bay, names.v[i], Q_ACTIVE, Q_OUTGOING) == 0)
 			r->active_requeued++;

@@ -604,3 +604,47 @@ order_save(const char *dir, const struct order *o)
 	free(buf);
 	return rc;
 }
+
+/* Length of id without a trailing ".ret" and ".rN" (N digits). */
+static size_t
+packet_id_len(const char *id, int *gen)
+{
+	size_t n = strlen(id);
+
+	*gen = 0;
+	if (n > 4 && strcmp(id + n - 4, ".ret") == 0)
+		n -= 4;
+	for (size_t k = n; k > 0; k--) {
+		if (id[k - 1] >= '0' && id[k - 1] <= '9')
+			continue;
+		if (k >= 3 && k < n && id[k - 1] == 'r' && id[k - 2] == '.') {
+			*gen = atoi(id + k);
+			n = k - 2;
+		}
+		break;
+	}
+	return n;
+}
+
+int
+order_packet_id(const char *id, char *out, size_t size)
+{
+	int gen;
+	size_t n = packet_id_len(id, &gen);
+
+	if (n + 1 > size)
+		return -1;
+	memcpy(out, id, n);
+	out[n] = 0;
+	return 0;
+}
+
+int
+order_id_resubmit(const char *id, char *out, size_t size)
+{
+	int gen, w;
+	size_t n = packet_id_len(id, &gen);
+
+	w = snprintf(out, size, "%.*s.r%d", (int)n, id, gen + 1);
+	return w < 0 || (size_t)w >= size ? -1 : 0;
+}

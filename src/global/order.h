@@ -55,6 +55,17 @@ void order_free(struct order *o);
 /* New id: UTC time + node + 8 random hex digits. */
 void order_new_id(char *buf, size_t size, const char *node);
 int order_id_valid(const char *id);
+
+/*
+ * Order ids on the wire are the packet id plus generation suffixes: ".rN"
+ * for the Nth resubmission, ".ret" for the trip back to the origin. Each
+ * journey has its own id, so seen/ markers left by an earlier journey
+ * never swallow a later one, while the signed packet id stays the same.
+ * order_packet_id() strips the suffixes; order_id_resubmit() makes the
+ * id of the next resubmission. Both return -1 when the result won't fit.
+ */
+int order_packet_id(const char *id, char *out, size_t size);
+int order_id_resubmit(const char *id, char *out, size_t size);
 /* Node and class names: [A-Za-z0-9._-]+, at most 255 bytes. */
 int order_name_valid(const char *name);
 

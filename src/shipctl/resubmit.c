@@ -24,7 +24,7 @@
 static int
 resubmit_one(const struct config *cf, const char *id)
 {
-	char dir[PATH_MAX], path[PATH_MAX], data[PATH_MAX];
+	char dir[PATH_MAX], path[PATH_MAX], data[PATH_MAX], newid[ORDER_ID_MAX];
 	const struct sclass *cls;
 	const char *target;
 	struct qentry e;
@@ -69,37 +69,37 @@ resubmit_one(const struct config *cf, const char *id)
 	strv_free(&o->hops);	/* a fresh journey: old hops would look like a loop */
 	strv_add(&o->hops, cf->node);
 
-	target = bay_choose(cls);
-	if (strcmp(target, e.bay) == 0) {
-		if (qe_rewrite(&e, Q_OUTGOING, 0) < 0) {
-			fprintf(stderr, "shipctl: resubmit: %s: %s\n", id, err_get());
-			rc = EX_TEMPFAIL;
-			goto out;
-		}
-	} else {
-		if (bay_init(target) < 0 || bay_space_ok(cf, target, o->size) < 0 ||
-		    bay_link_data(e.bay, target, id) < 0) {
-			fprintf(stderr, "shipctl: resubmit: %s: %s\n", id, err_get());
-			rc = EX_TEMPFAIL;
-			goto out;
-		}
-		if (bay_path(dir, sizeof(dir), target, Q_OUTGOING, NULL) < 0 ||
-		    order_save(dir, o) < 0) {
-			fprintf(stderr, "shipctl: resubmit: %s: %s\n", id, err_get());
-			if (bay_data_path(data, sizeof(data), target, id) == 0)
-				unlink(data);
-			rc = EX_TEMPFAIL;
-			goto out;
-		}
-		/* committed: now the old order, then the old data */
-		if (bay_path(path, sizeof(path), e.bay, Q_RETURN, id) == 0 &&
-		    (unlink(path) < 0 || fsync_parent(path) < 0))
-			fprintf(stderr, "shipctl: resubmit: %s: warning: cannot remove %s: %s\n", id,
-				path, strerror(errno));
-		if (bay_data_path(data, sizeof(data), e.bay, id) == 0 && unlink(data) == 0)
-			fsync_parent(data);
+	/* a new journey gets a new order id: relays that saw the first one
+	 * keep a seen/ marker for it and would take this one for a replay */
+	if (order_id_resubmit(id, newid, sizeof(newid)) < 0) {
+		fprintf(stderr, "shipctl: resubmit: %s: id too long to resubmit\n", id);
+		rc = EX_DATAERR;
+		goto out;
 	}
-	audit("resubmit: %s to %s in %s, expires in %d days", id, o->dests.v[0], target,
+	snprintf(o->id, sizeof(o->id), "%s", newid);
+	target = bay_choose(cls);
+	if (bay_init(target) < 0 || bay_space_ok(cf, target, o->size) < 0 ||
+	    bay_link_data_as(e.bay, id, target, newid) < 0) {
+		fprintf(stderr, "shipctl: resubmit: %s: %s\n", id, err_get());
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
+	if (bay_path(dir, sizeof(dir), target, Q_OUTGOING, NULL) < 0 || order_save(dir, o) < 0) {
+		fprintf(stderr, "shipctl: resubmit: %s: %s\n", id, err_get());
+		if (bay_data_path(data, sizeof(data), target, newid) == 0)
+			unlink(data);
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
+	/* committed: now the old order, then the old data */
+	if (bay_path(path, sizeof(path), e.bay, Q_RETURN, id) == 0 &&
+	    (unlink(path) < 0 || fsync_parent(path) < 0))
+		fprintf(stderr, "shipctl: resubmit: %s: warning: cannot remove %s: %s\n", id,
+			path, strerror(errno));
+	if (bay_data_path(data, sizeof(data), e.bay, id) == 0 && unlink(data) == 0)
+		fsync_parent(data);
+	printf("%s\n", newid);
+	audit("resubmit: %s as %s to %s in %s, expires in %d days", id, newid, o->dests.v[0], target,
 	      cls->expiration_days);
 out:
 	qe_free(&e);
