@@ -16,7 +16,7 @@ static const struct verb {
 	const char *usage;
 } verbs[] = {
 	{"submit", cmd_submit, "submit --to DEST [--to DEST...] [--class C] [--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] [--copy] FILE..."},
-	{"ls", cmd_ls, "ls [--class C] [--state S] [--json]"},
+	{"ls", cmd_ls, "ls [--class C] [--state S] [--json | --long | --short]"},
 	{"show", cmd_show, "show ID"},
 	{"hold", cmd_hold, "hold ID..."},
 	{"release", cmd_release, "release ID..."},
