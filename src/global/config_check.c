@@ -321,7 +321,7 @@ print_destinations(const struct config *cf, const struct name *names, int n, FIL
 			fprintf(out, "this node\n");
 		else if (nm->next_hop == NULL)
 			fprintf(out, "UNROUTABLE\n");
-		else if (strcmp(nm->next_hop, nm->name) == 0)
+		else if (nm->route < 0)	/* no ROUTE: only a PEER with an address resolves */
 			fprintf(out, "direct to %s\n",
 				hostport_str(nm->peer->host, nm->peer->port, hp, sizeof(hp)));
 		else

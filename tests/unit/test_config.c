@@ -656,6 +656,19 @@ check_next_hops(void)
 	CHECK(strstr(out, "\n  me                     this node\n") != NULL);
 	free(out);
 	config_free(cf);
+
+	/* A destination that is its own next hop but no PEER (found by fuzzing). */
+	cf = load_text("NODE me\nROUTE X X\nPEER P 10.0.0.9 4590 " KEY_A "\nROUTE P P\n");
+	CHECK(cf != NULL);
+	if (cf == NULL)
+		return;
+	CHECK_INT(check_output(cf, &out), 1);
+	CHECK(strstr(out, "inline.conf:2: ROUTE: unknown next hop X (no PEER X)\n") != NULL);
+	CHECK(strstr(out, "\n  X                      via X (ROUTE at line 2)\n") != NULL);
+	CHECK(strstr(out, "\n  P                      via P (ROUTE at line 4)\n") != NULL);
+	CHECK(strstr(out, "cyclic") == NULL);
+	free(out);
+	config_free(cf);
 }
 
 /* A listen port outside the range is a warning, not a problem; keys show 16 chars. */
