@@ -27,10 +27,10 @@ class_get(struct parse *p, const char *what, const char *name)
 			return i;
 	if (!cfp_valid_name(name, 1))
 		return cfp_err(p, "%s: bad class name \"%.80s\" (want 1-%d of A-Z a-z 0-9 . _ -)",
-			    what, name, NAME_MAX_LEN);
+			       what, name, NAME_MAX_LEN);
 	if (cf->nclasses >= MAX_CLASSES)
 		return cfp_err(p, "%s: class \"%s\" would be class %d; at most %d storage classes",
-			    what, name, MAX_CLASSES + 1, MAX_CLASSES);
+			       what, name, MAX_CLASSES + 1, MAX_CLASSES);
 	memset(&cf->classes[cf->nclasses], 0, sizeof(cf->classes[0]));
 	cf->classes[cf->nclasses].name = xstrdup(name);
 	p->class_line[cf->nclasses] = p->line;
@@ -44,7 +44,7 @@ class_set_return(struct parse *p, const char *what, int ci, const char *dir)
 
 	if (p->return_line[ci])
 		return cfp_err(p, "%s: return bay of class %s already set at line %d",
-			    what, c->name, p->return_line[ci]);
+			       what, c->name, p->return_line[ci]);
 	if ((c->return_bay = cfp_path(p, what, dir)) == NULL)
 		return -1;
 	p->return_line[ci] = p->line;
@@ -58,7 +58,7 @@ class_set_handler(struct parse *p, const char *what, int ci, const char *path)
 
 	if (p->handler_line[ci])
 		return cfp_err(p, "%s: receipt handler of class %s already set at line %d",
-			    what, c->name, p->handler_line[ci]);
+			       what, c->name, p->handler_line[ci]);
 	if ((c->receipt_handler = cfp_path(p, what, path)) == NULL)
 		return -1;
 	p->handler_line[ci] = p->line;
@@ -73,10 +73,10 @@ class_set_expiration(struct parse *p, const char *what, int ci, const char *days
 
 	if (p->exp_line[ci])
 		return cfp_err(p, "%s: expiration of class %s already set at line %d",
-			    what, c->name, p->exp_line[ci]);
+			       what, c->name, p->exp_line[ci]);
 	if (cfp_parse_long(days, 1, MAX_EXPIRATION_DAYS, &l) < 0)
 		return cfp_err(p, "%s: bad expiration \"%.80s\" for class %s (want 1..%d days)",
-			    what, days, c->name, MAX_EXPIRATION_DAYS);
+			       what, days, c->name, MAX_EXPIRATION_DAYS);
 	c->expiration_days = (int)l;
 	p->exp_line[ci] = p->line;
 	return 0;
@@ -97,12 +97,15 @@ cfd_class(struct parse *p, const struct directive *d, char **av, int ac)
 	c = &p->cf->classes[ci];
 	if (p->class_defined[ci])
 		return cfp_err(p, "%s: class %s already defined at line %d", d->name, c->name,
-			    p->class_defined[ci]);
+			       p->class_defined[ci]);
 	p->class_defined[ci] = p->line;
 	for (int i = 1; i < ac; i++) {
 		const char *opt = av[i];
 
 		if (opt[0] != '-') {
+			if (c->bays.n >= MAX_CLASS_BAYS)
+				return cfp_err(p, "%s: class %s has more than %d storage bays",
+					       d->name, c->name, MAX_CLASS_BAYS);
 			if ((bay = cfp_path(p, d->name, opt)) == NULL)
 				return -1;
 			if (strv_has(&c->bays, bay)) {
@@ -126,7 +129,7 @@ cfd_class(struct parse *p, const struct directive *d, char **av, int ac)
 				return -1;
 		} else
 			return cfp_err(p, "%s: unknown option \"%.40s\" (want -return, -expiration or -receipt-handler)",
-				    d->name, opt);
+				       d->name, opt);
 	}
 	if (c->bays.n == 0)
 		return cfp_err(p, "%s: class %s has no storage bay (usage: %s)", d->name, c->name, d->usage);
@@ -217,7 +220,7 @@ cfd_listen(struct parse *p, const struct directive *d, char **av, int ac)
 		return cfp_err(p, "%s: already set at line %d", d->name, *seen);
 	if (!cfp_is_ip(av[0]))
 		return cfp_err(p, "%s: \"%.80s\" is not an IP address (use 0.0.0.0 or :: for all)",
-			    d->name, av[0]);
+			       d->name, av[0]);
 	if (ac == 2 && parse_port(p, d->name, av[1], &port) < 0)
 		return -1;
 	*seen = p->line;
@@ -252,7 +255,7 @@ cfd_log(struct parse *p, const struct directive *d, char **av, int ac)
 			free(path);
 		} else {
 			rc = cfp_err(p, "%s: bad destination \"%.80s\" (want stderr, syslog or file:PATH)",
-				  d->name, tok);
+				     d->name, tok);
 			break;
 		}
 	}
@@ -273,7 +276,7 @@ add_route(struct parse *p, const struct directive *d, char **av, int ac)
 
 	if (ac < 2)
 		return cfp_err(p, "%s: want a next hop and at least one destination (usage: %s)",
-			    d->name, d->usage);
+			       d->name, d->usage);
 	for (int i = 0; i < ac; i++)
 		if (cfp_check_name(p, d->name, av[i]) < 0)
 			return -1;
@@ -319,7 +322,7 @@ add_peer(struct parse *p, const char *what, const char *name, const char *host,
 	for (int i = 0; i < cf->npeers; i++)
 		if (strcmp(cf->peers[i].name, name) == 0)
 			return cfp_err(p, "%s: node %s already defined at line %d (%s)", what, name,
-				    cf->peers[i].line, cf->peers[i].host ? "PEER" : "KEY");
+				       cf->peers[i].line, cf->peers[i].host ? "PEER" : "KEY");
 	if (pubkey_parse(key, &pk) < 0) {
 		char e[512];
 		return cfp_err(p, "%s %s: %s", what, name, cfp_err_copy(e, sizeof(e)));
@@ -349,7 +352,7 @@ cfd_peer(struct parse *p, const struct directive *d, char **av, int ac)
 		return cfp_err(p, "%s: want 4 values, got %d (usage: %s)", d->name, ac, d->usage);
 	if (!valid_host(av[1]))
 		return cfp_err(p, "%s %s: bad host \"%.80s\" (want an IP address or a host name)",
-			    d->name, av[0], av[1]);
+			       d->name, av[0], av[1]);
 	if (parse_port(p, d->name, av[2], &port) < 0)
 		return -1;
 	return add_peer(p, d->name, av[0], av[1], port, av[3]);

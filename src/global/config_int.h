@@ -11,6 +11,7 @@
 
 #define CONFIG_MAX_SIZE		(1024 * 1024)	/* larger is not a config */
 #define NAME_MAX_LEN		64		/* node and class names */
+#define MAX_CLASS_BAYS		64		/* storage bays in one class */
 #define MAX_EXPIRATION_DAYS	3650
 #define DAY			86400
 

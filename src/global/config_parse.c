@@ -111,7 +111,7 @@ cfp_check_name(struct parse *p, const char *what, const char *s)
 	if (cfp_valid_name(s, 0))
 		return 0;
 	return cfp_err(p, "%s: bad %s name \"%.80s\" (want 1-%d of A-Z a-z 0-9 . _ -, not starting with -)",
-		    what, strcmp(what, "USER") == 0 ? "user" : "node", s, NAME_MAX_LEN);
+		       what, strcmp(what, "USER") == 0 ? "user" : "node", s, NAME_MAX_LEN);
 }
 
 /* Digits only, within [min, max]. */
@@ -297,13 +297,13 @@ cfp_set_value(struct parse *p, const struct directive *d, const char *val)
 	case K_DUR:
 		if (parse_duration(val, d->min, d->max, &l) < 0)
 			return cfp_err(p, "%s: bad duration \"%.80s\" (want %lds..%ldd; suffix s, m, h or d, bare = seconds)",
-				    d->name, val, d->min, d->max / DAY);
+				       d->name, val, d->min, d->max / DAY);
 		*(int *)field(p, d) = (int)l;
 		return 0;
 	case K_INT:
 		if (cfp_parse_long(val, d->min, d->max, &l) < 0)
 			return cfp_err(p, "%s: bad number \"%.80s\" (want %ld..%ld)",
-				    d->name, val, d->min, d->max);
+				       d->name, val, d->min, d->max);
 		*(int *)field(p, d) = (int)l;
 		return 0;
 	}
@@ -321,7 +321,7 @@ directive_find(struct parse *p, const char *name)
 	for (int i = 0; i < NDIRECTIVES; i++)
 		if (strcasecmp(directives[i].name, name) == 0) {
 			cfp_err(p, "unknown directive \"%.80s\" (directives are case-sensitive: %s)",
-			     name, directives[i].name);
+				name, directives[i].name);
 			return NULL;
 		}
 	cfp_err(p, "unknown directive \"%.80s\"", name);
@@ -357,7 +357,7 @@ tokenize(struct parse *p, char *s)
 		for (char *c = p->av[p->ac - 1]; *c; c++)
 			if ((unsigned char)*c < 0x20 || *c == 0x7f)
 				return cfp_err(p, "control character 0x%02x in \"%.40s\"",
-					    (unsigned char)*c, p->av[0]);
+					       (unsigned char)*c, p->av[0]);
 	}
 }
 
@@ -491,7 +491,7 @@ finish(struct parse *p)
 		host[sizeof(host) - 1] = 0;
 		if (!cfp_valid_name(host, 0))
 			return cfp_err(p, "no NODE, and the host name \"%.80s\" is not a valid node name; set NODE",
-				    host);
+				       host);
 		cf->node = xstrdup(host);
 	}
 	if (cf->max_data_size == 0)
@@ -505,7 +505,7 @@ finish(struct parse *p)
 	if (cf->retry_max < cf->retry_min) {
 		p->line = rmax > rmin ? rmax : rmin;
 		return cfp_err(p, "%s: RETRY-MAX %ds is below RETRY-MIN %ds",
-			    rmax > rmin ? "RETRY-MAX" : "RETRY-MIN", cf->retry_max, cf->retry_min);
+			       rmax > rmin ? "RETRY-MAX" : "RETRY-MIN", cf->retry_max, cf->retry_min);
 	}
 	for (int i = 0; i < cf->nclasses; i++) {
 		struct sclass *cl = &cf->classes[i];
@@ -514,7 +514,7 @@ finish(struct parse *p)
 		if (cl->bays.n == 0) {
 			if (i > 0)
 				return cfp_err(p, "class %s has no storage bay (add: CLASS %s bay-dir)",
-					    cl->name, cl->name);
+					       cl->name, cl->name);
 			char *bay = xasprintf("%s/ms_ship", cf->spool);
 			strv_add(&cl->bays, bay);
 			free(bay);

@@ -420,6 +420,18 @@ class_limit(void)
 	CHECK(starts(err_get(), FIX "inline.conf:65: RETURN-BAY: class \"one-too-many\""));
 	CHECK(strstr(err_get(), "at most 64") != NULL);
 	sbuf_free(&b);
+	/* Bays per class are bounded too (a 1 MB CLASS line must not take minutes). */
+	sbuf_init(&b);
+	sbuf_puts(&b, "NODE n\nCLASS big");
+	for (int i = 0; i < 64; i++)
+		sbuf_printf(&b, " /bays/%d", i);
+	cf = load_text(b.s);
+	CHECK(cf && config_class(cf, "big") && config_class(cf, "big")->bays.n == 64);
+	config_free(cf);
+	sbuf_puts(&b, " /bays/64\n");
+	cf = load_text(b.s);
+	CHECK(cf == NULL && starts(err_get(), FIX "inline.conf:2: CLASS: class big has more than 64 storage bays"));
+	sbuf_free(&b);
 }
 
 /* Relative paths resolve against the file's directory, wherever we run. */
