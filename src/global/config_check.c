@@ -282,7 +282,7 @@ print_peers(const struct config *cf, FILE *out)
 {
 	char key[PUBKEY_STRLEN], hp[320];
 
-	fprintf(out, "peers%s\n", cf->npeers ? "" : " none");
+	fprintf(out, "peers:%s\n", cf->npeers ? "" : " none");
 	for (int i = 0; i < cf->npeers; i++) {
 		const struct peer *p = &cf->peers[i];
 
@@ -312,7 +312,7 @@ print_destinations(const struct config *cf, const struct name *names, int n, FIL
 {
 	char hp[320];
 
-	fprintf(out, "destinations%s\n", n ? "" : " none");
+	fprintf(out, "destinations:%s\n", n ? "" : " none");
 	for (int i = 0; i < n; i++) {
 		const struct name *nm = &names[i];
 
