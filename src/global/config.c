@@ -72,6 +72,7 @@ config_free(struct config *cf)
 	free(cf->notify_program);
 	free(cf->log_dest);
 	free(cf->spool_user);
+	free(cf->spool);
 	for (int i = 0; i < cf->nclasses; i++) {
 		free(cf->classes[i].name);
 		strv_free(&cf->classes[i].bays);

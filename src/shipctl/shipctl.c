@@ -37,15 +37,9 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-#pragma weak config_load	/* TEMPORARY: until the parser lands */
-
 struct config *
 ctl_config(struct ctl *c)
 {
-	if (config_load == NULL) {
-		fprintf(stderr, "shipctl: configuration parser not built yet\n");
-		exit(EX_CONFIG);
-	}
 	if (c->cf == NULL && (c->cf = config_load(c->conf_path)) == NULL) {
 		fprintf(stderr, "shipctl: %s\n", err_get());
 		exit(EX_CONFIG);
