@@ -68,6 +68,7 @@ config_free(struct config *cf)
 	free(cf->node);
 	free(cf->listen_addr);
 	free(cf->key_file);
+	free(cf->keys_dir);
 	free(cf->administrator);
 	free(cf->notify_program);
 	free(cf->log_dest);

@@ -82,6 +82,7 @@ struct config {
 	int io_timeout;			/* IO-TIMEOUT seconds for a silent peer */
 	char *log_dest;			/* LOG stderr|syslog|file:PATH[,..] */
 	char *spool_user;		/* USER: unprivileged account (optional) */
+	char *keys_dir;			/* KEYS-DIR: NODE.pub files of known nodes, or NULL */
 	char *spool;			/* SPOOL (default /var/spool/shipd): -default's bays */
 };
 

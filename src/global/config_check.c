@@ -425,6 +425,11 @@ check_peers(struct report *r)
 		const struct peer *p = &cf->peers[i];
 		unsigned char a[16];
 
+		if (!p->has_key) {
+			report(r, p->line, 0, "PEER %s: no key yet: run `shipctl keygen` on %s and "
+			       "put %s.pub in KEYS-DIR %s", p->name, p->name, p->name, cf->keys_dir);
+			continue;
+		}
 		pubkey_format(&p->key, key);
 		if (strstr(key, PLACEHOLDER))
 			report(r, p->line, 0,

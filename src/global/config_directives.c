@@ -9,10 +9,14 @@
  * they never exit, and never look at the network or the spool.
  */
 #include "config_int.h"
+#include "../util/safefile.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Storage classes ---------------------------------------------------- */
 
@@ -323,7 +327,7 @@ add_peer(struct parse *p, const char *what, const char *name, const char *host,
 		if (strcmp(cf->peers[i].name, name) == 0)
 			return cfp_err(p, "%s: node %s already defined at line %d (%s)", what, name,
 				       cf->peers[i].line, cf->peers[i].host ? "PEER" : "KEY");
-	if (pubkey_parse(key, &pk) < 0) {
+	if (key && pubkey_parse(key, &pk) < 0) {
 		char e[512];
 		return cfp_err(p, "%s %s: %s", what, name, cfp_err_copy(e, sizeof(e)));
 	}
@@ -336,8 +340,10 @@ add_peer(struct parse *p, const char *what, const char *name, const char *host,
 	pe->name = xstrdup(name);
 	pe->host = host ? xstrdup(host) : NULL;
 	pe->port = port;
-	pe->key = pk;
-	pe->has_key = 1;
+	if (key) {
+		pe->key = pk;
+		pe->has_key = 1;
+	}
 	pe->file = cf->path;
 	pe->line = p->line;
 	return 0;
@@ -348,14 +354,88 @@ cfd_peer(struct parse *p, const struct directive *d, char **av, int ac)
 {
 	int port = 0;
 
-	if (ac != 4)
-		return cfp_err(p, "%s: want 4 values, got %d (usage: %s)", d->name, ac, d->usage);
+	if (ac != 3 && ac != 4)
+		return cfp_err(p, "%s: want 3 or 4 values, got %d (usage: %s)", d->name, ac, d->usage);
 	if (!valid_host(av[1]))
 		return cfp_err(p, "%s %s: bad host \"%.80s\" (want an IP address or a host name)",
 			       d->name, av[0], av[1]);
 	if (parse_port(p, d->name, av[2], &port) < 0)
 		return -1;
-	return add_peer(p, d->name, av[0], av[1], port, av[3]);
+	return add_peer(p, d->name, av[0], av[1], port, ac == 4 ? av[3] : NULL);
+}
+
+/* KEYS-DIR/NAME.pub: 1 loaded, 0 no such file, -1 malformed (err_set). */
+static int
+load_pub(const char *dir, const char *name, struct pubkey *pk)
+{
+	char path[PATH_MAX], *text;
+	size_t len;
+
+	if (path_fmt(path, sizeof(path), "%s/%s.pub", dir, name) < 0)
+		return -1;
+	if (access(path, F_OK) < 0)
+		return 0;
+	if ((text = read_file(path, 4096, &len)) == NULL)
+		return -1;
+	text[strcspn(text, " \t\r\n")] = 0;	/* the key is the first word */
+	if (pubkey_parse(text, pk) < 0) {
+		err_set("%s: %s", path, err_get());
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 1;
+}
+
+int
+cfp_resolve_keys(struct parse *p)
+{
+	struct config *cf = p->cf;
+	struct dirent *de;
+	char e[512];
+	DIR *d;
+
+	for (int i = 0; i < cf->npeers; i++) {
+		struct peer *pe = &cf->peers[i];
+		int r;
+
+		if (pe->has_key)
+			continue;
+		p->line = pe->line;
+		if (cf->keys_dir == NULL)
+			return cfp_err(p, "PEER %s: no key: give it on the line or set KEYS-DIR",
+				       pe->name);
+		if ((r = load_pub(cf->keys_dir, pe->name, &pe->key)) < 0)
+			return cfp_err(p, "PEER %s: %s", pe->name, cfp_err_copy(e, sizeof(e)));
+		pe->has_key = r;	/* 0: not made yet; checkconf reports it */
+	}
+	p->line = 0;
+	if (cf->keys_dir == NULL || (d = opendir(cf->keys_dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		char name[NAME_MAX + 1];
+		struct pubkey pk;
+		char pkstr[PUBKEY_STRLEN];
+
+		if (n < 5 || strcmp(de->d_name + n - 4, ".pub") != 0 || de->d_name[0] == '.')
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(n - 4), de->d_name);
+		if (!cfp_valid_name(name, 0) || config_peer(cf, name) ||
+		    (cf->node && strcmp(name, cf->node) == 0))
+			continue;
+		if (load_pub(cf->keys_dir, name, &pk) <= 0) {
+			closedir(d);
+			return cfp_err(p, "KEYS-DIR %s: %s", cf->keys_dir, cfp_err_copy(e, sizeof(e)));
+		}
+		pubkey_format(&pk, pkstr);
+		if (add_peer(p, "KEYS-DIR", name, NULL, 0, pkstr) < 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
 }
 
 int

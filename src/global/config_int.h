@@ -68,4 +68,8 @@ handler_fn cfd_listen, cfd_expiration, cfd_log, cfd_route, cfd_peer, cfd_key, cf
 void cfp_allow_add(struct parse *p, const struct cidr *c);
 int cfp_is_ip(const char *s);
 
+/* PEERs without an inline key take KEYS-DIR/NAME.pub; every other
+ * NAME.pub there becomes a KEY node. */
+int cfp_resolve_keys(struct parse *p);
+
 #endif

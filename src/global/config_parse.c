@@ -47,7 +47,8 @@ static const struct directive directives[] = {
 	{"LISTEN", K_STR, NULL, NOFIELD, 0, 0, cfd_listen, "LISTEN address [port]"},
 	{"SPOOL", K_PATH, "/var/spool/shipd", F(spool), 0, 0, NULL, "SPOOL dir"},
 	{"KEY-FILE", K_PATH, "shipd.key", F(key_file), 0, 0, NULL, "KEY-FILE path"},
-	{"PEER", K_STR, NULL, NOFIELD, 0, 0, cfd_peer, "PEER name host port shipd1:KEY"},
+	{"KEYS-DIR", K_PATH, NULL, F(keys_dir), 0, 0, NULL, "KEYS-DIR dir"},
+	{"PEER", K_STR, NULL, NOFIELD, 0, 0, cfd_peer, "PEER name host port [shipd1:KEY]"},
 	{"KEY", K_STR, NULL, NOFIELD, 0, 0, cfd_key, "KEY name shipd1:KEY"},
 	{"ALLOW", K_STR, NULL, NOFIELD, 0, 0, cfd_allow, "ALLOW cidr..."},
 	{"BAY-SIZE-LIMIT", K_SIZE, "0", F(bay_size_limit), 0, 0, NULL, "BAY-SIZE-LIMIT n[k|m|g]"},
@@ -526,7 +527,7 @@ finish(struct parse *p)
 			cl->expiration_days = cf->expiration_days;
 	}
 	p->line = 0;
-	if (check_ports(p) < 0)
+	if (check_ports(p) < 0 || cfp_resolve_keys(p) < 0)
 		return -1;
 	/* A PEER's own literal address may always connect. */
 	for (int i = 0; i < cf->npeers; i++)
