@@ -22,9 +22,10 @@
  * a replayed, dropped, reordered or altered frame fails.
  *
  * Closing: the client never sends the first FIN. Its hop_close sends a
- * sealed CLOSE and waits (at most 2 s) for the server's FIN, so TIME_WAIT
- * lands on the server's well-known port and not on a port of the client's
- * range. (A shutdown(SHUT_WR) would make the client the active closer.)
+ * sealed CLOSE and waits (at most 2 s) for the server's FIN; the server,
+ * on that CLOSE or its own hop_close, closes at once. So TIME_WAIT lands on
+ * the server's well-known port, never on a port of the client's range.
+ * (A client shutdown(SHUT_WR) would make the client the active closer.)
  *
  * Never allocates from a length before bounding it, never reads without a
  * timeout, never returns a hop whose peer has not proved its key.
@@ -581,7 +582,8 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 		goto fail;
 	if ((r = read_full(fd, b, HS_HEAD_LEN, deadline, 0, "in handshake", NULL)) <= 0) {
 		if (r == 0)
-			err_set("server closed the connection in handshake");
+			err_set("%s closed the connection in handshake (does it know %s, with our key?)",
+				p->name, cf->node);
 		goto fail;
 	}
 	if ((total = wire_hs_head(b, HS_HEAD_LEN, 1)) < 0)
@@ -873,19 +875,23 @@ hop_close(struct hop *h)
 		return;
 	if (h->proto == HOP_UDP) {
 		udp_hop_close(h);
-	} else if (h->fd >= 0) {
-		if (!h->dead && !h->peer_closed &&
-		    tcp_send_kind(h, FR_CLOSE, NULL, 0, HOP_CLOSE_WAIT_US) == 0 && !h->server) {
-			/* let the server close first; drain what it still sends */
-			int64_t end = wire_now_us() + HOP_CLOSE_WAIT_US;
-			char junk[4096];
+	} else if (h->fd >= 0 && !h->dead && !h->peer_closed &&
+		   tcp_send_kind(h, FR_CLOSE, NULL, 0, HOP_CLOSE_WAIT_US) == 0) {
+		/*
+		 * The server half-closes at once; the client waits for that
+		 * FIN. Both read until EOF, so no unread byte turns the
+		 * close into a reset that could destroy what is in flight.
+		 */
+		int64_t end = wire_now_us() + HOP_CLOSE_WAIT_US;
+		char junk[4096];
 
-			while (wire_wait(h->fd, POLLIN, end) == 1) {
-				ssize_t r = read(h->fd, junk, sizeof(junk));
+		if (h->server)
+			shutdown(h->fd, SHUT_WR);
+		while (wire_wait(h->fd, POLLIN, end) == 1) {
+			ssize_t r = read(h->fd, junk, sizeof(junk));
 
-				if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
-					break;
-			}
+			if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+				break;
 		}
 	}
 	if (h->fd >= 0)
@@ -897,6 +903,12 @@ hop_close(struct hop *h)
 		free(h->fbuf);
 	}
 	free(h);
+}
+
+int
+hop_udp_is_hello(const void *dgram, size_t len)
+{
+	return len == HOP_UDP_HELLO_LEN && memcmp(dgram, HOP_MAGIC, HOP_MAGIC_LEN) == 0;
 }
 
 int

@@ -46,6 +46,15 @@ struct hop *hop_accept_tcp(const struct config *cf, const struct keys *me, int f
 struct hop *hop_accept_udp(const struct config *cf, const struct keys *me,
 			   const void *dgram, size_t len, const struct sockaddr *from,
 			   socklen_t fromlen, int timeout_s);
+/*
+ * For the master, before it forks for a datagram: 1 if it looks like a
+ * HELLO (size and magic; hop_accept_udp judges the rest and logs why it
+ * refuses). A client repeats its HELLO
+ * until answered, so while a child serves a source address, further HELLOs
+ * from that address should be dropped rather than given a second child.
+ */
+#define HOP_UDP_HELLO_LEN	1200
+int hop_udp_is_hello(const void *dgram, size_t len);
 
 int hop_send(struct hop *h, const void *msg, size_t len);
 /* One whole message into buf; -1 on error/timeout (err_set), 0 on clean EOF. */

@@ -48,7 +48,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define UDP_DGRAM_MAX	1200
+#define UDP_DGRAM_MAX	HOP_UDP_HELLO_LEN	/* and every other datagram's limit */
 #define UDP_HDR		9			/* type, 64-bit number */
 #define UDP_CHUNK	(UDP_DGRAM_MAX - UDP_HDR - 1 - AEAD_TAG_LEN)
 #define UDP_RWIN	256			/* reorder window, datagrams */
