@@ -23,13 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/*
- * TEMPORARY while packet.c is being written: without it bin/shipctl would
- * not link. Remove this pragma when packet.c lands: a weak reference does
- * not pull packet.o out of libshipd.a, so it would stay NULL.
- */
-#pragma weak packet_seal
-
 struct seal_ctx {
 	const struct config *cf;
 	const struct submit_req *r;
@@ -246,11 +239,6 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 	*tempfail = 1;
 	if (bay_init(x.bay) < 0 || bay_space_ok(cf, x.bay, size) < 0)
 		return -1;
-	if (packet_seal == NULL) {	/* TEMPORARY, see the pragma above */
-		err_set("packet sealing is not built yet");
-		*tempfail = 0;
-		return -1;
-	}
 	x.source = xstrdup(realpath(r->path, real) ? real : r->path);
 	order_new_id(x.group, sizeof(x.group), cf->node);
 	{

@@ -127,6 +127,7 @@ VERB(submit)
 		rc = EX_CONFIG;
 		goto out;
 	}
+	config_add_self(cf, &me->pub);	/* a packet to this node is sealed for our own key */
 	for (int f = i; f < argc; f++) {
 		struct strv ids = {0};
 		int tempfail;
