@@ -521,7 +521,8 @@ config_check(const struct config *cf, FILE *out)
 	find_cycles(&r, names, n);
 	check_peers(&r);
 	check_host(&r);
-	qsort(r.v, r.n, sizeof(*r.v), problem_cmp);
+	if (r.n > 1)
+		qsort(r.v, r.n, sizeof(*r.v), problem_cmp);
 	if (r.n)
 		fprintf(out, "\n");
 	for (int i = 0; i < r.n; i++) {

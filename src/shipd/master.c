@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -152,6 +154,13 @@ child_exited(pid_t pid, int status)
 		}
 	}
 	if (j->kind == J_SEND && !S->stopping) {
+		struct stat st;
+		char p[PATH_MAX];
+
+		/* deferred by the worker: its mtime is the next attempt */
+		if (bay_path(p, sizeof(p), j->bay, Q_DEFERRED, j->id) == 0 && stat(p, &st) == 0 &&
+		    (S->next_due == 0 || st.st_mtime < S->next_due))
+			S->next_due = st.st_mtime;
 		/* a finished part may complete a group waiting here */
 		qmgr_scan_joining(j->bay);
 	}

@@ -66,7 +66,7 @@ node_add() {
 		echo "LOG stderr"
 		echo "RETRY-MIN 1s"
 		echo "RETRY-MAX 4s"
-		echo "IO-TIMEOUT 10s"
+		echo "IO-TIMEOUT 5s"
 		echo "MIN-FREE-DISK 1m"
 		for l in "$@"; do echo "$l"; done
 	} >"$(conf "$name")"

@@ -51,11 +51,11 @@ if [ "$rc" -eq 2 ] && grep -q "not built yet" "$tmp/err"; then
 	exit 1
 fi
 expect "keygen for siteB" 0 "wrote .*b.key"
-bkey=$(awk '$1 == "PEER" { print $5 }' "$tmp/out")
+bkey=$(awk '$1 == "PEER" { print $5 } $1 == "KEY" { print $3 }' "$tmp/out")
 check "keygen prints a PEER line with a shipd1: key" test "${bkey#shipd1:}" != "$bkey"
 printf 'NODE siteC\nKEY-FILE c.key\n' >"$C"
 run -c "$C" keygen
-ckey=$(awk '$1 == "PEER" { print $5 }' "$tmp/out")
+ckey=$(awk '$1 == "PEER" { print $5 } $1 == "KEY" { print $3 }' "$tmp/out")
 
 # relative paths resolve against the conf's directory
 cat >"$A" <<EOF
