@@ -245,7 +245,7 @@ build_dot(const struct config *cf, const struct table *t, struct sbuf *b)
 		if (cf->node && strcmp(p->name, cf->node) == 0)
 			continue;
 		if (p->host == NULL) {
-			label = xasprintf("%s\nkey only", p->name);
+			label = xasprintf("%s\nfar node (KEY)", p->name);
 			dot_node(b, p->name, label, "shape=ellipse, style=dashed");
 		} else if (is_exposed(t, p->name)) {
 			label = xasprintf("%s\nexposed host\n%s:%d", p->name, p->host, p->port);
@@ -257,12 +257,13 @@ build_dot(const struct config *cf, const struct table *t, struct sbuf *b)
 		}
 		free(label);
 	}
-	/* names only ROUTE mentions: a destination without a key, a bad next hop */
+	/* names only ROUTE mentions: a far destination whose key this node
+	 * does not need (an exposed host forwards without opening), a bad hop */
 	for (int i = 0; i < t->n; i++) {
 		const struct dest *d = &t->v[i];
 
 		if (config_peer(cf, d->name) == NULL && !(cf->node && strcmp(d->name, cf->node) == 0)) {
-			label = xasprintf("%s\nno key", d->name);
+			label = xasprintf("%s\nfar node", d->name);
 			dot_node(b, d->name, label, "shape=ellipse, style=dotted");
 			free(label);
 		}
