@@ -68,10 +68,12 @@ config_free(struct config *cf)
 	free(cf->node);
 	free(cf->listen_addr);
 	free(cf->key_file);
+	free(cf->keys_dir);
 	free(cf->administrator);
 	free(cf->notify_program);
 	free(cf->log_dest);
 	free(cf->spool_user);
+	free(cf->spool);
 	for (int i = 0; i < cf->nclasses; i++) {
 		free(cf->classes[i].name);
 		strv_free(&cf->classes[i].bays);

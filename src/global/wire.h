@@ -37,7 +37,8 @@ struct hop *hop_connect(const struct config *cf, const struct keys *me,
 			const struct peer *p, int timeout_s);
 
 /* Server, TCP: run the handshake on an accepted socket. The caller has
- * already checked the address against the allow list. */
+ * already checked the address against the allow list. The hop owns fd from
+ * here on: it is closed on failure too. */
 struct hop *hop_accept_tcp(const struct config *cf, const struct keys *me, int fd,
 			   int timeout_s);
 /* Server, UDP: given the first datagram from `from` on the listening UDP
@@ -45,10 +46,22 @@ struct hop *hop_accept_tcp(const struct config *cf, const struct keys *me, int f
 struct hop *hop_accept_udp(const struct config *cf, const struct keys *me,
 			   const void *dgram, size_t len, const struct sockaddr *from,
 			   socklen_t fromlen, int timeout_s);
+/*
+ * For the master, before it forks for a datagram: 1 if it looks like a
+ * HELLO (size and magic; hop_accept_udp judges the rest and logs why it
+ * refuses). A client repeats its HELLO
+ * until answered, so while a child serves a source address, further HELLOs
+ * from that address should be dropped rather than given a second child.
+ */
+#define HOP_UDP_HELLO_LEN	1200
+int hop_udp_is_hello(const void *dgram, size_t len);
 
 int hop_send(struct hop *h, const void *msg, size_t len);
 /* One whole message into buf; -1 on error/timeout (err_set), 0 on clean EOF. */
 ssize_t hop_recv(struct hop *h, void *buf, size_t size, int timeout_s);
+/* After hop_recv returned 0: 1 if that was the peer's close, 0 if it was an
+ * empty message. */
+int hop_eof(const struct hop *h);
 void hop_close(struct hop *h);
 
 const struct peer *hop_peer(const struct hop *h);

@@ -1,13 +1,13 @@
 /*
  * deliver.c - opening packets addressed to this node.
  *
- * Exactly once: a packet (or a joined group of parts) KEY is extracted
- * into unpack/KEY/, final names in incoming/ are chosen under a lock
- * (name, name_1, name_2 ... never overwriting), the name map is written
- * to receipts/KEY.files and the order to receipts/KEY: that is the commit
- * point. Only then are the files renamed into incoming/. Start-up finishes
- * the renames of a committed unpack/KEY and removes an uncommitted one;
- * a worker that finds receipts/KEY does not extract again.
+ * Exactly once: a packet (or a joined group of parts) KEY is verified and
+ * extracted into unpack/KEY/, then the order is written to receipts/KEY:
+ * that is the commit point. Only then are the files renamed into
+ * incoming/ (bay_unpack_finish: never overwriting, a clash becomes NAME_1,
+ * NAME_2 ...). Start-up recovery (bay_recover) finishes a committed
+ * unpack/KEY and removes an uncommitted one; a worker that finds
+ * receipts/KEY does not extract again.
  *
  * After delivery the class's receipt handler runs as
  *   HANDLER -data FILE -actual ORDER -sclass CLASS -origin HOST
@@ -124,90 +124,29 @@ run_handler(const char *bay, const char *key, const char *file, const struct ord
 	return -1;
 }
 
-/* Rename the extracted files to their recorded final names. */
-static int
-finish_moves(const char *bay, const char *key, int *moved)
-{
-	char files[PATH_MAX], from[PATH_MAX], to[PATH_MAX], *map, *line, *save;
-	size_t len;
-
-	if (path_fmt(files, sizeof(files), "%s/receipts/%s.files", bay, key) < 0 ||
-	    (map = read_file(files, 1 << 20, &len)) == NULL)
-		return -1;
-	for (line = strtok_r(map, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *tab = strchr(line, '\t');
-
-		if (tab == NULL)
-			continue;
-		*tab = 0;
-		if (path_fmt(from, sizeof(from), "%s/unpack/%s/%s", bay, key, line) < 0 ||
-		    path_fmt(to, sizeof(to), "%s/incoming/%s", bay, tab + 1) < 0)
-			continue;
-		if (access(from, F_OK) == 0) {
-			if (link(from, to) < 0 && errno != EEXIST) {
-				msg_warn("deliver %s: %s", key, to);
-				free(map);
-				return -1;
-			}
-			unlink(from);
-			if (moved)
-				(*moved)++;
-		}
-	}
-	free(map);
-	if (path_fmt(from, sizeof(from), "%s/incoming", bay) == 0)
-		fsync_dir(from);
-	if (path_fmt(from, sizeof(from), "%s/unpack/%s", bay, key) == 0)
-		rm_tree(from);
-	return 0;
-}
-
-/* Pick a free name in incoming/: name, name_1, name_2 ... */
-static char *
-free_name(const char *incoming, const char *name, const struct strv *taken)
-{
-	char p[PATH_MAX], cand[NAME_MAX + 1];
-	const char *dot = strrchr(name, '.');
-	int stem = dot && dot != name ? (int)(dot - name) : (int)strlen(name);
-
-	snprintf(cand, sizeof(cand), "%s", name);
-	for (int i = 1;; i++) {
-		if (path_fmt(p, sizeof(p), "%s/%s", incoming, cand) == 0 && access(p, F_OK) < 0 &&
-		    errno == ENOENT && !strv_has(taken, cand))
-			return xstrdup(cand);
-		snprintf(cand, sizeof(cand), "%.*s_%d%s", stem, name, i, name + stem);
-	}
-}
-
 /* Open parts (in order) of o into incoming/; 0 done, -1 refused. */
 static int
 open_and_place(const char *bay, const struct order *o, const char *const *parts, int nparts)
 {
 	const char *key = key_of(o);
-	char unpack[PATH_MAX], incoming[PATH_MAX], rdir[PATH_MAX], lockp[PATH_MAX], fname[NAME_MAX + 1];
-	char mapname[NAME_MAX + 1];
+	char unpack[PATH_MAX], incoming[PATH_MAX], rdir[PATH_MAX], receipt[PATH_MAX];
 	struct strv names = {0}, finals = {0};
-	struct sbuf map = {0};
 	char *text;
-	int lockfd = -1, rc = -1;
+	int rc = -1;
 	struct stat st;
 
-	if (path_fmt(rdir, sizeof(rdir), "%s/receipts", bay) < 0 ||
-	    path_fmt(unpack, sizeof(unpack), "%s/unpack/%s", bay, key) < 0 ||
-	    path_fmt(incoming, sizeof(incoming), "%s/incoming", bay) < 0 ||
-	    path_fmt(lockp, sizeof(lockp), "%s/.lock", incoming) < 0)
+	if (bay_subpath(rdir, sizeof(rdir), bay, "receipts", NULL) < 0 ||
+	    bay_subpath(receipt, sizeof(receipt), bay, "receipts", key) < 0 ||
+	    bay_subpath(unpack, sizeof(unpack), bay, "unpack", key) < 0 ||
+	    bay_subpath(incoming, sizeof(incoming), bay, "incoming", NULL) < 0)
 		return -1;
 	mkdirs(rdir, 0700);
 	mkdirs(incoming, 0700);
-	snprintf(fname, sizeof(fname), "%s", key);
-	{
-		char r[PATH_MAX];
-
-		if (path_fmt(r, sizeof(r), "%s/%s", rdir, key) == 0 && stat(r, &st) == 0) {
-			/* committed before a crash: finish, never extract twice */
-			finish_moves(bay, key, NULL);
-			return 0;
-		}
+	if (stat(receipt, &st) == 0) {
+		/* committed before a crash: finish the moves, never extract twice */
+		if (bay_unpack_finish(bay, key, NULL) < 0)
+			msg_warnx("deliver %s: %s", o->id, err_get());
+		return 0;
 	}
 	rm_tree(unpack);
 	if (mkdirs(unpack, 0700) < 0)
@@ -217,29 +156,21 @@ open_and_place(const char *bay, const struct order *o, const char *const *parts,
 		rm_tree(unpack);
 		return -1;
 	}
-	/* choose names and commit under the incoming/ lock */
-	if ((lockfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
-	    flock(lockfd, LOCK_EX) < 0)
-		goto out;
-	for (int i = 0; i < names.n; i++) {
-		char *f = free_name(incoming, names.v[i], &finals);
-
-		strv_add(&finals, f);
-		sbuf_printf(&map, "%s\t%s\n", names.v[i], f);
-		free(f);
-	}
+	fsync_dir(unpack);
+	/* the receipt is the commit point: from here on, only moves remain */
 	text = order_format(o, NULL);
-	snprintf(mapname, sizeof(mapname), "%s.files", key);
-	if (safe_write(rdir, mapname, map.s ? map.s : "", map.len, 0600) < 0 ||
-	    safe_write(rdir, fname, text, strlen(text), 0600) < 0) {
+	if (safe_write(rdir, key, text, strlen(text), 0600) < 0) {
 		msg_warnx("deliver %s: %s", o->id, err_get());
 		free(text);
+		rm_tree(unpack);
 		goto out;
 	}
 	free(text);
-	if (finish_moves(bay, key, NULL) < 0)
+	if (bay_unpack_finish(bay, key, &finals) < 0) {
+		/* committed: start-up recovery or the next attempt finishes it */
+		msg_warnx("deliver %s: %s", o->id, err_get());
 		goto out;
-	flock(lockfd, LOCK_UN);
+	}
 	rc = 0;
 	for (int i = 0; i < finals.n; i++) {
 		char full[PATH_MAX];
@@ -252,11 +183,8 @@ open_and_place(const char *bay, const struct order *o, const char *const *parts,
 		run_handler(bay, key, full, o);
 	}
 out:
-	if (lockfd >= 0)
-		close(lockfd);
 	strv_free(&names);
 	strv_free(&finals);
-	sbuf_free(&map);
 	return rc;
 }
 
@@ -371,32 +299,6 @@ deliver_join(const char *bay, const char *group)
 	if (m < 2)
 		return 0;
 	return join_group(bay, group, m, NULL) < 0 ? 65 : 0;
-}
-
-/* Start-up: finish committed deliveries, drop uncommitted extractions. */
-int
-deliver_recover(const char *bay)
-{
-	char dir[PATH_MAX], r[PATH_MAX], u[PATH_MAX];
-	struct dirent *d;
-	DIR *dp;
-	int moved = 0;
-
-	if (path_fmt(dir, sizeof(dir), "%s/unpack", bay) < 0 || (dp = opendir(dir)) == NULL)
-		return 0;
-	while ((d = readdir(dp)) != NULL) {
-		if (d->d_name[0] == '.')
-			continue;
-		if (path_fmt(r, sizeof(r), "%s/receipts/%s", bay, d->d_name) == 0 &&
-		    access(r, F_OK) == 0) {
-			finish_moves(bay, d->d_name, &moved);
-			msg_info("recovered delivery %s in %s: %d file%s moved to incoming/",
-				 d->d_name, bay, moved, moved == 1 ? "" : "s");
-		} else if (path_fmt(u, sizeof(u), "%s/%s", dir, d->d_name) == 0)
-			rm_tree(u);
-	}
-	closedir(dp);
-	return 0;
 }
 
 /* --poll: run receipt handlers that failed before. */

@@ -30,7 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define RET_SUFFIX ".ret"
 
 static uint8_t *msg;
 
@@ -66,17 +65,14 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 {
 	const struct sclass *cls;
 	char base[ORDER_ID_MAX];
-	size_t idlen = strlen(o->id);
 
 	*reply = XF_REFUSE;
 	if (packet_check_header(S->cf, hdr, hdrlen, pi) <= 0) {
 		sbuf_puts(why, err_get());
 		return -1;
 	}
-	snprintf(base, sizeof(base), "%s", o->id);
-	if (o->returning && idlen > strlen(RET_SUFFIX) &&
-	    strcmp(o->id + idlen - strlen(RET_SUFFIX), RET_SUFFIX) == 0)
-		base[idlen - strlen(RET_SUFFIX)] = 0;
+	if (order_packet_id(o->id, base, sizeof(base)) < 0)
+		base[0] = 0;
 	if (strcmp(base, pi->id) != 0 || strcmp(o->origin, pi->origin) != 0 ||
 	    o->size != pi->file_size) {
 		sbuf_printf(why, "order does not match the signed packet header "
@@ -96,7 +92,7 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 	for (int i = 0; i < o->dests.n; i++) {
 		const char *d = o->dests.v[i];
 
-		if (o->returning ? strcmp(d, o->origin) != 0 : !strv_has(&pi->dests, d)) {
+		if (!strv_has(&pi->dests, d)) {
 			sbuf_printf(why, "destination %s is not among the packet's signed "
 				    "destinations", d);
 			return -1;

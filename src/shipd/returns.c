@@ -1,9 +1,10 @@
 /*
  * returns.c - expiry, turning orders around, coming home, notifications.
  *
- * An order past its expiry is not sent: a copy addressed to its origin
- * (id ID.ret, `returning`, the reason recorded) is queued in the class's
- * return bay, and the original is finished. Relays keep it in their
+ * An order past its expiry is not sent: a copy travelling to its origin
+ * (id ID.ret, `returning`, the reason recorded, its undelivered
+ * destinations kept for a resubmit) is queued in the class's return bay,
+ * and the original is finished. Relays keep it in their
  * return bays on the way; at the origin it rests in the return bay's
  * return/ state until resubmitted or purged after 14 days. The
  * administrator and the order's notify address are told at expiry and
@@ -82,45 +83,6 @@ notify_admin(const struct order *o, const char *subject, const char *fmt, ...)
 	unlink(tmpl);
 }
 
-/* Give `to` its own name for the packet data (link, or copy across file systems). */
-static int
-share_data(const char *from_bay, const char *from_id, const char *to_bay, const char *to_id)
-{
-	char src[PATH_MAX], dst[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX];
-	char buf[1 << 16];
-	int in, out;
-	ssize_t n;
-
-	if (bay_data_path(src, sizeof(src), from_bay, from_id) < 0 ||
-	    bay_data_path(dst, sizeof(dst), to_bay, to_id) < 0)
-		return -1;
-	if (link(src, dst) == 0 || errno == EEXIST)
-		return fsync_parent(dst);
-	if (errno != EXDEV) {
-		err_set("link %s to %s: %s", src, dst, strerror(errno));
-		return -1;
-	}
-	if (path_fmt(dir, sizeof(dir), "%s/data", to_bay) < 0 ||
-	    (in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	if ((out = safe_create(dir, tmp, sizeof(tmp), 0600)) < 0) {
-		close(in);
-		return -1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write_all(out, buf, n) < 0) {
-			n = -1;
-			break;
-		}
-	close(in);
-	if (n < 0) {
-		err_set("copy %s: %s", src, strerror(errno));
-		safe_abort(out, tmp);
-		return -1;
-	}
-	return safe_commit(out, tmp, dir, strrchr(dst, '/') + 1);
-}
-
 static const char *
 return_bay_of(const char *bay, const struct order *o)
 {
@@ -139,7 +101,7 @@ arrive_home(const char *bay, struct order *o, enum qstate from)
 
 	snprintf(id, sizeof(id), "%s", o->id);
 	memcpy(home.id, id, sizeof(home.id));
-	if ((strcmp(rb, bay) != 0 && share_data(bay, o->id, rb, id) < 0) ||
+	if ((strcmp(rb, bay) != 0 && bay_link_data(bay, rb, id) < 0) ||
 	    order_save_state(rb, &home, Q_RETURN) < 0) {
 		msg_warnx("order %s: cannot place in return bay %s: %s", o->id, rb, err_get());
 		return -1;
@@ -172,7 +134,7 @@ return_order(const char *bay, struct order *o, enum qstate from, const char *why
 {
 	const char *rb = return_bay_of(bay, o);
 	struct order back;
-	struct strv dests = {0}, hops = {0}, none = {0};
+	struct strv hops = {0}, none = {0};
 	struct sbuf list = {0};
 	int rc = -1;
 
@@ -190,9 +152,7 @@ return_order(const char *bay, struct order *o, enum qstate from, const char *why
 	}
 	back.returning = 1;
 	back.return_reason = xasprintf("%s (undelivered to %s)", why, list.s ? list.s : "?");
-	strv_add(&dests, o->origin);
 	strv_add(&hops, S->cf->node);
-	back.dests = dests;
 	back.delivered = none;
 	back.hops = hops;
 	back.attempts = 0;
@@ -203,7 +163,7 @@ return_order(const char *bay, struct order *o, enum qstate from, const char *why
 		     "Order %s (%s) from %s, class %s, could not be delivered to %s: %s. "
 		     "It is on its way back to %s.", o->id, o->name ? o->name : "?", o->origin,
 		     o->sclass, list.s ? list.s : "?", why, o->origin);
-	if (share_data(bay, o->id, rb, back.id) < 0) {
+	if (bay_link_data_as(bay, o->id, rb, back.id) < 0) {
 		msg_warnx("order %s: return: %s", o->id, err_get());
 		goto out;
 	}
@@ -220,7 +180,6 @@ return_order(const char *bay, struct order *o, enum qstate from, const char *why
 	rc = 0;
 out:
 	free(back.return_reason);
-	strv_free(&dests);
 	strv_free(&hops);
 	sbuf_free(&list);
 	return rc;

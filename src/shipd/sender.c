@@ -202,6 +202,36 @@ out:
 	return rc;
 }
 
+/*
+ * A returning order keeps its undelivered destinations (for resubmit) and
+ * travels to its origin; it is never turned around again, only retried.
+ */
+static int
+send_home(const char *bay, struct order *o)
+{
+	const char *nh;
+	char *why = NULL;
+	int r;
+
+	if (strcmp(o->origin, S->cf->node) == 0)
+		return arrive_home(bay, o, Q_ACTIVE) < 0;
+	if ((nh = config_next_hop(S->cf, o->origin)) == NULL)
+		why = xasprintf("no route back to origin %s", o->origin);
+	else if ((r = send_hop(bay, o, nh, &o->dests, &why)) == HOP_OK) {
+		if (bay_finish(bay, o->id, Q_ACTIVE) < 0)
+			msg_warnx("order %s: finish: %s", o->id, err_get());
+		else
+			msg_info("order %s: on its way back to %s via %s", o->id, o->origin, nh);
+		return 0;
+	}
+	if (bay_defer(S->cf, bay, o, Q_ACTIVE, why) < 0)
+		msg_warnx("order %s: defer: %s", o->id, err_get());
+	else
+		msg_info("order %s: returning to %s deferred: %s", o->id, o->origin, why);
+	free(why);
+	return 1;
+}
+
 static void
 join_errors(struct sbuf *b, const char *why)
 {
@@ -238,11 +268,12 @@ sender_run(const char *bay, const char *id)
 		order_free(&o);
 		return 0;
 	}
-	/* a returning order addressed to us has come home */
-	if (o.returning && strv_has(&o.dests, self)) {
-		arrive_home(bay, &o, Q_ACTIVE);
+	if (o.returning) {
+		rc = send_home(bay, &o);
 		order_free(&o);
-		return 0;
+		if (lockfd >= 0)
+			close(lockfd);
+		return rc;
 	}
 	if (strv_has(&o.dests, self)) {
 		int r = deliver_local(bay, &o);

@@ -44,14 +44,13 @@ prepare_bays(void)
 			msg_fatal_status(2, "bay %s: %s", bays.v[i], err_get());
 		if (bay_recover(bays.v[i], &r) < 0)
 			msg_fatal("bay %s: recovery: %s", bays.v[i], err_get());
-		deliver_recover(bays.v[i]);
 		if (r.tmp_removed || r.active_requeued || r.data_orphans ||
-		    r.unpack_removed || r.unpack_finished)
+		    r.unpack_removed || r.unpack_finished || r.corrupted)
 			msg_info("recovered bay %s: %d temporary files removed, %d active orders "
 				 "requeued, %d orphan packets removed, %d unpack dirs removed, "
-				 "%d deliveries finished", bays.v[i], r.tmp_removed,
-				 r.active_requeued, r.data_orphans, r.unpack_removed,
-				 r.unpack_finished);
+				 "%d deliveries finished, %d unreadable orders to corrupt/",
+				 bays.v[i], r.tmp_removed, r.active_requeued, r.data_orphans,
+				 r.unpack_removed, r.unpack_finished, r.corrupted);
 	}
 	strv_free(&bays);
 }

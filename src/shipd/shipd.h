@@ -88,7 +88,6 @@ int receiver_udp(const void *dgram, size_t len, const struct sockaddr *from,
 /* deliver.c */
 int deliver_local(const char *bay, struct order *o);	/* 0 done, 1 waiting for parts, -1 error */
 int deliver_join(const char *bay, const char *group);	/* in a child */
-int deliver_recover(const char *bay);
 void deliver_retry_handlers(const char *bay);
 
 /* returns.c */

@@ -58,7 +58,7 @@ check "multi: order finished at A" wait_for log_has A "order $id: done"
 # 4. name clash: the same name again is delivered as name_1, never overwritten
 cp "$work/report.txt" "$work/direct.txt"
 ctl A submit --to C "$work/direct.txt" >/dev/null
-check "name clash resolved as direct_1.txt" wait_for delivered C direct_1.txt
+check "name clash resolved as direct.txt_1, never overwritten" wait_for delivered C direct.txt_1
 
 # 5. drop-a-file: closed file in BAY/drop/DEST is picked up with no poll
 mkdir -p "$(bay A)/drop/B"

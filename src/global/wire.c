@@ -1,0 +1,942 @@
+/*
+ * wire.c - the hop channel's handshake, its TCP framing, and the hop_*
+ * API of wire.h (the UDP transport is wire_udp.c).
+ *
+ * The handshake, the same over TCP and UDP:
+ *   client -> server  HELLO  "SHIPD-HOP" version namelen name eph_c
+ *   server -> client  REPLY  "SHIPD-HOP" version namelen name eph_s sig_s
+ *   client -> server  AUTH   sig_c
+ *   server -> client  HSOK   the first sealed message: "you are accepted"
+ * with
+ *   sig_s = Ed25519(server node key, SHA256("shipd hop v1 server" | HELLO | REPLY-sig_s))
+ *   sig_c = Ed25519(client node key, SHA256("shipd hop v1 client" | HELLO | REPLY))
+ *   keys  = HKDF-SHA256(X25519(eph_c, eph_s), salt = SHA256(HELLO | REPLY),
+ *                       info "shipd hop v1") -> client-to-server | server-to-client
+ * The server takes a client only if its name is a known node with a key
+ * and sig_c verifies with that key; the client takes the server only if it
+ * is the peer dialled and sig_s verifies with that peer's key.
+ *
+ * A TCP frame: 4-byte big-endian length, then the ChaCha20-Poly1305
+ * ciphertext of (kind | message) and its tag; the nonce is the frame's
+ * 64-bit counter in its direction and the length is authenticated too, so
+ * a replayed, dropped, reordered or altered frame fails.
+ *
+ * Closing: the client never sends the first FIN. Its hop_close sends a
+ * sealed CLOSE and waits (at most 2 s) for the server's FIN; the server,
+ * on that CLOSE or its own hop_close, closes at once. So TIME_WAIT lands on
+ * the server's well-known port, never on a port of the client's range.
+ * (A client shutdown(SHUT_WR) would make the client the active closer.)
+ *
+ * Never allocates from a length before bounding it, never reads without a
+ * timeout, never returns a hop whose peer has not proved its key.
+ */
+#include "wire.h"
+#include "wire_int.h"
+#include "../util/addr.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LABEL_SERVER	"shipd hop v1 server"
+#define LABEL_CLIENT	"shipd hop v1 client"
+#define HKDF_INFO	"shipd hop v1"
+#define CONNECT_MAX_S	5
+#define FRAME_MAX	(4 + 1 + HOP_MAX_MSG + AEAD_TAG_LEN)
+
+/* ---- small shared helpers ---- */
+
+int64_t
+wire_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int
+wire_wait(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - wire_now_us();
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int r;
+
+		if (left <= 0)
+			return 0;
+		if (left > (int64_t)INT_MAX * 1000)
+			left = (int64_t)INT_MAX * 1000;
+		r = poll(&pfd, 1, (int)((left + 999) / 1000));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err_set("poll: %s", strerror(errno));
+			return -1;
+		}
+		if (r > 0)
+			return 1;
+	}
+}
+
+void
+wire_put64(uint8_t *b, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+uint64_t
+wire_get64(const uint8_t *b)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+void
+wire_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint8_t space, uint64_t ctr)
+{
+	memset(nonce, 0, AEAD_NONCE_LEN);
+	nonce[0] = space;
+	wire_put64(nonce + 4, ctr);
+}
+
+/* Put "prefix: " in front of the current returned error. */
+void
+wire_err_prefix(const char *fmt, ...)
+{
+	char pre[512], why[1024];
+	va_list ap;
+
+	snprintf(why, sizeof(why), "%s", err_get());
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof(pre), fmt, ap);
+	va_end(ap);
+	err_set("%s: %s", pre, why);
+}
+
+int
+wire_name_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > HOP_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static uint32_t
+get32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static void
+put32(uint8_t *b, uint32_t v)
+{
+	b[0] = v >> 24;
+	b[1] = v >> 16;
+	b[2] = v >> 8;
+	b[3] = v;
+}
+
+struct hop *
+wire_hop_new(int fd, int proto, int server, int timeout_s, const struct peer *p,
+	     struct aead *tx, struct aead *rx, const char *remote)
+{
+	struct hop *h = xcalloc(1, sizeof(*h));
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	h->fd = fd;
+	h->proto = proto;
+	h->server = server;
+	h->timeout_s = timeout_s > 0 ? timeout_s : 60;
+	h->peer = p;
+	h->tx = tx;
+	h->rx = rx;
+	snprintf(h->remote, sizeof(h->remote), "%s", remote);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		h->local_port = addr_port((struct sockaddr *)&ss);
+	if (proto == HOP_TCP)
+		h->fbuf = xmalloc(FRAME_MAX);
+	else
+		udp_hop_attach(h);
+	return h;
+}
+
+/* ---- the handshake ---- */
+
+int
+wire_hs_begin(struct wire_hs *hs, int server)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->server = server;
+	hs->eph_sec = crypto_secure_alloc(X25519_LEN);
+	return x25519_keypair(hs->eph_sec, hs->eph_pub);
+}
+
+void
+wire_hs_end(struct wire_hs *hs)
+{
+	crypto_secure_free(hs->eph_sec, X25519_LEN);
+	crypto_wipe(hs, sizeof(*hs));
+}
+
+static size_t
+put_head(uint8_t *b, const char *name, const uint8_t eph[X25519_LEN])
+{
+	size_t n = strlen(name);
+
+	memcpy(b, HOP_MAGIC, HOP_MAGIC_LEN);
+	b[HOP_MAGIC_LEN] = HOP_VERSION;
+	b[HOP_MAGIC_LEN + 1] = (uint8_t)n;
+	memcpy(b + HS_HEAD_LEN, name, n);
+	memcpy(b + HS_HEAD_LEN + n, eph, X25519_LEN);
+	return HS_HEAD_LEN + n + X25519_LEN;
+}
+
+ssize_t
+wire_hs_head(const uint8_t *b, size_t len, int reply)
+{
+	if (len < HOP_MAGIC_LEN || memcmp(b, HOP_MAGIC, HOP_MAGIC_LEN) != 0) {
+		err_set("not a shipd peer: bad magic");
+		return -1;
+	}
+	if (len < HS_HEAD_LEN) {
+		err_set("truncated %s", reply ? "reply" : "hello");
+		return -1;
+	}
+	if (b[HOP_MAGIC_LEN] != HOP_VERSION) {
+		err_set("unsupported hop protocol version %u (this shipd speaks %u)",
+			b[HOP_MAGIC_LEN], HOP_VERSION);
+		return -1;
+	}
+	return HS_HEAD_LEN + b[HOP_MAGIC_LEN + 1] + X25519_LEN + (reply ? ED25519_SIG_LEN : 0);
+}
+
+/* Parse the part HELLO and REPLY share; returns its length or -1. */
+static ssize_t
+get_head(const uint8_t *b, size_t len, char *name, uint8_t eph[X25519_LEN], int reply)
+{
+	ssize_t need = wire_hs_head(b, len, reply);
+	size_t n;
+
+	if (need < 0)
+		return -1;
+	if (len < (size_t)need) {
+		err_set("truncated %s", reply ? "reply" : "hello");
+		return -1;
+	}
+	n = b[HOP_MAGIC_LEN + 1];
+	if (!wire_name_ok((const char *)b + HS_HEAD_LEN, n)) {
+		err_set("bad node name in %s", reply ? "reply" : "hello");
+		return -1;
+	}
+	memcpy(name, b + HS_HEAD_LEN, n);
+	name[n] = 0;
+	memcpy(eph, b + HS_HEAD_LEN + n, X25519_LEN);
+	return HS_HEAD_LEN + n + X25519_LEN;
+}
+
+int
+wire_hs_hello_make(struct wire_hs *hs, const char *node)
+{
+	if (node == NULL || !wire_name_ok(node, strlen(node))) {
+		err_set("this node's name is not usable (NODE must be [A-Za-z0-9._-], 1-255 characters)");
+		return -1;
+	}
+	hs->m1len = put_head(hs->m1, node, hs->eph_pub);
+	return 0;
+}
+
+int
+wire_hs_hello_parse(struct wire_hs *hs, const uint8_t *b, size_t len, int pad_ok)
+{
+	ssize_t n = get_head(b, len, hs->peer_name, hs->peer_eph, 0);
+
+	if (n < 0)
+		return -1;
+	for (size_t i = n; i < len; i++)
+		if (!pad_ok || b[i] != 0) {
+			err_set("hello followed by %zu unexpected bytes", len - n);
+			return -1;
+		}
+	memcpy(hs->m1, b, n);
+	hs->m1len = n;
+	return 0;
+}
+
+const struct peer *
+wire_hs_known(const struct config *cf, const char *name)
+{
+	const struct peer *p = config_peer(cf, name);
+
+	if (p == NULL) {
+		err_set("unknown peer %s", name);
+		return NULL;
+	}
+	if (!p->has_key) {
+		err_set("peer %s has no key configured", name);
+		return NULL;
+	}
+	return p;
+}
+
+static void
+digest(const struct wire_hs *hs, const char *label, size_t m2len, uint8_t out[SHA256_LEN])
+{
+	struct hash *h = hash_new_sha256();
+
+	if (label)
+		hash_update(h, label, strlen(label));
+	hash_update(h, hs->m1, hs->m1len);
+	hash_update(h, hs->m2, m2len);
+	hash_final(h, out);
+}
+
+int
+wire_hs_reply_make(struct wire_hs *hs, const char *node, const struct keys *me)
+{
+	uint8_t d[SHA256_LEN];
+
+	if (node == NULL || !wire_name_ok(node, strlen(node))) {
+		err_set("this node's name is not usable (NODE must be [A-Za-z0-9._-], 1-255 characters)");
+		return -1;
+	}
+	hs->m2len = put_head(hs->m2, node, hs->eph_pub);
+	digest(hs, LABEL_SERVER, hs->m2len, d);
+	if (ed25519_sign(me->sign_sec, me->pub.sign, d, sizeof(d), hs->m2 + hs->m2len) < 0)
+		return -1;
+	hs->m2len += ED25519_SIG_LEN;
+	return 0;
+}
+
+int
+wire_hs_reply_parse(struct wire_hs *hs, const uint8_t *b, size_t len, const struct peer *p)
+{
+	uint8_t d[SHA256_LEN];
+	ssize_t n = get_head(b, len, hs->peer_name, hs->peer_eph, 1);
+
+	if (n < 0)
+		return -1;
+	if (len != (size_t)n + ED25519_SIG_LEN) {
+		err_set("reply of %zu bytes, want %zu", len, (size_t)n + ED25519_SIG_LEN);
+		return -1;
+	}
+	if (strcmp(hs->peer_name, p->name) != 0) {
+		err_set("server calls itself %s, not %s", hs->peer_name, p->name);
+		return -1;
+	}
+	memcpy(hs->m2, b, len);
+	hs->m2len = len;
+	digest(hs, LABEL_SERVER, n, d);
+	if (ed25519_verify(p->key.sign, d, sizeof(d), b + n) < 0) {
+		err_set("bad handshake signature from %s (does its key match our PEER line?)",
+			p->name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+wire_hs_auth_make(struct wire_hs *hs, const struct keys *me)
+{
+	uint8_t d[SHA256_LEN];
+
+	digest(hs, LABEL_CLIENT, hs->m2len, d);
+	return ed25519_sign(me->sign_sec, me->pub.sign, d, sizeof(d), hs->m3);
+}
+
+int
+wire_hs_auth_check(struct wire_hs *hs, const uint8_t sig[ED25519_SIG_LEN], const struct peer *p)
+{
+	uint8_t d[SHA256_LEN];
+
+	digest(hs, LABEL_CLIENT, hs->m2len, d);
+	if (ed25519_verify(p->key.sign, d, sizeof(d), sig) < 0) {
+		err_set("bad handshake signature from %s", p->name);
+		return -1;
+	}
+	memcpy(hs->m3, sig, ED25519_SIG_LEN);
+	return 0;
+}
+
+int
+wire_hs_keys(struct wire_hs *hs, struct aead **tx, struct aead **rx)
+{
+	uint8_t shared[X25519_LEN], salt[SHA256_LEN], okm[2 * AEAD_KEY_LEN];
+	const uint8_t *c2s = okm, *s2c = okm + AEAD_KEY_LEN;
+	int rc = -1;
+
+	if (x25519_shared(hs->eph_sec, hs->peer_eph, shared) < 0)
+		goto out;
+	digest(hs, NULL, hs->m2len, salt);
+	if (hkdf_sha256(salt, sizeof(salt), shared, sizeof(shared), HKDF_INFO,
+			strlen(HKDF_INFO), okm, sizeof(okm)) < 0)
+		goto out;
+	*tx = aead_new(hs->server ? s2c : c2s);
+	*rx = aead_new(hs->server ? c2s : s2c);
+	rc = 0;
+out:
+	crypto_wipe(shared, sizeof(shared));
+	crypto_wipe(okm, sizeof(okm));
+	return rc;
+}
+
+/* ---- TCP byte moving, always against a clock ---- */
+
+/*
+ * Read exactly n bytes before deadline; idle_us > 0 moves the deadline on
+ * with every byte that arrives. 1 done, 0 EOF before the first byte,
+ * -1 error (*got tells how far it came).
+ */
+static int
+read_full(int fd, void *buf, size_t n, int64_t deadline, int64_t idle_us,
+	  const char *what, size_t *got_out)
+{
+	size_t got = 0;
+	int rc = 1;
+
+	while (got < n) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+		int w;
+
+		if (r > 0) {
+			got += r;
+			if (idle_us > 0)
+				deadline = wire_now_us() + idle_us;
+			continue;
+		}
+		if (r == 0) {
+			if (got == 0) {
+				rc = 0;
+				break;
+			}
+			err_set("connection closed %s", what);
+			rc = -1;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			err_set("read %s: %s", what, strerror(errno));
+			rc = -1;
+			break;
+		}
+		if ((w = wire_wait(fd, POLLIN, deadline)) <= 0) {
+			if (w == 0)
+				err_set("timeout %s", what);
+			rc = -1;
+			break;
+		}
+	}
+	if (got_out)
+		*got_out = got;
+	return rc;
+}
+
+static int
+write_full(int fd, const void *buf, size_t n, int64_t idle_us, const char *what)
+{
+	size_t done = 0;
+	int64_t deadline = wire_now_us() + idle_us;
+
+	while (done < n) {
+		ssize_t r = send(fd, (const char *)buf + done, n - done, MSG_NOSIGNAL);
+		int w;
+
+		if (r > 0) {
+			done += r;
+			deadline = wire_now_us() + idle_us;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			err_set("write %s: %s", what, strerror(errno));
+			return -1;
+		}
+		if ((w = wire_wait(fd, POLLOUT, deadline)) <= 0) {
+			if (w == 0)
+				err_set("timeout %s", what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+tcp_send_kind(struct hop *h, int kind, const void *msg, size_t len, int64_t idle_us)
+{
+	uint8_t nonce[AEAD_NONCE_LEN];
+	uint32_t n = 1 + len + AEAD_TAG_LEN;
+
+	put32(h->fbuf, n);
+	h->fbuf[4] = kind;
+	if (len)
+		memcpy(h->fbuf + 5, msg, len);
+	wire_nonce(nonce, 0, h->tx_ctr);
+	if (aead_seal(h->tx, nonce, h->fbuf, 4, h->fbuf + 4, 1 + len, h->fbuf + 4,
+		      h->fbuf + 5 + len) < 0)
+		return -1;
+	h->tx_ctr++;
+	if (write_full(h->fd, h->fbuf, 4 + n, idle_us, "sending") < 0) {
+		h->dead = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One frame into h->fbuf, opened in place: returns the plaintext length
+ * (kind byte included), 0 for EOF at a frame boundary, -1 on error. A
+ * timeout before the frame's first byte leaves the stream usable.
+ */
+static ssize_t
+tcp_read_frame(struct hop *h, int64_t deadline, int64_t idle_us, const char *what)
+{
+	uint8_t lenb[4], nonce[AEAD_NONCE_LEN];
+	size_t got;
+	uint32_t n;
+	int r;
+
+	r = read_full(h->fd, lenb, 4, deadline, idle_us, what, &got);
+	if (r <= 0) {
+		if (r < 0 && got > 0)
+			h->dead = 1;
+		return r;
+	}
+	n = get32(lenb);
+	if (n < 1 + AEAD_TAG_LEN || n > 1 + HOP_MAX_MSG + AEAD_TAG_LEN) {
+		err_set("bad frame length %u", n);
+		h->dead = 1;
+		return -1;
+	}
+	r = read_full(h->fd, h->fbuf, n, deadline, idle_us, what, &got);
+	if (r <= 0) {
+		if (r == 0)
+			err_set("connection closed in mid-frame");
+		h->dead = 1;
+		return -1;
+	}
+	wire_nonce(nonce, 0, h->rx_ctr);
+	if (aead_open(h->rx, nonce, lenb, 4, h->fbuf, n - AEAD_TAG_LEN, h->fbuf,
+		      h->fbuf + n - AEAD_TAG_LEN) < 0) {
+		err_set("frame %llu failed authentication (altered, replayed, reordered or lost)",
+			(unsigned long long)h->rx_ctr);
+		h->dead = 1;
+		return -1;
+	}
+	h->rx_ctr++;
+	return n - AEAD_TAG_LEN;
+}
+
+static void
+set_tcp_opts(int fd)
+{
+	int one = 1, fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* ---- TCP handshake ---- */
+
+static struct hop *
+tcp_client_handshake(const struct config *cf, const struct keys *me, const struct peer *p,
+		     int fd, int timeout_s, const char *remote)
+{
+	int64_t deadline = wire_now_us() + (int64_t)timeout_s * 1000000;
+	struct aead *tx = NULL, *rx = NULL;
+	struct wire_hs hs;
+	struct hop *h = NULL;
+	uint8_t b[HS_REPLY_MAX];
+	ssize_t total, n;
+	int r;
+
+	if (wire_hs_begin(&hs, 0) < 0 || wire_hs_hello_make(&hs, cf->node) < 0)
+		goto fail;
+	if (write_full(fd, hs.m1, hs.m1len, (int64_t)timeout_s * 1000000, "in handshake") < 0)
+		goto fail;
+	if ((r = read_full(fd, b, HS_HEAD_LEN, deadline, 0, "in handshake", NULL)) <= 0) {
+		if (r == 0)
+			err_set("%s closed the connection in handshake (does it know %s, with our key?)",
+				p->name, cf->node);
+		goto fail;
+	}
+	if ((total = wire_hs_head(b, HS_HEAD_LEN, 1)) < 0)
+		goto fail;
+	if (read_full(fd, b + HS_HEAD_LEN, total - HS_HEAD_LEN, deadline, 0, "in handshake",
+		      NULL) != 1)
+		goto fail;
+	if (wire_hs_reply_parse(&hs, b, total, p) < 0 || wire_hs_auth_make(&hs, me) < 0)
+		goto fail;
+	if (write_full(fd, hs.m3, sizeof(hs.m3), (int64_t)timeout_s * 1000000,
+		       "in handshake") < 0)
+		goto fail;
+	if (wire_hs_keys(&hs, &tx, &rx) < 0)
+		goto fail;
+	h = wire_hop_new(fd, HOP_TCP, 0, timeout_s, p, tx, rx, remote);
+	tx = rx = NULL;
+	n = tcp_read_frame(h, deadline, 0, "in handshake");
+	if (n == 0)
+		err_set("%s refused us (is our key on its PEER line for %s?)", p->name, cf->node);
+	else if (n > 0 && (n != 1 || h->fbuf[0] != FR_HSOK))
+		err_set("no handshake confirmation from %s", p->name);
+	if (n != 1 || h->fbuf[0] != FR_HSOK)
+		goto fail;
+	wire_hs_end(&hs);
+	return h;
+fail:
+	wire_hs_end(&hs);
+	aead_free(tx);
+	aead_free(rx);
+	if (h) {
+		h->dead = 1;		/* no CLOSE: closes fd at once */
+		hop_close(h);
+	} else
+		close(fd);
+	return NULL;
+}
+
+struct hop *
+hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeout_s)
+{
+	int64_t deadline = wire_now_us() + (int64_t)timeout_s * 1000000;
+	struct aead *tx = NULL, *rx = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const struct peer *p;
+	char remote[80] = "(unknown)";
+	struct wire_hs hs;
+	struct hop *h;
+	uint8_t b[HS_HELLO_MAX], sig[ED25519_SIG_LEN];
+	ssize_t total;
+	int r;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		addr_str((struct sockaddr *)&ss, remote, sizeof(remote));
+	set_tcp_opts(fd);
+	if (wire_hs_begin(&hs, 1) < 0)
+		goto fail;
+	if ((r = read_full(fd, b, HS_HEAD_LEN, deadline, 0, "in handshake", NULL)) <= 0) {
+		if (r == 0)
+			err_set("connection closed before hello");
+		goto fail;
+	}
+	if ((total = wire_hs_head(b, HS_HEAD_LEN, 0)) < 0)
+		goto fail;
+	if (read_full(fd, b + HS_HEAD_LEN, total - HS_HEAD_LEN, deadline, 0, "in handshake",
+		      NULL) != 1)
+		goto fail;
+	if (wire_hs_hello_parse(&hs, b, total, 0) < 0)
+		goto fail;
+	if ((p = wire_hs_known(cf, hs.peer_name)) == NULL)
+		goto fail;
+	if (wire_hs_reply_make(&hs, cf->node, me) < 0 ||
+	    write_full(fd, hs.m2, hs.m2len, (int64_t)timeout_s * 1000000, "in handshake") < 0)
+		goto fail;
+	if ((r = read_full(fd, sig, sizeof(sig), deadline, 0, "in handshake", NULL)) <= 0) {
+		if (r == 0)
+			err_set("%s closed the connection in handshake (does it have our key?)",
+				p->name);
+		goto fail;
+	}
+	if (wire_hs_auth_check(&hs, sig, p) < 0 || wire_hs_keys(&hs, &tx, &rx) < 0)
+		goto fail;
+	h = wire_hop_new(fd, HOP_TCP, 1, timeout_s, p, tx, rx, remote);
+	wire_hs_end(&hs);
+	if (tcp_send_kind(h, FR_HSOK, NULL, 0, (int64_t)timeout_s * 1000000) < 0) {
+		wire_err_prefix("hop from %s", remote);
+		h->dead = 1;
+		hop_close(h);
+		return NULL;
+	}
+	return h;
+fail:
+	wire_hs_end(&hs);
+	wire_err_prefix("hop from %s", remote);
+	close(fd);
+	return NULL;
+}
+
+/* ---- client: TCP first, then UDP ---- */
+
+/*
+ * Connect a TCP socket to ai from a port in the range; the next port is
+ * tried when this address pair is still in use. Returns the fd, -1 when
+ * the peer cannot be reached over TCP (why says how), -2 on a local error.
+ */
+static int
+tcp_dial(const struct config *cf, const struct addrinfo *ai, int timeout_s, char *why,
+	 size_t whysz)
+{
+	int ctimeout = timeout_s < CONNECT_MAX_S ? timeout_s : CONNECT_MAX_S;
+	int range = cf->min_port > 0 && cf->max_port >= cf->min_port;
+	int tries = range ? cf->max_port - cf->min_port + 1 : 1;
+	int first = cf->min_port;
+
+	for (int attempt = 0; attempt < tries; attempt++) {
+		int fd, port, e, w;
+		socklen_t el = sizeof(e);
+
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			err_set("socket: %s", strerror(errno));
+			return -2;
+		}
+		if ((port = port_bind_from(cf, fd, NULL, ai->ai_family, first, timeout_s)) < 0) {
+			close(fd);
+			return -2;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			return fd;
+		e = errno;
+		if (e == EINPROGRESS) {
+			w = wire_wait(fd, POLLOUT, wire_now_us() + (int64_t)ctimeout * 1000000);
+			if (w == 0) {
+				snprintf(why, whysz, "connect timed out after %d s", ctimeout);
+				close(fd);
+				return -1;
+			}
+			if (w < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+				e = errno;
+			if (e == 0) {
+				set_tcp_opts(fd);
+				return fd;
+			}
+		}
+		close(fd);
+		if (range && (e == EADDRNOTAVAIL || e == EADDRINUSE)) {
+			first = port + 1;
+			continue;
+		}
+		snprintf(why, whysz, "%s", strerror(e));
+		return -1;
+	}
+	snprintf(why, whysz, "every port of %d-%d is already connected to it",
+		 cf->min_port, cf->max_port);
+	return -1;
+}
+
+struct hop *
+hop_connect(const struct config *cf, const struct keys *me, const struct peer *p, int timeout_s)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char who[400], port[16], tcp_why[256] = "no address", udp_why[512] = "";
+	struct hop *h = NULL;
+	int e, naddr = 0;
+
+	snprintf(who, sizeof(who), "hop to %s (%s:%d)", p->name, p->host ? p->host : "-", p->port);
+	if (timeout_s <= 0)
+		timeout_s = cf->io_timeout > 0 ? cf->io_timeout : 60;
+	if (p->host == NULL || !p->has_key) {
+		err_set("%s: %s", who, p->host ? "no key configured for it" :
+			"it has no address (a KEY-only node is reached through a ROUTE)");
+		return NULL;
+	}
+	snprintf(port, sizeof(port), "%d", p->port > 0 ? p->port : DEFAULT_PORT);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+	if ((e = getaddrinfo(p->host, port, &hints, &res)) != 0) {
+		err_set("%s: cannot resolve %s: %s", who, p->host, gai_strerror(e));
+		return NULL;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		char addr[80];
+		int fd;
+
+		naddr++;
+		fd = tcp_dial(cf, ai, timeout_s, tcp_why, sizeof(tcp_why));
+		if (fd == -2) {
+			wire_err_prefix("%s", who);
+			goto out;
+		}
+		if (fd >= 0) {
+			addr_str(ai->ai_addr, addr, sizeof(addr));
+			if ((h = tcp_client_handshake(cf, me, p, fd, timeout_s, addr)) == NULL)
+				wire_err_prefix("%s over tcp", who);
+			goto out;
+		}
+	}
+	/* TCP cannot reach it: the same address and port over UDP */
+	for (ai = res; ai; ai = ai->ai_next) {
+		int share = naddr > 1 ? timeout_s / naddr : timeout_s;
+
+		if ((h = udp_hop_connect(cf, me, p, ai->ai_addr, ai->ai_addrlen,
+					 share < 2 ? 2 : share)) != NULL)
+			goto out;
+		snprintf(udp_why, sizeof(udp_why), "%s", err_get());
+	}
+	err_set("%s: tcp: %s; udp: %s", who, tcp_why, udp_why);
+out:
+	freeaddrinfo(res);
+	return h;
+}
+
+/* ---- the hop API ---- */
+
+int
+hop_send(struct hop *h, const void *msg, size_t len)
+{
+	if (h->dead || h->peer_closed) {
+		err_set("hop %s %s: %s", h->server ? "from" : "to", h->remote,
+			h->dead ? "broken by an earlier error" : "peer has closed");
+		return -1;
+	}
+	if (len > HOP_MAX_MSG) {
+		err_set("message of %zu bytes exceeds the hop limit of %d", len, HOP_MAX_MSG);
+		return -1;
+	}
+	if (h->proto == HOP_UDP)
+		return udp_hop_send(h, msg, len);
+	if (tcp_send_kind(h, FR_DATA, msg, len, (int64_t)h->timeout_s * 1000000) < 0) {
+		wire_err_prefix("hop %s %s", h->server ? "from" : "to", h->remote);
+		return -1;
+	}
+	return 0;
+}
+
+ssize_t
+hop_recv(struct hop *h, void *buf, size_t size, int timeout_s)
+{
+	int64_t idle;
+	ssize_t n;
+
+	if (timeout_s <= 0)
+		timeout_s = h->timeout_s;
+	if (h->proto == HOP_UDP)	/* messages may wait in front of a CLOSE */
+		return udp_hop_recv(h, buf, size, timeout_s);
+	if (h->peer_closed) {
+		h->eof = 1;
+		return 0;
+	}
+	if (h->dead) {
+		err_set("hop %s %s: broken by an earlier error", h->server ? "from" : "to",
+			h->remote);
+		return -1;
+	}
+	idle = (int64_t)timeout_s * 1000000;
+	n = tcp_read_frame(h, wire_now_us() + idle, idle, "waiting for a message");
+	if (n == 0) {
+		err_set("connection closed without a close message");
+		h->dead = 1;
+	} else if (n > 0) {
+		switch (h->fbuf[0]) {
+		case FR_DATA:
+			if ((size_t)n - 1 > size) {
+				err_set("message of %zd bytes does not fit a %zu-byte buffer",
+					n - 1, size);
+				h->dead = 1;
+				break;
+			}
+			memcpy(buf, h->fbuf + 1, n - 1);
+			return n - 1;
+		case FR_CLOSE:
+			h->peer_closed = h->eof = 1;
+			return 0;
+		default:
+			err_set("unexpected frame kind %u", h->fbuf[0]);
+			h->dead = 1;
+			break;
+		}
+	}
+	wire_err_prefix("hop %s %s", h->server ? "from" : "to", h->remote);
+	return -1;
+}
+
+void
+hop_close(struct hop *h)
+{
+	if (h == NULL)
+		return;
+	if (h->proto == HOP_UDP) {
+		udp_hop_close(h);
+	} else if (h->fd >= 0 && !h->dead && !h->peer_closed &&
+		   tcp_send_kind(h, FR_CLOSE, NULL, 0, HOP_CLOSE_WAIT_US) == 0) {
+		/*
+		 * The server half-closes at once; the client waits for that
+		 * FIN. Both read until EOF, so no unread byte turns the
+		 * close into a reset that could destroy what is in flight.
+		 */
+		int64_t end = wire_now_us() + HOP_CLOSE_WAIT_US;
+		char junk[4096];
+
+		if (h->server)
+			shutdown(h->fd, SHUT_WR);
+		while (wire_wait(h->fd, POLLIN, end) == 1) {
+			ssize_t r = read(h->fd, junk, sizeof(junk));
+
+			if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+				break;
+		}
+	}
+	if (h->fd >= 0)
+		close(h->fd);
+	aead_free(h->tx);
+	aead_free(h->rx);
+	if (h->fbuf) {
+		crypto_wipe(h->fbuf, FRAME_MAX);
+		free(h->fbuf);
+	}
+	free(h);
+}
+
+int
+hop_udp_is_hello(const void *dgram, size_t len)
+{
+	return len == HOP_UDP_HELLO_LEN && memcmp(dgram, HOP_MAGIC, HOP_MAGIC_LEN) == 0;
+}
+
+int
+hop_eof(const struct hop *h)
+{
+	return h->eof;
+}
+
+const struct peer *
+hop_peer(const struct hop *h)
+{
+	return h->peer;
+}
+
+const char *
+hop_proto(const struct hop *h)
+{
+	return h->proto == HOP_UDP ? "udp" : "tcp";
+}
+
+int
+hop_local_port(const struct hop *h)
+{
+	return h->local_port;
+}
+
+const char *
+hop_remote(const struct hop *h)
+{
+	return h->remote;
+}
