@@ -71,7 +71,10 @@ fi
 # 3. the example conf is the system's, not the demo's, and it parses
 conf=$D/etc/shipd/shipping.conf
 check "installed shipping.conf has no relative path" sh -c "! grep -n '^[^#]*\\.\\./' '$conf'"
-check "installed shipping.conf uses the system spool" grep -qx 'SPOOL /var/spool/shipd' "$conf"
+active=$(grep -v -e '^#' -e '^[[:space:]]*$' "$conf" | tr '\n' ';')
+check "installed shipping.conf: only LISTEN is active, the demo's lines are comments ($active)" \
+	test "$active" = "LISTEN 0.0.0.0 4590;"
+check "... and it still carries the annotated directives" grep -q '^#PEER ' "$conf"
 "$TOP/bin/shipctl" -c "$conf" checkconf >"$tmp/checkconf.log" 2>&1
 check "shipctl checkconf accepts the installed shipping.conf (exit $?)" test $? -eq 0
 
