@@ -26,6 +26,8 @@ static const struct verb {
 	{"checkconf", cmd_checkconf, "checkconf"},
 	{"keygen", cmd_keygen, "keygen"},
 	{"pubkey", cmd_pubkey, "pubkey"},
+	{"routes", cmd_routes, "routes [--dot | --svg FILE | --png FILE]"},
+	{"firewall", cmd_firewall, "firewall [--iptables | --ip6tables]"},
 };
 
 static void
