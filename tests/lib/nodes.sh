@@ -58,16 +58,14 @@ ctl() { local n=$1; shift; "$SHIPCTL" -c "$(conf "$n")" "$@"; }
 node_add() {
 	local name=$1 port=$2; shift 2
 	mkdir -p "$NODES/$name/spool"
+	local defaults=("NODE $name" "LISTEN 127.0.0.1 $port" "SPOOL spool" "KEY-FILE shipd.key"
+		"LOG stderr" "RETRY-MIN 1s" "RETRY-MAX 4s" "IO-TIMEOUT 5s" "MIN-FREE-DISK 1m")
 	{
-		echo "NODE $name"
-		echo "LISTEN 127.0.0.1 $port"
-		echo "SPOOL spool"
-		echo "KEY-FILE shipd.key"
-		echo "LOG stderr"
-		echo "RETRY-MIN 1s"
-		echo "RETRY-MAX 4s"
-		echo "IO-TIMEOUT 5s"
-		echo "MIN-FREE-DISK 1m"
+		# a directive the test gives replaces the default (none may repeat)
+		for d in "${defaults[@]}"; do
+			for l in "$@"; do [ "${l%% *}" = "${d%% *}" ] && continue 2; done
+			echo "$d"
+		done
 		for l in "$@"; do echo "$l"; done
 	} >"$(conf "$name")"
 	ctl "$name" keygen >"$NODES/$name/peerline" 2>/dev/null ||
