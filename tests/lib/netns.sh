@@ -46,6 +46,7 @@ ns_init() {
 	NS_PREFIX=sd$(basename "$NS_WORK" | sed 's/^shipd-netns\.//')
 	echo "owner $$" >"$NS_STATE_DIR/$NS_PREFIX"
 	echo "work $NS_WORK" >>"$NS_STATE_DIR/$NS_PREFIX"
+	[ "$NS_MADE_ETC_NETNS" = 1 ] && echo "made-etc-netns" >>"$NS_STATE_DIR/$NS_PREFIX"
 	trap 'ns_cleanup; exit 130' INT
 	trap 'ns_cleanup; exit 143' TERM
 	trap 'ns_cleanup; exit 129' HUP
@@ -70,6 +71,7 @@ ns_reap_stale() {
 		done
 		work=$(awk '$1 == "work" { print $2 }' "$f")
 		case "$work" in /tmp/shipd-netns.*) rm -rf "$work" ;; esac
+		grep -qx made-etc-netns "$f" && rmdir /etc/netns 2>/dev/null
 		echo "netns.sh: reaped leftovers of run ${f##*/}" >&2
 		rm -f "$f"
 	done
