@@ -17,6 +17,7 @@
 # create; kill anything by name; be used other than as root.
 #
 # Usage: . "$TOP/tests/lib/netns.sh"; ns_init; ns_add a; ns_exec a ip addr
+# shellcheck shell=bash
 
 NS_STATE_DIR=${NS_STATE_DIR:-/run/shipd-netns}
 NS_PREFIX=

@@ -13,6 +13,7 @@
 # outside the namespaces netns.sh created for this run.
 #
 # Requires netns.sh sourced and ns_init done.
+# shellcheck shell=bash
 
 TOPO_SITES="A B C"
 TOPO_NET=10.231
@@ -36,7 +37,7 @@ topo_fw() { echo "fw$(_topo_lc "$1")"; }
 # topo_build MIN MAX LISTEN: create the whole network, load the firewalls.
 topo_build() {
 	TOPO_MIN=$1 TOPO_MAX=$2 TOPO_LISTEN=$3
-	local s i n lan dmz fw o oi
+	local s i n lan dmz fw o oi h hs e es
 	T_SHIPD_HOSTS=()
 	ns_switch inet || return 1
 	for s in $TOPO_SITES; do
@@ -47,7 +48,7 @@ topo_build() {
 		ns_plug "lan$(_topo_lc "$s")" pfw "$fw" lan "$lan.1/24" || return 1
 		ns_plug inet "p$fw" "$fw" wan "$TOPO_INET.$i/24" || return 1
 		for n in 1 2 3; do
-			local h=Site${s}_host$n hs=$(_topo_lc "$s")$n
+			h=Site${s}_host$n hs=$(_topo_lc "$s")$n
 			ns_add "$hs" || return 1
 			ns_plug "lan$(_topo_lc "$s")" "p$n" "$hs" eth0 "$lan.1$n/24" || return 1
 			# The firewall, not a missing route, keeps replica hosts home.
@@ -55,7 +56,7 @@ topo_build() {
 			T_NS[$h]=$hs T_ADDR[$h]=$lan.1$n T_SITE[$h]=$s T_ROLE[$h]=replica
 			T_SHIPD_HOSTS+=("$h")
 		done
-		local e=SS$s es=ss$(_topo_lc "$s")
+		e=SS$s es=ss$(_topo_lc "$s")
 		ns_add "$es" || return 1
 		ns_link "$fw" dmz "$dmz.1/24" "$es" eth0 "$dmz.10/24" || return 1
 		ns_route "$es" default "$dmz.1" || return 1

@@ -204,7 +204,7 @@ base_conf() {	# base_conf NAME LISTEN-ADDR|- [NODE-NAME]
 	} >"$(conf "$1")"
 }
 keygen() {	# keygen NAME: KEY[NAME] from the "PEER node addr port key" line
-	local line f
+	local line
 	line=$(ctl "$1" keygen 2>"$NODES/$1/keygen.err") || return 1
 	set -- "$1" $line
 	[ "$2" = PEER ] && [ -n "${6:-}" ] || return 1
@@ -302,16 +302,27 @@ dump() {	# dump NAME...: the last lines of nodes' logs, for a failure
 	local h
 	for h in "$@"; do tail -n 6 "$(log "$h")" 2>/dev/null | sed "s/^/  $h: /"; done
 }
-submit() {	# submit FROM FILE DEST...: queue FILE; order id on stdout
-	local from=$1 f=$2 args=() d
+# submit FROM FILE DEST...: queue FILE; the order id in $SUBMIT_ID, on
+# failure shipctl's last words in $SUBMIT_ERR (both also in files, for
+# submits run in the background).
+submit() {
+	local from=$1 f=$2 args=() d rc e=$NS_WORK/submit.$BASHPID
 	shift 2
 	for d in "$@"; do args+=(--to "$d"); done
-	ctl "$from" submit "${args[@]}" "$f" 2>>"$NODES/$from/submit.err"
+	ctl "$from" submit "${args[@]}" "$f" >"$e.out" 2>"$e.err"
+	rc=$?
+	SUBMIT_ID=$(tail -n 1 "$e.out") SUBMIT_ERR=
+	[ $rc -eq 0 ] || SUBMIT_ERR="$(basename "$f"): $(tail -n 1 "$e.err" | cut -c1-160) (exit $rc)"
+	[ $rc -eq 0 ] || echo "$SUBMIT_ERR" >>"$NS_WORK/submit.failed"
+	cat "$e.err" >>"$NODES/$from/submit.err"
+	rm -f "$e.out" "$e.err"
+	return $rc
 }
 arrived() { [ -f "$(incoming "$1")/$(basename "$2")" ]; }
 # intact DEST FILE: prints "DEST: BYTES bytes, sha256 match|MISMATCH".
 intact() {
-	local got=$(incoming "$1")/$(basename "$2") a b
+	local got a b
+	got=$(incoming "$1")/$(basename "$2")
 	a=$(sha256sum <"$2" | cut -c1-64)
 	b=$(sha256sum <"$got" 2>/dev/null | cut -c1-64)
 	if [ "$a" = "$b" ]; then
@@ -365,7 +376,7 @@ ports_report() {
 # flows_report: what every firewall admitted since the last flush; fails on
 # a port outside the range/listen port or when nothing crossed at all.
 flows_report() {
-	local s f bad=0 total=0 n shown=0
+	local s f bad=0 total=0 n
 	for s in $TOPO_SITES; do
 		f=$(topo_fw_flows "$s")
 		n=$(echo -n "$f" | grep -c .)
@@ -424,8 +435,10 @@ ns_capture_start inet br0 "$CAP1"
 CAP1_PID=$NS_LASTPID
 samplers_start c1 SSA SSB SSC SiteA_host1 SiteC_host1
 F1=$(mkdata check1-a1.dat) F2=$(mkdata check1-c1.dat)
-id1=$(submit SiteA_host1 "$F1" SiteB_host2 SiteC_host3)
-id2=$(submit SiteC_host1 "$F2" SiteA_host3)
+if ! submit SiteA_host1 "$F1" SiteB_host2 SiteC_host3 || { id1=$SUBMIT_ID; ! submit SiteC_host1 "$F2" SiteA_host3; }; then
+	nok "${CHECKS[0]} (submit failed: $SUBMIT_ERR)"
+else
+id2=$SUBMIT_ID
 say "submitted $(stat -c %s "$F1") bytes as ${id1:-?} (A1 -> B2, C3), $(stat -c %s "$F2") bytes as ${id2:-?} (C1 -> A3)"
 if deliver_all 60 "$F1:SiteB_host2" "$F1:SiteC_host3" "$F2:SiteA_host3"; then
 	ok "${CHECKS[0]}"
@@ -433,6 +446,7 @@ else
 	nok "${CHECKS[0]}"
 	cat "$NODES"/*/submit.err 2>/dev/null | tail -n 3
 	dump SiteA_host1 SSA SSB SSC SiteB_host2 SiteC_host3 SiteC_host1 SiteA_host3
+fi
 fi
 sleep 1		# let closing handshakes cross before counting
 samplers_stop
@@ -473,7 +487,7 @@ fi
 
 # ---- check 4: the hostile host ------------------------------------------------------
 check4() {
-	local r=0 c0 c1 got lines0 stamp=$NS_WORK/stamp4 refused
+	local r=0 c0 c1 got lines0 stamp=$NS_WORK/stamp4 want=2 stored
 	budget_ok "${CHECKS[3]}" || return
 	# 4a: the firewall. shipd runs on SSA now; the packets must not reach it.
 	c0=$(topo_fw_counter A drop_wan_in)
@@ -491,14 +505,23 @@ check4() {
 	got=$(ns_tcp_probe evil "$SSA" $LISTEN 2 "GARBAGE $CONTROL")
 	start_shipd Hostile
 	F4=$(mkdata check4-hostile.dat)
-	id=$(submit Hostile "$F4" SiteA_host1)
-	say "4b firewall opened: raw connection $got; hostile shipd (posing as SSB) queued ${id:-?} for SiteA_host1"
-	refused_since() { tail -n +$(($1 + 1)) "$(log SSA)" | grep -i 'refus' | grep -c "$TOPO_HOSTILE_ADDR"; }
-	has_refusal() { [ "$(refused_since "$1")" -ge "$2" ]; }
-	if poll 15 has_refusal "$lines0" 2; then
-		say "4b allow list: $(refused_since "$lines0") refusals logged; first: $(tail -n +$((lines0 + 1)) "$(log SSA)" | grep -i refus | grep -m1 "$TOPO_HOSTILE_ADDR" | cut -c1-160)"
+	if submit Hostile "$F4" SiteA_host1; then
+		say "4b firewall opened: raw connection $got; hostile shipd (posing as SSB) queued $SUBMIT_ID for SiteA_host1"
 	else
-		say "4b allow list: $(refused_since "$lines0") 'refused ... $TOPO_HOSTILE_ADDR' lines in SSA's log (want 2: raw + shipd)"
+		say "4b: the hostile node could not submit: $SUBMIT_ERR"
+		r=1 want=1
+	fi
+	# refusals SINCE [SKIP-ERE]: SSA's log lines since line SINCE that refuse
+	# the hostile host (less those matching SKIP-ERE).
+	refusals() {
+		tail -n +$(($1 + 1)) "$(log SSA)" | grep -i 'refus' | grep -F "$TOPO_HOSTILE_ADDR" |
+			grep -v -i -E "${2:-^\$}"
+	}
+	has_refusal() { [ "$(refusals "$1" "${3:-}" | grep -c .)" -ge "$2" ]; }
+	if poll 15 has_refusal "$lines0" $want; then
+		say "4b allow list: $(refusals "$lines0" | grep -c .) refusals logged; first: $(refusals "$lines0" | head -n 1 | cut -c1-160)"
+	else
+		say "4b allow list: $(refusals "$lines0" | grep -c .) 'refused ... $TOPO_HOSTILE_ADDR' lines in SSA's log (want $want: raw + shipd)"
 		r=1
 	fi
 	# 4c: allow list opened too (the admin's mistake): the key check refuses.
@@ -507,16 +530,19 @@ check4() {
 	lines0=$(wc -l <"$(log SSA)")
 	start_shipd SSA
 	ready SSA || { say "4c: SSA did not restart"; r=1; }
-	if poll 20 has_refusal "$lines0" 1; then
-		say "4c key check: $(refused_since "$lines0") refusals; first: $(tail -n +$((lines0 + 1)) "$(log SSA)" | grep -i refus | grep -m1 "$TOPO_HOSTILE_ADDR" | cut -c1-160)"
+	# Now a refusal must come from something other than the allow list.
+	if [ $want -lt 2 ]; then
+		say "4c key check: not tried (the hostile node has nothing queued)"
+	elif poll 20 has_refusal "$lines0" 1 'allow list'; then
+		say "4c key check: $(refusals "$lines0" 'allow list' | grep -c .) refusals; first: $(refusals "$lines0" 'allow list' | head -n 1 | cut -c1-160)"
 	else
-		say "4c key check: no 'refused ... $TOPO_HOSTILE_ADDR' line in SSA's log after the restart"
+		say "4c key check: no refusal of $TOPO_HOSTILE_ADDR but by the allow list in SSA's log after the restart"
 		r=1
 	fi
 	stop_shipd Hostile
 	# Nothing stored: no new file in SSA's spool, nothing at SiteA_host1.
 	stored=$(find "$NODES/SSA/spool" -type f -size +0 -newer "$stamp" ! -name '*.pid' ! -name '*.lock' | sed "s|$NODES/||")
-	say "files written in SSA's spool since the attack: $(echo -n "$stored" | grep -c .)${stored:+ ($(echo $stored | cut -c1-200))}"
+	say "files written in SSA's spool since the attack: $(echo -n "$stored" | grep -c .)${stored:+ ($(echo "$stored" | tr '\n' ' ' | cut -c1-200))}"
 	[ -z "$stored" ] || r=1
 	arrived SiteA_host1 "$F4" && { say "the hostile packet was DELIVERED to SiteA_host1"; r=1; }
 	# Back to normal.
@@ -535,12 +561,16 @@ check5() {
 	budget_ok "${CHECKS[4]}" || return
 	for s in $TOPO_SITES; do topo_fw_tcp "$s" off; done
 	flush_flows
-	local d0=$(topo_fw_counter A drop_shipd)
-	local l0=$(wc -l <"$(log SSA)")
+	local d0 l0
+	d0=$(topo_fw_counter A drop_shipd)
+	l0=$(wc -l <"$(log SSA)")
 	F5=$(mkdata check5-a1.dat) F6=$(mkdata check5-c1.dat)
-	submit SiteA_host1 "$F5" SiteB_host2 SiteC_host3 >/dev/null
-	submit SiteC_host1 "$F6" SiteA_host3 >/dev/null
-	deliver_all 90 "$F5:SiteB_host2" "$F5:SiteC_host3" "$F6:SiteA_host3" || r=1
+	if submit SiteA_host1 "$F5" SiteB_host2 SiteC_host3 && submit SiteC_host1 "$F6" SiteA_host3; then
+		deliver_all 90 "$F5:SiteB_host2" "$F5:SiteC_host3" "$F6:SiteA_host3" || r=1
+	else
+		say "submit failed: $SUBMIT_ERR"
+		r=1
+	fi
 	flows_report || r=1
 	# What each firewall let in to its own exposed host, by protocol.
 	protos=$(for s in $TOPO_SITES; do topo_fw_flows "$s" | awk -v e="${T_ADDR[SS$s]}" '$4 == e { print $1 }'; done |
@@ -559,20 +589,26 @@ check5
 
 # ---- check 6: 10 packets at once, 20 ports -------------------------------------------
 check6() {
-	local r=0 i pairs=() files=() sp=() f
+	local r=0 i pairs=() files=() sp=() f p
 	budget_ok "${CHECKS[5]}" || return
 	flush_flows
 	drops_mark
 	samplers_start c6 SiteA_host1 SSA SSB
 	for i in $(seq 1 10); do files+=("$(mkdata "check6-$i.dat")"); done
 	for f in "${files[@]}"; do
-		submit SiteA_host1 "$f" SiteB_host1 >/dev/null &
+		submit SiteA_host1 "$f" SiteB_host1 &
 		sp+=($!)
 	done
-	wait "${sp[@]}"
+	local nf=0
+	for p in "${sp[@]}"; do wait "$p" || nf=$((nf + 1)); done
 	for f in "${files[@]}"; do pairs+=("$f:SiteB_host1"); done
-	deliver_all 90 "${pairs[@]}" || r=1
-	say "delivered at SiteB_host1: $(ls "$(incoming SiteB_host1)" | grep -c '^check6-') of 10"
+	if [ $nf -gt 0 ]; then
+		say "$nf of 10 submits failed: $(tail -n 1 "$NS_WORK/submit.failed")"
+		r=1
+	else
+		deliver_all 90 "${pairs[@]}" || r=1
+	fi
+	say "delivered at SiteB_host1: $(find "$(incoming SiteB_host1)" -name 'check6-*' 2>/dev/null | grep -c .) of 10"
 	sleep 1
 	samplers_stop
 	ports_report "SiteA_host1, SSA, SSB" "$CAP"/ss.c6.* || r=1
@@ -589,7 +625,7 @@ check7() {
 	stop_shipd SSB || say "SSB's shipd needed SIGKILL"
 	l0=$(wc -l <"$(log SSA)")
 	F7=$(mkdata check7-a1.dat)
-	submit SiteA_host1 "$F7" SiteB_host3 >/dev/null
+	submit SiteA_host1 "$F7" SiteB_host3 || { nok "${CHECKS[6]} (submit failed: $SUBMIT_ERR)"; start_shipd SSB; return; }
 	t0=$(now)
 	deferred() { [ "$(tail -n +$((l0 + 1)) "$(log SSA)" | grep -ci 'deferred')" -ge "$1" ]; }
 	poll 30 deferred 2
