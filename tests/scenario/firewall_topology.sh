@@ -373,6 +373,15 @@ ports_report() {
 	say "$label: local ports seen by ss: $(echo $ports | tr ' ' ',' | cut -c1-200) ($(echo $ports | wc -w) distinct, $(cat "$@" 2>/dev/null | wc -l) socket samples)"
 	[ -z "$bad" ] || { say "$label: ports OUTSIDE $MIN-$MAX/$LISTEN:$(echo "$bad" | cut -c1-200)"; return 1; }
 }
+# logports_report: the sender ports the daemons' own logs admit to
+# ("... from port N"); fails on one outside the range.
+logports_report() {
+	local ports bad="" p
+	ports=$(cat "$NODES"/*/shipd.log 2>/dev/null | grep -o -i -E 'from port [0-9]+' | awk '{ print $3 }' | sort -un)
+	for p in $ports; do topo_port_ok "$p" || bad="$bad $p"; done
+	say "sender ports in the daemons' logs so far: $(echo $ports | tr ' ' ',' | cut -c1-200)"
+	[ -z "$bad" ] || { say "logged sender ports OUTSIDE $MIN-$MAX:$bad"; return 1; }
+}
 # flows_report: what every firewall admitted since the last flush; fails on
 # a port outside the range/listen port or when nothing crossed at all.
 flows_report() {
@@ -456,6 +465,7 @@ r=0
 drops_report || r=1
 flows_report || r=1
 ports_report "exposed hosts and senders" "$CAP"/ss.c1.* || r=1
+logports_report || r=1
 pp=$(pcap_ports "$CAP1")
 say "ports on the internet segment: $(echo "$pp" | awk 'NF { printf "%s%s/%s>%s", sep, $1, $2, $3; sep = "," }' | cut -c1-300)"
 nb=0
@@ -612,6 +622,7 @@ check6() {
 	sleep 1
 	samplers_stop
 	ports_report "SiteA_host1, SSA, SSB" "$CAP"/ss.c6.* || r=1
+	logports_report || r=1
 	flows_report || r=1
 	drops_report || r=1
 	[ $r -eq 0 ] && ok "${CHECKS[5]}" || { nok "${CHECKS[5]}"; dump SiteA_host1 SSA SSB SiteB_host1; }
