@@ -444,19 +444,20 @@ ns_capture_start inet br0 "$CAP1"
 CAP1_PID=$NS_LASTPID
 samplers_start c1 SSA SSB SSC SiteA_host1 SiteC_host1
 F1=$(mkdata check1-a1.dat) F2=$(mkdata check1-c1.dat)
-if ! submit SiteA_host1 "$F1" SiteB_host2 SiteC_host3 || { id1=$SUBMIT_ID; ! submit SiteC_host1 "$F2" SiteA_host3; }; then
-	nok "${CHECKS[0]} (submit failed: $SUBMIT_ERR)"
-else
-id2=$SUBMIT_ID
-say "submitted $(stat -c %s "$F1") bytes as ${id1:-?} (A1 -> B2, C3), $(stat -c %s "$F2") bytes as ${id2:-?} (C1 -> A3)"
-if deliver_all 60 "$F1:SiteB_host2" "$F1:SiteC_host3" "$F2:SiteA_host3"; then
-	ok "${CHECKS[0]}"
-else
-	nok "${CHECKS[0]}"
-	cat "$NODES"/*/submit.err 2>/dev/null | tail -n 3
-	dump SiteA_host1 SSA SSB SSC SiteB_host2 SiteC_host3 SiteC_host1 SiteA_host3
-fi
-fi
+check1() {
+	local id1
+	submit SiteA_host1 "$F1" SiteB_host2 SiteC_host3 || { nok "${CHECKS[0]} (submit failed: $SUBMIT_ERR)"; return; }
+	id1=$SUBMIT_ID
+	submit SiteC_host1 "$F2" SiteA_host3 || { nok "${CHECKS[0]} (submit failed: $SUBMIT_ERR)"; return; }
+	say "submitted $(stat -c %s "$F1") bytes as ${id1:-?} (A1 -> B2, C3), $(stat -c %s "$F2") bytes as ${SUBMIT_ID:-?} (C1 -> A3)"
+	if deliver_all 60 "$F1:SiteB_host2" "$F1:SiteC_host3" "$F2:SiteA_host3"; then
+		ok "${CHECKS[0]}"
+	else
+		nok "${CHECKS[0]}"
+		dump SiteA_host1 SSA SSB SSC SiteB_host2 SiteC_host3 SiteC_host1 SiteA_host3
+	fi
+}
+check1
 sleep 1		# let closing handshakes cross before counting
 samplers_stop
 
