@@ -203,12 +203,15 @@ base_conf() {	# base_conf NAME LISTEN-ADDR|- [NODE-NAME]
 		echo "LOG stderr"
 	} >"$(conf "$1")"
 }
-keygen() {	# keygen NAME: KEY[NAME] from the "PEER node addr port key" line
+keygen() {	# keygen NAME: KEY[NAME] from "PEER node addr port key" or "KEY node key"
 	local line
 	line=$(ctl "$1" keygen 2>"$NODES/$1/keygen.err") || return 1
 	set -- "$1" $line
-	[ "$2" = PEER ] && [ -n "${6:-}" ] || return 1
-	KEY[$1]=$6
+	case $2 in
+	PEER) [ -n "${6:-}" ] && KEY[$1]=$6 ;;
+	KEY) [ -n "${4:-}" ] && KEY[$1]=$4 ;;
+	*) return 1 ;;
+	esac
 }
 for h in "${T_SHIPD_HOSTS[@]}" Hostile; do
 	if [ "$h" = Hostile ]; then
@@ -302,14 +305,14 @@ dump() {	# dump NAME...: the last lines of nodes' logs, for a failure
 	local h
 	for h in "$@"; do tail -n 6 "$(log "$h")" 2>/dev/null | sed "s/^/  $h: /"; done
 }
-# submit FROM FILE DEST...: queue FILE; the order id in $SUBMIT_ID, on
+# submit FROM FILE DEST...: queue a copy of FILE (kept for the checksum); the order id in $SUBMIT_ID, on
 # failure shipctl's last words in $SUBMIT_ERR (both also in files, for
 # submits run in the background).
 submit() {
 	local from=$1 f=$2 args=() d rc e=$NS_WORK/submit.$BASHPID
 	shift 2
 	for d in "$@"; do args+=(--to "$d"); done
-	ctl "$from" submit "${args[@]}" "$f" >"$e.out" 2>"$e.err"
+	ctl "$from" submit --copy "${args[@]}" "$f" >"$e.out" 2>"$e.err"
 	rc=$?
 	SUBMIT_ID=$(tail -n 1 "$e.out") SUBMIT_ERR=
 	[ $rc -eq 0 ] || SUBMIT_ERR="$(basename "$f"): $(tail -n 1 "$e.err" | cut -c1-160) (exit $rc)"
