@@ -760,7 +760,7 @@ hop_connect(const struct config *cf, const struct keys *me, const struct peer *p
 	snprintf(port, sizeof(port), "%d", p->port > 0 ? p->port : DEFAULT_PORT);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+	hints.ai_flags = AI_NUMERICSERV;	/* no AI_ADDRCONFIG: a namespace may have only lo */
 	if ((e = getaddrinfo(p->host, port, &hints, &res)) != 0) {
 		err_set("%s: cannot resolve %s: %s", who, p->host, gai_strerror(e));
 		return NULL;
@@ -787,7 +787,7 @@ hop_connect(const struct config *cf, const struct keys *me, const struct peer *p
 		int share = naddr > 1 ? timeout_s / naddr : timeout_s;
 
 		if ((h = udp_hop_connect(cf, me, p, ai->ai_addr, ai->ai_addrlen,
-					 share < 2 ? 2 : share)) != NULL)
+					 share < 1 ? 1 : share)) != NULL)
 			goto out;
 		snprintf(udp_why, sizeof(udp_why), "%s", err_get());
 	}
