@@ -621,10 +621,18 @@ fail:
 	return NULL;
 }
 
+int
+wire_timeout(const struct config *cf, int timeout_s)
+{
+	if (timeout_s > 0)
+		return timeout_s;
+	return cf->io_timeout > 0 ? cf->io_timeout : 60;
+}
+
 struct hop *
 hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeout_s)
 {
-	int64_t deadline = wire_now_us() + (int64_t)timeout_s * 1000000;
+	int64_t deadline = wire_now_us() + (int64_t)(timeout_s = wire_timeout(cf, timeout_s)) * 1000000;
 	struct aead *tx = NULL, *rx = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -711,8 +719,10 @@ tcp_dial(const struct config *cf, const struct addrinfo *ai, int timeout_s, char
 			close(fd);
 			return -2;
 		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			set_tcp_opts(fd);
 			return fd;
+		}
 		e = errno;
 		if (e == EINPROGRESS) {
 			w = wire_wait(fd, POLLOUT, wire_now_us() + (int64_t)ctimeout * 1000000);
@@ -750,8 +760,7 @@ hop_connect(const struct config *cf, const struct keys *me, const struct peer *p
 	int e, naddr = 0;
 
 	snprintf(who, sizeof(who), "hop to %s (%s:%d)", p->name, p->host ? p->host : "-", p->port);
-	if (timeout_s <= 0)
-		timeout_s = cf->io_timeout > 0 ? cf->io_timeout : 60;
+	timeout_s = wire_timeout(cf, timeout_s);
 	if (p->host == NULL || !p->has_key) {
 		err_set("%s: %s", who, p->host ? "no key configured for it" :
 			"it has no address (a KEY-only node is reached through a ROUTE)");

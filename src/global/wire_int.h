@@ -75,6 +75,7 @@ struct hop {
 /* What the UDP transport counted (tests and the close log line). */
 struct hop_udp_stats {
 	unsigned long sent, rexmit, test_dropped;	/* datagrams out */
+	unsigned long timeouts;				/* retransmission timer expiries */
 	unsigned long received, bad, dup, oow;		/* datagrams in; dropped ones */
 };
 
@@ -84,6 +85,7 @@ int wire_wait(int fd, short events, int64_t deadline_us);	/* 1 ready, 0 timeout,
 void wire_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint8_t space, uint64_t ctr);
 void wire_err_prefix(const char *fmt, ...) PRINTF(1, 2);
 int wire_name_ok(const char *s, size_t n);
+int wire_timeout(const struct config *cf, int timeout_s);	/* <= 0: IO-TIMEOUT */
 void wire_put64(uint8_t *b, uint64_t v);
 uint64_t wire_get64(const uint8_t *b);
 struct hop *wire_hop_new(int fd, int proto, int server, int timeout_s,

@@ -574,8 +574,11 @@ udp_timers(struct hop *h)
 			fired = 1;
 		}
 	}
-	if (fired && u->backoff < 8)
-		u->backoff++;
+	if (fired) {
+		u->st.timeouts++;
+		if (u->backoff < 8)
+			u->backoff++;
+	}
 	if (u->need_hsok) {
 		u->need_hsok = 0;
 		udp_send_ctl(h, CK_HSOK);
@@ -763,8 +766,11 @@ udp_hop_close(struct hop *h)
 		struct rmsg *m = u->qh;
 
 		u->qh = m->next;
+		crypto_wipe(m->data, m->len);
 		free(m);
 	}
+	if (u->asm_buf)
+		crypto_wipe(u->asm_buf, HOP_MAX_MSG);
 	free(u->asm_buf);
 	crypto_wipe(u->rx, UDP_RWIN * sizeof(*u->rx));
 	free(u->rx);
@@ -937,7 +943,7 @@ struct hop *
 hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram, size_t len,
 	       const struct sockaddr *from, socklen_t fromlen, int timeout_s)
 {
-	int64_t t, deadline = wire_now_us() + (int64_t)timeout_s * 1000000, next = 0;
+	int64_t t, deadline, next = 0;
 	int64_t rto = RTO_INIT_US, t_sent = 0, rtt = -1;
 	struct aead *tx = NULL, *rx = NULL;
 	struct sockaddr_storage local;
@@ -951,6 +957,8 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 	ssize_t n;
 
 	addr_str(from, remote, sizeof(remote));
+	timeout_s = wire_timeout(cf, timeout_s);
+	deadline = wire_now_us() + (int64_t)timeout_s * 1000000;
 	if (wire_hs_begin(&hs, 1) < 0)
 		goto fail;
 	if (len > UDP_DGRAM_MAX) {
