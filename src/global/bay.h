@@ -62,24 +62,44 @@ int bay_data_path(char *buf, size_t size, const char *bay, const char *id);
 int bay_move(const char *bay, const char *id, enum qstate from, enum qstate to);
 /* Which state holds ID (-1 if none). */
 int bay_find(const char *bay, const char *id, enum qstate *st);
+/* BAY/SUB/ID for the directories that are not states (tmp, drop, data,
+ * unpack, incoming, receipts, seen); id may be NULL. */
+int bay_subpath(char *buf, size_t size, const char *bay, const char *sub, const char *id);
+/* Load BAY/STATE/ID; refuses an order whose id is not its file name. */
+int bay_load(const char *bay, const char *id, enum qstate st, struct order *o);
 /* Move to corrupt/ and write ID.why with the reason; logs one line. */
 void bay_corrupt(const char *bay, const char *id, enum qstate from, const char *why);
 
 /* Exactly-once bookkeeping. */
 int bay_seen(const char *bay, const char *id);
-int bay_mark_seen(const char *bay, const char *id);
+int bay_mark_seen(const char *bay, const char *id);		/* expiry unknown */
+int bay_mark_seen_until(const char *bay, const char *id, time_t expires);
+/* Remove seen markers RETURN_PURGE_DAYS past their expiry (or past their
+ * mtime + EXPIRATION when unknown); returns how many, -1 on error. */
+int bay_purge_seen(const char *bay, time_t now);
 /* All work on ID is done: mark seen, remove data/ID and the order file. */
 int bay_finish(const char *bay, const char *id, enum qstate from);
+/* Drop an order and its data without marking it seen (shipctl rm). */
+int bay_remove(const char *bay, const char *id, enum qstate from);
+/* Make data/ID exist in to_bay too (link, or copy + fsync across file
+ * systems); the caller unlinks the source once the new order is saved. */
+int bay_link_data(const char *from_bay, const char *to_bay, const char *id);
+/* The same, giving the data a new order id in to_bay (returns, resubmits). */
+int bay_link_data_as(const char *from_bay, const char *from_id, const char *to_bay,
+		     const char *to_id);
 
 /*
  * Space: 0 if a packet of size bytes fits under the bay size limit and the
  * free-disk floor, else -1 with err_set("bay full: ...").
  */
 int bay_space_ok(const struct config *cf, const char *bay, uint64_t size);
+/* Bytes under data/ and tmp/ (what BAY-SIZE-LIMIT bounds). */
+int bay_usage(const char *bay, uint64_t *bytes);
 /* The storage bay of a class with the most free space. */
 const char *bay_choose(const struct sclass *cls);
 
-/* Call fn for each order in a state (readdir order); stops if fn returns <0. */
+/* Call fn for each order in a state (readdir order); stops if fn returns <0.
+ * A state directory that does not exist holds nothing (returns 0). */
 typedef int (*bay_scan_fn)(void *arg, const char *bay, enum qstate st,
 			   const char *id, time_t mtime);
 int bay_scan(const char *bay, enum qstate st, bay_scan_fn fn, void *arg);
@@ -87,11 +107,25 @@ int bay_scan(const char *bay, enum qstate st, bay_scan_fn fn, void *arg);
 /* Start-up recovery of every leftover state (see the table above). */
 struct recovery {
 	int tmp_removed, active_requeued, data_orphans, unpack_removed, unpack_finished;
+	int corrupted;			/* unparseable orders moved to corrupt/ */
 };
+/* Files in tmp/ and data/ are left alone until BAY_ORPHAN_AGE seconds
+ * after their last change, so a concurrent `shipctl submit` is not raced. */
+#define BAY_ORPHAN_AGE	60
 int bay_recover(const char *bay, struct recovery *r);
+/*
+ * Delivery's last step (and recovery's, when receipts/ID exists): move
+ * every entry of unpack/ID/ into incoming/, never overwriting (a clash
+ * becomes NAME_1, NAME_2, ...), then remove unpack/ID. Final names are
+ * added to names (may be NULL). Idempotent: safe to rerun after a crash.
+ */
+int bay_unpack_finish(const char *bay, const char *id, struct strv *names);
 
 /* Every distinct bay directory of the configuration (storage and return). */
 void bay_all(const struct config *cf, struct strv *out);
+/* Which bay (copied to bay) and state holds ID, over every bay of cf. */
+int bay_locate(const struct config *cf, const char *id, char *bay, size_t size,
+	       enum qstate *st);
 
 /* Defer: set attempts/last_error/next_attempt, save, move to deferred/ with mtime. */
 int bay_defer(const struct config *cf, const char *bay, struct order *o,

@@ -68,10 +68,12 @@ config_free(struct config *cf)
 	free(cf->node);
 	free(cf->listen_addr);
 	free(cf->key_file);
+	free(cf->keys_dir);
 	free(cf->administrator);
 	free(cf->notify_program);
 	free(cf->log_dest);
 	free(cf->spool_user);
+	free(cf->spool);
 	for (int i = 0; i < cf->nclasses; i++) {
 		free(cf->classes[i].name);
 		strv_free(&cf->classes[i].bays);
@@ -90,4 +92,23 @@ config_free(struct config *cf)
 	free(cf->routes);
 	free(cf->allow);
 	free(cf);
+}
+
+/*
+ * Make this node's own public key known under its name, so packets it
+ * originates can be checked and opened here too (a packet to oneself).
+ */
+void
+config_add_self(struct config *cf, const struct pubkey *pk)
+{
+	struct peer *p;
+
+	if (cf->node == NULL || config_peer(cf, cf->node) != NULL)
+		return;
+	cf->peers = xrealloc(cf->peers, (cf->npeers + 1) * sizeof(*cf->peers));
+	p = &cf->peers[cf->npeers++];
+	memset(p, 0, sizeof(*p));
+	p->name = xstrdup(cf->node);
+	p->key = *pk;
+	p->has_key = 1;
 }

@@ -28,7 +28,7 @@
 struct sclass {
 	char *name;			/* "-default" or the class name */
 	struct strv bays;		/* one or more storage bay directories */
-	char *return_bay;		/* defaults to the first storage bay */
+	char *return_bay;		/* default: the first storage bay; -default's: SPOOL/ms_rtn */
 	int expiration_days;		/* defaults to the global EXPIRATION */
 	char *receipt_handler;		/* NULL: none */
 };
@@ -60,7 +60,7 @@ struct config {
 	char *node;			/* NODE: this node's name (default: hostname) */
 	char *listen_addr;		/* LISTEN addr [port]; NULL: do not listen */
 	int listen_port;
-	char *key_file;			/* KEY-FILE (default: keys/NODE.key beside the conf) */
+	char *key_file;			/* KEY-FILE (default: shipd.key beside the conf) */
 	char *administrator;		/* ADMINISTRATOR (default root) */
 	char *notify_program;		/* NOTIFICATION-PROGRAM (default: none, log only) */
 	uint64_t max_data_size;		/* MAX-DATA-SIZE in bytes */
@@ -72,7 +72,7 @@ struct config {
 	int npeers;
 	struct route *routes;
 	int nroutes;
-	struct cidr *allow;		/* ALLOW: peers' addresses; empty = peers' own addresses */
+	struct cidr *allow;		/* ALLOW entries, then every PEER's literal address */
 	int nallow;
 	uint64_t bay_size_limit;	/* BAY-SIZE-LIMIT bytes per bay (0 = none) */
 	uint64_t min_free_disk;		/* MIN-FREE-DISK bytes kept free */
@@ -82,10 +82,17 @@ struct config {
 	int io_timeout;			/* IO-TIMEOUT seconds for a silent peer */
 	char *log_dest;			/* LOG stderr|syslog|file:PATH[,..] */
 	char *spool_user;		/* USER: unprivileged account (optional) */
+	char *keys_dir;			/* KEYS-DIR: NODE.pub files of known nodes, or NULL */
+	char *spool;			/* SPOOL (default /var/spool/shipd): -default's bays */
 };
 
 /* Parse path; NULL with err_get() = "file:line: message" on any error. */
 struct config *config_load(const char *path);
+/*
+ * The same for text already in memory (tests, fuzzing): path names the
+ * text in errors and its directory anchors relative paths.
+ */
+struct config *config_load_buf(const char *path, const char *buf, size_t len);
 void config_free(struct config *cf);
 
 /* The default config path: $SHIPD_CONF, else /etc/shipd/shipping.conf. */
@@ -94,6 +101,8 @@ const char *config_default_path(void);
 const struct sclass *config_class(const struct config *cf, const char *name);
 /* Any known node (PEER or KEY) by name; NULL if unknown. */
 const struct peer *config_peer(const struct config *cf, const char *name);
+/* Add this node's own key as a KEY entry (if it has none). */
+void config_add_self(struct config *cf, const struct pubkey *pk);
 /* The known node whose signing key is sign_pub, or NULL. */
 const struct peer *config_peer_by_key(const struct config *cf, const uint8_t *sign_pub);
 

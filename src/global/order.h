@@ -42,7 +42,9 @@ struct order {
 	char digest[65];		/* hex SHA-256 of data/ID */
 	int part, nparts;		/* 1/1 unless split by MAX-DATA-SIZE */
 	char *group;			/* logical packet id shared by the parts */
-	int returning;			/* travelling back to origin */
+	int returning;			/* travelling back to origin; dests keep the
+					 * undelivered destinations, so that
+					 * `shipctl resubmit` can restore them */
 	char *return_reason;		/* why it was turned around */
 	int keep_data;			/* -copy: keep the submitted source file */
 	char *source;			/* submitted file path (with --copy unset: removed after sealing) */
@@ -53,6 +55,19 @@ void order_free(struct order *o);
 /* New id: UTC time + node + 8 random hex digits. */
 void order_new_id(char *buf, size_t size, const char *node);
 int order_id_valid(const char *id);
+
+/*
+ * Order ids on the wire are the packet id plus generation suffixes: ".rN"
+ * for the Nth resubmission, ".ret" for the trip back to the origin. Each
+ * journey has its own id, so seen/ markers left by an earlier journey
+ * never swallow a later one, while the signed packet id stays the same.
+ * order_packet_id() strips the suffixes; order_id_resubmit() makes the
+ * id of the next resubmission. Both return -1 when the result won't fit.
+ */
+int order_packet_id(const char *id, char *out, size_t size);
+int order_id_resubmit(const char *id, char *out, size_t size);
+/* Node and class names: [A-Za-z0-9._-]+, at most 255 bytes. */
+int order_name_valid(const char *name);
 
 /* Parse/format; parse returns -1 with err_set("line N: ...") on malformation. */
 int order_parse(const char *buf, size_t len, struct order *o);

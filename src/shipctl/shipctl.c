@@ -16,7 +16,7 @@ static const struct verb {
 	const char *usage;
 } verbs[] = {
 	{"submit", cmd_submit, "submit --to DEST [--to DEST...] [--class C] [--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] [--copy] FILE..."},
-	{"ls", cmd_ls, "ls [--class C] [--state S] [--json]"},
+	{"ls", cmd_ls, "ls [--class C] [--state S] [--json | --long | --short]"},
 	{"show", cmd_show, "show ID"},
 	{"hold", cmd_hold, "hold ID..."},
 	{"release", cmd_release, "release ID..."},
@@ -26,6 +26,8 @@ static const struct verb {
 	{"checkconf", cmd_checkconf, "checkconf"},
 	{"keygen", cmd_keygen, "keygen"},
 	{"pubkey", cmd_pubkey, "pubkey"},
+	{"routes", cmd_routes, "routes [--dot | --svg FILE | --png FILE]"},
+	{"firewall", cmd_firewall, "firewall [--iptables | --ip6tables]"},
 };
 
 static void
@@ -37,15 +39,9 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-#pragma weak config_load	/* TEMPORARY: until the parser lands */
-
 struct config *
 ctl_config(struct ctl *c)
 {
-	if (config_load == NULL) {
-		fprintf(stderr, "shipctl: configuration parser not built yet\n");
-		exit(EX_CONFIG);
-	}
 	if (c->cf == NULL && (c->cf = config_load(c->conf_path)) == NULL) {
 		fprintf(stderr, "shipctl: %s\n", err_get());
 		exit(EX_CONFIG);

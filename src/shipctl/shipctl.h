@@ -48,5 +48,7 @@ VERB_DECL(release);
 VERB_DECL(retry);
 VERB_DECL(rm);
 VERB_DECL(resubmit);
+VERB_DECL(routes);
+VERB_DECL(firewall);
 
 #endif

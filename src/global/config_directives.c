@@ -1,0 +1,475 @@
+/*
+ * config_directives.c - the shipping.conf directives that take several
+ * values or build lists: storage classes (CLASS/STORAGE-CLASS, RETURN-BAY,
+ * RECEIPT-HANDLER, EXPIRATION class days), ROUTE (several on one line),
+ * PEER, KEY, ALLOW, LISTEN and LOG. Each is a handler named in
+ * config_parse.c's directives[] table.
+ *
+ * Handlers check their values and name the bad one through cfp_err();
+ * they never exit, and never look at the network or the spool.
+ */
+#include "config_int.h"
+#include "../util/safefile.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <dirent.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Storage classes ---------------------------------------------------- */
+
+/* The class called name, created (remembering this line) if new. */
+static int
+class_get(struct parse *p, const char *what, const char *name)
+{
+	struct config *cf = p->cf;
+
+	for (int i = 0; i < cf->nclasses; i++)
+		if (strcmp(cf->classes[i].name, name) == 0)
+			return i;
+	if (!cfp_valid_name(name, 1))
+		return cfp_err(p, "%s: bad class name \"%.80s\" (want 1-%d of A-Z a-z 0-9 . _ -)",
+			       what, name, NAME_MAX_LEN);
+	if (cf->nclasses >= MAX_CLASSES)
+		return cfp_err(p, "%s: class \"%s\" would be class %d; at most %d storage classes",
+			       what, name, MAX_CLASSES + 1, MAX_CLASSES);
+	memset(&cf->classes[cf->nclasses], 0, sizeof(cf->classes[0]));
+	cf->classes[cf->nclasses].name = xstrdup(name);
+	p->class_line[cf->nclasses] = p->line;
+	return cf->nclasses++;
+}
+
+static int
+class_set_return(struct parse *p, const char *what, int ci, const char *dir)
+{
+	struct sclass *c = &p->cf->classes[ci];
+
+	if (p->return_line[ci])
+		return cfp_err(p, "%s: return bay of class %s already set at line %d",
+			       what, c->name, p->return_line[ci]);
+	if ((c->return_bay = cfp_path(p, what, dir)) == NULL)
+		return -1;
+	p->return_line[ci] = p->line;
+	return 0;
+}
+
+static int
+class_set_handler(struct parse *p, const char *what, int ci, const char *path)
+{
+	struct sclass *c = &p->cf->classes[ci];
+
+	if (p->handler_line[ci])
+		return cfp_err(p, "%s: receipt handler of class %s already set at line %d",
+			       what, c->name, p->handler_line[ci]);
+	if ((c->receipt_handler = cfp_path(p, what, path)) == NULL)
+		return -1;
+	p->handler_line[ci] = p->line;
+	return 0;
+}
+
+static int
+class_set_expiration(struct parse *p, const char *what, int ci, const char *days)
+{
+	struct sclass *c = &p->cf->classes[ci];
+	long l;
+
+	if (p->exp_line[ci])
+		return cfp_err(p, "%s: expiration of class %s already set at line %d",
+			       what, c->name, p->exp_line[ci]);
+	if (cfp_parse_long(days, 1, MAX_EXPIRATION_DAYS, &l) < 0)
+		return cfp_err(p, "%s: bad expiration \"%.80s\" for class %s (want 1..%d days)",
+			       what, days, c->name, MAX_EXPIRATION_DAYS);
+	c->expiration_days = (int)l;
+	p->exp_line[ci] = p->line;
+	return 0;
+}
+
+/* CLASS name bay-dir [bay-dir...] [-return dir] [-expiration days] [-receipt-handler path] */
+int
+cfd_class(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	struct sclass *c;
+	char *bay;
+	int ci;
+
+	if (ac < 2)
+		return cfp_err(p, "%s: want a class name and at least one bay (usage: %s)", d->name, d->usage);
+	if ((ci = class_get(p, d->name, av[0])) < 0)
+		return -1;
+	c = &p->cf->classes[ci];
+	if (p->class_defined[ci])
+		return cfp_err(p, "%s: class %s already defined at line %d", d->name, c->name,
+			       p->class_defined[ci]);
+	p->class_defined[ci] = p->line;
+	for (int i = 1; i < ac; i++) {
+		const char *opt = av[i];
+
+		if (opt[0] != '-') {
+			if (c->bays.n >= MAX_CLASS_BAYS)
+				return cfp_err(p, "%s: class %s has more than %d storage bays",
+					       d->name, c->name, MAX_CLASS_BAYS);
+			if ((bay = cfp_path(p, d->name, opt)) == NULL)
+				return -1;
+			if (strv_has(&c->bays, bay)) {
+				free(bay);
+				return cfp_err(p, "%s: class %s lists bay %.200s twice", d->name, c->name, opt);
+			}
+			strv_add(&c->bays, bay);
+			free(bay);
+			continue;
+		}
+		if (i + 1 >= ac)
+			return cfp_err(p, "%s: option %.40s wants a value", d->name, opt);
+		if (strcmp(opt, "-return") == 0) {
+			if (class_set_return(p, d->name, ci, av[++i]) < 0)
+				return -1;
+		} else if (strcmp(opt, "-expiration") == 0) {
+			if (class_set_expiration(p, d->name, ci, av[++i]) < 0)
+				return -1;
+		} else if (strcmp(opt, "-receipt-handler") == 0) {
+			if (class_set_handler(p, d->name, ci, av[++i]) < 0)
+				return -1;
+		} else
+			return cfp_err(p, "%s: unknown option \"%.40s\" (want -return, -expiration or -receipt-handler)",
+				       d->name, opt);
+	}
+	if (c->bays.n == 0)
+		return cfp_err(p, "%s: class %s has no storage bay (usage: %s)", d->name, c->name, d->usage);
+	return 0;
+}
+
+int
+cfd_return_bay(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	int ci;
+
+	if (ac != 2)
+		return cfp_err(p, "%s: want a class and a directory (usage: %s)", d->name, d->usage);
+	if ((ci = class_get(p, d->name, av[0])) < 0)
+		return -1;
+	return class_set_return(p, d->name, ci, av[1]);
+}
+
+int
+cfd_receipt_handler(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	int ci;
+
+	if (ac != 2)
+		return cfp_err(p, "%s: want a class and a program (usage: %s)", d->name, d->usage);
+	if ((ci = class_get(p, d->name, av[0])) < 0)
+		return -1;
+	return class_set_handler(p, d->name, ci, av[1]);
+}
+
+/* EXPIRATION days (the global default) or EXPIRATION class days. */
+int
+cfd_expiration(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	int ci;
+
+	if (ac == 1)
+		return cfp_set_value(p, d, av[0]);
+	if (ac != 2)
+		return cfp_err(p, "%s: want days, or a class and days (usage: %s)", d->name, d->usage);
+	if ((ci = class_get(p, d->name, av[0])) < 0)
+		return -1;
+	return class_set_expiration(p, d->name, ci, av[1]);
+}
+
+/* Nodes, routes, addresses -------------------------------------------- */
+
+static int
+parse_port(struct parse *p, const char *what, const char *s, int *port)
+{
+	long l;
+
+	if (cfp_parse_long(s, 1, 65535, &l) < 0)
+		return cfp_err(p, "%s: bad port \"%.80s\" (want 1..65535)", what, s);
+	*port = (int)l;
+	return 0;
+}
+
+int
+cfp_is_ip(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* An IP literal, or a DNS name: labels of letters, digits and '-'. */
+static int
+valid_host(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (cfp_is_ip(s))
+		return 1;
+	if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-' || strstr(s, "..") != NULL)
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-") == n;
+}
+
+int
+cfd_listen(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	int *seen = cfp_seen(p, d), port = DEFAULT_PORT;
+
+	if (ac < 1 || ac > 2)
+		return cfp_err(p, "%s: want an address and an optional port (usage: %s)", d->name, d->usage);
+	if (*seen)
+		return cfp_err(p, "%s: already set at line %d", d->name, *seen);
+	if (!cfp_is_ip(av[0]))
+		return cfp_err(p, "%s: \"%.80s\" is not an IP address (use 0.0.0.0 or :: for all)",
+			       d->name, av[0]);
+	if (ac == 2 && parse_port(p, d->name, av[1], &port) < 0)
+		return -1;
+	*seen = p->line;
+	p->cf->listen_addr = xstrdup(av[0]);
+	p->cf->listen_port = port;
+	return 0;
+}
+
+/* LOG stderr|syslog|file:PATH[,...]; file paths resolved like any path. */
+int
+cfd_log(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	struct sbuf out = {0};
+	char *copy, *tok, *save, *path;
+	int rc = 0;
+
+	if (ac != 1)
+		return cfp_err(p, "%s: want one value (usage: %s)", d->name, d->usage);
+	copy = xstrdup(av[0]);
+	sbuf_init(&out);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (out.len)
+			sbuf_puts(&out, ",");
+		if (strcmp(tok, "stderr") == 0 || strcmp(tok, "syslog") == 0)
+			sbuf_puts(&out, tok);
+		else if (strncmp(tok, "file:", 5) == 0 && tok[5]) {
+			if ((path = cfp_path(p, d->name, tok + 5)) == NULL) {
+				rc = -1;
+				break;
+			}
+			sbuf_printf(&out, "file:%s", path);
+			free(path);
+		} else {
+			rc = cfp_err(p, "%s: bad destination \"%.80s\" (want stderr, syslog or file:PATH)",
+				     d->name, tok);
+			break;
+		}
+	}
+	if (rc == 0 && out.len == 0)
+		rc = cfp_err(p, "%s: no destination (usage: %s)", d->name, d->usage);
+	if (rc == 0)
+		rc = cfp_set_value(p, d, out.s);
+	free(copy);
+	sbuf_free(&out);
+	return rc;
+}
+
+static int
+add_route(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	struct config *cf = p->cf;
+	struct route *r;
+
+	if (ac < 2)
+		return cfp_err(p, "%s: want a next hop and at least one destination (usage: %s)",
+			       d->name, d->usage);
+	for (int i = 0; i < ac; i++)
+		if (cfp_check_name(p, d->name, av[i]) < 0)
+			return -1;
+	if (cf->nroutes == p->routes_cap) {
+		p->routes_cap = p->routes_cap ? p->routes_cap * 2 : 8;
+		cf->routes = xrealloc(cf->routes, p->routes_cap * sizeof(*cf->routes));
+	}
+	r = &cf->routes[cf->nroutes++];
+	memset(r, 0, sizeof(*r));
+	r->next_hop = xstrdup(av[0]);
+	for (int i = 1; i < ac; i++)
+		strv_add(&r->dests, av[i]);
+	r->file = cf->path;
+	r->line = p->line;
+	return 0;
+}
+
+/* A ROUTE token later on the same line starts another route. */
+int
+cfd_route(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	int start = 0;
+
+	for (int i = 0; i <= ac; i++)
+		if (i == ac || strcmp(av[i], d->name) == 0) {
+			if (add_route(p, d, av + start, i - start) < 0)
+				return -1;
+			start = i + 1;
+		}
+	return 0;
+}
+
+static int
+add_peer(struct parse *p, const char *what, const char *name, const char *host,
+	 int port, const char *key)
+{
+	struct config *cf = p->cf;
+	struct peer *pe;
+	struct pubkey pk;
+
+	if (cfp_check_name(p, what, name) < 0)
+		return -1;
+	for (int i = 0; i < cf->npeers; i++)
+		if (strcmp(cf->peers[i].name, name) == 0)
+			return cfp_err(p, "%s: node %s already defined at line %d (%s)", what, name,
+				       cf->peers[i].line, cf->peers[i].host ? "PEER" : "KEY");
+	if (key && pubkey_parse(key, &pk) < 0) {
+		char e[512];
+		return cfp_err(p, "%s %s: %s", what, name, cfp_err_copy(e, sizeof(e)));
+	}
+	if (cf->npeers == p->peers_cap) {
+		p->peers_cap = p->peers_cap ? p->peers_cap * 2 : 8;
+		cf->peers = xrealloc(cf->peers, p->peers_cap * sizeof(*cf->peers));
+	}
+	pe = &cf->peers[cf->npeers++];
+	memset(pe, 0, sizeof(*pe));
+	pe->name = xstrdup(name);
+	pe->host = host ? xstrdup(host) : NULL;
+	pe->port = port;
+	if (key) {
+		pe->key = pk;
+		pe->has_key = 1;
+	}
+	pe->file = cf->path;
+	pe->line = p->line;
+	return 0;
+}
+
+int
+cfd_peer(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	int port = 0;
+
+	if (ac != 3 && ac != 4)
+		return cfp_err(p, "%s: want 3 or 4 values, got %d (usage: %s)", d->name, ac, d->usage);
+	if (!valid_host(av[1]))
+		return cfp_err(p, "%s %s: bad host \"%.80s\" (want an IP address or a host name)",
+			       d->name, av[0], av[1]);
+	if (parse_port(p, d->name, av[2], &port) < 0)
+		return -1;
+	return add_peer(p, d->name, av[0], av[1], port, ac == 4 ? av[3] : NULL);
+}
+
+/* KEYS-DIR/NAME.pub: 1 loaded, 0 no such file, -1 malformed (err_set). */
+static int
+load_pub(const char *dir, const char *name, struct pubkey *pk)
+{
+	char path[PATH_MAX], *text;
+	size_t len;
+
+	if (path_fmt(path, sizeof(path), "%s/%s.pub", dir, name) < 0)
+		return -1;
+	if (access(path, F_OK) < 0)
+		return 0;
+	if ((text = read_file(path, 4096, &len)) == NULL)
+		return -1;
+	text[strcspn(text, " \t\r\n")] = 0;	/* the key is the first word */
+	if (pubkey_parse(text, pk) < 0) {
+		err_set("%s: %s", path, err_get());
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 1;
+}
+
+int
+cfp_resolve_keys(struct parse *p)
+{
+	struct config *cf = p->cf;
+	struct dirent *de;
+	char e[512];
+	DIR *d;
+
+	for (int i = 0; i < cf->npeers; i++) {
+		struct peer *pe = &cf->peers[i];
+		int r;
+
+		if (pe->has_key)
+			continue;
+		p->line = pe->line;
+		if (cf->keys_dir == NULL)
+			return cfp_err(p, "PEER %s: no key: give it on the line or set KEYS-DIR",
+				       pe->name);
+		if ((r = load_pub(cf->keys_dir, pe->name, &pe->key)) < 0)
+			return cfp_err(p, "PEER %s: %s", pe->name, cfp_err_copy(e, sizeof(e)));
+		pe->has_key = r;	/* 0: not made yet; checkconf reports it */
+	}
+	p->line = 0;
+	if (cf->keys_dir == NULL || (d = opendir(cf->keys_dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		char name[NAME_MAX + 1];
+		struct pubkey pk;
+		char pkstr[PUBKEY_STRLEN];
+
+		if (n < 5 || strcmp(de->d_name + n - 4, ".pub") != 0 || de->d_name[0] == '.')
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(n - 4), de->d_name);
+		if (!cfp_valid_name(name, 0) || config_peer(cf, name) ||
+		    (cf->node && strcmp(name, cf->node) == 0))
+			continue;
+		if (load_pub(cf->keys_dir, name, &pk) <= 0) {
+			closedir(d);
+			return cfp_err(p, "KEYS-DIR %s: %s", cf->keys_dir, cfp_err_copy(e, sizeof(e)));
+		}
+		pubkey_format(&pk, pkstr);
+		if (add_peer(p, "KEYS-DIR", name, NULL, 0, pkstr) < 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+int
+cfd_key(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	if (ac != 2)
+		return cfp_err(p, "%s: want 2 values, got %d (usage: %s)", d->name, ac, d->usage);
+	return add_peer(p, d->name, av[0], NULL, 0, av[1]);
+}
+
+void
+cfp_allow_add(struct parse *p, const struct cidr *c)
+{
+	struct config *cf = p->cf;
+
+	if (cf->nallow == p->allow_cap) {
+		p->allow_cap = p->allow_cap ? p->allow_cap * 2 : 8;
+		cf->allow = xrealloc(cf->allow, p->allow_cap * sizeof(*cf->allow));
+	}
+	cf->allow[cf->nallow++] = *c;
+}
+
+int
+cfd_allow(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	struct cidr c;
+	char e[512];
+
+	if (ac < 1)
+		return cfp_err(p, "%s: want at least one address or CIDR (usage: %s)", d->name, d->usage);
+	for (int i = 0; i < ac; i++) {
+		if (cidr_parse(av[i], &c) < 0)
+			return cfp_err(p, "%s: %s", d->name, cfp_err_copy(e, sizeof(e)));
+		cfp_allow_add(p, &c);
+	}
+	return 0;
+}

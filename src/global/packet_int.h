@@ -1,0 +1,157 @@
+/*
+ * packet_int.h - the packet format's private pieces, shared by the
+ * packet_*.c files, the module test, the fuzz target and the benchmark.
+ * Nothing outside those may include it: the contract is packet.h.
+ *
+ * Layers, bottom up:
+ *   packet_header.c  the text header: parse, format, sign, check; the
+ *                    format's documentation lives at its top
+ *   packet_chunk.c   one AEAD chunk, key wrapping, stream geometry
+ *   packet_sealer.c  a plaintext stream -> chunks -> part files
+ *   packet_seal.c    libarchive (pax + zstd) writer feeding the sealer
+ *   packet_verify.c  whole-file check: header and trailer signatures
+ *   packet_reader.c  verified parts -> decrypted plaintext stream
+ *   packet_open.c    libarchive reader + secure single-file extraction
+ */
+#ifndef SHIPD_PACKET_INT_H
+#define SHIPD_PACKET_INT_H
+
+#include <stdint.h>
+#include "packet.h"
+
+struct archive;
+
+#define PKT_MAGIC		"shipd-packet 1"
+#define PKT_MAGIC_PREFIX	"shipd-packet "
+#define PKT_TRAILER_CTX		"shipd-packet-trailer 1\n"
+#define PKT_CCHUNK		(PKT_CHUNK + AEAD_TAG_LEN)	/* a full chunk on disk */
+#define PKT_MAX_LINE		512
+#define PKT_MAX_PARTS		99999
+#define PKT_WRAP_LEN		(AEAD_KEY_LEN + AEAD_TAG_LEN)
+#define PKT_SIG_B64		88	/* base64 of an Ed25519 signature */
+#define PKT_SIGLINE_LEN		(5 + PKT_SIG_B64 + 1)	/* "sig: " B64 "\n" */
+#define PKT_TRAILER_LEN		(9 + PKT_SIG_B64 + 1)	/* "trailer: " B64 "\n" */
+#define PKT_DIGEST_LEN		SHA256_LEN
+#define PKT_NAME_MAX		127	/* node and class names, as in pkt_info */
+
+/* A parsed header: the public pkt_info plus what only the format needs. */
+struct pkt_hdr {
+	struct pkt_info info;
+	uint64_t body_len;		/* ciphertext bytes in this part */
+	uint64_t first_chunk;		/* index of this part's first chunk */
+	uint32_t chunk_size;		/* plaintext bytes per full chunk */
+	uint8_t eph[X25519_LEN];	/* ephemeral X25519 public key */
+	uint8_t (*wraps)[PKT_WRAP_LEN];	/* one per dest, in dest order */
+	size_t signed_len;		/* bytes the header signature covers */
+	uint8_t sig[ED25519_SIG_LEN];
+};
+void pkt_hdr_free(struct pkt_hdr *h);
+
+/*
+ * Parse buf as a header (no signature check). 1: parsed, *h filled;
+ * 0: more bytes needed; -1: malformed (err_set "packet ID: ...").
+ * *h is always safe to pkt_hdr_free().
+ */
+int pkt_hdr_parse(const void *buf, size_t len, struct pkt_hdr *h);
+
+/* The origin's public key: a PEER/KEY entry, or self when origin is us. */
+const struct pubkey *pkt_origin_key(const struct config *cf, const struct keys *self,
+				    const char *origin);
+/* Check h's signature over buf (the bytes it was parsed from). */
+int pkt_hdr_verify(const struct config *cf, const struct keys *self, const void *buf,
+		   const struct pkt_hdr *h);
+
+/*
+ * Format and sign h (info, body_len, first_chunk, eph, wraps) into out,
+ * padded with a "pad:" line to exactly `size` bytes including the
+ * signature line; size 0 = the worst-case reserve for h's fields.
+ * h->info.header_len and h->signed_len are set.
+ */
+int pkt_hdr_format(struct pkt_hdr *h, const struct keys *me, size_t size, struct sbuf *out);
+/* Bytes reserved for h's header: every variable number at its widest. */
+size_t pkt_hdr_reserve(const struct pkt_hdr *h);
+
+/* Names: [A-Za-z0-9._-]+, at most max bytes. */
+int pkt_name_ok(const char *s, size_t max);
+
+/* The trailer's signed message: context || H(header) || H(body). */
+void pkt_trailer_msg(const uint8_t hd[PKT_DIGEST_LEN], const uint8_t bd[PKT_DIGEST_LEN],
+		     uint8_t *msg, size_t *len);
+#define PKT_TRAILER_MSG_MAX	(sizeof(PKT_TRAILER_CTX) + 2 * PKT_DIGEST_LEN)
+
+/*
+ * One chunk: ChaCha20-Poly1305 under the packet key, nonce = 0^4 || index
+ * (big-endian), associated data = "shipd-chunk 1" || len(group) || group ||
+ * index || final flag. Sealing works in place and appends the tag at
+ * buf + len; opening takes clen = plaintext + tag bytes and returns the
+ * plaintext length, or -1 with err_set("tampered chunk N").
+ */
+int pkt_chunk_seal(struct aead *a, const char *group, uint64_t idx, int final,
+		   uint8_t *buf, size_t len);
+ssize_t pkt_chunk_open(struct aead *a, const char *group, uint64_t idx, int final,
+		       uint8_t *buf, size_t clen);
+
+/* Chunks in a stream of total ciphertext bytes; -1 if no whole chunking fits. */
+int pkt_stream_chunks(uint64_t total, uint64_t *nchunks);
+
+/*
+ * Key wrapping: KEK = HKDF-SHA256(salt = eph_pub || dest_kx,
+ * ikm = X25519(eph_sec, dest_kx), info = "shipd wrap v1" || group);
+ * wrap = ChaCha20-Poly1305(KEK, nonce 0, ad = dest name, packet key).
+ */
+int pkt_wrap(const uint8_t *eph_sec, const uint8_t eph_pub[X25519_LEN],
+	     const uint8_t dest_kx[X25519_LEN], const char *group, const char *dest,
+	     const uint8_t *key, uint8_t out[PKT_WRAP_LEN]);
+int pkt_unwrap(const struct keys *me, const uint8_t eph_pub[X25519_LEN], const char *group,
+	       const char *dest, const uint8_t in[PKT_WRAP_LEN], uint8_t *key);
+
+/* What a seal is for; the stream's content is the caller's. */
+struct pkt_seal_params {
+	const char *origin, *sclass, *group;
+	const struct strv *dests;
+	time_t created, expires;
+	uint64_t max_part;		/* 0: never split */
+	const char *tmpdir;
+};
+
+/* The sealer: plaintext stream in, finished part files out. */
+struct pkt_sealer;
+struct pkt_sealer *pkt_sealer_new(const struct config *cf, const struct keys *me,
+				  const struct pkt_seal_params *sp);
+int pkt_sealer_write(struct pkt_sealer *s, const void *p, size_t n);
+/* Seal the final chunk, write headers and trailers, hand each part to fn. */
+int pkt_sealer_finish(struct pkt_sealer *s, packet_part_fn fn, void *arg);
+/* Free; removes every part file not yet handed to fn. */
+void pkt_sealer_free(struct pkt_sealer *s);
+
+/*
+ * The real sealing path with the archive's content left to the caller:
+ * produce() adds entries to an open pax+zstd archive writer whose output
+ * goes through the sealer (tests use it to seal hostile archives; the
+ * bench to try zstd options).
+ */
+typedef int (*pkt_produce_fn)(struct archive *a, void *arg);
+int packet_seal_archive_stream(const struct config *cf, const struct keys *me,
+			       const struct pkt_seal_params *sp, pkt_produce_fn produce,
+			       void *parg, packet_part_fn fn, void *arg);
+/* libarchive write options for the zstd filter (the bench may change it). */
+extern const char *pkt_zstd_options;
+
+/* Check one packet file open on fd: header, size, trailer. Fills *h. */
+int pkt_verify_fd(const struct config *cf, const struct keys *self, int fd,
+		  const char *path, struct pkt_hdr *h);
+
+/* The reader: verified, consistent parts in, decrypted plaintext out. */
+struct pkt_reader;
+struct pkt_reader *pkt_reader_new(const struct config *cf, const struct keys *me,
+				  const char *const *parts, int nparts);
+/* Next plaintext chunk (valid until the next call): >0 bytes, 0 at the
+ * end (after the final chunk), -1 on error. */
+ssize_t pkt_reader_next(struct pkt_reader *r, const void **p);
+const char *pkt_reader_group(const struct pkt_reader *r);
+void pkt_reader_free(struct pkt_reader *r);
+
+/* Entry name check for extraction: NULL if fine, else the reason. */
+const char *pkt_entry_name_bad(const char *name);
+
+#endif

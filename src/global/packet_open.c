@@ -1,0 +1,266 @@
+/*
+ * packet_open.c - open a logical packet addressed to us: the reader's
+ * plaintext goes through archive_read_open() callbacks into libarchive
+ * (zstd + tar only), and the archive's single regular file is extracted
+ * into destdir.
+ *
+ * Offers packet_open (packet.h) and pkt_entry_name_bad (packet_int.h).
+ * Never follows or creates a link, never creates anything but one regular
+ * file per entry directly inside destdir (openat, O_EXCL | O_NOFOLLOW),
+ * never sets setuid, setgid or sticky bits, never overwrites. On failure
+ * what it created is removed again.
+ */
+#include "packet_int.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+#include "../util/safefile.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DATA_BLOCK	(256 * 1024)
+
+const char *
+pkt_entry_name_bad(const char *name)
+{
+	if (name[0] == 0)
+		return "empty name";
+	if (name[0] == '/')
+		return "absolute path";
+	if (strcmp(name, "..") == 0 || strncmp(name, "../", 3) == 0 || strstr(name, "/../") ||
+	    (strlen(name) >= 3 && strcmp(name + strlen(name) - 3, "/..") == 0))
+		return "'..' in path";
+	if (strchr(name, '/'))
+		return "path with a directory (single files only)";
+	if (strcmp(name, ".") == 0)
+		return "name \".\"";
+	if (strlen(name) > NAME_MAX)
+		return "name too long";
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return "control character in name";
+	return NULL;
+}
+
+/* Why an entry is refused, or NULL. */
+static const char *
+entry_bad(struct archive_entry *e, const char *name)
+{
+	if (archive_entry_hardlink(e) != NULL)
+		return "hard link";
+	switch (archive_entry_filetype(e)) {
+	case AE_IFREG:
+		break;
+	case AE_IFLNK:
+		return "symlink";
+	case AE_IFDIR:
+		return "directory";
+	case AE_IFCHR:
+	case AE_IFBLK:
+		return "device node";
+	case AE_IFIFO:
+		return "fifo";
+	case AE_IFSOCK:
+		return "socket";
+	default:
+		return "not a regular file";
+	}
+	if (archive_entry_size_is_set(e) && archive_entry_size(e) < 0)
+		return "negative size";
+	return pkt_entry_name_bad(name);
+}
+
+struct octx {
+	struct pkt_reader *r;
+	char err[512];
+};
+
+static la_ssize_t
+read_cb(struct archive *a, void *arg, const void **buf)
+{
+	struct octx *o = arg;
+	ssize_t n = pkt_reader_next(o->r, buf);
+
+	if (n < 0) {
+		if (o->err[0] == 0)
+			snprintf(o->err, sizeof(o->err), "%s", err_get());
+		archive_set_error(a, EIO, "%s", o->err);
+		return -1;
+	}
+	return n;
+}
+
+/* The reader's error if it had one, else libarchive's. */
+static void
+arc_err(const struct octx *o, struct archive *a, const char *what)
+{
+	if (o->err[0])
+		err_set("%s", o->err);
+	else
+		err_set("packet %s: %s: %s", pkt_reader_group(o->r), what,
+			archive_error_string(a) ? archive_error_string(a) : "unknown error");
+}
+
+/* Write the current entry's data into a new file name in dirfd. */
+static int
+extract(struct octx *o, struct archive *a, struct archive_entry *e, int dirfd,
+	const char *name, const char *destdir, uint8_t *buf)
+{
+	const char *g = pkt_reader_group(o->r);
+	struct timespec ts[2];
+	int64_t done = 0;
+	la_ssize_t n;
+	int fd;
+
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err_set("packet %s: create %s in %s: %s", g, name, destdir, strerror(errno));
+		return -1;
+	}
+	while ((n = archive_read_data(a, buf, DATA_BLOCK)) > 0) {
+		if (write_all(fd, buf, n) < 0) {
+			err_set("packet %s: write %s/%s: %s", g, destdir, name, strerror(errno));
+			goto fail;
+		}
+		done += n;
+	}
+	if (n < 0) {
+		arc_err(o, a, name);
+		goto fail;
+	}
+	if (archive_entry_size_is_set(e) && done != archive_entry_size(e)) {
+		err_set("packet %s: %s: %lld bytes where the archive says %lld", g, name,
+			(long long)done, (long long)archive_entry_size(e));
+		goto fail;
+	}
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = archive_entry_mtime(e);
+	ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+	if (!archive_entry_mtime_is_set(e))
+		ts[1].tv_nsec = UTIME_OMIT;
+	if (fchmod(fd, archive_entry_perm(e) & 0777) < 0 || futimens(fd, ts) < 0 ||
+	    fsync(fd) < 0) {
+		err_set("packet %s: %s/%s: %s", g, destdir, name, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		err_set("packet %s: close %s/%s: %s", g, destdir, name, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dirfd, name, 0);
+	return -1;
+}
+
+static int
+extract_all(struct octx *o, struct archive *a, int dirfd, const char *destdir,
+	    struct strv *got)
+{
+	const char *g = pkt_reader_group(o->r), *name, *why;
+	struct archive_entry *e;
+	uint8_t *buf = xmalloc(DATA_BLOCK);
+	int r, rc = -1;
+
+	while ((r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
+		if (r < ARCHIVE_WARN) {
+			arc_err(o, a, "archive");
+			goto out;
+		}
+		if (archive_filter_code(a, 0) != ARCHIVE_FILTER_ZSTD) {
+			err_set("packet %s: payload is not a zstd-compressed archive", g);
+			goto out;
+		}
+		if ((name = archive_entry_pathname(e)) == NULL) {
+			err_set("packet %s: archive entry without a usable name", g);
+			goto out;
+		}
+		if ((why = entry_bad(e, name)) != NULL) {
+			err_set("packet %s: %s %.200s", g, why, name);
+			goto out;
+		}
+		if (strv_has(got, name)) {
+			err_set("packet %s: duplicate name %.200s", g, name);
+			goto out;
+		}
+		if (got->n > 0) {
+			err_set("packet %s: more than one file (%.200s after %.200s)", g, name,
+				got->v[0]);
+			goto out;
+		}
+		if (extract(o, a, e, dirfd, name, destdir, buf) < 0)
+			goto out;
+		strv_add(got, name);
+	}
+	if (got->n == 0) {
+		err_set("packet %s: the archive holds no file", g);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+int
+packet_open(const struct config *cf, const struct keys *me, const char *const *parts,
+	    int nparts, const char *destdir, struct strv *names)
+{
+	struct octx o = {0};
+	struct archive *a = NULL;
+	struct strv got = {0};
+	const void *p;
+	ssize_t n;
+	int dirfd = -1, rc = -1;
+
+	if ((o.r = pkt_reader_new(cf, me, parts, nparts)) == NULL)
+		return -1;
+	if ((dirfd = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		err_set("packet %s: %s: %s", pkt_reader_group(o.r), destdir, strerror(errno));
+		goto out;
+	}
+	a = archive_read_new();
+	if (a == NULL || archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	    archive_read_support_format_tar(a) != ARCHIVE_OK) {
+		err_set("packet %s: libarchive cannot read zstd tar archives",
+			pkt_reader_group(o.r));
+		goto out;
+	}
+	if (archive_read_open(a, &o, NULL, read_cb, NULL) != ARCHIVE_OK) {
+		arc_err(&o, a, "not a zstd-compressed tar archive");
+		goto out;
+	}
+	if (extract_all(&o, a, dirfd, destdir, &got) < 0)
+		goto out;
+	/* libarchive may stop at the tar end: the stream must still end well */
+	while ((n = pkt_reader_next(o.r, &p)) > 0)
+		;
+	if (n < 0)
+		goto out;
+	for (int i = 0; i < got.n; i++)
+		strv_add(names, got.v[i]);
+	rc = 0;
+out:
+	if (rc < 0 && dirfd >= 0)
+		for (int i = 0; i < got.n; i++)
+			unlinkat(dirfd, got.v[i], 0);
+	if (a)
+		archive_read_free(a);
+	if (dirfd >= 0)
+		close(dirfd);
+	strv_free(&got);
+	pkt_reader_free(o.r);
+	return rc;
+}

@@ -1,0 +1,177 @@
+/*
+ * packet_seal.c - seal a file: a pax archive of it, compressed with zstd
+ * by libarchive, written through archive_write_open2() callbacks straight
+ * into the sealer. No plaintext ever touches the disk.
+ *
+ * Offers packet_seal (packet.h) and packet_seal_archive_stream
+ * (packet_int.h: the same path with the archive's content supplied by the
+ * caller). Never stores the owner, group or any other metadata of the
+ * source beyond its base name, permission bits (& 0777) and mtime.
+ */
+#include "packet_int.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define READ_BLOCK	(256 * 1024)
+
+const char *pkt_zstd_options = "zstd:compression-level=3";
+
+struct wctx {
+	struct pkt_sealer *s;
+	char err[512];
+};
+
+static la_ssize_t
+write_cb(struct archive *a, void *arg, const void *buf, size_t n)
+{
+	struct wctx *w = arg;
+
+	if (pkt_sealer_write(w->s, buf, n) < 0) {
+		if (w->err[0] == 0)
+			snprintf(w->err, sizeof(w->err), "%s", err_get());
+		archive_set_error(a, EIO, "%s", w->err);
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+int
+packet_seal_archive_stream(const struct config *cf, const struct keys *me,
+			   const struct pkt_seal_params *sp, pkt_produce_fn produce, void *parg,
+			   packet_part_fn fn, void *arg)
+{
+	struct wctx w = {0};
+	struct archive *a = NULL;
+	int rc = -1;
+
+	if ((w.s = pkt_sealer_new(cf, me, sp)) == NULL)
+		return -1;
+	a = archive_write_new();
+	if (a == NULL || archive_write_add_filter_zstd(a) != ARCHIVE_OK ||
+	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_set_options(a, pkt_zstd_options) != ARCHIVE_OK ||
+	    archive_write_set_options(a, "hdrcharset=BINARY") != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
+	    archive_write_open2(a, &w, NULL, write_cb, NULL, NULL) != ARCHIVE_OK) {
+		err_set("packet %s: libarchive: %s", sp->group,
+			a ? archive_error_string(a) : "out of memory");
+		goto out;
+	}
+	if (produce(a, parg) < 0)
+		goto out;
+	if (archive_write_close(a) != ARCHIVE_OK) {
+		if (w.err[0])
+			err_set("%s", w.err);
+		else
+			err_set("packet %s: libarchive: %s", sp->group, archive_error_string(a));
+		goto out;
+	}
+	rc = pkt_sealer_finish(w.s, fn, arg);
+out:
+	if (a) {
+		if (rc < 0)
+			archive_write_fail(a);	/* no flushing into a failed sealer */
+		archive_write_free(a);
+	}
+	pkt_sealer_free(w.s);
+	return rc;
+}
+
+struct src {
+	const char *group, *path, *name;
+	int fd;
+	struct stat st;
+};
+
+/* Add the one regular file. */
+static int
+produce_file(struct archive *a, void *arg)
+{
+	struct src *f = arg;
+	struct archive_entry *e = archive_entry_new();
+	char *buf = NULL;
+	off_t done = 0;
+	ssize_t n;
+	int rc = -1;
+
+	archive_entry_copy_pathname(e, f->name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, f->st.st_mode & 0777);
+	archive_entry_set_size(e, f->st.st_size);
+	archive_entry_set_mtime(e, f->st.st_mtim.tv_sec, f->st.st_mtim.tv_nsec);
+	if (archive_write_header(a, e) < ARCHIVE_WARN) {
+		err_set("packet %s: archive header for %s: %s", f->group, f->path,
+			archive_error_string(a));
+		goto out;
+	}
+	buf = xmalloc(READ_BLOCK);
+	while (done < f->st.st_size) {
+		size_t want = f->st.st_size - done < READ_BLOCK ? f->st.st_size - done : READ_BLOCK;
+
+		if ((n = read(f->fd, buf, want)) < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_set("packet %s: read %s: %s", f->group, f->path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (archive_write_data(a, buf, n) != n) {
+			err_set("packet %s: %s", f->group, archive_error_string(a));
+			goto out;
+		}
+		done += n;
+	}
+	if (done != f->st.st_size || read(f->fd, buf, 1) != 0) {
+		err_set("packet %s: %s changed size while it was being sealed", f->group, f->path);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	archive_entry_free(e);
+	return rc;
+}
+
+int
+packet_seal(const struct config *cf, const struct keys *me, const char *origin,
+	    const char *src, const char *name, const struct strv *dests,
+	    const char *sclass, const char *group, time_t created, time_t expires,
+	    uint64_t max_part, const char *tmpdir, packet_part_fn fn, void *arg)
+{
+	struct pkt_seal_params sp = { origin, sclass, group, dests, created, expires,
+				      max_part, tmpdir };
+	struct src f = { group ? group : "(null)", src, name, -1, {0} };
+	const char *why;
+	int rc;
+
+	if (name == NULL || (why = pkt_entry_name_bad(name)) != NULL) {
+		err_set("packet %s: cannot ship under the name \"%.64s\": %s", f.group,
+			name ? name : "", name ? why : "no name");
+		return -1;
+	}
+	if ((f.fd = open(src, O_RDONLY | O_CLOEXEC)) < 0 || fstat(f.fd, &f.st) < 0) {
+		err_set("packet %s: %s: %s", f.group, src, strerror(errno));
+		if (f.fd >= 0)
+			close(f.fd);
+		return -1;
+	}
+	if (!S_ISREG(f.st.st_mode)) {
+		err_set("packet %s: %s is not a regular file", f.group, src);
+		close(f.fd);
+		return -1;
+	}
+	rc = packet_seal_archive_stream(cf, me, &sp, produce_file, &f, fn, arg);
+	close(f.fd);
+	return rc;
+}

@@ -1,0 +1,390 @@
+/*
+ * packet_sealer.c - turns a plaintext stream into sealed part files, in
+ * one pass and in memory independent of the stream's length.
+ *
+ * Offers pkt_sealer_new/write/finish/free (packet_int.h). The stream is
+ * cut into PKT_CHUNK-byte chunks, each encrypted in place as soon as the
+ * next byte shows it is not the last; chunks go straight to the current
+ * part file, which is cut at a chunk boundary when the next chunk would
+ * push it over max_part.
+ *
+ * Splitting without knowing the total in advance: the header (which names
+ * the part count M, this body's length and the stream's total size) is
+ * written last, into space reserved at the start of every part file. The
+ * reservation is the header with every variable number at its widest;
+ * the real header is padded up to it with a "pad:" line. Each body is
+ * hashed as it is written, and the trailer signs H(header) || H(body),
+ * so nothing is read back: one write per byte, one extra pwrite per part.
+ *
+ * Never leaves a part file behind on failure (pkt_sealer_free unlinks
+ * every one not handed to the caller), never holds the packet key
+ * outside libgcrypt's secure memory, never writes outside tmpdir.
+ */
+#include "packet_int.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+#include "../util/safefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct part {
+	char *path;
+	uint64_t body_len, first_chunk;
+	uint8_t digest[PKT_DIGEST_LEN];
+};
+
+struct pkt_sealer {
+	const struct keys *me;
+	struct pkt_hdr proto;		/* fields shared by every part */
+	struct aead *aead;
+	char *tmpdir;
+	size_t reserve;			/* header bytes at the start of each part */
+	uint64_t per_part;		/* chunks per part (UINT64_MAX: no split) */
+	uint8_t *buf;			/* one chunk + tag */
+	size_t buflen;
+	uint64_t next_chunk;
+	struct part *parts;
+	int nparts, cap, handed;
+	int fd;				/* the part being written, or -1 */
+	uint64_t cur_chunks;
+	struct hash *hs;
+	int failed;
+};
+
+static int PRINTF(2, 3)
+serr(struct pkt_sealer *s, const char *fmt, ...)
+{
+	char m[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof(m), fmt, ap);
+	va_end(ap);
+	err_set("packet %s: %s", s->proto.info.group, m);
+	s->failed = 1;
+	return -1;
+}
+
+static int
+check_params(const struct pkt_seal_params *sp)
+{
+	const char *g = sp->group ? sp->group : "(null)";
+
+	if (sp->group == NULL || !pkt_name_ok(sp->group, ORDER_ID_MAX - 1 - 14)) {
+		err_set("packet %s: bad group id (want [A-Za-z0-9._-], at most %d bytes)", g,
+			ORDER_ID_MAX - 1 - 14);
+		return -1;
+	}
+	if (sp->origin == NULL || !pkt_name_ok(sp->origin, PKT_NAME_MAX)) {
+		err_set("packet %s: bad origin name", g);
+		return -1;
+	}
+	if (sp->sclass == NULL || !pkt_name_ok(sp->sclass, PKT_NAME_MAX)) {
+		err_set("packet %s: bad storage class name", g);
+		return -1;
+	}
+	if (sp->dests == NULL || sp->dests->n < 1 || sp->dests->n > PKT_MAX_DESTS) {
+		err_set("packet %s: want 1 to %d destinations", g, PKT_MAX_DESTS);
+		return -1;
+	}
+	for (int i = 0; i < sp->dests->n; i++) {
+		if (!pkt_name_ok(sp->dests->v[i], PKT_NAME_MAX)) {
+			err_set("packet %s: bad destination name \"%.64s\"", g, sp->dests->v[i]);
+			return -1;
+		}
+		for (int j = 0; j < i; j++)
+			if (strcmp(sp->dests->v[i], sp->dests->v[j]) == 0) {
+				err_set("packet %s: destination %s repeated", g, sp->dests->v[i]);
+				return -1;
+			}
+	}
+	if (sp->created < 0 || sp->expires < sp->created) {
+		err_set("packet %s: expires before it is created", g);
+		return -1;
+	}
+	if (sp->tmpdir == NULL) {
+		err_set("packet %s: no temporary directory", g);
+		return -1;
+	}
+	return 0;
+}
+
+struct pkt_sealer *
+pkt_sealer_new(const struct config *cf, const struct keys *me, const struct pkt_seal_params *sp)
+{
+	struct pkt_sealer *s;
+	struct pkt_info *pi;
+	uint8_t *key, *eph_sec;
+	int rc = 0;
+
+	if (check_params(sp) < 0)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	s->me = me;
+	s->fd = -1;
+	pi = &s->proto.info;
+	snprintf(pi->id, sizeof(pi->id), "%s", sp->group);
+	snprintf(pi->group, sizeof(pi->group), "%s", sp->group);
+	snprintf(pi->origin, sizeof(pi->origin), "%s", sp->origin);
+	snprintf(pi->sclass, sizeof(pi->sclass), "%s", sp->sclass);
+	pi->part = pi->nparts = 1;
+	pi->created = sp->created;
+	pi->expires = sp->expires;
+	for (int i = 0; i < sp->dests->n; i++)
+		strv_add(&pi->dests, sp->dests->v[i]);
+	s->proto.chunk_size = PKT_CHUNK;
+	s->tmpdir = xstrdup(sp->tmpdir);
+
+	/* the packet key, wrapped for every destination under one ephemeral key */
+	key = crypto_secure_alloc(AEAD_KEY_LEN);
+	eph_sec = crypto_secure_alloc(X25519_LEN);
+	crypto_random(key, AEAD_KEY_LEN);
+	s->proto.wraps = xcalloc(pi->dests.n, sizeof(*s->proto.wraps));
+	if (x25519_keypair(eph_sec, s->proto.eph) < 0)
+		rc = -1;
+	for (int i = 0; rc == 0 && i < pi->dests.n; i++) {
+		const struct pubkey *pk = pkt_origin_key(cf, me, pi->dests.v[i]);
+
+		if (pk == NULL)
+			rc = serr(s, "no key for destination %s (not a PEER or KEY in %s)",
+				  pi->dests.v[i], cf->path ? cf->path : "the configuration");
+		else if (pkt_wrap(eph_sec, s->proto.eph, pk->kx, pi->group, pi->dests.v[i], key,
+				  s->proto.wraps[i]) < 0)
+			rc = serr(s, "%s", err_get());
+	}
+	if (rc == 0)
+		s->aead = aead_new(key);
+	crypto_secure_free(key, AEAD_KEY_LEN);
+	crypto_secure_free(eph_sec, X25519_LEN);
+	if (rc < 0)
+		goto fail;
+
+	s->reserve = pkt_hdr_reserve(&s->proto);
+	if (s->reserve > PKT_MAX_HEADER) {
+		serr(s, "header of %zu bytes is over the %d-byte limit (too many or too long "
+		     "destination names)", s->reserve, PKT_MAX_HEADER);
+		goto fail;
+	}
+	s->per_part = UINT64_MAX;
+	if (sp->max_part) {
+		uint64_t need = s->reserve + PKT_CCHUNK + PKT_TRAILER_LEN;
+
+		if (sp->max_part < need) {
+			serr(s, "a part of at most %llu bytes cannot hold a header and one chunk "
+			     "(need %llu)", (unsigned long long)sp->max_part,
+			     (unsigned long long)need);
+			goto fail;
+		}
+		s->per_part = (sp->max_part - s->reserve - PKT_TRAILER_LEN) / PKT_CCHUNK;
+	}
+	s->buf = xmalloc(PKT_CCHUNK);
+	return s;
+fail:
+	pkt_sealer_free(s);
+	return NULL;
+}
+
+static int
+part_close(struct pkt_sealer *s)
+{
+	if (s->fd < 0)
+		return 0;
+	hash_final(s->hs, s->parts[s->nparts - 1].digest);
+	s->hs = NULL;
+	if (close(s->fd) < 0) {
+		s->fd = -1;
+		return serr(s, "close %s: %s", s->parts[s->nparts - 1].path, strerror(errno));
+	}
+	s->fd = -1;
+	return 0;
+}
+
+static int
+part_open(struct pkt_sealer *s)
+{
+	char tmp[PATH_MAX];
+	struct part *p;
+
+	if (s->nparts >= PKT_MAX_PARTS)
+		return serr(s, "more than %d parts: raise the part size", PKT_MAX_PARTS);
+	if ((s->fd = safe_create(s->tmpdir, tmp, sizeof(tmp), 0600)) < 0)
+		return serr(s, "%s", err_get());
+	if (s->nparts == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 4;
+		s->parts = xrealloc(s->parts, s->cap * sizeof(*s->parts));
+	}
+	p = &s->parts[s->nparts++];
+	memset(p, 0, sizeof(*p));
+	p->path = xstrdup(tmp);
+	p->first_chunk = s->next_chunk;
+	s->cur_chunks = 0;
+	s->hs = hash_new_sha256();
+	if (lseek(s->fd, (off_t)s->reserve, SEEK_SET) < 0)
+		return serr(s, "seek %s: %s", tmp, strerror(errno));
+	return 0;
+}
+
+/* Seal the buffered chunk and append it to the current part. */
+static int
+emit(struct pkt_sealer *s, int final)
+{
+	size_t clen = s->buflen + AEAD_TAG_LEN;
+	struct part *p;
+
+	if (pkt_chunk_seal(s->aead, s->proto.info.group, s->next_chunk, final, s->buf,
+			   s->buflen) < 0)
+		return serr(s, "%s", err_get());
+	if (s->fd < 0 || s->cur_chunks == s->per_part)
+		if (part_close(s) < 0 || part_open(s) < 0)
+			return -1;
+	p = &s->parts[s->nparts - 1];
+	if (write_all(s->fd, s->buf, clen) < 0)
+		return serr(s, "write %s: %s", p->path, strerror(errno));
+	hash_update(s->hs, s->buf, clen);
+	p->body_len += clen;
+	s->cur_chunks++;
+	s->next_chunk++;
+	s->buflen = 0;
+	return 0;
+}
+
+int
+pkt_sealer_write(struct pkt_sealer *s, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+
+	if (s->failed)
+		return -1;
+	while (n > 0) {
+		size_t take;
+
+		if (s->buflen == PKT_CHUNK && emit(s, 0) < 0)
+			return -1;
+		take = PKT_CHUNK - s->buflen < n ? PKT_CHUNK - s->buflen : n;
+		memcpy(s->buf + s->buflen, p, take);
+		s->buflen += take;
+		p += take;
+		n -= take;
+	}
+	return 0;
+}
+
+/* Part i's header fields, once the part count and total are known. */
+static void
+part_hdr(const struct pkt_sealer *s, int i, uint64_t total, struct pkt_hdr *h)
+{
+	const struct part *p = &s->parts[i];
+
+	*h = s->proto;			/* shallow: dests and wraps stay s->proto's */
+	h->info.part = i + 1;
+	h->info.nparts = s->nparts;
+	if (s->nparts > 1) {
+		/* fits: the group was checked to leave room for ".p99999of99999" */
+		char id[ORDER_ID_MAX + 32];
+
+		snprintf(id, sizeof(id), "%s.p%dof%d", h->info.group, i + 1, s->nparts);
+		memcpy(h->info.id, id, sizeof(h->info.id) - 1);
+		h->info.id[sizeof(h->info.id) - 1] = 0;
+	}
+	h->info.total_size = total;
+	h->info.header_len = s->reserve;
+	h->info.file_size = s->reserve + p->body_len + PKT_TRAILER_LEN;
+	h->body_len = p->body_len;
+	h->first_chunk = p->first_chunk;
+}
+
+/* Write part i's header and trailer (its body is on disk already). */
+static int
+part_finish(struct pkt_sealer *s, int i, uint64_t total)
+{
+	struct part *p = &s->parts[i];
+	struct pkt_hdr h;
+	struct sbuf hb = {0};
+	uint8_t hd[PKT_DIGEST_LEN], msg[PKT_TRAILER_MSG_MAX], sig[ED25519_SIG_LEN];
+	char tl[PKT_TRAILER_LEN + 8];
+	size_t mlen;
+	int fd = -1, rc = -1;
+
+	part_hdr(s, i, total, &h);
+	if (pkt_hdr_format(&h, s->me, s->reserve, &hb) < 0 ||
+	    (sha256(hb.s, hb.len, hd), pkt_trailer_msg(hd, p->digest, msg, &mlen),
+	     ed25519_sign(s->me->sign_sec, s->me->pub.sign, msg, mlen, sig)) < 0) {
+		s->failed = 1;
+		goto out;
+	}
+	memcpy(tl, "trailer: ", 9);
+	b64_encode(sig, sizeof(sig), tl + 9, sizeof(tl) - 9);
+	tl[PKT_TRAILER_LEN - 1] = '\n';
+	errno = 0;
+	if ((fd = open(p->path, O_WRONLY | O_CLOEXEC)) < 0 ||
+	    pwrite(fd, hb.s, hb.len, 0) != (ssize_t)hb.len ||
+	    pwrite(fd, tl, PKT_TRAILER_LEN, (off_t)(hb.len + p->body_len)) != PKT_TRAILER_LEN ||
+	    fsync(fd) < 0) {
+		serr(s, "write %s: %s", p->path, errno ? strerror(errno) : "short write");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = serr(s, "close %s: %s", p->path, strerror(errno));
+	sbuf_free(&hb);
+	return rc;
+}
+
+int
+pkt_sealer_finish(struct pkt_sealer *s, packet_part_fn fn, void *arg)
+{
+	struct pkt_hdr h;
+	uint64_t total = 0;
+
+	if (s->failed || emit(s, 1) < 0 || part_close(s) < 0)
+		return -1;
+	for (int i = 0; i < s->nparts; i++)
+		total += s->parts[i].body_len;
+	for (int i = 0; i < s->nparts; i++)
+		if (part_finish(s, i, total) < 0)
+			return -1;
+	if (fsync_dir(s->tmpdir) < 0)
+		return serr(s, "%s", err_get());
+	for (int i = 0; i < s->nparts; i++) {
+		part_hdr(s, i, total, &h);
+		s->handed = i;		/* a failing callback's part is still ours */
+		if (fn(arg, s->parts[i].path, &h.info) < 0) {
+			s->failed = 1;
+			return -1;
+		}
+		s->handed = i + 1;
+	}
+	return 0;
+}
+
+void
+pkt_sealer_free(struct pkt_sealer *s)
+{
+	if (s == NULL)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->hs) {
+		uint8_t d[PKT_DIGEST_LEN];
+
+		hash_final(s->hs, d);
+	}
+	for (int i = 0; i < s->nparts; i++) {
+		if (i >= s->handed)
+			unlink(s->parts[i].path);
+		free(s->parts[i].path);
+	}
+	free(s->parts);
+	aead_free(s->aead);
+	free(s->buf);
+	free(s->tmpdir);
+	pkt_hdr_free(&s->proto);
+	free(s);
+}

@@ -1,0 +1,343 @@
+/*
+ * submit.c - a file becomes queued orders (submit.h): checks, sealing
+ * into the bay's tmp/, then per part data/ID before outgoing/ID.
+ *
+ * Errors say what is wrong without the file name (callers prefix it);
+ * nothing here exits or touches the network.
+ */
+#include "submit.h"
+#include "bay.h"
+#include "crypto.h"
+#include "order.h"
+#include "packet.h"
+#include "../util/log.h"
+#include "../util/safefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct seal_ctx {
+	const struct config *cf;
+	const struct submit_req *r;
+	const struct sclass *cls;
+	const char *bay;
+	const char *name;
+	char *source;
+	char group[ORDER_ID_MAX];
+	time_t created, expires;
+	struct strv queued;		/* parts whose order is in outgoing/ */
+};
+
+/* Size and hex SHA-256 of a file, streaming. */
+static int
+file_digest(const char *path, uint64_t *size, char hex[65])
+{
+	uint8_t buf[65536], md[SHA256_LEN];
+	struct hash *h;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		err_set("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	h = hash_new_sha256();
+	*size = 0;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_set("read %s: %s", path, strerror(errno));
+			hash_final(h, md);
+			close(fd);
+			return -1;
+		}
+		hash_update(h, buf, n);
+		*size += n;
+	}
+	close(fd);
+	hash_final(h, md);
+	hex_encode(md, sizeof(md), hex);
+	return 0;
+}
+
+/* One sealed part: data/ID first, then the order in outgoing/. */
+static int
+queue_part(void *arg, const char *path, const struct pkt_info *pi)
+{
+	struct seal_ctx *x = arg;
+	char data[PATH_MAX], outdir[PATH_MAX];
+	struct order o;
+	int rc;
+
+	if (!order_id_valid(pi->id)) {
+		err_set("sealed part has a bad id \"%.64s\"", pi->id);
+		unlink(path);
+		return -1;
+	}
+	order_init(&o);
+	if (file_digest(path, &o.size, o.digest) < 0 ||
+	    bay_data_path(data, sizeof(data), x->bay, pi->id) < 0 ||
+	    bay_path(outdir, sizeof(outdir), x->bay, Q_OUTGOING, NULL) < 0 ||
+	    safe_rename(path, data) < 0) {
+		unlink(path);
+		return -1;
+	}
+	snprintf(o.id, sizeof(o.id), "%s", pi->id);
+	o.group = xstrdup(x->group);
+	o.part = pi->part;
+	o.nparts = pi->nparts;
+	o.origin = xstrdup(x->cf->node);
+	o.sclass = xstrdup(x->cls->name);
+	for (int i = 0; i < x->r->dests.n; i++)
+		strv_add(&o.dests, x->r->dests.v[i]);
+	strv_add(&o.hops, x->cf->node);
+	o.created = x->created;
+	o.expires = x->expires;
+	o.name = xstrdup(x->name);
+	o.source = xstrdup(x->source);
+	o.keep_data = x->r->copy;
+	o.notify = x->r->notify ? xstrdup(x->r->notify) : NULL;
+	o.comment = x->r->comment ? xstrdup(x->r->comment) : NULL;
+	rc = order_save(outdir, &o);
+	order_free(&o);
+	if (rc < 0) {
+		unlink(data);	/* no order names it: never queued */
+		return -1;
+	}
+	strv_add(&x->queued, pi->id);
+	return 0;
+}
+
+/* Undo the parts already queued, unless a daemon already claimed them. */
+static void
+rollback(struct seal_ctx *x)
+{
+	char why[1024];
+
+	snprintf(why, sizeof(why), "%s", err_get());
+	for (int i = 0; i < x->queued.n; i++)
+		if (bay_remove(x->bay, x->queued.v[i], Q_OUTGOING) < 0)
+			msg_warnx("submit: part %s was already claimed for sending; "
+				  "its siblings failed: %s", x->queued.v[i], why);
+	err_set("%s", why);
+}
+
+static int
+check_file(const char *path, uint64_t *size)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0) {
+		err_set("%s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		err_set("not a regular file");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	*size = (uint64_t)sb.st_size;
+	return 0;
+}
+
+/* The permanent checks; fills what submit_file needs. */
+static int
+check(const struct config *cf, const struct submit_req *r, struct seal_ctx *x, uint64_t *size)
+{
+	const char *sclass = r->sclass ? r->sclass : DEFAULT_CLASS;
+	const char *slash;
+
+	if ((x->cls = config_class(cf, sclass)) == NULL) {
+		err_set("unknown class \"%s\"", sclass);
+		return -1;
+	}
+	if (check_file(r->path, size) < 0)
+		return -1;
+	if (r->dests.n == 0) {
+		err_set("no destination");
+		return -1;
+	}
+	for (int i = 0; i < r->dests.n; i++) {
+		if (!order_name_valid(r->dests.v[i])) {
+			err_set("bad destination name \"%.64s\"", r->dests.v[i]);
+			return -1;
+		}
+		for (int j = 0; j < i; j++)
+			if (strcmp(r->dests.v[i], r->dests.v[j]) == 0) {
+				err_set("destination %s given twice", r->dests.v[i]);
+				return -1;
+			}
+		if (config_next_hop(cf, r->dests.v[i]) == NULL) {
+			err_set("no route and no peer for %s", r->dests.v[i]);
+			return -1;
+		}
+		/* sealing needs every far destination's key (this node: ours) */
+		if (strcmp(r->dests.v[i], cf->node) != 0) {
+			const struct peer *p = config_peer(cf, r->dests.v[i]);
+
+			if (p == NULL || !p->has_key) {
+				err_set("no key for %s (add a PEER or KEY line)", r->dests.v[i]);
+				return -1;
+			}
+		}
+	}
+	x->created = time(NULL);
+	x->expires = r->expires ? r->expires
+				: x->created + (time_t)x->cls->expiration_days * 86400;
+	if (x->expires <= x->created) {
+		err_set("expiry is not in the future");
+		return -1;
+	}
+	slash = strrchr(r->path, '/');
+	x->name = r->name ? r->name : slash ? slash + 1 : r->path;
+	if (*x->name == 0) {
+		err_set("empty file name");
+		return -1;
+	}
+	if ((x->bay = bay_choose(x->cls)) == NULL) {
+		err_set("class %s has no storage bay", x->cls->name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+submit_check(const struct config *cf, const struct submit_req *r)
+{
+	struct seal_ctx x;
+	uint64_t size;
+
+	memset(&x, 0, sizeof(x));
+	return check(cf, r, &x, &size);
+}
+
+int
+submit_file(const struct config *cf, const struct keys *me, const struct submit_req *r,
+	    struct strv *ids_out, int *tempfail)
+{
+	struct seal_ctx x;
+	char real[PATH_MAX];
+	uint64_t size;
+	int rc;
+
+	*tempfail = 0;
+	memset(&x, 0, sizeof(x));
+	x.cf = cf;
+	x.r = r;
+	if (check(cf, r, &x, &size) < 0)
+		return -1;
+	*tempfail = 1;
+	if (bay_init(x.bay) < 0 || bay_space_ok(cf, x.bay, size) < 0)
+		return -1;
+	x.source = xstrdup(realpath(r->path, real) ? real : r->path);
+	order_new_id(x.group, sizeof(x.group), cf->node);
+	{
+		char tmpdir[PATH_MAX];
+
+		if (bay_subpath(tmpdir, sizeof(tmpdir), x.bay, "tmp", NULL) < 0)
+			rc = -1;
+		else
+			rc = packet_seal(cf, me, cf->node, r->path, x.name, &r->dests, x.cls->name,
+					 x.group, x.created, x.expires, cf->max_data_size, tmpdir,
+					 queue_part, &x);
+	}
+	if (rc == 0 && x.queued.n == 0) {
+		err_set("sealing produced no packet");
+		rc = -1;
+	}
+	if (rc < 0) {
+		/* everything permanent was checked above: what is left is I/O
+		 * (disk full while sealing, a failed rename or write) */
+		*tempfail = 1;
+		rollback(&x);
+		strv_free(&x.queued);
+		free(x.source);
+		return -1;
+	}
+	*tempfail = 0;
+	for (int i = 0; i < x.queued.n; i++)
+		strv_add(ids_out, x.queued.v[i]);
+	if (!r->copy && unlink(r->path) < 0)
+		msg_warn("submit: queued as %s but cannot remove %s", x.group, r->path);
+	msg_info("submit: %s: queued %d part%s of %s to %s in %s", x.name, x.queued.n,
+		 x.queued.n == 1 ? "" : "s", x.group, x.cls->name, x.bay);
+	strv_free(&x.queued);
+	free(x.source);
+	return 0;
+}
+
+static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
+				     "jul", "aug", "sep", "oct", "nov", "dec"};
+
+/* n digits at s into *v; returns s + n, or NULL. */
+static const char *
+digits(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return NULL;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return s + n;
+}
+
+int
+submit_parse_date(const char *s, time_t *out)
+{
+	struct tm tm, want;
+	const char *p = s;
+	int y, mo = 0, d, h, mi, sec = 0;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((p = digits(s, 4, &y)) && *p == '-') {
+		/* YYYY-MM-DDTHH:MM[:SS] */
+		if (!(p = digits(p + 1, 2, &mo)) || *p != '-' || !(p = digits(p + 1, 2, &d)) ||
+		    *p != 'T' || !(p = digits(p + 1, 2, &h)) || *p != ':' ||
+		    !(p = digits(p + 1, 2, &mi)))
+			goto bad;
+		if (*p == ':' && !(p = digits(p + 1, 2, &sec)))
+			goto bad;
+	} else if ((p = digits(s, 2, &d)) && *p == '-') {
+		/* DD-Mon-YYYY.HH:MM */
+		p++;
+		for (int i = 0; i < 12; i++)
+			if (strncasecmp(p, months[i], 3) == 0)
+				mo = i + 1;
+		if (mo == 0 || p[3] != '-' || !(p = digits(p + 4, 4, &y)) || *p != '.' ||
+		    !(p = digits(p + 1, 2, &h)) || *p != ':' || !(p = digits(p + 1, 2, &mi)))
+			goto bad;
+	} else
+		goto bad;
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
+		goto bad;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	tm.tm_isdst = -1;
+	want = tm;
+	if ((t = mktime(&tm)) == (time_t)-1 || tm.tm_mday != want.tm_mday ||
+	    tm.tm_mon != want.tm_mon || tm.tm_year != want.tm_year) {
+		err_set("\"%s\" is not a real date", s);
+		return -1;
+	}
+	*out = t;
+	return 0;
+bad:
+	err_set("bad date-time \"%s\" (want YYYY-MM-DDTHH:MM[:SS] or DD-Mon-YYYY.HH:MM)", s);
+	return -1;
+}

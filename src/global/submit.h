@@ -1,0 +1,54 @@
+/*
+ * submit.h - turn a file into queued shipping orders: the one step shared
+ * by `shipctl submit` and the daemon's pickup of files dropped in
+ * BAY/drop/DEST/.
+ *
+ * Checks (class, readable regular file, every destination routable,
+ * expiry in the future, space in the chosen bay), seals the file with
+ * packet_seal() into BAY/tmp/, and per part renames the sealed file to
+ * data/ID and then writes the order to outgoing/ID: data first, order
+ * second, so a crash in between leaves only an orphan data file that
+ * recovery removes. Never exits; never touches the network.
+ */
+#ifndef SHIPD_SUBMIT_H
+#define SHIPD_SUBMIT_H
+
+#include <time.h>
+#include "config.h"
+#include "keys.h"
+#include "../util/mem.h"
+
+struct submit_req {
+	const char *path;		/* the file to ship */
+	const char *name;		/* name at the destination; NULL: basename(path) */
+	struct strv dests;		/* final destinations (this node allowed) */
+	const char *sclass;		/* NULL: -default */
+	time_t expires;			/* 0: now + the class's expiration */
+	const char *notify;		/* or NULL */
+	const char *comment;		/* or NULL */
+	int copy;			/* keep the source file (else unlinked once queued) */
+};
+
+/*
+ * Queue r->path; the new order ids (one per part) are added to ids_out.
+ * Returns -1 with err_set() on failure, *tempfail = 1 when it may work
+ * later (bay full, disk floor, I/O error) and 0 when it never will
+ * (unknown class, unroutable destination, unreadable file, past expiry).
+ * On failure nothing stays queued, except parts a running daemon already
+ * claimed for sending (logged).
+ */
+int submit_file(const struct config *cf, const struct keys *me, const struct submit_req *r,
+		struct strv *ids_out, int *tempfail);
+
+/* Only the permanent checks of submit_file (class, file, destinations and
+ * their keys, expiry): -1 with err_set() when the request can never work. */
+int submit_check(const struct config *cf, const struct submit_req *r);
+
+/*
+ * An expiry date-time in local time: "YYYY-MM-DDTHH:MM[:SS]" or
+ * MultiSite's "DD-Mon-YYYY.HH:MM" (e.g. 24-Nov-2026.18:30). -1 with
+ * err_set() when malformed or not a real date.
+ */
+int submit_parse_date(const char *s, time_t *out);
+
+#endif

@@ -1,0 +1,193 @@
+/*
+ * ls.c - "shipctl ls": every order in every bay (storage and return), as
+ * an aligned table, ids only (--short), a block per order (--long, like
+ * lspacket -long) or a JSON array (--json, stable snake_case fields).
+ * An order that does not parse is listed as "corrupt?" with its error,
+ * never skipped. Read-only.
+ */
+#include "shipctl.h"
+#include "queue.h"
+#include "../util/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { COL_ID, COL_STATE, COL_CLASS, COL_SIZE, COL_AGE, COL_DEST, COL_TRIES, COL_NEXT,
+       COL_ERR, NCOLS };
+static const char *const heads[NCOLS] = {"ID", "STATE", "CLASS", "SIZE", "AGE", "DEST",
+					 "TRIES", "NEXT", "LAST ERROR"};
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: shipctl ls [--class C] [--state S] [--json] [--long|--short]\n");
+	return EX_USAGE;
+}
+
+/* The row's cells (each malloc'd). */
+static void
+row(const struct qentry *e, time_t now, char *cell[NCOLS])
+{
+	char buf[512], d[32];
+	const struct order *o = &e->o;
+
+	cell[COL_ID] = xstrdup(e->id);
+	cell[COL_STATE] = xstrdup(qe_state(e));
+	if (!e->ok) {
+		cell[COL_CLASS] = xstrdup("-");
+		cell[COL_SIZE] = xstrdup("-");
+		cell[COL_AGE] = xstrdup(fmt_dur(now - e->mtime, d, sizeof(d)));
+		cell[COL_DEST] = xstrdup("-");
+		cell[COL_TRIES] = xstrdup("-");
+		cell[COL_NEXT] = xstrdup("-");
+		cell[COL_ERR] = xstrdup(fmt_safe(e->error, 60, buf, sizeof(buf)));
+		return;
+	}
+	cell[COL_CLASS] = xstrdup(o->sclass);
+	cell[COL_SIZE] = xstrdup(fmt_size(o->size, buf, sizeof(buf)));
+	cell[COL_AGE] = xstrdup(fmt_dur(now - o->created, d, sizeof(d)));
+	{
+		struct sbuf b = {0};
+
+		sbuf_init(&b);
+		for (int i = 0; i < o->dests.n; i++)
+			sbuf_printf(&b, "%s%s", i ? "," : "", o->dests.v[i]);
+		if (o->dests.n == 0)
+			sbuf_puts(&b, "-");
+		if (o->delivered.n)
+			sbuf_printf(&b, " (+%d done)", o->delivered.n);
+		if (o->returning)
+			sbuf_printf(&b, " (returning to %s)", o->origin);
+		cell[COL_DEST] = b.s;
+	}
+	snprintf(buf, sizeof(buf), "%d", o->attempts);
+	cell[COL_TRIES] = xstrdup(buf);
+	if (e->st == Q_DEFERRED) {
+		time_t next = o->next_attempt ? o->next_attempt : e->mtime;
+
+		if (next <= now)
+			cell[COL_NEXT] = xstrdup("now");
+		else
+			cell[COL_NEXT] = xasprintf("in %s", fmt_dur(next - now, d, sizeof(d)));
+	} else
+		cell[COL_NEXT] = xstrdup("-");
+	cell[COL_ERR] = xstrdup(o->last_error ? fmt_safe(o->last_error, 60, buf, sizeof(buf)) : "-");
+}
+
+static void
+print_cells(char *const cell[NCOLS], const size_t w[NCOLS])
+{
+	for (int c = 0; c < NCOLS - 1; c++)
+		printf("%-*s  ", (int)w[c], cell[c]);
+	printf("%s\n", cell[NCOLS - 1]);
+}
+
+static void
+print_table(struct qentry *v, int n, const int *keep, time_t now)
+{
+	size_t w[NCOLS];
+	char *(*cells)[NCOLS] = xcalloc(n ? n : 1, sizeof(*cells));
+
+	for (int c = 0; c < NCOLS; c++)
+		w[c] = strlen(heads[c]);
+	for (int i = 0; i < n; i++) {
+		if (!keep[i])
+			continue;
+		row(&v[i], now, cells[i]);
+		for (int c = 0; c < NCOLS; c++)
+			if (strlen(cells[i][c]) > w[c])
+				w[c] = strlen(cells[i][c]);
+	}
+	print_cells((char *const *)heads, w);
+	for (int i = 0; i < n; i++) {
+		if (!keep[i])
+			continue;
+		print_cells(cells[i], w);
+		for (int c = 0; c < NCOLS; c++)
+			free(cells[i][c]);
+	}
+	free(cells);
+}
+
+VERB(ls)
+{
+	struct config *cf;
+	const char *cls = NULL, *state = NULL;
+	int json = 0, longf = 0, shortf = 0, n, shown = 0;
+	enum qstate st = Q_OUTGOING;
+	struct qentry *v;
+	int *keep;
+	time_t now = time(NULL);
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--class") == 0 && i + 1 < argc)
+			cls = argv[++i];
+		else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc)
+			state = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[i], "--long") == 0 || strcmp(argv[i], "-long") == 0)
+			longf = 1;
+		else if (strcmp(argv[i], "--short") == 0 || strcmp(argv[i], "-short") == 0)
+			shortf = 1;
+		else
+			return usage();
+	}
+	if (json + longf + shortf > 1)
+		return usage();
+	if (state && strcmp(state, "corrupt?") != 0 && qstate_parse(state, &st) < 0) {
+		fprintf(stderr, "shipctl: ls: %s\n", err_get());
+		return EX_USAGE;
+	}
+	cf = ctl_config(c);
+	if (cls && config_class(cf, cls) == NULL) {
+		fprintf(stderr, "shipctl: ls: unknown class \"%s\"\n", cls);
+		return EX_DATAERR;
+	}
+	q_collect(cf, &v, &n);
+	keep = xcalloc(n ? n : 1, sizeof(*keep));
+	for (int i = 0; i < n; i++) {
+		keep[i] = 1;
+		if (cls && (!v[i].ok || strcmp(v[i].o.sclass, cls) != 0))
+			keep[i] = 0;
+		/* "--state corrupt" also lists what does not parse */
+		if (state && strcmp(state, qe_state(&v[i])) != 0 &&
+		    !(st == Q_CORRUPT && !v[i].ok) && !(strcmp(state, "corrupt?") == 0 && !v[i].ok))
+			keep[i] = 0;
+		shown += keep[i];
+	}
+	if (json) {
+		struct sbuf b;
+
+		sbuf_init(&b);
+		sbuf_puts(&b, "[");
+		for (int i = 0, first = 1; i < n; i++) {
+			if (!keep[i])
+				continue;
+			sbuf_puts(&b, first ? "\n  " : ",\n  ");
+			first = 0;
+			json_entry(&b, &v[i], now);
+		}
+		sbuf_puts(&b, shown ? "\n]\n" : "]\n");
+		fputs(b.s, stdout);
+		sbuf_free(&b);
+	} else if (shortf) {
+		for (int i = 0; i < n; i++)
+			if (keep[i])
+				printf("%s\n", v[i].id);
+	} else if (longf) {
+		for (int i = 0, first = 1; i < n; i++) {
+			if (!keep[i])
+				continue;
+			if (!first)
+				putchar('\n');
+			first = 0;
+			print_long(stdout, &v[i], now);
+		}
+	} else
+		print_table(v, n, keep, now);
+	free(keep);
+	q_free(v, n);
+	return fflush(stdout) == 0 ? EX_OK : EX_TEMPFAIL;
+}

@@ -1,0 +1,447 @@
+/*
+ * queue.c - the queue verbs' shared view (queue.h): collect and locate
+ * orders across bays, render them for people and for JSON, audit lines.
+ * Never changes a bay except through qe_rewrite and bay.h.
+ */
+#include "queue.h"
+#include "../util/log.h"
+#include "../util/safefile.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct collect {
+	struct qentry *v;
+	int n, cap;
+};
+
+static void
+entry_load(struct qentry *e)
+{
+	char path[PATH_MAX];
+	const char *why;
+	size_t n;
+
+	if (bay_load(e->bay, e->id, e->st, &e->o) == 0) {
+		e->ok = 1;
+		return;
+	}
+	/* the path is shown beside it: keep just the reason */
+	why = err_get();
+	if (bay_path(path, sizeof(path), e->bay, e->st, e->id) == 0 &&
+	    strncmp(why, path, n = strlen(path)) == 0 && strncmp(why + n, ": ", 2) == 0)
+		why += n + 2;
+	e->error = xstrdup(why);
+}
+
+static int
+collect_fn(void *arg, const char *bay, enum qstate st, const char *id, time_t mtime)
+{
+	struct collect *c = arg;
+	struct qentry *e;
+
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 64;
+		c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
+	}
+	e = &c->v[c->n++];
+	memset(e, 0, sizeof(*e));
+	e->bay = xstrdup(bay);
+	e->st = st;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->mtime = mtime;
+	entry_load(e);
+	return 0;
+}
+
+static time_t
+entry_time(const struct qentry *e)
+{
+	return e->ok ? e->o.created : e->mtime;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct qentry *x = a, *y = b;
+	time_t tx = entry_time(x), ty = entry_time(y);
+
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+void
+q_collect(const struct config *cf, struct qentry **out, int *n)
+{
+	struct collect c = {0};
+	struct strv bays = {0};
+
+	bay_all(cf, &bays);
+	for (int i = 0; i < bays.n; i++) {
+		if (access(bays.v[i], F_OK) < 0 && errno == ENOENT)
+			continue;	/* nothing was ever queued there */
+		for (int st = 0; st < Q_NSTATES; st++)
+			if (bay_scan(bays.v[i], (enum qstate)st, collect_fn, &c) < 0)
+				fprintf(stderr, "shipctl: %s\n", err_get());
+	}
+	strv_free(&bays);
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), entry_cmp);
+	*out = c.v;
+	*n = c.n;
+}
+
+void
+qe_free(struct qentry *e)
+{
+	free(e->bay);
+	free(e->error);
+	if (e->ok)
+		order_free(&e->o);
+	memset(e, 0, sizeof(*e));
+}
+
+void
+q_free(struct qentry *e, int n)
+{
+	for (int i = 0; i < n; i++)
+		qe_free(&e[i]);
+	free(e);
+}
+
+int
+q_locate(const struct config *cf, const char *id, struct qentry *e)
+{
+	char bay[PATH_MAX], path[PATH_MAX];
+	struct stat sb;
+
+	memset(e, 0, sizeof(*e));
+	if (!order_id_valid(id) || bay_locate(cf, id, bay, sizeof(bay), &e->st) < 0) {
+		err_set("no order %s", id);
+		return -1;
+	}
+	e->bay = xstrdup(bay);
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	if (bay_path(path, sizeof(path), bay, e->st, id) == 0 && stat(path, &sb) == 0)
+		e->mtime = sb.st_mtime;
+	entry_load(e);
+	return 0;
+}
+
+const char *
+qe_state(const struct qentry *e)
+{
+	return e->ok ? qstate_name(e->st) : "corrupt?";
+}
+
+int
+qe_rewrite(struct qentry *e, enum qstate to, time_t when)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX];
+	struct timespec ts[2];
+	size_t len;
+	char *buf;
+	int fd;
+
+	if (bay_path(dir, sizeof(dir), e->bay, e->st, NULL) < 0 ||
+	    (fd = safe_create(dir, tmp, sizeof(tmp), 0600)) < 0)
+		return -1;
+	buf = order_format(&e->o, &len);
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = when ? when : time(NULL);
+	ts[1].tv_nsec = 0;
+	if (write_all(fd, buf, len) < 0 || futimens(fd, ts) < 0) {
+		err_set("write %s: %s", tmp, strerror(errno));
+		free(buf);
+		safe_abort(fd, tmp);
+		return -1;
+	}
+	free(buf);
+	/* In place first, then one rename: a crash leaves one order. */
+	if (safe_commit(fd, tmp, dir, e->id) < 0)
+		return -1;
+	if (to != e->st) {
+		if (bay_move(e->bay, e->id, e->st, to) < 0)
+			return -1;
+		e->st = to;
+	}
+	return 0;
+}
+
+const char *
+fmt_size(uint64_t n, char *buf, size_t size)
+{
+	static const char units[] = "KMGTPE";
+	double v = (double)n;
+	int u = -1;
+
+	if (n < 1024) {
+		snprintf(buf, size, "%lluB", (unsigned long long)n);
+		return buf;
+	}
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+	return buf;
+}
+
+const char *
+fmt_dur(long long s, char *buf, size_t size)
+{
+	const char *sign = s < 0 ? "-" : "";
+
+	if (s < 0)
+		s = -s;
+	if (s < 120)
+		snprintf(buf, size, "%s%llds", sign, s);
+	else if (s < 7200)
+		snprintf(buf, size, "%s%lldm", sign, s / 60);
+	else if (s < 3 * 86400)
+		snprintf(buf, size, "%s%lldh", sign, s / 3600);
+	else
+		snprintf(buf, size, "%s%lldd", sign, s / 86400);
+	return buf;
+}
+
+const char *
+fmt_safe(const char *s, size_t max, char *buf, size_t size)
+{
+	size_t i = 0;
+
+	if (s == NULL)
+		s = "";
+	if (max >= size)
+		max = size - 1;
+	for (; s[i] && i < max; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	if (s[i] && max > 3) {
+		memcpy(buf + max - 3, "...", 3);
+		i = max;
+	}
+	buf[i] = 0;
+	return buf;
+}
+
+static void
+print_list(FILE *f, const char *key, const struct strv *l)
+{
+	fprintf(f, "%-14s", key);
+	for (int i = 0; i < l->n; i++)
+		fprintf(f, "%s%s", i ? " " : "", l->v[i]);
+	fputs(l->n ? "\n" : "-\n", f);
+}
+
+static void
+print_time(FILE *f, const char *key, time_t t, time_t now)
+{
+	char stamp[64], d[32];
+	struct tm tm;
+
+	if (t == 0) {
+		fprintf(f, "%-14s-\n", key);
+		return;
+	}
+	localtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S %Z", &tm);
+	fmt_dur(t <= now ? now - t : t - now, d, sizeof(d));
+	fprintf(f, "%-14s%s (%s%s%s)\n", key, stamp, t <= now ? "" : "in ", d,
+		t <= now ? " ago" : "");
+}
+
+void
+print_long(FILE *f, const struct qentry *e, time_t now)
+{
+	char path[PATH_MAX], buf[4096], sz[32];
+	const struct order *o = &e->o;
+	struct stat sb;
+
+	bay_path(path, sizeof(path), e->bay, e->st, e->id);
+	fprintf(f, "%-14s%s\n", "id:", e->id);
+	fprintf(f, "%-14s%s\n", "state:", qe_state(e));
+	fprintf(f, "%-14s%s\n", "bay:", e->bay);
+	fprintf(f, "%-14s%s\n", "order:", path);
+	if (!e->ok) {
+		fprintf(f, "%-14s%s\n", "error:", fmt_safe(e->error, 4000, buf, sizeof(buf)));
+		return;
+	}
+	bay_data_path(path, sizeof(path), e->bay, e->id);
+	if (stat(path, &sb) == 0)
+		fprintf(f, "%-14s%s (%llu bytes)\n", "data:", path, (unsigned long long)sb.st_size);
+	else
+		fprintf(f, "%-14s%s (missing: %s)\n", "data:", path, strerror(errno));
+	fprintf(f, "%-14s%s\n", "class:", o->sclass);
+	fprintf(f, "%-14s%s\n", "origin:", o->origin);
+	print_list(f, "remaining:", &o->dests);
+	print_list(f, "delivered:", &o->delivered);
+	print_list(f, "hops:", &o->hops);
+	fprintf(f, "%-14s%s\n", "group:", o->group ? o->group : e->id);
+	fprintf(f, "%-14s%d of %d\n", "part:", o->part, o->nparts);
+	fprintf(f, "%-14s%llu (%s)\n", "size:", (unsigned long long)o->size,
+		fmt_size(o->size, sz, sizeof(sz)));
+	fprintf(f, "%-14s%s\n", "digest:", o->digest);
+	print_time(f, "created:", o->created, now);
+	print_time(f, "expires:", o->expires, now);
+	fprintf(f, "%-14s%s\n", "name:", fmt_safe(o->name ? o->name : "-", 4000, buf, sizeof(buf)));
+	fprintf(f, "%-14s%s%s\n", "source:", fmt_safe(o->source ? o->source : "-", 4000, buf, sizeof(buf)),
+		o->keep_data ? " (kept: --copy)" : "");
+	fprintf(f, "%-14s%s\n", "notify:", fmt_safe(o->notify ? o->notify : "-", 4000, buf, sizeof(buf)));
+	fprintf(f, "%-14s%s\n", "comment:", fmt_safe(o->comment ? o->comment : "-", 4000, buf, sizeof(buf)));
+	fprintf(f, "%-14s%d\n", "attempts:", o->attempts);
+	print_time(f, "next attempt:", o->next_attempt, now);
+	fprintf(f, "%-14s%s\n", "last error:",
+		fmt_safe(o->last_error ? o->last_error : "-", 4000, buf, sizeof(buf)));
+	if (o->returning)
+		fprintf(f, "%-14syes: %s\n", "returning:",
+			fmt_safe(o->return_reason ? o->return_reason : "-", 4000, buf, sizeof(buf)));
+	else
+		fprintf(f, "%-14sno\n", "returning:");
+}
+
+/* Length of a valid UTF-8 sequence at p (1..4), or 0. */
+static int
+utf8_len(const unsigned char *p)
+{
+	int n;
+	unsigned cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (int i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void
+json_str(struct sbuf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (s == NULL) {
+		sbuf_puts(b, "null");
+		return;
+	}
+	sbuf_puts(b, "\"");
+	while (*p) {
+		int n;
+
+		if (*p == '"' || *p == '\\') {
+			sbuf_printf(b, "\\%c", *p++);
+		} else if (*p == '\n') {
+			sbuf_puts(b, "\\n");
+			p++;
+		} else if (*p == '\t') {
+			sbuf_puts(b, "\\t");
+			p++;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			sbuf_printf(b, "\\u%04x", *p++);
+		} else if ((n = utf8_len(p)) == 0) {
+			sbuf_puts(b, "\\ufffd");
+			p++;
+		} else {
+			sbuf_add(b, p, n);
+			p += n;
+		}
+	}
+	sbuf_puts(b, "\"");
+}
+
+static void
+json_list(struct sbuf *b, const char *key, const struct strv *l)
+{
+	sbuf_printf(b, "\"%s\":[", key);
+	for (int i = 0; i < l->n; i++) {
+		if (i)
+			sbuf_puts(b, ",");
+		json_str(b, l->v[i]);
+	}
+	sbuf_puts(b, "]");
+}
+
+void
+json_entry(struct sbuf *b, const struct qentry *e, time_t now)
+{
+	const struct order *o = &e->o;
+	static const struct strv none;
+
+	sbuf_puts(b, "{\"id\":");
+	json_str(b, e->id);
+	sbuf_puts(b, ",\"state\":");
+	json_str(b, qe_state(e));
+	sbuf_puts(b, ",\"class\":");
+	json_str(b, e->ok ? o->sclass : NULL);
+	sbuf_puts(b, ",\"bay\":");
+	json_str(b, e->bay);
+	if (e->ok) {
+		sbuf_printf(b, ",\"size\":%llu,\"created\":%lld,\"expires\":%lld,\"age_seconds\":%lld",
+			    (unsigned long long)o->size, (long long)o->created,
+			    (long long)o->expires, (long long)(now - o->created));
+	} else
+		sbuf_puts(b, ",\"size\":null,\"created\":null,\"expires\":null,\"age_seconds\":null");
+	sbuf_puts(b, ",\"origin\":");
+	json_str(b, e->ok ? o->origin : NULL);
+	sbuf_puts(b, ",");
+	json_list(b, "remaining", e->ok ? &o->dests : &none);
+	sbuf_puts(b, ",");
+	json_list(b, "delivered", e->ok ? &o->delivered : &none);
+	sbuf_puts(b, ",");
+	json_list(b, "hops", e->ok ? &o->hops : &none);
+	sbuf_printf(b, ",\"attempts\":%d,\"next_attempt\":%lld", e->ok ? o->attempts : 0,
+		    e->ok ? (long long)o->next_attempt : 0LL);
+	sbuf_puts(b, ",\"last_error\":");
+	json_str(b, e->ok ? o->last_error : e->error);
+	sbuf_puts(b, ",\"name\":");
+	json_str(b, e->ok ? o->name : NULL);
+	sbuf_puts(b, ",\"comment\":");
+	json_str(b, e->ok ? o->comment : NULL);
+	sbuf_puts(b, ",\"notify\":");
+	json_str(b, e->ok ? o->notify : NULL);
+	sbuf_printf(b, ",\"part\":%d,\"nparts\":%d", e->ok ? o->part : 1, e->ok ? o->nparts : 1);
+	sbuf_puts(b, ",\"group\":");
+	json_str(b, e->ok ? (o->group ? o->group : e->id) : NULL);
+	sbuf_printf(b, ",\"returning\":%s", e->ok && o->returning ? "true" : "false");
+	sbuf_puts(b, ",\"error\":");
+	json_str(b, e->ok ? NULL : e->error);
+	sbuf_puts(b, "}");
+}
+
+void
+audit(const char *fmt, ...)
+{
+	static int opened;
+	char line[1024];
+	struct passwd *pw = getpwuid(getuid());
+	va_list ap;
+
+	if (!opened) {		/* operator actions also go to syslog */
+		log_open("shipctl", "stderr,syslog");
+		opened = 1;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	msg_info("%s by %s (uid %ld)", line, pw ? pw->pw_name : "?", (long)getuid());
+}

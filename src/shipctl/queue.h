@@ -1,0 +1,54 @@
+/*
+ * queue.h - what the queue verbs (ls, show, hold, release, retry, rm,
+ * resubmit) share: every order of every bay as entries, locating one id,
+ * human and JSON renderings, and the operator audit line.
+ *
+ * Read-only except qe_rewrite (rewrite an order in place, then move it):
+ * state changes go through bay.h.
+ */
+#ifndef SHIPD_SHIPCTL_QUEUE_H
+#define SHIPD_SHIPCTL_QUEUE_H
+
+#include <stdio.h>
+#include "../global/bay.h"
+#include "../util/mem.h"
+
+/* One order file found in a bay; ok = 0 when it did not parse. */
+struct qentry {
+	char *bay;
+	enum qstate st;
+	char id[ORDER_ID_MAX];
+	time_t mtime;
+	int ok;
+	struct order o;
+	char *error;			/* parse error when !ok */
+};
+
+/* Every order in every bay, oldest first; entries freed with q_free. */
+void q_collect(const struct config *cf, struct qentry **out, int *n);
+void q_free(struct qentry *e, int n);
+/* Find and load id; -1 when no bay holds it. Free with qe_free. */
+int q_locate(const struct config *cf, const char *id, struct qentry *e);
+void qe_free(struct qentry *e);
+/* "outgoing", ..., or "corrupt?" for an order that does not parse. */
+const char *qe_state(const struct qentry *e);
+
+/* Save e->o over its file in its state, mtime = when (0: now), then move
+ * it to state `to` (may equal e->st). */
+int qe_rewrite(struct qentry *e, enum qstate to, time_t when);
+
+const char *fmt_size(uint64_t n, char *buf, size_t size);	/* 1.5M */
+const char *fmt_dur(long long secs, char *buf, size_t size);	/* 3d, 5h, 12m, 40s */
+/* Copy s for a terminal: control characters become '?', cut at max. */
+const char *fmt_safe(const char *s, size_t max, char *buf, size_t size);
+
+/* Every field of an order as "key: value" lines (show, ls --long). */
+void print_long(FILE *f, const struct qentry *e, time_t now);
+/* A JSON string literal (null for NULL); invalid UTF-8 becomes U+FFFD. */
+void json_str(struct sbuf *b, const char *s);
+void json_entry(struct sbuf *b, const struct qentry *e, time_t now);
+
+/* Log who did what to syslog and stderr: "rm: ID ... by USER". */
+void audit(const char *fmt, ...) PRINTF(1, 2);
+
+#endif

@@ -1,0 +1,496 @@
+/*
+ * master.c - the master process: one epoll loop over signals (signalfd),
+ * inotify, the TCP and UDP listeners and a timer, plus a bounded pool of
+ * forked children (senders up to MAX-CHILDREN, receivers up to
+ * MAX-RECEIVERS). A child that dies abnormally is reaped, logged, and its
+ * order goes back to outgoing/. Never sends or receives packet bytes itself.
+ */
+#include "shipd.h"
+#include "../global/wire.h"
+#include "../util/addr.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FULL_SCAN_INTERVAL	300	/* safety net behind inotify */
+#define UDP_HELLO_MEMORY	10	/* seconds a UDP client's HELLO is remembered */
+
+static sigset_t blocked;
+
+static void
+ep_add(int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+	if (fd >= 0 && epoll_ctl(S->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		msg_fatal("epoll_ctl: %s", strerror(errno));
+}
+
+static void
+ep_del(int fd)
+{
+	if (fd >= 0)
+		epoll_ctl(S->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* Fork a child for job j; the child never returns. */
+pid_t
+master_fork(struct job *j)
+{
+	pid_t pid = fork();
+	char key[32];
+
+	if (pid < 0) {
+		msg_warn("fork");
+		return -1;
+	}
+	if (pid == 0) {
+		int rc = 0;
+
+		/* die with the master: no orphan may keep working on a claimed order */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(75);
+		sigprocmask(SIG_UNBLOCK, &blocked, NULL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_IGN);
+		close(S->epfd);
+		close(S->sigfd);
+		if (S->inofd >= 0)
+			close(S->inofd);
+		if (S->timerfd >= 0)
+			close(S->timerfd);
+		if (j->kind != J_RECEIVE) {
+			if (S->tcpfd >= 0)
+				close(S->tcpfd);
+			if (S->udpfd >= 0)
+				close(S->udpfd);
+		}
+		switch (j->kind) {
+		case J_SEND:
+			rc = sender_run(j->bay, j->id);
+			break;
+		case J_PICKUP:
+			rc = pickup_file(j->bay, j->id);
+			break;
+		case J_JOIN:
+			rc = deliver_join(j->bay, j->id);
+			break;
+		case J_RECEIVE:
+			msg_panic("master_fork: receive jobs are forked by the listener");
+		default:
+			msg_panic("master_fork: unknown job kind %d", j->kind);
+		}
+		_exit(rc);
+	}
+	j->pid = pid;
+	j->started = time(NULL);
+	snprintf(key, sizeof(key), "%ld", (long)pid);
+	htab_put(S->kids, key, j);
+	S->nsenders++;
+	return pid;
+}
+
+/* Start ready jobs while the pool has room. */
+void
+master_dispatch(void)
+{
+	while (!S->stopping && S->rq_head && S->nsenders < S->cf->max_children) {
+		struct job *j = S->rq_head;
+
+		S->rq_head = j->next;
+		if (S->rq_head == NULL)
+			S->rq_tail = NULL;
+		j->next = NULL;
+		if (master_fork(j) < 0) {
+			htab_del(S->busy, j->key);
+			job_free(j);
+			break;
+		}
+	}
+}
+
+static void
+child_exited(pid_t pid, int status)
+{
+	char key[32];
+	struct job *j;
+
+	snprintf(key, sizeof(key), "%ld", (long)pid);
+	if ((j = htab_del(S->kids, key)) == NULL)
+		return;
+	if (j->kind == J_RECEIVE)
+		S->nreceivers--;
+	else
+		S->nsenders--;
+	if (WIFSIGNALED(status)) {
+		msg_warnx("%s worker %ld for %s killed by signal %d",
+			  j->kind == J_RECEIVE ? "receive" : "send", (long)pid,
+			  j->id ? j->id : "(hop)", WTERMSIG(status));
+		if (j->kind == J_SEND && bay_move(j->bay, j->id, Q_ACTIVE, Q_OUTGOING) == 0)
+			msg_info("order %s: back to outgoing after worker died", j->id);
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && j->kind != J_RECEIVE) {
+		S->failures++;
+		/* a pickup that may work later (bay full): look again after RETRY-MIN */
+		if (j->kind == J_PICKUP && WEXITSTATUS(status) == 75) {
+			time_t when = time(NULL) + S->cf->retry_min;
+
+			if (S->next_due == 0 || when < S->next_due)
+				S->next_due = when;
+		}
+	}
+	if (j->kind == J_SEND && !S->stopping) {
+		struct stat st;
+		char p[PATH_MAX];
+
+		/* deferred by the worker: its mtime is the next attempt */
+		if (bay_path(p, sizeof(p), j->bay, Q_DEFERRED, j->id) == 0 && stat(p, &st) == 0 &&
+		    (S->next_due == 0 || st.st_mtime < S->next_due))
+			S->next_due = st.st_mtime;
+		/* a finished part may complete a group waiting here */
+		qmgr_scan_joining(j->bay);
+	}
+	if (j->key)
+		htab_del(S->busy, j->key);
+	job_free(j);
+}
+
+static void
+reap(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		child_exited(pid, status);
+}
+
+static int
+allowed(const struct sockaddr *sa)
+{
+	for (int i = 0; i < S->cf->nallow; i++)
+		if (cidr_match(&S->cf->allow[i], sa))
+			return 1;
+	return 0;
+}
+
+static pid_t
+fork_receiver(const char *what)
+{
+	struct job *j;
+	char key[32];
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0) {
+		msg_warn("fork receiver");
+		return -1;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigprocmask(SIG_UNBLOCK, &blocked, NULL);
+		signal(SIGTERM, SIG_DFL);
+		close(S->epfd);
+		close(S->sigfd);
+		if (S->inofd >= 0)
+			close(S->inofd);
+		if (S->timerfd >= 0)
+			close(S->timerfd);
+		return 0;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = J_RECEIVE;
+	j->id = xstrdup(what);
+	j->pid = pid;
+	j->started = time(NULL);
+	snprintf(key, sizeof(key), "%ld", (long)pid);
+	htab_put(S->kids, key, j);
+	S->nreceivers++;
+	return pid;
+}
+
+static void
+accept_tcp(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char who[128];
+	int fd;
+
+	while ((fd = accept4(S->tcpfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC)) >= 0) {
+		addr_str((struct sockaddr *)&ss, who, sizeof(who));
+		if (!allowed((struct sockaddr *)&ss)) {
+			msg_warnx("refused connection from %s: address not in the allow list", who);
+			close(fd);
+		} else if (S->nreceivers >= S->cf->max_receivers) {
+			msg_warnx("refused connection from %s: %d receivers busy", who,
+				  S->nreceivers);
+			close(fd);
+		} else {
+			pid_t pid = fork_receiver(who);
+
+			if (pid == 0) {
+				close(S->tcpfd);
+				if (S->udpfd >= 0)
+					close(S->udpfd);
+				_exit(receiver_tcp(fd, (struct sockaddr *)&ss));
+			}
+			close(fd);
+		}
+		sl = sizeof(ss);
+	}
+}
+
+static void
+forget_udp(void *arg, const char *key, void *value)
+{
+	struct strv *old = arg;
+
+	if ((time_t)(long)value + UDP_HELLO_MEMORY < time(NULL))
+		strv_add(old, key);
+}
+
+static void
+recv_udp(void)
+{
+	static uint8_t buf[65536];
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct strv old = {0};
+	char who[128];
+	ssize_t n;
+
+	while ((n = recvfrom(S->udpfd, buf, sizeof(buf), MSG_DONTWAIT,
+			     (struct sockaddr *)&ss, &sl)) >= 0) {
+		addr_str((struct sockaddr *)&ss, who, sizeof(who));
+		sl = sizeof(ss);
+		if (!allowed((struct sockaddr *)&ss)) {
+			msg_warnx("refused UDP datagram from %s: address not in the allow list", who);
+			continue;
+		}
+		/* a retransmitted HELLO while its session child starts */
+		if (htab_get(S->udp_recent, who))
+			continue;
+		if (S->nreceivers >= S->cf->max_receivers) {
+			msg_warnx("refused UDP session from %s: %d receivers busy", who,
+				  S->nreceivers);
+			continue;
+		}
+		htab_put(S->udp_recent, who, (void *)(long)time(NULL));
+		if (fork_receiver(who) == 0) {
+			close(S->tcpfd);
+			_exit(receiver_udp(buf, n, (struct sockaddr *)&ss, sizeof(ss)));
+		}
+	}
+	htab_walk(S->udp_recent, forget_udp, &old);
+	for (int i = 0; i < old.n; i++)
+		htab_del(S->udp_recent, old.v[i]);
+	strv_free(&old);
+}
+
+static void
+arm_timer(void)
+{
+	struct itimerspec its = {0};
+	time_t now = time(NULL), when = S->last_full_scan + FULL_SCAN_INTERVAL;
+
+	if (S->next_due && S->next_due < when)
+		when = S->next_due;
+	its.it_value.tv_sec = when > now ? when - now : 0;
+	its.it_value.tv_nsec = when > now ? 0 : 1000000;
+	timerfd_settime(S->timerfd, 0, &its, NULL);
+}
+
+static void
+reload(void)
+{
+	struct config *cf = config_load(S->conf_path);
+	struct keys *k = NULL;
+
+	if (cf == NULL) {
+		msg_warnx("reload refused, keeping the running configuration: %s", err_get());
+		return;
+	}
+	if (keys_load(cf->key_file, &k) < 0) {
+		msg_warnx("reload refused, keeping the running configuration: %s", err_get());
+		config_free(cf);
+		return;
+	}
+	if ((cf->listen_addr == NULL) != (S->cf->listen_addr == NULL) ||
+	    (cf->listen_addr && (strcmp(cf->listen_addr, S->cf->listen_addr) != 0 ||
+				 cf->listen_port != S->cf->listen_port)))
+		msg_warnx("reload: LISTEN changed; restart shipd to move the listener");
+	config_add_self(cf, &k->pub);
+	config_free(S->cf);
+	keys_free(S->keys);
+	S->cf = cf;
+	S->keys = k;
+	if (pickup_init() == 0)
+		ep_add(S->inofd);
+	msg_info("reloaded %s", S->conf_path);
+	qmgr_scan_all(0);
+}
+
+static void
+add_pid(void *arg, const char *key, void *v)
+{
+	(void)v;
+	strv_add(arg, key);
+}
+
+static void
+stop_children(void)
+{
+	for (int tries = 0; htab_count(S->kids) > 0 && tries < 100; tries++) {
+		if (tries == 0 || tries == 50) {
+			/* first ask, then insist: a killed sender's order is requeued */
+			struct strv pids = {0};
+
+			htab_walk(S->kids, add_pid, &pids);
+			for (int i = 0; i < pids.n; i++)
+				kill(atol(pids.v[i]), tries ? SIGKILL : SIGTERM);
+			strv_free(&pids);
+		}
+		usleep(100000);
+		reap();
+	}
+}
+
+static void
+handle_signal(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(S->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap();
+			break;
+		case SIGHUP:
+			reload();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (!S->stopping)
+				msg_info("stopping on signal %d", si.ssi_signo);
+			S->stopping = 1;
+			break;
+		default:
+			msg_warnx("unexpected signal %d", si.ssi_signo);
+		}
+	}
+}
+
+static void
+setup(void)
+{
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGCHLD);
+	sigaddset(&blocked, SIGTERM);
+	sigaddset(&blocked, SIGINT);
+	sigaddset(&blocked, SIGHUP);
+	sigprocmask(SIG_BLOCK, &blocked, NULL);
+	S->sigfd = signalfd(-1, &blocked, SFD_NONBLOCK | SFD_CLOEXEC);
+	S->epfd = epoll_create1(EPOLL_CLOEXEC);
+	S->timerfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (S->sigfd < 0 || S->epfd < 0 || S->timerfd < 0)
+		msg_fatal("event loop set-up: %s", strerror(errno));
+	S->busy = htab_new();
+	S->kids = htab_new();
+	S->watches = htab_new();
+	S->udp_recent = htab_new();
+	S->tcpfd = S->udpfd = S->inofd = -1;
+	ep_add(S->sigfd);
+	ep_add(S->timerfd);
+	if (!S->poll_mode) {
+		if (pickup_init() < 0)
+			msg_fatal("inotify: %s", err_get());
+		ep_add(S->inofd);
+		if (S->cf->listen_addr) {
+			if ((S->tcpfd = wire_listen_tcp(S->cf)) < 0 ||
+			    (S->udpfd = wire_listen_udp(S->cf)) < 0)
+				msg_fatal_status(75, "listen on %s port %d: %s", S->cf->listen_addr,
+						 S->cf->listen_port, err_get());
+			fcntl(S->tcpfd, F_SETFL, O_NONBLOCK);
+			ep_add(S->tcpfd);
+			ep_add(S->udpfd);
+		}
+	}
+}
+
+int
+master_run(void)
+{
+	struct epoll_event ev[16];
+
+	setup();
+	if (!S->poll_mode)
+		msg_info("shipd %s started: listening on %s port %d, ports %s, %d senders, "
+			 "%d receivers", S->cf->node, S->cf->listen_addr ? S->cf->listen_addr : "(none)",
+			 S->cf->listen_port,
+			 S->cf->min_port ? xasprintf("%d-%d", S->cf->min_port, S->cf->max_port)
+					 : "ephemeral", S->cf->max_children, S->cf->max_receivers);
+	qmgr_scan_all(S->poll_mode);
+	if (S->poll_mode)
+		qmgr_purge();
+	master_dispatch();
+	arm_timer();
+	for (;;) {
+		int n;
+
+		if (S->poll_mode && S->rq_head == NULL && htab_count(S->kids) == 0)
+			break;
+		if (S->stopping)
+			break;
+		n = epoll_wait(S->epfd, ev, 16, -1);
+		if (n < 0 && errno != EINTR)
+			msg_fatal("epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+
+			if (fd == S->sigfd)
+				handle_signal();
+			else if (fd == S->inofd)
+				pickup_event();
+			else if (fd == S->tcpfd)
+				accept_tcp();
+			else if (fd == S->udpfd)
+				recv_udp();
+			else if (fd == S->timerfd) {
+				uint64_t x;
+
+				if (read(S->timerfd, &x, sizeof(x)) < 0) {
+				}
+				if (time(NULL) >= S->last_full_scan + FULL_SCAN_INTERVAL)
+					qmgr_scan_all(0);
+				else
+					qmgr_due();
+			}
+		}
+		master_dispatch();
+		if (!S->poll_mode)
+			arm_timer();
+	}
+	ep_del(S->tcpfd);
+	stop_children();
+	if (S->poll_mode) {
+		msg_info("poll done: %d attempt%s failed", S->failures, S->failures == 1 ? "" : "s");
+		return S->failures ? 75 : 0;
+	}
+	msg_info("stopped");
+	return 0;
+}

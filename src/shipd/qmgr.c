@@ -1,0 +1,250 @@
+/*
+ * qmgr.c - the queue manager: decides what is ready (outgoing/), due
+ * (deferred/ whose mtime has passed, or whose order expired), joinable
+ * (joining/ groups with every part) and picked up (drop/DEST/ files), and
+ * queues one job per order. The busy set makes sure an order is queued or
+ * worked on once at a time; the claim by rename in the worker makes sure
+ * two processes (say, the daemon and a cron poll) never send it twice.
+ *
+ * Scans are readdir + stat: the next retry lives in deferred/'s mtime.
+ */
+#include "shipd.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->bay);
+	free(j->id);
+	free(j->key);
+	free(j);
+}
+
+void
+qmgr_enqueue(enum job_kind kind, const char *bay, const char *id)
+{
+	struct job *j;
+	char *key = xasprintf("%d:%s/%s", kind, bay, id);
+
+	if (htab_get(S->busy, key)) {
+		free(key);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = kind;
+	j->bay = xstrdup(bay);
+	j->id = xstrdup(id);
+	j->key = key;
+	htab_put(S->busy, key, j);
+	if (S->rq_tail)
+		S->rq_tail->next = j;
+	else
+		S->rq_head = j;
+	S->rq_tail = j;
+}
+
+static int
+class_selected(const char *bay)
+{
+	const struct sclass *c;
+
+	if (S->only_class == NULL)
+		return 1;
+	c = bay_class(S->cf, bay);
+	return c && strcmp(c->name, S->only_class) == 0;
+}
+
+static int
+scan_ready(void *arg, const char *bay, enum qstate st, const char *id, time_t mtime)
+{
+	qmgr_enqueue(J_SEND, bay, id);
+	return 0;
+}
+
+void
+qmgr_scan_bay_outgoing(const char *bay)
+{
+	if (class_selected(bay))
+		bay_scan(bay, Q_OUTGOING, scan_ready, NULL);
+}
+
+/* deferred/: move what is due (mtime passed) back to outgoing/. */
+static int
+scan_deferred(void *arg, const char *bay, enum qstate st, const char *id, time_t mtime)
+{
+	int everything = *(int *)arg;
+	time_t now = time(NULL);
+
+	if (everything || mtime <= now) {
+		if (bay_move(bay, id, Q_DEFERRED, Q_OUTGOING) < 0)
+			msg_warnx("order %s: retry: %s", id, err_get());
+		else
+			qmgr_enqueue(J_SEND, bay, id);
+	} else if (S->next_due == 0 || mtime < S->next_due)
+		S->next_due = mtime;
+	return 0;
+}
+
+/*
+ * joining/: parts addressed here wait for their siblings. Part ids are
+ * GROUP.pNofM, so a group is complete when M distinct N are present.
+ */
+void
+qmgr_scan_joining(const char *bay)
+{
+	char dir[PATH_MAX];
+	struct htab *groups;
+	struct strv names = {0};
+	struct dirent *d;
+	DIR *dp;
+
+	if (bay_path(dir, sizeof(dir), bay, Q_JOINING, NULL) < 0 || (dp = opendir(dir)) == NULL)
+		return;
+	groups = htab_new();
+	while ((d = readdir(dp)) != NULL) {
+		char *p = strrchr(d->d_name, '.');
+		int n, m;
+		long have;
+
+		if (d->d_name[0] == '.' || p == NULL || sscanf(p, ".p%dof%d", &n, &m) != 2 || m < 2)
+			continue;
+		{
+			char *group = xstrndup(d->d_name, p - d->d_name);
+
+			have = (long)htab_get(groups, group) + 1;
+			htab_put(groups, group, (void *)have);
+			if (have == m)
+				strv_add(&names, group);
+			free(group);
+		}
+	}
+	closedir(dp);
+	for (int i = 0; i < names.n; i++)
+		qmgr_enqueue(J_JOIN, bay, names.v[i]);
+	strv_free(&names);
+	htab_free(groups, NULL);
+}
+
+static int
+is_temp_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	return n[0] == '.' || n[0] == '#' || n[len - 1] == '~' ||
+	       (len > 4 && strcmp(n + len - 4, ".tmp") == 0) ||
+	       (len > 5 && strcmp(n + len - 5, ".part") == 0) ||
+	       (len > 5 && strcmp(n + len - 5, ".swp") == 0);
+}
+
+/* drop/DEST/FILE: a closed, non-temporary regular file becomes an order. */
+void
+qmgr_scan_drops(const char *bay)
+{
+	char dir[PATH_MAX], sub[PATH_MAX], path[PATH_MAX];
+	struct dirent *d, *f;
+	DIR *dp, *fp;
+
+	if (path_fmt(dir, sizeof(dir), "%s/drop", bay) < 0 || (dp = opendir(dir)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		if (d->d_name[0] == '.' ||
+		    path_fmt(sub, sizeof(sub), "%s/%s", dir, d->d_name) < 0 ||
+		    (fp = opendir(sub)) == NULL)
+			continue;
+		while ((f = readdir(fp)) != NULL) {
+			struct stat st;
+
+			if (is_temp_name(f->d_name) ||
+			    path_fmt(path, sizeof(path), "%s/%s", sub, f->d_name) < 0 ||
+			    lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			qmgr_enqueue(J_PICKUP, bay, path);
+		}
+		closedir(fp);
+	}
+	closedir(dp);
+}
+
+int
+pickup_is_temp_name(const char *n)
+{
+	return is_temp_name(n);
+}
+
+/* Deferred orders that are due; recomputes the next wake-up. */
+void
+qmgr_due(void)
+{
+	struct strv bays = {0};
+	int everything = 0;
+
+	S->next_due = 0;
+	bay_all(S->cf, &bays);
+	for (int i = 0; i < bays.n; i++)
+		if (class_selected(bays.v[i])) {
+			bay_scan(bays.v[i], Q_DEFERRED, scan_deferred, &everything);
+			qmgr_scan_drops(bays.v[i]);
+		}
+	strv_free(&bays);
+}
+
+/*
+ * Everything: outgoing, due deferred (all deferred for --poll, which is
+ * the administrator asking for a retry now), joinable groups, drops.
+ */
+void
+qmgr_scan_all(int include_deferred_not_due)
+{
+	struct strv bays = {0};
+
+	S->next_due = 0;
+	S->last_full_scan = time(NULL);
+	bay_all(S->cf, &bays);
+	for (int i = 0; i < bays.n; i++) {
+		if (!class_selected(bays.v[i]))
+			continue;
+		bay_scan(bays.v[i], Q_DEFERRED, scan_deferred, &include_deferred_not_due);
+		qmgr_scan_bay_outgoing(bays.v[i]);
+		qmgr_scan_joining(bays.v[i]);
+		qmgr_scan_drops(bays.v[i]);
+		deliver_retry_handlers(bays.v[i]);
+	}
+	strv_free(&bays);
+}
+
+/* Returns that came home and were not collected: deleted after 14 days. */
+static int
+purge_return(void *arg, const char *bay, enum qstate st, const char *id, time_t mtime)
+{
+	if (mtime + RETURN_PURGE_DAYS * 86400L < time(NULL)) {
+		if (bay_finish(bay, id, Q_RETURN) == 0)
+			msg_info("order %s: purged from return bay %s after %d days", id, bay,
+				 RETURN_PURGE_DAYS);
+		else
+			msg_warnx("order %s: purge: %s", id, err_get());
+	}
+	return 0;
+}
+
+void
+qmgr_purge(void)
+{
+	struct strv bays = {0};
+
+	bay_all(S->cf, &bays);
+	for (int i = 0; i < bays.n; i++)
+		bay_scan(bays.v[i], Q_RETURN, purge_return, NULL);
+	strv_free(&bays);
+}

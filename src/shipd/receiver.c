@@ -1,0 +1,368 @@
+/*
+ * receiver.c - the receive worker, one inbound hop per child. For each
+ * OFFER it checks, before accepting a byte of body: the order parses, the
+ * packet's outer header is signed by a known origin and agrees with the
+ * order, the class exists, the id was not accepted before (else HAVE),
+ * this node is not already on the route (cyclic), the size fits the
+ * packet and bay limits and the disk floor (else temporary "bay full").
+ * The body goes to BAY/partial/ID (kept across a dropped connection so the
+ * next attempt resumes), is verified whole against the origin's signature,
+ * then committed: data/ID, the order into outgoing/, seen/ID, and only
+ * then ACK. Anything refused is logged with the peer and the reason.
+ */
+#include "shipd.h"
+#include "../global/crypto.h"
+#include "../global/packet.h"
+#include "../global/wire.h"
+#include "../global/xfer.h"
+#include "../util/addr.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+#include "../util/safefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+
+static uint8_t *msg;
+
+/* Was this order id accepted here before (or is it queued here now)? */
+static int
+known_here(const char *id)
+{
+	struct strv bays = {0};
+	enum qstate st;
+	int found = 0;
+
+	bay_all(S->cf, &bays);
+	for (int i = 0; i < bays.n && !found; i++)
+		found = bay_seen(bays.v[i], id) || bay_find(bays.v[i], id, &st) == 0;
+	strv_free(&bays);
+	return found;
+}
+
+static int
+refuse(struct hop *h, int type, const char *id, const char *why)
+{
+	const struct peer *p = hop_peer(h);
+
+	msg_warnx("refused packet %s from %s (%s) via %s: %s", id ? id : "(unknown)",
+		  p ? p->name : "?", hop_remote(h), hop_proto(h), why);
+	return xfer_send_str(h, type, why);
+}
+
+/* Check an OFFER; on success *bayp is the bay to receive into. */
+static int
+check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *hdr,
+	    size_t hdrlen, const char **bayp, int *reply, struct sbuf *why)
+{
+	const struct sclass *cls;
+	char base[ORDER_ID_MAX];
+
+	*reply = XF_REFUSE;
+	if (packet_check_header(S->cf, hdr, hdrlen, pi) <= 0) {
+		sbuf_puts(why, err_get());
+		return -1;
+	}
+	if (order_packet_id(o->id, base, sizeof(base)) < 0)
+		base[0] = 0;
+	if (strcmp(base, pi->id) != 0 || strcmp(o->origin, pi->origin) != 0 ||
+	    o->size != pi->file_size) {
+		sbuf_printf(why, "order does not match the signed packet header "
+			    "(id %s/%s, origin %s/%s, size %llu/%llu)", o->id, pi->id, o->origin,
+			    pi->origin, (unsigned long long)o->size,
+			    (unsigned long long)pi->file_size);
+		return -1;
+	}
+	if ((cls = config_class(S->cf, o->sclass)) == NULL) {
+		sbuf_printf(why, "unknown storage class %s", o->sclass);
+		return -1;
+	}
+	if (o->dests.n == 0) {
+		sbuf_puts(why, "no destinations");
+		return -1;
+	}
+	for (int i = 0; i < o->dests.n; i++) {
+		const char *d = o->dests.v[i];
+
+		if (!strv_has(&pi->dests, d)) {
+			sbuf_printf(why, "destination %s is not among the packet's signed "
+				    "destinations", d);
+			return -1;
+		}
+	}
+	if (known_here(o->id)) {
+		*reply = XF_HAVE;
+		return -1;
+	}
+	if (strv_has(&o->hops, S->cf->node)) {
+		sbuf_printf(why, "cyclic delivery route: %s already passed through %s",
+			    o->id, S->cf->node);
+		return -1;
+	}
+	if (o->size > S->cf->max_data_size) {
+		sbuf_printf(why, "packet of %llu bytes exceeds MAX-DATA-SIZE %llu",
+			    (unsigned long long)o->size, (unsigned long long)S->cf->max_data_size);
+		return -1;
+	}
+	if (S->cf->bay_size_limit && o->size > S->cf->bay_size_limit) {
+		sbuf_printf(why, "packet of %llu bytes exceeds BAY-SIZE-LIMIT %llu",
+			    (unsigned long long)o->size, (unsigned long long)S->cf->bay_size_limit);
+		return -1;
+	}
+	*bayp = o->returning ? cls->return_bay : bay_choose(cls);
+	if (bay_space_ok(S->cf, *bayp, o->size) < 0) {
+		*reply = XF_TEMPFAIL;
+		sbuf_puts(why, err_get());
+		return -1;
+	}
+	return 0;
+}
+
+/* Hash what a previous attempt left, so the digest covers the whole file. */
+static int
+rehash(int fd, struct hash *hs, uint64_t len)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		size_t want = len - done < HOP_MAX_MSG ? len - done : HOP_MAX_MSG;
+		ssize_t n = pread(fd, msg, want, done);
+
+		if (n <= 0)
+			return -1;
+		hash_update(hs, msg, n);
+		done += n;
+	}
+	return 0;
+}
+
+static int
+take_offer(struct hop *h, const uint8_t *p, size_t n)
+{
+	const uint8_t *hdr;
+	const char *text, *bay = NULL, *peer = hop_peer(h) ? hop_peer(h)->name : "?";
+	size_t hdrlen, textlen;
+	struct order o;
+	struct pkt_info pi;
+	struct sbuf why = {0};
+	char partial[PATH_MAX], pdir[PATH_MAX], data[PATH_MAX], odir[PATH_MAX], *otext;
+	uint8_t digest[SHA256_LEN];
+	struct hash *hs = NULL;
+	struct stat st;
+	uint64_t off = 0, got;
+	int reply, fd = -1, type, rc = -1;
+	ssize_t m;
+
+	memset(&pi, 0, sizeof(pi));
+	order_init(&o);
+	if (xfer_parse_offer(p, n, &hdr, &hdrlen, &text, &textlen) < 0) {
+		refuse(h, XF_REFUSE, NULL, "malformed offer");
+		goto out;
+	}
+	otext = xstrndup(text, textlen);
+	if (order_parse(otext, textlen, &o) < 0) {
+		sbuf_printf(&why, "malformed order: %s", err_get());
+		free(otext);
+		refuse(h, XF_REFUSE, NULL, why.s);
+		goto out;
+	}
+	free(otext);
+	if (check_offer(h, &o, &pi, hdr, hdrlen, &bay, &reply, &why) < 0) {
+		if (reply == XF_HAVE) {
+			msg_info("packet %s from %s: already accepted here; acknowledged again",
+				 o.id, peer);
+			rc = xfer_send(h, XF_HAVE, NULL, 0);
+		} else
+			rc = refuse(h, reply, o.id, why.s);
+		goto out;
+	}
+	/* resume what an interrupted transfer of this packet left */
+	if (path_fmt(pdir, sizeof(pdir), "%s/partial", bay) < 0 || mkdirs(pdir, 0700) < 0 ||
+	    path_fmt(partial, sizeof(partial), "%s/%s", pdir, o.id) < 0 ||
+	    (fd = open(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		msg_warnx("packet %s: partial file in %s: %s", o.id, bay, strerror(errno));
+		rc = refuse(h, XF_TEMPFAIL, o.id, "cannot create a temporary file");
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = refuse(h, XF_TEMPFAIL, o.id, "busy: another transfer of this packet is running");
+		goto out;
+	}
+	fstat(fd, &st);
+	off = (uint64_t)st.st_size <= o.size ? (uint64_t)st.st_size : 0;
+	if (off == 0 && ftruncate(fd, 0) < 0)
+		goto out;
+	hs = hash_new_sha256();
+	if (off && rehash(fd, hs, off) < 0) {
+		off = 0;
+		hash_final(hs, digest);
+		hs = hash_new_sha256();
+		if (ftruncate(fd, 0) < 0)
+			goto out;
+	}
+	if (lseek(fd, off, SEEK_SET) < 0 || xfer_send_offset(h, off) < 0)
+		goto out;
+	for (got = off;;) {
+		if ((m = xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->io_timeout)) < 0) {
+			msg_warnx("packet %s from %s: transfer interrupted at byte %llu of %llu: %s",
+				  o.id, peer, (unsigned long long)got, (unsigned long long)o.size,
+				  err_get());
+			fsync(fd);	/* keep it for the resume */
+			goto out;
+		}
+		if (type == XF_END)
+			break;
+		if (type != XF_DATA) {
+			rc = refuse(h, XF_REFUSE, o.id, "unexpected message during data");
+			goto out;
+		}
+		if (got + m > o.size) {
+			ftruncate(fd, 0);
+			rc = refuse(h, XF_REFUSE, o.id, "more data than announced");
+			goto out;
+		}
+		if (write_all(fd, msg, m) < 0) {
+			int e = errno;
+
+			sbuf_printf(&why, "%s: %s", e == ENOSPC || e == EDQUOT ? "bay full" :
+				    "write error", strerror(e));
+			ftruncate(fd, got);
+			rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
+			goto out;
+		}
+		hash_update(hs, msg, m);
+		got += m;
+	}
+	if (got != o.size) {
+		sbuf_printf(&why, "truncated: %llu of %llu bytes", (unsigned long long)got,
+			    (unsigned long long)o.size);
+		ftruncate(fd, 0);
+		rc = refuse(h, XF_REFUSE, o.id, why.s);
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		sbuf_printf(&why, "bay full: fsync: %s", strerror(errno));
+		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
+		goto out;
+	}
+	pkt_info_free(&pi);
+	memset(&pi, 0, sizeof(pi));
+	if (packet_verify_file(S->cf, partial, &pi) < 0) {
+		char cdir[PATH_MAX], where[PATH_MAX], wname[NAME_MAX + 1];
+
+		sbuf_puts(&why, err_get());
+		/* keep the refused file for the administrator, with the reason */
+		if (path_fmt(cdir, sizeof(cdir), "%s/corrupt", bay) == 0 &&
+		    path_fmt(where, sizeof(where), "%s/%s.pkt", cdir, o.id) == 0 &&
+		    rename(partial, where) == 0) {
+			snprintf(wname, sizeof(wname), "%s.pkt.why", o.id);
+			sbuf_puts(&why, "\n");
+			safe_write(cdir, wname, why.s, why.len, 0600);
+			why.s[--why.len] = 0;
+		} else
+			unlink(partial);
+		rc = refuse(h, XF_REFUSE, o.id, why.s);
+		goto out;
+	}
+	hash_final(hs, digest);
+	hs = NULL;
+	hex_encode(digest, sizeof(digest), o.digest);
+	/* commit: data, then the order (acceptance), then seen, then ACK */
+	strv_add(&o.hops, S->cf->node);
+	o.attempts = 0;
+	o.next_attempt = 0;
+	free(o.last_error);
+	o.last_error = NULL;
+	if (bay_data_path(data, sizeof(data), bay, o.id) < 0 || safe_rename(partial, data) < 0 ||
+	    bay_path(odir, sizeof(odir), bay, Q_OUTGOING, NULL) < 0 || order_save(odir, &o) < 0) {
+		sbuf_printf(&why, "bay full: cannot commit: %s", err_get());
+		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
+		goto out;
+	}
+	if (bay_mark_seen(bay, o.id) < 0)
+		msg_warnx("packet %s: seen marker: %s", o.id, err_get());
+	rc = xfer_send(h, XF_ACK, NULL, 0);
+	{
+		struct sbuf d = {0};
+
+		for (int i = 0; i < o.dests.n; i++)
+			sbuf_printf(&d, "%s%s", i ? "," : "", o.dests.v[i]);
+		msg_info("received %s from %s (%s) via %s: %llu bytes%s for %s into %s", o.id, peer,
+			 hop_remote(h), hop_proto(h), (unsigned long long)(got - off),
+			 off ? " (resumed)" : "", d.s, bay);
+		sbuf_free(&d);
+	}
+out:
+	if (hs)
+		hash_final(hs, digest);
+	if (fd >= 0)
+		close(fd);
+	pkt_info_free(&pi);
+	order_free(&o);
+	sbuf_free(&why);
+	return rc;
+}
+
+static int
+serve(struct hop *h)
+{
+	int type;
+	ssize_t n;
+
+	msg = xmalloc(HOP_MAX_MSG);
+	for (;;) {
+		if ((n = xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->io_timeout)) < 0) {
+			msg_info("hop from %s (%s) closed: %s", hop_peer(h)->name, hop_remote(h),
+				 err_get());
+			break;
+		}
+		if (type == XF_BYE)
+			break;
+		if (type != XF_OFFER) {
+			refuse(h, XF_REFUSE, NULL, "expected OFFER");
+			break;
+		}
+		if (take_offer(h, msg, n) < 0)
+			break;
+	}
+	hop_close(h);
+	return 0;
+}
+
+int
+receiver_tcp(int fd, const struct sockaddr *from)
+{
+	char who[128];
+	struct hop *h = hop_accept_tcp(S->cf, S->keys, fd,
+				       S->cf->io_timeout < 15 ? S->cf->io_timeout : 15);
+
+	if (h == NULL) {
+		msg_warnx("refused hop from %s via tcp: %s", addr_str(from, who, sizeof(who)),
+			  err_get());
+		return 1;
+	}
+	return serve(h);
+}
+
+int
+receiver_udp(const void *dgram, size_t len, const struct sockaddr *from, socklen_t fromlen)
+{
+	char who[128];
+	struct hop *h = hop_accept_udp(S->cf, S->keys, dgram, len, from, fromlen,
+				       S->cf->io_timeout < 15 ? S->cf->io_timeout : 15);
+
+	if (h == NULL) {
+		msg_warnx("refused hop from %s via udp: %s", addr_str(from, who, sizeof(who)),
+			  err_get());
+		return 1;
+	}
+	return serve(h);
+}

@@ -1,0 +1,186 @@
+/*
+ * returns.c - expiry, turning orders around, coming home, notifications.
+ *
+ * An order past its expiry is not sent: a copy travelling to its origin
+ * (id ID.ret, `returning`, the reason recorded, its undelivered
+ * destinations kept for a resubmit) is queued in the class's return bay,
+ * and the original is finished. Relays keep it in their
+ * return bays on the way; at the origin it rests in the return bay's
+ * return/ state until resubmitted or purged after 14 days. The
+ * administrator and the order's notify address are told at expiry and
+ * again on arrival home, through NOTIFICATION-PROGRAM.
+ */
+#include "shipd.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+#include "../util/safefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RET_SUFFIX	".ret"
+#define NOTIFY_TIMEOUT	60
+
+int run_program(char *const argv[], int timeout_s);
+
+int
+order_expired(const struct order *o, time_t now)
+{
+	return o->expires > 0 && now >= o->expires;
+}
+
+int
+order_save_state(const char *bay, const struct order *o, enum qstate st)
+{
+	char dir[PATH_MAX];
+
+	if (bay_path(dir, sizeof(dir), bay, st, NULL) < 0)
+		return -1;
+	return order_save(dir, o);
+}
+
+void
+notify_admin(const struct order *o, const char *subject, const char *fmt, ...)
+{
+	char tmpl[] = "/tmp/shipd-notify.XXXXXX", body[4096];
+	va_list ap;
+	int fd;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	if (S->cf->notify_program == NULL) {
+		msg_info("notice for %s%s%s: %s: %s", S->cf->administrator,
+			 o->notify ? "," : "", o->notify ? o->notify : "", subject, body);
+		return;
+	}
+	if ((fd = mkstemp(tmpl)) < 0) {
+		msg_warn("notify: temporary file");
+		return;
+	}
+	if (write_all(fd, body, strlen(body)) < 0 || write_all(fd, "\n", 1) < 0)
+		msg_warn("notify: write %s", tmpl);
+	close(fd);
+	{
+		char *argv[] = {S->cf->notify_program, "-s", (char *)subject, "-f", tmpl,
+				S->cf->administrator, o->notify, NULL};
+		int st = run_program(argv, NOTIFY_TIMEOUT);
+
+		if (st == 0)
+			msg_info("notified %s%s%s: %s", S->cf->administrator, o->notify ? "," : "",
+				 o->notify ? o->notify : "", subject);
+		else
+			msg_warnx("notification program %s failed (status %d) for: %s",
+				  S->cf->notify_program, st, subject);
+	}
+	unlink(tmpl);
+}
+
+static const char *
+return_bay_of(const char *bay, const struct order *o)
+{
+	const struct sclass *c = config_class(S->cf, o->sclass);
+
+	return c && c->return_bay ? c->return_bay : bay;
+}
+
+/* The order is at its origin: rest in the return bay's return/ state. */
+int
+arrive_home(const char *bay, struct order *o, enum qstate from)
+{
+	const char *rb = return_bay_of(bay, o);
+	struct order home = *o;
+	char id[ORDER_ID_MAX];
+
+	snprintf(id, sizeof(id), "%s", o->id);
+	memcpy(home.id, id, sizeof(home.id));
+	if ((strcmp(rb, bay) != 0 && bay_link_data(bay, rb, id) < 0) ||
+	    order_save_state(rb, &home, Q_RETURN) < 0) {
+		msg_warnx("order %s: cannot place in return bay %s: %s", o->id, rb, err_get());
+		return -1;
+	}
+	if ((int)from >= 0) {
+		char p[PATH_MAX];
+
+		if (strcmp(rb, bay) != 0)
+			bay_finish(bay, o->id, from);
+		else if (from != Q_RETURN && bay_path(p, sizeof(p), bay, from, o->id) == 0) {
+			unlink(p);
+			fsync_parent(p);
+		}
+	}
+	msg_info("returned %s: back at its origin in %s/return (%s)", o->id, rb,
+		 o->return_reason ? o->return_reason : "returned");
+	notify_admin(o, "shipd: returned packet arrived home",
+		     "Order %s (%s) could not be delivered and is back at %s in the return bay %s: %s. "
+		     "Resubmit it with: shipctl resubmit %s", o->id, o->name ? o->name : "?",
+		     S->cf->node, rb, o->return_reason ? o->return_reason : "returned", o->id);
+	return 0;
+}
+
+/*
+ * Turn o's destinations around toward the origin. from < 0: o stays where
+ * it is (the caller removes the returned destinations); else o is finished.
+ */
+int
+return_order(const char *bay, struct order *o, enum qstate from, const char *why)
+{
+	const char *rb = return_bay_of(bay, o);
+	struct order back;
+	struct strv hops = {0}, none = {0};
+	struct sbuf list = {0};
+	int rc = -1;
+
+	if (o->returning) {
+		/* already on its way home and stuck: keep trying, never bounce */
+		msg_warnx("order %s: on its way back to %s: %s", o->id, o->origin, why);
+		return (int)from >= 0 ? bay_defer(S->cf, bay, o, from, why) : 0;
+	}
+	for (int i = 0; i < o->dests.n; i++)
+		sbuf_printf(&list, "%s%s", i ? "," : "", o->dests.v[i]);
+	back = *o;
+	if (path_fmt(back.id, sizeof(back.id), "%s%s", o->id, RET_SUFFIX) < 0) {
+		msg_warnx("order %s: id too long to return", o->id);
+		return -1;
+	}
+	back.returning = 1;
+	back.return_reason = xasprintf("%s (undelivered to %s)", why, list.s ? list.s : "?");
+	strv_add(&hops, S->cf->node);
+	back.delivered = none;
+	back.hops = hops;
+	back.attempts = 0;
+	back.last_error = NULL;
+	back.next_attempt = 0;
+	msg_info("expired %s: returning toward %s: %s", o->id, o->origin, back.return_reason);
+	notify_admin(o, "shipd: packet expired or undeliverable",
+		     "Order %s (%s) from %s, class %s, could not be delivered to %s: %s. "
+		     "It is on its way back to %s.", o->id, o->name ? o->name : "?", o->origin,
+		     o->sclass, list.s ? list.s : "?", why, o->origin);
+	if (bay_link_data_as(bay, o->id, rb, back.id) < 0) {
+		msg_warnx("order %s: return: %s", o->id, err_get());
+		goto out;
+	}
+	if (strcmp(o->origin, S->cf->node) == 0) {
+		/* we are the origin: it is home already */
+		if (arrive_home(rb, &back, -1) < 0)
+			goto out;
+	} else if (order_save_state(rb, &back, Q_OUTGOING) < 0) {
+		msg_warnx("order %s: return: %s", o->id, err_get());
+		goto out;
+	}
+	if ((int)from >= 0 && bay_finish(bay, o->id, from) < 0)
+		msg_warnx("order %s: finish after return: %s", o->id, err_get());
+	rc = 0;
+out:
+	free(back.return_reason);
+	strv_free(&hops);
+	sbuf_free(&list);
+	return rc;
+}

@@ -1,0 +1,390 @@
+/*
+ * sender.c - the send worker, one order per child: claim it by renaming it
+ * into active/, deliver it here if this node is a destination, then make
+ * one send per next hop. Custody of a destination moves only on the
+ * receiver's ACK (sent after its copy is fsynced) or HAVE (it had it
+ * already); each is recorded in the order before the next hop is tried.
+ * Temporary failures defer the order with back-off; permanent ones (no
+ * route, cyclic route, refused) turn those destinations around to the
+ * origin. Expired orders are not sent: they are turned around.
+ */
+#include "shipd.h"
+#include "../global/packet.h"
+#include "../global/wire.h"
+#include "../global/xfer.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+#include "../util/safefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { HOP_OK = 0, HOP_TEMP = 1, HOP_PERM = 2 };
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The order as handed to the next hop: only its destinations, fresh counters. */
+static char *
+hop_order_text(const struct order *o, const struct strv *dests)
+{
+	struct order h = *o;
+	struct strv none = {0};
+	char *text;
+
+	h.dests = *dests;
+	h.delivered = none;
+	h.attempts = 0;
+	h.last_error = NULL;
+	h.next_attempt = 0;
+	h.source = NULL;
+	h.keep_data = 0;
+	text = order_format(&h, NULL);
+	return text;
+}
+
+static int
+stream_body(struct hop *h, int fd, uint64_t off, uint64_t size, const char *id)
+{
+	static uint8_t buf[XF_DATA_MAX];
+
+	if (lseek(fd, off, SEEK_SET) < 0) {
+		err_set("packet %s: seek: %s", id, strerror(errno));
+		return -1;
+	}
+	while (off < size) {
+		size_t want = size - off < sizeof(buf) ? size - off : sizeof(buf);
+		ssize_t n = read_full(fd, buf, want);
+
+		if (n <= 0) {
+			err_set("packet %s: read: %s", id, n < 0 ? strerror(errno) : "short file");
+			return -1;
+		}
+		if (xfer_send(h, XF_DATA, buf, n) < 0)
+			return -1;
+		off += n;
+	}
+	return xfer_send(h, XF_END, NULL, 0);
+}
+
+/* One hop: returns HOP_OK, HOP_TEMP or HOP_PERM with *why set. */
+static int
+send_hop(const char *bay, const struct order *o, const char *nh, const struct strv *dests,
+	 char **why)
+{
+	const struct peer *p = config_peer(S->cf, nh);
+	static uint8_t msg[HOP_MAX_MSG];
+	char data[PATH_MAX], *text = NULL;
+	uint8_t *hdr = NULL;
+	struct hop *h = NULL;
+	struct stat st;
+	ssize_t hn, n;
+	double t0 = now_s();
+	int fd = -1, type, rc = HOP_TEMP;
+	uint64_t off = 0;
+
+	*why = NULL;
+	if (p == NULL || p->host == NULL) {
+		*why = xasprintf("next hop %s is not a PEER with an address", nh);
+		return HOP_TEMP;
+	}
+	if (bay_data_path(data, sizeof(data), bay, o->id) < 0 ||
+	    (fd = open(data, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		*why = xasprintf("packet data %s: %s", data, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return HOP_TEMP;
+	}
+	/* the signed outer header travels in the offer, so the receiver can
+	 * refuse a forged or unroutable packet before it costs disk */
+	hdr = xmalloc(PKT_MAX_HEADER);
+	hn = read_full(fd, hdr, (size_t)st.st_size < PKT_MAX_HEADER ? (size_t)st.st_size : PKT_MAX_HEADER);
+	if (hn < 0) {
+		*why = xasprintf("packet data %s: %s", data, strerror(errno));
+		goto out;
+	}
+	if ((h = hop_connect(S->cf, S->keys, p, S->cf->io_timeout)) == NULL) {
+		*why = xasprintf("%s (%s port %d) unreachable: %s", nh, p->host, p->port, err_get());
+		goto out;
+	}
+	text = hop_order_text(o, dests);
+	if (xfer_send_offer(h, hdr, hn, text) < 0 ||
+	    (n = xfer_recv(h, &type, msg, sizeof(msg), S->cf->io_timeout)) < 0) {
+		*why = xasprintf("%s: offer: %s", nh, err_get());
+		goto out;
+	}
+	switch (type) {
+	case XF_HAVE:
+		msg_info("order %s: %s already has it (custody moved earlier)", o->id, nh);
+		rc = HOP_OK;
+		goto bye;
+	case XF_ACCEPT:
+		if (n != 8) {
+			*why = xasprintf("%s: malformed ACCEPT", nh);
+			goto out;
+		}
+		for (int i = 0; i < 8; i++)
+			off = off << 8 | msg[i];
+		if (off > (uint64_t)st.st_size) {
+			*why = xasprintf("%s: resume offset %llu beyond the packet", nh,
+					 (unsigned long long)off);
+			goto out;
+		}
+		break;
+	case XF_TEMPFAIL:
+		*why = xasprintf("%s: %.*s", nh, (int)n, msg);
+		goto out;
+	case XF_REFUSE:
+		*why = xasprintf("refused by %s: %.*s", nh, (int)n, msg);
+		rc = HOP_PERM;
+		goto out;
+	default:
+		*why = xasprintf("%s: unexpected %s after OFFER", nh, xfer_type_name(type));
+		goto out;
+	}
+	if (off)
+		msg_info("order %s: resuming at byte %llu of %lld for %s", o->id,
+			 (unsigned long long)off, (long long)st.st_size, nh);
+	if (stream_body(h, fd, off, st.st_size, o->id) < 0) {
+		*why = xasprintf("%s: sending: %s", nh, err_get());
+		goto out;
+	}
+	/* the receiver verifies signatures and fsyncs before it answers */
+	n = xfer_recv(h, &type, msg, sizeof(msg), S->cf->io_timeout + st.st_size / (20 << 20));
+	if (n < 0) {
+		*why = xasprintf("%s: waiting for acknowledgement: %s", nh, err_get());
+		goto out;
+	}
+	if (type == XF_TEMPFAIL) {
+		*why = xasprintf("%s: %.*s", nh, (int)n, msg);
+		goto out;
+	}
+	if (type == XF_REFUSE) {
+		*why = xasprintf("refused by %s: %.*s", nh, (int)n, msg);
+		rc = HOP_PERM;
+		goto out;
+	}
+	if (type != XF_ACK) {
+		*why = xasprintf("%s: unexpected %s after data", nh, xfer_type_name(type));
+		goto out;
+	}
+	{
+		double secs = now_s() - t0;
+		uint64_t sent = st.st_size - off;
+
+		msg_info("sent %s to %s (%s) via %s from port %d: %llu bytes in %.3fs (%.1f MB/s)",
+			 o->id, nh, hop_remote(h), hop_proto(h), hop_local_port(h),
+			 (unsigned long long)sent, secs, secs > 0 ? sent / secs / 1e6 : 0.0);
+	}
+	rc = HOP_OK;
+bye:
+	xfer_send(h, XF_BYE, NULL, 0);
+out:
+	if (h)
+		hop_close(h);
+	free(text);
+	free(hdr);
+	close(fd);
+	return rc;
+}
+
+/*
+ * A returning order keeps its undelivered destinations (for resubmit) and
+ * travels to its origin; it is never turned around again, only retried.
+ */
+static int
+send_home(const char *bay, struct order *o)
+{
+	const char *nh;
+	char *why = NULL;
+	int r;
+
+	if (strcmp(o->origin, S->cf->node) == 0)
+		return arrive_home(bay, o, Q_ACTIVE) < 0;
+	if ((nh = config_next_hop(S->cf, o->origin)) == NULL)
+		why = xasprintf("no route back to origin %s", o->origin);
+	else if ((r = send_hop(bay, o, nh, &o->dests, &why)) == HOP_OK) {
+		if (bay_finish(bay, o->id, Q_ACTIVE) < 0)
+			msg_warnx("order %s: finish: %s", o->id, err_get());
+		else
+			msg_info("order %s: on its way back to %s via %s", o->id, o->origin, nh);
+		return 0;
+	}
+	if (bay_defer(S->cf, bay, o, Q_ACTIVE, why) < 0)
+		msg_warnx("order %s: defer: %s", o->id, err_get());
+	else
+		msg_info("order %s: returning to %s deferred: %s", o->id, o->origin, why);
+	free(why);
+	return 1;
+}
+
+static void
+join_errors(struct sbuf *b, const char *why)
+{
+	if (b->len)
+		sbuf_puts(b, "; ");
+	sbuf_puts(b, why);
+}
+
+int
+sender_run(const char *bay, const char *id)
+{
+	const char *self = S->cf->node;
+	struct order o;
+	struct strv hops_done = {0}, turned = {0};
+	struct sbuf errs = {0}, turn_why = {0};
+	char path[PATH_MAX];
+	int lockfd, waiting = 0, rc = 0;
+
+	if (bay_move(bay, id, Q_OUTGOING, Q_ACTIVE) < 0)
+		return 0;	/* claimed by someone else, or gone: nothing to do */
+	if (bay_path(path, sizeof(path), bay, Q_ACTIVE, id) < 0)
+		return 70;
+	/* the lock tells start-up recovery that a live worker owns this order */
+	if ((lockfd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+		flock(lockfd, LOCK_EX | LOCK_NB);
+	order_init(&o);
+	if (order_load(path, &o) < 0) {
+		bay_corrupt(bay, id, Q_ACTIVE, err_get());
+		order_free(&o);
+		return 65;
+	}
+	if (!o.returning && order_expired(&o, time(NULL))) {
+		return_order(bay, &o, Q_ACTIVE, "expired before delivery");
+		order_free(&o);
+		return 0;
+	}
+	if (o.returning) {
+		rc = send_home(bay, &o);
+		order_free(&o);
+		if (lockfd >= 0)
+			close(lockfd);
+		return rc;
+	}
+	if (strv_has(&o.dests, self)) {
+		int r = deliver_local(bay, &o);
+
+		if (r < 0) {		/* refused packet: deliver_local moved it to corrupt/ */
+			order_free(&o);
+			return 65;
+		}
+		if (r == 0) {
+			strv_remove(&o.dests, self);
+			if (!strv_has(&o.delivered, self))
+				strv_add(&o.delivered, self);
+			if (order_save_state(bay, &o, Q_ACTIVE) < 0)
+				msg_warnx("order %s: %s", o.id, err_get());
+		} else
+			waiting = 1;
+	}
+	/* one send per next hop */
+	for (int i = 0; i < o.dests.n; i++) {
+		const char *d = o.dests.v[i], *nh;
+		struct strv mine = {0};
+		char *why = NULL;
+		int r;
+
+		if (strcmp(d, self) == 0)
+			continue;
+		nh = config_next_hop(S->cf, d);
+		if (nh == NULL) {
+			strv_add(&turned, d);
+			join_errors(&turn_why, "no route and no peer for ");
+			sbuf_puts(&turn_why, d);
+			continue;
+		}
+		if (strv_has(&hops_done, nh))
+			continue;
+		strv_add(&hops_done, nh);
+		for (int k = 0; k < o.dests.n; k++) {
+			const char *knh = config_next_hop(S->cf, o.dests.v[k]);
+
+			if (strcmp(o.dests.v[k], self) != 0 && knh && strcmp(knh, nh) == 0)
+				strv_add(&mine, o.dests.v[k]);
+		}
+		if (strv_has(&o.hops, nh)) {
+			for (int k = 0; k < mine.n; k++)
+				strv_add(&turned, mine.v[k]);
+			join_errors(&turn_why, "cyclic delivery route: already passed through ");
+			sbuf_puts(&turn_why, nh);
+			strv_free(&mine);
+			continue;
+		}
+		r = send_hop(bay, &o, nh, &mine, &why);
+		if (r == HOP_OK) {
+			for (int k = 0; k < mine.n; k++) {
+				if (!strv_has(&o.delivered, mine.v[k]))
+					strv_add(&o.delivered, mine.v[k]);
+			}
+			for (int k = 0; k < mine.n; k++)
+				strv_remove(&o.dests, mine.v[k]);
+			i = -1;		/* the list changed: start over, skipping done hops */
+			if (order_save_state(bay, &o, Q_ACTIVE) < 0)
+				msg_warnx("order %s: %s", o.id, err_get());
+		} else if (r == HOP_PERM) {
+			for (int k = 0; k < mine.n; k++)
+				strv_add(&turned, mine.v[k]);
+			join_errors(&turn_why, why);
+		} else {
+			msg_warnx("order %s: attempt to %s failed: %s", o.id, nh, why);
+			join_errors(&errs, why);
+		}
+		free(why);
+		strv_free(&mine);
+	}
+	if (turned.n > 0) {
+		/* those destinations go back to the origin; the rest carries on */
+		struct order back = o;
+
+		back.dests = turned;
+		if (return_order(bay, &back, -1, turn_why.s) == 0)
+			for (int k = 0; k < turned.n; k++)
+				strv_remove(&o.dests, turned.v[k]);
+		else
+			join_errors(&errs, err_get());
+	}
+	if (o.dests.n == 0) {
+		if (bay_finish(bay, o.id, Q_ACTIVE) < 0)
+			msg_warnx("order %s: finish: %s", o.id, err_get());
+		else
+			msg_info("order %s: done (delivered to %d destination%s)", o.id,
+				 o.delivered.n, o.delivered.n == 1 ? "" : "s");
+	} else if (errs.len == 0 && waiting && o.dests.n == 1) {
+		/* only our own copy is left, and it waits for sibling parts */
+		if (order_save_state(bay, &o, Q_ACTIVE) < 0 ||
+		    bay_move(bay, o.id, Q_ACTIVE, Q_JOINING) < 0)
+			msg_warnx("order %s: to joining: %s", o.id, err_get());
+		else
+			msg_info("order %s: part %d of %d waiting for the others", o.id, o.part,
+				 o.nparts);
+	} else {
+		if (bay_defer(S->cf, bay, &o, Q_ACTIVE, errs.len ? errs.s : "waiting") < 0)
+			msg_warnx("order %s: defer: %s", o.id, err_get());
+		else
+			msg_info("order %s: deferred: %s; next try in %ds", o.id,
+				 errs.len ? errs.s : "waiting", bay_backoff(S->cf, o.attempts));
+		rc = 1;
+	}
+	strv_free(&hops_done);
+	strv_free(&turned);
+	sbuf_free(&errs);
+	sbuf_free(&turn_why);
+	order_free(&o);
+	if (lockfd >= 0)
+		close(lockfd);
+	return rc;
+}
