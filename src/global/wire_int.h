@@ -1,7 +1,8 @@
 /*
- * wire_int.h - private to the hop channel: portbind.c, wire.c (handshake,
- * TCP framing, hop_* API) and wire_udp.c (the datagram transport), plus
- * their unit test and fuzz target. Nothing else may include it; the
+ * wire_int.h - private to the hop channel: portbind.c, wire_hs.c (the
+ * handshake messages), wire.c (TCP and the hop_* API), wire_udp_hs.c (the
+ * handshake over UDP) and wire_udp.c (the datagram transport), plus their
+ * unit test and fuzz target. Nothing else may include it; the
  * contract for the rest of shipd is wire.h.
  *
  * It holds the hop structure, the handshake messages (parsers take
@@ -75,6 +76,7 @@ struct hop {
 /* What the UDP transport counted (tests and the close log line). */
 struct hop_udp_stats {
 	unsigned long sent, rexmit, test_dropped;	/* datagrams out */
+	unsigned long timeouts;				/* retransmission timer expiries */
 	unsigned long received, bad, dup, oow;		/* datagrams in; dropped ones */
 };
 
@@ -83,14 +85,15 @@ int64_t wire_now_us(void);
 int wire_wait(int fd, short events, int64_t deadline_us);	/* 1 ready, 0 timeout, -1 */
 void wire_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint8_t space, uint64_t ctr);
 void wire_err_prefix(const char *fmt, ...) PRINTF(1, 2);
-int wire_name_ok(const char *s, size_t n);
+int wire_timeout(const struct config *cf, int timeout_s);	/* <= 0: IO-TIMEOUT */
 void wire_put64(uint8_t *b, uint64_t v);
 uint64_t wire_get64(const uint8_t *b);
 struct hop *wire_hop_new(int fd, int proto, int server, int timeout_s,
 			 const struct peer *p, struct aead *tx, struct aead *rx,
 			 const char *remote);
 
-/* wire.c: the handshake, transport-independent */
+/* wire_hs.c: the handshake messages, transport-independent */
+int wire_name_ok(const char *s, size_t n);	/* [A-Za-z0-9._-]{1,255} */
 int wire_hs_begin(struct wire_hs *hs, int server);
 void wire_hs_end(struct wire_hs *hs);
 int wire_hs_hello_make(struct wire_hs *hs, const char *node);
@@ -114,11 +117,32 @@ int wire_hs_keys(struct wire_hs *hs, struct aead **tx, struct aead **rx);
 int port_bind_from(const struct config *cf, int fd, const struct sockaddr *local,
 		   int family, int first, int wait_s);
 
-/* wire_udp.c */
+/* UDP: what the handshake half (wire_udp_hs.c) and the transport share */
+#define UDP_DGRAM_MAX	HOP_UDP_HELLO_LEN	/* every datagram's limit */
+#define UDP_T_REPLY	0x01
+#define UDP_T_AUTH	0x02
+#define UDP_AUTH_LEN	(1 + ED25519_SIG_LEN)
+#define UDP_RTO_INIT_US	250000
+#define UDP_RTO_MAX_US	2000000
+
+/* The test hook SHIPD_TEST_UDP_LOSS=N: drop one outgoing datagram in N. */
+struct wire_lossy {
+	unsigned n;
+	uint64_t s;
+};
+void wire_lossy_init(struct wire_lossy *l);
+int wire_lossy_drop(struct wire_lossy *l);
+
+/* wire_udp_hs.c */
 struct hop *udp_hop_connect(const struct config *cf, const struct keys *me,
 			    const struct peer *p, const struct sockaddr *sa,
 			    socklen_t salen, int timeout_s);
+/* wire_udp.c */
 void udp_hop_attach(struct hop *h);
+/* Keys agreed: keep the AUTH datagram, seed the RTT; the server sends HSOK. */
+void udp_hop_start(struct hop *h, const uint8_t auth[UDP_AUTH_LEN], int64_t rtt_us);
+/* Client: repeat AUTH until the server's first sealed datagram, by deadline. */
+int udp_hop_confirm(struct hop *h, int64_t deadline, const char *me);
 int udp_hop_send(struct hop *h, const void *msg, size_t len);
 ssize_t udp_hop_recv(struct hop *h, void *buf, size_t size, int timeout_s);
 void udp_hop_close(struct hop *h);

@@ -1,16 +1,8 @@
 /*
- * wire_udp.c - the hop channel over UDP, for sites whose firewalls pass
- * datagrams but not TCP: the handshake of wire.c carried in datagrams,
- * then a reliable, ordered message stream.
- *
- * Like TFTP, the server answers a HELLO from a new socket bound in the
- * port range and connect()ed to the client; the client connect()s to
- * wherever the first good REPLY came from. Every datagram is at most
+ * wire_udp.c - the hop channel's reliable, ordered message stream over UDP,
+ * once wire_udp_hs.c has run the handshake. Every datagram is at most
  * UDP_DGRAM_MAX (1200) bytes, so it fits any path MTU:
- *   "SHIPD-HOP"...  HELLO, zero-padded to 1200 bytes (client -> listening port;
- *                   the padding means a REPLY never amplifies a forged HELLO)
- *   01 REPLY        server session -> client
- *   02 sig_c        AUTH, client -> server session; repeated until confirmed
+ *   01 REPLY, 02 AUTH  handshake leftovers (a lost HSOK or AUTH is repeated)
  *   03 seq[8] sealed(flags | chunk)         DATA: nonce = 03|seq
  *   04 ctr[8] sealed(kind | cum[8] | sack)  CONTROL (ack, ping, hsok): nonce = 04|ctr
  * The 9-byte header is authenticated with its payload.
@@ -34,13 +26,10 @@
  */
 #include "wire.h"
 #include "wire_int.h"
-#include "../util/addr.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,7 +37,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define UDP_DGRAM_MAX	HOP_UDP_HELLO_LEN	/* and every other datagram's limit */
 #define UDP_HDR		9			/* type, 64-bit number */
 #define UDP_CHUNK	(UDP_DGRAM_MAX - UDP_HDR - 1 - AEAD_TAG_LEN)
 #define UDP_RWIN	256			/* reorder window, datagrams */
@@ -56,18 +44,12 @@
 #define SACK_BYTES	(UDP_RWIN / 8)
 #define CTL_BODY	(8 + SACK_BYTES)
 #define CTL_LEN		(UDP_HDR + 1 + CTL_BODY + AEAD_TAG_LEN)
-#define AUTH_LEN	(1 + ED25519_SIG_LEN)
 #define RECV_QUEUE_MAX	(1024 * 1024)		/* received, not yet read */
 #define ACK_EVERY	16
 #define DUPTHRESH	3
 #define RTO_MIN_US	10000
-#define RTO_MAX_US	2000000
-#define RTO_INIT_US	250000
 #define DRAIN_MAX	256
-#define SOCKBUF		(1024 * 1024)
 
-#define T_REPLY		0x01
-#define T_AUTH		0x02
 #define T_DATA		0x03
 #define T_CTL		0x04
 
@@ -100,11 +82,6 @@ struct rmsg {
 	uint8_t data[];
 };
 
-struct lossy {
-	unsigned n;
-	uint64_t s;
-};
-
 struct udp {
 	/* sending: seq in [snd_una, snd_nxt) lives in tx[seq % UDP_RWIN] */
 	uint64_t snd_una, snd_nxt, xid, rack_xid, ctl_tx;
@@ -124,17 +101,17 @@ struct udp {
 	int64_t srtt, rttvar, rto, keepalive_us;
 	int backoff;
 	int64_t last_progress, last_sent, last_data_in;
-	uint8_t auth[AUTH_LEN];			/* the AUTH datagram of this session */
+	uint8_t auth[UDP_AUTH_LEN];			/* the AUTH datagram of this session */
 	char why[200];				/* what killed the hop */
-	struct lossy loss;
+	struct wire_lossy loss;
 	struct hop_udp_stats st;
 	uint8_t rbuf[UDP_DGRAM_MAX], dbuf[UDP_DGRAM_MAX];
 };
 
 /* ---- the test hook ---- */
 
-static void
-lossy_init(struct lossy *l)
+void
+wire_lossy_init(struct wire_lossy *l)
 {
 	static int warned;
 	const char *e = getenv("SHIPD_TEST_UDP_LOSS");
@@ -149,8 +126,8 @@ lossy_init(struct lossy *l)
 			  l->n, l->n);
 }
 
-static int
-lossy_drop(struct lossy *l)
+int
+wire_lossy_drop(struct wire_lossy *l)
 {
 	if (!l->n)
 		return 0;
@@ -160,16 +137,6 @@ lossy_drop(struct lossy *l)
 	return l->s % l->n == 0;
 }
 
-static void
-lossy_send(int fd, const void *b, size_t n, const struct sockaddr *to, socklen_t tl,
-	   struct lossy *l)
-{
-	if (lossy_drop(l))
-		return;
-	/* a failed send is a lost datagram: the retransmission timer covers it */
-	(void)sendto(fd, b, n, MSG_DONTWAIT | MSG_NOSIGNAL, to, tl);
-}
-
 /* ---- clocks ---- */
 
 static int64_t
@@ -177,7 +144,7 @@ rto_now(const struct udp *u)
 {
 	int64_t r = u->rto << u->backoff;
 
-	return r > RTO_MAX_US ? RTO_MAX_US : r;
+	return r > UDP_RTO_MAX_US ? UDP_RTO_MAX_US : r;
 }
 
 static void
@@ -197,8 +164,8 @@ rtt_sample(struct udp *u, int64_t r)
 	u->rto = u->srtt + 4 * u->rttvar;
 	if (u->rto < RTO_MIN_US)
 		u->rto = RTO_MIN_US;
-	if (u->rto > RTO_MAX_US)
-		u->rto = RTO_MAX_US;
+	if (u->rto > UDP_RTO_MAX_US)
+		u->rto = UDP_RTO_MAX_US;
 }
 
 /* ---- datagrams out ---- */
@@ -210,7 +177,7 @@ udp_xmit(struct hop *h, const uint8_t *dg, size_t len)
 
 	u->last_sent = wire_now_us();
 	u->st.sent++;
-	if (lossy_drop(&u->loss)) {
+	if (wire_lossy_drop(&u->loss)) {
 		u->st.test_dropped++;
 		return;
 	}
@@ -495,15 +462,15 @@ udp_hop_input(struct hop *h, const uint8_t *dg, size_t len)
 	case T_CTL:
 		udp_ctl_in(h, dg, len);
 		break;
-	case T_AUTH:			/* the client missed our HSOK */
-		if (h->server && len == AUTH_LEN && crypto_memeq(dg, u->auth, AUTH_LEN))
+	case UDP_T_AUTH:			/* the client missed our HSOK */
+		if (h->server && len == UDP_AUTH_LEN && crypto_memeq(dg, u->auth, UDP_AUTH_LEN))
 			u->need_hsok = 1;
 		else
 			u->st.bad++;
 		break;
-	case T_REPLY:			/* the server missed our AUTH */
+	case UDP_T_REPLY:			/* the server missed our AUTH */
 		if (!h->server && !u->confirmed)
-			udp_xmit(h, u->auth, AUTH_LEN);
+			udp_xmit(h, u->auth, UDP_AUTH_LEN);
 		else
 			u->st.dup++;
 		break;
@@ -574,8 +541,11 @@ udp_timers(struct hop *h)
 			fired = 1;
 		}
 	}
-	if (fired && u->backoff < 8)
-		u->backoff++;
+	if (fired) {
+		u->st.timeouts++;
+		if (u->backoff < 8)
+			u->backoff++;
+	}
 	if (u->need_hsok) {
 		u->need_hsok = 0;
 		udp_send_ctl(h, CK_HSOK);
@@ -648,10 +618,10 @@ udp_hop_attach(struct hop *h)
 
 	u->tx = xcalloc(UDP_RWIN, sizeof(*u->tx));
 	u->rx = xcalloc(UDP_RWIN, sizeof(*u->rx));
-	u->rto = RTO_INIT_US;
+	u->rto = UDP_RTO_INIT_US;
 	u->keepalive_us = (int64_t)(h->timeout_s > 3 ? h->timeout_s / 3 : 1) * 1000000;
 	u->last_progress = u->last_sent = u->last_data_in = t;
-	lossy_init(&u->loss);
+	wire_lossy_init(&u->loss);
 	h->u = u;
 }
 
@@ -763,8 +733,11 @@ udp_hop_close(struct hop *h)
 		struct rmsg *m = u->qh;
 
 		u->qh = m->next;
+		crypto_wipe(m->data, m->len);
 		free(m);
 	}
+	if (u->asm_buf)
+		crypto_wipe(u->asm_buf, HOP_MAX_MSG);
 	free(u->asm_buf);
 	crypto_wipe(u->rx, UDP_RWIN * sizeof(*u->rx));
 	free(u->rx);
@@ -783,244 +756,44 @@ hop_udp_stats(const struct hop *h, struct hop_udp_stats *st)
 		memset(st, 0, sizeof(*st));
 }
 
-/* ---- the handshake over datagrams ---- */
+/* ---- where the handshake (wire_udp_hs.c) hands over ---- */
 
-static void
-sockbufs(int fd)
+void
+udp_hop_start(struct hop *h, const uint8_t auth[UDP_AUTH_LEN], int64_t rtt_us)
 {
-	int n = SOCKBUF;
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n));
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n));
+	memcpy(h->u->auth, auth, UDP_AUTH_LEN);
+	if (rtt_us >= 0)
+		rtt_sample(h->u, rtt_us);
+	if (h->server)
+		udp_send_ctl(h, CK_HSOK);
 }
 
-static int64_t
-min64(int64_t a, int64_t b)
+int
+udp_hop_confirm(struct hop *h, int64_t deadline, const char *me)
 {
-	return a < b ? a : b;
-}
+	struct udp *u = h->u;
+	int64_t t, next = 0, rto = UDP_RTO_INIT_US;
 
-struct hop *
-udp_hop_connect(const struct config *cf, const struct keys *me, const struct peer *p,
-		const struct sockaddr *sa, socklen_t salen, int timeout_s)
-{
-	int64_t t, deadline = wire_now_us() + (int64_t)timeout_s * 1000000, next = 0;
-	int64_t rto = RTO_INIT_US, t_sent = 0, rtt = -1;
-	struct aead *tx = NULL, *rx = NULL;
-	struct sockaddr_storage from;
-	socklen_t fl = sizeof(from);
-	struct wire_hs hs;
-	struct lossy loss;
-	struct hop *h = NULL;
-	struct udp *u;
-	uint8_t hello[UDP_DGRAM_MAX], b[UDP_DGRAM_MAX];
-	char remote[80];
-	int fd, nsent = 0;
-	ssize_t n;
-
-	memset(&hs, 0, sizeof(hs));
-	fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		err_set("socket: %s", strerror(errno));
-		return NULL;
-	}
-	if (port_bind_from(cf, fd, NULL, sa->sa_family, cf->min_port, timeout_s) < 0)
-		goto fail;
-	sockbufs(fd);
-	lossy_init(&loss);
-	if (wire_hs_begin(&hs, 0) < 0 || wire_hs_hello_make(&hs, cf->node) < 0)
-		goto fail;
-	memset(hello, 0, sizeof(hello));
-	memcpy(hello, hs.m1, hs.m1len);
-	for (;;) {		/* HELLO until a REPLY */
+	while (!u->confirmed) {
 		t = wire_now_us();
 		if (t >= deadline) {
-			err_set("timeout in handshake (no UDP answer in %d s)", timeout_s);
-			goto fail;
+			err_set("timeout in handshake (no confirmation from %s)", h->peer->name);
+			return -1;
 		}
 		if (t >= next) {
-			lossy_send(fd, hello, sizeof(hello), sa, salen, &loss);
-			t_sent = t;
-			nsent++;
+			udp_xmit(h, u->auth, UDP_AUTH_LEN);
 			next = t + rto;
-			rto = min64(2 * rto, RTO_MAX_US);
+			rto = 2 * rto < UDP_RTO_MAX_US ? 2 * rto : UDP_RTO_MAX_US;
 		}
-		if (wire_wait(fd, POLLIN, min64(next, deadline)) < 0)
-			goto fail;
-		fl = sizeof(from);
-		n = recvfrom(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC,
-			     (struct sockaddr *)&from, &fl);
-		if (n < 1 || (size_t)n > sizeof(b) || b[0] != T_REPLY)
-			continue;	/* nothing, or not for us */
-		if (wire_hs_reply_parse(&hs, b + 1, n - 1, p) < 0)
-			goto fail;
-		if (nsent == 1)
-			rtt = wire_now_us() - t_sent;
-		break;
-	}
-	if (connect(fd, (struct sockaddr *)&from, fl) < 0) {
-		err_set("connect: %s", strerror(errno));
-		goto fail;
-	}
-	addr_str((struct sockaddr *)&from, remote, sizeof(remote));
-	if (wire_hs_auth_make(&hs, me) < 0 || wire_hs_keys(&hs, &tx, &rx) < 0)
-		goto fail;
-	h = wire_hop_new(fd, HOP_UDP, 0, timeout_s, p, tx, rx, remote);
-	tx = rx = NULL;
-	u = h->u;
-	u->auth[0] = T_AUTH;
-	memcpy(u->auth + 1, hs.m3, ED25519_SIG_LEN);
-	if (rtt >= 0)
-		rtt_sample(u, rtt);
-	for (rto = RTO_INIT_US, next = 0; !u->confirmed;) {	/* AUTH until accepted */
-		t = wire_now_us();
-		if (t >= deadline) {
-			err_set("timeout in handshake (no confirmation from %s)", p->name);
-			goto fail;
-		}
-		if (t >= next) {
-			udp_xmit(h, u->auth, AUTH_LEN);
-			next = t + rto;
-			rto = min64(2 * rto, RTO_MAX_US);
-		}
-		if (wire_wait(fd, POLLIN, min64(next, deadline)) < 0)
-			goto fail;
+		if (wire_wait(h->fd, POLLIN, next < deadline ? next : deadline) < 0)
+			return -1;
 		udp_drain(h);
 		if (u->refused) {
-			err_set("%s refused us (is our key on its PEER line for %s?)", p->name,
-				cf->node);
-			goto fail;
+			err_set("%s refused us (is our key on its PEER line for %s?)", h->peer->name, me);
+			return -1;
 		}
 	}
-	if (u->need_ack)
+	if (u->need_ack)	/* data may have come with the confirmation */
 		udp_send_ctl(h, CK_ACK);
-	wire_hs_end(&hs);
-	return h;
-fail:
-	wire_hs_end(&hs);
-	aead_free(tx);
-	aead_free(rx);
-	if (h) {
-		h->dead = 1;
-		hop_close(h);
-	} else
-		close(fd);
-	return NULL;
-}
-
-/* The session socket's local address: LISTEN's when it names one. */
-static const struct sockaddr *
-session_local(const struct config *cf, int family, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (cf->listen_addr == NULL)
-		return NULL;
-	if (family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-		if (inet_pton(AF_INET, cf->listen_addr, &in->sin_addr) == 1) {
-			in->sin_family = AF_INET;
-			return (struct sockaddr *)ss;
-		}
-	} else if (family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-		if (inet_pton(AF_INET6, cf->listen_addr, &in6->sin6_addr) == 1) {
-			in6->sin6_family = AF_INET6;
-			return (struct sockaddr *)ss;
-		}
-	}
-	return NULL;
-}
-
-struct hop *
-hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram, size_t len,
-	       const struct sockaddr *from, socklen_t fromlen, int timeout_s)
-{
-	int64_t t, deadline = wire_now_us() + (int64_t)timeout_s * 1000000, next = 0;
-	int64_t rto = RTO_INIT_US, t_sent = 0, rtt = -1;
-	struct aead *tx = NULL, *rx = NULL;
-	struct sockaddr_storage local;
-	const struct peer *p;
-	struct wire_hs hs;
-	struct lossy loss;
-	struct hop *h;
-	uint8_t reply[1 + HS_REPLY_MAX], b[UDP_DGRAM_MAX];
-	char remote[80];
-	int fd = -1, nsent = 0;
-	ssize_t n;
-
-	addr_str(from, remote, sizeof(remote));
-	if (wire_hs_begin(&hs, 1) < 0)
-		goto fail;
-	if (len > UDP_DGRAM_MAX) {
-		err_set("oversized hello (%zu bytes)", len);
-		goto fail;
-	}
-	if (wire_hs_hello_parse(&hs, dgram, len, 1) < 0 ||
-	    (p = wire_hs_known(cf, hs.peer_name)) == NULL)
-		goto fail;
-	fd = socket(from->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		err_set("socket: %s", strerror(errno));
-		goto fail;
-	}
-	if (port_bind_from(cf, fd, session_local(cf, from->sa_family, &local), from->sa_family,
-			   cf->min_port, timeout_s) < 0)
-		goto fail;
-	if (connect(fd, from, fromlen) < 0) {
-		err_set("connect: %s", strerror(errno));
-		goto fail;
-	}
-	sockbufs(fd);
-	lossy_init(&loss);
-	if (wire_hs_reply_make(&hs, cf->node, me) < 0)
-		goto fail;
-	reply[0] = T_REPLY;
-	memcpy(reply + 1, hs.m2, hs.m2len);
-	for (;;) {		/* REPLY until an AUTH */
-		t = wire_now_us();
-		if (t >= deadline) {
-			err_set("timeout in handshake");
-			goto fail;
-		}
-		if (t >= next) {
-			lossy_send(fd, reply, 1 + hs.m2len, NULL, 0, &loss);
-			t_sent = t;
-			nsent++;
-			next = t + rto;
-			rto = min64(2 * rto, RTO_MAX_US);
-		}
-		if (wire_wait(fd, POLLIN, min64(next, deadline)) < 0)
-			goto fail;
-		n = recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC);
-		if (n < 0 && errno == ECONNREFUSED) {
-			err_set("client left the handshake (port unreachable)");
-			goto fail;
-		}
-		if (n != AUTH_LEN || b[0] != T_AUTH)
-			continue;
-		if (wire_hs_auth_check(&hs, b + 1, p) < 0)
-			goto fail;
-		if (nsent == 1)
-			rtt = wire_now_us() - t_sent;
-		break;
-	}
-	if (wire_hs_keys(&hs, &tx, &rx) < 0)
-		goto fail;
-	h = wire_hop_new(fd, HOP_UDP, 1, timeout_s, p, tx, rx, remote);
-	memcpy(h->u->auth, b, AUTH_LEN);
-	if (rtt >= 0)
-		rtt_sample(h->u, rtt);
-	wire_hs_end(&hs);
-	udp_send_ctl(h, CK_HSOK);
-	return h;
-fail:
-	wire_hs_end(&hs);
-	aead_free(tx);
-	aead_free(rx);
-	if (fd >= 0)
-		close(fd);
-	wire_err_prefix("hop from %s", remote);
-	return NULL;
+	return 0;
 }

@@ -422,8 +422,8 @@ bulk(int udp, int mb, const char *loss)
 		printf("# %s %d MB%s%s: %.2f s, %.1f MB/s", udp ? "udp" : "tcp", mb,
 		       loss ? " with 1 datagram in " : "", loss ? loss : "", dt, mb / dt);
 		if (udp)
-			printf(", %lu datagrams sent, %lu resent, %lu dropped by the test hook",
-			       st.sent, st.rexmit, st.test_dropped);
+			printf(", %lu datagrams sent, %lu resent (%lu timer expiries), %lu dropped by the test hook",
+			       st.sent, st.rexmit, st.timeouts, st.test_dropped);
 		printf("\n");
 		if (loss) {
 			CHECK(st.test_dropped > 0);
@@ -553,6 +553,92 @@ port_range_two_hops(void)
 	hop_close(h2);
 	out = server_wait(&s, NULL);
 	CHECK_HAS(out, "OK1 OK2\nCLOSED1\nCLOSED2\n");
+	free(out);
+	freeconf(cfA);
+	freeconf(cfB);
+}
+
+/*
+ * Ten UDP hops open at once through ranges of ten ports on each side: one
+ * port per hop, all in range; an eleventh finds the range busy.
+ */
+static void
+port_range_ten_udp_hops(void)
+{
+	enum { N = 10 };
+	int port = ports(1), a = ports(N), b = ports(N), ufd, pfd[2];
+	struct config *cfB = mkconf("B", port, b, b + N - 1), *cfA = mkconf("A", 0, a, a + N - 1);
+	struct hop *h[N], *extra;
+	int seen[N] = { 0 }, ok = 1;
+	struct srv s;
+	char *out, *line, want[96];
+	pid_t pid;
+
+	addpeer(cfB, "A", 0, kA);
+	addpeer(cfA, "B", port, kB);
+	ufd = wire_listen_udp(cfB);
+	CHECK(ufd >= 0 && pipe(pfd) == 0);
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		struct hop *sh[N];
+		char buf[16];
+
+		close(pfd[0]);
+		for (int i = 0; i < N; i++) {
+			struct pollfd pf = { ufd, POLLIN, 0 };
+			uint8_t d[2048];
+			struct sockaddr_storage from;
+			socklen_t fl = sizeof(from);
+			ssize_t n;
+
+			poll(&pf, 1, 10000);
+			n = recvfrom(ufd, d, sizeof(d), 0, (struct sockaddr *)&from, &fl);
+			sh[i] = hop_accept_udp(cfB, kB, d, n, (struct sockaddr *)&from, fl, 10);
+			if (sh[i] == NULL) {
+				say(pfd[1], "ERR %s\n", err_get());
+				_exit(1);
+			}
+			say(pfd[1], "PORT %d\n", hop_local_port(sh[i]));
+		}
+		for (int i = 0; i < N; i++) {
+			if (hop_recv(sh[i], buf, sizeof(buf), 10) == 0 && hop_eof(sh[i]))
+				say(pfd[1], "CLOSED\n");
+			hop_close(sh[i]);
+		}
+		_exit(0);
+	}
+	close(pfd[1]);
+	close(ufd);
+	s.pid = pid;
+	s.rd = pfd[0];
+	for (int i = 0; i < N; i++) {
+		h[i] = hop_connect(cfA, kA, config_peer(cfA, "B"), 10);
+		CHECK(h[i] != NULL && strcmp(hop_proto(h[i]), "udp") == 0);
+		if (h[i] == NULL)
+			continue;
+		CHECK(hop_local_port(h[i]) >= a && hop_local_port(h[i]) < a + N);
+		for (int j = 0; j < i; j++)
+			CHECK(h[j] == NULL || hop_local_port(h[j]) != hop_local_port(h[i]));
+	}
+	extra = hop_connect(cfA, kA, config_peer(cfA, "B"), 1);
+	CHECK(extra == NULL);
+	snprintf(want, sizeof(want), "udp: port range %d-%d busy: no free UDP port after 1 s",
+		 a, a + N - 1);
+	CHECK_HAS(err_get(), want);
+	hop_close(extra);
+	for (int i = 0; i < N; i++)
+		hop_close(h[i]);
+	out = server_wait(&s, NULL);
+	for (line = out; (line = strstr(line, "PORT ")) != NULL; line++) {
+		int p = atoi(line + 5);
+
+		if (p < b || p >= b + N || seen[p - b]++)
+			ok = 0;
+	}
+	for (int i = 0; i < N; i++)
+		ok &= seen[i] == 1;
+	CHECK(ok);
+	CHECK_HAS(out, "CLOSED\nCLOSED\nCLOSED\nCLOSED\nCLOSED\nCLOSED\nCLOSED\nCLOSED\nCLOSED\nCLOSED\n");
 	free(out);
 	freeconf(cfA);
 	freeconf(cfB);
@@ -813,6 +899,49 @@ silent_client_dropped(void)
 		close(fd);
 	}
 	freeconf(cfB);
+}
+
+/* A web server where a shipd should be; peers we cannot dial at all. */
+static void
+connect_errors(void)
+{
+	int port = ports(1), lfd, c;
+	struct config *cfA = mkconf("A", 0, 0, 0), *cfW = mkconf("W", port, 0, 0);
+	pid_t pid;
+
+	addpeer(cfA, "B", port, kB);
+	lfd = wire_listen_tcp(cfW);
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		poll(&(struct pollfd){ lfd, POLLIN, 0 }, 1, 10000);
+		c = accept(lfd, NULL, NULL);
+		if (write(c, "HTTP/1.1 400 Bad Request\r\n\r\n", 28) < 0) {
+		}
+		sleep(2);
+		_exit(0);
+	}
+	close(lfd);
+	CHECK(hop_connect(cfA, kA, config_peer(cfA, "B"), 5) == NULL);
+	CHECK_HAS(err_get(), "over tcp: not a shipd peer: bad magic");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+
+	addpeer(cfA, "K", 0, kC);		/* a KEY line: no address */
+	free(cfA->peers[1].host);
+	cfA->peers[1].host = NULL;
+	CHECK(hop_connect(cfA, kA, config_peer(cfA, "K"), 5) == NULL);
+	CHECK_HAS(err_get(), "hop to K (-:0): it has no address");
+	addpeer(cfA, "N", port, NULL);		/* a PEER without a key */
+	CHECK(hop_connect(cfA, kA, config_peer(cfA, "N"), 5) == NULL);
+	CHECK_HAS(err_get(), "no key configured for it");
+	addpeer(cfA, "D", port, kC);
+	free(cfA->peers[3].host);
+	cfA->peers[3].host = xstrdup("no-such-host.invalid");
+	CHECK(hop_connect(cfA, kA, config_peer(cfA, "D"), 5) == NULL);
+	CHECK_HAS(err_get(), "hop to D (no-such-host.invalid:");
+	CHECK_HAS(err_get(), "cannot resolve no-such-host.invalid");
+	freeconf(cfA);
+	freeconf(cfW);
 }
 
 /* Nobody at all: TCP refused, UDP unanswered: fails in about timeout_s. */
@@ -1078,7 +1207,7 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	crypto_init();
 	log_open("test_wire", "stderr");
-	next_port = 20000 + (getpid() % 400) * 25;
+	next_port = 20000 + (getpid() % 100) * 100;	/* a test uses about 70 */
 	snprintf(dir, sizeof(dir), "/tmp/test_wire.XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return 2;
@@ -1099,6 +1228,7 @@ main(void)
 	TEST(tcp_20mb_throughput);
 	TEST(port_range_honoured);
 	TEST(port_range_two_hops);
+	TEST(port_range_ten_udp_hops);
 	TEST(port_range_busy);
 	TEST(refuse_unknown_node);
 	TEST(refuse_stolen_name);
@@ -1106,6 +1236,7 @@ main(void)
 	TEST(refuse_wrong_server_key);
 	TEST(refuse_garbage);
 	TEST(silent_client_dropped);
+	TEST(connect_errors);
 	TEST(silent_server_udp);
 	TEST(silent_peer_timeout);
 	TEST(tampered_tcp_frames);

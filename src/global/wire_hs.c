@@ -1,0 +1,261 @@
+/*
+ * wire_hs.c - the hop handshake's messages, the same over TCP and UDP
+ * (wire.c and wire_udp_hs.c move them):
+ *   client -> server  HELLO  "SHIPD-HOP" version namelen name eph_c
+ *   server -> client  REPLY  "SHIPD-HOP" version namelen name eph_s sig_s
+ *   client -> server  AUTH   sig_c
+ *   server -> client  HSOK   the first sealed message: "you are accepted"
+ * with
+ *   sig_s = Ed25519(server node key, SHA256("shipd hop v1 server" | HELLO | REPLY-sig_s))
+ *   sig_c = Ed25519(client node key, SHA256("shipd hop v1 client" | HELLO | REPLY))
+ *   keys  = HKDF-SHA256(X25519(eph_c, eph_s), salt = SHA256(HELLO | REPLY),
+ *                       info "shipd hop v1") -> client-to-server | server-to-client
+ * The server takes a client only if its name is a known node with a key
+ * and sig_c verifies with that key; the client takes the server only if it
+ * is the peer dialled and sig_s verifies with that peer's key. Ephemeral
+ * secrets live in secure memory and are wiped with the handshake.
+ *
+ * Parsers take buffers and touch no socket, so the fuzzer feeds them
+ * directly. Never reads past len, never trusts a name it has not checked.
+ */
+#include "wire.h"
+#include "wire_int.h"
+#include "../util/log.h"
+
+#include <string.h>
+
+#define LABEL_SERVER	"shipd hop v1 server"
+#define LABEL_CLIENT	"shipd hop v1 client"
+#define HKDF_INFO	"shipd hop v1"
+
+int
+wire_name_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > HOP_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+wire_hs_begin(struct wire_hs *hs, int server)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->server = server;
+	hs->eph_sec = crypto_secure_alloc(X25519_LEN);
+	return x25519_keypair(hs->eph_sec, hs->eph_pub);
+}
+
+void
+wire_hs_end(struct wire_hs *hs)
+{
+	crypto_secure_free(hs->eph_sec, X25519_LEN);
+	crypto_wipe(hs, sizeof(*hs));
+}
+
+static size_t
+put_head(uint8_t *b, const char *name, const uint8_t eph[X25519_LEN])
+{
+	size_t n = strlen(name);
+
+	memcpy(b, HOP_MAGIC, HOP_MAGIC_LEN);
+	b[HOP_MAGIC_LEN] = HOP_VERSION;
+	b[HOP_MAGIC_LEN + 1] = (uint8_t)n;
+	memcpy(b + HS_HEAD_LEN, name, n);
+	memcpy(b + HS_HEAD_LEN + n, eph, X25519_LEN);
+	return HS_HEAD_LEN + n + X25519_LEN;
+}
+
+ssize_t
+wire_hs_head(const uint8_t *b, size_t len, int reply)
+{
+	if (len < HOP_MAGIC_LEN || memcmp(b, HOP_MAGIC, HOP_MAGIC_LEN) != 0) {
+		err_set("not a shipd peer: bad magic");
+		return -1;
+	}
+	if (len < HS_HEAD_LEN) {
+		err_set("truncated %s", reply ? "reply" : "hello");
+		return -1;
+	}
+	if (b[HOP_MAGIC_LEN] != HOP_VERSION) {
+		err_set("unsupported hop protocol version %u (this shipd speaks %u)",
+			b[HOP_MAGIC_LEN], HOP_VERSION);
+		return -1;
+	}
+	return HS_HEAD_LEN + b[HOP_MAGIC_LEN + 1] + X25519_LEN + (reply ? ED25519_SIG_LEN : 0);
+}
+
+/* Parse the part HELLO and REPLY share; returns its length or -1. */
+static ssize_t
+get_head(const uint8_t *b, size_t len, char *name, uint8_t eph[X25519_LEN], int reply)
+{
+	ssize_t need = wire_hs_head(b, len, reply);
+	size_t n;
+
+	if (need < 0)
+		return -1;
+	if (len < (size_t)need) {
+		err_set("truncated %s", reply ? "reply" : "hello");
+		return -1;
+	}
+	n = b[HOP_MAGIC_LEN + 1];
+	if (!wire_name_ok((const char *)b + HS_HEAD_LEN, n)) {
+		err_set("bad node name in %s", reply ? "reply" : "hello");
+		return -1;
+	}
+	memcpy(name, b + HS_HEAD_LEN, n);
+	name[n] = 0;
+	memcpy(eph, b + HS_HEAD_LEN + n, X25519_LEN);
+	return HS_HEAD_LEN + n + X25519_LEN;
+}
+
+int
+wire_hs_hello_make(struct wire_hs *hs, const char *node)
+{
+	if (node == NULL || !wire_name_ok(node, strlen(node))) {
+		err_set("this node's name is not usable (NODE must be [A-Za-z0-9._-], 1-255 characters)");
+		return -1;
+	}
+	hs->m1len = put_head(hs->m1, node, hs->eph_pub);
+	return 0;
+}
+
+int
+wire_hs_hello_parse(struct wire_hs *hs, const uint8_t *b, size_t len, int pad_ok)
+{
+	ssize_t n = get_head(b, len, hs->peer_name, hs->peer_eph, 0);
+
+	if (n < 0)
+		return -1;
+	for (size_t i = n; i < len; i++)
+		if (!pad_ok || b[i] != 0) {
+			err_set("hello followed by %zu unexpected bytes", len - n);
+			return -1;
+		}
+	memcpy(hs->m1, b, n);
+	hs->m1len = n;
+	return 0;
+}
+
+const struct peer *
+wire_hs_known(const struct config *cf, const char *name)
+{
+	const struct peer *p = config_peer(cf, name);
+
+	if (p == NULL) {
+		err_set("unknown peer %s", name);
+		return NULL;
+	}
+	if (!p->has_key) {
+		err_set("peer %s has no key configured", name);
+		return NULL;
+	}
+	return p;
+}
+
+static void
+digest(const struct wire_hs *hs, const char *label, size_t m2len, uint8_t out[SHA256_LEN])
+{
+	struct hash *h = hash_new_sha256();
+
+	if (label)
+		hash_update(h, label, strlen(label));
+	hash_update(h, hs->m1, hs->m1len);
+	hash_update(h, hs->m2, m2len);
+	hash_final(h, out);
+}
+
+int
+wire_hs_reply_make(struct wire_hs *hs, const char *node, const struct keys *me)
+{
+	uint8_t d[SHA256_LEN];
+
+	if (node == NULL || !wire_name_ok(node, strlen(node))) {
+		err_set("this node's name is not usable (NODE must be [A-Za-z0-9._-], 1-255 characters)");
+		return -1;
+	}
+	hs->m2len = put_head(hs->m2, node, hs->eph_pub);
+	digest(hs, LABEL_SERVER, hs->m2len, d);
+	if (ed25519_sign(me->sign_sec, me->pub.sign, d, sizeof(d), hs->m2 + hs->m2len) < 0)
+		return -1;
+	hs->m2len += ED25519_SIG_LEN;
+	return 0;
+}
+
+int
+wire_hs_reply_parse(struct wire_hs *hs, const uint8_t *b, size_t len, const struct peer *p)
+{
+	uint8_t d[SHA256_LEN];
+	ssize_t n = get_head(b, len, hs->peer_name, hs->peer_eph, 1);
+
+	if (n < 0)
+		return -1;
+	if (len != (size_t)n + ED25519_SIG_LEN) {
+		err_set("reply of %zu bytes, want %zu", len, (size_t)n + ED25519_SIG_LEN);
+		return -1;
+	}
+	if (strcmp(hs->peer_name, p->name) != 0) {
+		err_set("server calls itself %s, not %s", hs->peer_name, p->name);
+		return -1;
+	}
+	memcpy(hs->m2, b, len);
+	hs->m2len = len;
+	digest(hs, LABEL_SERVER, n, d);
+	if (ed25519_verify(p->key.sign, d, sizeof(d), b + n) < 0) {
+		err_set("bad handshake signature from %s (does its key match our PEER line?)",
+			p->name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+wire_hs_auth_make(struct wire_hs *hs, const struct keys *me)
+{
+	uint8_t d[SHA256_LEN];
+
+	digest(hs, LABEL_CLIENT, hs->m2len, d);
+	return ed25519_sign(me->sign_sec, me->pub.sign, d, sizeof(d), hs->m3);
+}
+
+int
+wire_hs_auth_check(struct wire_hs *hs, const uint8_t sig[ED25519_SIG_LEN], const struct peer *p)
+{
+	uint8_t d[SHA256_LEN];
+
+	digest(hs, LABEL_CLIENT, hs->m2len, d);
+	if (ed25519_verify(p->key.sign, d, sizeof(d), sig) < 0) {
+		err_set("bad handshake signature from %s", p->name);
+		return -1;
+	}
+	memcpy(hs->m3, sig, ED25519_SIG_LEN);
+	return 0;
+}
+
+int
+wire_hs_keys(struct wire_hs *hs, struct aead **tx, struct aead **rx)
+{
+	uint8_t shared[X25519_LEN], salt[SHA256_LEN], okm[2 * AEAD_KEY_LEN];
+	const uint8_t *c2s = okm, *s2c = okm + AEAD_KEY_LEN;
+	int rc = -1;
+
+	if (x25519_shared(hs->eph_sec, hs->peer_eph, shared) < 0)
+		goto out;
+	digest(hs, NULL, hs->m2len, salt);
+	if (hkdf_sha256(salt, sizeof(salt), shared, sizeof(shared), HKDF_INFO,
+			strlen(HKDF_INFO), okm, sizeof(okm)) < 0)
+		goto out;
+	*tx = aead_new(hs->server ? s2c : c2s);
+	*rx = aead_new(hs->server ? c2s : s2c);
+	rc = 0;
+out:
+	crypto_wipe(shared, sizeof(shared));
+	crypto_wipe(okm, sizeof(okm));
+	return rc;
+}

@@ -1,0 +1,259 @@
+/*
+ * wire_udp_hs.c - the hop handshake (wire_hs.c's messages) carried in
+ * datagrams, for when TCP cannot reach the peer; wire_udp.c takes over
+ * once the keys are agreed.
+ *
+ * Like TFTP, the server answers a HELLO that reached its listening port
+ * from a new socket bound in the port range and connect()ed to the client;
+ * the client connect()s to wherever the first good REPLY came from:
+ *   "SHIPD-HOP"...  HELLO, zero-padded to 1200 bytes (client -> listening
+ *                   port; the padding means a REPLY, ~110 bytes however
+ *                   often repeated, never amplifies a forged HELLO)
+ *   01 REPLY        server session -> client, repeated until an AUTH
+ *   02 sig_c        AUTH, client -> session, repeated until the server's
+ *                   first sealed datagram (HSOK) arrives
+ * Retransmissions back off from 250 ms to 2 s; the whole handshake has
+ * timeout_s. A server that refuses stays silent, so the client learns it
+ * from the port-unreachable its next AUTH provokes, or from the timeout.
+ *
+ * Never answers a datagram that is not a HELLO from a known node, never
+ * returns a hop whose peer has not proved its key.
+ */
+#include "wire.h"
+#include "wire_int.h"
+#include "../util/addr.h"
+#include "../util/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SOCKBUF		(1024 * 1024)
+
+static void
+sockbufs(int fd)
+{
+	int n = SOCKBUF;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n));
+}
+
+static int64_t
+min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* A lost send is a lost datagram: the caller's retransmission covers it. */
+static void
+lossy_send(int fd, const void *b, size_t n, const struct sockaddr *to, socklen_t tl,
+	   struct wire_lossy *l)
+{
+	if (!wire_lossy_drop(l))
+		(void)sendto(fd, b, n, MSG_DONTWAIT | MSG_NOSIGNAL, to, tl);
+}
+
+struct hop *
+udp_hop_connect(const struct config *cf, const struct keys *me, const struct peer *p,
+		const struct sockaddr *sa, socklen_t salen, int timeout_s)
+{
+	int64_t t, deadline = wire_now_us() + (int64_t)timeout_s * 1000000, next = 0;
+	int64_t rto = UDP_RTO_INIT_US, t_sent = 0, rtt = -1;
+	struct aead *tx = NULL, *rx = NULL;
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof(from);
+	struct wire_hs hs;
+	struct wire_lossy loss;
+	struct hop *h = NULL;
+	uint8_t hello[UDP_DGRAM_MAX], b[UDP_DGRAM_MAX], auth[UDP_AUTH_LEN];
+	char remote[80];
+	int fd, nsent = 0;
+	ssize_t n;
+
+	memset(&hs, 0, sizeof(hs));
+	fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err_set("socket: %s", strerror(errno));
+		return NULL;
+	}
+	if (port_bind_from(cf, fd, NULL, sa->sa_family, cf->min_port, timeout_s) < 0)
+		goto fail;
+	sockbufs(fd);
+	wire_lossy_init(&loss);
+	if (wire_hs_begin(&hs, 0) < 0 || wire_hs_hello_make(&hs, cf->node) < 0)
+		goto fail;
+	memset(hello, 0, sizeof(hello));
+	memcpy(hello, hs.m1, hs.m1len);
+	for (;;) {		/* HELLO until a REPLY */
+		t = wire_now_us();
+		if (t >= deadline) {
+			err_set("timeout in handshake (no UDP answer in %d s)", timeout_s);
+			goto fail;
+		}
+		if (t >= next) {
+			lossy_send(fd, hello, sizeof(hello), sa, salen, &loss);
+			t_sent = t;
+			nsent++;
+			next = t + rto;
+			rto = min64(2 * rto, UDP_RTO_MAX_US);
+		}
+		if (wire_wait(fd, POLLIN, min64(next, deadline)) < 0)
+			goto fail;
+		fl = sizeof(from);
+		n = recvfrom(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC,
+			     (struct sockaddr *)&from, &fl);
+		if (n < 1 || (size_t)n > sizeof(b) || b[0] != UDP_T_REPLY)
+			continue;	/* nothing, or not for us */
+		if (wire_hs_reply_parse(&hs, b + 1, n - 1, p) < 0)
+			goto fail;
+		if (nsent == 1)
+			rtt = wire_now_us() - t_sent;
+		break;
+	}
+	if (connect(fd, (struct sockaddr *)&from, fl) < 0) {
+		err_set("connect: %s", strerror(errno));
+		goto fail;
+	}
+	addr_str((struct sockaddr *)&from, remote, sizeof(remote));
+	if (wire_hs_auth_make(&hs, me) < 0 || wire_hs_keys(&hs, &tx, &rx) < 0)
+		goto fail;
+	auth[0] = UDP_T_AUTH;
+	memcpy(auth + 1, hs.m3, ED25519_SIG_LEN);
+	h = wire_hop_new(fd, HOP_UDP, 0, timeout_s, p, tx, rx, remote);
+	tx = rx = NULL;
+	udp_hop_start(h, auth, rtt);
+	if (udp_hop_confirm(h, deadline, cf->node) < 0)	/* AUTH until accepted */
+		goto fail;
+	wire_hs_end(&hs);
+	return h;
+fail:
+	wire_hs_end(&hs);
+	aead_free(tx);
+	aead_free(rx);
+	if (h) {
+		h->dead = 1;
+		hop_close(h);
+	} else
+		close(fd);
+	return NULL;
+}
+
+/* The session socket's local address: LISTEN's when it names one. */
+static const struct sockaddr *
+session_local(const struct config *cf, int family, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (cf->listen_addr == NULL)
+		return NULL;
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, cf->listen_addr, &in->sin_addr) == 1) {
+			in->sin_family = AF_INET;
+			return (struct sockaddr *)ss;
+		}
+	} else if (family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, cf->listen_addr, &in6->sin6_addr) == 1) {
+			in6->sin6_family = AF_INET6;
+			return (struct sockaddr *)ss;
+		}
+	}
+	return NULL;
+}
+
+struct hop *
+hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram, size_t len,
+	       const struct sockaddr *from, socklen_t fromlen, int timeout_s)
+{
+	int64_t t, deadline, next = 0;
+	int64_t rto = UDP_RTO_INIT_US, t_sent = 0, rtt = -1;
+	struct aead *tx = NULL, *rx = NULL;
+	struct sockaddr_storage local;
+	const struct peer *p;
+	struct wire_hs hs;
+	struct wire_lossy loss;
+	struct hop *h;
+	uint8_t reply[1 + HS_REPLY_MAX], b[UDP_DGRAM_MAX];
+	char remote[80];
+	int fd = -1, nsent = 0;
+	ssize_t n;
+
+	addr_str(from, remote, sizeof(remote));
+	timeout_s = wire_timeout(cf, timeout_s);
+	deadline = wire_now_us() + (int64_t)timeout_s * 1000000;
+	if (wire_hs_begin(&hs, 1) < 0)
+		goto fail;
+	if (len > UDP_DGRAM_MAX) {
+		err_set("oversized hello (%zu bytes)", len);
+		goto fail;
+	}
+	if (wire_hs_hello_parse(&hs, dgram, len, 1) < 0 ||
+	    (p = wire_hs_known(cf, hs.peer_name)) == NULL)
+		goto fail;
+	fd = socket(from->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err_set("socket: %s", strerror(errno));
+		goto fail;
+	}
+	if (port_bind_from(cf, fd, session_local(cf, from->sa_family, &local), from->sa_family,
+			   cf->min_port, timeout_s) < 0)
+		goto fail;
+	if (connect(fd, from, fromlen) < 0) {
+		err_set("connect: %s", strerror(errno));
+		goto fail;
+	}
+	sockbufs(fd);
+	wire_lossy_init(&loss);
+	if (wire_hs_reply_make(&hs, cf->node, me) < 0)
+		goto fail;
+	reply[0] = UDP_T_REPLY;
+	memcpy(reply + 1, hs.m2, hs.m2len);
+	for (;;) {		/* REPLY until an AUTH */
+		t = wire_now_us();
+		if (t >= deadline) {
+			err_set("timeout in handshake");
+			goto fail;
+		}
+		if (t >= next) {
+			lossy_send(fd, reply, 1 + hs.m2len, NULL, 0, &loss);
+			t_sent = t;
+			nsent++;
+			next = t + rto;
+			rto = min64(2 * rto, UDP_RTO_MAX_US);
+		}
+		if (wire_wait(fd, POLLIN, min64(next, deadline)) < 0)
+			goto fail;
+		n = recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 && errno == ECONNREFUSED) {
+			err_set("client left the handshake (port unreachable)");
+			goto fail;
+		}
+		if (n != UDP_AUTH_LEN || b[0] != UDP_T_AUTH)
+			continue;
+		if (wire_hs_auth_check(&hs, b + 1, p) < 0)
+			goto fail;
+		if (nsent == 1)
+			rtt = wire_now_us() - t_sent;
+		break;
+	}
+	if (wire_hs_keys(&hs, &tx, &rx) < 0)
+		goto fail;
+	h = wire_hop_new(fd, HOP_UDP, 1, timeout_s, p, tx, rx, remote);
+	wire_hs_end(&hs);
+	udp_hop_start(h, b, rtt);	/* sends HSOK */
+	return h;
+fail:
+	wire_hs_end(&hs);
+	aead_free(tx);
+	aead_free(rx);
+	if (fd >= 0)
+		close(fd);
+	wire_err_prefix("hop from %s", remote);
+	return NULL;
+}
