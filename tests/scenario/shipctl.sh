@@ -220,17 +220,20 @@ check "a returning order is listed as such" test "$(echo "$out" | jq -r --arg id
 	'.[] | select(.id == $id) | .state + " " + (.returning | tostring)')" = "return true"
 run -c "$A" resubmit "$id1"
 check "resubmit exits 0 ($err)" test "$rc" = 0
-check "resubmitted order is in the storage bay's outgoing/" test -f "$SP/ms_ship/outgoing/$id1"
-check "its data moved with it" test -s "$SP/ms_ship/data/$id1" -a ! -e "$SP/ms_rtn/data/$id1"
+# a new journey has a new order id (relays keep seen/ markers per journey)
+rid=$out
+check "resubmit prints the new journey's id $id1.r1" test "$rid" = "$id1.r1"
+check "resubmitted order is in the storage bay's outgoing/" test -f "$SP/ms_ship/outgoing/$rid"
+check "its data moved with it" test -s "$SP/ms_ship/data/$rid" -a ! -e "$SP/ms_rtn/data/$id1"
 check "the return copy is gone" test ! -e "$SP/ms_rtn/return/$id1"
-o=$SP/ms_ship/outgoing/$id1
+o=$SP/ms_ship/outgoing/$rid
 check "resubmit resets returning, attempts and errors" \
 	sh -c "! grep -qE '^(returning|attempts|last-error|return-reason):' '$o'"
 check "resubmit keeps the destination, restarts the hops" \
 	sh -c "grep -qx 'dest: siteB' '$o' && test \"\$(grep -c '^hop:' '$o')\" = 1"
 exp=$(awk '$1 == "expires:" { print $2 }' "$o")
 check "resubmit sets a new expiry (class expiration, 14 days)" test $((exp - now)) -gt $((14 * 86400 - 60))
-run -c "$A" resubmit "$id1"
+run -c "$A" resubmit "$rid"
 expect "resubmit of an order not returned exits 65" 65 "not a returned order \(outgoing\)"
 
 # ---- a corrupt order is listed, not crashed on
