@@ -10,6 +10,7 @@
  */
 #include "shipd.h"
 #include "../global/packet.h"
+#include "../global/progress.h"
 #include "../global/wire.h"
 #include "../global/xfer.h"
 #include "../util/log.h"
@@ -58,7 +59,8 @@ hop_order_text(const struct order *o, const struct strv *dests)
 }
 
 static int
-stream_body(struct hop *h, int fd, uint64_t off, uint64_t size, const char *id)
+stream_body(struct hop *h, int fd, uint64_t off, uint64_t size, const char *id,
+	    struct progress *pr)
 {
 	static uint8_t buf[XF_DATA_MAX];
 
@@ -77,6 +79,7 @@ stream_body(struct hop *h, int fd, uint64_t off, uint64_t size, const char *id)
 		if (xfer_send(h, XF_DATA, buf, n) < 0)
 			return -1;
 		off += n;
+		progress_update(pr, off);
 	}
 	return xfer_send(h, XF_END, NULL, 0);
 }
@@ -96,6 +99,7 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 	double t0 = now_s();
 	int fd = -1, type, rc = HOP_TEMP;
 	uint64_t off = 0;
+	struct progress *pr = NULL;
 
 	*why = NULL;
 	if (p == NULL || p->host == NULL) {
@@ -159,7 +163,9 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 	if (off)
 		msg_info("order %s: resuming at byte %llu of %lld for %s", o->id,
 			 (unsigned long long)off, (long long)st.st_size, nh);
-	if (stream_body(h, fd, off, st.st_size, o->id) < 0) {
+	pr = progress_start(bay, o->id, nh, hop_proto(h), hop_local_port(h), st.st_size);
+	progress_update(pr, off);
+	if (stream_body(h, fd, off, st.st_size, o->id, pr) < 0) {
 		*why = xasprintf("%s: sending: %s", nh, err_get());
 		goto out;
 	}
@@ -194,6 +200,7 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 bye:
 	xfer_send(h, XF_BYE, NULL, 0);
 out:
+	progress_end(pr);
 	if (h)
 		hop_close(h);
 	free(text);

@@ -11,6 +11,7 @@
  */
 #include "shipd.h"
 #include "../global/crypto.h"
+#include "../global/progress.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 
@@ -42,6 +43,7 @@ prepare_bays(void)
 
 		if (bay_init(bays.v[i]) < 0)
 			msg_fatal_status(2, "bay %s: %s", bays.v[i], err_get());
+		progress_clean(bays.v[i]);
 		if (bay_recover(bays.v[i], &r) < 0)
 			msg_fatal("bay %s: recovery: %s", bays.v[i], err_get());
 		if (r.tmp_removed || r.active_requeued || r.data_orphans ||
