@@ -107,6 +107,7 @@ VERB(submit)
 		rc = EX_DATAERR;
 		goto out;
 	}
+	c->keep_root = 1;	/* read the key first, then work in the bays as USER */
 	cf = ctl_config(c);
 
 	/* every file checked before any is queued */
@@ -128,6 +129,7 @@ VERB(submit)
 		goto out;
 	}
 	config_add_self(cf, &me->pub);	/* a packet to this node is sealed for our own key */
+	ctl_drop(c);
 	for (int f = i; f < argc; f++) {
 		struct strv ids = {0};
 		int tempfail;

@@ -326,9 +326,14 @@ reload(void)
 		return;
 	}
 	if (keys_load(cf->key_file, &k) < 0) {
-		msg_warnx("reload refused, keeping the running configuration: %s", err_get());
-		config_free(cf);
-		return;
+		if (geteuid() == 0 || strcmp(cf->key_file, S->cf->key_file) != 0) {
+			msg_warnx("reload refused, keeping the running configuration: %s", err_get());
+			config_free(cf);
+			return;
+		}
+		/* unprivileged after the split: keep the key already in memory */
+		k = S->keys;
+		S->keys = NULL;
 	}
 	if ((cf->listen_addr == NULL) != (S->cf->listen_addr == NULL) ||
 	    (cf->listen_addr && (strcmp(cf->listen_addr, S->cf->listen_addr) != 0 ||
