@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <syslog.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +181,38 @@ reap(void)
 		child_exited(pid, status);
 }
 
+/*
+ * Refusals at the door are logged, but a flood must not fill the disk with
+ * them: at most REFUSAL_LOG_RATE lines a second, then one line saying how
+ * many were not logged.
+ */
+#define REFUSAL_LOG_RATE 20
+
+static void refusal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+refusal(const char *fmt, ...)
+{
+	static time_t second;
+	static int logged, dropped;
+	time_t now = time(NULL);
+	va_list ap;
+
+	if (now != second) {
+		if (dropped)
+			msg_warnx("%d more refusals in the last second not logged", dropped);
+		second = now;
+		logged = dropped = 0;
+	}
+	if (++logged > REFUSAL_LOG_RATE) {
+		dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	msg_vlog(LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
 static int
 allowed(const struct sockaddr *sa)
 {
@@ -234,10 +268,10 @@ accept_tcp(void)
 	while ((fd = accept4(S->tcpfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC)) >= 0) {
 		addr_str((struct sockaddr *)&ss, who, sizeof(who));
 		if (!allowed((struct sockaddr *)&ss)) {
-			msg_warnx("refused connection from %s: address not in the allow list", who);
+			refusal("refused connection from %s: address not in the allow list", who);
 			close(fd);
 		} else if (S->nreceivers >= S->cf->max_receivers) {
-			msg_warnx("refused connection from %s: %d receivers busy", who,
+			refusal("refused connection from %s: %d receivers busy", who,
 				  S->nreceivers);
 			close(fd);
 		} else {
@@ -279,14 +313,19 @@ recv_udp(void)
 		addr_str((struct sockaddr *)&ss, who, sizeof(who));
 		sl = sizeof(ss);
 		if (!allowed((struct sockaddr *)&ss)) {
-			msg_warnx("refused UDP datagram from %s: address not in the allow list", who);
+			refusal("refused UDP datagram from %s: address not in the allow list", who);
 			continue;
 		}
 		/* a retransmitted HELLO while its session child starts */
 		if (htab_get(S->udp_recent, who))
 			continue;
+		/* noise never costs a fork */
+		if (!hop_udp_is_hello(buf, n)) {
+			refusal("refused UDP datagram from %s: not a shipd HELLO (%zd bytes)", who, n);
+			continue;
+		}
 		if (S->nreceivers >= S->cf->max_receivers) {
-			msg_warnx("refused UDP session from %s: %d receivers busy", who,
+			refusal("refused UDP session from %s: %d receivers busy", who,
 				  S->nreceivers);
 			continue;
 		}
