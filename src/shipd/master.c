@@ -49,6 +49,28 @@ ep_del(int fd)
 		epoll_ctl(S->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+/*
+ * In a new child: die with the master (no orphan may keep working on a
+ * claimed order), default signals, and none of the master's descriptors
+ * but the listeners (the caller closes those it does not need).
+ */
+static void
+child_setup(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(75);	/* the master died before the line above took hold */
+	sigprocmask(SIG_UNBLOCK, &blocked, NULL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	close(S->epfd);
+	close(S->sigfd);
+	if (S->inofd >= 0)
+		close(S->inofd);
+	if (S->timerfd >= 0)
+		close(S->timerfd);
+}
+
 /* Fork a child for job j; the child never returns. */
 pid_t
 master_fork(struct job *j)
@@ -63,25 +85,11 @@ master_fork(struct job *j)
 	if (pid == 0) {
 		int rc = 0;
 
-		/* die with the master: no orphan may keep working on a claimed order */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(75);
-		sigprocmask(SIG_UNBLOCK, &blocked, NULL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_IGN);
-		close(S->epfd);
-		close(S->sigfd);
-		if (S->inofd >= 0)
-			close(S->inofd);
-		if (S->timerfd >= 0)
-			close(S->timerfd);
-		if (j->kind != J_RECEIVE) {
-			if (S->tcpfd >= 0)
-				close(S->tcpfd);
-			if (S->udpfd >= 0)
-				close(S->udpfd);
-		}
+		child_setup();
+		if (S->tcpfd >= 0)
+			close(S->tcpfd);
+		if (S->udpfd >= 0)
+			close(S->udpfd);
 		switch (j->kind) {
 		case J_SEND:
 			rc = sender_run(j->bay, j->id);
@@ -235,15 +243,7 @@ fork_receiver(const char *what)
 		return -1;
 	}
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		sigprocmask(SIG_UNBLOCK, &blocked, NULL);
-		signal(SIGTERM, SIG_DFL);
-		close(S->epfd);
-		close(S->sigfd);
-		if (S->inofd >= 0)
-			close(S->inofd);
-		if (S->timerfd >= 0)
-			close(S->timerfd);
+		child_setup();
 		return 0;
 	}
 	j = xcalloc(1, sizeof(*j));
