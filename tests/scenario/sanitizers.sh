@@ -1,5 +1,5 @@
 #!/bin/bash
-# The loopback scenarios again, with the ASan + UBSan daemons and shipctl
+# The loopback scenarios (and the hostile peer) again, with the ASan + UBSan daemons and shipctl
 # (build/asan/bin, `make asan`). Each scenario must pass as it does in the
 # normal build, and neither sanitizer may report anything: every process
 # writes its reports to its own file under a per-scenario directory
@@ -19,7 +19,7 @@ fi
 san=$(mktemp -d /tmp/shipd-san.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$san"' EXIT
 
-for s in ${SAN_SCENARIOS:-delivery retry poll}; do
+for s in ${SAN_SCENARIOS:-delivery retry poll hostile}; do
 	d=$san/$s; mkdir -p "$d"
 	start=$(date +%s)
 	SHIPD=$TOP/build/asan/bin/shipd SHIPCTL=$TOP/build/asan/bin/shipctl \
