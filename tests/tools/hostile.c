@@ -18,7 +18,8 @@
  *   and re-signed, trailer left) | lie-size (order announces more than
  *   the signed header) | frame-replay (a hop frame sent again under an old
  *   counter) | udp-bad (a UDP hop with bad-tag and out-of-window datagrams
- *   injected before a good packet)
+ *   injected before a good packet) | offer-file (no connection: write the
+ *   OFFER payload to the file named by the fifth argument, a fuzz seed)
  *
  * It is a test tool: it links build/libshipd.a and reaches into the wire
  * and packet internals to forge; nothing in shipd may depend on it.
@@ -442,6 +443,30 @@ broken:
 	return 1;
 }
 
+/* The OFFER payload (hdrlen(4) header order) as a file: a fuzz seed. */
+static int
+write_offer(const struct sealed *s, const char *text, const char *out)
+{
+	size_t hl = s->pi.header_len, len;
+	char *buf = read_file(s->path, 64 << 20, &len);
+	struct sbuf o = {0};
+	uint8_t be[4] = {hl >> 24, hl >> 16, hl >> 8, hl};
+	int fd, rc = 1;
+
+	if (buf == NULL)
+		return 1;
+	sbuf_add(&o, be, 4);
+	sbuf_add(&o, buf, hl);
+	sbuf_puts(&o, text);
+	if ((fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0 &&
+	    write_all(fd, o.s, o.len) == 0 && close(fd) == 0)
+		rc = 0;
+	printf("result: %s offer of %zu bytes written to %s\n", rc ? "no" : "an", o.len, out);
+	sbuf_free(&o);
+	free(buf);
+	return rc;
+}
+
 static struct hop *
 connect_udp(const struct config *cf, const struct keys *me, const struct peer *p)
 {
@@ -509,6 +534,10 @@ mode_hop(const char *confpath, const char *tmpdir, char **av, int ac)
 		return 2;
 	text = order_text(origin, &s, base, dest, strcmp(mode, "lie-size") == 0 ? 1000 : 0);
 
+	if (strcmp(mode, "offer-file") == 0) {
+		rc = write_offer(&s, text, ac > 4 ? av[4] : "offer.bin");
+		goto out;
+	}
 	h = strcmp(mode, "udp-bad") == 0 ? connect_udp(cf, me, p) : hop_connect(cf, me, p, 10);
 	if (h == NULL) {
 		printf("result: error: handshake: %s\n", err_get());
