@@ -347,7 +347,34 @@ bay_usage(const char *bay, uint64_t *bytes)
 		return -1;
 	if (bay_subpath(dir, sizeof(dir), bay, "tmp", NULL) < 0 || dir_bytes(dir, bytes) < 0)
 		return -1;
+	/* interrupted transfers waiting to resume take space too */
+	if (bay_subpath(dir, sizeof(dir), bay, "partial", NULL) < 0 || dir_bytes(dir, bytes) < 0)
+		return -1;
 	return 0;
+}
+
+int
+bay_purge_partial(const char *bay, time_t older_than)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	struct stat sb;
+	int dfd, n = 0;
+	DIR *d;
+
+	if (bay_subpath(dir, sizeof(dir), bay, "partial", NULL) < 0 || (d = opendir(dir)) == NULL)
+		return 0;
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode) && sb.st_mtime < older_than &&
+		    unlinkat(dfd, de->d_name, 0) == 0) {
+			msg_info("purged interrupted transfer %s/%s (%lld bytes, idle since %ld)", dir,
+				 de->d_name, (long long)sb.st_size, (long)sb.st_mtime);
+			n++;
+		}
+	closedir(d);
+	return n;
 }
 
 static int

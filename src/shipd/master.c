@@ -519,8 +519,10 @@ master_run(void)
 
 				if (read(S->timerfd, &x, sizeof(x)) < 0) {
 				}
-				if (time(NULL) >= S->last_full_scan + FULL_SCAN_INTERVAL)
+				if (time(NULL) >= S->last_full_scan + FULL_SCAN_INTERVAL) {
 					qmgr_scan_all(0);
+					qmgr_purge();
+				}
 				else
 					qmgr_due();
 			}

@@ -225,7 +225,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 			goto out;
 		}
 		if (got + m > o.size) {
-			ftruncate(fd, 0);
+			unlink(partial);
 			rc = refuse(h, XF_REFUSE, o.id, "more data than announced");
 			goto out;
 		}
@@ -244,7 +244,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	if (got != o.size) {
 		sbuf_printf(&why, "truncated: %llu of %llu bytes", (unsigned long long)got,
 			    (unsigned long long)o.size);
-		ftruncate(fd, 0);
+		unlink(partial);
 		rc = refuse(h, XF_REFUSE, o.id, why.s);
 		goto out;
 	}
