@@ -23,6 +23,7 @@ struct archive;
 
 #define PKT_MAGIC		"shipd-packet 1"
 #define PKT_MAGIC_PREFIX	"shipd-packet "
+#define PKT_HEADER_CTX		"shipd-packet-header 1\n"
 #define PKT_TRAILER_CTX		"shipd-packet-trailer 1\n"
 #define PKT_CCHUNK		(PKT_CHUNK + AEAD_TAG_LEN)	/* a full chunk on disk */
 #define PKT_MAX_LINE		512
@@ -73,6 +74,15 @@ size_t pkt_hdr_reserve(const struct pkt_hdr *h);
 
 /* Names: [A-Za-z0-9._-]+, at most max bytes. */
 int pkt_name_ok(const char *s, size_t max);
+
+/*
+ * The header signature's message: context || SHA-256(signed bytes). A
+ * fixed-size message, because libgcrypt's EdDSA signing copies the message
+ * into its 64 KiB secure-memory pool and aborts when a near-64 KiB header
+ * does not fit.
+ */
+void pkt_header_msg(const void *hdr, size_t len, uint8_t *msg, size_t *mlen);
+#define PKT_HEADER_MSG_MAX	(sizeof(PKT_HEADER_CTX) + PKT_DIGEST_LEN)
 
 /* The trailer's signed message: context || H(header) || H(body). */
 void pkt_trailer_msg(const uint8_t hd[PKT_DIGEST_LEN], const uint8_t bd[PKT_DIGEST_LEN],
