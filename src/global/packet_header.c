@@ -573,6 +573,8 @@ packet_check_header(const struct config *cf, const void *buf, size_t len, struct
 	int r = pkt_hdr_parse(buf, len, &h);
 
 	memset(pi, 0, sizeof(*pi));
+	if (r == 0)
+		err_set("packet header incomplete (%zu bytes so far)", len);
 	if (r <= 0)
 		return r;
 	if (pkt_hdr_verify(cf, NULL, buf, &h) < 0) {

@@ -298,6 +298,27 @@ roundtrip_sizes(void)
 	}
 }
 
+/* Names are bytes: UTF-8 (or anything but '/' and controls) arrives intact. */
+static void
+roundtrip_utf8_name(void)
+{
+	const char *name = "r\xc3\xa9sum\xc3\xa9 \xe2\x82\xac 1.txt";
+	char src[256], *dd = newdir("dest"), out[PATH_MAX];
+	struct sealed s;
+	struct strv names = {0};
+	struct stat st;
+
+	snprintf(src, sizeof(src), "%s/utf8", root);
+	write_src(src, (const uint8_t *)"x", 1, 0600);
+	CHECK_INT(seal(A, src, name, &dests_b, "utf8", 0, &s), 0);
+	CHECK_INT(open_at(B, s.pp, s.n, dd, &names), 0);
+	CHECK_INT(names.n, 1);
+	CHECK_STR(names.v[0], name);
+	snprintf(out, sizeof(out), "%s/%s", dd, name);
+	CHECK(stat(out, &st) == 0 && st.st_size == 1);
+	strv_free(&names);
+}
+
 static void
 roundtrip_compressible(void)
 {
@@ -1328,6 +1349,7 @@ main(void)
 
 	TEST(roundtrip_sizes);
 	TEST(roundtrip_compressible);
+	TEST(roundtrip_utf8_name);
 	TEST(stream_boundaries);
 	TEST(split_parts);
 	TEST(every_flip);
