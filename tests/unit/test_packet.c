@@ -27,6 +27,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -49,14 +51,25 @@ static int dirseq;
 
 /*
  * LeakSanitizer: libgcrypt's random generator keeps a 128 KiB buffer for
- * the life of the process that no API frees. It is libgcrypt's, not ours;
- * every other leak still fails the ASan run.
+ * the life of the process that no API frees; libarchive 3.6.2 never frees
+ * the 33-byte client-filter state made by archive_write_open2 once a write
+ * callback has failed (the archive is then FATAL, so close does not run).
+ * Neither is ours; every other leak still fails the ASan run.
  */
 const char *__lsan_default_suppressions(void);
+const char *__asan_default_options(void);
 const char *
 __lsan_default_suppressions(void)
 {
-	return "leak:libgcrypt.so\n";
+	return "leak:libgcrypt.so\nleak:archive_write_open2\n";
+}
+
+/* whole stacks through libraries built without frame pointers, so the
+ * suppression above can see archive_write_open2 */
+const char *
+__asan_default_options(void)
+{
+	return "fast_unwind_on_malloc=0";
 }
 
 /* ---- helpers ---- */
@@ -1300,6 +1313,35 @@ seal_refusals(void)
 	}
 }
 
+/* A write failing half-way (file size limit): a clear error, no part left. */
+static void
+seal_write_failure(void)
+{
+	size_t n = 1 << 20;
+	uint8_t *d = xmalloc(n);
+	char src[256], *tmp = newdir("tmp");
+	struct sealed s;
+	struct rlimit old, lim;
+
+	fill_random(d, n);
+	snprintf(src, sizeof(src), "%s/big", root);
+	write_src(src, d, n, 0644);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.dir, sizeof(s.dir), "%s", newdir("bay"));
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 300 * 1024;
+	setrlimit(RLIMIT_FSIZE, &lim);
+	CHECK_INT(packet_seal(conf[A], key[A], "SiteA", src, "f", &dests_b, "-default", "efbig",
+			      MTIME, MTIME, 0, tmp, keep_part, &s), -1);
+	setrlimit(RLIMIT_FSIZE, &old);
+	CHECK_ERR("packet efbig: write part 1: File too large");
+	CHECK_INT(s.n, 0);
+	CHECK_INT(count_entries(tmp), 0);
+	free(d);
+}
+
 /* A packet to ourselves: sealed and opened with our own key. */
 static void
 to_self(void)
@@ -1364,6 +1406,7 @@ main(void)
 	TEST(chunk_layer);
 	TEST(header_parser);
 	TEST(seal_refusals);
+	TEST(seal_write_failure);
 	TEST(to_self);
 
 	for (int i = 0; i < NNODES; i++) {
