@@ -191,29 +191,33 @@ reap(void)
 
 /*
  * Refusals at the door are logged, but a flood must not fill the disk with
- * them: at most REFUSAL_LOG_RATE lines a second, then one line saying how
+ * them: at most REFUSAL_LOG_RATE lines a second for each kind of refusal
+ * (so a flood of one kind never hides another), then one line saying how
  * many were not logged.
  */
 #define REFUSAL_LOG_RATE 20
+enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_UDP_BUSY, R_NKINDS };
 
-static void refusal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void refusal(enum refusal_kind k, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static void
-refusal(const char *fmt, ...)
+refusal(enum refusal_kind k, const char *fmt, ...)
 {
-	static time_t second;
-	static int logged, dropped;
+	static time_t second[R_NKINDS];
+	static int logged[R_NKINDS], dropped[R_NKINDS];
 	time_t now = time(NULL);
 	va_list ap;
 
-	if (now != second) {
-		if (dropped)
-			msg_warnx("%d more refusals in the last second not logged", dropped);
-		second = now;
-		logged = dropped = 0;
+	if (now != second[k]) {
+		if (dropped[k])
+			msg_warnx("%d more refusals of this kind in the last second not logged",
+				  dropped[k]);
+		second[k] = now;
+		logged[k] = dropped[k] = 0;
 	}
-	if (++logged > REFUSAL_LOG_RATE) {
-		dropped++;
+	if (++logged[k] > REFUSAL_LOG_RATE) {
+		dropped[k]++;
 		return;
 	}
 	va_start(ap, fmt);
@@ -268,10 +272,10 @@ accept_tcp(void)
 	while ((fd = accept4(S->tcpfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC)) >= 0) {
 		addr_str((struct sockaddr *)&ss, who, sizeof(who));
 		if (!allowed((struct sockaddr *)&ss)) {
-			refusal("refused connection from %s: address not in the allow list", who);
+			refusal(R_ALLOW, "refused connection from %s: address not in the allow list", who);
 			close(fd);
 		} else if (S->nreceivers >= S->cf->max_receivers) {
-			refusal("refused connection from %s: %d receivers busy", who,
+			refusal(R_BUSY, "refused connection from %s: %d receivers busy", who,
 				  S->nreceivers);
 			close(fd);
 		} else {
@@ -313,7 +317,7 @@ recv_udp(void)
 		addr_str((struct sockaddr *)&ss, who, sizeof(who));
 		sl = sizeof(ss);
 		if (!allowed((struct sockaddr *)&ss)) {
-			refusal("refused UDP datagram from %s: address not in the allow list", who);
+			refusal(R_UDP_ALLOW, "refused UDP datagram from %s: address not in the allow list", who);
 			continue;
 		}
 		/* a retransmitted HELLO while its session child starts */
@@ -321,11 +325,11 @@ recv_udp(void)
 			continue;
 		/* noise never costs a fork */
 		if (!hop_udp_is_hello(buf, n)) {
-			refusal("refused UDP datagram from %s: not a shipd HELLO (%zd bytes)", who, n);
+			refusal(R_UDP_NOISE, "refused UDP datagram from %s: not a shipd HELLO (%zd bytes)", who, n);
 			continue;
 		}
 		if (S->nreceivers >= S->cf->max_receivers) {
-			refusal("refused UDP session from %s: %d receivers busy", who,
+			refusal(R_UDP_BUSY, "refused UDP session from %s: %d receivers busy", who,
 				  S->nreceivers);
 			continue;
 		}
