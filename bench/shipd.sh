@@ -7,6 +7,8 @@
 #   bench/shipd.sh hop2  FILE   A -> X (exposed relay) -> B
 #   bench/shipd.sh files DIR    A -> B, every file of DIR submitted separately,
 #                               first submission to last delivery
+#   bench/shipd.sh idle  SECS   A and B running with nothing to do: CPU
+#                               ticks of both masters (+ reaped children)
 # Prints "RESULT SECONDS CPU MAXRSS_KIB DETAIL" (see bench/lib.sh). Never
 # asserts on the figures; exits non-zero only if nothing was delivered.
 set -u
@@ -43,6 +45,18 @@ else
 	node_peer A B; node_peer B A
 fi
 for n in $nodes; do bstart "$n" || exit 1; done
+
+# idle: CPU seconds both daemons use in SECS with nothing to do
+ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
+if [ "$case_" = idle ]; then
+	sleep 1
+	a0=$(ticks "${PID[A]}"); b0=$(ticks "${PID[B]}")
+	sleep "$src"
+	a1=$(ticks "${PID[A]}"); b1=$(ticks "${PID[B]}")
+	hz=$(getconf CLK_TCK)
+	echo "RESULT $src $(awk -v t=$((a1 - a0 + b1 - b0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }') 0 ticks:A=$((a1 - a0)),B=$((b1 - b0))"
+	exit 0
+fi
 
 # the input is hard-linked in, so the submission consumes a link, not a copy
 work=$NODES/work; mkdir -p "$work"
