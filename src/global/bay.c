@@ -363,25 +363,6 @@ free_bytes(const char *path, uint64_t *avail)
 	return 0;
 }
 
-static const char *
-human(uint64_t n, char *buf, size_t size)
-{
-	static const char units[] = "KMGTPE";
-	double v = (double)n;
-	int u = -1;
-
-	if (n < 1024) {
-		snprintf(buf, size, "%llu", (unsigned long long)n);
-		return buf;
-	}
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, size, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
-	return buf;
-}
-
 /*
  * Cost: one statvfs, and with BAY-SIZE-LIMIT set one readdir + fstatat
  * over data/ and tmp/ (files being sealed count too) on every call. There
@@ -398,8 +379,8 @@ bay_space_ok(const struct config *cf, const char *bay, uint64_t size)
 		return -1;
 	if (avail < cf->min_free_disk || avail - cf->min_free_disk < size) {
 		err_set("bay full: %s: %s free, need %s plus MIN-FREE-DISK %s", bay,
-			human(avail, a, sizeof(a)), human(size, b, sizeof(b)),
-			human(cf->min_free_disk, c, sizeof(c)));
+			fmt_size(avail, a, sizeof(a)), fmt_size(size, b, sizeof(b)),
+			fmt_size(cf->min_free_disk, c, sizeof(c)));
 		return -1;
 	}
 	if (cf->bay_size_limit == 0)
@@ -408,8 +389,8 @@ bay_space_ok(const struct config *cf, const char *bay, uint64_t size)
 		return -1;
 	if (used > cf->bay_size_limit || cf->bay_size_limit - used < size) {
 		err_set("bay full: %s holds %s, %s more exceeds BAY-SIZE-LIMIT %s", bay,
-			human(used, a, sizeof(a)), human(size, b, sizeof(b)),
-			human(cf->bay_size_limit, c, sizeof(c)));
+			fmt_size(used, a, sizeof(a)), fmt_size(size, b, sizeof(b)),
+			fmt_size(cf->bay_size_limit, c, sizeof(c)));
 		return -1;
 	}
 	return 0;

@@ -19,9 +19,11 @@ static const struct verb {
 	int (*fn)(struct ctl *, int, char **);
 	const char *usage;
 } verbs[] = {
-	{"submit", cmd_submit, "submit --to DEST [--to DEST...] [--class C] [--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] [--copy] FILE..."},
+	{"submit", cmd_submit, "submit --to DEST [--to DEST...] [--class C] [--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] [--copy] [--wait [--timeout SECONDS]] FILE..."},
 	{"ls", cmd_ls, "ls [--class C] [--state S] [--json | --long | --short]"},
 	{"show", cmd_show, "show ID"},
+	{"stats", cmd_stats, "stats [--class C] [--json]"},
+	{"top", cmd_top, "top [--once] [--interval SECONDS]"},
 	{"hold", cmd_hold, "hold ID..."},
 	{"release", cmd_release, "release ID..."},
 	{"retry", cmd_retry, "retry ID...|--all"},

@@ -56,5 +56,7 @@ VERB_DECL(rm);
 VERB_DECL(resubmit);
 VERB_DECL(routes);
 VERB_DECL(firewall);
+VERB_DECL(stats);
+VERB_DECL(top);
 
 #endif

@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <syslog.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,28 @@ ep_del(int fd)
 		epoll_ctl(S->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+/*
+ * In a new child: die with the master (no orphan may keep working on a
+ * claimed order), default signals, and none of the master's descriptors
+ * but the listeners (the caller closes those it does not need).
+ */
+static void
+child_setup(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(75);	/* the master died before the line above took hold */
+	sigprocmask(SIG_UNBLOCK, &blocked, NULL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	close(S->epfd);
+	close(S->sigfd);
+	if (S->inofd >= 0)
+		close(S->inofd);
+	if (S->timerfd >= 0)
+		close(S->timerfd);
+}
+
 /* Fork a child for job j; the child never returns. */
 pid_t
 master_fork(struct job *j)
@@ -61,25 +85,11 @@ master_fork(struct job *j)
 	if (pid == 0) {
 		int rc = 0;
 
-		/* die with the master: no orphan may keep working on a claimed order */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(75);
-		sigprocmask(SIG_UNBLOCK, &blocked, NULL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_IGN);
-		close(S->epfd);
-		close(S->sigfd);
-		if (S->inofd >= 0)
-			close(S->inofd);
-		if (S->timerfd >= 0)
-			close(S->timerfd);
-		if (j->kind != J_RECEIVE) {
-			if (S->tcpfd >= 0)
-				close(S->tcpfd);
-			if (S->udpfd >= 0)
-				close(S->udpfd);
-		}
+		child_setup();
+		if (S->tcpfd >= 0)
+			close(S->tcpfd);
+		if (S->udpfd >= 0)
+			close(S->udpfd);
 		switch (j->kind) {
 		case J_SEND:
 			rc = sender_run(j->bay, j->id);
@@ -179,6 +189,38 @@ reap(void)
 		child_exited(pid, status);
 }
 
+/*
+ * Refusals at the door are logged, but a flood must not fill the disk with
+ * them: at most REFUSAL_LOG_RATE lines a second, then one line saying how
+ * many were not logged.
+ */
+#define REFUSAL_LOG_RATE 20
+
+static void refusal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+refusal(const char *fmt, ...)
+{
+	static time_t second;
+	static int logged, dropped;
+	time_t now = time(NULL);
+	va_list ap;
+
+	if (now != second) {
+		if (dropped)
+			msg_warnx("%d more refusals in the last second not logged", dropped);
+		second = now;
+		logged = dropped = 0;
+	}
+	if (++logged > REFUSAL_LOG_RATE) {
+		dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	msg_vlog(LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
 static int
 allowed(const struct sockaddr *sa)
 {
@@ -201,15 +243,7 @@ fork_receiver(const char *what)
 		return -1;
 	}
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		sigprocmask(SIG_UNBLOCK, &blocked, NULL);
-		signal(SIGTERM, SIG_DFL);
-		close(S->epfd);
-		close(S->sigfd);
-		if (S->inofd >= 0)
-			close(S->inofd);
-		if (S->timerfd >= 0)
-			close(S->timerfd);
+		child_setup();
 		return 0;
 	}
 	j = xcalloc(1, sizeof(*j));
@@ -234,10 +268,10 @@ accept_tcp(void)
 	while ((fd = accept4(S->tcpfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC)) >= 0) {
 		addr_str((struct sockaddr *)&ss, who, sizeof(who));
 		if (!allowed((struct sockaddr *)&ss)) {
-			msg_warnx("refused connection from %s: address not in the allow list", who);
+			refusal("refused connection from %s: address not in the allow list", who);
 			close(fd);
 		} else if (S->nreceivers >= S->cf->max_receivers) {
-			msg_warnx("refused connection from %s: %d receivers busy", who,
+			refusal("refused connection from %s: %d receivers busy", who,
 				  S->nreceivers);
 			close(fd);
 		} else {
@@ -279,14 +313,19 @@ recv_udp(void)
 		addr_str((struct sockaddr *)&ss, who, sizeof(who));
 		sl = sizeof(ss);
 		if (!allowed((struct sockaddr *)&ss)) {
-			msg_warnx("refused UDP datagram from %s: address not in the allow list", who);
+			refusal("refused UDP datagram from %s: address not in the allow list", who);
 			continue;
 		}
 		/* a retransmitted HELLO while its session child starts */
 		if (htab_get(S->udp_recent, who))
 			continue;
+		/* noise never costs a fork */
+		if (!hop_udp_is_hello(buf, n)) {
+			refusal("refused UDP datagram from %s: not a shipd HELLO (%zd bytes)", who, n);
+			continue;
+		}
 		if (S->nreceivers >= S->cf->max_receivers) {
-			msg_warnx("refused UDP session from %s: %d receivers busy", who,
+			refusal("refused UDP session from %s: %d receivers busy", who,
 				  S->nreceivers);
 			continue;
 		}
