@@ -10,12 +10,15 @@
 #
 #   BENCH_MB=1024 BENCH_FILES=1000 BENCH_RUNS=3 BENCH_SCALE="1000 10000 100000"
 #   BENCH_SYSTEMS="shipd nncp uucp"
+#   bench/all.sh [--append]   --append (from bench/run): add the section to the
+#                             latest.md bench/run just wrote instead of replacing it
 set -u
+[ "${1:-}" = --append ] && export BENCH_APPEND=1
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP" || exit 1
 : "${BENCH_MB:=1024}" "${BENCH_FILES:=1000}" "${BENCH_RUNS:=3}"
-: "${BENCH_SCALE:=1000 10000 100000}" "${BENCH_SYSTEMS:=shipd nncp uucp}"
-export BENCH_MB BENCH_FILES BENCH_RUNS BENCH_SCALE
+: "${BENCH_SCALE:=1000 10000 100000}" "${BENCH_SYSTEMS:=shipd nncp uucp}" "${BENCH_POLL_LIMIT:=150}"
+export BENCH_MB BENCH_FILES BENCH_RUNS BENCH_SCALE BENCH_POLL_LIMIT
 [ -x bin/shipd ] && [ -x bin/shipctl ] || make -s all || exit 1
 W=$(mktemp -d /tmp/shipd-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT

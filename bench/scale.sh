@@ -1,16 +1,17 @@
 #!/bin/bash
 # bench/scale.sh - cost growth with the queue. For each N, a bay holding N
 # deferred orders (not yet due) for a peer that is down, then the wall time
-# of "shipctl ls" and of the daemon's start-up pass (recovery + one queue
+# of "shipctl ls", of the daemon's start-up pass (recovery + one queue
 # scan: shipd -f started, stopped with TERM as soon as it says "started";
-# the TERM is handled after the scan). Then one "shipd --poll" over
-# BENCH_POLL_N (default 50) orders, where --poll retries every deferred
-# order against the down peer: its time per order is the cost of an attempt.
+# the TERM is handled after the scan) and of one "shipd --poll" pass, which
+# retries every deferred order against the down peer (a refused connection
+# each) and defers it again; cut at BENCH_POLL_LIMIT seconds (300, exit
+# 124). Last, --poll over BENCH_POLL_N (default 50) outgoing orders.
 # Orders are made fast: one real submission, then its order file cloned
 # with new ids (perl: link the sealed data, write the order) - the data
 # content is never looked at while the peer is down.
 #
-#   bench/scale.sh N...  prints "scale N LS_S STARTSCAN_S" per N and
+#   bench/scale.sh N...  prints "scale N LS_S STARTSCAN_S POLL_S POLL_EXIT" per N and
 #                        "pollpeerdown N POLL_S EXIT"
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,9 +62,11 @@ for n in "$@"; do
 	p=$!
 	for _ in $(seq 6000); do grep -qs started "$d/log" && break; sleep 0.01; done
 	kill -TERM "$p"; wait "$p"; t2=$(now)
-	echo "scale $n $(elapsed "$t0" "$t1") $(elapsed "$t1" "$t2")"
+	timeout "${BENCH_POLL_LIMIT:-300}" "$SHIPD" -c "$d/shipping.conf" --poll >"$d/poll.log" 2>&1
+	prc=$?; t3=$(now)
+	echo "scale $n $(elapsed "$t0" "$t1") $(elapsed "$t1" "$t2") $(elapsed "$t2" "$t3") $prc"
 	echo "scale: $n orders: ls $(elapsed "$t0" "$t1") s, start-up scan $(elapsed "$t1" "$t2") s," \
-		"deferred $(nfiles "$d/spool/ms_ship/deferred")" >&2
+		"--poll $(elapsed "$t2" "$t3") s (exit $prc), deferred $(nfiles "$d/spool/ms_ship/deferred")" >&2
 	rm -rf "$d"
 done
 
