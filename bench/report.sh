@@ -5,7 +5,7 @@
 # and every run's per-process detail. Writes bench/results/latest.md
 # (with the date, uname -a and the CPU model) and prints it; with
 # BENCH_APPEND=1 (make bench) the section is appended to the latest.md that
-# bench/run's earlier sections wrote. Reads only
+# bench/run's earlier sections wrote (never to one that already holds it). Reads only
 # RAW; computes nothing that the raw lines do not hold.
 #
 #   bench/report.sh [RAW]    (default bench/results/raw.txt)
@@ -53,7 +53,7 @@ row() {	# row LABEL KEY LIMIT
 }
 runs=$(awk '$1 == "run" { print $4 }' "$RAW" | sort -n | tail -n 1)
 {
-	echo "# shipd benchmarks: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "# shipd vs NNCP vs UUCP vs the machine: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
 	echo "- machine: \`$(uname -a)\`"
 	echo "- CPU: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) memory"
@@ -103,7 +103,9 @@ runs=$(awk '$1 == "run" { print $4 }' "$RAW" | sort -n | tail -n 1)
 	awk '$1 == "run" { printf "%-5s %-5s run %s: %8.3f s %7.2f cpu %7d KiB  %s\n", $2, $3, $4, $5, $6, $7, $8 }' "$RAW"
 	echo '```'
 } >"$OUT.new"
-if [ -n "${BENCH_APPEND:-}" ] && [ -f "$OUT" ]; then
+# append only to a file bench/run's earlier sections just wrote (it holds
+# no section of ours yet); a leftover of an earlier run is replaced
+if [ -n "${BENCH_APPEND:-}" ] && [ -f "$OUT" ] && ! grep -q '^#* *shipd vs NNCP' "$OUT"; then
 	{ cat "$OUT"; echo; sed '1s/^# /## /; 2,$s/^## /### /' "$OUT.new"; } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 else
 	mv "$OUT.new" "$OUT"
