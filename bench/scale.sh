@@ -41,10 +41,19 @@ mkbay() {
 		open(my $fh, "<", "$bay/outgoing/$id") or die "$bay/outgoing/$id: $!";
 		my $o = do { local $/; <$fh> }; close $fh;
 		(my $stem = $id) =~ s/-[0-9a-f]+$//;
+		open($fh, "<", "$bay/data/$id") or die "$bay/data/$id: $!";
+		my $data = do { local $/; <$fh> }; close $fh;
 		my $due = time + 86400;
+		my $src;
 		for my $i (0 .. $n - 1) {
 			my $new = sprintf("%s-%08x", $stem, $i);
-			link("$bay/data/$id", "$bay/data/$new") or die "link: $!";
+			if ($i % 50000 == 0) {	# ext4 allows 65,000 links to a file
+				open(my $d, ">", "$bay/data/$new") or die "$new: $!";
+				print $d $data; close $d;
+				$src = $new;
+			} else {
+				link("$bay/data/$src", "$bay/data/$new") or die "link: $!";
+			}
 			(my $t = $o) =~ s/\Q$id\E/$new/g;
 			open(my $w, ">", "$bay/$st/$new") or die "$new: $!";
 			print $w $t; close $w;
