@@ -22,7 +22,7 @@ head -c "$((MB * 1048576))" /dev/urandom >"$P/in.bin"
 
 net() {	# fresh A -> B, B started with the given command prefix
 	rm -rf "$NODES/A" "$NODES/B"
-	node_add A $((base + 1)); node_add B $((base + 2))
+	node_add A $((base + 1)) "IO-TIMEOUT 120s"; node_add B $((base + 2)) "IO-TIMEOUT 120s"
 	node_peer A B; node_peer B A
 	SHIPD="$* $TOP/bin/shipd" node_start B || exit 1
 	node_start A || exit 1
