@@ -1,0 +1,88 @@
+#!/bin/bash
+# bench/shipd.sh - one benchmark run of shipd on loopback with real daemons
+# (tests/lib/nodes.sh): a fresh network per run, daemons run under
+# /usr/bin/time so their CPU and peak RSS include every reaped worker.
+#
+#   bench/shipd.sh hop1  FILE   A -> B, one file, submit to delivered
+#   bench/shipd.sh hop2  FILE   A -> X (exposed relay) -> B
+#   bench/shipd.sh files DIR    A -> B, every file of DIR submitted separately,
+#                               first submission to last delivery
+#   bench/shipd.sh idle  SECS   A and B running with nothing to do: CPU
+#                               ticks of both masters (+ reaped children)
+# Prints "RESULT SECONDS CPU MAXRSS_KIB DETAIL" (see bench/lib.sh). Never
+# asserts on the figures; exits non-zero only if nothing was delivered.
+set -u
+case_=${1:?usage: shipd.sh hop1|hop2|files SRC}; src=${2:?usage: shipd.sh CASE SRC}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$TOP/tests/lib/nodes.sh"
+. "$TOP/bench/lib.sh"
+WAIT=30
+nodes_init
+declare -A TPID
+
+bstart() {	# like node_start, under /usr/bin/time; PID[] is shipd itself
+	local n=$1
+	/usr/bin/time -f "$TIMEFMT" -o "$NODES/$n/time" \
+		"$SHIPD" -c "$(conf "$n")" -f >>"$NODES/$n/shipd.log" 2>&1 &
+	TPID[$n]=$!
+	wait_for grep -qs "started" "$NODES/$n/shipd.log" || { echo "# $n did not start" >&2; return 1; }
+	PID[$n]=$(pgrep -P "${TPID[$n]}" -x shipd)
+}
+bstop() { node_stop "$1"; wait "${TPID[$1]}" 2>/dev/null; }
+
+base=$((20000 + RANDOM % 20000))
+big="BAY-SIZE-LIMIT 0"
+node_add A $((base + 1)) "$big"
+node_add B $((base + 3)) "$big"
+nodes="A B"
+if [ "$case_" = hop2 ]; then
+	node_add X $((base + 2)) "$big"
+	node_peer A X; node_peer X A; node_peer X B; node_peer B X
+	node_key A B; node_key B A
+	node_route A X B
+	nodes="A X B"
+else
+	node_peer A B; node_peer B A
+fi
+for n in $nodes; do bstart "$n" || exit 1; done
+
+# idle: CPU seconds both daemons use in SECS with nothing to do
+ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
+if [ "$case_" = idle ]; then
+	sleep 1
+	a0=$(ticks "${PID[A]}"); b0=$(ticks "${PID[B]}")
+	sleep "$src"
+	a1=$(ticks "${PID[A]}"); b1=$(ticks "${PID[B]}")
+	hz=$(getconf CLK_TCK)
+	echo "RESULT $src $(awk -v t=$((a1 - a0 + b1 - b0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }') 0 ticks:A=$((a1 - a0)),B=$((b1 - b0))"
+	exit 0
+fi
+
+# the input is hard-linked in, so the submission consumes a link, not a copy
+work=$NODES/work; mkdir -p "$work"
+inc=$(bay B)/incoming
+if [ "$case_" = files ]; then
+	cp -al "$src" "$work/in"
+	want=$(nfiles "$work/in")
+	t0=$(now)
+	/usr/bin/time -f "$TIMEFMT" -o "$NODES/submit.time" bash -c '
+		for f in "$2"/*; do "$1" -c "$3" submit --to B "$f" >/dev/null 2>&1 || exit 1; done
+	' sh "$SHIPCTL" "$work/in" "$(conf A)" || echo "# submit failed" >&2
+else
+	ln "$src" "$work/$(basename "$src")" 2>/dev/null || cp "$src" "$work/"
+	want=1
+	t0=$(now)
+	/usr/bin/time -f "$TIMEFMT" -o "$NODES/submit.time" \
+		"$SHIPCTL" -c "$(conf A)" submit --to B "$work/$(basename "$src")" >/dev/null 2>&1 ||
+		echo "# submit failed" >&2
+fi
+t_sub=$(elapsed "$t0" "$(now)")
+wait_files "$inc" "$want" 900; rc=$?
+t1=$(now)
+for n in $nodes; do bstop "$n"; done
+pairs=(submit="$NODES/submit.time")
+for n in $nodes; do pairs+=("shipd-$n=$NODES/$n/time"); done
+read -r cpu rss detail < <(sum_times "${pairs[@]}")
+echo "RESULT $(elapsed "$t0" "$t1") $cpu $rss $detail,submit_wall:${t_sub}s,delivered:$(nfiles "$inc")/$want"
+[ $rc -eq 0 ] || { FAILS=1; exit 1; }
+exit 0
