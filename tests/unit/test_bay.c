@@ -545,6 +545,15 @@ recover_orphan_data(void)
 	CHECK(exists(bay, "data", "orphan-young"));
 	CHECK(exists(bay, "data", "kept"));
 	CHECK(exists(bay, "data", "bad"));	/* a corrupt order still names its data */
+	/* bay_finish killed between unlinking the order and the data: the
+	 * seen marker says it is done, so even fresh data goes */
+	snprintf(path, sizeof(path), "%s/data/finished", bay);
+	put_file(path, "x");
+	CHECK(bay_mark_seen(bay, "finished") == 0);
+	CHECK(bay_recover(bay, &r) == 0);
+	CHECK_INT(r.data_orphans, 1);
+	CHECK(!exists(bay, "data", "finished"));
+	CHECK(exists(bay, "data", "orphan-young"));
 }
 
 static void
