@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,26 @@ master_fork(struct job *j)
 	htab_put(S->kids, key, j);
 	S->nsenders++;
 	return pid;
+}
+
+/*
+ * A burst of thousands of orders leaves malloc holding the peak of the
+ * ready queue and busy set long after they are freed; give it back to the
+ * system each time the queue drains, so the master's RSS returns to its
+ * idle size (glibc's malloc_trim; once per drain, not per event).
+ */
+static void
+idle_trim(void)
+{
+	static int busy;
+
+	if (S->rq_head || htab_count(S->kids) || htab_count(S->busy)) {
+		busy = 1;
+		return;
+	}
+	if (busy)
+		malloc_trim(0);
+	busy = 0;
 }
 
 /* Start ready jobs while the pool has room. */
@@ -484,6 +505,7 @@ master_run(void)
 		master_dispatch();
 		if (!S->poll_mode)
 			arm_timer();
+		idle_trim();
 	}
 	ep_del(S->tcpfd);
 	stop_children();
