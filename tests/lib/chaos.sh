@@ -56,15 +56,11 @@ make_files() {
 }
 
 verify_incoming() {
-	local inc=$(bay "$1")/incoming sums=$2 sum name
-	MISSING=0 DUPS=0 BAD=0 EXTRA=0
-	while read -r sum name; do
-		if [ ! -f "$inc/$name" ]; then
-			MISSING=$((MISSING + 1)); echo "# missing: $name"
-		elif [ "$(sha256sum <"$inc/$name" | cut -d' ' -f1)" != "$sum" ]; then
-			BAD=$((BAD + 1)); echo "# differs: $name"
-		fi
-	done <"$sums"
+	local inc=$(bay "$1")/incoming sums=$2 res
+	res=$(cd "$inc" && LC_ALL=C sha256sum -c "$sums" 2>/dev/null | grep -v ': OK$')
+	MISSING=$(grep -c 'FAILED open or read$' <<<"$res")
+	BAD=$(grep -c ': FAILED$' <<<"$res")
+	grep -m 5 'FAILED' <<<"$res" | sed 's/^/# /'
 	# a second copy of NAME is delivered as NAME_1, NAME_2, ...
 	DUPS=$(find "$inc" -maxdepth 1 -type f -name '*.dat_*' | wc -l)
 	EXTRA=$(($(find "$inc" -maxdepth 1 -type f | wc -l) - $(wc -l <"$sums") + MISSING - DUPS))
