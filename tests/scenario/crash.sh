@@ -89,4 +89,6 @@ for n in R X F; do
 done
 echo "# refusals and failed attempts by reason: $(refusals)"
 echo "# deferrals: $(cat "$NODES"/*/shipd.log | grep -c ': deferred: '); start-up recoveries: $(cat "$NODES"/*/shipd.log | grep -c 'recovered bay')"
+for n in "${!PID[@]}"; do node_stop "$n"; done
+check "no sanitizer report in any log ($(sanitizer_reports))" test "$(sanitizer_reports)" -eq 0
 finish

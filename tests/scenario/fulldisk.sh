@@ -5,7 +5,9 @@
 #     everything arrives, byte-identical.
 #  2. ENOSPC in the middle of a receiver's commit (the packet fits, its
 #     order does not): refused as "bay full" too, nothing accepted by half,
-#     delivered once space is back.
+#     delivered once space is back. 2b: two packets that fit alone but not
+#     together: ENOSPC while receiving or while opening the packet for
+#     delivery is temporary too (deferred, never moved to corrupt/).
 #  3. The sender's own bay full: submit refused (exit 75, "bay full"), and
 #     ENOSPC in the middle of sealing: exit 75; nothing half-written in
 #     data/, tmp/ or outgoing/ either way.
@@ -96,6 +98,41 @@ check "2: delivered once space is back" wait_for delivered C exact.dat
 check "2: A's queue drained" wait_for queue_empty A
 check "2: C left nothing in its state directories ($(leftovers C))" test -z "$(leftovers C)"
 
+# --- 2b. ENOSPC in the middle of a transfer: two packets that each pass
+# the space check but not together (which one hits ENOSPC mid-write, or
+# is refused up front, is a race; either must end in full delivery)
+head -c 1300000 /dev/urandom >"$work/race1.dat"
+head -c 1300000 /dev/urandom >"$work/race2.dat"
+(cd "$work" && sha256sum race1.dat race2.dat) >"$work/race.sums"
+fill=$(($(free_bytes "$NODES/C/spool") - 2 * 1048576))
+fallocate -l "$fill" "$NODES/C/spool/filler" 2>/dev/null || head -c "$fill" /dev/zero >"$NODES/C/spool/filler"
+before=$(grep -c 'refused packet' "$NODES/C/shipd.log")
+ctl A submit --copy --to C "$work/race1.dat" "$work/race2.dat" >/dev/null 2>&1
+refused_again() { [ "$(grep -c 'refused packet' "$NODES/C/shipd.log")" -gt "$before" ]; }
+check "2b: one of two packets that together overfill C is refused" wait_for refused_again
+midwrite=$(tail -n +"$((before + 1))" <(grep 'refused packet' "$NODES/C/shipd.log") | grep -c 'bay full: No space left')
+echo "# 2b: refusals mid-write (ENOSPC while streaming): $midwrite; up front: $(($(grep -c 'refused packet' "$NODES/C/shipd.log") - before - midwrite))"
+check "2b: every refusal is the temporary \"bay full\"" \
+	test -z "$(grep 'refused packet' "$NODES/C/shipd.log" | tail -n +"$((before + 1))" | grep -v 'bay full')"
+# free space: the filler, and each delivered file taken off C's disk (a
+# delivery needs room for the packet and its opened copy at once)
+rm -f "$NODES/C/spool/filler"
+mkdir -p "$work/outC"
+both() {
+	local f
+	for f in "$(bay C)"/incoming/*; do [ -f "$f" ] && mv "$f" "$work/outC/"; done
+	[ -f "$work/outC/race1.dat" ] && [ -f "$work/outC/race2.dat" ]
+}
+check "2b: both delivered once space is back" eval 'WAIT=60 wait_for both'
+(cd "$work/outC" && sha256sum -c --quiet "$work/race.sums") >/dev/null 2>&1 &&
+	ok "2b: byte-identical" || fail "2b: content differs"
+check "2b: no duplicates" test -z "$(find "$work/outC" "$(bay C)/incoming" -name 'race*_[0-9]*')"
+check "2b: A's queue drained" wait_for queue_empty A
+c_clean() { [ -z "$(leftovers C)" ]; }
+wait_for c_clean
+echo "# 2b: deliveries at C deferred by ENOSPC while opening the packet: $(grep -c 'deliver .*bay full.*will retry' "$NODES/C/shipd.log")"
+check "2b: C left nothing in its state directories ($(leftovers C))" c_clean
+
 # --- 3. the sender's own bay full
 node_add S $((base + 4)) "MIN-FREE-DISK 256k"
 node_key S B
@@ -119,4 +156,6 @@ grep -qi "bay full\|no space" "$work/s.err" && ok "3: the message names the full
 check "3: nothing half-written in S's data/, tmp/, outgoing/ ($(leftovers S))" test -z "$(leftovers S)"
 check "3: S lists no order" queue_empty S
 echo "# refusals by reason: $(refusals)"
+for n in "${!PID[@]}"; do node_stop "$n"; done
+check "no sanitizer report in any log ($(sanitizer_reports))" test "$(sanitizer_reports)" -eq 0
 finish

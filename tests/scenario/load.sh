@@ -80,4 +80,6 @@ check "B master: same file descriptors at the end ($bfd0 -> $bfd1)" test "$bfd1"
 check "A master: RSS back to its start ($rss0 -> $rss1 kB)" test "$rss1" -le $((rss0 + 512))
 check "B master: RSS back to its start ($brss0 -> $brss1 kB)" test "$brss1" -le $((brss0 + 512))
 echo "# refusals and failed attempts by reason: $(refusals)"
+for n in "${!PID[@]}"; do node_stop "$n"; done
+check "no sanitizer report in any log ($(sanitizer_reports))" test "$(sanitizer_reports)" -eq 0
 finish
