@@ -98,3 +98,10 @@ refusals() {
 	sed -E 's/.*(receivers busy|bay full|allow list|unreachable|timed out|Connection reset|No space left|[Hh]andshake|too large).*/\1/;
 		t; s/.*/other/' | sort | uniq -c | awk '{n=$1; $1=""; printf "%s%d%s", (NR>1?", ":""), n, $0} END {if (!NR) printf "none"}'
 }
+
+# With SHIPD/SHIPCTL pointing at the ASan+UBSan build (build/asan/bin):
+# no sanitizer report in any node's log. Call after the nodes are stopped.
+sanitizer_reports() {
+	cat "$NODES"/*/shipd.log 2>/dev/null |
+		grep -cE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'
+}
