@@ -95,7 +95,9 @@ kids() { pgrep -P "$1" | wc -l; }
 # master side) and every failed send attempt (sender side).
 refusals() {
 	cat "$NODES"/*/shipd.log 2>/dev/null | grep -E 'refused|attempt to .* failed' |
-	sed -E 's/.*(receivers busy|bay full|allow list|unreachable|timed out|Connection reset|No space left|[Hh]andshake|too large).*/\1/;
+	sed -E 's/.*(receivers busy|bay full|allow list|unreachable|timed out|Connection reset|No space left|too large).*/\1/; t
+		s/.*(closed the connection in handshake|[Hh]andshake).*/handshake/; t
+		s/.*(connection closed|closed by|EOF).*/connection closed/;
 		t; s/.*/other/' | sort | uniq -c | awk '{n=$1; $1=""; printf "%s%d%s", (NR>1?", ":""), n, $0} END {if (!NR) printf "none"}'
 }
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Crashes: packets of varied sizes (a few bytes to several MiB) shipped
 # replica R -> exposed X -> far F while kill -9 hits a randomly chosen shipd
-# master at random moments (restarted after a random pause). In the end every
+# master at random moments (restarted after a random pause), and between
+# those a single worker (sender or receiver) of a random node. In the end every
 # packet is delivered exactly once and byte-identical, nothing is left in any
 # state directory, and `shipctl ls` on every node is empty.
 # Seeded: SEED=N replays the same files and kill schedule. SOAK=1: more
@@ -35,7 +36,9 @@ ok "made $PACKETS files ($(du -sh "$work/files" | cut -f1))"
 nodes=(R X F)
 sched=()
 for ((k = 0; k < KILLS; k++)); do
-	sched+=("${nodes[RANDOM % 3]} $((RANDOM % 25 + 3)) $((RANDOM % 15))")	# node, tenths before, tenths down
+	# master to kill, tenths before, tenths down; a worker of another node
+	# (sender or receiver, if one is running) is killed halfway before
+	sched+=("${nodes[RANDOM % 3]} $((RANDOM % 25 + 3)) $((RANDOM % 15)) ${nodes[RANDOM % 3]}")
 done
 
 # Submitter: batches of 25 files, the big ones spread through the run.
@@ -53,10 +56,17 @@ done
 submitter=$!
 
 declare -A killed=([R]=0 [X]=0 [F]=0)
+wkills=0
 start=$(date +%s)
 for s in "${sched[@]}"; do
-	read -r n before down <<<"$s"
-	sleep "$((before / 10)).$((before % 10))"
+	read -r n before down w <<<"$s"
+	half=$((before / 2))
+	sleep "$((half / 10)).$((half % 10))"
+	if [ -n "${PID[$w]:-}" ] && victim=$(pgrep -P "${PID[$w]}" | head -n 1) && [ -n "$victim" ]; then
+		kill -KILL "$victim" 2>/dev/null && wkills=$((wkills + 1))
+	fi
+	half=$((before - half))
+	sleep "$((half / 10)).$((half % 10))"
 	node_kill "$n"
 	killed[$n]=$((killed[$n] + 1))
 	sleep "$((down / 10)).$((down % 10))"
@@ -64,7 +74,7 @@ for s in "${sched[@]}"; do
 done
 wait "$submitter"
 kill_secs=$(($(date +%s) - start))
-echo "# kills: R ${killed[R]}, X ${killed[X]}, F ${killed[F]} in ${kill_secs}s; restarts retried: ${RESTART_RETRIES:-0}"
+echo "# kills of masters: R ${killed[R]}, X ${killed[X]}, F ${killed[F]}; of single workers: $wkills; in ${kill_secs}s; restarts retried: ${RESTART_RETRIES:-0}"
 submitted=$(wc -l <"$work/ids")
 check "every file submitted (submitted $submitted)" test "$submitted" -eq "$PACKETS" -a ! -s "$work/submit.err"
 [ -s "$work/submit.err" ] && head -n 5 "$work/submit.err" | sed 's/^/# /'
@@ -77,7 +87,7 @@ echo "# drained in $(($(date +%s) - t0))s after the last kill: F holds $(count_i
 sleep 1	# anything still in flight would show as a duplicate
 
 verify_incoming F "$work/files.sums"
-echo "# packets $PACKETS, kills $KILLS, delivered $(($PACKETS - MISSING)), duplicates $DUPS, losses $MISSING, corrupted $BAD, unexpected $EXTRA"
+echo "# packets $PACKETS, kills $KILLS (+$wkills workers), delivered $(($PACKETS - MISSING)), duplicates $DUPS, losses $MISSING, corrupted $BAD, unexpected $EXTRA"
 check "no packet lost ($MISSING missing)" test "$MISSING" -eq 0
 check "no packet duplicated ($DUPS duplicates)" test "$DUPS" -eq 0
 check "every packet byte-identical ($BAD differ)" test "$BAD" -eq 0
