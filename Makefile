@@ -27,6 +27,8 @@ SHIPD_OBJ = $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/shipd/*.c))
 CTL_OBJ	= $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/shipctl/*.c))
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC = $(wildcard tests/tools/*.c)
+TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps check demo asan fuzz bench soak install uninstall clean tests
 
@@ -52,7 +54,12 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(BUILD)/libshipd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libshipd.a $(LDLIBS)
 
-tests: all $(TEST_BIN)
+# test tools (the hostile peer): programs the scenario tests drive
+$(BUILD)/tests/%: tests/tools/%.c $(BUILD)/libshipd.a $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libshipd.a $(LDLIBS)
+
+tests: all $(TEST_BIN) $(TOOL_BIN)
 
 deps:
 	@scripts/install-deps

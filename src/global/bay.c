@@ -347,7 +347,34 @@ bay_usage(const char *bay, uint64_t *bytes)
 		return -1;
 	if (bay_subpath(dir, sizeof(dir), bay, "tmp", NULL) < 0 || dir_bytes(dir, bytes) < 0)
 		return -1;
+	/* interrupted transfers waiting to resume take space too */
+	if (bay_subpath(dir, sizeof(dir), bay, "partial", NULL) < 0 || dir_bytes(dir, bytes) < 0)
+		return -1;
 	return 0;
+}
+
+int
+bay_purge_partial(const char *bay, time_t older_than)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	struct stat sb;
+	int dfd, n = 0;
+	DIR *d;
+
+	if (bay_subpath(dir, sizeof(dir), bay, "partial", NULL) < 0 || (d = opendir(dir)) == NULL)
+		return 0;
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode) && sb.st_mtime < older_than &&
+		    unlinkat(dfd, de->d_name, 0) == 0) {
+			msg_info("purged interrupted transfer %s/%s (%lld bytes, idle since %ld)", dir,
+				 de->d_name, (long long)sb.st_size, (long)sb.st_mtime);
+			n++;
+		}
+	closedir(d);
+	return n;
 }
 
 static int
@@ -361,25 +388,6 @@ free_bytes(const char *path, uint64_t *avail)
 	}
 	*avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
 	return 0;
-}
-
-static const char *
-human(uint64_t n, char *buf, size_t size)
-{
-	static const char units[] = "KMGTPE";
-	double v = (double)n;
-	int u = -1;
-
-	if (n < 1024) {
-		snprintf(buf, size, "%llu", (unsigned long long)n);
-		return buf;
-	}
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, size, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
-	return buf;
 }
 
 /*
@@ -398,8 +406,8 @@ bay_space_ok(const struct config *cf, const char *bay, uint64_t size)
 		return -1;
 	if (avail < cf->min_free_disk || avail - cf->min_free_disk < size) {
 		err_set("bay full: %s: %s free, need %s plus MIN-FREE-DISK %s", bay,
-			human(avail, a, sizeof(a)), human(size, b, sizeof(b)),
-			human(cf->min_free_disk, c, sizeof(c)));
+			fmt_size(avail, a, sizeof(a)), fmt_size(size, b, sizeof(b)),
+			fmt_size(cf->min_free_disk, c, sizeof(c)));
 		return -1;
 	}
 	if (cf->bay_size_limit == 0)
@@ -408,8 +416,8 @@ bay_space_ok(const struct config *cf, const char *bay, uint64_t size)
 		return -1;
 	if (used > cf->bay_size_limit || cf->bay_size_limit - used < size) {
 		err_set("bay full: %s holds %s, %s more exceeds BAY-SIZE-LIMIT %s", bay,
-			human(used, a, sizeof(a)), human(size, b, sizeof(b)),
-			human(cf->bay_size_limit, c, sizeof(c)));
+			fmt_size(used, a, sizeof(a)), fmt_size(size, b, sizeof(b)),
+			fmt_size(cf->bay_size_limit, c, sizeof(c)));
 		return -1;
 	}
 	return 0;

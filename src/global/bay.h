@@ -16,6 +16,12 @@
  *   BAY/hold/ID      held by the operator (shipctl hold). Start-up: kept.
  *   BAY/joining/ID   a part addressed here, waiting for its siblings.
  *                    Start-up: kept.
+ *   BAY/partial/ID   a transfer being received, kept when the connection
+ *                    drops so the next attempt resumes; counts toward
+ *                    BAY-SIZE-LIMIT; purged after PARTIAL_MAX_IDLE idle.
+ *                    Start-up: kept.
+ *   BAY/inflight/ID  progress of a transfer being sent (volatile).
+ *                    Start-up: records of dead processes removed.
  *   BAY/unpack/ID/   files of packet ID being extracted. Start-up: removed,
  *                    unless receipts/ID exists (then its moves finish).
  *   BAY/incoming/    delivered files, plaintext, names never overwritten.
@@ -93,8 +99,11 @@ int bay_link_data_as(const char *from_bay, const char *from_id, const char *to_b
  * free-disk floor, else -1 with err_set("bay full: ...").
  */
 int bay_space_ok(const struct config *cf, const char *bay, uint64_t size);
-/* Bytes under data/ and tmp/ (what BAY-SIZE-LIMIT bounds). */
+/* Bytes under data/, tmp/ and partial/ (what BAY-SIZE-LIMIT bounds). */
 int bay_usage(const char *bay, uint64_t *bytes);
+/* Remove interrupted transfers (partial/) not touched since older_than. */
+#define PARTIAL_MAX_IDLE	86400
+int bay_purge_partial(const char *bay, time_t older_than);
 /* The storage bay of a class with the most free space. */
 const char *bay_choose(const struct sclass *cls);
 

@@ -237,8 +237,8 @@ bay_recover(const char *bay, struct recovery *r)
 		/*
 		 * seen/ID with no order: bay_finish ran (marker, then the order
 		 * unlinked) and died before unlinking the data, so it goes now.
-		 * Acceptance writes seen/ID only after the order, and a submit
-		 * never reuses an id, so nothing can be about to name it.
+		 * Only bay_finish writes seen/ID (acceptance writes none), and a
+		 * submit never reuses an id, so nothing can be about to name it.
 		 */
 		if (!aged(path, now) && !(order_id_valid(id) && bay_seen(bay, id)))
 			continue;	/* a submit may be about to write its order */

@@ -75,6 +75,7 @@ struct hash *hash_copy(const struct hash *h);
 void sha256(const void *p, size_t n, uint8_t out[SHA256_LEN]);
 void hex_encode(const uint8_t *in, size_t n, char *out);	/* out: 2n+1 */
 int hex_decode(const char *in, uint8_t *out, size_t n);	/* exactly 2n hex digits */
+int hex_value(int c);					/* 0..15, or -1 */
 
 /* base64 (standard alphabet, padded). */
 size_t b64_encode(const uint8_t *in, size_t n, char *out, size_t outsz);

@@ -139,18 +139,6 @@ put_escaped(struct sbuf *b, const char *s)
 	}
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Undo put_escaped; NULL with err_set on a bad escape (or an escaped NUL). */
 static char *
 unescape(const char *s, size_t len, int line)
@@ -181,8 +169,8 @@ unescape(const char *s, size_t len, int line)
 			*q++ = '\t';
 			break;
 		case 'x': {
-			int hi = i + 1 < len ? hexval((unsigned char)s[i + 1]) : -1;
-			int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
+			int hi = i + 1 < len ? hex_value((unsigned char)s[i + 1]) : -1;
+			int lo = i + 2 < len ? hex_value((unsigned char)s[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 				err_set("line %d: bad \\x escape", line);

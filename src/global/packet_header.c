@@ -33,8 +33,9 @@
  *                                 written after the body into a fixed
  *                                 reserved space (see packet_sealer.c)
  *     end
- *     sig: B64                    Ed25519 by origin over every byte above,
- *                                 from "shipd-packet" through "end\n"
+ *     sig: B64                    Ed25519 by origin over
+ *                                 "shipd-packet-header 1\n" || SHA-256(every
+ *                                 byte above, "shipd-packet" through "end\n")
  *
  *   body      body-length bytes: chunks first-chunk, first-chunk+1, ...
  *             of the logical ciphertext stream, each a full chunk of
@@ -323,7 +324,9 @@ pkt_hdr_parse(const void *buf, size_t len, struct pkt_hdr *h)
 		const char *nl;
 
 		ps.line++;
-		nl = memchr(b + pos, '\n', avail < PKT_MAX_LINE + 1 ? avail : PKT_MAX_LINE + 1);
+		if (avail > PKT_MAX_LINE + 1)
+			avail = PKT_MAX_LINE + 1;
+		nl = memchr(b + pos, '\n', avail);
 		ll = nl ? (size_t)(nl - (b + pos)) : avail;
 		for (size_t i = 0; i < ll; i++)
 			if (b[pos + i] < 0x20 || b[pos + i] > 0x7e) {
@@ -393,6 +396,10 @@ pkt_hdr_parse(const void *buf, size_t len, struct pkt_hdr *h)
 		for (k = 0; k < K_NKEYS; k++)
 			if (strcmp(line, keyname[k]) == 0)
 				break;
+		if (k == K_NKEYS && strcmp(line, "sig") == 0) {
+			perr(&ps, "missing end before the signature");
+			goto bad;
+		}
 		if (k == K_NKEYS) {
 			perr(&ps, "unknown key \"%.32s\"", line);
 			goto bad;
@@ -472,9 +479,9 @@ pkt_hdr_reserve(const struct pkt_hdr *h)
 int
 pkt_hdr_format(struct pkt_hdr *h, const struct keys *me, size_t size, struct sbuf *out)
 {
-	uint8_t sig[ED25519_SIG_LEN];
+	uint8_t sig[ED25519_SIG_LEN], msg[PKT_HEADER_MSG_MAX];
 	char b64[128];
-	size_t pad;
+	size_t pad, mlen;
 
 	if (size == 0)
 		size = pkt_hdr_reserve(h);
@@ -494,7 +501,8 @@ pkt_hdr_format(struct pkt_hdr *h, const struct keys *me, size_t size, struct sbu
 		return -1;
 	}
 	h->signed_len = out->len;
-	if (ed25519_sign(me->sign_sec, me->pub.sign, out->s, out->len, sig) < 0)
+	pkt_header_msg(out->s, out->len, msg, &mlen);
+	if (ed25519_sign(me->sign_sec, me->pub.sign, msg, mlen, sig) < 0)
 		return -1;
 	memcpy(h->sig, sig, sizeof(sig));
 	b64_encode(sig, sizeof(sig), b64, sizeof(b64));
@@ -520,17 +528,30 @@ pkt_hdr_verify(const struct config *cf, const struct keys *self, const void *buf
 	       const struct pkt_hdr *h)
 {
 	const struct pubkey *k = pkt_origin_key(cf, self, h->info.origin);
+	uint8_t msg[PKT_HEADER_MSG_MAX];
+	size_t mlen;
 
 	if (k == NULL) {
 		err_set("packet %s: unknown origin %s", h->info.id, h->info.origin);
 		return -1;
 	}
-	if (ed25519_verify(k->sign, buf, h->signed_len, h->sig) < 0) {
+	pkt_header_msg(buf, h->signed_len, msg, &mlen);
+	if (ed25519_verify(k->sign, msg, mlen, h->sig) < 0) {
 		err_set("packet %s: bad header signature (not signed by %s's key)", h->info.id,
 			h->info.origin);
 		return -1;
 	}
 	return 0;
+}
+
+void
+pkt_header_msg(const void *hdr, size_t len, uint8_t *msg, size_t *mlen)
+{
+	size_t c = strlen(PKT_HEADER_CTX);
+
+	memcpy(msg, PKT_HEADER_CTX, c);
+	sha256(hdr, len, msg + c);
+	*mlen = c + PKT_DIGEST_LEN;
 }
 
 void
@@ -552,6 +573,8 @@ packet_check_header(const struct config *cf, const void *buf, size_t len, struct
 	int r = pkt_hdr_parse(buf, len, &h);
 
 	memset(pi, 0, sizeof(*pi));
+	if (r == 0)
+		err_set("packet header incomplete (%zu bytes so far)", len);
 	if (r <= 0)
 		return r;
 	if (pkt_hdr_verify(cf, NULL, buf, &h) < 0) {

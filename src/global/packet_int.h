@@ -8,6 +8,7 @@
  *                    format's documentation lives at its top
  *   packet_chunk.c   one AEAD chunk, key wrapping, stream geometry
  *   packet_sealer.c  a plaintext stream -> chunks -> part files
+ *   packet_writer.c  the sealer's writing and hashing thread
  *   packet_seal.c    libarchive (pax + zstd) writer feeding the sealer
  *   packet_verify.c  whole-file check: header and trailer signatures
  *   packet_reader.c  verified parts -> decrypted plaintext stream
@@ -23,6 +24,7 @@ struct archive;
 
 #define PKT_MAGIC		"shipd-packet 1"
 #define PKT_MAGIC_PREFIX	"shipd-packet "
+#define PKT_HEADER_CTX		"shipd-packet-header 1\n"
 #define PKT_TRAILER_CTX		"shipd-packet-trailer 1\n"
 #define PKT_CCHUNK		(PKT_CHUNK + AEAD_TAG_LEN)	/* a full chunk on disk */
 #define PKT_MAX_LINE		512
@@ -74,6 +76,15 @@ size_t pkt_hdr_reserve(const struct pkt_hdr *h);
 /* Names: [A-Za-z0-9._-]+, at most max bytes. */
 int pkt_name_ok(const char *s, size_t max);
 
+/*
+ * The header signature's message: context || SHA-256(signed bytes). A
+ * fixed-size message, because libgcrypt's EdDSA signing copies the message
+ * into its 64 KiB secure-memory pool and aborts when a near-64 KiB header
+ * does not fit.
+ */
+void pkt_header_msg(const void *hdr, size_t len, uint8_t *msg, size_t *mlen);
+#define PKT_HEADER_MSG_MAX	(sizeof(PKT_HEADER_CTX) + PKT_DIGEST_LEN)
+
 /* The trailer's signed message: context || H(header) || H(body). */
 void pkt_trailer_msg(const uint8_t hd[PKT_DIGEST_LEN], const uint8_t bd[PKT_DIGEST_LEN],
 		     uint8_t *msg, size_t *len);
@@ -123,6 +134,22 @@ int pkt_sealer_write(struct pkt_sealer *s, const void *p, size_t n);
 int pkt_sealer_finish(struct pkt_sealer *s, packet_part_fn fn, void *arg);
 /* Free; removes every part file not yet handed to fn. */
 void pkt_sealer_free(struct pkt_sealer *s);
+
+/*
+ * The sealer's back end (packet_writer.c): a second thread writes sealed
+ * chunks to their part files and hashes each body. slot() gives the buffer
+ * (PKT_CCHUNK bytes) to fill next, waiting while all are queued; submit()
+ * queues it, with fd >= 0 when it starts a new part (the writer then owns
+ * and closes fd); -1 once the writer has failed. finish() waits for all
+ * and copies each part's body digest; err_set on failure.
+ */
+#define PKT_WSLOTS	16
+struct pkt_writer;
+struct pkt_writer *pkt_writer_new(void);
+uint8_t *pkt_writer_slot(struct pkt_writer *w);
+int pkt_writer_submit(struct pkt_writer *w, int fd, size_t len);
+int pkt_writer_finish(struct pkt_writer *w, uint8_t (*dig)[PKT_DIGEST_LEN], int nparts);
+void pkt_writer_free(struct pkt_writer *w);
 
 /*
  * The real sealing path with the archive's content left to the caller:

@@ -170,7 +170,10 @@ pkt_reader_new(const struct config *cf, const struct keys *me, const char *const
 	}
 	key = crypto_secure_alloc(AEAD_KEY_LEN);
 	if (pkt_unwrap(me, r->p[0].h.eph, r->group, cf->node, r->p[0].h.wraps[me_at], key) < 0) {
-		err_set("packet %s: %s", r->group, err_get());
+		char why[400];
+
+		snprintf(why, sizeof(why), "%s", err_get());
+		err_set("packet %s: %s", r->group, why);
 		crypto_secure_free(key, AEAD_KEY_LEN);
 		goto fail;
 	}
@@ -237,7 +240,7 @@ pkt_reader_next(struct pkt_reader *r, const void **out)
 	}
 	final = r->next + 1 == r->nchunks;
 	if ((n = pkt_chunk_open(r->aead, r->group, r->next, final, r->buf, clen)) < 0) {
-		err_set("packet %s: %s", id, err_get());
+		err_set("packet %s: tampered chunk %" PRIu64, id, r->next);
 		return -1;
 	}
 	r->left -= clen;

@@ -16,6 +16,9 @@
  * hashed as it is written, and the trailer signs H(header) || H(body),
  * so nothing is read back: one write per byte, one extra pwrite per part.
  *
+ * Writing and hashing run on packet_writer.c's thread, a few chunks
+ * behind the compressing and encrypting done here.
+ *
  * Never leaves a part file behind on failure (pkt_sealer_free unlinks
  * every one not handed to the caller), never holds the packet key
  * outside libgcrypt's secure memory, never writes outside tmpdir.
@@ -46,14 +49,13 @@ struct pkt_sealer {
 	char *tmpdir;
 	size_t reserve;			/* header bytes at the start of each part */
 	uint64_t per_part;		/* chunks per part (UINT64_MAX: no split) */
-	uint8_t *buf;			/* one chunk + tag */
+	struct pkt_writer *w;		/* writes and hashes the sealed chunks */
+	uint8_t *buf;			/* the writer's slot being filled: chunk + tag */
 	size_t buflen;
 	uint64_t next_chunk;
 	struct part *parts;
 	int nparts, cap, handed;
-	int fd;				/* the part being written, or -1 */
-	uint64_t cur_chunks;
-	struct hash *hs;
+	uint64_t cur_chunks;		/* in the last part */
 	int failed;
 };
 
@@ -127,7 +129,6 @@ pkt_sealer_new(const struct config *cf, const struct keys *me, const struct pkt_
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->me = me;
-	s->fd = -1;
 	pi = &s->proto.info;
 	snprintf(pi->id, sizeof(pi->id), "%s", sp->group);
 	snprintf(pi->group, sizeof(pi->group), "%s", sp->group);
@@ -183,37 +184,25 @@ pkt_sealer_new(const struct config *cf, const struct keys *me, const struct pkt_
 		}
 		s->per_part = (sp->max_part - s->reserve - PKT_TRAILER_LEN) / PKT_CCHUNK;
 	}
-	s->buf = xmalloc(PKT_CCHUNK);
+	s->w = pkt_writer_new();
+	s->buf = pkt_writer_slot(s->w);
 	return s;
 fail:
 	pkt_sealer_free(s);
 	return NULL;
 }
 
-static int
-part_close(struct pkt_sealer *s)
-{
-	if (s->fd < 0)
-		return 0;
-	hash_final(s->hs, s->parts[s->nparts - 1].digest);
-	s->hs = NULL;
-	if (close(s->fd) < 0) {
-		s->fd = -1;
-		return serr(s, "close %s: %s", s->parts[s->nparts - 1].path, strerror(errno));
-	}
-	s->fd = -1;
-	return 0;
-}
-
+/* A new part file, positioned after the header's reserved space. */
 static int
 part_open(struct pkt_sealer *s)
 {
 	char tmp[PATH_MAX];
 	struct part *p;
+	int fd;
 
 	if (s->nparts >= PKT_MAX_PARTS)
 		return serr(s, "more than %d parts: raise the part size", PKT_MAX_PARTS);
-	if ((s->fd = safe_create(s->tmpdir, tmp, sizeof(tmp), 0600)) < 0)
+	if ((fd = safe_create(s->tmpdir, tmp, sizeof(tmp), 0600)) < 0)
 		return serr(s, "%s", err_get());
 	if (s->nparts == s->cap) {
 		s->cap = s->cap ? 2 * s->cap : 4;
@@ -224,33 +213,34 @@ part_open(struct pkt_sealer *s)
 	p->path = xstrdup(tmp);
 	p->first_chunk = s->next_chunk;
 	s->cur_chunks = 0;
-	s->hs = hash_new_sha256();
-	if (lseek(s->fd, (off_t)s->reserve, SEEK_SET) < 0)
+	if (lseek(fd, (off_t)s->reserve, SEEK_SET) < 0) {
+		close(fd);
 		return serr(s, "seek %s: %s", tmp, strerror(errno));
-	return 0;
+	}
+	return fd;
 }
 
-/* Seal the buffered chunk and append it to the current part. */
+/* Seal the filled chunk and queue it for its part file. */
 static int
 emit(struct pkt_sealer *s, int final)
 {
 	size_t clen = s->buflen + AEAD_TAG_LEN;
-	struct part *p;
+	int fd = -1;
 
 	if (pkt_chunk_seal(s->aead, s->proto.info.group, s->next_chunk, final, s->buf,
 			   s->buflen) < 0)
 		return serr(s, "%s", err_get());
-	if (s->fd < 0 || s->cur_chunks == s->per_part)
-		if (part_close(s) < 0 || part_open(s) < 0)
-			return -1;
-	p = &s->parts[s->nparts - 1];
-	if (write_all(s->fd, s->buf, clen) < 0)
-		return serr(s, "write %s: %s", p->path, strerror(errno));
-	hash_update(s->hs, s->buf, clen);
-	p->body_len += clen;
+	if ((s->nparts == 0 || s->cur_chunks == s->per_part) && (fd = part_open(s)) < 0)
+		return -1;
+	if (pkt_writer_submit(s->w, fd, clen) < 0) {
+		pkt_writer_finish(s->w, NULL, 0);	/* stops it; sets the error */
+		return serr(s, "%s", err_get());
+	}
+	s->parts[s->nparts - 1].body_len += clen;
 	s->cur_chunks++;
 	s->next_chunk++;
 	s->buflen = 0;
+	s->buf = final ? NULL : pkt_writer_slot(s->w);
 	return 0;
 }
 
@@ -342,9 +332,18 @@ pkt_sealer_finish(struct pkt_sealer *s, packet_part_fn fn, void *arg)
 {
 	struct pkt_hdr h;
 	uint64_t total = 0;
+	uint8_t (*dig)[PKT_DIGEST_LEN];
 
-	if (s->failed || emit(s, 1) < 0 || part_close(s) < 0)
+	if (s->failed || emit(s, 1) < 0)
 		return -1;
+	dig = xcalloc(s->nparts, sizeof(*dig));
+	if (pkt_writer_finish(s->w, dig, s->nparts) < 0) {
+		free(dig);
+		return serr(s, "%s", err_get());
+	}
+	for (int i = 0; i < s->nparts; i++)
+		memcpy(s->parts[i].digest, dig[i], PKT_DIGEST_LEN);
+	free(dig);
 	for (int i = 0; i < s->nparts; i++)
 		total += s->parts[i].body_len;
 	for (int i = 0; i < s->nparts; i++)
@@ -369,13 +368,7 @@ pkt_sealer_free(struct pkt_sealer *s)
 {
 	if (s == NULL)
 		return;
-	if (s->fd >= 0)
-		close(s->fd);
-	if (s->hs) {
-		uint8_t d[PKT_DIGEST_LEN];
-
-		hash_final(s->hs, d);
-	}
+	pkt_writer_free(s->w);		/* joins the thread, closes its files */
 	for (int i = 0; i < s->nparts; i++) {
 		if (i >= s->handed)
 			unlink(s->parts[i].path);
@@ -383,7 +376,6 @@ pkt_sealer_free(struct pkt_sealer *s)
 	}
 	free(s->parts);
 	aead_free(s->aead);
-	free(s->buf);
 	free(s->tmpdir);
 	pkt_hdr_free(&s->proto);
 	free(s);

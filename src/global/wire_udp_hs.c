@@ -83,6 +83,19 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 	if (port_bind_from(cf, fd, NULL, sa->sa_family, cf->min_port, timeout_s) < 0)
 		goto fail;
 	sockbufs(fd);
+	/*
+	 * Hear ICMP port-unreachable on this unconnected socket: a host that
+	 * answers "nobody listens here" fails the attempt at once, while a
+	 * firewall that drops silently still gets the whole timeout.
+	 */
+	{
+		int on = 1;
+
+		if (sa->sa_family == AF_INET6)
+			setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof(on));
+		else
+			setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof(on));
+	}
 	wire_lossy_init(&loss);
 	if (wire_hs_begin(&hs, 0) < 0 || wire_hs_hello_make(&hs, cf->node) < 0)
 		goto fail;
@@ -106,6 +119,11 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 		fl = sizeof(from);
 		n = recvfrom(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC,
 			     (struct sockaddr *)&from, &fl);
+		if (n < 0 && errno == ECONNREFUSED) {
+			/* only our HELLOs leave this socket, all to sa */
+			err_set("port unreachable: nothing listens on UDP there");
+			goto fail;
+		}
 		if (n < 1 || (size_t)n > sizeof(b) || b[0] != UDP_T_REPLY)
 			continue;	/* nothing, or not for us */
 		if (wire_hs_reply_parse(&hs, b + 1, n - 1, p) < 0)

@@ -19,6 +19,7 @@ VERB(checkconf)
 		fprintf(stderr, "usage: shipctl [-c CONF] checkconf\n");
 		return EX_USAGE;
 	}
+	c->keep_root = 1;	/* reads only; it checks the key file as its owner would */
 	cf = ctl_config(c);
 	problems = config_check(cf, stdout);
 	fflush(stdout);

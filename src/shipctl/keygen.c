@@ -48,7 +48,10 @@ publish(const struct config *cf, const struct keys *k)
 
 VERB(keygen)
 {
-	struct config *cf = ctl_config(c);
+	struct config *cf;
+
+	c->keep_root = 1;	/* the key file is written as whoever runs this */
+	cf = ctl_config(c);
 	struct keys *k;
 
 	if (argc != 1) {
@@ -78,7 +81,10 @@ VERB(keygen)
 
 VERB(pubkey)
 {
-	struct config *cf = ctl_config(c);
+	struct config *cf;
+
+	c->keep_root = 1;
+	cf = ctl_config(c);
 	struct keys *k;
 
 	if (argc != 1) {

@@ -177,25 +177,6 @@ qe_rewrite(struct qentry *e, enum qstate to, time_t when)
 }
 
 const char *
-fmt_size(uint64_t n, char *buf, size_t size)
-{
-	static const char units[] = "KMGTPE";
-	double v = (double)n;
-	int u = -1;
-
-	if (n < 1024) {
-		snprintf(buf, size, "%lluB", (unsigned long long)n);
-		return buf;
-	}
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, size, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
-	return buf;
-}
-
-const char *
 fmt_dur(long long s, char *buf, size_t size)
 {
 	const char *sign = s < 0 ? "-" : "";

@@ -37,7 +37,7 @@ const char *qe_state(const struct qentry *e);
  * it to state `to` (may equal e->st). */
 int qe_rewrite(struct qentry *e, enum qstate to, time_t when);
 
-const char *fmt_size(uint64_t n, char *buf, size_t size);	/* 1.5M */
+/* fmt_size() (1.5M) is in util/mem.h */
 const char *fmt_dur(long long secs, char *buf, size_t size);	/* 3d, 5h, 12m, 40s */
 /* Copy s for a terminal: control characters become '?', cut at max. */
 const char *fmt_safe(const char *s, size_t max, char *buf, size_t size);

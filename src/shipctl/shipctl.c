@@ -6,7 +6,11 @@
 #include "../global/crypto.h"
 #include "../util/log.h"
 
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,9 +19,11 @@ static const struct verb {
 	int (*fn)(struct ctl *, int, char **);
 	const char *usage;
 } verbs[] = {
-	{"submit", cmd_submit, "submit --to DEST [--to DEST...] [--class C] [--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] [--copy] FILE..."},
+	{"submit", cmd_submit, "submit --to DEST [--to DEST...] [--class C] [--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] [--copy] [--wait [--timeout SECONDS]] FILE..."},
 	{"ls", cmd_ls, "ls [--class C] [--state S] [--json | --long | --short]"},
 	{"show", cmd_show, "show ID"},
+	{"stats", cmd_stats, "stats [--class C] [--json]"},
+	{"top", cmd_top, "top [--once] [--interval SECONDS]"},
 	{"hold", cmd_hold, "hold ID..."},
 	{"release", cmd_release, "release ID..."},
 	{"retry", cmd_retry, "retry ID...|--all"},
@@ -42,17 +48,39 @@ usage(void)
 struct config *
 ctl_config(struct ctl *c)
 {
-	if (c->cf == NULL && (c->cf = config_load(c->conf_path)) == NULL) {
-		fprintf(stderr, "shipctl: %s\n", err_get());
-		exit(EX_CONFIG);
+	if (c->cf == NULL) {
+		if ((c->cf = config_load(c->conf_path)) == NULL) {
+			fprintf(stderr, "shipctl: %s\n", err_get());
+			exit(EX_CONFIG);
+		}
+		if (!c->keep_root)
+			ctl_drop(c);
 	}
 	return c->cf;
+}
+
+void
+ctl_drop(struct ctl *c)
+{
+	const char *user = c->cf ? c->cf->spool_user : NULL;
+	struct passwd *pw;
+
+	if (user == NULL || geteuid() != 0)
+		return;
+	if ((pw = getpwnam(user)) == NULL) {
+		fprintf(stderr, "shipctl: USER %s: no such user\n", user);
+		exit(EX_CONFIG);
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		fprintf(stderr, "shipctl: cannot become USER %s: %s\n", user, strerror(errno));
+		exit(EX_TEMPFAIL);
+	}
 }
 
 int
 main(int argc, char **argv)
 {
-	struct ctl c = {config_default_path(), NULL};
+	struct ctl c = {config_default_path(), NULL, 0};
 	int i = 1, rc;
 
 	log_open("shipctl", "stderr");

@@ -29,10 +29,16 @@
 struct ctl {
 	const char *conf_path;
 	struct config *cf;	/* loaded on first ctl_config() */
+	int keep_root;		/* the verb calls ctl_drop() itself (after reading the key) */
 };
 
-/* Load the configuration or exit 2 with its file:line error. */
+/*
+ * Load the configuration or exit 2 with its file:line error. Run as root
+ * with USER set, it then becomes USER (unless keep_root), so that every
+ * file a verb writes in a bay is the daemon's, as the daemon's own are.
+ */
 struct config *ctl_config(struct ctl *c);
+void ctl_drop(struct ctl *c);
 
 #define VERB(name) int cmd_##name(struct ctl *c, int argc, char **argv)
 /* Weak while the verbs are written in parallel: a missing one says so. */
@@ -50,5 +56,7 @@ VERB_DECL(rm);
 VERB_DECL(resubmit);
 VERB_DECL(routes);
 VERB_DECL(firewall);
+VERB_DECL(stats);
+VERB_DECL(top);
 
 #endif

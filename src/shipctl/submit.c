@@ -5,10 +5,15 @@
  * exit 65 for input that will never work (unknown class, unroutable
  * destination, bad date), 66 for an unreadable file, 75 for a full bay.
  * If a later file fails with 75, the ids already printed were queued.
+ *
+ * --wait then follows the orders (wait.c): exit 0 once every one is done
+ * here, 75 when one is deferred or --timeout passes, 65 when one is
+ * turned around.
  */
 #include "shipctl.h"
 #include "../global/keys.h"
 #include "../global/submit.h"
+#include "wait.h"
 #include "../util/log.h"
 
 #include <errno.h>
@@ -24,7 +29,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: shipctl submit --to DEST [--to DEST...] [--class C] "
 		"[--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] "
-		"[--copy] FILE...\n");
+		"[--copy] [--wait [--timeout SECONDS]] FILE...\n");
 	return EX_USAGE;
 }
 
@@ -53,7 +58,9 @@ VERB(submit)
 	struct config *cf;
 	struct keys *me = NULL;
 	const char *expire = NULL, *pexpire = NULL;
-	int i, rc = EX_OK;
+	struct strv queued = {0};
+	int i, rc = EX_OK, wait = 0;
+	double timeout = 0;
 
 	memset(&r, 0, sizeof(r));
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -67,8 +74,25 @@ VERB(submit)
 			r.copy = 1;
 			continue;
 		}
+		if (strcmp(opt, "--wait") == 0) {
+			wait = 1;
+			continue;
+		}
 		if (val == NULL)
 			goto usage;
+		if (strcmp(opt, "--timeout") == 0) {
+			char *end;
+
+			timeout = strtod(val, &end);
+			if (*end || end == val || !(timeout > 0 && timeout <= 1e7)) {
+				fprintf(stderr, "shipctl: submit: bad --timeout \"%s\" (want seconds)\n",
+					val);
+				rc = EX_USAGE;
+				goto out;
+			}
+			i++;
+			continue;
+		}
 		if (strcmp(opt, "--to") == 0) {
 			if (!strv_has(&r.dests, val))
 				strv_add(&r.dests, val);
@@ -107,6 +131,7 @@ VERB(submit)
 		rc = EX_DATAERR;
 		goto out;
 	}
+	c->keep_root = 1;	/* read the key first, then work in the bays as USER */
 	cf = ctl_config(c);
 
 	/* every file checked before any is queued */
@@ -128,6 +153,7 @@ VERB(submit)
 		goto out;
 	}
 	config_add_self(cf, &me->pub);	/* a packet to this node is sealed for our own key */
+	ctl_drop(c);
 	for (int f = i; f < argc; f++) {
 		struct strv ids = {0};
 		int tempfail;
@@ -139,14 +165,21 @@ VERB(submit)
 			strv_free(&ids);
 			break;
 		}
-		for (int k = 0; k < ids.n; k++)
+		for (int k = 0; k < ids.n; k++) {
 			printf("%s\n", ids.v[k]);
+			strv_add(&queued, ids.v[k]);
+		}
 		fflush(stdout);
 		strv_free(&ids);
 	}
+	if (rc == EX_OK && wait)
+		rc = submit_wait(cf, &queued, timeout);
+	else if (timeout > 0 && !wait)
+		fprintf(stderr, "shipctl: submit: --timeout without --wait ignored\n");
 out:
 	if (me)
 		keys_free(me);
+	strv_free(&queued);
 	strv_free(&r.dests);
 	return rc;
 usage:

@@ -16,6 +16,8 @@
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <syslog.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,28 @@ ep_del(int fd)
 		epoll_ctl(S->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+/*
+ * In a new child: die with the master (no orphan may keep working on a
+ * claimed order), default signals, and none of the master's descriptors
+ * but the listeners (the caller closes those it does not need).
+ */
+static void
+child_setup(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(75);	/* the master died before the line above took hold */
+	sigprocmask(SIG_UNBLOCK, &blocked, NULL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	close(S->epfd);
+	close(S->sigfd);
+	if (S->inofd >= 0)
+		close(S->inofd);
+	if (S->timerfd >= 0)
+		close(S->timerfd);
+}
+
 /* Fork a child for job j; the child never returns. */
 pid_t
 master_fork(struct job *j)
@@ -62,25 +86,11 @@ master_fork(struct job *j)
 	if (pid == 0) {
 		int rc = 0;
 
-		/* die with the master: no orphan may keep working on a claimed order */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(75);
-		sigprocmask(SIG_UNBLOCK, &blocked, NULL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_IGN);
-		close(S->epfd);
-		close(S->sigfd);
-		if (S->inofd >= 0)
-			close(S->inofd);
-		if (S->timerfd >= 0)
-			close(S->timerfd);
-		if (j->kind != J_RECEIVE) {
-			if (S->tcpfd >= 0)
-				close(S->tcpfd);
-			if (S->udpfd >= 0)
-				close(S->udpfd);
-		}
+		child_setup();
+		if (S->tcpfd >= 0)
+			close(S->tcpfd);
+		if (S->udpfd >= 0)
+			close(S->udpfd);
 		switch (j->kind) {
 		case J_SEND:
 			rc = sender_run(j->bay, j->id);
@@ -200,6 +210,42 @@ reap(void)
 		child_exited(pid, status);
 }
 
+/*
+ * Refusals at the door are logged, but a flood must not fill the disk with
+ * them: at most REFUSAL_LOG_RATE lines a second for each kind of refusal
+ * (so a flood of one kind never hides another), then one line saying how
+ * many were not logged.
+ */
+#define REFUSAL_LOG_RATE 20
+enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_UDP_BUSY, R_NKINDS };
+
+static void refusal(enum refusal_kind k, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+refusal(enum refusal_kind k, const char *fmt, ...)
+{
+	static time_t second[R_NKINDS];
+	static int logged[R_NKINDS], dropped[R_NKINDS];
+	time_t now = time(NULL);
+	va_list ap;
+
+	if (now != second[k]) {
+		if (dropped[k])
+			msg_warnx("%d more refusals of this kind in the last second not logged",
+				  dropped[k]);
+		second[k] = now;
+		logged[k] = dropped[k] = 0;
+	}
+	if (++logged[k] > REFUSAL_LOG_RATE) {
+		dropped[k]++;
+		return;
+	}
+	va_start(ap, fmt);
+	msg_vlog(LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
 static int
 allowed(const struct sockaddr *sa)
 {
@@ -222,15 +268,7 @@ fork_receiver(const char *what)
 		return -1;
 	}
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		sigprocmask(SIG_UNBLOCK, &blocked, NULL);
-		signal(SIGTERM, SIG_DFL);
-		close(S->epfd);
-		close(S->sigfd);
-		if (S->inofd >= 0)
-			close(S->inofd);
-		if (S->timerfd >= 0)
-			close(S->timerfd);
+		child_setup();
 		return 0;
 	}
 	j = xcalloc(1, sizeof(*j));
@@ -255,10 +293,10 @@ accept_tcp(void)
 	while ((fd = accept4(S->tcpfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC)) >= 0) {
 		addr_str((struct sockaddr *)&ss, who, sizeof(who));
 		if (!allowed((struct sockaddr *)&ss)) {
-			msg_warnx("refused connection from %s: address not in the allow list", who);
+			refusal(R_ALLOW, "refused connection from %s: address not in the allow list", who);
 			close(fd);
 		} else if (S->nreceivers >= S->cf->max_receivers) {
-			msg_warnx("refused connection from %s: %d receivers busy", who,
+			refusal(R_BUSY, "refused connection from %s: %d receivers busy", who,
 				  S->nreceivers);
 			close(fd);
 		} else {
@@ -300,14 +338,19 @@ recv_udp(void)
 		addr_str((struct sockaddr *)&ss, who, sizeof(who));
 		sl = sizeof(ss);
 		if (!allowed((struct sockaddr *)&ss)) {
-			msg_warnx("refused UDP datagram from %s: address not in the allow list", who);
+			refusal(R_UDP_ALLOW, "refused UDP datagram from %s: address not in the allow list", who);
 			continue;
 		}
 		/* a retransmitted HELLO while its session child starts */
 		if (htab_get(S->udp_recent, who))
 			continue;
+		/* noise never costs a fork */
+		if (!hop_udp_is_hello(buf, n)) {
+			refusal(R_UDP_NOISE, "refused UDP datagram from %s: not a shipd HELLO (%zd bytes)", who, n);
+			continue;
+		}
 		if (S->nreceivers >= S->cf->max_receivers) {
-			msg_warnx("refused UDP session from %s: %d receivers busy", who,
+			refusal(R_UDP_BUSY, "refused UDP session from %s: %d receivers busy", who,
 				  S->nreceivers);
 			continue;
 		}
@@ -347,9 +390,14 @@ reload(void)
 		return;
 	}
 	if (keys_load(cf->key_file, &k) < 0) {
-		msg_warnx("reload refused, keeping the running configuration: %s", err_get());
-		config_free(cf);
-		return;
+		if (geteuid() == 0 || strcmp(cf->key_file, S->cf->key_file) != 0) {
+			msg_warnx("reload refused, keeping the running configuration: %s", err_get());
+			config_free(cf);
+			return;
+		}
+		/* unprivileged after the split: keep the key already in memory */
+		k = S->keys;
+		S->keys = NULL;
 	}
 	if ((cf->listen_addr == NULL) != (S->cf->listen_addr == NULL) ||
 	    (cf->listen_addr && (strcmp(cf->listen_addr, S->cf->listen_addr) != 0 ||
@@ -496,8 +544,10 @@ master_run(void)
 
 				if (read(S->timerfd, &x, sizeof(x)) < 0) {
 				}
-				if (time(NULL) >= S->last_full_scan + FULL_SCAN_INTERVAL)
+				if (time(NULL) >= S->last_full_scan + FULL_SCAN_INTERVAL) {
 					qmgr_scan_all(0);
+					qmgr_purge();
+				}
 				else
 					qmgr_due();
 			}

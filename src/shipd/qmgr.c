@@ -244,7 +244,11 @@ qmgr_purge(void)
 	struct strv bays = {0};
 
 	bay_all(S->cf, &bays);
-	for (int i = 0; i < bays.n; i++)
+	for (int i = 0; i < bays.n; i++) {
 		bay_scan(bays.v[i], Q_RETURN, purge_return, NULL);
+		bay_purge_partial(bays.v[i], time(NULL) - PARTIAL_MAX_IDLE);
+		if (bay_purge_seen(bays.v[i], time(NULL)) < 0)
+			msg_warnx("bay %s: purging seen markers: %s", bays.v[i], err_get());
+	}
 	strv_free(&bays);
 }

@@ -7,8 +7,8 @@
  * packet and bay limits and the disk floor (else temporary "bay full").
  * The body goes to BAY/partial/ID (kept across a dropped connection so the
  * next attempt resumes), is verified whole against the origin's signature,
- * then committed: data/ID, the order into outgoing/, seen/ID, and only
- * then ACK. Anything refused is logged with the peer and the reason.
+ * then committed: data/ID, then the order into outgoing/, and only then
+ * ACK. Anything refused is logged with the peer and the reason.
  */
 #include "shipd.h"
 #include "../global/crypto.h"
@@ -225,7 +225,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 			goto out;
 		}
 		if (got + m > o.size) {
-			ftruncate(fd, 0);
+			unlink(partial);
 			rc = refuse(h, XF_REFUSE, o.id, "more data than announced");
 			goto out;
 		}
@@ -244,7 +244,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	if (got != o.size) {
 		sbuf_printf(&why, "truncated: %llu of %llu bytes", (unsigned long long)got,
 			    (unsigned long long)o.size);
-		ftruncate(fd, 0);
+		unlink(partial);
 		rc = refuse(h, XF_REFUSE, o.id, why.s);
 		goto out;
 	}
@@ -275,7 +275,11 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	hash_final(hs, digest);
 	hs = NULL;
 	hex_encode(digest, sizeof(digest), o.digest);
-	/* commit: data, then the order (acceptance), then seen, then ACK */
+	/*
+	 * commit: data, then the order (acceptance), then ACK. No seen/ marker
+	 * here: while the order exists in any state known_here() finds it, and
+	 * bay_finish() writes the marker before it removes the order.
+	 */
 	strv_add(&o.hops, S->cf->node);
 	o.attempts = 0;
 	o.next_attempt = 0;
@@ -294,8 +298,6 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
 		goto out;
 	}
-	if (bay_mark_seen(bay, o.id) < 0)
-		msg_warnx("packet %s: seen marker: %s", o.id, err_get());
 	rc = xfer_send(h, XF_ACK, NULL, 0);
 	{
 		struct sbuf d = {0};

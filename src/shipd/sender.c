@@ -58,11 +58,37 @@ hop_order_text(const struct order *o, const struct strv *dests)
 	return text;
 }
 
+/*
+ * SHIPD_TEST_RATE=BYTES_PER_SECOND slows every send down, so that tests
+ * can interrupt a transfer in the middle. Test-only; logged when set.
+ */
+static void
+test_throttle(uint64_t sent, double t0)
+{
+	static double rate = -1;
+
+	if (rate < 0) {
+		const char *e = getenv("SHIPD_TEST_RATE");
+
+		rate = e ? atof(e) : 0;
+		if (rate > 0)
+			msg_warnx("SHIPD_TEST_RATE=%.0f: sends are throttled (test only)", rate);
+	}
+	if (rate > 0) {
+		double ahead = sent / rate - (now_s() - t0);
+
+		if (ahead > 0)
+			usleep(ahead * 1e6);
+	}
+}
+
 static int
 stream_body(struct hop *h, int fd, uint64_t off, uint64_t size, const char *id,
 	    struct progress *pr)
 {
 	static uint8_t buf[XF_DATA_MAX];
+	uint64_t start = off;
+	double t0 = now_s();
 
 	if (lseek(fd, off, SEEK_SET) < 0) {
 		err_set("packet %s: seek: %s", id, strerror(errno));
@@ -80,6 +106,7 @@ stream_body(struct hop *h, int fd, uint64_t off, uint64_t size, const char *id,
 			return -1;
 		off += n;
 		progress_update(pr, off);
+		test_throttle(off - start, t0);
 	}
 	return xfer_send(h, XF_END, NULL, 0);
 }

@@ -15,6 +15,9 @@
 #include "../util/log.h"
 #include "../util/mem.h"
 
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,44 @@ usage(void)
 {
 	fprintf(stderr, "usage: shipd [-c CONF] [-f] [--poll] [-sclass CLASS]\n");
 	exit(64);
+}
+
+/*
+ * Privilege split: started as root, shipd reads the secret key file (root
+ * 0600 is fine) and then becomes USER for good, before it creates a bay or
+ * opens a socket. Every process that touches the network or the spool runs
+ * as USER and holds the key only in memory; none can read the key file
+ * again. Started as USER (systemd's User=), the key file must be USER's.
+ */
+static void
+drop_privileges(void)
+{
+	const char *user = S->cf->spool_user;
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		if (user && (pw = getpwnam(user)) != NULL && pw->pw_uid != geteuid())
+			msg_warnx("USER %s ignored: not started as root", user);
+		return;
+	}
+	if (user == NULL) {
+		msg_warnx("running as root: set USER in %s so that no process reading "
+			  "network bytes runs as root", S->conf_path);
+		return;
+	}
+	if ((pw = getpwnam(user)) == NULL)
+		msg_fatal_status(2, "USER %s: no such user", user);
+	if (pw->pw_uid == 0)
+		msg_fatal_status(2, "USER %s: must not be root", user);
+	if (S->cf->listen_addr && S->cf->listen_port < 1024)
+		msg_fatal_status(2, "LISTEN port %d needs root; with USER use a port of 1024 "
+				 "or more", S->cf->listen_port);
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		msg_fatal("cannot become USER %s: %s", user, strerror(errno));
+	if (setuid(0) == 0)
+		msg_panic("still able to regain root after dropping to %s", user);
+	msg_info("running as %s (uid %ld); the key stays in memory only", user,
+		 (long)pw->pw_uid);
 }
 
 /* Create and recover every bay; a bay that cannot be made ready is fatal. */
@@ -98,6 +139,7 @@ main(int argc, char **argv)
 	if (keys_load(S->cf->key_file, &S->keys) < 0)
 		msg_fatal_status(2, "%s", err_get());
 	config_add_self(S->cf, &S->keys->pub);
+	drop_privileges();
 	prepare_bays();
 	return master_run();
 }

@@ -193,3 +193,23 @@ strv_free(struct strv *l)
 	l->v = NULL;
 	l->n = l->cap = 0;
 }
+
+/* A size for people: 512B, 4.0K, 1.5M, 12G. */
+const char *
+fmt_size(uint64_t n, char *buf, size_t size)
+{
+	static const char units[] = "KMGTPE";
+	double v = (double)n;
+	int u = -1;
+
+	if (n < 1024) {
+		snprintf(buf, size, "%lluB", (unsigned long long)n);
+		return buf;
+	}
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+	return buf;
+}

@@ -7,6 +7,7 @@
 #define SHIPD_MEM_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "log.h"
 
 void *xmalloc(size_t n);
@@ -27,6 +28,9 @@ void sbuf_puts(struct sbuf *b, const char *s);
 void sbuf_printf(struct sbuf *b, const char *fmt, ...) PRINTF(2, 3);
 void sbuf_reset(struct sbuf *b);
 void sbuf_free(struct sbuf *b);
+
+/* A size for people: 512B, 4.0K, 1.5M, 12G. */
+const char *fmt_size(uint64_t n, char *buf, size_t size);
 
 /* snprintf into buf; returns -1 with err_set() when the result would not fit. */
 int path_fmt(char *buf, size_t size, const char *fmt, ...) PRINTF(3, 4);

@@ -87,6 +87,7 @@ node_route() {
 
 node_start() {
 	local n=$1
+	: >>"$NODES/$n/shipd.log"
 	$SHIPD -c "$(conf "$n")" -f >>"$NODES/$n/shipd.log" 2>&1 &
 	PID[$n]=$!
 	# ready when it says so, or when it died
@@ -113,3 +114,5 @@ node_kill() {
 log_has() { grep -q -- "$2" "$NODES/$1/shipd.log"; }
 delivered() { [ -f "$(bay "$1")/incoming/$2" ]; }
 count_files() { find "$1" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l; }
+# at_least N DIR: DIR holds N or more files (for wait_for: evaluated on each poll)
+at_least() { [ "$(count_files "$2")" -ge "$1" ]; }

@@ -63,9 +63,17 @@ check "name clash resolved as direct.txt_1, never overwritten" wait_for delivere
 # 5. drop-a-file: closed file in BAY/drop/DEST is picked up with no poll
 mkdir -p "$(bay A)/drop/B"
 echo "dropped $marker" >"$work/dropped.txt"
+t_drop=$(date +%s.%N)
 mv "$work/dropped.txt" "$(bay A)/drop/B/dropped.txt"
 echo "partial" >"$(bay A)/drop/B/.hidden"
 check "dropped file delivered to B" wait_for delivered B dropped.txt
+# how fast inotify started it moving (printed, never asserted: tests do not time)
+t_pick=$(grep "picked up $(bay A)/drop/B/dropped.txt" "$NODES/A/shipd.log" | head -n 1 | cut -c12-23)
+[ -n "$t_pick" ] && echo "# drop -> picked up and sealed as an order: $(python3 -c "
+import datetime,sys
+d=datetime.datetime.fromtimestamp(float('$t_drop'))
+p=datetime.datetime.combine(d.date(), datetime.time.fromisoformat('$t_pick'))
+print('%.0f ms' % ((p-d).total_seconds()*1000))")"
 check "dotfiles in drop/ are left alone" test -e "$(bay A)/drop/B/.hidden"
 check "dropped file consumed" test ! -e "$(bay A)/drop/B/dropped.txt"
 

@@ -953,12 +953,37 @@ silent_server_udp(void)
 	struct hop *h;
 	double t0 = now_s(), dt;
 
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int mute_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	/* a UDP socket that never answers: no ICMP, so the whole timeout */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(bind(mute_fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
 	addpeer(cfA, "B", port, kB);
 	h = hop_connect(cfA, kA, config_peer(cfA, "B"), 2);
 	dt = now_s() - t0;
 	CHECK(h == NULL);
 	CHECK_HAS(err_get(), "tcp: Connection refused; udp: timeout in handshake");
 	CHECK(dt >= 1.9 && dt <= 3.0);
+	close(mute_fd);
+	freeconf(cfA);
+}
+
+/* Nothing at all on the port: ICMP port unreachable ends the attempt at once. */
+static void
+nobody_listening_udp(void)
+{
+	int port = ports(1);
+	struct config *cfA = mkconf("A", 0, 0, 0);
+	struct hop *h;
+	double t0 = now_s(), dt;
+
+	addpeer(cfA, "B", port, kB);
+	h = hop_connect(cfA, kA, config_peer(cfA, "B"), 5);
+	dt = now_s() - t0;
+	CHECK(h == NULL);
+	CHECK_HAS(err_get(), "tcp: Connection refused; udp: port unreachable");
+	CHECK(dt < 1.0);
 	freeconf(cfA);
 }
 
@@ -1238,6 +1263,7 @@ main(void)
 	TEST(silent_client_dropped);
 	TEST(connect_errors);
 	TEST(silent_server_udp);
+	TEST(nobody_listening_udp);
 	TEST(silent_peer_timeout);
 	TEST(tampered_tcp_frames);
 	TEST(udp_drops_bad_datagrams);

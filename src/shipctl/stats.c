@@ -1,0 +1,220 @@
+/*
+ * stats.c - "shipctl stats": queue totals per storage class and state, as
+ * a table or JSON (--json): how many orders, their bytes (the sealed
+ * packets, as `ls --json` reports "size"), the oldest one's age, the
+ * earliest next retry of the deferred ones, and failures in the last hour.
+ *
+ * "Failures in the last hour" counts orders, in any state, whose last
+ * failed attempt lies within the past 3600 seconds. The last failure time
+ * is not stored; it is recovered from what bay_defer() wrote:
+ * next_attempt - bay_backoff(attempts), with the back-off of the current
+ * configuration (after a RETRY-MIN/MAX change the estimate shifts by the
+ * difference). Orders with no attempts never failed.
+ *
+ * Orders that do not parse are counted under class "?" (null in JSON) and
+ * state "corrupt?". Read-only: never changes a bay.
+ */
+#include "shipctl.h"
+#include "queue.h"
+#include "../util/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAIL_WINDOW	3600
+#define ST_UNPARSED	Q_NSTATES	/* the "corrupt?" pseudo-state */
+
+struct srow {
+	const char *cls;		/* NULL: unparseable */
+	int st;				/* enum qstate, or ST_UNPARSED */
+	long count;
+	uint64_t bytes;
+	time_t oldest;			/* creation (mtime when unparseable) */
+	time_t next;			/* earliest next attempt (deferred), 0: none */
+	long failed;			/* failures within FAIL_WINDOW */
+};
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: shipctl stats [--class C] [--json]\n");
+	return EX_USAGE;
+}
+
+static const char *
+st_name(int st)
+{
+	return st == ST_UNPARSED ? "corrupt?" : qstate_name((enum qstate)st);
+}
+
+/* The row for (cls, st), appended if new. */
+static struct srow *
+row_get(struct srow **v, int *n, const char *cls, int st)
+{
+	for (int i = 0; i < *n; i++)
+		if ((*v)[i].st == st && ((*v)[i].cls == NULL ? cls == NULL :
+					 cls != NULL && strcmp((*v)[i].cls, cls) == 0))
+			return &(*v)[i];
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	memset(&(*v)[*n], 0, sizeof(**v));
+	(*v)[*n].cls = cls;
+	(*v)[*n].st = st;
+	return &(*v)[(*n)++];
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct srow *x = a, *y = b;
+	int c;
+
+	if (x->cls == NULL || y->cls == NULL)
+		c = (x->cls == NULL) - (y->cls == NULL);
+	else
+		c = strcmp(x->cls, y->cls);
+	return c ? c : x->st - y->st;
+}
+
+/* When the last attempt of e failed, or 0 when it never did. */
+static time_t
+last_failure(const struct config *cf, const struct qentry *e)
+{
+	if (!e->ok || e->o.attempts <= 0 || e->o.next_attempt <= 0)
+		return 0;
+	return e->o.next_attempt - bay_backoff(cf, e->o.attempts);
+}
+
+static void
+add(const struct config *cf, struct srow *r, const struct qentry *e, time_t now)
+{
+	time_t born = e->ok ? e->o.created : e->mtime, lf;
+
+	if (r->count == 0 || born < r->oldest)
+		r->oldest = born;
+	r->count++;
+	if (!e->ok)
+		return;
+	r->bytes += e->o.size;
+	if (e->st == Q_DEFERRED) {
+		time_t next = e->o.next_attempt ? e->o.next_attempt : e->mtime;
+
+		if (r->next == 0 || next < r->next)
+			r->next = next;
+	}
+	lf = last_failure(cf, e);
+	if (lf > 0 && lf <= now && now - lf < FAIL_WINDOW)
+		r->failed++;
+}
+
+static void
+print_json(const struct srow *v, int n, time_t now)
+{
+	struct sbuf b;
+	long tcount[ST_UNPARSED + 1] = {0}, count = 0, failed = 0;
+	uint64_t tbytes[ST_UNPARSED + 1] = {0}, bytes = 0;
+
+	sbuf_init(&b);
+	sbuf_printf(&b, "{\"now\":%lld,\"failure_window_seconds\":%d,\"rows\":[", (long long)now,
+		    FAIL_WINDOW);
+	for (int i = 0; i < n; i++) {
+		sbuf_puts(&b, i ? ",\n  {\"class\":" : "\n  {\"class\":");
+		json_str(&b, v[i].cls);
+		sbuf_puts(&b, ",\"state\":");
+		json_str(&b, st_name(v[i].st));
+		sbuf_printf(&b, ",\"count\":%ld,\"bytes\":%llu,\"oldest\":%lld,\"oldest_age_seconds\":%lld",
+			    v[i].count, (unsigned long long)v[i].bytes, (long long)v[i].oldest,
+			    (long long)(now - v[i].oldest));
+		if (v[i].next)
+			sbuf_printf(&b, ",\"next_retry\":%lld,\"next_retry_in_seconds\":%lld",
+				    (long long)v[i].next,
+				    (long long)(v[i].next > now ? v[i].next - now : 0));
+		else
+			sbuf_puts(&b, ",\"next_retry\":null,\"next_retry_in_seconds\":null");
+		sbuf_printf(&b, ",\"failures_last_hour\":%ld}", v[i].failed);
+		tcount[v[i].st] += v[i].count;
+		tbytes[v[i].st] += v[i].bytes;
+		count += v[i].count;
+		bytes += v[i].bytes;
+		failed += v[i].failed;
+	}
+	sbuf_puts(&b, n ? "\n],\"states\":{" : "],\"states\":{");
+	for (int s = 0; s <= ST_UNPARSED; s++) {
+		sbuf_puts(&b, s ? "," : "");
+		json_str(&b, st_name(s));
+		sbuf_printf(&b, ":{\"count\":%ld,\"bytes\":%llu}", tcount[s],
+			    (unsigned long long)tbytes[s]);
+	}
+	sbuf_printf(&b, "},\"total\":{\"count\":%ld,\"bytes\":%llu,\"failures_last_hour\":%ld}}\n",
+		    count, (unsigned long long)bytes, failed);
+	fputs(b.s, stdout);
+	sbuf_free(&b);
+}
+
+static void
+print_table(const struct srow *v, int n, time_t now)
+{
+	char sz[32], age[32], nx[48], d[32], cls[72];
+	long count = 0, failed = 0;
+	uint64_t bytes = 0;
+
+	printf("%-20s %-9s %7s %8s %7s %-10s %s\n", "CLASS", "STATE", "COUNT", "BYTES", "OLDEST",
+	       "NEXT RETRY", "FAILED/1H");
+	for (int i = 0; i < n; i++) {
+		if (v[i].next == 0)
+			snprintf(nx, sizeof(nx), "-");
+		else if (v[i].next <= now)
+			snprintf(nx, sizeof(nx), "now");
+		else
+			snprintf(nx, sizeof(nx), "in %s", fmt_dur(v[i].next - now, d, sizeof(d)));
+		printf("%-20s %-9s %7ld %8s %7s %-10s %ld\n",
+		       fmt_safe(v[i].cls ? v[i].cls : "?", 20, cls, sizeof(cls)), st_name(v[i].st),
+		       v[i].count, fmt_size(v[i].bytes, sz, sizeof(sz)),
+		       fmt_dur(now - v[i].oldest, age, sizeof(age)), nx, v[i].failed);
+		count += v[i].count;
+		bytes += v[i].bytes;
+		failed += v[i].failed;
+	}
+	printf("%-20s %-9s %7ld %8s %7s %-10s %ld\n", "TOTAL", "", count,
+	       fmt_size(bytes, sz, sizeof(sz)), "", "", failed);
+}
+
+VERB(stats)
+{
+	struct config *cf;
+	const char *cls = NULL;
+	struct qentry *e;
+	struct srow *v = NULL;
+	int json = 0, n, nrows = 0;
+	time_t now = time(NULL);
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[i], "--class") == 0 && i + 1 < argc)
+			cls = argv[++i];
+		else
+			return usage();
+	}
+	cf = ctl_config(c);
+	if (cls && config_class(cf, cls) == NULL) {
+		fprintf(stderr, "shipctl: stats: unknown class \"%s\"\n", cls);
+		return EX_DATAERR;
+	}
+	q_collect(cf, &e, &n);
+	for (int i = 0; i < n; i++) {
+		if (cls && (!e[i].ok || strcmp(e[i].o.sclass, cls) != 0))
+			continue;
+		add(cf, row_get(&v, &nrows, e[i].ok ? e[i].o.sclass : NULL,
+				e[i].ok ? (int)e[i].st : ST_UNPARSED), &e[i], now);
+	}
+	if (nrows)
+		qsort(v, nrows, sizeof(*v), row_cmp);
+	if (json)
+		print_json(v, nrows, now);
+	else
+		print_table(v, nrows, now);
+	free(v);
+	q_free(e, n);	/* after printing: rows point at the entries' class names */
+	return fflush(stdout) == 0 ? EX_OK : EX_TEMPFAIL;
+}

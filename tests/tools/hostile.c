@@ -1,0 +1,608 @@
+/*
+ * hostile.c - a scripted hostile peer for tests/scenario/hostile.sh. It
+ * attacks a running shipd and prints one "result:" line saying what the
+ * daemon did, so the script can assert the refusal and then check the
+ * daemon's log, bays and children.
+ *
+ * Raw modes speak no protocol (no configuration needed):
+ *   hostile [-b SRC] garbage HOST PORT BYTES   random bytes over TCP
+ *   hostile [-b SRC] silent HOST PORT [MAX_S]  connect and never speak
+ *   hostile [-b SRC] flood HOST PORT N HOLD_S  N silent connections at once
+ *   hostile [-b SRC] udp-garbage HOST PORT N   N random datagrams
+ * Hop modes run the real handshake as the node of -c CONF (its own key)
+ * and offer a packet for DEST, sealed from FILE, spoiled as MODE says:
+ *   hostile -c CONF [-t TMPDIR] MODE PEER FILE DEST [ORIGIN]
+ *   good | replay (the same packet twice on one hop) | tamper-body |
+ *   tamper-header | truncate | extra-data | forge-origin (header claims
+ *   ORIGIN, signed with our key) | unknown-origin | resign (header edited
+ *   and re-signed, trailer left) | lie-size (order announces more than
+ *   the signed header) | frame-replay (a hop frame sent again under an old
+ *   counter) | udp-bad (a UDP hop with bad-tag and out-of-window datagrams
+ *   injected before a good packet) | offer-file (no connection: write the
+ *   OFFER payload to the file named by the fifth argument, a fuzz seed)
+ *
+ * It is a test tool: it links build/libshipd.a and reaches into the wire
+ * and packet internals to forge; nothing in shipd may depend on it.
+ */
+#include "global/config.h"
+#include "global/crypto.h"
+#include "global/keys.h"
+#include "global/order.h"
+#include "global/packet.h"
+#include "global/packet_int.h"
+#include "global/wire.h"
+#include "global/wire_int.h"
+#include "global/xfer.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/safefile.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *src_addr;		/* -b: bind the client socket here */
+static uint8_t *msg;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+sock_to(const char *host, const char *port, int type, struct sockaddr_storage *ss,
+	socklen_t *sl)
+{
+	struct addrinfo hints = {0}, *ai;
+	int fd, e;
+
+	hints.ai_socktype = type;
+	hints.ai_flags = AI_NUMERICHOST;
+	if ((e = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		fprintf(stderr, "hostile: %s:%s: %s\n", host, port, gai_strerror(e));
+		exit(2);
+	}
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*sl = ai->ai_addrlen;
+	if ((fd = socket(ai->ai_family, type | SOCK_CLOEXEC, 0)) < 0) {
+		perror("hostile: socket");
+		exit(2);
+	}
+	if (src_addr) {
+		struct addrinfo *b;
+
+		if (getaddrinfo(src_addr, NULL, &hints, &b) != 0 ||
+		    bind(fd, b->ai_addr, b->ai_addrlen) < 0) {
+			fprintf(stderr, "hostile: bind %s: %s\n", src_addr, strerror(errno));
+			exit(2);
+		}
+		freeaddrinfo(b);
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static int
+tcp_open(const char *host, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd = sock_to(host, port, SOCK_STREAM, &ss, &sl);
+
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Seconds until the server closes fd (read EOF or reset), -1 if not by max_s. */
+static double
+wait_closed(int fd, double max_s)
+{
+	double t0 = now_s();
+	char buf[4096];
+
+	for (;;) {
+		double left = max_s - (now_s() - t0);
+		struct pollfd pf = {fd, POLLIN, 0};
+
+		if (left <= 0)
+			return -1;
+		if (poll(&pf, 1, (int)(left * 1000) + 1) > 0) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+
+			if (n <= 0)
+				return now_s() - t0;
+		}
+	}
+}
+
+static int
+mode_garbage(const char *host, const char *port, long n)
+{
+	int fd = tcp_open(host, port);
+	uint8_t buf[4096];
+	long sent = 0;
+	double t;
+
+	if (fd < 0) {
+		printf("result: connect failed: %s\n", strerror(errno));
+		return 1;
+	}
+	while (sent < n) {
+		size_t want = n - sent < (long)sizeof(buf) ? (size_t)(n - sent) : sizeof(buf);
+		ssize_t w;
+
+		crypto_random(buf, want);
+		if ((w = write(fd, buf, want)) <= 0)
+			break;
+		sent += w;
+	}
+	t = wait_closed(fd, 60);
+	printf("result: %ld random bytes sent; %s after %.1f s\n", sent,
+	       t < 0 ? "still open" : "closed by the server", t < 0 ? 60.0 : t);
+	close(fd);
+	return t < 0;
+}
+
+static int
+mode_silent(const char *host, const char *port, double max_s)
+{
+	int fd = tcp_open(host, port);
+	double t;
+
+	if (fd < 0) {
+		printf("result: connect failed: %s\n", strerror(errno));
+		return 1;
+	}
+	t = wait_closed(fd, max_s);
+	if (t < 0)
+		printf("result: still open after %.1f s\n", max_s);
+	else
+		printf("result: closed by the server after %.1f s\n", t);
+	close(fd);
+	return t < 0;
+}
+
+static int
+mode_flood(const char *host, const char *port, int n, double hold)
+{
+	int *fds = xcalloc(n, sizeof(*fds)), opened = 0, closed = 0;
+	double t0 = now_s(), last = 0;
+	struct pollfd *pf = xcalloc(n, sizeof(*pf));
+
+	for (int i = 0; i < n; i++)
+		if ((fds[i] = tcp_open(host, port)) >= 0)
+			opened++;
+	while (closed < opened && now_s() - t0 < hold) {
+		int k = 0;
+
+		for (int i = 0; i < n; i++)
+			if (fds[i] >= 0) {
+				pf[k].fd = fds[i];
+				pf[k].events = POLLIN;
+				pf[k++].revents = 0;
+			}
+		if (poll(pf, k, 200) <= 0)
+			continue;
+		for (int j = 0; j < k; j++) {
+			char b[512];
+
+			if (!pf[j].revents || read(pf[j].fd, b, sizeof(b)) > 0)
+				continue;
+			for (int i = 0; i < n; i++)
+				if (fds[i] == pf[j].fd) {
+					close(fds[i]);
+					fds[i] = -1;
+				}
+			closed++;
+			last = now_s() - t0;
+		}
+	}
+	printf("result: %d of %d connections opened; %d closed by the server "
+	       "(the last after %.1f s), %d still open after %.1f s\n", opened, n, closed,
+	       last, opened - closed, now_s() - t0);
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	free(pf);
+	return 0;
+}
+
+static int
+mode_udp_garbage(const char *host, const char *port, int n)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd = sock_to(host, port, SOCK_DGRAM, &ss, &sl), sent = 0;
+	uint8_t buf[1400];
+
+	for (int i = 0; i < n; i++) {
+		/* every third one has a HELLO's size, so only its content is wrong */
+		size_t len = i % 3 == 0 ? HOP_UDP_HELLO_LEN : 1 + (size_t)(rand() % sizeof(buf));
+
+		crypto_random(buf, len);
+		if (sendto(fd, buf, len, 0, (struct sockaddr *)&ss, sl) == (ssize_t)len)
+			sent++;
+		usleep(2000);
+	}
+	printf("result: %d random datagrams sent\n", sent);
+	close(fd);
+	return 0;
+}
+
+/* ---- hop modes ---- */
+
+struct sealed {
+	char path[PATH_MAX];
+	char tmpdir[PATH_MAX];
+	struct pkt_info pi;
+	int n;
+};
+
+static int
+keep_part(void *arg, const char *path, const struct pkt_info *pi)
+{
+	struct sealed *s = arg;
+
+	if (s->n++)
+		return err_set("hostile: more than one part"), -1;
+	if (path_fmt(s->path, sizeof(s->path), "%s/hostile-%s.pkt", s->tmpdir, pi->id) < 0 ||
+	    rename(path, s->path) < 0)
+		return err_set("hostile: keep %s: %s", path, strerror(errno)), -1;
+	s->pi = *pi;
+	memset(&s->pi.dests, 0, sizeof(s->pi.dests));
+	return 0;
+}
+
+static int
+flip_byte(const char *path, off_t at, int b64)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t c;
+
+	if (fd < 0 || pread(fd, &c, 1, at) != 1)
+		return -1;
+	c = b64 ? (c == 'A' ? 'B' : 'A') : c ^ 0x40;
+	if (pwrite(fd, &c, 1, at) != 1)
+		return -1;
+	return close(fd);
+}
+
+/* Edit the signed header (a day more before it expires) and sign it again
+ * with our key: the header checks out, the trailer no longer does. */
+static int
+resign(const struct keys *me, const struct sealed *s)
+{
+	size_t len, hl = s->pi.header_len;
+	char *buf = read_file(s->path, 64 << 20, &len);
+	struct pkt_hdr h;
+	struct sbuf out = {0};
+	int fd, rc = -1;
+
+	memset(&h, 0, sizeof(h));
+	if (buf == NULL || pkt_hdr_parse(buf, hl, &h) != 1)
+		goto done;
+	h.info.expires += 86400;
+	if (pkt_hdr_format(&h, me, hl, &out) < 0 || out.len != hl)
+		goto done;
+	if ((fd = open(s->path, O_WRONLY)) < 0 || pwrite(fd, out.s, hl, 0) != (ssize_t)hl)
+		goto done;
+	rc = close(fd);
+done:
+	if (rc < 0)
+		fprintf(stderr, "hostile: resign: %s\n", err_get());
+	pkt_hdr_free(&h);
+	sbuf_free(&out);
+	free(buf);
+	return rc;
+}
+
+static char *
+order_text(const char *origin, const struct sealed *s, const char *name, const char *dest,
+	   uint64_t extra)
+{
+	struct order o;
+	uint8_t d[SHA256_LEN];
+	size_t len;
+	char *buf = read_file(s->path, 64 << 20, &len), *text;
+
+	order_init(&o);
+	snprintf(o.id, sizeof(o.id), "%s", s->pi.id);
+	o.origin = xstrdup(origin);
+	o.sclass = xstrdup("-default");
+	strv_add(&o.dests, dest);
+	strv_add(&o.hops, origin);
+	o.created = s->pi.created;
+	o.expires = s->pi.expires;
+	o.size = s->pi.file_size + extra;
+	sha256(buf, len, d);
+	hex_encode(d, sizeof(d), o.digest);
+	o.part = o.nparts = 1;
+	o.group = xstrdup(s->pi.group);
+	o.name = xstrdup(name);
+	text = order_format(&o, NULL);
+	order_free(&o);
+	free(buf);
+	return text;
+}
+
+/* A frame under the counter already used: what a replayed frame looks like. */
+static int
+send_replayed_frame(struct hop *h)
+{
+	uint8_t frame[4 + 1 + 8 + AEAD_TAG_LEN], nonce[AEAD_NONCE_LEN], body[9] = {0};
+	uint32_t n = 1 + 8 + AEAD_TAG_LEN;
+
+	frame[0] = n >> 24, frame[1] = n >> 16, frame[2] = n >> 8, frame[3] = n;
+	body[0] = FR_DATA;	/* a message frame's kind, as tcp_send_kind writes it */
+	wire_nonce(nonce, 0, h->tx_ctr - 1);
+	aead_seal(h->tx, nonce, frame, 4, body, sizeof(body), frame + 4, frame + 4 + 9);
+	return write_all(h->fd, frame, sizeof(frame));
+}
+
+/* Datagrams a UDP session must drop: bad tags, then valid tags far out of window. */
+static void
+udp_inject(struct hop *h)
+{
+	uint8_t dg[200], nonce[AEAD_NONCE_LEN], pl[32] = {0};
+	int bad = 0, oow = 0;
+
+	for (int i = 0; i < 20; i++) {
+		crypto_random(dg, sizeof(dg));
+		dg[0] = i % 2 ? 0x03 : 0x04;
+		bad += send(h->fd, dg, sizeof(dg), 0) > 0;
+	}
+	for (int i = 0; i < 10; i++) {
+		uint64_t seq = 1000000 + i;
+
+		dg[0] = 0x03;
+		wire_put64(dg + 1, seq);
+		wire_nonce(nonce, 0x03, seq);
+		aead_seal(h->tx, nonce, dg, 9, pl, sizeof(pl), dg + 9, dg + 9 + sizeof(pl));
+		oow += send(h->fd, dg, 9 + sizeof(pl) + AEAD_TAG_LEN, 0) > 0;
+	}
+	printf("# injected %d bad-tag and %d out-of-window datagrams\n", bad, oow);
+}
+
+/* Offer the packet and stream it as mode says; print the daemon's answer. */
+static int
+offer(struct hop *h, const char *mode, const struct sealed *s, const char *text)
+{
+	int fd = open(s->path, O_RDONLY), type;
+	uint64_t size = s->pi.file_size, off, stop = size;
+	uint8_t *hdr = xmalloc(s->pi.header_len);
+	ssize_t n;
+
+	if (fd < 0 || read_full(fd, hdr, s->pi.header_len) != (ssize_t)s->pi.header_len) {
+		printf("result: error: cannot read %s\n", s->path);
+		return 1;
+	}
+	if (xfer_send_offer(h, hdr, s->pi.header_len, text) < 0 ||
+	    (n = xfer_recv(h, &type, msg, HOP_MAX_MSG, 20)) < 0)
+		goto broken;
+	free(hdr);
+	if (type != XF_ACCEPT) {
+		printf("result: %s %.*s\n", xfer_type_name(type), (int)n, (char *)msg);
+		close(fd);
+		return 0;
+	}
+	off = 0;
+	for (int i = 0; i < 8 && i < n; i++)
+		off = off << 8 | msg[i];
+	if (strcmp(mode, "truncate") == 0)
+		stop = size / 2;
+	if (strcmp(mode, "frame-replay") == 0) {
+		send_replayed_frame(h);
+		n = xfer_recv(h, &type, msg, HOP_MAX_MSG, 20);
+		printf("result: %s\n", n < 0 ? "hop closed by the server" : "server still talking");
+		close(fd);
+		return n >= 0;
+	}
+	while (off < stop) {
+		size_t want = stop - off < XF_DATA_MAX ? stop - off : XF_DATA_MAX;
+
+		if ((n = pread(fd, msg, want, off)) <= 0 || xfer_send(h, XF_DATA, msg, n) < 0)
+			goto broken;
+		off += n;
+	}
+	if (strcmp(mode, "extra-data") == 0) {
+		crypto_random(msg, 4096);
+		if (xfer_send(h, XF_DATA, msg, 4096) < 0)
+			goto broken;
+	}
+	close(fd);
+	fd = -1;
+	if (xfer_send(h, XF_END, NULL, 0) < 0 ||
+	    (n = xfer_recv(h, &type, msg, HOP_MAX_MSG, 30)) < 0)
+		goto broken;
+	printf("result: %s %.*s\n", xfer_type_name(type), (int)n, (char *)msg);
+	return 0;
+broken:
+	printf("result: error: %s\n", err_get());
+	if (fd >= 0)
+		close(fd);
+	return 1;
+}
+
+/* The OFFER payload (hdrlen(4) header order) as a file: a fuzz seed. */
+static int
+write_offer(const struct sealed *s, const char *text, const char *out)
+{
+	size_t hl = s->pi.header_len, len;
+	char *buf = read_file(s->path, 64 << 20, &len);
+	struct sbuf o = {0};
+	uint8_t be[4] = {hl >> 24, hl >> 16, hl >> 8, hl};
+	int fd, rc = 1;
+
+	if (buf == NULL)
+		return 1;
+	sbuf_add(&o, be, 4);
+	sbuf_add(&o, buf, hl);
+	sbuf_puts(&o, text);
+	if ((fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0 &&
+	    write_all(fd, o.s, o.len) == 0 && close(fd) == 0)
+		rc = 0;
+	printf("result: %s offer of %zu bytes written to %s\n", rc ? "no" : "an", o.len, out);
+	sbuf_free(&o);
+	free(buf);
+	return rc;
+}
+
+static struct hop *
+connect_udp(const struct config *cf, const struct keys *me, const struct peer *p)
+{
+	struct addrinfo hints = {0}, *ai;
+	char port[16];
+	struct hop *h;
+
+	hints.ai_socktype = SOCK_DGRAM;
+	snprintf(port, sizeof(port), "%d", p->port);
+	if (getaddrinfo(p->host, port, &hints, &ai) != 0)
+		return NULL;
+	h = udp_hop_connect(cf, me, p, ai->ai_addr, ai->ai_addrlen, 10);
+	freeaddrinfo(ai);
+	return h;
+}
+
+static int
+mode_hop(const char *confpath, const char *tmpdir, char **av, int ac)
+{
+	const char *mode = av[0], *peer = av[1], *file = av[2], *dest = av[3];
+	const char *origin, *base;
+	struct config *cf = config_load(confpath);
+	struct keys *me = NULL;
+	const struct peer *p;
+	struct sealed s;
+	struct strv dests = {0};
+	struct hop *h;
+	char *text;
+	int rc;
+
+	if (cf == NULL || keys_load(cf->key_file, &me) < 0) {
+		fprintf(stderr, "hostile: %s\n", err_get());
+		return 2;
+	}
+	if ((p = config_peer(cf, peer)) == NULL || p->host == NULL) {
+		fprintf(stderr, "hostile: %s is not a PEER in %s\n", peer, confpath);
+		return 2;
+	}
+	origin = cf->node;
+	if (strcmp(mode, "forge-origin") == 0)
+		origin = ac > 4 ? av[4] : peer;
+	else if (strcmp(mode, "unknown-origin") == 0)
+		origin = "nobody-knows-me";
+	memset(&s, 0, sizeof(s));
+	snprintf(s.tmpdir, sizeof(s.tmpdir), "%s", tmpdir);
+	base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	strv_add(&dests, dest);
+	{
+		char group[ORDER_ID_MAX];
+		time_t now = time(NULL);
+
+		order_new_id(group, sizeof(group), origin);
+		if (packet_seal(cf, me, origin, file, base, &dests, "-default", group, now,
+				now + 14 * 86400, 0, tmpdir, keep_part, &s) < 0) {
+			fprintf(stderr, "hostile: seal: %s\n", err_get());
+			return 2;
+		}
+	}
+	strv_free(&dests);
+	if (strcmp(mode, "tamper-body") == 0)
+		flip_byte(s.path, s.pi.header_len + 100, 0);
+	else if (strcmp(mode, "tamper-header") == 0)
+		flip_byte(s.path, s.pi.header_len - 10, 1);	/* inside "sig: B64" */
+	else if (strcmp(mode, "resign") == 0 && resign(me, &s) < 0)
+		return 2;
+	text = order_text(origin, &s, base, dest, strcmp(mode, "lie-size") == 0 ? 1000 : 0);
+
+	if (strcmp(mode, "offer-file") == 0) {
+		rc = write_offer(&s, text, ac > 4 ? av[4] : "offer.bin");
+		goto out;
+	}
+	h = strcmp(mode, "udp-bad") == 0 ? connect_udp(cf, me, p) : hop_connect(cf, me, p, 10);
+	if (h == NULL) {
+		printf("result: error: handshake: %s\n", err_get());
+		rc = 1;
+		goto out;
+	}
+	printf("# hop to %s via %s from port %d\n", hop_remote(h), hop_proto(h),
+	       hop_local_port(h));
+	if (strcmp(mode, "udp-bad") == 0)
+		udp_inject(h);
+	rc = offer(h, mode, &s, text);
+	if (rc == 0 && strcmp(mode, "replay") == 0)
+		rc = offer(h, mode, &s, text);
+	if (strcmp(mode, "frame-replay") != 0)
+		xfer_send(h, XF_BYE, NULL, 0);
+	hop_close(h);
+out:
+	unlink(s.path);
+	free(text);
+	keys_free(me);
+	config_free(cf);
+	return rc;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: hostile [-b SRC] garbage|silent|flood|udp-garbage HOST PORT ...\n"
+		"       hostile -c CONF [-t TMPDIR] MODE PEER FILE DEST [ORIGIN]\n");
+	exit(64);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *confpath = NULL, *tmpdir = "/tmp";
+	int c;
+
+	while ((c = getopt(argc, argv, "b:c:t:")) != -1)
+		switch (c) {
+		case 'b': src_addr = optarg; break;
+		case 'c': confpath = optarg; break;
+		case 't': tmpdir = optarg; break;
+		default: usage();
+		}
+	argv += optind;
+	argc -= optind;
+	if (argc < 3)
+		usage();
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	log_open("hostile", "stderr");
+	crypto_init();
+	srand(getpid());
+	msg = xmalloc(HOP_MAX_MSG);
+	if (confpath)
+		return argc < 4 ? (usage(), 64) : mode_hop(confpath, tmpdir, argv, argc);
+	if (strcmp(argv[0], "garbage") == 0 && argc == 4)
+		return mode_garbage(argv[1], argv[2], atol(argv[3]));
+	if (strcmp(argv[0], "silent") == 0)
+		return mode_silent(argv[1], argv[2], argc > 3 ? atof(argv[3]) : 120);
+	if (strcmp(argv[0], "flood") == 0 && argc == 5)
+		return mode_flood(argv[1], argv[2], atoi(argv[3]), atof(argv[4]));
+	if (strcmp(argv[0], "udp-garbage") == 0 && argc == 4)
+		return mode_udp_garbage(argv[1], argv[2], atoi(argv[3]));
+	usage();
+	return 64;
+}
