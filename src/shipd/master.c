@@ -6,6 +6,7 @@
  * order goes back to outgoing/. Never sends or receives packet bytes itself.
  */
 #include "shipd.h"
+#include "../global/progress.h"
 #include "../global/wire.h"
 #include "../util/addr.h"
 #include "../util/log.h"
@@ -174,6 +175,9 @@ child_exited(pid_t pid, int status)
 			  j->id ? j->id : "(hop)", WTERMSIG(status));
 		if (j->kind == J_SEND && bay_move(j->bay, j->id, Q_ACTIVE, Q_OUTGOING) == 0)
 			msg_info("order %s: back to outgoing after worker died", j->id);
+		/* its progress record would stay until the next start-up */
+		if (j->kind == J_SEND)
+			progress_clean(j->bay);
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && j->kind != J_RECEIVE) {
 		S->failures++;
 		/* a pickup that may work later (bay full): look again after RETRY-MIN */
