@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -100,6 +101,23 @@ recover_tmp(const char *bay, time_t now, struct recovery *r)
 	fsync_dir(dir);
 }
 
+/*
+ * safe_create names a temporary ".tmp.PID.NSEC.SEQ": when PID no longer
+ * exists nothing can still be writing it, whatever its age (a worker killed
+ * with its master leaves one in active/ that would otherwise stay until a
+ * start-up a minute later). A PID reused since only delays the removal.
+ */
+static int
+writer_gone(const char *name)
+{
+	char *end;
+	long pid = strtol(name + 5, &end, 10);
+
+	if (strncmp(name, ".tmp.", 5) != 0 || end == name + 5 || *end != '.' || pid <= 0)
+		return 0;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
 /* safe_write leaves ".tmp.*" beside the file it replaces if it crashed. */
 static void
 recover_temporaries(const char *dir, time_t now, struct recovery *r)
@@ -113,7 +131,7 @@ recover_temporaries(const char *dir, time_t now, struct recovery *r)
 	for (int i = 0; i < names.n; i++)
 		if (strncmp(names.v[i], ".tmp.", 5) == 0 &&
 		    path_fmt(path, sizeof(path), "%s/%s", dir, names.v[i]) == 0 &&
-		    aged(path, now) && unlink(path) == 0)
+		    (aged(path, now) || writer_gone(names.v[i])) && unlink(path) == 0)
 			n++;
 	strv_free(&names);
 	if (n) {
@@ -216,7 +234,13 @@ bay_recover(const char *bay, struct recovery *r)
 			continue;
 		if (order_id_valid(id) && bay_find(bay, id, NULL) == 0)
 			continue;
-		if (!aged(path, now))
+		/*
+		 * seen/ID with no order: bay_finish ran (marker, then the order
+		 * unlinked) and died before unlinking the data, so it goes now.
+		 * Only bay_finish writes seen/ID (acceptance writes none), and a
+		 * submit never reuses an id, so nothing can be about to name it.
+		 */
+		if (!aged(path, now) && !(order_id_valid(id) && bay_seen(bay, id)))
 			continue;	/* a submit may be about to write its order */
 		if (rm_rf(path) == 0) {
 			r->data_orphans++;

@@ -124,7 +124,31 @@ run_handler(const char *bay, const char *key, const char *file, const struct ord
 	return -1;
 }
 
-/* Open parts (in order) of o into incoming/; 0 done, -1 refused. */
+/*
+ * A full disk is temporary, never a reason to refuse a packet: every error
+ * here is formatted with strerror, so ENOSPC/EDQUOT show in its text (the
+ * errno itself is gone after the cleanup that follows a failed write).
+ */
+static int
+out_of_space(const char *why)
+{
+	return strstr(why, strerror(ENOSPC)) != NULL || strstr(why, strerror(EDQUOT)) != NULL;
+}
+
+/* err_set("bay full: ...") from the current error; returns DELIVER_LATER. */
+static int
+later(const char *id)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", err_get());
+	err_set("%s%s", out_of_space(why) ? "bay full: " : "", why);
+	msg_warnx("deliver %s: %s; will retry", id, err_get());
+	return DELIVER_LATER;
+}
+
+/* Open parts (in order) of o into incoming/; 0 done, -1 refused,
+ * DELIVER_LATER for a temporary failure (a full disk): nothing delivered. */
 static int
 open_and_place(const char *bay, const struct order *o, const char *const *parts, int nparts)
 {
@@ -150,25 +174,27 @@ open_and_place(const char *bay, const struct order *o, const char *const *parts,
 	}
 	rm_tree(unpack);
 	if (mkdirs(unpack, 0700) < 0)
-		return -1;
+		return later(o->id);
 	if (packet_open(S->cf, S->keys, parts, nparts, unpack, &names) < 0) {
-		msg_warnx("refused packet %s from %s: %s", o->id, o->origin, err_get());
 		rm_tree(unpack);
+		if (out_of_space(err_get()))
+			return later(o->id);
+		msg_warnx("refused packet %s from %s: %s", o->id, o->origin, err_get());
 		return -1;
 	}
 	fsync_dir(unpack);
 	/* the receipt is the commit point: from here on, only moves remain */
 	text = order_format(o, NULL);
 	if (safe_write(rdir, key, text, strlen(text), 0600) < 0) {
-		msg_warnx("deliver %s: %s", o->id, err_get());
 		free(text);
 		rm_tree(unpack);
+		rc = later(o->id);
 		goto out;
 	}
 	free(text);
 	if (bay_unpack_finish(bay, key, &finals) < 0) {
 		/* committed: start-up recovery or the next attempt finishes it */
-		msg_warnx("deliver %s: %s", o->id, err_get());
+		rc = later(o->id);
 		goto out;
 	}
 	rc = 0;
@@ -240,6 +266,12 @@ join_group(const char *bay, const char *group, int m, const struct order *self)
 			rc = -1;
 		order_free(&first);
 	}
+	if (rc == DELIVER_LATER) {
+		for (int k = 1; k <= m; k++)
+			if (claimed[k])
+				bay_move(bay, ids[k], Q_ACTIVE, Q_JOINING);
+		return rc;
+	}
 	for (int k = 1; k <= m; k++) {
 		if (!claimed[k])
 			continue;
@@ -265,14 +297,14 @@ deliver_local(const char *bay, struct order *o)
 
 	if (o->nparts > 1) {
 		rc = join_group(bay, o->group, o->nparts, o);
-		if (rc < 0)
+		if (rc == -1)
 			bay_corrupt(bay, o->id, Q_ACTIVE, err_get());
 		return rc;
 	}
 	if (bay_data_path(data, sizeof(data), bay, o->id) < 0)
 		return -1;
 	pp[0] = data;
-	if ((rc = open_and_place(bay, o, pp, 1)) < 0)
+	if ((rc = open_and_place(bay, o, pp, 1)) == -1)
 		bay_corrupt(bay, o->id, Q_ACTIVE, err_get());
 	return rc;
 }
@@ -298,7 +330,14 @@ deliver_join(const char *bay, const char *group)
 	closedir(dp);
 	if (m < 2)
 		return 0;
-	return join_group(bay, group, m, NULL) < 0 ? 65 : 0;
+	switch (join_group(bay, group, m, NULL)) {
+	case -1:
+		return 65;
+	case DELIVER_LATER:
+		return 75;
+	default:
+		return 0;
+	}
 }
 
 /* --poll: run receipt handlers that failed before. */

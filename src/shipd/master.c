@@ -6,6 +6,7 @@
  * order goes back to outgoing/. Never sends or receives packet bytes itself.
  */
 #include "shipd.h"
+#include "../global/progress.h"
 #include "../global/wire.h"
 #include "../util/addr.h"
 #include "../util/log.h"
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <syslog.h>
@@ -115,6 +117,26 @@ master_fork(struct job *j)
 	return pid;
 }
 
+/*
+ * A burst of thousands of orders leaves malloc holding the peak of the
+ * ready queue and busy set long after they are freed; give it back to the
+ * system each time the queue drains, so the master's RSS returns to its
+ * idle size (glibc's malloc_trim; once per drain, not per event).
+ */
+static void
+idle_trim(void)
+{
+	static int busy;
+
+	if (S->rq_head || htab_count(S->kids) || htab_count(S->busy)) {
+		busy = 1;
+		return;
+	}
+	if (busy)
+		malloc_trim(0);
+	busy = 0;
+}
+
 /* Start ready jobs while the pool has room. */
 void
 master_dispatch(void)
@@ -153,6 +175,9 @@ child_exited(pid_t pid, int status)
 			  j->id ? j->id : "(hop)", WTERMSIG(status));
 		if (j->kind == J_SEND && bay_move(j->bay, j->id, Q_ACTIVE, Q_OUTGOING) == 0)
 			msg_info("order %s: back to outgoing after worker died", j->id);
+		/* its progress record would stay until the next start-up */
+		if (j->kind == J_SEND)
+			progress_clean(j->bay);
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && j->kind != J_RECEIVE) {
 		S->failures++;
 		/* a pickup that may work later (bay full): look again after RETRY-MIN */
@@ -534,6 +559,7 @@ master_run(void)
 		master_dispatch();
 		if (!S->poll_mode)
 			arm_timer();
+		idle_trim();
 	}
 	ep_del(S->tcpfd);
 	stop_children();

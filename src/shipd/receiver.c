@@ -285,9 +285,16 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	o.next_attempt = 0;
 	free(o.last_error);
 	o.last_error = NULL;
-	if (bay_data_path(data, sizeof(data), bay, o.id) < 0 || safe_rename(partial, data) < 0 ||
-	    bay_path(odir, sizeof(odir), bay, Q_OUTGOING, NULL) < 0 || order_save(odir, &o) < 0) {
+	if (bay_data_path(data, sizeof(data), bay, o.id) < 0 || safe_rename(partial, data) < 0) {
 		sbuf_printf(&why, "bay full: cannot commit: %s", err_get());
+		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
+		goto out;
+	}
+	if (bay_path(odir, sizeof(odir), bay, Q_OUTGOING, NULL) < 0 || order_save(odir, &o) < 0) {
+		sbuf_printf(&why, "bay full: cannot commit: %s", err_get());
+		/* not accepted: no data/ID without its order; keep it to resume */
+		if (rename(data, partial) < 0)
+			unlink(data);
 		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
 		goto out;
 	}

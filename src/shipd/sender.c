@@ -312,11 +312,12 @@ sender_run(const char *bay, const char *id)
 	if (strv_has(&o.dests, self)) {
 		int r = deliver_local(bay, &o);
 
-		if (r < 0) {		/* refused packet: deliver_local moved it to corrupt/ */
+		if (r == DELIVER_LATER)	/* full disk: ours stays in dests, deferred below */
+			join_errors(&errs, err_get());
+		else if (r < 0) {	/* refused packet: deliver_local moved it to corrupt/ */
 			order_free(&o);
 			return 65;
-		}
-		if (r == 0) {
+		} else if (r == 0) {
 			strv_remove(&o.dests, self);
 			if (!strv_has(&o.delivered, self))
 				strv_add(&o.delivered, self);

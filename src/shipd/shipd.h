@@ -86,7 +86,10 @@ int receiver_udp(const void *dgram, size_t len, const struct sockaddr *from,
 		 socklen_t fromlen);
 
 /* deliver.c */
-int deliver_local(const char *bay, struct order *o);	/* 0 done, 1 waiting for parts, -1 error */
+/* 0 done, 1 waiting for parts, -1 refused (moved to corrupt/), DELIVER_LATER
+ * temporary (a full disk: nothing delivered, the order stays in active/) */
+#define DELIVER_LATER	(-2)
+int deliver_local(const char *bay, struct order *o);
 int deliver_join(const char *bay, const char *group);	/* in a child */
 void deliver_retry_handlers(const char *bay);
 

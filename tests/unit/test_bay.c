@@ -488,6 +488,16 @@ recover_tmp(void)
 	CHECK_INT(r.tmp_removed, 1);
 	CHECK(access(old, F_OK) < 0);
 	CHECK_INT(r.corrupted, 0);
+	/* a fresh one whose writer is dead (kill -9) goes at once; a live
+	 * writer's (pid 1) stays until it is old */
+	snprintf(old, sizeof(old), "%s/active/.tmp.999999999.2.3", bay);
+	put_file(old, "version: 1\n");
+	snprintf(young, sizeof(young), "%s/active/.tmp.1.2.3", bay);
+	put_file(young, "version: 1\n");
+	CHECK(bay_recover(bay, &r) == 0);
+	CHECK_INT(r.tmp_removed, 1);
+	CHECK(access(old, F_OK) < 0);
+	CHECK(access(young, F_OK) == 0);
 }
 
 static void
@@ -535,6 +545,15 @@ recover_orphan_data(void)
 	CHECK(exists(bay, "data", "orphan-young"));
 	CHECK(exists(bay, "data", "kept"));
 	CHECK(exists(bay, "data", "bad"));	/* a corrupt order still names its data */
+	/* bay_finish killed between unlinking the order and the data: the
+	 * seen marker says it is done, so even fresh data goes */
+	snprintf(path, sizeof(path), "%s/data/finished", bay);
+	put_file(path, "x");
+	CHECK(bay_mark_seen(bay, "finished") == 0);
+	CHECK(bay_recover(bay, &r) == 0);
+	CHECK_INT(r.data_orphans, 1);
+	CHECK(!exists(bay, "data", "finished"));
+	CHECK(exists(bay, "data", "orphan-young"));
 }
 
 static void

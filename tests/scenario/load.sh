@@ -1,0 +1,85 @@
+#!/bin/bash
+# Load: thousands of small packets submitted at once to one node (A, which
+# sends them all to B). All are delivered, byte-identical and once; the
+# number of children of either master never exceeds its limits; A's file
+# descriptors and RSS are the same after the queue drains as before.
+# 5,000 packets in `make check` (~1.5 min; 10,000 takes 3-5 min on 2 cores);
+# SOAK=1: 10,000. PACKETS= overrides.
+. "$TOP/tests/lib/nodes.sh"
+. "$TOP/tests/lib/chaos.sh"
+nodes_init
+if [ -n "${SOAK:-}" ]; then : "${PACKETS:=10000}" "${DRAIN:=900}"; else : "${PACKETS:=5000}" "${DRAIN:=240}"; fi
+MAXC=6 MAXR=6
+base=$((20000 + RANDOM % 20000))
+node_add A $((base + 1)) "MAX-CHILDREN $MAXC"
+node_add B $((base + 2)) "MAX-CHILDREN $MAXC" "MAX-RECEIVERS $MAXR"
+node_peer A B; node_peer B A
+for n in A B; do node_start "$n" || { fail "start $n"; finish; }; done
+work=$NODES/work; mkdir -p "$work/files"
+
+# a few hundred bytes each (one line of base64 per file), unique names
+head -c $((PACKETS * 225)) /dev/urandom | base64 -w 300 | head -n "$PACKETS" |
+	(cd "$work/files" && split -l 1 -a 5 -d --additional-suffix=.dat - p)
+(cd "$work/files" && sha256sum -- *.dat) >"$work/files.sums"
+ok "made $PACKETS files of a few hundred bytes"
+
+sleep 1	# idle
+a=${PID[A]} b=${PID[B]}
+fd0=$(master_fds "$a") rss0=$(master_rss "$a") bfd0=$(master_fds "$b") brss0=$(master_rss "$b")
+echo "# start: A master fds $fd0, RSS ${rss0} kB; B master fds $bfd0, RSS ${brss0} kB"
+
+# sample the children of both masters while the load runs
+(
+	maxa=0 maxb=0
+	while [ ! -e "$work/stop" ]; do
+		ka=$(kids "$a") kb=$(kids "$b")
+		((ka > maxa)) && maxa=$ka
+		((kb > maxb)) && maxb=$kb
+		echo "$maxa $maxb" >"$work/kids"
+		sleep 0.05
+	done
+) &
+sampler=$!
+
+# at once: every file renamed into A's drop/B/ in one go (picked up by
+# inotify, sealed by pickup workers under MAX-CHILDREN)
+mkdir -p "$(bay A)/drop/B"
+t0=$(date +%s)
+find "$work/files" -name '*.dat' -exec mv -t "$(bay A)/drop/B/" {} +
+check "$PACKETS packets dropped at once ($(count_files "$(bay A)/drop/B") in drop/B right after)" \
+	test -z "$(find "$work/files" -name '*.dat' -print -quit)"
+
+drained() { incoming_at_least B "$PACKETS" && queue_empty A && queue_empty B; }
+WAIT=$DRAIN wait_for drained
+t2=$(date +%s)
+touch "$work/stop"; wait "$sampler"
+read -r maxa maxb <"$work/kids"
+echo "# delivered $(count_incoming B) of $PACKETS in $((t2 - t0))s ($((PACKETS / (t2 - t0 > 0 ? t2 - t0 : 1))) packets/s)"
+echo "# children at most: A $maxa (MAX-CHILDREN $MAXC), B $maxb (MAX-CHILDREN $MAXC + MAX-RECEIVERS $MAXR)"
+check "A never ran more than MAX-CHILDREN children ($maxa)" test "$maxa" -le "$MAXC"
+check "B never ran more than MAX-CHILDREN + MAX-RECEIVERS children ($maxb)" test "$maxb" -le $((MAXC + MAXR))
+check "children were actually used in parallel (A $maxa)" test "$maxa" -ge 2
+
+verify_incoming B "$work/files.sums"
+echo "# packets $PACKETS, duplicates $DUPS, losses $MISSING, corrupted $BAD, unexpected $EXTRA"
+check "all delivered ($MISSING missing)" test "$MISSING" -eq 0
+check "none duplicated ($DUPS)" test "$DUPS" -eq 0
+check "all byte-identical ($BAD differ)" test "$BAD" -eq 0
+for n in A B; do
+	left=$(leftovers "$n")
+	check "$n: no leftovers in state directories${left:+ ($left)}" test -z "$left"
+done
+
+sleep 2	# let the last children be reaped and timers settle
+fd1=$(master_fds "$a") rss1=$(master_rss "$a") bfd1=$(master_fds "$b") brss1=$(master_rss "$b")
+echo "# end: A master fds $fd1, RSS ${rss1} kB; B master fds $bfd1, RSS ${brss1} kB"
+check "A master: same file descriptors at the end ($fd0 -> $fd1)" test "$fd1" -eq "$fd0"
+check "B master: same file descriptors at the end ($bfd0 -> $bfd1)" test "$bfd1" -eq "$bfd0"
+# RSS: the ready queue of every order is freed once drained; allow for
+# malloc keeping a little of the peak (512 kB)
+check "A master: RSS back to its start ($rss0 -> $rss1 kB)" test "$rss1" -le $((rss0 + 512))
+check "B master: RSS back to its start ($brss0 -> $brss1 kB)" test "$brss1" -le $((brss0 + 512))
+echo "# refusals and failed attempts by reason: $(refusals)"
+for n in "${!PID[@]}"; do node_stop "$n"; done
+check "no sanitizer report in any log ($(sanitizer_reports))" test "$(sanitizer_reports)" -eq 0
+finish
