@@ -3,12 +3,13 @@
 # sends them all to B). All are delivered, byte-identical and once; the
 # number of children of either master never exceeds its limits; A's file
 # descriptors and RSS are the same after the queue drains as before.
-# 3,000 packets in `make check` (~1.5 min with set-up; 10,000 takes 3-5 min on 2 cores);
-# SOAK=1: 10,000. PACKETS= overrides.
+# 10,000 packets in `make check`, as issue 6 asks (3-5 min on 2 cores; the
+# whole suite stays far under its 20-minute budget); SOAK=1: 20,000.
+# PACKETS= overrides.
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/tests/lib/chaos.sh"
 nodes_init
-if [ -n "${SOAK:-}" ]; then : "${PACKETS:=10000}" "${DRAIN:=900}"; else : "${PACKETS:=3000}" "${DRAIN:=240}"; fi
+if [ -n "${SOAK:-}" ]; then : "${PACKETS:=20000}" "${DRAIN:=1500}"; else : "${PACKETS:=10000}" "${DRAIN:=540}"; fi
 MAXC=6 MAXR=6
 base=$((20000 + RANDOM % 20000))
 node_add A $((base + 1)) "MAX-CHILDREN $MAXC"
