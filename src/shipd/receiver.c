@@ -292,7 +292,17 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	}
 	if (bay_path(odir, sizeof(odir), bay, Q_OUTGOING, NULL) < 0 || order_save(odir, &o) < 0) {
 		sbuf_printf(&why, "bay full: cannot commit: %s", err_get());
-		/* not accepted: no data/ID without its order; keep it to resume */
+		/*
+		 * not accepted: no data/ID without its order, and no order without
+		 * its data (order_save can fail after its rename, on the directory
+		 * fsync); keep the bytes to resume
+		 */
+		{
+			char op[PATH_MAX];
+
+			if (path_fmt(op, sizeof(op), "%s/%s", odir, o.id) == 0)
+				unlink(op);
+		}
 		if (rename(data, partial) < 0)
 			unlink(data);
 		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
