@@ -5,6 +5,7 @@
  * the old or the new line, and a torn read fails to parse and is skipped.
  */
 #include "progress.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 
@@ -29,15 +30,6 @@ struct progress {
 	struct progress_rec r;
 	double last;
 };
-
-static double
-now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 write_rec(struct progress *p)

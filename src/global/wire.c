@@ -365,14 +365,7 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 	wire_hs_end(&hs);
 	return h;
 fail:
-	wire_hs_end(&hs);
-	aead_free(tx);
-	aead_free(rx);
-	if (h) {
-		h->dead = 1;		/* no CLOSE: closes fd at once */
-		hop_close(h);
-	} else
-		close(fd);
+	wire_hs_abort(&hs, tx, rx, h, fd);
 	return NULL;
 }
 
@@ -439,9 +432,8 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 	}
 	return h;
 fail:
-	wire_hs_end(&hs);
+	wire_hs_abort(&hs, tx, rx, NULL, fd);
 	wire_err_prefix("hop from %s", remote);
-	close(fd);
 	return NULL;
 }
 

@@ -23,6 +23,7 @@
 #include "../util/log.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #define LABEL_SERVER	"shipd hop v1 server"
 #define LABEL_CLIENT	"shipd hop v1 client"
@@ -57,6 +58,19 @@ wire_hs_end(struct wire_hs *hs)
 {
 	crypto_secure_free(hs->eph_sec, X25519_LEN);
 	crypto_wipe(hs, sizeof(*hs));
+}
+
+void
+wire_hs_abort(struct wire_hs *hs, struct aead *tx, struct aead *rx, struct hop *h, int fd)
+{
+	wire_hs_end(hs);
+	aead_free(tx);
+	aead_free(rx);
+	if (h) {
+		h->dead = 1;		/* no CLOSE: closes the socket at once */
+		hop_close(h);
+	} else if (fd >= 0)
+		close(fd);
 }
 
 static size_t

@@ -96,6 +96,9 @@ struct hop *wire_hop_new(int fd, int proto, int server, int timeout_s,
 int wire_name_ok(const char *s, size_t n);	/* [A-Za-z0-9._-]{1,255} */
 int wire_hs_begin(struct wire_hs *hs, int server);
 void wire_hs_end(struct wire_hs *hs);
+/* A failed handshake: wipe hs, free the keys not yet handed to a hop, and
+ * close the hop h if one was made (no CLOSE sent), else the socket fd. */
+void wire_hs_abort(struct wire_hs *hs, struct aead *tx, struct aead *rx, struct hop *h, int fd);
 int wire_hs_hello_make(struct wire_hs *hs, const char *node);
 /* Checks magic and version of a message's first HS_HEAD_LEN bytes; returns
  * the whole message's length (reply: with the signature), or -1. */

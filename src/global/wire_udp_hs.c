@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -57,12 +58,51 @@ lossy_send(int fd, const void *b, size_t n, const struct sockaddr *to, socklen_t
 		(void)sendto(fd, b, n, MSG_DONTWAIT | MSG_NOSIGNAL, to, tl);
 }
 
+/* One handshake message repeated with back-off until its answer comes. */
+struct resend {
+	int64_t next, rto, t_sent;
+	int nsent;
+};
+
+/*
+ * Send m again if its time has come, then wait for a datagram until the
+ * next resend or the deadline. -1 (error set) once the deadline passed.
+ */
+static int
+resend_wait(struct resend *r, int fd, const void *m, size_t n, const struct sockaddr *to,
+	    socklen_t tl, struct wire_lossy *loss, int64_t deadline, const char *what)
+{
+	int64_t t = wire_now_us();
+
+	if (t >= deadline) {
+		err_set("timeout in handshake%s", what);
+		return -1;
+	}
+	if (r->rto == 0)
+		r->rto = UDP_RTO_INIT_US;
+	if (t >= r->next) {
+		lossy_send(fd, m, n, to, tl, loss);
+		r->t_sent = t;
+		r->nsent++;
+		r->next = t + r->rto;
+		r->rto = min64(2 * r->rto, UDP_RTO_MAX_US);
+	}
+	return wire_wait(fd, POLLIN, min64(r->next, deadline));
+}
+
+/* The round trip, when the answer came to the first send. */
+static int64_t
+resend_rtt(const struct resend *r)
+{
+	return r->nsent == 1 ? wire_now_us() - r->t_sent : -1;
+}
+
 struct hop *
 udp_hop_connect(const struct config *cf, const struct keys *me, const struct peer *p,
 		const struct sockaddr *sa, socklen_t salen, int timeout_s)
 {
-	int64_t t, deadline = wire_now_us() + (int64_t)timeout_s * 1000000, next = 0;
-	int64_t rto = UDP_RTO_INIT_US, t_sent = 0, rtt = -1;
+	int64_t deadline = wire_now_us() + (int64_t)timeout_s * 1000000, rtt = -1;
+	struct resend rs = {0};
 	struct aead *tx = NULL, *rx = NULL;
 	struct sockaddr_storage from;
 	socklen_t fl = sizeof(from);
@@ -70,8 +110,8 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 	struct wire_lossy loss;
 	struct hop *h = NULL;
 	uint8_t hello[UDP_DGRAM_MAX], b[UDP_DGRAM_MAX], auth[UDP_AUTH_LEN];
-	char remote[80];
-	int fd, nsent = 0;
+	char remote[80], what[64];
+	int fd;
 	ssize_t n;
 
 	memset(&hs, 0, sizeof(hs));
@@ -101,20 +141,9 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 		goto fail;
 	memset(hello, 0, sizeof(hello));
 	memcpy(hello, hs.m1, hs.m1len);
+	snprintf(what, sizeof(what), " (no UDP answer in %d s)", timeout_s);
 	for (;;) {		/* HELLO until a REPLY */
-		t = wire_now_us();
-		if (t >= deadline) {
-			err_set("timeout in handshake (no UDP answer in %d s)", timeout_s);
-			goto fail;
-		}
-		if (t >= next) {
-			lossy_send(fd, hello, sizeof(hello), sa, salen, &loss);
-			t_sent = t;
-			nsent++;
-			next = t + rto;
-			rto = min64(2 * rto, UDP_RTO_MAX_US);
-		}
-		if (wire_wait(fd, POLLIN, min64(next, deadline)) < 0)
+		if (resend_wait(&rs, fd, hello, sizeof(hello), sa, salen, &loss, deadline, what) < 0)
 			goto fail;
 		fl = sizeof(from);
 		n = recvfrom(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC,
@@ -128,8 +157,7 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 			continue;	/* nothing, or not for us */
 		if (wire_hs_reply_parse(&hs, b + 1, n - 1, p) < 0)
 			goto fail;
-		if (nsent == 1)
-			rtt = wire_now_us() - t_sent;
+		rtt = resend_rtt(&rs);
 		break;
 	}
 	if (connect(fd, (struct sockaddr *)&from, fl) < 0) {
@@ -149,14 +177,7 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 	wire_hs_end(&hs);
 	return h;
 fail:
-	wire_hs_end(&hs);
-	aead_free(tx);
-	aead_free(rx);
-	if (h) {
-		h->dead = 1;
-		hop_close(h);
-	} else
-		close(fd);
+	wire_hs_abort(&hs, tx, rx, h, fd);
 	return NULL;
 }
 
@@ -189,8 +210,8 @@ struct hop *
 hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram, size_t len,
 	       const struct sockaddr *from, socklen_t fromlen, int timeout_s)
 {
-	int64_t t, deadline, next = 0;
-	int64_t rto = UDP_RTO_INIT_US, t_sent = 0, rtt = -1;
+	int64_t deadline, rtt = -1;
+	struct resend rs = {0};
 	struct aead *tx = NULL, *rx = NULL;
 	struct sockaddr_storage local;
 	const struct peer *p;
@@ -199,7 +220,7 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 	struct hop *h;
 	uint8_t reply[1 + HS_REPLY_MAX], b[UDP_DGRAM_MAX];
 	char remote[80];
-	int fd = -1, nsent = 0;
+	int fd = -1;
 	ssize_t n;
 
 	addr_str(from, remote, sizeof(remote));
@@ -233,19 +254,7 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 	reply[0] = UDP_T_REPLY;
 	memcpy(reply + 1, hs.m2, hs.m2len);
 	for (;;) {		/* REPLY until an AUTH */
-		t = wire_now_us();
-		if (t >= deadline) {
-			err_set("timeout in handshake");
-			goto fail;
-		}
-		if (t >= next) {
-			lossy_send(fd, reply, 1 + hs.m2len, NULL, 0, &loss);
-			t_sent = t;
-			nsent++;
-			next = t + rto;
-			rto = min64(2 * rto, UDP_RTO_MAX_US);
-		}
-		if (wire_wait(fd, POLLIN, min64(next, deadline)) < 0)
+		if (resend_wait(&rs, fd, reply, 1 + hs.m2len, NULL, 0, &loss, deadline, "") < 0)
 			goto fail;
 		n = recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0 && errno == ECONNREFUSED) {
@@ -256,8 +265,7 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 			continue;
 		if (wire_hs_auth_check(&hs, b + 1, p) < 0)
 			goto fail;
-		if (nsent == 1)
-			rtt = wire_now_us() - t_sent;
+		rtt = resend_rtt(&rs);
 		break;
 	}
 	if (wire_hs_keys(&hs, &tx, &rx) < 0)
@@ -267,11 +275,7 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 	udp_hop_start(h, b, rtt);	/* sends HSOK */
 	return h;
 fail:
-	wire_hs_end(&hs);
-	aead_free(tx);
-	aead_free(rx);
-	if (fd >= 0)
-		close(fd);
+	wire_hs_abort(&hs, tx, rx, NULL, fd);
 	wire_err_prefix("hop from %s", remote);
 	return NULL;
 }

@@ -13,6 +13,7 @@
 #include "shipctl.h"
 #include "queue.h"
 #include "../global/progress.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 
 #include <errno.h>
@@ -57,15 +58,6 @@ sender_fn(void *arg, const struct progress_rec *r)
 		s->r[s->n++] = *r;
 	else
 		s->more++;
-}
-
-static double
-now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* One frame into b; every line ends in eol ("\n", or erase-line + "\n"). */

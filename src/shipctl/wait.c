@@ -10,6 +10,7 @@
 #include "queue.h"
 #include "wait.h"
 #include "../global/progress.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 
 #include <limits.h>
@@ -35,15 +36,6 @@ struct follow {
 	int located;
 	char peer[128];
 };
-
-static double
-now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int
 seen_anywhere(const struct config *cf, const char *id)

@@ -192,7 +192,7 @@ pickup_file(const char *bay, const char *path)
 	const struct sclass *c = bay_class(S->cf, bay);
 	struct submit_req r = {0};
 	struct strv ids = {0};
-	char dest[NAME_MAX + 1], where[PATH_MAX], why[PATH_MAX + 256];
+	char dest[NAME_MAX + 1], where[PATH_MAX], cdir[PATH_MAX], why[PATH_MAX + 256];
 	const char *slash = strrchr(path, '/'), *prev;
 	struct stat st;
 	int tempfail = 0, rc;
@@ -218,18 +218,17 @@ pickup_file(const char *bay, const char *path)
 	} else {
 		/* permanent: keep the operator's file where they can see why */
 		snprintf(why, sizeof(why), "%s", err_get());
-		if (path_fmt(where, sizeof(where), "%s/corrupt/drop.%s.%s", bay, dest, slash + 1) == 0 &&
+		if (path_fmt(cdir, sizeof(cdir), "%s/corrupt", bay) == 0 &&
+		    path_fmt(where, sizeof(where), "%s/drop.%s.%s", cdir, dest, slash + 1) == 0 &&
 		    rename(path, where) == 0) {
-			char wfile[PATH_MAX];
+			char wname[NAME_MAX + 1];
+			struct sbuf w = {0};
 
-			if (path_fmt(wfile, sizeof(wfile), "%s.why", where) == 0) {
-				FILE *f = fopen(wfile, "w");
-
-				if (f) {
-					fprintf(f, "%s\n", why);
-					fclose(f);
-				}
-			}
+			sbuf_printf(&w, "%s\n", why);
+			if ((size_t)snprintf(wname, sizeof(wname), "%s.why", where + strlen(cdir) + 1) <
+			    sizeof(wname))
+				safe_write(cdir, wname, w.s, w.len, 0600);
+			sbuf_free(&w);
 			msg_warnx("pickup %s: refused: %s; moved to %s", path, why, where);
 		} else
 			msg_warnx("pickup %s: refused: %s", path, why);

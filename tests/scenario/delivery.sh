@@ -76,6 +76,16 @@ p=datetime.datetime.combine(d.date(), datetime.time.fromisoformat('$t_pick'))
 print('%.0f ms' % ((p-d).total_seconds()*1000))")"
 check "dotfiles in drop/ are left alone" test -e "$(bay A)/drop/B/.hidden"
 check "dropped file consumed" test ! -e "$(bay A)/drop/B/dropped.txt"
+# a dropped file that cannot be shipped (no route to its directory's name)
+# is kept for the operator in corrupt/, with the reason beside it
+mkdir -p "$(bay A)/drop/NOWHERE"
+echo "lost?" >"$work/stray.txt"
+mv "$work/stray.txt" "$(bay A)/drop/NOWHERE/stray.txt"
+check "undeliverable drop moved to corrupt/" wait_for test -f "$(bay A)/corrupt/drop.NOWHERE.stray.txt"
+check "undeliverable drop: reason beside it names the destination" \
+	wait_for grep -q NOWHERE "$(bay A)/corrupt/drop.NOWHERE.stray.txt.why"
+check "undeliverable drop: refusal logged" wait_for log_has A "pickup .*stray.txt: refused"
+rm -f "$(bay A)/corrupt/drop.NOWHERE.stray.txt" "$(bay A)/corrupt/drop.NOWHERE.stray.txt.why"
 
 # nothing left behind
 sleep 0.5
