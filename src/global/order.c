@@ -628,6 +628,22 @@ order_packet_id(const char *id, char *out, size_t size)
 }
 
 int
+order_part_of(const char *id, char *group, size_t gsize, int *n, int *m)
+{
+	char pid[ORDER_ID_MAX];
+	const char *p;
+	int end = 0;
+
+	if (order_packet_id(id, pid, sizeof(pid)) < 0 || (p = strrchr(pid, '.')) == NULL ||
+	    sscanf(p, ".p%dof%d%n", n, m, &end) != 2 || p[end] != 0 || *m < 2 || *n < 1 ||
+	    *n > *m || (size_t)(p - pid) + 1 > gsize)
+		return -1;
+	memcpy(group, pid, p - pid);
+	group[p - pid] = 0;
+	return 0;
+}
+
+int
 order_id_resubmit(const char *id, char *out, size_t size)
 {
 	int gen, w;

@@ -66,6 +66,12 @@ int order_id_valid(const char *id);
  */
 int order_packet_id(const char *id, char *out, size_t size);
 int order_id_resubmit(const char *id, char *out, size_t size);
+/*
+ * A split packet's parts have packet ids GROUP.pNofM; order_part_of() reads
+ * GROUP, N and M from an order id, whatever journey suffix it carries
+ * (".ret", ".rN"). 0 when id names part N of M (1 <= N <= M, M >= 2).
+ */
+int order_part_of(const char *id, char *group, size_t gsize, int *n, int *m);
 /* Node and class names: [A-Za-z0-9._-]+, at most 255 bytes. */
 int order_name_valid(const char *name);
 

@@ -214,10 +214,35 @@ out:
 	return rc;
 }
 
+/*
+ * The order ids of group's parts 1..m waiting in joining/, whatever
+ * journey brought each (GROUP.pKofM, GROUP.pKofM.r1 ...); "" where part k
+ * is not there. With `dups`, the ids of second copies of a part are added.
+ */
 static void
-part_id(char *buf, size_t size, const char *group, int n, int m)
+find_parts(const char *bay, const char *group, int m, char ids[][ORDER_ID_MAX],
+	   struct strv *dups)
 {
-	snprintf(buf, size, "%s.p%dof%d", group, n, m);
+	char dir[PATH_MAX], g[ORDER_ID_MAX];
+	struct dirent *d;
+	DIR *dp;
+
+	for (int k = 0; k <= m; k++)
+		ids[k][0] = 0;
+	if (bay_path(dir, sizeof(dir), bay, Q_JOINING, NULL) < 0 || (dp = opendir(dir)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		int n, mm;
+
+		if (d->d_name[0] == '.' || order_part_of(d->d_name, g, sizeof(g), &n, &mm) < 0 ||
+		    mm != m || strcmp(g, group) != 0 || strlen(d->d_name) >= ORDER_ID_MAX)
+			continue;
+		if (ids[n][0] == 0)
+			snprintf(ids[n], ORDER_ID_MAX, "%s", d->d_name);
+		else if (dups)
+			strv_add(dups, d->d_name);
+	}
+	closedir(dp);
 }
 
 /*
@@ -234,11 +259,13 @@ join_group(const char *bay, const char *group, int m, const struct order *self)
 	enum qstate st;
 
 	memset(claimed, 0, sizeof(claimed));
+	find_parts(bay, group, m, ids, NULL);
+	if (self)
+		snprintf(ids[self->part], sizeof(ids[self->part]), "%s", self->id);
 	for (int k = 1; k <= m; k++) {
-		part_id(ids[k], sizeof(ids[k]), group, k, m);
 		if (self && k == self->part)
 			continue;
-		if (bay_find(bay, ids[k], &st) < 0 || st != Q_JOINING)
+		if (ids[k][0] == 0 || bay_find(bay, ids[k], &st) < 0 || st != Q_JOINING)
 			goto not_yet;
 	}
 	for (int k = 1; k <= m; k++) {
@@ -280,6 +307,20 @@ join_group(const char *bay, const char *group, int m, const struct order *self)
 		else
 			bay_corrupt(bay, ids[k], Q_ACTIVE, "part of a packet that was refused");
 	}
+	if (rc == 0) {
+		/* a second copy of a part (an earlier journey came after all) */
+		struct strv dups = {0};
+
+		find_parts(bay, group, m, ids, &dups);
+		for (int k = 1; k <= m; k++)
+			if (ids[k][0])
+				strv_add(&dups, ids[k]);
+		for (int i = 0; i < dups.n; i++) {
+			msg_info("order %s: a copy of a part already delivered; done", dups.v[i]);
+			bay_finish(bay, dups.v[i], Q_JOINING);
+		}
+		strv_free(&dups);
+	}
 	return rc;
 not_yet:
 	for (int k = 1; k <= m; k++)
@@ -315,17 +356,17 @@ deliver_join(const char *bay, const char *group)
 	char dir[PATH_MAX];
 	struct dirent *d;
 	int m = 0;
-	size_t gl = strlen(group);
 	DIR *dp;
 
 	if (bay_path(dir, sizeof(dir), bay, Q_JOINING, NULL) < 0 || (dp = opendir(dir)) == NULL)
 		return 0;
 	while ((d = readdir(dp)) != NULL) {
+		char g[ORDER_ID_MAX];
 		int n;
 
-		if (strncmp(d->d_name, group, gl) == 0 &&
-		    sscanf(d->d_name + gl, ".p%dof%d", &n, &m) == 2)
+		if (order_part_of(d->d_name, g, sizeof(g), &n, &m) == 0 && strcmp(g, group) == 0)
 			break;
+		m = 0;
 	}
 	closedir(dp);
 	if (m < 2)

@@ -99,13 +99,15 @@ scan_deferred(void *arg, const char *bay, enum qstate st, const char *id, time_t
 
 /*
  * joining/: parts addressed here wait for their siblings. Part ids are
- * GROUP.pNofM, so a group is complete when M distinct N are present.
+ * GROUP.pNofM plus any journey suffix (a part that was returned and
+ * resubmitted arrives as GROUP.pNofM.r1), so a group is complete when M
+ * distinct N are present, whatever journeys brought them.
  */
 void
 qmgr_scan_joining(const char *bay)
 {
-	char dir[PATH_MAX];
-	struct htab *groups;
+	char dir[PATH_MAX], group[ORDER_ID_MAX];
+	struct htab *groups, *seen;
 	struct strv names = {0};
 	struct dirent *d;
 	DIR *dp;
@@ -113,28 +115,31 @@ qmgr_scan_joining(const char *bay)
 	if (bay_path(dir, sizeof(dir), bay, Q_JOINING, NULL) < 0 || (dp = opendir(dir)) == NULL)
 		return;
 	groups = htab_new();
+	seen = htab_new();
 	while ((d = readdir(dp)) != NULL) {
-		char *p = strrchr(d->d_name, '.');
+		char *key;
 		int n, m;
 		long have;
 
-		if (d->d_name[0] == '.' || p == NULL || sscanf(p, ".p%dof%d", &n, &m) != 2 || m < 2)
+		if (d->d_name[0] == '.' ||
+		    order_part_of(d->d_name, group, sizeof(group), &n, &m) < 0)
 			continue;
-		{
-			char *group = xstrndup(d->d_name, p - d->d_name);
-
+		key = xasprintf("%s %d", group, n);
+		if (htab_get(seen, key) == NULL) {
+			htab_put(seen, key, (void *)1);
 			have = (long)htab_get(groups, group) + 1;
 			htab_put(groups, group, (void *)have);
 			if (have == m)
 				strv_add(&names, group);
-			free(group);
 		}
+		free(key);
 	}
 	closedir(dp);
 	for (int i = 0; i < names.n; i++)
 		qmgr_enqueue(J_JOIN, bay, names.v[i]);
 	strv_free(&names);
 	htab_free(groups, NULL);
+	htab_free(seen, NULL);
 }
 
 static int

@@ -396,6 +396,30 @@ save_load(void)
 	rmdir(dir);
 }
 
+/* a part is recognised whatever journey suffix its order id carries */
+static void
+part_of(void)
+{
+	char g[ORDER_ID_MAX];
+	int n, m;
+
+	CHECK(order_part_of("20261124T000000Z-A-1234abcd.p3of10", g, sizeof(g), &n, &m) == 0);
+	CHECK(strcmp(g, "20261124T000000Z-A-1234abcd") == 0 && n == 3 && m == 10);
+	CHECK(order_part_of("G.p10of10.r2", g, sizeof(g), &n, &m) == 0);
+	CHECK(strcmp(g, "G") == 0 && n == 10 && m == 10);
+	CHECK(order_part_of("G.p1of2.ret", g, sizeof(g), &n, &m) == 0 && n == 1 && m == 2);
+	CHECK(order_part_of("G.p1of2.r1.ret", g, sizeof(g), &n, &m) == 0 && n == 1 && m == 2);
+	/* not parts: no split, one part, out of range, trailing junk */
+	CHECK(order_part_of("G", g, sizeof(g), &n, &m) < 0);
+	CHECK(order_part_of("G.r1", g, sizeof(g), &n, &m) < 0);
+	CHECK(order_part_of("G.p1of1", g, sizeof(g), &n, &m) < 0);
+	CHECK(order_part_of("G.p0of3", g, sizeof(g), &n, &m) < 0);
+	CHECK(order_part_of("G.p4of3", g, sizeof(g), &n, &m) < 0);
+	CHECK(order_part_of("G.p1of3x", g, sizeof(g), &n, &m) < 0);
+	/* the group must fit */
+	CHECK(order_part_of("GROUP.p1of3", g, 3, &n, &m) < 0);
+}
+
 int
 main(void)
 {
@@ -415,5 +439,6 @@ main(void)
 	TEST(too_big);
 	TEST(new_id);
 	TEST(save_load);
+	TEST(part_of);
 	T_DONE();
 }
