@@ -8,8 +8,9 @@
  *                    format's documentation lives at its top
  *   packet_chunk.c   one AEAD chunk, key wrapping, stream geometry
  *   packet_sealer.c  a plaintext stream -> chunks -> part files
- *   packet_writer.c  the sealer's writing and hashing thread
- *   packet_seal.c    libarchive (pax + zstd) writer feeding the sealer
+ *   packet_writer.c  the sealer's writing and hashing, on two threads
+ *   packet_seal.c    libarchive (pax, zstd unless sampling says no)
+ *                    writer feeding the sealer
  *   packet_verify.c  whole-file check: header and trailer signatures
  *   packet_reader.c  verified parts -> decrypted plaintext stream
  *   packet_open.c    libarchive reader + secure single-file extraction
@@ -167,6 +168,8 @@ int packet_seal_archive_stream(const struct config *cf, const struct keys *me,
 			       void *parg, packet_part_fn fn, void *arg);
 /* libarchive write options for the zstd filter (the bench may change it). */
 extern const char *pkt_zstd_options;
+/* 1: packet_seal compresses without sampling first (the bench's baseline). */
+extern int pkt_zstd_always;
 
 /* Check one packet file open on fd: header, size, trailer. Fills *h. */
 int pkt_verify_fd(const struct config *cf, const struct keys *self, int fd,

@@ -16,8 +16,11 @@
  * hashed as it is written, and the trailer signs H(header) || H(body),
  * so nothing is read back: one write per byte, one extra pwrite per part.
  *
- * Writing and hashing run on packet_writer.c's thread, a few chunks
- * behind the compressing and encrypting done here.
+ * Each sealed chunk is handed to packet_writer.c, which hashes it on its
+ * helper thread and writes it (pwrite at the chunk's offset) on
+ * whichever thread is free, a few chunks behind the compressing and
+ * encrypting done here. The sealer owns the part file descriptors and
+ * closes one only after the writer has synced.
  *
  * Never leaves a part file behind on failure (pkt_sealer_free unlinks
  * every one not handed to the caller), never holds the packet key
