@@ -5,7 +5,8 @@
  * and check (version, packet id, group, part n of m, origin, final
  * destinations, class, created, expires, total size, one wrapped packet
  * key per destination), then a run of fixed-size ChaCha20-Poly1305 chunks
- * of a zstd-compressed pax archive of the submitted file, then a trailer
+ * of a pax archive of the submitted file (zstd-compressed unless it does
+ * not shrink), then a trailer
  * with the origin's Ed25519 signature over the header and the body.
  *
  * A logical packet larger than MAX-DATA-SIZE is split into parts; each part

@@ -51,8 +51,9 @@
  *
  * Numbers are decimal without sign or leading zeros; base64 is standard,
  * padded and canonical (re-encoding gives the same text). The logical
- * plaintext stream is a zstd-compressed pax archive holding exactly one
- * regular file. The packet key is random per logical packet; each wrap's
+ * plaintext stream is a pax archive holding exactly one regular file,
+ * zstd-compressed or (for data that does not shrink) plain; the reader
+ * tells them apart by the zstd magic. The packet key is random per logical packet; each wrap's
  * key-encryption key is HKDF-SHA256(salt = ephemeral || dest X25519 key,
  * ikm = X25519(ephemeral secret, dest X25519 key), info = "shipd wrap v1"
  * || group).

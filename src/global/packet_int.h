@@ -8,8 +8,9 @@
  *                    format's documentation lives at its top
  *   packet_chunk.c   one AEAD chunk, key wrapping, stream geometry
  *   packet_sealer.c  a plaintext stream -> chunks -> part files
- *   packet_writer.c  the sealer's writing and hashing thread
- *   packet_seal.c    libarchive (pax + zstd) writer feeding the sealer
+ *   packet_writer.c  the sealer's writing and hashing, on two threads
+ *   packet_seal.c    libarchive (pax, zstd unless sampling says no)
+ *                    writer feeding the sealer
  *   packet_verify.c  whole-file check: header and trailer signatures
  *   packet_reader.c  verified parts -> decrypted plaintext stream
  *   packet_open.c    libarchive reader + secure single-file extraction
@@ -136,18 +137,22 @@ int pkt_sealer_finish(struct pkt_sealer *s, packet_part_fn fn, void *arg);
 void pkt_sealer_free(struct pkt_sealer *s);
 
 /*
- * The sealer's back end (packet_writer.c): a second thread writes sealed
- * chunks to their part files and hashes each body. slot() gives the buffer
- * (PKT_CCHUNK bytes) to fill next, waiting while all are queued; submit()
- * queues it, with fd >= 0 when it starts a new part (the writer then owns
- * and closes fd); -1 once the writer has failed. finish() waits for all
- * and copies each part's body digest; err_set on failure.
+ * The sealer's back end (packet_writer.c): sealed chunks are written to
+ * their part files and each part's body hashed, shared between the
+ * caller's thread and a helper. slot() gives the buffer (PKT_CCHUNK
+ * bytes) to fill next, doing queued writes while all are busy; submit()
+ * queues it for part number `part` (1-based, parts in order) at offset
+ * off in fd; -1 once a write has failed. The caller owns each fd: sync()
+ * (all queued writes done) before closing it. finish() writes and hashes
+ * all and copies each part's body digest. sync and finish err_set
+ * "write part N: ..." on failure.
  */
 #define PKT_WSLOTS	16
 struct pkt_writer;
 struct pkt_writer *pkt_writer_new(void);
 uint8_t *pkt_writer_slot(struct pkt_writer *w);
-int pkt_writer_submit(struct pkt_writer *w, int fd, size_t len);
+int pkt_writer_submit(struct pkt_writer *w, int fd, int part, off_t off, size_t len);
+int pkt_writer_sync(struct pkt_writer *w);
 int pkt_writer_finish(struct pkt_writer *w, uint8_t (*dig)[PKT_DIGEST_LEN], int nparts);
 void pkt_writer_free(struct pkt_writer *w);
 
@@ -163,6 +168,8 @@ int packet_seal_archive_stream(const struct config *cf, const struct keys *me,
 			       void *parg, packet_part_fn fn, void *arg);
 /* libarchive write options for the zstd filter (the bench may change it). */
 extern const char *pkt_zstd_options;
+/* 1: packet_seal compresses without sampling first (the bench's baseline). */
+extern int pkt_zstd_always;
 
 /* Check one packet file open on fd: header, size, trailer. Fills *h. */
 int pkt_verify_fd(const struct config *cf, const struct keys *self, int fd,

@@ -179,7 +179,8 @@ extract_all(struct octx *o, struct archive *a, int dirfd, const char *destdir,
 			arc_err(o, a, "archive");
 			goto out;
 		}
-		if (archive_filter_code(a, 0) != ARCHIVE_FILTER_ZSTD) {
+		if (archive_filter_code(a, 0) != ARCHIVE_FILTER_ZSTD &&
+		    archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE) {	/* plain: seal's choice */
 			err_set("packet %s: payload is not a zstd-compressed archive", g);
 			goto out;
 		}

@@ -16,8 +16,11 @@
  * hashed as it is written, and the trailer signs H(header) || H(body),
  * so nothing is read back: one write per byte, one extra pwrite per part.
  *
- * Writing and hashing run on packet_writer.c's thread, a few chunks
- * behind the compressing and encrypting done here.
+ * Each sealed chunk is handed to packet_writer.c, which hashes it on its
+ * helper thread and writes it (pwrite at the chunk's offset) on
+ * whichever thread is free, a few chunks behind the compressing and
+ * encrypting done here. The sealer owns the part file descriptors and
+ * closes one only after the writer has synced.
  *
  * Never leaves a part file behind on failure (pkt_sealer_free unlinks
  * every one not handed to the caller), never holds the packet key
@@ -50,6 +53,7 @@ struct pkt_sealer {
 	size_t reserve;			/* header bytes at the start of each part */
 	uint64_t per_part;		/* chunks per part (UINT64_MAX: no split) */
 	struct pkt_writer *w;		/* writes and hashes the sealed chunks */
+	int fd;				/* the last part's, until finish */
 	uint8_t *buf;			/* the writer's slot being filled: chunk + tag */
 	size_t buflen;
 	uint64_t next_chunk;
@@ -129,6 +133,7 @@ pkt_sealer_new(const struct config *cf, const struct keys *me, const struct pkt_
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->me = me;
+	s->fd = -1;
 	pi = &s->proto.info;
 	snprintf(pi->id, sizeof(pi->id), "%s", sp->group);
 	snprintf(pi->group, sizeof(pi->group), "%s", sp->group);
@@ -192,7 +197,23 @@ fail:
 	return NULL;
 }
 
-/* A new part file, positioned after the header's reserved space. */
+/* Close the current part file once every chunk queued for it is written. */
+static int
+part_close(struct pkt_sealer *s)
+{
+	int fd = s->fd;
+
+	if (fd < 0)
+		return 0;
+	if (pkt_writer_sync(s->w) < 0)
+		return serr(s, "%s", err_get());
+	s->fd = -1;
+	if (close(fd) < 0)
+		return serr(s, "close %s: %s", s->parts[s->nparts - 1].path, strerror(errno));
+	return 0;
+}
+
+/* A new part file; its body starts after the header's reserved space. */
 static int
 part_open(struct pkt_sealer *s)
 {
@@ -202,6 +223,8 @@ part_open(struct pkt_sealer *s)
 
 	if (s->nparts >= PKT_MAX_PARTS)
 		return serr(s, "more than %d parts: raise the part size", PKT_MAX_PARTS);
+	if (part_close(s) < 0)
+		return -1;
 	if ((fd = safe_create(s->tmpdir, tmp, sizeof(tmp), 0600)) < 0)
 		return serr(s, "%s", err_get());
 	if (s->nparts == s->cap) {
@@ -213,11 +236,8 @@ part_open(struct pkt_sealer *s)
 	p->path = xstrdup(tmp);
 	p->first_chunk = s->next_chunk;
 	s->cur_chunks = 0;
-	if (lseek(fd, (off_t)s->reserve, SEEK_SET) < 0) {
-		close(fd);
-		return serr(s, "seek %s: %s", tmp, strerror(errno));
-	}
-	return fd;
+	s->fd = fd;
+	return 0;
 }
 
 /* Seal the filled chunk and queue it for its part file. */
@@ -225,18 +245,20 @@ static int
 emit(struct pkt_sealer *s, int final)
 {
 	size_t clen = s->buflen + AEAD_TAG_LEN;
-	int fd = -1;
+	struct part *p;
 
 	if (pkt_chunk_seal(s->aead, s->proto.info.group, s->next_chunk, final, s->buf,
 			   s->buflen) < 0)
 		return serr(s, "%s", err_get());
-	if ((s->nparts == 0 || s->cur_chunks == s->per_part) && (fd = part_open(s)) < 0)
+	if ((s->nparts == 0 || s->cur_chunks == s->per_part) && part_open(s) < 0)
 		return -1;
-	if (pkt_writer_submit(s->w, fd, clen) < 0) {
-		pkt_writer_finish(s->w, NULL, 0);	/* stops it; sets the error */
+	p = &s->parts[s->nparts - 1];
+	if (pkt_writer_submit(s->w, s->fd, s->nparts, (off_t)(s->reserve + p->body_len),
+			      clen) < 0) {
+		pkt_writer_sync(s->w);		/* sets the error */
 		return serr(s, "%s", err_get());
 	}
-	s->parts[s->nparts - 1].body_len += clen;
+	p->body_len += clen;
 	s->cur_chunks++;
 	s->next_chunk++;
 	s->buflen = 0;
@@ -341,6 +363,10 @@ pkt_sealer_finish(struct pkt_sealer *s, packet_part_fn fn, void *arg)
 		free(dig);
 		return serr(s, "%s", err_get());
 	}
+	if (part_close(s) < 0) {
+		free(dig);
+		return -1;
+	}
 	for (int i = 0; i < s->nparts; i++)
 		memcpy(s->parts[i].digest, dig[i], PKT_DIGEST_LEN);
 	free(dig);
@@ -368,7 +394,9 @@ pkt_sealer_free(struct pkt_sealer *s)
 {
 	if (s == NULL)
 		return;
-	pkt_writer_free(s->w);		/* joins the thread, closes its files */
+	pkt_writer_free(s->w);		/* joins the thread */
+	if (s->fd >= 0)
+		close(s->fd);
 	for (int i = 0; i < s->nparts; i++) {
 		if (i >= s->handed)
 			unlink(s->parts[i].path);

@@ -1,21 +1,31 @@
 /*
  * packet_writer.c - the sealer's back end: writes sealed chunks to their
- * part files and hashes each part's body, on a second thread, so that
- * compressing and encrypting the next chunks overlaps with the kernel copy
- * and SHA-256 of the last ones (together about half of sealing's work).
+ * part files and hashes each part's body, sharing that work between the
+ * sealing thread and one helper thread.
  *
- * Offers pkt_writer_new/slot/submit/finish/free (packet_int.h). Memory is
- * PKT_WSLOTS chunk buffers, whatever the stream's length. The thread lives
- * only between pkt_writer_new and pkt_writer_finish/free (never across a
- * return to the daemon, so never across a fork); when it cannot be
- * started the same work is done inline. It never calls err_set (not
- * thread-safe): failures are kept as an errno and reported by finish.
- * It owns the part file descriptors it is given and closes every one.
+ * Offers pkt_writer_new/slot/submit/sync/finish/free (packet_int.h).
+ * Memory is PKT_WSLOTS chunk buffers, whatever the stream's length. A
+ * queued chunk needs two things done before its buffer is free again: its
+ * SHA-256 (in order, by the helper only: one running hash per part) and
+ * its pwrite(2) at its own offset (by either thread, in any order). The
+ * helper hashes; when it has nothing to hash it takes the oldest write
+ * nobody has taken. The sealing thread, when it finds every buffer busy,
+ * does the same instead of sleeping. So neither core idles while the
+ * other has work, whatever the ratio of ChaCha20, SHA-256 and page-cache
+ * copy costs on the machine (on random data the kernel's copy into the
+ * part file costs about as much as SHA-256). Wake-ups are batched: each
+ * costs more than a chunk's work on a busy VM.
+ *
+ * The thread lives only between pkt_writer_new and pkt_writer_finish/free
+ * (never across a return to the daemon, so never across a fork); when it
+ * cannot be started the same work is done inline. It never calls err_set
+ * (not thread-safe): a failed write is kept as an errno and the part's
+ * number, and reported by submit/sync/finish on the caller's thread. The
+ * caller owns the file descriptors: sync() before closing one.
  */
 #include "packet_int.h"
 #include "../util/log.h"
 #include "../util/mem.h"
-#include "../util/safefile.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -23,49 +33,67 @@
 #include <string.h>
 #include <unistd.h>
 
+#define BATCH	(PKT_WSLOTS / 4)	/* wake the helper for this many chunks */
+
 struct wslot {
 	uint8_t *buf;			/* PKT_CCHUNK bytes */
 	size_t len;
-	int fd;				/* >= 0: the first chunk of a new part in fd */
+	int fd, part;			/* part: 1-based, for the digest and errors */
+	off_t off;
+	int hashed, written;
 };
 
+/*
+ * The ring: slots [tail, head) are queued, oldest first; hnext and wnext
+ * are the next slot to hash and the next write not yet taken. A slot is
+ * free again once it is both hashed and written; tail then moves on.
+ * Counters are absolute (slot = counter % PKT_WSLOTS).
+ */
 struct pkt_writer {
 	pthread_t th;
 	int threaded;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct wslot s[PKT_WSLOTS];
-	int head, tail, queued;		/* main fills head; the writer drains tail */
-	int stop;
-	int main_waits, writer_waits;	/* wake a side only when it sleeps: batches */
-	/* below: the writer's own until it is joined */
-	int err, err_part;
-	const char *err_what;
-	int fd;
+	uint64_t head, tail, hnext, wnext;
+	int writing;			/* writes taken and not yet done */
+	int stop, cancel;		/* cancel: skip the writes still queued */
+	int main_waits, helper_waits;
+	int err, err_part;		/* the first failed write */
+	/* the helper's own until it is joined */
+	int cur_part;
 	struct hash *hs;
 	uint8_t (*dig)[PKT_DIGEST_LEN];
 	int ndig, capdig;
 };
 
-struct werr {
-	int err, part;
-	const char *what;
-};
+#define SLOT(w, i)	(&(w)->s[(i) % PKT_WSLOTS])
 
-static void
-set_err(struct werr *e, int err, const char *what, int part)
+static int
+pwrite_all(int fd, const uint8_t *p, size_t n, off_t off)
 {
-	if (e->err == 0) {
-		e->err = err;
-		e->what = what;
-		e->part = part;
+	while (n > 0) {
+		ssize_t k = pwrite(fd, p, n, off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += k;
+		n -= k;
+		off += k;
 	}
+	return 0;
 }
 
 static void
-finish_part(struct pkt_writer *w, struct werr *e)
+finish_digest(struct pkt_writer *w)
 {
-	if (w->fd < 0)
+	if (w->hs == NULL)
 		return;
 	if (w->ndig == w->capdig) {
 		w->capdig = w->capdig ? 2 * w->capdig : 4;
@@ -73,72 +101,83 @@ finish_part(struct pkt_writer *w, struct werr *e)
 	}
 	hash_final(w->hs, w->dig[w->ndig++]);
 	w->hs = NULL;
-	if (close(w->fd) < 0)
-		set_err(e, errno, "close", w->ndig);
-	w->fd = -1;
 }
 
-/* Write and hash one chunk (after the first error, only keep accounts). */
 static void
-process(struct pkt_writer *w, const struct wslot *sl, int failed, struct werr *e)
+hash_slot(struct pkt_writer *w, const struct wslot *sl)
 {
-	if (sl->fd >= 0) {
-		finish_part(w, e);
-		w->fd = sl->fd;
+	if (sl->part != w->cur_part) {
+		finish_digest(w);
 		w->hs = hash_new_sha256();
-	}
-	if (failed || e->err)
-		return;
-	if (write_all(w->fd, sl->buf, sl->len) < 0) {
-		set_err(e, errno, "write", w->ndig + 1);
-		return;
+		w->cur_part = sl->part;
 	}
 	hash_update(w->hs, sl->buf, sl->len);
 }
 
-/* Publish a failure; the caller holds the lock (or there is no thread). */
+/* Free the slots at the tail that are done; the caller holds the lock. */
 static void
-publish(struct pkt_writer *w, const struct werr *e)
+retire(struct pkt_writer *w)
 {
-	if (e->err && w->err == 0) {
-		w->err = e->err;
-		w->err_what = e->what;
-		w->err_part = e->part;
+	while (w->tail < w->hnext && w->tail < w->wnext && SLOT(w, w->tail)->hashed &&
+	       SLOT(w, w->tail)->written)
+		w->tail++;
+	if (w->main_waits && (PKT_WSLOTS - (w->head - w->tail) >= BATCH ||
+			      (w->wnext == w->head && w->writing == 0)))
+		pthread_cond_broadcast(&w->cv);
+}
+
+/*
+ * Take the oldest write nobody has taken and do it outside the lock;
+ * the caller holds the lock, which is held again on return. After a
+ * failure writes are only counted: the seal is lost anyway.
+ */
+static void
+take_write(struct pkt_writer *w)
+{
+	struct wslot *sl = SLOT(w, w->wnext++);
+	int failed = w->err != 0 || w->cancel, e = 0;
+
+	w->writing++;
+	pthread_mutex_unlock(&w->mu);
+	if (!failed && pwrite_all(sl->fd, sl->buf, sl->len, sl->off) < 0)
+		e = errno;
+	pthread_mutex_lock(&w->mu);
+	if (e && w->err == 0) {
+		w->err = e;
+		w->err_part = sl->part;
 	}
+	sl->written = 1;
+	w->writing--;
+	retire(w);
 }
 
 static void *
 run(void *arg)
 {
 	struct pkt_writer *w = arg;
-	struct werr e = {0};
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		struct wslot sl;
-		int failed;
+		if (w->hnext < w->head) {
+			struct wslot *sl = SLOT(w, w->hnext++);
 
-		while (w->queued == 0 && !w->stop) {
-			w->writer_waits = 1;
-			pthread_cond_wait(&w->cv, &w->mu);
-			w->writer_waits = 0;
-		}
-		if (w->queued == 0)
+			pthread_mutex_unlock(&w->mu);
+			hash_slot(w, sl);
+			pthread_mutex_lock(&w->mu);
+			sl->hashed = 1;
+			retire(w);
+		} else if (w->wnext < w->head) {
+			take_write(w);
+		} else if (w->stop) {
 			break;
-		sl = w->s[w->tail];
-		failed = w->err != 0;
-		pthread_mutex_unlock(&w->mu);
-		process(w, &sl, failed, &e);
-		pthread_mutex_lock(&w->mu);
-		publish(w, &e);
-		w->tail = (w->tail + 1) % PKT_WSLOTS;
-		w->queued--;
-		if (w->main_waits && w->queued <= PKT_WSLOTS / 2)
-			pthread_cond_broadcast(&w->cv);
+		} else {
+			w->helper_waits = 1;
+			pthread_cond_wait(&w->cv, &w->mu);
+			w->helper_waits = 0;
+		}
 	}
-	finish_part(w, &e);
-	publish(w, &e);
 	pthread_mutex_unlock(&w->mu);
+	finish_digest(w);
 	return NULL;
 }
 
@@ -149,88 +188,122 @@ pkt_writer_new(void)
 
 	for (int i = 0; i < PKT_WSLOTS; i++)
 		w->s[i].buf = xmalloc(PKT_CCHUNK);
-	w->fd = -1;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	w->threaded = pthread_create(&w->th, NULL, run, w) == 0;
 	return w;
 }
 
-uint8_t *
-pkt_writer_slot(struct pkt_writer *w)
+/* Wait, writing meanwhile, until done(w); the caller holds the lock. */
+static void
+help_until(struct pkt_writer *w, int (*done)(const struct pkt_writer *))
 {
-	uint8_t *b;
-
-	pthread_mutex_lock(&w->mu);
-	while (w->queued == PKT_WSLOTS) {
+	while (!done(w)) {
+		if (w->wnext < w->head) {
+			take_write(w);
+			continue;
+		}
+		if (w->helper_waits)
+			pthread_cond_broadcast(&w->cv);
 		w->main_waits = 1;
 		pthread_cond_wait(&w->cv, &w->mu);
 		w->main_waits = 0;
 	}
-	b = w->s[w->head].buf;
+}
+
+static int
+slot_free(const struct pkt_writer *w)
+{
+	return w->head - w->tail < PKT_WSLOTS;
+}
+
+static int
+all_written(const struct pkt_writer *w)
+{
+	return w->wnext == w->head && w->writing == 0;
+}
+
+uint8_t *
+pkt_writer_slot(struct pkt_writer *w)
+{
+	struct wslot *sl;
+
+	pthread_mutex_lock(&w->mu);
+	help_until(w, slot_free);
+	sl = SLOT(w, w->head);
 	pthread_mutex_unlock(&w->mu);
-	return b;
+	return sl->buf;
 }
 
 int
-pkt_writer_submit(struct pkt_writer *w, int fd, size_t len)
+pkt_writer_submit(struct pkt_writer *w, int fd, int part, off_t off, size_t len)
 {
 	struct wslot *sl;
 	int failed;
 
 	pthread_mutex_lock(&w->mu);
-	sl = &w->s[w->head];
+	sl = SLOT(w, w->head);
 	sl->len = len;
 	sl->fd = fd;
-	if (w->threaded) {
-		w->head = (w->head + 1) % PKT_WSLOTS;
-		w->queued++;
-		if (w->writer_waits && w->queued >= PKT_WSLOTS / 2)
-			pthread_cond_broadcast(&w->cv);
-	}
+	sl->part = part;
+	sl->off = off;
+	sl->hashed = sl->written = 0;
+	w->head++;
+	if (!w->threaded) {
+		hash_slot(w, SLOT(w, w->hnext++));
+		sl->hashed = 1;
+		take_write(w);
+	} else if (w->helper_waits && w->head - w->hnext >= BATCH)
+		pthread_cond_broadcast(&w->cv);
 	failed = w->err != 0;		/* seen a little late: finish reports it */
 	pthread_mutex_unlock(&w->mu);
-	if (!w->threaded) {
-		struct werr e = {0};
-
-		process(w, sl, failed, &e);
-		publish(w, &e);
-		failed = w->err != 0;
-	}
 	return failed ? -1 : 0;
 }
 
-/* Stop the thread once everything queued is written. */
+/* The first failed write as an error; 0 when there was none. */
+static int
+report(const struct pkt_writer *w)
+{
+	if (w->err == 0)
+		return 0;
+	err_set("write part %d: %s", w->err_part, strerror(w->err));
+	return -1;
+}
+
+int
+pkt_writer_sync(struct pkt_writer *w)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	help_until(w, all_written);
+	rc = report(w);
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* Write what is queued, let the helper hash the rest, stop it. */
 static void
 stop(struct pkt_writer *w)
 {
+	pthread_mutex_lock(&w->mu);
+	help_until(w, all_written);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 	if (w->threaded) {
-		pthread_mutex_lock(&w->mu);
-		w->stop = 1;
-		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->mu);
 		pthread_join(w->th, NULL);
 		w->threaded = 0;
-	} else {
-		struct werr e = {0};
-
-		finish_part(w, &e);
-		publish(w, &e);
-	}
+	} else
+		finish_digest(w);
 }
 
 int
 pkt_writer_finish(struct pkt_writer *w, uint8_t (*dig)[PKT_DIGEST_LEN], int nparts)
 {
 	stop(w);
-	if (w->err) {
-		err_set("%s part %d: %s", w->err_what, w->err_part, strerror(w->err));
+	if (report(w) < 0)
 		return -1;
-	}
-	if (dig == NULL) {
-		err_set("writer stopped");
-		return -1;
-	}
 	if (w->ndig != nparts) {
 		err_set("writer finished %d parts, not %d", w->ndig, nparts);
 		return -1;
@@ -244,6 +317,9 @@ pkt_writer_free(struct pkt_writer *w)
 {
 	if (w == NULL)
 		return;
+	pthread_mutex_lock(&w->mu);
+	w->cancel = 1;
+	pthread_mutex_unlock(&w->mu);
 	stop(w);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);

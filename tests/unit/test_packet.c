@@ -347,6 +347,62 @@ roundtrip_compressible(void)
 	free(d);
 }
 
+/* The first bytes of s's plaintext stream, as destination B reads them. */
+static int
+payload_starts(struct sealed *s, const uint8_t *want, size_t n)
+{
+	struct pkt_reader *r = pkt_reader_new(conf[B], key[B], s->pp, s->n);
+	const void *p;
+	ssize_t got;
+	int yes;
+
+	if (r == NULL)
+		return 0;
+	got = pkt_reader_next(r, &p);
+	yes = got >= (ssize_t)n && memcmp(p, want, n) == 0;
+	pkt_reader_free(r);
+	return yes;
+}
+
+/*
+ * Data that does not shrink is stored as a plain pax archive (no zstd)
+ * and still opens; a file with enough compressible content in the sample
+ * is compressed. Both are seal's choice: the receiver takes either.
+ */
+static void
+roundtrip_incompressible(void)
+{
+	static const uint8_t zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+	size_t n = 4 << 20;
+	uint8_t *d = xmalloc(n), *text = fill_text(n / 2);
+	struct sealed s;
+
+	fill_random(d, n);
+	CHECK_INT(seal_data(d, n, &dests_bc, "rt-random", 0, &s), 0);
+	CHECK_INT(s.n, 1);
+	CHECK(s.pi[0].total_size >= n);
+	CHECK(s.pi[0].total_size < n + n / 100);	/* stored, not inflated */
+	CHECK(!payload_starts(&s, zstd_magic, sizeof(zstd_magic)));
+	check_open(B, &s, d, n);
+	check_open(CC_, &s, d, n);
+
+	/* half text, half random: the sample shrinks, so it is compressed */
+	memcpy(d, text, n / 2);
+	CHECK_INT(seal_data(d, n, &dests_b, "rt-mixed", 0, &s), 0);
+	CHECK(payload_starts(&s, zstd_magic, sizeof(zstd_magic)));
+	CHECK(s.pi[0].total_size < n * 3 / 4);
+	check_open(B, &s, d, n);
+
+	/* split into parts, stored */
+	fill_random(d, n);
+	CHECK_INT(seal_data(d, n, &dests_b, "rt-rsplit", 1 << 20, &s), 0);
+	CHECK_INT(s.n, 5);
+	CHECK(!payload_starts(&s, zstd_magic, sizeof(zstd_magic)));
+	check_open(B, &s, d, n);
+	free(text);
+	free(d);
+}
+
 /* The chunk stream at exact chunk boundaries, through the sealer/reader. */
 struct raw { char path[PATH_MAX]; uint64_t size; int n; };
 
@@ -1391,6 +1447,7 @@ main(void)
 
 	TEST(roundtrip_sizes);
 	TEST(roundtrip_compressible);
+	TEST(roundtrip_incompressible);
 	TEST(roundtrip_utf8_name);
 	TEST(stream_boundaries);
 	TEST(split_parts);
