@@ -1,18 +1,28 @@
 /*
  * packet_reader.c - the parts of one logical packet in, its decrypted
- * plaintext stream out, one chunk at a time.
+ * plaintext stream out, one chunk at a time, reading each file once.
  *
- * Offers pkt_reader_new/next/group/free (packet_int.h). Before the first
- * chunk is decrypted every part is verified whole (header and trailer
- * signatures: only bytes the origin signed reach the decompressor), the
- * parts are checked to be 1..M of one sealing (same group, ephemeral key
- * and wrapped keys, chunk ranges that join), and our wrapped key is
- * opened. Parts may be given in any order; they are read in part order.
- * Then each chunk's tag is checked as it is read, and the stream must
- * end with the chunk flagged final.
+ * Offers pkt_reader_new/next/local/group/free and pkt_errno_local
+ * (packet_int.h). _new checks every part's header signature and length,
+ * that the parts are 1..M of one sealing (same group, ephemeral key and
+ * wrapped keys, chunk ranges that join; given in any order, read in part
+ * order) and opens our wrapped key. Then a second thread reads each body
+ * once and hashes it, handing every chunk over as it goes, then the part's
+ * trailer; the caller's thread checks each chunk's tag and decrypts it in
+ * place, and checks each part's trailer signature against the body hash
+ * when the stream reaches it. The stream must end with the chunk flagged
+ * final, and next() says "end" (0) only once every trailer verified.
  *
- * Memory: one chunk buffer and a header per part. The packet key exists
- * only inside the AEAD handle (libgcrypt secure memory).
+ * The guarantee: only bytes that passed their chunk's AEAD tag under the
+ * packet key (which only the origin and the recipients hold) are handed
+ * out, and the origin's signature over every part is checked before the
+ * end is reported; packet_open keeps nothing before that.
+ *
+ * Memory: RSLOTS chunk buffers and a header per part, whatever the size.
+ * The packet key exists only inside the AEAD handle (libgcrypt secure
+ * memory). The thread lives only between _new and _free (never across a
+ * return to the daemon, so never across a fork); it never calls err_set
+ * (not thread-safe): it reports through its slots.
  */
 #include "packet_int.h"
 #include "../util/log.h"
@@ -22,26 +32,59 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#define RSLOTS	16
+
+enum { S_CHUNK, S_TRAILER, S_ERROR };
+
+struct rslot {
+	uint8_t *buf;			/* PKT_CCHUNK bytes: a chunk, or the trailer */
+	size_t len;
+	int kind, part;
+	int last;			/* S_CHUNK: the last chunk of its part */
+	uint8_t bd[PKT_DIGEST_LEN];	/* S_TRAILER: H(body) */
+	int err;			/* S_ERROR: errno, 0 for "truncated" */
+	const char *what;		/* S_ERROR: what failed */
+};
 
 struct rpart {
 	const char *path;
 	struct pkt_hdr h;
+	uint8_t hd[PKT_DIGEST_LEN];	/* H(header) */
 };
 
 struct pkt_reader {
+	const struct config *cf;
+	const struct keys *me;
 	struct rpart *p;
 	int n;
 	char group[ORDER_ID_MAX];
 	struct aead *aead;
-	uint64_t nchunks, next;		/* chunks in the stream; next to read */
-	int cur, fd;			/* part being read */
-	uint64_t left;			/* its body bytes not yet read */
-	uint8_t *buf;
-	int done;
+	uint64_t nchunks, next;		/* chunks in the stream; next to open */
+	int done, verified, local, failed;
+	/* the hand-over: the thread fills head, the caller drains tail */
+	pthread_t th;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct rslot s[RSLOTS];
+	int head, tail, filled, held;	/* held: the slot the caller still reads */
+	int stop, ended;
+	int main_waits, th_waits;
 };
+
+int
+pkt_errno_local(int e)
+{
+	return e == ENOSPC || e == EDQUOT || e == EIO || e == EROFS || e == ENOMEM ||
+	       e == EMFILE || e == ENFILE || e == EFBIG;
+}
 
 static int
 by_part(const void *a, const void *b)
@@ -76,7 +119,7 @@ disagrees(const struct pkt_hdr *p, const struct pkt_hdr *q)
 	return NULL;
 }
 
-/* Order, completeness and consistency of the verified parts. */
+/* Order, completeness and consistency of the parts. */
 static int
 check_set(struct pkt_reader *r)
 {
@@ -126,37 +169,88 @@ check_set(struct pkt_reader *r)
 	return 0;
 }
 
+/* One part's header: parsed, signed by its origin, the file as long as it
+ * says. errno is set to the local error, or EBADMSG. */
+static int
+read_header(struct pkt_reader *r, struct rpart *p, uint8_t *buf)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, k, e;
+
+	if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		e = errno;
+		err_set("packet file %s: %s", p->path, strerror(e));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set("packet file %s: not a regular file", p->path);
+		goto bad;
+	}
+	n = read_full(fd, buf, st.st_size < PKT_MAX_HEADER ? st.st_size : PKT_MAX_HEADER);
+	if (n < 0) {
+		e = errno;
+		err_set("packet file %s: %s", p->path, strerror(e));
+		goto fail;
+	}
+	if ((k = pkt_hdr_parse(buf, n, &p->h)) <= 0) {
+		if (k == 0)
+			err_set("packet file %s: truncated (%zd bytes, header incomplete)",
+				p->path, n);
+		goto bad;
+	}
+	if (pkt_hdr_verify(r->cf, r->me, buf, &p->h) < 0)
+		goto bad;
+	if ((uint64_t)st.st_size != p->h.info.file_size) {
+		err_set("packet %s: %s (%llu bytes, the header says %" PRIu64 ")", p->h.info.id,
+			(uint64_t)st.st_size < p->h.info.file_size ? "truncated" : "trailing data",
+			(unsigned long long)st.st_size, p->h.info.file_size);
+		goto bad;
+	}
+	sha256(buf, p->h.info.header_len, p->hd);
+	close(fd);
+	return 0;
+bad:
+	e = EBADMSG;
+fail:
+	if (fd >= 0)
+		close(fd);
+	errno = pkt_errno_local(e) ? e : EBADMSG;
+	return -1;
+}
+
+static void *reader_main(void *arg);
+
 struct pkt_reader *
 pkt_reader_new(const struct config *cf, const struct keys *me, const char *const *parts,
 	       int nparts)
 {
 	struct pkt_reader *r;
 	const struct pkt_info *pi;
-	uint8_t *key;
-	int me_at;
+	uint8_t *key, *buf;
+	int me_at, e = EBADMSG;
 
 	if (nparts < 1 || nparts > PKT_MAX_PARTS) {
 		err_set("packet: %d part files given (want 1 to %d)", nparts, PKT_MAX_PARTS);
+		errno = EBADMSG;
 		return NULL;
 	}
 	r = xcalloc(1, sizeof(*r));
-	r->fd = -1;
-	r->cur = -1;
+	r->cf = cf;
+	r->me = me;
+	r->held = -1;
 	r->p = xcalloc(nparts, sizeof(*r->p));
+	buf = xmalloc(PKT_MAX_HEADER);
 	for (int i = 0; i < nparts; i++) {
-		int fd = open(parts[i], O_RDONLY | O_CLOEXEC), rc;
-
 		r->p[i].path = parts[i];
-		if (fd < 0) {
-			err_set("packet file %s: %s", parts[i], strerror(errno));
+		r->n = i + 1;
+		if (read_header(r, &r->p[i], buf) < 0) {
+			e = errno;
+			free(buf);
 			goto fail;
 		}
-		rc = pkt_verify_fd(cf, me, fd, parts[i], &r->p[i].h);
-		close(fd);
-		r->n = i + 1;
-		if (rc < 0)
-			goto fail;
 	}
+	free(buf);
 	if (check_set(r) < 0)
 		goto fail;
 	pi = &r->p[0].h.info;
@@ -183,76 +277,268 @@ pkt_reader_new(const struct config *cf, const struct keys *me, const char *const
 		err_set("packet %s: bad total-size", r->group);	/* parse checked it */
 		goto fail;
 	}
-	r->buf = xmalloc(PKT_CCHUNK);
+	for (int i = 0; i < RSLOTS; i++)
+		r->s[i].buf = xmalloc(PKT_CCHUNK);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	if ((e = pthread_create(&r->th, NULL, reader_main, r)) != 0) {
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cv);
+		err_set("packet %s: cannot start the reading thread: %s", r->group, strerror(e));
+		e = ENOMEM;		/* ours, not the packet's */
+		goto fail;
+	}
+	r->started = 1;
 	return r;
 fail:
 	pkt_reader_free(r);
+	errno = e;
 	return NULL;
 }
 
-/* Move to the next part's body; 0 when there is none. */
-static int
-next_part(struct pkt_reader *r)
-{
-	const struct rpart *p;
+/* ---- the reading thread ---- */
 
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-	if (++r->cur >= r->n)
-		return 0;
-	p = &r->p[r->cur];
-	if ((r->fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    lseek(r->fd, (off_t)p->h.info.header_len, SEEK_SET) < 0) {
-		err_set("packet %s: %s: %s", p->h.info.id, p->path, strerror(errno));
-		return -1;
+/* Wait for a free slot; NULL when told to stop. */
+static struct rslot *
+th_slot(struct pkt_reader *r)
+{
+	struct rslot *s = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop && r->filled + (r->held >= 0) >= RSLOTS) {
+		r->th_waits = 1;
+		pthread_cond_wait(&r->cv, &r->mu);
+		r->th_waits = 0;
 	}
-	r->left = p->h.body_len;
-	return 1;
+	if (!r->stop)
+		s = &r->s[r->head];
+	pthread_mutex_unlock(&r->mu);
+	return s;
+}
+
+static void
+th_post(struct pkt_reader *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->head = (r->head + 1) % RSLOTS;
+	r->filled++;
+	if (r->main_waits)
+		pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Read n bytes at the file's position; the slot's error on failure. */
+static int
+th_read(int fd, uint8_t *buf, size_t n, struct rslot *s, const char *what)
+{
+	ssize_t k = read_full(fd, buf, n);
+
+	if (k == (ssize_t)n)
+		return 0;
+	s->err = k < 0 ? errno : 0;
+	s->what = what;
+	return -1;
+}
+
+static void *
+reader_main(void *arg)
+{
+	struct pkt_reader *r = arg;
+	struct rslot *s;
+
+	for (int i = 0; i < r->n; i++) {
+		const struct rpart *p = &r->p[i];
+		struct hash *hs;
+		uint64_t left = p->h.body_len;
+		int fd = open(p->path, O_RDONLY | O_CLOEXEC);
+
+		if ((s = th_slot(r)) == NULL) {
+			if (fd >= 0)
+				close(fd);
+			return NULL;
+		}
+		s->part = i;
+		if (fd < 0 || lseek(fd, (off_t)p->h.info.header_len, SEEK_SET) < 0) {
+			s->kind = S_ERROR;
+			s->err = errno;
+			s->what = "open";
+			if (fd >= 0)
+				close(fd);
+			th_post(r);
+			return NULL;
+		}
+		hs = hash_new_sha256();
+		while (left > 0) {
+			size_t clen = left < PKT_CCHUNK ? left : PKT_CCHUNK;
+
+			s->part = i;
+			if (th_read(fd, s->buf, clen, s, "chunk") < 0) {
+				s->kind = S_ERROR;
+				goto fail;
+			}
+			hash_update(hs, s->buf, clen);
+			left -= clen;
+			s->kind = S_CHUNK;
+			s->len = clen;
+			s->last = left == 0;
+			th_post(r);
+			if ((s = th_slot(r)) == NULL)
+				goto stopped;
+		}
+		s->part = i;
+		hash_final(hs, s->bd);
+		hs = NULL;
+		if (th_read(fd, s->buf, PKT_TRAILER_LEN, s, "trailer") < 0) {
+			s->kind = S_ERROR;
+			goto fail;
+		}
+		close(fd);
+		s->kind = S_TRAILER;
+		s->len = PKT_TRAILER_LEN;
+		th_post(r);
+		continue;
+fail:
+		th_post(r);
+stopped:
+		if (hs) {
+			uint8_t junk[PKT_DIGEST_LEN];
+
+			hash_final(hs, junk);
+		}
+		close(fd);
+		return NULL;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->ended = 1;
+	if (r->main_waits)
+		pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* ---- the caller's side ---- */
+
+static ssize_t
+failed(struct pkt_reader *r, int local)
+{
+	r->failed = 1;
+	r->local = local;
+	return -1;
+}
+
+/* Give back the slot handed out last time. */
+static void
+release(struct pkt_reader *r)
+{
+	if (r->held < 0)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->held = -1;
+	if (r->th_waits)
+		pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The next slot from the thread, held; NULL when it ended. */
+static struct rslot *
+take(struct pkt_reader *r)
+{
+	struct rslot *s = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	while (r->filled == 0 && !r->ended) {
+		r->main_waits = 1;
+		pthread_cond_wait(&r->cv, &r->mu);
+		r->main_waits = 0;
+	}
+	if (r->filled > 0) {
+		s = &r->s[r->tail];
+		r->held = r->tail;
+		r->tail = (r->tail + 1) % RSLOTS;
+		r->filled--;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return s;
 }
 
 ssize_t
 pkt_reader_next(struct pkt_reader *r, const void **out)
 {
-	const char *id;
-	size_t clen;
+	struct rslot *s;
+	const struct rpart *p;
+	char why[512];
 	ssize_t n;
-	int final, k;
+	int final;
 
-	*out = r->buf;
-	if (r->done)
+	*out = NULL;
+	if (r->failed) {
+		err_set("packet %s: read after a failure", r->group);
+		return -1;
+	}
+	if (r->verified)
 		return 0;
-	while (r->left == 0) {
-		if ((k = next_part(r)) < 0)
-			return -1;
-		if (k == 0) {
+	for (;;) {
+		release(r);
+		if ((s = take(r)) == NULL) {
+			if (r->done) {
+				r->verified = 1;
+				return 0;
+			}
 			err_set("packet %s: truncated (no final chunk after chunk %" PRIu64 ")",
 				r->group, r->next);
-			return -1;
+			return failed(r, 0);
 		}
-	}
-	id = r->p[r->cur].h.info.id;
-	clen = r->left < PKT_CCHUNK ? r->left : PKT_CCHUNK;
-	if ((n = read_full(r->fd, r->buf, clen)) != (ssize_t)clen) {
-		err_set("packet %s: truncated (chunk %" PRIu64 " short: %s)", id, r->next,
-			n < 0 ? strerror(errno) : "end of file");
-		return -1;
-	}
-	final = r->next + 1 == r->nchunks;
-	if ((n = pkt_chunk_open(r->aead, r->group, r->next, final, r->buf, clen)) < 0) {
-		err_set("packet %s: tampered chunk %" PRIu64, id, r->next);
-		return -1;
-	}
-	r->left -= clen;
-	r->next++;
-	if (final) {
-		if (r->left != 0 || r->cur + 1 != r->n) {
-			err_set("packet %s: data after the final chunk", id);
-			return -1;
+		p = &r->p[s->part];
+		switch (s->kind) {
+		case S_ERROR:
+			if (s->err == 0) {
+				err_set("packet %s: truncated (%s short: end of file)", p->h.info.id,
+					s->what);
+				return failed(r, 0);
+			}
+			err_set("packet %s: %s %s: %s", p->h.info.id, s->what, p->path,
+				strerror(s->err));
+			return failed(r, pkt_errno_local(s->err));
+		case S_TRAILER:
+			if (pkt_check_trailer(r->cf, r->me, &p->h, p->hd, s->bd, (const char *)s->buf,
+					      why, sizeof(why)) < 0) {
+				err_set("%s", why);
+				return failed(r, 0);
+			}
+			continue;
+		case S_CHUNK:
+			break;
+		default:
+			msg_panic("packet reader: slot kind %d", s->kind);
 		}
-		r->done = 1;
+		if (r->done) {
+			err_set("packet %s: data after the final chunk", p->h.info.id);
+			return failed(r, 0);
+		}
+		final = r->next + 1 == r->nchunks;
+		if ((n = pkt_chunk_open(r->aead, r->group, r->next, final, s->buf, s->len)) < 0) {
+			err_set("packet %s: tampered chunk %" PRIu64, p->h.info.id, r->next);
+			return failed(r, 0);
+		}
+		r->next++;
+		if (final) {
+			if (!s->last || s->part + 1 != r->n) {
+				err_set("packet %s: data after the final chunk", p->h.info.id);
+				return failed(r, 0);
+			}
+			r->done = 1;
+		}
+		if (n == 0)
+			continue;	/* an empty final chunk: go on to its trailer */
+		*out = s->buf;
+		return n;
 	}
-	return n;
+}
+
+int
+pkt_reader_local(const struct pkt_reader *r)
+{
+	return r->local;
 }
 
 const char *
@@ -266,14 +552,23 @@ pkt_reader_free(struct pkt_reader *r)
 {
 	if (r == NULL)
 		return;
-	if (r->fd >= 0)
-		close(r->fd);
+	if (r->started) {
+		pthread_mutex_lock(&r->mu);
+		r->stop = 1;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->th, NULL);
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cv);
+	}
 	for (int i = 0; i < r->n; i++)
 		pkt_hdr_free(&r->p[i].h);
 	free(r->p);
 	aead_free(r->aead);
-	if (r->buf)
-		crypto_wipe(r->buf, PKT_CCHUNK);
-	free(r->buf);
+	for (int i = 0; i < RSLOTS; i++)
+		if (r->s[i].buf) {
+			crypto_wipe(r->s[i].buf, PKT_CCHUNK);
+			free(r->s[i].buf);
+		}
 	free(r);
 }
