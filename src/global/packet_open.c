@@ -135,8 +135,10 @@ extract(struct octx *o, struct archive *a, struct archive_entry *e, int dirfd,
 	const char *g = pkt_reader_group(o->r);
 	struct timespec ts[2];
 	int64_t done = 0;
-	la_ssize_t n;
-	int fd;
+	la_int64_t at;
+	const void *blk;
+	size_t n;
+	int fd, r;
 
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -144,15 +146,26 @@ extract(struct octx *o, struct archive *a, struct archive_entry *e, int dirfd,
 		err_set("packet %s: create %s in %s: %s", g, name, destdir, strerror(errno));
 		return -1;
 	}
-	while ((n = archive_read_data(a, buf, DATA_BLOCK)) > 0) {
-		if (write_all(fd, buf, n) < 0) {
-			sys_err(o, errno);
-			err_set("packet %s: write %s/%s: %s", g, destdir, name, strerror(errno));
+	/* libarchive's own blocks, not copied again; a hole (a sparse entry)
+	 * is written as zeros, as archive_read_data would */
+	memset(buf, 0, DATA_BLOCK);
+	while ((r = archive_read_data_block(a, &blk, &n, &at)) == ARCHIVE_OK) {
+		if (at < done) {
+			err_set("packet %s: %s: data blocks out of order", g, name);
 			goto fail;
 		}
+		while (done < at) {
+			size_t z = at - done < DATA_BLOCK ? at - done : DATA_BLOCK;
+
+			if (write_all(fd, buf, z) < 0)
+				goto write_fail;
+			done += z;
+		}
+		if (n > 0 && write_all(fd, blk, n) < 0)
+			goto write_fail;
 		done += n;
 	}
-	if (n < 0) {
+	if (r != ARCHIVE_EOF) {
 		arc_err(o, a, name);
 		goto fail;
 	}
@@ -180,6 +193,9 @@ extract(struct octx *o, struct archive *a, struct archive_entry *e, int dirfd,
 		goto fail;
 	}
 	return 0;
+write_fail:
+	sys_err(o, errno);
+	err_set("packet %s: write %s/%s: %s", g, destdir, name, strerror(errno));
 fail:
 	if (fd >= 0)
 		close(fd);

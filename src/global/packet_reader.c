@@ -7,10 +7,10 @@
  * that the parts are 1..M of one sealing (same group, ephemeral key and
  * wrapped keys, chunk ranges that join; given in any order, read in part
  * order) and opens our wrapped key. Then a second thread reads each body
- * once and hashes it, handing every chunk over as it goes, then the part's
- * trailer; the caller's thread checks each chunk's tag and decrypts it in
- * place, and checks each part's trailer signature against the body hash
- * when the stream reaches it. The stream must end with the chunk flagged
+ * once: it hashes each chunk, checks its tag and decrypts it in place and
+ * hands it over, and at each part's end checks the trailer signature over
+ * H(header) || H(body). The caller's thread is left the decompressing and
+ * writing (so both cores work). The stream must end with the chunk flagged
  * final, and next() says "end" (0) only once every trailer verified.
  *
  * The guarantee: only bytes that passed their chunk's AEAD tag under the
@@ -21,8 +21,8 @@
  * Memory: RSLOTS chunk buffers and a header per part, whatever the size.
  * The packet key exists only inside the AEAD handle (libgcrypt secure
  * memory). The thread lives only between _new and _free (never across a
- * return to the daemon, so never across a fork); it never calls err_set
- * (not thread-safe): it reports through its slots.
+ * return to the daemon, so never across a fork); its errors (err_set is
+ * per thread) reach the caller through the slots.
  */
 #include "packet_int.h"
 #include "../util/log.h"
@@ -41,16 +41,13 @@
 
 #define RSLOTS	16
 
-enum { S_CHUNK, S_TRAILER, S_ERROR };
+enum { S_CHUNK, S_END, S_ERROR };
 
 struct rslot {
-	uint8_t *buf;			/* PKT_CCHUNK bytes: a chunk, or the trailer */
-	size_t len;
-	int kind, part;
-	int last;			/* S_CHUNK: the last chunk of its part */
-	uint8_t bd[PKT_DIGEST_LEN];	/* S_TRAILER: H(body) */
-	int err;			/* S_ERROR: errno, 0 for "truncated" */
-	const char *what;		/* S_ERROR: what failed */
+	uint8_t *buf;			/* PKT_CCHUNK bytes: a decrypted chunk */
+	size_t len;			/* S_CHUNK: plaintext bytes (> 0) */
+	int kind;
+	int local;			/* S_ERROR: our side's failure (why: r->why) */
 };
 
 struct rpart {
@@ -66,8 +63,10 @@ struct pkt_reader {
 	int n;
 	char group[ORDER_ID_MAX];
 	struct aead *aead;
-	uint64_t nchunks, next;		/* chunks in the stream; next to open */
-	int done, verified, local, failed;
+	uint64_t nchunks;		/* chunks in the stream */
+	int done;			/* the thread's: the final chunk was opened */
+	int verified, local, failed;	/* the caller's */
+	char why[512];			/* the thread's error, read after S_ERROR */
 	/* the hand-over: the thread fills head, the caller drains tail */
 	pthread_t th;
 	int started;
@@ -75,7 +74,7 @@ struct pkt_reader {
 	pthread_cond_t cv;
 	struct rslot s[RSLOTS];
 	int head, tail, filled, held;	/* held: the slot the caller still reads */
-	int stop, ended;
+	int stop;
 	int main_waits, th_waits;
 };
 
@@ -327,17 +326,111 @@ th_post(struct pkt_reader *r)
 	pthread_mutex_unlock(&r->mu);
 }
 
-/* Read n bytes at the file's position; the slot's error on failure. */
+/* Post slot s as the thread's failure: the current err_get() (this
+ * thread's own), local when errno e was our side's. */
+static void
+th_fail(struct pkt_reader *r, struct rslot *s, int e)
+{
+	s->kind = S_ERROR;
+	s->local = pkt_errno_local(e);
+	snprintf(r->why, sizeof(r->why), "%s", err_get());
+	th_post(r);
+}
+
+/* Read n bytes at the file's position, or err_set why not. */
 static int
-th_read(int fd, uint8_t *buf, size_t n, struct rslot *s, const char *what)
+th_read(int fd, uint8_t *buf, size_t n, const struct rpart *p, const char *what,
+	uint64_t idx, int *e)
 {
 	ssize_t k = read_full(fd, buf, n);
 
+	*e = 0;
 	if (k == (ssize_t)n)
 		return 0;
-	s->err = k < 0 ? errno : 0;
-	s->what = what;
+	if (k < 0) {
+		*e = errno;
+		err_set("packet %s: read %s: %s", p->h.info.id, p->path, strerror(*e));
+	} else if (idx != UINT64_MAX)
+		err_set("packet %s: truncated (chunk %" PRIu64 " short: end of file)", p->h.info.id,
+			idx);
+	else
+		err_set("packet %s: truncated (%s short: end of file)", p->h.info.id, what);
 	return -1;
+}
+
+/* One part: its body's chunks, checked and decrypted, then its trailer.
+ * 0 done, 1 stopped, -1 failed (posted). */
+static int
+th_part(struct pkt_reader *r, int i, uint64_t *idx)
+{
+	const struct rpart *p = &r->p[i];
+	uint64_t left = p->h.body_len;
+	uint8_t bd[PKT_DIGEST_LEN];
+	char tl[PKT_TRAILER_LEN];
+	struct rslot *s;
+	struct hash *hs = NULL;
+	ssize_t n;
+	int fd, e = 0, rc = -1;
+
+	if ((s = th_slot(r)) == NULL)
+		return 1;
+	if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    lseek(fd, (off_t)p->h.info.header_len, SEEK_SET) < 0) {
+		e = errno;
+		err_set("packet %s: %s: %s", p->h.info.id, p->path, strerror(e));
+		goto fail;
+	}
+	hs = hash_new_sha256();
+	while (left > 0) {
+		size_t clen = left < PKT_CCHUNK ? left : PKT_CCHUNK;
+		int final = *idx + 1 == r->nchunks;
+
+		if (th_read(fd, s->buf, clen, p, "chunk", *idx, &e) < 0)
+			goto fail;
+		hash_update(hs, s->buf, clen);
+		left -= clen;
+		if (final && (left != 0 || i + 1 != r->n)) {
+			err_set("packet %s: data after the final chunk", p->h.info.id);
+			goto fail;
+		}
+		if ((n = pkt_chunk_open(r->aead, r->group, *idx, final, s->buf, clen)) < 0) {
+			err_set("packet %s: tampered chunk %" PRIu64, p->h.info.id, *idx);
+			goto fail;
+		}
+		(*idx)++;
+		r->done |= final;
+		if (n > 0) {
+			s->kind = S_CHUNK;
+			s->len = n;
+			th_post(r);
+			if ((s = th_slot(r)) == NULL) {
+				rc = 1;
+				goto out;
+			}
+		}
+	}
+	hash_final(hs, bd);
+	hs = NULL;
+	if (th_read(fd, (uint8_t *)tl, PKT_TRAILER_LEN, p, "trailer", UINT64_MAX, &e) < 0)
+		goto fail;
+	{
+		char why[512];
+
+		if (pkt_check_trailer(r->cf, r->me, &p->h, p->hd, bd, tl, why, sizeof(why)) < 0) {
+			err_set("%s", why);
+			goto fail;
+		}
+	}
+	rc = 0;
+	goto out;
+fail:
+	th_fail(r, s, e);
+out:
+	if (hs)
+		hash_final(hs, bd);
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 static void *
@@ -345,86 +438,25 @@ reader_main(void *arg)
 {
 	struct pkt_reader *r = arg;
 	struct rslot *s;
+	uint64_t idx = 0;
 
-	for (int i = 0; i < r->n; i++) {
-		const struct rpart *p = &r->p[i];
-		struct hash *hs;
-		uint64_t left = p->h.body_len;
-		int fd = open(p->path, O_RDONLY | O_CLOEXEC);
-
-		if ((s = th_slot(r)) == NULL) {
-			if (fd >= 0)
-				close(fd);
+	for (int i = 0; i < r->n; i++)
+		if (th_part(r, i, &idx) != 0)
 			return NULL;
-		}
-		s->part = i;
-		if (fd < 0 || lseek(fd, (off_t)p->h.info.header_len, SEEK_SET) < 0) {
-			s->kind = S_ERROR;
-			s->err = errno;
-			s->what = "open";
-			if (fd >= 0)
-				close(fd);
-			th_post(r);
-			return NULL;
-		}
-		hs = hash_new_sha256();
-		while (left > 0) {
-			size_t clen = left < PKT_CCHUNK ? left : PKT_CCHUNK;
-
-			s->part = i;
-			if (th_read(fd, s->buf, clen, s, "chunk") < 0) {
-				s->kind = S_ERROR;
-				goto fail;
-			}
-			hash_update(hs, s->buf, clen);
-			left -= clen;
-			s->kind = S_CHUNK;
-			s->len = clen;
-			s->last = left == 0;
-			th_post(r);
-			if ((s = th_slot(r)) == NULL)
-				goto stopped;
-		}
-		s->part = i;
-		hash_final(hs, s->bd);
-		hs = NULL;
-		if (th_read(fd, s->buf, PKT_TRAILER_LEN, s, "trailer") < 0) {
-			s->kind = S_ERROR;
-			goto fail;
-		}
-		close(fd);
-		s->kind = S_TRAILER;
-		s->len = PKT_TRAILER_LEN;
-		th_post(r);
-		continue;
-fail:
-		th_post(r);
-stopped:
-		if (hs) {
-			uint8_t junk[PKT_DIGEST_LEN];
-
-			hash_final(hs, junk);
-		}
-		close(fd);
+	if ((s = th_slot(r)) == NULL)
+		return NULL;
+	if (!r->done) {
+		err_set("packet %s: truncated (no final chunk after chunk %" PRIu64 ")", r->group,
+			idx);
+		th_fail(r, s, 0);
 		return NULL;
 	}
-	pthread_mutex_lock(&r->mu);
-	r->ended = 1;
-	if (r->main_waits)
-		pthread_cond_signal(&r->cv);
-	pthread_mutex_unlock(&r->mu);
+	s->kind = S_END;	/* every chunk and every trailer checked */
+	th_post(r);
 	return NULL;
 }
 
 /* ---- the caller's side ---- */
-
-static ssize_t
-failed(struct pkt_reader *r, int local)
-{
-	r->failed = 1;
-	r->local = local;
-	return -1;
-}
 
 /* Give back the slot handed out last time. */
 static void
@@ -439,24 +471,22 @@ release(struct pkt_reader *r)
 	pthread_mutex_unlock(&r->mu);
 }
 
-/* The next slot from the thread, held; NULL when it ended. */
+/* The next slot from the thread, held until the next call. */
 static struct rslot *
 take(struct pkt_reader *r)
 {
-	struct rslot *s = NULL;
+	struct rslot *s;
 
 	pthread_mutex_lock(&r->mu);
-	while (r->filled == 0 && !r->ended) {
+	while (r->filled == 0) {
 		r->main_waits = 1;
 		pthread_cond_wait(&r->cv, &r->mu);
 		r->main_waits = 0;
 	}
-	if (r->filled > 0) {
-		s = &r->s[r->tail];
-		r->held = r->tail;
-		r->tail = (r->tail + 1) % RSLOTS;
-		r->filled--;
-	}
+	s = &r->s[r->tail];
+	r->held = r->tail;
+	r->tail = (r->tail + 1) % RSLOTS;
+	r->filled--;
 	pthread_mutex_unlock(&r->mu);
 	return s;
 }
@@ -465,73 +495,30 @@ ssize_t
 pkt_reader_next(struct pkt_reader *r, const void **out)
 {
 	struct rslot *s;
-	const struct rpart *p;
-	char why[512];
-	ssize_t n;
-	int final;
 
 	*out = NULL;
 	if (r->failed) {
-		err_set("packet %s: read after a failure", r->group);
+		err_set("%s", r->why);
 		return -1;
 	}
 	if (r->verified)
 		return 0;
-	for (;;) {
-		release(r);
-		if ((s = take(r)) == NULL) {
-			if (r->done) {
-				r->verified = 1;
-				return 0;
-			}
-			err_set("packet %s: truncated (no final chunk after chunk %" PRIu64 ")",
-				r->group, r->next);
-			return failed(r, 0);
-		}
-		p = &r->p[s->part];
-		switch (s->kind) {
-		case S_ERROR:
-			if (s->err == 0) {
-				err_set("packet %s: truncated (%s short: end of file)", p->h.info.id,
-					s->what);
-				return failed(r, 0);
-			}
-			err_set("packet %s: %s %s: %s", p->h.info.id, s->what, p->path,
-				strerror(s->err));
-			return failed(r, pkt_errno_local(s->err));
-		case S_TRAILER:
-			if (pkt_check_trailer(r->cf, r->me, &p->h, p->hd, s->bd, (const char *)s->buf,
-					      why, sizeof(why)) < 0) {
-				err_set("%s", why);
-				return failed(r, 0);
-			}
-			continue;
-		case S_CHUNK:
-			break;
-		default:
-			msg_panic("packet reader: slot kind %d", s->kind);
-		}
-		if (r->done) {
-			err_set("packet %s: data after the final chunk", p->h.info.id);
-			return failed(r, 0);
-		}
-		final = r->next + 1 == r->nchunks;
-		if ((n = pkt_chunk_open(r->aead, r->group, r->next, final, s->buf, s->len)) < 0) {
-			err_set("packet %s: tampered chunk %" PRIu64, p->h.info.id, r->next);
-			return failed(r, 0);
-		}
-		r->next++;
-		if (final) {
-			if (!s->last || s->part + 1 != r->n) {
-				err_set("packet %s: data after the final chunk", p->h.info.id);
-				return failed(r, 0);
-			}
-			r->done = 1;
-		}
-		if (n == 0)
-			continue;	/* an empty final chunk: go on to its trailer */
+	release(r);
+	s = take(r);
+	switch (s->kind) {
+	case S_CHUNK:
 		*out = s->buf;
-		return n;
+		return (ssize_t)s->len;
+	case S_END:
+		r->verified = 1;
+		return 0;
+	case S_ERROR:
+		r->failed = 1;
+		r->local = s->local;
+		err_set("%s", r->why);
+		return -1;
+	default:
+		msg_panic("packet reader: slot kind %d", s->kind);
 	}
 }
 
