@@ -378,7 +378,7 @@ main(void)
 		rm(w);
 	}
 	printf("%llu MiB per run, best of %d runs, files in %s, zstd options \"%s\". Seal writes "
-	       "and hashes on a second thread; the rest is one core.\nMiB/s are MiB of input per second; RSS is the peak of the process "
+	       "and hashes on a second thread; open reads, hashes and decrypts on a second thread; the rest is one core.\nMiB/s are MiB of input per second; RSS is the peak of the process "
 	       "doing the operation.\n\n", (unsigned long long)mib, repeat, bd, pkt_zstd_options);
 	printf("| operation              | data         |    MiB/s | of raw | RSS MiB | notes\n");
 	printf("|------------------------|--------------|----------|--------|---------|------\n");
@@ -413,7 +413,7 @@ main(void)
 		r = best(do_verify, &j[k], NULL);
 		row("verify (relay)", kinds[k], &r, rawv, "header + trailer signatures");
 		r = best(do_open, &j[k], rm_opened);
-		row("open", kinds[k], &r, rawv, "verify, decrypt, extract (fsync)");
+		row("open", kinds[k], &r, rawv, "one read: verify, decrypt, extract (fsync)");
 		fflush(stdout);
 		{
 			char out[PATH_MAX + 64];

@@ -7,10 +7,11 @@
  * that the parts are 1..M of one sealing (same group, ephemeral key and
  * wrapped keys, chunk ranges that join; given in any order, read in part
  * order) and opens our wrapped key. Then a second thread reads each body
- * once: it hashes each chunk, checks its tag and decrypts it in place and
- * hands it over, and at each part's end checks the trailer signature over
- * H(header) || H(body). The caller's thread is left the decompressing and
- * writing (so both cores work). The stream must end with the chunk flagged
+ * once: it hashes each chunk and hands it over, and at each part's end
+ * checks the trailer signature over H(header) || H(body). Checking each
+ * chunk's tag and decrypting it in place is shared: the thread does it
+ * while the caller is behind (busy decompressing and writing), the caller
+ * while it would otherwise wait, so both cores stay busy. The stream must end with the chunk flagged
  * final, and next() says "end" (0) only once every trailer verified.
  *
  * The guarantee: only bytes that passed their chunk's AEAD tag under the
@@ -44,9 +45,13 @@
 enum { S_CHUNK, S_END, S_ERROR };
 
 struct rslot {
-	uint8_t *buf;			/* PKT_CCHUNK bytes: a decrypted chunk */
-	size_t len;			/* S_CHUNK: plaintext bytes (> 0) */
+	uint8_t *buf;			/* PKT_CCHUNK bytes: one chunk */
+	size_t len;			/* S_CHUNK: plaintext bytes (> 0), or the
+					 * sealed chunk's bytes when still sealed */
 	int kind;
+	int sealed;			/* S_CHUNK: left for the caller to open */
+	int final, part;		/* S_CHUNK */
+	uint64_t idx;			/* S_CHUNK: its index in the stream */
 	int local;			/* S_ERROR: our side's failure (why: r->why) */
 };
 
@@ -62,7 +67,7 @@ struct pkt_reader {
 	struct rpart *p;
 	int n;
 	char group[ORDER_ID_MAX];
-	struct aead *aead;
+	struct aead *aead, *th_aead;	/* the caller's, the thread's */
 	uint64_t nchunks;		/* chunks in the stream */
 	int done;			/* the thread's: the final chunk was opened */
 	int verified, local, failed;	/* the caller's */
@@ -271,6 +276,7 @@ pkt_reader_new(const struct config *cf, const struct keys *me, const char *const
 		goto fail;
 	}
 	r->aead = aead_new(key);
+	r->th_aead = aead_new(key);	/* a cipher handle serves one thread */
 	crypto_secure_free(key, AEAD_KEY_LEN);
 	if (pkt_stream_chunks(pi->total_size, &r->nchunks) < 0) {
 		err_set("packet %s: bad total-size", r->group);	/* parse checked it */
@@ -297,9 +303,10 @@ fail:
 
 /* ---- the reading thread ---- */
 
-/* Wait for a free slot; NULL when told to stop. */
+/* Wait for a free slot; NULL when told to stop. *ahead: the slots
+ * filled and not yet taken, when the wait ended. */
 static struct rslot *
-th_slot(struct pkt_reader *r)
+th_slot(struct pkt_reader *r, int *ahead)
 {
 	struct rslot *s = NULL;
 
@@ -311,6 +318,7 @@ th_slot(struct pkt_reader *r)
 	}
 	if (!r->stop)
 		s = &r->s[r->head];
+	*ahead = r->filled;
 	pthread_mutex_unlock(&r->mu);
 	return s;
 }
@@ -370,9 +378,9 @@ th_part(struct pkt_reader *r, int i, uint64_t *idx)
 	struct rslot *s;
 	struct hash *hs = NULL;
 	ssize_t n;
-	int fd, e = 0, rc = -1;
+	int fd, e = 0, rc = -1, ahead;
 
-	if ((s = th_slot(r)) == NULL)
+	if ((s = th_slot(r, &ahead)) == NULL)
 		return 1;
 	if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    lseek(fd, (off_t)p->h.info.header_len, SEEK_SET) < 0) {
@@ -393,17 +401,30 @@ th_part(struct pkt_reader *r, int i, uint64_t *idx)
 			err_set("packet %s: data after the final chunk", p->h.info.id);
 			goto fail;
 		}
-		if ((n = pkt_chunk_open(r->aead, r->group, *idx, final, s->buf, clen)) < 0) {
-			err_set("packet %s: tampered chunk %" PRIu64, p->h.info.id, *idx);
-			goto fail;
+		/*
+		 * Share the decrypting: while the caller has little queued it is
+		 * waiting for us, so it opens the chunk itself; once it falls
+		 * behind (decompressing, writing) we open it here.
+		 */
+		s->kind = S_CHUNK;
+		s->idx = *idx;
+		s->final = final;
+		s->part = i;
+		s->sealed = ahead < RSLOTS / 2;
+		s->len = clen;
+		if (!s->sealed) {
+			if ((n = pkt_chunk_open(r->th_aead, r->group, *idx, final, s->buf,
+						clen)) < 0) {
+				err_set("packet %s: tampered chunk %" PRIu64, p->h.info.id, *idx);
+				goto fail;
+			}
+			s->len = n;
 		}
 		(*idx)++;
 		r->done |= final;
-		if (n > 0) {
-			s->kind = S_CHUNK;
-			s->len = n;
+		if (s->sealed || s->len > 0) {
 			th_post(r);
-			if ((s = th_slot(r)) == NULL) {
+			if ((s = th_slot(r, &ahead)) == NULL) {
 				rc = 1;
 				goto out;
 			}
@@ -439,11 +460,12 @@ reader_main(void *arg)
 	struct pkt_reader *r = arg;
 	struct rslot *s;
 	uint64_t idx = 0;
+	int ahead;
 
 	for (int i = 0; i < r->n; i++)
 		if (th_part(r, i, &idx) != 0)
 			return NULL;
-	if ((s = th_slot(r)) == NULL)
+	if ((s = th_slot(r, &ahead)) == NULL)
 		return NULL;
 	if (!r->done) {
 		err_set("packet %s: truncated (no final chunk after chunk %" PRIu64 ")", r->group,
@@ -503,10 +525,26 @@ pkt_reader_next(struct pkt_reader *r, const void **out)
 	}
 	if (r->verified)
 		return 0;
+again:
 	release(r);
 	s = take(r);
 	switch (s->kind) {
 	case S_CHUNK:
+		if (s->sealed) {
+			ssize_t n = pkt_chunk_open(r->aead, r->group, s->idx, s->final, s->buf,
+						   s->len);
+
+			if (n < 0) {
+				snprintf(r->why, sizeof(r->why), "packet %s: tampered chunk %" PRIu64,
+					 r->p[s->part].h.info.id, s->idx);
+				r->failed = 1;
+				err_set("%s", r->why);
+				return -1;
+			}
+			if (n == 0)
+				goto again;	/* an empty final chunk */
+			s->len = n;
+		}
 		*out = s->buf;
 		return (ssize_t)s->len;
 	case S_END:
@@ -552,6 +590,7 @@ pkt_reader_free(struct pkt_reader *r)
 		pkt_hdr_free(&r->p[i].h);
 	free(r->p);
 	aead_free(r->aead);
+	aead_free(r->th_aead);
 	for (int i = 0; i < RSLOTS; i++)
 		if (r->s[i].buf) {
 			crypto_wipe(r->s[i].buf, PKT_CCHUNK);
