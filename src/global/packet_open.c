@@ -18,6 +18,7 @@
  * -1 the packet's, PKT_LOCAL ours (our disk full, an I/O error).
  */
 #include "packet_int.h"
+#include "../util/bgwrite.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 #include "../util/safefile.h"
@@ -135,6 +136,7 @@ extract(struct octx *o, struct archive *a, struct archive_entry *e, int dirfd,
 	const char *g = pkt_reader_group(o->r);
 	struct timespec ts[2];
 	int64_t done = 0;
+	struct bgwrite *w = NULL;
 	la_int64_t at;
 	const void *blk;
 	size_t n;
@@ -146,9 +148,11 @@ extract(struct octx *o, struct archive *a, struct archive_entry *e, int dirfd,
 		err_set("packet %s: create %s in %s: %s", g, name, destdir, strerror(errno));
 		return -1;
 	}
-	/* libarchive's own blocks, not copied again; a hole (a sparse entry)
-	 * is written as zeros, as archive_read_data would */
+	/* libarchive's own blocks, written by a second thread while the next
+	 * are decompressed; a hole (a sparse entry) is written as zeros, as
+	 * archive_read_data would */
 	memset(buf, 0, DATA_BLOCK);
+	w = bgw_new(fd);
 	while ((r = archive_read_data_block(a, &blk, &n, &at)) == ARCHIVE_OK) {
 		if (at < done) {
 			err_set("packet %s: %s: data blocks out of order", g, name);
@@ -157,11 +161,11 @@ extract(struct octx *o, struct archive *a, struct archive_entry *e, int dirfd,
 		while (done < at) {
 			size_t z = at - done < DATA_BLOCK ? at - done : DATA_BLOCK;
 
-			if (write_all(fd, buf, z) < 0)
+			if (bgw_write(w, buf, z) < 0)
 				goto write_fail;
 			done += z;
 		}
-		if (n > 0 && write_all(fd, blk, n) < 0)
+		if (n > 0 && bgw_write(w, blk, n) < 0)
 			goto write_fail;
 		done += n;
 	}
@@ -169,6 +173,10 @@ extract(struct octx *o, struct archive *a, struct archive_entry *e, int dirfd,
 		arc_err(o, a, name);
 		goto fail;
 	}
+	if (bgw_finish(w) < 0)
+		goto write_fail;
+	bgw_free(w);
+	w = NULL;
 	if (archive_entry_size_is_set(e) && done != archive_entry_size(e)) {
 		err_set("packet %s: %s: %lld bytes where the archive says %lld", g, name,
 			(long long)done, (long long)archive_entry_size(e));
@@ -197,6 +205,7 @@ write_fail:
 	sys_err(o, errno);
 	err_set("packet %s: write %s/%s: %s", g, destdir, name, strerror(errno));
 fail:
+	bgw_free(w);		/* before the fd it writes goes */
 	if (fd >= 0)
 		close(fd);
 	unlinkat(dirfd, name, 0);
