@@ -69,9 +69,10 @@ struct pkt_reader {
 	char group[ORDER_ID_MAX];
 	struct aead *aead, *th_aead;	/* the caller's, the thread's */
 	uint64_t nchunks;		/* chunks in the stream */
-	int done;			/* the thread's: the final chunk was opened */
+	int done;			/* the thread's: the final chunk was read */
 	int verified, local, failed;	/* the caller's */
 	char why[512];			/* the thread's error, read after S_ERROR */
+	char mwhy[512];			/* the caller's copy, or its own error */
 	/* the hand-over: the thread fills head, the caller drains tail */
 	pthread_t th;
 	int started;
@@ -520,7 +521,7 @@ pkt_reader_next(struct pkt_reader *r, const void **out)
 
 	*out = NULL;
 	if (r->failed) {
-		err_set("%s", r->why);
+		err_set("%s", r->mwhy);
 		return -1;
 	}
 	if (r->verified)
@@ -535,10 +536,11 @@ again:
 						   s->len);
 
 			if (n < 0) {
-				snprintf(r->why, sizeof(r->why), "packet %s: tampered chunk %" PRIu64,
+				/* r->why is the thread's, which may still be running */
+				snprintf(r->mwhy, sizeof(r->mwhy), "packet %s: tampered chunk %" PRIu64,
 					 r->p[s->part].h.info.id, s->idx);
 				r->failed = 1;
-				err_set("%s", r->why);
+				err_set("%s", r->mwhy);
 				return -1;
 			}
 			if (n == 0)
@@ -550,10 +552,11 @@ again:
 	case S_END:
 		r->verified = 1;
 		return 0;
-	case S_ERROR:
+	case S_ERROR:		/* the thread wrote why, posted and ended */
+		snprintf(r->mwhy, sizeof(r->mwhy), "%s", r->why);
 		r->failed = 1;
 		r->local = s->local;
-		err_set("%s", r->why);
+		err_set("%s", r->mwhy);
 		return -1;
 	default:
 		msg_panic("packet reader: slot kind %d", s->kind);
