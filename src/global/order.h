@@ -39,7 +39,11 @@ struct order {
 	char *last_error;		/* or NULL */
 	time_t next_attempt;		/* 0: now */
 	uint64_t size;			/* bytes of the sealed packet file data/ID */
-	char digest[65];		/* hex SHA-256 of data/ID */
+	char digest[65];		/* hex packet digest of data/ID (packet.h):
+					 * SHA-256 of the message its trailer signs,
+					 * "shipd-packet-trailer 1\n" || SHA-256(header)
+					 * || SHA-256(body); every verifier computes it
+					 * on the way, so it costs no extra read */
 	int part, nparts;		/* 1/1 unless split by MAX-DATA-SIZE */
 	char *group;			/* logical packet id shared by the parts */
 	int returning;			/* travelling back to origin; dests keep the

@@ -32,6 +32,7 @@
 #define PKT_CHUNK		(64 * 1024)	/* plaintext bytes per chunk */
 #define PKT_MAX_HEADER		(64 * 1024)	/* a larger header is refused */
 #define PKT_MAX_DESTS		256
+#define PKT_DIGEST_LEN		32		/* SHA-256 */
 
 struct pkt_info {
 	char id[ORDER_ID_MAX];		/* this physical packet (part) */
@@ -44,6 +45,14 @@ struct pkt_info {
 	uint64_t total_size;		/* bytes of all parts' bodies together */
 	uint64_t file_size;		/* bytes of this packet file, header to trailer */
 	uint64_t header_len;		/* bytes of the header (incl. its signature) */
+	/*
+	 * The packet digest: SHA-256 of the message the trailer signs,
+	 * "shipd-packet-trailer 1\n" || SHA-256(header) || SHA-256(body). It
+	 * names this exact file; every verifier and the sealer get it without
+	 * another pass. Filled by the sealer (for the part callback), by
+	 * packet_verify_file and by packet_verifier_end; zero elsewhere.
+	 */
+	uint8_t digest[PKT_DIGEST_LEN];
 };
 void pkt_info_free(struct pkt_info *pi);
 
@@ -76,13 +85,36 @@ ssize_t packet_check_header(const struct config *cf, const void *buf, size_t len
 int packet_verify_file(const struct config *cf, const char *path, struct pkt_info *pi);
 
 /*
- * Open a logical packet addressed to me: parts[0..nparts-1] are the part
- * files in order. Verifies every signature and chunk tag, decrypts and
- * extracts securely into destdir (an existing empty directory; refuses
- * absolute paths, "..", links and device nodes). The extracted names are
- * added to names. On any failure destdir may hold partial files the caller
- * removes; err_get() names the packet id and the reason.
+ * The same check on bytes as they arrive (packet_stream.c), so a receiver
+ * verifies while it receives and never reads the file back: feed the
+ * file's bytes in order, split anyhow. The header's signature is checked
+ * as soon as the header is complete, the body is hashed, the trailer is
+ * checked by _end. feed returns -1 (err_set, and sticky: every later call
+ * fails the same) once the bytes cannot be a good packet: bad or unsigned
+ * header, more bytes than the header announces. _end returns 0 and fills
+ * *pi (digest included) only if the whole file verified. what names the
+ * bytes in errors before the header is known (a path, or NULL). Memory:
+ * one header (at most PKT_MAX_HEADER) and a hash state.
  */
+struct pkt_verifier;
+struct pkt_verifier *packet_verifier_new(const struct config *cf, const char *what);
+int packet_verifier_feed(struct pkt_verifier *v, const void *p, size_t n);
+int packet_verifier_end(struct pkt_verifier *v, struct pkt_info *pi);
+void packet_verifier_free(struct pkt_verifier *v);
+
+/*
+ * Open a logical packet addressed to me: parts[0..nparts-1] are the part
+ * files, in any order. Checks every header signature, then reads each
+ * part once: every chunk's tag is checked before its plaintext reaches the
+ * decompressor, and every part's trailer signature before packet_open
+ * returns success. Extracts securely into destdir (an existing empty
+ * directory; refuses absolute paths, "..", links and device nodes). The
+ * extracted names are added to names. On failure what it created in
+ * destdir is removed again; err_get() names the packet id and the reason,
+ * and the value says whose fault it was: -1 the packet is bad (refuse it),
+ * PKT_LOCAL our side failed (disk full, quota, I/O error: try again later).
+ */
+#define PKT_LOCAL	(-2)
 int packet_open(const struct config *cf, const struct keys *me,
 		const char *const *parts, int nparts, const char *destdir,
 		struct strv *names);

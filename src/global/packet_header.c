@@ -587,3 +587,14 @@ packet_check_header(const struct config *cf, const void *buf, size_t len, struct
 	pkt_hdr_free(&h);
 	return pi->header_len;
 }
+
+void
+pkt_packet_digest(const uint8_t hd[PKT_DIGEST_LEN], const uint8_t bd[PKT_DIGEST_LEN],
+		  uint8_t out[PKT_DIGEST_LEN])
+{
+	uint8_t msg[PKT_TRAILER_MSG_MAX];
+	size_t mlen;
+
+	pkt_trailer_msg(hd, bd, msg, &mlen);
+	sha256(msg, mlen, out);
+}

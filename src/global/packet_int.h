@@ -11,8 +11,12 @@
  *   packet_writer.c  the sealer's writing and hashing, on two threads
  *   packet_seal.c    libarchive (pax, zstd unless sampling says no)
  *                    writer feeding the sealer
- *   packet_verify.c  whole-file check: header and trailer signatures
- *   packet_reader.c  verified parts -> decrypted plaintext stream
+ *   packet_stream.c  streaming check: bytes in order -> header, body
+ *                    hash, trailer signature, packet digest
+ *   packet_verify.c  whole-file check (the streaming check over a file)
+ *   packet_reader.c  parts -> decrypted plaintext stream, one read pass:
+ *                    a second thread reads and hashes, the caller's
+ *                    thread decrypts and checks the trailers
  *   packet_open.c    libarchive reader + secure single-file extraction
  */
 #ifndef SHIPD_PACKET_INT_H
@@ -34,8 +38,9 @@ struct archive;
 #define PKT_SIG_B64		88	/* base64 of an Ed25519 signature */
 #define PKT_SIGLINE_LEN		(5 + PKT_SIG_B64 + 1)	/* "sig: " B64 "\n" */
 #define PKT_TRAILER_LEN		(9 + PKT_SIG_B64 + 1)	/* "trailer: " B64 "\n" */
-#define PKT_DIGEST_LEN		SHA256_LEN
 #define PKT_NAME_MAX		127	/* node and class names, as in pkt_info */
+
+_Static_assert(PKT_DIGEST_LEN == SHA256_LEN, "the packet digest is a SHA-256");
 
 /* A parsed header: the public pkt_info plus what only the format needs. */
 struct pkt_hdr {
@@ -90,6 +95,19 @@ void pkt_header_msg(const void *hdr, size_t len, uint8_t *msg, size_t *mlen);
 void pkt_trailer_msg(const uint8_t hd[PKT_DIGEST_LEN], const uint8_t bd[PKT_DIGEST_LEN],
 		     uint8_t *msg, size_t *len);
 #define PKT_TRAILER_MSG_MAX	(sizeof(PKT_TRAILER_CTX) + 2 * PKT_DIGEST_LEN)
+/* The packet digest (packet.h): SHA-256 of that message. */
+void pkt_packet_digest(const uint8_t hd[PKT_DIGEST_LEN], const uint8_t bd[PKT_DIGEST_LEN],
+		       uint8_t out[PKT_DIGEST_LEN]);
+
+/*
+ * Check a trailer line (PKT_TRAILER_LEN bytes at tl) of the packet with
+ * header h against H(header) and H(body): 0, or -1 with the reason in
+ * why (never err_set: the reader calls it where err_set may race).
+ */
+int pkt_check_trailer(const struct config *cf, const struct keys *self,
+		      const struct pkt_hdr *h, const uint8_t hd[PKT_DIGEST_LEN],
+		      const uint8_t bd[PKT_DIGEST_LEN], const char *tl, char *why,
+		      size_t whylen);
 
 /*
  * One chunk: ChaCha20-Poly1305 under the packet key, nonce = 0^4 || index
@@ -171,19 +189,38 @@ extern const char *pkt_zstd_options;
 /* 1: packet_seal compresses without sampling first (the bench's baseline). */
 extern int pkt_zstd_always;
 
+/* The streaming verifier with self's key known too (an origin's own
+ * packets); _hdr is the verified header once it is complete, else NULL. */
+struct pkt_verifier *pkt_verifier_new(const struct config *cf, const struct keys *self,
+				      const char *what);
+const struct pkt_hdr *pkt_verifier_hdr(const struct pkt_verifier *v);
+/* As packet_verifier_end, but the whole header moves to *h. */
+int pkt_verifier_end_hdr(struct pkt_verifier *v, struct pkt_hdr *h);
+
 /* Check one packet file open on fd: header, size, trailer. Fills *h. */
 int pkt_verify_fd(const struct config *cf, const struct keys *self, int fd,
 		  const char *path, struct pkt_hdr *h);
 
-/* The reader: verified, consistent parts in, decrypted plaintext out. */
+/*
+ * The reader: parts in, decrypted plaintext out. _new checks each part's
+ * header signature and length and that the parts are one sealing, and
+ * opens our wrapped key; on failure errno is the local error (ENOSPC, EIO,
+ * EMFILE...) when ours was the fault, else EBADMSG.
+ */
 struct pkt_reader;
 struct pkt_reader *pkt_reader_new(const struct config *cf, const struct keys *me,
 				  const char *const *parts, int nparts);
-/* Next plaintext chunk (valid until the next call): >0 bytes, 0 at the
- * end (after the final chunk), -1 on error. */
+/*
+ * Next plaintext chunk (valid until the next call): >0 bytes; 0 at the end,
+ * only after the final chunk and every part's trailer signature checked;
+ * -1 on error (pkt_reader_local() then says whether it was ours).
+ */
 ssize_t pkt_reader_next(struct pkt_reader *r, const void **p);
+int pkt_reader_local(const struct pkt_reader *r);
 const char *pkt_reader_group(const struct pkt_reader *r);
 void pkt_reader_free(struct pkt_reader *r);
+/* Is e an error of our own side (disk full, quota, I/O, no memory or fds)? */
+int pkt_errno_local(int e);
 
 /* Entry name check for extraction: NULL if fine, else the reason. */
 const char *pkt_entry_name_bad(const char *name);

@@ -1,16 +1,24 @@
 /*
  * packet_open.c - open a logical packet addressed to us: the reader's
  * plaintext goes through archive_read_open() callbacks into libarchive
- * (zstd + tar only), and the archive's single regular file is extracted
- * into destdir.
+ * (a pax archive, zstd-compressed or not, and nothing else), and the
+ * archive's single regular file is extracted into destdir.
  *
  * Offers packet_open (packet.h) and pkt_entry_name_bad (packet_int.h).
+ * Every part is read once (packet_reader.c): its header signature is
+ * checked first, then only bytes that passed their chunk's AEAD tag under
+ * the packet key (which only the origin and the recipients hold) reach the
+ * decompressor, and the origin's trailer signature over every part is
+ * checked before packet_open returns success; until then what it wrote
+ * is not kept (removed on any failure).
  * Never follows or creates a link, never creates anything but one regular
  * file per entry directly inside destdir (openat, O_EXCL | O_NOFOLLOW),
  * never sets setuid, setgid or sticky bits, never overwrites. On failure
- * what it created is removed again.
+ * what it created is removed again, and the value says whose fault it was:
+ * -1 the packet's, PKT_LOCAL ours (our disk full, an I/O error).
  */
 #include "packet_int.h"
+#include "../util/bgwrite.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 #include "../util/safefile.h"
@@ -81,7 +89,16 @@ entry_bad(struct archive_entry *e, const char *name)
 struct octx {
 	struct pkt_reader *r;
 	char err[512];
+	int local;			/* the failure was ours, not the packet's */
 };
+
+/* Note whether errno e (of a call on our own files) is our side's failure. */
+static void
+sys_err(struct octx *o, int e)
+{
+	if (pkt_errno_local(e))
+		o->local = 1;
+}
 
 static la_ssize_t
 read_cb(struct archive *a, void *arg, const void **buf)
@@ -92,6 +109,8 @@ read_cb(struct archive *a, void *arg, const void **buf)
 	if (n < 0) {
 		if (o->err[0] == 0)
 			snprintf(o->err, sizeof(o->err), "%s", err_get());
+		if (pkt_reader_local(o->r))
+			o->local = 1;
 		archive_set_error(a, EIO, "%s", o->err);
 		return -1;
 	}
@@ -117,25 +136,47 @@ extract(struct octx *o, struct archive *a, struct archive_entry *e, int dirfd,
 	const char *g = pkt_reader_group(o->r);
 	struct timespec ts[2];
 	int64_t done = 0;
-	la_ssize_t n;
-	int fd;
+	struct bgwrite *w = NULL;
+	la_int64_t at;
+	const void *blk;
+	size_t n;
+	int fd, r;
 
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
+		sys_err(o, errno);
 		err_set("packet %s: create %s in %s: %s", g, name, destdir, strerror(errno));
 		return -1;
 	}
-	while ((n = archive_read_data(a, buf, DATA_BLOCK)) > 0) {
-		if (write_all(fd, buf, n) < 0) {
-			err_set("packet %s: write %s/%s: %s", g, destdir, name, strerror(errno));
+	/* libarchive's own blocks, written by a second thread while the next
+	 * are decompressed; a hole (a sparse entry) is written as zeros, as
+	 * archive_read_data would */
+	memset(buf, 0, DATA_BLOCK);
+	w = bgw_new(fd);
+	while ((r = archive_read_data_block(a, &blk, &n, &at)) == ARCHIVE_OK) {
+		if (at < done) {
+			err_set("packet %s: %s: data blocks out of order", g, name);
 			goto fail;
 		}
+		while (done < at) {
+			size_t z = at - done < DATA_BLOCK ? at - done : DATA_BLOCK;
+
+			if (bgw_write(w, buf, z) < 0)
+				goto write_fail;
+			done += z;
+		}
+		if (n > 0 && bgw_write(w, blk, n) < 0)
+			goto write_fail;
 		done += n;
 	}
-	if (n < 0) {
+	if (r != ARCHIVE_EOF) {
 		arc_err(o, a, name);
 		goto fail;
 	}
+	if (bgw_finish(w) < 0)
+		goto write_fail;
+	bgw_free(w);
+	w = NULL;
 	if (archive_entry_size_is_set(e) && done != archive_entry_size(e)) {
 		err_set("packet %s: %s: %lld bytes where the archive says %lld", g, name,
 			(long long)done, (long long)archive_entry_size(e));
@@ -149,16 +190,22 @@ extract(struct octx *o, struct archive *a, struct archive_entry *e, int dirfd,
 		ts[1].tv_nsec = UTIME_OMIT;
 	if (fchmod(fd, archive_entry_perm(e) & 0777) < 0 || futimens(fd, ts) < 0 ||
 	    fsync(fd) < 0) {
+		sys_err(o, errno);
 		err_set("packet %s: %s/%s: %s", g, destdir, name, strerror(errno));
 		goto fail;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
+		sys_err(o, errno);
 		err_set("packet %s: close %s/%s: %s", g, destdir, name, strerror(errno));
 		goto fail;
 	}
 	return 0;
+write_fail:
+	sys_err(o, errno);
+	err_set("packet %s: write %s/%s: %s", g, destdir, name, strerror(errno));
 fail:
+	bgw_free(w);		/* before the fd it writes goes */
 	if (fd >= 0)
 		close(fd);
 	unlinkat(dirfd, name, 0);
@@ -180,8 +227,8 @@ extract_all(struct octx *o, struct archive *a, int dirfd, const char *destdir,
 			goto out;
 		}
 		if (archive_filter_code(a, 0) != ARCHIVE_FILTER_ZSTD &&
-		    archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE) {	/* plain: seal's choice */
-			err_set("packet %s: payload is not a zstd-compressed archive", g);
+		    archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE) {
+			err_set("packet %s: payload is not a pax archive, plain or zstd", g);
 			goto out;
 		}
 		if ((name = archive_entry_pathname(e)) == NULL) {
@@ -227,29 +274,35 @@ packet_open(const struct config *cf, const struct keys *me, const char *const *p
 	int dirfd = -1, rc = -1;
 
 	if ((o.r = pkt_reader_new(cf, me, parts, nparts)) == NULL)
-		return -1;
+		return pkt_errno_local(errno) ? PKT_LOCAL : -1;
 	if ((dirfd = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		o.local = 1;		/* our directory */
 		err_set("packet %s: %s: %s", pkt_reader_group(o.r), destdir, strerror(errno));
 		goto out;
 	}
 	a = archive_read_new();
-	if (a == NULL || archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	if (a == NULL || archive_read_support_filter_none(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
 	    archive_read_support_format_tar(a) != ARCHIVE_OK) {
-		err_set("packet %s: libarchive cannot read zstd tar archives",
+		err_set("packet %s: libarchive cannot read tar archives, plain or zstd",
 			pkt_reader_group(o.r));
+		o.local = 1;
 		goto out;
 	}
 	if (archive_read_open(a, &o, NULL, read_cb, NULL) != ARCHIVE_OK) {
-		arc_err(&o, a, "not a zstd-compressed tar archive");
+		arc_err(&o, a, "not a tar archive, plain or zstd");
 		goto out;
 	}
 	if (extract_all(&o, a, dirfd, destdir, &got) < 0)
 		goto out;
-	/* libarchive may stop at the tar end: the stream must still end well */
+	/* libarchive may stop at the tar end: the stream must still end well,
+	 * and 0 (the end) means every part's trailer signature verified */
 	while ((n = pkt_reader_next(o.r, &p)) > 0)
 		;
-	if (n < 0)
+	if (n < 0) {
+		o.local = pkt_reader_local(o.r);
 		goto out;
+	}
 	for (int i = 0; i < got.n; i++)
 		strv_add(names, got.v[i]);
 	rc = 0;
@@ -263,5 +316,5 @@ out:
 		close(dirfd);
 	strv_free(&got);
 	pkt_reader_free(o.r);
-	return rc;
+	return rc < 0 && o.local ? PKT_LOCAL : rc;
 }

@@ -1,18 +1,29 @@
 /*
  * packet_reader.c - the parts of one logical packet in, its decrypted
- * plaintext stream out, one chunk at a time.
+ * plaintext stream out, one chunk at a time, reading each file once.
  *
- * Offers pkt_reader_new/next/group/free (packet_int.h). Before the first
- * chunk is decrypted every part is verified whole (header and trailer
- * signatures: only bytes the origin signed reach the decompressor), the
- * parts are checked to be 1..M of one sealing (same group, ephemeral key
- * and wrapped keys, chunk ranges that join), and our wrapped key is
- * opened. Parts may be given in any order; they are read in part order.
- * Then each chunk's tag is checked as it is read, and the stream must
- * end with the chunk flagged final.
+ * Offers pkt_reader_new/next/local/group/free and pkt_errno_local
+ * (packet_int.h). _new checks every part's header signature and length,
+ * that the parts are 1..M of one sealing (same group, ephemeral key and
+ * wrapped keys, chunk ranges that join; given in any order, read in part
+ * order) and opens our wrapped key. Then a second thread reads each body
+ * once: it hashes each chunk and hands it over, and at each part's end
+ * checks the trailer signature over H(header) || H(body). Checking each
+ * chunk's tag and decrypting it in place is shared: the thread does it
+ * while the caller is behind (busy decompressing and writing), the caller
+ * while it would otherwise wait, so both cores stay busy. The stream must end with the chunk flagged
+ * final, and next() says "end" (0) only once every trailer verified.
  *
- * Memory: one chunk buffer and a header per part. The packet key exists
- * only inside the AEAD handle (libgcrypt secure memory).
+ * The guarantee: only bytes that passed their chunk's AEAD tag under the
+ * packet key (which only the origin and the recipients hold) are handed
+ * out, and the origin's signature over every part is checked before the
+ * end is reported; packet_open keeps nothing before that.
+ *
+ * Memory: RSLOTS chunk buffers and a header per part, whatever the size.
+ * The packet key exists only inside the AEAD handle (libgcrypt secure
+ * memory). The thread lives only between _new and _free (never across a
+ * return to the daemon, so never across a fork); its errors (err_set is
+ * per thread) reach the caller through the slots.
  */
 #include "packet_int.h"
 #include "../util/log.h"
@@ -22,26 +33,63 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#define RSLOTS	16
+
+enum { S_CHUNK, S_END, S_ERROR };
+
+struct rslot {
+	uint8_t *buf;			/* PKT_CCHUNK bytes: one chunk */
+	size_t len;			/* S_CHUNK: plaintext bytes (> 0), or the
+					 * sealed chunk's bytes when still sealed */
+	int kind;
+	int sealed;			/* S_CHUNK: left for the caller to open */
+	int final, part;		/* S_CHUNK */
+	uint64_t idx;			/* S_CHUNK: its index in the stream */
+	int local;			/* S_ERROR: our side's failure (why: r->why) */
+};
 
 struct rpart {
 	const char *path;
 	struct pkt_hdr h;
+	uint8_t hd[PKT_DIGEST_LEN];	/* H(header) */
 };
 
 struct pkt_reader {
+	const struct config *cf;
+	const struct keys *me;
 	struct rpart *p;
 	int n;
 	char group[ORDER_ID_MAX];
-	struct aead *aead;
-	uint64_t nchunks, next;		/* chunks in the stream; next to read */
-	int cur, fd;			/* part being read */
-	uint64_t left;			/* its body bytes not yet read */
-	uint8_t *buf;
-	int done;
+	struct aead *aead, *th_aead;	/* the caller's, the thread's */
+	uint64_t nchunks;		/* chunks in the stream */
+	int done;			/* the thread's: the final chunk was read */
+	int verified, local, failed;	/* the caller's */
+	char why[512];			/* the thread's error, read after S_ERROR */
+	char mwhy[512];			/* the caller's copy, or its own error */
+	/* the hand-over: the thread fills head, the caller drains tail */
+	pthread_t th;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct rslot s[RSLOTS];
+	int head, tail, filled, held;	/* held: the slot the caller still reads */
+	int stop;
+	int main_waits, th_waits;
 };
+
+int
+pkt_errno_local(int e)
+{
+	return e == ENOSPC || e == EDQUOT || e == EIO || e == EROFS || e == ENOMEM ||
+	       e == EMFILE || e == ENFILE || e == EFBIG;
+}
 
 static int
 by_part(const void *a, const void *b)
@@ -76,7 +124,7 @@ disagrees(const struct pkt_hdr *p, const struct pkt_hdr *q)
 	return NULL;
 }
 
-/* Order, completeness and consistency of the verified parts. */
+/* Order, completeness and consistency of the parts. */
 static int
 check_set(struct pkt_reader *r)
 {
@@ -126,37 +174,88 @@ check_set(struct pkt_reader *r)
 	return 0;
 }
 
+/* One part's header: parsed, signed by its origin, the file as long as it
+ * says. errno is set to the local error, or EBADMSG. */
+static int
+read_header(struct pkt_reader *r, struct rpart *p, uint8_t *buf)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, k, e;
+
+	if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		e = errno;
+		err_set("packet file %s: %s", p->path, strerror(e));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set("packet file %s: not a regular file", p->path);
+		goto bad;
+	}
+	n = read_full(fd, buf, st.st_size < PKT_MAX_HEADER ? st.st_size : PKT_MAX_HEADER);
+	if (n < 0) {
+		e = errno;
+		err_set("packet file %s: %s", p->path, strerror(e));
+		goto fail;
+	}
+	if ((k = pkt_hdr_parse(buf, n, &p->h)) <= 0) {
+		if (k == 0)
+			err_set("packet file %s: truncated (%zd bytes, header incomplete)",
+				p->path, n);
+		goto bad;
+	}
+	if (pkt_hdr_verify(r->cf, r->me, buf, &p->h) < 0)
+		goto bad;
+	if ((uint64_t)st.st_size != p->h.info.file_size) {
+		err_set("packet %s: %s (%llu bytes, the header says %" PRIu64 ")", p->h.info.id,
+			(uint64_t)st.st_size < p->h.info.file_size ? "truncated" : "trailing data",
+			(unsigned long long)st.st_size, p->h.info.file_size);
+		goto bad;
+	}
+	sha256(buf, p->h.info.header_len, p->hd);
+	close(fd);
+	return 0;
+bad:
+	e = EBADMSG;
+fail:
+	if (fd >= 0)
+		close(fd);
+	errno = pkt_errno_local(e) ? e : EBADMSG;
+	return -1;
+}
+
+static void *reader_main(void *arg);
+
 struct pkt_reader *
 pkt_reader_new(const struct config *cf, const struct keys *me, const char *const *parts,
 	       int nparts)
 {
 	struct pkt_reader *r;
 	const struct pkt_info *pi;
-	uint8_t *key;
-	int me_at;
+	uint8_t *key, *buf;
+	int me_at, e = EBADMSG;
 
 	if (nparts < 1 || nparts > PKT_MAX_PARTS) {
 		err_set("packet: %d part files given (want 1 to %d)", nparts, PKT_MAX_PARTS);
+		errno = EBADMSG;
 		return NULL;
 	}
 	r = xcalloc(1, sizeof(*r));
-	r->fd = -1;
-	r->cur = -1;
+	r->cf = cf;
+	r->me = me;
+	r->held = -1;
 	r->p = xcalloc(nparts, sizeof(*r->p));
+	buf = xmalloc(PKT_MAX_HEADER);
 	for (int i = 0; i < nparts; i++) {
-		int fd = open(parts[i], O_RDONLY | O_CLOEXEC), rc;
-
 		r->p[i].path = parts[i];
-		if (fd < 0) {
-			err_set("packet file %s: %s", parts[i], strerror(errno));
+		r->n = i + 1;
+		if (read_header(r, &r->p[i], buf) < 0) {
+			e = errno;
+			free(buf);
 			goto fail;
 		}
-		rc = pkt_verify_fd(cf, me, fd, parts[i], &r->p[i].h);
-		close(fd);
-		r->n = i + 1;
-		if (rc < 0)
-			goto fail;
 	}
+	free(buf);
 	if (check_set(r) < 0)
 		goto fail;
 	pi = &r->p[0].h.info;
@@ -178,81 +277,296 @@ pkt_reader_new(const struct config *cf, const struct keys *me, const char *const
 		goto fail;
 	}
 	r->aead = aead_new(key);
+	r->th_aead = aead_new(key);	/* a cipher handle serves one thread */
 	crypto_secure_free(key, AEAD_KEY_LEN);
 	if (pkt_stream_chunks(pi->total_size, &r->nchunks) < 0) {
 		err_set("packet %s: bad total-size", r->group);	/* parse checked it */
 		goto fail;
 	}
-	r->buf = xmalloc(PKT_CCHUNK);
+	for (int i = 0; i < RSLOTS; i++)
+		r->s[i].buf = xmalloc(PKT_CCHUNK);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	if ((e = pthread_create(&r->th, NULL, reader_main, r)) != 0) {
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cv);
+		err_set("packet %s: cannot start the reading thread: %s", r->group, strerror(e));
+		e = ENOMEM;		/* ours, not the packet's */
+		goto fail;
+	}
+	r->started = 1;
 	return r;
 fail:
 	pkt_reader_free(r);
+	errno = e;
 	return NULL;
 }
 
-/* Move to the next part's body; 0 when there is none. */
-static int
-next_part(struct pkt_reader *r)
-{
-	const struct rpart *p;
+/* ---- the reading thread ---- */
 
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-	if (++r->cur >= r->n)
-		return 0;
-	p = &r->p[r->cur];
-	if ((r->fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    lseek(r->fd, (off_t)p->h.info.header_len, SEEK_SET) < 0) {
-		err_set("packet %s: %s: %s", p->h.info.id, p->path, strerror(errno));
-		return -1;
+/* Wait for a free slot; NULL when told to stop. *ahead: the slots
+ * filled and not yet taken, when the wait ended. */
+static struct rslot *
+th_slot(struct pkt_reader *r, int *ahead)
+{
+	struct rslot *s = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop && r->filled + (r->held >= 0) >= RSLOTS) {
+		r->th_waits = 1;
+		pthread_cond_wait(&r->cv, &r->mu);
+		r->th_waits = 0;
 	}
-	r->left = p->h.body_len;
-	return 1;
+	if (!r->stop)
+		s = &r->s[r->head];
+	*ahead = r->filled;
+	pthread_mutex_unlock(&r->mu);
+	return s;
+}
+
+static void
+th_post(struct pkt_reader *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->head = (r->head + 1) % RSLOTS;
+	r->filled++;
+	if (r->main_waits)
+		pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Post slot s as the thread's failure: the current err_get() (this
+ * thread's own), local when errno e was our side's. */
+static void
+th_fail(struct pkt_reader *r, struct rslot *s, int e)
+{
+	s->kind = S_ERROR;
+	s->local = pkt_errno_local(e);
+	snprintf(r->why, sizeof(r->why), "%s", err_get());
+	th_post(r);
+}
+
+/* Read n bytes at the file's position, or err_set why not. */
+static int
+th_read(int fd, uint8_t *buf, size_t n, const struct rpart *p, const char *what,
+	uint64_t idx, int *e)
+{
+	ssize_t k = read_full(fd, buf, n);
+
+	*e = 0;
+	if (k == (ssize_t)n)
+		return 0;
+	if (k < 0) {
+		*e = errno;
+		err_set("packet %s: read %s: %s", p->h.info.id, p->path, strerror(*e));
+	} else if (idx != UINT64_MAX)
+		err_set("packet %s: truncated (chunk %" PRIu64 " short: end of file)", p->h.info.id,
+			idx);
+	else
+		err_set("packet %s: truncated (%s short: end of file)", p->h.info.id, what);
+	return -1;
+}
+
+/* One part: its body's chunks, checked and decrypted, then its trailer.
+ * 0 done, 1 stopped, -1 failed (posted). */
+static int
+th_part(struct pkt_reader *r, int i, uint64_t *idx)
+{
+	const struct rpart *p = &r->p[i];
+	uint64_t left = p->h.body_len;
+	uint8_t bd[PKT_DIGEST_LEN];
+	char tl[PKT_TRAILER_LEN];
+	struct rslot *s;
+	struct hash *hs = NULL;
+	ssize_t n;
+	int fd, e = 0, rc = -1, ahead;
+
+	if ((s = th_slot(r, &ahead)) == NULL)
+		return 1;
+	if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    lseek(fd, (off_t)p->h.info.header_len, SEEK_SET) < 0) {
+		e = errno;
+		err_set("packet %s: %s: %s", p->h.info.id, p->path, strerror(e));
+		goto fail;
+	}
+	hs = hash_new_sha256();
+	while (left > 0) {
+		size_t clen = left < PKT_CCHUNK ? left : PKT_CCHUNK;
+		int final = *idx + 1 == r->nchunks;
+
+		if (th_read(fd, s->buf, clen, p, "chunk", *idx, &e) < 0)
+			goto fail;
+		hash_update(hs, s->buf, clen);
+		left -= clen;
+		if (final && (left != 0 || i + 1 != r->n)) {
+			err_set("packet %s: data after the final chunk", p->h.info.id);
+			goto fail;
+		}
+		/*
+		 * Share the decrypting: while the caller has little queued it is
+		 * waiting for us, so it opens the chunk itself; once it falls
+		 * behind (decompressing, writing) we open it here.
+		 */
+		s->kind = S_CHUNK;
+		s->idx = *idx;
+		s->final = final;
+		s->part = i;
+		s->sealed = ahead < RSLOTS / 2;
+		s->len = clen;
+		if (!s->sealed) {
+			if ((n = pkt_chunk_open(r->th_aead, r->group, *idx, final, s->buf,
+						clen)) < 0) {
+				err_set("packet %s: tampered chunk %" PRIu64, p->h.info.id, *idx);
+				goto fail;
+			}
+			s->len = n;
+		}
+		(*idx)++;
+		r->done |= final;
+		if (s->sealed || s->len > 0) {
+			th_post(r);
+			if ((s = th_slot(r, &ahead)) == NULL) {
+				rc = 1;
+				goto out;
+			}
+		}
+	}
+	hash_final(hs, bd);
+	hs = NULL;
+	if (th_read(fd, (uint8_t *)tl, PKT_TRAILER_LEN, p, "trailer", UINT64_MAX, &e) < 0)
+		goto fail;
+	{
+		char why[512];
+
+		if (pkt_check_trailer(r->cf, r->me, &p->h, p->hd, bd, tl, why, sizeof(why)) < 0) {
+			err_set("%s", why);
+			goto fail;
+		}
+	}
+	rc = 0;
+	goto out;
+fail:
+	th_fail(r, s, e);
+out:
+	if (hs)
+		hash_final(hs, bd);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void *
+reader_main(void *arg)
+{
+	struct pkt_reader *r = arg;
+	struct rslot *s;
+	uint64_t idx = 0;
+	int ahead;
+
+	for (int i = 0; i < r->n; i++)
+		if (th_part(r, i, &idx) != 0)
+			return NULL;
+	if ((s = th_slot(r, &ahead)) == NULL)
+		return NULL;
+	if (!r->done) {
+		err_set("packet %s: truncated (no final chunk after chunk %" PRIu64 ")", r->group,
+			idx);
+		th_fail(r, s, 0);
+		return NULL;
+	}
+	s->kind = S_END;	/* every chunk and every trailer checked */
+	th_post(r);
+	return NULL;
+}
+
+/* ---- the caller's side ---- */
+
+/* Give back the slot handed out last time. */
+static void
+release(struct pkt_reader *r)
+{
+	if (r->held < 0)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->held = -1;
+	if (r->th_waits)
+		pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The next slot from the thread, held until the next call. */
+static struct rslot *
+take(struct pkt_reader *r)
+{
+	struct rslot *s;
+
+	pthread_mutex_lock(&r->mu);
+	while (r->filled == 0) {
+		r->main_waits = 1;
+		pthread_cond_wait(&r->cv, &r->mu);
+		r->main_waits = 0;
+	}
+	s = &r->s[r->tail];
+	r->held = r->tail;
+	r->tail = (r->tail + 1) % RSLOTS;
+	r->filled--;
+	pthread_mutex_unlock(&r->mu);
+	return s;
 }
 
 ssize_t
 pkt_reader_next(struct pkt_reader *r, const void **out)
 {
-	const char *id;
-	size_t clen;
-	ssize_t n;
-	int final, k;
+	struct rslot *s;
 
-	*out = r->buf;
-	if (r->done)
+	*out = NULL;
+	if (r->failed) {
+		err_set("%s", r->mwhy);
+		return -1;
+	}
+	if (r->verified)
 		return 0;
-	while (r->left == 0) {
-		if ((k = next_part(r)) < 0)
-			return -1;
-		if (k == 0) {
-			err_set("packet %s: truncated (no final chunk after chunk %" PRIu64 ")",
-				r->group, r->next);
-			return -1;
+again:
+	release(r);
+	s = take(r);
+	switch (s->kind) {
+	case S_CHUNK:
+		if (s->sealed) {
+			ssize_t n = pkt_chunk_open(r->aead, r->group, s->idx, s->final, s->buf,
+						   s->len);
+
+			if (n < 0) {
+				/* r->why is the thread's, which may still be running */
+				snprintf(r->mwhy, sizeof(r->mwhy), "packet %s: tampered chunk %" PRIu64,
+					 r->p[s->part].h.info.id, s->idx);
+				r->failed = 1;
+				err_set("%s", r->mwhy);
+				return -1;
+			}
+			if (n == 0)
+				goto again;	/* an empty final chunk */
+			s->len = n;
 		}
-	}
-	id = r->p[r->cur].h.info.id;
-	clen = r->left < PKT_CCHUNK ? r->left : PKT_CCHUNK;
-	if ((n = read_full(r->fd, r->buf, clen)) != (ssize_t)clen) {
-		err_set("packet %s: truncated (chunk %" PRIu64 " short: %s)", id, r->next,
-			n < 0 ? strerror(errno) : "end of file");
+		*out = s->buf;
+		return (ssize_t)s->len;
+	case S_END:
+		r->verified = 1;
+		return 0;
+	case S_ERROR:		/* the thread wrote why, posted and ended */
+		snprintf(r->mwhy, sizeof(r->mwhy), "%s", r->why);
+		r->failed = 1;
+		r->local = s->local;
+		err_set("%s", r->mwhy);
 		return -1;
+	default:
+		msg_panic("packet reader: slot kind %d", s->kind);
 	}
-	final = r->next + 1 == r->nchunks;
-	if ((n = pkt_chunk_open(r->aead, r->group, r->next, final, r->buf, clen)) < 0) {
-		err_set("packet %s: tampered chunk %" PRIu64, id, r->next);
-		return -1;
-	}
-	r->left -= clen;
-	r->next++;
-	if (final) {
-		if (r->left != 0 || r->cur + 1 != r->n) {
-			err_set("packet %s: data after the final chunk", id);
-			return -1;
-		}
-		r->done = 1;
-	}
-	return n;
+}
+
+int
+pkt_reader_local(const struct pkt_reader *r)
+{
+	return r->local;
 }
 
 const char *
@@ -266,14 +580,24 @@ pkt_reader_free(struct pkt_reader *r)
 {
 	if (r == NULL)
 		return;
-	if (r->fd >= 0)
-		close(r->fd);
+	if (r->started) {
+		pthread_mutex_lock(&r->mu);
+		r->stop = 1;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->th, NULL);
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cv);
+	}
 	for (int i = 0; i < r->n; i++)
 		pkt_hdr_free(&r->p[i].h);
 	free(r->p);
 	aead_free(r->aead);
-	if (r->buf)
-		crypto_wipe(r->buf, PKT_CCHUNK);
-	free(r->buf);
+	aead_free(r->th_aead);
+	for (int i = 0; i < RSLOTS; i++)
+		if (r->s[i].buf) {
+			crypto_wipe(r->s[i].buf, PKT_CCHUNK);
+			free(r->s[i].buf);
+		}
 	free(r);
 }

@@ -35,39 +35,6 @@ struct seal_ctx {
 	struct strv queued;		/* parts whose order is in outgoing/ */
 };
 
-/* Size and hex SHA-256 of a file, streaming. */
-static int
-file_digest(const char *path, uint64_t *size, char hex[65])
-{
-	uint8_t buf[65536], md[SHA256_LEN];
-	struct hash *h;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		err_set("open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	h = hash_new_sha256();
-	*size = 0;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set("read %s: %s", path, strerror(errno));
-			hash_final(h, md);
-			close(fd);
-			return -1;
-		}
-		hash_update(h, buf, n);
-		*size += n;
-	}
-	close(fd);
-	hash_final(h, md);
-	hex_encode(md, sizeof(md), hex);
-	return 0;
-}
-
 /* One sealed part: data/ID first, then the order in outgoing/. */
 static int
 queue_part(void *arg, const char *path, const struct pkt_info *pi)
@@ -83,8 +50,9 @@ queue_part(void *arg, const char *path, const struct pkt_info *pi)
 		return -1;
 	}
 	order_init(&o);
-	if (file_digest(path, &o.size, o.digest) < 0 ||
-	    bay_data_path(data, sizeof(data), x->bay, pi->id) < 0 ||
+	o.size = pi->file_size;
+	hex_encode(pi->digest, sizeof(pi->digest), o.digest);	/* the sealer's: no re-read */
+	if (bay_data_path(data, sizeof(data), x->bay, pi->id) < 0 ||
 	    bay_path(outdir, sizeof(outdir), x->bay, Q_OUTGOING, NULL) < 0 ||
 	    safe_rename(path, data) < 0) {
 		unlink(path);

@@ -125,9 +125,8 @@ run_handler(const char *bay, const char *key, const char *file, const struct ord
 }
 
 /*
- * A full disk is temporary, never a reason to refuse a packet: every error
- * here is formatted with strerror, so ENOSPC/EDQUOT show in its text (the
- * errno itself is gone after the cleanup that follows a failed write).
+ * Wording only: does the error text say the disk is full? (Whether a
+ * failure is temporary is decided by its class, never by its text.)
  */
 static int
 out_of_space(const char *why)
@@ -135,7 +134,8 @@ out_of_space(const char *why)
 	return strstr(why, strerror(ENOSPC)) != NULL || strstr(why, strerror(EDQUOT)) != NULL;
 }
 
-/* err_set("bay full: ...") from the current error; returns DELIVER_LATER. */
+/* Log the current error as temporary ("bay full: ..." when the disk is
+ * full); returns DELIVER_LATER. */
 static int
 later(const char *id)
 {
@@ -175,13 +175,14 @@ open_and_place(const char *bay, const struct order *o, const char *const *parts,
 	rm_tree(unpack);
 	if (mkdirs(unpack, 0700) < 0)
 		return later(o->id);
-	if (packet_open(S->cf, S->keys, parts, nparts, unpack, &names) < 0) {
+	if ((rc = packet_open(S->cf, S->keys, parts, nparts, unpack, &names)) < 0) {
 		rm_tree(unpack);
-		if (out_of_space(err_get()))
+		if (rc == PKT_LOCAL)	/* our disk, not the packet: deferred */
 			return later(o->id);
 		msg_warnx("refused packet %s from %s: %s", o->id, o->origin, err_get());
 		return -1;
 	}
+	rc = -1;
 	fsync_dir(unpack);
 	/* the receipt is the commit point: from here on, only moves remain */
 	text = order_format(o, NULL);

@@ -6,9 +6,14 @@
  * this node is not already on the route (cyclic), the size fits the
  * packet and bay limits and the disk floor (else temporary "bay full").
  * The body goes to BAY/partial/ID (kept across a dropped connection so the
- * next attempt resumes), is verified whole against the origin's signature,
- * then committed: data/ID, then the order into outgoing/, and only then
- * ACK. Anything refused is logged with the peer and the reason.
+ * next attempt resumes) and through the streaming verifier on the way
+ * (packet_verifier_*: header signature, body hash, trailer signature; a
+ * resumed transfer first feeds it what the last attempt left), so the file
+ * is never read back; it must verify whole, and be the packet offered,
+ * before it is committed: data/ID, then the order (its digest: the packet
+ * digest the verifier yields) into outgoing/, and only then ACK. What fails
+ * verification is kept in corrupt/ with a .why. Anything refused is logged
+ * with the peer and the reason.
  */
 #include "shipd.h"
 #include "../global/crypto.h"
@@ -126,9 +131,10 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 	return 0;
 }
 
-/* Hash what a previous attempt left, so the digest covers the whole file. */
+/* Feed the verifier what a previous attempt left, so it sees the whole
+ * file; -1 if that cannot be read or is already bad (start afresh). */
 static int
-rehash(int fd, struct hash *hs, uint64_t len)
+rehash(int fd, struct pkt_verifier *v, uint64_t len)
 {
 	uint64_t done = 0;
 
@@ -136,9 +142,8 @@ rehash(int fd, struct hash *hs, uint64_t len)
 		size_t want = len - done < HOP_MAX_MSG ? len - done : HOP_MAX_MSG;
 		ssize_t n = pread(fd, msg, want, done);
 
-		if (n <= 0)
+		if (n <= 0 || packet_verifier_feed(v, msg, n) < 0)
 			return -1;
-		hash_update(hs, msg, n);
 		done += n;
 	}
 	return 0;
@@ -154,8 +159,8 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	struct pkt_info pi;
 	struct sbuf why = {0};
 	char partial[PATH_MAX], pdir[PATH_MAX], data[PATH_MAX], odir[PATH_MAX], *otext;
-	uint8_t digest[SHA256_LEN];
-	struct hash *hs = NULL;
+	char offered[ORDER_ID_MAX];
+	struct pkt_verifier *v = NULL;
 	struct stat st;
 	uint64_t off = 0, got;
 	int reply, fd = -1, type, rc = -1;
@@ -200,11 +205,13 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	off = (uint64_t)st.st_size <= o.size ? (uint64_t)st.st_size : 0;
 	if (off == 0 && ftruncate(fd, 0) < 0)
 		goto out;
-	hs = hash_new_sha256();
-	if (off && rehash(fd, hs, off) < 0) {
+	v = packet_verifier_new(S->cf, o.id);
+	if (off && rehash(fd, v, off) < 0) {
+		msg_info("packet %s from %s: the last attempt's %llu bytes do not verify; "
+			 "starting afresh", o.id, peer, (unsigned long long)off);
 		off = 0;
-		hash_final(hs, digest);
-		hs = hash_new_sha256();
+		packet_verifier_free(v);
+		v = packet_verifier_new(S->cf, o.id);
 		if (ftruncate(fd, 0) < 0)
 			goto out;
 	}
@@ -238,7 +245,9 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 			rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
 			goto out;
 		}
-		hash_update(hs, msg, m);
+		/* a failure is sticky and reported at the end, like a bad trailer:
+		 * the file goes to corrupt/ with the reason */
+		packet_verifier_feed(v, msg, m);
 		got += m;
 	}
 	if (got != o.size) {
@@ -253,12 +262,17 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
 		goto out;
 	}
+	snprintf(offered, sizeof(offered), "%s", pi.id);
 	pkt_info_free(&pi);
 	memset(&pi, 0, sizeof(pi));
-	if (packet_verify_file(S->cf, partial, &pi) < 0) {
+	if (packet_verifier_end(v, &pi) < 0 || strcmp(pi.id, offered) != 0) {
 		char cdir[PATH_MAX], where[PATH_MAX], wname[NAME_MAX + 1];
 
-		sbuf_puts(&why, err_get());
+		if (pi.id[0] && strcmp(pi.id, offered) != 0)
+			sbuf_printf(&why, "packet %s: the file is packet %s, not the one offered",
+				    offered, pi.id);
+		else
+			sbuf_puts(&why, err_get());
 		/* keep the refused file for the administrator, with the reason */
 		if (path_fmt(cdir, sizeof(cdir), "%s/corrupt", bay) == 0 &&
 		    path_fmt(where, sizeof(where), "%s/%s.pkt", cdir, o.id) == 0 &&
@@ -272,9 +286,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 		rc = refuse(h, XF_REFUSE, o.id, why.s);
 		goto out;
 	}
-	hash_final(hs, digest);
-	hs = NULL;
-	hex_encode(digest, sizeof(digest), o.digest);
+	hex_encode(pi.digest, sizeof(pi.digest), o.digest);
 	/*
 	 * commit: data, then the order (acceptance), then ACK. No seen/ marker
 	 * here: while the order exists in any state known_here() finds it, and
@@ -320,8 +332,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 		sbuf_free(&d);
 	}
 out:
-	if (hs)
-		hash_final(hs, digest);
+	packet_verifier_free(v);
 	if (fd >= 0)
 		close(fd);
 	pkt_info_free(&pi);

@@ -16,7 +16,8 @@
 
 static const char *prog = "shipd";
 static int to_stderr = 1, to_syslog, file_fd = -1;
-static char errbuf[1024];
+static _Thread_local char errbuf[1024];	/* per thread: a helper thread's
+						 * failure never garbles the caller's */
 
 void
 log_open(const char *progname, const char *dest)

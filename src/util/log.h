@@ -28,6 +28,7 @@ void msg_vlog(int prio, const char *fmt, va_list ap);
  * A returned error: functions that fail on bad input set one line here and
  * return -1; the caller adds context and logs or prints it.
  */
+/* The last error, one per thread (a helper thread reports its own). */
 void err_set(const char *fmt, ...) PRINTF(1, 2);
 const char *err_get(void);
 

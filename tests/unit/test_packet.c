@@ -963,6 +963,144 @@ not_an_archive(void)
 	CHECK_INT(count_entries(dd), 0);
 }
 
+/*
+ * The packet digest (packet.h) is SHA-256 of the message the trailer signs;
+ * the sealer's, the file verifier's and the streaming verifier's (fed in
+ * any pieces) are that value; the streaming verifier refuses what the file
+ * verifier refuses.
+ */
+static void
+packet_digest(void)
+{
+	size_t n = 200 * 1024 + 7, fn, hl, mlen;
+	size_t steps[] = { 1, 333, PKT_CCHUNK + 17, 1 << 20 };
+	uint8_t *d = xmalloc(n), *f, hd[PKT_DIGEST_LEN], bd[PKT_DIGEST_LEN];
+	uint8_t msg[PKT_TRAILER_MSG_MAX], want[PKT_DIGEST_LEN];
+	struct sealed s;
+	struct pkt_info pi;
+	struct pkt_verifier *v;
+
+	fill_random(d, n);
+	CHECK_INT(seal_data(d, n, &dests_b, "digest", 0, &s), 0);
+	f = slurp(s.pp[0], &fn);
+	hl = s.pi[0].header_len;
+	sha256(f, hl, hd);
+	sha256(f + hl, fn - hl - PKT_TRAILER_LEN, bd);
+	pkt_trailer_msg(hd, bd, msg, &mlen);
+	sha256(msg, mlen, want);
+	CHECK(memcmp(s.pi[0].digest, want, sizeof(want)) == 0);
+	CHECK_INT(packet_verify_file(conf[X], s.pp[0], &pi), 0);
+	CHECK(memcmp(pi.digest, want, sizeof(want)) == 0);
+	pkt_info_free(&pi);
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		v = packet_verifier_new(conf[X], "stream");
+		for (size_t o = 0; o < fn; o += steps[k])
+			CHECK_INT(packet_verifier_feed(v, f + o, fn - o < steps[k] ? fn - o : steps[k]),
+				  0);
+		CHECK_INT(packet_verifier_end(v, &pi), 0);
+		CHECK_STR(pi.id, "digest");
+		CHECK_INT(pi.file_size, fn);
+		CHECK(memcmp(pi.digest, want, sizeof(want)) == 0);
+		pkt_info_free(&pi);
+		packet_verifier_free(v);
+	}
+	/* one byte too many, one too few, a flipped body byte */
+	v = packet_verifier_new(conf[X], "stream");
+	CHECK_INT(packet_verifier_feed(v, f, fn), 0);
+	CHECK_INT(packet_verifier_feed(v, "x", 1), -1);
+	CHECK_ERR("packet digest: trailing data");
+	CHECK_INT(packet_verifier_end(v, &pi), -1);
+	packet_verifier_free(v);
+	v = packet_verifier_new(conf[X], "stream");
+	CHECK_INT(packet_verifier_feed(v, f, fn - 1), 0);
+	CHECK_INT(packet_verifier_end(v, &pi), -1);
+	CHECK_ERR("packet digest: truncated");
+	packet_verifier_free(v);
+	f[hl + 1000] ^= 4;
+	v = packet_verifier_new(conf[X], "stream");
+	CHECK_INT(packet_verifier_feed(v, f, fn), 0);
+	CHECK_INT(packet_verifier_end(v, &pi), -1);
+	CHECK_ERR("packet digest: bad trailer signature");
+	packet_verifier_free(v);
+	f[hl + 1000] ^= 4;
+	f[10] ^= 4;			/* in the header: refused as soon as it is complete */
+	v = packet_verifier_new(conf[X], "stream");
+	CHECK_INT(packet_verifier_feed(v, f, fn), -1);
+	CHECK_INT(packet_verifier_end(v, &pi), -1);
+	packet_verifier_free(v);
+	f[10] ^= 4;
+	v = packet_verifier_new(conf[X], "stream");
+	CHECK_INT(packet_verifier_feed(v, f, 100), 0);
+	CHECK_INT(packet_verifier_end(v, &pi), -1);
+	CHECK_ERR("packet file stream: truncated");
+	packet_verifier_free(v);
+	free(f);
+	free(d);
+}
+
+/* A tar archive of one file "plain.txt" = "hello", with a filter or none. */
+static size_t
+small_tar(uint8_t *buf, size_t size, int gzip)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	size_t used = 0;
+
+	if (gzip)
+		archive_write_add_filter_gzip(a);
+	archive_write_set_format_pax_restricted(a);
+	archive_write_open_memory(a, buf, size, &used);
+	archive_entry_copy_pathname(e, "plain.txt");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, 5);
+	archive_write_header(a, e);
+	archive_write_data(a, "hello", 5);
+	archive_write_close(a);
+	archive_write_free(a);
+	archive_entry_free(e);
+	return used;
+}
+
+/* The payload may be a plain pax archive (no compression) as well as a
+ * zstd one; any other filter is refused. */
+static void
+plain_archive(void)
+{
+	static uint8_t tar[64 * 1024];
+
+	for (int gz = 0; gz < 2; gz++) {
+		struct pkt_seal_params sp = { "SiteA", "-default", gz ? "gzipped" : "plain",
+					      &dests_b, MTIME, MTIME, 0, newdir("tmp") };
+		struct pkt_sealer *s = pkt_sealer_new(conf[A], key[A], &sp);
+		struct raw out = {0};
+		struct strv names = {0};
+		const char *pp;
+		char *dd = newdir("dest"), p[PATH_MAX];
+		size_t n = small_tar(tar, sizeof(tar), gz), bn;
+		uint8_t *back;
+
+		CHECK(n > 0);
+		CHECK_INT(pkt_sealer_write(s, tar, n), 0);
+		CHECK_INT(pkt_sealer_finish(s, keep_raw, &out), 0);
+		pkt_sealer_free(s);
+		pp = out.path;
+		if (gz) {
+			CHECK_INT(packet_open(conf[B], key[B], &pp, 1, dd, &names), -1);
+			CHECK_ERR("packet gzipped: ");
+			CHECK_INT(count_entries(dd), 0);
+			continue;
+		}
+		CHECK_INT(packet_open(conf[B], key[B], &pp, 1, dd, &names), 0);
+		CHECK(names.n == 1 && strcmp(names.v[0], "plain.txt") == 0);
+		snprintf(p, sizeof(p), "%s/plain.txt", dd);
+		back = slurp(p, &bn);
+		CHECK(back && bn == 5 && memcmp(back, "hello", 5) == 0);
+		free(back);
+		strv_free(&names);
+	}
+}
+
 /* ---- the origin itself misbehaving: valid signatures, bad chunks ---- */
 
 /* Rewrite a packet's trailer (and optionally its header) as the origin. */
@@ -1459,6 +1597,8 @@ main(void)
 	TEST(relay_cannot_read);
 	TEST(hostile_archives);
 	TEST(not_an_archive);
+	TEST(plain_archive);
+	TEST(packet_digest);
 	TEST(signed_but_tampered);
 	TEST(chunk_layer);
 	TEST(header_parser);

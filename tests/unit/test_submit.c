@@ -63,6 +63,18 @@ packet_seal(const struct config *cf, const struct keys *me, const char *origin,
 		fprintf(f, "FAKE-SEAL %s %s %s\n", pi.id, origin, sclass);
 		fwrite(buf + off, 1, n, f);
 		fclose(f);
+		{
+			/* the contract: the part's size and packet digest come with it
+			 * (the stub's digest: its fake file's SHA-256) */
+			size_t flen;
+			char *fb = read_file(path, 2 << 20, &flen);
+
+			if (fb) {
+				pi.file_size = flen;
+				sha256(fb, flen, pi.digest);
+			}
+			free(fb);
+		}
 		if (fn(arg, path, &pi) < 0) {
 			free(buf);
 			return -1;
