@@ -2,8 +2,12 @@
  * master.c - the master process: one epoll loop over signals (signalfd),
  * inotify, the TCP and UDP listeners and a timer, plus a bounded pool of
  * forked children (senders up to MAX-CHILDREN, receivers up to
- * MAX-RECEIVERS). A child that dies abnormally is reaped, logged, and its
- * order goes back to outgoing/. Never sends or receives packet bytes itself.
+ * MAX-RECEIVERS). A send worker gets a batch of orders (batch.c) and a
+ * status pipe on which it says which order it holds, which next hop it
+ * reached or could not reach, and which orders it deferred. A child that
+ * dies abnormally is reaped, logged, and the order it held goes back to
+ * outgoing/; the orders of its batch it never got to are queued again.
+ * Never sends or receives packet bytes itself.
  */
 #include "shipd.h"
 #include "../global/progress.h"
@@ -57,6 +61,12 @@ ep_del(int fd)
  * but the listeners (the caller closes those it does not need).
  */
 static void
+close_statfd(void *arg, const char *key, void *v)
+{
+	close(((struct job *)v)->statfd);
+}
+
+static void
 child_setup(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -71,17 +81,28 @@ child_setup(void)
 		close(S->inofd);
 	if (S->timerfd >= 0)
 		close(S->timerfd);
+	/* other workers' status pipes are none of this child's business */
+	htab_walk(S->statfds, close_statfd, NULL);
 }
 
 /* Fork a child for job j; the child never returns. */
 pid_t
 master_fork(struct job *j)
 {
-	pid_t pid = fork();
+	int st[2] = {-1, -1};
 	char key[32];
+	pid_t pid;
 
-	if (pid < 0) {
+	if (j->kind == J_SEND && pipe2(st, O_CLOEXEC | O_NONBLOCK) < 0) {
+		msg_warn("status pipe");
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
 		msg_warn("fork");
+		if (st[0] >= 0) {
+			close(st[0]);
+			close(st[1]);
+		}
 		return -1;
 	}
 	if (pid == 0) {
@@ -93,9 +114,16 @@ master_fork(struct job *j)
 		if (S->udpfd >= 0)
 			close(S->udpfd);
 		switch (j->kind) {
-		case J_SEND:
-			rc = sender_run(j->bay, j->id);
+		case J_SEND: {
+			struct strv ids = {0};
+
+			close(st[0]);
+			S->statfd = st[1];
+			for (struct job *k = j; k; k = k->batch)
+				strv_add(&ids, k->id);
+			rc = sender_run(j->bay, &ids);
 			break;
+		}
 		case J_PICKUP:
 			rc = pickup_file(j->bay, j->id);
 			break;
@@ -114,7 +142,94 @@ master_fork(struct job *j)
 	snprintf(key, sizeof(key), "%ld", (long)pid);
 	htab_put(S->kids, key, j);
 	S->nsenders++;
+	if (st[0] >= 0) {
+		close(st[1]);
+		j->statfd = st[0];
+		snprintf(key, sizeof(key), "%d", st[0]);
+		htab_put(S->statfds, key, j);
+		ep_add(st[0]);
+	}
 	return pid;
+}
+
+/*
+ * A send worker's status lines (sender.c writes them):
+ *   C ID       it claimed ID (holds it in active/)
+ *   D ID       it is done with ID, whatever came of it
+ *   U HOP      it connected to next hop HOP
+ *   X HOP WHY  it could not connect to HOP
+ *   F ID       it deferred ID (a failed attempt, for --poll's status)
+ */
+void
+master_status_line(struct job *j, const char *line)
+{
+	const char *arg = line[0] && line[1] == ' ' ? line + 2 : "";
+	char *sp;
+
+	switch (line[0]) {
+	case 'C':
+		free(j->claimed);
+		j->claimed = xstrdup(arg);
+		break;
+	case 'D':
+		free(j->claimed);
+		j->claimed = NULL;
+		break;
+	case 'U':
+		peer_connected(arg);
+		break;
+	case 'X':
+		if ((sp = strchr(arg, ' ')) != NULL) {
+			char *name = xstrndup(arg, sp - arg);
+
+			peer_failed(name, sp + 1);
+			free(name);
+		}
+		break;
+	case 'F':
+		j->nfailed++;
+		break;
+	default:
+		msg_warnx("send worker %ld: unknown status line \"%.40s\"", (long)j->pid, line);
+	}
+}
+
+/* Read what the worker wrote; whole lines are acted on. */
+static void
+status_read(struct job *j)
+{
+	char buf[4096], *nl;
+	ssize_t n;
+	size_t used = 0;
+
+	if (j->status.s == NULL)
+		sbuf_init(&j->status);
+	while ((n = read(j->statfd, buf, sizeof(buf))) > 0)
+		sbuf_add(&j->status, buf, n);
+	if (n == 0)
+		ep_del(j->statfd);	/* the worker is gone; its exit is reaped apart */
+	while ((nl = memchr(j->status.s + used, '\n', j->status.len - used)) != NULL) {
+		*nl = 0;
+		master_status_line(j, j->status.s + used);
+		used = nl + 1 - j->status.s;
+	}
+	if (used) {
+		memmove(j->status.s, j->status.s + used, j->status.len - used + 1);
+		j->status.len -= used;
+	}
+}
+
+static void
+status_event(int fd)
+{
+	char key[16];
+	struct job *j;
+
+	snprintf(key, sizeof(key), "%d", fd);
+	if ((j = htab_get(S->statfds, key)) != NULL)
+		status_read(j);
+	else
+		ep_del(fd);
 }
 
 /*
@@ -141,19 +256,88 @@ idle_trim(void)
 void
 master_dispatch(void)
 {
-	while (!S->stopping && S->rq_head && S->nsenders < S->cf->max_children) {
-		struct job *j = S->rq_head;
+	struct job *j, *k;
 
-		S->rq_head = j->next;
-		if (S->rq_head == NULL)
-			S->rq_tail = NULL;
-		j->next = NULL;
+	while (!S->stopping && S->rq_head && S->nsenders < S->cf->max_children &&
+	       (j = batch_next()) != NULL) {
 		if (master_fork(j) < 0) {
-			htab_del(S->busy, j->key);
-			job_free(j);
+			if (batch_is_peer(j->hop))
+				peer_stopped(j->hop);
+			while (j) {
+				k = j->batch;
+				htab_del(S->busy, j->key);
+				job_free(j);
+				j = k;
+			}
 			break;
 		}
 	}
+}
+
+/*
+ * A send worker exited: the order it held goes back if it was killed, the
+ * orders of its batch leave the busy set, those it never got to are queued
+ * again, and deferred ones set the next wake-up.
+ */
+static void
+send_exited(struct job *j, int status)
+{
+	struct strv again = {0};
+	struct job *k, *next;
+	char key[16], p[PATH_MAX];
+	struct stat st;
+	int n = 0;
+
+	if (j->statfd >= 0) {
+		status_read(j);
+		snprintf(key, sizeof(key), "%d", j->statfd);
+		htab_del(S->statfds, key);
+		close(j->statfd);
+		j->statfd = -1;
+	}
+	for (k = j->batch; k; k = k->batch)
+		n++;
+	if (WIFSIGNALED(status)) {
+		char more[32] = "";
+
+		if (n)
+			snprintf(more, sizeof(more), " and %d more", n);
+		msg_warnx("send worker %ld for %s%s killed by signal %d", (long)j->pid, j->id,
+			  more, WTERMSIG(status));
+		if (j->claimed && bay_move(j->bay, j->claimed, Q_ACTIVE, Q_OUTGOING) == 0)
+			msg_info("order %s: back to outgoing after worker died", j->claimed);
+		/* its progress record would stay until the next start-up */
+		progress_clean(j->bay);
+	} else if (j->nfailed)
+		S->failures += j->nfailed;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		S->failures++;
+	if (batch_is_peer(j->hop))
+		peer_stopped(j->hop);
+	for (k = j; k; k = next) {
+		next = k->batch;
+		if (!S->stopping) {
+			/* deferred by the worker: its mtime is the next attempt */
+			if (bay_path(p, sizeof(p), k->bay, Q_DEFERRED, k->id) == 0 &&
+			    stat(p, &st) == 0) {
+				if (S->next_due == 0 || st.st_mtime < S->next_due)
+					S->next_due = st.st_mtime;
+			} else if (bay_path(p, sizeof(p), k->bay, Q_OUTGOING, k->id) == 0 &&
+				   access(p, F_OK) == 0)
+				strv_add(&again, k->id);	/* not reached */
+		}
+		htab_del(S->busy, k->key);
+		if (k != j)
+			job_free(k);
+	}
+	j->batch = NULL;
+	if (!S->stopping) {
+		/* a finished part may complete a group waiting here */
+		qmgr_scan_joining(j->bay);
+		for (int i = 0; i < again.n; i++)
+			qmgr_enqueue(J_SEND, j->bay, again.v[i]);
+	}
+	strv_free(&again);
 }
 
 static void
@@ -169,16 +353,13 @@ child_exited(pid_t pid, int status)
 		S->nreceivers--;
 	else
 		S->nsenders--;
-	if (WIFSIGNALED(status)) {
+	if (j->kind == J_SEND)
+		send_exited(j, status);
+	else if (WIFSIGNALED(status))
 		msg_warnx("%s worker %ld for %s killed by signal %d",
-			  j->kind == J_RECEIVE ? "receive" : "send", (long)pid,
+			  j->kind == J_RECEIVE ? "receive" : "pickup/join", (long)pid,
 			  j->id ? j->id : "(hop)", WTERMSIG(status));
-		if (j->kind == J_SEND && bay_move(j->bay, j->id, Q_ACTIVE, Q_OUTGOING) == 0)
-			msg_info("order %s: back to outgoing after worker died", j->id);
-		/* its progress record would stay until the next start-up */
-		if (j->kind == J_SEND)
-			progress_clean(j->bay);
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && j->kind != J_RECEIVE) {
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && j->kind != J_RECEIVE) {
 		S->failures++;
 		/* a pickup that may work later (bay full): look again after RETRY-MIN */
 		if (j->kind == J_PICKUP && WEXITSTATUS(status) == 75) {
@@ -188,18 +369,7 @@ child_exited(pid_t pid, int status)
 				S->next_due = when;
 		}
 	}
-	if (j->kind == J_SEND && !S->stopping) {
-		struct stat st;
-		char p[PATH_MAX];
-
-		/* deferred by the worker: its mtime is the next attempt */
-		if (bay_path(p, sizeof(p), j->bay, Q_DEFERRED, j->id) == 0 && stat(p, &st) == 0 &&
-		    (S->next_due == 0 || st.st_mtime < S->next_due))
-			S->next_due = st.st_mtime;
-		/* a finished part may complete a group waiting here */
-		qmgr_scan_joining(j->bay);
-	}
-	if (j->key)
+	if (j->key && j->kind != J_SEND)
 		htab_del(S->busy, j->key);
 	job_free(j);
 }
@@ -486,6 +656,9 @@ setup(void)
 	S->kids = htab_new();
 	S->watches = htab_new();
 	S->udp_recent = htab_new();
+	S->statfds = htab_new();
+	if (S->peers == NULL)
+		S->peers = htab_new();
 	S->tcpfd = S->udpfd = S->inofd = -1;
 	ep_add(S->sigfd);
 	ep_add(S->timerfd);
@@ -543,7 +716,9 @@ master_run(void)
 				accept_tcp();
 			else if (fd == S->udpfd)
 				recv_udp();
-			else if (fd == S->timerfd) {
+			else if (fd != S->timerfd)
+				status_event(fd);
+			else {
 				uint64_t x;
 
 				if (read(S->timerfd, &x, sizeof(x)) < 0) {

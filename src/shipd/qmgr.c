@@ -2,7 +2,8 @@
  * qmgr.c - the queue manager: decides what is ready (outgoing/), due
  * (deferred/ whose mtime has passed, or whose order expired), joinable
  * (joining/ groups with every part) and picked up (drop/DEST/ files), and
- * queues one job per order. The busy set makes sure an order is queued or
+ * queues one job per order (batch.c groups them for the workers). The busy
+ * set makes sure an order is queued or
  * worked on once at a time; the claim by rename in the worker makes sure
  * two processes (say, the daemon and a cron poll) never send it twice.
  *
@@ -29,6 +30,9 @@ job_free(struct job *j)
 	free(j->bay);
 	free(j->id);
 	free(j->key);
+	free(j->hop);
+	free(j->claimed);
+	sbuf_free(&j->status);
 	free(j);
 }
 
@@ -47,7 +51,9 @@ qmgr_enqueue(enum job_kind kind, const char *bay, const char *id)
 	j->bay = xstrdup(bay);
 	j->id = xstrdup(id);
 	j->key = key;
+	j->statfd = -1;
 	htab_put(S->busy, key, j);
+	j->prev = S->rq_tail;
 	if (S->rq_tail)
 		S->rq_tail->next = j;
 	else
