@@ -94,16 +94,22 @@ sender_status(const char *fmt, ...)
 /* The connection kept open from one order of the batch to the next. */
 static struct hop *cur;
 static char *cur_nh;
+static int cur_offers;
 
+/* One line per connection, so that an operator sees how orders share them. */
 static void
 hop_drop(int bye)
 {
 	if (cur) {
 		if (bye)
 			xfer_send(cur, XF_BYE, NULL, 0);
+		msg_info("connection to %s (%s) via %s from port %d closed%s: %d order%s offered",
+			 cur_nh, hop_remote(cur), hop_proto(cur), hop_local_port(cur),
+			 bye ? "" : " after an error", cur_offers, cur_offers == 1 ? "" : "s");
 		hop_close(cur);
 	}
 	cur = NULL;
+	cur_offers = 0;
 	free(cur_nh);
 	cur_nh = NULL;
 }
@@ -229,6 +235,7 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 	if ((h = hop_get(p, nh, why)) == NULL)
 		goto out;
 	text = hop_order_text(o, dests);
+	cur_offers++;
 	if (xfer_send_offer(h, hdr, hn, text) < 0 ||
 	    (n = xfer_recv(h, &type, msg, sizeof(msg), S->cf->io_timeout)) < 0) {
 		*why = xasprintf("%s: offer: %s", nh, err_get());
