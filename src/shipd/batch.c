@@ -83,7 +83,7 @@ job_hop(struct job *j)
 	if (j->kind != J_SEND)
 		return j->hop = xstrdup("");
 	order_init(&o);
-	if (bay_load(j->bay, j->id, Q_OUTGOING, &o) < 0)
+	if (bay_load(j->bay, j->id, j->from, &o) < 0)
 		j->hop = xstrdup("");	/* gone, claimed or unreadable: the worker sees */
 	else {
 		j->hop = order_hop(&o);

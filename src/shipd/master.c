@@ -114,16 +114,11 @@ master_fork(struct job *j)
 		if (S->udpfd >= 0)
 			close(S->udpfd);
 		switch (j->kind) {
-		case J_SEND: {
-			struct strv ids = {0};
-
+		case J_SEND:
 			close(st[0]);
 			S->statfd = st[1];
-			for (struct job *k = j; k; k = k->batch)
-				strv_add(&ids, k->id);
-			rc = sender_run(j->bay, &ids);
+			rc = sender_run(j);
 			break;
-		}
 		case J_PICKUP:
 			rc = pickup_file(j->bay, j->id);
 			break;

@@ -39,6 +39,12 @@ job_free(struct job *j)
 void
 qmgr_enqueue(enum job_kind kind, const char *bay, const char *id)
 {
+	qmgr_enqueue_from(kind, bay, id, Q_OUTGOING);
+}
+
+void
+qmgr_enqueue_from(enum job_kind kind, const char *bay, const char *id, enum qstate from)
+{
 	struct job *j;
 	char *key = xasprintf("%d:%s/%s", kind, bay, id);
 
@@ -51,6 +57,7 @@ qmgr_enqueue(enum job_kind kind, const char *bay, const char *id)
 	j->bay = xstrdup(bay);
 	j->id = xstrdup(id);
 	j->key = key;
+	j->from = from;
 	j->statfd = -1;
 	htab_put(S->busy, key, j);
 	j->prev = S->rq_tail;
@@ -86,19 +93,20 @@ qmgr_scan_bay_outgoing(const char *bay)
 		bay_scan(bay, Q_OUTGOING, scan_ready, NULL);
 }
 
-/* deferred/: move what is due (mtime passed) back to outgoing/. */
+/*
+ * deferred/: what is due (mtime passed) is queued where it is; the worker
+ * claims it straight from deferred/ into active/, which spares a durable
+ * rename per retry (and the master a serial pass over a long queue).
+ */
 static int
 scan_deferred(void *arg, const char *bay, enum qstate st, const char *id, time_t mtime)
 {
 	int everything = *(int *)arg;
 	time_t now = time(NULL);
 
-	if (everything || mtime <= now) {
-		if (bay_move(bay, id, Q_DEFERRED, Q_OUTGOING) < 0)
-			msg_warnx("order %s: retry: %s", id, err_get());
-		else
-			qmgr_enqueue(J_SEND, bay, id);
-	} else if (S->next_due == 0 || mtime < S->next_due)
+	if (everything || mtime <= now)
+		qmgr_enqueue_from(J_SEND, bay, id, Q_DEFERRED);
+	else if (S->next_due == 0 || mtime < S->next_due)
 		S->next_due = mtime;
 	return 0;
 }

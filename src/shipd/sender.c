@@ -502,14 +502,20 @@ send_claimed(const char *bay, const char *id, const char *path)
 	return rc;
 }
 
+/*
+ * Claim from where the queue manager saw it (outgoing/, or deferred/ when
+ * due), or from outgoing/ if an operator's `shipctl retry` moved it there
+ * since; claimed by someone else, or gone: nothing to do.
+ */
 static int
-send_order(const char *bay, const char *id)
+send_order(const char *bay, const char *id, enum qstate from)
 {
 	char path[PATH_MAX];
 	int lockfd, rc;
 
-	if (bay_move(bay, id, Q_OUTGOING, Q_ACTIVE) < 0)
-		return 0;	/* claimed by someone else, or gone: nothing to do */
+	if (bay_move(bay, id, from, Q_ACTIVE) < 0 &&
+	    (from == Q_OUTGOING || bay_move(bay, id, Q_OUTGOING, Q_ACTIVE) < 0))
+		return 0;
 	sender_status("C %s", id);
 	if (bay_path(path, sizeof(path), bay, Q_ACTIVE, id) < 0)
 		rc = 70;
@@ -529,12 +535,12 @@ send_order(const char *bay, const char *id)
 
 /* The worker's batch, in order; exits 1 if any order was deferred. */
 int
-sender_run(const char *bay, const struct strv *ids)
+sender_run(const struct job *batch)
 {
 	int rc = 0;
 
-	for (int i = 0; i < ids->n; i++) {
-		int r = send_order(bay, ids->v[i]);
+	for (const struct job *k = batch; k; k = k->batch) {
+		int r = send_order(k->bay, k->id, k->from);
 
 		if (r != 0 && rc != 1)
 			rc = r;

@@ -37,6 +37,7 @@ struct job {
 	pid_t pid;
 	time_t started;
 	struct job *next, *prev;	/* ready queue links */
+	enum qstate from;		/* J_SEND: where the worker claims it (outgoing, deferred) */
 	/* J_SEND: where it goes, read from the order when first needed */
 	char *hop;			/* single next hop, BATCH_LOCAL, or "" (alone) */
 	uint64_t size;
@@ -98,6 +99,7 @@ pid_t master_fork(struct job *j);
 
 /* qmgr.c */
 void qmgr_enqueue(enum job_kind kind, const char *bay, const char *id);
+void qmgr_enqueue_from(enum job_kind kind, const char *bay, const char *id, enum qstate from);
 void qmgr_scan_all(int include_deferred_not_due);
 void qmgr_scan_bay_outgoing(const char *bay);
 void qmgr_scan_joining(const char *bay);
@@ -128,7 +130,7 @@ int pickup_file(const char *bay, const char *path);	/* in a child */
 const struct sclass *bay_class(const struct config *cf, const char *bay);
 
 /* sender.c */
-int sender_run(const char *bay, const struct strv *ids);	/* in a child; exit status */
+int sender_run(const struct job *batch);	/* in a child; exit status */
 void sender_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* master.c: a line from a send worker's status pipe */
 void master_status_line(struct job *j, const char *line);
