@@ -4,10 +4,15 @@
  * order (Postfix's "dead destination"). A failed connection (refused,
  * unreachable, timed out, handshake refused) marks the peer down until
  * RETRY-MIN doubled per consecutive failure, clamped at RETRY-MAX; orders
- * for a down peer are still claimed and deferred one by one, each with the
- * peer's last error, but without a connection attempt. A connection that
- * works clears it. While a peer is not known to be up (at start, or when
- * its back-off ran out) only one worker at a time may try it: the probe.
+ * for a down peer that were created before its last failed attempt are
+ * still claimed and deferred one by one, each with the peer's last error,
+ * but without a connection attempt. An order created after that attempt
+ * gets one of its own (so that a peer brought back up is used for what is
+ * submitted next, without waiting out the back-off; a failure moves the
+ * mark forward again). Both times are in seconds, and an order of the same
+ * second as the failure counts as newer. A connection that works clears it. While a peer is
+ * not known to be up (at start, or when its back-off ran out) only one
+ * worker at a time may try it: the probe.
  *
  * The table lives in the master and is inherited by every worker at fork;
  * a worker's own failures update its copy (so the rest of its batch is not
@@ -44,15 +49,11 @@ peer_make(const char *name)
 }
 
 int
-peer_down(const char *name, time_t now, const char **why)
+peer_down(const char *name, time_t now, time_t created)
 {
 	struct peerstate *p = peer_state(name);
 
-	if (p == NULL || p->down_until == 0 || now >= p->down_until)
-		return 0;
-	if (why)
-		*why = p->why;
-	return 1;
+	return p && p->down_until && now < p->down_until && created < p->failed_at;
 }
 
 void
@@ -62,18 +63,17 @@ peer_failed(const char *name, const char *why)
 	time_t now = time(NULL);
 	int secs;
 
-	if (p->down_until && now < p->down_until) {
-		/* another worker already said so, this back-off period */
-		return;
-	}
+	p->failed_at = now;
+	free(p->why);
+	p->why = xstrdup(why);
+	if (p->down_until && now < p->down_until)
+		return;	/* known already, this back-off period */
 	p->failures++;
 	p->up = 0;
 	if (p->down_since == 0)
 		p->down_since = now;
 	secs = bay_backoff(S->cf, p->failures);
 	p->down_until = now + secs;
-	free(p->why);
-	p->why = xstrdup(why);
 	if (S->statfd < 0)
 		msg_info("next hop %s down: %s; its orders are deferred without a connection "
 			 "attempt for %ds", name, why, secs);
@@ -88,7 +88,7 @@ peer_connected(const char *name)
 		msg_info("next hop %s up again after %ld s", name,
 			 (long)(time(NULL) - p->down_since));
 	p->failures = 0;
-	p->down_until = p->down_since = 0;
+	p->down_until = p->down_since = p->failed_at = 0;
 	p->up = 1;
 	free(p->why);
 	p->why = NULL;

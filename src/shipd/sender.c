@@ -95,6 +95,7 @@ sender_status(const char *fmt, ...)
 static struct hop *cur;
 static char *cur_nh;
 static int cur_offers;
+static struct strv failed_here;		/* next hops this worker could not reach */
 
 /* One line per connection, so that an operator sees how orders share them. */
 static void
@@ -115,7 +116,7 @@ hop_drop(int bye)
 }
 
 static struct hop *
-hop_get(const struct peer *p, const char *nh, char **why)
+hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 {
 	struct peerstate *ps;
 	char until[32];
@@ -123,7 +124,8 @@ hop_get(const struct peer *p, const char *nh, char **why)
 	if (cur && strcmp(cur_nh, nh) == 0)
 		return cur;
 	hop_drop(1);
-	if (peer_down(nh, time(NULL), NULL) && (ps = peer_state(nh)) != NULL) {
+	if ((strv_has(&failed_here, nh) || peer_down(nh, time(NULL), created)) &&
+	    (ps = peer_state(nh)) != NULL) {
 		struct tm tm;
 
 		strftime(until, sizeof(until), "%H:%M:%S", localtime_r(&ps->down_until, &tm));
@@ -133,6 +135,7 @@ hop_get(const struct peer *p, const char *nh, char **why)
 	if ((cur = hop_connect(S->cf, S->keys, p, S->cf->io_timeout)) == NULL) {
 		*why = xasprintf("%s (%s port %d) unreachable: %s", nh, p->host, p->port, err_get());
 		peer_failed(nh, *why);
+		strv_add(&failed_here, nh);
 		sender_status("X %s %s", nh, *why);
 		return NULL;
 	}
@@ -232,7 +235,7 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 		*why = xasprintf("packet data %s: %s", data, strerror(errno));
 		goto out;
 	}
-	if ((h = hop_get(p, nh, why)) == NULL)
+	if ((h = hop_get(p, nh, o->created, why)) == NULL)
 		goto out;
 	text = hop_order_text(o, dests);
 	cur_offers++;

@@ -62,6 +62,7 @@ struct job {
 struct peerstate {
 	time_t down_until;		/* 0: not known to be down */
 	time_t down_since;
+	time_t failed_at;		/* the last failed connection */
 	int failures;			/* consecutive failed connections */
 	int up;				/* a connection worked since the last failure */
 	int running;			/* workers with a batch for it */
@@ -116,7 +117,8 @@ void rq_remove(struct job *j);
 
 /* peers.c */
 struct peerstate *peer_state(const char *name);	/* NULL if never seen */
-int peer_down(const char *name, time_t now, const char **why);	/* 1 if down */
+/* 1 if an order created at `created` is not to try it now (see peers.c) */
+int peer_down(const char *name, time_t now, time_t created);
 void peer_failed(const char *name, const char *why);
 void peer_connected(const char *name);
 int peer_may_start(const char *name, time_t now);	/* may a worker start for it */

@@ -73,15 +73,17 @@ node_stop A; node_stop B
 node_add C $((base + 3)) "RETRY-MIN 60s" "RETRY-MAX 60s"
 node_add D $((base + 4))
 node_peer C D; node_peer D C
-node_start C || { fail "start C"; finish; }
 for i in $(seq 40); do
 	echo "d$i" >"$work/d$i"
 	ctl C submit --to D "$work/d$i" >/dev/null 2>&1 || fail "submit d$i"
 done
+sleep 1		# the orders are older than the failure to come
+node_start C || { fail "start C"; finish; }
 ndeferred() { find "$(bay C)/deferred" -type f | wc -l; }
 deferred_ge() { [ "$(ndeferred)" -ge "$1" ]; }
+tried() { grep "attempt to D failed" "$NODES/C/shipd.log" | grep -vc "not tried again"; }
 check "all 40 orders deferred while D is down" wait_for deferred_ge 40
-attempts=$(grep "attempt to D failed" "$NODES/C/shipd.log" | grep -vc "not tried again")
+attempts=$(tried)
 echo "# daemon: $attempts connection attempts for 40 orders"
 check "one connection attempt in the back-off period, not one per order ($attempts)" \
 	test "$attempts" -eq 1
@@ -89,12 +91,19 @@ check "the master says once that D is down" \
 	test "$(grep -c "next hop D down" "$NODES/C/shipd.log")" -eq 1
 n=$(ctl C ls --json | jq '[.[] | select(.state == "deferred" and .attempts >= 1 and (.last_error | test("unreachable")))] | length')
 check "every order shows why it waits ($n of 40)" test "$n" -eq 40
+# an order submitted after the failure gets a try of its own: a peer that
+# came back is used at once, not after the back-off
+echo late >"$work/late"
+ctl C submit --to D "$work/late" >/dev/null 2>&1
+check "an order submitted after the failure is tried once more" wait_for deferred_ge 41
+check "... which is one more attempt, not one per waiting order ($(tried))" test "$(tried)" -eq 2
 node_stop C
+sleep 1		# order times have one-second resolution: all older than the poll
 $SHIPD -c "$(conf C)" --poll >"$work/poll.log" 2>&1
 rc=$?
 check "--poll with D down exits 75, got $rc" test "$rc" -eq 75
 attempts=$(grep "attempt to D failed" "$work/poll.log" | grep -vc "not tried again")
 echo "# --poll: $attempts connection attempts for 40 orders"
 check "one --poll pass tries the dead peer once ($attempts)" test "$attempts" -eq 1
-check "all 40 deferred again by the poll" test "$(ndeferred)" -eq 40
+check "all 41 deferred again by the poll" test "$(ndeferred)" -eq 41
 finish
