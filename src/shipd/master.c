@@ -3,8 +3,8 @@
  * inotify, the TCP and UDP listeners and a timer, plus a bounded pool of
  * forked children (senders up to MAX-CHILDREN, receivers up to
  * MAX-RECEIVERS). A send worker gets a batch of orders (batch.c) and a
- * status pipe on which it says which order it holds, which next hop it
- * reached or could not reach, and which orders it deferred. A child that
+ * status pipe on which it says which next hop it reached or could not
+ * reach, and which orders it deferred. A child that
  * dies abnormally is reaped, logged, and the order it held goes back to
  * outgoing/; the orders of its batch it never got to are queued again.
  * Never sends or receives packet bytes itself.
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -149,8 +150,6 @@ master_fork(struct job *j)
 
 /*
  * A send worker's status lines (sender.c writes them):
- *   C ID       it claimed ID (holds it in active/)
- *   D ID       it is done with ID, whatever came of it
  *   U HOP      it connected to next hop HOP
  *   X HOP WHY  it could not connect to HOP
  *   F ID       it deferred ID (a failed attempt, for --poll's status)
@@ -162,14 +161,6 @@ master_status_line(struct job *j, const char *line)
 	char *sp;
 
 	switch (line[0]) {
-	case 'C':
-		free(j->claimed);
-		j->claimed = xstrdup(arg);
-		break;
-	case 'D':
-		free(j->claimed);
-		j->claimed = NULL;
-		break;
 	case 'U':
 		peer_connected(arg);
 		break;
@@ -269,6 +260,21 @@ master_dispatch(void)
 	}
 }
 
+/* An order in active/ that no live worker locks (the worker's flock). */
+static int
+active_unlocked(const char *bay, const char *id)
+{
+	char path[PATH_MAX];
+	int fd, busy;
+
+	if (bay_path(path, sizeof(path), bay, Q_ACTIVE, id) < 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	busy = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return !busy;
+}
+
 /*
  * A send worker exited: the order it held goes back if it was killed, the
  * orders of its batch leave the busy set, those it never got to are queued
@@ -299,8 +305,11 @@ send_exited(struct job *j, int status)
 			snprintf(more, sizeof(more), " and %d more", n);
 		msg_warnx("send worker %ld for %s%s killed by signal %d", (long)j->pid, j->id,
 			  more, WTERMSIG(status));
-		if (j->claimed && bay_move(j->bay, j->claimed, Q_ACTIVE, Q_OUTGOING) == 0)
-			msg_info("order %s: back to outgoing after worker died", j->claimed);
+		/* the order it held: in active/, and its lock died with it */
+		for (k = j; k; k = k->batch)
+			if (active_unlocked(k->bay, k->id) &&
+			    bay_move(k->bay, k->id, Q_ACTIVE, Q_OUTGOING) == 0)
+				msg_info("order %s: back to outgoing after worker died", k->id);
 		/* its progress record would stay until the next start-up */
 		progress_clean(j->bay);
 	} else if (j->nfailed)
@@ -543,9 +552,56 @@ arm_timer(void)
 
 	if (S->next_due && S->next_due < when)
 		when = S->next_due;
+	if (S->sweep_at && S->sweep_at < when)
+		when = S->sweep_at;
 	its.it_value.tv_sec = when > now ? when - now : 0;
 	its.it_value.tv_nsec = when > now ? 0 : 1000000;
 	timerfd_settime(S->timerfd, 0, &its, NULL);
+}
+
+/*
+ * Workers of a master killed with -9 die with it, but one in the middle of
+ * an fsync dies only when the call returns, which can be after the next
+ * master's start-up recovery looked: its temporary file and progress record
+ * would stay, and the order it held, still locked then, would stay in
+ * active/. A second look a few seconds after start-up puts that right.
+ */
+#define SWEEP_DELAY	5
+
+/* ... and that none of our own workers holds either. */
+static int
+sweep_active(void *arg, const char *bay, enum qstate st, const char *id, time_t mtime)
+{
+	char key[PATH_MAX + 8];
+
+	snprintf(key, sizeof(key), "%d:%s/%s", J_SEND, bay, id);
+	if (htab_get(S->busy, key) || !active_unlocked(bay, id))
+		return 0;
+	if (bay_move(bay, id, Q_ACTIVE, Q_OUTGOING) == 0) {
+		msg_info("order %s: back to outgoing, its worker died with the last master", id);
+		qmgr_enqueue(J_SEND, bay, id);
+		(*(int *)arg)++;
+	}
+	return 0;
+}
+
+static void
+sweep(void)
+{
+	struct strv bays = {0};
+	int n = 0, requeued = 0;
+
+	S->sweep_at = 0;
+	bay_all(S->cf, &bays);
+	for (int i = 0; i < bays.n; i++) {
+		n += bay_sweep_temporaries(bays.v[i]);
+		progress_clean(bays.v[i]);
+		bay_scan(bays.v[i], Q_ACTIVE, sweep_active, &requeued);
+	}
+	strv_free(&bays);
+	if (n)
+		msg_info("removed %d temporary file%s of workers that died with the last master",
+			 n, n == 1 ? "" : "s");
 }
 
 static void
@@ -688,6 +744,8 @@ master_run(void)
 	qmgr_scan_all(S->poll_mode);
 	if (S->poll_mode)
 		qmgr_purge();
+	else
+		S->sweep_at = time(NULL) + SWEEP_DELAY;
 	master_dispatch();
 	arm_timer();
 	for (;;) {
@@ -718,6 +776,8 @@ master_run(void)
 
 				if (read(S->timerfd, &x, sizeof(x)) < 0) {
 				}
+				if (S->sweep_at && time(NULL) >= S->sweep_at)
+					sweep();
 				if (time(NULL) >= S->last_full_scan + FULL_SCAN_INTERVAL) {
 					qmgr_scan_all(0);
 					qmgr_purge();

@@ -31,7 +31,6 @@ job_free(struct job *j)
 	free(j->id);
 	free(j->key);
 	free(j->hop);
-	free(j->claimed);
 	sbuf_free(&j->status);
 	free(j);
 }

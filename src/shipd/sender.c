@@ -519,7 +519,6 @@ send_order(const char *bay, const char *id, enum qstate from)
 	if (bay_move(bay, id, from, Q_ACTIVE) < 0 &&
 	    (from == Q_OUTGOING || bay_move(bay, id, Q_OUTGOING, Q_ACTIVE) < 0))
 		return 0;
-	sender_status("C %s", id);
 	if (bay_path(path, sizeof(path), bay, Q_ACTIVE, id) < 0)
 		rc = 70;
 	else {
@@ -532,7 +531,6 @@ send_order(const char *bay, const char *id, enum qstate from)
 	}
 	if (rc == 1)
 		sender_status("F %s", id);
-	sender_status("D %s", id);
 	return rc;
 }
 

@@ -43,7 +43,6 @@ struct job {
 	uint64_t size;
 	struct job *batch;		/* more orders the same worker sends, in order */
 	int statfd;			/* read end of the worker's status pipe, or -1 */
-	char *claimed;			/* order the worker holds in active/ now */
 	struct sbuf status;		/* partial status line */
 	int nfailed;			/* orders the worker deferred */
 };
@@ -89,6 +88,7 @@ struct shipd {
 	int failures;			/* attempts that failed (for --poll's status) */
 	time_t next_due;		/* earliest deferred retry, 0 = none */
 	time_t last_full_scan;
+	time_t sweep_at;		/* start-up's second look at dead writers' leftovers */
 };
 
 extern struct shipd *S;
