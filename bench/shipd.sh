@@ -7,12 +7,15 @@
 #   bench/shipd.sh hop2  FILE   A -> X (exposed relay) -> B
 #   bench/shipd.sh files DIR    A -> B, every file of DIR submitted separately,
 #                               first submission to last delivery
+#   bench/shipd.sh queued DIR   the same files, all submitted while A is
+#                               stopped; then A's start to last delivery
+#                               (the send rate without the submissions)
 #   bench/shipd.sh idle  SECS   A and B running with nothing to do: CPU
 #                               ticks of both masters (+ reaped children)
 # Prints "RESULT SECONDS CPU MAXRSS_KIB DETAIL" (see bench/lib.sh). Never
 # asserts on the figures; exits non-zero only if nothing was delivered.
 set -u
-case_=${1:?usage: shipd.sh hop1|hop2|files SRC}; src=${2:?usage: shipd.sh CASE SRC}
+case_=${1:?usage: shipd.sh hop1|hop2|files|queued SRC}; src=${2:?usage: shipd.sh CASE SRC}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/bench/lib.sh"
@@ -44,7 +47,10 @@ if [ "$case_" = hop2 ]; then
 else
 	node_peer A B; node_peer B A
 fi
-for n in $nodes; do bstart "$n" || exit 1; done
+for n in $nodes; do
+	[ "$case_" = queued ] && [ "$n" = A ] && continue
+	bstart "$n" || exit 1
+done
 
 # idle: CPU seconds both daemons use in SECS with nothing to do
 ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
@@ -68,6 +74,14 @@ if [ "$case_" = files ]; then
 	/usr/bin/time -f "$TIMEFMT" -o "$NODES/submit.time" bash -c '
 		for f in "$2"/*; do "$1" -c "$3" submit --to B "$f" >/dev/null 2>&1 || exit 1; done
 	' sh "$SHIPCTL" "$work/in" "$(conf A)" || echo "# submit failed" >&2
+elif [ "$case_" = queued ]; then
+	cp -al "$src" "$work/in"
+	want=$(nfiles "$work/in")
+	/usr/bin/time -f "$TIMEFMT" -o "$NODES/submit.time" bash -c '
+		for f in "$2"/*; do "$1" -c "$3" submit --to B "$f" >/dev/null 2>&1 || exit 1; done
+	' sh "$SHIPCTL" "$work/in" "$(conf A)" || echo "# submit failed" >&2
+	t0=$(now)
+	bstart A || exit 1
 else
 	ln "$src" "$work/$(basename "$src")" 2>/dev/null || cp "$src" "$work/"
 	want=1

@@ -122,6 +122,9 @@ struct recovery {
  * after their last change, so a concurrent `shipctl submit` is not raced. */
 #define BAY_ORPHAN_AGE	60
 int bay_recover(const char *bay, struct recovery *r);
+/* While running: remove the safe_write temporaries of dead writers (and
+ * any older than BAY_ORPHAN_AGE) in the state directories; returns how many. */
+int bay_sweep_temporaries(const char *bay);
 /*
  * Delivery's last step (and recovery's, when receipts/ID exists): move
  * every entry of unpack/ID/ into incoming/, never overwriting (a clash

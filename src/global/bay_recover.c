@@ -175,6 +175,28 @@ recover_state(const char *bay, enum qstate st, struct recovery *r)
 	strv_free(&names);
 }
 
+/*
+ * Only the temporaries of writers that are gone, in every state directory
+ * and seen/: safe while the daemon runs. A worker killed with its master
+ * may still be finishing an fsync when the next master's start-up looks
+ * (its SIGKILL waits for the system call), so the daemon sweeps again a
+ * little later.
+ */
+int
+bay_sweep_temporaries(const char *bay)
+{
+	struct recovery r = {0};
+	char dir[PATH_MAX];
+	time_t now = time(NULL);
+
+	for (int i = 0; i < Q_NSTATES; i++)
+		if (bay_path(dir, sizeof(dir), bay, (enum qstate)i, NULL) == 0)
+			recover_temporaries(dir, now, &r);
+	if (bay_subpath(dir, sizeof(dir), bay, "seen", NULL) == 0)
+		recover_temporaries(dir, now, &r);
+	return r.tmp_removed;
+}
+
 int
 bay_recover(const char *bay, struct recovery *r)
 {

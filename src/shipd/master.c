@@ -2,8 +2,12 @@
  * master.c - the master process: one epoll loop over signals (signalfd),
  * inotify, the TCP and UDP listeners and a timer, plus a bounded pool of
  * forked children (senders up to MAX-CHILDREN, receivers up to
- * MAX-RECEIVERS). A child that dies abnormally is reaped, logged, and its
- * order goes back to outgoing/. Never sends or receives packet bytes itself.
+ * MAX-RECEIVERS). A send worker gets a batch of orders (batch.c) and a
+ * status pipe on which it says which next hop it reached or could not
+ * reach, and which orders it deferred. A child that
+ * dies abnormally is reaped, logged, and the order it held goes back to
+ * outgoing/; the orders of its batch it never got to are queued again.
+ * Never sends or receives packet bytes itself.
  */
 #include "shipd.h"
 #include "../global/progress.h"
@@ -23,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -57,6 +62,12 @@ ep_del(int fd)
  * but the listeners (the caller closes those it does not need).
  */
 static void
+close_statfd(void *arg, const char *key, void *v)
+{
+	close(((struct job *)v)->statfd);
+}
+
+static void
 child_setup(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -71,17 +82,28 @@ child_setup(void)
 		close(S->inofd);
 	if (S->timerfd >= 0)
 		close(S->timerfd);
+	/* other workers' status pipes are none of this child's business */
+	htab_walk(S->statfds, close_statfd, NULL);
 }
 
 /* Fork a child for job j; the child never returns. */
 pid_t
 master_fork(struct job *j)
 {
-	pid_t pid = fork();
+	int st[2] = {-1, -1};
 	char key[32];
+	pid_t pid;
 
-	if (pid < 0) {
+	if (j->kind == J_SEND && pipe2(st, O_CLOEXEC | O_NONBLOCK) < 0) {
+		msg_warn("status pipe");
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
 		msg_warn("fork");
+		if (st[0] >= 0) {
+			close(st[0]);
+			close(st[1]);
+		}
 		return -1;
 	}
 	if (pid == 0) {
@@ -94,7 +116,9 @@ master_fork(struct job *j)
 			close(S->udpfd);
 		switch (j->kind) {
 		case J_SEND:
-			rc = sender_run(j->bay, j->id);
+			close(st[0]);
+			S->statfd = st[1];
+			rc = sender_run(j);
 			break;
 		case J_PICKUP:
 			rc = pickup_file(j->bay, j->id);
@@ -114,7 +138,84 @@ master_fork(struct job *j)
 	snprintf(key, sizeof(key), "%ld", (long)pid);
 	htab_put(S->kids, key, j);
 	S->nsenders++;
+	if (st[0] >= 0) {
+		close(st[1]);
+		j->statfd = st[0];
+		snprintf(key, sizeof(key), "%d", st[0]);
+		htab_put(S->statfds, key, j);
+		ep_add(st[0]);
+	}
 	return pid;
+}
+
+/*
+ * A send worker's status lines (sender.c writes them):
+ *   U HOP      it connected to next hop HOP
+ *   X HOP WHY  it could not connect to HOP
+ *   F ID       it deferred ID (a failed attempt, for --poll's status)
+ */
+void
+master_status_line(struct job *j, const char *line)
+{
+	const char *arg = line[0] && line[1] == ' ' ? line + 2 : "";
+	char *sp;
+
+	switch (line[0]) {
+	case 'U':
+		peer_connected(arg);
+		break;
+	case 'X':
+		if ((sp = strchr(arg, ' ')) != NULL) {
+			char *name = xstrndup(arg, sp - arg);
+
+			peer_failed(name, sp + 1);
+			free(name);
+		}
+		break;
+	case 'F':
+		j->nfailed++;
+		break;
+	default:
+		msg_warnx("send worker %ld: unknown status line \"%.40s\"", (long)j->pid, line);
+	}
+}
+
+/* Read what the worker wrote; whole lines are acted on. */
+static void
+status_read(struct job *j)
+{
+	char buf[4096], *nl;
+	ssize_t n;
+	size_t used = 0;
+
+	if (j->status.s == NULL)
+		sbuf_init(&j->status);
+	while ((n = read(j->statfd, buf, sizeof(buf))) > 0)
+		sbuf_add(&j->status, buf, n);
+	if (n == 0)
+		ep_del(j->statfd);	/* the worker is gone; its exit is reaped apart */
+	while ((nl = memchr(j->status.s + used, '\n', j->status.len - used)) != NULL) {
+		*nl = 0;
+		master_status_line(j, j->status.s + used);
+		used = nl + 1 - j->status.s;
+	}
+	if (used) {
+		memmove(j->status.s, j->status.s + used, j->status.len - used + 1);
+		j->status.len -= used;
+	}
+}
+
+static void
+status_event(int fd)
+{
+	char key[16];
+	struct job *j;
+
+	snprintf(key, sizeof(key), "%d", fd);
+	if ((j = htab_get(S->statfds, key)) != NULL)
+		status_read(j);
+	else
+		ep_del(fd);
 }
 
 /*
@@ -141,19 +242,106 @@ idle_trim(void)
 void
 master_dispatch(void)
 {
-	while (!S->stopping && S->rq_head && S->nsenders < S->cf->max_children) {
-		struct job *j = S->rq_head;
+	struct job *j, *k;
 
-		S->rq_head = j->next;
-		if (S->rq_head == NULL)
-			S->rq_tail = NULL;
-		j->next = NULL;
+	while (!S->stopping && S->rq_head && S->nsenders < S->cf->max_children &&
+	       (j = batch_next()) != NULL) {
 		if (master_fork(j) < 0) {
-			htab_del(S->busy, j->key);
-			job_free(j);
+			if (batch_is_peer(j->hop))
+				peer_stopped(j->hop);
+			while (j) {
+				k = j->batch;
+				htab_del(S->busy, j->key);
+				job_free(j);
+				j = k;
+			}
 			break;
 		}
 	}
+}
+
+/* An order in active/ that no live worker locks (the worker's flock). */
+static int
+active_unlocked(const char *bay, const char *id)
+{
+	char path[PATH_MAX];
+	int fd, busy;
+
+	if (bay_path(path, sizeof(path), bay, Q_ACTIVE, id) < 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	busy = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return !busy;
+}
+
+/*
+ * A send worker exited: the order it held goes back if it was killed, the
+ * orders of its batch leave the busy set, those it never got to are queued
+ * again, and deferred ones set the next wake-up.
+ */
+static void
+send_exited(struct job *j, int status)
+{
+	struct strv again = {0};
+	struct job *k, *next;
+	char key[16], p[PATH_MAX];
+	struct stat st;
+	int n = 0;
+
+	if (j->statfd >= 0) {
+		status_read(j);
+		snprintf(key, sizeof(key), "%d", j->statfd);
+		htab_del(S->statfds, key);
+		close(j->statfd);
+		j->statfd = -1;
+	}
+	for (k = j->batch; k; k = k->batch)
+		n++;
+	if (WIFSIGNALED(status)) {
+		char more[32] = "";
+
+		if (n)
+			snprintf(more, sizeof(more), " and %d more", n);
+		msg_warnx("send worker %ld for %s%s killed by signal %d", (long)j->pid, j->id,
+			  more, WTERMSIG(status));
+		/* the order it held: in active/, and its lock died with it */
+		for (k = j; k; k = k->batch)
+			if (active_unlocked(k->bay, k->id) &&
+			    bay_move(k->bay, k->id, Q_ACTIVE, Q_OUTGOING) == 0)
+				msg_info("order %s: back to outgoing after worker died", k->id);
+		/* its progress record would stay until the next start-up */
+		progress_clean(j->bay);
+	} else if (j->nfailed)
+		S->failures += j->nfailed;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		S->failures++;
+	if (batch_is_peer(j->hop))
+		peer_stopped(j->hop);
+	for (k = j; k; k = next) {
+		next = k->batch;
+		if (!S->stopping) {
+			/* deferred by the worker: its mtime is the next attempt */
+			if (bay_path(p, sizeof(p), k->bay, Q_DEFERRED, k->id) == 0 &&
+			    stat(p, &st) == 0) {
+				if (S->next_due == 0 || st.st_mtime < S->next_due)
+					S->next_due = st.st_mtime;
+			} else if (bay_path(p, sizeof(p), k->bay, Q_OUTGOING, k->id) == 0 &&
+				   access(p, F_OK) == 0)
+				strv_add(&again, k->id);	/* not reached */
+		}
+		htab_del(S->busy, k->key);
+		if (k != j)
+			job_free(k);
+	}
+	j->batch = NULL;
+	if (!S->stopping) {
+		/* a finished part may complete a group waiting here */
+		qmgr_scan_joining(j->bay);
+		for (int i = 0; i < again.n; i++)
+			qmgr_enqueue(J_SEND, j->bay, again.v[i]);
+	}
+	strv_free(&again);
 }
 
 static void
@@ -169,16 +357,13 @@ child_exited(pid_t pid, int status)
 		S->nreceivers--;
 	else
 		S->nsenders--;
-	if (WIFSIGNALED(status)) {
+	if (j->kind == J_SEND)
+		send_exited(j, status);
+	else if (WIFSIGNALED(status))
 		msg_warnx("%s worker %ld for %s killed by signal %d",
-			  j->kind == J_RECEIVE ? "receive" : "send", (long)pid,
+			  j->kind == J_RECEIVE ? "receive" : "pickup/join", (long)pid,
 			  j->id ? j->id : "(hop)", WTERMSIG(status));
-		if (j->kind == J_SEND && bay_move(j->bay, j->id, Q_ACTIVE, Q_OUTGOING) == 0)
-			msg_info("order %s: back to outgoing after worker died", j->id);
-		/* its progress record would stay until the next start-up */
-		if (j->kind == J_SEND)
-			progress_clean(j->bay);
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && j->kind != J_RECEIVE) {
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && j->kind != J_RECEIVE) {
 		S->failures++;
 		/* a pickup that may work later (bay full): look again after RETRY-MIN */
 		if (j->kind == J_PICKUP && WEXITSTATUS(status) == 75) {
@@ -188,18 +373,7 @@ child_exited(pid_t pid, int status)
 				S->next_due = when;
 		}
 	}
-	if (j->kind == J_SEND && !S->stopping) {
-		struct stat st;
-		char p[PATH_MAX];
-
-		/* deferred by the worker: its mtime is the next attempt */
-		if (bay_path(p, sizeof(p), j->bay, Q_DEFERRED, j->id) == 0 && stat(p, &st) == 0 &&
-		    (S->next_due == 0 || st.st_mtime < S->next_due))
-			S->next_due = st.st_mtime;
-		/* a finished part may complete a group waiting here */
-		qmgr_scan_joining(j->bay);
-	}
-	if (j->key)
+	if (j->key && j->kind != J_SEND)
 		htab_del(S->busy, j->key);
 	job_free(j);
 }
@@ -378,9 +552,56 @@ arm_timer(void)
 
 	if (S->next_due && S->next_due < when)
 		when = S->next_due;
+	if (S->sweep_at && S->sweep_at < when)
+		when = S->sweep_at;
 	its.it_value.tv_sec = when > now ? when - now : 0;
 	its.it_value.tv_nsec = when > now ? 0 : 1000000;
 	timerfd_settime(S->timerfd, 0, &its, NULL);
+}
+
+/*
+ * Workers of a master killed with -9 die with it, but one in the middle of
+ * an fsync dies only when the call returns, which can be after the next
+ * master's start-up recovery looked: its temporary file and progress record
+ * would stay, and the order it held, still locked then, would stay in
+ * active/. A second look a few seconds after start-up puts that right.
+ */
+#define SWEEP_DELAY	5
+
+/* ... and that none of our own workers holds either. */
+static int
+sweep_active(void *arg, const char *bay, enum qstate st, const char *id, time_t mtime)
+{
+	char key[PATH_MAX + 8];
+
+	snprintf(key, sizeof(key), "%d:%s/%s", J_SEND, bay, id);
+	if (htab_get(S->busy, key) || !active_unlocked(bay, id))
+		return 0;
+	if (bay_move(bay, id, Q_ACTIVE, Q_OUTGOING) == 0) {
+		msg_info("order %s: back to outgoing, its worker died with the last master", id);
+		qmgr_enqueue(J_SEND, bay, id);
+		(*(int *)arg)++;
+	}
+	return 0;
+}
+
+static void
+sweep(void)
+{
+	struct strv bays = {0};
+	int n = 0, requeued = 0;
+
+	S->sweep_at = 0;
+	bay_all(S->cf, &bays);
+	for (int i = 0; i < bays.n; i++) {
+		n += bay_sweep_temporaries(bays.v[i]);
+		progress_clean(bays.v[i]);
+		bay_scan(bays.v[i], Q_ACTIVE, sweep_active, &requeued);
+	}
+	strv_free(&bays);
+	if (n)
+		msg_info("removed %d temporary file%s of workers that died with the last master",
+			 n, n == 1 ? "" : "s");
 }
 
 static void
@@ -486,6 +707,9 @@ setup(void)
 	S->kids = htab_new();
 	S->watches = htab_new();
 	S->udp_recent = htab_new();
+	S->statfds = htab_new();
+	if (S->peers == NULL)
+		S->peers = htab_new();
 	S->tcpfd = S->udpfd = S->inofd = -1;
 	ep_add(S->sigfd);
 	ep_add(S->timerfd);
@@ -520,6 +744,8 @@ master_run(void)
 	qmgr_scan_all(S->poll_mode);
 	if (S->poll_mode)
 		qmgr_purge();
+	else
+		S->sweep_at = time(NULL) + SWEEP_DELAY;
 	master_dispatch();
 	arm_timer();
 	for (;;) {
@@ -543,11 +769,15 @@ master_run(void)
 				accept_tcp();
 			else if (fd == S->udpfd)
 				recv_udp();
-			else if (fd == S->timerfd) {
+			else if (fd != S->timerfd)
+				status_event(fd);
+			else {
 				uint64_t x;
 
 				if (read(S->timerfd, &x, sizeof(x)) < 0) {
 				}
+				if (S->sweep_at && time(NULL) >= S->sweep_at)
+					sweep();
 				if (time(NULL) >= S->last_full_scan + FULL_SCAN_INTERVAL) {
 					qmgr_scan_all(0);
 					qmgr_purge();

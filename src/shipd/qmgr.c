@@ -2,7 +2,8 @@
  * qmgr.c - the queue manager: decides what is ready (outgoing/), due
  * (deferred/ whose mtime has passed, or whose order expired), joinable
  * (joining/ groups with every part) and picked up (drop/DEST/ files), and
- * queues one job per order. The busy set makes sure an order is queued or
+ * queues one job per order (batch.c groups them for the workers). The busy
+ * set makes sure an order is queued or
  * worked on once at a time; the claim by rename in the worker makes sure
  * two processes (say, the daemon and a cron poll) never send it twice.
  *
@@ -29,11 +30,19 @@ job_free(struct job *j)
 	free(j->bay);
 	free(j->id);
 	free(j->key);
+	free(j->hop);
+	sbuf_free(&j->status);
 	free(j);
 }
 
 void
 qmgr_enqueue(enum job_kind kind, const char *bay, const char *id)
+{
+	qmgr_enqueue_from(kind, bay, id, Q_OUTGOING);
+}
+
+void
+qmgr_enqueue_from(enum job_kind kind, const char *bay, const char *id, enum qstate from)
 {
 	struct job *j;
 	char *key = xasprintf("%d:%s/%s", kind, bay, id);
@@ -47,7 +56,10 @@ qmgr_enqueue(enum job_kind kind, const char *bay, const char *id)
 	j->bay = xstrdup(bay);
 	j->id = xstrdup(id);
 	j->key = key;
+	j->from = from;
+	j->statfd = -1;
 	htab_put(S->busy, key, j);
+	j->prev = S->rq_tail;
 	if (S->rq_tail)
 		S->rq_tail->next = j;
 	else
@@ -80,19 +92,20 @@ qmgr_scan_bay_outgoing(const char *bay)
 		bay_scan(bay, Q_OUTGOING, scan_ready, NULL);
 }
 
-/* deferred/: move what is due (mtime passed) back to outgoing/. */
+/*
+ * deferred/: what is due (mtime passed) is queued where it is; the worker
+ * claims it straight from deferred/ into active/, which spares a durable
+ * rename per retry (and the master a serial pass over a long queue).
+ */
 static int
 scan_deferred(void *arg, const char *bay, enum qstate st, const char *id, time_t mtime)
 {
 	int everything = *(int *)arg;
 	time_t now = time(NULL);
 
-	if (everything || mtime <= now) {
-		if (bay_move(bay, id, Q_DEFERRED, Q_OUTGOING) < 0)
-			msg_warnx("order %s: retry: %s", id, err_get());
-		else
-			qmgr_enqueue(J_SEND, bay, id);
-	} else if (S->next_due == 0 || mtime < S->next_due)
+	if (everything || mtime <= now)
+		qmgr_enqueue_from(J_SEND, bay, id, Q_DEFERRED);
+	else if (S->next_due == 0 || mtime < S->next_due)
 		S->next_due = mtime;
 	return 0;
 }

@@ -1,12 +1,21 @@
 /*
- * sender.c - the send worker, one order per child: claim it by renaming it
- * into active/, deliver it here if this node is a destination, then make
- * one send per next hop. Custody of a destination moves only on the
- * receiver's ACK (sent after its copy is fsynced) or HAVE (it had it
- * already); each is recorded in the order before the next hop is tried.
- * Temporary failures defer the order with back-off; permanent ones (no
- * route, cyclic route, refused) turn those destinations around to the
- * origin. Expired orders are not sent: they are turned around.
+ * sender.c - the send worker. It is given a batch of orders (batch.c) and
+ * takes them one after another: claim by renaming into active/ (an order
+ * someone else claimed first is skipped), deliver here if this node is a
+ * destination, then make one send per next hop. The connection to a next
+ * hop stays open from one order to the next, and ends with BYE when the
+ * batch is done or another next hop is needed. Custody of a destination
+ * moves only on the receiver's ACK (sent after its copy is fsynced) or HAVE
+ * (it had it already); each is recorded in the order before the next hop
+ * is tried. Temporary failures defer the order with back-off; permanent
+ * ones (no route, cyclic route, refused) turn those destinations around to
+ * the origin. Expired orders are not sent: they are turned around.
+ *
+ * A next hop that could not be reached is down (peers.c) for the rest of
+ * the batch and, once the master hears it on the status pipe, for every
+ * worker until its back-off ends: its orders are deferred with its last
+ * error and no new connection attempt. A connection that broke mid-order
+ * is not reused; the next order opens a new one.
  */
 #include "shipd.h"
 #include "../global/packet.h"
@@ -18,6 +27,7 @@
 #include "../util/safefile.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -56,6 +66,83 @@ hop_order_text(const struct order *o, const struct strv *dests)
 	h.keep_data = 0;
 	text = order_format(&h, NULL);
 	return text;
+}
+
+/* A line on the status pipe to the master (see master_status_line). */
+void
+sender_status(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	if (S->statfd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	/* one write, under PIPE_BUF: whole lines; never blocks (O_NONBLOCK) */
+	if (write(S->statfd, line, n) != n)
+		msg_warnx("status pipe to the master: %s", strerror(errno));
+}
+
+/* The connection kept open from one order of the batch to the next. */
+static struct hop *cur;
+static char *cur_nh;
+static int cur_offers;
+static struct strv failed_here;		/* next hops this worker could not reach */
+
+/* One line per connection, so that an operator sees how orders share them. */
+static void
+hop_drop(int bye)
+{
+	if (cur) {
+		if (bye)
+			xfer_send(cur, XF_BYE, NULL, 0);
+		msg_info("connection to %s (%s) via %s from port %d closed%s: %d order%s offered",
+			 cur_nh, hop_remote(cur), hop_proto(cur), hop_local_port(cur),
+			 bye ? "" : " after an error", cur_offers, cur_offers == 1 ? "" : "s");
+		hop_close(cur);
+	}
+	cur = NULL;
+	cur_offers = 0;
+	free(cur_nh);
+	cur_nh = NULL;
+}
+
+static struct hop *
+hop_get(const struct peer *p, const char *nh, time_t created, char **why)
+{
+	struct peerstate *ps;
+	char until[32];
+
+	if (cur && strcmp(cur_nh, nh) == 0)
+		return cur;
+	hop_drop(1);
+	if ((strv_has(&failed_here, nh) || peer_down(nh, time(NULL), created)) &&
+	    (ps = peer_state(nh)) != NULL) {
+		struct tm tm;
+
+		strftime(until, sizeof(until), "%H:%M:%S", localtime_r(&ps->down_until, &tm));
+		*why = xasprintf("%s (next hop down: not tried again before %s)", ps->why, until);
+		return NULL;
+	}
+	if ((cur = hop_connect(S->cf, S->keys, p, S->cf->io_timeout)) == NULL) {
+		*why = xasprintf("%s (%s port %d) unreachable: %s", nh, p->host, p->port, err_get());
+		peer_failed(nh, *why);
+		strv_add(&failed_here, nh);
+		sender_status("X %s %s", nh, *why);
+		return NULL;
+	}
+	peer_connected(nh);
+	sender_status("U %s", nh);
+	cur_nh = xstrdup(nh);
+	return cur;
 }
 
 /*
@@ -124,7 +211,7 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 	struct stat st;
 	ssize_t hn, n;
 	double t0 = now_s();
-	int fd = -1, type, rc = HOP_TEMP;
+	int fd = -1, type, rc = HOP_TEMP, keep = 0;
 	uint64_t off = 0;
 	struct progress *pr = NULL;
 
@@ -148,21 +235,22 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 		*why = xasprintf("packet data %s: %s", data, strerror(errno));
 		goto out;
 	}
-	if ((h = hop_connect(S->cf, S->keys, p, S->cf->io_timeout)) == NULL) {
-		*why = xasprintf("%s (%s port %d) unreachable: %s", nh, p->host, p->port, err_get());
+	if ((h = hop_get(p, nh, o->created, why)) == NULL)
 		goto out;
-	}
 	text = hop_order_text(o, dests);
+	cur_offers++;
 	if (xfer_send_offer(h, hdr, hn, text) < 0 ||
 	    (n = xfer_recv(h, &type, msg, sizeof(msg), S->cf->io_timeout)) < 0) {
 		*why = xasprintf("%s: offer: %s", nh, err_get());
 		goto out;
 	}
+	/* an answer to the offer leaves both sides ready for the next one */
+	keep = type == XF_HAVE || type == XF_TEMPFAIL || type == XF_REFUSE;
 	switch (type) {
 	case XF_HAVE:
 		msg_info("order %s: %s already has it (custody moved earlier)", o->id, nh);
 		rc = HOP_OK;
-		goto bye;
+		goto out;
 	case XF_ACCEPT:
 		if (n != 8) {
 			*why = xasprintf("%s: malformed ACCEPT", nh);
@@ -202,6 +290,11 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 		*why = xasprintf("%s: waiting for acknowledgement: %s", nh, err_get());
 		goto out;
 	}
+	/*
+	 * a refusal after data may come from the middle of the stream: the
+	 * receiver may have read our remaining DATA as a bad OFFER, so the
+	 * connection is not reused after it
+	 */
 	if (type == XF_TEMPFAIL) {
 		*why = xasprintf("%s: %.*s", nh, (int)n, msg);
 		goto out;
@@ -224,12 +317,11 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 			 (unsigned long long)sent, secs, secs > 0 ? sent / secs / 1e6 : 0.0);
 	}
 	rc = HOP_OK;
-bye:
-	xfer_send(h, XF_BYE, NULL, 0);
+	keep = 1;
 out:
 	progress_end(pr);
-	if (h)
-		hop_close(h);
+	if (h && !keep)
+		hop_drop(0);
 	free(text);
 	free(hdr);
 	close(fd);
@@ -274,23 +366,16 @@ join_errors(struct sbuf *b, const char *why)
 	sbuf_puts(b, why);
 }
 
-int
-sender_run(const char *bay, const char *id)
+/* One claimed order, in active/ at path: 0 done, 1 deferred, else an exit status. */
+static int
+send_claimed(const char *bay, const char *id, const char *path)
 {
 	const char *self = S->cf->node;
 	struct order o;
 	struct strv hops_done = {0}, turned = {0};
 	struct sbuf errs = {0}, turn_why = {0};
-	char path[PATH_MAX];
-	int lockfd, waiting = 0, rc = 0;
+	int waiting = 0, rc = 0;
 
-	if (bay_move(bay, id, Q_OUTGOING, Q_ACTIVE) < 0)
-		return 0;	/* claimed by someone else, or gone: nothing to do */
-	if (bay_path(path, sizeof(path), bay, Q_ACTIVE, id) < 0)
-		return 70;
-	/* the lock tells start-up recovery that a live worker owns this order */
-	if ((lockfd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
-		flock(lockfd, LOCK_EX | LOCK_NB);
 	order_init(&o);
 	if (order_load(path, &o) < 0) {
 		bay_corrupt(bay, id, Q_ACTIVE, err_get());
@@ -305,8 +390,6 @@ sender_run(const char *bay, const char *id)
 	if (o.returning) {
 		rc = send_home(bay, &o);
 		order_free(&o);
-		if (lockfd >= 0)
-			close(lockfd);
 		return rc;
 	}
 	if (strv_has(&o.dests, self)) {
@@ -419,7 +502,50 @@ sender_run(const char *bay, const char *id)
 	sbuf_free(&errs);
 	sbuf_free(&turn_why);
 	order_free(&o);
-	if (lockfd >= 0)
-		close(lockfd);
+	return rc;
+}
+
+/*
+ * Claim from where the queue manager saw it (outgoing/, or deferred/ when
+ * due), or from outgoing/ if an operator's `shipctl retry` moved it there
+ * since; claimed by someone else, or gone: nothing to do.
+ */
+static int
+send_order(const char *bay, const char *id, enum qstate from)
+{
+	char path[PATH_MAX];
+	int lockfd, rc;
+
+	if (bay_move(bay, id, from, Q_ACTIVE) < 0 &&
+	    (from == Q_OUTGOING || bay_move(bay, id, Q_OUTGOING, Q_ACTIVE) < 0))
+		return 0;
+	if (bay_path(path, sizeof(path), bay, Q_ACTIVE, id) < 0)
+		rc = 70;
+	else {
+		/* the lock tells start-up recovery that a live worker owns this order */
+		if ((lockfd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+			flock(lockfd, LOCK_EX | LOCK_NB);
+		rc = send_claimed(bay, id, path);
+		if (lockfd >= 0)
+			close(lockfd);
+	}
+	if (rc == 1)
+		sender_status("F %s", id);
+	return rc;
+}
+
+/* The worker's batch, in order; exits 1 if any order was deferred. */
+int
+sender_run(const struct job *batch)
+{
+	int rc = 0;
+
+	for (const struct job *k = batch; k; k = k->batch) {
+		int r = send_order(k->bay, k->id, k->from);
+
+		if (r != 0 && rc != 1)
+			rc = r;
+	}
+	hop_drop(1);
 	return rc;
 }

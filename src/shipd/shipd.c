@@ -124,6 +124,7 @@ main(int argc, char **argv)
 
 	S = xcalloc(1, sizeof(*S));
 	S->conf_path = conf;
+	S->statfd = -1;
 	S->poll_mode = poll_mode;
 	S->only_class = sclass;
 	if ((S->cf = config_load(conf)) == NULL) {

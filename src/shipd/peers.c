@@ -1,0 +1,127 @@
+/*
+ * peers.c - what the master remembers of each next hop, so that a dead
+ * peer costs one connection attempt per back-off period, not one per
+ * order (Postfix's "dead destination"). A failed connection (refused,
+ * unreachable, timed out, handshake refused) marks the peer down until
+ * RETRY-MIN doubled per consecutive failure, clamped at RETRY-MAX; orders
+ * for a down peer that were created before its last failed attempt are
+ * still claimed and deferred one by one, each with the peer's last error,
+ * but without a connection attempt. An order created after that attempt
+ * gets one of its own (so that a peer brought back up is used for what is
+ * submitted next, without waiting out the back-off; a failure moves the
+ * mark forward again). Both times are in seconds, and an order of the same
+ * second as the failure counts as newer. A connection that works clears it. While a peer is
+ * not known to be up (at start, or when its back-off ran out) only one
+ * worker at a time may try it: the probe.
+ *
+ * The table lives in the master and is inherited by every worker at fork;
+ * a worker's own failures update its copy (so the rest of its batch is not
+ * tried) and are reported to the master over the status pipe. Memory only:
+ * a restart, or the next `shipd --poll`, starts afresh. Never touches the
+ * queue itself.
+ */
+#include "shipd.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct peerstate *
+peer_state(const char *name)
+{
+	return S->peers ? htab_get(S->peers, name) : NULL;
+}
+
+static struct peerstate *
+peer_make(const char *name)
+{
+	struct peerstate *p = peer_state(name);
+
+	if (p == NULL) {
+		if (S->peers == NULL)
+			S->peers = htab_new();
+		p = xcalloc(1, sizeof(*p));
+		htab_put(S->peers, name, p);
+	}
+	return p;
+}
+
+int
+peer_down(const char *name, time_t now, time_t created)
+{
+	struct peerstate *p = peer_state(name);
+
+	return p && p->down_until && now < p->down_until && created < p->failed_at;
+}
+
+void
+peer_failed(const char *name, const char *why)
+{
+	struct peerstate *p = peer_make(name);
+	time_t now = time(NULL);
+	int secs;
+
+	p->failed_at = now;
+	free(p->why);
+	p->why = xstrdup(why);
+	if (p->down_until && now < p->down_until)
+		return;	/* known already, this back-off period */
+	p->failures++;
+	p->up = 0;
+	if (p->down_since == 0)
+		p->down_since = now;
+	secs = bay_backoff(S->cf, p->failures);
+	p->down_until = now + secs;
+	if (S->statfd < 0)
+		msg_info("next hop %s down: %s; its orders are deferred without a connection "
+			 "attempt for %ds", name, why, secs);
+}
+
+void
+peer_connected(const char *name)
+{
+	struct peerstate *p = peer_make(name);
+
+	if (S->statfd < 0 && p->failures)
+		msg_info("next hop %s up again after %ld s", name,
+			 (long)(time(NULL) - p->down_since));
+	p->failures = 0;
+	p->down_until = p->down_since = p->failed_at = 0;
+	p->up = 1;
+	free(p->why);
+	p->why = NULL;
+}
+
+/*
+ * A peer known to be up takes as many workers as the pool has; a down one
+ * too (they only defer); one that was never tried, or whose back-off ran
+ * out, one worker at a time until that one connects or fails.
+ */
+int
+peer_may_start(const char *name, time_t now)
+{
+	struct peerstate *p = peer_state(name);
+
+	if (p == NULL)
+		return 1;	/* never tried: the caller counts it in as a probe */
+	if (p->up || (p->down_until && now < p->down_until))
+		return 1;
+	return p->running == 0;
+}
+
+void
+peer_started(const char *name)
+{
+	peer_make(name)->running++;
+}
+
+void
+peer_stopped(const char *name)
+{
+	struct peerstate *p = peer_state(name);
+
+	if (p && p->running > 0)
+		p->running--;
+}
