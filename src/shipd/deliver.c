@@ -239,7 +239,7 @@ find_parts(const char *bay, const char *group, int m, char ids[][ORDER_ID_MAX],
 		    mm != m || strcmp(g, group) != 0 || strlen(d->d_name) >= ORDER_ID_MAX)
 			continue;
 		if (ids[n][0] == 0)
-			snprintf(ids[n], ORDER_ID_MAX, "%s", d->d_name);
+			memcpy(ids[n], d->d_name, strlen(d->d_name) + 1);	/* fits: checked */
 		else if (dups)
 			strv_add(dups, d->d_name);
 	}
