@@ -42,7 +42,8 @@
 struct part {
 	char *path;
 	uint64_t body_len, first_chunk;
-	uint8_t digest[PKT_DIGEST_LEN];
+	uint8_t digest[PKT_DIGEST_LEN];		/* the body's */
+	uint8_t packet_digest[PKT_DIGEST_LEN];	/* packet.h's, set by part_finish */
 };
 
 struct pkt_sealer {
@@ -330,6 +331,7 @@ part_finish(struct pkt_sealer *s, int i, uint64_t total)
 		s->failed = 1;
 		goto out;
 	}
+	pkt_packet_digest(hd, p->digest, p->packet_digest);
 	memcpy(tl, "trailer: ", 9);
 	b64_encode(sig, sizeof(sig), tl + 9, sizeof(tl) - 9);
 	tl[PKT_TRAILER_LEN - 1] = '\n';
@@ -378,20 +380,8 @@ pkt_sealer_finish(struct pkt_sealer *s, packet_part_fn fn, void *arg)
 	if (fsync_dir(s->tmpdir) < 0)
 		return serr(s, "%s", err_get());
 	for (int i = 0; i < s->nparts; i++) {
-		struct sbuf hb = {0};
-		uint8_t hd[PKT_DIGEST_LEN];
-
 		part_hdr(s, i, total, &h);
-		/* the packet digest (packet.h) for the callback: the same header
-		 * again (Ed25519 is deterministic), so no byte is read back */
-		if (pkt_hdr_format(&h, s->me, s->reserve, &hb) < 0) {
-			sbuf_free(&hb);
-			s->failed = 1;
-			return -1;
-		}
-		sha256(hb.s, hb.len, hd);
-		sbuf_free(&hb);
-		pkt_packet_digest(hd, s->parts[i].digest, h.info.digest);
+		memcpy(h.info.digest, s->parts[i].packet_digest, PKT_DIGEST_LEN);
 		s->handed = i;		/* a failing callback's part is still ours */
 		if (fn(arg, s->parts[i].path, &h.info) < 0) {
 			s->failed = 1;

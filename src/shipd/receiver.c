@@ -9,8 +9,8 @@
  * next attempt resumes) and through the streaming verifier on the way
  * (packet_verifier_*: header signature, body hash, trailer signature; a
  * resumed transfer first feeds it what the last attempt left), so the file
- * is never read back; it must verify whole, and be the packet offered,
- * before it is committed: data/ID, then the order (its digest: the packet
+ * is never read back; a header that fails is refused at once, and the
+ * whole file must verify, and be the packet offered, before it is committed: data/ID, then the order (its digest: the packet
  * digest the verifier yields) into outgoing/, and only then ACK. What fails
  * verification is kept in corrupt/ with a .why. Anything refused is logged
  * with the peer and the reason.
@@ -236,6 +236,14 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 			rc = refuse(h, XF_REFUSE, o.id, "more data than announced");
 			goto out;
 		}
+		/* what fails before the end (a header that does not verify) is
+		 * refused at once: it costs no more disk than what came so far */
+		if (packet_verifier_feed(v, msg, m) < 0) {
+			sbuf_puts(&why, err_get());
+			unlink(partial);
+			rc = refuse(h, XF_REFUSE, o.id, why.s);
+			goto out;
+		}
 		if (write_all(fd, msg, m) < 0) {
 			int e = errno;
 
@@ -245,9 +253,6 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 			rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
 			goto out;
 		}
-		/* a failure is sticky and reported at the end, like a bad trailer:
-		 * the file goes to corrupt/ with the reason */
-		packet_verifier_feed(v, msg, m);
 		got += m;
 	}
 	if (got != o.size) {
