@@ -235,14 +235,26 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 		*why = xasprintf("packet data %s: %s", data, strerror(errno));
 		goto out;
 	}
-	if ((h = hop_get(p, nh, o->created, why)) == NULL)
-		goto out;
 	text = hop_order_text(o, dests);
-	cur_offers++;
-	if (xfer_send_offer(h, hdr, hn, text) < 0 ||
-	    (n = xfer_recv(h, &type, msg, sizeof(msg), S->cf->io_timeout)) < 0) {
-		*why = xasprintf("%s: offer: %s", nh, err_get());
-		goto out;
+	for (int fresh = 0;; fresh = 1) {
+		int reused;
+
+		if ((h = hop_get(p, nh, o->created, why)) == NULL)
+			goto out;
+		reused = cur_offers++ > 0;
+		if (xfer_send_offer(h, hdr, hn, text) == 0 &&
+		    (n = xfer_recv(h, &type, msg, sizeof(msg), S->cf->io_timeout)) >= 0)
+			break;
+		if (!reused || fresh) {
+			*why = xasprintf("%s: offer: %s", nh, err_get());
+			goto out;
+		}
+		/* the peer closed a connection kept idle between two orders of
+		 * the batch (its IO-TIMEOUT): one new connection, not a deferral */
+		msg_info("order %s: kept connection to %s gone (%s); connecting again", o->id, nh,
+			 err_get());
+		hop_drop(0);
+		h = NULL;
 	}
 	/* an answer to the offer leaves both sides ready for the next one */
 	keep = type == XF_HAVE || type == XF_TEMPFAIL || type == XF_REFUSE;
