@@ -21,7 +21,15 @@ CFLAGS	+= $(SAN) -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow \
 	   -Wno-unused-parameter -fno-common $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-LIB_SRC	= $(wildcard src/util/*.c) $(wildcard src/global/*.c)
+# The library layers, lowest first. Each is its own static archive and the
+# programs link them highest first, so a call from a lower layer into a
+# higher one has nothing to resolve it: scripts/layercheck turns any such
+# call into a build error naming the caller and the callee.
+LAYERS	= util crypto conf queue packet wire global
+LAYER_LIBS = $(foreach l,$(LAYERS),$(BUILD)/lib/$(l).a)
+LINK_LIBS = $(foreach l,$(call reverse,$(LAYERS)),$(BUILD)/lib/$(l).a)
+reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+LIB_SRC	= $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIB_OBJ	= $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 SHIPD_OBJ = $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/shipd/*.c))
 CTL_OBJ	= $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/shipctl/*.c))
@@ -32,32 +40,46 @@ TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps check demo asan fuzz bench soak install uninstall clean tests
 
-all: $(BIN)/shipd $(BIN)/shipctl
+all: $(BIN)/shipd $(BIN)/shipctl $(BUILD)/libshipd.a
 
 $(BUILD)/%.o: src/%.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+define layer_lib
+$(BUILD)/lib/$(1).a: $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/$(1)/*.c))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_lib,$(l))))
+
+# Fails the build when a layer calls into a layer above it.
+$(BUILD)/lib/.layercheck: $(LAYER_LIBS) scripts/layercheck
+	@scripts/layercheck $(LAYER_LIBS)
+	@touch $@
+
+# Every layer in one archive, for tools outside the tree's layering (bench/).
 $(BUILD)/libshipd.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/shipd: $(SHIPD_OBJ) $(BUILD)/libshipd.a
+$(BIN)/shipd: $(SHIPD_OBJ) $(LAYER_LIBS) $(BUILD)/lib/.layercheck
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SHIPD_OBJ) $(LINK_LIBS) $(LDLIBS)
 
-$(BIN)/shipctl: $(CTL_OBJ) $(BUILD)/libshipd.a
+$(BIN)/shipctl: $(CTL_OBJ) $(LAYER_LIBS) $(BUILD)/lib/.layercheck
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CTL_OBJ) $(LINK_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(BUILD)/libshipd.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LAYER_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libshipd.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LINK_LIBS) $(LDLIBS)
 
 # test tools (the hostile peer): programs the scenario tests drive
-$(BUILD)/tests/%: tests/tools/%.c $(BUILD)/libshipd.a $(wildcard src/*/*.h)
+$(BUILD)/tests/%: tests/tools/%.c $(LAYER_LIBS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libshipd.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LINK_LIBS) $(LDLIBS)
 
 tests: all $(TEST_BIN) $(TOOL_BIN)
 

@@ -11,7 +11,7 @@
  *
  *   limits DIR [MB]
  */
-#include "global/crypto.h"
+#include "crypto/crypto.h"
 #include "util/log.h"
 
 #include <errno.h>

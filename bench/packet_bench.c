@@ -14,11 +14,11 @@
  *
  * Built and run by bench/run; never part of the daemon.
  */
-#include "global/config.h"
-#include "global/crypto.h"
-#include "global/keys.h"
-#include "global/packet.h"
-#include "global/packet_int.h"
+#include "conf/config.h"
+#include "crypto/crypto.h"
+#include "crypto/keys.h"
+#include "packet/packet.h"
+#include "packet/packet_int.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/safefile.h"

@@ -5,7 +5,7 @@
  *
  * The port variables are cleared so the environment cannot mask a path.
  */
-#include "global/config.h"
+#include "conf/config.h"
 
 #include <stdint.h>
 #include <stdio.h>

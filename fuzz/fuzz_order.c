@@ -3,7 +3,7 @@
  * be parsed or refused with an error, never crash, leak or read out of
  * bounds; whatever parses must format and re-parse to the same text.
  */
-#include "global/order.h"
+#include "queue/order.h"
 #include "util/log.h"
 
 #include <stdint.h>

@@ -17,11 +17,11 @@
  * Seeds: FUZZ_PACKET_MKSEED=DIR build/fuzz/fuzz_packet writes a few real
  * packets and archive streams into DIR and exits.
  */
-#include "global/config.h"
-#include "global/crypto.h"
-#include "global/keys.h"
-#include "global/packet.h"
-#include "global/packet_int.h"
+#include "conf/config.h"
+#include "crypto/crypto.h"
+#include "crypto/keys.h"
+#include "packet/packet.h"
+#include "packet/packet_int.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/safefile.h"

@@ -12,11 +12,11 @@
  *      reached (type, number, flags, payload)
  * Nothing may crash, leak, hang or deliver an altered message.
  */
-#include "global/config.h"
-#include "global/crypto.h"
-#include "global/keys.h"
-#include "global/wire.h"
-#include "global/wire_int.h"
+#include "conf/config.h"
+#include "crypto/crypto.h"
+#include "crypto/keys.h"
+#include "wire/wire.h"
+#include "wire/wire_int.h"
 #include "util/log.h"
 #include "util/mem.h"
 

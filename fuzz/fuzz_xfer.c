@@ -10,11 +10,11 @@
  * build/tests/hostile offer-file with a throwaway key whose public half
  * is the KEY H line below; the secret half was not kept.
  */
-#include "global/config.h"
-#include "global/crypto.h"
-#include "global/order.h"
-#include "global/packet.h"
-#include "global/xfer.h"
+#include "conf/config.h"
+#include "crypto/crypto.h"
+#include "queue/order.h"
+#include "packet/packet.h"
+#include "wire/xfer.h"
 #include "util/log.h"
 #include "util/mem.h"
 

@@ -6,10 +6,10 @@
  * nothing here exits or touches the network.
  */
 #include "submit.h"
-#include "bay.h"
-#include "crypto.h"
-#include "order.h"
-#include "packet.h"
+#include "../queue/bay.h"
+#include "../crypto/crypto.h"
+#include "../queue/order.h"
+#include "../packet/packet.h"
 #include "../util/log.h"
 #include "../util/safefile.h"
 

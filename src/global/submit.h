@@ -9,13 +9,17 @@
  * data/ID and then writes the order to outgoing/ID: data first, order
  * second, so a crash in between leaves only an orphan data file that
  * recovery removes. Never exits; never touches the network.
+ *
+ * Layer src/global/: the little shipping policy both programs share
+ * (submission, expiry, running a helper program). May call every layer
+ * below; src/shipd/ and src/shipctl/ sit above it.
  */
 #ifndef SHIPD_SUBMIT_H
 #define SHIPD_SUBMIT_H
 
 #include <time.h>
-#include "config.h"
-#include "keys.h"
+#include "../conf/config.h"
+#include "../crypto/keys.h"
 #include "../util/mem.h"
 
 struct submit_req {

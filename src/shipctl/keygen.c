@@ -4,7 +4,7 @@
  * pubkey" prints that line again from the existing key.
  */
 #include "shipctl.h"
-#include "../global/keys.h"
+#include "../crypto/keys.h"
 
 #include "../util/safefile.h"
 

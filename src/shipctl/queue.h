@@ -10,7 +10,7 @@
 #define SHIPD_SHIPCTL_QUEUE_H
 
 #include <stdio.h>
-#include "../global/bay.h"
+#include "../queue/bay.h"
 #include "../util/mem.h"
 
 /* One order file found in a bay; ok = 0 when it did not parse. */

@@ -3,7 +3,7 @@
  * verb's own file. Unknown verbs fail loudly with the list.
  */
 #include "shipctl.h"
-#include "../global/crypto.h"
+#include "../crypto/crypto.h"
 #include "../util/log.h"
 
 #include <errno.h>

@@ -16,7 +16,7 @@
 #ifndef SHIPD_SHIPCTL_H
 #define SHIPD_SHIPCTL_H
 
-#include "../global/config.h"
+#include "../conf/config.h"
 
 #define EX_OK		0
 #define EX_NOTFOUND	1

@@ -11,7 +11,7 @@
  * turned around.
  */
 #include "shipctl.h"
-#include "../global/keys.h"
+#include "../crypto/keys.h"
 #include "../global/submit.h"
 #include "wait.h"
 #include "../util/log.h"

@@ -12,7 +12,7 @@
  */
 #include "shipctl.h"
 #include "queue.h"
-#include "../global/progress.h"
+#include "../queue/progress.h"
 #include "../util/clock.h"
 #include "../util/log.h"
 

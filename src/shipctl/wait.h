@@ -6,7 +6,7 @@
 #ifndef SHIPD_SHIPCTL_WAIT_H
 #define SHIPD_SHIPCTL_WAIT_H
 
-#include "../global/config.h"
+#include "../conf/config.h"
 #include "../util/mem.h"
 
 /*

@@ -19,7 +19,7 @@
  * Never forks, never moves an order.
  */
 #include "shipd.h"
-#include "../global/bay.h"
+#include "../queue/bay.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 

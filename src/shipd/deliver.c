@@ -14,7 +14,7 @@
  * A failure leaves receipts/KEY.pending, retried by the next poll.
  */
 #include "shipd.h"
-#include "../global/packet.h"
+#include "../packet/packet.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 #include "../util/safefile.h"

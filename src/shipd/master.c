@@ -10,8 +10,8 @@
  * Never sends or receives packet bytes itself.
  */
 #include "shipd.h"
-#include "../global/progress.h"
-#include "../global/wire.h"
+#include "../queue/progress.h"
+#include "../wire/wire.h"
 #include "../util/addr.h"
 #include "../util/log.h"
 #include "../util/mem.h"

@@ -16,10 +16,10 @@
  * with the peer and the reason.
  */
 #include "shipd.h"
-#include "../global/crypto.h"
-#include "../global/packet.h"
-#include "../global/wire.h"
-#include "../global/xfer.h"
+#include "../crypto/crypto.h"
+#include "../packet/packet.h"
+#include "../wire/wire.h"
+#include "../wire/xfer.h"
 #include "../util/addr.h"
 #include "../util/log.h"
 #include "../util/mem.h"

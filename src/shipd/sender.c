@@ -18,10 +18,10 @@
  * is not reused; the next order opens a new one.
  */
 #include "shipd.h"
-#include "../global/packet.h"
-#include "../global/progress.h"
-#include "../global/wire.h"
-#include "../global/xfer.h"
+#include "../packet/packet.h"
+#include "../queue/progress.h"
+#include "../wire/wire.h"
+#include "../wire/xfer.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 #include "../util/safefile.h"

@@ -10,8 +10,8 @@
  * when something is still waiting, 2 on a configuration error.
  */
 #include "shipd.h"
-#include "../global/crypto.h"
-#include "../global/progress.h"
+#include "../crypto/crypto.h"
+#include "../queue/progress.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 

@@ -21,10 +21,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
-#include "../global/bay.h"
-#include "../global/config.h"
-#include "../global/keys.h"
-#include "../global/order.h"
+#include "../queue/bay.h"
+#include "../conf/config.h"
+#include "../crypto/keys.h"
+#include "../queue/order.h"
 #include "../util/htab.h"
 
 enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE };

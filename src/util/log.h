@@ -5,6 +5,10 @@
  * the code given)/msg_panic (broken invariant, abort). Output goes to stderr,
  * syslog or a file, chosen once by log_open(). Lines are one event each,
  * prefixed with the program name, so they stay grep-able.
+ *
+ * Layer src/util/ (the lowest): generic helpers - logging, allocation,
+ * strings, atomic files, clock, addresses, hash table. Calls libc only;
+ * knows nothing of shipping.
  */
 #ifndef SHIPD_LOG_H
 #define SHIPD_LOG_H

@@ -5,8 +5,8 @@
  * leftover state on its own.
  */
 #include "t.h"
-#include "global/bay.h"
-#include "global/crypto.h"
+#include "queue/bay.h"
+#include "crypto/crypto.h"
 #include "util/log.h"
 #include "util/safefile.h"
 

@@ -8,8 +8,8 @@
  * Runs from the repository root (tests/run does; else $TOP is used).
  */
 #include "t.h"
-#include "global/config.h"
-#include "global/keys.h"
+#include "conf/config.h"
+#include "crypto/keys.h"
 #include "util/safefile.h"
 
 #include <limits.h>

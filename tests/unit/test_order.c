@@ -4,8 +4,8 @@
  * refused with "line N: ..." rather than guessed at.
  */
 #include "t.h"
-#include "global/crypto.h"
-#include "global/order.h"
+#include "crypto/crypto.h"
+#include "queue/order.h"
 #include "util/log.h"
 #include "util/safefile.h"
 

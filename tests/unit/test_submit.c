@@ -8,9 +8,9 @@
  * max_part-sized pieces behind a fake header; it checks nothing.
  */
 #include "t.h"
-#include "global/bay.h"
-#include "global/crypto.h"
-#include "global/packet.h"
+#include "queue/bay.h"
+#include "crypto/crypto.h"
+#include "packet/packet.h"
 #include "global/submit.h"
 #include "util/log.h"
 #include "util/safefile.h"

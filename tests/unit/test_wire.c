@@ -7,11 +7,11 @@
  * from 20000-29999, chosen by pid so parallel runs do not collide.
  */
 #include "t.h"
-#include "global/config.h"
-#include "global/crypto.h"
-#include "global/keys.h"
-#include "global/wire.h"
-#include "global/wire_int.h"
+#include "conf/config.h"
+#include "crypto/crypto.h"
+#include "crypto/keys.h"
+#include "wire/wire.h"
+#include "wire/wire_int.h"
 #include "util/log.h"
 #include "util/mem.h"
 

@@ -7,6 +7,9 @@
  * No primitive is implemented here; this file only adapts libgcrypt's API.
  * Secrets live in gcry_malloc_secure() memory where the caller asks for it
  * and are wiped with crypto_wipe() after use.
+ *
+ * Layer src/crypto/: primitives and the node's keys. May call src/util/
+ * only; never reads configuration, bays, packets or the network.
  */
 #ifndef SHIPD_CRYPTO_H
 #define SHIPD_CRYPTO_H

@@ -33,6 +33,11 @@
  *                    stored (exactly once). Purged after expiry + 14 days.
  *
  * Nothing here knows about the network or the packet format.
+ *
+ * Layer src/queue/: bays, orders, recovery, progress records - the only
+ * code that names a spool directory or commits a file into one. May call
+ * src/util/, src/crypto/ and src/conf/; knows nothing of packets or the
+ * network.
  */
 #ifndef SHIPD_BAY_H
 #define SHIPD_BAY_H
@@ -40,7 +45,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
-#include "config.h"
+#include "../conf/config.h"
 #include "order.h"
 
 enum qstate {

@@ -17,6 +17,11 @@
  * the file size. Relays can check headers and signatures but hold no key
  * that opens the payload. Nothing here touches bay state directories; the
  * caller owns renames.
+ *
+ * Layer src/packet/: the sealed format (seal, verify, open). May call
+ * the layers below it (it uses src/util/, src/crypto/, src/conf/); never
+ * renames into a bay (callers commit through src/queue/) and never touches
+ * the network.
  */
 #ifndef SHIPD_PACKET_H
 #define SHIPD_PACKET_H
@@ -24,9 +29,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
-#include "config.h"
-#include "keys.h"
-#include "order.h"
+#include "../conf/config.h"
+#include "../crypto/keys.h"
+#include "../queue/order.h"
 
 #define PKT_VERSION		1
 #define PKT_CHUNK		(64 * 1024)	/* plaintext bytes per chunk */

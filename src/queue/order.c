@@ -19,7 +19,7 @@
  * (one atomic safe_write) and never exits on bad input.
  */
 #include "order.h"
-#include "crypto.h"
+#include "../crypto/crypto.h"
 #include "../util/log.h"
 #include "../util/safefile.h"
 

@@ -10,6 +10,11 @@
  *
  * The channel moves whole messages of at most HOP_MAX_MSG bytes; the
  * transfer protocol on top (offers, data, acks) is the caller's.
+ *
+ * Layer src/wire/: handshakes, the hop channel over TCP and UDP, port
+ * binding, transfer framing. May call the layers below it (it uses
+ * src/util/, src/crypto/, src/conf/); never commits into a bay and never
+ * parses a packet.
  */
 #ifndef SHIPD_WIRE_H
 #define SHIPD_WIRE_H
@@ -17,8 +22,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include "config.h"
-#include "keys.h"
+#include "../conf/config.h"
+#include "../crypto/keys.h"
 
 #define HOP_MAX_MSG	(256 * 1024)
 

@@ -8,6 +8,9 @@
  * CLEARCASE_MAX_PORT in the environment override the file.
  *
  * The parser never exits and never touches the network or the spool.
+ *
+ * Layer src/conf/: parsing and checking shipping.conf. May call
+ * src/util/ and src/crypto/ (key tokens); never touches a spool.
  */
 #ifndef SHIPD_CONFIG_H
 #define SHIPD_CONFIG_H
@@ -16,7 +19,7 @@
 #include <stdio.h>
 #include "../util/addr.h"
 #include "../util/mem.h"
-#include "keys.h"
+#include "../crypto/keys.h"
 
 #define MAX_CLASSES		64
 #define DEFAULT_CLASS		"-default"

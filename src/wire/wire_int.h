@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "../util/log.h"
-#include "crypto.h"
+#include "../crypto/crypto.h"
 #include "wire.h"
 
 #define HOP_MAGIC	"SHIPD-HOP"
