@@ -2,7 +2,7 @@
  * config.c - lookups over a parsed configuration and its release. The
  * parser is config_parse.c; the check mode is config_check.c.
  */
-#include "config.h"
+#include "config_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,21 @@ config_class(const struct config *cf, const char *name)
 	for (int i = 0; i < cf->nclasses; i++)
 		if (strcmp(cf->classes[i].name, name) == 0)
 			return &cf->classes[i];
+	return NULL;
+}
+
+const struct sclass *
+config_bay_class(const struct config *cf, const char *bay)
+{
+	for (int i = 0; i < cf->nclasses; i++) {
+		const struct sclass *c = &cf->classes[i];
+
+		for (int j = 0; j < c->bays.n; j++)
+			if (strcmp(c->bays.v[j], bay) == 0)
+				return c;
+		if (c->return_bay && strcmp(c->return_bay, bay) == 0)
+			return c;
+	}
 	return NULL;
 }
 

@@ -102,12 +102,12 @@ void config_free(struct config *cf);
 const char *config_default_path(void);
 
 const struct sclass *config_class(const struct config *cf, const char *name);
+/* The class a bay directory belongs to (storage or return bay), or NULL. */
+const struct sclass *config_bay_class(const struct config *cf, const char *bay);
 /* Any known node (PEER or KEY) by name; NULL if unknown. */
 const struct peer *config_peer(const struct config *cf, const char *name);
 /* Add this node's own key as a KEY entry (if it has none). */
 void config_add_self(struct config *cf, const struct pubkey *pk);
-/* The known node whose signing key is sign_pub, or NULL. */
-const struct peer *config_peer_by_key(const struct config *cf, const uint8_t *sign_pub);
 
 /*
  * The next hop for a destination: the ROUTE next hop naming it, else the
@@ -124,8 +124,5 @@ const char *config_next_hop(const struct config *cf, const char *dest);
  * of problems, each printed as "file:line: message".
  */
 int config_check(const struct config *cf, FILE *out);
-
-/* Size with k/m/g suffix; bare = KB (MultiSite MAX-DATA-SIZE convention). */
-int config_parse_size(const char *s, int bare_is_kb, uint64_t *out);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * config_int.h - private to the shipping.conf parser (config_parse.c, the
  * table and the file; config_directives.c, the handlers of directives
- * with several values). Nothing outside config_*.c includes this.
+ * with several values). Nothing outside config_*.c and the module tests
+ * includes this.
  */
 #ifndef SHIPD_CONFIG_INT_H
 #define SHIPD_CONFIG_INT_H
@@ -71,5 +72,10 @@ int cfp_is_ip(const char *s);
 /* PEERs without an inline key take KEYS-DIR/NAME.pub; every other
  * NAME.pub there becomes a KEY node. */
 int cfp_resolve_keys(struct parse *p);
+
+/* Size with k/m/g suffix; bare = KB (MultiSite MAX-DATA-SIZE convention). */
+int config_parse_size(const char *s, int bare_is_kb, uint64_t *out);
+/* The known node whose signing key is sign_pub, or NULL. */
+const struct peer *config_peer_by_key(const struct config *cf, const uint8_t *sign_pub);
 
 #endif

@@ -392,17 +392,6 @@ hash_final(struct hash *h, uint8_t *out)
 	free(h);
 }
 
-struct hash *
-hash_copy(const struct hash *h)
-{
-	struct hash *c = xmalloc(sizeof(*c));
-
-	if (gcry_md_copy(&c->h, h->h))
-		msg_fatal("libgcrypt: cannot copy hash");
-	c->algo = h->algo;
-	return c;
-}
-
 void
 sha256(const void *p, size_t n, uint8_t out[SHA256_LEN])
 {
@@ -433,20 +422,6 @@ hex_value(int c)
 	return -1;
 }
 
-int
-hex_decode(const char *in, uint8_t *out, size_t n)
-{
-	if (strlen(in) != 2 * n)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hex_value(in[2 * i]), lo = hex_value(in[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = hi << 4 | lo;
-	}
-	return 0;
-}
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

@@ -74,10 +74,8 @@ struct hash *hash_new_sha256(void);
 struct hash *hash_new_sha512(void);
 void hash_update(struct hash *h, const void *p, size_t n);
 void hash_final(struct hash *h, uint8_t *out);	/* 32 or 64 bytes; frees h */
-struct hash *hash_copy(const struct hash *h);
 void sha256(const void *p, size_t n, uint8_t out[SHA256_LEN]);
 void hex_encode(const uint8_t *in, size_t n, char *out);	/* out: 2n+1 */
-int hex_decode(const char *in, uint8_t *out, size_t n);	/* exactly 2n hex digits */
 int hex_value(int c);					/* 0..15, or -1 */
 
 /* base64 (standard alphabet, padded). */

@@ -100,10 +100,6 @@ main(int argc, char **argv)
 	crypto_init();
 	for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
 		if (strcmp(argv[i], verbs[v].name) == 0) {
-			if (verbs[v].fn == NULL) {
-				fprintf(stderr, "shipctl: %s: not built yet\n", argv[i]);
-				return EX_USAGE;
-			}
 			rc = verbs[v].fn(&c, argc - i, argv + i);
 			if (c.cf)
 				config_free(c.cf);

@@ -40,23 +40,22 @@ struct ctl {
 struct config *ctl_config(struct ctl *c);
 void ctl_drop(struct ctl *c);
 
+/* Each verb's entry point, defined in its own file. */
 #define VERB(name) int cmd_##name(struct ctl *c, int argc, char **argv)
-/* Weak while the verbs are written in parallel: a missing one says so. */
-#define VERB_DECL(name) __attribute__((weak)) VERB(name)
-VERB_DECL(checkconf);
-VERB_DECL(keygen);
-VERB_DECL(pubkey);
-VERB_DECL(submit);
-VERB_DECL(ls);
-VERB_DECL(show);
-VERB_DECL(hold);
-VERB_DECL(release);
-VERB_DECL(retry);
-VERB_DECL(rm);
-VERB_DECL(resubmit);
-VERB_DECL(routes);
-VERB_DECL(firewall);
-VERB_DECL(stats);
-VERB_DECL(top);
+VERB(checkconf);
+VERB(keygen);
+VERB(pubkey);
+VERB(submit);
+VERB(ls);
+VERB(show);
+VERB(hold);
+VERB(release);
+VERB(retry);
+VERB(rm);
+VERB(resubmit);
+VERB(routes);
+VERB(firewall);
+VERB(stats);
+VERB(top);
 
 #endif

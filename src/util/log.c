@@ -49,12 +49,6 @@ log_open(const char *progname, const char *dest)
 		to_stderr = 1;
 }
 
-const char *
-log_progname(void)
-{
-	return prog;
-}
-
 void
 msg_vlog(int prio, const char *fmt, va_list ap)
 {
@@ -144,10 +138,12 @@ void
 err_set(const char *fmt, ...)
 {
 	va_list ap;
+	int e = errno;		/* callers still look at it after setting the text */
 
 	va_start(ap, fmt);
 	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
 	va_end(ap);
+	errno = e;
 }
 
 const char *

@@ -19,7 +19,6 @@
 
 /* dest: "stderr", "syslog", "file:/path", or a comma list like "stderr,syslog". */
 void log_open(const char *progname, const char *dest);
-const char *log_progname(void);
 void msg_info(const char *fmt, ...) PRINTF(1, 2);
 void msg_warnx(const char *fmt, ...) PRINTF(1, 2);
 void msg_warn(const char *fmt, ...) PRINTF(1, 2);

@@ -1,6 +1,7 @@
 /*
  * safefile.c - crash-safe file creation and state changes (see safefile.h).
  * Every error path unlinks the temporary and sets err_set() with the path.
+ * Every durable step passes step() first: the test-only fault hook.
  */
 #include "safefile.h"
 #include "mem.h"
@@ -8,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,46 @@ read_full(int fd, void *buf, size_t n)
 	return got;
 }
 
+static long steps, fault_at;
+static int fault_err;
+
+void
+safe_fault(long nth, int err)
+{
+	fault_at = nth > 0 ? steps + nth : 0;
+	fault_err = err;
+}
+
+long
+safe_steps(void)
+{
+	return steps;
+}
+
+/* Before each durable step: 0 to go on, -1 with errno set when the test
+ * hook says this one fails (or never returns, for SAFE_FAULT_KILL). */
+static int
+step(void)
+{
+	if (++steps != fault_at)
+		return 0;
+	fault_at = 0;
+	if (fault_err == SAFE_FAULT_KILL)
+		raise(SIGKILL);
+	errno = fault_err;
+	return -1;
+}
+
+int
+safe_fsync(int fd, const char *name)
+{
+	if (step() < 0 || fsync(fd) < 0) {
+		err_set("fsync %s: %s", name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 fsync_dir(const char *dir)
 {
@@ -64,7 +106,7 @@ fsync_dir(const char *dir)
 		err_set("open %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (fsync(fd) < 0 && errno != EINVAL) {
+	if (step() < 0 || (fsync(fd) < 0 && errno != EINVAL)) {
 		err_set("fsync %s: %s", dir, strerror(errno));
 		close(fd);
 		return -1;
@@ -102,8 +144,9 @@ safe_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode)
 		if (path_fmt(tmp, tmpsz, "%s/.tmp.%ld.%ld.%lu", dir, (long)getpid(),
 			     (long)ts.tv_nsec, ++seq) < 0)
 			return -1;
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-		if (fd >= 0)
+		if (step() < 0)
+			fd = -1;
+		else if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) >= 0)
 			return fd;
 		if (errno != EEXIST) {
 			err_set("create %s: %s", tmp, strerror(errno));
@@ -134,8 +177,7 @@ safe_commit(int fd, const char *tmp, const char *dir, const char *name)
 		safe_abort(fd, tmp);
 		return -1;
 	}
-	if (fsync(fd) < 0) {
-		err_set("fsync %s: %s", tmp, strerror(errno));
+	if (safe_fsync(fd, tmp) < 0) {
 		safe_abort(fd, tmp);
 		return -1;
 	}
@@ -144,8 +186,7 @@ safe_commit(int fd, const char *tmp, const char *dir, const char *name)
 		safe_abort(-1, tmp);
 		return -1;
 	}
-	if (rename(tmp, final) < 0) {
-		err_set("rename %s to %s: %s", tmp, final, strerror(errno));
+	if (safe_rename_nosync(tmp, final) < 0) {
 		safe_abort(-1, tmp);
 		return -1;
 	}
@@ -169,16 +210,72 @@ safe_write(const char *dir, const char *name, const void *buf, size_t len, mode_
 }
 
 int
-safe_rename(const char *from, const char *to)
+safe_rename_nosync(const char *from, const char *to)
 {
-	if (rename(from, to) < 0) {
+	if (step() < 0 || rename(from, to) < 0) {
 		err_set("rename %s to %s: %s", from, to, strerror(errno));
 		return -1;
 	}
-	if (fsync_parent(to) < 0)
+	return 0;
+}
+
+/* Falls back to check-then-rename where the file system lacks
+ * RENAME_NOREPLACE (a lost race there replaces: never used for orders). */
+int
+safe_rename_noreplace(const char *from, const char *to)
+{
+	struct stat sb;
+
+	if (step() < 0)
+		goto fail;
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		goto fail;
+	if (lstat(to, &sb) == 0)
+		errno = EEXIST;
+	else if (rename(from, to) == 0)
+		return 0;
+fail:
+	err_set("rename %s to %s: %s", from, to, strerror(errno));
+	return -1;
+}
+
+int
+safe_rename(const char *from, const char *to)
+{
+	if (safe_rename_nosync(from, to) < 0 || fsync_parent(to) < 0)
 		return -1;
 	/* the source directory lost an entry: make that durable too */
 	return fsync_parent(from);
+}
+
+int
+safe_unlink_nosync(const char *path)
+{
+	if (step() < 0 || unlink(path) < 0) {
+		err_set("unlink %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+safe_unlink(const char *path)
+{
+	if (safe_unlink_nosync(path) < 0)
+		return -1;
+	return fsync_parent(path);
+}
+
+int
+safe_link(const char *from, const char *to)
+{
+	if (step() < 0 || link(from, to) < 0) {
+		err_set("link %s to %s: %s", from, to, strerror(errno));
+		return -1;
+	}
+	return fsync_parent(to);
 }
 
 char *

@@ -1,10 +1,15 @@
 /*
  * safefile.h - the one way shipd writes a file that must survive a crash:
  * O_EXCL temporary in the same directory, write, fsync, close, rename(2),
- * fsync the directory; any error unlinks the temporary. Also: rename with
- * directory fsync (a state change), and bounded whole-file reads.
+ * fsync the directory; any error unlinks the temporary. Also: rename,
+ * link and unlink with directory fsync (a state change), and bounded
+ * whole-file reads.
  *
- * These never leave a half-written file under the final name.
+ * Every durable step (creating a temporary, fsync of a file or a
+ * directory, rename, link, unlink) goes through here and is counted, so
+ * that module tests can make the Nth one fail (safe_fault) and check that
+ * nothing is lost. These never leave a half-written file under the final
+ * name.
  */
 #ifndef SHIPD_SAFEFILE_H
 #define SHIPD_SAFEFILE_H
@@ -27,8 +32,33 @@ void safe_abort(int fd, const char *tmp);
 
 /* rename(2) then fsync the directories of both ends: one durable state change. */
 int safe_rename(const char *from, const char *to);
+/*
+ * The steps alone, for callers that group several changes under one
+ * directory fsync (the caller fsyncs before it reports success):
+ * rename(2); rename that never replaces (EEXIST); unlink(2); fsync(2) of
+ * an open file. On failure errno is kept for the caller (ENOENT, EEXIST).
+ */
+int safe_rename_nosync(const char *from, const char *to);
+int safe_rename_noreplace(const char *from, const char *to);
+int safe_unlink_nosync(const char *path);
+int safe_fsync(int fd, const char *name);
+/* unlink(2) then fsync the directory. */
+int safe_unlink(const char *path);
+/* link(2) then fsync the new name's directory. */
+int safe_link(const char *from, const char *to);
 int fsync_dir(const char *dir);
 int fsync_parent(const char *path);
+
+/*
+ * Fault injection, for module tests only (nothing else arms it): the nth
+ * durable step from now fails with errno err instead of running (its
+ * caller sees an ordinary error), or with err SAFE_FAULT_KILL the process
+ * kills itself with SIGKILL just before it (a crash at that point).
+ * safe_fault(0, 0) disarms; safe_steps() counts the steps taken so far.
+ */
+#define SAFE_FAULT_KILL	(-1)
+void safe_fault(long nth, int err);
+long safe_steps(void);
 
 /* write/read all of n bytes, retrying on EINTR and short counts. */
 int write_all(int fd, const void *buf, size_t n);

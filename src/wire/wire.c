@@ -47,15 +47,6 @@
 
 /* ---- small shared helpers ---- */
 
-int64_t
-wire_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 int
 wire_wait(int fd, short events, int64_t deadline)
 {

@@ -29,10 +29,6 @@
 
 struct hop;
 
-/* Bind fd (a new socket) to a port in cf's range, or any port when unset.
- * Waits and retries while the range is busy, up to wait_s seconds. */
-int port_bind(const struct config *cf, int fd, int family, int wait_s);
-
 /* The listening sockets: TCP and UDP on cf->listen_addr:listen_port. */
 int wire_listen_tcp(const struct config *cf);
 int wire_listen_udp(const struct config *cf);

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "../crypto/crypto.h"
 #include "wire.h"
@@ -80,8 +81,19 @@ struct hop_udp_stats {
 	unsigned long received, bad, dup, oow;		/* datagrams in; dropped ones */
 };
 
+/* The monotonic clock (util/clock.c) in microseconds, as deadlines here count. */
+static inline int64_t
+wire_now_us(void)
+{
+	return (int64_t)(now_mono() * 1e6);
+}
+
+/* portbind.c: bind fd (a new socket) to a port in cf's range, or any port
+ * when unset; waits and retries while the range is busy, up to wait_s
+ * seconds. */
+int port_bind(const struct config *cf, int fd, int family, int wait_s);
+
 /* wire.c: helpers shared by both transports */
-int64_t wire_now_us(void);
 int wire_wait(int fd, short events, int64_t deadline_us);	/* 1 ready, 0 timeout, -1 */
 void wire_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint8_t space, uint64_t ctr);
 void wire_err_prefix(const char *fmt, ...) PRINTF(1, 2);

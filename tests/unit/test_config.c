@@ -9,6 +9,7 @@
  */
 #include "t.h"
 #include "conf/config.h"
+#include "conf/config_int.h"
 #include "crypto/keys.h"
 #include "util/safefile.h"
 
