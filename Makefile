@@ -25,7 +25,7 @@ LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # programs link them highest first, so a call from a lower layer into a
 # higher one has nothing to resolve it: scripts/layercheck turns any such
 # call into a build error naming the caller and the callee.
-LAYERS	= util crypto conf queue packet wire global
+LAYERS	= util crypto conf queue packet wire global sched
 LAYER_LIBS = $(foreach l,$(LAYERS),$(BUILD)/lib/$(l).a)
 LINK_LIBS = $(foreach l,$(call reverse,$(LAYERS)),$(BUILD)/lib/$(l).a)
 reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
@@ -72,7 +72,7 @@ $(BIN)/shipctl: $(CTL_OBJ) $(LAYER_LIBS) $(BUILD)/lib/.layercheck
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CTL_OBJ) $(LINK_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LAYER_LIBS)
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LAYER_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LINK_LIBS) $(LDLIBS)
 

@@ -6,7 +6,7 @@
  * nothing here exits or touches the network.
  */
 #include "submit.h"
-#include "../queue/bay.h"
+#include "../queue/commit.h"
 #include "../crypto/crypto.h"
 #include "../queue/order.h"
 #include "../packet/packet.h"
@@ -35,12 +35,11 @@ struct seal_ctx {
 	struct strv queued;		/* parts whose order is in outgoing/ */
 };
 
-/* One sealed part: data/ID first, then the order in outgoing/. */
+/* One sealed part: its data and order into the bay (bay_enqueue). */
 static int
 queue_part(void *arg, const char *path, const struct pkt_info *pi)
 {
 	struct seal_ctx *x = arg;
-	char data[PATH_MAX], outdir[PATH_MAX];
 	struct order o;
 	int rc;
 
@@ -52,12 +51,6 @@ queue_part(void *arg, const char *path, const struct pkt_info *pi)
 	order_init(&o);
 	o.size = pi->file_size;
 	hex_encode(pi->digest, sizeof(pi->digest), o.digest);	/* the sealer's: no re-read */
-	if (bay_data_path(data, sizeof(data), x->bay, pi->id) < 0 ||
-	    bay_path(outdir, sizeof(outdir), x->bay, Q_OUTGOING, NULL) < 0 ||
-	    safe_rename(path, data) < 0) {
-		unlink(path);
-		return -1;
-	}
 	snprintf(o.id, sizeof(o.id), "%s", pi->id);
 	o.group = xstrdup(x->group);
 	o.part = pi->part;
@@ -74,12 +67,10 @@ queue_part(void *arg, const char *path, const struct pkt_info *pi)
 	o.keep_data = x->r->copy;
 	o.notify = x->r->notify ? xstrdup(x->r->notify) : NULL;
 	o.comment = x->r->comment ? xstrdup(x->r->comment) : NULL;
-	rc = order_save(outdir, &o);
+	rc = bay_enqueue(x->bay, &o, Q_OUTGOING, path);
 	order_free(&o);
-	if (rc < 0) {
-		unlink(data);	/* no order names it: never queued */
+	if (rc < 0)
 		return -1;
-	}
 	strv_add(&x->queued, pi->id);
 	return 0;
 }
@@ -212,7 +203,7 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 	{
 		char tmpdir[PATH_MAX];
 
-		if (bay_subpath(tmpdir, sizeof(tmpdir), x.bay, "tmp", NULL) < 0)
+		if (bay_path(tmpdir, sizeof(tmpdir), x.bay, Q_TMP, NULL) < 0)
 			rc = -1;
 		else
 			rc = packet_seal(cf, me, cf->node, r->path, x.name, &r->dests, x.cls->name,

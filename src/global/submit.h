@@ -5,10 +5,10 @@
  *
  * Checks (class, readable regular file, every destination routable,
  * expiry in the future, space in the chosen bay), seals the file with
- * packet_seal() into BAY/tmp/, and per part renames the sealed file to
- * data/ID and then writes the order to outgoing/ID: data first, order
- * second, so a crash in between leaves only an orphan data file that
- * recovery removes. Never exits; never touches the network.
+ * packet_seal() into BAY/tmp/, and queues each part with bay_enqueue()
+ * (data first, order second, so a crash in between leaves only an orphan
+ * data file that recovery removes). Never exits; never touches the
+ * network.
  *
  * Layer src/global/: the little shipping policy both programs share
  * (submission, expiry, running a helper program). May call every layer

@@ -1,13 +1,12 @@
 /*
- * bay.c - the bay as directories: paths, state changes (one durable
- * rename), exactly-once markers, space checks, scans and deferral. The
- * state table is in bay.h; start-up recovery is bay_recover.c.
- *
- * Every state change is a rename within the bay; every file that must
- * survive a crash is written with safe_write/safe_commit. Nothing here
- * reads packet contents or touches the network; nothing here exits.
+ * bay.c - the bay as directories: names and paths, finding and loading
+ * orders, seen markers, space checks, scans and back-off. Read-only but
+ * for bay_init and the purges; the verbs that change a bay are commit.c,
+ * start-up recovery and the sweep bay_recover.c. The state table is in
+ * bay.h. Nothing here reads packet contents or touches the network;
+ * nothing here exits.
  */
-#include "bay.h"
+#include "bay_int.h"
 #include "../util/log.h"
 #include "../util/safefile.h"
 
@@ -22,20 +21,16 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-static const char *const qnames[Q_NSTATES] = {
+/* Every directory of a bay, in enum qstate order (the table in bay.h). */
+static const char *const qnames[Q_NDIRS] = {
 	"outgoing", "active", "deferred", "hold", "joining", "return", "corrupt",
-};
-
-/* Every directory of a bay, states and the rest (see the table in bay.h). */
-static const char *const bay_dirs[] = {
-	"tmp", "drop", "data", "outgoing", "active", "deferred", "hold", "joining",
-	"unpack", "incoming", "receipts", "return", "corrupt", "seen",
+	"tmp", "drop", "data", "partial", "inflight", "unpack", "incoming", "receipts", "seen",
 };
 
 const char *
 qstate_name(enum qstate st)
 {
-	return (unsigned)st < Q_NSTATES ? qnames[st] : "unknown";
+	return (unsigned)st < Q_NDIRS ? qnames[st] : "unknown";
 }
 
 int
@@ -58,8 +53,8 @@ bay_init(const char *bay)
 
 	if (mkdirs(bay, 0700) < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof(bay_dirs) / sizeof(bay_dirs[0]); i++) {
-		if (path_fmt(path, sizeof(path), "%s/%s", bay, bay_dirs[i]) < 0)
+	for (int i = 0; i < Q_NDIRS; i++) {
+		if (bay_path(path, sizeof(path), bay, (enum qstate)i, NULL) < 0)
 			return -1;
 		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 			err_set("mkdir %s: %s", path, strerror(errno));
@@ -70,39 +65,21 @@ bay_init(const char *bay)
 }
 
 int
-bay_path(char *buf, size_t size, const char *bay, enum qstate st, const char *id)
+bay_path(char *buf, size_t size, const char *bay, enum qstate st, const char *name)
 {
-	if ((unsigned)st >= Q_NSTATES) {
-		err_set("bad queue state %d", (int)st);
+	if ((unsigned)st >= Q_NDIRS) {
+		err_set("bad queue directory %d", (int)st);
 		return -1;
 	}
-	if (id)
-		return path_fmt(buf, size, "%s/%s/%s", bay, qnames[st], id);
+	if (name)
+		return path_fmt(buf, size, "%s/%s/%s", bay, qnames[st], name);
 	return path_fmt(buf, size, "%s/%s", bay, qnames[st]);
 }
 
 int
 bay_data_path(char *buf, size_t size, const char *bay, const char *id)
 {
-	return path_fmt(buf, size, "%s/data/%s", bay, id);
-}
-
-int
-bay_subpath(char *buf, size_t size, const char *bay, const char *sub, const char *id)
-{
-	if (id)
-		return path_fmt(buf, size, "%s/%s/%s", bay, sub, id);
-	return path_fmt(buf, size, "%s/%s", bay, sub);
-}
-
-int
-bay_move(const char *bay, const char *id, enum qstate from, enum qstate to)
-{
-	char a[PATH_MAX], b[PATH_MAX];
-
-	if (bay_path(a, sizeof(a), bay, from, id) < 0 || bay_path(b, sizeof(b), bay, to, id) < 0)
-		return -1;
-	return safe_rename(a, b);
+	return bay_path(buf, size, bay, Q_DATA, id);
 }
 
 int
@@ -144,65 +121,14 @@ bay_load(const char *bay, const char *id, enum qstate st, struct order *o)
 	return 0;
 }
 
-void
-bay_corrupt(const char *bay, const char *id, enum qstate from, const char *why)
-{
-	char path[PATH_MAX], dir[PATH_MAX], name[NAME_MAX + 1], line[1024];
-	size_t n;
-
-	if (bay_path(path, sizeof(path), bay, Q_CORRUPT, id) < 0 ||
-	    bay_path(dir, sizeof(dir), bay, Q_CORRUPT, NULL) < 0 ||
-	    path_fmt(name, sizeof(name), "%s.why", id) < 0) {
-		msg_warnx("order %s: cannot move to corrupt: name too long", id);
-		return;
-	}
-	if (from != Q_CORRUPT && bay_move(bay, id, from, Q_CORRUPT) < 0) {
-		msg_warnx("order %s: cannot move to corrupt: %s", id, err_get());
-		return;
-	}
-	/* one line, whatever the reason contains */
-	n = snprintf(line, sizeof(line) - 1, "%s", why ? why : "unknown");
-	if (n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-			line[i] = ' ';
-	line[n++] = '\n';
-	if (safe_write(dir, name, line, n, 0600) < 0)
-		msg_warnx("order %s: cannot write reason: %s", id, err_get());
-	msg_warnx("order %s: moved to corrupt: %s: %s", id, path, why ? why : "unknown");
-}
-
 int
 bay_seen(const char *bay, const char *id)
 {
 	char path[PATH_MAX];
 
-	if (bay_subpath(path, sizeof(path), bay, "seen", id) < 0)
+	if (bay_path(path, sizeof(path), bay, Q_SEEN, id) < 0)
 		return 0;
 	return access(path, F_OK) == 0;
-}
-
-int
-bay_mark_seen_until(const char *bay, const char *id, time_t expires)
-{
-	char dir[PATH_MAX], buf[32];
-	int n;
-
-	if (!order_id_valid(id)) {
-		err_set("mark seen: bad id \"%.64s\"", id);
-		return -1;
-	}
-	if (bay_subpath(dir, sizeof(dir), bay, "seen", NULL) < 0)
-		return -1;
-	n = snprintf(buf, sizeof(buf), "%lld\n", (long long)expires);
-	return safe_write(dir, id, buf, n, 0600);
-}
-
-int
-bay_mark_seen(const char *bay, const char *id)
-{
-	return bay_mark_seen_until(bay, id, 0);
 }
 
 int
@@ -213,7 +139,7 @@ bay_purge_seen(const char *bay, time_t now)
 	DIR *d;
 	int n = 0;
 
-	if (bay_subpath(dir, sizeof(dir), bay, "seen", NULL) < 0)
+	if (bay_path(dir, sizeof(dir), bay, Q_SEEN, NULL) < 0)
 		return -1;
 	if ((d = opendir(dir)) == NULL) {
 		err_set("opendir %s: %s", dir, strerror(errno));
@@ -239,79 +165,6 @@ bay_purge_seen(const char *bay, time_t now)
 	}
 	closedir(d);
 	return n;
-}
-
-/*
- * Finishing must never lose a packet that still needs sending nor leave a
- * packet sendable with its data gone. The steps, each durable before the
- * next:
- *   1. seen/ID written (with the expiry, for purging);
- *   2. the order file unlinked, its directory fsynced;
- *   3. data/ID unlinked, data/ fsynced.
- * Crash before 1: nothing changed, the order is still queued.
- * Crash between 1 and 2: the order is still queued (and seen); it may be
- *   sent again, which the next hop acks without storing (its own seen/).
- * Crash between 2 and 3: finished and seen; data/ID has no order in any
- *   state, so recovery removes it as an orphan.
- * Unlinking data before the order would open a window where an order
- * points at missing data: a "queued" packet that can never be sent.
- */
-int
-bay_finish(const char *bay, const char *id, enum qstate from)
-{
-	char path[PATH_MAX], data[PATH_MAX];
-	struct order o;
-	time_t expires = 0;
-
-	if (bay_path(path, sizeof(path), bay, from, id) < 0 ||
-	    bay_data_path(data, sizeof(data), bay, id) < 0)
-		return -1;
-	if (order_load(path, &o) == 0) {
-		expires = o.expires;
-		order_free(&o);
-	}
-	/* a rerun after a crash keeps the marker (and its expiry) it wrote */
-	if (!bay_seen(bay, id) && bay_mark_seen_until(bay, id, expires) < 0)
-		return -1;
-	if (unlink(path) < 0 && errno != ENOENT) {
-		err_set("unlink %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fsync_parent(path) < 0)
-		return -1;
-	if (unlink(data) < 0 && errno != ENOENT) {
-		err_set("unlink %s: %s", data, strerror(errno));
-		return -1;
-	}
-	return fsync_parent(data);
-}
-
-/* Same order of steps as bay_finish, without the seen marker. */
-int
-bay_remove(const char *bay, const char *id, enum qstate from)
-{
-	char path[PATH_MAX], data[PATH_MAX];
-
-	if (bay_path(path, sizeof(path), bay, from, id) < 0 ||
-	    bay_data_path(data, sizeof(data), bay, id) < 0)
-		return -1;
-	if (unlink(path) < 0) {
-		err_set("unlink %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fsync_parent(path) < 0)
-		return -1;
-	if (from == Q_CORRUPT) {
-		char why[PATH_MAX];
-
-		if (path_fmt(why, sizeof(why), "%s.why", path) == 0)
-			unlink(why);
-	}
-	if (unlink(data) < 0 && errno != ENOENT) {
-		err_set("unlink %s: %s", data, strerror(errno));
-		return -1;
-	}
-	return fsync_parent(data);
 }
 
 /* Bytes of regular files directly in dir (not recursive). */
@@ -343,12 +196,12 @@ bay_usage(const char *bay, uint64_t *bytes)
 	char dir[PATH_MAX];
 
 	*bytes = 0;
-	if (bay_subpath(dir, sizeof(dir), bay, "data", NULL) < 0 || dir_bytes(dir, bytes) < 0)
+	if (bay_path(dir, sizeof(dir), bay, Q_DATA, NULL) < 0 || dir_bytes(dir, bytes) < 0)
 		return -1;
-	if (bay_subpath(dir, sizeof(dir), bay, "tmp", NULL) < 0 || dir_bytes(dir, bytes) < 0)
+	if (bay_path(dir, sizeof(dir), bay, Q_TMP, NULL) < 0 || dir_bytes(dir, bytes) < 0)
 		return -1;
 	/* interrupted transfers waiting to resume take space too */
-	if (bay_subpath(dir, sizeof(dir), bay, "partial", NULL) < 0 || dir_bytes(dir, bytes) < 0)
+	if (bay_path(dir, sizeof(dir), bay, Q_PARTIAL, NULL) < 0 || dir_bytes(dir, bytes) < 0)
 		return -1;
 	return 0;
 }
@@ -362,7 +215,7 @@ bay_purge_partial(const char *bay, time_t older_than)
 	int dfd, n = 0;
 	DIR *d;
 
-	if (bay_subpath(dir, sizeof(dir), bay, "partial", NULL) < 0 || (d = opendir(dir)) == NULL)
+	if (bay_path(dir, sizeof(dir), bay, Q_PARTIAL, NULL) < 0 || (d = opendir(dir)) == NULL)
 		return 0;
 	dfd = dirfd(d);
 	while ((de = readdir(d)) != NULL)
@@ -487,6 +340,17 @@ bay_all(const struct config *cf, struct strv *out)
 }
 
 int
+bay_drop_is_temp_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	return len == 0 || n[0] == '.' || n[0] == '#' || n[len - 1] == '~' ||
+	       (len > 4 && strcmp(n + len - 4, ".tmp") == 0) ||
+	       (len > 5 && strcmp(n + len - 5, ".part") == 0) ||
+	       (len > 5 && strcmp(n + len - 5, ".swp") == 0);
+}
+
+int
 bay_backoff(const struct config *cf, int attempts)
 {
 	long long d = cf->retry_min > 0 ? cf->retry_min : 1;
@@ -495,134 +359,6 @@ bay_backoff(const struct config *cf, int attempts)
 	for (int i = 1; i < attempts && d < max; i++)
 		d *= 2;
 	return (int)(d < max ? d : max);
-}
-
-/*
- * Crash-safe order: the new content replaces the order in its current
- * state (one safe_write, with the mtime already set on the temporary, so
- * content and mtime become durable together), then one rename moves it to
- * deferred/. A crash in between leaves one order, in its old state, with
- * the attempt counted: recovery requeues it from active/ and it is tried
- * once more early. Writing into deferred/ first and then unlinking the old
- * file would instead leave two copies after a crash.
- */
-int
-bay_defer(const struct config *cf, const char *bay, struct order *o,
-	  enum qstate from, const char *why)
-{
-	char dir[PATH_MAX], tmp[PATH_MAX];
-	struct timespec ts[2];
-	size_t len;
-	char *buf;
-	int fd;
-
-	o->attempts++;
-	free(o->last_error);
-	o->last_error = xstrdup(why ? why : "unknown error");
-	o->next_attempt = time(NULL) + bay_backoff(cf, o->attempts);
-	if (bay_path(dir, sizeof(dir), bay, from, NULL) < 0)
-		return -1;
-	if ((fd = safe_create(dir, tmp, sizeof(tmp), 0600)) < 0)
-		return -1;
-	buf = order_format(o, &len);
-	if (write_all(fd, buf, len) < 0) {
-		err_set("write %s: %s", tmp, strerror(errno));
-		free(buf);
-		safe_abort(fd, tmp);
-		return -1;
-	}
-	free(buf);
-	ts[0].tv_sec = 0;
-	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1].tv_sec = o->next_attempt;
-	ts[1].tv_nsec = 0;
-	if (futimens(fd, ts) < 0) {
-		err_set("futimens %s: %s", tmp, strerror(errno));
-		safe_abort(fd, tmp);
-		return -1;
-	}
-	if (safe_commit(fd, tmp, dir, o->id) < 0)
-		return -1;
-	if (from == Q_DEFERRED)
-		return 0;
-	return bay_move(bay, o->id, from, Q_DEFERRED);
-}
-
-/*
- * Give to_bay a durable data/ID of its own that is the same file as
- * from_bay's: link(2) when both are on one file system, else copy to the
- * target's tmp/, fsync, and rename into data/. The source stays: the caller
- * unlinks it only after the new order is committed, so a crash at any
- * point leaves the old order with its data (and at worst an extra copy
- * that recovery removes as an orphan). Resubmitting a returned packet into
- * its class's storage bay is the use.
- */
-int
-bay_link_data(const char *from_bay, const char *to_bay, const char *id)
-{
-	return bay_link_data_as(from_bay, id, to_bay, id);
-}
-
-int
-bay_link_data_as(const char *from_bay, const char *from_id, const char *to_bay,
-		 const char *id)
-{
-	char src[PATH_MAX], dst[PATH_MAX], tdir[PATH_MAX], tmp[PATH_MAX];
-	char buf[65536];
-	ssize_t n;
-	int in, out;
-
-	if (bay_data_path(src, sizeof(src), from_bay, from_id) < 0 ||
-	    bay_data_path(dst, sizeof(dst), to_bay, id) < 0 ||
-	    bay_subpath(tdir, sizeof(tdir), to_bay, "tmp", NULL) < 0)
-		return -1;
-	if (strcmp(src, dst) == 0)
-		return 0;
-	if (link(src, dst) == 0)
-		return fsync_parent(dst);
-	if (errno == EEXIST) {
-		err_set("%s exists already", dst);
-		return -1;
-	}
-	if (errno != EXDEV && errno != EPERM) {
-		err_set("link %s to %s: %s", src, dst, strerror(errno));
-		return -1;
-	}
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
-		err_set("open %s: %s", src, strerror(errno));
-		return -1;
-	}
-	if ((out = safe_create(tdir, tmp, sizeof(tmp), 0600)) < 0) {
-		close(in);
-		return -1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || write_all(out, buf, n) < 0) {
-			err_set("copy %s to %s: %s", src, tmp, strerror(errno));
-			close(in);
-			safe_abort(out, tmp);
-			return -1;
-		}
-	}
-	close(in);
-	/* safe_commit renames within tdir; the target is data/, so by hand */
-	if (fsync(out) < 0) {
-		err_set("fsync %s: %s", tmp, strerror(errno));
-		safe_abort(out, tmp);
-		return -1;
-	}
-	if (close(out) < 0) {
-		err_set("close %s: %s", tmp, strerror(errno));
-		safe_abort(-1, tmp);
-		return -1;
-	}
-	if (safe_rename(tmp, dst) < 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
 }
 
 int

@@ -16,7 +16,8 @@
  * kept), so nothing is trimmed or guessed.
  *
  * This file never touches bay state directories except through order_save
- * (one atomic safe_write) and never exits on bad input.
+ * and order_write_tmp (the commit verbs of commit.c call them), and never
+ * exits on bad input.
  */
 #include "order.h"
 #include "../crypto/crypto.h"
@@ -29,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PART_MAX	1000000		/* more parts than this is not a real order */
 
@@ -577,20 +580,67 @@ order_load(const char *path, struct order *o)
 }
 
 int
-order_save(const char *dir, const struct order *o)
+order_write_tmp(const char *dir, const struct order *o, time_t mtime, char *tmp, size_t tmpsz)
 {
+	struct timespec ts[2];
 	size_t len;
 	char *buf;
-	int rc;
+	int fd;
 
 	if (!order_id_valid(o->id)) {
 		err_set("order_save: bad id \"%.64s\"", o->id);
 		return -1;
 	}
+	if ((fd = safe_create(dir, tmp, tmpsz, 0600)) < 0)
+		return -1;
 	buf = order_format(o, &len);
-	rc = safe_write(dir, o->id, buf, len, 0600);
+	if (write_all(fd, buf, len) < 0) {
+		err_set("write %s: %s", tmp, strerror(errno));
+		free(buf);
+		safe_abort(fd, tmp);
+		return -1;
+	}
 	free(buf);
-	return rc;
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = mtime;
+	ts[1].tv_nsec = 0;
+	if (mtime && futimens(fd, ts) < 0) {
+		err_set("futimens %s: %s", tmp, strerror(errno));
+		safe_abort(fd, tmp);
+		return -1;
+	}
+	if (safe_fsync(fd, tmp) < 0) {
+		safe_abort(fd, tmp);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		err_set("close %s: %s", tmp, strerror(errno));
+		safe_abort(-1, tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int
+order_save(const char *dir, const struct order *o)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+
+	if (order_write_tmp(dir, o, 0, tmp, sizeof(tmp)) < 0)
+		return -1;
+	if (path_fmt(path, sizeof(path), "%s/%s", dir, o->id) < 0 ||
+	    safe_rename_nosync(tmp, path) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return fsync_dir(dir);
+}
+
+int
+order_expired(const struct order *o, time_t now)
+{
+	return o->expires > 0 && now >= o->expires;
 }
 
 /* Length of id without a trailing ".ret" and ".rN" (N digits). */

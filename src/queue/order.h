@@ -85,5 +85,12 @@ char *order_format(const struct order *o, size_t *len);
 /* Load from a path (bounded read + parse); save atomically to dir/ID. */
 int order_load(const char *path, struct order *o);
 int order_save(const char *dir, const struct order *o);
+/* The first half of a save: o written to an O_EXCL temporary in dir (name
+ * in tmp), with mtime (0: now), fsynced and closed; the caller renames it
+ * (commit.c) or unlinks it. */
+int order_write_tmp(const char *dir, const struct order *o, time_t mtime, char *tmp,
+		    size_t tmpsz);
+/* Past its expiry at now? (0 expiry: never.) */
+int order_expired(const struct order *o, time_t now);
 
 #endif

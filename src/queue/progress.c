@@ -5,6 +5,7 @@
  * the old or the new line, and a torn read fails to parse and is skipped.
  */
 #include "progress.h"
+#include "bay.h"
 #include "../util/clock.h"
 #include "../util/log.h"
 #include "../util/mem.h"
@@ -57,7 +58,7 @@ progress_start(const char *bay, const char *id, const char *peer, const char *pr
 	struct progress *p = xcalloc(1, sizeof(*p));
 	char dir[PATH_MAX];
 
-	if (path_fmt(dir, sizeof(dir), "%s/inflight", bay) < 0 ||
+	if (bay_path(dir, sizeof(dir), bay, Q_INFLIGHT, NULL) < 0 ||
 	    path_fmt(p->path, sizeof(p->path), "%s/%s", dir, id) < 0 ||
 	    (mkdir(dir, 0755) < 0 && errno != EEXIST) ||
 	    (p->fd = open(p->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
@@ -137,7 +138,7 @@ progress_read(const char *bay, const char *id, struct progress_rec *r)
 {
 	char path[PATH_MAX];
 
-	if (path_fmt(path, sizeof(path), "%s/inflight/%s", bay, id) < 0)
+	if (bay_path(path, sizeof(path), bay, Q_INFLIGHT, id) < 0)
 		return -1;
 	return read_path(path, r);
 }
@@ -150,7 +151,7 @@ scan(const char *bay, void (*fn)(void *, const struct progress_rec *), void *arg
 	struct dirent *d;
 	DIR *dp;
 
-	if (path_fmt(dir, sizeof(dir), "%s/inflight", bay) < 0 || (dp = opendir(dir)) == NULL)
+	if (bay_path(dir, sizeof(dir), bay, Q_INFLIGHT, NULL) < 0 || (dp = opendir(dir)) == NULL)
 		return;
 	while ((d = readdir(dp)) != NULL) {
 		if (d->d_name[0] == '.' || path_fmt(path, sizeof(path), "%s/%s", dir, d->d_name) < 0)

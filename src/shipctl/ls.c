@@ -2,7 +2,7 @@
  * ls.c - "shipctl ls": every order in every bay (storage and return), as
  * an aligned table, ids only (--short), a block per order (--long, like
  * lspacket -long) or a JSON array (--json, stable snake_case fields).
- * An order that does not parse is listed as "corrupt?" with its error,
+ * An order that does not parse is listed as corrupt? with its error,
  * never skipped. Read-only.
  */
 #include "shipctl.h"
@@ -136,7 +136,7 @@ VERB(ls)
 	}
 	if (json + longf + shortf > 1)
 		return usage();
-	if (state && strcmp(state, "corrupt?") != 0 && qstate_parse(state, &st) < 0) {
+	if (state && strcmp(state, QSTATE_UNPARSED) != 0 && qstate_parse(state, &st) < 0) {
 		fprintf(stderr, "shipctl: ls: %s\n", err_get());
 		return EX_USAGE;
 	}
@@ -153,7 +153,7 @@ VERB(ls)
 			keep[i] = 0;
 		/* "--state corrupt" also lists what does not parse */
 		if (state && strcmp(state, qe_state(&v[i])) != 0 &&
-		    !(st == Q_CORRUPT && !v[i].ok) && !(strcmp(state, "corrupt?") == 0 && !v[i].ok))
+		    !(st == Q_CORRUPT && !v[i].ok) && !(strcmp(state, QSTATE_UNPARSED) == 0 && !v[i].ok))
 			keep[i] = 0;
 		shown += keep[i];
 	}

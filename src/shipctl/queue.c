@@ -1,7 +1,7 @@
 /*
  * queue.c - the queue verbs' shared view (queue.h): collect and locate
  * orders across bays, render them for people and for JSON, audit lines.
- * Never changes a bay except through qe_rewrite and bay.h.
+ * Never changes a bay.
  */
 #include "queue.h"
 #include "../util/log.h"
@@ -138,42 +138,7 @@ q_locate(const struct config *cf, const char *id, struct qentry *e)
 const char *
 qe_state(const struct qentry *e)
 {
-	return e->ok ? qstate_name(e->st) : "corrupt?";
-}
-
-int
-qe_rewrite(struct qentry *e, enum qstate to, time_t when)
-{
-	char dir[PATH_MAX], tmp[PATH_MAX];
-	struct timespec ts[2];
-	size_t len;
-	char *buf;
-	int fd;
-
-	if (bay_path(dir, sizeof(dir), e->bay, e->st, NULL) < 0 ||
-	    (fd = safe_create(dir, tmp, sizeof(tmp), 0600)) < 0)
-		return -1;
-	buf = order_format(&e->o, &len);
-	ts[0].tv_sec = 0;
-	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1].tv_sec = when ? when : time(NULL);
-	ts[1].tv_nsec = 0;
-	if (write_all(fd, buf, len) < 0 || futimens(fd, ts) < 0) {
-		err_set("write %s: %s", tmp, strerror(errno));
-		free(buf);
-		safe_abort(fd, tmp);
-		return -1;
-	}
-	free(buf);
-	/* In place first, then one rename: a crash leaves one order. */
-	if (safe_commit(fd, tmp, dir, e->id) < 0)
-		return -1;
-	if (to != e->st) {
-		if (bay_move(e->bay, e->id, e->st, to) < 0)
-			return -1;
-		e->st = to;
-	}
-	return 0;
+	return e->ok ? qstate_name(e->st) : QSTATE_UNPARSED;
 }
 
 const char *

@@ -1,16 +1,17 @@
 /*
  * queue.h - what the queue verbs (ls, show, hold, release, retry, rm,
  * resubmit) share: every order of every bay as entries, locating one id,
- * human and JSON renderings, and the operator audit line.
+ * the one loop of the ID verbs, human and JSON renderings, and the
+ * operator audit line.
  *
- * Read-only except qe_rewrite (rewrite an order in place, then move it):
- * state changes go through bay.h.
+ * Read-only: every change to a bay is a verb of queue/commit.h.
  */
 #ifndef SHIPD_SHIPCTL_QUEUE_H
 #define SHIPD_SHIPCTL_QUEUE_H
 
 #include <stdio.h>
-#include "../queue/bay.h"
+#include "shipctl.h"
+#include "../queue/commit.h"
 #include "../util/mem.h"
 
 /* One order file found in a bay; ok = 0 when it did not parse. */
@@ -30,12 +31,37 @@ void q_free(struct qentry *e, int n);
 /* Find and load id; -1 when no bay holds it. Free with qe_free. */
 int q_locate(const struct config *cf, const char *id, struct qentry *e);
 void qe_free(struct qentry *e);
-/* "outgoing", ..., or "corrupt?" for an order that does not parse. */
+/* "outgoing", ..., or QSTATE_UNPARSED for an order that does not parse. */
 const char *qe_state(const struct qentry *e);
 
-/* Save e->o over its file in its state, mtime = when (0: now), then move
- * it to state `to` (may equal e->st). */
-int qe_rewrite(struct qentry *e, enum qstate to, time_t when);
+/*
+ * The ID verbs (hold, release, retry, rm, resubmit) are one loop:
+ *   shipctl VERB ID...
+ *   shipctl VERB --all [--state STATE] [--class CLASS]
+ * An id not found is 1, an order being sent (active/) is busy (75), an
+ * order in a state the verb does not take is 65; --all takes every order
+ * in the verb's states (narrowed by --state and --class) and prints how
+ * many it changed. act() makes the one change and logs it with audit().
+ */
+#define QBIT(st)	(1u << (st))
+struct idverb {
+	const char *name;
+	unsigned takes;			/* QBIT()s of the states it acts on */
+	unsigned all;			/* those --all takes (a subset) */
+	const char *not_taken;		/* "not held": said of an order elsewhere */
+	int parsed;			/* refuses an order that does not parse */
+	const char *done;		/* --all's summary: "%d order%s held" */
+	/* the one change, logged with audit(): an EX_ status */
+	int (*act)(const struct idverb *v, const struct config *cf, struct qentry *e);
+};
+int idverb_run(struct ctl *c, const struct idverb *v, int argc, char **argv);
+/* A verb's entry point: its idverb, run. */
+#define IDVERB(verb, ...) VERB(verb) { \
+	static const struct idverb v = {#verb, __VA_ARGS__}; \
+	return idverb_run(c, &v, argc, argv); }
+/* The act of release and retry: due now (next attempt cleared, the count
+ * kept), rewritten in place and moved to outgoing/. */
+int idverb_due_now(const struct idverb *v, const struct config *cf, struct qentry *e);
 
 /* fmt_size() (1.5M) is in util/mem.h */
 const char *fmt_dur(long long secs, char *buf, size_t size);	/* 3d, 5h, 12m, 40s */

@@ -12,7 +12,7 @@
  * difference). Orders with no attempts never failed.
  *
  * Orders that do not parse are counted under class "?" (null in JSON) and
- * state "corrupt?". Read-only: never changes a bay.
+ * state corrupt?. Read-only: never changes a bay.
  */
 #include "shipctl.h"
 #include "queue.h"
@@ -23,7 +23,7 @@
 #include <string.h>
 
 #define FAIL_WINDOW	3600
-#define ST_UNPARSED	Q_NSTATES	/* the "corrupt?" pseudo-state */
+#define ST_UNPARSED	Q_NSTATES	/* the corrupt? pseudo-state */
 
 struct srow {
 	const char *cls;		/* NULL: unparseable */
@@ -45,7 +45,7 @@ usage(void)
 static const char *
 st_name(int st)
 {
-	return st == ST_UNPARSED ? "corrupt?" : qstate_name((enum qstate)st);
+	return st == ST_UNPARSED ? QSTATE_UNPARSED : qstate_name((enum qstate)st);
 }
 
 /* The row for (cls, st), appended if new. */

@@ -73,6 +73,7 @@ child_setup(void)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		_exit(75);	/* the master died before the line above took hold */
+	S->sched.quiet = 1;	/* next hops are the master's to log */
 	sigprocmask(SIG_UNBLOCK, &blocked, NULL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
@@ -162,13 +163,13 @@ master_status_line(struct job *j, const char *line)
 
 	switch (line[0]) {
 	case 'U':
-		peer_connected(arg);
+		peer_connected(&S->sched, arg, time(NULL));
 		break;
 	case 'X':
 		if ((sp = strchr(arg, ' ')) != NULL) {
 			char *name = xstrndup(arg, sp - arg);
 
-			peer_failed(name, sp + 1);
+			peer_failed(&S->sched, name, sp + 1, time(NULL));
 			free(name);
 		}
 		break;
@@ -229,7 +230,7 @@ idle_trim(void)
 {
 	static int busy;
 
-	if (S->rq_head || htab_count(S->kids) || htab_count(S->busy)) {
+	if (S->sched.rq_head || htab_count(S->kids) || htab_count(S->sched.busy)) {
 		busy = 1;
 		return;
 	}
@@ -244,35 +245,20 @@ master_dispatch(void)
 {
 	struct job *j, *k;
 
-	while (!S->stopping && S->rq_head && S->nsenders < S->cf->max_children &&
-	       (j = batch_next()) != NULL) {
+	while (!S->stopping && S->sched.rq_head && S->nsenders < S->cf->max_children &&
+	       (j = batch_next(&S->sched, time(NULL))) != NULL) {
 		if (master_fork(j) < 0) {
 			if (batch_is_peer(j->hop))
-				peer_stopped(j->hop);
+				peer_stopped(&S->sched, j->hop);
 			while (j) {
 				k = j->batch;
-				htab_del(S->busy, j->key);
+				htab_del(S->sched.busy, j->key);
 				job_free(j);
 				j = k;
 			}
 			break;
 		}
 	}
-}
-
-/* An order in active/ that no live worker locks (the worker's flock). */
-static int
-active_unlocked(const char *bay, const char *id)
-{
-	char path[PATH_MAX];
-	int fd, busy;
-
-	if (bay_path(path, sizeof(path), bay, Q_ACTIVE, id) < 0 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	busy = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-	close(fd);
-	return !busy;
 }
 
 /*
@@ -307,8 +293,7 @@ send_exited(struct job *j, int status)
 			  more, WTERMSIG(status));
 		/* the order it held: in active/, and its lock died with it */
 		for (k = j; k; k = k->batch)
-			if (active_unlocked(k->bay, k->id) &&
-			    bay_move(k->bay, k->id, Q_ACTIVE, Q_OUTGOING) == 0)
+			if (bay_requeue(k->bay, k->id) == 0)
 				msg_info("order %s: back to outgoing after worker died", k->id);
 		/* its progress record would stay until the next start-up */
 		progress_clean(j->bay);
@@ -317,29 +302,29 @@ send_exited(struct job *j, int status)
 	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 		S->failures++;
 	if (batch_is_peer(j->hop))
-		peer_stopped(j->hop);
+		peer_stopped(&S->sched, j->hop);
 	for (k = j; k; k = next) {
 		next = k->batch;
 		if (!S->stopping) {
 			/* deferred by the worker: its mtime is the next attempt */
 			if (bay_path(p, sizeof(p), k->bay, Q_DEFERRED, k->id) == 0 &&
 			    stat(p, &st) == 0) {
-				if (S->next_due == 0 || st.st_mtime < S->next_due)
-					S->next_due = st.st_mtime;
+				if (S->sched.next_due == 0 || st.st_mtime < S->sched.next_due)
+					S->sched.next_due = st.st_mtime;
 			} else if (bay_path(p, sizeof(p), k->bay, Q_OUTGOING, k->id) == 0 &&
 				   access(p, F_OK) == 0)
 				strv_add(&again, k->id);	/* not reached */
 		}
-		htab_del(S->busy, k->key);
+		htab_del(S->sched.busy, k->key);
 		if (k != j)
 			job_free(k);
 	}
 	j->batch = NULL;
 	if (!S->stopping) {
 		/* a finished part may complete a group waiting here */
-		qmgr_scan_joining(j->bay);
+		qmgr_scan_joining(&S->sched, j->bay);
 		for (int i = 0; i < again.n; i++)
-			qmgr_enqueue(J_SEND, j->bay, again.v[i]);
+			qmgr_enqueue(&S->sched, J_SEND, j->bay, again.v[i]);
 	}
 	strv_free(&again);
 }
@@ -369,12 +354,12 @@ child_exited(pid_t pid, int status)
 		if (j->kind == J_PICKUP && WEXITSTATUS(status) == 75) {
 			time_t when = time(NULL) + S->cf->retry_min;
 
-			if (S->next_due == 0 || when < S->next_due)
-				S->next_due = when;
+			if (S->sched.next_due == 0 || when < S->sched.next_due)
+				S->sched.next_due = when;
 		}
 	}
 	if (j->key && j->kind != J_SEND)
-		htab_del(S->busy, j->key);
+		htab_del(S->sched.busy, j->key);
 	job_free(j);
 }
 
@@ -548,10 +533,10 @@ static void
 arm_timer(void)
 {
 	struct itimerspec its = {0};
-	time_t now = time(NULL), when = S->last_full_scan + FULL_SCAN_INTERVAL;
+	time_t now = time(NULL), when = S->sched.last_full_scan + FULL_SCAN_INTERVAL;
 
-	if (S->next_due && S->next_due < when)
-		when = S->next_due;
+	if (S->sched.next_due && S->sched.next_due < when)
+		when = S->sched.next_due;
 	if (S->sweep_at && S->sweep_at < when)
 		when = S->sweep_at;
 	its.it_value.tv_sec = when > now ? when - now : 0;
@@ -560,48 +545,47 @@ arm_timer(void)
 }
 
 /*
- * Workers of a master killed with -9 die with it, but one in the middle of
- * an fsync dies only when the call returns, which can be after the next
- * master's start-up recovery looked: its temporary file and progress record
- * would stay, and the order it held, still locked then, would stay in
- * active/. A second look a few seconds after start-up puts that right.
+ * Every BAY_SWEEP_INTERVAL (bay.h) each bay is swept: the leftovers of
+ * writers that are gone, data of finished orders, and orders in active/
+ * that no live worker holds (a worker that died, or could not write the
+ * order's next state on a full disk) go back to outgoing/ and are queued.
+ * The first sweep comes SWEEP_DELAY after start-up: workers of a master
+ * killed with -9 die with it, but one in the middle of an fsync dies only
+ * when the call returns, which can be after start-up recovery looked.
  */
 #define SWEEP_DELAY	5
 
-/* ... and that none of our own workers holds either. */
+/* An order a job of ours has in hand is not the sweep's. */
 static int
-sweep_active(void *arg, const char *bay, enum qstate st, const char *id, time_t mtime)
+held_here(void *arg, const char *bay, const char *id)
 {
-	char key[PATH_MAX + 8];
-
-	snprintf(key, sizeof(key), "%d:%s/%s", J_SEND, bay, id);
-	if (htab_get(S->busy, key) || !active_unlocked(bay, id))
-		return 0;
-	if (bay_move(bay, id, Q_ACTIVE, Q_OUTGOING) == 0) {
-		msg_info("order %s: back to outgoing, its worker died with the last master", id);
-		qmgr_enqueue(J_SEND, bay, id);
-		(*(int *)arg)++;
-	}
-	return 0;
+	return qmgr_busy(&S->sched, J_SEND, bay, id);
 }
 
 static void
 sweep(void)
 {
 	struct strv bays = {0};
-	int n = 0, requeued = 0;
+	int n = 0;
 
-	S->sweep_at = 0;
 	bay_all(S->cf, &bays);
 	for (int i = 0; i < bays.n; i++) {
-		n += bay_sweep_temporaries(bays.v[i]);
-		progress_clean(bays.v[i]);
-		bay_scan(bays.v[i], Q_ACTIVE, sweep_active, &requeued);
+		struct strv requeued = {0};
+		struct recovery r;
+
+		if (bay_sweep(bays.v[i], held_here, NULL, &requeued, &r) < 0)
+			msg_warnx("sweep of bay %s: %s", bays.v[i], err_get());
+		n += r.tmp_removed + r.data_orphans;
+		for (int k = 0; k < requeued.n; k++) {
+			msg_info("order %s: back to outgoing, no live worker held it", requeued.v[k]);
+			qmgr_enqueue(&S->sched, J_SEND, bays.v[i], requeued.v[k]);
+		}
+		strv_free(&requeued);
 	}
 	strv_free(&bays);
 	if (n)
-		msg_info("removed %d temporary file%s of workers that died with the last master",
-			 n, n == 1 ? "" : "s");
+		msg_info("swept %d leftover file%s of writers that are gone", n, n == 1 ? "" : "s");
+	S->sweep_at = time(NULL) + BAY_SWEEP_INTERVAL;
 }
 
 static void
@@ -632,11 +616,12 @@ reload(void)
 	config_free(S->cf);
 	keys_free(S->keys);
 	S->cf = cf;
+	S->sched.cf = cf;
 	S->keys = k;
 	if (pickup_init() == 0)
 		ep_add(S->inofd);
 	msg_info("reloaded %s", S->conf_path);
-	qmgr_scan_all(0);
+	qmgr_scan_all(&S->sched, 0);
 }
 
 static void
@@ -703,13 +688,10 @@ setup(void)
 	S->timerfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (S->sigfd < 0 || S->epfd < 0 || S->timerfd < 0)
 		msg_fatal("event loop set-up: %s", strerror(errno));
-	S->busy = htab_new();
 	S->kids = htab_new();
 	S->watches = htab_new();
 	S->udp_recent = htab_new();
 	S->statfds = htab_new();
-	if (S->peers == NULL)
-		S->peers = htab_new();
 	S->tcpfd = S->udpfd = S->inofd = -1;
 	ep_add(S->sigfd);
 	ep_add(S->timerfd);
@@ -741,9 +723,9 @@ master_run(void)
 			 S->cf->listen_port,
 			 S->cf->min_port ? xasprintf("%d-%d", S->cf->min_port, S->cf->max_port)
 					 : "ephemeral", S->cf->max_children, S->cf->max_receivers);
-	qmgr_scan_all(S->poll_mode);
+	qmgr_scan_all(&S->sched, S->poll_mode);
 	if (S->poll_mode)
-		qmgr_purge();
+		qmgr_purge(&S->sched);
 	else
 		S->sweep_at = time(NULL) + SWEEP_DELAY;
 	master_dispatch();
@@ -751,7 +733,7 @@ master_run(void)
 	for (;;) {
 		int n;
 
-		if (S->poll_mode && S->rq_head == NULL && htab_count(S->kids) == 0)
+		if (S->poll_mode && S->sched.rq_head == NULL && htab_count(S->kids) == 0)
 			break;
 		if (S->stopping)
 			break;
@@ -778,12 +760,12 @@ master_run(void)
 				}
 				if (S->sweep_at && time(NULL) >= S->sweep_at)
 					sweep();
-				if (time(NULL) >= S->last_full_scan + FULL_SCAN_INTERVAL) {
-					qmgr_scan_all(0);
-					qmgr_purge();
+				if (time(NULL) >= S->sched.last_full_scan + FULL_SCAN_INTERVAL) {
+					qmgr_scan_all(&S->sched, 0);
+					qmgr_purge(&S->sched);
 				}
 				else
-					qmgr_due();
+					qmgr_due(&S->sched);
 			}
 		}
 		master_dispatch();

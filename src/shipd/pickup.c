@@ -27,8 +27,6 @@
 #include <dirent.h>
 #include <unistd.h>
 
-int pickup_is_temp_name(const char *n);
-
 enum wkind { W_OUTGOING, W_JOINING, W_DROPROOT, W_DROPDEST };
 
 struct watch {
@@ -111,7 +109,7 @@ pickup_init(void)
 			add_watch(b, dir, W_OUTGOING);
 		if (bay_path(dir, sizeof(dir), b, Q_JOINING, NULL) == 0)
 			add_watch(b, dir, W_JOINING);
-		if (path_fmt(dir, sizeof(dir), "%s/drop", b) == 0) {
+		if (bay_path(dir, sizeof(dir), b, Q_DROP, NULL) == 0) {
 			mkdirs(dir, 0700);
 			add_watch(b, dir, W_DROPROOT);
 			watch_drop_dests(b, dir);
@@ -136,7 +134,7 @@ pickup_event(void)
 			p += sizeof(*ev) + ev->len;
 			if (ev->mask & IN_Q_OVERFLOW) {
 				msg_warnx("inotify queue overflowed: rescanning every bay");
-				qmgr_scan_all(0);
+				qmgr_scan_all(&S->sched, 0);
 				continue;
 			}
 			snprintf(key, sizeof(key), "%d", ev->wd);
@@ -146,25 +144,25 @@ pickup_event(void)
 				continue;
 			}
 			if ((w = htab_get(S->watches, key)) == NULL || ev->len == 0 ||
-			    pickup_is_temp_name(ev->name))
+			    bay_drop_is_temp_name(ev->name))
 				continue;
 			switch (w->kind) {
 			case W_OUTGOING:
-				qmgr_enqueue(J_SEND, w->bay, ev->name);
+				qmgr_enqueue(&S->sched, J_SEND, w->bay, ev->name);
 				break;
 			case W_JOINING:
-				qmgr_scan_joining(w->bay);
+				qmgr_scan_joining(&S->sched, w->bay);
 				break;
 			case W_DROPROOT:
 				if (path_fmt(path, sizeof(path), "%s/%s", w->dir, ev->name) == 0) {
 					add_watch(w->bay, path, W_DROPDEST);
 					/* files may have landed before the watch */
-					qmgr_scan_drops(w->bay);
+					qmgr_scan_drops(&S->sched, w->bay);
 				}
 				break;
 			case W_DROPDEST:
 				if (path_fmt(path, sizeof(path), "%s/%s", w->dir, ev->name) == 0)
-					qmgr_enqueue(J_PICKUP, w->bay, path);
+					qmgr_enqueue(&S->sched, J_PICKUP, w->bay, path);
 				break;
 			default:
 				msg_panic("pickup_event: unknown watch kind %d", w->kind);
@@ -173,26 +171,14 @@ pickup_event(void)
 	}
 }
 
-const struct sclass *
-bay_class(const struct config *cf, const char *bay)
-{
-	for (int i = 0; i < cf->nclasses; i++) {
-		const struct sclass *c = &cf->classes[i];
-
-		if (strv_has(&c->bays, bay) || (c->return_bay && strcmp(c->return_bay, bay) == 0))
-			return c;
-	}
-	return NULL;
-}
-
 /* In a child: one dropped file -> an order for the directory's DEST. */
 int
 pickup_file(const char *bay, const char *path)
 {
-	const struct sclass *c = bay_class(S->cf, bay);
+	const struct sclass *c = config_bay_class(S->cf, bay);
 	struct submit_req r = {0};
 	struct strv ids = {0};
-	char dest[NAME_MAX + 1], where[PATH_MAX], cdir[PATH_MAX], why[PATH_MAX + 256];
+	char dest[NAME_MAX + 1], name[PATH_MAX], why[PATH_MAX + 256];
 	const char *slash = strrchr(path, '/'), *prev;
 	struct stat st;
 	int tempfail = 0, rc;
@@ -218,19 +204,10 @@ pickup_file(const char *bay, const char *path)
 	} else {
 		/* permanent: keep the operator's file where they can see why */
 		snprintf(why, sizeof(why), "%s", err_get());
-		if (path_fmt(cdir, sizeof(cdir), "%s/corrupt", bay) == 0 &&
-		    path_fmt(where, sizeof(where), "%s/drop.%s.%s", cdir, dest, slash + 1) == 0 &&
-		    rename(path, where) == 0) {
-			char wname[NAME_MAX + 1];
-			struct sbuf w = {0};
-
-			sbuf_printf(&w, "%s\n", why);
-			if ((size_t)snprintf(wname, sizeof(wname), "%s.why", where + strlen(cdir) + 1) <
-			    sizeof(wname))
-				safe_write(cdir, wname, w.s, w.len, 0600);
-			sbuf_free(&w);
-			msg_warnx("pickup %s: refused: %s; moved to %s", path, why, where);
-		} else
+		if (path_fmt(name, NAME_MAX + 1, "drop.%s.%s", dest, slash + 1) == 0 &&
+		    bay_corrupt_file(bay, path, name, why) == 0)
+			msg_warnx("pickup %s: refused: %s; kept in corrupt/ as %s", path, why, name);
+		else
 			msg_warnx("pickup %s: refused: %s", path, why);
 	}
 	strv_free(&ids);

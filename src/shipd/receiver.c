@@ -5,15 +5,16 @@
  * order, the class exists, the id was not accepted before (else HAVE),
  * this node is not already on the route (cyclic), the size fits the
  * packet and bay limits and the disk floor (else temporary "bay full").
- * The body goes to BAY/partial/ID (kept across a dropped connection so the
- * next attempt resumes) and through the streaming verifier on the way
- * (packet_verifier_*: header signature, body hash, trailer signature; a
- * resumed transfer first feeds it what the last attempt left), so the file
- * is never read back; a header that fails is refused at once, and the
- * whole file must verify, and be the packet offered, before it is committed: data/ID, then the order (its digest: the packet
- * digest the verifier yields) into outgoing/, and only then ACK. What fails
- * verification is kept in corrupt/ with a .why. Anything refused is logged
- * with the peer and the reason.
+ * The body goes to the bay's partial transfer (bay_partial_open: kept
+ * across a dropped connection so the next attempt resumes) and through the
+ * streaming verifier on the way (packet_verifier_*: header signature, body
+ * hash, trailer signature; a resumed transfer first feeds it what the last
+ * attempt left), so the file is never read back; a header that fails is
+ * refused at once, and the whole file must verify, and be the packet
+ * offered, before it is committed with bay_accept (its data, then its
+ * order with the packet digest the verifier yields), and only then ACKed.
+ * What fails verification is kept in corrupt/ with a .why. Anything
+ * refused is logged with the peer and the reason.
  */
 #include "shipd.h"
 #include "../crypto/crypto.h"
@@ -158,10 +159,9 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	struct order o;
 	struct pkt_info pi;
 	struct sbuf why = {0};
-	char partial[PATH_MAX], pdir[PATH_MAX], data[PATH_MAX], odir[PATH_MAX], *otext;
-	char offered[ORDER_ID_MAX];
+	char offered[ORDER_ID_MAX], *otext;
+	const struct order *accept[1];
 	struct pkt_verifier *v = NULL;
-	struct stat st;
 	uint64_t off = 0, got;
 	int reply, fd = -1, type, rc = -1;
 	ssize_t m;
@@ -190,19 +190,16 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 		goto out;
 	}
 	/* resume what an interrupted transfer of this packet left */
-	if (path_fmt(pdir, sizeof(pdir), "%s/partial", bay) < 0 || mkdirs(pdir, 0700) < 0 ||
-	    path_fmt(partial, sizeof(partial), "%s/%s", pdir, o.id) < 0 ||
-	    (fd = open(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		msg_warnx("packet %s: partial file in %s: %s", o.id, bay, strerror(errno));
-		rc = refuse(h, XF_TEMPFAIL, o.id, "cannot create a temporary file");
+	if ((fd = bay_partial_open(bay, o.id, o.size, &off)) < 0) {
+		if (fd == BAY_BUSY)
+			rc = refuse(h, XF_TEMPFAIL, o.id, err_get());
+		else {
+			msg_warnx("packet %s: partial file in %s: %s", o.id, bay, err_get());
+			rc = refuse(h, XF_TEMPFAIL, o.id, "cannot create a temporary file");
+		}
+		fd = -1;
 		goto out;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		rc = refuse(h, XF_TEMPFAIL, o.id, "busy: another transfer of this packet is running");
-		goto out;
-	}
-	fstat(fd, &st);
-	off = (uint64_t)st.st_size <= o.size ? (uint64_t)st.st_size : 0;
 	if (off == 0 && ftruncate(fd, 0) < 0)
 		goto out;
 	v = packet_verifier_new(S->cf, o.id);
@@ -232,7 +229,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 			goto out;
 		}
 		if (got + m > o.size) {
-			unlink(partial);
+			bay_partial_drop(bay, o.id);
 			rc = refuse(h, XF_REFUSE, o.id, "more data than announced");
 			goto out;
 		}
@@ -240,7 +237,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 		 * refused at once: it costs no more disk than what came so far */
 		if (packet_verifier_feed(v, msg, m) < 0) {
 			sbuf_puts(&why, err_get());
-			unlink(partial);
+			bay_partial_drop(bay, o.id);
 			rc = refuse(h, XF_REFUSE, o.id, why.s);
 			goto out;
 		}
@@ -258,7 +255,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	if (got != o.size) {
 		sbuf_printf(&why, "truncated: %llu of %llu bytes", (unsigned long long)got,
 			    (unsigned long long)o.size);
-		unlink(partial);
+		bay_partial_drop(bay, o.id);
 		rc = refuse(h, XF_REFUSE, o.id, why.s);
 		goto out;
 	}
@@ -271,23 +268,16 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	pkt_info_free(&pi);
 	memset(&pi, 0, sizeof(pi));
 	if (packet_verifier_end(v, &pi) < 0 || strcmp(pi.id, offered) != 0) {
-		char cdir[PATH_MAX], where[PATH_MAX], wname[NAME_MAX + 1];
-
 		if (pi.id[0] && strcmp(pi.id, offered) != 0)
 			sbuf_printf(&why, "packet %s: the file is packet %s, not the one offered",
 				    offered, pi.id);
 		else
 			sbuf_puts(&why, err_get());
 		/* keep the refused file for the administrator, with the reason */
-		if (path_fmt(cdir, sizeof(cdir), "%s/corrupt", bay) == 0 &&
-		    path_fmt(where, sizeof(where), "%s/%s.pkt", cdir, o.id) == 0 &&
-		    rename(partial, where) == 0) {
-			snprintf(wname, sizeof(wname), "%s.pkt.why", o.id);
-			sbuf_puts(&why, "\n");
-			safe_write(cdir, wname, why.s, why.len, 0600);
-			why.s[--why.len] = 0;
-		} else
-			unlink(partial);
+		if (bay_partial_corrupt(bay, o.id, why.s) < 0) {
+			msg_warnx("packet %s: cannot keep it in corrupt/: %s", o.id, err_get());
+			bay_partial_drop(bay, o.id);
+		}
 		rc = refuse(h, XF_REFUSE, o.id, why.s);
 		goto out;
 	}
@@ -302,26 +292,10 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	o.next_attempt = 0;
 	free(o.last_error);
 	o.last_error = NULL;
-	if (bay_data_path(data, sizeof(data), bay, o.id) < 0 || safe_rename(partial, data) < 0) {
+	accept[0] = &o;
+	if (bay_accept(bay, accept, 1) < 0) {
+		/* not accepted: the bytes stay in partial/ to resume */
 		sbuf_printf(&why, "bay full: cannot commit: %s", err_get());
-		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
-		goto out;
-	}
-	if (bay_path(odir, sizeof(odir), bay, Q_OUTGOING, NULL) < 0 || order_save(odir, &o) < 0) {
-		sbuf_printf(&why, "bay full: cannot commit: %s", err_get());
-		/*
-		 * not accepted: no data/ID without its order, and no order without
-		 * its data (order_save can fail after its rename, on the directory
-		 * fsync); keep the bytes to resume
-		 */
-		{
-			char op[PATH_MAX];
-
-			if (path_fmt(op, sizeof(op), "%s/%s", odir, o.id) == 0)
-				unlink(op);
-		}
-		if (rename(data, partial) < 0)
-			unlink(data);
 		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
 		goto out;
 	}

@@ -11,6 +11,7 @@
  * again on arrival home, through NOTIFICATION-PROGRAM.
  */
 #include "shipd.h"
+#include "../global/program.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 #include "../util/safefile.h"
@@ -27,24 +28,6 @@
 
 #define RET_SUFFIX	".ret"
 #define NOTIFY_TIMEOUT	60
-
-int run_program(char *const argv[], int timeout_s);
-
-int
-order_expired(const struct order *o, time_t now)
-{
-	return o->expires > 0 && now >= o->expires;
-}
-
-int
-order_save_state(const char *bay, const struct order *o, enum qstate st)
-{
-	char dir[PATH_MAX];
-
-	if (bay_path(dir, sizeof(dir), bay, st, NULL) < 0)
-		return -1;
-	return order_save(dir, o);
-}
 
 void
 notify_admin(const struct order *o, const char *subject, const char *fmt, ...)
@@ -91,37 +74,37 @@ return_bay_of(const char *bay, const struct order *o)
 	return c && c->return_bay ? c->return_bay : bay;
 }
 
-/* The order is at its origin: rest in the return bay's return/ state. */
-int
-arrive_home(const char *bay, struct order *o, enum qstate from)
+/* Log and tell that o rests at its origin in return bay rb. */
+static void
+home_notice(const char *rb, const struct order *o)
 {
-	const char *rb = return_bay_of(bay, o);
-	struct order home = *o;
-	char id[ORDER_ID_MAX];
-
-	snprintf(id, sizeof(id), "%s", o->id);
-	memcpy(home.id, id, sizeof(home.id));
-	if ((strcmp(rb, bay) != 0 && bay_link_data(bay, rb, id) < 0) ||
-	    order_save_state(rb, &home, Q_RETURN) < 0) {
-		msg_warnx("order %s: cannot place in return bay %s: %s", o->id, rb, err_get());
-		return -1;
-	}
-	if ((int)from >= 0) {
-		char p[PATH_MAX];
-
-		if (strcmp(rb, bay) != 0)
-			bay_finish(bay, o->id, from);
-		else if (from != Q_RETURN && bay_path(p, sizeof(p), bay, from, o->id) == 0) {
-			unlink(p);
-			fsync_parent(p);
-		}
-	}
 	msg_info("returned %s: back at its origin in %s/return (%s)", o->id, rb,
 		 o->return_reason ? o->return_reason : "returned");
 	notify_admin(o, "shipd: returned packet arrived home",
 		     "Order %s (%s) could not be delivered and is back at %s in the return bay %s: %s. "
 		     "Resubmit it with: shipctl resubmit %s", o->id, o->name ? o->name : "?",
 		     S->cf->node, rb, o->return_reason ? o->return_reason : "returned", o->id);
+}
+
+/* The order in bay's state `from` is at its origin: it rests in the
+ * return bay's return/ state (moved there, or enqueued there and then
+ * finished here when the return bay is another). */
+int
+arrive_home(const char *bay, struct order *o, enum qstate from)
+{
+	const char *rb = return_bay_of(bay, o);
+	int rc;
+
+	if (strcmp(rb, bay) == 0)
+		rc = from == Q_RETURN ? 0 : bay_move(bay, o->id, from, Q_RETURN);
+	else if ((rc = bay_enqueue_from(bay, o->id, rb, o, Q_RETURN)) == 0 &&
+		 bay_finish(bay, o->id, from) < 0)
+		msg_warnx("order %s: finish after its return: %s", o->id, err_get());
+	if (rc < 0) {
+		msg_warnx("order %s: cannot place in return bay %s: %s", o->id, rb, err_get());
+		return -1;
+	}
+	home_notice(rb, o);
 	return 0;
 }
 
@@ -136,7 +119,7 @@ return_order(const char *bay, struct order *o, enum qstate from, const char *why
 	struct order back;
 	struct strv hops = {0}, none = {0};
 	struct sbuf list = {0};
-	int rc = -1;
+	int rc = -1, home;
 
 	if (o->returning) {
 		/* already on its way home and stuck: keep trying, never bounce */
@@ -163,18 +146,14 @@ return_order(const char *bay, struct order *o, enum qstate from, const char *why
 		     "Order %s (%s) from %s, class %s, could not be delivered to %s: %s. "
 		     "It is on its way back to %s.", o->id, o->name ? o->name : "?", o->origin,
 		     o->sclass, list.s ? list.s : "?", why, o->origin);
-	if (bay_link_data_as(bay, o->id, rb, back.id) < 0) {
+	/* we are the origin: it is home already */
+	home = strcmp(o->origin, S->cf->node) == 0;
+	if (bay_enqueue_from(bay, o->id, rb, &back, home ? Q_RETURN : Q_OUTGOING) < 0) {
 		msg_warnx("order %s: return: %s", o->id, err_get());
 		goto out;
 	}
-	if (strcmp(o->origin, S->cf->node) == 0) {
-		/* we are the origin: it is home already */
-		if (arrive_home(rb, &back, -1) < 0)
-			goto out;
-	} else if (order_save_state(rb, &back, Q_OUTGOING) < 0) {
-		msg_warnx("order %s: return: %s", o->id, err_get());
-		goto out;
-	}
+	if (home)
+		home_notice(rb, &back);
 	if ((int)from >= 0 && bay_finish(bay, o->id, from) < 0)
 		msg_warnx("order %s: finish after return: %s", o->id, err_get());
 	rc = 0;

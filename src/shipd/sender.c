@@ -22,6 +22,7 @@
 #include "../queue/progress.h"
 #include "../wire/wire.h"
 #include "../wire/xfer.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 #include "../util/safefile.h"
@@ -39,15 +40,6 @@
 #include <unistd.h>
 
 enum { HOP_OK = 0, HOP_TEMP = 1, HOP_PERM = 2 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* The order as handed to the next hop: only its destinations, fresh counters. */
 static char *
@@ -124,8 +116,8 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 	if (cur && strcmp(cur_nh, nh) == 0)
 		return cur;
 	hop_drop(1);
-	if ((strv_has(&failed_here, nh) || peer_down(nh, time(NULL), created)) &&
-	    (ps = peer_state(nh)) != NULL) {
+	if ((strv_has(&failed_here, nh) || peer_down(&S->sched, nh, time(NULL), created)) &&
+	    (ps = peer_state(&S->sched, nh)) != NULL) {
 		struct tm tm;
 
 		strftime(until, sizeof(until), "%H:%M:%S", localtime_r(&ps->down_until, &tm));
@@ -134,12 +126,12 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 	}
 	if ((cur = hop_connect(S->cf, S->keys, p, S->cf->io_timeout)) == NULL) {
 		*why = xasprintf("%s (%s port %d) unreachable: %s", nh, p->host, p->port, err_get());
-		peer_failed(nh, *why);
+		peer_failed(&S->sched, nh, *why, time(NULL));
 		strv_add(&failed_here, nh);
 		sender_status("X %s %s", nh, *why);
 		return NULL;
 	}
-	peer_connected(nh);
+	peer_connected(&S->sched, nh, time(NULL));
 	sender_status("U %s", nh);
 	cur_nh = xstrdup(nh);
 	return cur;
@@ -162,7 +154,7 @@ test_throttle(uint64_t sent, double t0)
 			msg_warnx("SHIPD_TEST_RATE=%.0f: sends are throttled (test only)", rate);
 	}
 	if (rate > 0) {
-		double ahead = sent / rate - (now_s() - t0);
+		double ahead = sent / rate - (now_mono() - t0);
 
 		if (ahead > 0)
 			usleep(ahead * 1e6);
@@ -175,7 +167,7 @@ stream_body(struct hop *h, int fd, uint64_t off, uint64_t size, const char *id,
 {
 	static uint8_t buf[XF_DATA_MAX];
 	uint64_t start = off;
-	double t0 = now_s();
+	double t0 = now_mono();
 
 	if (lseek(fd, off, SEEK_SET) < 0) {
 		err_set("packet %s: seek: %s", id, strerror(errno));
@@ -210,7 +202,7 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 	struct hop *h = NULL;
 	struct stat st;
 	ssize_t hn, n;
-	double t0 = now_s();
+	double t0 = now_mono();
 	int fd = -1, type, rc = HOP_TEMP, keep = 0;
 	uint64_t off = 0;
 	struct progress *pr = NULL;
@@ -321,7 +313,7 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 		goto out;
 	}
 	{
-		double secs = now_s() - t0;
+		double secs = now_mono() - t0;
 		uint64_t sent = st.st_size - off;
 
 		msg_info("sent %s to %s (%s) via %s from port %d: %llu bytes in %.3fs (%.1f MB/s)",
@@ -378,18 +370,17 @@ join_errors(struct sbuf *b, const char *why)
 	sbuf_puts(b, why);
 }
 
-/* One claimed order, in active/ at path: 0 done, 1 deferred, else an exit status. */
+/* One claimed order: 0 done, 1 deferred, else an exit status. */
 static int
-send_claimed(const char *bay, const char *id, const char *path)
+send_claimed(struct claim *c)
 {
-	const char *self = S->cf->node;
+	const char *self = S->cf->node, *bay = c->bay, *id = c->id;
 	struct order o;
 	struct strv hops_done = {0}, turned = {0};
 	struct sbuf errs = {0}, turn_why = {0};
 	int waiting = 0, rc = 0;
 
-	order_init(&o);
-	if (order_load(path, &o) < 0) {
+	if (bay_load(bay, id, Q_ACTIVE, &o) < 0) {
 		bay_corrupt(bay, id, Q_ACTIVE, err_get());
 		order_free(&o);
 		return 65;
@@ -407,7 +398,7 @@ send_claimed(const char *bay, const char *id, const char *path)
 	if (strv_has(&o.dests, self)) {
 		int r = deliver_local(bay, &o);
 
-		if (r == DELIVER_LATER)	/* full disk: ours stays in dests, deferred below */
+		if (r == BAY_LATER)	/* full disk: ours stays in dests, deferred below */
 			join_errors(&errs, err_get());
 		else if (r < 0) {	/* refused packet: deliver_local moved it to corrupt/ */
 			order_free(&o);
@@ -416,7 +407,7 @@ send_claimed(const char *bay, const char *id, const char *path)
 			strv_remove(&o.dests, self);
 			if (!strv_has(&o.delivered, self))
 				strv_add(&o.delivered, self);
-			if (order_save_state(bay, &o, Q_ACTIVE) < 0)
+			if (bay_rewrite(bay, &o, Q_ACTIVE, Q_ACTIVE, 0, c) < 0)
 				msg_warnx("order %s: %s", o.id, err_get());
 		} else
 			waiting = 1;
@@ -463,7 +454,7 @@ send_claimed(const char *bay, const char *id, const char *path)
 			for (int k = 0; k < mine.n; k++)
 				strv_remove(&o.dests, mine.v[k]);
 			i = -1;		/* the list changed: start over, skipping done hops */
-			if (order_save_state(bay, &o, Q_ACTIVE) < 0)
+			if (bay_rewrite(bay, &o, Q_ACTIVE, Q_ACTIVE, 0, c) < 0)
 				msg_warnx("order %s: %s", o.id, err_get());
 		} else if (r == HOP_PERM) {
 			for (int k = 0; k < mine.n; k++)
@@ -495,8 +486,7 @@ send_claimed(const char *bay, const char *id, const char *path)
 				 o.delivered.n, o.delivered.n == 1 ? "" : "s");
 	} else if (errs.len == 0 && waiting && o.dests.n == 1) {
 		/* only our own copy is left, and it waits for sibling parts */
-		if (order_save_state(bay, &o, Q_ACTIVE) < 0 ||
-		    bay_move(bay, o.id, Q_ACTIVE, Q_JOINING) < 0)
+		if (bay_rewrite(bay, &o, Q_ACTIVE, Q_JOINING, 0, c) < 0)
 			msg_warnx("order %s: to joining: %s", o.id, err_get());
 		else
 			msg_info("order %s: part %d of %d waiting for the others", o.id, o.part,
@@ -525,22 +515,19 @@ send_claimed(const char *bay, const char *id, const char *path)
 static int
 send_order(const char *bay, const char *id, enum qstate from)
 {
-	char path[PATH_MAX];
-	int lockfd, rc;
+	struct claim c;
+	int rc = bay_claim(&c, bay, id, from);
 
-	if (bay_move(bay, id, from, Q_ACTIVE) < 0 &&
-	    (from == Q_OUTGOING || bay_move(bay, id, Q_OUTGOING, Q_ACTIVE) < 0))
+	if (rc != 0 && from != Q_OUTGOING)
+		rc = bay_claim(&c, bay, id, Q_OUTGOING);
+	if (rc != 0) {
+		if (rc < 0)
+			msg_warnx("order %s: %s", id, err_get());
 		return 0;
-	if (bay_path(path, sizeof(path), bay, Q_ACTIVE, id) < 0)
-		rc = 70;
-	else {
-		/* the lock tells start-up recovery that a live worker owns this order */
-		if ((lockfd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
-			flock(lockfd, LOCK_EX | LOCK_NB);
-		rc = send_claimed(bay, id, path);
-		if (lockfd >= 0)
-			close(lockfd);
 	}
+	/* the claim's lock tells recovery and the sweep a live worker has it */
+	rc = send_claimed(&c);
+	bay_release(&c);
 	if (rc == 1)
 		sender_status("F %s", id);
 	return rc;

@@ -72,6 +72,12 @@ drop_privileges(void)
 		 (long)pw->pw_uid);
 }
 
+static void
+retry_handlers(struct sched *sc, const char *bay)
+{
+	deliver_retry_handlers(bay);
+}
+
 /* Create and recover every bay; a bay that cannot be made ready is fatal. */
 static void
 prepare_bays(void)
@@ -84,7 +90,6 @@ prepare_bays(void)
 
 		if (bay_init(bays.v[i]) < 0)
 			msg_fatal_status(2, "bay %s: %s", bays.v[i], err_get());
-		progress_clean(bays.v[i]);
 		if (bay_recover(bays.v[i], &r) < 0)
 			msg_fatal("bay %s: recovery: %s", bays.v[i], err_get());
 		if (r.tmp_removed || r.active_requeued || r.data_orphans ||
@@ -126,15 +131,18 @@ main(int argc, char **argv)
 	S->conf_path = conf;
 	S->statfd = -1;
 	S->poll_mode = poll_mode;
-	S->only_class = sclass;
 	if ((S->cf = config_load(conf)) == NULL) {
 		fprintf(stderr, "shipd: %s\n", err_get());
 		return 2;
 	}
-	if (S->only_class && config_class(S->cf, S->only_class) == NULL) {
-		fprintf(stderr, "shipd: unknown storage class %s\n", S->only_class);
+	if (sclass && config_class(S->cf, sclass) == NULL) {
+		fprintf(stderr, "shipd: unknown storage class %s\n", sclass);
 		return 2;
 	}
+	sched_init(&S->sched, S->cf);
+	S->sched.only_class = sclass;
+	if (poll_mode)	/* --poll also retries receipt handlers that failed */
+		S->sched.scanned = retry_handlers;
 	log_open("shipd", log_override ? log_override :
 		 S->cf->log_dest ? S->cf->log_dest : poll_mode ? "stderr" : "syslog");
 	if (keys_load(S->cf->key_file, &S->keys) < 0)

@@ -6,6 +6,7 @@
  */
 #include "t.h"
 #include "queue/bay.h"
+#include "queue/bay_int.h"
 #include "crypto/crypto.h"
 #include "util/log.h"
 #include "util/safefile.h"
@@ -408,14 +409,14 @@ link_data(void)
 	snprintf(a, sizeof(a), "%s", new_bay());
 	b1 = new_bay();
 	queue(a, "m1", Q_RETURN, 100);
-	CHECK(bay_link_data(a, b1, "m1") == 0);
+	CHECK(bay_link_data(a, "m1", b1, "m1") == 0);
 	CHECK(exists(a, "data", "m1") && exists(b1, "data", "m1"));	/* source kept */
-	CHECK(bay_link_data(a, b1, "m1") < 0);	/* never overwrites */
+	CHECK(bay_link_data(a, "m1", b1, "m1") < 0);	/* never overwrites */
 	CHECK(strstr(err_get(), "exists already") != NULL);
 	/* across file systems (tmpfs): copied, fsynced, nothing left in tmp/ */
 	snprintf(shm, sizeof(shm), "/dev/shm/test_bay.%ld", (long)getpid());
 	if (bay_init(shm) == 0) {
-		CHECK(bay_link_data(b1, shm, "m1") == 0);
+		CHECK(bay_link_data(b1, "m1", shm, "m1") == 0);
 		CHECK(exists(b1, "data", "m1"));
 		snprintf(path, sizeof(path), "%s/data/m1", shm);
 		c = read_file(path, 1000, NULL);
@@ -426,7 +427,7 @@ link_data(void)
 		snprintf(path, sizeof(path), "rm -rf %s", shm);
 		CHECK(system(path) == 0);
 	}
-	CHECK(bay_link_data(a, b1, "missing") < 0);
+	CHECK(bay_link_data(a, "missing", b1, "missing") < 0);
 }
 
 static void
@@ -549,7 +550,7 @@ recover_orphan_data(void)
 	 * seen marker says it is done, so even fresh data goes */
 	snprintf(path, sizeof(path), "%s/data/finished", bay);
 	put_file(path, "x");
-	CHECK(bay_mark_seen(bay, "finished") == 0);
+	CHECK(bay_mark_seen(bay, "finished", 0) == 0);
 	CHECK(bay_recover(bay, &r) == 0);
 	CHECK_INT(r.data_orphans, 1);
 	CHECK(!exists(bay, "data", "finished"));

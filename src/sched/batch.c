@@ -18,7 +18,7 @@
  * startable job within BATCH_WINDOW of the queue's head is taken instead.
  * Never forks, never moves an order.
  */
-#include "shipd.h"
+#include "sched.h"
 #include "../queue/bay.h"
 #include "../util/log.h"
 #include "../util/mem.h"
@@ -28,29 +28,29 @@
 #include <time.h>
 
 void
-rq_remove(struct job *j)
+rq_remove(struct sched *sc, struct job *j)
 {
 	if (j->prev)
 		j->prev->next = j->next;
 	else
-		S->rq_head = j->next;
+		sc->rq_head = j->next;
 	if (j->next)
 		j->next->prev = j->prev;
 	else
-		S->rq_tail = j->prev;
+		sc->rq_tail = j->prev;
 	j->next = j->prev = NULL;
 }
 
 static char *
-order_hop(const struct order *o)
+order_hop(const struct config *cf, const struct order *o)
 {
-	const char *self = S->cf->node, *nh = NULL;
+	const char *self = cf->node, *nh = NULL;
 	int local = 0;
 
 	if (o->returning) {
 		if (strcmp(o->origin, self) == 0)
 			return xstrdup("");
-		nh = config_next_hop(S->cf, o->origin);
+		nh = config_next_hop(cf, o->origin);
 		return xstrdup(nh ? nh : "");
 	}
 	if (order_expired(o, time(NULL)))
@@ -62,7 +62,7 @@ order_hop(const struct order *o)
 			local = 1;
 			continue;
 		}
-		if ((k = config_next_hop(S->cf, d)) == NULL || (nh && strcmp(nh, k) != 0))
+		if ((k = config_next_hop(cf, d)) == NULL || (nh && strcmp(nh, k) != 0))
 			return xstrdup("");
 		nh = k;
 	}
@@ -74,7 +74,7 @@ order_hop(const struct order *o)
 }
 
 const char *
-job_hop(struct job *j)
+job_hop(struct sched *sc, struct job *j)
 {
 	struct order o;
 
@@ -86,7 +86,7 @@ job_hop(struct job *j)
 	if (bay_load(j->bay, j->id, j->from, &o) < 0)
 		j->hop = xstrdup("");	/* gone, claimed or unreadable: the worker sees */
 	else {
-		j->hop = order_hop(&o);
+		j->hop = order_hop(sc->cf, &o);
 		j->size = o.size;
 	}
 	order_free(&o);
@@ -101,27 +101,27 @@ batch_is_peer(const char *hop)
 
 /* Other ready orders for the same bay and hop, appended to j->batch. */
 static void
-gather(struct job *j)
+gather(struct sched *sc, struct job *j)
 {
 	const char *hop = j->hop;
 	struct job *k, *next, **tail = &j->batch;
 	int matching = 0, want, seen = 0, n = 1;
 	uint64_t bytes = j->size;
 
-	for (k = S->rq_head; k && seen < BATCH_WINDOW; k = k->next, seen++)
+	for (k = sc->rq_head; k && seen < BATCH_WINDOW; k = k->next, seen++)
 		if (k->kind == J_SEND && strcmp(k->bay, j->bay) == 0 &&
-		    strcmp(job_hop(k), hop) == 0)
+		    strcmp(job_hop(sc, k), hop) == 0)
 			matching++;
-	want = (matching + 1 + S->cf->max_children - 1) / S->cf->max_children;
+	want = (matching + 1 + sc->cf->max_children - 1) / sc->cf->max_children;
 	if (want > BATCH_MAX)
 		want = BATCH_MAX;
 	seen = 0;
-	for (k = S->rq_head; k && n < want && bytes < BATCH_BYTES && seen < BATCH_WINDOW;
+	for (k = sc->rq_head; k && n < want && bytes < BATCH_BYTES && seen < BATCH_WINDOW;
 	     k = next, seen++) {
 		next = k->next;
 		if (k->kind != J_SEND || strcmp(k->bay, j->bay) != 0 || strcmp(k->hop, hop) != 0)
 			continue;
-		rq_remove(k);
+		rq_remove(sc, k);
 		*tail = k;
 		tail = &k->batch;
 		bytes += k->size;
@@ -130,28 +130,27 @@ gather(struct job *j)
 }
 
 struct job *
-batch_next(void)
+batch_next(struct sched *sc, time_t now)
 {
-	time_t now = time(NULL);
 	struct job *j;
 	int seen = 0;
 
-	for (j = S->rq_head; j && seen < BATCH_WINDOW; j = j->next, seen++) {
+	for (j = sc->rq_head; j && seen < BATCH_WINDOW; j = j->next, seen++) {
 		const char *hop;
 
 		if (j->kind != J_SEND)
 			break;
-		hop = job_hop(j);
-		if (!batch_is_peer(hop) || peer_may_start(hop, now))
+		hop = job_hop(sc, j);
+		if (!batch_is_peer(hop) || peer_may_start(sc, hop, now))
 			break;
 	}
 	if (j == NULL || seen == BATCH_WINDOW)
 		return NULL;
-	rq_remove(j);
+	rq_remove(sc, j);
 	if (j->kind == J_SEND && *j->hop) {
-		gather(j);
+		gather(sc, j);
 		if (batch_is_peer(j->hop))
-			peer_started(j->hop);
+			peer_started(sc, j->hop);
 	}
 	return j;
 }

@@ -1,15 +1,18 @@
 /*
  * qmgr.c - the queue manager: decides what is ready (outgoing/), due
  * (deferred/ whose mtime has passed, or whose order expired), joinable
- * (joining/ groups with every part) and picked up (drop/DEST/ files), and
- * queues one job per order (batch.c groups them for the workers). The busy
- * set makes sure an order is queued or
- * worked on once at a time; the claim by rename in the worker makes sure
- * two processes (say, the daemon and a cron poll) never send it twice.
+ * (joining/ groups with every part, or whose group was delivered already)
+ * and picked up (drop/DEST/ files), and queues one job per order (batch.c
+ * groups them for the workers). The busy set makes sure an order is
+ * queued or worked on once at a time; the claim in the worker (commit.h)
+ * makes sure two processes (say, the daemon and a cron poll) never send
+ * it twice.
  *
  * Scans are readdir + stat: the next retry lives in deferred/'s mtime.
+ * All state is the struct sched passed in.
  */
-#include "shipd.h"
+#include "sched.h"
+#include "../queue/commit.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 
@@ -36,18 +39,72 @@ job_free(struct job *j)
 }
 
 void
-qmgr_enqueue(enum job_kind kind, const char *bay, const char *id)
+sched_init(struct sched *sc, const struct config *cf)
 {
-	qmgr_enqueue_from(kind, bay, id, Q_OUTGOING);
+	memset(sc, 0, sizeof(*sc));
+	sc->cf = cf;
+	sc->busy = htab_new();
+	sc->peers = htab_new();
+}
+
+static void
+free_job(void *p)
+{
+	struct job *j = p;
+
+	/* a batch's other jobs are in the busy set themselves */
+	j->batch = NULL;
+	job_free(j);
+}
+
+static void
+free_peer(void *p)
+{
+	struct peerstate *ps = p;
+
+	free(ps->why);
+	free(ps);
 }
 
 void
-qmgr_enqueue_from(enum job_kind kind, const char *bay, const char *id, enum qstate from)
+sched_free(struct sched *sc)
+{
+	htab_free(sc->busy, free_job);
+	htab_free(sc->peers, free_peer);
+	sc->busy = sc->peers = NULL;
+	sc->rq_head = sc->rq_tail = NULL;
+}
+
+static char *
+busy_key(enum job_kind kind, const char *bay, const char *id)
+{
+	return xasprintf("%d:%s/%s", kind, bay, id);
+}
+
+int
+qmgr_busy(struct sched *sc, enum job_kind kind, const char *bay, const char *id)
+{
+	char *key = busy_key(kind, bay, id);
+	int busy = htab_get(sc->busy, key) != NULL;
+
+	free(key);
+	return busy;
+}
+
+void
+qmgr_enqueue(struct sched *sc, enum job_kind kind, const char *bay, const char *id)
+{
+	qmgr_enqueue_from(sc, kind, bay, id, Q_OUTGOING);
+}
+
+void
+qmgr_enqueue_from(struct sched *sc, enum job_kind kind, const char *bay, const char *id,
+		  enum qstate from)
 {
 	struct job *j;
-	char *key = xasprintf("%d:%s/%s", kind, bay, id);
+	char *key = busy_key(kind, bay, id);
 
-	if (htab_get(S->busy, key)) {
+	if (htab_get(sc->busy, key)) {
 		free(key);
 		return;
 	}
@@ -58,39 +115,45 @@ qmgr_enqueue_from(enum job_kind kind, const char *bay, const char *id, enum qsta
 	j->key = key;
 	j->from = from;
 	j->statfd = -1;
-	htab_put(S->busy, key, j);
-	j->prev = S->rq_tail;
-	if (S->rq_tail)
-		S->rq_tail->next = j;
+	htab_put(sc->busy, key, j);
+	j->prev = sc->rq_tail;
+	if (sc->rq_tail)
+		sc->rq_tail->next = j;
 	else
-		S->rq_head = j;
-	S->rq_tail = j;
+		sc->rq_head = j;
+	sc->rq_tail = j;
 }
 
 static int
-class_selected(const char *bay)
+class_selected(struct sched *sc, const char *bay)
 {
 	const struct sclass *c;
 
-	if (S->only_class == NULL)
+	if (sc->only_class == NULL)
 		return 1;
-	c = bay_class(S->cf, bay);
-	return c && strcmp(c->name, S->only_class) == 0;
+	c = config_bay_class(sc->cf, bay);
+	return c && strcmp(c->name, sc->only_class) == 0;
 }
 
 static int
 scan_ready(void *arg, const char *bay, enum qstate st, const char *id, time_t mtime)
 {
-	qmgr_enqueue(J_SEND, bay, id);
+	qmgr_enqueue(arg, J_SEND, bay, id);
 	return 0;
 }
 
 void
-qmgr_scan_bay_outgoing(const char *bay)
+qmgr_scan_bay_outgoing(struct sched *sc, const char *bay)
 {
-	if (class_selected(bay))
-		bay_scan(bay, Q_OUTGOING, scan_ready, NULL);
+	if (class_selected(sc, bay))
+		bay_scan(bay, Q_OUTGOING, scan_ready, sc);
 }
+
+struct due {
+	struct sched *sc;
+	int everything;
+	time_t now;
+};
 
 /*
  * deferred/: what is due (mtime passed) is queued where it is; the worker
@@ -100,13 +163,12 @@ qmgr_scan_bay_outgoing(const char *bay)
 static int
 scan_deferred(void *arg, const char *bay, enum qstate st, const char *id, time_t mtime)
 {
-	int everything = *(int *)arg;
-	time_t now = time(NULL);
+	struct due *d = arg;
 
-	if (everything || mtime <= now)
-		qmgr_enqueue_from(J_SEND, bay, id, Q_DEFERRED);
-	else if (S->next_due == 0 || mtime < S->next_due)
-		S->next_due = mtime;
+	if (d->everything || mtime <= d->now)
+		qmgr_enqueue_from(d->sc, J_SEND, bay, id, Q_DEFERRED);
+	else if (d->sc->next_due == 0 || mtime < d->sc->next_due)
+		d->sc->next_due = mtime;
 	return 0;
 }
 
@@ -114,10 +176,12 @@ scan_deferred(void *arg, const char *bay, enum qstate st, const char *id, time_t
  * joining/: parts addressed here wait for their siblings. Part ids are
  * GROUP.pNofM plus any journey suffix (a part that was returned and
  * resubmitted arrives as GROUP.pNofM.r1), so a group is complete when M
- * distinct N are present, whatever journeys brought them.
+ * distinct N are present, whatever journeys brought them; or at once
+ * when the group was delivered already (a crash after the join's commit
+ * point left parts here): the join only finishes them.
  */
 void
-qmgr_scan_joining(const char *bay)
+qmgr_scan_joining(struct sched *sc, const char *bay)
 {
 	char dir[PATH_MAX], group[ORDER_ID_MAX];
 	struct htab *groups, *seen;
@@ -142,39 +206,28 @@ qmgr_scan_joining(const char *bay)
 			htab_put(seen, key, (void *)1);
 			have = (long)htab_get(groups, group) + 1;
 			htab_put(groups, group, (void *)have);
-			if (have == m)
+			if (have == m || (have == 1 && bay_delivered(bay, group)))
 				strv_add(&names, group);
 		}
 		free(key);
 	}
 	closedir(dp);
 	for (int i = 0; i < names.n; i++)
-		qmgr_enqueue(J_JOIN, bay, names.v[i]);
+		qmgr_enqueue(sc, J_JOIN, bay, names.v[i]);
 	strv_free(&names);
 	htab_free(groups, NULL);
 	htab_free(seen, NULL);
 }
 
-static int
-is_temp_name(const char *n)
-{
-	size_t len = strlen(n);
-
-	return n[0] == '.' || n[0] == '#' || n[len - 1] == '~' ||
-	       (len > 4 && strcmp(n + len - 4, ".tmp") == 0) ||
-	       (len > 5 && strcmp(n + len - 5, ".part") == 0) ||
-	       (len > 5 && strcmp(n + len - 5, ".swp") == 0);
-}
-
 /* drop/DEST/FILE: a closed, non-temporary regular file becomes an order. */
 void
-qmgr_scan_drops(const char *bay)
+qmgr_scan_drops(struct sched *sc, const char *bay)
 {
 	char dir[PATH_MAX], sub[PATH_MAX], path[PATH_MAX];
 	struct dirent *d, *f;
 	DIR *dp, *fp;
 
-	if (path_fmt(dir, sizeof(dir), "%s/drop", bay) < 0 || (dp = opendir(dir)) == NULL)
+	if (bay_path(dir, sizeof(dir), bay, Q_DROP, NULL) < 0 || (dp = opendir(dir)) == NULL)
 		return;
 	while ((d = readdir(dp)) != NULL) {
 		if (d->d_name[0] == '.' ||
@@ -184,36 +237,30 @@ qmgr_scan_drops(const char *bay)
 		while ((f = readdir(fp)) != NULL) {
 			struct stat st;
 
-			if (is_temp_name(f->d_name) ||
+			if (bay_drop_is_temp_name(f->d_name) ||
 			    path_fmt(path, sizeof(path), "%s/%s", sub, f->d_name) < 0 ||
 			    lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
 				continue;
-			qmgr_enqueue(J_PICKUP, bay, path);
+			qmgr_enqueue(sc, J_PICKUP, bay, path);
 		}
 		closedir(fp);
 	}
 	closedir(dp);
 }
 
-int
-pickup_is_temp_name(const char *n)
-{
-	return is_temp_name(n);
-}
-
 /* Deferred orders that are due; recomputes the next wake-up. */
 void
-qmgr_due(void)
+qmgr_due(struct sched *sc)
 {
 	struct strv bays = {0};
-	int everything = 0;
+	struct due d = {sc, 0, time(NULL)};
 
-	S->next_due = 0;
-	bay_all(S->cf, &bays);
+	sc->next_due = 0;
+	bay_all(sc->cf, &bays);
 	for (int i = 0; i < bays.n; i++)
-		if (class_selected(bays.v[i])) {
-			bay_scan(bays.v[i], Q_DEFERRED, scan_deferred, &everything);
-			qmgr_scan_drops(bays.v[i]);
+		if (class_selected(sc, bays.v[i])) {
+			bay_scan(bays.v[i], Q_DEFERRED, scan_deferred, &d);
+			qmgr_scan_drops(sc, bays.v[i]);
 		}
 	strv_free(&bays);
 }
@@ -223,21 +270,23 @@ qmgr_due(void)
  * the administrator asking for a retry now), joinable groups, drops.
  */
 void
-qmgr_scan_all(int include_deferred_not_due)
+qmgr_scan_all(struct sched *sc, int include_deferred_not_due)
 {
 	struct strv bays = {0};
+	struct due d = {sc, include_deferred_not_due, time(NULL)};
 
-	S->next_due = 0;
-	S->last_full_scan = time(NULL);
-	bay_all(S->cf, &bays);
+	sc->next_due = 0;
+	sc->last_full_scan = d.now;
+	bay_all(sc->cf, &bays);
 	for (int i = 0; i < bays.n; i++) {
-		if (!class_selected(bays.v[i]))
+		if (!class_selected(sc, bays.v[i]))
 			continue;
-		bay_scan(bays.v[i], Q_DEFERRED, scan_deferred, &include_deferred_not_due);
-		qmgr_scan_bay_outgoing(bays.v[i]);
-		qmgr_scan_joining(bays.v[i]);
-		qmgr_scan_drops(bays.v[i]);
-		deliver_retry_handlers(bays.v[i]);
+		bay_scan(bays.v[i], Q_DEFERRED, scan_deferred, &d);
+		qmgr_scan_bay_outgoing(sc, bays.v[i]);
+		qmgr_scan_joining(sc, bays.v[i]);
+		qmgr_scan_drops(sc, bays.v[i]);
+		if (sc->scanned)
+			sc->scanned(sc, bays.v[i]);
 	}
 	strv_free(&bays);
 }
@@ -257,11 +306,11 @@ purge_return(void *arg, const char *bay, enum qstate st, const char *id, time_t 
 }
 
 void
-qmgr_purge(void)
+qmgr_purge(struct sched *sc)
 {
 	struct strv bays = {0};
 
-	bay_all(S->cf, &bays);
+	bay_all(sc->cf, &bays);
 	for (int i = 0; i < bays.n; i++) {
 		bay_scan(bays.v[i], Q_RETURN, purge_return, NULL);
 		bay_purge_partial(bays.v[i], time(NULL) - PARTIAL_MAX_IDLE);

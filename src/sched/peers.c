@@ -18,9 +18,10 @@
  * a worker's own failures update its copy (so the rest of its batch is not
  * tried) and are reported to the master over the status pipe. Memory only:
  * a restart, or the next `shipd --poll`, starts afresh. Never touches the
- * queue itself.
+ * queue itself. Times are given by the caller (the module tests play
+ * with them).
  */
-#include "shipd.h"
+#include "sched.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 
@@ -29,38 +30,37 @@
 #include <time.h>
 
 struct peerstate *
-peer_state(const char *name)
+peer_state(struct sched *sc, const char *name)
 {
-	return S->peers ? htab_get(S->peers, name) : NULL;
+	return sc->peers ? htab_get(sc->peers, name) : NULL;
 }
 
 static struct peerstate *
-peer_make(const char *name)
+peer_make(struct sched *sc, const char *name)
 {
-	struct peerstate *p = peer_state(name);
+	struct peerstate *p = peer_state(sc, name);
 
 	if (p == NULL) {
-		if (S->peers == NULL)
-			S->peers = htab_new();
+		if (sc->peers == NULL)
+			sc->peers = htab_new();
 		p = xcalloc(1, sizeof(*p));
-		htab_put(S->peers, name, p);
+		htab_put(sc->peers, name, p);
 	}
 	return p;
 }
 
 int
-peer_down(const char *name, time_t now, time_t created)
+peer_down(struct sched *sc, const char *name, time_t now, time_t created)
 {
-	struct peerstate *p = peer_state(name);
+	struct peerstate *p = peer_state(sc, name);
 
 	return p && p->down_until && now < p->down_until && created < p->failed_at;
 }
 
 void
-peer_failed(const char *name, const char *why)
+peer_failed(struct sched *sc, const char *name, const char *why, time_t now)
 {
-	struct peerstate *p = peer_make(name);
-	time_t now = time(NULL);
+	struct peerstate *p = peer_make(sc, name);
 	int secs;
 
 	p->failed_at = now;
@@ -72,21 +72,20 @@ peer_failed(const char *name, const char *why)
 	p->up = 0;
 	if (p->down_since == 0)
 		p->down_since = now;
-	secs = bay_backoff(S->cf, p->failures);
+	secs = bay_backoff(sc->cf, p->failures);
 	p->down_until = now + secs;
-	if (S->statfd < 0)
+	if (!sc->quiet)
 		msg_info("next hop %s down: %s; its orders are deferred without a connection "
 			 "attempt for %ds", name, why, secs);
 }
 
 void
-peer_connected(const char *name)
+peer_connected(struct sched *sc, const char *name, time_t now)
 {
-	struct peerstate *p = peer_make(name);
+	struct peerstate *p = peer_make(sc, name);
 
-	if (S->statfd < 0 && p->failures)
-		msg_info("next hop %s up again after %ld s", name,
-			 (long)(time(NULL) - p->down_since));
+	if (!sc->quiet && p->failures)
+		msg_info("next hop %s up again after %ld s", name, (long)(now - p->down_since));
 	p->failures = 0;
 	p->down_until = p->down_since = p->failed_at = 0;
 	p->up = 1;
@@ -100,9 +99,9 @@ peer_connected(const char *name)
  * out, one worker at a time until that one connects or fails.
  */
 int
-peer_may_start(const char *name, time_t now)
+peer_may_start(struct sched *sc, const char *name, time_t now)
 {
-	struct peerstate *p = peer_state(name);
+	struct peerstate *p = peer_state(sc, name);
 
 	if (p == NULL)
 		return 1;	/* never tried: the caller counts it in as a probe */
@@ -112,15 +111,15 @@ peer_may_start(const char *name, time_t now)
 }
 
 void
-peer_started(const char *name)
+peer_started(struct sched *sc, const char *name)
 {
-	peer_make(name)->running++;
+	peer_make(sc, name)->running++;
 }
 
 void
-peer_stopped(const char *name)
+peer_stopped(struct sched *sc, const char *name)
 {
-	struct peerstate *p = peer_state(name);
+	struct peerstate *p = peer_state(sc, name);
 
 	if (p && p->running > 0)
 		p->running--;

@@ -1,0 +1,174 @@
+/*
+ * commit.h - the queue's verbs: every change to what a bay holds is one of
+ * these, with its fsyncs inside (the state table is in bay.h). The daemon
+ * and shipctl never rename, link or unlink in a bay themselves.
+ *
+ *   enqueue          a new order and its packet (submit, resubmit, returns)
+ *   claim            a worker takes an order into active/, locked
+ *   rewrite, move    an order changes content and/or state (hold, release,
+ *                    retry, waiting in joining/)
+ *   defer            a failed attempt: deferred/ with the next try as mtime
+ *   partial, accept  receive a packet into partial/, then commit a batch of
+ *                    them into data/ + outgoing/ under one round of fsyncs
+ *   deliver, join    open a packet (or a split packet's parts) here: the
+ *                    receipt is the commit point, exactly once
+ *   corrupt          keep a bad order or file in corrupt/ with its .why
+ *   finish, remove   the end of an order (seen marker or not)
+ *
+ * Each returns 0 on success and -1 with err_set() when a step failed.
+ * Whatever a failure (or a crash) leaves is something bay_recover() or the
+ * next bay_sweep() takes up again: never an order without its data, never
+ * two copies of one order, never a half-written file under a final name.
+ */
+#ifndef SHIPD_COMMIT_H
+#define SHIPD_COMMIT_H
+
+#include "bay.h"
+
+/* Temporary failure (full disk, I/O): nothing was lost, try again later. */
+#define BAY_LATER	(-2)
+/* Another process holds it right now. */
+#define BAY_BUSY	(-3)
+
+/*
+ * Enqueue order o in state st (outgoing/, return/ or hold/) of bay with its
+ * sealed packet: tmp is the sealed file in the bay (renamed to data/ID
+ * first), or NULL when data/ID is already there. On failure nothing is
+ * queued and tmp is removed.
+ */
+int bay_enqueue(const char *bay, const struct order *o, enum qstate st, const char *tmp);
+/*
+ * The same with the packet of from_bay's order from_id: data/ID is linked
+ * (or copied with fsync across file systems) first. The source is left to
+ * the caller, who finishes or removes it once this returned 0.
+ */
+int bay_enqueue_from(const char *from_bay, const char *from_id, const char *bay,
+		     const struct order *o, enum qstate st);
+
+/*
+ * An order a worker holds: in active/ with an flock on its file, so that
+ * recovery and the sweep leave it alone for as long as the lock lives
+ * (until bay_release, or the process's death).
+ */
+struct claim {
+	const char *bay;
+	char id[ORDER_ID_MAX];
+	int lock;			/* fd holding the flock, -1 when none */
+};
+/* Claim ID from state from: 0 claimed, 1 gone or held by someone else
+ * (nothing to do), -1 on error. The lock is taken before the rename, so a
+ * claimed order is never in active/ unlocked. */
+int bay_claim(struct claim *c, const char *bay, const char *id, enum qstate from);
+/* Drop the lock; the order stays where it is (in active/ the sweep takes it). */
+void bay_release(struct claim *c);
+/* An order in active/ that no live process holds (its worker died) goes
+ * back to outgoing/: 0 moved, 1 still held or not there, -1 on error. */
+int bay_requeue(const char *bay, const char *id);
+
+/*
+ * Write o over its file in state from (mtime = mtime, or now when 0), then
+ * move it to `to` (may be from). A crash leaves one order, old or new. With
+ * c, the claim's lock moves to the new file: it is never unlocked.
+ */
+int bay_rewrite(const char *bay, const struct order *o, enum qstate from, enum qstate to,
+		time_t mtime, struct claim *c);
+/* Move order ID from one state to another: one durable rename. */
+int bay_move(const char *bay, const char *id, enum qstate from, enum qstate to);
+/*
+ * A failed attempt: count it, record why, and move the order to deferred/
+ * with its next attempt (bay_backoff) as mtime. When the new record cannot
+ * be written (a full disk), the old one is deferred as it is; when not even
+ * that works, -1 and the order stays in `from` for the sweep.
+ */
+int bay_defer(const struct config *cf, const char *bay, struct order *o,
+	      enum qstate from, const char *why);
+
+/*
+ * Receiving: open (or resume) partial/ID for a packet of size bytes, locked
+ * against a second transfer of the same packet. Returns the fd, positioned
+ * nowhere in particular, with *off the bytes already there (0: start
+ * afresh, truncated); BAY_BUSY when another transfer holds it, -1 on error.
+ */
+int bay_partial_open(const char *bay, const char *id, uint64_t size, uint64_t *off);
+/* Forget what was received of ID (not worth resuming). */
+void bay_partial_drop(const char *bay, const char *id);
+/* Keep a refused transfer as corrupt/ID.pkt with ID.pkt.why. */
+int bay_partial_corrupt(const char *bay, const char *id, const char *why);
+/*
+ * Accept n received packets (each order's partial/ID, fsynced by the
+ * caller) as one group commit: every partial/ID becomes data/ID, data/
+ * made durable, then every order is written into outgoing/, outgoing/ made
+ * durable: three directory fsyncs for the batch. 0 when all are accepted;
+ * -1 when none is (each partial/ID kept to resume, except an order a
+ * running daemon already claimed, which lives on with its data).
+ */
+int bay_accept(const char *bay, const struct order *const *o, int n);
+
+/*
+ * Deliver here, exactly once. key names the delivery (the packet id, or a
+ * split packet's group); o is what receipts/KEY will hold. Unless
+ * receipts/KEY exists (delivered before a crash: only the moves are left),
+ * unpack/KEY/ is emptied and extract(arg, paths, n, dir, names) writes the
+ * packet's files into it (0, BAY_REFUSED for a bad packet, BAY_LATER for a
+ * local failure); then receipts/KEY is written (the commit point) and every
+ * file moves into incoming/ (bay_unpack_finish). The final names are added
+ * to finals (may be NULL).
+ *
+ * Returns 0 delivered now, 1 delivered before, BAY_REFUSED (nothing kept),
+ * BAY_LATER (nothing delivered, or committed with the moves still to do:
+ * either way the caller keeps the order and tries again).
+ */
+#define BAY_REFUSED	(-1)
+typedef int (*bay_extract_fn)(void *arg, const char *const *paths, int n, const char *dir,
+			      struct strv *names);
+int bay_deliver(const char *bay, const char *key, const struct order *o,
+		const char *const *paths, int n, bay_extract_fn extract, void *arg,
+		struct strv *finals);
+/* Was KEY delivered here (receipts/KEY)? */
+int bay_delivered(const char *bay, const char *key);
+/*
+ * The last step of a delivery (and recovery's, when receipts/KEY exists):
+ * move every entry of unpack/KEY/ into incoming/, never overwriting (a
+ * clash becomes NAME_1, NAME_2 ...; a name too long for that is shortened
+ * first, so it fits NAME_MAX), then remove unpack/KEY. Any entry it cannot
+ * place is a failure (-1), never a silent success. Idempotent.
+ */
+int bay_unpack_finish(const char *bay, const char *key, struct strv *names);
+
+/*
+ * Join split packet GROUP of m parts addressed here. self is the caller's
+ * own part, already claimed (or NULL for a join worker). The other parts
+ * are claimed from joining/ (each locked while held); all there: delivered
+ * as one (bay_deliver, paths in part order, receipts/GROUP holding self's
+ * or part 1's order), then every claimed part is finished. When GROUP was
+ * delivered before (a crash after its commit point), the parts found are
+ * only finished. Returns 0 delivered (now or before), 1 not all parts here
+ * (nothing changed), BAY_REFUSED (the claimed parts go to corrupt/),
+ * BAY_LATER (the claimed parts go back to joining/).
+ */
+#define BAY_JOIN_MAX	99999	/* parts of one split packet (the packet format's bound) */
+int bay_join(const char *bay, const char *group, int m, const struct order *self,
+	     bay_extract_fn extract, void *arg, struct strv *finals);
+
+/* The receipt handler of KEY must run again (pending) or has run (clear);
+ * bay_pending_scan calls fn for each pending one with the delivered file. */
+int bay_pending_set(const char *bay, const char *key, const char *file);
+void bay_pending_clear(const char *bay, const char *key);
+void bay_pending_scan(const char *bay, void (*fn)(void *arg, const char *key,
+						  const char *file), void *arg);
+
+/* Move to corrupt/ and write ID.why with the reason; logs one line. */
+void bay_corrupt(const char *bay, const char *id, enum qstate from, const char *why);
+/* A file that is not an order (a refused drop, a refused transfer): moved
+ * to corrupt/NAME with NAME.why, both directories fsynced. */
+int bay_corrupt_file(const char *bay, const char *path, const char *name, const char *why);
+
+/*
+ * All work on ID is done: seen/ID written (with its expiry), the order
+ * file removed, then data/ID. Idempotent: safe to rerun after a crash.
+ */
+int bay_finish(const char *bay, const char *id, enum qstate from);
+/* Drop an order and its data without marking it seen (shipctl rm). */
+int bay_remove(const char *bay, const char *id, enum qstate from);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * sched.h - the daemon's scheduling as a library, its state passed
+ * explicitly (the master owns one struct sched; a send worker inherits a
+ * copy at fork): the ready queue and busy set fed by scans of the bays
+ * (qmgr.c), which ready orders go together to one send worker (batch.c),
+ * and what is remembered of each next hop (peers.c).
+ *
+ * Layer src/sched/: may call every layer below it (util, crypto, conf,
+ * queue, packet, wire, global); src/shipd/ sits above it. Forks nothing,
+ * sends nothing, never claims an order (a worker does); changes a bay only
+ * through commit.h (the purge of old returns).
+ */
+#ifndef SHIPD_SCHED_H
+#define SHIPD_SCHED_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+#include "../conf/config.h"
+#include "../queue/bay.h"
+#include "../util/htab.h"
+#include "../util/mem.h"
+
+enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE };
+
+struct job {
+	enum job_kind kind;
+	char *bay;			/* storage or return bay */
+	char *id;			/* order id, group id (J_JOIN) or dropped path (J_PICKUP) */
+	char *key;			/* kind:bay/id: the busy-set key */
+	pid_t pid;
+	time_t started;
+	struct job *next, *prev;	/* ready queue links */
+	enum qstate from;		/* J_SEND: where the worker claims it (outgoing, deferred) */
+	/* J_SEND: where it goes, read from the order when first needed */
+	char *hop;			/* single next hop, BATCH_LOCAL, or "" (alone) */
+	uint64_t size;
+	struct job *batch;		/* more orders the same worker sends, in order */
+	int statfd;			/* read end of the worker's status pipe, or -1 */
+	struct sbuf status;		/* partial status line */
+	int nfailed;			/* orders the worker deferred */
+};
+
+/*
+ * A send worker takes at most BATCH_MAX orders (and BATCH_BYTES once
+ * exceeded) for one next hop, over one connection; fewer when the queue is
+ * short, so that a handful of orders still spreads over the pool.
+ */
+#define BATCH_MAX	64
+#define BATCH_BYTES	(64ULL << 20)
+#define BATCH_WINDOW	1024		/* ready jobs looked at per dispatch */
+#define BATCH_LOCAL	"@local"	/* hop key of orders delivered here only */
+
+/* What is remembered of a next hop (peers.c). */
+struct peerstate {
+	time_t down_until;		/* 0: not known to be down */
+	time_t down_since;
+	time_t failed_at;		/* the last failed connection */
+	int failures;			/* consecutive failed connections */
+	int up;				/* a connection worked since the last failure */
+	int running;			/* workers with a batch for it */
+	char *why;			/* the last connection failure */
+};
+
+struct sched {
+	const struct config *cf;	/* the running configuration (reload replaces it) */
+	const char *only_class;		/* shipping_server -sclass, or NULL for all */
+	int quiet;			/* a worker's copy: the master logs next hops */
+	struct job *rq_head, *rq_tail;	/* ready queue */
+	struct htab *busy;		/* key -> job: queued or running */
+	struct htab *peers;		/* next hop name -> struct peerstate */
+	time_t next_due;		/* earliest deferred retry, 0 = none */
+	time_t last_full_scan;
+	/* called for each bay qmgr_scan_all looked at (may be NULL) */
+	void (*scanned)(struct sched *sc, const char *bay);
+};
+
+void sched_init(struct sched *sc, const struct config *cf);
+/* Every job, queued or not, and the peer table. */
+void sched_free(struct sched *sc);
+
+/* qmgr.c: the ready queue, fed by scans; one job per order at a time. */
+void qmgr_enqueue(struct sched *sc, enum job_kind kind, const char *bay, const char *id);
+void qmgr_enqueue_from(struct sched *sc, enum job_kind kind, const char *bay, const char *id,
+		       enum qstate from);
+/* Is a job for bay/id queued or running? */
+int qmgr_busy(struct sched *sc, enum job_kind kind, const char *bay, const char *id);
+/* Everything: outgoing, due deferred (all of them with
+ * include_deferred_not_due, shipd --poll), joinable groups, drops. */
+void qmgr_scan_all(struct sched *sc, int include_deferred_not_due);
+void qmgr_scan_bay_outgoing(struct sched *sc, const char *bay);
+void qmgr_scan_joining(struct sched *sc, const char *bay);
+void qmgr_scan_drops(struct sched *sc, const char *bay);
+/* Deferred orders now due and new drops; recomputes next_due. */
+void qmgr_due(struct sched *sc);
+/* Old returns, idle partial transfers and old seen markers. */
+void qmgr_purge(struct sched *sc);
+void job_free(struct job *j);
+
+/* batch.c: the next job to start (its batch gathered), or NULL. */
+struct job *batch_next(struct sched *sc, time_t now);
+const char *job_hop(struct sched *sc, struct job *j);
+int batch_is_peer(const char *hop);	/* a next hop, not local or alone */
+void rq_remove(struct sched *sc, struct job *j);
+
+/* peers.c: the memory of next hops (see there). */
+struct peerstate *peer_state(struct sched *sc, const char *name);	/* NULL if never seen */
+/* 1 if an order created at `created` is not to try it at now */
+int peer_down(struct sched *sc, const char *name, time_t now, time_t created);
+void peer_failed(struct sched *sc, const char *name, const char *why, time_t now);
+void peer_connected(struct sched *sc, const char *name, time_t now);
+int peer_may_start(struct sched *sc, const char *name, time_t now);	/* may a worker start */
+void peer_started(struct sched *sc, const char *name);	/* a worker took a batch for it */
+void peer_stopped(struct sched *sc, const char *name);	/* that worker exited */
+
+#endif

@@ -1,0 +1,418 @@
+/*
+ * test_sched.c - the daemon's scheduling as a module (src/sched/), fed a
+ * struct sched and bays on disk: back-off arithmetic, batches grouped by
+ * next hop (one worker at a time for a hop not known up), a dead next hop
+ * remembered and tried again once per back-off period, an order newer
+ * than the hop's failure still tried, and the queue manager's scans
+ * (due deferred orders, joinable groups, a class filter).
+ */
+#include "t.h"
+#include "sched/sched.h"
+#include "queue/commit.h"
+#include "crypto/crypto.h"
+#include "util/log.h"
+#include "util/safefile.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KEY_B	"shipd1:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA=="
+
+static char top[64], bay[128], docs[128];
+
+/* A: peers B and C; D is behind B; classes -default and docs. */
+static struct config *
+conf(int max_children)
+{
+	char text[2048];
+	struct config *cf;
+
+	snprintf(text, sizeof(text),
+		 "NODE A\n"
+		 "PEER B 127.0.0.1 4590 " KEY_B "\n"
+		 "PEER C 127.0.0.1 4591 " KEY_B "\n"
+		 "KEY D " KEY_B "\n"
+		 "ROUTE B D\n"
+		 "STORAGE-CLASS -default %s\n"
+		 "STORAGE-CLASS docs %s\n"
+		 "RETRY-MIN 60s\nRETRY-MAX 1h\nMAX-CHILDREN %d\n",
+		 bay, docs, max_children);
+	cf = config_load_buf("sched.conf", text, strlen(text));
+	if (cf == NULL)
+		printf("# config: %s\n", err_get());
+	return cf;
+}
+
+static int nid;
+
+/* An order in state st of b for dests (comma-separated), created at created. */
+static const char *
+order_to(const char *b, const char *dests, enum qstate st, time_t created)
+{
+	static char id[64];
+	char dir[PATH_MAX], list[256], *save, *d;
+	struct order o;
+
+	snprintf(id, sizeof(id), "o%03d", ++nid);
+	order_init(&o);
+	snprintf(o.id, sizeof(o.id), "%s", id);
+	o.origin = xstrdup("A");
+	o.sclass = xstrdup("-default");
+	snprintf(list, sizeof(list), "%s", dests);
+	for (d = strtok_r(list, ",", &save); d; d = strtok_r(NULL, ",", &save))
+		strv_add(&o.dests, d);
+	strv_add(&o.hops, "A");
+	o.created = created;
+	o.expires = created + 86400;
+	o.size = 100;
+	memset(o.digest, 'a', 64);
+	bay_path(dir, sizeof(dir), b, st, NULL);
+	if (order_save(dir, &o) < 0)
+		printf("# order_save: %s\n", err_get());
+	order_free(&o);
+	return id;
+}
+
+/* Empty every state of the test bays. */
+static void
+clean(void)
+{
+	char cmd[PATH_MAX];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", bay, docs);
+	if (system(cmd) != 0)
+		printf("# %s failed\n", cmd);
+	bay_init(bay);
+	bay_init(docs);
+}
+
+/* Every job of a started batch leaves the busy set, as the master does. */
+static void
+done(struct sched *sc, struct job *j)
+{
+	while (j) {
+		struct job *k = j->batch;
+
+		htab_del(sc->busy, j->key);
+		job_free(j);
+		j = k;
+	}
+}
+
+static void
+backoff(void)
+{
+	struct config *cf = conf(10);
+	struct sched sc;
+	struct peerstate *p;
+	time_t t0 = 1000000;
+	static const int want[] = {60, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600};
+
+	if (cf == NULL)
+		return;
+	for (int i = 0; i < 10; i++)
+		CHECK_INT(bay_backoff(cf, i), want[i]);
+	CHECK_INT(bay_backoff(cf, 1 << 30), 3600);	/* no overflow */
+	/* a next hop's back-off grows with its consecutive failures */
+	sched_init(&sc, cf);
+	sc.quiet = 1;
+	for (int i = 1; i <= 9; i++) {
+		time_t now = t0 + 100000L * i;
+
+		peer_failed(&sc, "B", "refused", now);
+		p = peer_state(&sc, "B");
+		CHECK(p != NULL && p->failures == i && p->down_until == now + want[i]);
+	}
+	peer_connected(&sc, "B", t0 + 2000000);
+	p = peer_state(&sc, "B");
+	CHECK(p->failures == 0 && p->down_until == 0 && p->up && p->why == NULL);
+	sched_free(&sc);
+	config_free(cf);
+}
+
+/* The orders of the test: 5 via B (3 to B, 2 to D behind it), 2 to C,
+ * 2 delivered here, 1 to both B and C (two next hops: alone). */
+static void
+ten_orders(struct sched *sc, time_t now)
+{
+	static const char *const dests[] = {"B", "D", "C", "A", "B", "D", "C", "A", "B", "B,C"};
+
+	clean();
+	for (int i = 0; i < 10; i++)
+		order_to(bay, dests[i], Q_OUTGOING, now);
+	qmgr_scan_all(sc, 0);
+	CHECK_INT(htab_count(sc->busy), 10);
+}
+
+/* Start what can start; count batches and orders per hop key. */
+static void
+run_ready(struct sched *sc, time_t now, int *batches, int *orders, const char *const *keys,
+	  int nkeys)
+{
+	struct job *j;
+
+	while ((j = batch_next(sc, now)) != NULL) {
+		int k;
+
+		for (k = 0; k < nkeys && strcmp(j->hop, keys[k]) != 0; k++)
+			;
+		CHECK(k < nkeys);
+		for (struct job *b = j; k < nkeys && b; b = b->batch) {
+			CHECK_STR(b->hop, keys[k]);	/* never two hops in one batch */
+			orders[k]++;
+		}
+		if (k < nkeys)
+			batches[k]++;
+		done(sc, j);
+	}
+}
+
+/* Orders for one next hop go together to one worker; other hops wait for
+ * their own. With a pool of one, a hop's whole queue is one batch. */
+static void
+batch_by_hop(void)
+{
+	static const char *const keys[] = {"B", "C", BATCH_LOCAL, ""};
+	struct config *cf = conf(1);
+	struct sched sc;
+	int batches[4] = {0}, orders[4] = {0};
+	time_t now = time(NULL);
+
+	if (cf == NULL)
+		return;
+	sched_init(&sc, cf);
+	sc.quiet = 1;
+	ten_orders(&sc, now);
+	run_ready(&sc, now, batches, orders, keys, 4);
+	CHECK(batches[0] == 1 && orders[0] == 5);
+	CHECK(batches[1] == 1 && orders[1] == 2);
+	CHECK(batches[2] == 1 && orders[2] == 2);
+	CHECK(batches[3] == 1 && orders[3] == 1);
+	CHECK(sc.rq_head == NULL);
+	CHECK_INT(htab_count(sc.busy), 0);
+	sched_free(&sc);
+	config_free(cf);
+}
+
+/*
+ * A batch is the queue's share of the pool (a pool of 2: three of B's
+ * five); a next hop not known to be up gets one worker at a time (the
+ * probe): its other orders wait until it connected.
+ */
+static void
+batch_share_and_probe(void)
+{
+	static const char *const keys[] = {"B", "C", BATCH_LOCAL, ""};
+	struct config *cf = conf(2);
+	struct sched sc;
+	int batches[4] = {0}, orders[4] = {0};
+	time_t now = time(NULL);
+
+	if (cf == NULL)
+		return;
+	sched_init(&sc, cf);
+	sc.quiet = 1;
+	ten_orders(&sc, now);
+	run_ready(&sc, now, batches, orders, keys, 4);
+	CHECK(batches[0] == 1 && orders[0] == 3);	/* B's probe took 3 of 5 */
+	CHECK(batches[1] == 1 && orders[1] == 1);	/* C's probe: 1 of 2 (ceil 2/2) */
+	CHECK(batches[2] == 2 && orders[2] == 2);	/* here: no probe, both start */
+	CHECK(batches[3] == 1 && orders[3] == 1);
+	CHECK_INT(htab_count(sc.busy), 3);		/* 2 for B and 1 for C wait */
+	CHECK(!peer_may_start(&sc, "B", now));
+	/* the probes connected: the rest goes */
+	peer_stopped(&sc, "B");
+	peer_connected(&sc, "B", now);
+	peer_stopped(&sc, "C");
+	peer_connected(&sc, "C", now);
+	run_ready(&sc, now, batches, orders, keys, 4);
+	CHECK_INT(orders[0], 5);
+	CHECK_INT(orders[1], 2);
+	CHECK(sc.rq_head == NULL);
+	CHECK_INT(htab_count(sc.busy), 0);
+	sched_free(&sc);
+	config_free(cf);
+}
+
+/*
+ * A dead next hop costs one connection attempt per back-off period: its
+ * orders are deferred without one until the period ends; then one worker
+ * at a time tries it again.
+ */
+static void
+dead_peer(void)
+{
+	struct config *cf = conf(10);
+	struct sched sc;
+	struct peerstate *p;
+	time_t t0 = time(NULL), old = t0 - 600;
+
+	if (cf == NULL)
+		return;
+	sched_init(&sc, cf);
+	sc.quiet = 1;
+	CHECK(peer_may_start(&sc, "B", t0));		/* never tried */
+	CHECK(!peer_down(&sc, "B", t0, old));
+	peer_started(&sc, "B");				/* the probe */
+	CHECK(!peer_may_start(&sc, "B", t0));
+	peer_failed(&sc, "B", "connect: refused", t0);
+	peer_stopped(&sc, "B");
+	/* remembered: older orders are deferred without a connection */
+	CHECK(peer_down(&sc, "B", t0 + 1, old));
+	CHECK(peer_down(&sc, "B", t0 + 59, old));
+	CHECK(peer_may_start(&sc, "B", t0 + 1));	/* workers only defer: any number */
+	p = peer_state(&sc, "B");
+	CHECK(p && p->why && strcmp(p->why, "connect: refused") == 0);
+	/* a second failure within the period does not lengthen it */
+	peer_failed(&sc, "B", "again", t0 + 30);
+	CHECK_INT(p->down_until, t0 + 60);
+	CHECK_INT(p->failures, 1);
+	/* the period is over: tried again, by one worker */
+	CHECK(!peer_down(&sc, "B", t0 + 60, old));
+	CHECK(peer_may_start(&sc, "B", t0 + 60));
+	peer_started(&sc, "B");
+	CHECK(!peer_may_start(&sc, "B", t0 + 60));
+	/* ... which fails: down for twice as long */
+	peer_failed(&sc, "B", "still refused", t0 + 61);
+	peer_stopped(&sc, "B");
+	CHECK_INT(p->down_until, t0 + 61 + 120);
+	CHECK(peer_down(&sc, "B", t0 + 62, old));
+	CHECK(!peer_down(&sc, "C", t0 + 62, old));	/* other hops unaffected */
+	sched_free(&sc);
+	config_free(cf);
+}
+
+/* An order created after the hop's last failure still gets its own try. */
+static void
+newer_order_tried(void)
+{
+	struct config *cf = conf(10);
+	struct sched sc;
+	time_t t0 = time(NULL);
+
+	if (cf == NULL)
+		return;
+	sched_init(&sc, cf);
+	sc.quiet = 1;
+	peer_failed(&sc, "B", "refused", t0);
+	CHECK(peer_down(&sc, "B", t0 + 5, t0 - 1));
+	CHECK(!peer_down(&sc, "B", t0 + 5, t0));	/* the same second counts as newer */
+	CHECK(!peer_down(&sc, "B", t0 + 5, t0 + 3));
+	/* its failure moves the mark: orders older than it are spared again */
+	peer_failed(&sc, "B", "refused", t0 + 5);
+	CHECK(peer_down(&sc, "B", t0 + 6, t0 + 3));
+	CHECK(!peer_down(&sc, "B", t0 + 6, t0 + 5));
+	sched_free(&sc);
+	config_free(cf);
+}
+
+/* deferred/: due ones queued where they are; the next wake-up is the earliest. */
+static void
+due_deferred(void)
+{
+	struct config *cf = conf(10);
+	struct sched sc;
+	char path[PATH_MAX], due[64], later[64], latest[64];
+	time_t now = time(NULL);
+	struct timespec ts[2] = {{0, UTIME_OMIT}, {0, 0}};
+
+	if (cf == NULL)
+		return;
+	clean();
+	sched_init(&sc, cf);
+	snprintf(due, sizeof(due), "%s", order_to(bay, "B", Q_DEFERRED, now));
+	snprintf(later, sizeof(later), "%s", order_to(bay, "B", Q_DEFERRED, now));
+	snprintf(latest, sizeof(latest), "%s", order_to(docs, "B", Q_DEFERRED, now));
+	ts[1].tv_sec = now - 5;
+	bay_path(path, sizeof(path), bay, Q_DEFERRED, due);
+	utimensat(AT_FDCWD, path, ts, 0);
+	ts[1].tv_sec = now + 300;
+	bay_path(path, sizeof(path), bay, Q_DEFERRED, later);
+	utimensat(AT_FDCWD, path, ts, 0);
+	ts[1].tv_sec = now + 900;
+	bay_path(path, sizeof(path), docs, Q_DEFERRED, latest);
+	utimensat(AT_FDCWD, path, ts, 0);
+	qmgr_due(&sc);
+	CHECK_INT(htab_count(sc.busy), 1);
+	CHECK(qmgr_busy(&sc, J_SEND, bay, due));
+	CHECK(sc.rq_head && sc.rq_head->from == Q_DEFERRED);
+	CHECK_INT(sc.next_due, now + 300);
+	/* queued once, however often it is seen */
+	qmgr_due(&sc);
+	CHECK_INT(htab_count(sc.busy), 1);
+	/* shipd --poll: everything deferred, now */
+	qmgr_scan_all(&sc, 1);
+	CHECK_INT(htab_count(sc.busy), 3);
+	sched_free(&sc);
+	/* -sclass docs: only the docs bay */
+	sched_init(&sc, cf);
+	sc.only_class = "docs";
+	qmgr_scan_all(&sc, 1);
+	CHECK_INT(htab_count(sc.busy), 1);
+	CHECK(qmgr_busy(&sc, J_SEND, docs, latest));
+	sched_free(&sc);
+	config_free(cf);
+}
+
+/* joining/: a group is joined when complete, or at once once delivered. */
+static void
+joinable(void)
+{
+	struct config *cf = conf(10);
+	struct sched sc;
+	char dir[PATH_MAX];
+	struct order o;
+
+	if (cf == NULL)
+		return;
+	clean();
+	sched_init(&sc, cf);
+	bay_path(dir, sizeof(dir), bay, Q_JOINING, NULL);
+	for (int k = 1; k <= 2; k++) {
+		order_init(&o);
+		snprintf(o.id, sizeof(o.id), "G.p%dof3", k);
+		o.origin = xstrdup("B");
+		o.sclass = xstrdup("-default");
+		strv_add(&o.dests, "A");
+		memset(o.digest, 'a', 64);
+		CHECK(order_save(dir, &o) == 0);
+		order_free(&o);
+	}
+	qmgr_scan_joining(&sc, bay);
+	CHECK_INT(htab_count(sc.busy), 0);		/* part 3 is missing */
+	/* the group was delivered (a crash after its commit point): join now */
+	bay_path(dir, sizeof(dir), bay, Q_RECEIPTS, NULL);
+	CHECK(safe_write(dir, "G", "version: 1\n", 11, 0600) == 0);
+	qmgr_scan_joining(&sc, bay);
+	CHECK_INT(htab_count(sc.busy), 1);
+	CHECK(qmgr_busy(&sc, J_JOIN, bay, "G"));
+	sched_free(&sc);
+	config_free(cf);
+}
+
+int
+main(void)
+{
+	char cmd[128];
+
+	crypto_init();
+	log_open("test_sched", "stderr");
+	snprintf(top, sizeof(top), "/tmp/test_sched.XXXXXX");
+	if (mkdtemp(top) == NULL)
+		return 1;
+	snprintf(bay, sizeof(bay), "%s/ms_ship", top);
+	snprintf(docs, sizeof(docs), "%s/docs", top);
+	TEST(backoff);
+	TEST(batch_by_hop);
+	TEST(batch_share_and_probe);
+	TEST(dead_peer);
+	TEST(newer_order_tried);
+	TEST(due_deferred);
+	TEST(joinable);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+	if (system(cmd) != 0)
+		return 1;
+	T_DONE();
+}
