@@ -382,10 +382,7 @@ reap(void)
 #define REFUSAL_LOG_RATE 20
 enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_UDP_BUSY, R_NKINDS };
 
-static void refusal(enum refusal_kind k, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
+static void __attribute__((format(printf, 2, 3)))
 refusal(enum refusal_kind k, const char *fmt, ...)
 {
 	static time_t second[R_NKINDS];
