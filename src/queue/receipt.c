@@ -139,6 +139,13 @@ deliver(const char *bay, const char *key, const struct order *o, const char *con
 	if (bay_delivered(bay, key))
 		/* committed before a crash: finish the moves, never extract twice */
 		return bay_unpack_finish(bay, key, finals) < 0 ? BAY_LATER : 1;
+	/* what a dead attempt left goes; a live one's (it holds the lock) stays */
+	if ((*lock = bay_unpack_lock(unpack)) < 0 && errno == EWOULDBLOCK) {
+		err_set("%s: another delivery of %s is under way", unpack, key);
+		return BAY_LATER;
+	}
+	if (*lock >= 0)
+		close(*lock);
 	if (bay_rm_rf(unpack) < 0 || mkdirs(rdir, 0700) < 0 || mkdirs(unpack, 0700) < 0 ||
 	    (*lock = bay_unpack_lock(unpack)) < 0)
 		return BAY_LATER;
