@@ -565,15 +565,8 @@ bay_link_data(const char *from_bay, const char *from_id, const char *to_bay, con
 	}
 	close(in);
 	/* safe_commit renames within tdir; the target is data/, so by hand */
-	if (safe_fsync(out, tmp) < 0) {
-		safe_abort(out, tmp);
+	if (safe_finish(out, tmp) < 0)
 		return -1;
-	}
-	if (close(out) < 0) {
-		err_set("close %s: %s", tmp, strerror(errno));
-		safe_abort(-1, tmp);
-		return -1;
-	}
 	if (safe_rename_noreplace(tmp, dst) < 0) {
 		int e = errno;
 

@@ -610,16 +610,7 @@ order_write_tmp(const char *dir, const struct order *o, time_t mtime, char *tmp,
 		safe_abort(fd, tmp);
 		return -1;
 	}
-	if (safe_fsync(fd, tmp) < 0) {
-		safe_abort(fd, tmp);
-		return -1;
-	}
-	if (close(fd) < 0) {
-		err_set("close %s: %s", tmp, strerror(errno));
-		safe_abort(-1, tmp);
-		return -1;
-	}
-	return 0;
+	return safe_finish(fd, tmp);
 }
 
 int

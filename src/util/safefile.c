@@ -169,14 +169,8 @@ safe_abort(int fd, const char *tmp)
 }
 
 int
-safe_commit(int fd, const char *tmp, const char *dir, const char *name)
+safe_finish(int fd, const char *tmp)
 {
-	char final[PATH_MAX];
-
-	if (path_fmt(final, sizeof(final), "%s/%s", dir, name) < 0) {
-		safe_abort(fd, tmp);
-		return -1;
-	}
 	if (safe_fsync(fd, tmp) < 0) {
 		safe_abort(fd, tmp);
 		return -1;
@@ -186,6 +180,20 @@ safe_commit(int fd, const char *tmp, const char *dir, const char *name)
 		safe_abort(-1, tmp);
 		return -1;
 	}
+	return 0;
+}
+
+int
+safe_commit(int fd, const char *tmp, const char *dir, const char *name)
+{
+	char final[PATH_MAX];
+
+	if (path_fmt(final, sizeof(final), "%s/%s", dir, name) < 0) {
+		safe_abort(fd, tmp);
+		return -1;
+	}
+	if (safe_finish(fd, tmp) < 0)
+		return -1;
 	if (safe_rename_nosync(tmp, final) < 0) {
 		safe_abort(-1, tmp);
 		return -1;

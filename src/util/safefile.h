@@ -29,6 +29,9 @@ int safe_write(const char *dir, const char *name, const void *buf, size_t len, m
 int safe_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode);
 int safe_commit(int fd, const char *tmp, const char *dir, const char *name);
 void safe_abort(int fd, const char *tmp);
+/* safe_commit's first half, for a caller that renames elsewhere: fsync and
+ * close fd, or (on any error) close it and unlink tmp. */
+int safe_finish(int fd, const char *tmp);
 
 /* rename(2) then fsync the directories of both ends: one durable state change. */
 int safe_rename(const char *from, const char *to);

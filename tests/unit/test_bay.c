@@ -4,47 +4,7 @@
  * mtime, scans, data moves across bays, and start-up recovery of each
  * leftover state on its own.
  */
-#include "t.h"
-#include "queue/bay.h"
-#include "queue/bay_int.h"
-#include "crypto/crypto.h"
-#include "util/log.h"
-#include "util/safefile.h"
-
-#include <dirent.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#define DIGEST "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-
-static char top[64];		/* per-run scratch directory */
-static int nbay;
-
-static const char *
-new_bay(void)
-{
-	static char bay[128];
-
-	snprintf(bay, sizeof(bay), "%s/bay%d", top, ++nbay);
-	if (bay_init(bay) < 0)
-		printf("# bay_init: %s\n", err_get());
-	return bay;
-}
-
-static void
-put_file(const char *path, const char *content)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f == NULL) {
-		printf("# cannot write %s\n", path);
-		return;
-	}
-	fputs(content, f);
-	fclose(f);
-}
+#include "qt.h"
 
 static int
 exists(const char *fmt_bay, const char *sub, const char *id)
@@ -66,38 +26,15 @@ age(const char *path, int seconds)
 	utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
 }
 
-static void
-make_order(struct order *o, const char *id)
-{
-	order_init(o);
-	snprintf(o->id, sizeof(o->id), "%s", id);
-	o->origin = xstrdup("A");
-	o->sclass = xstrdup("-default");
-	strv_add(&o->dests, "B");
-	strv_add(&o->hops, "A");
-	o->created = time(NULL);
-	o->expires = o->created + 14 * 86400;
-	o->size = 5;
-	memcpy(o->digest, DIGEST, 65);
-}
-
 /* An order in state st with data/ID of `bytes` bytes. */
 static void
-queue(const char *bay, const char *id, enum qstate st, size_t bytes)
+queue_bytes(const char *bay, const char *id, enum qstate st, size_t bytes)
 {
-	char dir[PATH_MAX], data[PATH_MAX];
-	struct order o;
 	char *buf = xmalloc(bytes + 1);
 
-	make_order(&o, id);
-	bay_path(dir, sizeof(dir), bay, st, NULL);
-	if (order_save(dir, &o) < 0)
-		printf("# order_save: %s\n", err_get());
-	order_free(&o);
 	memset(buf, 'x', bytes);
 	buf[bytes] = 0;
-	bay_data_path(data, sizeof(data), bay, id);
-	put_file(data, buf);
+	queue(bay, id, st, buf);
 	free(buf);
 }
 
@@ -158,7 +95,7 @@ move_find(void)
 	enum qstate st;
 	struct order o;
 
-	queue(bay, "id1", Q_OUTGOING, 5);
+	queue_bytes(bay, "id1", Q_OUTGOING, 5);
 	CHECK(bay_find(bay, "id1", &st) == 0 && st == Q_OUTGOING);
 	CHECK(bay_move(bay, "id1", Q_OUTGOING, Q_HOLD) == 0);
 	CHECK(bay_find(bay, "id1", &st) == 0 && st == Q_HOLD);
@@ -191,7 +128,7 @@ corrupt(void)
 	const char *bay = new_bay();
 	char path[PATH_MAX], *why;
 
-	queue(bay, "bad1", Q_ACTIVE, 5);
+	queue_bytes(bay, "bad1", Q_ACTIVE, 5);
 	bay_corrupt(bay, "bad1", Q_ACTIVE, "line 3: unknown key \"x\"\nsecond line");
 	CHECK(!exists(bay, "active", "bad1"));
 	CHECK(exists(bay, "corrupt", "bad1"));
@@ -217,7 +154,7 @@ finish(void)
 	char path[PATH_MAX], *c;
 	struct order o;
 
-	queue(bay, "done1", Q_ACTIVE, 5);
+	queue_bytes(bay, "done1", Q_ACTIVE, 5);
 	bay_load(bay, "done1", Q_ACTIVE, &o);
 	CHECK(!bay_seen(bay, "done1"));
 	CHECK(bay_finish(bay, "done1", Q_ACTIVE) == 0);
@@ -240,7 +177,7 @@ finish(void)
 	CHECK_INT(bay_purge_seen(bay, time(NULL) + (14 + RETURN_PURGE_DAYS + 1) * 86400), 1);
 	CHECK(!bay_seen(bay, "done1"));
 	/* rm: no seen marker */
-	queue(bay, "gone1", Q_HOLD, 5);
+	queue_bytes(bay, "gone1", Q_HOLD, 5);
 	CHECK(bay_remove(bay, "gone1", Q_HOLD) == 0);
 	CHECK(!exists(bay, "hold", "gone1") && !exists(bay, "data", "gone1"));
 	CHECK(!bay_seen(bay, "gone1"));
@@ -256,7 +193,7 @@ space(void)
 
 	cf->bay_size_limit = 1000;
 	CHECK(bay_space_ok(cf, bay, 1000) == 0);
-	queue(bay, "s1", Q_OUTGOING, 600);
+	queue_bytes(bay, "s1", Q_OUTGOING, 600);
 	CHECK(bay_usage(bay, &used) == 0);
 	CHECK_INT(used, 600);
 	CHECK(bay_space_ok(cf, bay, 400) == 0);
@@ -306,7 +243,7 @@ defer(void)
 	struct stat sb;
 	time_t before = time(NULL);
 
-	queue(bay, "d1", Q_ACTIVE, 5);
+	queue_bytes(bay, "d1", Q_ACTIVE, 5);
 	CHECK(bay_load(bay, "d1", Q_ACTIVE, &o) == 0);
 	CHECK(bay_defer(cf, bay, &o, Q_ACTIVE, "connect B: Connection refused") == 0);
 	CHECK(!exists(bay, "active", "d1"));
@@ -344,8 +281,8 @@ scan(void)
 	char path[PATH_MAX];
 	int n = 0;
 
-	queue(bay, "a1", Q_OUTGOING, 1);
-	queue(bay, "a2", Q_OUTGOING, 1);
+	queue_bytes(bay, "a1", Q_OUTGOING, 1);
+	queue_bytes(bay, "a2", Q_OUTGOING, 1);
 	snprintf(path, sizeof(path), "%s/outgoing/.tmp.1.2.3", bay);
 	put_file(path, "");
 	snprintf(path, sizeof(path), "%s/outgoing/sub", bay);
@@ -355,8 +292,8 @@ scan(void)
 	n = 0;
 	CHECK(bay_scan(bay, Q_HOLD, count_fn, &n) == 0);
 	CHECK_INT(n, 0);
-	queue(bay, "stop", Q_HOLD, 1);
-	queue(bay, "stop2", Q_DEFERRED, 1);
+	queue_bytes(bay, "stop", Q_HOLD, 1);
+	queue_bytes(bay, "stop2", Q_DEFERRED, 1);
 	CHECK(bay_scan(bay, Q_HOLD, count_fn, &n) < 0);
 	n = 0;
 	CHECK(bay_scan("/nonexistent", Q_HOLD, count_fn, &n) == 0 && n == 0);
@@ -408,7 +345,7 @@ link_data(void)
 
 	snprintf(a, sizeof(a), "%s", new_bay());
 	b1 = new_bay();
-	queue(a, "m1", Q_RETURN, 100);
+	queue_bytes(a, "m1", Q_RETURN, 100);
 	CHECK(bay_link_data(a, "m1", b1, "m1") == 0);
 	CHECK(exists(a, "data", "m1") && exists(b1, "data", "m1"));	/* source kept */
 	CHECK(bay_link_data(a, "m1", b1, "m1") < 0);	/* never overwrites */
@@ -443,8 +380,8 @@ locate(void)
 	cf->classes[0].name = "-default";
 	strv_add(&cf->classes[0].bays, a);
 	cf->classes[0].return_bay = b;
-	queue(b, "ret1", Q_RETURN, 1);
-	queue(a, "out1", Q_OUTGOING, 1);
+	queue_bytes(b, "ret1", Q_RETURN, 1);
+	queue_bytes(a, "out1", Q_OUTGOING, 1);
 	CHECK(bay_locate(cf, "ret1", found, sizeof(found), &st) == 0);
 	CHECK_STR(found, b);
 	CHECK_INT(st, Q_RETURN);
@@ -508,10 +445,10 @@ recover_active(void)
 	struct recovery r;
 	enum qstate st;
 
-	queue(bay, "act1", Q_ACTIVE, 5);
-	queue(bay, "out1", Q_OUTGOING, 5);
-	queue(bay, "def1", Q_DEFERRED, 5);
-	queue(bay, "hold1", Q_HOLD, 5);
+	queue_bytes(bay, "act1", Q_ACTIVE, 5);
+	queue_bytes(bay, "out1", Q_OUTGOING, 5);
+	queue_bytes(bay, "def1", Q_DEFERRED, 5);
+	queue_bytes(bay, "hold1", Q_HOLD, 5);
 	CHECK(bay_recover(bay, &r) == 0);
 	CHECK_INT(r.active_requeued, 1);
 	CHECK(bay_find(bay, "act1", &st) == 0 && st == Q_OUTGOING);
@@ -534,8 +471,8 @@ recover_orphan_data(void)
 	age(path, 2 * BAY_ORPHAN_AGE);
 	snprintf(path, sizeof(path), "%s/data/orphan-young", bay);
 	put_file(path, "x");
-	queue(bay, "kept", Q_HOLD, 5);
-	queue(bay, "bad", Q_CORRUPT, 5);
+	queue_bytes(bay, "kept", Q_HOLD, 5);
+	queue_bytes(bay, "bad", Q_CORRUPT, 5);
 	snprintf(path, sizeof(path), "%s/data/kept", bay);
 	age(path, 3600);
 	snprintf(path, sizeof(path), "%s/data/bad", bay);
@@ -606,7 +543,7 @@ recover_unparseable(void)
 	struct recovery r;
 	char path[PATH_MAX], *why;
 
-	queue(bay, "good", Q_DEFERRED, 5);
+	queue_bytes(bay, "good", Q_DEFERRED, 5);
 	snprintf(path, sizeof(path), "%s/deferred/trunc", bay);
 	put_file(path, "version: 1\nid: trunc\n");
 	snprintf(path, sizeof(path), "%s/active/wrongname", bay);
@@ -631,12 +568,7 @@ recover_unparseable(void)
 int
 main(void)
 {
-	char cmd[128];
-
-	crypto_init();
-	log_open("test_bay", "stderr");
-	snprintf(top, sizeof(top), "/tmp/test_bay.XXXXXX");
-	if (mkdtemp(top) == NULL)
+	if (qt_start("test_bay") < 0)
 		return 1;
 	TEST(init_dirs);
 	TEST(states);
@@ -655,8 +587,7 @@ main(void)
 	TEST(recover_orphan_data);
 	TEST(recover_unpack);
 	TEST(recover_unparseable);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
-	if (system(cmd) != 0)
+	if (qt_end() < 0)
 		return 1;
 	T_DONE();
 }

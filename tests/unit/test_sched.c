@@ -132,14 +132,25 @@ backoff(void)
 	config_free(cf);
 }
 
-/* The orders of the test: 5 via B (3 to B, 2 to D behind it), 2 to C,
- * 2 delivered here, 1 to both B and C (two next hops: alone). */
+/* Hop keys of the test's orders, and what was started per key. */
+static const char *const keys[] = {"B", "C", BATCH_LOCAL, ""};
+struct tally {
+	int batches[4], orders[4];
+};
+
+/*
+ * A scheduler with a pool of max_children and ten ready orders: 5 via B
+ * (3 to B, 2 to D behind it), 2 to C, 2 delivered here, 1 to both B and C
+ * (two next hops: alone).
+ */
 static void
-ten_orders(struct sched *sc, time_t now)
+ten_orders(struct sched *sc, struct config *cf, time_t now)
 {
 	static const char *const dests[] = {"B", "D", "C", "A", "B", "D", "C", "A", "B", "B,C"};
 
 	clean();
+	sched_init(sc, cf);
+	sc->quiet = 1;
 	for (int i = 0; i < 10; i++)
 		order_to(bay, dests[i], Q_OUTGOING, now);
 	qmgr_scan_all(sc, 0);
@@ -148,25 +159,34 @@ ten_orders(struct sched *sc, time_t now)
 
 /* Start what can start; count batches and orders per hop key. */
 static void
-run_ready(struct sched *sc, time_t now, int *batches, int *orders, const char *const *keys,
-	  int nkeys)
+run_ready(struct sched *sc, time_t now, struct tally *t)
 {
 	struct job *j;
 
 	while ((j = batch_next(sc, now)) != NULL) {
 		int k;
 
-		for (k = 0; k < nkeys && strcmp(j->hop, keys[k]) != 0; k++)
+		for (k = 0; k < 4 && strcmp(j->hop, keys[k]) != 0; k++)
 			;
-		CHECK(k < nkeys);
-		for (struct job *b = j; k < nkeys && b; b = b->batch) {
+		CHECK(k < 4);
+		for (struct job *b = j; k < 4 && b; b = b->batch) {
 			CHECK_STR(b->hop, keys[k]);	/* never two hops in one batch */
-			orders[k]++;
+			t->orders[k]++;
 		}
-		if (k < nkeys)
-			batches[k]++;
+		if (k < 4)
+			t->batches[k]++;
 		done(sc, j);
 	}
+}
+
+/* Everything started, nothing left queued or busy; then freed. */
+static void
+drained(struct sched *sc, struct config *cf)
+{
+	CHECK(sc->rq_head == NULL);
+	CHECK_INT(htab_count(sc->busy), 0);
+	sched_free(sc);
+	config_free(cf);
 }
 
 /* Orders for one next hop go together to one worker; other hops wait for
@@ -174,26 +194,20 @@ run_ready(struct sched *sc, time_t now, int *batches, int *orders, const char *c
 static void
 batch_by_hop(void)
 {
-	static const char *const keys[] = {"B", "C", BATCH_LOCAL, ""};
 	struct config *cf = conf(1);
+	struct tally t = {{0}, {0}};
 	struct sched sc;
-	int batches[4] = {0}, orders[4] = {0};
 	time_t now = time(NULL);
 
 	if (cf == NULL)
 		return;
-	sched_init(&sc, cf);
-	sc.quiet = 1;
-	ten_orders(&sc, now);
-	run_ready(&sc, now, batches, orders, keys, 4);
-	CHECK(batches[0] == 1 && orders[0] == 5);
-	CHECK(batches[1] == 1 && orders[1] == 2);
-	CHECK(batches[2] == 1 && orders[2] == 2);
-	CHECK(batches[3] == 1 && orders[3] == 1);
-	CHECK(sc.rq_head == NULL);
-	CHECK_INT(htab_count(sc.busy), 0);
-	sched_free(&sc);
-	config_free(cf);
+	ten_orders(&sc, cf, now);
+	run_ready(&sc, now, &t);
+	CHECK(t.batches[0] == 1 && t.orders[0] == 5);
+	CHECK(t.batches[1] == 1 && t.orders[1] == 2);
+	CHECK(t.batches[2] == 1 && t.orders[2] == 2);
+	CHECK(t.batches[3] == 1 && t.orders[3] == 1);
+	drained(&sc, cf);
 }
 
 /*
@@ -204,22 +218,19 @@ batch_by_hop(void)
 static void
 batch_share_and_probe(void)
 {
-	static const char *const keys[] = {"B", "C", BATCH_LOCAL, ""};
 	struct config *cf = conf(2);
+	struct tally t = {{0}, {0}};
 	struct sched sc;
-	int batches[4] = {0}, orders[4] = {0};
 	time_t now = time(NULL);
 
 	if (cf == NULL)
 		return;
-	sched_init(&sc, cf);
-	sc.quiet = 1;
-	ten_orders(&sc, now);
-	run_ready(&sc, now, batches, orders, keys, 4);
-	CHECK(batches[0] == 1 && orders[0] == 3);	/* B's probe took 3 of 5 */
-	CHECK(batches[1] == 1 && orders[1] == 1);	/* C's probe: 1 of 2 (ceil 2/2) */
-	CHECK(batches[2] == 2 && orders[2] == 2);	/* here: no probe, both start */
-	CHECK(batches[3] == 1 && orders[3] == 1);
+	ten_orders(&sc, cf, now);
+	run_ready(&sc, now, &t);
+	CHECK(t.batches[0] == 1 && t.orders[0] == 3);	/* B's probe took 3 of 5 */
+	CHECK(t.batches[1] == 1 && t.orders[1] == 1);	/* C's probe: 1 of 2 (ceil 2/2) */
+	CHECK(t.batches[2] == 2 && t.orders[2] == 2);	/* here: no probe, both start */
+	CHECK(t.batches[3] == 1 && t.orders[3] == 1);
 	CHECK_INT(htab_count(sc.busy), 3);		/* 2 for B and 1 for C wait */
 	CHECK(!peer_may_start(&sc, "B", now));
 	/* the probes connected: the rest goes */
@@ -227,13 +238,10 @@ batch_share_and_probe(void)
 	peer_connected(&sc, "B", now);
 	peer_stopped(&sc, "C");
 	peer_connected(&sc, "C", now);
-	run_ready(&sc, now, batches, orders, keys, 4);
-	CHECK_INT(orders[0], 5);
-	CHECK_INT(orders[1], 2);
-	CHECK(sc.rq_head == NULL);
-	CHECK_INT(htab_count(sc.busy), 0);
-	sched_free(&sc);
-	config_free(cf);
+	run_ready(&sc, now, &t);
+	CHECK_INT(t.orders[0], 5);
+	CHECK_INT(t.orders[1], 2);
+	drained(&sc, cf);
 }
 
 /*
