@@ -795,6 +795,10 @@ master_run(void)
 	stop_children();
 	if (S->poll_mode) {
 		msg_info("poll done: %d attempt%s failed", S->failures, S->failures == 1 ? "" : "s");
+		if (S->failures && !log_to_stderr())
+			fprintf(stderr, "shipd: poll done: %d attempt%s failed; exit 75, "
+				"try again later (see the log)\n", S->failures,
+				S->failures == 1 ? "" : "s");
 		return S->failures ? 75 : 0;
 	}
 	msg_info("stopped");

@@ -4,7 +4,7 @@
  *   shipd [-c CONF] [-f] [--poll] [-sclass CLASS]
  *
  * Runs in the foreground (what systemd and tests want). -f logs to stderr
- * whatever LOG says. --poll makes one pass over every storage and return
+ * and to every file: of LOG (syslog left out). --poll makes one pass over every storage and return
  * bay (retry what is due, expire what is old, purge old returns, retry
  * failed receipt handlers) and exits: 0 when everything due went out, 75
  * when something is still waiting, 2 on a configuration error.
@@ -98,17 +98,40 @@ prepare_bays(void)
 	strv_free(&bays);
 }
 
+/*
+ * Where to log: LOG (default syslog; --poll without LOG: stderr). -f
+ * writes to stderr and still to every file: of LOG, leaving syslog out
+ * (a foreground run's stderr is the terminal or the journal already).
+ */
+static char *
+log_dest(const char *conf_log, int foreground, int poll_mode)
+{
+	struct sbuf b = {0};
+	char *copy, *tok, *save;
+
+	if (!foreground)
+		return xstrdup(conf_log ? conf_log : poll_mode ? "stderr" : "syslog");
+	sbuf_puts(&b, "stderr");
+	copy = xstrdup(conf_log ? conf_log : "");
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (strncmp(tok, "file:", 5) == 0)
+			sbuf_printf(&b, ",%s", tok);
+	free(copy);
+	return b.s;
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *conf = config_default_path(), *log_override = NULL, *sclass = NULL;
-	int poll_mode = 0;
+	const char *conf = config_default_path(), *sclass = NULL;
+	int poll_mode = 0, foreground = 0;
+	char *logdest;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf = argv[++i];
 		else if (strcmp(argv[i], "-f") == 0)
-			log_override = "stderr";
+			foreground = 1;
 		else if (strcmp(argv[i], "--poll") == 0 || strcmp(argv[i], "-poll") == 0)
 			poll_mode = 1;
 		else if ((strcmp(argv[i], "-sclass") == 0 || strcmp(argv[i], "--sclass") == 0) &&
@@ -135,8 +158,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "shipd: unknown storage class %s\n", S->only_class);
 		return 2;
 	}
-	log_open("shipd", log_override ? log_override :
-		 S->cf->log_dest ? S->cf->log_dest : poll_mode ? "stderr" : "syslog");
+	logdest = log_dest(S->cf->log_dest, foreground, poll_mode);
+	log_open("shipd", logdest);
+	free(logdest);
 	if (keys_load(S->cf->key_file, &S->keys) < 0)
 		msg_fatal_status(2, "%s", err_get());
 	config_add_self(S->cf, &S->keys->pub);
