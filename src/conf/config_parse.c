@@ -12,6 +12,7 @@
  * (CLEARCASE_MIN_PORT/MAX_PORT) and the host name.
  */
 #include "config_int.h"
+#include "../util/mailaddr.h"
 #include "../util/safefile.h"
 
 #include <errno.h>
@@ -499,6 +500,15 @@ finish(struct parse *p)
 	if (cf->max_data_size == 0)
 		cf->max_data_size = DEFAULT_MAX_DATA_KB * 1024;
 	for (int i = 0; i < NDIRECTIVES; i++) {
+		const char *why;
+
+		/* it is handed to NOTIFICATION-PROGRAM as an argument */
+		if (directives[i].off == F(administrator) && cf->administrator &&
+		    (why = mailaddr_bad(cf->administrator)) != NULL) {
+			p->line = p->seen[i];
+			return cfp_err(p, "ADMINISTRATOR: bad address \"%.80s\": %s (want user or "
+				       "user@domain)", cf->administrator, why);
+		}
 		if (directives[i].off == F(retry_min))
 			rmin = p->seen[i];
 		if (directives[i].off == F(retry_max))

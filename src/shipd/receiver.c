@@ -86,6 +86,14 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 			    (unsigned long long)pi->file_size);
 		return -1;
 	}
+	/* notify is the origin's, signed in the header: never a hop's word */
+	if (o->notify ? strcmp(o->notify, pi->notify) != 0 : pi->notify[0] != 0) {
+		msg_warnx("packet %s from %s: the order's notify \"%s\" is not the one the origin "
+			  "signed (\"%s\"): using the signed one", o->id, hop_peer(h)->name,
+			  o->notify ? o->notify : "", pi->notify);
+		free(o->notify);
+		o->notify = pi->notify[0] ? xstrdup(pi->notify) : NULL;
+	}
 	if ((cls = config_class(S->cf, o->sclass)) == NULL) {
 		sbuf_printf(why, "unknown storage class %s", o->sclass);
 		return -1;

@@ -12,6 +12,7 @@
  */
 #include "shipd.h"
 #include "../util/log.h"
+#include "../util/mailaddr.h"
 #include "../util/mem.h"
 #include "../util/safefile.h"
 
@@ -46,19 +47,32 @@ order_save_state(const char *bay, const struct order *o, enum qstate st)
 	return order_save(dir, o);
 }
 
+/*
+ * Tell ADMINISTRATOR and the order's notify address, through
+ * NOTIFICATION-PROGRAM as MultiSite called it:
+ *   PROGRAM -s SUBJECT -f MESSAGE-FILE -- ADDRESS...
+ * The addresses come after "--" and each passed mailaddr.h's grammar (the
+ * order's notify is the origin's, signed in the packet header: receiver.c
+ * takes it from there), so none can be read as an option.
+ */
 void
 notify_admin(const struct order *o, const char *subject, const char *fmt, ...)
 {
 	char tmpl[] = "/tmp/shipd-notify.XXXXXX", body[4096];
+	const char *notify = o->notify, *why;
 	va_list ap;
 	int fd;
 
 	va_start(ap, fmt);
 	vsnprintf(body, sizeof(body), fmt, ap);
 	va_end(ap);
+	if (notify && (why = mailaddr_bad(notify)) != NULL) {
+		msg_warnx("order %s: notify address left out: %s", o->id, why);
+		notify = NULL;
+	}
 	if (S->cf->notify_program == NULL) {
 		msg_info("notice for %s%s%s: %s: %s", S->cf->administrator,
-			 o->notify ? "," : "", o->notify ? o->notify : "", subject, body);
+			 notify ? "," : "", notify ? notify : "", subject, body);
 		return;
 	}
 	if ((fd = mkstemp(tmpl)) < 0) {
@@ -69,13 +83,13 @@ notify_admin(const struct order *o, const char *subject, const char *fmt, ...)
 		msg_warn("notify: write %s", tmpl);
 	close(fd);
 	{
-		char *argv[] = {S->cf->notify_program, "-s", (char *)subject, "-f", tmpl,
-				S->cf->administrator, o->notify, NULL};
+		char *argv[] = {S->cf->notify_program, "-s", (char *)subject, "-f", tmpl, "--",
+				S->cf->administrator, (char *)notify, NULL};
 		int st = run_program(argv, NOTIFY_TIMEOUT);
 
 		if (st == 0)
-			msg_info("notified %s%s%s: %s", S->cf->administrator, o->notify ? "," : "",
-				 o->notify ? o->notify : "", subject);
+			msg_info("notified %s%s%s: %s", S->cf->administrator, notify ? "," : "",
+				 notify ? notify : "", subject);
 		else
 			msg_warnx("notification program %s failed (status %d) for: %s",
 				  S->cf->notify_program, st, subject);
