@@ -150,8 +150,10 @@ later(const char *id)
 /* Open parts (in order) of o into incoming/; 0 done, -1 refused,
  * DELIVER_LATER for a temporary failure (a full disk): nothing delivered. */
 static int
-open_and_place(const char *bay, const struct order *o, const char *const *parts, int nparts)
+open_and_place(const char *bay, const struct order *ho, const char *const *parts, int nparts)
 {
+	struct order copy = *ho, *o = &copy;	/* + the name and comment from inside */
+	char *comment = NULL;
 	const char *key = key_of(o);
 	char unpack[PATH_MAX], incoming[PATH_MAX], rdir[PATH_MAX], receipt[PATH_MAX];
 	struct strv names = {0}, finals = {0};
@@ -175,7 +177,8 @@ open_and_place(const char *bay, const struct order *o, const char *const *parts,
 	rm_tree(unpack);
 	if (mkdirs(unpack, 0700) < 0)
 		return later(o->id);
-	if ((rc = packet_open(S->cf, S->keys, parts, nparts, unpack, &names)) < 0) {
+	if ((rc = packet_open_extra(S->cf, S->keys, parts, nparts, unpack, &names,
+				    &comment)) < 0) {
 		rm_tree(unpack);
 		if (rc == PKT_LOCAL)	/* our disk, not the packet: deferred */
 			return later(o->id);
@@ -184,6 +187,9 @@ open_and_place(const char *bay, const struct order *o, const char *const *parts,
 	}
 	rc = -1;
 	fsync_dir(unpack);
+	/* what relays never saw: the file's name and the comment, from inside */
+	copy.name = names.n ? names.v[0] : ho->name;
+	copy.comment = comment ? comment : ho->comment;
 	/* the receipt is the commit point: from here on, only moves remain */
 	text = order_format(o, NULL);
 	if (safe_write(rdir, key, text, strlen(text), 0600) < 0) {
@@ -212,6 +218,7 @@ open_and_place(const char *bay, const struct order *o, const char *const *parts,
 out:
 	strv_free(&names);
 	strv_free(&finals);
+	free(comment);
 	return rc;
 }
 

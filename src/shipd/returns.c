@@ -133,9 +133,10 @@ arrive_home(const char *bay, struct order *o, enum qstate from)
 	msg_info("returned %s: back at its origin in %s/return (%s)", o->id, rb,
 		 o->return_reason ? o->return_reason : "returned");
 	notify_admin(o, "shipd: returned packet arrived home",
-		     "Order %s (%s) could not be delivered and is back at %s in the return bay %s: %s. "
-		     "Resubmit it with: shipctl resubmit %s", o->id, o->name ? o->name : "?",
-		     S->cf->node, rb, o->return_reason ? o->return_reason : "returned", o->id);
+		     "Order %s%s%s%s could not be delivered and is back at %s in the return bay %s: "
+		     "%s. Resubmit it with: shipctl resubmit %s", o->id, o->name ? " (" : "",
+		     o->name ? o->name : "", o->name ? ")" : "", S->cf->node, rb,
+		     o->return_reason ? o->return_reason : "returned", o->id);
 	return 0;
 }
 
@@ -173,9 +174,11 @@ return_order(const char *bay, struct order *o, enum qstate from, const char *why
 	back.last_error = NULL;
 	back.next_attempt = 0;
 	msg_info("expired %s: returning toward %s: %s", o->id, o->origin, back.return_reason);
+	/* the name is known at the origin only: a relay's order never has it */
 	notify_admin(o, "shipd: packet expired or undeliverable",
-		     "Order %s (%s) from %s, class %s, could not be delivered to %s: %s. "
-		     "It is on its way back to %s.", o->id, o->name ? o->name : "?", o->origin,
+		     "Order %s%s%s%s from %s, class %s, could not be delivered to %s: %s. "
+		     "It is on its way back to %s.", o->id, o->name ? " (" : "",
+		     o->name ? o->name : "", o->name ? ")" : "", o->origin,
 		     o->sclass, list.s ? list.s : "?", why, o->origin);
 	if (bay_link_data_as(bay, o->id, rb, back.id) < 0) {
 		msg_warnx("order %s: return: %s", o->id, err_get());
