@@ -103,6 +103,12 @@ void config_free(struct config *cf);
 const char *config_default_path(void);
 
 const struct sclass *config_class(const struct config *cf, const char *name);
+/*
+ * The class a received packet of class `name` is kept in: that class, or
+ * -default when this node does not define it (a relay or destination set
+ * up with -default only still takes it; shipping.conf(5)).
+ */
+const struct sclass *config_class_or_default(const struct config *cf, const char *name);
 /* Any known node (PEER or KEY) by name; NULL if unknown. */
 const struct peer *config_peer(const struct config *cf, const char *name);
 /* Add this node's own key as a KEY entry (if it has none). */

@@ -276,6 +276,8 @@ print_classes(const struct config *cf, FILE *out)
 		fprintf(out, "  %-*s %s\n", COL - 2, "receipt handler",
 			c->receipt_handler ? c->receipt_handler : "none");
 	}
+	fprintf(out, "note: packets of a class not defined here are stored in class %s "
+		"(relayed, or delivered into its incoming/)\n", DEFAULT_CLASS);
 }
 
 static void

@@ -93,11 +93,11 @@ run_program(char *const argv[], int timeout_s)
 static int
 run_handler(const char *bay, const char *key, const char *file, const struct order *o)
 {
-	const struct sclass *c = config_class(S->cf, o->sclass);
+	const struct sclass *c = config_class_or_default(S->cf, o->sclass);
 	char orderpath[PATH_MAX], pending[PATH_MAX], rdir[PATH_MAX];
 	int st;
 
-	if (c == NULL || c->receipt_handler == NULL)
+	if (c->receipt_handler == NULL)
 		return 0;
 	if (path_fmt(rdir, sizeof(rdir), "%s/receipts", bay) < 0 ||
 	    path_fmt(orderpath, sizeof(orderpath), "%s/%s", rdir, key) < 0 ||

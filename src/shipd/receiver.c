@@ -94,9 +94,15 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 		free(o->notify);
 		o->notify = pi->notify[0] ? xstrdup(pi->notify) : NULL;
 	}
+	/* a class not defined here is kept in -default (shipping.conf(5)) */
 	if ((cls = config_class(S->cf, o->sclass)) == NULL) {
-		sbuf_printf(why, "unknown storage class %s", o->sclass);
-		return -1;
+		char key[160];
+
+		cls = config_class_or_default(S->cf, o->sclass);
+		snprintf(key, sizeof(key), "class %s", o->sclass);
+		if (once_first(key))
+			msg_info("class %s is not defined here: its packets are stored in class %s "
+				 "(logged once)", o->sclass, cls->name);
 	}
 	if (o->dests.n == 0) {
 		sbuf_puts(why, "no destinations");

@@ -100,9 +100,9 @@ notify_admin(const struct order *o, const char *subject, const char *fmt, ...)
 static const char *
 return_bay_of(const char *bay, const struct order *o)
 {
-	const struct sclass *c = config_class(S->cf, o->sclass);
+	const struct sclass *c = config_class_or_default(S->cf, o->sclass);
 
-	return c && c->return_bay ? c->return_bay : bay;
+	return c->return_bay ? c->return_bay : bay;
 }
 
 /* The order is at its origin: rest in the return bay's return/ state. */

@@ -166,5 +166,7 @@ main(int argc, char **argv)
 	config_add_self(S->cf, &S->keys->pub);
 	drop_privileges();
 	prepare_bays();
+	if (once_init() < 0)
+		msg_warn("shared memory for once-per-run notes (they will repeat)");
 	return master_run();
 }
