@@ -610,8 +610,11 @@ reload(void)
 	struct config *cf = config_load(S->conf_path);
 	struct keys *k = NULL;
 
-	if (cf == NULL) {
+	/* every bay of the new configuration ready before it takes over, or
+	 * none of it: a new class's bays are made, recovered, then watched */
+	if (cf == NULL || reload_bays(cf) < 0) {
 		msg_warnx("reload refused, keeping the running configuration: %s", err_get());
+		config_free(cf);
 		return;
 	}
 	if (keys_load(cf->key_file, &k) < 0) {

@@ -72,6 +72,35 @@ drop_privileges(void)
 		 (long)pw->pw_uid);
 }
 
+/* Create one bay's directories and recover what a crash left; -1 with
+ * err_set naming the bay. */
+static int
+prepare_bay(const char *bay)
+{
+	struct recovery r = {0};
+	char why[900];
+
+	if (bay_init(bay) < 0) {
+		snprintf(why, sizeof(why), "%s", err_get());
+		err_set("bay %s: %s", bay, why);
+		return -1;
+	}
+	progress_clean(bay);
+	if (bay_recover(bay, &r) < 0) {
+		snprintf(why, sizeof(why), "%s", err_get());
+		err_set("bay %s: recovery: %s", bay, why);
+		return -1;
+	}
+	if (r.tmp_removed || r.active_requeued || r.data_orphans ||
+	    r.unpack_removed || r.unpack_finished || r.corrupted)
+		msg_info("recovered bay %s: %d temporary files removed, %d active orders "
+			 "requeued, %d orphan packets removed, %d unpack dirs removed, "
+			 "%d deliveries finished, %d unreadable orders to corrupt/",
+			 bay, r.tmp_removed, r.active_requeued, r.data_orphans,
+			 r.unpack_removed, r.unpack_finished, r.corrupted);
+	return 0;
+}
+
 /* Create and recover every bay; a bay that cannot be made ready is fatal. */
 static void
 prepare_bays(void)
@@ -79,23 +108,42 @@ prepare_bays(void)
 	struct strv bays = {0};
 
 	bay_all(S->cf, &bays);
-	for (int i = 0; i < bays.n; i++) {
-		struct recovery r = {0};
+	for (int i = 0; i < bays.n; i++)
+		if (prepare_bay(bays.v[i]) < 0)
+			msg_fatal_status(2, "%s", err_get());
+	strv_free(&bays);
+}
 
-		if (bay_init(bays.v[i]) < 0)
-			msg_fatal_status(2, "bay %s: %s", bays.v[i], err_get());
-		progress_clean(bays.v[i]);
-		if (bay_recover(bays.v[i], &r) < 0)
-			msg_fatal("bay %s: recovery: %s", bays.v[i], err_get());
-		if (r.tmp_removed || r.active_requeued || r.data_orphans ||
-		    r.unpack_removed || r.unpack_finished || r.corrupted)
-			msg_info("recovered bay %s: %d temporary files removed, %d active orders "
-				 "requeued, %d orphan packets removed, %d unpack dirs removed, "
-				 "%d deliveries finished, %d unreadable orders to corrupt/",
-				 bays.v[i], r.tmp_removed, r.active_requeued, r.data_orphans,
-				 r.unpack_removed, r.unpack_finished, r.corrupted);
+/*
+ * A reload's bays: every bay of cf that the running configuration does
+ * not have is made and recovered as at start-up (no worker of ours works
+ * in it yet); the others are made sure to exist. -1 with err_set (naming
+ * the bay) when one cannot be made ready: the caller keeps the running
+ * configuration.
+ */
+int
+reload_bays(const struct config *cf)
+{
+	struct strv bays = {0}, old = {0};
+	int rc = 0;
+
+	bay_all(cf, &bays);
+	bay_all(S->cf, &old);
+	for (int i = 0; i < bays.n && rc == 0; i++) {
+		if (!strv_has(&old, bays.v[i])) {
+			msg_info("reload: new bay %s", bays.v[i]);
+			rc = prepare_bay(bays.v[i]);
+		} else if (bay_init(bays.v[i]) < 0) {
+			char why[900];
+
+			snprintf(why, sizeof(why), "%s", err_get());
+			err_set("bay %s: %s", bays.v[i], why);
+			rc = -1;
+		}
 	}
 	strv_free(&bays);
+	strv_free(&old);
+	return rc;
 }
 
 /*

@@ -94,6 +94,9 @@ struct shipd {
 
 extern struct shipd *S;
 
+/* shipd.c: make and recover a new configuration's bays (reload) */
+int reload_bays(const struct config *cf);
+
 /* master.c */
 int master_run(void);
 void master_dispatch(void);
