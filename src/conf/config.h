@@ -34,6 +34,7 @@ struct sclass {
 	char *return_bay;		/* default: the first storage bay; -default's: SPOOL/ms_rtn */
 	int expiration_days;		/* defaults to the global EXPIRATION */
 	char *receipt_handler;		/* NULL: none */
+	int deliver_mode;		/* mode of files delivered here; defaults to DELIVER-MODE */
 };
 
 /*
@@ -68,6 +69,7 @@ struct config {
 	char *notify_program;		/* NOTIFICATION-PROGRAM (default: none, log only) */
 	uint64_t max_data_size;		/* MAX-DATA-SIZE in bytes */
 	int expiration_days;		/* EXPIRATION */
+	int deliver_mode;		/* DELIVER-MODE: delivered files' mode (default 0640) */
 	int min_port, max_port;		/* CLEARCASE_MIN_PORT/MAX_PORT; 0,0 = unset */
 	struct sclass classes[MAX_CLASSES];
 	int nclasses;			/* classes[0] is always -default */

@@ -275,6 +275,7 @@ print_classes(const struct config *cf, FILE *out)
 		fprintf(out, "  %-*s %d days\n", COL - 2, "expiration", c->expiration_days);
 		fprintf(out, "  %-*s %s\n", COL - 2, "receipt handler",
 			c->receipt_handler ? c->receipt_handler : "none");
+		fprintf(out, "  %-*s %04o\n", COL - 2, "deliver mode", (unsigned)c->deliver_mode);
 	}
 	fprintf(out, "note: packets of a class not defined here are stored in class %s "
 		"(relayed, or delivered into its incoming/)\n", DEFAULT_CLASS);

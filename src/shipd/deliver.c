@@ -125,6 +125,34 @@ run_handler(const char *bay, const char *key, const char *file, const struct ord
 }
 
 /*
+ * Give every extracted file the class's DELIVER-MODE, whatever mode it had
+ * at the origin and whatever the umask, before the commit point: what is
+ * moved into incoming/ is never more open than the class says. -1 with
+ * err_set on an I/O error (the caller retries later).
+ */
+static int
+set_modes(const char *unpack, const struct strv *names, int mode)
+{
+	char p[PATH_MAX];
+
+	for (int i = 0; i < names->n; i++) {
+		int fd;
+
+		if (path_fmt(p, sizeof(p), "%s/%s", unpack, names->v[i]) < 0)
+			return -1;
+		if ((fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0) {
+			err_set("set mode %04o on %s: %s", (unsigned)mode, p, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/*
  * Wording only: does the error text say the disk is full? (Whether a
  * failure is temporary is decided by its class, never by its text.)
  */
@@ -186,6 +214,11 @@ open_and_place(const char *bay, const struct order *ho, const char *const *parts
 		return -1;
 	}
 	rc = -1;
+	if (set_modes(unpack, &names, config_class_or_default(S->cf, o->sclass)->deliver_mode) < 0) {
+		rm_tree(unpack);
+		rc = later(o->id);
+		goto out;
+	}
 	fsync_dir(unpack);
 	/* what relays never saw: the file's name and the comment, from inside */
 	copy.name = names.n ? names.v[0] : ho->name;
