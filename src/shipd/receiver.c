@@ -89,7 +89,8 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 	/* notify is the origin's, signed in the header: never a hop's word */
 	if (o->notify ? strcmp(o->notify, pi->notify) != 0 : pi->notify[0] != 0) {
 		msg_warnx("packet %s from %s: the order's notify \"%s\" is not the one the origin "
-			  "signed (\"%s\"): using the signed one", o->id, hop_peer(h)->name,
+			  "signed (\"%s\"): using the signed one", o->id,
+			  hop_peer(h) ? hop_peer(h)->name : "?",
 			  o->notify ? o->notify : "", pi->notify);
 		free(o->notify);
 		o->notify = pi->notify[0] ? xstrdup(pi->notify) : NULL;
