@@ -593,8 +593,14 @@ bad_text(void)
 	cf = load_text("NODE n\r\nLISTEN 127.0.0.1 4591\r\n");	/* CRLF is fine */
 	CHECK(cf && strcmp(cf->listen_addr, "127.0.0.1") == 0 && cf->listen_port == 4591);
 	config_free(cf);
-	cf = load_text("NODE n # a comment\n  # indented comment\nADMINISTRATOR a#b\n");
-	CHECK(cf && strcmp(cf->administrator, "a#b") == 0);	/* '#' inside a word is a word */
+	cf = load_text("NODE n # a comment\n  # indented comment\nNOTIFICATION-PROGRAM /opt/a#b\n");
+	CHECK(cf && strcmp(cf->notify_program, "/opt/a#b") == 0);	/* '#' inside a word is a word */
+	config_free(cf);
+	/* ADMINISTRATOR is handed to NOTIFICATION-PROGRAM: an address, never an option */
+	cf = load_text("NODE n\nADMINISTRATOR -oQ/tmp/x\n");
+	CHECK(cf == NULL && strstr(err_get(), "inline.conf:2: ADMINISTRATOR: bad address") != NULL);
+	cf = load_text("NODE n\nADMINISTRATOR ops@example.org\n");
+	CHECK(cf && strcmp(cf->administrator, "ops@example.org") == 0);
 	config_free(cf);
 }
 
