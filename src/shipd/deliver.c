@@ -93,11 +93,11 @@ run_program(char *const argv[], int timeout_s)
 static int
 run_handler(const char *bay, const char *key, const char *file, const struct order *o)
 {
-	const struct sclass *c = config_class(S->cf, o->sclass);
+	const struct sclass *c = config_class_or_default(S->cf, o->sclass);
 	char orderpath[PATH_MAX], pending[PATH_MAX], rdir[PATH_MAX];
 	int st;
 
-	if (c == NULL || c->receipt_handler == NULL)
+	if (c->receipt_handler == NULL)
 		return 0;
 	if (path_fmt(rdir, sizeof(rdir), "%s/receipts", bay) < 0 ||
 	    path_fmt(orderpath, sizeof(orderpath), "%s/%s", rdir, key) < 0 ||
@@ -122,6 +122,34 @@ run_handler(const char *bay, const char *key, const char *file, const struct ord
 		  "exit status", st);
 	safe_write(rdir, pending, file, strlen(file), 0600);
 	return -1;
+}
+
+/*
+ * Give every extracted file the class's DELIVER-MODE, whatever mode it had
+ * at the origin and whatever the umask, before the commit point: what is
+ * moved into incoming/ is never more open than the class says. -1 with
+ * err_set on an I/O error (the caller retries later).
+ */
+static int
+set_modes(const char *unpack, const struct strv *names, int mode)
+{
+	char p[PATH_MAX];
+
+	for (int i = 0; i < names->n; i++) {
+		int fd;
+
+		if (path_fmt(p, sizeof(p), "%s/%s", unpack, names->v[i]) < 0)
+			return -1;
+		if ((fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0) {
+			err_set("set mode %04o on %s: %s", (unsigned)mode, p, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
 }
 
 /*
@@ -150,8 +178,10 @@ later(const char *id)
 /* Open parts (in order) of o into incoming/; 0 done, -1 refused,
  * DELIVER_LATER for a temporary failure (a full disk): nothing delivered. */
 static int
-open_and_place(const char *bay, const struct order *o, const char *const *parts, int nparts)
+open_and_place(const char *bay, const struct order *ho, const char *const *parts, int nparts)
 {
+	struct order copy = *ho, *o = &copy;	/* + the name and comment from inside */
+	char *comment = NULL;
 	const char *key = key_of(o);
 	char unpack[PATH_MAX], incoming[PATH_MAX], rdir[PATH_MAX], receipt[PATH_MAX];
 	struct strv names = {0}, finals = {0};
@@ -175,7 +205,8 @@ open_and_place(const char *bay, const struct order *o, const char *const *parts,
 	rm_tree(unpack);
 	if (mkdirs(unpack, 0700) < 0)
 		return later(o->id);
-	if ((rc = packet_open(S->cf, S->keys, parts, nparts, unpack, &names)) < 0) {
+	if ((rc = packet_open_extra(S->cf, S->keys, parts, nparts, unpack, &names,
+				    &comment)) < 0) {
 		rm_tree(unpack);
 		if (rc == PKT_LOCAL)	/* our disk, not the packet: deferred */
 			return later(o->id);
@@ -183,7 +214,15 @@ open_and_place(const char *bay, const struct order *o, const char *const *parts,
 		return -1;
 	}
 	rc = -1;
+	if (set_modes(unpack, &names, config_class_or_default(S->cf, o->sclass)->deliver_mode) < 0) {
+		rm_tree(unpack);
+		rc = later(o->id);
+		goto out;
+	}
 	fsync_dir(unpack);
+	/* what relays never saw: the file's name and the comment, from inside */
+	copy.name = names.n ? names.v[0] : ho->name;
+	copy.comment = comment ? comment : ho->comment;
 	/* the receipt is the commit point: from here on, only moves remain */
 	text = order_format(o, NULL);
 	if (safe_write(rdir, key, text, strlen(text), 0600) < 0) {
@@ -212,6 +251,7 @@ open_and_place(const char *bay, const struct order *o, const char *const *parts,
 out:
 	strv_free(&names);
 	strv_free(&finals);
+	free(comment);
 	return rc;
 }
 
