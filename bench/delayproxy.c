@@ -699,6 +699,15 @@ tcp_event(struct tconn *c, int i, uint32_t ev, ns_t t)
 			tcp_connected(c, t);
 		return;
 	}
+	if (ev & EPOLLERR) {	/* a reset or other error, whatever we wait for */
+		int err = 0;
+		socklen_t el = sizeof(err);
+
+		if (getsockopt(c->fd[i], SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+			conn_fail(c, i, t);
+			return;
+		}
+	}
 	if ((ev & EPOLLOUT) && c->h[!i].oq)
 		flush(c, !i, t);
 	if (c->fd[i] >= 0 && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)))
