@@ -203,7 +203,7 @@ for ((run = 1; run <= BENCH_RUNS; run++)); do
 			kill "$bulk" 2>/dev/null; wait "$bulk" 2>/dev/null
 			px=$(proxy_stop)
 			[ -n "$line" ] && echo "run fair-rtt50 shipd-udp $run ${line#RESULT }" >>"$RAW"
-			echo "proxy fair-rtt50 shipd-udp $run ${px#delayproxy: }" >>"$RAW"
+			echo "proxy fair-rtt50 shipd-udp+bulk $run ${px#delayproxy: }" >>"$RAW"	# both flows
 			# the 250 ms intervals in which shipd moved data: both flows' bytes there
 			awk -v run="$run" -v cap="$rate" '$1 == "stats" {
 					n++; u[n] = $4; t[n] = $7

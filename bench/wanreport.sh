@@ -39,6 +39,18 @@ while read -r k v; do V[$k]=$v; done < <(awk '
 		if (cpc != "") add(ks ".cpc", cpc)
 		N[ks]++
 	}
+	$1 == "proxy" {	# the totals of the proxy: what crossed the link
+		ks = $2 "." $3
+		for (i = 5; i <= NF; i++) {
+			if ($i == "up;" || $i == "up") { add(ks ".px_up_pkts", $(i + 1)); add(ks ".px_up_mb", $(i + 3) / 1e6)
+				add(ks ".px_up_lost", $(i + 6)); add(ks ".px_up_qdrop", $(i + 8)) }
+			if ($i == "down") { add(ks ".px_down_mb", $(i + 3) / 1e6); add(ks ".px_down_lost", $(i + 6)); add(ks ".px_down_qdrop", $(i + 8)) }
+			if ($i == "tcp") add(ks ".px_conns", $(i + 1))
+			if ($i == "udp") add(ks ".px_flows", $(i + 1))
+			if ($i == "cpu") add(ks ".px_cpu", $(i + 1))
+		}
+		if (!(ks in PX)) { PX[ks] = 1; print "pxorder." (++npx), ks }
+	}
 	$1 == "fair" && $5 > 0 { add("fair.udp", $3 * 8 / $5 / 1e6); add("fair.tcp", $4 * 8 / $5 / 1e6); add("fair.secs", $5) }
 	$1 == "poll" { add("poll.secs", $4); add("poll.exit", $5) }
 	END {
@@ -148,6 +160,22 @@ a=$(fps "range-q$FILES-rtt20.shipd-udp-range" "$FILES"); b=$(fps "range-q$FILES-
 echo "- port range: $FILES x 4 KiB queued, one hop over UDP, RTT 20 ms: with 20-port ranges (CLEARCASE_MIN_PORT..MAX_PORT on A and"
 echo "  on B) $a files/s, without $b files/s ($(ratio "$a" "$b"))"
 echo "- \`shipd --poll\` over $POLLN outgoing orders whose next hop is down (bench/scale.sh): $(num "$(v poll.secs)" %.2f) s (exit $(v poll.exit))"
+echo
+echo "### What crossed the link (the proxy's counters, medians)"
+echo
+echo "| case | system | client to server: packets, MB | lost / queue-dropped | server to client: MB | lost / dropped | TCP connections / UDP flows | proxy CPU s |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+for ((i = 1; ; i++)); do
+	ks=${V[pxorder.$i]:-}; [ -n "$ks" ] || break
+	printf '| %s | %s | %s, %s | %s / %s | %s | %s / %s | %s / %s | %s |\n' "${ks%.*}" "${ks##*.}" \
+		"$(num "$(v "$ks.px_up_pkts")" %.0f)" "$(num "$(v "$ks.px_up_mb")" %.2f)" \
+		"$(num "$(v "$ks.px_up_lost")" %.0f)" "$(num "$(v "$ks.px_up_qdrop")" %.0f)" "$(num "$(v "$ks.px_down_mb")" %.2f)" \
+		"$(num "$(v "$ks.px_down_lost")" %.0f)" "$(num "$(v "$ks.px_down_qdrop")" %.0f)" \
+		"$(num "$(v "$ks.px_conns")" %.0f)" "$(num "$(v "$ks.px_flows")" %.0f)" "$(num "$(v "$ks.px_cpu")" %.2f)"
+done
+echo
+echo "Packets are TCP segments (up to 16 KiB, as read) or UDP datagrams. A ${FILES}-file row's payload is about $(calc "%.2f" 1 "$FILES * 4096 / 1e6") MB and the"
+echo "large file's $(calc "%.2f" 1 "$MB * 1.048576") MB, so UDP datagrams beyond about size / 1.15 KB are retransmissions."
 echo
 echo "### Every run"
 echo
