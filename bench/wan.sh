@@ -14,6 +14,7 @@
 #   bench/wan.sh            run, print the section and put it in
 #                           bench/results/latest.md (replacing an older one)
 #   bench/wan.sh --print    run and print only (bench/run's section_wan)
+#   bench/wan.sh --report   no runs: the section again from the last raw file
 #
 #   BENCH_RUNS=3  BENCH_QUICK=1 (one run, smaller counts: a few minutes)
 #   BENCH_WAN_FILES=200 BENCH_WAN_LOFILES=1000 BENCH_WAN_SUBFILES=1000
@@ -25,6 +26,28 @@ set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP" || exit 1
 print_only=; [ "${1:-}" = --print ] && print_only=1
+RAW=$TOP/bench/results/wan-raw.txt
+
+# the section from RAW, printed, and (unless --print) put into latest.md
+# between its markers, replacing an older WAN section
+publish() {
+	local sec out=bench/results/latest.md
+	sec=$(bench/wanreport.sh "$RAW") || return 1
+	if [ -z "$print_only" ]; then
+		touch "$out"
+		{
+			awk '/^<!-- wan begin -->$/ { skip = 1 } !skip { print } /^<!-- wan end -->$/ { skip = 0 }' "$out"
+			echo
+			echo "$sec"
+		} | cat -s >"$out.tmp" && mv "$out.tmp" "$out"
+		echo "wan: figures in $out (raw: $RAW)" >&2
+	fi
+	echo "$sec"
+}
+if [ "${1:-}" = --report ]; then
+	publish
+	exit
+fi
 
 if [ -z "${BENCH_NETNS:-}" ]; then
 	if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
@@ -66,11 +89,13 @@ SRV=
 cleanup() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-RAW=$TOP/bench/results/wan-raw.txt
 : >"$RAW"
 {
 	echo "start $(date -u +%Y-%m-%dT%H:%M:%SZ) runs $BENCH_RUNS quick ${BENCH_QUICK:-0} netns $BENCH_NETNS"
 	echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "params FILES=$BENCH_WAN_FILES LOFILES=$BENCH_WAN_LOFILES SUBFILES=$BENCH_WAN_SUBFILES" \
+		"CALLS=$BENCH_WAN_CALLS MB=$BENCH_WAN_MB FAIRMB=$BENCH_WAN_FAIRMB RATE=$BENCH_WAN_RATE" \
+		"POLLN=$BENCH_WAN_POLL RTTS=${BENCH_WAN_RTTS// /,} BIGRTTS=${BENCH_WAN_BIGRTTS// /,}"
 } >>"$RAW"
 
 # inputs: N x 4 KiB in $W/fN, files of BENCH_WAN_MB and BENCH_WAN_FAIRMB MiB of random data
@@ -85,8 +110,8 @@ head -c "$((BENCH_WAN_FAIRMB * 1048576))" /dev/urandom >"$W/fair.bin"
 # check KEY PROXYOPTS...: the proxy's selftest at this setting, twice at most
 declare -A OK
 check() {
-	local key=$1 line i; shift
-	for i in 1 2; do
+	local key=$1 line; shift
+	for _ in 1 2; do
 		line=$(timeout 120 "$PROXY" --selftest "$@" 2>>"$W/selftest.log" | grep '^selftest ')
 		case $line in *verdict=ok*) break ;; esac
 	done
@@ -121,7 +146,7 @@ one() {
 	local env=("${ENV_RUN[@]}")
 	if [ $# -gt 0 ]; then
 		proxy_start "$@" || return
-		env+=(BENCH_PORT_B=$BPORT BENCH_PEER_PORT=$PPORT)
+		env+=("BENCH_PORT_B=$BPORT" "BENCH_PEER_PORT=$PPORT")
 	fi
 	line=$(env "${env[@]}" timeout "$BENCH_WAN_TIMEOUT" "$script" "$case_" "$src" 2>>"$W/errors" | grep '^RESULT ')
 	[ $# -gt 0 ] && px=$(proxy_stop)
@@ -236,15 +261,4 @@ done
 echo "end $(date -u +%Y-%m-%dT%H:%M:%SZ) load $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW"
 [ -s "$W/errors" ] && { say "errors (last lines):"; tail -n 5 "$W/errors" >&2; }
 
-bench/wanreport.sh "$RAW" >"$W/section.md" || exit 1
-if [ -n "$print_only" ]; then
-	cat "$W/section.md"
-	exit 0
-fi
-# into latest.md, between its markers (replacing an older WAN section)
-OUT=bench/results/latest.md
-touch "$OUT"
-awk '/^<!-- wan begin -->$/ { skip = 1 } !skip { print } /^<!-- wan end -->$/ { skip = 0 }' "$OUT" >"$W/latest"
-{ cat "$W/latest"; echo; cat "$W/section.md"; } | cat -s >"$OUT"
-cat "$W/section.md"
-say "figures in $OUT (raw: $RAW)"
+publish

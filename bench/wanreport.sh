@@ -13,6 +13,13 @@ RAW=${1:-$TOP/bench/results/wan-raw.txt}
 FILES=${BENCH_WAN_FILES:-200} LOFILES=${BENCH_WAN_LOFILES:-1000} SUBFILES=${BENCH_WAN_SUBFILES:-1000}
 CALLS=${BENCH_WAN_CALLS:-100} MB=${BENCH_WAN_MB:-64} FAIRMB=${BENCH_WAN_FAIRMB:-16} RATE=${BENCH_WAN_RATE:-100}
 RTTS=${BENCH_WAN_RTTS:-0 20 100} BIGRTTS=${BENCH_WAN_BIGRTTS:-20 100} POLLN=${BENCH_WAN_POLL:-10000}
+# the run's own settings, when its raw file names them ("params NAME=VALUE ...")
+while IFS="=" read -r k val; do
+	case $k in
+	FILES | LOFILES | SUBFILES | CALLS | MB | FAIRMB | RATE | POLLN) printf -v "$k" %s "$val" ;;
+	RTTS | BIGRTTS) printf -v "$k" %s "${val//,/ }" ;;
+	esac
+done < <(awk '$1 == "params" { for (i = 2; i <= NF; i++) print $i }' "$RAW")
 
 # medians per KEY.SYS: t (seconds; NNCP's without its idle deadline when
 # known), traw, cpu, cpusend (without the submissions), rss (KiB), cpc (CPU
@@ -175,7 +182,8 @@ for ((i = 1; ; i++)); do
 done
 echo
 echo "Packets are TCP segments (up to 16 KiB, as read) or UDP datagrams. A ${FILES}-file row's payload is about $(calc "%.2f" 1 "$FILES * 4096 / 1e6") MB and the"
-echo "large file's $(calc "%.2f" 1 "$MB * 1.048576") MB, so UDP datagrams beyond about size / 1.15 KB are retransmissions."
+echo "large file's $(calc "%.2f" 1 "$MB * 1.048576") MB. shipd's datagrams hold at most 1,200 bytes (1,174 of data: wire_udp.c at this writing),"
+echo "so the large file takes about $(calc "%.0f" 1 "$MB * 1048576 / 1174") of them; the rest are retransmissions."
 echo
 echo "### Every run"
 echo
