@@ -12,10 +12,17 @@
 #                               (the send rate without the submissions)
 #   bench/shipd.sh idle  SECS   A and B running with nothing to do: CPU
 #                               ticks of both masters (+ reaped children)
+#   bench/shipd.sh submit DIR   every file submitted by its own shipctl, no
+#                               daemon running, each call's CPU taken from
+#                               wait4() by build/bench/runeach
+# For bench/wan.sh (one hop): BENCH_PORT_B sets B's LISTEN port,
+# BENCH_PEER_PORT the port on A's PEER line for B (where bench/delayproxy
+# listens), BENCH_CONF_A / BENCH_CONF_B extra shipping.conf lines (one a
+# line) for A / B.
 # Prints "RESULT SECONDS CPU MAXRSS_KIB DETAIL" (see bench/lib.sh). Never
 # asserts on the figures; exits non-zero only if nothing was delivered.
 set -u
-case_=${1:?usage: shipd.sh hop1|hop2|files|queued SRC}; src=${2:?usage: shipd.sh CASE SRC}
+case_=${1:?usage: shipd.sh hop1|hop2|files|queued|submit|idle SRC}; src=${2:?usage: shipd.sh CASE SRC}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/bench/lib.sh"
@@ -34,9 +41,13 @@ bstart() {	# like node_start, under /usr/bin/time; PID[] is shipd itself
 bstop() { node_stop "$1"; wait "${TPID[$1]}" 2>/dev/null; }
 
 base=$((20000 + RANDOM % 20000))
+port_b=${BENCH_PORT_B:-$((base + 3))}
 big="BAY-SIZE-LIMIT 0"
-node_add A $((base + 1)) "$big"
-node_add B $((base + 3)) "$big"
+extra_a=(); extra_b=()
+[ -n "${BENCH_CONF_A:-}" ] && mapfile -t extra_a <<<"$BENCH_CONF_A"
+[ -n "${BENCH_CONF_B:-}" ] && mapfile -t extra_b <<<"$BENCH_CONF_B"
+node_add A $((base + 1)) "$big" "${extra_a[@]}"
+node_add B "$port_b" "$big" "${extra_b[@]}"
 nodes="A B"
 if [ "$case_" = hop2 ]; then
 	node_add X $((base + 2)) "$big"
@@ -45,7 +56,17 @@ if [ "$case_" = hop2 ]; then
 	node_route A X B
 	nodes="A X B"
 else
-	node_peer A B; node_peer B A
+	# A reaches B at BENCH_PEER_PORT when set (the proxy), else at its LISTEN port
+	awk -v p="${BENCH_PEER_PORT:-$port_b}" '{ $4 = p; print }' "$NODES/B/peerline" >>"$(conf A)"
+	node_peer B A
+fi
+if [ "$case_" = submit ]; then	# the submissions alone, no daemon
+	cp -al "$src" "$NODES/in"
+	line=$("$TOP/build/bench/runeach" "$NODES/in" -- "$SHIPCTL" -c "$(conf A)" submit --to B {}) ||
+		{ echo "shipd.sh: $line" >&2; exit 1; }
+	read -r _ n failed wall cpu rss _ _ mean _ med _ min _ _ _ <<<"$line"
+	echo "RESULT $wall $cpu $rss submit:$((rss / 1024))M/${cpu}s,cpu_ms_per_call:$mean/$med/$min(mean/median/min),calls:$n,failed:$failed"
+	exit 0
 fi
 for n in $nodes; do
 	[ "$case_" = queued ] && [ "$n" = A ] && continue

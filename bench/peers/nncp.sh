@@ -5,10 +5,20 @@
 # nncp-daemon) with exchanged keys, then nncp-file + nncp-call + nncp-toss.
 #
 #   bench/peers/nncp.sh hop1|hop2 FILE | files DIR
-# Prints "RESULT SECONDS CPU MAXRSS_KIB DETAIL". Everything lives in a temp
+#   bench/peers/nncp.sh queued DIR   every file queued by nncp-file first; then
+#                                    the call + toss alone are timed
+#   bench/peers/nncp.sh submit DIR   nncp-file of each file alone, its CPU taken
+#                                    per call by build/bench/runeach (no daemon)
+# BENCH_PORT_B sets B's daemon port, BENCH_PEER_PORT the port A calls it on
+# (bench/wan.sh puts bench/delayproxy between the two; one hop only).
+# Prints "RESULT SECONDS CPU MAXRSS_KIB DETAIL". One hop, DETAIL also has
+# "idle_excluded:S": t0 to the last packet B received (its log's last
+# sp-file-done) plus the toss's own wall time, i.e. without the second or
+# two nncp-call stays connected and idle (-onlinedeadline 1, its least)
+# before it hangs up and the toss can start. Everything lives in a temp
 # dir removed on exit; daemons are stopped by their pid.
 set -u
-case_=${1:?usage: nncp.sh hop1|hop2|files SRC}; src=${2:?usage: nncp.sh CASE SRC}
+case_=${1:?usage: nncp.sh hop1|hop2|files|queued|submit SRC}; src=${2:?usage: nncp.sh CASE SRC}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/bench/lib.sh"
 command -v nncp-daemon >/dev/null || { echo "nncp.sh: nncp not installed (scripts/install-deps --bench)" >&2; exit 69; }
@@ -22,6 +32,7 @@ cleanup() {
 trap cleanup EXIT; [ -n "${KEEP:-}" ] && trap "" EXIT
 trap 'exit 130' INT TERM
 base=$((20000 + RANDOM % 20000))
+port_b=${BENCH_PORT_B:-$((base + 3))}; dial=${BENCH_PEER_PORT:-$port_b}
 
 # keys of node N in $R/N/keys (the "self" block of nncp-cfgnew)
 mkkeys() {
@@ -74,10 +85,17 @@ if [ "$case_" = hop2 ]; then
 	nodes="A X B"
 else
 	for n in A B; do mkkeys $n; done
-	neigh B "addrs: {lo: \"127.0.0.1:$((base + 3))\"}" | mkconf A
+	neigh B "addrs: {lo: \"127.0.0.1:$dial\"}" | mkconf A
 	neigh A "incoming: \"$R/B/in\"" | mkconf B
-	daemon B $((base + 3)) || exit 1
 	nodes="A B"
+	if [ "$case_" = submit ]; then	# the submissions alone, no daemon
+		line=$("$TOP/build/bench/runeach" "$src" -- nncp-file -quiet -noprogress \
+			-cfg "$R/A/conf" {} B:) || { echo "nncp.sh: $line" >&2; exit 1; }
+		read -r _ n failed wall cpu rss _ _ mean _ med _ min _ _ _ <<<"$line"
+		echo "RESULT $wall $cpu $rss nncp-file:$((rss / 1024))M/${cpu}s,cpu_ms_per_call:$mean/$med/$min(mean/median/min),calls:$n,failed:$failed"
+		exit 0
+	fi
+	daemon B "$port_b" || exit 1
 fi
 q=(-quiet -noprogress)
 ship() {	# one submission then the calls and tosses to move it all the way
@@ -87,12 +105,20 @@ ship() {	# one submission then the calls and tosses to move it all the way
 		run call nncp-call -cfg "$R/X/conf" "${q[@]}" -onlinedeadline 1 B &&
 		run toss nncp-toss -cfg "$R/B/conf" "${q[@]}"
 	else
-		run call nncp-call -cfg "$R/A/conf" "${q[@]}" -onlinedeadline 1 B &&
+		run call nncp-call -cfg "$R/A/conf" "${q[@]}" -onlinedeadline 1 B || return 1
+		tt0=$(now)
 		run toss nncp-toss -cfg "$R/B/conf" "${q[@]}"
+		t_toss=$(elapsed "$tt0" "$(now)")
 	fi
 }
+t_toss=0
 t0=$(now)
-if [ "$case_" = files ]; then
+if [ "$case_" = queued ]; then
+	want=$(nfiles "$src")
+	for f in "$src"/*; do run file nncp-file "${q[@]}" -cfg "$R/A/conf" "$f" "B:" || break; done
+	t0=$(now)
+	ship
+elif [ "$case_" = files ]; then
 	want=$(nfiles "$src")
 	# each file submitted separately, and called + tossed as it comes, the
 	# way a queue that ships at once would be driven
@@ -110,5 +136,10 @@ pairs=()
 for l in file call toss; do pairs+=("nncp-$l=$R/$l.time"); done
 for n in $nodes; do [ -f "$R/daemon-$n.time" ] && pairs+=("daemon-$n=$R/daemon-$n.time"); done
 read -r cpu rss detail < <(sum_times "${pairs[@]}")
+if [ "$case_" != hop2 ]; then	# the last packet in, from B's log (UTC, ns)
+	last=$(awk '/^When: / { w = $2 } /^Who: sp-file-done/ { l = w } END { print l }' "$R/B/log" 2>/dev/null)
+	[ -n "$last" ] && last=$(date -d "$last" +%s.%N 2>/dev/null) &&
+		detail="$detail,idle_excluded:$(awk -v a="$t0" -v b="$last" -v t="$t_toss" 'BEGIN { printf "%.3f", b - a + t }')"
+fi
 echo "RESULT $(elapsed "$t0" "$t1") $cpu $rss $detail,delivered:$got/$want"
 [ $rc -eq 0 ] || { tail -n 5 "$R/out.log" >&2; exit 1; }

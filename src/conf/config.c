@@ -39,6 +39,14 @@ config_bay_class(const struct config *cf, const char *bay)
 	return NULL;
 }
 
+const struct sclass *
+config_class_or_default(const struct config *cf, const char *name)
+{
+	const struct sclass *c = config_class(cf, name);
+
+	return c ? c : &cf->classes[0];
+}
+
 const struct peer *
 config_peer(const struct config *cf, const char *name)
 {

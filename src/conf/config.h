@@ -34,6 +34,7 @@ struct sclass {
 	char *return_bay;		/* default: the first storage bay; -default's: SPOOL/ms_rtn */
 	int expiration_days;		/* defaults to the global EXPIRATION */
 	char *receipt_handler;		/* NULL: none */
+	int deliver_mode;		/* mode of files delivered here; defaults to DELIVER-MODE */
 };
 
 /*
@@ -68,6 +69,7 @@ struct config {
 	char *notify_program;		/* NOTIFICATION-PROGRAM (default: none, log only) */
 	uint64_t max_data_size;		/* MAX-DATA-SIZE in bytes */
 	int expiration_days;		/* EXPIRATION */
+	int deliver_mode;		/* DELIVER-MODE: delivered files' mode (default 0640) */
 	int min_port, max_port;		/* CLEARCASE_MIN_PORT/MAX_PORT; 0,0 = unset */
 	struct sclass classes[MAX_CLASSES];
 	int nclasses;			/* classes[0] is always -default */
@@ -83,6 +85,7 @@ struct config {
 	int max_receivers;		/* MAX-RECEIVERS (default 10) */
 	int retry_min, retry_max;	/* RETRY-MIN / RETRY-MAX seconds */
 	int io_timeout;			/* IO-TIMEOUT seconds for a silent peer */
+	int connect_timeout;		/* CONNECT-TIMEOUT: TCP connect before the UDP fallback */
 	char *log_dest;			/* LOG stderr|syslog|file:PATH[,..] */
 	char *spool_user;		/* USER: unprivileged account (optional) */
 	char *keys_dir;			/* KEYS-DIR: NODE.pub files of known nodes, or NULL */
@@ -104,6 +107,12 @@ const char *config_default_path(void);
 const struct sclass *config_class(const struct config *cf, const char *name);
 /* The class a bay directory belongs to (storage or return bay), or NULL. */
 const struct sclass *config_bay_class(const struct config *cf, const char *bay);
+/*
+ * The class a received packet of class `name` is kept in: that class, or
+ * -default when this node does not define it (a relay or destination set
+ * up with -default only still takes it; shipping.conf(5)).
+ */
+const struct sclass *config_class_or_default(const struct config *cf, const char *name);
 /* Any known node (PEER or KEY) by name; NULL if unknown. */
 const struct peer *config_peer(const struct config *cf, const char *name);
 /* Add this node's own key as a KEY entry (if it has none). */

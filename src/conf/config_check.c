@@ -237,6 +237,7 @@ print_settings(const struct config *cf, FILE *out)
 	fprintf(out, "%-*s %s .. %s\n", COL, "retry", dur_str(cf->retry_min, a, sizeof(a)),
 		dur_str(cf->retry_max, b, sizeof(b)));
 	fprintf(out, "%-*s %s\n", COL, "io timeout", dur_str(cf->io_timeout, a, sizeof(a)));
+	fprintf(out, "%-*s %s\n", COL, "connect timeout", dur_str(cf->connect_timeout, a, sizeof(a)));
 	fprintf(out, "%-*s %s\n", COL, "bay size limit",
 		cf->bay_size_limit ? size_str(cf->bay_size_limit, a, sizeof(a)) : "none");
 	fprintf(out, "%-*s %s\n", COL, "min free disk", size_str(cf->min_free_disk, a, sizeof(a)));
@@ -274,7 +275,10 @@ print_classes(const struct config *cf, FILE *out)
 		fprintf(out, "  %-*s %d days\n", COL - 2, "expiration", c->expiration_days);
 		fprintf(out, "  %-*s %s\n", COL - 2, "receipt handler",
 			c->receipt_handler ? c->receipt_handler : "none");
+		fprintf(out, "  %-*s %04o\n", COL - 2, "deliver mode", (unsigned)c->deliver_mode);
 	}
+	fprintf(out, "note: packets of a class not defined here are stored in class %s "
+		"(relayed, or delivered into its incoming/)\n", DEFAULT_CLASS);
 }
 
 static void
@@ -464,9 +468,13 @@ check_host(struct report *r)
 	    (cf->listen_port < cf->min_port || cf->listen_port > cf->max_port))
 		report(r, 0, 1, "LISTEN port %d is outside the port range %d-%d: the firewall must open it too",
 		       cf->listen_port, cf->min_port, cf->max_port);
+	/* shipd exits 2 without its key: a problem, not a warning */
 	if (cf->key_file && stat(cf->key_file, &st) < 0)
-		report(r, 0, 1, "key file %s: %s%s", cf->key_file, strerror(errno),
-		       errno == ENOENT ? " (create it with `shipctl keygen`)" : "");
+		report(r, 0, 0, "KEY-FILE %s: %s%s; shipd will not start", cf->key_file,
+		       strerror(errno), errno == ENOENT ? " (create it with `shipctl keygen`)" : "");
+	else if (cf->key_file && (st.st_mode & 077))
+		report(r, 0, 0, "KEY-FILE %s: readable by group or others (mode %03o); shipd "
+		       "refuses it: chmod 600 it", cf->key_file, (unsigned)(st.st_mode & 0777));
 }
 
 int

@@ -1,7 +1,7 @@
 /*
  * config_directives.c - the shipping.conf directives that take several
  * values or build lists: storage classes (CLASS/STORAGE-CLASS, RETURN-BAY,
- * RECEIPT-HANDLER, EXPIRATION class days), ROUTE (several on one line),
+ * RECEIPT-HANDLER, EXPIRATION class days, DELIVER-MODE class mode), ROUTE (several on one line),
  * PEER, KEY, ALLOW, LISTEN and LOG. Each is a handler named in
  * config_parse.c's directives[] table.
  *
@@ -12,6 +12,7 @@
 #include "../util/safefile.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <dirent.h>
 #include <limits.h>
@@ -86,7 +87,23 @@ class_set_expiration(struct parse *p, const char *what, int ci, const char *days
 	return 0;
 }
 
-/* CLASS name bay-dir [bay-dir...] [-return dir] [-expiration days] [-receipt-handler path] */
+static int
+class_set_mode(struct parse *p, const char *what, int ci, const char *mode)
+{
+	struct sclass *c = &p->cf->classes[ci];
+
+	if (p->mode_line[ci])
+		return cfp_err(p, "%s: deliver mode of class %s already set at line %d",
+			       what, c->name, p->mode_line[ci]);
+	if (cfp_parse_mode(mode, &c->deliver_mode) < 0)
+		return cfp_err(p, "%s: bad mode \"%.80s\" for class %s (want octal 0400..0777 "
+			       "with the owner's read bit, e.g. 0640)", what, mode, c->name);
+	p->mode_line[ci] = p->line;
+	return 0;
+}
+
+/* CLASS name bay-dir [bay-dir...] [-return dir] [-expiration days] [-receipt-handler path]
+ * [-deliver-mode mode] */
 int
 cfd_class(struct parse *p, const struct directive *d, char **av, int ac)
 {
@@ -131,9 +148,12 @@ cfd_class(struct parse *p, const struct directive *d, char **av, int ac)
 		} else if (strcmp(opt, "-receipt-handler") == 0) {
 			if (class_set_handler(p, d->name, ci, av[++i]) < 0)
 				return -1;
+		} else if (strcmp(opt, "-deliver-mode") == 0) {
+			if (class_set_mode(p, d->name, ci, av[++i]) < 0)
+				return -1;
 		} else
-			return cfp_err(p, "%s: unknown option \"%.40s\" (want -return, -expiration or -receipt-handler)",
-				       d->name, opt);
+			return cfp_err(p, "%s: unknown option \"%.40s\" (want -return, -expiration, "
+				       "-receipt-handler or -deliver-mode)", d->name, opt);
 	}
 	if (c->bays.n == 0)
 		return cfp_err(p, "%s: class %s has no storage bay (usage: %s)", d->name, c->name, d->usage);
@@ -177,6 +197,22 @@ cfd_expiration(struct parse *p, const struct directive *d, char **av, int ac)
 	if ((ci = class_get(p, d->name, av[0])) < 0)
 		return -1;
 	return class_set_expiration(p, d->name, ci, av[1]);
+}
+
+/* DELIVER-MODE mode (the default of every class) or DELIVER-MODE class mode. */
+int
+cfd_deliver_mode(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	int ci;
+
+	if (ac == 1)
+		return cfp_set_value(p, d, av[0]);
+	if (ac != 2)
+		return cfp_err(p, "%s: want a mode, or a class and a mode (usage: %s)", d->name,
+			       d->usage);
+	if ((ci = class_get(p, d->name, av[0])) < 0)
+		return -1;
+	return class_set_mode(p, d->name, ci, av[1]);
 }
 
 /* Nodes, routes, addresses -------------------------------------------- */
@@ -364,6 +400,23 @@ cfd_peer(struct parse *p, const struct directive *d, char **av, int ac)
 	return add_peer(p, d->name, av[0], av[1], port, ac == 4 ? av[3] : NULL);
 }
 
+/*
+ * Like ssh's StrictModes: a key anyone else may write is no key. -1 (err_set
+ * naming the path) when path is writable by group or others.
+ */
+static int
+not_writable_by_others(const char *path, const char *what)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || (st.st_mode & 022) == 0)
+		return 0;
+	err_set("%s%s: writable by group or others (mode %04o): anyone could %s a key; "
+		"chmod go-w it", what, path, (unsigned)(st.st_mode & 07777),
+		S_ISDIR(st.st_mode) ? "add" : "replace");
+	return -1;
+}
+
 /* KEYS-DIR/NAME.pub: 1 loaded, 0 no such file, -1 malformed (err_set). */
 static int
 load_pub(const char *dir, const char *name, struct pubkey *pk)
@@ -375,6 +428,8 @@ load_pub(const char *dir, const char *name, struct pubkey *pk)
 		return -1;
 	if (access(path, F_OK) < 0)
 		return 0;
+	if (not_writable_by_others(path, "") < 0)
+		return -1;
 	if ((text = read_file(path, 4096, &len)) == NULL)
 		return -1;
 	text[strcspn(text, " \t\r\n")] = 0;	/* the key is the first word */
@@ -395,6 +450,8 @@ cfp_resolve_keys(struct parse *p)
 	char e[512];
 	DIR *d;
 
+	if (cf->keys_dir && not_writable_by_others(cf->keys_dir, "KEYS-DIR ") < 0)
+		return cfp_err(p, "%s", cfp_err_copy(e, sizeof(e)));
 	for (int i = 0; i < cf->npeers; i++) {
 		struct peer *pe = &cf->peers[i];
 		int r;

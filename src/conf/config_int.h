@@ -23,6 +23,7 @@ enum kind {
 	K_SIZE,		/* uint64_t bytes; k/m/g suffix, bare = KB */
 	K_DUR,		/* int seconds; s/m/h/d suffix, bare = seconds */
 	K_INT,		/* int in [min, max] */
+	K_MODE,		/* file mode: 3 or 4 octal digits, permission bits only */
 };
 
 struct parse;
@@ -48,6 +49,7 @@ struct parse {
 	int class_line[MAX_CLASSES];	/* where each class was first named */
 	int class_defined[MAX_CLASSES];	/* line of its CLASS / STORAGE-CLASS */
 	int return_line[MAX_CLASSES], handler_line[MAX_CLASSES], exp_line[MAX_CLASSES];
+	int mode_line[MAX_CLASSES];
 	int routes_cap, peers_cap, allow_cap;
 	char **av;			/* tokens of the current line */
 	int ac, av_cap;
@@ -59,13 +61,15 @@ const char *cfp_err_copy(char *buf, size_t size);	/* err_get(), before err_set r
 int cfp_valid_name(const char *s, int dash_first_ok);
 int cfp_check_name(struct parse *p, const char *what, const char *s);
 int cfp_parse_long(const char *s, long min, long max, long *out);
+/* A delivered file's mode: 3 or 4 octal digits, at most 0777, owner-readable. */
+int cfp_parse_mode(const char *s, int *out);
 char *cfp_path(struct parse *p, const char *what, const char *val);	/* resolved, or NULL */
 int cfp_set_value(struct parse *p, const struct directive *d, const char *val);
 int *cfp_seen(struct parse *p, const struct directive *d);	/* line d was set on, 0 if not */
 
 /* config_directives.c: the handlers of directives[] and what finish() shares. */
 handler_fn cfd_listen, cfd_expiration, cfd_log, cfd_route, cfd_peer, cfd_key, cfd_allow,
-	   cfd_class, cfd_return_bay, cfd_receipt_handler;
+	   cfd_class, cfd_return_bay, cfd_receipt_handler, cfd_deliver_mode;
 void cfp_allow_add(struct parse *p, const struct cidr *c);
 int cfp_is_ip(const char *s);
 

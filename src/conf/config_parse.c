@@ -12,6 +12,7 @@
  * (CLEARCASE_MIN_PORT/MAX_PORT) and the host name.
  */
 #include "config_int.h"
+#include "../util/mailaddr.h"
 #include "../util/safefile.h"
 
 #include <errno.h>
@@ -40,6 +41,8 @@ static const struct directive directives[] = {
 	 "STORAGE-CLASS name bay-dir [bay-dir...] [-return dir] [-expiration days] [-receipt-handler path]"},
 	{"RETURN-BAY", K_STR, NULL, NOFIELD, 0, 0, cfd_return_bay, "RETURN-BAY class dir"},
 	{"RECEIPT-HANDLER", K_STR, NULL, NOFIELD, 0, 0, cfd_receipt_handler, "RECEIPT-HANDLER class path"},
+	{"DELIVER-MODE", K_MODE, "0640", F(deliver_mode), 0, 0, cfd_deliver_mode,
+	 "DELIVER-MODE mode | DELIVER-MODE class mode"},
 	{"CLEARCASE_MIN_PORT", K_INT, NULL, F(min_port), 1024, 65534, NULL, "CLEARCASE_MIN_PORT n"},
 	{"CLEARCASE_MAX_PORT", K_INT, NULL, F(max_port), 1025, 65535, NULL, "CLEARCASE_MAX_PORT n"},
 	/* shipd's */
@@ -58,6 +61,7 @@ static const struct directive directives[] = {
 	{"RETRY-MIN", K_DUR, "60s", F(retry_min), 1, 30 * DAY, NULL, "RETRY-MIN n[s|m|h|d]"},
 	{"RETRY-MAX", K_DUR, "1h", F(retry_max), 1, 30 * DAY, NULL, "RETRY-MAX n[s|m|h|d]"},
 	{"IO-TIMEOUT", K_DUR, "60s", F(io_timeout), 1, DAY, NULL, "IO-TIMEOUT n[s|m|h|d]"},
+	{"CONNECT-TIMEOUT", K_DUR, "5s", F(connect_timeout), 1, 3600, NULL, "CONNECT-TIMEOUT n[s|m|h]"},
 	{"LOG", K_STR, "syslog", F(log_dest), 0, 0, cfd_log, "LOG stderr|syslog|file:PATH[,...]"},
 	{"USER", K_NAME, NULL, F(spool_user), 0, 0, NULL, "USER name"},
 };
@@ -113,6 +117,22 @@ cfp_check_name(struct parse *p, const char *what, const char *s)
 		return 0;
 	return cfp_err(p, "%s: bad %s name \"%.80s\" (want 1-%d of A-Z a-z 0-9 . _ -, not starting with -)",
 		       what, strcmp(what, "USER") == 0 ? "user" : "node", s, NAME_MAX_LEN);
+}
+
+int
+cfp_parse_mode(const char *s, int *out)
+{
+	size_t n = strlen(s);
+	int v = 0;
+
+	if (n < 3 || n > 4 || strspn(s, "01234567") != n)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		v = v * 8 + (s[i] - '0');
+	if (v > 0777 || !(v & 0400))
+		return -1;
+	*out = v;
+	return 0;
 }
 
 /* Digits only, within [min, max]. */
@@ -307,6 +327,11 @@ cfp_set_value(struct parse *p, const struct directive *d, const char *val)
 				       d->name, val, d->min, d->max);
 		*(int *)field(p, d) = (int)l;
 		return 0;
+	case K_MODE:
+		if (cfp_parse_mode(val, (int *)field(p, d)) < 0)
+			return cfp_err(p, "%s: bad mode \"%.80s\" (want octal 0400..0777 with the "
+				       "owner's read bit, e.g. 0640)", d->name, val);
+		return 0;
 	}
 	return cfp_err(p, "%s: unhandled kind", d->name);
 }
@@ -498,6 +523,15 @@ finish(struct parse *p)
 	if (cf->max_data_size == 0)
 		cf->max_data_size = DEFAULT_MAX_DATA_KB * 1024;
 	for (int i = 0; i < NDIRECTIVES; i++) {
+		const char *why;
+
+		/* it is handed to NOTIFICATION-PROGRAM as an argument */
+		if (directives[i].off == F(administrator) && cf->administrator &&
+		    (why = mailaddr_bad(cf->administrator)) != NULL) {
+			p->line = p->seen[i];
+			return cfp_err(p, "ADMINISTRATOR: bad address \"%.80s\": %s (want user or "
+				       "user@domain)", cf->administrator, why);
+		}
 		if (directives[i].off == F(retry_min))
 			rmin = p->seen[i];
 		if (directives[i].off == F(retry_max))
@@ -525,6 +559,8 @@ finish(struct parse *p)
 						: xstrdup(cl->bays.v[0]);
 		if (cl->expiration_days == 0)
 			cl->expiration_days = cf->expiration_days;
+		if (cl->deliver_mode == 0)
+			cl->deliver_mode = cf->deliver_mode;
 	}
 	p->line = 0;
 	if (check_ports(p) < 0 || cfp_resolve_keys(p) < 0)

@@ -11,6 +11,7 @@
 #include "../queue/order.h"
 #include "../packet/packet.h"
 #include "../util/log.h"
+#include "../util/mailaddr.h"
 #include "../util/safefile.h"
 
 #include <errno.h>
@@ -120,6 +121,15 @@ check(const struct config *cf, const struct submit_req *r, struct seal_ctx *x, u
 		err_set("unknown class \"%s\"", sclass);
 		return -1;
 	}
+	if (r->notify && (slash = mailaddr_bad(r->notify)) != NULL) {
+		err_set("bad notify address \"%.64s\": %s (want user or user@domain, see "
+			"shipctl(1))", r->notify, slash);
+		return -1;
+	}
+	if (r->comment && strlen(r->comment) > PKT_COMMENT_MAX) {
+		err_set("comment longer than %d bytes", PKT_COMMENT_MAX);
+		return -1;
+	}
 	if (check_file(r->path, size) < 0)
 		return -1;
 	if (r->dests.n == 0) {
@@ -205,10 +215,15 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 
 		if (bay_path(tmpdir, sizeof(tmpdir), x.bay, Q_TMP, NULL) < 0)
 			rc = -1;
-		else
-			rc = packet_seal(cf, me, cf->node, r->path, x.name, &r->dests, x.cls->name,
-					 x.group, x.created, x.expires, cf->max_data_size, tmpdir,
-					 queue_part, &x);
+		else {
+			/* notify is signed into the clear header, the comment sealed
+			 * inside: no relay can change the one or read the other */
+			struct pkt_extra extra = { r->notify, r->comment };
+
+			rc = packet_seal_extra(cf, me, cf->node, r->path, x.name, &r->dests,
+					       x.cls->name, x.group, x.created, x.expires,
+					       cf->max_data_size, tmpdir, &extra, queue_part, &x);
+		}
 	}
 	if (rc == 0 && x.queued.n == 0) {
 		err_set("sealing produced no packet");

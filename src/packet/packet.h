@@ -32,6 +32,7 @@
 #include "../conf/config.h"
 #include "../crypto/keys.h"
 #include "../queue/order.h"
+#include "../util/mailaddr.h"
 
 #define PKT_VERSION		1
 #define PKT_CHUNK		(64 * 1024)	/* plaintext bytes per chunk */
@@ -47,6 +48,7 @@ struct pkt_info {
 	struct strv dests;		/* final destinations */
 	char sclass[128];
 	time_t created, expires;
+	char notify[MAILADDR_MAX + 1];	/* signed notify address, "" for none */
 	uint64_t total_size;		/* bytes of all parts' bodies together */
 	uint64_t file_size;		/* bytes of this packet file, header to trailer */
 	uint64_t header_len;		/* bytes of the header (incl. its signature) */
@@ -76,6 +78,26 @@ int packet_seal(const struct config *cf, const struct keys *me, const char *orig
 		const char *src, const char *name, const struct strv *dests,
 		const char *sclass, const char *group, time_t created, time_t expires,
 		uint64_t max_part, const char *tmpdir, packet_part_fn fn, void *arg);
+
+/*
+ * What an origin may add to a file (NULL: none). notify goes into every
+ * part's signed clear header: every hop may tell that address when the
+ * packet expires or comes home, and none can change it. comment goes
+ * inside the sealed archive (a pax extended attribute of the one entry,
+ * PKT_COMMENT_MAX bytes at most): only the destinations read it.
+ */
+#define PKT_COMMENT_MAX		4096
+struct pkt_extra {
+	const char *notify;		/* util/mailaddr.h's grammar */
+	const char *comment;		/* any text */
+};
+
+/* packet_seal with extras (x may be NULL). */
+int packet_seal_extra(const struct config *cf, const struct keys *me, const char *origin,
+		      const char *src, const char *name, const struct strv *dests,
+		      const char *sclass, const char *group, time_t created, time_t expires,
+		      uint64_t max_part, const char *tmpdir, const struct pkt_extra *x,
+		      packet_part_fn fn, void *arg);
 
 /*
  * Check the header at the start of buf: returns the header length once it
@@ -123,5 +145,10 @@ void packet_verifier_free(struct pkt_verifier *v);
 int packet_open(const struct config *cf, const struct keys *me,
 		const char *const *parts, int nparts, const char *destdir,
 		struct strv *names);
+/* The same; *comment (when comment is not NULL) gets the origin's comment
+ * (allocated, NULL when it gave none). */
+int packet_open_extra(const struct config *cf, const struct keys *me,
+		      const char *const *parts, int nparts, const char *destdir,
+		      struct strv *names, char **comment);
 
 #endif

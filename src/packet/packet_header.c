@@ -22,6 +22,10 @@
  *     class: CLASS                storage class
  *     created: SECONDS            Unix time
  *     expires: SECONDS            Unix time, >= created
+ *     notify: ADDRESS             optional: who the origin wants told when
+ *                                 the packet expires or comes home
+ *                                 (util/mailaddr.h's grammar); every hop
+ *                                 takes it from here, never from the order
  *     total-size: BYTES           ciphertext bytes of all parts' bodies
  *     body-length: BYTES          ciphertext bytes of this part's body
  *     first-chunk: INDEX          this body's first chunk in the stream
@@ -60,6 +64,7 @@
  */
 #include "packet_int.h"
 #include "../util/log.h"
+#include "../util/mailaddr.h"
 #include "../util/mem.h"
 
 #include <inttypes.h>
@@ -69,11 +74,20 @@
 
 /* The fields after the magic line, in their required order. */
 enum { K_ID, K_GROUP, K_PART, K_ORIGIN, K_DEST, K_CLASS, K_CREATED, K_EXPIRES,
+       K_NOTIFY,
        K_TOTAL, K_BODY, K_FIRST, K_CHUNK, K_EPH, K_WRAP, K_PAD, K_NKEYS };
 static const char *const keyname[K_NKEYS] = {
 	"id", "group", "part", "origin", "dest", "class", "created", "expires",
+	"notify",
 	"total-size", "body-length", "first-chunk", "chunk-size", "ephemeral", "wrap", "pad",
 };
+
+/* Fields that may be left out (pad, the last, is checked at "end"). */
+static int
+key_optional(int k)
+{
+	return k == K_NOTIFY;
+}
 
 int
 pkt_name_ok(const char *s, size_t max)
@@ -258,6 +272,14 @@ parse_field(struct parse *ps, int k, char *v, int *nwraps)
 		if (strspn(v, ".") != strlen(v))
 			return perr(ps, "bad pad");
 		return 0;
+	case K_NOTIFY: {
+		const char *why = mailaddr_bad(v);
+
+		if (why)
+			return perr(ps, "bad notify address: %s", why);
+		snprintf(pi->notify, sizeof(pi->notify), "%s", v);
+		return 0;
+	}
 	}
 	return perr(ps, "internal: field %d", k);
 }
@@ -379,7 +401,11 @@ pkt_hdr_parse(const void *buf, size_t len, struct pkt_hdr *h)
 		}
 		if (strcmp(line, "end") == 0) {
 			if (cur < K_WRAP || nwraps != h->info.dests.n) {
-				perr(&ps, "missing %s before end", keyname[cur < K_WRAP ? cur + 1 : K_WRAP]);
+				int want = cur + 1;
+
+				while (want < K_WRAP && key_optional(want))
+					want++;
+				perr(&ps, "missing %s before end", keyname[cur < K_WRAP ? want : K_WRAP]);
 				goto bad;
 			}
 			ended = 1;
@@ -409,10 +435,11 @@ pkt_hdr_parse(const void *buf, size_t len, struct pkt_hdr *h)
 			perr(&ps, "%s repeated or out of order", keyname[k]);
 			goto bad;
 		}
-		if (k > cur + 1) {
-			perr(&ps, "missing %s before %s", keyname[cur + 1], keyname[k]);
-			goto bad;
-		}
+		for (int j = cur + 1; j < k; j++)
+			if (!key_optional(j)) {
+				perr(&ps, "missing %s before %s", keyname[j], keyname[k]);
+				goto bad;
+			}
 		if (cur == K_WRAP && k != K_WRAP && nwraps != h->info.dests.n) {
 			perr(&ps, "missing wrap for %s", h->info.dests.v[nwraps]);
 			goto bad;
@@ -451,6 +478,8 @@ hdr_text(const struct pkt_hdr *h, int worst, struct sbuf *out)
 	sbuf_printf(out, "class: %s\n", pi->sclass);
 	sbuf_printf(out, "created: %lld\n", (long long)pi->created);
 	sbuf_printf(out, "expires: %lld\n", (long long)pi->expires);
+	if (pi->notify[0])
+		sbuf_printf(out, "notify: %s\n", pi->notify);
 	sbuf_printf(out, "total-size: %" PRIu64 "\n", worst ? UINT64_MAX : pi->total_size);
 	sbuf_printf(out, "body-length: %" PRIu64 "\n", worst ? UINT64_MAX : h->body_len);
 	sbuf_printf(out, "first-chunk: %" PRIu64 "\n", worst ? UINT64_MAX : h->first_chunk);

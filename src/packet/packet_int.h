@@ -135,6 +135,9 @@ int pkt_wrap(const uint8_t *eph_sec, const uint8_t eph_pub[X25519_LEN],
 int pkt_unwrap(const struct keys *me, const uint8_t eph_pub[X25519_LEN], const char *group,
 	       const char *dest, const uint8_t in[PKT_WRAP_LEN], uint8_t *key);
 
+/* The pax extended attribute that carries an origin's comment (packet.h). */
+#define PKT_COMMENT_XATTR	"user.shipd.comment"
+
 /* What a seal is for; the stream's content is the caller's. */
 struct pkt_seal_params {
 	const char *origin, *sclass, *group;
@@ -142,6 +145,7 @@ struct pkt_seal_params {
 	time_t created, expires;
 	uint64_t max_part;		/* 0: never split */
 	const char *tmpdir;
+	const char *notify;		/* NULL, or signed into every part's header */
 };
 
 /* The sealer: plaintext stream in, finished part files out. */

@@ -4,7 +4,9 @@
  * (a pax archive, zstd-compressed or not, and nothing else), and the
  * archive's single regular file is extracted into destdir.
  *
- * Offers packet_open (packet.h) and pkt_entry_name_bad (packet_int.h).
+ * Offers packet_open, packet_open_extra (packet.h) and pkt_entry_name_bad
+ * (packet_int.h). The origin's comment comes out of the entry's extended
+ * attributes; no attribute is ever applied to the extracted file.
  * Every part is read once (packet_reader.c): its header signature is
  * checked first, then only bytes that passed their chunk's AEAD tag under
  * the packet key (which only the origin and the recipients hold) reach the
@@ -90,7 +92,34 @@ struct octx {
 	struct pkt_reader *r;
 	char err[512];
 	int local;			/* the failure was ours, not the packet's */
+	char *comment;			/* the origin's comment, or NULL */
 };
+
+/* The origin's comment, an extended attribute of the entry (packet.h);
+ * other attributes are never applied. -1 when it is malformed. */
+static int
+take_comment(struct octx *o, struct archive_entry *e, const char *g)
+{
+	const char *name;
+	const void *val;
+	size_t len;
+
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &val, &len) == ARCHIVE_OK) {
+		if (name == NULL || strcmp(name, PKT_COMMENT_XATTR) != 0)
+			continue;
+		/* pax carries it twice (LIBARCHIVE.xattr and SCHILY.xattr): the same */
+		if (o->comment && strlen(o->comment) == len && memcmp(o->comment, val, len) == 0)
+			continue;
+		if (o->comment || len > PKT_COMMENT_MAX || memchr(val, 0, len)) {
+			err_set("packet %s: bad comment (two different ones, a NUL byte or over %d "
+				"bytes)", g, PKT_COMMENT_MAX);
+			return -1;
+		}
+		o->comment = xstrndup(val, len);
+	}
+	return 0;
+}
 
 /* Note whether errno e (of a call on our own files) is our side's failure. */
 static void
@@ -239,6 +268,8 @@ extract_all(struct octx *o, struct archive *a, int dirfd, const char *destdir,
 			err_set("packet %s: %s %.200s", g, why, name);
 			goto out;
 		}
+		if (take_comment(o, e, g) < 0)
+			goto out;
 		if (strv_has(got, name)) {
 			err_set("packet %s: duplicate name %.200s", g, name);
 			goto out;
@@ -265,6 +296,13 @@ out:
 int
 packet_open(const struct config *cf, const struct keys *me, const char *const *parts,
 	    int nparts, const char *destdir, struct strv *names)
+{
+	return packet_open_extra(cf, me, parts, nparts, destdir, names, NULL);
+}
+
+int
+packet_open_extra(const struct config *cf, const struct keys *me, const char *const *parts,
+		  int nparts, const char *destdir, struct strv *names, char **comment)
 {
 	struct octx o = {0};
 	struct archive *a = NULL;
@@ -305,6 +343,10 @@ packet_open(const struct config *cf, const struct keys *me, const char *const *p
 	}
 	for (int i = 0; i < got.n; i++)
 		strv_add(names, got.v[i]);
+	if (comment) {
+		*comment = o.comment;
+		o.comment = NULL;
+	}
 	rc = 0;
 out:
 	if (rc < 0 && dirfd >= 0)
@@ -315,6 +357,7 @@ out:
 	if (dirfd >= 0)
 		close(dirfd);
 	strv_free(&got);
+	free(o.comment);
 	pkt_reader_free(o.r);
 	return rc < 0 && o.local ? PKT_LOCAL : rc;
 }

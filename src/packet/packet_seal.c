@@ -113,6 +113,7 @@ struct src {
 	const char *group, *path, *name;
 	int fd;
 	struct stat st;
+	const char *comment;		/* or NULL: an extended attribute of the entry */
 };
 
 /* Add the one regular file. */
@@ -131,6 +132,8 @@ produce_file(struct archive *a, void *arg)
 	archive_entry_set_perm(e, f->st.st_mode & 0777);
 	archive_entry_set_size(e, f->st.st_size);
 	archive_entry_set_mtime(e, f->st.st_mtim.tv_sec, f->st.st_mtim.tv_nsec);
+	if (f->comment)
+		archive_entry_xattr_add_entry(e, PKT_COMMENT_XATTR, f->comment, strlen(f->comment));
 	if (archive_write_header(a, e) < ARCHIVE_WARN) {
 		err_set("packet %s: archive header for %s: %s", f->group, f->path,
 			archive_error_string(a));
@@ -229,12 +232,27 @@ packet_seal(const struct config *cf, const struct keys *me, const char *origin,
 	    const char *sclass, const char *group, time_t created, time_t expires,
 	    uint64_t max_part, const char *tmpdir, packet_part_fn fn, void *arg)
 {
+	return packet_seal_extra(cf, me, origin, src, name, dests, sclass, group, created,
+				 expires, max_part, tmpdir, NULL, fn, arg);
+}
+
+int
+packet_seal_extra(const struct config *cf, const struct keys *me, const char *origin,
+		  const char *src, const char *name, const struct strv *dests,
+		  const char *sclass, const char *group, time_t created, time_t expires,
+		  uint64_t max_part, const char *tmpdir, const struct pkt_extra *x,
+		  packet_part_fn fn, void *arg)
+{
 	struct pkt_seal_params sp = { origin, sclass, group, dests, created, expires,
-				      max_part, tmpdir };
-	struct src f = { group ? group : "(null)", src, name, -1, {0} };
+				      max_part, tmpdir, x ? x->notify : NULL };
+	struct src f = { group ? group : "(null)", src, name, -1, {0}, x ? x->comment : NULL };
 	const char *why;
 	int rc, plain;
 
+	if (f.comment && strlen(f.comment) > PKT_COMMENT_MAX) {
+		err_set("packet %s: comment longer than %d bytes", f.group, PKT_COMMENT_MAX);
+		return -1;
+	}
 	if (name == NULL || (why = pkt_entry_name_bad(name)) != NULL) {
 		err_set("packet %s: cannot ship under the name \"%.64s\": %s", f.group,
 			name ? name : "", name ? why : "no name");

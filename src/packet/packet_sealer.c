@@ -81,7 +81,7 @@ serr(struct pkt_sealer *s, const char *fmt, ...)
 static int
 check_params(const struct pkt_seal_params *sp)
 {
-	const char *g = sp->group ? sp->group : "(null)";
+	const char *g = sp->group ? sp->group : "(null)", *why;
 
 	if (sp->group == NULL || !pkt_name_ok(sp->group, ORDER_ID_MAX - 1 - 14)) {
 		err_set("packet %s: bad group id (want [A-Za-z0-9._-], at most %d bytes)", g,
@@ -119,6 +119,10 @@ check_params(const struct pkt_seal_params *sp)
 		err_set("packet %s: no temporary directory", g);
 		return -1;
 	}
+	if (sp->notify && (why = mailaddr_bad(sp->notify)) != NULL) {
+		err_set("packet %s: bad notify address \"%.64s\": %s", g, sp->notify, why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -143,6 +147,7 @@ pkt_sealer_new(const struct config *cf, const struct keys *me, const struct pkt_
 	pi->part = pi->nparts = 1;
 	pi->created = sp->created;
 	pi->expires = sp->expires;
+	snprintf(pi->notify, sizeof(pi->notify), "%s", sp->notify ? sp->notify : "");
 	for (int i = 0; i < sp->dests->n; i++)
 		strv_add(&pi->dests, sp->dests->v[i]);
 	s->proto.chunk_size = PKT_CHUNK;

@@ -46,12 +46,44 @@ qstate_parse(const char *name, enum qstate *st)
 	return -1;
 }
 
+/*
+ * A directory made before us keeps no more than max of its mode: others
+ * never; group at most read and search on BAY and incoming/ (so that a
+ * group can be given the delivered files) and write on drop/ (operators
+ * who drop files); the rest the owner only.
+ * Tightened with a log line naming the path; -1 when that cannot be done.
+ */
+static int
+dir_tighten(const char *path, mode_t max)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		err_set("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		err_set("%s: not a directory", path);
+		return -1;
+	}
+	if ((st.st_mode & 07777 & ~max) == 0)
+		return 0;
+	if (chmod(path, st.st_mode & 07777 & max) < 0) {
+		err_set("%s: mode %04o lets other users in and cannot be tightened: %s", path,
+			(unsigned)(st.st_mode & 07777), strerror(errno));
+		return -1;
+	}
+	msg_info("mode of %s was %04o: tightened to %04o", path, (unsigned)(st.st_mode & 07777),
+		 (unsigned)(st.st_mode & 07777 & max));
+	return 0;
+}
+
 int
 bay_init(const char *bay)
 {
 	char path[PATH_MAX];
 
-	if (mkdirs(bay, 0700) < 0)
+	if (mkdirs(bay, 0700) < 0 || dir_tighten(bay, 0750) < 0)
 		return -1;
 	for (int i = 0; i < Q_NDIRS; i++) {
 		if (bay_path(path, sizeof(path), bay, (enum qstate)i, NULL) < 0)
@@ -60,6 +92,8 @@ bay_init(const char *bay)
 			err_set("mkdir %s: %s", path, strerror(errno));
 			return -1;
 		}
+		if (dir_tighten(path, i == Q_INCOMING ? 0750 : i == Q_DROP ? 0770 : 0700) < 0)
+			return -1;
 	}
 	return 0;
 }

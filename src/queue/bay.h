@@ -96,7 +96,10 @@ enum qstate {
 const char *qstate_name(enum qstate st);
 int qstate_parse(const char *name, enum qstate *st);
 
-/* Create every directory of a bay (mode 0700). */
+/* Create every directory of a bay (mode 0700); an existing one that is
+ * more open is tightened (BAY and incoming/ to at most 0750, drop/ to
+ * 0770, the rest to 0700), logged with its path. -1 with err_set naming
+ * the path. */
 int bay_init(const char *bay);
 
 /* BAY/DIR/NAME for any directory (name may be NULL for the directory). */

@@ -106,7 +106,9 @@ int bay_accept(const char *bay, const struct order *const *o, int n);
 
 /*
  * Deliver here, exactly once. key names the delivery (the packet id, or a
- * split packet's group); o is what receipts/KEY will hold. Unless
+ * split packet's group); o is what receipts/KEY will hold, read once
+ * extract has run (which may fill in what only the opened packet says,
+ * through arg). Unless
  * receipts/KEY exists (delivered before a crash: only the moves are left),
  * unpack/KEY/ is emptied and extract(arg, paths, n, dir, names) writes the
  * packet's files into it (0, BAY_REFUSED for a bad packet, BAY_LATER for a
@@ -139,8 +141,8 @@ int bay_unpack_finish(const char *bay, const char *key, struct strv *names);
  * Join split packet GROUP of m parts addressed here. self is the caller's
  * own part, already claimed (or NULL for a join worker). The other parts
  * are claimed from joining/ (each locked while held); all there: delivered
- * as one (bay_deliver, paths in part order, receipts/GROUP holding self's
- * or part 1's order), then every claimed part is finished. When GROUP was
+ * as one (bay_deliver, paths in part order, receipts/GROUP holding
+ * receipt), then every claimed part is finished. When GROUP was
  * delivered before (a crash after its commit point), the parts found are
  * only finished. Returns 0 delivered (now or before), 1 not all parts here
  * (nothing changed), BAY_REFUSED (the claimed parts go to corrupt/),
@@ -148,7 +150,8 @@ int bay_unpack_finish(const char *bay, const char *key, struct strv *names);
  */
 #define BAY_JOIN_MAX	99999	/* parts of one split packet (the packet format's bound) */
 int bay_join(const char *bay, const char *group, int m, const struct order *self,
-	     bay_extract_fn extract, void *arg, struct strv *finals);
+	     const struct order *receipt, bay_extract_fn extract, void *arg,
+	     struct strv *finals);
 
 /* The receipt handler of KEY must run again (pending) or has run (clear);
  * bay_pending_scan calls fn for each pending one with the delivered file. */

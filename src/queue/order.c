@@ -6,7 +6,9 @@
  * hop repeat. Times are integer Unix seconds. Names (id, group, origin,
  * class, dest, delivered, hop) are [A-Za-z0-9._-]+ and are written as is.
  *
- * Free text (notify, comment, name, source, last-error, return-reason) is
+ * notify is an address (util/mailaddr.h's grammar, checked here: an order
+ * that names an option or a shell word is malformed) written as is.
+ * Free text (comment, name, source, last-error, return-reason) is
  * escaped so it can never inject a line or a control character: backslash
  * as "\\", newline "\n", carriage return "\r", tab "\t", any other byte
  * below 0x20 and DEL as "\xHH". Bytes >= 0x80 (UTF-8) pass as they are.
@@ -22,6 +24,7 @@
 #include "order.h"
 #include "../crypto/crypto.h"
 #include "../util/log.h"
+#include "../util/mailaddr.h"
 #include "../util/safefile.h"
 
 #include <errno.h>
@@ -196,7 +199,7 @@ unescape(const char *s, size_t len, int line)
 
 /* ---- the key table ---- */
 
-enum ktype { K_VERSION, K_ID, K_NAME, K_LIST, K_TEXT, K_TIME, K_INT, K_SIZE,
+enum ktype { K_VERSION, K_ID, K_NAME, K_LIST, K_TEXT, K_ADDR, K_TIME, K_INT, K_SIZE,
 	     K_DIGEST, K_PART, K_BOOL };
 
 enum kfield { F_VERSION, F_ID, F_GROUP, F_PART, F_ORIGIN, F_CLASS, F_DEST,
@@ -226,7 +229,7 @@ static const struct key {
 	{"name", F_NAME, K_TEXT, 0},
 	{"source", F_SOURCE, K_TEXT, 0},
 	{"keep-data", F_KEEP, K_BOOL, 0},
-	{"notify", F_NOTIFY, K_TEXT, 0},
+	{"notify", F_NOTIFY, K_ADDR, 0},
 	{"comment", F_COMMENT, K_TEXT, 0},
 	{"attempts", F_ATTEMPTS, K_INT, 0},
 	{"next-attempt", F_NEXT, K_TIME, 0},
@@ -347,6 +350,17 @@ parse_field(struct order *o, const struct key *k, const char *val, size_t vlen, 
 		if ((*slot = unescape(val, vlen, line)) == NULL)
 			return -1;
 		return 0;
+	case K_ADDR: {
+		const char *why = mailaddr_bad(val);
+
+		if (why) {
+			err_set("line %d: bad %s address \"%.64s\": %s", line, k->name, val, why);
+			return -1;
+		}
+		slot = text_slot(o, k->field);
+		*slot = xstrdup(val);
+		return 0;
+	}
 	case K_TIME:
 		if (parse_u64(val, INT64_MAX, &u) < 0) {
 			err_set("line %d: bad %s time \"%.32s\" (want Unix seconds)", line, k->name, val);

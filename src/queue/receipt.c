@@ -256,7 +256,7 @@ parts_free(struct parts *p)
  */
 int
 bay_join(const char *bay, const char *group, int m, const struct order *self,
-	 bay_extract_fn extract, void *arg, struct strv *finals)
+	 const struct order *receipt, bay_extract_fn extract, void *arg, struct strv *finals)
 {
 	struct parts p = {m, NULL, NULL, NULL};
 	struct strv dups = {0};
@@ -290,24 +290,12 @@ bay_join(const char *bay, const char *group, int m, const struct order *self,
 	if (done)	/* only the moves may be left (a join killed after its receipt) */
 		rc = bay_unpack_finish(bay, group, finals) < 0 ? BAY_LATER : 1;
 	else {
-		struct order first;
-		char op[PATH_MAX];
-
 		for (int k = 0; k < m; k++) {
 			p.paths[k] = xmalloc(PATH_MAX);
 			bay_data_path(p.paths[k], PATH_MAX, bay, p.ids[k]);
 		}
-		order_init(&first);
-		if (self)
-			rc = bay_deliver(bay, group, self, (const char *const *)p.paths, m, extract,
-					 arg, finals);
-		else if (bay_path(op, sizeof(op), bay, Q_ACTIVE, p.ids[0]) == 0 &&
-			 order_load(op, &first) == 0)
-			rc = bay_deliver(bay, group, &first, (const char *const *)p.paths, m,
-					 extract, arg, finals);
-		else
-			rc = BAY_LATER;
-		order_free(&first);
+		rc = bay_deliver(bay, group, receipt, (const char *const *)p.paths, m, extract, arg,
+				 finals);
 	}
 	if (rc == BAY_LATER || rc == BAY_REFUSED) {
 		char why[1024];

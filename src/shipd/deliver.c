@@ -21,6 +21,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +41,11 @@ key_of(const struct order *o)
 static int
 run_handler(const char *bay, const char *key, const char *file, const struct order *o)
 {
-	const struct sclass *c = config_class(S->cf, o->sclass);
+	const struct sclass *c = config_class_or_default(S->cf, o->sclass);
 	char orderpath[PATH_MAX];
 	int st;
 
-	if (c == NULL || c->receipt_handler == NULL)
+	if (c->receipt_handler == NULL)
 		return 0;
 	if (bay_path(orderpath, sizeof(orderpath), bay, Q_RECEIPTS, key) < 0)
 		return -1;
@@ -66,6 +67,34 @@ run_handler(const char *bay, const char *key, const char *file, const struct ord
 		msg_warnx("receipt handler for %s: cannot record it for the next poll: %s", o->id,
 			  err_get());
 	return -1;
+}
+
+/*
+ * Give every extracted file the class's DELIVER-MODE, whatever mode it had
+ * at the origin and whatever the umask, before the commit point: what is
+ * moved into incoming/ is never more open than the class says. -1 with
+ * err_set on an I/O error (the caller retries later).
+ */
+static int
+set_modes(const char *unpack, const struct strv *names, int mode)
+{
+	char p[PATH_MAX];
+
+	for (int i = 0; i < names->n; i++) {
+		int fd;
+
+		if (path_fmt(p, sizeof(p), "%s/%s", unpack, names->v[i]) < 0)
+			return -1;
+		if ((fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0) {
+			err_set("set mode %04o on %s: %s", (unsigned)mode, p, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
 }
 
 /*
@@ -91,19 +120,50 @@ later(const char *id)
 	return BAY_LATER;
 }
 
+/* One delivery: the order as it came, and the receipt bay_deliver writes
+ * once the packet is open (+ the name and comment from inside). */
+struct opening {
+	const struct order *o;
+	struct order receipt;		/* a shallow copy of *o, with these: */
+	char *name, *comment;
+};
+
+static void
+opening_init(struct opening *op, const struct order *o)
+{
+	memset(op, 0, sizeof(*op));
+	op->o = o;
+	op->receipt = *o;
+}
+
+static void
+opening_free(struct opening *op)
+{
+	free(op->name);
+	free(op->comment);
+}
+
 /* bay_extract_fn: open the packet (its parts, in order) into dir. */
 static int
 extract(void *arg, const char *const *paths, int n, const char *dir, struct strv *names)
 {
-	const struct order *o = arg;
-	int rc = packet_open(S->cf, S->keys, paths, n, dir, names);
+	struct opening *op = arg;
+	int rc = packet_open_extra(S->cf, S->keys, paths, n, dir, names, &op->comment);
 
-	if (rc == 0)
-		return 0;
 	if (rc == PKT_LOCAL)	/* our disk, not the packet: deferred */
 		return BAY_LATER;
-	msg_warnx("refused packet %s from %s: %s", o->id, o->origin, err_get());
-	return BAY_REFUSED;
+	if (rc < 0) {
+		msg_warnx("refused packet %s from %s: %s", op->o->id, op->o->origin, err_get());
+		return BAY_REFUSED;
+	}
+	if (set_modes(dir, names, config_class_or_default(S->cf, op->o->sclass)->deliver_mode) < 0)
+		return BAY_LATER;
+	/* what relays never saw: the file's name and the comment, from inside */
+	if (names->n)
+		op->receipt.name = op->name = xstrdup(names->v[0]);
+	if (op->comment)
+		op->receipt.comment = op->comment;
+	return 0;
 }
 
 /* What bay_deliver or bay_join said, logged: 0 done, -1 refused, BAY_LATER. */
@@ -133,21 +193,24 @@ int
 deliver_local(const char *bay, struct order *o)
 {
 	struct strv finals = {0};
+	struct opening op;
 	char data[PATH_MAX];
 	const char *pp[1];
 	int rc;
 
+	opening_init(&op, o);
 	if (o->nparts > 1 && o->group) {
-		rc = bay_join(bay, o->group, o->nparts, o, extract, o, &finals);
+		rc = bay_join(bay, o->group, o->nparts, o, &op.receipt, extract, &op, &finals);
 		if (rc != 1)
 			rc = delivered(bay, o, rc, &finals);
 	} else if (bay_data_path(data, sizeof(data), bay, o->id) < 0)
 		rc = -1;
 	else {
 		pp[0] = data;
-		rc = bay_deliver(bay, o->id, o, pp, 1, extract, o, &finals);
+		rc = bay_deliver(bay, o->id, &op.receipt, pp, 1, extract, &op, &finals);
 		rc = delivered(bay, o, rc == 1 ? 0 : rc, &finals);
 	}
+	opening_free(&op);
 	strv_free(&finals);
 	if (rc == -1)
 		bay_corrupt(bay, o->id, Q_ACTIVE, err_get());
@@ -162,33 +225,38 @@ deliver_join(const char *bay, const char *group)
 	int m = 0;
 	DIR *dp;
 
-	char op[PATH_MAX];
+	char path[PATH_MAX];
 	struct strv finals = {0};
+	struct opening op;
 	struct order first;
-	int rc;
+	int rc, best = 0;
 
 	if (bay_path(dir, sizeof(dir), bay, Q_JOINING, NULL) < 0 || (dp = opendir(dir)) == NULL)
 		return 0;
 	order_init(&first);
-	while ((d = readdir(dp)) != NULL) {
+	/* the receipt holds part 1's order (any part's when it is not here) */
+	while (best != 1 && (d = readdir(dp)) != NULL) {
 		char g[ORDER_ID_MAX];
-		int n;
+		int n, mm;
 
-		if (order_part_of(d->d_name, g, sizeof(g), &n, &m) == 0 && strcmp(g, group) == 0 &&
-		    bay_path(op, sizeof(op), bay, Q_JOINING, d->d_name) == 0 &&
-		    order_load(op, &first) == 0)
-			break;
+		if (order_part_of(d->d_name, g, sizeof(g), &n, &mm) < 0 || strcmp(g, group) != 0 ||
+		    bay_path(path, sizeof(path), bay, Q_JOINING, d->d_name) < 0)
+			continue;
 		order_free(&first);
-		m = 0;
+		if (order_load(path, &first) == 0) {
+			m = mm;
+			best = n;
+		}
 	}
 	closedir(dp);
 	if (m < 2) {
 		order_free(&first);
 		return 0;
 	}
-	/* the order for the log lines and the handler: any part's will do */
-	rc = bay_join(bay, group, m, NULL, extract, &first, &finals);
+	opening_init(&op, &first);
+	rc = bay_join(bay, group, m, NULL, &op.receipt, extract, &op, &finals);
 	rc = rc == 1 ? 0 : delivered(bay, &first, rc, &finals);
+	opening_free(&op);
 	strv_free(&finals);
 	order_free(&first);
 	switch (rc) {

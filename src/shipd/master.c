@@ -591,8 +591,11 @@ reload(void)
 	struct config *cf = config_load(S->conf_path);
 	struct keys *k = NULL;
 
-	if (cf == NULL) {
+	/* every bay of the new configuration ready before it takes over, or
+	 * none of it: a new class's bays are made, recovered, then watched */
+	if (cf == NULL || reload_bays(cf) < 0) {
 		msg_warnx("reload refused, keeping the running configuration: %s", err_get());
+		config_free(cf);
 		return;
 	}
 	if (keys_load(cf->key_file, &k) < 0) {
@@ -774,6 +777,10 @@ master_run(void)
 	stop_children();
 	if (S->poll_mode) {
 		msg_info("poll done: %d attempt%s failed", S->failures, S->failures == 1 ? "" : "s");
+		if (S->failures && !log_to_stderr())
+			fprintf(stderr, "shipd: poll done: %d attempt%s failed; exit 75, "
+				"try again later (see the log)\n", S->failures,
+				S->failures == 1 ? "" : "s");
 		return S->failures ? 75 : 0;
 	}
 	msg_info("stopped");

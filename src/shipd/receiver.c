@@ -87,9 +87,24 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 			    (unsigned long long)pi->file_size);
 		return -1;
 	}
+	/* notify is the origin's, signed in the header: never a hop's word */
+	if (o->notify ? strcmp(o->notify, pi->notify) != 0 : pi->notify[0] != 0) {
+		msg_warnx("packet %s from %s: the order's notify \"%s\" is not the one the origin "
+			  "signed (\"%s\"): using the signed one", o->id,
+			  hop_peer(h) ? hop_peer(h)->name : "?",
+			  o->notify ? o->notify : "", pi->notify);
+		free(o->notify);
+		o->notify = pi->notify[0] ? xstrdup(pi->notify) : NULL;
+	}
+	/* a class not defined here is kept in -default (shipping.conf(5)) */
 	if ((cls = config_class(S->cf, o->sclass)) == NULL) {
-		sbuf_printf(why, "unknown storage class %s", o->sclass);
-		return -1;
+		char key[160];
+
+		cls = config_class_or_default(S->cf, o->sclass);
+		snprintf(key, sizeof(key), "class %s", o->sclass);
+		if (once_first(key))
+			msg_info("class %s is not defined here: its packets are stored in class %s "
+				 "(logged once)", o->sclass, cls->name);
 	}
 	if (o->dests.n == 0) {
 		sbuf_puts(why, "no destinations");

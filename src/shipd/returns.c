@@ -13,6 +13,7 @@
 #include "shipd.h"
 #include "../global/program.h"
 #include "../util/log.h"
+#include "../util/mailaddr.h"
 #include "../util/mem.h"
 #include "../util/safefile.h"
 
@@ -29,19 +30,32 @@
 #define RET_SUFFIX	".ret"
 #define NOTIFY_TIMEOUT	60
 
+/*
+ * Tell ADMINISTRATOR and the order's notify address, through
+ * NOTIFICATION-PROGRAM as MultiSite called it:
+ *   PROGRAM -s SUBJECT -f MESSAGE-FILE -- ADDRESS...
+ * The addresses come after "--" and each passed mailaddr.h's grammar (the
+ * order's notify is the origin's, signed in the packet header: receiver.c
+ * takes it from there), so none can be read as an option.
+ */
 void
 notify_admin(const struct order *o, const char *subject, const char *fmt, ...)
 {
 	char tmpl[] = "/tmp/shipd-notify.XXXXXX", body[4096];
+	const char *notify = o->notify, *why;
 	va_list ap;
 	int fd;
 
 	va_start(ap, fmt);
 	vsnprintf(body, sizeof(body), fmt, ap);
 	va_end(ap);
+	if (notify && (why = mailaddr_bad(notify)) != NULL) {
+		msg_warnx("order %s: notify address left out: %s", o->id, why);
+		notify = NULL;
+	}
 	if (S->cf->notify_program == NULL) {
 		msg_info("notice for %s%s%s: %s: %s", S->cf->administrator,
-			 o->notify ? "," : "", o->notify ? o->notify : "", subject, body);
+			 notify ? "," : "", notify ? notify : "", subject, body);
 		return;
 	}
 	if ((fd = mkstemp(tmpl)) < 0) {
@@ -52,13 +66,13 @@ notify_admin(const struct order *o, const char *subject, const char *fmt, ...)
 		msg_warn("notify: write %s", tmpl);
 	close(fd);
 	{
-		char *argv[] = {S->cf->notify_program, "-s", (char *)subject, "-f", tmpl,
-				S->cf->administrator, o->notify, NULL};
+		char *argv[] = {S->cf->notify_program, "-s", (char *)subject, "-f", tmpl, "--",
+				S->cf->administrator, (char *)notify, NULL};
 		int st = run_program(argv, NOTIFY_TIMEOUT);
 
 		if (st == 0)
-			msg_info("notified %s%s%s: %s", S->cf->administrator, o->notify ? "," : "",
-				 o->notify ? o->notify : "", subject);
+			msg_info("notified %s%s%s: %s", S->cf->administrator, notify ? "," : "",
+				 notify ? notify : "", subject);
 		else
 			msg_warnx("notification program %s failed (status %d) for: %s",
 				  S->cf->notify_program, st, subject);
@@ -69,9 +83,9 @@ notify_admin(const struct order *o, const char *subject, const char *fmt, ...)
 static const char *
 return_bay_of(const char *bay, const struct order *o)
 {
-	const struct sclass *c = config_class(S->cf, o->sclass);
+	const struct sclass *c = config_class_or_default(S->cf, o->sclass);
 
-	return c && c->return_bay ? c->return_bay : bay;
+	return c->return_bay ? c->return_bay : bay;
 }
 
 /* Log and tell that o rests at its origin in return bay rb. */
@@ -81,9 +95,10 @@ home_notice(const char *rb, const struct order *o)
 	msg_info("returned %s: back at its origin in %s/return (%s)", o->id, rb,
 		 o->return_reason ? o->return_reason : "returned");
 	notify_admin(o, "shipd: returned packet arrived home",
-		     "Order %s (%s) could not be delivered and is back at %s in the return bay %s: %s. "
-		     "Resubmit it with: shipctl resubmit %s", o->id, o->name ? o->name : "?",
-		     S->cf->node, rb, o->return_reason ? o->return_reason : "returned", o->id);
+		     "Order %s%s%s%s could not be delivered and is back at %s in the return bay %s: "
+		     "%s. Resubmit it with: shipctl resubmit %s", o->id, o->name ? " (" : "",
+		     o->name ? o->name : "", o->name ? ")" : "", S->cf->node, rb,
+		     o->return_reason ? o->return_reason : "returned", o->id);
 }
 
 /* The order in bay's state `from` is at its origin: it rests in the
@@ -142,9 +157,11 @@ return_order(const char *bay, struct order *o, enum qstate from, const char *why
 	back.last_error = NULL;
 	back.next_attempt = 0;
 	msg_info("expired %s: returning toward %s: %s", o->id, o->origin, back.return_reason);
+	/* the name is known at the origin only: a relay's order never has it */
 	notify_admin(o, "shipd: packet expired or undeliverable",
-		     "Order %s (%s) from %s, class %s, could not be delivered to %s: %s. "
-		     "It is on its way back to %s.", o->id, o->name ? o->name : "?", o->origin,
+		     "Order %s%s%s%s from %s, class %s, could not be delivered to %s: %s. "
+		     "It is on its way back to %s.", o->id, o->name ? " (" : "",
+		     o->name ? o->name : "", o->name ? ")" : "", o->origin,
 		     o->sclass, list.s ? list.s : "?", why, o->origin);
 	/* we are the origin: it is home already */
 	home = strcmp(o->origin, S->cf->node) == 0;

@@ -41,7 +41,13 @@
 
 enum { HOP_OK = 0, HOP_TEMP = 1, HOP_PERM = 2 };
 
-/* The order as handed to the next hop: only its destinations, fresh counters. */
+/*
+ * The order as handed to the next hop: only its destinations, fresh
+ * counters, and nothing about what is inside. The file's name and the
+ * comment stay in the origin's own order; the destinations read them from
+ * the sealed archive (deliver.c), so relays see ids, sealed sizes, origin
+ * and destinations only. The source path and -copy are the origin's.
+ */
 static char *
 hop_order_text(const struct order *o, const struct strv *dests)
 {
@@ -56,6 +62,8 @@ hop_order_text(const struct order *o, const struct strv *dests)
 	h.next_attempt = 0;
 	h.source = NULL;
 	h.keep_data = 0;
+	h.name = NULL;
+	h.comment = NULL;
 	text = order_format(&h, NULL);
 	return text;
 }

@@ -4,7 +4,7 @@
  *   shipd [-c CONF] [-f] [--poll] [-sclass CLASS]
  *
  * Runs in the foreground (what systemd and tests want). -f logs to stderr
- * whatever LOG says. --poll makes one pass over every storage and return
+ * and to every file: of LOG (syslog left out). --poll makes one pass over every storage and return
  * bay (retry what is due, expire what is old, purge old returns, retry
  * failed receipt handlers) and exits: 0 when everything due went out, 75
  * when something is still waiting, 2 on a configuration error.
@@ -78,6 +78,34 @@ retry_handlers(struct sched *sc, const char *bay)
 	deliver_retry_handlers(bay);
 }
 
+/* Create one bay's directories and recover what a crash left; -1 with
+ * err_set naming the bay. */
+static int
+prepare_bay(const char *bay)
+{
+	struct recovery r = {0};
+	char why[900];
+
+	if (bay_init(bay) < 0) {
+		snprintf(why, sizeof(why), "%s", err_get());
+		err_set("bay %s: %s", bay, why);
+		return -1;
+	}
+	if (bay_recover(bay, &r) < 0) {
+		snprintf(why, sizeof(why), "%s", err_get());
+		err_set("bay %s: recovery: %s", bay, why);
+		return -1;
+	}
+	if (r.tmp_removed || r.active_requeued || r.data_orphans ||
+	    r.unpack_removed || r.unpack_finished || r.corrupted)
+		msg_info("recovered bay %s: %d temporary files removed, %d active orders "
+			 "requeued, %d orphan packets removed, %d unpack dirs removed, "
+			 "%d deliveries finished, %d unreadable orders to corrupt/",
+			 bay, r.tmp_removed, r.active_requeued, r.data_orphans,
+			 r.unpack_removed, r.unpack_finished, r.corrupted);
+	return 0;
+}
+
 /* Create and recover every bay; a bay that cannot be made ready is fatal. */
 static void
 prepare_bays(void)
@@ -85,35 +113,78 @@ prepare_bays(void)
 	struct strv bays = {0};
 
 	bay_all(S->cf, &bays);
-	for (int i = 0; i < bays.n; i++) {
-		struct recovery r = {0};
+	for (int i = 0; i < bays.n; i++)
+		if (prepare_bay(bays.v[i]) < 0)
+			msg_fatal_status(2, "%s", err_get());
+	strv_free(&bays);
+}
 
-		if (bay_init(bays.v[i]) < 0)
-			msg_fatal_status(2, "bay %s: %s", bays.v[i], err_get());
-		if (bay_recover(bays.v[i], &r) < 0)
-			msg_fatal("bay %s: recovery: %s", bays.v[i], err_get());
-		if (r.tmp_removed || r.active_requeued || r.data_orphans ||
-		    r.unpack_removed || r.unpack_finished || r.corrupted)
-			msg_info("recovered bay %s: %d temporary files removed, %d active orders "
-				 "requeued, %d orphan packets removed, %d unpack dirs removed, "
-				 "%d deliveries finished, %d unreadable orders to corrupt/",
-				 bays.v[i], r.tmp_removed, r.active_requeued, r.data_orphans,
-				 r.unpack_removed, r.unpack_finished, r.corrupted);
+/*
+ * A reload's bays: every bay of cf that the running configuration does
+ * not have is made and recovered as at start-up (no worker of ours works
+ * in it yet); the others are made sure to exist. -1 with err_set (naming
+ * the bay) when one cannot be made ready: the caller keeps the running
+ * configuration.
+ */
+int
+reload_bays(const struct config *cf)
+{
+	struct strv bays = {0}, old = {0};
+	int rc = 0;
+
+	bay_all(cf, &bays);
+	bay_all(S->cf, &old);
+	for (int i = 0; i < bays.n && rc == 0; i++) {
+		if (!strv_has(&old, bays.v[i])) {
+			msg_info("reload: new bay %s", bays.v[i]);
+			rc = prepare_bay(bays.v[i]);
+		} else if (bay_init(bays.v[i]) < 0) {
+			char why[900];
+
+			snprintf(why, sizeof(why), "%s", err_get());
+			err_set("bay %s: %s", bays.v[i], why);
+			rc = -1;
+		}
 	}
 	strv_free(&bays);
+	strv_free(&old);
+	return rc;
+}
+
+/*
+ * Where to log: LOG (default syslog; --poll without LOG: stderr). -f
+ * writes to stderr and still to every file: of LOG, leaving syslog out
+ * (a foreground run's stderr is the terminal or the journal already).
+ */
+static char *
+log_dest(const char *conf_log, int foreground, int poll_mode)
+{
+	struct sbuf b = {0};
+	char *copy, *tok, *save;
+
+	if (!foreground)
+		return xstrdup(conf_log ? conf_log : poll_mode ? "stderr" : "syslog");
+	sbuf_puts(&b, "stderr");
+	copy = xstrdup(conf_log ? conf_log : "");
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (strncmp(tok, "file:", 5) == 0)
+			sbuf_printf(&b, ",%s", tok);
+	free(copy);
+	return b.s;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *conf = config_default_path(), *log_override = NULL, *sclass = NULL;
-	int poll_mode = 0;
+	const char *conf = config_default_path(), *sclass = NULL;
+	int poll_mode = 0, foreground = 0;
+	char *logdest;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf = argv[++i];
 		else if (strcmp(argv[i], "-f") == 0)
-			log_override = "stderr";
+			foreground = 1;
 		else if (strcmp(argv[i], "--poll") == 0 || strcmp(argv[i], "-poll") == 0)
 			poll_mode = 1;
 		else if ((strcmp(argv[i], "-sclass") == 0 || strcmp(argv[i], "--sclass") == 0) &&
@@ -143,12 +214,15 @@ main(int argc, char **argv)
 	S->sched.only_class = sclass;
 	if (poll_mode)	/* --poll also retries receipt handlers that failed */
 		S->sched.scanned = retry_handlers;
-	log_open("shipd", log_override ? log_override :
-		 S->cf->log_dest ? S->cf->log_dest : poll_mode ? "stderr" : "syslog");
+	logdest = log_dest(S->cf->log_dest, foreground, poll_mode);
+	log_open("shipd", logdest);
+	free(logdest);
 	if (keys_load(S->cf->key_file, &S->keys) < 0)
 		msg_fatal_status(2, "%s", err_get());
 	config_add_self(S->cf, &S->keys->pub);
 	drop_privileges();
 	prepare_bays();
+	if (once_init() < 0)
+		msg_warn("shared memory for once-per-run notes (they will repeat)");
 	return master_run();
 }

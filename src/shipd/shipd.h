@@ -12,6 +12,7 @@
  *   receiver.c  worker: one inbound hop -> packets accepted into a bay
  *   deliver.c   opening packets here, receipts, the receipt handler
  *   returns.c   expiry, turning orders around, notifications
+ *   once.c      notes logged once per daemon run across children
  */
 #ifndef SHIPD_SHIPD_H
 #define SHIPD_SHIPD_H
@@ -47,6 +48,9 @@ struct shipd {
 
 extern struct shipd *S;
 
+/* shipd.c: make and recover a new configuration's bays (reload) */
+int reload_bays(const struct config *cf);
+
 /* master.c */
 int master_run(void);
 void master_dispatch(void);
@@ -74,6 +78,10 @@ int receiver_udp(const void *dgram, size_t len, const struct sockaddr *from,
 int deliver_local(const char *bay, struct order *o);
 int deliver_join(const char *bay, const char *group);	/* in a child */
 void deliver_retry_handlers(const char *bay);
+
+/* once.c: a note logged once per daemon run, whichever child meets it */
+int once_init(void);		/* master, before the first fork */
+int once_first(const char *key);	/* 1 the first time key is seen */
 
 /* returns.c */
 int return_order(const char *bay, struct order *o, enum qstate from, const char *why);

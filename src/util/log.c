@@ -49,6 +49,12 @@ log_open(const char *progname, const char *dest)
 		to_stderr = 1;
 }
 
+int
+log_to_stderr(void)
+{
+	return to_stderr;
+}
+
 void
 msg_vlog(int prio, const char *fmt, va_list ap)
 {
@@ -64,6 +70,17 @@ msg_vlog(int prio, const char *fmt, va_list ap)
 			*p = ' ';
 	if (to_syslog)
 		syslog(prio, "%s%s", lvl, line);
+	/* a fatal error says why on stderr too, wherever LOG points: an
+	 * administrator at a terminal (or cron's mail) sees why it exited */
+	if (prio <= LOG_ERR && !to_stderr) {
+		char out[2200];
+
+		n = snprintf(out, sizeof(out), "%s: %s%s\n", prog, lvl, line);
+		if (n > (int)sizeof(out) - 1)
+			n = sizeof(out) - 1;
+		if (write(2, out, n) < 0) {
+		}
+	}
 	if (to_stderr || file_fd >= 0) {
 		char out[2200];
 

@@ -2,7 +2,8 @@
  * log.h - the handful of log calls every shipd program uses.
  *
  * msg_info/msg_warnx/msg_warn (adds strerror(errno))/msg_fatal (exit 75 or
- * the code given)/msg_panic (broken invariant, abort). Output goes to stderr,
+ * the code given)/msg_panic (broken invariant, abort); the last three also
+ * write their line to stderr when it is not a log destination. Output goes to stderr,
  * syslog or a file, chosen once by log_open(). Lines are one event each,
  * prefixed with the program name, so they stay grep-able.
  *
@@ -19,6 +20,9 @@
 
 /* dest: "stderr", "syslog", "file:/path", or a comma list like "stderr,syslog". */
 void log_open(const char *progname, const char *dest);
+/* 1 when stderr is one of the log destinations (a fatal error always
+ * goes to stderr as well, whatever they are). */
+int log_to_stderr(void);
 void msg_info(const char *fmt, ...) PRINTF(1, 2);
 void msg_warnx(const char *fmt, ...) PRINTF(1, 2);
 void msg_warn(const char *fmt, ...) PRINTF(1, 2);

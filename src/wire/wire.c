@@ -2,7 +2,7 @@
  * wire.c - the hop channel over TCP and the hop_* API of wire.h. The
  * handshake messages are wire_hs.c's, the UDP transport wire_udp.c's.
  *
- * hop_connect tries TCP first (connect timeout min(timeout_s, 5 s)) and
+ * hop_connect tries TCP first (connect timeout min(timeout_s, CONNECT-TIMEOUT)) and
  * falls back to UDP to the same address and port when TCP is refused,
  * times out or is filtered; a handshake failure over TCP is final.
  *
@@ -42,7 +42,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CONNECT_MAX_S	5
 #define FRAME_MAX	(4 + 1 + HOP_MAX_MSG + AEAD_TAG_LEN)
 
 /* ---- small shared helpers ---- */
@@ -439,7 +438,8 @@ static int
 tcp_dial(const struct config *cf, const struct addrinfo *ai, int timeout_s, char *why,
 	 size_t whysz)
 {
-	int ctimeout = timeout_s < CONNECT_MAX_S ? timeout_s : CONNECT_MAX_S;
+	int ctimeout = timeout_s < cf->connect_timeout || cf->connect_timeout <= 0 ? timeout_s
+									      : cf->connect_timeout;
 	int range = cf->min_port > 0 && cf->max_port >= cf->min_port;
 	int tries = range ? cf->max_port - cf->min_port + 1 : 1;
 	int first = cf->min_port;
@@ -530,6 +530,7 @@ hop_connect(const struct config *cf, const struct keys *me, const struct peer *p
 		}
 	}
 	/* TCP cannot reach it: the same address and port over UDP */
+	msg_info("%s: tcp: %s; trying udp", who, tcp_why);
 	for (ai = res; ai; ai = ai->ai_next) {
 		int share = naddr > 1 ? timeout_s / naddr : timeout_s;
 

@@ -19,15 +19,25 @@ run() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
 rc() { cat "$tmp/rc"; }
 has() { grep -qF -- "$2" "$tmp/$1"; }
 
+# The in-tree conf's key is made by `make demo`; without it checkconf
+# must report exactly that one problem (shipd would exit 2).
+intree_ok() {
+	if [ -f "$TOP/conf/keys/replica1.key" ]; then
+		[ "$(rc)" = 0 ] && has out "no problems found"
+	else
+		[ "$(rc)" = 2 ] && has out "KEY-FILE $TOP/conf/keys/replica1.key: No such file" &&
+			has err "1 problem found"
+	fi
+}
+
 # 1. The in-tree default, from another directory.
 (cd / && run "$CTL" -c "$TOP/conf/shipping.conf" checkconf)
-if [ "$(rc)" = 0 ] && has out "node                     replica1" &&
+if intree_ok && has out "node                     replica1" &&
    has out "listen                   127.0.0.1:4591" &&
    has out "class -default" &&
    has out "  bays                   $TOP/spool/replica1/ms_ship" &&
    has out "  return bay             $TOP/spool/replica1/ms_rtn" &&
-   has out "port range               none: ephemeral ports" &&
-   has out "no problems found"; then
+   has out "port range               none: ephemeral ports"; then
 	ok "default conf: exit 0, class -default with its bays"
 else
 	not_ok "default conf: exit 0, class -default with its bays (exit $(rc))"
@@ -35,7 +45,7 @@ fi
 
 # 2. The same through $SHIPD_CONF, without -c.
 (cd / && SHIPD_CONF="$TOP/conf/shipping.conf" run "$CTL" checkconf)
-if [ "$(rc)" = 0 ] && has out "class -default"; then
+if intree_ok && has out "class -default"; then
 	ok "SHIPD_CONF names the conf"
 else
 	not_ok "SHIPD_CONF names the conf (exit $(rc))"
@@ -61,8 +71,10 @@ fi
 
 # 5. Routing problems: a loop and an unknown next hop, each on its line.
 key="shipd1:$(printf 'A%.0s' $(seq 86))=="
+: >"$tmp/k.key"; chmod 600 "$tmp/k.key"	# checkconf only looks whether it is there
 cat >"$tmp/loop.conf" <<EOC
 NODE me
+KEY-FILE $tmp/k.key
 PEER A 10.0.0.1 4590 $key
 PEER B 10.0.0.2 4590 $key
 ROUTE A B
@@ -70,8 +82,8 @@ ROUTE B A ROUTE nope far
 EOC
 run "$CTL" -c "$tmp/loop.conf" checkconf
 if [ "$(rc)" = 2 ] &&
-   has out "$tmp/loop.conf:5: ROUTE: cyclic delivery route: A -> B -> A" &&
-   has out "$tmp/loop.conf:5: ROUTE: unknown next hop nope" &&
+   has out "$tmp/loop.conf:6: ROUTE: cyclic delivery route: A -> B -> A" &&
+   has out "$tmp/loop.conf:6: ROUTE: unknown next hop nope" &&
    has out "  far                    via nope" &&
    has err "2 problems found"; then
 	ok "routing problems: exit 2, cyclic route and unknown next hop named"
@@ -80,7 +92,7 @@ else
 fi
 
 # 6. The environment's port range wins over the file, and is checked.
-printf 'NODE n\nCLEARCASE_MIN_PORT 49152\nCLEARCASE_MAX_PORT 65535\n' >"$tmp/ports.conf"
+printf 'NODE n\nKEY-FILE %s\nCLEARCASE_MIN_PORT 49152\nCLEARCASE_MAX_PORT 65535\n' "$tmp/k.key" >"$tmp/ports.conf"
 CLEARCASE_MIN_PORT=50000 CLEARCASE_MAX_PORT=50029 run "$CTL" -c "$tmp/ports.conf" checkconf
 if [ "$(rc)" = 0 ] && has out "port range               50000-50029 (30 ports)"; then
 	ok "environment port range wins over the file"

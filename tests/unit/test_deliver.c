@@ -56,6 +56,9 @@ part_order(struct order *o, int k)
 	o->group = xstrdup("G");
 }
 
+/* What a join worker records in receipts/G: part 1's order. */
+static struct order g_receipt;
+
 static void
 put_part(const char *bay, int k, enum qstate st)
 {
@@ -102,7 +105,7 @@ settle(const char *bay)
 				continue;
 			}
 			if (o.nparts > 1)
-				rc = bay_join(bay, o.group, o.nparts, &o, fake_extract, NULL, NULL);
+				rc = bay_join(bay, o.group, o.nparts, &o, &o, fake_extract, NULL, NULL);
 			else {
 				bay_data_path(data, sizeof(data), bay, o.id);
 				pp[0] = data;
@@ -122,7 +125,7 @@ settle(const char *bay)
 		bay_path(dir, sizeof(dir), bay, Q_JOINING, NULL);
 		bay_list_dir(dir, &ids);
 		if ((ids.n == 3 || (ids.n > 0 && bay_delivered(bay, "G"))) &&
-		    bay_join(bay, "G", 3, NULL, fake_extract, NULL, NULL) == 0)
+		    bay_join(bay, "G", 3, NULL, &g_receipt, fake_extract, NULL, NULL) == 0)
 			changed = 1;
 		strv_free(&ids);
 		if (!changed)
@@ -207,7 +210,7 @@ join_prepare(const char *bay)
 static int
 join_run(const char *bay)
 {
-	return bay_join(bay, "G", 3, NULL, fake_extract, NULL, NULL);
+	return bay_join(bay, "G", 3, NULL, &g_receipt, fake_extract, NULL, NULL);
 }
 
 static void
@@ -253,7 +256,7 @@ join_self_run(const char *bay)
 		bay_release(&c);
 		return -1;
 	}
-	rc = bay_join(bay, "G", 3, &o, fake_extract, NULL, NULL);
+	rc = bay_join(bay, "G", 3, &o, &o, fake_extract, NULL, NULL);
 	if (rc == 0)
 		rc = bay_finish(bay, o.id, Q_ACTIVE);
 	order_free(&o);
@@ -303,7 +306,7 @@ join_live_worker(void)
 	if ((pid = fork()) == 0) {
 		gate[0] = to_child[0];
 		gate[1] = from_child[1];
-		_exit(bay_join(bay, "G", 3, NULL, slow_extract, NULL, NULL) == 0 ? 0 : 1);
+		_exit(bay_join(bay, "G", 3, NULL, &g_receipt, slow_extract, NULL, NULL) == 0 ? 0 : 1);
 	}
 	CHECK(read(from_child[0], &c, 1) == 1);		/* it holds every part now */
 	CHECK_INT(entries(bay, Q_ACTIVE), 3);
@@ -339,7 +342,7 @@ join_after_receipt(void)
 	CHECK_INT(join_run(bay), 0);
 	CHECK_INT(extractions, 1);
 	put_part(bay, 2, Q_JOINING);		/* a second copy of part 2 */
-	CHECK_INT(bay_join(bay, "G", 3, NULL, fake_extract, NULL, NULL), 0);
+	CHECK_INT(bay_join(bay, "G", 3, NULL, &g_receipt, fake_extract, NULL, NULL), 0);
 	CHECK_INT(extractions, 1);
 	CHECK_INT(entries(bay, Q_JOINING), 0);
 	check_delivered(bay, "aabbcc", "G");
@@ -444,6 +447,7 @@ main(void)
 {
 	if (qt_start("test_deliver") < 0)
 		return 1;
+	part_order(&g_receipt, 1);
 	TEST(deliver_once);
 	TEST(deliver_place_fails);
 	TEST(join_once);
@@ -451,6 +455,7 @@ main(void)
 	TEST(join_live_worker);
 	TEST(join_after_receipt);
 	TEST(long_name_clash);
+	order_free(&g_receipt);
 	if (qt_end() < 0)
 		return 1;
 	T_DONE();

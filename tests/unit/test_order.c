@@ -4,6 +4,7 @@
  * refused with "line N: ..." rather than guessed at.
  */
 #include "t.h"
+#include "util/mailaddr.h"
 #include "crypto/crypto.h"
 #include "queue/order.h"
 #include "util/log.h"
@@ -420,6 +421,46 @@ part_of(void)
 	CHECK(order_part_of("GROUP.p1of3", g, 3, &n, &m) < 0);
 }
 
+/* notify is an address (mailaddr.h): an option or a shell word is malformed. */
+static void
+notify_address(void)
+{
+	static const char *const bad[] = {
+		"--exec=touch /tmp/x", "-oQ/tmp/x", "a b@example.com", "a;id@example.com",
+		"$(id)@x", "a@b@c", "a..b@x", ".a@x", "a@-x", "a@x-", "a@", "@x", "",
+		"a@x..y", "`id`", "a|b", "a\\x01b",
+	};
+	static const char *const good_addr[] = {
+		"ops@example.com", "root", "first.last+tag@mail.example.co.uk", "a=b_c-d@x1",
+	};
+	char buf[1024];
+	struct order o;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf), "%.*snotify: %s\nend\n",
+			 (int)(strlen(good) - 4), good, bad[i]);
+		if (order_parse(buf, strlen(buf), &o) == 0) {
+			printf("#   accepted notify \"%s\"\n", bad[i]);
+			CHECK(0);
+			order_free(&o);
+		}
+		CHECK(mailaddr_bad(bad[i]) != NULL);
+	}
+	for (size_t i = 0; i < sizeof(good_addr) / sizeof(good_addr[0]); i++) {
+		snprintf(buf, sizeof(buf), "%.*snotify: %s\nend\n",
+			 (int)(strlen(good) - 4), good, good_addr[i]);
+		CHECK(order_parse(buf, strlen(buf), &o) == 0);
+		CHECK_STR(o.notify, good_addr[i]);
+		order_free(&o);
+	}
+	/* 64-byte local part and 63-byte labels are the limits */
+	memset(buf, 'a', 65);
+	buf[65] = 0;
+	CHECK(mailaddr_bad(buf) != NULL);
+	buf[64] = 0;
+	CHECK(mailaddr_bad(buf) == NULL);
+}
+
 int
 main(void)
 {
@@ -440,5 +481,6 @@ main(void)
 	TEST(new_id);
 	TEST(save_load);
 	TEST(part_of);
+	TEST(notify_address);
 	T_DONE();
 }

@@ -426,7 +426,7 @@ stream_boundaries(void)
 	fill_random(d, 2 * C + 1);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct pkt_seal_params sp = { "SiteA", "-default", "raw", &dests_b, MTIME,
-					      MTIME + 1, 0, newdir("tmp") };
+					      MTIME + 1, 0, newdir("tmp"), NULL };
 		struct pkt_sealer *s = pkt_sealer_new(conf[A], key[A], &sp);
 		struct pkt_reader *r;
 		struct raw out = {0};
@@ -774,6 +774,66 @@ relay_cannot_read(void)
 	free(d);
 }
 
+/*
+ * The origin's extras: notify is signed into the clear header (a relay
+ * reads it, cannot change it), the comment is sealed inside (only the
+ * destination reads it), in every part.
+ */
+static void
+extras(void)
+{
+	size_t n = 3 * C + 5;
+	uint8_t *d = xmalloc(n), *f;
+	struct pkt_extra x = { "ops@example.org", "secret-comment-\nline 2" };
+	struct sealed s;
+	struct pkt_info pi;
+	struct strv names = {0};
+	char src[256], *dd, *comment = NULL, *at;
+	size_t fn;
+
+	fill_random(d, n);
+	snprintf(src, sizeof(src), "%s/src.%d", root, ++dirseq);
+	write_src(src, d, n, 0640);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.dir, sizeof(s.dir), "%s", newdir("bay"));
+	CHECK_INT(packet_seal_extra(conf[A], key[A], node[A], src, "data.bin", &dests_b,
+				    "-default", "extras", MTIME, MTIME + 86400, 2 * (uint64_t)PKT_CCHUNK,
+				    newdir("tmp"), &x, keep_part, &s), 0);
+	CHECK(s.n > 1);
+	for (int i = 0; i < s.n; i++) {
+		CHECK_INT(packet_verify_file(conf[X], s.pp[i], &pi), 0);	/* a relay */
+		CHECK_STR(pi.notify, "ops@example.org");
+		pkt_info_free(&pi);
+		f = slurp(s.pp[i], &fn);
+		CHECK(f != NULL && memmem(f, fn, "secret-comment", 14) == NULL);
+		/* a relay that rewrites the address breaks the origin's signature */
+		if (f && (at = memmem(f, fn, "notify: ops@", 12)) != NULL) {
+			at[8] = 'x';
+			CHECK(packet_check_header(conf[X], f, fn, &pi) < 0);
+			CHECK_ERR("bad header signature");
+			pkt_info_free(&pi);
+		} else
+			CHECK(0);
+		free(f);
+	}
+	dd = newdir("dest");
+	if (packet_open_extra(conf[B], key[B], s.pp, s.n, dd, &names, &comment) < 0) {
+		printf("#   open: %s\n", err_get());
+		CHECK(0);
+	}
+	CHECK_STR(comment, "secret-comment-\nline 2");
+	free(comment);
+	strv_free(&names);
+	/* an option as notify address is refused before anything is sealed */
+	x.notify = "--exec=touch /tmp/x";
+	memset(&s, 0, sizeof(s));
+	CHECK(packet_seal_extra(conf[A], key[A], node[A], src, "data.bin", &dests_b, "-default",
+				"extras2", MTIME, MTIME + 86400, 0, newdir("tmp"), &x, keep_part,
+				&s) < 0);
+	CHECK_ERR("bad notify address");
+	free(d);
+}
+
 /* ---- hostile archives, sealed through the real pipeline ---- */
 
 struct hostile {
@@ -838,7 +898,7 @@ static int
 seal_hostile(const struct hostile *h, struct sealed *s, const char *group)
 {
 	struct pkt_seal_params sp = { "SiteA", "-default", group, &dests_b, MTIME, MTIME, 0,
-				      newdir("tmp") };
+				      newdir("tmp"), NULL };
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->dir, sizeof(s->dir), "%s", newdir("bay"));
@@ -945,7 +1005,7 @@ static void
 not_an_archive(void)
 {
 	struct pkt_seal_params sp = { "SiteA", "-default", "garbage", &dests_b, MTIME, MTIME, 0,
-				      newdir("tmp") };
+				      newdir("tmp"), NULL };
 	struct pkt_sealer *s = pkt_sealer_new(conf[A], key[A], &sp);
 	struct raw out = {0};
 	struct strv names = {0};
@@ -1071,7 +1131,7 @@ plain_archive(void)
 
 	for (int gz = 0; gz < 2; gz++) {
 		struct pkt_seal_params sp = { "SiteA", "-default", gz ? "gzipped" : "plain",
-					      &dests_b, MTIME, MTIME, 0, newdir("tmp") };
+					      &dests_b, MTIME, MTIME, 0, newdir("tmp"), NULL };
 		struct pkt_sealer *s = pkt_sealer_new(conf[A], key[A], &sp);
 		struct raw out = {0};
 		struct strv names = {0};
@@ -1595,6 +1655,7 @@ main(void)
 	TEST(not_addressed);
 	TEST(unknown_signer);
 	TEST(relay_cannot_read);
+	TEST(extras);
 	TEST(hostile_archives);
 	TEST(not_an_archive);
 	TEST(plain_archive);

@@ -3,7 +3,7 @@
  * data/, parts, copy vs. remove, every refusal with its permanent or
  * temporary nature, and roll-back when sealing fails half-way.
  *
- * TEST-ONLY STUB: packet_seal() below stands in for packet.c (being
+ * TEST-ONLY STUB: packet_seal_extra() below stands in for packet.c (being
  * written by another engineer). It "seals" by copying the source in
  * max_part-sized pieces behind a fake header; it checks nothing.
  */
@@ -24,12 +24,13 @@ static char top[64], bay[128];
 static int stub_fail_part;	/* the stub fails when asked for this part */
 static int stub_calls;
 
-/* ---- TEST-ONLY STUB of packet.c's packet_seal ---- */
+/* ---- TEST-ONLY STUB of packet.c's packet_seal_extra ---- */
 int
-packet_seal(const struct config *cf, const struct keys *me, const char *origin,
-	    const char *src, const char *name, const struct strv *dests,
-	    const char *sclass, const char *group, time_t created, time_t expires,
-	    uint64_t max_part, const char *tmpdir, packet_part_fn fn, void *arg)
+packet_seal_extra(const struct config *cf, const struct keys *me, const char *origin,
+		  const char *src, const char *name, const struct strv *dests,
+		  const char *sclass, const char *group, time_t created, time_t expires,
+		  uint64_t max_part, const char *tmpdir, const struct pkt_extra *x,
+		  packet_part_fn fn, void *arg)
 {
 	size_t len;
 	char *buf = read_file(src, 1 << 20, &len);
