@@ -252,6 +252,8 @@ fault_sweep(const struct sweep_case *c)
 	int n = steps_of(c);
 
 	CHECK(n > 0);
+	printf("# %s: %d durable steps, each failed (%s) and crashed in turn\n", t_name, n,
+	       strerror(c->err));
 	for (int k = 1; k <= n; k++) {
 		const char *bay = new_bay();
 		int rc, status;
