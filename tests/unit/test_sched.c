@@ -138,25 +138,6 @@ struct tally {
 	int batches[4], orders[4];
 };
 
-/*
- * A scheduler with a pool of max_children and ten ready orders: 5 via B
- * (3 to B, 2 to D behind it), 2 to C, 2 delivered here, 1 to both B and C
- * (two next hops: alone).
- */
-static void
-ten_orders(struct sched *sc, struct config *cf, time_t now)
-{
-	static const char *const dests[] = {"B", "D", "C", "A", "B", "D", "C", "A", "B", "B,C"};
-
-	clean();
-	sched_init(sc, cf);
-	sc->quiet = 1;
-	for (int i = 0; i < 10; i++)
-		order_to(bay, dests[i], Q_OUTGOING, now);
-	qmgr_scan_all(sc, 0);
-	CHECK_INT(htab_count(sc->busy), 10);
-}
-
 /* Start what can start; count batches and orders per hop key. */
 static void
 run_ready(struct sched *sc, time_t now, struct tally *t)
@@ -179,6 +160,31 @@ run_ready(struct sched *sc, time_t now, struct tally *t)
 	}
 }
 
+/*
+ * A scheduler with a pool of `pool` and ten ready orders - 5 via B (3 to
+ * B, 2 to D behind it), 2 to C, 2 delivered here, 1 to both B and C (two
+ * next hops: alone) - and what it starts at once, tallied. Returns its
+ * configuration (NULL when it did not load).
+ */
+static struct config *
+ten_orders(struct sched *sc, int pool, struct tally *t, time_t now)
+{
+	static const char *const dests[] = {"B", "D", "C", "A", "B", "D", "C", "A", "B", "B,C"};
+	struct config *cf = conf(pool);
+
+	if (cf == NULL)
+		return NULL;
+	clean();
+	sched_init(sc, cf);
+	sc->quiet = 1;
+	for (int i = 0; i < 10; i++)
+		order_to(bay, dests[i], Q_OUTGOING, now);
+	qmgr_scan_all(sc, 0);
+	CHECK_INT(htab_count(sc->busy), 10);
+	run_ready(sc, now, t);
+	return cf;
+}
+
 /* Everything started, nothing left queued or busy; then freed. */
 static void
 drained(struct sched *sc, struct config *cf)
@@ -194,15 +200,12 @@ drained(struct sched *sc, struct config *cf)
 static void
 batch_by_hop(void)
 {
-	struct config *cf = conf(1);
 	struct tally t = {{0}, {0}};
 	struct sched sc;
-	time_t now = time(NULL);
+	struct config *cf = ten_orders(&sc, 1, &t, time(NULL));
 
 	if (cf == NULL)
 		return;
-	ten_orders(&sc, cf, now);
-	run_ready(&sc, now, &t);
 	CHECK(t.batches[0] == 1 && t.orders[0] == 5);
 	CHECK(t.batches[1] == 1 && t.orders[1] == 2);
 	CHECK(t.batches[2] == 1 && t.orders[2] == 2);
@@ -218,15 +221,13 @@ batch_by_hop(void)
 static void
 batch_share_and_probe(void)
 {
-	struct config *cf = conf(2);
 	struct tally t = {{0}, {0}};
 	struct sched sc;
 	time_t now = time(NULL);
+	struct config *cf = ten_orders(&sc, 2, &t, now);
 
 	if (cf == NULL)
 		return;
-	ten_orders(&sc, cf, now);
-	run_ready(&sc, now, &t);
 	CHECK(t.batches[0] == 1 && t.orders[0] == 3);	/* B's probe took 3 of 5 */
 	CHECK(t.batches[1] == 1 && t.orders[1] == 1);	/* C's probe: 1 of 2 (ceil 2/2) */
 	CHECK(t.batches[2] == 2 && t.orders[2] == 2);	/* here: no probe, both start */
