@@ -21,6 +21,30 @@ struct collect {
 	int n, cap;
 };
 
+/* corrupt/ID.why, one line, or NULL. */
+static char *
+read_why(const char *bay, const char *id)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	size_t len;
+	char *text;
+
+	if (bay_path(dir, sizeof(dir), bay, Q_CORRUPT, NULL) < 0 ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s.why", dir, id) >= sizeof(path) ||
+	    (text = read_file(path, 64 * 1024, &len)) == NULL)
+		return NULL;
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		text[--len] = 0;
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\n')
+			text[i] = ' ';
+	if (len == 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 static void
 entry_load(struct qentry *e)
 {
@@ -28,6 +52,8 @@ entry_load(struct qentry *e)
 	const char *why;
 	size_t n;
 
+	if (e->st == Q_CORRUPT)
+		e->why = read_why(e->bay, e->id);
 	if (bay_load(e->bay, e->id, e->st, &e->o) == 0) {
 		e->ok = 1;
 		return;
@@ -103,6 +129,7 @@ qe_free(struct qentry *e)
 {
 	free(e->bay);
 	free(e->error);
+	free(e->why);
 	if (e->ok)
 		order_free(&e->o);
 	memset(e, 0, sizeof(*e));
@@ -138,7 +165,17 @@ q_locate(const struct config *cf, const char *id, struct qentry *e)
 const char *
 qe_state(const struct qentry *e)
 {
-	return e->ok ? qstate_name(e->st) : "corrupt?";
+	return e->ok || e->st == Q_CORRUPT ? qstate_name(e->st) : "corrupt?";
+}
+
+const char *
+qe_error(const struct qentry *e)
+{
+	if (e->why)
+		return e->why;
+	if (!e->ok)
+		return e->error;
+	return e->o.last_error;
 }
 
 int
@@ -213,6 +250,38 @@ fmt_safe(const char *s, size_t max, char *buf, size_t size)
 	return buf;
 }
 
+const char *
+fmt_elide(const char *s, size_t max, char *buf, size_t size)
+{
+	char *whole;
+	size_t len, head, tail;
+
+	if (s == NULL)
+		s = "";
+	if (max >= size)
+		max = size - 1;
+	len = strlen(s);
+	if (len <= max || max < 16)
+		return fmt_safe(s, max, buf, size);
+	/* the end names the cause: keep the longest run of whole clauses
+	 * ("...: cause", "...; cause") that leaves the head 8 characters,
+	 * else the last two thirds of the room */
+	tail = (max - 5) * 2 / 3;
+	for (size_t i = len - (max - 5 - 8); i + 2 < len; i++)
+		if ((s[i] == ':' || s[i] == ';') && s[i + 1] == ' ') {
+			tail = len - (i + 2);
+			break;
+		}
+	head = max - 5 - tail;
+	whole = xmalloc(head + 5 + tail + 1);
+	memcpy(whole, s, head);
+	memcpy(whole + head, " ... ", 5);
+	memcpy(whole + head + 5, s + len - tail, tail + 1);
+	fmt_safe(whole, max, buf, size);
+	free(whole);
+	return buf;
+}
+
 static void
 print_list(FILE *f, const char *key, const struct strv *l)
 {
@@ -251,6 +320,8 @@ print_long(FILE *f, const struct qentry *e, time_t now)
 	fprintf(f, "%-14s%s\n", "state:", qe_state(e));
 	fprintf(f, "%-14s%s\n", "bay:", e->bay);
 	fprintf(f, "%-14s%s\n", "order:", path);
+	if (e->why)
+		fprintf(f, "%-14s%s\n", "reason:", fmt_safe(e->why, 4000, buf, sizeof(buf)));
 	if (!e->ok) {
 		fprintf(f, "%-14s%s\n", "error:", fmt_safe(e->error, 4000, buf, sizeof(buf)));
 		return;
@@ -406,6 +477,8 @@ json_entry(struct sbuf *b, const struct qentry *e, time_t now)
 	sbuf_printf(b, ",\"returning\":%s", e->ok && o->returning ? "true" : "false");
 	sbuf_puts(b, ",\"error\":");
 	json_str(b, e->ok ? NULL : e->error);
+	sbuf_puts(b, ",\"reason\":");
+	json_str(b, e->why);
 	sbuf_puts(b, "}");
 }
 

@@ -22,6 +22,7 @@ struct qentry {
 	int ok;
 	struct order o;
 	char *error;			/* parse error when !ok */
+	char *why;			/* corrupt/: the reason from ID.why, or NULL */
 };
 
 /* Every order in every bay, oldest first; entries freed with q_free. */
@@ -30,8 +31,12 @@ void q_free(struct qentry *e, int n);
 /* Find and load id; -1 when no bay holds it. Free with qe_free. */
 int q_locate(const struct config *cf, const char *id, struct qentry *e);
 void qe_free(struct qentry *e);
-/* "outgoing", ..., or "corrupt?" for an order that does not parse. */
+/* "outgoing", ..., or "corrupt?" for an order that does not parse (outside
+ * corrupt/: what is in corrupt/ is "corrupt", whether it parses or not). */
 const char *qe_state(const struct qentry *e);
+/* What went wrong with it, in full: corrupt/'s reason, the parse error, or
+ * the order's last error; NULL when nothing did. */
+const char *qe_error(const struct qentry *e);
 
 /* Save e->o over its file in its state, mtime = when (0: now), then move
  * it to state `to` (may equal e->st). */
@@ -41,6 +46,9 @@ int qe_rewrite(struct qentry *e, enum qstate to, time_t when);
 const char *fmt_dur(long long secs, char *buf, size_t size);	/* 3d, 5h, 12m, 40s */
 /* Copy s for a terminal: control characters become '?', cut at max. */
 const char *fmt_safe(const char *s, size_t max, char *buf, size_t size);
+/* The same, but a long s loses its middle ("head ... tail"), never its end,
+ * where an error says its cause. */
+const char *fmt_elide(const char *s, size_t max, char *buf, size_t size);
 
 /* Every field of an order as "key: value" lines (show, ls --long). */
 void print_long(FILE *f, const struct qentry *e, time_t now);

@@ -16,6 +16,7 @@
 #ifndef SHIPD_SHIPCTL_H
 #define SHIPD_SHIPCTL_H
 
+#include <sys/types.h>
 #include "../conf/config.h"
 
 #define EX_OK		0
@@ -40,6 +41,14 @@ struct ctl {
 struct config *ctl_config(struct ctl *c);
 void ctl_drop(struct ctl *c);
 
+/*
+ * Whether a daemon works this spool (its lock, queue/spoollock.h): its pid,
+ * 0 when none runs, -1 when this user cannot tell. ctl_daemon_note() prints
+ * one line on stderr saying nothing moves when none runs.
+ */
+pid_t ctl_daemon(struct ctl *c);
+void ctl_daemon_note(struct ctl *c, const char *verb);
+
 #define VERB(name) int cmd_##name(struct ctl *c, int argc, char **argv)
 /* Weak while the verbs are written in parallel: a missing one says so. */
 #define VERB_DECL(name) __attribute__((weak)) VERB(name)
@@ -58,5 +67,8 @@ VERB_DECL(routes);
 VERB_DECL(firewall);
 VERB_DECL(stats);
 VERB_DECL(top);
+VERB_DECL(peers);
+VERB_DECL(ship);
+VERB_DECL(lspacket);
 
 #endif

@@ -172,7 +172,12 @@ VERB(submit)
 		fflush(stdout);
 		strv_free(&ids);
 	}
-	if (rc == EX_OK && wait)
+	if (rc == EX_OK && wait && ctl_daemon(c) == 0) {
+		/* nothing would ever move: say so now rather than wait forever */
+		fprintf(stderr, "shipctl: submit: --wait: no shipd runs on %s: queued, but nothing "
+			"sends it (start shipd, or run shipd --poll)\n", cf->spool);
+		rc = EX_TEMPFAIL;
+	} else if (rc == EX_OK && wait)
 		rc = submit_wait(cf, &queued, timeout);
 	else if (timeout > 0 && !wait)
 		fprintf(stderr, "shipctl: submit: --timeout without --wait ignored\n");

@@ -13,6 +13,7 @@
 #include "shipctl.h"
 #include "queue.h"
 #include "../queue/progress.h"
+#include "../queue/spoollock.h"
 #include "../util/clock.h"
 #include "../util/log.h"
 
@@ -84,8 +85,18 @@ frame(const struct config *cf, struct sbuf *b, const char *eol, int width)
 
 	localtime_r(&tnow, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-	LINE("shipd top - node %s - %s%s", fmt_safe(cf->node, 64, safe, sizeof(safe)), stamp,
-	     *eol == '\n' ? "" : "   (q quits)");
+	{
+		pid_t pid = spool_lock_holder(cf);
+		char daemon[64];
+
+		if (pid > 0)
+			snprintf(daemon, sizeof(daemon), "shipd running (pid %ld)", (long)pid);
+		else
+			snprintf(daemon, sizeof(daemon), "%s", pid == 0 ? "SHIPD NOT RUNNING"
+							       : "shipd: cannot tell");
+		LINE("shipd top - node %s - %s - %s%s", fmt_safe(cf->node, 64, safe, sizeof(safe)),
+		     stamp, daemon, *eol == '\n' ? "" : "   (q quits)");
+	}
 	LINE("%s", "");
 	bay_all(cf, &bays);
 	for (int i = 0; i < bays.n; i++)

@@ -76,6 +76,7 @@ child_setup(void)
 	sigprocmask(SIG_UNBLOCK, &blocked, NULL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);	/* a poll request is the master's */
 	close(S->epfd);
 	close(S->sigfd);
 	if (S->inofd >= 0)
@@ -677,6 +678,11 @@ handle_signal(void)
 		case SIGHUP:
 			reload();
 			break;
+		case SIGUSR1:	/* `shipd --poll` while we run (lock.c) */
+			msg_info("poll requested: trying everything in every bay now");
+			qmgr_scan_all(1);
+			qmgr_purge();
+			break;
 		case SIGTERM:
 		case SIGINT:
 			if (!S->stopping)
@@ -697,6 +703,7 @@ setup(void)
 	sigaddset(&blocked, SIGTERM);
 	sigaddset(&blocked, SIGINT);
 	sigaddset(&blocked, SIGHUP);
+	sigaddset(&blocked, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &blocked, NULL);
 	S->sigfd = signalfd(-1, &blocked, SFD_NONBLOCK | SFD_CLOEXEC);
 	S->epfd = epoll_create1(EPOLL_CLOEXEC);

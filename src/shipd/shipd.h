@@ -3,6 +3,7 @@
  * entry points of each role.
  *
  *   shipd.c     options, start-up recovery, --poll, the run loop's set-up
+ *   lock.c      one daemon per spool; what --poll does when one runs
  *   master.c    the event loop: signals, inotify, listeners, timers, children
  *   pickup.c    inotify watches on drop/ and outgoing/, drop-a-file pickup
  *   qmgr.c      the queue manager: what is ready, due, expired or joinable
@@ -89,9 +90,13 @@ struct shipd {
 	time_t next_due;		/* earliest deferred retry, 0 = none */
 	time_t last_full_scan;
 	time_t sweep_at;		/* start-up's second look at dead writers' leftovers */
+	int lockfd;			/* SPOOL/shipd.pid, locked while we live (lock.c) */
 };
 
 extern struct shipd *S;
+
+/* lock.c: -1 go on (the lock is ours, or a poll with no daemon), else exit status */
+int spool_claim(void);
 
 /* master.c */
 int master_run(void);
