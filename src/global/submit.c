@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -242,70 +241,4 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 	strv_free(&x.queued);
 	free(x.source);
 	return 0;
-}
-
-static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
-				     "jul", "aug", "sep", "oct", "nov", "dec"};
-
-/* n digits at s into *v; returns s + n, or NULL. */
-static const char *
-digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return NULL;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return s + n;
-}
-
-int
-submit_parse_date(const char *s, time_t *out)
-{
-	struct tm tm, want;
-	const char *p = s;
-	int y, mo = 0, d, h, mi, sec = 0;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	if ((p = digits(s, 4, &y)) && *p == '-') {
-		/* YYYY-MM-DDTHH:MM[:SS] */
-		if (!(p = digits(p + 1, 2, &mo)) || *p != '-' || !(p = digits(p + 1, 2, &d)) ||
-		    *p != 'T' || !(p = digits(p + 1, 2, &h)) || *p != ':' ||
-		    !(p = digits(p + 1, 2, &mi)))
-			goto bad;
-		if (*p == ':' && !(p = digits(p + 1, 2, &sec)))
-			goto bad;
-	} else if ((p = digits(s, 2, &d)) && *p == '-') {
-		/* DD-Mon-YYYY.HH:MM */
-		p++;
-		for (int i = 0; i < 12; i++)
-			if (strncasecmp(p, months[i], 3) == 0)
-				mo = i + 1;
-		if (mo == 0 || p[3] != '-' || !(p = digits(p + 4, 4, &y)) || *p != '.' ||
-		    !(p = digits(p + 1, 2, &h)) || *p != ':' || !(p = digits(p + 1, 2, &mi)))
-			goto bad;
-	} else
-		goto bad;
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
-		goto bad;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	tm.tm_isdst = -1;
-	want = tm;
-	if ((t = mktime(&tm)) == (time_t)-1 || tm.tm_mday != want.tm_mday ||
-	    tm.tm_mon != want.tm_mon || tm.tm_year != want.tm_year) {
-		err_set("\"%s\" is not a real date", s);
-		return -1;
-	}
-	*out = t;
-	return 0;
-bad:
-	err_set("bad date-time \"%s\" (want YYYY-MM-DDTHH:MM[:SS] or DD-Mon-YYYY.HH:MM)", s);
-	return -1;
 }
