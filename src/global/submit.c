@@ -34,7 +34,14 @@ struct seal_ctx {
 	struct strv queued;		/* parts whose order is in outgoing/ */
 };
 
-/* One sealed part: data/ID first, then the order in outgoing/. */
+/* Where a new order goes: outgoing/, or deferred/ until the next poll. */
+static enum qstate
+queued_state(const struct submit_req *r)
+{
+	return r->until_poll ? Q_DEFERRED : Q_OUTGOING;
+}
+
+/* One sealed part: data/ID first, then the order in outgoing/ (deferred/). */
 static int
 queue_part(void *arg, const char *path, const struct pkt_info *pi)
 {
@@ -52,7 +59,7 @@ queue_part(void *arg, const char *path, const struct pkt_info *pi)
 	o.size = pi->file_size;
 	hex_encode(pi->digest, sizeof(pi->digest), o.digest);	/* the sealer's: no re-read */
 	if (bay_data_path(data, sizeof(data), x->bay, pi->id) < 0 ||
-	    bay_path(outdir, sizeof(outdir), x->bay, Q_OUTGOING, NULL) < 0 ||
+	    bay_path(outdir, sizeof(outdir), x->bay, queued_state(x->r), NULL) < 0 ||
 	    safe_rename(path, data) < 0) {
 		unlink(path);
 		return -1;
@@ -73,7 +80,11 @@ queue_part(void *arg, const char *path, const struct pkt_info *pi)
 	o.keep_data = x->r->copy;
 	o.notify = x->r->notify ? xstrdup(x->r->notify) : NULL;
 	o.comment = x->r->comment ? xstrdup(x->r->comment) : NULL;
-	rc = order_save(outdir, &o);
+	if (x->r->until_poll) {
+		o.next_attempt = BAY_NEXT_POLL;
+		rc = order_save_at(outdir, &o, BAY_NEXT_POLL);
+	} else
+		rc = order_save(outdir, &o);
 	order_free(&o);
 	if (rc < 0) {
 		unlink(data);	/* no order names it: never queued */
@@ -91,7 +102,7 @@ rollback(struct seal_ctx *x)
 
 	snprintf(why, sizeof(why), "%s", err_get());
 	for (int i = 0; i < x->queued.n; i++)
-		if (bay_remove(x->bay, x->queued.v[i], Q_OUTGOING) < 0)
+		if (bay_remove(x->bay, x->queued.v[i], queued_state(x->r)) < 0)
 			msg_warnx("submit: part %s was already claimed for sending; "
 				  "its siblings failed: %s", x->queued.v[i], why);
 	err_set("%s", why);

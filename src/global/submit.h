@@ -31,6 +31,8 @@ struct submit_req {
 	const char *notify;		/* or NULL */
 	const char *comment;		/* or NULL */
 	int copy;			/* keep the source file (else unlinked once queued) */
+	int until_poll;			/* queue it held for the next poll (mkorder -ship):
+					 * deferred/, mtime BAY_NEXT_POLL */
 };
 
 /*

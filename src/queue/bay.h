@@ -13,6 +13,8 @@
  *   BAY/active/ID    claimed by a worker. Start-up: back to outgoing/.
  *   BAY/deferred/ID  failed attempt, waiting; mtime = next attempt.
  *                    Start-up: kept (the queue manager retries when due).
+ *                    mtime BAY_NEXT_POLL: held for the next poll (mkorder
+ *                    -ship): only a poll (or shipctl retry) sends it.
  *   BAY/hold/ID      held by the operator (shipctl hold). Start-up: kept.
  *   BAY/joining/ID   a part addressed here, waiting for its siblings.
  *                    Start-up: kept.
@@ -47,6 +49,10 @@
 #include <time.h>
 #include "../conf/config.h"
 #include "order.h"
+
+/* deferred/'s mtime for "at the next poll": 9999-12-31T23:59:59Z, a time
+ * the daemon's own retries never reach; a poll tries every deferred order. */
+#define BAY_NEXT_POLL	((time_t)253402300799LL)
 
 enum qstate {
 	Q_OUTGOING,

@@ -85,5 +85,12 @@ char *order_format(const struct order *o, size_t *len);
 /* Load from a path (bounded read + parse); save atomically to dir/ID. */
 int order_load(const char *path, struct order *o);
 int order_save(const char *dir, const struct order *o);
+/* The same with the file's mtime set to mtime before it gets its name
+ * (order_at.c). */
+int order_save_at(const char *dir, const struct order *o, time_t mtime);
+/* Free text as orders write it (no control character survives) and back;
+ * unescape returns NULL with err_set() on a bad escape. */
+void order_text_escape(struct sbuf *b, const char *s);
+char *order_text_unescape(const char *s, size_t len);
 
 #endif

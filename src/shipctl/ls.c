@@ -71,7 +71,9 @@ row(const struct qentry *e, time_t now, char *cell[NCOLS])
 	if (e->st == Q_DEFERRED) {
 		time_t next = o->next_attempt ? o->next_attempt : e->mtime;
 
-		if (next <= now)
+		if (next == BAY_NEXT_POLL)
+			cell[COL_NEXT] = xstrdup("next poll");
+		else if (next <= now)
 			cell[COL_NEXT] = xstrdup("now");
 		else
 			cell[COL_NEXT] = xasprintf("in %s", fmt_dur(next - now, d, sizeof(d)));

@@ -162,6 +162,47 @@ q_locate(const struct config *cf, const char *id, struct qentry *e)
 	return 0;
 }
 
+int
+q_path_bay(const struct config *cf, const char *path, char *bay, size_t bsize,
+	   char *sub, size_t ssize, char *rest, size_t rsize)
+{
+	char real[PATH_MAX], bayreal[PATH_MAX], dir[PATH_MAX];
+	const char *slash, *below = NULL, *cut;
+	struct strv bays = {0};
+	int found = -1;
+
+	/* a file that may not exist: resolve its directory */
+	if (realpath(path, real) == NULL) {
+		if ((slash = strrchr(path, '/')) == NULL || (size_t)(slash - path) >= sizeof(dir))
+			return -1;
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+		if (realpath(dir, real) == NULL ||
+		    strlen(real) + strlen(slash) >= sizeof(real))
+			return -1;
+		strcat(real, slash);
+	}
+	bay_all(cf, &bays);
+	for (int i = 0; i < bays.n && found < 0; i++) {
+		size_t n;
+
+		if (realpath(bays.v[i], bayreal) == NULL)
+			continue;
+		n = strlen(bayreal);
+		if (strncmp(real, bayreal, n) != 0 || (real[n] != '/' && real[n] != 0))
+			continue;
+		below = real[n] ? real + n + 1 : real + n;
+		snprintf(bay, bsize, "%s", bays.v[i]);
+		found = 0;
+	}
+	strv_free(&bays);
+	if (found < 0)
+		return -1;
+	cut = strchr(below, '/');
+	snprintf(sub, ssize, "%.*s", cut ? (int)(cut - below) : (int)strlen(below), below);
+	snprintf(rest, rsize, "%s", cut ? cut + 1 : "");
+	return 0;
+}
+
 const char *
 qe_state(const struct qentry *e)
 {
@@ -181,29 +222,11 @@ qe_error(const struct qentry *e)
 int
 qe_rewrite(struct qentry *e, enum qstate to, time_t when)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX];
-	struct timespec ts[2];
-	size_t len;
-	char *buf;
-	int fd;
+	char dir[PATH_MAX];
 
-	if (bay_path(dir, sizeof(dir), e->bay, e->st, NULL) < 0 ||
-	    (fd = safe_create(dir, tmp, sizeof(tmp), 0600)) < 0)
-		return -1;
-	buf = order_format(&e->o, &len);
-	ts[0].tv_sec = 0;
-	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1].tv_sec = when ? when : time(NULL);
-	ts[1].tv_nsec = 0;
-	if (write_all(fd, buf, len) < 0 || futimens(fd, ts) < 0) {
-		err_set("write %s: %s", tmp, strerror(errno));
-		free(buf);
-		safe_abort(fd, tmp);
-		return -1;
-	}
-	free(buf);
 	/* In place first, then one rename: a crash leaves one order. */
-	if (safe_commit(fd, tmp, dir, e->id) < 0)
+	if (bay_path(dir, sizeof(dir), e->bay, e->st, NULL) < 0 ||
+	    order_save_at(dir, &e->o, when ? when : time(NULL)) < 0)
 		return -1;
 	if (to != e->st) {
 		if (bay_move(e->bay, e->id, e->st, to) < 0)
@@ -349,7 +372,10 @@ print_long(FILE *f, const struct qentry *e, time_t now)
 	fprintf(f, "%-14s%s\n", "notify:", fmt_safe(o->notify ? o->notify : "-", 4000, buf, sizeof(buf)));
 	fprintf(f, "%-14s%s\n", "comment:", fmt_safe(o->comment ? o->comment : "-", 4000, buf, sizeof(buf)));
 	fprintf(f, "%-14s%d\n", "attempts:", o->attempts);
-	print_time(f, "next attempt:", o->next_attempt, now);
+	if (o->next_attempt == BAY_NEXT_POLL)
+		fprintf(f, "%-14s%s\n", "next attempt:", "at the next poll (shipping_server -poll)");
+	else
+		print_time(f, "next attempt:", o->next_attempt, now);
 	fprintf(f, "%-14s%s\n", "last error:",
 		fmt_safe(o->last_error ? o->last_error : "-", 4000, buf, sizeof(buf)));
 	if (o->returning)

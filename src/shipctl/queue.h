@@ -38,6 +38,16 @@ const char *qe_state(const struct qentry *e);
  * the order's last error; NULL when nothing did. */
 const char *qe_error(const struct qentry *e);
 
+/*
+ * Which of cf's bays a path lies in (the path need not exist, its
+ * directory must): the bay as configured into bay, and the first
+ * component below it ("deferred", "incoming", "data"...; "" for the bay
+ * itself) into sub, the rest after it into rest ("" when none). -1 when
+ * it is in none of them.
+ */
+int q_path_bay(const struct config *cf, const char *path, char *bay, size_t bsize,
+	       char *sub, size_t ssize, char *rest, size_t rsize);
+
 /* Save e->o over its file in its state, mtime = when (0: now), then move
  * it to state `to` (may equal e->st). */
 int qe_rewrite(struct qentry *e, enum qstate to, time_t when);

@@ -23,8 +23,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* sysexits.h's EX_UNAVAILABLE: a program we need (dot) is not installed. */
-#define EX_UNAVAILABLE	69
 
 struct dest {
 	const char *name;

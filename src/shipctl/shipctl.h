@@ -9,6 +9,8 @@
  *   65  permanent failure: bad input that will never work (unknown class,
  *       destination with neither a route nor a peer, malformed argument)
  *   66  cannot read an input file
+ *   69  a program needed is missing
+ *   73  cannot create an output file
  *   75  temporary failure: try again later (bay full, disk floor, busy)
  *
  * Verbs never touch the network; they change bays only through bay.h.
@@ -25,6 +27,8 @@
 #define EX_USAGE	64
 #define EX_DATAERR	65
 #define EX_NOINPUT	66
+#define EX_UNAVAILABLE	69
+#define EX_CANTCREAT	73
 #define EX_TEMPFAIL	75
 
 struct ctl {

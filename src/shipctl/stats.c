@@ -96,7 +96,7 @@ add(const struct config *cf, struct srow *r, const struct qentry *e, time_t now)
 	if (!e->ok)
 		return;
 	r->bytes += e->o.size;
-	if (e->st == Q_DEFERRED) {
+	if (e->st == Q_DEFERRED && e->o.next_attempt != BAY_NEXT_POLL) {
 		time_t next = e->o.next_attempt ? e->o.next_attempt : e->mtime;
 
 		if (r->next == 0 || next < r->next)
