@@ -15,6 +15,7 @@
  * state "corrupt?". Read-only: never changes a bay.
  */
 #include "shipctl.h"
+#include "json.h"
 #include "queue.h"
 #include "../util/log.h"
 
@@ -108,15 +109,14 @@ add(const struct config *cf, struct srow *r, const struct qentry *e, time_t now)
 }
 
 static void
-print_json(const struct srow *v, int n, time_t now)
+print_json(const struct config *cf, const struct srow *v, int n, time_t now)
 {
 	struct sbuf b;
 	long tcount[ST_UNPARSED + 1] = {0}, count = 0, failed = 0;
 	uint64_t tbytes[ST_UNPARSED + 1] = {0}, bytes = 0;
 
-	sbuf_init(&b);
-	sbuf_printf(&b, "{\"now\":%lld,\"failure_window_seconds\":%d,\"rows\":[", (long long)now,
-		    FAIL_WINDOW);
+	json_begin(&b, "stats", cf, now);
+	sbuf_printf(&b, ",\"failure_window_seconds\":%d,\"rows\":[", FAIL_WINDOW);
 	for (int i = 0; i < n; i++) {
 		sbuf_puts(&b, i ? ",\n  {\"class\":" : "\n  {\"class\":");
 		json_str(&b, v[i].cls);
@@ -145,10 +145,9 @@ print_json(const struct srow *v, int n, time_t now)
 		sbuf_printf(&b, ":{\"count\":%ld,\"bytes\":%llu}", tcount[s],
 			    (unsigned long long)tbytes[s]);
 	}
-	sbuf_printf(&b, "},\"total\":{\"count\":%ld,\"bytes\":%llu,\"failures_last_hour\":%ld}}\n",
+	sbuf_printf(&b, "},\"total\":{\"count\":%ld,\"bytes\":%llu,\"failures_last_hour\":%ld}",
 		    count, (unsigned long long)bytes, failed);
-	fputs(b.s, stdout);
-	sbuf_free(&b);
+	json_end(&b);
 }
 
 static void
@@ -211,7 +210,7 @@ VERB(stats)
 	if (nrows)
 		qsort(v, nrows, sizeof(*v), row_cmp);
 	if (json)
-		print_json(v, nrows, now);
+		print_json(cf, v, nrows, now);
 	else
 		print_table(v, nrows, now);
 	free(v);

@@ -1,0 +1,41 @@
+/*
+ * json.c - the envelope every --json output shares (json.h).
+ */
+#include "json.h"
+#include "queue.h"
+
+#include <stdio.h>
+
+void
+json_begin(struct sbuf *b, const char *kind, const struct config *cf, time_t now)
+{
+	sbuf_init(b);
+	sbuf_printf(b, "{\"schema\":%d,\"kind\":", JSON_SCHEMA);
+	json_str(b, kind);
+	sbuf_puts(b, ",\"node\":");
+	json_str(b, cf->node);
+	sbuf_printf(b, ",\"now\":%lld", (long long)now);
+}
+
+int
+json_end(struct sbuf *b)
+{
+	int rc;
+
+	sbuf_puts(b, "}\n");
+	rc = fwrite(b->s, 1, b->len, stdout) == b->len && fflush(stdout) == 0 ? 0 : -1;
+	sbuf_free(b);
+	return rc;
+}
+
+void
+json_strv(struct sbuf *b, const char *key, const struct strv *l)
+{
+	sbuf_printf(b, ",\"%s\":[", key);
+	for (int i = 0; l && i < l->n; i++) {
+		if (i)
+			sbuf_puts(b, ",");
+		json_str(b, l->v[i]);
+	}
+	sbuf_puts(b, "]");
+}
