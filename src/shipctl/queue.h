@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include "../queue/bay.h"
+#include "../queue/peerfile.h"
 #include "../util/mem.h"
 
 /* One order file found in a bay; ok = 0 when it did not parse. */
@@ -65,6 +66,19 @@ void print_long(FILE *f, const struct qentry *e, time_t now);
 /* A JSON string literal (null for NULL); invalid UTF-8 becomes U+FFFD. */
 void json_str(struct sbuf *b, const char *s);
 void json_entry(struct sbuf *b, const struct qentry *e, time_t now);
+
+/* Every next hop (peers.c): the daemon's published state (queue/peerfile.h)
+ * and what waits for it in the queue. */
+struct peerrow {
+	const char *name;		/* the config's */
+	struct peerfile pf;
+	long waiting;			/* orders with a destination behind it */
+	uint64_t waiting_bytes;
+	struct peer_minute hour;	/* sent and received in the last hour */
+};
+void peers_collect(const struct config *cf, const struct qentry *v, int n, time_t now,
+		   struct peerrow **rows, int *nrows);
+void peers_free(struct peerrow *rows, int n);
 
 /* Log who did what to syslog and stderr: "rm: ID ... by USER". */
 void audit(const char *fmt, ...) PRINTF(1, 2);

@@ -12,7 +12,8 @@
  * mark forward again). Both times are in seconds, and an order of the same
  * second as the failure counts as newer. A connection that works clears it. While a peer is
  * not known to be up (at start, or when its back-off ran out) only one
- * worker at a time may try it: the probe.
+ * worker at a time may try it: the probe. peer_note() publishes what the
+ * workers learn to SPOOL/peers/ (queue/peerfile.h) for `shipctl peers`.
  *
  * The table lives in the master and is inherited by every worker at fork;
  * a worker's own failures update its copy (so the rest of its batch is not
@@ -21,6 +22,7 @@
  * queue itself.
  */
 #include "shipd.h"
+#include "../queue/peerfile.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 
@@ -124,4 +126,22 @@ peer_stopped(const char *name)
 
 	if (p && p->running > 0)
 		p->running--;
+}
+
+/*
+ * Publish what a worker learnt of a next hop (queue/peerfile.h) for
+ * `shipctl peers` and metrics: monitoring only, so a failure is logged
+ * and forgotten. A failure carries the back-off this table just set.
+ */
+void
+peer_note(const char *name, enum peer_event_kind kind, const char *transport,
+	  const char *why, int orders, uint64_t bytes)
+{
+	struct peerstate *p = peer_state(name);
+	struct peer_event ev = {.peer = name, .kind = kind, .transport = transport,
+				.error = why, .orders = orders, .bytes = bytes,
+				.down_until = p ? p->down_until : 0};
+
+	if (peerfile_note(S->cf->spool, &ev) < 0)
+		msg_warnx("next hop %s: %s", name, err_get());
 }

@@ -96,6 +96,8 @@ static struct hop *cur;
 static char *cur_nh;
 static int cur_offers;
 static struct strv failed_here;		/* next hops this worker could not reach */
+static uint64_t cur_bytes;		/* sent over cur (for queue/peerfile.h) */
+static int cur_sent;
 
 /* One line per connection, so that an operator sees how orders share them. */
 static void
@@ -107,10 +109,12 @@ hop_drop(int bye)
 		msg_info("connection to %s (%s) via %s from port %d closed%s: %d order%s offered",
 			 cur_nh, hop_remote(cur), hop_proto(cur), hop_local_port(cur),
 			 bye ? "" : " after an error", cur_offers, cur_offers == 1 ? "" : "s");
+		peer_note(cur_nh, PE_SENT, hop_proto(cur), NULL, cur_sent, cur_bytes);
 		hop_close(cur);
 	}
 	cur = NULL;
-	cur_offers = 0;
+	cur_offers = cur_sent = 0;
+	cur_bytes = 0;
 	free(cur_nh);
 	cur_nh = NULL;
 }
@@ -137,10 +141,12 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 		peer_failed(nh, *why);
 		strv_add(&failed_here, nh);
 		sender_status("X %s %s", nh, *why);
+		peer_note(nh, PE_DOWN, NULL, *why, 0, 0);
 		return NULL;
 	}
 	peer_connected(nh);
 	sender_status("U %s", nh);
+	peer_note(nh, PE_UP, hop_proto(cur), NULL, 0, 0);
 	cur_nh = xstrdup(nh);
 	return cur;
 }
@@ -327,6 +333,8 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 		msg_info("sent %s to %s (%s) via %s from port %d: %llu bytes in %.3fs (%.1f MB/s)",
 			 o->id, nh, hop_remote(h), hop_proto(h), hop_local_port(h),
 			 (unsigned long long)sent, secs, secs > 0 ? sent / secs / 1e6 : 0.0);
+		cur_sent++;
+		cur_bytes += sent;
 	}
 	rc = HOP_OK;
 	keep = 1;

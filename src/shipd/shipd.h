@@ -26,6 +26,7 @@
 #include "../conf/config.h"
 #include "../crypto/keys.h"
 #include "../queue/order.h"
+#include "../queue/peerfile.h"
 #include "../util/htab.h"
 
 enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE };
@@ -129,6 +130,8 @@ void peer_connected(const char *name);
 int peer_may_start(const char *name, time_t now);	/* may a worker start for it */
 void peer_started(const char *name);	/* a worker took a batch for it */
 void peer_stopped(const char *name);	/* that worker exited */
+void peer_note(const char *name, enum peer_event_kind kind, const char *transport,
+	       const char *why, int orders, uint64_t bytes);	/* queue/peerfile.h */
 
 /* pickup.c */
 int pickup_init(void);
