@@ -386,13 +386,39 @@ join_errors(struct sbuf *b, const char *why)
 	sbuf_puts(b, why);
 }
 
+/*
+ * The end of an order here, in words that say what this node did: the
+ * origin "sent to" its destinations (via a next hop), a relay "forwarded
+ * to" them (it delivers nothing); "delivered here" only for our own copy.
+ */
+static void
+log_done(const struct order *o, const char *self, const struct strv *forwarded)
+{
+	struct sbuf b;
+
+	sbuf_init(&b);
+	if (strv_has(&o->delivered, self))
+		sbuf_puts(&b, "delivered here");
+	for (int i = 0; i < forwarded->n; i++) {
+		const char *nh = config_next_hop(S->cf, forwarded->v[i]);
+
+		sbuf_printf(&b, "%s%s%s", i == 0 && b.len ? "; " : "",
+			    i ? ", " : strcmp(o->origin, self) == 0 ? "sent to " : "forwarded to ",
+			    forwarded->v[i]);
+		if (nh && strcmp(nh, forwarded->v[i]) != 0)
+			sbuf_printf(&b, " via %s", nh);
+	}
+	msg_info("order %s: done (%s)", o->id, b.len ? b.s : "nothing left to do");
+	sbuf_free(&b);
+}
+
 /* One claimed order, in active/ at path: 0 done, 1 deferred, else an exit status. */
 static int
 send_claimed(const char *bay, const char *id, const char *path)
 {
 	const char *self = S->cf->node;
 	struct order o;
-	struct strv hops_done = {0}, turned = {0};
+	struct strv hops_done = {0}, turned = {0}, forwarded = {0};
 	struct sbuf errs = {0}, turn_why = {0};
 	int waiting = 0, rc = 0;
 
@@ -467,6 +493,7 @@ send_claimed(const char *bay, const char *id, const char *path)
 			for (int k = 0; k < mine.n; k++) {
 				if (!strv_has(&o.delivered, mine.v[k]))
 					strv_add(&o.delivered, mine.v[k]);
+				strv_add(&forwarded, mine.v[k]);
 			}
 			for (int k = 0; k < mine.n; k++)
 				strv_remove(&o.dests, mine.v[k]);
@@ -499,8 +526,7 @@ send_claimed(const char *bay, const char *id, const char *path)
 		if (bay_finish(bay, o.id, Q_ACTIVE) < 0)
 			msg_warnx("order %s: finish: %s", o.id, err_get());
 		else
-			msg_info("order %s: done (delivered to %d destination%s)", o.id,
-				 o.delivered.n, o.delivered.n == 1 ? "" : "s");
+			log_done(&o, self, &forwarded);
 	} else if (errs.len == 0 && waiting && o.dests.n == 1) {
 		/* only our own copy is left, and it waits for sibling parts */
 		if (order_save_state(bay, &o, Q_ACTIVE) < 0 ||
@@ -519,6 +545,7 @@ send_claimed(const char *bay, const char *id, const char *path)
 	}
 	strv_free(&hops_done);
 	strv_free(&turned);
+	strv_free(&forwarded);
 	sbuf_free(&errs);
 	sbuf_free(&turn_why);
 	order_free(&o);

@@ -36,6 +36,10 @@ for n in A R C; do node_start $n || { fail "start $n"; finish; }; done
 echo "through the relay" >"$work/r.txt"
 id=$(ctl A submit --copy --to C "$work/r.txt")
 check "delivered through R" wait_for delivered C r.txt
+check "the relay logs the order forwarded" wait_for log_has R "order $id: done (forwarded to C)"
+grep "$id" "$NODES/R/shipd.log" | grep -qi "delivered" && fail "the relay says delivered" "$(grep "$id" "$NODES/R/shipd.log")" ||
+	ok "... and never says delivered"
+check "the origin logs it sent to C via R" wait_for log_has A "order $id: done (sent to C via R)"
 
 envelope() {	# envelope NAME KIND: the last --json output has the one schema
 	jq -e --arg k "$2" '.schema == 1 and .kind == $k and (.node | type) == "string" and (.now | type) == "number"' \
