@@ -54,17 +54,8 @@ print_json(const struct config *cf)
 		first = 0;
 	}
 	free(text);
-	sbuf_puts(&b, "],\"config\":{\"listen\":");
-	if (cf->listen_addr) {
-		sbuf_puts(&b, "{\"address\":");
-		json_str(&b, cf->listen_addr);
-		sbuf_printf(&b, ",\"port\":%d}", cf->listen_port);
-	} else
-		sbuf_puts(&b, "null");
-	if (cf->min_port)
-		sbuf_printf(&b, ",\"ports\":{\"min\":%d,\"max\":%d}", cf->min_port, cf->max_port);
-	else
-		sbuf_puts(&b, ",\"ports\":null");
+	sbuf_puts(&b, "],\"config\":{");
+	json_listen(&b, cf);
 	sbuf_puts(&b, ",\"spool\":");
 	json_str(&b, cf->spool);
 	sbuf_puts(&b, ",\"key_file\":");

@@ -39,3 +39,19 @@ json_strv(struct sbuf *b, const char *key, const struct strv *l)
 	}
 	sbuf_puts(b, "]");
 }
+
+void
+json_listen(struct sbuf *b, const struct config *cf)
+{
+	sbuf_puts(b, "\"listen\":");
+	if (cf->listen_addr) {
+		sbuf_puts(b, "{\"address\":");
+		json_str(b, cf->listen_addr);
+		sbuf_printf(b, ",\"port\":%d}", cf->listen_port);
+	} else
+		sbuf_puts(b, "null");
+	if (cf->min_port)
+		sbuf_printf(b, ",\"ports\":{\"min\":%d,\"max\":%d}", cf->min_port, cf->max_port);
+	else
+		sbuf_puts(b, ",\"ports\":null");
+}

@@ -22,6 +22,8 @@
 void json_begin(struct sbuf *b, const char *kind, const struct config *cf, time_t now);
 /* Close it, write it to stdout with a newline, free b; 0, or -1 on a write error. */
 int json_end(struct sbuf *b);
+/* "listen":{"address","port"}|null,"ports":{"min","max"}|null (no leading comma) */
+void json_listen(struct sbuf *b, const struct config *cf);
 /* ,"key":[ "s", ... ] */
 void json_strv(struct sbuf *b, const char *key, const struct strv *l);
 

@@ -413,17 +413,8 @@ print_json(const struct config *cf, const struct table *t)
 	struct sbuf b;
 
 	json_begin(&b, "routes", cf, time(NULL));
-	sbuf_puts(&b, ",\"listen\":");
-	if (cf->listen_addr) {
-		sbuf_puts(&b, "{\"address\":");
-		json_str(&b, cf->listen_addr);
-		sbuf_printf(&b, ",\"port\":%d}", cf->listen_port);
-	} else
-		sbuf_puts(&b, "null");
-	if (cf->min_port)
-		sbuf_printf(&b, ",\"ports\":{\"min\":%d,\"max\":%d}", cf->min_port, cf->max_port);
-	else
-		sbuf_puts(&b, ",\"ports\":null");
+	sbuf_puts(&b, ",");
+	json_listen(&b, cf);
 	sbuf_puts(&b, ",\"destinations\":[");
 	for (int i = 0; i < t->n; i++) {
 		const struct dest *d = &t->v[i];

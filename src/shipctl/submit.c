@@ -64,14 +64,14 @@ readable(const char *path)
  * ships later. The data file stays where it is.
  */
 static int
-write_order_file(struct ctl *c, const struct submit_req *r, const char *path)
+write_order_file(const struct submit_req *r, const char *path)
 {
 	struct ofile f = {0};
 	char real[PATH_MAX];
 	const char *slash = strrchr(r->path, '/');
 	int rc = EX_OK;
 
-	ctl_drop(c);
+	/* no bay is touched: the order file is the caller's own, written as the caller */
 	if (realpath(r->path, real) == NULL) {
 		fprintf(stderr, "shipctl: submit: %s: %s\n", r->path, strerror(errno));
 		return EX_NOINPUT;
@@ -205,7 +205,7 @@ VERB(submit)
 	if (rc != EX_OK)
 		goto out;
 	if (out) {
-		rc = write_order_file(c, &r, out);
+		rc = write_order_file(&r, out);
 		goto out;
 	}
 	if (keys_load(cf->key_file, &me) < 0) {

@@ -77,6 +77,12 @@ child_setup(void)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);	/* a poll request is the master's */
+	/* the spool lock is the master's alone: a worker still finishing an
+	 * fsync after a kill -9 of its master must not keep the next one out */
+	if (S->lockfd >= 0) {
+		close(S->lockfd);
+		S->lockfd = -1;
+	}
 	close(S->epfd);
 	close(S->sigfd);
 	if (S->inofd >= 0)
