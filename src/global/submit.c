@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +34,13 @@ struct seal_ctx {
 	time_t created, expires;
 	struct strv queued;		/* parts whose order is in outgoing/ */
 };
+
+/* Where a new order goes: outgoing/, or deferred/ until the next poll. */
+static enum qstate
+queued_state(const struct submit_req *r)
+{
+	return r->until_poll ? Q_DEFERRED : Q_OUTGOING;
+}
 
 /* One sealed part: its data and order into the bay (bay_enqueue). */
 static int
@@ -68,7 +74,9 @@ queue_part(void *arg, const char *path, const struct pkt_info *pi)
 	o.keep_data = x->r->copy;
 	o.notify = x->r->notify ? xstrdup(x->r->notify) : NULL;
 	o.comment = x->r->comment ? xstrdup(x->r->comment) : NULL;
-	rc = bay_enqueue(x->bay, &o, Q_OUTGOING, path);
+	if (x->r->until_poll)
+		o.next_attempt = BAY_NEXT_POLL;
+	rc = bay_enqueue(x->bay, &o, queued_state(x->r), path);
 	order_free(&o);
 	if (rc < 0)
 		return -1;
@@ -84,7 +92,7 @@ rollback(struct seal_ctx *x)
 
 	snprintf(why, sizeof(why), "%s", err_get());
 	for (int i = 0; i < x->queued.n; i++)
-		if (bay_remove(x->bay, x->queued.v[i], Q_OUTGOING) < 0)
+		if (bay_remove(x->bay, x->queued.v[i], queued_state(x->r)) < 0)
 			msg_warnx("submit: part %s was already claimed for sending; "
 				  "its siblings failed: %s", x->queued.v[i], why);
 	err_set("%s", why);
@@ -248,70 +256,4 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 	strv_free(&x.queued);
 	free(x.source);
 	return 0;
-}
-
-static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
-				     "jul", "aug", "sep", "oct", "nov", "dec"};
-
-/* n digits at s into *v; returns s + n, or NULL. */
-static const char *
-digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return NULL;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return s + n;
-}
-
-int
-submit_parse_date(const char *s, time_t *out)
-{
-	struct tm tm, want;
-	const char *p = s;
-	int y, mo = 0, d, h, mi, sec = 0;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	if ((p = digits(s, 4, &y)) && *p == '-') {
-		/* YYYY-MM-DDTHH:MM[:SS] */
-		if (!(p = digits(p + 1, 2, &mo)) || *p != '-' || !(p = digits(p + 1, 2, &d)) ||
-		    *p != 'T' || !(p = digits(p + 1, 2, &h)) || *p != ':' ||
-		    !(p = digits(p + 1, 2, &mi)))
-			goto bad;
-		if (*p == ':' && !(p = digits(p + 1, 2, &sec)))
-			goto bad;
-	} else if ((p = digits(s, 2, &d)) && *p == '-') {
-		/* DD-Mon-YYYY.HH:MM */
-		p++;
-		for (int i = 0; i < 12; i++)
-			if (strncasecmp(p, months[i], 3) == 0)
-				mo = i + 1;
-		if (mo == 0 || p[3] != '-' || !(p = digits(p + 4, 4, &y)) || *p != '.' ||
-		    !(p = digits(p + 1, 2, &h)) || *p != ':' || !(p = digits(p + 1, 2, &mi)))
-			goto bad;
-	} else
-		goto bad;
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
-		goto bad;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	tm.tm_isdst = -1;
-	want = tm;
-	if ((t = mktime(&tm)) == (time_t)-1 || tm.tm_mday != want.tm_mday ||
-	    tm.tm_mon != want.tm_mon || tm.tm_year != want.tm_year) {
-		err_set("\"%s\" is not a real date", s);
-		return -1;
-	}
-	*out = t;
-	return 0;
-bad:
-	err_set("bad date-time \"%s\" (want YYYY-MM-DDTHH:MM[:SS] or DD-Mon-YYYY.HH:MM)", s);
-	return -1;
 }

@@ -31,6 +31,8 @@ struct submit_req {
 	const char *notify;		/* or NULL */
 	const char *comment;		/* or NULL */
 	int copy;			/* keep the source file (else unlinked once queued) */
+	int until_poll;			/* queue it held for the next poll (mkorder -ship):
+					 * deferred/, mtime BAY_NEXT_POLL */
 };
 
 /*
@@ -49,10 +51,14 @@ int submit_file(const struct config *cf, const struct keys *me, const struct sub
 int submit_check(const struct config *cf, const struct submit_req *r);
 
 /*
- * An expiry date-time in local time: "YYYY-MM-DDTHH:MM[:SS]" or
- * MultiSite's "DD-Mon-YYYY.HH:MM" (e.g. 24-Nov-2026.18:30). -1 with
- * err_set() when malformed or not a real date.
+ * An expiry date-time (datetime.c): ClearCase's date-time grammar (now,
+ * d-mmm[-yy[yy]][.time], today, yesterday, a weekday, h:mm[:ss][UTC...])
+ * or "YYYY-MM-DDTHH:MM[:SS]", in local time, what is left out resolved
+ * forward to the soonest such moment still ahead, a date alone meaning the
+ * end of that day. -1 with err_set() when malformed ("bad date-time") or
+ * not a real date. datetime_expiry() takes "now" as an argument (tests).
  */
 int submit_parse_date(const char *s, time_t *out);
+int datetime_expiry(const char *s, time_t now, time_t *out);
 
 #endif

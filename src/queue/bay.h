@@ -22,6 +22,8 @@
  *                    outgoing/ when no live process holds that lock.
  *   BAY/deferred/ID  failed attempt, waiting; mtime = next attempt.
  *                    Start-up: kept (the queue manager retries when due).
+ *                    mtime BAY_NEXT_POLL: held for the next poll (mkorder
+ *                    -ship): only a poll (or shipctl retry) sends it.
  *   BAY/hold/ID      held by the operator (shipctl hold). Start-up: kept.
  *   BAY/joining/ID   a part addressed here, waiting for its siblings.
  *                    Start-up: kept; a part whose group has a receipt
@@ -65,6 +67,10 @@
 #include <time.h>
 #include "../conf/config.h"
 #include "order.h"
+
+/* deferred/'s mtime for "at the next poll": 9999-12-31T23:59:59Z, a time
+ * the daemon's own retries never reach; a poll tries every deferred order. */
+#define BAY_NEXT_POLL	((time_t)253402300799LL)
 
 /* Every directory of a bay: first the states an order can be in (an order
  * file sits in exactly one), then the others. */

@@ -48,13 +48,24 @@ enqueue_order(const char *bay, const struct order *o, enum qstate st)
 {
 	char dir[PATH_MAX], why[1024];
 
-	if (st != Q_OUTGOING && st != Q_RETURN && st != Q_HOLD) {
+	char tmp[PATH_MAX], path[PATH_MAX];
+
+	if (st != Q_OUTGOING && st != Q_RETURN && st != Q_HOLD && st != Q_DEFERRED) {
 		err_set("enqueue %s: not a state to enqueue into: %s", o->id, qstate_name(st));
 		return -1;
 	}
 	if (bay_path(dir, sizeof(dir), bay, st, NULL) < 0)
 		return -1;
-	if (order_save(dir, o) == 0)
+	/* deferred/'s mtime is its next attempt: set before the name exists */
+	if (order_write_tmp(dir, o, st == Q_DEFERRED ? o->next_attempt : 0, tmp,
+			    sizeof(tmp)) < 0)
+		return -1;
+	if (path_fmt(path, sizeof(path), "%s/%s", dir, o->id) < 0 ||
+	    safe_rename_nosync(tmp, path) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	if (fsync_dir(dir) == 0)
 		return 0;
 	/* order_save can fail after its rename (the directory fsync) */
 	snprintf(why, sizeof(why), "%s", err_get());

@@ -31,7 +31,8 @@
 #define BAY_BUSY	(-3)
 
 /*
- * Enqueue order o in state st (outgoing/, return/ or hold/) of bay with its
+ * Enqueue order o in state st (outgoing/, return/, hold/, or deferred/ with
+ * o->next_attempt as its mtime: BAY_NEXT_POLL holds it for a poll) of bay with its
  * sealed packet: tmp is the sealed file in the bay (renamed to data/ID
  * first), or NULL when data/ID is already there. On failure nothing is
  * queued and tmp is removed.

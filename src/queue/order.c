@@ -707,3 +707,17 @@ order_id_resubmit(const char *id, char *out, size_t size)
 	w = snprintf(out, size, "%.*s.r%d", (int)n, id, gen + 1);
 	return w < 0 || (size_t)w >= size ? -1 : 0;
 }
+
+/* The free-text escaping of orders, for other small versioned files
+ * (shipctl's mkorder order files): see the top of this file. */
+void
+order_text_escape(struct sbuf *b, const char *s)
+{
+	put_escaped(b, s);
+}
+
+char *
+order_text_unescape(const char *s, size_t len)
+{
+	return unescape(s, len, 0);
+}

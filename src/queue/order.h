@@ -92,5 +92,9 @@ int order_write_tmp(const char *dir, const struct order *o, time_t mtime, char *
 		    size_t tmpsz);
 /* Past its expiry at now? (0 expiry: never.) */
 int order_expired(const struct order *o, time_t now);
+/* Free text as orders write it (no control character survives) and back;
+ * unescape returns NULL with err_set() on a bad escape. */
+void order_text_escape(struct sbuf *b, const char *s);
+char *order_text_unescape(const char *s, size_t len);
 
 #endif

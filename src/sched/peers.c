@@ -12,7 +12,8 @@
  * mark forward again). Both times are in seconds, and an order of the same
  * second as the failure counts as newer. A connection that works clears it. While a peer is
  * not known to be up (at start, or when its back-off ran out) only one
- * worker at a time may try it: the probe.
+ * worker at a time may try it: the probe. peer_note() publishes what the
+ * workers learn to SPOOL/peers/ (queue/peerfile.h) for `shipctl peers`.
  *
  * The table lives in the master and is inherited by every worker at fork;
  * a worker's own failures update its copy (so the rest of its batch is not
@@ -22,6 +23,7 @@
  * with them).
  */
 #include "sched.h"
+#include "../queue/peerfile.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 
@@ -123,4 +125,22 @@ peer_stopped(struct sched *sc, const char *name)
 
 	if (p && p->running > 0)
 		p->running--;
+}
+
+/*
+ * Publish what a worker learnt of a next hop (queue/peerfile.h) for
+ * `shipctl peers` and metrics: monitoring only, so a failure is logged
+ * and forgotten. A failure carries the back-off this table just set.
+ */
+void
+peer_note(struct sched *sc, const char *name, enum peer_event_kind kind,
+	  const char *transport, const char *why, int orders, uint64_t bytes)
+{
+	struct peerstate *p = peer_state(sc, name);
+	struct peer_event ev = {.peer = name, .kind = kind, .transport = transport,
+				.error = why, .orders = orders, .bytes = bytes,
+				.down_until = p ? p->down_until : 0};
+
+	if (peerfile_note(sc->cf->spool, &ev) < 0)
+		msg_warnx("next hop %s: %s", name, err_get());
 }

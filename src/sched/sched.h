@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include "../conf/config.h"
+#include "../queue/peerfile.h"
 #include "../queue/bay.h"
 #include "../util/htab.h"
 #include "../util/mem.h"
@@ -112,5 +113,8 @@ void peer_connected(struct sched *sc, const char *name, time_t now);
 int peer_may_start(struct sched *sc, const char *name, time_t now);	/* may a worker start */
 void peer_started(struct sched *sc, const char *name);	/* a worker took a batch for it */
 void peer_stopped(struct sched *sc, const char *name);	/* that worker exited */
+/* Publish what a worker learnt of a next hop to SPOOL/peers/ (monitoring). */
+void peer_note(struct sched *sc, const char *name, enum peer_event_kind kind,
+	       const char *transport, const char *why, int orders, uint64_t bytes);
 
 #endif

@@ -2,8 +2,11 @@
  * ls.c - "shipctl ls": every order in every bay (storage and return), as
  * an aligned table, ids only (--short), a block per order (--long, like
  * lspacket -long) or a JSON array (--json, stable snake_case fields).
- * An order that does not parse is listed as corrupt? with its error,
- * never skipped. Read-only.
+ * An order that does not parse is listed as "corrupt?" with its error,
+ * never skipped; what is in corrupt/ shows the reason its ID.why gives
+ * (a refused drop's real cause). The error column is never cut on a pipe;
+ * on a terminal it loses its middle, not its cause. A note on stderr says
+ * when orders wait and no daemon runs. Read-only.
  */
 #include "shipctl.h"
 #include "queue.h"
@@ -12,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 enum { COL_ID, COL_STATE, COL_CLASS, COL_SIZE, COL_AGE, COL_DEST, COL_TRIES, COL_NEXT,
        COL_ERR, NCOLS };
@@ -41,7 +46,7 @@ row(const struct qentry *e, time_t now, char *cell[NCOLS])
 		cell[COL_DEST] = xstrdup("-");
 		cell[COL_TRIES] = xstrdup("-");
 		cell[COL_NEXT] = xstrdup("-");
-		cell[COL_ERR] = xstrdup(fmt_safe(e->error, 60, buf, sizeof(buf)));
+		cell[COL_ERR] = xstrdup(fmt_safe(qe_error(e), sizeof(buf) - 1, buf, sizeof(buf)));
 		return;
 	}
 	cell[COL_CLASS] = xstrdup(o->sclass);
@@ -66,13 +71,16 @@ row(const struct qentry *e, time_t now, char *cell[NCOLS])
 	if (e->st == Q_DEFERRED) {
 		time_t next = o->next_attempt ? o->next_attempt : e->mtime;
 
-		if (next <= now)
+		if (next == BAY_NEXT_POLL)
+			cell[COL_NEXT] = xstrdup("next poll");
+		else if (next <= now)
 			cell[COL_NEXT] = xstrdup("now");
 		else
 			cell[COL_NEXT] = xasprintf("in %s", fmt_dur(next - now, d, sizeof(d)));
 	} else
 		cell[COL_NEXT] = xstrdup("-");
-	cell[COL_ERR] = xstrdup(o->last_error ? fmt_safe(o->last_error, 60, buf, sizeof(buf)) : "-");
+	cell[COL_ERR] = xstrdup(qe_error(e) ? fmt_safe(qe_error(e), sizeof(buf) - 1, buf, sizeof(buf))
+				    : "-");
 }
 
 static void
@@ -83,11 +91,20 @@ print_cells(char *const cell[NCOLS], const size_t w[NCOLS])
 	printf("%s\n", cell[NCOLS - 1]);
 }
 
-static void
-print_table(struct qentry *v, int n, const int *keep, time_t now)
+/*
+ * The table. On a terminal of `width` columns the last column (the error)
+ * gets what is left, at least ERR_MIN, and a longer error loses its middle,
+ * never its cause at the end; piped (width 0) nothing is cut. Returns 1
+ * when an error was cut.
+ */
+#define ERR_MIN	50
+static int
+print_table(struct qentry *v, int n, const int *keep, time_t now, int width)
 {
-	size_t w[NCOLS];
+	size_t w[NCOLS], used = 0, room;
 	char *(*cells)[NCOLS] = xcalloc(n ? n : 1, sizeof(*cells));
+	char buf[4096];
+	int cut = 0;
 
 	for (int c = 0; c < NCOLS; c++)
 		w[c] = strlen(heads[c]);
@@ -95,19 +112,29 @@ print_table(struct qentry *v, int n, const int *keep, time_t now)
 		if (!keep[i])
 			continue;
 		row(&v[i], now, cells[i]);
-		for (int c = 0; c < NCOLS; c++)
+		for (int c = 0; c < NCOLS - 1; c++)
 			if (strlen(cells[i][c]) > w[c])
 				w[c] = strlen(cells[i][c]);
 	}
+	for (int c = 0; c < NCOLS - 1; c++)
+		used += w[c] + 2;
+	room = width > 0 && (size_t)width > used + ERR_MIN ? (size_t)width - used : ERR_MIN;
 	print_cells((char *const *)heads, w);
 	for (int i = 0; i < n; i++) {
 		if (!keep[i])
 			continue;
+		if (width > 0 && strlen(cells[i][COL_ERR]) > room) {
+			fmt_elide(cells[i][COL_ERR], room, buf, sizeof(buf));
+			free(cells[i][COL_ERR]);
+			cells[i][COL_ERR] = xstrdup(buf);
+			cut = 1;
+		}
 		print_cells(cells[i], w);
 		for (int c = 0; c < NCOLS; c++)
 			free(cells[i][c]);
 	}
 	free(cells);
+	return cut;
 }
 
 VERB(ls)
@@ -185,8 +212,23 @@ VERB(ls)
 			first = 0;
 			print_long(stdout, &v[i], now);
 		}
-	} else
-		print_table(v, n, keep, now);
+	} else {
+		struct winsize ws;
+		int width = 0;
+
+		if (isatty(STDOUT_FILENO))
+			width = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col
+											     : 80;
+		if (print_table(v, n, keep, now, width))
+			fprintf(stderr, "shipctl: ls: errors shortened to fit the terminal "
+				"(shipctl ls --long shows them whole)\n");
+	}
+	for (int i = 0; i < n; i++)
+		if (v[i].st == Q_OUTGOING || v[i].st == Q_DEFERRED || v[i].st == Q_ACTIVE) {
+			if (!json && !shortf)
+				ctl_daemon_note(c, "ls");
+			break;
+		}
 	free(keep);
 	q_free(v, n);
 	return fflush(stdout) == 0 ? EX_OK : EX_TEMPFAIL;

@@ -21,6 +21,30 @@ struct collect {
 	int n, cap;
 };
 
+/* corrupt/ID.why, one line, or NULL. */
+static char *
+read_why(const char *bay, const char *id)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	size_t len;
+	char *text;
+
+	if (bay_path(dir, sizeof(dir), bay, Q_CORRUPT, NULL) < 0 ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s.why", dir, id) >= sizeof(path) ||
+	    (text = read_file(path, 64 * 1024, &len)) == NULL)
+		return NULL;
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		text[--len] = 0;
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\n')
+			text[i] = ' ';
+	if (len == 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 static void
 entry_load(struct qentry *e)
 {
@@ -28,6 +52,8 @@ entry_load(struct qentry *e)
 	const char *why;
 	size_t n;
 
+	if (e->st == Q_CORRUPT)
+		e->why = read_why(e->bay, e->id);
 	if (bay_load(e->bay, e->id, e->st, &e->o) == 0) {
 		e->ok = 1;
 		return;
@@ -103,6 +129,7 @@ qe_free(struct qentry *e)
 {
 	free(e->bay);
 	free(e->error);
+	free(e->why);
 	if (e->ok)
 		order_free(&e->o);
 	memset(e, 0, sizeof(*e));
@@ -135,10 +162,61 @@ q_locate(const struct config *cf, const char *id, struct qentry *e)
 	return 0;
 }
 
+int
+q_path_bay(const struct config *cf, const char *path, char *bay, size_t bsize,
+	   char *sub, size_t ssize, char *rest, size_t rsize)
+{
+	char real[PATH_MAX], bayreal[PATH_MAX], dir[PATH_MAX];
+	const char *slash, *below = NULL, *cut;
+	struct strv bays = {0};
+	int found = -1;
+
+	/* a file that may not exist: resolve its directory */
+	if (realpath(path, real) == NULL) {
+		if ((slash = strrchr(path, '/')) == NULL || (size_t)(slash - path) >= sizeof(dir))
+			return -1;
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+		if (realpath(dir, real) == NULL ||
+		    strlen(real) + strlen(slash) >= sizeof(real))
+			return -1;
+		strcat(real, slash);
+	}
+	bay_all(cf, &bays);
+	for (int i = 0; i < bays.n && found < 0; i++) {
+		size_t n;
+
+		if (realpath(bays.v[i], bayreal) == NULL)
+			continue;
+		n = strlen(bayreal);
+		if (strncmp(real, bayreal, n) != 0 || (real[n] != '/' && real[n] != 0))
+			continue;
+		below = real[n] ? real + n + 1 : real + n;
+		snprintf(bay, bsize, "%s", bays.v[i]);
+		found = 0;
+	}
+	strv_free(&bays);
+	if (found < 0)
+		return -1;
+	cut = strchr(below, '/');
+	snprintf(sub, ssize, "%.*s", cut ? (int)(cut - below) : (int)strlen(below), below);
+	snprintf(rest, rsize, "%s", cut ? cut + 1 : "");
+	return 0;
+}
+
 const char *
 qe_state(const struct qentry *e)
 {
-	return e->ok ? qstate_name(e->st) : QSTATE_UNPARSED;
+	return e->ok || e->st == Q_CORRUPT ? qstate_name(e->st) : QSTATE_UNPARSED;
+}
+
+const char *
+qe_error(const struct qentry *e)
+{
+	if (e->why)
+		return e->why;
+	if (!e->ok)
+		return e->error;
+	return e->o.last_error;
 }
 
 const char *
@@ -175,6 +253,38 @@ fmt_safe(const char *s, size_t max, char *buf, size_t size)
 		i = max;
 	}
 	buf[i] = 0;
+	return buf;
+}
+
+const char *
+fmt_elide(const char *s, size_t max, char *buf, size_t size)
+{
+	char *whole;
+	size_t len, head, tail;
+
+	if (s == NULL)
+		s = "";
+	if (max >= size)
+		max = size - 1;
+	len = strlen(s);
+	if (len <= max || max < 16)
+		return fmt_safe(s, max, buf, size);
+	/* the end names the cause: keep the longest run of whole clauses
+	 * ("...: cause", "...; cause") that leaves the head 8 characters,
+	 * else the last two thirds of the room */
+	tail = (max - 5) * 2 / 3;
+	for (size_t i = len - (max - 5 - 8); i + 2 < len; i++)
+		if ((s[i] == ':' || s[i] == ';') && s[i + 1] == ' ') {
+			tail = len - (i + 2);
+			break;
+		}
+	head = max - 5 - tail;
+	whole = xmalloc(head + 5 + tail + 1);
+	memcpy(whole, s, head);
+	memcpy(whole + head, " ... ", 5);
+	memcpy(whole + head + 5, s + len - tail, tail + 1);
+	fmt_safe(whole, max, buf, size);
+	free(whole);
 	return buf;
 }
 
@@ -216,6 +326,8 @@ print_long(FILE *f, const struct qentry *e, time_t now)
 	fprintf(f, "%-14s%s\n", "state:", qe_state(e));
 	fprintf(f, "%-14s%s\n", "bay:", e->bay);
 	fprintf(f, "%-14s%s\n", "order:", path);
+	if (e->why)
+		fprintf(f, "%-14s%s\n", "reason:", fmt_safe(e->why, 4000, buf, sizeof(buf)));
 	if (!e->ok) {
 		fprintf(f, "%-14s%s\n", "error:", fmt_safe(e->error, 4000, buf, sizeof(buf)));
 		return;
@@ -243,7 +355,10 @@ print_long(FILE *f, const struct qentry *e, time_t now)
 	fprintf(f, "%-14s%s\n", "notify:", fmt_safe(o->notify ? o->notify : "-", 4000, buf, sizeof(buf)));
 	fprintf(f, "%-14s%s\n", "comment:", fmt_safe(o->comment ? o->comment : "-", 4000, buf, sizeof(buf)));
 	fprintf(f, "%-14s%d\n", "attempts:", o->attempts);
-	print_time(f, "next attempt:", o->next_attempt, now);
+	if (o->next_attempt == BAY_NEXT_POLL)
+		fprintf(f, "%-14s%s\n", "next attempt:", "at the next poll (shipping_server -poll)");
+	else
+		print_time(f, "next attempt:", o->next_attempt, now);
 	fprintf(f, "%-14s%s\n", "last error:",
 		fmt_safe(o->last_error ? o->last_error : "-", 4000, buf, sizeof(buf)));
 	if (o->returning)
@@ -371,6 +486,8 @@ json_entry(struct sbuf *b, const struct qentry *e, time_t now)
 	sbuf_printf(b, ",\"returning\":%s", e->ok && o->returning ? "true" : "false");
 	sbuf_puts(b, ",\"error\":");
 	json_str(b, e->ok ? NULL : e->error);
+	sbuf_puts(b, ",\"reason\":");
+	json_str(b, e->why);
 	sbuf_puts(b, "}");
 }
 

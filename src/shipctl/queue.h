@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include "shipctl.h"
 #include "../queue/commit.h"
+#include "../queue/peerfile.h"
 #include "../util/mem.h"
 
 /* One order file found in a bay; ok = 0 when it did not parse. */
@@ -23,6 +24,7 @@ struct qentry {
 	int ok;
 	struct order o;
 	char *error;			/* parse error when !ok */
+	char *why;			/* corrupt/: the reason from ID.why, or NULL */
 };
 
 /* Every order in every bay, oldest first; entries freed with q_free. */
@@ -31,8 +33,22 @@ void q_free(struct qentry *e, int n);
 /* Find and load id; -1 when no bay holds it. Free with qe_free. */
 int q_locate(const struct config *cf, const char *id, struct qentry *e);
 void qe_free(struct qentry *e);
-/* "outgoing", ..., or QSTATE_UNPARSED for an order that does not parse. */
+/* "outgoing", ..., or QSTATE_UNPARSED for an order that does not parse
+ * (outside corrupt/: what is in corrupt/ is "corrupt", parsed or not). */
 const char *qe_state(const struct qentry *e);
+/* What went wrong with it, in full: corrupt/'s reason, the parse error, or
+ * the order's last error; NULL when nothing did. */
+const char *qe_error(const struct qentry *e);
+
+/*
+ * Which of cf's bays a path lies in (the path need not exist, its
+ * directory must): the bay as configured into bay, and the first
+ * component below it ("deferred", "incoming", "data"...; "" for the bay
+ * itself) into sub, the rest after it into rest ("" when none). -1 when
+ * it is in none of them.
+ */
+int q_path_bay(const struct config *cf, const char *path, char *bay, size_t bsize,
+	       char *sub, size_t ssize, char *rest, size_t rsize);
 
 /*
  * The ID verbs (hold, release, retry, rm, resubmit) are one loop:
@@ -67,12 +83,28 @@ int idverb_due_now(const struct idverb *v, const struct config *cf, struct qentr
 const char *fmt_dur(long long secs, char *buf, size_t size);	/* 3d, 5h, 12m, 40s */
 /* Copy s for a terminal: control characters become '?', cut at max. */
 const char *fmt_safe(const char *s, size_t max, char *buf, size_t size);
+/* The same, but a long s loses its middle ("head ... tail"), never its end,
+ * where an error says its cause. */
+const char *fmt_elide(const char *s, size_t max, char *buf, size_t size);
 
 /* Every field of an order as "key: value" lines (show, ls --long). */
 void print_long(FILE *f, const struct qentry *e, time_t now);
 /* A JSON string literal (null for NULL); invalid UTF-8 becomes U+FFFD. */
 void json_str(struct sbuf *b, const char *s);
 void json_entry(struct sbuf *b, const struct qentry *e, time_t now);
+
+/* Every next hop (peers.c): the daemon's published state (queue/peerfile.h)
+ * and what waits for it in the queue. */
+struct peerrow {
+	const char *name;		/* the config's */
+	struct peerfile pf;
+	long waiting;			/* orders with a destination behind it */
+	uint64_t waiting_bytes;
+	struct peer_minute hour;	/* sent and received in the last hour */
+};
+void peers_collect(const struct config *cf, const struct qentry *v, int n, time_t now,
+		   struct peerrow **rows, int *nrows);
+void peers_free(struct peerrow *rows, int n);
 
 /* Log who did what to syslog and stderr: "rm: ID ... by USER". */
 void audit(const char *fmt, ...) PRINTF(1, 2);

@@ -3,7 +3,8 @@
  * destination this node knows goes, read from shipping.conf alone.
  *
  * Offers cmd_routes(). Without options a table: destination, next hop,
- * the next hop's address:port, transport, and the line that decided it.
+ * the next hop's address:port, transport, and the line that decided it;
+ * --json the same in json.h's envelope ("destinations").
  * --dot prints a Graphviz digraph of this node, its peers (exposed hosts,
  * i.e. peers that carry packets for others, drawn apart), the KEY-only far
  * nodes, edges to each next hop labelled with what goes that way and
@@ -14,6 +15,8 @@
  * file (dot writes a temporary that is renamed on success).
  */
 #include "shipctl.h"
+#include "json.h"
+#include "queue.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,10 +24,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-/* sysexits.h's EX_UNAVAILABLE: a program we need (dot) is not installed. */
-#define EX_UNAVAILABLE	69
 
 struct dest {
 	const char *name;
@@ -400,8 +402,43 @@ out:
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: shipctl [-c CONF] routes [--dot | --svg FILE | --png FILE]\n");
+	fprintf(stderr, "usage: shipctl [-c CONF] routes [--json | --dot | --svg FILE | --png FILE]\n");
 	return EX_USAGE;
+}
+
+/* The table as json.h's envelope: "listen", "ports", "destinations". */
+static void
+print_json(const struct config *cf, const struct table *t)
+{
+	struct sbuf b;
+
+	json_begin(&b, "routes", cf, time(NULL));
+	sbuf_puts(&b, ",");
+	json_listen(&b, cf);
+	sbuf_puts(&b, ",\"destinations\":[");
+	for (int i = 0; i < t->n; i++) {
+		const struct dest *d = &t->v[i];
+
+		sbuf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+		json_str(&b, d->name);
+		sbuf_puts(&b, ",\"next_hop\":");
+		json_str(&b, d->hop);
+		sbuf_puts(&b, ",\"host\":");
+		json_str(&b, d->via ? d->via->host : NULL);
+		if (d->via)
+			sbuf_printf(&b, ",\"port\":%d,\"transport\":\"tcp+udp\"", d->via->port);
+		else
+			sbuf_puts(&b, ",\"port\":null,\"transport\":null");
+		sbuf_puts(&b, ",\"decided_by\":");
+		json_str(&b, d->rule);
+		sbuf_puts(&b, ",\"file\":");
+		json_str(&b, d->file);
+		sbuf_printf(&b, ",\"line\":%d,\"ok\":%s}", d->line,
+			    d->hop && (d->via || (d->rule && strcmp(d->rule, "NODE") == 0)) ? "true"
+											 : "false");
+	}
+	sbuf_puts(&b, "]");
+	json_end(&b);
 }
 
 VERB(routes)
@@ -410,13 +447,15 @@ VERB(routes)
 	struct config *cf;
 	struct table t = {0};
 	struct sbuf graph;
-	int dot = 0, rc;
+	int dot = 0, json = 0, rc;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--dot") == 0 && !dot && !format)
+		if (strcmp(argv[i], "--json") == 0 && !dot && !format && !json)
+			json = 1;
+		else if (strcmp(argv[i], "--dot") == 0 && !dot && !format && !json)
 			dot = 1;
 		else if ((strcmp(argv[i], "--svg") == 0 || strcmp(argv[i], "--png") == 0) &&
-			 i + 1 < argc && !dot && !format && argv[i + 1][0]) {
+			 i + 1 < argc && !dot && !format && !json && argv[i + 1][0]) {
 			format = argv[i] + 2;
 			out = argv[++i];
 		} else
@@ -424,7 +463,9 @@ VERB(routes)
 	}
 	cf = ctl_config(c);
 	table_build(cf, &t);
-	if (!dot && !format) {
+	if (json)
+		print_json(cf, &t);
+	else if (!dot && !format) {
 		print_table(cf, &t);
 		fflush(stdout);
 	} else {

@@ -1,10 +1,14 @@
 /*
- * shipctl.c - entry point: global options (-c CONF), then dispatch to the
- * verb's own file. Unknown verbs fail loudly with the list.
+ * shipctl.c - entry point: global options (-c CONF, --version, --help),
+ * then dispatch to the verb's own file. "VERB --help" prints the verb's
+ * usage and exits 0 before anything reads the configuration. Unknown verbs
+ * fail loudly with the list.
  */
 #include "shipctl.h"
 #include "../crypto/crypto.h"
+#include "../queue/spoollock.h"
 #include "../util/log.h"
+#include "../util/version.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -18,31 +22,88 @@ static const struct verb {
 	const char *name;
 	int (*fn)(struct ctl *, int, char **);
 	const char *usage;
+	const char *what;
 } verbs[] = {
-	{"submit", cmd_submit, "submit --to DEST [--to DEST...] [--class C] [--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] [--copy] [--wait [--timeout SECONDS]] FILE..."},
-	{"ls", cmd_ls, "ls [--class C] [--state S] [--json | --long | --short]"},
-	{"show", cmd_show, "show ID"},
-	{"stats", cmd_stats, "stats [--class C] [--json]"},
-	{"top", cmd_top, "top [--once] [--interval SECONDS]"},
-	{"hold", cmd_hold, "hold ID... | --all [--state S] [--class C]"},
-	{"release", cmd_release, "release ID... | --all [--state S] [--class C]"},
-	{"retry", cmd_retry, "retry ID... | --all [--state S] [--class C]"},
-	{"rm", cmd_rm, "rm ID... | --all [--state S] [--class C]"},
-	{"resubmit", cmd_resubmit, "resubmit ID... | --all [--state S] [--class C]"},
-	{"checkconf", cmd_checkconf, "checkconf"},
-	{"keygen", cmd_keygen, "keygen"},
-	{"pubkey", cmd_pubkey, "pubkey"},
-	{"routes", cmd_routes, "routes [--dot | --svg FILE | --png FILE]"},
-	{"firewall", cmd_firewall, "firewall [--iptables | --ip6tables]"},
+	{"submit", cmd_submit, "submit --to DEST [--to DEST...] [--class C] [--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] [--name NAME] [--copy] [--wait [--timeout SECONDS] | --hold-for-poll | --out ORDER] FILE...",
+	 "queue files for shipping (MultiSite's mkorder)"},
+	{"ship", cmd_ship, "ship [--class C] ORDER...",
+	 "ship now what order files say: a mkorder order file is queued, a queued order made due"},
+	{"ls", cmd_ls, "ls [--class C] [--state S] [--json | --long | --short]",
+	 "every order in every bay"},
+	{"lspacket", cmd_lspacket, "lspacket [--long | --short] [PATH...]",
+	 "packets by path, as MultiSite's lspacket lists them"},
+	{"show", cmd_show, "show [--json] ID",
+	 "one order in full"},
+	{"stats", cmd_stats, "stats [--class C] [--json | --prometheus | --textfile DIR]",
+	 "queue totals per class and state; metrics for Prometheus"},
+	{"top", cmd_top, "top [--once [--json]] [--interval SECONDS]",
+	 "live view of the queue and the transfers in flight"},
+	{"peers", cmd_peers, "peers [--json]",
+	 "every next hop: up or down, last error, what waits for it, traffic"},
+	{"hold", cmd_hold, "hold ID... | --all [--state S] [--class C]",
+	 "stop sending orders until released"},
+	{"release", cmd_release, "release ID... | --all [--state S] [--class C]",
+	 "held orders go back to outgoing"},
+	{"retry", cmd_retry, "retry ID... | --all [--state S] [--class C]",
+	 "deferred orders are due now"},
+	{"rm", cmd_rm, "rm ID... | --all [--state S] [--class C]",
+	 "drop orders and their packets"},
+	{"resubmit", cmd_resubmit, "resubmit ID... | --all [--state S] [--class C]",
+	 "send returned orders again"},
+	{"checkconf", cmd_checkconf, "checkconf [--json]",
+	 "validate shipping.conf and print the effective configuration"},
+	{"keygen", cmd_keygen, "keygen", "create this node's key pair"},
+	{"pubkey", cmd_pubkey, "pubkey", "print this node's PEER line"},
+	{"routes", cmd_routes, "routes [--json | --dot | --svg FILE | --png FILE]",
+	 "where each destination goes"},
+	{"firewall", cmd_firewall, "firewall [--iptables | --ip6tables]",
+	 "the packet filter this node needs"},
 };
+#define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))
+
+static void
+usage_to(FILE *f)
+{
+	fprintf(f, "usage: shipctl [-c CONF] VERB [ARGS]\n"
+		"       shipctl --version | --help | VERB --help\n");
+	for (size_t i = 0; i < NVERBS; i++)
+		fprintf(f, "       shipctl %s\n", verbs[i].usage);
+}
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: shipctl [-c CONF] VERB [ARGS]\n");
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(stderr, "       shipctl %s\n", verbs[i].usage);
+	usage_to(stderr);
 	exit(EX_USAGE);
+}
+
+/* "VERB --help" anywhere before "--" (or "-h" first): the verb's usage, exit 0,
+ * without reading the configuration. */
+static int
+wants_help(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "-h") == 0)
+		return 1;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			return 1;
+	return 0;
+}
+
+pid_t
+ctl_daemon(struct ctl *c)
+{
+	return spool_lock_holder(ctl_config(c));
+}
+
+void
+ctl_daemon_note(struct ctl *c, const char *verb)
+{
+	struct config *cf = ctl_config(c);
+
+	if (spool_lock_holder(cf) == 0)
+		fprintf(stderr, "shipctl: %s: note: no shipd runs on %s: nothing is being sent "
+			"or received (start shipd, or run shipd --poll)\n", verb, cf->spool);
 }
 
 struct config *
@@ -88,17 +149,30 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			c.conf_path = argv[i + 1];
 			i += 2;
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			usage();
-		else {
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage_to(stdout);
+			return EX_OK;
+		} else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+			printf("shipctl (shipd) %s\n", SHIPD_VERSION);
+			return EX_OK;
+		} else {
 			fprintf(stderr, "shipctl: unknown option %s\n", argv[i]);
 			usage();
 		}
 	}
 	if (i >= argc)
 		usage();
+	if (strcmp(argv[i], "help") == 0 && i + 1 == argc) {
+		usage_to(stdout);
+		return EX_OK;
+	}
+	for (size_t v = 0; v < NVERBS; v++)
+		if (strcmp(argv[i], verbs[v].name) == 0 && wants_help(argc - i, argv + i)) {
+			printf("usage: shipctl [-c CONF] %s\n  %s\n", verbs[v].usage, verbs[v].what);
+			return EX_OK;
+		}
 	crypto_init();
-	for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
+	for (size_t v = 0; v < NVERBS; v++)
 		if (strcmp(argv[i], verbs[v].name) == 0) {
 			rc = verbs[v].fn(&c, argc - i, argv + i);
 			if (c.cf)

@@ -9,6 +9,8 @@
  *   65  permanent failure: bad input that will never work (unknown class,
  *       destination with neither a route nor a peer, malformed argument)
  *   66  cannot read an input file
+ *   69  a program needed is missing
+ *   73  cannot create an output file
  *   75  temporary failure: try again later (bay full, disk floor, busy)
  *
  * Verbs never touch the network; they change bays only through bay.h.
@@ -16,6 +18,7 @@
 #ifndef SHIPD_SHIPCTL_H
 #define SHIPD_SHIPCTL_H
 
+#include <sys/types.h>
 #include "../conf/config.h"
 
 #define EX_OK		0
@@ -24,6 +27,8 @@
 #define EX_USAGE	64
 #define EX_DATAERR	65
 #define EX_NOINPUT	66
+#define EX_UNAVAILABLE	69
+#define EX_CANTCREAT	73
 #define EX_TEMPFAIL	75
 
 struct ctl {
@@ -39,6 +44,14 @@ struct ctl {
  */
 struct config *ctl_config(struct ctl *c);
 void ctl_drop(struct ctl *c);
+
+/*
+ * Whether a daemon works this spool (its lock, queue/spoollock.h): its pid,
+ * 0 when none runs, -1 when this user cannot tell. ctl_daemon_note() prints
+ * one line on stderr saying nothing moves when none runs.
+ */
+pid_t ctl_daemon(struct ctl *c);
+void ctl_daemon_note(struct ctl *c, const char *verb);
 
 /* Each verb's entry point, defined in its own file. */
 #define VERB(name) int cmd_##name(struct ctl *c, int argc, char **argv)
@@ -57,5 +70,8 @@ VERB(routes);
 VERB(firewall);
 VERB(stats);
 VERB(top);
+VERB(peers);
+VERB(ship);
+VERB(lspacket);
 
 #endif

@@ -8,16 +8,21 @@
  *
  * --wait then follows the orders (wait.c): exit 0 once every one is done
  * here, 75 when one is deferred or --timeout passes, 65 when one is
- * turned around.
+ * turned around; with no daemon running it fails at once (75).
+ * --hold-for-poll (mkorder -ship) queues the orders held until the next
+ * poll; --out ORDER (mkorder's default and -out) checks everything and
+ * writes an order file instead of queueing (73 when it cannot).
  */
 #include "shipctl.h"
 #include "../crypto/keys.h"
 #include "../global/submit.h"
+#include "orderfile.h"
 #include "wait.h"
 #include "../util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +34,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: shipctl submit --to DEST [--to DEST...] [--class C] "
 		"[--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] "
-		"[--copy] [--wait [--timeout SECONDS]] FILE...\n");
+		"[--name NAME] [--copy] [--wait [--timeout SECONDS] | --hold-for-poll | "
+		"--out ORDER] FILE...\n");
 	return EX_USAGE;
 }
 
@@ -52,12 +58,48 @@ readable(const char *path)
 	return 1;
 }
 
+/*
+ * --out ORDER: everything checked, nothing queued: the request goes to an
+ * order file (orderfile.h) that `shipctl ship` (shipping_server ORDER)
+ * ships later. The data file stays where it is.
+ */
+static int
+write_order_file(const struct submit_req *r, const char *path)
+{
+	struct ofile f = {0};
+	char real[PATH_MAX];
+	const char *slash = strrchr(r->path, '/');
+	int rc = EX_OK;
+
+	/* no bay is touched: the order file is the caller's own, written as the caller */
+	if (realpath(r->path, real) == NULL) {
+		fprintf(stderr, "shipctl: submit: %s: %s\n", r->path, strerror(errno));
+		return EX_NOINPUT;
+	}
+	f.data = xstrdup(real);
+	f.name = xstrdup(r->name ? r->name : slash ? slash + 1 : r->path);
+	f.sclass = xstrdup(r->sclass ? r->sclass : DEFAULT_CLASS);
+	for (int i = 0; i < r->dests.n; i++)
+		strv_add(&f.dests, r->dests.v[i]);
+	f.expires = r->expires;
+	f.notify = r->notify ? xstrdup(r->notify) : NULL;
+	f.comment = r->comment ? xstrdup(r->comment) : NULL;
+	f.copy = r->copy;
+	if (ofile_write(path, &f) < 0) {
+		fprintf(stderr, "shipctl: submit: --out %s: %s\n", path, err_get());
+		rc = EX_CANTCREAT;
+	} else
+		printf("%s\n", path);
+	ofile_free(&f);
+	return rc;
+}
+
 VERB(submit)
 {
 	struct submit_req r;
 	struct config *cf;
 	struct keys *me = NULL;
-	const char *expire = NULL, *pexpire = NULL;
+	const char *expire = NULL, *pexpire = NULL, *out = NULL;
 	struct strv queued = {0};
 	int i, rc = EX_OK, wait = 0;
 	double timeout = 0;
@@ -76,6 +118,10 @@ VERB(submit)
 		}
 		if (strcmp(opt, "--wait") == 0) {
 			wait = 1;
+			continue;
+		}
+		if (strcmp(opt, "--hold-for-poll") == 0) {
+			r.until_poll = 1;
 			continue;
 		}
 		if (val == NULL)
@@ -106,12 +152,23 @@ VERB(submit)
 			r.notify = val;
 		else if (strcmp(opt, "--comment") == 0)
 			r.comment = val;
+		else if (strcmp(opt, "--name") == 0)
+			r.name = val;
+		else if (strcmp(opt, "--out") == 0)
+			out = val;
 		else
 			goto usage;
 		i++;
 	}
-	if (r.dests.n == 0 || i >= argc || (expire && pexpire))
+	if (r.dests.n == 0 || i >= argc || (expire && pexpire) ||
+	    wait + r.until_poll + (out != NULL) > 1 || ((out || r.name) && argc - i != 1))
 		goto usage;
+	if (r.name && (*r.name == 0 || strchr(r.name, '/') || strcmp(r.name, ".") == 0 ||
+		       strcmp(r.name, "..") == 0)) {
+		fprintf(stderr, "shipctl: submit: bad --name \"%s\" (a file name, no '/')\n", r.name);
+		rc = EX_USAGE;
+		goto out;
+	}
 	if (expire) {
 		char *end;
 		long days;
@@ -128,7 +185,7 @@ VERB(submit)
 	}
 	if (pexpire && submit_parse_date(pexpire, &r.expires) < 0) {
 		fprintf(stderr, "shipctl: submit: --pexpire: %s\n", err_get());
-		rc = EX_DATAERR;
+		rc = EX_USAGE;		/* a malformed argument, as cleartool's */
 		goto out;
 	}
 	c->keep_root = 1;	/* read the key first, then work in the bays as USER */
@@ -147,6 +204,10 @@ VERB(submit)
 	}
 	if (rc != EX_OK)
 		goto out;
+	if (out) {
+		rc = write_order_file(&r, out);
+		goto out;
+	}
 	if (keys_load(cf->key_file, &me) < 0) {
 		fprintf(stderr, "shipctl: submit: %s\n", err_get());
 		rc = EX_CONFIG;
@@ -172,7 +233,12 @@ VERB(submit)
 		fflush(stdout);
 		strv_free(&ids);
 	}
-	if (rc == EX_OK && wait)
+	if (rc == EX_OK && wait && ctl_daemon(c) == 0) {
+		/* nothing would ever move: say so now rather than wait forever */
+		fprintf(stderr, "shipctl: submit: --wait: no shipd runs on %s: queued, but nothing "
+			"sends it (start shipd, or run shipd --poll)\n", cf->spool);
+		rc = EX_TEMPFAIL;
+	} else if (rc == EX_OK && wait)
 		rc = submit_wait(cf, &queued, timeout);
 	else if (timeout > 0 && !wait)
 		fprintf(stderr, "shipctl: submit: --timeout without --wait ignored\n");

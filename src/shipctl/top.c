@@ -3,7 +3,8 @@
  * until `q` or Ctrl-C: each bay's orders by state, and the senders in
  * flight (progress.h records: peer, protocol, local port, bytes done and
  * total, rate, ETA). `--once` prints one frame without escapes and exits,
- * for scripts and tests.
+ * for scripts and tests; `--once --json` the same frame in json.h's
+ * envelope. The header says whether a daemon runs (its spool lock).
  *
  * Plain ANSI escapes (alternate screen, cursor home, erase line), not
  * ncurses: a frame is a few dozen lines and needs no new dependency. The
@@ -11,8 +12,10 @@
  * Ctrl-C, SIGTERM, SIGHUP, end of input. Read-only: never changes a bay.
  */
 #include "shipctl.h"
+#include "json.h"
 #include "queue.h"
 #include "../queue/progress.h"
+#include "../queue/spoollock.h"
 #include "../util/clock.h"
 #include "../util/log.h"
 
@@ -33,7 +36,7 @@ static volatile sig_atomic_t stop_sig, resized;
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: shipctl top [--once] [--interval SECONDS]\n");
+	fprintf(stderr, "usage: shipctl top [--once [--json]] [--interval SECONDS]\n");
 	return EX_USAGE;
 }
 
@@ -84,8 +87,18 @@ frame(const struct config *cf, struct sbuf *b, const char *eol, int width)
 
 	localtime_r(&tnow, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-	LINE("shipd top - node %s - %s%s", fmt_safe(cf->node, 64, safe, sizeof(safe)), stamp,
-	     *eol == '\n' ? "" : "   (q quits)");
+	{
+		pid_t pid = spool_lock_holder(cf);
+		char daemon[64];
+
+		if (pid > 0)
+			snprintf(daemon, sizeof(daemon), "shipd running (pid %ld)", (long)pid);
+		else
+			snprintf(daemon, sizeof(daemon), "%s", pid == 0 ? "SHIPD NOT RUNNING"
+							       : "shipd: cannot tell");
+		LINE("shipd top - node %s - %s - %s%s", fmt_safe(cf->node, 64, safe, sizeof(safe)),
+		     stamp, daemon, *eol == '\n' ? "" : "   (q quits)");
+	}
 	LINE("%s", "");
 	bay_all(cf, &bays);
 	for (int i = 0; i < bays.n; i++)
@@ -148,6 +161,68 @@ frame(const struct config *cf, struct sbuf *b, const char *eol, int width)
 		LINE("... and %d more", s->more);
 	free(s);
 #undef LINE
+}
+
+/* One frame as json.h's envelope: "daemon_pid", "bays", "totals", "senders". */
+static int
+frame_json(const struct config *cf)
+{
+	struct strv bays = {0};
+	struct senders *s = xcalloc(1, sizeof(*s));
+	long total[Q_NSTATES] = {0};
+	double now = now_real();
+	pid_t pid = spool_lock_holder(cf);
+	struct sbuf b;
+
+	json_begin(&b, "top", cf, (time_t)now);
+	if (pid >= 0)
+		sbuf_printf(&b, ",\"daemon_running\":%s,\"daemon_pid\":", pid > 0 ? "true" : "false");
+	else
+		sbuf_puts(&b, ",\"daemon_running\":null,\"daemon_pid\":");
+	if (pid > 0)
+		sbuf_printf(&b, "%ld", (long)pid);
+	else
+		sbuf_puts(&b, "null");
+	sbuf_puts(&b, ",\"bays\":[");
+	bay_all(cf, &bays);
+	for (int i = 0; i < bays.n; i++) {
+		long n[Q_NSTATES] = {0};
+
+		for (int st = 0; st < Q_NSTATES; st++)
+			bay_scan(bays.v[i], (enum qstate)st, count_fn, n);
+		progress_scan(bays.v[i], sender_fn, s);
+		sbuf_puts(&b, i ? ",{\"bay\":" : "{\"bay\":");
+		json_str(&b, bays.v[i]);
+		sbuf_puts(&b, ",\"states\":{");
+		for (int st = 0; st < Q_NSTATES; st++) {
+			sbuf_printf(&b, "%s\"%s\":%ld", st ? "," : "", qstate_name((enum qstate)st), n[st]);
+			total[st] += n[st];
+		}
+		sbuf_puts(&b, "}}");
+	}
+	strv_free(&bays);
+	sbuf_puts(&b, "],\"totals\":{");
+	for (int st = 0; st < Q_NSTATES; st++)
+		sbuf_printf(&b, "%s\"%s\":%ld", st ? "," : "", qstate_name((enum qstate)st), total[st]);
+	sbuf_printf(&b, "},\"senders_in_flight\":%d,\"senders\":[", s->n + s->more);
+	for (int i = 0; i < s->n; i++) {
+		const struct progress_rec *p = &s->r[i];
+		double el = now - p->started, rate = el > 0.05 ? p->done / el : 0;
+
+		sbuf_puts(&b, i ? ",{\"id\":" : "{\"id\":");
+		json_str(&b, p->id);
+		sbuf_puts(&b, ",\"peer\":");
+		json_str(&b, p->peer);
+		sbuf_puts(&b, ",\"transport\":");
+		json_str(&b, p->proto);
+		sbuf_printf(&b, ",\"local_port\":%d,\"bytes_done\":%llu,\"bytes_total\":%llu,"
+			    "\"started\":%.3f,\"bytes_per_second\":%.0f,\"pid\":%ld}", p->port,
+			    (unsigned long long)p->done, (unsigned long long)p->total, p->started, rate,
+			    (long)p->pid);
+	}
+	sbuf_puts(&b, "]");
+	free(s);
+	return json_end(&b) == 0 ? EX_OK : EX_TEMPFAIL;
 }
 
 static void
@@ -238,11 +313,13 @@ live(const struct config *cf, int interval_ms)
 VERB(top)
 {
 	struct config *cf;
-	int once = 0, interval_ms = 1000;
+	int once = 0, json = 0, interval_ms = 1000;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--once") == 0)
 			once = 1;
+		else if (strcmp(argv[i], "--json") == 0)
+			json = 1;
 		else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
 			char *end;
 			double s = strtod(argv[++i], &end);
@@ -253,7 +330,11 @@ VERB(top)
 		} else
 			return usage();
 	}
+	if (json && !once)
+		return usage();
 	cf = ctl_config(c);
+	if (json)
+		return frame_json(cf);
 	if (once) {
 		struct sbuf b;
 

@@ -77,6 +77,13 @@ child_setup(void)
 	sigprocmask(SIG_UNBLOCK, &blocked, NULL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);	/* a poll request is the master's */
+	/* the spool lock is the master's alone: a worker still finishing an
+	 * fsync after a kill -9 of its master must not keep the next one out */
+	if (S->lockfd >= 0) {
+		close(S->lockfd);
+		S->lockfd = -1;
+	}
 	close(S->epfd);
 	close(S->sigfd);
 	if (S->inofd >= 0)
@@ -662,6 +669,11 @@ handle_signal(void)
 		case SIGHUP:
 			reload();
 			break;
+		case SIGUSR1:	/* `shipd --poll` while we run (lock.c) */
+			msg_info("poll requested: trying everything in every bay now");
+			qmgr_scan_all(&S->sched, 1);
+			qmgr_purge(&S->sched);
+			break;
 		case SIGTERM:
 		case SIGINT:
 			if (!S->stopping)
@@ -682,6 +694,7 @@ setup(void)
 	sigaddset(&blocked, SIGTERM);
 	sigaddset(&blocked, SIGINT);
 	sigaddset(&blocked, SIGHUP);
+	sigaddset(&blocked, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &blocked, NULL);
 	S->sigfd = signalfd(-1, &blocked, SFD_NONBLOCK | SFD_CLOEXEC);
 	S->epfd = epoll_create1(EPOLL_CLOEXEC);

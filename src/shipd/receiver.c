@@ -37,6 +37,9 @@
 #include <unistd.h>
 
 
+static int recv_orders;			/* accepted over this hop (queue/peerfile.h) */
+static uint64_t recv_bytes;
+
 static uint8_t *msg;
 
 /* Was this order id accepted here before (or is it queued here now)? */
@@ -323,6 +326,8 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 		msg_info("received %s from %s (%s) via %s: %llu bytes%s for %s into %s", o.id, peer,
 			 hop_remote(h), hop_proto(h), (unsigned long long)(got - off),
 			 off ? " (resumed)" : "", d.s, bay);
+		recv_orders++;
+		recv_bytes += got - off;
 		sbuf_free(&d);
 	}
 out:
@@ -357,6 +362,8 @@ serve(struct hop *h)
 		if (take_offer(h, msg, n) < 0)
 			break;
 	}
+	if (recv_orders)
+		peer_note(&S->sched, hop_peer(h)->name, PE_RECEIVED, hop_proto(h), NULL, recv_orders, recv_bytes);
 	hop_close(h);
 	return 0;
 }

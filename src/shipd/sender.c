@@ -96,6 +96,8 @@ static struct hop *cur;
 static char *cur_nh;
 static int cur_offers;
 static struct strv failed_here;		/* next hops this worker could not reach */
+static uint64_t cur_bytes;		/* sent over cur (for queue/peerfile.h) */
+static int cur_sent;
 
 /* One line per connection, so that an operator sees how orders share them. */
 static void
@@ -107,10 +109,12 @@ hop_drop(int bye)
 		msg_info("connection to %s (%s) via %s from port %d closed%s: %d order%s offered",
 			 cur_nh, hop_remote(cur), hop_proto(cur), hop_local_port(cur),
 			 bye ? "" : " after an error", cur_offers, cur_offers == 1 ? "" : "s");
+		peer_note(&S->sched, cur_nh, PE_SENT, hop_proto(cur), NULL, cur_sent, cur_bytes);
 		hop_close(cur);
 	}
 	cur = NULL;
-	cur_offers = 0;
+	cur_offers = cur_sent = 0;
+	cur_bytes = 0;
 	free(cur_nh);
 	cur_nh = NULL;
 }
@@ -137,10 +141,12 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 		peer_failed(&S->sched, nh, *why, time(NULL));
 		strv_add(&failed_here, nh);
 		sender_status("X %s %s", nh, *why);
+		peer_note(&S->sched, nh, PE_DOWN, NULL, *why, 0, 0);
 		return NULL;
 	}
 	peer_connected(&S->sched, nh, time(NULL));
 	sender_status("U %s", nh);
+	peer_note(&S->sched, nh, PE_UP, hop_proto(cur), NULL, 0, 0);
 	cur_nh = xstrdup(nh);
 	return cur;
 }
@@ -327,6 +333,8 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 		msg_info("sent %s to %s (%s) via %s from port %d: %llu bytes in %.3fs (%.1f MB/s)",
 			 o->id, nh, hop_remote(h), hop_proto(h), hop_local_port(h),
 			 (unsigned long long)sent, secs, secs > 0 ? sent / secs / 1e6 : 0.0);
+		cur_sent++;
+		cur_bytes += sent;
 	}
 	rc = HOP_OK;
 	keep = 1;
@@ -378,13 +386,39 @@ join_errors(struct sbuf *b, const char *why)
 	sbuf_puts(b, why);
 }
 
+/*
+ * The end of an order here, in words that say what this node did: the
+ * origin "sent to" its destinations (via a next hop), a relay "forwarded
+ * to" them (it delivers nothing); "delivered here" only for our own copy.
+ */
+static void
+log_done(const struct order *o, const char *self, const struct strv *forwarded)
+{
+	struct sbuf b;
+
+	sbuf_init(&b);
+	if (strv_has(&o->delivered, self))
+		sbuf_puts(&b, "delivered here");
+	for (int i = 0; i < forwarded->n; i++) {
+		const char *nh = config_next_hop(S->cf, forwarded->v[i]);
+
+		sbuf_printf(&b, "%s%s%s", i == 0 && b.len ? "; " : "",
+			    i ? ", " : strcmp(o->origin, self) == 0 ? "sent to " : "forwarded to ",
+			    forwarded->v[i]);
+		if (nh && strcmp(nh, forwarded->v[i]) != 0)
+			sbuf_printf(&b, " via %s", nh);
+	}
+	msg_info("order %s: done (%s)", o->id, b.len ? b.s : "nothing left to do");
+	sbuf_free(&b);
+}
+
 /* One claimed order: 0 done, 1 deferred, else an exit status. */
 static int
 send_claimed(struct claim *c)
 {
 	const char *self = S->cf->node, *bay = c->bay, *id = c->id;
 	struct order o;
-	struct strv hops_done = {0}, turned = {0};
+	struct strv hops_done = {0}, turned = {0}, forwarded = {0};
 	struct sbuf errs = {0}, turn_why = {0};
 	int waiting = 0, rc = 0;
 
@@ -458,6 +492,7 @@ send_claimed(struct claim *c)
 			for (int k = 0; k < mine.n; k++) {
 				if (!strv_has(&o.delivered, mine.v[k]))
 					strv_add(&o.delivered, mine.v[k]);
+				strv_add(&forwarded, mine.v[k]);
 			}
 			for (int k = 0; k < mine.n; k++)
 				strv_remove(&o.dests, mine.v[k]);
@@ -490,8 +525,7 @@ send_claimed(struct claim *c)
 		if (bay_finish(bay, o.id, Q_ACTIVE) < 0)
 			msg_warnx("order %s: finish: %s", o.id, err_get());
 		else
-			msg_info("order %s: done (delivered to %d destination%s)", o.id,
-				 o.delivered.n, o.delivered.n == 1 ? "" : "s");
+			log_done(&o, self, &forwarded);
 	} else if (errs.len == 0 && waiting && o.dests.n == 1) {
 		/* only our own copy is left, and it waits for sibling parts */
 		if (bay_rewrite(bay, &o, Q_ACTIVE, Q_JOINING, 0, c) < 0)
@@ -509,6 +543,7 @@ send_claimed(struct claim *c)
 	}
 	strv_free(&hops_done);
 	strv_free(&turned);
+	strv_free(&forwarded);
 	sbuf_free(&errs);
 	sbuf_free(&turn_why);
 	order_free(&o);

@@ -14,6 +14,7 @@
 #include "../queue/progress.h"
 #include "../util/log.h"
 #include "../util/mem.h"
+#include "../util/version.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -177,7 +178,7 @@ int
 main(int argc, char **argv)
 {
 	const char *conf = config_default_path(), *sclass = NULL;
-	int poll_mode = 0, foreground = 0;
+	int poll_mode = 0, foreground = 0, rc;
 	char *logdest;
 
 	for (int i = 1; i < argc; i++) {
@@ -187,7 +188,13 @@ main(int argc, char **argv)
 			foreground = 1;
 		else if (strcmp(argv[i], "--poll") == 0 || strcmp(argv[i], "-poll") == 0)
 			poll_mode = 1;
-		else if ((strcmp(argv[i], "-sclass") == 0 || strcmp(argv[i], "--sclass") == 0) &&
+		else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+			printf("shipd %s\n", SHIPD_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf("usage: shipd [-c CONF] [-f] [--poll] [-sclass CLASS] | --version\n");
+			return 0;
+		} else if ((strcmp(argv[i], "-sclass") == 0 || strcmp(argv[i], "--sclass") == 0) &&
 			 i + 1 < argc)
 			sclass = argv[++i];
 		else
@@ -201,6 +208,7 @@ main(int argc, char **argv)
 	S = xcalloc(1, sizeof(*S));
 	S->conf_path = conf;
 	S->statfd = -1;
+	S->lockfd = -1;
 	S->poll_mode = poll_mode;
 	if ((S->cf = config_load(conf)) == NULL) {
 		fprintf(stderr, "shipd: %s\n", err_get());
@@ -221,6 +229,8 @@ main(int argc, char **argv)
 		msg_fatal_status(2, "%s", err_get());
 	config_add_self(S->cf, &S->keys->pub);
 	drop_privileges();
+	if ((rc = spool_claim()) >= 0)
+		return rc;
 	prepare_bays();
 	if (once_init() < 0)
 		msg_warn("shared memory for once-per-run notes (they will repeat)");

@@ -5,6 +5,7 @@
  * sched.
  *
  *   shipd.c     options, start-up recovery, --poll, the run loop's set-up
+ *   lock.c      one daemon per spool; what --poll does when one runs
  *   master.c    the event loop: signals, inotify, listeners, timers, children
  *   pickup.c    inotify watches on drop/ and outgoing/, drop-a-file pickup
  *   sender.c    worker: a batch of orders -> local delivery and one send per
@@ -26,6 +27,7 @@
 #include "../queue/commit.h"
 #include "../queue/order.h"
 #include "../sched/sched.h"
+#include "../queue/peerfile.h"
 #include "../util/htab.h"
 
 struct shipd {
@@ -44,12 +46,15 @@ struct shipd {
 	int stopping;
 	int failures;			/* attempts that failed (for --poll's status) */
 	time_t sweep_at;		/* the next bay_sweep of every bay */
+	int lockfd;			/* SPOOL/shipd.pid, locked while we live (lock.c) */
 };
 
 extern struct shipd *S;
 
 /* shipd.c: make and recover a new configuration's bays (reload) */
 int reload_bays(const struct config *cf);
+/* lock.c: -1 go on (the lock is ours, or a poll with no daemon), else exit status */
+int spool_claim(void);
 
 /* master.c */
 int master_run(void);

@@ -34,6 +34,8 @@ for f in usr/sbin/shipd:755 usr/sbin/shipping_server:755 usr/bin/shipctl:755 \
 	 usr/share/man/man8/shipd.8:644 usr/share/man/man8/shipping_server.8:644 \
 	 usr/lib/systemd/system/shipd.service:644 usr/lib/systemd/system/shipd-poll.service:644 \
 	 usr/lib/systemd/system/shipd-poll.timer:644 usr/share/doc/shipd/shipd.cron:644 \
+	 usr/share/bash-completion/completions/shipctl:644 \
+	 usr/share/bash-completion/completions/mkorder:644 \
 	 etc/shipd/shipping.conf:644 usr/share/shipd/manifest:644 \
 	 var/spool/shipd:700 var/spool/shipd/ms_ship:700 var/spool/shipd/ms_rtn:700; do
 	p=${f%:*} m=${f##*:}

@@ -31,7 +31,7 @@ if [ -x "$TOP/build/tests/hostile" ]; then
 	check "B refuses a garbage connection under valgrind" wait_for log_has B "not a shipd peer"
 fi
 # let B's delivery worker and A's bookkeeping finish, then stop both
-wait_for log_has A "done (delivered to 1 destination)"
+wait_for log_has A "done (sent to B)"
 sleep 1
 node_stop A; node_stop B
 n=$(ls "$vg" | wc -l)
