@@ -518,7 +518,7 @@ bad_fixtures(void)
 		{"bad-node-name", 2, "NODE: bad node name \"-x\""},
 		{"bad-listen-host", 3, "LISTEN: \"localhost\" is not an IP address"},
 		{"bad-listen-port", 3, "LISTEN: bad port \"70000\""},
-		{"bad-peer-arity", 3, "PEER a: no key: give it on the line or set KEYS-DIR"},
+		{"bad-peer-arity", 3, "PEER a: no key: give it on the line, set KEYS-DIR or trust an AUTHORITY"},
 		{"bad-peer-host", 3, "PEER a: bad host \"bad_host!\""},
 		{"bad-class-option", 3, "CLASS: unknown option \"-colour\""},
 		{"bad-class-nobay", 4, "class orphan has no storage bay"},
