@@ -130,7 +130,7 @@ static int
 seal_stream(const uint8_t *data, size_t size, uint64_t max_part, struct parts *out)
 {
 	struct pkt_seal_params sp = { "FuzzA", "-default", "fuzz", &to_b, 1, 2, max_part,
-				      tmpdir };
+				      tmpdir, NULL };
 	struct pkt_sealer *s = pkt_sealer_new(cf_a, ka, &sp);
 	int rc;
 

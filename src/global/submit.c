@@ -10,6 +10,7 @@
 #include "../crypto/crypto.h"
 #include "../queue/order.h"
 #include "../packet/packet.h"
+#include "../trust/trust.h"
 #include "../util/log.h"
 #include "../util/safefile.h"
 
@@ -149,14 +150,13 @@ check(const struct config *cf, const struct submit_req *r, struct seal_ctx *x, u
 			err_set("no route and no peer for %s", r->dests.v[i]);
 			return -1;
 		}
-		/* sealing needs every far destination's key (this node: ours) */
+		/* sealing needs every far destination's key (this node: ours):
+		 * pinned, or from a certificate this node has seen */
 		if (strcmp(r->dests.v[i], cf->node) != 0) {
-			const struct peer *p = config_peer(cf, r->dests.v[i]);
+			struct pubkey pk;
 
-			if (p == NULL || !p->has_key) {
-				err_set("no key for %s (add a PEER or KEY line)", r->dests.v[i]);
+			if (trust_node_key(cf, NULL, r->dests.v[i], &pk) == TK_NONE)
 				return -1;
-			}
 		}
 	}
 	x->created = time(NULL);
@@ -215,9 +215,9 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 		if (bay_subpath(tmpdir, sizeof(tmpdir), x.bay, "tmp", NULL) < 0)
 			rc = -1;
 		else
-			rc = packet_seal(cf, me, cf->node, r->path, x.name, &r->dests, x.cls->name,
-					 x.group, x.created, x.expires, cf->max_data_size, tmpdir,
-					 queue_part, &x);
+			rc = packet_seal_kind(cf, me, cf->node, r->kind, r->path, x.name, &r->dests,
+					      x.cls->name, x.group, x.created, x.expires,
+					      cf->max_data_size, tmpdir, queue_part, &x);
 	}
 	if (rc == 0 && x.queued.n == 0) {
 		err_set("sealing produced no packet");

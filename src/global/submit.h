@@ -31,6 +31,7 @@ struct submit_req {
 	const char *notify;		/* or NULL */
 	const char *comment;		/* or NULL */
 	int copy;			/* keep the source file (else unlinked once queued) */
+	const char *kind;		/* the packet's kind; NULL: data (packet.h) */
 };
 
 /*

@@ -229,8 +229,19 @@ packet_seal(const struct config *cf, const struct keys *me, const char *origin,
 	    const char *sclass, const char *group, time_t created, time_t expires,
 	    uint64_t max_part, const char *tmpdir, packet_part_fn fn, void *arg)
 {
+	return packet_seal_kind(cf, me, origin, NULL, src, name, dests, sclass, group,
+				created, expires, max_part, tmpdir, fn, arg);
+}
+
+int
+packet_seal_kind(const struct config *cf, const struct keys *me, const char *origin,
+		 const char *kind, const char *src, const char *name,
+		 const struct strv *dests, const char *sclass, const char *group,
+		 time_t created, time_t expires, uint64_t max_part, const char *tmpdir,
+		 packet_part_fn fn, void *arg)
+{
 	struct pkt_seal_params sp = { origin, sclass, group, dests, created, expires,
-				      max_part, tmpdir };
+				      max_part, tmpdir, kind };
 	struct src f = { group ? group : "(null)", src, name, -1, {0} };
 	const char *why;
 	int rc, plain;

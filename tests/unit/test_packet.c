@@ -426,7 +426,7 @@ stream_boundaries(void)
 	fill_random(d, 2 * C + 1);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct pkt_seal_params sp = { "SiteA", "-default", "raw", &dests_b, MTIME,
-					      MTIME + 1, 0, newdir("tmp") };
+					      MTIME + 1, 0, newdir("tmp"), NULL };
 		struct pkt_sealer *s = pkt_sealer_new(conf[A], key[A], &sp);
 		struct pkt_reader *r;
 		struct raw out = {0};
@@ -838,7 +838,7 @@ static int
 seal_hostile(const struct hostile *h, struct sealed *s, const char *group)
 {
 	struct pkt_seal_params sp = { "SiteA", "-default", group, &dests_b, MTIME, MTIME, 0,
-				      newdir("tmp") };
+				      newdir("tmp"), NULL };
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->dir, sizeof(s->dir), "%s", newdir("bay"));
@@ -945,7 +945,7 @@ static void
 not_an_archive(void)
 {
 	struct pkt_seal_params sp = { "SiteA", "-default", "garbage", &dests_b, MTIME, MTIME, 0,
-				      newdir("tmp") };
+				      newdir("tmp"), NULL };
 	struct pkt_sealer *s = pkt_sealer_new(conf[A], key[A], &sp);
 	struct raw out = {0};
 	struct strv names = {0};
@@ -1071,7 +1071,7 @@ plain_archive(void)
 
 	for (int gz = 0; gz < 2; gz++) {
 		struct pkt_seal_params sp = { "SiteA", "-default", gz ? "gzipped" : "plain",
-					      &dests_b, MTIME, MTIME, 0, newdir("tmp") };
+					      &dests_b, MTIME, MTIME, 0, newdir("tmp"), NULL };
 		struct pkt_sealer *s = pkt_sealer_new(conf[A], key[A], &sp);
 		struct raw out = {0};
 		struct strv names = {0};
@@ -1468,7 +1468,7 @@ seal_refusals(void)
 	strv_add(&bad, "Nowhere");
 	CHECK_INT(packet_seal(conf[A], key[A], "SiteA", src, "f", &bad, "-default", "r1", MTIME,
 			      MTIME, 0, tmp, keep_part, &s), -1);
-	CHECK_ERR("packet r1: no key for destination Nowhere");
+	CHECK_ERR("packet r1: destination Nowhere: no key for Nowhere");
 	CHECK_INT(packet_seal(conf[A], key[A], "SiteA", src, "../f", &dests_b, "-default", "r2",
 			      MTIME, MTIME, 0, tmp, keep_part, &s), -1);
 	CHECK_ERR("cannot ship under the name");

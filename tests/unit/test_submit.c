@@ -24,12 +24,13 @@ static char top[64], bay[128];
 static int stub_fail_part;	/* the stub fails when asked for this part */
 static int stub_calls;
 
-/* ---- TEST-ONLY STUB of packet.c's packet_seal ---- */
+/* ---- TEST-ONLY STUB of packet.c's packet_seal_kind ---- */
 int
-packet_seal(const struct config *cf, const struct keys *me, const char *origin,
-	    const char *src, const char *name, const struct strv *dests,
-	    const char *sclass, const char *group, time_t created, time_t expires,
-	    uint64_t max_part, const char *tmpdir, packet_part_fn fn, void *arg)
+packet_seal_kind(const struct config *cf, const struct keys *me, const char *origin,
+		 const char *kind, const char *src, const char *name,
+		 const struct strv *dests, const char *sclass, const char *group,
+		 time_t created, time_t expires, uint64_t max_part, const char *tmpdir,
+		 packet_part_fn fn, void *arg)
 {
 	size_t len;
 	char *buf = read_file(src, 1 << 20, &len);
