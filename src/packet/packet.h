@@ -99,6 +99,11 @@ int packet_seal_kind(const struct config *cf, const struct keys *me, const char 
 		     packet_part_fn fn, void *arg);
 /* 1 if s is a well-formed kind name. */
 int packet_kind_ok(const char *s);
+/*
+ * The kind a packet file's header names (out: PKT_KIND_MAX + 1 bytes).
+ * Parses only: its signature is packet_open's and the verifiers' to check.
+ */
+int packet_file_kind(const char *path, char *out);
 
 /*
  * Check the header at the start of buf: returns the header length once it

@@ -30,10 +30,12 @@ static const struct verb {
 	{"rm", cmd_rm, "rm ID..."},
 	{"resubmit", cmd_resubmit, "resubmit ID..."},
 	{"checkconf", cmd_checkconf, "checkconf"},
-	{"keygen", cmd_keygen, "keygen"},
+	{"keygen", cmd_keygen, "keygen [--rotate]"},
 	{"pubkey", cmd_pubkey, "pubkey"},
 	{"routes", cmd_routes, "routes [--dot | --svg FILE | --png FILE]"},
 	{"firewall", cmd_firewall, "firewall [--iptables | --ip6tables]"},
+	{"authority", cmd_authority, "authority init|revoke NODE|KEY|FILE.cert [--dir DIR] | authority install FILE"},
+	{"certify", cmd_certify, "certify NODE.pub --name NODE [--valid DAYS] [--role relay|node] [--dir DIR] [-o FILE]"},
 };
 
 static void

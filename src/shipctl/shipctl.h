@@ -58,5 +58,7 @@ VERB_DECL(routes);
 VERB_DECL(firewall);
 VERB_DECL(stats);
 VERB_DECL(top);
+VERB_DECL(authority);
+VERB_DECL(certify);
 
 #endif

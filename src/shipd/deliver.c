@@ -182,6 +182,11 @@ open_and_place(const char *bay, const struct order *o, const char *const *parts,
 		msg_warnx("refused packet %s from %s: %s", o->id, o->origin, err_get());
 		return -1;
 	}
+	/* a packet of another kind than data is consumed here, not delivered */
+	if ((rc = control_deliver(o, parts[0], unpack, &names)) != CONTROL_DATA) {
+		rm_tree(unpack);
+		goto out;
+	}
 	rc = -1;
 	fsync_dir(unpack);
 	/* the receipt is the commit point: from here on, only moves remain */

@@ -11,6 +11,7 @@
  */
 #include "shipd.h"
 #include "../queue/progress.h"
+#include "../trust/trust.h"
 #include "../wire/wire.h"
 #include "../util/addr.h"
 #include "../util/log.h"
@@ -125,6 +126,9 @@ master_fork(struct job *j)
 			break;
 		case J_JOIN:
 			rc = deliver_join(j->bay, j->id);
+			break;
+		case J_TRUST:
+			rc = control_announce();
 			break;
 		case J_RECEIVE:
 			msg_panic("master_fork: receive jobs are forked by the listener");
@@ -614,7 +618,7 @@ reload(void)
 		msg_warnx("reload refused, keeping the running configuration: %s", err_get());
 		return;
 	}
-	if (keys_load(cf->key_file, &k) < 0) {
+	if (trust_identity(cf, &k) < 0) {
 		if (geteuid() == 0 || strcmp(cf->key_file, S->cf->key_file) != 0) {
 			msg_warnx("reload refused, keeping the running configuration: %s", err_get());
 			config_free(cf);
@@ -629,6 +633,7 @@ reload(void)
 				 cf->listen_port != S->cf->listen_port)))
 		msg_warnx("reload: LISTEN changed; restart shipd to move the listener");
 	config_add_self(cf, &k->pub);
+	trust_attach(cf);
 	config_free(S->cf);
 	keys_free(S->keys);
 	S->cf = cf;
@@ -637,6 +642,7 @@ reload(void)
 		ep_add(S->inofd);
 	msg_info("reloaded %s", S->conf_path);
 	qmgr_scan_all(0);
+	control_start();
 }
 
 static void
@@ -742,6 +748,7 @@ master_run(void)
 			 S->cf->min_port ? xasprintf("%d-%d", S->cf->min_port, S->cf->max_port)
 					 : "ephemeral", S->cf->max_children, S->cf->max_receivers);
 	qmgr_scan_all(S->poll_mode);
+	control_start();
 	if (S->poll_mode)
 		qmgr_purge();
 	else

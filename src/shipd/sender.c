@@ -141,6 +141,7 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 	}
 	peer_connected(nh);
 	sender_status("U %s", nh);
+	control_hop(cur);	/* a certificate it showed may be news here */
 	cur_nh = xstrdup(nh);
 	return cur;
 }

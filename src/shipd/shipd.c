@@ -12,6 +12,7 @@
 #include "shipd.h"
 #include "../crypto/crypto.h"
 #include "../queue/progress.h"
+#include "../trust/trust.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 
@@ -137,9 +138,10 @@ main(int argc, char **argv)
 	}
 	log_open("shipd", log_override ? log_override :
 		 S->cf->log_dest ? S->cf->log_dest : poll_mode ? "stderr" : "syslog");
-	if (keys_load(S->cf->key_file, &S->keys) < 0)
+	if (trust_identity(S->cf, &S->keys) < 0)
 		msg_fatal_status(2, "%s", err_get());
 	config_add_self(S->cf, &S->keys->pub);
+	trust_attach(S->cf);
 	drop_privileges();
 	prepare_bays();
 	return master_run();

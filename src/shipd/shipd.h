@@ -13,6 +13,8 @@
  *   receiver.c  worker: one inbound hop -> packets accepted into a bay
  *   deliver.c   opening packets here, receipts, the receipt handler
  *   returns.c   expiry, turning orders around, notifications
+ *   control.c   packets of other kinds (revocation lists, certificates),
+ *               what handshakes and headers teach, announcing this node
  */
 #ifndef SHIPD_SHIPD_H
 #define SHIPD_SHIPD_H
@@ -27,7 +29,7 @@
 #include "../queue/order.h"
 #include "../util/htab.h"
 
-enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE };
+enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE, J_TRUST };
 
 struct job {
 	enum job_kind kind;
@@ -149,6 +151,17 @@ int receiver_udp(const void *dgram, size_t len, const struct sockaddr *from,
 int deliver_local(const char *bay, struct order *o);
 int deliver_join(const char *bay, const char *group);	/* in a child */
 void deliver_retry_handlers(const char *bay);
+
+/* control.c */
+struct hop;
+struct pkt_info;
+#define CONTROL_DATA	1	/* control_deliver: an ordinary packet, deliver the file */
+int control_deliver(const struct order *o, const char *part, const char *dir,
+		    const struct strv *names);
+void control_hop(struct hop *h);
+int control_offer(struct hop *h, const struct pkt_info *pi, struct sbuf *why);
+int control_announce(void);	/* in a child */
+void control_start(void);	/* master: fork the announcing child */
 
 /* returns.c */
 int order_save_state(const char *bay, const struct order *o, enum qstate st);

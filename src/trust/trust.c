@@ -161,16 +161,57 @@ newer(const struct cert *a, const struct cert *b)
 	return a->serial > b->serial;
 }
 
+/* The newest good certificate of name; why gets the last refusal ("" if none). */
+static int
+node_cert(const struct config *cf, const char *name, struct cert *out, char *why, size_t whysz)
+{
+	const char *dirs[2] = {cf->trust_dir, cf->keys_dir}, *sub[2] = {"certs", NULL};
+	struct cert c, best = {0};
+	char path[PATH_MAX];
+	int have = 0;
+	time_t now = time(NULL);
+
+	why[0] = 0;
+	for (int i = 0; i < 2; i++) {
+		int r;
+
+		if (dirs[i] == NULL ||
+		    (sub[i] ? path_fmt(path, sizeof(path), "%s/%s/%s.cert", dirs[i], sub[i], name)
+			    : path_fmt(path, sizeof(path), "%s/%s.cert", dirs[i], name)) < 0)
+			continue;
+		if ((r = read_cert(path, &c)) == -2)
+			continue;
+		if (r < 0 || trust_check_cert(cf, &c, name, now) < 0) {
+			snprintf(why, whysz, "%s", err_get());
+			continue;
+		}
+		if (!have || newer(&c, &best))
+			best = c;
+		have = 1;
+	}
+	if (have)
+		*out = best;
+	return have ? 0 : -1;
+}
+
+int
+trust_node_cert(const struct config *cf, const char *name, struct cert *out)
+{
+	char why[512];
+
+	if (node_cert(cf, name, out, why, sizeof(why)) == 0)
+		return 0;
+	err_set("%s", why[0] ? why : "no certificate known");
+	return -1;
+}
+
 int
 trust_node_key(const struct config *cf, const struct keys *self, const char *name,
 	       struct pubkey *out)
 {
 	const struct peer *p = config_peer(cf, name);
-	const char *dirs[2] = {cf->trust_dir, cf->keys_dir}, *sub[2] = {"certs", NULL};
-	struct cert c, best = {0};
-	char path[PATH_MAX], why[512] = "";
-	int have = 0;
-	time_t now = time(NULL);
+	struct cert best;
+	char why[512];
 
 	if (p && p->has_key) {
 		if (p->file && trust_check_pinned(cf, name, p->key.sign) < 0)
@@ -182,24 +223,7 @@ trust_node_key(const struct config *cf, const struct keys *self, const char *nam
 		*out = self->pub;
 		return TK_SELF;
 	}
-	for (int i = 0; i < 2; i++) {
-		int r;
-
-		if (dirs[i] == NULL ||
-		    (sub[i] ? path_fmt(path, sizeof(path), "%s/%s/%s.cert", dirs[i], sub[i], name)
-			    : path_fmt(path, sizeof(path), "%s/%s.cert", dirs[i], name)) < 0)
-			continue;
-		if ((r = read_cert(path, &c)) == -2)
-			continue;
-		if (r < 0 || trust_check_cert(cf, &c, name, now) < 0) {
-			snprintf(why, sizeof(why), "%s", err_get());
-			continue;
-		}
-		if (!have || newer(&c, &best))
-			best = c;
-		have = 1;
-	}
-	if (have) {
+	if (node_cert(cf, name, &best, why, sizeof(why)) == 0) {
 		*out = best.key;
 		return TK_CERT;
 	}

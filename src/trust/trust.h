@@ -70,6 +70,9 @@ enum { TK_NONE = 0, TK_PINNED, TK_SELF, TK_CERT };
 int trust_node_key(const struct config *cf, const struct keys *self, const char *name,
 		   struct pubkey *out);
 
+/* The newest good certificate known for name (learned, or KEYS-DIR/NAME.cert): 0 or -1. */
+int trust_node_cert(const struct config *cf, const char *name, struct cert *out);
+
 /*
  * Remember a certificate the caller checked (trust_check_cert): 1 when it
  * is newer than what was known for its name (written), 0 when not, -1 on

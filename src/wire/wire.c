@@ -519,7 +519,8 @@ hop_connect(const struct config *cf, const struct keys *me, const struct peer *p
 
 	snprintf(who, sizeof(who), "hop to %s (%s:%d)", p->name, p->host ? p->host : "-", p->port);
 	timeout_s = wire_timeout(cf, timeout_s);
-	if (p->host == NULL || !p->has_key) {
+	/* without a pinned key, the peer proves itself with a certificate */
+	if (p->host == NULL || (!p->has_key && cf->nauth == 0)) {
 		err_set("%s: %s", who, p->host ? "no key configured for it" :
 			"it has no address (a KEY-only node is reached through a ROUTE)");
 		return NULL;
