@@ -30,6 +30,10 @@ trust_lock(const struct config *cf)
 	char path[PATH_MAX];
 	int fd;
 
+	if (cf->trust_dir == NULL) {
+		err_set("no TRUST-DIR to keep what this node learns in");
+		return -1;
+	}
 	if (mkdirs(cf->trust_dir, 0700) < 0 ||
 	    path_fmt(path, sizeof(path), "%s/.lock", cf->trust_dir) < 0)
 		return -1;
@@ -244,7 +248,7 @@ trust_learn(const struct config *cf, const struct cert *c)
 	struct cert old;
 	int lock, rc = 0;
 
-	if (!cert_name_ok(c->name))
+	if (!cert_name_ok(c->name) || cf->trust_dir == NULL)
 		return 0;
 	if (path_fmt(dir, sizeof(dir), "%s/certs", cf->trust_dir) < 0 ||
 	    path_fmt(path, sizeof(path), "%s/%s.cert", dir, c->name) < 0)
@@ -281,7 +285,8 @@ trust_learned(const struct config *cf, trust_cert_fn fn, void *arg)
 	DIR *d;
 	int rc = 0;
 
-	if (path_fmt(dir, sizeof(dir), "%s/certs", cf->trust_dir) < 0 || (d = opendir(dir)) == NULL)
+	if (cf->trust_dir == NULL || path_fmt(dir, sizeof(dir), "%s/certs", cf->trust_dir) < 0 ||
+	    (d = opendir(dir)) == NULL)
 		return 0;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		size_t n = strlen(de->d_name);

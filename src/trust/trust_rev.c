@@ -134,7 +134,7 @@ refresh(const struct config *cf, struct trust *t)
 
 	for (int i = 0; i < t->n; i++)
 		t->v[i].seen = 0;
-	if (path_fmt(dir, sizeof(dir), "%s/revoked", cf->trust_dir) == 0)
+	if (cf->trust_dir && path_fmt(dir, sizeof(dir), "%s/revoked", cf->trust_dir) == 0)
 		d = opendir(dir);
 	while (d && (de = readdir(d)) != NULL) {
 		uint8_t id[AUTH_ID_LEN];
