@@ -100,10 +100,11 @@ int packet_seal_kind(const struct config *cf, const struct keys *me, const char 
 /* 1 if s is a well-formed kind name. */
 int packet_kind_ok(const char *s);
 /*
- * The kind a packet file's header names (out: PKT_KIND_MAX + 1 bytes).
- * Parses only: its signature is packet_open's and the verifiers' to check.
+ * The header of a packet file at rest (kind, origin, certificate...).
+ * Parses only: its signature was checked when the packet was taken, and
+ * packet_open checks it again.
  */
-int packet_file_kind(const char *path, char *out);
+int packet_file_header(const char *path, struct pkt_info *pi);
 
 /*
  * Check the header at the start of buf: returns the header length once it

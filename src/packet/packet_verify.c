@@ -5,7 +5,7 @@
  * file at rest; the receiver runs the same check (packet_stream.c) on the
  * bytes as they arrive instead.
  *
- * Offers packet_verify_file and packet_file_kind (packet.h) and
+ * Offers packet_verify_file and packet_file_header (packet.h) and
  * pkt_verify_fd (packet_int.h).
  * Reads with one fixed buffer; needs no secret; never modifies the file.
  */
@@ -98,7 +98,7 @@ packet_verify_file(const struct config *cf, const char *path, struct pkt_info *p
 }
 
 int
-packet_file_kind(const char *path, char *out)
+packet_file_header(const char *path, struct pkt_info *pi)
 {
 	uint8_t *buf = xmalloc(PKT_MAX_HEADER);
 	struct pkt_hdr h;
@@ -110,7 +110,8 @@ packet_file_kind(const char *path, char *out)
 	else if ((n = read_full(fd, buf, PKT_MAX_HEADER)) < 0)
 		err_set("packet file %s: %s", path, strerror(errno));
 	else if (pkt_hdr_parse(buf, n, &h) == 1) {
-		memcpy(out, h.info.kind, sizeof(h.info.kind));
+		*pi = h.info;		/* the dests move to the caller */
+		memset(&h.info, 0, sizeof(h.info));
 		pkt_hdr_free(&h);
 		rc = 0;
 	} else

@@ -183,11 +183,14 @@ control_deliver(const struct order *o, const char *part, const char *dir,
 		const struct strv *names)
 {
 	char kind[PKT_KIND_MAX + 1], *text = NULL;
+	struct pkt_info pi;
 	size_t len;
 	int rc;
 
-	if (packet_file_kind(part, kind) < 0)
+	if (packet_file_header(part, &pi) < 0)
 		return -1;
+	memcpy(kind, pi.kind, sizeof(kind));
+	pkt_info_free(&pi);
 	switch (kind_of(kind)) {
 	case KIND_DATA:
 		return CONTROL_DATA;
@@ -259,6 +262,30 @@ control_offer(struct hop *h, const struct pkt_info *pi, struct sbuf *why)
 		pass_on(&pi->cert, hop_peer(h) ? hop_peer(h)->name : NULL);
 	}
 	return 0;
+}
+
+int
+control_held(const char *bay, const struct order *o)
+{
+	const struct peer *p;
+	struct pkt_info pi;
+	char data[PATH_MAX], why[600];
+	int rc = 0;
+
+	if (S->cf->nauth == 0 || strcmp(o->origin, S->cf->node) == 0 ||
+	    bay_data_path(data, sizeof(data), bay, o->id) < 0 || packet_file_header(data, &pi) < 0)
+		return 0;	/* what cannot be read here fails where it is sent */
+	if (pi.has_cert && trust_check_revoked(S->cf, &pi.cert) < 0)
+		rc = -1;
+	else if (!pi.has_cert && (p = config_peer(S->cf, o->origin)) && p->has_key && p->file &&
+		 trust_check_pinned(S->cf, o->origin, p->key.sign) < 0)
+		rc = -1;
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "origin %s", err_get());
+		err_set("%s", why);
+	}
+	pkt_info_free(&pi);
+	return rc;
 }
 
 /* TRUST-DIR/announced: the digest of the certificate last announced. */

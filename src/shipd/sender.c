@@ -405,6 +405,14 @@ send_claimed(const char *bay, const char *id, const char *path)
 		order_free(&o);
 		return rc;
 	}
+	if (control_held(bay, &o) < 0) {	/* revoked since it was taken: refused here */
+		char why[700];
+
+		snprintf(why, sizeof(why), "refused, not sent on: %s", err_get());
+		bay_corrupt(bay, o.id, Q_ACTIVE, why);
+		order_free(&o);
+		return 65;
+	}
 	if (strv_has(&o.dests, self)) {
 		int r = deliver_local(bay, &o);
 

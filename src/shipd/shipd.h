@@ -160,6 +160,8 @@ int control_deliver(const struct order *o, const char *part, const char *dir,
 		    const struct strv *names);
 void control_hop(struct hop *h);
 int control_offer(struct hop *h, const struct pkt_info *pi, struct sbuf *why);
+/* A packet held here whose origin was revoked since: -1 (err_set why). */
+int control_held(const char *bay, const struct order *o);
 int control_announce(void);	/* in a child */
 void control_start(void);	/* master: fork the announcing child */
 

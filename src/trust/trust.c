@@ -121,6 +121,12 @@ trust_check_raw(const struct config *cf, const uint8_t *raw, size_t len, const c
 }
 
 int
+trust_check_revoked(const struct config *cf, const struct cert *c)
+{
+	return trust_revoked(cf, c, NULL);
+}
+
+int
 trust_check_pinned(const struct config *cf, const char *name, const uint8_t sign[ED25519_PUB_LEN])
 {
 	if (trust_revoked(cf, NULL, sign) < 0) {

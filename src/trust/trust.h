@@ -55,6 +55,8 @@ int trust_check_cert(const struct config *cf, const struct cert *c, const char *
 /* The same from received bytes; *out holds the decoded certificate. */
 int trust_check_raw(const struct config *cf, const uint8_t *raw, size_t len, const char *name,
 		    time_t now, struct cert *out);
+/* Only the revocation lists' verdict on c: 0, or -1 with err_set why. */
+int trust_check_revoked(const struct config *cf, const struct cert *c);
 /* A pinned key (a PEER, KEY or KEYS-DIR entry): -1 if a revocation list names it. */
 int trust_check_pinned(const struct config *cf, const char *name,
 		       const uint8_t sign[ED25519_PUB_LEN]);

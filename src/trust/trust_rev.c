@@ -99,7 +99,7 @@ held_load(const struct config *cf, const char *path, const char *id, const struc
 	  struct held *h)
 {
 	held_free(h);
-	snprintf(h->id, sizeof(h->id), "%s", id);
+	snprintf(h->id, sizeof(h->id), "%.16s", id);
 	h->dev = st->st_dev;
 	h->ino = st->st_ino;
 	h->size = st->st_size;
