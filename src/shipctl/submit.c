@@ -13,6 +13,7 @@
 #include "shipctl.h"
 #include "../crypto/keys.h"
 #include "../global/submit.h"
+#include "../trust/trust.h"
 #include "wait.h"
 #include "../util/log.h"
 
@@ -147,7 +148,9 @@ VERB(submit)
 	}
 	if (rc != EX_OK)
 		goto out;
-	if (keys_load(cf->key_file, &me) < 0) {
+	/* the key that signs (the certified one) and the certificate that
+	 * travels in every header, as the daemon's own packets have them */
+	if (trust_identity(cf, &me) < 0) {
 		fprintf(stderr, "shipctl: submit: %s\n", err_get());
 		rc = EX_CONFIG;
 		goto out;

@@ -17,7 +17,8 @@
  *                     only; the origin's certificate is learned
  *   control_announce  (a child, at start-up and reload) shake hands with
  *                     every neighbour whose key is not known yet, and with
- *                     all of them when this node's certificate changed
+ *                     all of them when this node's certificate changed;
+ *                     again with the queue's back-off while one is down
  *
  * The hooks in sender.c, receiver.c and deliver.c are one call each, so
  * the transfer code around them can change without this file.
@@ -34,6 +35,7 @@
 #include "../util/safefile.h"
 
 #include <inttypes.h>
+#include <sys/wait.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,7 +269,7 @@ control_offer(struct hop *h, const struct pkt_info *pi, struct sbuf *why)
 int
 control_held(const char *bay, const struct order *o)
 {
-	const struct peer *p;
+	struct pubkey pk;
 	struct pkt_info pi;
 	char data[PATH_MAX], why[600];
 	int rc = 0;
@@ -275,11 +277,10 @@ control_held(const char *bay, const struct order *o)
 	if (S->cf->nauth == 0 || strcmp(o->origin, S->cf->node) == 0 ||
 	    bay_data_path(data, sizeof(data), bay, o->id) < 0 || packet_file_header(data, &pi) < 0)
 		return 0;	/* what cannot be read here fails where it is sent */
-	if (pi.has_cert && trust_check_revoked(S->cf, &pi.cert) < 0)
-		rc = -1;
-	else if (!pi.has_cert && (p = config_peer(S->cf, o->origin)) && p->has_key && p->file &&
-		 trust_check_pinned(S->cf, o->origin, p->key.sign) < 0)
-		rc = -1;
+	if (pi.has_cert)
+		rc = trust_check_revoked(S->cf, &pi.cert);
+	else if (trust_node_key(S->cf, S->keys, o->origin, &pk) == TK_NONE)
+		rc = -1;	/* its pinned key or learned certificate: revoked since */
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "origin %s", err_get());
 		err_set("%s", why);
@@ -349,7 +350,31 @@ control_announce(void)
 	if (changed && fails == 0 && announced(hex, 1) < 0)
 		msg_warnx("announce: %s", err_get());
 	strv_free(&to);
-	return 0;
+	return fails ? 75 : 0;
+}
+
+void
+control_exited(int status)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		S->trust_tries = 0;
+		S->trust_due = 0;
+		return;
+	}
+	if (S->poll_mode || S->stopping)
+		return;
+	/* a neighbour was down: try again with the queue's back-off */
+	S->trust_tries++;
+	S->trust_due = time(NULL) + bay_backoff(S->cf, S->trust_tries);
+}
+
+void
+control_tick(void)
+{
+	if (S->trust_due && time(NULL) >= S->trust_due) {
+		S->trust_due = 0;
+		control_start();
+	}
 }
 
 void

@@ -363,6 +363,8 @@ child_exited(pid_t pid, int status)
 		S->nsenders--;
 	if (j->kind == J_SEND)
 		send_exited(j, status);
+	else if (j->kind == J_TRUST)
+		control_exited(status);
 	else if (WIFSIGNALED(status))
 		msg_warnx("%s worker %ld for %s killed by signal %d",
 			  j->kind == J_RECEIVE ? "receive" : "pickup/join", (long)pid,
@@ -558,6 +560,8 @@ arm_timer(void)
 		when = S->next_due;
 	if (S->sweep_at && S->sweep_at < when)
 		when = S->sweep_at;
+	if (S->trust_due && S->trust_due < when)
+		when = S->trust_due;
 	its.it_value.tv_sec = when > now ? when - now : 0;
 	its.it_value.tv_nsec = when > now ? 0 : 1000000;
 	timerfd_settime(S->timerfd, 0, &its, NULL);
@@ -785,6 +789,7 @@ master_run(void)
 				}
 				if (S->sweep_at && time(NULL) >= S->sweep_at)
 					sweep();
+				control_tick();
 				if (time(NULL) >= S->last_full_scan + FULL_SCAN_INTERVAL) {
 					qmgr_scan_all(0);
 					qmgr_purge();

@@ -91,6 +91,8 @@ struct shipd {
 	time_t next_due;		/* earliest deferred retry, 0 = none */
 	time_t last_full_scan;
 	time_t sweep_at;		/* start-up's second look at dead writers' leftovers */
+	time_t trust_due;		/* control.c: announce again (a neighbour was not reached) */
+	int trust_tries;
 };
 
 extern struct shipd *S;
@@ -162,8 +164,10 @@ void control_hop(struct hop *h);
 int control_offer(struct hop *h, const struct pkt_info *pi, struct sbuf *why);
 /* A packet held here whose origin was revoked since: -1 (err_set why). */
 int control_held(const char *bay, const struct order *o);
-int control_announce(void);	/* in a child */
+int control_announce(void);	/* in a child: 0, or 75 if a neighbour was not reached */
 void control_start(void);	/* master: fork the announcing child */
+void control_exited(int status);	/* master: it ended; maybe try again later */
+void control_tick(void);	/* master, on the timer: start it again when due */
 
 /* returns.c */
 int order_save_state(const char *bay, const struct order *o, enum qstate st);
