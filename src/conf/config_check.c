@@ -402,6 +402,15 @@ static void
 check_cert_file(struct report *r)
 {
 	const struct config *cf = r->cf;
+
+	for (int i = 0; i < cf->nauth; i++) {
+		char key[PUBKEY_STRLEN];
+
+		pubkey_format(&cf->auth[i].key, key);
+		if (strstr(key, PLACEHOLDER))
+			report(r, cf->auth[i].line, 0, "AUTHORITY: the key is an example placeholder; "
+			       "paste the AUTHORITY line `shipctl authority init` printed");
+	}
 	struct cert c;
 	char *text, t[24], hex[AUTH_ID_HEX];
 	size_t len;
@@ -409,8 +418,8 @@ check_cert_file(struct report *r)
 	if (cf->cert_file == NULL)
 		return;
 	if ((text = read_file(cf->cert_file, 4096, &len)) == NULL) {
-		report(r, 0, 0, "CERT-FILE %s: %s (on the authority's host: shipctl certify "
-		       "%s.pub --name %s)", cf->cert_file, err_get(), cf->key_file ? cf->key_file :
+		report(r, 0, 0, "CERT-FILE: %s (on the authority's host: shipctl certify "
+		       "%s.pub --name %s)", err_get(), cf->key_file ? cf->key_file :
 		       "shipd.key", cf->node ? cf->node : "NODE");
 		return;
 	}

@@ -767,8 +767,8 @@ examples(void)
 		int placeholders;
 		const char *dest, *hop;
 	} ex[] = {
-		{"conf/examples/SiteA_host1.conf", "SiteA_host1", 9, "SiteC_host2", "SSA"},
-		{"conf/examples/SSA.conf", "SSA", 5, "SiteB_host3", "SSB"},
+		{"conf/examples/SiteA_host1-pinned.conf", "SiteA_host1", 9, "SiteC_host2", "SSA"},
+		{"conf/examples/SSA-pinned.conf", "SSA", 5, "SiteB_host3", "SSB"},
 	};
 	const char *lines[] = {seed_routes[0], seed_routes[1]};
 
@@ -795,7 +795,7 @@ examples(void)
 		config_free(cf);
 	}
 	/* On the exposed host, SiteA's replica hosts are delivered to directly. */
-	struct config *cf = config_load("conf/examples/SSA.conf");
+	struct config *cf = config_load("conf/examples/SSA-pinned.conf");
 	CHECK(cf && strcmp(config_next_hop(cf, "SiteA_host2"), "SiteA_host2") == 0);
 	CHECK(cf && strcmp(config_next_hop(cf, "SiteC_host1"), "SSC") == 0);
 	CHECK(cf && cf->min_port == 49152 && cf->max_port == 65535);
