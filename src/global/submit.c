@@ -10,6 +10,7 @@
 #include "../crypto/crypto.h"
 #include "../queue/order.h"
 #include "../packet/packet.h"
+#include "../trust/trust.h"
 #include "../util/log.h"
 #include "../util/mailaddr.h"
 #include "../util/safefile.h"
@@ -158,14 +159,13 @@ check(const struct config *cf, const struct submit_req *r, struct seal_ctx *x, u
 			err_set("no route and no peer for %s", r->dests.v[i]);
 			return -1;
 		}
-		/* sealing needs every far destination's key (this node: ours) */
+		/* sealing needs every far destination's key (this node: ours):
+		 * pinned, or from a certificate this node has seen */
 		if (strcmp(r->dests.v[i], cf->node) != 0) {
-			const struct peer *p = config_peer(cf, r->dests.v[i]);
+			struct pubkey pk;
 
-			if (p == NULL || !p->has_key) {
-				err_set("no key for %s (add a PEER or KEY line)", r->dests.v[i]);
+			if (trust_node_key(cf, NULL, r->dests.v[i], &pk) == TK_NONE)
 				return -1;
-			}
 		}
 	}
 	x->created = time(NULL);
@@ -226,7 +226,7 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 		else {
 			/* notify is signed into the clear header, the comment sealed
 			 * inside: no relay can change the one or read the other */
-			struct pkt_extra extra = { r->notify, r->comment };
+			struct pkt_extra extra = { r->notify, r->comment, r->kind };
 
 			rc = packet_seal_extra(cf, me, cf->node, r->path, x.name, &r->dests,
 					       x.cls->name, x.group, x.created, x.expires,

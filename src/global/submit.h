@@ -33,6 +33,7 @@ struct submit_req {
 	int copy;			/* keep the source file (else unlinked once queued) */
 	int until_poll;			/* queue it held for the next poll (mkorder -ship):
 					 * deferred/, mtime BAY_NEXT_POLL */
+	const char *kind;		/* the packet's kind; NULL: data (packet.h) */
 };
 
 /*

@@ -11,6 +11,7 @@
  */
 #include "shipd.h"
 #include "../queue/progress.h"
+#include "../trust/trust.h"
 #include "../wire/wire.h"
 #include "../util/addr.h"
 #include "../util/log.h"
@@ -133,6 +134,9 @@ master_fork(struct job *j)
 			break;
 		case J_JOIN:
 			rc = deliver_join(j->bay, j->id);
+			break;
+		case J_TRUST:
+			rc = control_announce();
 			break;
 		case J_RECEIVE:
 			msg_panic("master_fork: receive jobs are forked by the listener");
@@ -351,6 +355,8 @@ child_exited(pid_t pid, int status)
 		S->nsenders--;
 	if (j->kind == J_SEND)
 		send_exited(j, status);
+	else if (j->kind == J_TRUST)
+		control_exited(status);
 	else if (WIFSIGNALED(status))
 		msg_warnx("%s worker %ld for %s killed by signal %d",
 			  j->kind == J_RECEIVE ? "receive" : "pickup/join", (long)pid,
@@ -543,6 +549,8 @@ arm_timer(void)
 		when = S->sched.next_due;
 	if (S->sweep_at && S->sweep_at < when)
 		when = S->sweep_at;
+	if (S->trust_due && S->trust_due < when)
+		when = S->trust_due;
 	its.it_value.tv_sec = when > now ? when - now : 0;
 	its.it_value.tv_nsec = when > now ? 0 : 1000000;
 	timerfd_settime(S->timerfd, 0, &its, NULL);
@@ -605,7 +613,7 @@ reload(void)
 		config_free(cf);
 		return;
 	}
-	if (keys_load(cf->key_file, &k) < 0) {
+	if (trust_identity(cf, &k) < 0) {
 		if (geteuid() == 0 || strcmp(cf->key_file, S->cf->key_file) != 0) {
 			msg_warnx("reload refused, keeping the running configuration: %s", err_get());
 			config_free(cf);
@@ -620,6 +628,7 @@ reload(void)
 				 cf->listen_port != S->cf->listen_port)))
 		msg_warnx("reload: LISTEN changed; restart shipd to move the listener");
 	config_add_self(cf, &k->pub);
+	trust_attach(cf);
 	config_free(S->cf);
 	keys_free(S->keys);
 	S->cf = cf;
@@ -629,6 +638,7 @@ reload(void)
 		ep_add(S->inofd);
 	msg_info("reloaded %s", S->conf_path);
 	qmgr_scan_all(&S->sched, 0);
+	control_start();
 }
 
 static void
@@ -737,6 +747,7 @@ master_run(void)
 			 S->cf->min_port ? xasprintf("%d-%d", S->cf->min_port, S->cf->max_port)
 					 : "ephemeral", S->cf->max_children, S->cf->max_receivers);
 	qmgr_scan_all(&S->sched, S->poll_mode);
+	control_start();
 	if (S->poll_mode)
 		qmgr_purge(&S->sched);
 	else
@@ -773,6 +784,7 @@ master_run(void)
 				}
 				if (S->sweep_at && time(NULL) >= S->sweep_at)
 					sweep();
+				control_tick();
 				if (time(NULL) >= S->sched.last_full_scan + FULL_SCAN_INTERVAL) {
 					qmgr_scan_all(&S->sched, 0);
 					qmgr_purge(&S->sched);

@@ -80,6 +80,8 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 		sbuf_puts(why, err_get());
 		return -1;
 	}
+	if (control_offer(h, pi, why) < 0)	/* a hop's role; learns the origin's certificate */
+		return -1;
 	if (order_packet_id(o->id, base, sizeof(base)) < 0)
 		base[0] = 0;
 	if (strcmp(base, pi->id) != 0 || strcmp(o->origin, pi->origin) != 0 ||
@@ -347,6 +349,7 @@ serve(struct hop *h)
 	ssize_t n;
 
 	msg = xmalloc(HOP_MAX_MSG);
+	control_hop(h);		/* a certificate it showed may be news here */
 	for (;;) {
 		if ((n = xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->io_timeout)) < 0) {
 			msg_info("hop from %s (%s) closed: %s", hop_peer(h)->name, hop_remote(h),

@@ -14,6 +14,8 @@
  *   deliver.c   opening packets here, receipts, the receipt handler
  *   returns.c   expiry, turning orders around, notifications
  *   once.c      notes logged once per daemon run across children
+ *   control.c   packets of other kinds (revocation lists, certificates),
+ *               what handshakes and headers teach, announcing this node
  */
 #ifndef SHIPD_SHIPD_H
 #define SHIPD_SHIPD_H
@@ -47,6 +49,8 @@ struct shipd {
 	int failures;			/* attempts that failed (for --poll's status) */
 	time_t sweep_at;		/* the next bay_sweep of every bay */
 	int lockfd;			/* SPOOL/shipd.pid, locked while we live (lock.c) */
+	time_t trust_due;		/* control.c: announce again (a neighbour was not reached) */
+	int trust_tries;
 };
 
 extern struct shipd *S;
@@ -87,6 +91,20 @@ void deliver_retry_handlers(const char *bay);
 /* once.c: a note logged once per daemon run, whichever child meets it */
 int once_init(void);		/* master, before the first fork */
 int once_first(const char *key);	/* 1 the first time key is seen */
+/* control.c */
+struct hop;
+struct pkt_info;
+#define CONTROL_DATA	1	/* control_deliver: an ordinary packet, deliver the file */
+int control_deliver(const struct order *o, const char *part, const char *dir,
+		    const struct strv *names);
+void control_hop(struct hop *h);
+int control_offer(struct hop *h, const struct pkt_info *pi, struct sbuf *why);
+/* A packet held here whose origin was revoked since: -1 (err_set why). */
+int control_held(const char *bay, const struct order *o);
+int control_announce(void);	/* in a child: 0, or 75 if a neighbour was not reached */
+void control_start(void);	/* master: fork the announcing child */
+void control_exited(int status);	/* master: it ended; maybe try again later */
+void control_tick(void);	/* master, on the timer: start it again when due */
 
 /* returns.c */
 int return_order(const char *bay, struct order *o, enum qstate from, const char *why);

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include "../conf/config.h"
+#include "../crypto/cert.h"
 #include "../crypto/keys.h"
 
 #define HOP_MAX_MSG	(256 * 1024)
@@ -66,6 +67,8 @@ int hop_eof(const struct hop *h);
 void hop_close(struct hop *h);
 
 const struct peer *hop_peer(const struct hop *h);
+/* The certificate the peer proved itself with, or NULL (a pinned key). */
+const struct cert *hop_cert(const struct hop *h);
 const char *hop_proto(const struct hop *h);		/* "tcp" or "udp" */
 int hop_local_port(const struct hop *h);
 const char *hop_remote(const struct hop *h);		/* "addr:port" */

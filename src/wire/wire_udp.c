@@ -101,7 +101,8 @@ struct udp {
 	int64_t srtt, rttvar, rto, keepalive_us;
 	int backoff;
 	int64_t last_progress, last_sent, last_data_in;
-	uint8_t auth[UDP_AUTH_LEN];			/* the AUTH datagram of this session */
+	uint8_t auth[UDP_AUTH_MAX];			/* the AUTH datagram of this session */
+	size_t authlen;
 	char why[200];				/* what killed the hop */
 	struct wire_lossy loss;
 	struct hop_udp_stats st;
@@ -463,14 +464,14 @@ udp_hop_input(struct hop *h, const uint8_t *dg, size_t len)
 		udp_ctl_in(h, dg, len);
 		break;
 	case UDP_T_AUTH:			/* the client missed our HSOK */
-		if (h->server && len == UDP_AUTH_LEN && crypto_memeq(dg, u->auth, UDP_AUTH_LEN))
+		if (h->server && len == u->authlen && crypto_memeq(dg, u->auth, len))
 			u->need_hsok = 1;
 		else
 			u->st.bad++;
 		break;
 	case UDP_T_REPLY:			/* the server missed our AUTH */
 		if (!h->server && !u->confirmed)
-			udp_xmit(h, u->auth, UDP_AUTH_LEN);
+			udp_xmit(h, u->auth, u->authlen);
 		else
 			u->st.dup++;
 		break;
@@ -759,9 +760,12 @@ hop_udp_stats(const struct hop *h, struct hop_udp_stats *st)
 /* ---- where the handshake (wire_udp_hs.c) hands over ---- */
 
 void
-udp_hop_start(struct hop *h, const uint8_t auth[UDP_AUTH_LEN], int64_t rtt_us)
+udp_hop_start(struct hop *h, const uint8_t *auth, size_t len, int64_t rtt_us)
 {
-	memcpy(h->u->auth, auth, UDP_AUTH_LEN);
+	if (len > sizeof(h->u->auth))
+		len = sizeof(h->u->auth);	/* the handshake checked it */
+	memcpy(h->u->auth, auth, len);
+	h->u->authlen = len;
 	if (rtt_us >= 0)
 		rtt_sample(h->u, rtt_us);
 	if (h->server)
@@ -781,7 +785,7 @@ udp_hop_confirm(struct hop *h, int64_t deadline, const char *me)
 			return -1;
 		}
 		if (t >= next) {
-			udp_xmit(h, u->auth, UDP_AUTH_LEN);
+			udp_xmit(h, u->auth, u->authlen);
 			next = t + rto;
 			rto = 2 * rto < UDP_RTO_MAX_US ? 2 * rto : UDP_RTO_MAX_US;
 		}

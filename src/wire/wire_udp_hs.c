@@ -109,7 +109,7 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 	struct wire_hs hs;
 	struct wire_lossy loss;
 	struct hop *h = NULL;
-	uint8_t hello[UDP_DGRAM_MAX], b[UDP_DGRAM_MAX], auth[UDP_AUTH_LEN];
+	uint8_t hello[UDP_DGRAM_MAX], b[UDP_DGRAM_MAX], auth[UDP_AUTH_MAX];
 	char remote[80], what[64];
 	int fd;
 	ssize_t n;
@@ -137,7 +137,7 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 			setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof(on));
 	}
 	wire_lossy_init(&loss);
-	if (wire_hs_begin(&hs, 0) < 0 || wire_hs_hello_make(&hs, cf->node) < 0)
+	if (wire_hs_begin(&hs, cf, 0) < 0 || wire_hs_hello_make(&hs, cf->node) < 0)
 		goto fail;
 	memset(hello, 0, sizeof(hello));
 	memcpy(hello, hs.m1, hs.m1len);
@@ -168,10 +168,11 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 	if (wire_hs_auth_make(&hs, me) < 0 || wire_hs_keys(&hs, &tx, &rx) < 0)
 		goto fail;
 	auth[0] = UDP_T_AUTH;
-	memcpy(auth + 1, hs.m3, ED25519_SIG_LEN);
+	memcpy(auth + 1, hs.m3, hs.m3len);
 	h = wire_hop_new(fd, HOP_UDP, 0, timeout_s, p, tx, rx, remote);
+	wire_hs_hop(&hs, h);
 	tx = rx = NULL;
-	udp_hop_start(h, auth, rtt);
+	udp_hop_start(h, auth, 1 + hs.m3len, rtt);
 	if (udp_hop_confirm(h, deadline, cf->node) < 0)	/* AUTH until accepted */
 		goto fail;
 	wire_hs_end(&hs);
@@ -226,7 +227,7 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 	addr_str(from, remote, sizeof(remote));
 	timeout_s = wire_timeout(cf, timeout_s);
 	deadline = wire_now_us() + (int64_t)timeout_s * 1000000;
-	if (wire_hs_begin(&hs, 1) < 0)
+	if (wire_hs_begin(&hs, cf, 1) < 0)
 		goto fail;
 	if (len > UDP_DGRAM_MAX) {
 		err_set("oversized hello (%zu bytes)", len);
@@ -261,9 +262,9 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 			err_set("client left the handshake (port unreachable)");
 			goto fail;
 		}
-		if (n != UDP_AUTH_LEN || b[0] != UDP_T_AUTH)
+		if (n < UDP_AUTH_LEN || n > UDP_AUTH_MAX || b[0] != UDP_T_AUTH)
 			continue;
-		if (wire_hs_auth_check(&hs, b + 1, p) < 0)
+		if (wire_hs_auth_check(&hs, b + 1, n - 1, p) < 0)
 			goto fail;
 		rtt = resend_rtt(&rs);
 		break;
@@ -271,8 +272,9 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 	if (wire_hs_keys(&hs, &tx, &rx) < 0)
 		goto fail;
 	h = wire_hop_new(fd, HOP_UDP, 1, timeout_s, p, tx, rx, remote);
+	wire_hs_hop(&hs, h);
 	wire_hs_end(&hs);
-	udp_hop_start(h, b, rtt);	/* sends HSOK */
+	udp_hop_start(h, b, n, rtt);	/* sends HSOK */
 	return h;
 fail:
 	wire_hs_abort(&hs, tx, rx, NULL, fd);

@@ -752,6 +752,10 @@ refusal(int udp, const char *cname, struct keys *ck, struct keys *bk, char *cerr
 
 	addpeer(cfB, "A", 0, kA);
 	addpeer(cfB, "C", 0, kC);
+	addpeer(cfB, "K", 0, kX);	/* made a KEY node below: known by key only */
+	free(cfB->peers[cfB->npeers - 1].host);
+	cfB->peers[cfB->npeers - 1].host = NULL;
+	cfB->peers[cfB->npeers - 1].file = "keys/K.pub";
 	addpeer(cfA, "B", port, bk);
 	s = serve(cfB, kB, !udp, udp, 3, echo);
 	h = hop_connect(cfA, ck, config_peer(cfA, "B"), 3);
@@ -775,6 +779,26 @@ refuse_unknown_node(void)
 	CHECK_HAS(cerr, "hop to B (127.0.0.1:");
 	CHECK_HAS(cerr, "B closed the connection in handshake (does it know X");
 	free(sout);
+}
+
+/*
+ * Issue 14: a node B knows only by its key (a KEY line, or KEYS-DIR/K.pub)
+ * is not a PEER, and shipping.conf(5) says only PEERs may connect. It used
+ * to be accepted as a direct hop from an allowed address.
+ */
+static void
+refuse_key_only_node(void)
+{
+	char cerr[1024], *sout;
+
+	for (int udp = 0; udp <= 1; udp++) {
+		refusal(udp, "K", kX, kB, cerr, sizeof(cerr), &sout);
+		CHECK_HAS(sout, "ERR hop from 127.0.0.1:");
+		CHECK_HAS(sout, "K is known here by its key only");
+		CHECK_HAS(sout, "only a PEER may be a direct hop");
+		CHECK(cerr[0] != 0);
+		free(sout);
+	}
 }
 
 static void
@@ -831,7 +855,7 @@ raw_connect(int port)
 static void
 refuse_garbage(void)
 {
-	static const uint8_t v2[] = "SHIPD-HOP\002\001A";
+	static const uint8_t v2[] = "SHIPD-HOP\003\001A";
 	int port = ports(1), fd;
 	struct config *cfB = mkconf("B", port, 0, 0);
 	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(9) };
@@ -858,14 +882,14 @@ refuse_garbage(void)
 	CHECK_HAS(err_get(), "hop from 127.0.0.1:9: not a shipd peer: bad magic");
 	CHECK(hop_accept_udp(cfB, kB, v2, sizeof(v2) - 1, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
-	CHECK_HAS(err_get(), "unsupported hop protocol version 2");
+	CHECK_HAS(err_get(), "unsupported hop protocol version 3");
 
 	/* what the master lets through to a child */
 	{
 		struct wire_hs hs;
 		uint8_t dg[HOP_UDP_HELLO_LEN] = { 0 };
 
-		CHECK(wire_hs_begin(&hs, 0) == 0 && wire_hs_hello_make(&hs, "A") == 0);
+		CHECK(wire_hs_begin(&hs, cfB, 0) == 0 && wire_hs_hello_make(&hs, "A") == 0);
 		memcpy(dg, hs.m1, hs.m1len);
 		CHECK(hop_udp_is_hello(dg, sizeof(dg)));
 		CHECK(!hop_udp_is_hello(dg, hs.m1len));
@@ -891,7 +915,7 @@ silent_client_dropped(void)
 		fd = raw_connect(port);
 		CHECK(fd >= 0);
 		if (half)	/* a half hello, then nothing */
-			CHECK(send(fd, "SHIPD-HOP\001\001A", 12, MSG_NOSIGNAL) == 12);
+			CHECK(send(fd, "SHIPD-HOP\002\001A", 12, MSG_NOSIGNAL) == 12);
 		out = server_wait(&s, &t1);
 		CHECK_HAS(out, "timeout in handshake");
 		CHECK(t1 - t0 >= 1.9 && t1 - t0 <= 3.0);
@@ -1120,7 +1144,7 @@ tampered_tcp_frames(void)
 		lfd = wire_listen_tcp(cfP);
 		fflush(stdout);
 		if ((pid = fork()) == 0)	/* HELLO (44 bytes for "A") + AUTH (64) */
-			mitm(lfd, port, HS_HEAD_LEN + 1 + X25519_LEN + ED25519_SIG_LEN, mode);
+			mitm(lfd, port, HS_HEAD_LEN + 1 + X25519_LEN + ED25519_SIG_LEN + 2, mode);
 		close(lfd);
 		h = hop_connect(cfA, kA, config_peer(cfA, "B"), 5);
 		CHECK(h != NULL);
@@ -1256,6 +1280,7 @@ main(void)
 	TEST(port_range_ten_udp_hops);
 	TEST(port_range_busy);
 	TEST(refuse_unknown_node);
+	TEST(refuse_key_only_node);
 	TEST(refuse_stolen_name);
 	TEST(refuse_other_peers_name);
 	TEST(refuse_wrong_server_key);
