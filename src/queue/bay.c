@@ -8,6 +8,7 @@
  * reads packet contents or touches the network; nothing here exits.
  */
 #include "bay.h"
+#include "drop.h"
 #include "../util/log.h"
 #include "../util/safefile.h"
 
@@ -164,9 +165,16 @@ int
 bay_load(const char *bay, const char *id, enum qstate st, struct order *o)
 {
 	char path[PATH_MAX];
+	struct stat sb;
 
 	if (bay_path(path, sizeof(path), bay, st, id) < 0) {
 		order_init(o);
+		return -1;
+	}
+	/* never opened unless a regular file (corrupt/ keeps links, FIFOs...) */
+	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		order_init(o);
+		err_set("%s: a %s, not an order", path, drop_kind(sb.st_mode));
 		return -1;
 	}
 	if (order_load(path, o) < 0)
@@ -496,8 +504,9 @@ bay_scan(const char *bay, enum qstate st, bay_scan_fn fn, void *arg)
 		if (!order_id_valid(de->d_name))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(sb.st_mode))
-			continue;	/* moved away meanwhile, or not a file */
+		    (!S_ISREG(sb.st_mode) && st != Q_CORRUPT))
+			continue;	/* moved away meanwhile, or not a file; corrupt/
+					 * lists what was set aside, links and all */
 		if (fn(arg, bay, st, de->d_name, sb.st_mtime) < 0) {
 			rc = -1;
 			break;

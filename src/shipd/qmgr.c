@@ -155,50 +155,11 @@ qmgr_scan_joining(const char *bay)
 	htab_free(seen, NULL);
 }
 
-static int
-is_temp_name(const char *n)
-{
-	size_t len = strlen(n);
-
-	return n[0] == '.' || n[0] == '#' || n[len - 1] == '~' ||
-	       (len > 4 && strcmp(n + len - 4, ".tmp") == 0) ||
-	       (len > 5 && strcmp(n + len - 5, ".part") == 0) ||
-	       (len > 5 && strcmp(n + len - 5, ".swp") == 0);
-}
-
-/* drop/DEST/FILE: a closed, non-temporary regular file becomes an order. */
+/* drop/DEST/FILE: what is complete becomes an order (pickup.c, queue/drop.h). */
 void
 qmgr_scan_drops(const char *bay)
 {
-	char dir[PATH_MAX], sub[PATH_MAX], path[PATH_MAX];
-	struct dirent *d, *f;
-	DIR *dp, *fp;
-
-	if (path_fmt(dir, sizeof(dir), "%s/drop", bay) < 0 || (dp = opendir(dir)) == NULL)
-		return;
-	while ((d = readdir(dp)) != NULL) {
-		if (d->d_name[0] == '.' ||
-		    path_fmt(sub, sizeof(sub), "%s/%s", dir, d->d_name) < 0 ||
-		    (fp = opendir(sub)) == NULL)
-			continue;
-		while ((f = readdir(fp)) != NULL) {
-			struct stat st;
-
-			if (is_temp_name(f->d_name) ||
-			    path_fmt(path, sizeof(path), "%s/%s", sub, f->d_name) < 0 ||
-			    lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
-				continue;
-			qmgr_enqueue(J_PICKUP, bay, path);
-		}
-		closedir(fp);
-	}
-	closedir(dp);
-}
-
-int
-pickup_is_temp_name(const char *n)
-{
-	return is_temp_name(n);
+	pickup_scan(bay);
 }
 
 /* Deferred orders that are due; recomputes the next wake-up. */

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include "../queue/bay.h"
+#include "../queue/drop.h"
 #include "../conf/config.h"
 #include "../crypto/keys.h"
 #include "../queue/order.h"
@@ -90,6 +91,7 @@ struct shipd {
 	time_t next_due;		/* earliest deferred retry, 0 = none */
 	time_t last_full_scan;
 	time_t sweep_at;		/* start-up's second look at dead writers' leftovers */
+	struct drop_table *drops;	/* what pickup saw in drop/ (queue/drop.h) */
 };
 
 extern struct shipd *S;
@@ -132,7 +134,12 @@ void peer_stopped(const char *name);	/* that worker exited */
 /* pickup.c */
 int pickup_init(void);
 void pickup_event(void);
+void pickup_scan(const char *bay);	/* every drop of a bay, judged */
 int pickup_file(const char *bay, const char *path);	/* in a child */
+/* pickup_file's exits besides 0, 65 and 75: the master judges the drop again */
+#define PICKUP_CHANGED	3	/* not the file judged complete any more */
+#define PICKUP_WRITING	4	/* open for writing by some process */
+void pickup_exited(const struct job *j, int code);
 const struct sclass *bay_class(const struct config *cf, const char *bay);
 
 /* sender.c */
