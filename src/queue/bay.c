@@ -442,15 +442,28 @@ free_bytes(const char *path, uint64_t *avail)
 int
 bay_space_ok(const struct config *cf, const char *bay, uint64_t size)
 {
-	char a[16], b[16], c[16];
+	return bay_room_ok(cf, bay, size, 0);
+}
+
+int
+bay_room_ok(const struct config *cf, const char *bay, uint64_t size, uint64_t unpacked)
+{
+	char a[16], b[16], c[16], d[16];
 	uint64_t avail, used;
 
 	if (free_bytes(bay, &avail) < 0)
 		return -1;
-	if (avail < cf->min_free_disk || avail - cf->min_free_disk < size) {
-		err_set("bay full: %s: %s free, need %s plus MIN-FREE-DISK %s", bay,
-			fmt_size(avail, a, sizeof(a)), fmt_size(size, b, sizeof(b)),
-			fmt_size(cf->min_free_disk, c, sizeof(c)));
+	if (avail < cf->min_free_disk || avail - cf->min_free_disk < size ||
+	    avail - cf->min_free_disk - size < unpacked) {
+		if (unpacked)
+			err_set("bay full: %s: %s free, need %s for the packet and %s to unpack "
+				"it, plus MIN-FREE-DISK %s", bay, fmt_size(avail, a, sizeof(a)),
+				fmt_size(size, b, sizeof(b)), fmt_size(unpacked, d, sizeof(d)),
+				fmt_size(cf->min_free_disk, c, sizeof(c)));
+		else
+			err_set("bay full: %s: %s free, need %s plus MIN-FREE-DISK %s", bay,
+				fmt_size(avail, a, sizeof(a)), fmt_size(size, b, sizeof(b)),
+				fmt_size(cf->min_free_disk, c, sizeof(c)));
 		return -1;
 	}
 	if (cf->bay_size_limit == 0)

@@ -106,6 +106,12 @@ int bay_link_data_as(const char *from_bay, const char *from_id, const char *to_b
  * free-disk floor, else -1 with err_set("bay full: ...").
  */
 int bay_space_ok(const struct config *cf, const char *bay, uint64_t size);
+/*
+ * The same for a packet that is also opened here: the free-disk floor must
+ * hold size plus unpacked bytes for its contents (the unpacked files live
+ * in unpack/ and incoming/, outside BAY-SIZE-LIMIT, which counts size only).
+ */
+int bay_room_ok(const struct config *cf, const char *bay, uint64_t size, uint64_t unpacked);
 /* Bytes under data/, tmp/ and partial/ (what BAY-SIZE-LIMIT bounds). */
 int bay_usage(const char *bay, uint64_t *bytes);
 /* Remove interrupted transfers (partial/) not touched since older_than. */
