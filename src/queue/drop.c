@@ -399,24 +399,26 @@ look_at(struct drop_scan *s, const char *bay, int dirfd, const char *dir, const 
 	}
 }
 
-/* An IN_CLOSE_WRITE named "#INODE": a file made with O_TMPFILE and linked
- * in is closed under that name, not under the one it was linked as. */
-struct tmpfile_close {
-	const char *dir;
+/* The paths of the records under prefix ("DIR/"; directly in DIR only when
+ * direct) with inode ino (0: any), not seen by scan not_gen (0: any). */
+struct pick {
+	const char *prefix;
+	int direct;
 	ino_t ino;
+	unsigned not_gen;
 	struct strv paths;
 };
 
 static void
-find_ino(void *arg, const char *key, void *value)
+pick_one(void *arg, const char *key, void *value)
 {
-	struct tmpfile_close *c = arg;
+	struct pick *p = arg;
 	const struct drop_rec *r = value;
-	size_t n = strlen(c->dir);
+	size_t n = strlen(p->prefix);
 
-	if (r->snap.st_ino == c->ino && strncmp(key, c->dir, n) == 0 && key[n] == '/' &&
-	    strchr(key + n + 1, '/') == NULL)
-		strv_add(&c->paths, key);
+	if (strncmp(key, p->prefix, n) == 0 && (!p->direct || strchr(key + n, '/') == NULL) &&
+	    (p->ino == 0 || r->snap.st_ino == p->ino) && (p->not_gen == 0 || r->gen != p->not_gen))
+		strv_add(&p->paths, key);
 }
 
 void
@@ -431,31 +433,19 @@ drop_look(struct drop_scan *s, const char *bay, const char *dir, const char *nam
 	dest = dest ? dest + 1 : dir;
 	if (ev == DROP_CLOSED && name[0] == '#' && name[1] &&
 	    strspn(name + 1, "0123456789") == strlen(name + 1)) {
-		struct tmpfile_close c = { dir, (ino_t)strtoull(name + 1, NULL, 10), {0} };
+		/* a file made with O_TMPFILE and linked in is closed under
+		 * "#INODE", not under the name it was linked as */
+		char prefix[PATH_MAX];
+		struct pick c = { prefix, 1, (ino_t)strtoull(name + 1, NULL, 10), 0, {0} };
 
-		htab_walk(s->t->h, find_ino, &c);
+		if (path_fmt(prefix, sizeof(prefix), "%s/", dir) == 0)
+			htab_walk(s->t->h, pick_one, &c);
 		for (int i = 0; i < c.paths.n; i++)
 			look_at(s, bay, dirfd, dir, dest, strrchr(c.paths.v[i], '/') + 1, ev);
 		strv_free(&c.paths);
 	} else
 		look_at(s, bay, dirfd, dir, dest, name, ev);
 	close(dirfd);
-}
-
-struct stale {
-	const char *prefix;
-	unsigned gen;
-	struct strv paths;
-};
-
-static void
-find_stale(void *arg, const char *key, void *value)
-{
-	struct stale *x = arg;
-	const struct drop_rec *r = value;
-
-	if (r->gen != x->gen && strncmp(key, x->prefix, strlen(x->prefix)) == 0)
-		strv_add(&x->paths, key);
 }
 
 static void
@@ -485,7 +475,7 @@ drop_scan(struct drop_scan *s, const char *bay)
 {
 	char droot[PATH_MAX], prefix[PATH_MAX], path[PATH_MAX];
 	char label[NAME_MAX + 8], rel[NAME_MAX + 8];
-	struct stale x = { prefix, 0, {0} };
+	struct pick x = { prefix, 0, 0, 0, {0} };
 	struct dirent *d;
 	struct stat st;
 	DIR *dp;
@@ -499,7 +489,9 @@ drop_scan(struct drop_scan *s, const char *bay)
 		close(fd);
 		return;
 	}
-	x.gen = ++s->t->gen;
+	if (++s->t->gen == 0)
+		s->t->gen++;	/* 0 means "any scan" to pick_one */
+	x.not_gen = s->t->gen;
 	while ((d = readdir(dp)) != NULL) {
 		if (d->d_name[0] == '.' ||
 		    path_fmt(path, sizeof(path), "%s/%s", droot, d->d_name) < 0 ||
@@ -518,7 +510,7 @@ drop_scan(struct drop_scan *s, const char *bay)
 	}
 	closedir(dp);
 	/* forget what this bay's drop tree no longer holds */
-	htab_walk(s->t->h, find_stale, &x);
+	htab_walk(s->t->h, pick_one, &x);
 	for (int i = 0; i < x.paths.n; i++)
 		drop_forget(s->t, x.paths.v[i]);
 	strv_free(&x.paths);

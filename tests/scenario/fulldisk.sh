@@ -18,18 +18,6 @@
 . "$TOP/tests/lib/chaos.sh"
 if [ "$(id -u)" -ne 0 ]; then echo "ok - fulldisk skipped: needs root to mount tmpfs # SKIP"; exit 0; fi
 nodes_init
-MOUNTS=()
-fulldisk_cleanup() {
-	local m
-	for n in "${!PID[@]}"; do node_stop "$n" 2>/dev/null; done
-	for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null; done
-	nodes_cleanup
-}
-trap fulldisk_cleanup EXIT
-small_fs() {	# DIR SIZE: a tmpfs of SIZE mounted on DIR
-	mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=0700" tmpfs "$1" && MOUNTS+=("$1")
-}
-free_bytes() { df -B1 --output=avail "$1" | tail -n 1 | tr -d ' '; }
 base=$((20000 + RANDOM % 20000))
 work=$NODES/work; mkdir -p "$work/out"
 

@@ -13,23 +13,13 @@
 . "$TOP/tests/lib/chaos.sh"
 if [ "$(id -u)" -ne 0 ]; then echo "ok - noroom skipped: needs root to mount tmpfs # SKIP"; exit 0; fi
 nodes_init
-MOUNTS=()
-noroom_cleanup() {
-	local m
-	for n in "${!PID[@]}"; do node_stop "$n" 2>/dev/null; done
-	for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null; done
-	nodes_cleanup
-}
-trap noroom_cleanup EXIT
-free_bytes() { df -B1 --output=avail "$1" | tail -n 1 | tr -d ' '; }
 base=$((20000 + RANDOM % 20000))
 work=$NODES/work; mkdir -p "$work"
 
 node_add A $((base + 1))
 node_add B $((base + 2)) "MIN-FREE-DISK 1m"
 node_peer A B; node_peer B A
-mkdir -p "$NODES/B/spool" && mount -t tmpfs -o size=16m,mode=0700 tmpfs "$NODES/B/spool" &&
-	MOUNTS+=("$NODES/B/spool") || { fail "mount tmpfs for B"; finish; }
+small_fs "$NODES/B/spool" 16m || { fail "mount tmpfs for B"; finish; }
 for n in A B; do node_start "$n" || { fail "start $n"; finish; }; done
 
 # 4 MiB that does not compress; B keeps 1 MiB free and has 4 MiB + 2 MiB:

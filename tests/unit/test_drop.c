@@ -366,6 +366,29 @@ scan_takes_and_sets_aside(void)
 		CHECK_INT(drop_writer_open(r), 0);
 		close(r);
 	}
+	/* made with O_TMPFILE and linked in: closed as "#INODE" */
+	{
+		char dir[PATH_MAX], tmpl[PATH_MAX], lp[PATH_MAX], hash[32];
+		struct stat st;
+		int w;
+
+		snprintf(dir, sizeof(dir), "%s/drop/B", bay);
+		w = open(dir, O_TMPFILE | O_WRONLY, 0600);
+		CHECK(w >= 0 && write(w, "tmpfile\n", 8) == 8);
+		snprintf(tmpl, sizeof(tmpl), "/proc/self/fd/%d", w);
+		snprintf(lp, sizeof(lp), "%s/drop/B/linked.dat", bay);
+		CHECK_INT(linkat(AT_FDCWD, tmpl, AT_FDCWD, lp, AT_SYMLINK_FOLLOW), 0);
+		strv_free(&taken);
+		drop_look(&s, bay, dir, "linked.dat", DROP_CREATED);
+		CHECK_INT(taken.n, 0);	/* waits for its close */
+		close(w);
+		CHECK_INT(lstat(lp, &st), 0);
+		snprintf(hash, sizeof(hash), "#%llu", (unsigned long long)st.st_ino);
+		drop_look(&s, bay, dir, hash, DROP_CLOSED);
+		CHECK(taken.n == 1 && strcmp(taken.v[0], lp) == 0);
+		unlink(lp);
+		strv_free(&taken);
+	}
 	/* gone from the tree: forgotten */
 	CHECK_INT(unlink(p), 0);
 	strv_free(&taken);
