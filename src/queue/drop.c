@@ -297,7 +297,7 @@ int
 drop_set_aside(const char *bay, int dirfd, const char *name, const char *label,
 	       const char *why, char *as, size_t assize)
 {
-	char cdir[PATH_MAX], base[ORDER_ID_MAX], id[ORDER_ID_MAX], wname[ORDER_ID_MAX + 8];
+	char cdir[PATH_MAX], base[ORDER_ID_MAX], id[ORDER_ID_MAX + 16], wname[ORDER_ID_MAX + 24];
 	struct sbuf w = {0};
 	struct stat st;
 	int cfd, r;
