@@ -96,6 +96,8 @@ struct config {
 	int nallow;
 	uint64_t bay_size_limit;	/* BAY-SIZE-LIMIT bytes per bay (0 = none) */
 	uint64_t min_free_disk;		/* MIN-FREE-DISK bytes kept free */
+	int drop_quiet;			/* DROP-QUIET-TIME: a drop written in place is
+					 * taken once closed and unchanged this long */
 	int max_children;		/* MAX-CHILDREN senders (default 10) */
 	int max_receivers;		/* MAX-RECEIVERS (default 10) */
 	int retry_min, retry_max;	/* RETRY-MIN / RETRY-MAX seconds */

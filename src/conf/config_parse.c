@@ -59,6 +59,7 @@ static const struct directive directives[] = {
 	{"ALLOW", K_STR, NULL, NOFIELD, 0, 0, cfd_allow, "ALLOW cidr..."},
 	{"BAY-SIZE-LIMIT", K_SIZE, "0", F(bay_size_limit), 0, 0, NULL, "BAY-SIZE-LIMIT n[k|m|g]"},
 	{"MIN-FREE-DISK", K_SIZE, "64m", F(min_free_disk), 0, 0, NULL, "MIN-FREE-DISK n[k|m|g]"},
+	{"DROP-QUIET-TIME", K_DUR, "5s", F(drop_quiet), 0, DAY, NULL, "DROP-QUIET-TIME n[s|m|h|d]"},
 	{"MAX-CHILDREN", K_INT, "10", F(max_children), 1, 64, NULL, "MAX-CHILDREN n"},
 	{"MAX-RECEIVERS", K_INT, "10", F(max_receivers), 1, 1024, NULL, "MAX-RECEIVERS n"},
 	{"RETRY-MIN", K_DUR, "60s", F(retry_min), 1, 30 * DAY, NULL, "RETRY-MIN n[s|m|h|d]"},

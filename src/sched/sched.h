@@ -74,6 +74,8 @@ struct sched {
 	time_t last_full_scan;
 	/* called for each bay qmgr_scan_all looked at (may be NULL) */
 	void (*scanned)(struct sched *sc, const char *bay);
+	/* how drop/ is looked at (the daemon's pickup); NULL: drops wait */
+	void (*scan_drops)(struct sched *sc, const char *bay);
 };
 
 void sched_init(struct sched *sc, const struct config *cf);

@@ -361,16 +361,10 @@ child_exited(pid_t pid, int status)
 		msg_warnx("%s worker %ld for %s killed by signal %d",
 			  j->kind == J_RECEIVE ? "receive" : "pickup/join", (long)pid,
 			  j->id ? j->id : "(hop)", WTERMSIG(status));
-	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && j->kind != J_RECEIVE) {
+	else if (WIFEXITED(status) && j->kind == J_PICKUP)
+		pickup_exited(j, WEXITSTATUS(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && j->kind != J_RECEIVE)
 		S->failures++;
-		/* a pickup that may work later (bay full): look again after RETRY-MIN */
-		if (j->kind == J_PICKUP && WEXITSTATUS(status) == 75) {
-			time_t when = time(NULL) + S->cf->retry_min;
-
-			if (S->sched.next_due == 0 || when < S->sched.next_due)
-				S->sched.next_due = when;
-		}
-	}
 	if (j->key && j->kind != J_SEND)
 		htab_del(S->sched.busy, j->key);
 	job_free(j);

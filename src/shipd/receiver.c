@@ -144,9 +144,13 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 		return -1;
 	}
 	*bayp = o->returning ? cls->return_bay : bay_choose(cls);
-	if (bay_space_ok(S->cf, *bayp, o->size) < 0) {
+	/* "busy": temporary, about room, never about reaching us (the sender
+	 * defers the order and keeps the hop up); a destination needs room to
+	 * unpack too (shipping.conf(5), MIN-FREE-DISK) */
+	if (bay_room_ok(S->cf, *bayp, o->size, o->returning || !strv_has(&o->dests, S->cf->node) ?
+			0 : pi->total_size) < 0) {
 		*reply = XF_TEMPFAIL;
-		sbuf_puts(why, err_get());
+		sbuf_printf(why, "busy, no room: %s", err_get());
 		return -1;
 	}
 	return 0;

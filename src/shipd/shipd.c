@@ -223,6 +223,7 @@ main(int argc, char **argv)
 	S->sched.only_class = sclass;
 	if (poll_mode)	/* --poll also retries receipt handlers that failed */
 		S->sched.scanned = retry_handlers;
+	S->sched.scan_drops = pickup_scan;
 	logdest = log_dest(S->cf->log_dest, foreground, poll_mode);
 	log_open("shipd", logdest);
 	free(logdest);

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
+#include "../queue/drop.h"
 #include "../conf/config.h"
 #include "../crypto/keys.h"
 #include "../queue/commit.h"
@@ -51,6 +52,7 @@ struct shipd {
 	int lockfd;			/* SPOOL/shipd.pid, locked while we live (lock.c) */
 	time_t trust_due;		/* control.c: announce again (a neighbour was not reached) */
 	int trust_tries;
+	struct drop_table *drops;	/* what pickup saw in drop/ (queue/drop.h) */
 };
 
 extern struct shipd *S;
@@ -68,7 +70,12 @@ pid_t master_fork(struct job *j);
 /* pickup.c */
 int pickup_init(void);
 void pickup_event(void);
+void pickup_scan(struct sched *sc, const char *bay);	/* every drop of a bay, judged (sched.scan_drops) */
 int pickup_file(const char *bay, const char *path);	/* in a child */
+/* pickup_file's exits besides 0, 65 and 75: the master judges the drop again */
+#define PICKUP_CHANGED	3	/* not the file judged complete any more */
+#define PICKUP_WRITING	4	/* open for writing by some process */
+void pickup_exited(const struct job *j, int code);
 
 /* sender.c */
 int sender_run(const struct job *batch);	/* in a child; exit status */
