@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #define FULL_SCAN_INTERVAL	300	/* safety net behind inotify */
-#define UDP_HELLO_MEMORY	10	/* seconds a UDP client's HELLO is remembered */
+#define UDP_HELLO_MEMORY	10	/* seconds a UDP session's HELLO is remembered */
 
 static sigset_t blocked;
 
@@ -395,7 +395,7 @@ reap(void)
  * many were not logged.
  */
 #define REFUSAL_LOG_RATE 20
-enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_UDP_BUSY, R_NKINDS };
+enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_UDP_BUSY, R_UDP_AGAIN, R_NKINDS };
 
 static void refusal(enum refusal_kind k, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -508,7 +508,7 @@ recv_udp(void)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct strv old = {0};
-	char who[128];
+	char who[128], key[160], id[32];
 	ssize_t n;
 
 	while ((n = recvfrom(S->udpfd, buf, sizeof(buf), MSG_DONTWAIT,
@@ -519,12 +519,17 @@ recv_udp(void)
 			refusal(R_UDP_ALLOW, "refused UDP datagram from %s: address not in the allow list", who);
 			continue;
 		}
-		/* a retransmitted HELLO while its session child starts */
-		if (htab_get(S->udp_recent, who))
-			continue;
 		/* noise never costs a fork */
-		if (!hop_udp_is_hello(buf, n)) {
+		if (hop_udp_hello_id(buf, n, id, sizeof(id)) < 0) {
 			refusal(R_UDP_NOISE, "refused UDP datagram from %s: not a shipd HELLO (%zd bytes)", who, n);
+			continue;
+		}
+		/* a session is its HELLO (a fresh key each time), not its source
+		 * port: with a port range the next connection reuses the port */
+		snprintf(key, sizeof(key), "%s %s", who, id);
+		if (htab_get(S->udp_recent, key)) {
+			refusal(R_UDP_AGAIN, "dropped UDP HELLO from %s: a repeat for session %s, already being served",
+				who, id);
 			continue;
 		}
 		if (S->nreceivers >= S->cf->max_receivers) {
@@ -532,7 +537,7 @@ recv_udp(void)
 				  S->nreceivers);
 			continue;
 		}
-		htab_put(S->udp_recent, who, (void *)(long)time(NULL));
+		htab_put(S->udp_recent, key, (void *)(long)time(NULL));
 		if (fork_receiver(who) == 0) {
 			close(S->tcpfd);
 			_exit(receiver_udp(buf, n, (struct sockaddr *)&ss, sizeof(ss)));
