@@ -5,8 +5,9 @@
  *   - RTT estimation and the probe timeout, RFC 9002 section 5 and 6.2;
  *   - the congestion controller: CUBIC (RFC 9438, the default, as in the
  *     Linux TCP it shares paths with) or NewReno (RFC 9002 section 7),
- *     with slow start, recovery periods, persistent congestion (7.6) and
- *     no growth while the sender does not use its window (7.8);
+ *     with slow start left early by HyStart++ (RFC 9406) when the RTT
+ *     rises, recovery periods, persistent congestion (7.6) and no growth
+ *     while the sender does not use its window (7.8);
  *   - pacing (RFC 9002 section 7.7): rate = N x cwnd / smoothed_rtt.
  * Times are microseconds, windows bytes. Never allocates, never fails.
  */
@@ -48,11 +49,14 @@ struct cc {
 	int64_t pacer_next;			/* earliest time the next paced packet may leave */
 	int had_loss;
 	double frac;				/* growth below one byte, carried */
+	/* HyStart++ (RFC 9406): rounds, their minimum RTTs, conservative slow start */
+	int64_t hs_round_start, hs_last_min, hs_cur_min, hs_css_base;
+	int hs_samples, hs_css_rounds, hs_css;		/* hs_css: in CSS */
 	/* CUBIC (RFC 9438 4.2-4.6) */
 	double w_max, k, w_est, cwnd_prior;
 	int64_t t_epoch;			/* -1: no congestion-avoidance epoch */
 	/* counters for tests and logs */
-	unsigned long congestion_events, persistent_events;
+	unsigned long congestion_events, persistent_events, hystart_exits;
 };
 
 /* Initial window (RFC 9002 7.2): min(10 mds, max(14720, 2 mds)). */
@@ -68,12 +72,15 @@ void cc_on_sent(struct cc *c, uint64_t size, int64_t now, const struct cc_rtt *r
  * in_flight_before: bytes in flight when this ACK arrived (window use). */
 void cc_on_acked(struct cc *c, uint64_t size, int64_t sent_time, int64_t now,
 		 const struct cc_rtt *r, uint64_t in_flight_before);
+/* An RTT sample (HyStart++ watches them in slow start). */
+void cc_on_rtt(struct cc *c, int64_t latest);
 /* Packets left the flight without an ack (lost, or abandoned). */
 void cc_remove(struct cc *c, uint64_t size);
 /* A congestion event: the newest lost packet was sent at sent_time. */
 void cc_on_congestion(struct cc *c, int64_t sent_time, int64_t now);
 /* RFC 9002 7.6: the window collapses to the minimum. */
 void cc_on_persistent_congestion(struct cc *c);
+/* In slow start proper (not in HyStart++'s conservative slow start). */
 int cc_in_slow_start(const struct cc *c);
 /* Pacing rate in bytes per second: N cwnd / smoothed_rtt, N = 2 in slow
  * start and 1.25 after (as Linux TCP's pacing). 0: unlimited. */

@@ -226,6 +226,7 @@ uf_parse(const uint8_t **p, const uint8_t *end, struct uframe *f)
 	case UF_ACK:
 		return parse_ack(p, end, f);
 	case UF_MAX_DATA:
+	case UF_BLOCKED:
 		return vi_get(p, end, &f->max) < 0 ? -1 : 1;
 	case UF_STREAM:
 	case UF_STREAM | UF_FIN:
@@ -291,6 +292,13 @@ uf_put_max_data(uint8_t *p, uint64_t max)
 {
 	p[0] = UF_MAX_DATA;
 	return vi_put(p + 1, max) - p;
+}
+
+size_t
+uf_put_blocked(uint8_t *p, uint64_t limit)
+{
+	p[0] = UF_BLOCKED;
+	return vi_put(p + 1, limit) - p;
 }
 
 size_t

@@ -12,6 +12,8 @@
  *   04            ACK_NOW   ack-eliciting: acknowledge this packet at once
  *                           (the last of a flight: no delayed ACK for it;
  *                           QUIC's IMMEDIATE_ACK)
+ *   05 limit      BLOCKED   the sender has bytes waiting at the peer's
+ *                           MAX_DATA limit (QUIC's DATA_BLOCKED)
  *   08|fin off len data
  *                 STREAM    stream bytes [off, off+len); fin: the stream
  *                           ends at off+len
@@ -29,6 +31,7 @@
 #define UF_ACK		0x02
 #define UF_MAX_DATA	0x03
 #define UF_ACK_NOW	0x04
+#define UF_BLOCKED	0x05
 #define UF_STREAM	0x08
 #define UF_FIN		0x01
 
@@ -67,7 +70,7 @@ void rset_drop_below(struct rset *s, uint64_t x);
 
 struct uframe {
 	int type;
-	uint64_t largest, delay, max, off;	/* ACK, MAX_DATA, STREAM */
+	uint64_t largest, delay, max, off;	/* ACK, MAX_DATA and BLOCKED, STREAM */
 	int nranges, fin;
 	struct range ranges[UF_ACK_RANGES];	/* ACK: newest first */
 	const uint8_t *data;			/* STREAM */
@@ -81,6 +84,7 @@ int uf_parse(const uint8_t **p, const uint8_t *end, struct uframe *f);
  * most UF_ACK_RANGES); returns its length, 0 if none fits or pns is empty. */
 size_t uf_put_ack(uint8_t *p, size_t room, const struct rset *pns, uint64_t delay_us);
 size_t uf_put_max_data(uint8_t *p, uint64_t max);
+size_t uf_put_blocked(uint8_t *p, uint64_t limit);
 /* A STREAM frame's header for len bytes at off; the data follows it. */
 size_t uf_put_stream_hdr(uint8_t *p, uint64_t off, size_t len, int fin);
 

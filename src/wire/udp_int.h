@@ -50,6 +50,7 @@
 #define SF_PROBE	0x10			/* a path MTU probe */
 #define SF_REXMIT	0x20
 #define SF_ACKNOW	0x40			/* asked for an immediate ACK */
+#define SF_BLOCKED	0x80			/* told the peer we wait for window */
 
 enum { PS_NONE, PS_OUT, PS_ACKED, PS_LOST };
 
@@ -79,7 +80,7 @@ struct udp {
 	/* the stream out: bytes [snd_base, snd_end) at sbuf[off & (scap - 1)] */
 	uint8_t *sbuf;
 	size_t scap;
-	uint64_t snd_base, snd_next, snd_end, peer_max;
+	uint64_t snd_base, snd_next, snd_end, peer_max, blocked_at;
 	struct rset s_acked, s_lost;		/* above snd_base */
 	int fin_queued, fin_send, fin_acked;
 	/* the stream in: bytes [rcv_read, rcv_read + rcap) at rbuf[off & (rcap - 1)] */

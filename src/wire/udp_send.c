@@ -206,6 +206,8 @@ lost(struct hop *h, struct sent *s, int64_t now)
 		u->fin_send = 1;
 	if (s->flags & SF_MAXDATA)
 		u->need_max_data = 1;
+	if (s->flags & SF_BLOCKED)
+		u->blocked_at = 0;		/* say it again if still so */
 	if (s->flags & SF_PROBE)
 		pmtu_probe_done(h, s->size, 0, now);
 }
@@ -328,6 +330,7 @@ udp_on_ack(struct hop *h, const struct uframe *f, int64_t now)
 		return;
 	if (largest_t >= 0) {		/* RFC 9002 5.1: a sample from the largest, if new */
 		rtt_update(&u->rtt, now - largest_t, (int64_t)f->delay);
+		cc_on_rtt(&u->cc, now - largest_t);
 		if (u->first_rtt_t < 0)
 			u->first_rtt_t = now;
 	}
@@ -404,10 +407,17 @@ udp_send_timers(struct hop *h, int64_t now)
 		u->need_ping = 1;
 }
 
+/* Bytes wait at the peer's limit and it has not been told so. */
+static int
+blocked_news(const struct udp *u)
+{
+	return u->snd_end > u->peer_max && u->snd_next >= u->peer_max && u->blocked_at != u->peer_max;
+}
+
 static int
 have_elicit(const struct udp *u)
 {
-	return u->probes || u->need_ping || u->need_max_data || u->s_lost.n ||
+	return u->probes || u->need_ping || u->need_max_data || u->s_lost.n || blocked_news(u) ||
 	       (u->fin_send && u->snd_next == u->snd_end) || u->snd_next < send_limit(u);
 }
 
@@ -578,6 +588,11 @@ build(struct hop *h, int64_t now)
 			*p++ = UF_PING;
 			u->need_ping = 0;
 			s.flags |= SF_ELICIT;
+		}
+		if (blocked_news(u)) {
+			p += uf_put_blocked(p, u->peer_max);
+			u->blocked_at = u->peer_max;
+			s.flags |= SF_BLOCKED | SF_ELICIT;
 		}
 		if (end - p > UF_STREAM_HDR + 1 &&
 		    ((n = next_chunk(u, end - p - UF_STREAM_HDR - 1, &off, &rexmit)) > 0 ||

@@ -145,6 +145,17 @@ udp_kill(struct hop *h, const char *why)
 	h->dead = 1;
 }
 
+/* The ring holds the whole window (all of the old ring moves: bytes past
+ * a gap are kept too). */
+static void
+window_grow_ring(struct udp *u)
+{
+	if (u->rcv_win <= u->rcap)
+		return;
+	u->rbuf = ring_regrow(u->rbuf, u->rcap, u->rcv_win, u->rcv_read, u->rcap);
+	u->rcap = u->rcv_win;
+}
+
 /* Stream bytes into the receive ring; the window was checked. */
 static void
 stream_in(struct udp *u, const struct uframe *f, int64_t now)
@@ -185,6 +196,26 @@ ack_later(struct udp *u, int64_t now)
 	u->ack_any = 1;
 	if (u->ack_pending >= 2)
 		u->ack_now = 1;
+}
+
+/*
+ * The sender waits at our limit. While our reader keeps up (little data
+ * waits to be read), what holds the window is the path: bytes past a
+ * loss waiting for its retransmission. Grow it then, as for a fast reader;
+ * a slow reader keeps its window (that is the back-pressure).
+ */
+static void
+window_blocked(struct udp *u, uint64_t limit, int64_t now)
+{
+	if (limit != u->rcv_max || u->rcv_contig - u->rcv_read > u->rcv_win / 2)
+		return;
+	if (u->rcv_win < UDP_WINDOW_MAX) {
+		u->rcv_win *= 2;
+		window_grow_ring(u);
+	}
+	u->rcv_win_t = now;
+	u->rcv_max = u->rcv_read + u->rcv_win;
+	u->need_max_data = 1;
 }
 
 static void
@@ -265,6 +296,10 @@ pkt_in(struct hop *h, const uint8_t *dg, size_t len, int64_t now)
 			elicit = 1;
 			break;
 		case UF_ACK_NOW:
+			elicit = now_please = 1;
+			break;
+		case UF_BLOCKED:
+			window_blocked(u, fr[i].max, now);
 			elicit = now_please = 1;
 			break;
 		case UF_STREAM:
@@ -433,11 +468,7 @@ window_update(struct udp *u, int64_t now)
 		return;
 	if (now - u->rcv_win_t < 2 * u->rtt.smoothed && u->rcv_win < UDP_WINDOW_MAX) {
 		u->rcv_win *= 2;
-		if (u->rcv_win > u->rcap) {
-			/* all of the old ring: bytes past a gap are kept too */
-			u->rbuf = ring_regrow(u->rbuf, u->rcap, u->rcv_win, u->rcv_read, u->rcap);
-			u->rcap = u->rcv_win;
-		}
+		window_grow_ring(u);
 	}
 	u->rcv_win_t = now;
 	u->rcv_max = u->rcv_read + u->rcv_win;

@@ -261,6 +261,68 @@ cubic_reno_friendly(void)
 	CHECK(near(c.cwnd / (double)MDS, west, 0.05));
 }
 
+/* One round of n acks, all for packets sent in it, RTT rtt. */
+static void
+one_round(struct cc *c, struct cc_rtt *r, int64_t *t, int64_t rtt, int n)
+{
+	for (int i = 0; i < n; i++) {
+		cc_on_acked(c, MDS, *t + i, *t + rtt + i, r, c->cwnd);
+		cc_on_rtt(c, rtt);
+	}
+	*t += rtt;
+}
+
+static void
+hystart(void)
+{
+	struct cc c;
+	struct cc_rtt r;
+	int64_t t = 1000000;
+	uint64_t w;
+
+	rtt_init(&r);
+	rtt_update(&r, 100 * MS, 0);
+	cc_init(&c, CC_CUBIC, MDS, 1 << 26);
+	one_round(&c, &r, &t, 100 * MS, 10);
+	one_round(&c, &r, &t, 100 * MS, 10);
+	CHECK(!c.hs_css && cc_in_slow_start(&c));
+	/* the RTT rose by 1/8 (12.5 ms, between 4 and 16): conservative slow start */
+	one_round(&c, &r, &t, 112 * MS, 10);
+	CHECK(!c.hs_css);
+	one_round(&c, &r, &t, 126 * MS, 10);
+	CHECK(c.hs_css);
+	CHECK(!cc_in_slow_start(&c));
+	/* CSS grows by a quarter of what is acked */
+	w = c.cwnd;
+	one_round(&c, &r, &t, 126 * MS, 8);
+	CHECK_INT(c.cwnd, w + 8 * MDS / 4);
+	/* five CSS rounds: congestion avoidance, ssthresh = cwnd */
+	one_round(&c, &r, &t, 126 * MS, 8);
+	one_round(&c, &r, &t, 126 * MS, 8);
+	one_round(&c, &r, &t, 126 * MS, 8);
+	CHECK(c.hs_css && c.ssthresh == UINT64_MAX);
+	one_round(&c, &r, &t, 126 * MS, 8);
+	CHECK(!c.hs_css);
+	CHECK_INT(c.hystart_exits, 1);
+	CHECK(c.ssthresh != UINT64_MAX && c.cwnd >= c.ssthresh);
+	CHECK_INT(c.congestion_events, 0);
+
+	/* a rise that goes away again: back to slow start */
+	cc_init(&c, CC_CUBIC, MDS, 1 << 26);
+	one_round(&c, &r, &t, 100 * MS, 10);
+	one_round(&c, &r, &t, 100 * MS, 10);
+	one_round(&c, &r, &t, 130 * MS, 10);
+	CHECK(c.hs_css);
+	one_round(&c, &r, &t, 100 * MS, 10);
+	CHECK(!c.hs_css && cc_in_slow_start(&c));
+	/* a loss in CSS ends it like any loss in slow start */
+	one_round(&c, &r, &t, 100 * MS, 10);
+	one_round(&c, &r, &t, 130 * MS, 10);
+	CHECK(c.hs_css);
+	cc_on_congestion(&c, t, t + 1);
+	CHECK(!c.hs_css && c.ssthresh == c.cwnd);
+}
+
 static void
 persistent_congestion(void)
 {
@@ -290,25 +352,39 @@ pacing(void)
 	CHECK(near(cc_pacing_rate(&c, &r), 2.0 * 1000 * MDS / 0.1, 1e-9));	/* slow start: 2x */
 	c.ssthresh = c.cwnd;
 	CHECK(near(cc_pacing_rate(&c, &r), 1.25 * 1000 * MDS / 0.1, 1e-9));	/* after: 1.25x */
-	/* rate 15 MB/s: a burst of at most 1 ms (12.5 datagrams), then spaced */
-	while (cc_pacer_time(&c) <= now && sent < 100) {
+	/* rate 15 MB/s: at once at most 4 ms of it (50 datagrams), then spaced */
+	while (cc_pacer_time(&c) <= now && sent < 200) {
 		cc_on_sent(&c, MDS, now, &r);
 		sent++;
 	}
-	CHECK(sent >= 12 && sent <= 14);
+	CHECK(sent >= 50 && sent <= 52);
 	{
 		int64_t gap = cc_pacer_time(&c) - now;
 
 		CHECK(gap > 0 && gap <= 100);		/* the next one in 80 us */
 	}
+	/* on time: one datagram per 80 us, no burst */
+	now = cc_pacer_time(&c);
+	cc_on_sent(&c, MDS, now, &r);
+	CHECK_INT(cc_pacer_time(&c) - now, 80);
 	/* idle for a second: credit for one burst only */
 	now += 1000000;
 	sent = 0;
-	while (cc_pacer_time(&c) <= now && sent < 100) {
+	while (cc_pacer_time(&c) <= now && sent < 200) {
 		cc_on_sent(&c, MDS, now, &r);
 		sent++;
 	}
-	CHECK(sent >= 12 && sent <= 14);
+	CHECK(sent >= 50 && sent <= 52);
+	/* a slow path: at least 2 datagrams of credit */
+	c.cwnd = 10 * MDS;
+	rtt_update(&r, 1000 * MS, 0);
+	now += 10000000;
+	sent = 0;
+	while (cc_pacer_time(&c) <= now && sent < 200) {
+		cc_on_sent(&c, MDS, now, &r);
+		sent++;
+	}
+	CHECK(sent >= 2 && sent <= 3);
 }
 
 /* ---- frames and range sets ---- */
@@ -667,6 +743,82 @@ lost_probe_is_no_congestion(void)
 	pair_close(&x);
 }
 
+/* Packet pn carrying frames f, as a peer holding key k would send it. */
+static size_t
+seal_as_peer(struct aead *k, uint64_t pn, const uint8_t *f, size_t n, uint8_t *dg)
+{
+	uint8_t nonce[AEAD_NONCE_LEN];
+
+	dg[0] = UDP_T_PKT;
+	wire_put64(dg + 1, pn);
+	memcpy(dg + UDP_HDR, f, n);
+	wire_nonce(nonce, UDP_T_PKT, pn);
+	aead_seal(k, nonce, dg, UDP_HDR, dg + UDP_HDR, n, dg + UDP_HDR, dg + UDP_HDR + n);
+	return UDP_HDR + n + AEAD_TAG_LEN;
+}
+
+/* Stream bytes [from, to) (zeros: a run of empty messages' bytes do not
+ * matter here) in packets numbered from *pn. */
+static void
+feed(struct hop *b, struct aead *k, uint64_t *pn, uint64_t from, uint64_t to)
+{
+	static uint8_t f[UDP_DGRAM_CAP], dg[UDP_DGRAM_CAP];
+
+	while (from < to) {
+		size_t n = to - from < 12000 ? to - from : 12000, h = uf_put_stream_hdr(f, from, n, 0);
+
+		memset(f + h, 0, n);
+		udp_hop_input(b, dg, seal_as_peer(k, (*pn)++, f, h + n, dg));
+		from += n;
+	}
+}
+
+static void
+window_grows_for_the_path_not_a_slow_reader(void)
+{
+	uint8_t k1[AEAD_KEY_LEN], k2[AEAD_KEY_LEN], f[16], dg[256];
+	struct peer pa = { .name = "A" };
+	struct aead *k;
+	struct hop *b;
+	uint64_t pn = 0, win;
+	int sv[2];
+
+	crypto_random(k1, sizeof(k1));
+	crypto_random(k2, sizeof(k2));
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	b = wire_hop_new(sv[1], HOP_UDP, 1, 5, &pa, aead_new(k2), aead_new(k1), "b");
+	k = aead_new(k1);
+	win = b->u->rcv_win;
+	CHECK_INT(win, UDP_RCV_INIT);
+	/* the first 1000 bytes lost, everything after them up to the limit here:
+	 * the reader cannot take anything; the sender says it is blocked */
+	feed(b, k, &pn, 1000, b->u->rcv_max);
+	CHECK_INT(b->u->rcv_contig, 0);
+	udp_hop_input(b, dg, seal_as_peer(k, pn++, f, uf_put_blocked(f, b->u->rcv_max), dg));
+	CHECK_INT(b->u->rcv_win, 2 * win);		/* the path needs more: doubled */
+	CHECK_INT(b->u->rcv_max, 2 * win);
+	CHECK(b->u->need_max_data && b->u->ack_now);
+	/* bytes beyond the old ring survived the move to the new one */
+	feed(b, k, &pn, 0, 1000);
+	CHECK_INT(b->u->rcv_contig, win);
+	/* now a slow reader: all of it arrived, none read; blocked again */
+	feed(b, k, &pn, win, b->u->rcv_max);
+	CHECK_INT(b->u->rcv_contig, 2 * win);
+	udp_hop_input(b, dg, seal_as_peer(k, pn++, f, uf_put_blocked(f, b->u->rcv_max), dg));
+	CHECK_INT(b->u->rcv_win, 2 * win);		/* back-pressure: no growth */
+	CHECK_INT(b->u->rcv_max, 2 * win);
+	/* and nothing past the window is taken */
+	feed(b, k, &pn, 2 * win, 2 * win + 100);
+	CHECK_INT(b->u->rcv_contig, 2 * win);
+	CHECK(b->u->st.oow >= 1);
+	aead_free(k);
+	b->dead = 1;
+	hop_close(b);
+	close(sv[0]);
+}
+
 int
 main(void)
 {
@@ -678,6 +830,7 @@ main(void)
 	TEST(newreno);
 	TEST(cubic);
 	TEST(cubic_reno_friendly);
+	TEST(hystart);
 	TEST(persistent_congestion);
 	TEST(pacing);
 	TEST(varints);
@@ -688,5 +841,6 @@ main(void)
 	TEST(time_threshold_and_pto);
 	TEST(persistent_congestion_pair);
 	TEST(lost_probe_is_no_congestion);
+	TEST(window_grows_for_the_path_not_a_slow_reader);
 	T_DONE();
 }
