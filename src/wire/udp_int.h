@@ -87,6 +87,7 @@ struct udp {
 	uint8_t *rbuf;
 	size_t rcap;
 	uint64_t rcv_read, rcv_contig, rcv_win, rcv_max, rcv_fin;
+	uint64_t rcv_high, rcv_touch;		/* highest byte held; ring positions written */
 	struct rset r_have;			/* above rcv_contig */
 	int64_t rcv_win_t;
 	int need_max_data;

@@ -152,6 +152,8 @@ window_grow_ring(struct udp *u)
 {
 	if (u->rcv_win <= u->rcap)
 		return;
+	if (u->rcv_read + u->rcap > u->rcv_touch)
+		u->rcv_touch = u->rcv_read + u->rcap;
 	u->rbuf = ring_regrow(u->rbuf, u->rcap, u->rcv_win, u->rcv_read, u->rcap);
 	u->rcap = u->rcv_win;
 }
@@ -169,6 +171,10 @@ stream_in(struct udp *u, const struct uframe *f, int64_t now)
 	if (lo < u->rcv_contig)
 		lo = u->rcv_contig;
 	ring_in(u->rbuf, u->rcap, lo, f->data + (lo - f->off), hi - lo);
+	if (hi > u->rcv_high)
+		u->rcv_high = hi;
+	if (hi > u->rcv_touch)
+		u->rcv_touch = hi;
 	(void)rset_add(&u->r_have, lo, hi);	/* room was checked */
 	while (u->r_have.n && u->r_have.r[0].lo <= u->rcv_contig) {
 		if (u->r_have.r[0].hi > u->rcv_contig)
@@ -234,8 +240,12 @@ pkt_in(struct hop *h, const uint8_t *dg, size_t len, int64_t now)
 	}
 	pn = wire_get64(dg + 1);
 	if (pn < u->pn_floor || rset_has(&u->pn_seen, pn)) {
-		u->st.dup++;		/* replayed, duplicated, or our ack was lost */
-		ack_later(u, now);
+		/* replayed, duplicated, or our ACK was lost: ACK again, but in
+		 * max_ack_delay, so a flood of replays draws few answers */
+		u->st.dup++;
+		if (!u->ack_pending++)
+			u->ack_deadline = now + CC_MAX_ACK_DELAY_US;
+		u->ack_any = 1;
 		return;
 	}
 	wire_nonce(nonce, UDP_T_PKT, pn);
@@ -264,7 +274,7 @@ pkt_in(struct hop *h, const uint8_t *dg, size_t len, int64_t now)
 			return;
 		}
 		if ((u->rcv_fin != UINT64_MAX && (e > u->rcv_fin || (fr[i].fin && e != u->rcv_fin))) ||
-		    (fr[i].fin && e < u->rcv_contig)) {
+		    (fr[i].fin && (e < u->rcv_contig || e < u->rcv_high))) {
 			udp_kill(h, "peer moved the end of its stream");
 			return;
 		}
@@ -644,8 +654,9 @@ udp_hop_close(struct hop *h)
 			 h->server ? "from" : "to", h->remote, u->st.sent, u->st.rexmit, u->st.lost,
 			 u->st.timeouts, u->st.received, u->plpmtu, u->rtt.smoothed / 1000.0,
 			 (unsigned long long)u->cc.cwnd / 1024, (unsigned long long)u->rcv_win / 1024);
-	crypto_wipe(u->rbuf, u->rcap);
-	crypto_wipe(u->sbuf, u->scap);
+	/* what ever held stream bytes (pages never touched stay so) */
+	crypto_wipe(u->rbuf, u->rcv_touch < u->rcap ? u->rcv_touch : u->rcap);
+	crypto_wipe(u->sbuf, u->snd_end < u->scap ? u->snd_end : u->scap);
 	crypto_wipe(u->pbuf, UDP_DGRAM_CAP);
 	free(u->rbuf);
 	free(u->rxb);

@@ -15,7 +15,7 @@
 
 WANLINK=${WANLINK:-$TOP/build/tests/wanlink}
 WAN_A=10.9.0.1 WAN_B=10.9.0.2
-WAN_PID= WAN_LOG=
+WAN_PID= WAN_LOG= WAN_RUNS=0
 
 wan_up() {
 	local s
