@@ -738,14 +738,15 @@ int
 master_run(void)
 {
 	struct epoll_event ev[16];
+	char range[32] = "ephemeral";
 
 	setup();
+	if (S->cf->min_port)
+		snprintf(range, sizeof(range), "%d-%d", S->cf->min_port, S->cf->max_port);
 	if (!S->poll_mode)
 		msg_info("shipd %s started: listening on %s port %d, ports %s, %d senders, "
 			 "%d receivers", S->cf->node, S->cf->listen_addr ? S->cf->listen_addr : "(none)",
-			 S->cf->listen_port,
-			 S->cf->min_port ? xasprintf("%d-%d", S->cf->min_port, S->cf->max_port)
-					 : "ephemeral", S->cf->max_children, S->cf->max_receivers);
+			 S->cf->listen_port, range, S->cf->max_children, S->cf->max_receivers);
 	qmgr_scan_all(S->poll_mode);
 	if (S->poll_mode)
 		qmgr_purge();

@@ -13,7 +13,7 @@ ip netns add "$ns" || { fail "ip netns add"; finish; }
 nodes_init
 trap 'nodes_cleanup; ip netns del "$ns" 2>/dev/null' EXIT
 ip -n "$ns" link set lo up
-SHIPD="ip netns exec $ns $TOP/bin/shipd"
+SHIPD="ip netns exec $ns $SHIPD"
 N=${UDPR_FILES:-200}
 
 min=40100 max=40119

@@ -27,8 +27,9 @@ table inet shipdtest {
 	}
 }
 EON
-SHIPD="ip netns exec $(ns_name wa) $TOP/bin/shipd" node_start A &&
-	SHIPD="ip netns exec $(ns_name wb) $TOP/bin/shipd" node_start B || { fail "start"; finish; }
+bin=$SHIPD		# nodes.sh's (the ASan build under sanitizers.sh)
+SHIPD="ip netns exec $(ns_name wa) $bin" node_start A &&
+	SHIPD="ip netns exec $(ns_name wb) $bin" node_start B || { fail "start"; finish; }
 
 work=$NODES/work; mkdir -p "$work"
 head -c 2000000 /dev/urandom >"$work/big.bin"
@@ -69,7 +70,7 @@ done
 wan_restart -t 20 || { fail "link restart"; finish; }
 mark=$(wc -l <"$NODES/B/shipd.log")
 head -c 3000 /dev/urandom >"$work/h.bin"
-out=$(ip netns exec "$(ns_name wa)" "$TOP/build/tests/hostile" -c "$(conf A)" -t "$work" udp-bad B \
+out=$(ip netns exec "$(ns_name wa)" "${HOSTILE:-$TOP/build/tests/hostile}" -c "$(conf A)" -t "$work" udp-bad B \
 	"$work/h.bin" B 2>&1)
 echo "$out" | grep -E '^(result|#)' | sed 's/^#* */# hostile: /'
 check "hostile's good packet after the bad datagrams is accepted" grep -q '^result: ACK' <<<"$out"
