@@ -217,15 +217,10 @@ udp_datagrams(const uint8_t *p, size_t n)
 		if (how & 1) {
 			/* a packet as the peer would seal it: the next number, or
 			 * (how & 2) one the fuzzer picks from the record's first byte */
-			uint8_t nonce[AEAD_NONCE_LEN];
 			uint64_t num = (how & 2) && len ? p[0] : pn++;
 
-			dg[0] = UDP_T_PKT;
-			wire_put64(dg + 1, num);
 			memcpy(dg + UDP_HDR, p, len);
-			wire_nonce(nonce, UDP_T_PKT, num);
-			aead_seal(a, nonce, dg, UDP_HDR, dg + UDP_HDR, len, dg + UDP_HDR,
-				  dg + UDP_HDR + len);
+			udp_seal(a, num, dg, len);
 			if (how & 4)
 				dg[(how >> 3) % (UDP_OVERHEAD + len)] ^= 0x01;
 			udp_hop_input(h, dg, UDP_OVERHEAD + len);

@@ -168,6 +168,9 @@ int64_t udp_send_wake(const struct hop *h, int64_t now);
 void udp_pmtu_start(struct hop *h, int64_t now);
 /* Room for a message of len bytes in the send ring (grows it if allowed). */
 int udp_snd_room(struct udp *u, size_t len);
+/* Seal the frames at dg + UDP_HDR (len bytes) as packet pn with key a;
+ * the datagram's length. (Also how the tests play a peer.) */
+size_t udp_seal(struct aead *a, uint64_t pn, uint8_t *dg, size_t len);
 /* Test hook (tests, the hostile peer): seal frames as our next packet,
  * send it and copy the datagram to dg (UDP_DGRAM_CAP); its length. */
 size_t udp_send_raw(struct hop *h, const uint8_t *frames, size_t len, uint8_t *dg);

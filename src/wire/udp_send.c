@@ -494,16 +494,15 @@ next_chunk(struct udp *u, size_t room, uint64_t *off, int *rexmit)
 	return room;
 }
 
-/* Seal frames[0..len) as packet pn into dg; the datagram's length. */
-static size_t
-seal(struct hop *h, uint64_t pn, uint8_t *dg, size_t len)
+size_t
+udp_seal(struct aead *a, uint64_t pn, uint8_t *dg, size_t len)
 {
 	uint8_t nonce[AEAD_NONCE_LEN];
 
 	dg[0] = UDP_T_PKT;
 	wire_put64(dg + 1, pn);
 	wire_nonce(nonce, UDP_T_PKT, pn);
-	if (aead_seal(h->tx, nonce, dg, UDP_HDR, dg + UDP_HDR, len, dg + UDP_HDR,
+	if (aead_seal(a, nonce, dg, UDP_HDR, dg + UDP_HDR, len, dg + UDP_HDR,
 		      dg + UDP_HDR + len) < 0)
 		msg_panic("UDP hop: %s", err_get());
 	return UDP_HDR + len + AEAD_TAG_LEN;
@@ -621,7 +620,7 @@ build(struct hop *h, int64_t now)
 		*p++ = UF_ACK_NOW;
 		s.flags |= SF_ACKNOW;
 	}
-	commit(h, seal(h, u->next_pn, dg, p - (dg + UDP_HDR)), &s, now);
+	commit(h, udp_seal(h->tx, u->next_pn, dg, p - (dg + UDP_HDR)), &s, now);
 	return 1;
 }
 
@@ -705,7 +704,7 @@ udp_send_raw(struct hop *h, const uint8_t *frames, size_t len, uint8_t *dg)
 	if (len > UDP_DGRAM_CAP - UDP_OVERHEAD || !sent_room(u) || u->ntx == UDP_BATCH)
 		return 0;
 	memcpy(dg + UDP_HDR, frames, len);
-	n = seal(h, u->next_pn, dg, len);
+	n = udp_seal(h->tx, u->next_pn, dg, len);
 	memcpy(u->txb + (size_t)u->ntx * UDP_DGRAM_CAP, dg, n);
 	commit(h, n, &s, wire_now_us());
 	udp_tx_batch(h);

@@ -158,6 +158,19 @@ window_grow_ring(struct udp *u)
 	u->rcap = u->rcv_win;
 }
 
+/* A new MAX_DATA: the window from what was read, doubled first if grow. */
+static void
+window_grant(struct udp *u, int64_t now, int grow)
+{
+	if (grow && u->rcv_win < UDP_WINDOW_MAX) {
+		u->rcv_win *= 2;
+		window_grow_ring(u);
+	}
+	u->rcv_win_t = now;
+	u->rcv_max = u->rcv_read + u->rcv_win;
+	u->need_max_data = 1;
+}
+
 /* Stream bytes into the receive ring; the window was checked. */
 static void
 stream_in(struct udp *u, const struct uframe *f, int64_t now)
@@ -213,15 +226,8 @@ ack_later(struct udp *u, int64_t now)
 static void
 window_blocked(struct udp *u, uint64_t limit, int64_t now)
 {
-	if (limit != u->rcv_max || u->rcv_contig - u->rcv_read > u->rcv_win / 2)
-		return;
-	if (u->rcv_win < UDP_WINDOW_MAX) {
-		u->rcv_win *= 2;
-		window_grow_ring(u);
-	}
-	u->rcv_win_t = now;
-	u->rcv_max = u->rcv_read + u->rcv_win;
-	u->need_max_data = 1;
+	if (limit == u->rcv_max && u->rcv_contig - u->rcv_read <= u->rcv_win / 2)
+		window_grant(u, now, 1);
 }
 
 static void
@@ -474,15 +480,8 @@ udp_hop_poll(struct hop *h)
 static void
 window_update(struct udp *u, int64_t now)
 {
-	if (u->rcv_max - u->rcv_read >= u->rcv_win / 2)
-		return;
-	if (now - u->rcv_win_t < 2 * u->rtt.smoothed && u->rcv_win < UDP_WINDOW_MAX) {
-		u->rcv_win *= 2;
-		window_grow_ring(u);
-	}
-	u->rcv_win_t = now;
-	u->rcv_max = u->rcv_read + u->rcv_win;
-	u->need_max_data = 1;
+	if (u->rcv_max - u->rcv_read < u->rcv_win / 2)
+		window_grant(u, now, now - u->rcv_win_t < 2 * u->rtt.smoothed);
 }
 
 /* The next whole message into buf: its length, -2 none yet, -1 error. */

@@ -747,14 +747,8 @@ lost_probe_is_no_congestion(void)
 static size_t
 seal_as_peer(struct aead *k, uint64_t pn, const uint8_t *f, size_t n, uint8_t *dg)
 {
-	uint8_t nonce[AEAD_NONCE_LEN];
-
-	dg[0] = UDP_T_PKT;
-	wire_put64(dg + 1, pn);
 	memcpy(dg + UDP_HDR, f, n);
-	wire_nonce(nonce, UDP_T_PKT, pn);
-	aead_seal(k, nonce, dg, UDP_HDR, dg + UDP_HDR, n, dg + UDP_HDR, dg + UDP_HDR + n);
-	return UDP_HDR + n + AEAD_TAG_LEN;
+	return udp_seal(k, pn, dg, n);
 }
 
 /* Stream bytes [from, to) (zeros: a run of empty messages' bytes do not

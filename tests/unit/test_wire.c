@@ -1149,14 +1149,8 @@ tampered_tcp_frames(void)
 static size_t
 seal_pkt(struct aead *a, uint64_t pn, const uint8_t *f, size_t n, uint8_t *dg)
 {
-	uint8_t nonce[AEAD_NONCE_LEN];
-
-	dg[0] = UDP_T_PKT;
-	wire_put64(dg + 1, pn);
 	memcpy(dg + UDP_HDR, f, n);
-	wire_nonce(nonce, UDP_T_PKT, pn);
-	aead_seal(a, nonce, dg, UDP_HDR, dg + UDP_HDR, n, dg + UDP_HDR, dg + UDP_HDR + n);
-	return UDP_HDR + n + AEAD_TAG_LEN;
+	return udp_seal(a, pn, dg, n);
 }
 
 /* One message as stream bytes at off: its STREAM frame into f. */
