@@ -1143,6 +1143,59 @@ tampered_tcp_frames(void)
 	}
 }
 
+/*
+ * A late REPLY to an earlier connection from the same port (a port range
+ * hands the next connection that port at once) must not spoil the new
+ * connection: a REPLY that does not echo this HELLO's key is ignored.
+ */
+static void
+udp_stale_reply_ignored(void)
+{
+	int port = ports(1), a = ports(1);
+	struct config *cfB = mkconf("B", port, 0, 0), *cfA = mkconf("A", 0, a, a);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(a) };
+	struct srv s;
+	struct hop *h;
+	pid_t pid;
+	char *out;
+
+	addpeer(cfB, "A", 0, kA);
+	addpeer(cfA, "B", port, kB);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fflush(stdout);
+	if ((pid = fork()) == 0) {	/* the earlier session's server, still answering */
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+		int64_t end = wire_now_us() + 1500000;
+		uint8_t r[200];
+
+		memset(r, 0x5a, sizeof(r));
+		r[0] = UDP_T_REPLY;
+		while (wire_now_us() < end) {
+			(void)sendto(fd, r, sizeof(r), 0, (struct sockaddr *)&to, sizeof(to));
+			usleep(2000);
+		}
+		_exit(0);
+	}
+	usleep(100000);
+	s = serve(cfB, kB, 0, 1, 10, echo);
+	h = hop_connect(cfA, kA, config_peer(cfA, "B"), 10);
+	CHECK(h != NULL);
+	if (h) {
+		CHECK_STR(hop_proto(h), "udp");
+		CHECK_INT(hop_local_port(h), a);
+		CHECK_INT(hop_send(h, "x", 1), 0);
+		hop_close(h);
+	} else {
+		printf("#   %s\n", err_get());
+	}
+	out = server_wait(&s, NULL);
+	CHECK_HAS(out, "GOT 1");
+	free(out);
+	waitpid(pid, NULL, 0);
+	freeconf(cfA);
+	freeconf(cfB);
+}
+
 /* ---- the UDP receive path, fed datagrams by hand ---- */
 
 /* A packet as a peer holding key a would send it: number pn, frames f. */
@@ -1292,6 +1345,7 @@ main(void)
 	TEST(silent_peer_timeout);
 	TEST(tampered_tcp_frames);
 	TEST(udp_drops_bad_datagrams);
+	TEST(udp_stale_reply_ignored);
 
 	keys_free(kA);
 	keys_free(kB);
