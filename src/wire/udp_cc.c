@@ -283,10 +283,13 @@ cc_remove(struct cc *c, uint64_t size)
 	c->in_flight = c->in_flight > size ? c->in_flight - size : 0;
 }
 
-/* RFC 9002 7.8: grow only a window that limits the sender. */
+/* RFC 9002 7.8: grow only a window that limits the sender; a sender held
+ * back by the pacer uses its window too. */
 static int
 cwnd_limited(const struct cc *c, uint64_t in_flight)
 {
+	if (c->pacing_limited)
+		return 1;
 	if (cc_in_slow_start(c) && in_flight > c->cwnd / 2)
 		return 1;
 	return in_flight + 3 * c->mds >= c->cwnd;

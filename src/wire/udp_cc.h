@@ -48,6 +48,7 @@ struct cc {
 	int64_t recovery_start;			/* -1: never; packets sent before are in recovery */
 	int64_t pacer_next;			/* earliest time the next paced packet may leave */
 	int had_loss;
+	int pacing_limited;			/* the pacer, not the window, held the last send */
 	double frac;				/* growth below one byte, carried */
 	/* HyStart++ (RFC 9406): rounds, their minimum RTTs, conservative slow start */
 	int64_t hs_round_start, hs_last_min, hs_cur_min, hs_css_base;

@@ -690,6 +690,9 @@ udp_flush(struct hop *h, int64_t now)
 		}
 	}
 	udp_tx_batch(h);
+	/* why sending stopped: data waits, the window has room, the pacer said no */
+	u->cc.pacing_limited = have_elicit(u) && cc_can_send(&u->cc, u->plpmtu) &&
+			       cc_pacer_time(&u->cc) > now;
 }
 
 size_t

@@ -138,6 +138,11 @@ slow_start_and_app_limited(void)
 	for (int i = 0; i < 10; i++)
 		cc_on_acked(&c, MDS, 3000, 4000, &r, 2 * MDS);
 	CHECK_INT(c.cwnd, w);
+	/* ... unless the pacer held it back: a paced sender uses its window */
+	c.pacing_limited = 1;
+	cc_on_acked(&c, MDS, 3000, 4000, &r, 2 * MDS);
+	CHECK_INT(c.cwnd, w + MDS);
+	c.pacing_limited = 0;
 	/* the window never passes its ceiling */
 	cc_init(&c, CC_NEWRENO, MDS, 20000);
 	for (int i = 0; i < 20; i++)
