@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #define FULL_SCAN_INTERVAL	300	/* safety net behind inotify */
-#define UDP_HELLO_MEMORY	10	/* seconds a UDP client's HELLO is remembered */
+#define UDP_HELLO_MEMORY	10	/* seconds a UDP session's HELLO is remembered */
 
 static sigset_t blocked;
 
@@ -387,7 +387,7 @@ reap(void)
  * many were not logged.
  */
 #define REFUSAL_LOG_RATE 20
-enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_UDP_BUSY, R_NKINDS };
+enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_UDP_BUSY, R_UDP_AGAIN, R_NKINDS };
 
 static void __attribute__((format(printf, 2, 3)))
 refusal(enum refusal_kind k, const char *fmt, ...)
@@ -497,7 +497,7 @@ recv_udp(void)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct strv old = {0};
-	char who[128];
+	char who[128], key[160], id[32];
 	ssize_t n;
 
 	while ((n = recvfrom(S->udpfd, buf, sizeof(buf), MSG_DONTWAIT,
@@ -508,12 +508,17 @@ recv_udp(void)
 			refusal(R_UDP_ALLOW, "refused UDP datagram from %s: address not in the allow list", who);
 			continue;
 		}
-		/* a retransmitted HELLO while its session child starts */
-		if (htab_get(S->udp_recent, who))
-			continue;
 		/* noise never costs a fork */
-		if (!hop_udp_is_hello(buf, n)) {
+		if (hop_udp_hello_id(buf, n, id, sizeof(id)) < 0) {
 			refusal(R_UDP_NOISE, "refused UDP datagram from %s: not a shipd HELLO (%zd bytes)", who, n);
+			continue;
+		}
+		/* a session is its HELLO (a fresh key each time), not its source
+		 * port: with a port range the next connection reuses the port */
+		snprintf(key, sizeof(key), "%s %s", who, id);
+		if (htab_get(S->udp_recent, key)) {
+			refusal(R_UDP_AGAIN, "dropped UDP HELLO from %s: a repeat for session %s, already being served",
+				who, id);
 			continue;
 		}
 		if (S->nreceivers >= S->cf->max_receivers) {
@@ -521,7 +526,7 @@ recv_udp(void)
 				  S->nreceivers);
 			continue;
 		}
-		htab_put(S->udp_recent, who, (void *)(long)time(NULL));
+		htab_put(S->udp_recent, key, (void *)(long)time(NULL));
 		if (fork_receiver(who) == 0) {
 			close(S->tcpfd);
 			_exit(receiver_udp(buf, n, (struct sockaddr *)&ss, sizeof(ss)));
@@ -732,14 +737,15 @@ int
 master_run(void)
 {
 	struct epoll_event ev[16];
+	char range[32] = "ephemeral";
 
 	setup();
+	if (S->cf->min_port)
+		snprintf(range, sizeof(range), "%d-%d", S->cf->min_port, S->cf->max_port);
 	if (!S->poll_mode)
 		msg_info("shipd %s started: listening on %s port %d, ports %s, %d senders, "
 			 "%d receivers", S->cf->node, S->cf->listen_addr ? S->cf->listen_addr : "(none)",
-			 S->cf->listen_port,
-			 S->cf->min_port ? xasprintf("%d-%d", S->cf->min_port, S->cf->max_port)
-					 : "ephemeral", S->cf->max_children, S->cf->max_receivers);
+			 S->cf->listen_port, range, S->cf->max_children, S->cf->max_receivers);
 	qmgr_scan_all(&S->sched, S->poll_mode);
 	control_start();
 	if (S->poll_mode)

@@ -22,7 +22,8 @@
 
 #define HOP_MAGIC	"SHIPD-HOP"
 #define HOP_MAGIC_LEN	9
-#define HOP_VERSION	2		/* 2: REPLY and AUTH carry a certificate block */
+#define HOP_VERSION	3		/* 2: UDP datagrams changed; 3: REPLY and AUTH carry a
+					 * certificate block */
 #define HOP_NAME_MAX	255
 /* magic, version, name length: enough to tell a shipd from anything else */
 #define HS_HEAD_LEN	(HOP_MAGIC_LEN + 2)
@@ -85,11 +86,13 @@ struct hop {
 	int has_cert;
 };
 
-/* What the UDP transport counted (tests and the close log line). */
+/* What the UDP transport counted (tests, bench and the close log lines). */
 struct hop_udp_stats {
-	unsigned long sent, rexmit, test_dropped;	/* datagrams out */
-	unsigned long timeouts;				/* retransmission timer expiries */
+	unsigned long sent, rexmit, test_dropped;	/* datagrams out; rexmit: with bytes sent before */
+	unsigned long timeouts;				/* probe timeouts (PTO) */
+	unsigned long lost, congestion;			/* declared lost; window reductions */
 	unsigned long received, bad, dup, oow;		/* datagrams in; dropped ones */
+	unsigned long pmtu, cwnd, srtt_us;		/* now: datagram size, window, smoothed RTT */
 };
 
 /* The monotonic clock (util/clock.c) in microseconds, as deadlines here count. */
@@ -158,7 +161,8 @@ int port_bind_from(const struct config *cf, int fd, const struct sockaddr *local
 		   int family, int first, int wait_s);
 
 /* UDP: what the handshake half (wire_udp_hs.c) and the transport share */
-#define UDP_DGRAM_MAX	HOP_UDP_HELLO_LEN	/* every datagram's limit */
+#define UDP_DGRAM_MAX	HOP_UDP_HELLO_LEN	/* a handshake datagram's limit */
+#define UDP_CID_LEN	8			/* REPLY echoes this much of the HELLO's key */
 #define UDP_T_REPLY	0x01
 #define UDP_T_AUTH	0x02
 #define UDP_AUTH_LEN	(1 + ED25519_SIG_LEN + 2)	/* the shortest: no certificate */

@@ -7,20 +7,27 @@
  * from a new socket bound in the port range and connect()ed to the client;
  * the client connect()s to wherever the first good REPLY came from:
  *   "SHIPD-HOP"...  HELLO, zero-padded to 1200 bytes (client -> listening
- *                   port; the padding means a REPLY, ~110 bytes however
+ *                   port; the padding means a REPLY, ~120 bytes however
  *                   often repeated, never amplifies a forged HELLO)
- *   01 REPLY        server session -> client, repeated until an AUTH
+ *   01 cid[8] REPLY server session -> client, repeated until an AUTH;
+ *                   cid is the first 8 bytes of the HELLO's ephemeral key
  *   02 sig_c        AUTH, client -> session, repeated until the server's
  *                   first sealed datagram (HSOK) arrives
  * Retransmissions back off from 250 ms to 2 s; the whole handshake has
  * timeout_s. A server that refuses stays silent, so the client learns it
  * from the port-unreachable its next AUTH provokes, or from the timeout.
  *
+ * Sessions are told apart by the HELLO's ephemeral key, fresh for every
+ * connection, never by the source port: with a port range the next
+ * connection binds the same port again (hop_udp_hello_id gives the
+ * master that key; a REPLY whose cid is not ours is a late answer to an
+ * earlier connection from the same port and is ignored).
+ *
  * Never answers a datagram that is not a HELLO from a known node, never
  * returns a hop whose peer has not proved its key.
  */
 #include "wire.h"
-#include "wire_int.h"
+#include "udp_int.h"
 #include "../util/addr.h"
 #include "../util/log.h"
 
@@ -31,17 +38,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#define SOCKBUF		(1024 * 1024)
-
-static void
-sockbufs(int fd)
-{
-	int n = SOCKBUF;
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n));
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n));
-}
 
 static int64_t
 min64(int64_t a, int64_t b)
@@ -122,7 +118,7 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 	}
 	if (port_bind_from(cf, fd, NULL, sa->sa_family, cf->min_port, timeout_s) < 0)
 		goto fail;
-	sockbufs(fd);
+	udp_sock_setup(fd, sa->sa_family);
 	/*
 	 * Hear ICMP port-unreachable on this unconnected socket: a host that
 	 * answers "nobody listens here" fails the attempt at once, while a
@@ -153,9 +149,10 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 			err_set("port unreachable: nothing listens on UDP there");
 			goto fail;
 		}
-		if (n < 1 || (size_t)n > sizeof(b) || b[0] != UDP_T_REPLY)
-			continue;	/* nothing, or not for us */
-		if (wire_hs_reply_parse(&hs, b + 1, n - 1, p) < 0)
+		if (n < 1 + UDP_CID_LEN || (size_t)n > sizeof(b) || b[0] != UDP_T_REPLY ||
+		    memcmp(b + 1, hs.eph_pub, UDP_CID_LEN) != 0)
+			continue;	/* nothing, or not for this connection */
+		if (wire_hs_reply_parse(&hs, b + 1 + UDP_CID_LEN, n - 1 - UDP_CID_LEN, p) < 0)
 			goto fail;
 		rtt = resend_rtt(&rs);
 		break;
@@ -219,7 +216,7 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 	struct wire_hs hs;
 	struct wire_lossy loss;
 	struct hop *h;
-	uint8_t reply[1 + HS_REPLY_MAX], b[UDP_DGRAM_MAX];
+	uint8_t reply[1 + UDP_CID_LEN + HS_REPLY_MAX], b[UDP_DGRAM_MAX];
 	char remote[80];
 	int fd = -1;
 	ssize_t n;
@@ -248,14 +245,16 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 		err_set("connect: %s", strerror(errno));
 		goto fail;
 	}
-	sockbufs(fd);
+	udp_sock_setup(fd, from->sa_family);
 	wire_lossy_init(&loss);
 	if (wire_hs_reply_make(&hs, cf->node, me) < 0)
 		goto fail;
 	reply[0] = UDP_T_REPLY;
-	memcpy(reply + 1, hs.m2, hs.m2len);
+	memcpy(reply + 1, hs.peer_eph, UDP_CID_LEN);
+	memcpy(reply + 1 + UDP_CID_LEN, hs.m2, hs.m2len);
 	for (;;) {		/* REPLY until an AUTH */
-		if (resend_wait(&rs, fd, reply, 1 + hs.m2len, NULL, 0, &loss, deadline, "") < 0)
+		if (resend_wait(&rs, fd, reply, 1 + UDP_CID_LEN + hs.m2len, NULL, 0, &loss, deadline,
+				"") < 0)
 			goto fail;
 		n = recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0 && errno == ECONNREFUSED) {
@@ -280,4 +279,18 @@ fail:
 	wire_hs_abort(&hs, tx, rx, NULL, fd);
 	wire_err_prefix("hop from %s", remote);
 	return NULL;
+}
+
+int
+hop_udp_hello_id(const void *dgram, size_t len, char *out, size_t outsz)
+{
+	const uint8_t *b = dgram;
+	size_t at;
+
+	if (!hop_udp_is_hello(dgram, len) || outsz < 2 * UDP_CID_LEN + 1)
+		return -1;
+	at = HS_HEAD_LEN + b[HOP_MAGIC_LEN + 1];	/* the ephemeral key, after the name */
+	for (int i = 0; i < UDP_CID_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[at + i]);
+	return 0;
 }
