@@ -103,6 +103,7 @@ struct config {
 	int retry_min, retry_max;	/* RETRY-MIN / RETRY-MAX seconds */
 	int io_timeout;			/* IO-TIMEOUT seconds for a silent peer */
 	int connect_timeout;		/* CONNECT-TIMEOUT: TCP connect before the UDP fallback */
+	int history_days;		/* HISTORY-DAYS: how long done/ records are kept */
 	char *log_dest;			/* LOG stderr|syslog|file:PATH[,..] */
 	char *spool_user;		/* USER: unprivileged account (optional) */
 	char *keys_dir;			/* KEYS-DIR: NODE.pub files of known nodes, or NULL */

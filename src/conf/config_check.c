@@ -249,6 +249,7 @@ print_settings(const struct config *cf, FILE *out)
 		cf->bay_size_limit ? size_str(cf->bay_size_limit, a, sizeof(a)) : "none");
 	fprintf(out, "%-*s %s\n", COL, "min free disk", size_str(cf->min_free_disk, a, sizeof(a)));
 	fprintf(out, "%-*s %s\n", COL, "drop quiet time", dur_str(cf->drop_quiet, a, sizeof(a)));
+	fprintf(out, "%-*s %d days\n", COL, "history", cf->history_days);
 	fprintf(out, "%-*s %s\n", COL, "log", cf->log_dest ? cf->log_dest : "syslog");
 	fprintf(out, "%-*s %s\n", COL, "user", cf->spool_user ? cf->spool_user : "none: runs as started");
 	fprintf(out, "%-*s %s\n", COL, "certificate", cf->cert_file ? cf->cert_file : "none");

@@ -66,6 +66,7 @@ static const struct directive directives[] = {
 	{"RETRY-MAX", K_DUR, "1h", F(retry_max), 1, 30 * DAY, NULL, "RETRY-MAX n[s|m|h|d]"},
 	{"IO-TIMEOUT", K_DUR, "60s", F(io_timeout), 1, DAY, NULL, "IO-TIMEOUT n[s|m|h|d]"},
 	{"CONNECT-TIMEOUT", K_DUR, "5s", F(connect_timeout), 1, 3600, NULL, "CONNECT-TIMEOUT n[s|m|h]"},
+	{"HISTORY-DAYS", K_INT, "30", F(history_days), 1, 3650, NULL, "HISTORY-DAYS days"},
 	{"LOG", K_STR, "syslog", F(log_dest), 0, 0, cfd_log, "LOG stderr|syslog|file:PATH[,...]"},
 	{"USER", K_NAME, NULL, F(spool_user), 0, 0, NULL, "USER name"},
 };

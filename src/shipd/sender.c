@@ -531,10 +531,15 @@ send_claimed(struct claim *c)
 			join_errors(&errs, err_get());
 	}
 	if (o.dests.n == 0) {
+		int is_data = history_is_data(bay, o.id);	/* read before data/ID goes */
+
 		if (bay_finish(bay, o.id, Q_ACTIVE) < 0)
 			msg_warnx("order %s: finish: %s", o.id, err_get());
-		else
+		else {
 			log_done(&o, self, &forwarded);
+			if (is_data)
+				history_end(bay, &o, NULL, NULL);
+		}
 	} else if (errs.len == 0 && waiting && o.dests.n == 1) {
 		/* only our own copy is left, and it waits for sibling parts */
 		if (bay_rewrite(bay, &o, Q_ACTIVE, Q_JOINING, 0, c) < 0)

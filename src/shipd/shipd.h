@@ -14,8 +14,11 @@
  *   deliver.c   opening packets here, receipts, the receipt handler
  *   returns.c   expiry, turning orders around, notifications
  *   once.c      notes logged once per daemon run across children
- *   control.c   packets of other kinds (revocation lists, certificates),
- *               what handshakes and headers teach, announcing this node
+ *   control.c   packets of other kinds (revocation lists, certificates,
+ *               receipts), what handshakes and headers teach, announcing
+ *               this node
+ *   history.c   done/ records of what ended here; delivery receipts sent
+ *               to the origin and taken there
  */
 #ifndef SHIPD_SHIPD_H
 #define SHIPD_SHIPD_H
@@ -112,6 +115,19 @@ int control_announce(void);	/* in a child: 0, or 75 if a neighbour was not reach
 void control_start(void);	/* master: fork the announcing child */
 void control_exited(int status);	/* master: it ended; maybe try again later */
 void control_tick(void);	/* master, on the timer: start it again when due */
+
+/* history.c */
+/* The kind of ID's packet in bay (its data/ID header): 0, or -1. */
+int history_kind(const char *bay, const char *id, char *kind, size_t size);
+int history_is_data(const char *bay, const char *id);	/* kind "data" */
+/* o ended here (result NULL: what its role did, "sent", "forwarded",
+ * "delivered"); call after bay_finish, for data packets only */
+void history_end(const char *bay, const struct order *o, const char *result, const char *why);
+/* o was delivered here as name: recorded, and a receipt queued for its origin */
+void history_delivered(const char *bay, const struct order *o, const char *name);
+/* At the origin: receipt packet o (signed by signer) holding text. 0 taken
+ * (or dropped as unknown), -1 refused (err_set, logged). */
+int history_receipt(const struct order *o, const char *signer, const char *text, size_t len);
 
 /* returns.c */
 int return_order(const char *bay, struct order *o, enum qstate from, const char *why);
