@@ -6,9 +6,11 @@
  * destination, bad date), 66 for an unreadable file, 75 for a full bay.
  * If a later file fails with 75, the ids already printed were queued.
  *
- * --wait then follows the orders (wait.c): exit 0 once every one is done
- * here, 75 when one is deferred or --timeout passes, 65 when one is
- * turned around; with no daemon running it fails at once (75).
+ * --wait then follows the orders (wait.c): exit 0 once every destination
+ * confirmed delivery with its receipt (--hop: once every order is done
+ * here, the next hop has it), 75 when one is deferred or --timeout
+ * passes, 65 when one is turned around; with no daemon running it fails
+ * at once (75).
  * --hold-for-poll (mkorder -ship) queues the orders held until the next
  * poll; --out ORDER (mkorder's default and -out) checks everything and
  * writes an order file instead of queueing (73 when it cannot).
@@ -35,7 +37,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: shipctl submit --to DEST [--to DEST...] [--class C] "
 		"[--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] "
-		"[--name NAME] [--copy] [--wait [--timeout SECONDS] | --hold-for-poll | "
+		"[--name NAME] [--copy] [--wait [--hop] [--timeout SECONDS] | --hold-for-poll | "
 		"--out ORDER] FILE...\n");
 	return EX_USAGE;
 }
@@ -102,7 +104,7 @@ VERB(submit)
 	struct keys *me = NULL;
 	const char *expire = NULL, *pexpire = NULL, *out = NULL;
 	struct strv queued = {0};
-	int i, rc = EX_OK, wait = 0;
+	int i, rc = EX_OK, wait = 0, hop = 0;
 	double timeout = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -119,6 +121,10 @@ VERB(submit)
 		}
 		if (strcmp(opt, "--wait") == 0) {
 			wait = 1;
+			continue;
+		}
+		if (strcmp(opt, "--hop") == 0) {	/* --wait until the next hop has it */
+			wait = hop = 1;
 			continue;
 		}
 		if (strcmp(opt, "--hold-for-poll") == 0) {
@@ -242,7 +248,7 @@ VERB(submit)
 			"sends it (start shipd, or run shipd --poll)\n", cf->spool);
 		rc = EX_TEMPFAIL;
 	} else if (rc == EX_OK && wait)
-		rc = submit_wait(cf, &queued, timeout);
+		rc = submit_wait(cf, &queued, timeout, hop);
 	else if (timeout > 0 && !wait)
 		fprintf(stderr, "shipctl: submit: --timeout without --wait ignored\n");
 out:
