@@ -7,6 +7,7 @@
 #include "confirm.h"
 #include "flood.h"
 #include "submit.h"
+#include "../queue/history.h"
 #include "../util/log.h"
 #include "../util/safefile.h"
 
@@ -51,30 +52,6 @@ confirm_format(const struct confirm *c, struct sbuf *out)
 		sbuf_puts(out, "\n");
 	}
 	sbuf_puts(out, "end\n");
-}
-
-static int
-route_ok(const char *s)
-{
-	char node[256];
-	const char *p = s;
-
-	if (strcmp(s, "-") == 0)
-		return 1;
-	while (*p) {
-		size_t n = strcspn(p, ",");
-
-		if (n == 0 || n >= sizeof(node))
-			return 0;
-		memcpy(node, p, n);
-		node[n] = 0;
-		if (!order_name_valid(node))
-			return 0;
-		p += n;
-		if (*p == ',' && *++p == 0)
-			return 0;
-	}
-	return 1;
 }
 
 /* Copy the value v (vl bytes) of key k into buf; -1 when it does not fit. */
@@ -141,7 +118,7 @@ confirm_parse(const char *text, size_t len, struct confirm *c)
 			else if (KEY("route"))
 				rc = field(c->route, sizeof(c->route), "route", v, vl);
 			else if (KEY("delivered")) {
-				char t[32], *e;
+				char t[32] = "", *e;
 
 				rc = have_time ? (err_set("repeated \"delivered\""), -1) :
 				     field(t, sizeof(t), "delivered", v, vl);
@@ -172,7 +149,7 @@ confirm_parse(const char *text, size_t len, struct confirm *c)
 		p = nl ? nl + 1 : end;
 	}
 	if (!ended || !order_id_valid(c->order) || !order_name_valid(c->origin) ||
-	    !order_name_valid(c->dest) || !have_time || !route_ok(c->route[0] ? c->route : "-")) {
+	    !order_name_valid(c->dest) || !have_time || !hist_route_ok(c->route[0] ? c->route : "-")) {
 		err_set("receipt incomplete or malformed (order, origin, dest, delivered, route, end)");
 		return -1;
 	}

@@ -165,11 +165,30 @@ is_name(const char *s, size_t n)
 	if (n == 0 || n > 255)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (!(s[i] == '.' || s[i] == '_' || s[i] == '-' || s[i] == ',' ||
+		if (!(s[i] == '.' || s[i] == '_' || s[i] == '-' ||
 		      (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
 		      (s[i] >= 'A' && s[i] <= 'Z')))
 			return 0;
 	return 1;
+}
+
+int
+hist_route_ok(const char *s)
+{
+	const char *p = s;
+
+	if (strcmp(s, "-") == 0)
+		return 1;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (!is_name(p, n))
+			return 0;
+		p += n;
+		if (*p == ',' && *++p == 0)
+			return 0;
+	}
+	return p != s;
 }
 
 /* The next space-separated word of *p (before end), as a new string. */
@@ -262,7 +281,7 @@ parse_line(struct history *h, const char *k, size_t kl, const char *v, size_t vl
 	} else if (KEY("receipt")) {
 		w1 = word(&v, end), w2 = word(&v, end), w3 = word(&v, end);
 		if (w1 == NULL || num(w2, &n) < 0 || w3 == NULL || !is_name(w1, strlen(w1)) ||
-		    (strcmp(w3, "-") != 0 && !is_name(w3, strlen(w3))) ||
+		    !hist_route_ok(w3) ||
 		    (v < end && (s = order_text_unescape(v, end - v)) == NULL)) {
 			err_set("bad \"receipt: DEST TIME ROUTE [NAME]\"");
 			goto out;

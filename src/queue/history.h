@@ -86,6 +86,9 @@ int hist_add_receipt(struct history *h, const char *dest, time_t at, const char 
 const struct hist_receipt *hist_receipt_of(const struct history *h, const char *dest);
 const struct hist_to *hist_to_of(const struct history *h, const char *dest);
 
+/* A route: node names joined by ",", or "-" for unknown. */
+int hist_route_ok(const char *s);
+
 /* The order ids one delivery of order id stands for: id itself, or every
  * part's id of a split packet (GROUP.pKofM with id's journey suffix). */
 void hist_ids(const char *id, struct strv *ids);
