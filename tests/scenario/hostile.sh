@@ -26,9 +26,11 @@ for n in T L; do node_start "$n" || { fail "start $n"; finish; }; done
 tlog=$NODES/T/shipd.log
 work=$NODES/work; mkdir -p "$work"
 
-# files T holds anywhere but its temporary areas and quarantine
+# files T holds anywhere but its temporary areas and quarantine (and
+# what T itself queues: the delivery receipts for L's legitimate packets,
+# their seen/ markers and the history of what T delivered)
 stored() { (cd "$(spool T)" && find . -type f ! -path '*/tmp/*' ! -path '*/partial/*' \
-	! -path '*/corrupt/*' ! -path '*/inflight/*' | sort); }
+	! -path '*/corrupt/*' ! -path '*/inflight/*' ! -path '*/done/*' ! -name '*-T-*' | sort); }
 quarantined() { find "$(spool T)" -path '*/corrupt/*' -type f | wc -l; }
 kids() { pgrep -P "${PID[T]}" | wc -l; }
 no_kids() { [ "$(kids)" -eq 0 ]; }
