@@ -301,59 +301,44 @@ out:
 	return rc;
 }
 
+static int
+hist_line(void *arg, int line, const char *p, size_t llen)
+{
+	const char *colon = memchr(p, ':', llen), *eol = p + llen;
+
+	if (colon == NULL || colon + 1 >= eol || colon[1] != ' ' ||
+	    (line == 1 && (colon - p != 7 || memcmp(p, "version", 7) != 0))) {
+		err_set(line == 1 ? "line 1: want \"version: %d\"" : "line %d: not \"key: value\"",
+			line == 1 ? HIST_VERSION : line);
+		return -1;
+	}
+	if (parse_line(arg, p, colon - p, colon + 2, eol - colon - 2) < 0) {
+		char e[300];
+
+		snprintf(e, sizeof(e), "%s", err_get());
+		err_set("line %d: %s", line, e);
+		return -1;
+	}
+	return 0;
+}
+
 int
 hist_parse(const char *buf, size_t len, struct history *h)
 {
-	const char *p = buf, *end = buf + len;
-	int line = 0, ended = 0;
+	int n;
 
 	hist_init(h, NULL);
 	if (len > ORDER_MAX_SIZE) {
 		err_set("record larger than %d bytes", ORDER_MAX_SIZE);
 		return -1;
 	}
-	while (p < end) {
-		const char *nl = memchr(p, '\n', end - p), *eol = nl ? nl : end, *colon;
-		size_t llen = eol - p;
-
-		line++;
-		if (ended) {
-			err_set("line %d: data after \"end\"", line);
-			goto bad;
-		}
-		for (size_t i = 0; i < llen; i++)
-			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
-				err_set("line %d: control character", line);
-				goto bad;
-			}
-		if (llen == 3 && memcmp(p, "end", 3) == 0) {
-			ended = 1;
-			p = nl ? nl + 1 : end;
-			continue;
-		}
-		if ((colon = memchr(p, ':', llen)) == NULL || colon + 1 >= eol || colon[1] != ' ' ||
-		    (line == 1 && (colon - p != 7 || memcmp(p, "version", 7) != 0))) {
-			err_set(line == 1 ? "line 1: want \"version: %d\"" :
-				"line %d: not \"key: value\"", line == 1 ? HIST_VERSION : line);
-			goto bad;
-		}
-		if (parse_line(h, p, colon - p, colon + 2, eol - colon - 2) < 0) {
-			char e[300];
-
-			snprintf(e, sizeof(e), "%s", err_get());
-			err_set("line %d: %s", line, e);
-			goto bad;
-		}
-		p = nl ? nl + 1 : end;
-	}
-	if (!ended || h->id[0] == 0) {
-		err_set(ended ? "no id" : "no \"end\" (incomplete)");
-		goto bad;
+	if ((n = record_walk(buf, len, hist_line, h)) <= 0 || h->id[0] == 0) {
+		if (n >= 0)
+			err_set(n == 0 ? "empty record" : "no id");
+		hist_free(h);
+		return -1;
 	}
 	return 0;
-bad:
-	hist_free(h);
-	return -1;
 }
 
 char *
