@@ -8,6 +8,8 @@
  *                      gets its receipt line, and the origin, when it is
  *                      another node, gets a signed receipt packet through
  *                      the routes (global/confirm.h)
+ *   history_returned   a return journey (ID.ret) came home: ID's record
+ *                      says it was returned, and why
  *   history_receipt    at the origin: a receipt packet, opened; refused
  *                      unless its signer is the destination it speaks
  *                      for and that node was a destination of the order
@@ -92,6 +94,36 @@ history_end(const char *bay, const struct order *o, const char *result, const ch
 
 	if (hist_update(bay, o->id, note_end, &e) < 0)
 		msg_warnx("order %s: history not recorded: %s", o->id, err_get());
+}
+
+static int
+note_returned(void *arg, struct history *h, int exists)
+{
+	const struct order *o = arg;
+
+	if (!exists)
+		return 1;	/* ended before its history began, or purged */
+	h->ended = time(NULL);
+	free(h->result);
+	free(h->why);
+	h->result = xstrdup("returned");
+	h->why = o->return_reason ? xstrdup(o->return_reason) : NULL;
+	return 0;
+}
+
+void
+history_returned(const struct order *o)
+{
+	char id[ORDER_ID_MAX], bay[PATH_MAX];
+	size_t n = strlen(o->id);
+
+	/* the return journey ID.ret: the history is the original ID's */
+	if (n <= 4 || strcmp(o->id + n - 4, ".ret") != 0 ||
+	    snprintf(id, sizeof(id), "%.*s", (int)(n - 4), o->id) >= (int)sizeof(id) ||
+	    hist_locate(S->cf, id, bay, sizeof(bay)) < 0)
+		return;
+	if (hist_update(bay, id, note_returned, (void *)o) < 0)
+		msg_warnx("order %s: history not recorded: %s", id, err_get());
 }
 
 struct noting {

@@ -94,6 +94,7 @@ return_bay_of(const char *bay, const struct order *o)
 static void
 home_notice(const char *rb, const struct order *o)
 {
+	history_returned(o);
 	msg_info("returned %s: back at its origin in %s/return (%s)", o->id, rb,
 		 o->return_reason ? o->return_reason : "returned");
 	notify_admin(o, "shipd: returned packet arrived home",

@@ -125,6 +125,8 @@ int history_is_data(const char *bay, const char *id);	/* kind "data" */
 void history_end(const char *bay, const struct order *o, const char *result, const char *why);
 /* o was delivered here as name: recorded, and a receipt queued for its origin */
 void history_delivered(const char *bay, const struct order *o, const char *name);
+/* At the origin: return journey o (ID.ret) came home; ID's record says so */
+void history_returned(const struct order *o);
 /* At the origin: receipt packet o (signed by signer) holding text. 0 taken
  * (or dropped as unknown), -1 refused (err_set, logged). */
 int history_receipt(const struct order *o, const char *signer, const char *text, size_t len);
