@@ -71,85 +71,95 @@ field(char *buf, size_t size, const char *k, const char *v, size_t vl)
 	return 0;
 }
 
+struct parsing {
+	struct confirm *c;
+	int have_time;
+};
+
+/* record_line_fn: one line of a receipt. */
+static int
+confirm_line(void *arg, int line, const char *p, size_t ll)
+{
+	struct parsing *x = arg;
+	struct confirm *c = x->c;
+	const char *eol = p + ll, *v;
+	char *name, e[200];
+	size_t kl, vl;
+	int rc = 0;
+
+	if (line == 1) {
+		if (ll == strlen(CONFIRM_MAGIC) && memcmp(p, CONFIRM_MAGIC, ll) == 0)
+			return 0;
+		err_set("line 1: not a receipt (want \"%s\" first)", CONFIRM_MAGIC);
+		return -1;
+	}
+	if ((v = memchr(p, ':', ll)) == NULL || v + 1 >= eol || v[1] != ' ') {
+		err_set("line %d: not \"key: value\"", line);
+		return -1;
+	}
+	kl = v - p;
+	v += 2;
+	vl = eol - v;
+#define KEY(s)	(kl == sizeof(s) - 1 && memcmp(p, s, kl) == 0)
+	if (KEY("order"))
+		rc = field(c->order, sizeof(c->order), "order", v, vl);
+	else if (KEY("origin"))
+		rc = field(c->origin, sizeof(c->origin), "origin", v, vl);
+	else if (KEY("dest"))
+		rc = field(c->dest, sizeof(c->dest), "dest", v, vl);
+	else if (KEY("route"))
+		rc = field(c->route, sizeof(c->route), "route", v, vl);
+	else if (KEY("delivered")) {
+		char t[32] = "", *end;
+
+		rc = x->have_time ? (err_set("repeated \"delivered\""), -1) :
+		     field(t, sizeof(t), "delivered", v, vl);
+		if (rc == 0) {
+			errno = 0;
+			c->delivered = (time_t)strtoll(t, &end, 10);
+			if (errno || *end || c->delivered <= 0)
+				rc = (err_set("bad \"delivered\""), -1);
+			x->have_time = 1;
+		}
+	} else if (KEY("name")) {
+		if ((name = order_text_unescape(v, vl)) == NULL || strchr(name, '/'))
+			rc = (err_set("bad \"name\""), -1);
+		else
+			rc = field(c->name, sizeof(c->name), "name", name, strlen(name));
+		free(name);
+	} else
+		rc = (err_set("unknown key \"%.*s\"", (int)(kl > 40 ? 40 : kl), p), -1);
+#undef KEY
+	if (rc < 0) {
+		snprintf(e, sizeof(e), "%s", err_get());
+		err_set("line %d: %s", line, e);
+	}
+	return rc;
+}
+
 int
 confirm_parse(const char *text, size_t len, struct confirm *c)
 {
-	const char *p = text, *end = text + len;
-	int line = 0, ended = 0, have_time = 0;
+	struct parsing x = {c, 0};
+	char e[300];
+	int n;
 
 	memset(c, 0, sizeof(*c));
 	if (len > CONFIRM_MAX) {
 		err_set("receipt larger than %d bytes", CONFIRM_MAX);
 		return -1;
 	}
-	while (p < end) {
-		const char *nl = memchr(p, '\n', end - p), *eol = nl ? nl : end, *v;
-		size_t ll = eol - p, vl;
-		char *name;
-
-		line++;
-		if (ended || memchr(p, 0, ll)) {
-			err_set("receipt line %d: %s", line, ended ? "data after \"end\"" : "a NUL byte");
-			return -1;
-		}
-		if (line == 1) {
-			if (ll != strlen(CONFIRM_MAGIC) || memcmp(p, CONFIRM_MAGIC, ll) != 0) {
-				err_set("not a receipt (want \"%s\" first)", CONFIRM_MAGIC);
-				return -1;
-			}
-		} else if (ll == 3 && memcmp(p, "end", 3) == 0)
-			ended = 1;
-		else if ((v = memchr(p, ':', ll)) == NULL || v + 1 >= eol || v[1] != ' ') {
-			err_set("receipt line %d: not \"key: value\"", line);
-			return -1;
-		} else {
-			size_t kl = v - p;
-			int rc = 0;
-
-			v += 2;
-			vl = eol - v;
-#define KEY(s)	(kl == sizeof(s) - 1 && memcmp(p, s, kl) == 0)
-			if (KEY("order"))
-				rc = field(c->order, sizeof(c->order), "order", v, vl);
-			else if (KEY("origin"))
-				rc = field(c->origin, sizeof(c->origin), "origin", v, vl);
-			else if (KEY("dest"))
-				rc = field(c->dest, sizeof(c->dest), "dest", v, vl);
-			else if (KEY("route"))
-				rc = field(c->route, sizeof(c->route), "route", v, vl);
-			else if (KEY("delivered")) {
-				char t[32] = "", *e;
-
-				rc = have_time ? (err_set("repeated \"delivered\""), -1) :
-				     field(t, sizeof(t), "delivered", v, vl);
-				if (rc == 0) {
-					errno = 0;
-					c->delivered = (time_t)strtoll(t, &e, 10);
-					if (errno || *e || c->delivered <= 0)
-						rc = (err_set("bad \"delivered\""), -1);
-					have_time = 1;
-				}
-			} else if (KEY("name")) {
-				if ((name = order_text_unescape(v, vl)) == NULL || strchr(name, '/'))
-					rc = (err_set("bad \"name\""), -1);
-				else
-					rc = field(c->name, sizeof(c->name), "name", name, strlen(name));
-				free(name);
-			} else
-				rc = (err_set("unknown key \"%.*s\"", (int)(kl > 40 ? 40 : kl), p), -1);
-#undef KEY
-			if (rc < 0) {
-				char e[200];
-
-				snprintf(e, sizeof(e), "%s", err_get());
-				err_set("receipt line %d: %s", line, e);
-				return -1;
-			}
-		}
-		p = nl ? nl + 1 : end;
+	if (memchr(text, 0, len)) {
+		err_set("receipt: a NUL byte");
+		return -1;
 	}
-	if (!ended || !order_id_valid(c->order) || !order_name_valid(c->origin) ||
-	    !order_name_valid(c->dest) || !have_time || !hist_route_ok(c->route[0] ? c->route : "-")) {
+	if ((n = record_walk(text, len, confirm_line, &x)) < 0) {
+		snprintf(e, sizeof(e), "%s", err_get());
+		err_set("receipt %s", e);
+		return -1;
+	}
+	if (n == 0 || !order_id_valid(c->order) || !order_name_valid(c->origin) ||
+	    !order_name_valid(c->dest) || !x.have_time || !hist_route_ok(c->route[0] ? c->route : "-")) {
 		err_set("receipt incomplete or malformed (order, origin, dest, delivered, route, end)");
 		return -1;
 	}
