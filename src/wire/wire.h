@@ -58,7 +58,9 @@ struct hop *hop_accept_udp(const struct config *cf, const struct keys *me,
 int hop_udp_is_hello(const void *dgram, size_t len);
 
 int hop_send(struct hop *h, const void *msg, size_t len);
-/* One whole message into buf; -1 on error/timeout (err_set), 0 on clean EOF. */
+/* One whole message into buf, all of it within timeout_s (a deadline per
+ * message, not per read: a trickling peer times out all the same); -1 on
+ * error/timeout (err_set), 0 on clean EOF. */
 ssize_t hop_recv(struct hop *h, void *buf, size_t size, int timeout_s);
 /* After hop_recv returned 0: 1 if that was the peer's close, 0 if it was an
  * empty message. */

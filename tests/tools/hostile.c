@@ -7,7 +7,10 @@
  * Raw modes speak no protocol (no configuration needed):
  *   hostile [-b SRC] garbage HOST PORT BYTES   random bytes over TCP
  *   hostile [-b SRC] silent HOST PORT [MAX_S]  connect and never speak
- *   hostile [-b SRC] flood HOST PORT N HOLD_S  N silent connections at once
+ *   hostile [-b SRC] flood HOST PORT N HOLD_S [SPREAD_S]
+ *                                              N silent connections, opened
+ *                                              at once or evenly over SPREAD_S
+ *   hostile [-b SRC] slow HOST PORT [MAX_S]    a HELLO begun, one byte a second
  *   hostile [-b SRC] udp-garbage HOST PORT N   N random datagrams
  * Hop modes run the real handshake as the node of -c CONF (its own key)
  * and offer a packet for DEST, sealed from FILE, spoiled as MODE says:
@@ -181,49 +184,116 @@ mode_silent(const char *host, const char *port, double max_s)
 	return t < 0;
 }
 
+/* A non-blocking connect: the flood must not wait on a full accept queue. */
 static int
-mode_flood(const char *host, const char *port, int n, double hold)
+tcp_open_nb(const char *host, const char *port)
 {
-	int *fds = xcalloc(n, sizeof(*fds)), opened = 0, closed = 0;
-	double t0 = now_s(), last = 0;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd = sock_to(host, port, SOCK_STREAM, &ss, &sl);
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * N silent connections, opened evenly over SPREAD_S seconds (0: at once),
+ * each held until the server closes it or HOLD_S seconds have passed since
+ * the start. Connections never say a word.
+ */
+static int
+mode_flood(const char *host, const char *port, int n, double hold, double spread)
+{
 	struct pollfd *pf = xcalloc(n, sizeof(*pf));
+	int opened = 0, failed = 0, closed = 0, k = 0, tried = 0, maxopen = 0;
+	double t0 = now_s(), last = 0;
 
-	for (int i = 0; i < n; i++)
-		if ((fds[i] = tcp_open(host, port)) >= 0)
-			opened++;
-	while (closed < opened && now_s() - t0 < hold) {
-		int k = 0;
+	while (now_s() - t0 < hold && (tried < n || k > 0)) {
+		double t = now_s() - t0;
+		int due = spread > 0 && t < spread ? (int)(n * t / spread) + 1 : n;
 
-		for (int i = 0; i < n; i++)
-			if (fds[i] >= 0) {
-				pf[k].fd = fds[i];
-				pf[k].events = POLLIN;
-				pf[k++].revents = 0;
+		for (; tried < n && tried < due; tried++) {
+			int fd = tcp_open_nb(host, port);
+
+			if (fd < 0) {
+				failed++;
+				continue;
 			}
-		if (poll(pf, k, 200) <= 0)
+			opened++;
+			pf[k].fd = fd;
+			pf[k].events = POLLIN;
+			pf[k++].revents = 0;
+		}
+		if (k > maxopen)
+			maxopen = k;
+		if (poll(pf, k, 20) <= 0)
 			continue;
 		for (int j = 0; j < k; j++) {
 			char b[512];
+			ssize_t r;
 
-			if (!pf[j].revents || read(pf[j].fd, b, sizeof(b)) > 0)
+			if (!pf[j].revents)
 				continue;
-			for (int i = 0; i < n; i++)
-				if (fds[i] == pf[j].fd) {
-					close(fds[i]);
-					fds[i] = -1;
-				}
+			pf[j].revents = 0;
+			if ((r = read(pf[j].fd, b, sizeof(b))) > 0 || (r < 0 && errno == EAGAIN))
+				continue;
+			close(pf[j].fd);
+			pf[j--] = pf[--k];
 			closed++;
 			last = now_s() - t0;
 		}
 	}
-	printf("result: %d of %d connections opened; %d closed by the server "
-	       "(the last after %.1f s), %d still open after %.1f s\n", opened, n, closed,
-	       last, opened - closed, now_s() - t0);
-	for (int i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	free(fds);
+	printf("result: %d of %d connections opened (%d failed) over %.1f s, at most %d open "
+	       "at once; %d closed by the server (the last after %.1f s), %d still open after "
+	       "%.1f s\n", opened, n, failed, spread, maxopen, closed, last, k, now_s() - t0);
+	for (int j = 0; j < k; j++)
+		close(pf[j].fd);
 	free(pf);
+	return 0;
+}
+
+/*
+ * Slow loris: the first bytes of a HELLO, one a second, never finished
+ * (a name of 255 bytes announced). Prints how many bytes went out before
+ * the server closed the connection, and after how long.
+ */
+static int
+mode_slow(const char *host, const char *port, double max_s)
+{
+	uint8_t hello[HS_HELLO_MAX];
+	int fd = tcp_open(host, port);
+	double t0 = now_s(), t;
+	size_t sent = 0;
+
+	if (fd < 0) {
+		printf("result: connect failed: %s\n", strerror(errno));
+		return 1;
+	}
+	memcpy(hello, HOP_MAGIC, HOP_MAGIC_LEN);
+	hello[HOP_MAGIC_LEN] = HOP_VERSION;
+	hello[HOP_MAGIC_LEN + 1] = HOP_NAME_MAX;
+	memset(hello + HS_HEAD_LEN, 'a', sizeof(hello) - HS_HEAD_LEN);
+	for (;;) {
+		if (now_s() - t0 >= max_s) {
+			printf("result: still open after %.1f s and %zu bytes\n", max_s, sent);
+			close(fd);
+			return 1;
+		}
+		if (sent < sizeof(hello) - 1) {
+			if (send(fd, hello + sent, 1, MSG_NOSIGNAL) != 1)
+				break;
+			sent++;
+		}
+		if ((t = wait_closed(fd, 1.0)) >= 0)
+			break;
+	}
+	printf("result: closed by the server after %.1f s and %zu bytes, one a second\n",
+	       now_s() - t0, sent);
+	close(fd);
 	return 0;
 }
 
@@ -565,7 +635,7 @@ out:
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: hostile [-b SRC] garbage|silent|flood|udp-garbage HOST PORT ...\n"
+	fprintf(stderr, "usage: hostile [-b SRC] garbage|silent|flood|slow|udp-garbage HOST PORT ...\n"
 		"       hostile -c CONF [-t TMPDIR] MODE PEER FILE DEST [ORIGIN]\n");
 	exit(64);
 }
@@ -599,8 +669,11 @@ main(int argc, char **argv)
 		return mode_garbage(argv[1], argv[2], atol(argv[3]));
 	if (strcmp(argv[0], "silent") == 0)
 		return mode_silent(argv[1], argv[2], argc > 3 ? atof(argv[3]) : 120);
-	if (strcmp(argv[0], "flood") == 0 && argc == 5)
-		return mode_flood(argv[1], argv[2], atoi(argv[3]), atof(argv[4]));
+	if (strcmp(argv[0], "flood") == 0 && (argc == 5 || argc == 6))
+		return mode_flood(argv[1], argv[2], atoi(argv[3]), atof(argv[4]),
+				  argc == 6 ? atof(argv[5]) : 0);
+	if (strcmp(argv[0], "slow") == 0)
+		return mode_slow(argv[1], argv[2], argc > 3 ? atof(argv[3]) : 120);
 	if (strcmp(argv[0], "udp-garbage") == 0 && argc == 4)
 		return mode_udp_garbage(argv[1], argv[2], atoi(argv[3]));
 	usage();
