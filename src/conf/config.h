@@ -82,9 +82,12 @@ struct config {
 	uint64_t bay_size_limit;	/* BAY-SIZE-LIMIT bytes per bay (0 = none) */
 	uint64_t min_free_disk;		/* MIN-FREE-DISK bytes kept free */
 	int max_children;		/* MAX-CHILDREN senders (default 10) */
-	int max_receivers;		/* MAX-RECEIVERS (default 10) */
+	int max_receivers;		/* MAX-RECEIVERS authenticated inbound hops (10) */
+	int max_handshakes;		/* MAX-HANDSHAKES connections not yet authenticated (20) */
+	int max_handshakes_per_source;	/* MAX-HANDSHAKES-PER-SOURCE of those from one address (4) */
+	int handshake_timeout;		/* HANDSHAKE-TIMEOUT: a connection's whole handshake (5 s) */
 	int retry_min, retry_max;	/* RETRY-MIN / RETRY-MAX seconds */
-	int io_timeout;			/* IO-TIMEOUT seconds for a silent peer */
+	int io_timeout;			/* IO-TIMEOUT seconds for one whole frame */
 	int connect_timeout;		/* CONNECT-TIMEOUT: TCP connect before the UDP fallback */
 	char *log_dest;			/* LOG stderr|syslog|file:PATH[,..] */
 	char *spool_user;		/* USER: unprivileged account (optional) */

@@ -236,6 +236,9 @@ print_settings(const struct config *cf, FILE *out)
 		cf->max_children, cf->max_receivers);
 	fprintf(out, "%-*s %s .. %s\n", COL, "retry", dur_str(cf->retry_min, a, sizeof(a)),
 		dur_str(cf->retry_max, b, sizeof(b)));
+	fprintf(out, "%-*s %d at once, %d per source address, each within %s\n", COL,
+		"handshakes", cf->max_handshakes, cf->max_handshakes_per_source,
+		dur_str(cf->handshake_timeout, a, sizeof(a)));
 	fprintf(out, "%-*s %s\n", COL, "io timeout", dur_str(cf->io_timeout, a, sizeof(a)));
 	fprintf(out, "%-*s %s\n", COL, "connect timeout", dur_str(cf->connect_timeout, a, sizeof(a)));
 	fprintf(out, "%-*s %s\n", COL, "bay size limit",

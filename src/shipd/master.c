@@ -1,8 +1,9 @@
 /*
  * master.c - the master process: one epoll loop over signals (signalfd),
  * inotify, the TCP and UDP listeners and a timer, plus a bounded pool of
- * forked children (senders up to MAX-CHILDREN, receivers up to
- * MAX-RECEIVERS). A send worker gets a batch of orders (batch.c) and a
+ * forked children (senders up to MAX-CHILDREN; receive workers, one per
+ * inbound connection, bounded by door.c: MAX-HANDSHAKES not yet
+ * authenticated, MAX-RECEIVERS that are). A send worker gets a batch of orders (batch.c) and a
  * status pipe on which it says which next hop it reached or could not
  * reach, and which orders it deferred. A child that
  * dies abnormally is reaped, logged, and the order it held goes back to
@@ -39,6 +40,10 @@
 #define UDP_HELLO_MEMORY	10	/* seconds a UDP client's HELLO is remembered */
 
 static sigset_t blocked;
+
+enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_EVICT, R_NKINDS };
+static void refusal(enum refusal_kind k, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static void
 ep_add(int fd)
@@ -92,6 +97,7 @@ child_setup(void)
 		close(S->timerfd);
 	/* other workers' status pipes are none of this child's business */
 	htab_walk(S->statfds, close_statfd, NULL);
+	door_child(S->door);
 }
 
 /* Fork a child for job j; the child never returns. */
@@ -216,8 +222,15 @@ status_read(struct job *j)
 static void
 status_event(int fd)
 {
-	char key[16];
+	char key[16], busy[256];
 	struct job *j;
+	int r = door_input(S->door, S->cf, fd, busy, sizeof(busy));
+
+	if (r == 1)
+		refusal(R_BUSY, "inbound hop from %s: all %d receivers busy; its offers are "
+			"refused for now (try again later)", busy, S->cf->max_receivers);
+	if (r >= 0)
+		return;
 
 	snprintf(key, sizeof(key), "%d", fd);
 	if ((j = htab_get(S->statfds, key)) != NULL)
@@ -345,9 +358,11 @@ child_exited(pid_t pid, int status)
 	snprintf(key, sizeof(key), "%ld", (long)pid);
 	if ((j = htab_del(S->kids, key)) == NULL)
 		return;
-	if (j->kind == J_RECEIVE)
+	if (j->kind == J_RECEIVE) {
 		S->nreceivers--;
-	else
+		if (door_gone(S->door, pid))
+			status = 0;	/* killed to make room: logged then */
+	} else
 		S->nsenders--;
 	if (j->kind == J_SEND)
 		send_exited(j, status);
@@ -387,9 +402,8 @@ reap(void)
  * many were not logged.
  */
 #define REFUSAL_LOG_RATE 20
-enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_UDP_BUSY, R_NKINDS };
 
-static void __attribute__((format(printf, 2, 3)))
+static void
 refusal(enum refusal_kind k, const char *fmt, ...)
 {
 	static time_t second[R_NKINDS];
@@ -422,25 +436,44 @@ allowed(const struct sockaddr *sa)
 	return 0;
 }
 
+/*
+ * A receive worker for a connection from who (address src), with a
+ * socketpair to the master (door.c), after making room at the door.
+ */
 static pid_t
-fork_receiver(const char *what)
+fork_receiver(const char *who, const char *src)
 {
 	struct job *j;
-	char key[32];
+	char key[32], why[256];
+	int sp[2];
 	pid_t pid;
 
+	if (door_make_room(S->door, S->cf, src, why, sizeof(why)))
+		refusal(R_EVICT, "dropped connection from %s to make room for %s", why, who);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		msg_warn("socketpair for a receive worker");
+		return -1;
+	}
 	pid = fork();
 	if (pid < 0) {
 		msg_warn("fork receiver");
+		close(sp[0]);
+		close(sp[1]);
 		return -1;
 	}
 	if (pid == 0) {
 		child_setup();
+		close(sp[0]);
+		S->statfd = sp[1];
 		return 0;
 	}
+	close(sp[1]);
+	fcntl(sp[0], F_SETFL, O_NONBLOCK);
+	if (door_open(S->door, pid, sp[0], src, who) < 0)
+		close(sp[0]);
 	j = xcalloc(1, sizeof(*j));
 	j->kind = J_RECEIVE;
-	j->id = xstrdup(what);
+	j->id = xstrdup(who);
 	j->pid = pid;
 	j->started = time(NULL);
 	snprintf(key, sizeof(key), "%ld", (long)pid);
@@ -449,25 +482,30 @@ fork_receiver(const char *what)
 	return pid;
 }
 
+/*
+ * A few connections per turn of the event loop, so that a flood cannot
+ * keep the master from reaping children and answering its workers (the
+ * listener is level-triggered: what is left comes back at once).
+ */
+#define ACCEPT_BURST	8
+
 static void
 accept_tcp(void)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	char who[128];
-	int fd;
+	char who[128], src[64];
+	int fd, burst = 0;
 
-	while ((fd = accept4(S->tcpfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC)) >= 0) {
+	while (burst++ < ACCEPT_BURST &&
+	       (fd = accept4(S->tcpfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC)) >= 0) {
 		addr_str((struct sockaddr *)&ss, who, sizeof(who));
+		door_source((struct sockaddr *)&ss, src, sizeof(src));
 		if (!allowed((struct sockaddr *)&ss)) {
 			refusal(R_ALLOW, "refused connection from %s: address not in the allow list", who);
 			close(fd);
-		} else if (S->nreceivers >= S->cf->max_receivers) {
-			refusal(R_BUSY, "refused connection from %s: %d receivers busy", who,
-				  S->nreceivers);
-			close(fd);
 		} else {
-			pid_t pid = fork_receiver(who);
+			pid_t pid = fork_receiver(who, src);
 
 			if (pid == 0) {
 				close(S->tcpfd);
@@ -497,7 +535,7 @@ recv_udp(void)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct strv old = {0};
-	char who[128];
+	char who[128], src[64];
 	ssize_t n;
 
 	while ((n = recvfrom(S->udpfd, buf, sizeof(buf), MSG_DONTWAIT,
@@ -516,13 +554,9 @@ recv_udp(void)
 			refusal(R_UDP_NOISE, "refused UDP datagram from %s: not a shipd HELLO (%zd bytes)", who, n);
 			continue;
 		}
-		if (S->nreceivers >= S->cf->max_receivers) {
-			refusal(R_UDP_BUSY, "refused UDP session from %s: %d receivers busy", who,
-				  S->nreceivers);
-			continue;
-		}
 		htab_put(S->udp_recent, who, (void *)(long)time(NULL));
-		if (fork_receiver(who) == 0) {
+		door_source((struct sockaddr *)&ss, src, sizeof(src));
+		if (fork_receiver(who, src) == 0) {
 			close(S->tcpfd);
 			_exit(receiver_udp(buf, n, (struct sockaddr *)&ss, sizeof(ss)));
 		}
@@ -705,6 +739,7 @@ setup(void)
 	S->watches = htab_new();
 	S->udp_recent = htab_new();
 	S->statfds = htab_new();
+	S->door = door_new(S->epfd);
 	S->tcpfd = S->udpfd = S->inofd = -1;
 	ep_add(S->sigfd);
 	ep_add(S->timerfd);

@@ -15,6 +15,12 @@
  * order with the packet digest the verifier yields), and only then ACKed.
  * What fails verification is kept in corrupt/ with a .why. Anything
  * refused is logged with the peer and the reason.
+ *
+ * Before that, the worker is at the door (door.c): its handshake must end
+ * within HANDSHAKE-TIMEOUT, then it asks the master for one of the
+ * MAX-RECEIVERS slots; when none is free it answers the peer's offers
+ * with a temporary "busy" refusal until the peer says BYE (or the
+ * handshake time runs out again), and takes nothing.
  */
 #include "shipd.h"
 #include "../crypto/crypto.h"
@@ -368,19 +374,71 @@ serve(struct hop *h)
 	return 0;
 }
 
+/*
+ * No receiver slot: every offer is refused for now (the sender defers it,
+ * the next hop stays up), for at most HANDSHAKE-TIMEOUT more.
+ */
+static int
+busy(struct hop *h)
+{
+	char why[128];
+	int type;
+
+	snprintf(why, sizeof(why), "busy: all %d receivers are taken; try again later",
+		 S->cf->max_receivers);
+	msg = xmalloc(HOP_MAX_MSG);
+	while (xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->handshake_timeout) >= 0 &&
+	       type == XF_OFFER)
+		if (xfer_send_str(h, XF_TEMPFAIL, why) < 0)
+			break;
+	hop_close(h);
+	return 0;
+}
+
+/* An authenticated hop: serve it if the master gives us a slot. */
+static int
+admitted(struct hop *h)
+{
+	switch (door_ask(S->statfd, hop_peer(h)->name, S->cf->handshake_timeout)) {
+	case 1:
+		return serve(h);
+	case 0:
+		return busy(h);
+	default:
+		msg_warnx("hop from %s (%s): %s", hop_peer(h)->name, hop_remote(h), err_get());
+		hop_close(h);
+		return 1;
+	}
+}
+
 int
 receiver_tcp(int fd, const struct sockaddr *from)
 {
-	char who[128];
-	struct hop *h = hop_accept_tcp(S->cf, S->keys, fd,
-				       S->cf->io_timeout < 15 ? S->cf->io_timeout : 15);
+	char who[128], name[256];
+	time_t t0 = time(NULL);
+	int left;
+	struct hop *h;
+	const struct peer *p;
+
+	/* a HELLO naming a peer of ours ranks this connection above silent
+	 * ones at the door (door.c); the handshake proves it or not */
+	if (hop_peek_hello(fd, S->cf->handshake_timeout * 1000, name, sizeof(name)) &&
+	    (p = config_peer(S->cf, name)) != NULL && p->has_key)
+		door_tell(S->statfd, "H");
+	if ((left = S->cf->handshake_timeout - (int)(time(NULL) - t0)) <= 0) {
+		msg_warnx("refused hop from %s via tcp: timeout in handshake (HANDSHAKE-TIMEOUT %ds)",
+			  addr_str(from, who, sizeof(who)), S->cf->handshake_timeout);
+		close(fd);
+		return 1;
+	}
+	h = hop_accept_tcp(S->cf, S->keys, fd, left);
 
 	if (h == NULL) {
 		msg_warnx("refused hop from %s via tcp: %s", addr_str(from, who, sizeof(who)),
 			  err_get());
 		return 1;
 	}
-	return serve(h);
+	return admitted(h);
 }
 
 int
@@ -388,12 +446,12 @@ receiver_udp(const void *dgram, size_t len, const struct sockaddr *from, socklen
 {
 	char who[128];
 	struct hop *h = hop_accept_udp(S->cf, S->keys, dgram, len, from, fromlen,
-				       S->cf->io_timeout < 15 ? S->cf->io_timeout : 15);
+				       S->cf->handshake_timeout);
 
 	if (h == NULL) {
 		msg_warnx("refused hop from %s via udp: %s", addr_str(from, who, sizeof(who)),
 			  err_get());
 		return 1;
 	}
-	return serve(h);
+	return admitted(h);
 }

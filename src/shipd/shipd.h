@@ -11,6 +11,8 @@
  *   sender.c    worker: a batch of orders -> local delivery and one send per
  *               next hop each, over one connection per next hop
  *   receiver.c  worker: one inbound hop -> packets accepted into a bay
+ *   door.c      inbound connections not yet authenticated: limits, eviction,
+ *               the receiver slots (MAX-RECEIVERS) handed to those that are
  *   deliver.c   opening packets here, receipts, the receipt handler
  *   returns.c   expiry, turning orders around, notifications
  *   once.c      notes logged once per daemon run across children
@@ -30,6 +32,8 @@
 #include "../queue/peerfile.h"
 #include "../util/htab.h"
 
+struct door;
+
 struct shipd {
 	struct config *cf;
 	struct keys *keys;
@@ -42,7 +46,8 @@ struct shipd {
 	struct htab *watches;		/* wd -> watched directory */
 	struct htab *udp_recent;	/* client address -> time of its HELLO */
 	struct htab *statfds;		/* status pipe fd -> job */
-	int statfd;			/* in a send worker: its status pipe, else -1 */
+	int statfd;			/* in a worker: its line to the master, else -1 */
+	struct door *door;		/* inbound connections (door.c) */
 	int stopping;
 	int failures;			/* attempts that failed (for --poll's status) */
 	time_t sweep_at;		/* the next bay_sweep of every bay */
@@ -76,6 +81,24 @@ void master_status_line(struct job *j, const char *line);
 int receiver_tcp(int fd, const struct sockaddr *from);	/* in a child */
 int receiver_udp(const void *dgram, size_t len, const struct sockaddr *from,
 		 socklen_t fromlen);
+
+/* door.c: in the master */
+struct door *door_new(int epfd);
+void door_source(const struct sockaddr *sa, char *buf, size_t size);	/* address, no port */
+/* Before a new connection from src gets a worker: evict one at the door if
+ * a limit is reached; 1 (why says whom and which limit) or 0. */
+int door_make_room(struct door *d, const struct config *cf, const char *src, char *why,
+		   size_t whysize);
+int door_open(struct door *d, pid_t pid, int fd, const char *src, const char *who);
+/* A line from a worker on fd: -1 not one of ours, 0 handled, 1 it was told
+ * busy (busy names the peer). */
+int door_input(struct door *d, const struct config *cf, int fd, char *busy, size_t busysize);
+int door_gone(struct door *d, pid_t pid);	/* 1: it had been evicted */
+void door_child(struct door *d);		/* in a new child: close the master's ends */
+int door_receivers(const struct door *d);	/* authenticated hops now */
+/* door.c: in the receive worker, on S->statfd */
+void door_tell(int fd, const char *line);
+int door_ask(int fd, const char *peer, int timeout_s);	/* 1 go, 0 busy, -1 */
 
 /* deliver.c */
 /* 0 done, 1 waiting for parts, -1 refused (moved to corrupt/), BAY_LATER

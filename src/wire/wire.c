@@ -437,6 +437,40 @@ fail:
 	return NULL;
 }
 
+int
+hop_peek_hello(int fd, int timeout_ms, char *name, size_t size)
+{
+	int64_t deadline = within((int64_t)timeout_ms * 1000);
+	uint8_t b[HS_HELLO_MAX];
+
+	for (;;) {
+		ssize_t n = recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT), total;
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return 0;
+		if (n >= HS_HEAD_LEN) {
+			if ((total = wire_hs_head(b, n, 0)) < 0)
+				return 0;
+			if (n >= total) {
+				size_t len = b[HOP_MAGIC_LEN + 1];
+
+				if (!wire_name_ok((const char *)b + HS_HEAD_LEN, len) || len >= size)
+					return 0;
+				memcpy(name, b + HS_HEAD_LEN, len);
+				name[len] = 0;
+				return 1;
+			}
+		}
+		/* part of it: what is there stays readable, so wait a little */
+		if (n > 0 && wire_now_us() + 20000 < deadline)
+			usleep(20000);
+		else if (wire_wait(fd, POLLIN, deadline) <= 0)
+			return 0;
+		if (wire_now_us() >= deadline)
+			return 0;
+	}
+}
+
 /* ---- client: TCP first, then UDP ---- */
 
 /*

@@ -42,6 +42,13 @@ struct hop *hop_connect(const struct config *cf, const struct keys *me,
  * here on: it is closed on failure too. */
 struct hop *hop_accept_tcp(const struct config *cf, const struct keys *me, int fd,
 			   int timeout_s);
+/*
+ * Server, TCP, before hop_accept_tcp: wait up to timeout_ms for the
+ * client's whole HELLO to be in the socket, without taking it, and copy
+ * the node name it claims (unproved: for ranking connections at the door
+ * only). 1 seen, 0 not (closed, not a HELLO, or not complete in time).
+ */
+int hop_peek_hello(int fd, int timeout_ms, char *name, size_t size);
 /* Server, UDP: given the first datagram from `from` on the listening UDP
  * socket, open a session socket in the port range and run the handshake. */
 struct hop *hop_accept_udp(const struct config *cf, const struct keys *me,
