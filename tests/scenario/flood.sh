@@ -15,6 +15,9 @@
 #  3. Slow loris: a HELLO begun and sent one byte a second is dropped
 #     after HANDSHAKE-TIMEOUT (2 s here, IO-TIMEOUT 60 s), long before it
 #     could finish, and the refusal is logged.
+#  4. Busy: real peers hold every MAX-RECEIVERS slot; A's offer gets a
+#     temporary "busy" refusal, A defers it without marking B down, and
+#     the file arrives once a slot is free.
 # SOAK=1: 20,000 connections over 120 s.
 . "$TOP/tests/lib/nodes.sh"
 HOSTILE=${HOSTILE:-$TOP/build/tests/hostile}
@@ -32,7 +35,8 @@ bport=$((base + 1))
 node_add A $((base + 2))
 node_add B $bport "ALLOW 127.0.0.0/8" "IO-TIMEOUT 60s" "HANDSHAKE-TIMEOUT 2s" \
 	"MAX-RECEIVERS 5" "MAX-HANDSHAKES 10" "MAX-HANDSHAKES-PER-SOURCE 4" "MAX-CHILDREN 4"
-node_peer A B; node_peer B A
+node_add H $((base + 3))
+node_peer A B; node_peer B A; node_peer H B; node_peer B H
 for n in A B; do node_start "$n" || { fail "start $n"; finish; }; done
 alog=$NODES/A/shipd.log blog=$NODES/B/shipd.log
 work=$NODES/work; mkdir -p "$work"
@@ -110,6 +114,30 @@ check "slow loris: dropped long before it could finish (${bytes:-?} bytes sent)"
 check "slow loris: B logged the handshake deadline" \
 	wait_for blog_has "refused hop from 127\.0\.0\.1:[0-9]+ via tcp: .*timeout in handshake"
 check "slow loris: B's children back to none" wait_for no_kids
+# --- busy: every MAX-RECEIVERS slot held by real peers ---
+# H (a peer of B) holds both slots, silent; A's offer meets a temporary
+# "busy" refusal: A defers the order without marking B down, and the
+# file arrives once a slot is free again.
+amark=$(wc -l <"$alog"); bmark=$(wc -l <"$blog")
+hpids=
+for i in 1 2 3 4 5; do
+	"$HOSTILE" -c "$(conf H)" hold B 8 >"$work/hold$i.out" 2>&1 &
+	hpids="$hpids $!"
+done
+sleep 2
+echo "busy $RANDOM" >"$work/busy.txt"
+ctl A submit --to B "$work/busy.txt" >/dev/null 2>&1 || fail "busy: submit"
+check "busy: A's order is deferred with B's busy refusal" \
+	wait_for sh -c "tail -n +$((amark + 1)) '$alog' | grep -q 'deferred: B: busy: all 5 receivers'"
+check "busy: B logged that its receivers were busy" wait_for blog_has "all 5 receivers busy"
+wait $hpids
+check "busy: the file arrives once a slot is free" wait_for delivered B busy.txt
+if tail -n +$((amark + 1)) "$alog" | grep -E "next hop B down|unreachable" >"$work/busy.bad"; then
+	fail "busy: A never marked B down" "$(head -n 2 "$work/busy.bad")"
+else
+	ok "busy: A never marked B down"
+fi
+
 check "B is still running" kill -0 "${PID[B]}"
 check "B's log has no crash or panic" sh -c "! grep -qiE 'panic|fatal' '$blog'"
 finish

@@ -15,6 +15,7 @@
  * Hop modes run the real handshake as the node of -c CONF (its own key)
  * and offer a packet for DEST, sealed from FILE, spoiled as MODE says:
  *   hostile -c CONF [-t TMPDIR] MODE PEER FILE DEST [ORIGIN]
+ *   hostile -c CONF hold PEER SECONDS  (authenticate, then sit silent)
  *   good | replay (the same packet twice on one hop) | tamper-body |
  *   tamper-header | truncate | extra-data | forge-origin (header claims
  *   ORIGIN, signed with our key) | unknown-origin | resign (header edited
@@ -632,6 +633,39 @@ out:
 	return rc;
 }
 
+/*
+ * hold: authenticate to PEER as the node of CONF and keep the hop open,
+ * silent, for SECONDS (a receiver slot taken by a real peer), then BYE.
+ */
+static int
+mode_hold(const char *confpath, const char *peer, double secs)
+{
+	struct config *cf = config_load(confpath);
+	struct keys *me = NULL;
+	const struct peer *p;
+	struct hop *h;
+
+	if (cf == NULL || keys_load(cf->key_file, &me) < 0) {
+		fprintf(stderr, "hostile: %s\n", err_get());
+		return 2;
+	}
+	if ((p = config_peer(cf, peer)) == NULL || p->host == NULL) {
+		fprintf(stderr, "hostile: %s is not a PEER in %s\n", peer, confpath);
+		return 2;
+	}
+	if ((h = hop_connect(cf, me, p, 10)) == NULL) {
+		printf("result: connect failed: %s\n", err_get());
+		return 1;
+	}
+	printf("result: connected\n");
+	usleep((useconds_t)(secs * 1e6));
+	xfer_send(h, XF_BYE, NULL, 0);
+	hop_close(h);
+	keys_free(me);
+	config_free(cf);
+	return 0;
+}
+
 static void
 usage(void)
 {
@@ -663,6 +697,8 @@ main(int argc, char **argv)
 	crypto_init();
 	srand(getpid());
 	msg = xmalloc(HOP_MAX_MSG);
+	if (confpath && strcmp(argv[0], "hold") == 0)
+		return mode_hold(confpath, argv[1], atof(argv[2]));
 	if (confpath)
 		return argc < 4 ? (usage(), 64) : mode_hop(confpath, tmpdir, argv, argc);
 	if (strcmp(argv[0], "garbage") == 0 && argc == 4)
