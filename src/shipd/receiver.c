@@ -86,6 +86,8 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 		sbuf_puts(why, err_get());
 		return -1;
 	}
+	if (control_offer(h, pi, why) < 0)	/* a hop's role; learns the origin's certificate */
+		return -1;
 	if (order_packet_id(o->id, base, sizeof(base)) < 0)
 		base[0] = 0;
 	if (strcmp(base, pi->id) != 0 || strcmp(o->origin, pi->origin) != 0 ||
@@ -148,9 +150,13 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 		return -1;
 	}
 	*bayp = o->returning ? cls->return_bay : bay_choose(cls);
-	if (bay_space_ok(S->cf, *bayp, o->size) < 0) {
+	/* "busy": temporary, about room, never about reaching us (the sender
+	 * defers the order and keeps the hop up); a destination needs room to
+	 * unpack too (shipping.conf(5), MIN-FREE-DISK) */
+	if (bay_room_ok(S->cf, *bayp, o->size, o->returning || !strv_has(&o->dests, S->cf->node) ?
+			0 : pi->total_size) < 0) {
 		*reply = XF_TEMPFAIL;
-		sbuf_puts(why, err_get());
+		sbuf_printf(why, "busy, no room: %s", err_get());
 		return -1;
 	}
 	return 0;
@@ -353,6 +359,7 @@ serve(struct hop *h)
 	ssize_t n;
 
 	msg = xmalloc(HOP_MAX_MSG);
+	control_hop(h);		/* a certificate it showed may be news here */
 	for (;;) {
 		if ((n = xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->io_timeout)) < 0) {
 			msg_info("hop from %s (%s) closed: %s", hop_peer(h)->name, hop_remote(h),
@@ -423,7 +430,7 @@ receiver_tcp(int fd, const struct sockaddr *from)
 	/* a HELLO naming a peer of ours ranks this connection above silent
 	 * ones at the door (door.c); the handshake proves it or not */
 	if (hop_peek_hello(fd, S->cf->handshake_timeout * 1000, name, sizeof(name)) &&
-	    (p = config_peer(S->cf, name)) != NULL && p->has_key)
+	    (p = config_peer(S->cf, name)) != NULL && p->host && (p->has_key || S->cf->nauth))
 		door_tell(S->statfd, "H");
 	if ((left = S->cf->handshake_timeout - (int)(time(NULL) - t0)) <= 0) {
 		msg_warnx("refused hop from %s via tcp: timeout in handshake (HANDSHAKE-TIMEOUT %ds)",
