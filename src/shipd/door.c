@@ -1,7 +1,10 @@
 /*
- * door.c - who may hold a receiver. Every inbound connection (a TCP
- * accept, a UDP HELLO) gets a receive worker at once, but until its peer
- * has proved its key the worker is only "at the door", counted apart from
+ * door.c - who may hold a receiver. An accepted TCP connection first waits
+ * in the lobby: the master holds its socket, unread, until it has
+ * something to say, so an idle connection costs no process at all (the
+ * master never reads it: it only learns that it is readable). Then, as a
+ * UDP HELLO at once, it gets a receive worker, but until its peer has
+ * proved its key the worker is only "at the door", counted apart from
  * the MAX-RECEIVERS authenticated hops: at most MAX-HANDSHAKES at the door
  * in all and MAX-HANDSHAKES-PER-SOURCE from one address, each with
  * HANDSHAKE-TIMEOUT to finish (the worker's own deadline). A connection
@@ -38,6 +41,7 @@
 #include <unistd.h>
 
 enum stage {
+	DS_LOBBY,	/* no worker yet: the master holds the socket, unread */
 	DS_DOOR,	/* nothing proved yet */
 	DS_BUSY,	/* authenticated, told busy: refusing offers until it leaves */
 	DS_KNOWN,	/* its HELLO named a peer of ours */
@@ -45,8 +49,10 @@ enum stage {
 };
 
 struct conn {
-	pid_t pid;
-	int fd;			/* the master's end of the worker's socketpair */
+	pid_t pid;		/* 0 in the lobby */
+	int fd;			/* the master's end of the worker's socketpair,
+				 * or in the lobby the connection itself */
+	struct sockaddr_storage ss;	/* in the lobby: its peer */
 	char src[64];		/* the source address, without port */
 	char who[80];		/* "addr:port" */
 	double started;		/* now_mono() */
@@ -109,6 +115,18 @@ victim(struct door *d, const char *src)
 	return best;
 }
 
+/* Out of the table; a lobby connection's socket closed if close_it. */
+static void
+forget(struct door *d, struct conn *c, int close_it)
+{
+	if (c->fd >= 0) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		if (close_it)
+			close(c->fd);
+	}
+	*c = d->c[--d->n];
+}
+
 int
 door_make_room(struct door *d, const struct config *cf, const char *src, char *why,
 	       size_t whysize)
@@ -131,24 +149,28 @@ door_make_room(struct door *d, const struct config *cf, const char *src, char *w
 	}
 	if (v == NULL)
 		return 0;
-	kill(v->pid, SIGKILL);
-	v->evicted = 1;
 	snprintf(why, whysize, "%s, the oldest %s of %s %d, %.1f s in handshake",
-		 v->who, v->stage == DS_DOOR ? "silent one" : v->stage == DS_BUSY ?
+		 v->who, v->stage <= DS_DOOR ? "silent one" : v->stage == DS_BUSY ?
 		 "busy one" : "one", limit, strcmp(limit, "MAX-HANDSHAKES") == 0 ?
 		 cf->max_handshakes : cf->max_handshakes_per_source, now_mono() - v->started);
+	if (v->stage == DS_LOBBY)
+		forget(d, v, 1);
+	else {
+		kill(v->pid, SIGKILL);
+		v->evicted = 1;
+	}
 	return 1;
 }
 
-int
-door_open(struct door *d, pid_t pid, int fd, const char *src, const char *who)
+static struct conn *
+add(struct door *d, pid_t pid, int fd, const char *src, const char *who)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
 	struct conn *c;
 
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		msg_warn("epoll_ctl");
-		return -1;
+		return NULL;
 	}
 	if (d->n == d->cap) {
 		d->cap = d->cap ? 2 * d->cap : 16;
@@ -159,10 +181,56 @@ door_open(struct door *d, pid_t pid, int fd, const char *src, const char *who)
 	c->pid = pid;
 	c->fd = fd;
 	c->started = now_mono();
-	c->stage = DS_DOOR;
+	c->stage = pid ? DS_DOOR : DS_LOBBY;
 	snprintf(c->src, sizeof(c->src), "%s", src);
 	snprintf(c->who, sizeof(c->who), "%s", who);
+	return c;
+}
+
+int
+door_open(struct door *d, pid_t pid, int fd, const char *src, const char *who)
+{
+	return add(d, pid, fd, src, who) ? 0 : -1;
+}
+
+int
+door_wait(struct door *d, int sock, const struct sockaddr *sa, socklen_t salen,
+	  const char *src, const char *who)
+{
+	struct conn *c = add(d, 0, sock, src, who);
+
+	if (c == NULL)
+		return -1;
+	memcpy(&c->ss, sa, salen < sizeof(c->ss) ? salen : sizeof(c->ss));
 	return 0;
+}
+
+int
+door_expire(struct door *d, const struct config *cf)
+{
+	double now = now_mono();
+	int n = 0;
+
+	for (int i = 0; i < d->n; i++)
+		if (d->c[i].stage == DS_LOBBY && now - d->c[i].started >= cf->handshake_timeout) {
+			forget(d, &d->c[i--], 1);
+			n++;
+		}
+	return n;
+}
+
+int
+door_due(const struct door *d, const struct config *cf)
+{
+	double first = 0;
+
+	for (int i = 0; i < d->n; i++)
+		if (d->c[i].stage == DS_LOBBY && (first == 0 || d->c[i].started < first))
+			first = d->c[i].started;
+	if (first == 0)
+		return -1;
+	first += cf->handshake_timeout - now_mono();
+	return first > 0 ? (int)first + 1 : 0;
 }
 
 static struct conn *
@@ -185,7 +253,7 @@ drop_fd(struct door *d, struct conn *c)
 }
 
 int
-door_input(struct door *d, const struct config *cf, int fd, char *busy, size_t busysize)
+door_input(struct door *d, const struct config *cf, int fd, struct door_event *e)
 {
 	struct conn *c = by_fd(d, fd);
 	char line[300];
@@ -193,6 +261,15 @@ door_input(struct door *d, const struct config *cf, int fd, char *busy, size_t b
 
 	if (c == NULL)
 		return -1;
+	if (c->stage == DS_LOBBY) {
+		/* it has something to say (or hung up): a worker reads it */
+		e->sock = c->fd;
+		e->ss = c->ss;
+		snprintf(e->src, sizeof(e->src), "%s", c->src);
+		snprintf(e->who, sizeof(e->who), "%s", c->who);
+		forget(d, c, 0);
+		return 2;
+	}
 	if ((n = read(fd, line, sizeof(line) - 1)) <= 0) {
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			drop_fd(d, c);	/* the worker is gone; its exit is reaped apart */
@@ -217,7 +294,8 @@ door_input(struct door *d, const struct config *cf, int fd, char *busy, size_t b
 		c->stage = DS_BUSY;
 		if (write(fd, "B", 1) != 1)
 			msg_warn("door: answer to receive worker %ld", (long)c->pid);
-		snprintf(busy, busysize, "%.100s (%s)", line[1] == ' ' ? line + 2 : "?", c->who);
+		snprintf(e->who, sizeof(e->who), "%.100s (%s)", line[1] == ' ' ? line + 2 : "?",
+			 c->who);
 		return 1;
 	default:
 		msg_warnx("receive worker %ld: unknown line \"%.40s\"", (long)c->pid, line);

@@ -3,9 +3,9 @@
  * inotify, the TCP and UDP listeners and a timer, plus a bounded pool of
  * forked children (senders up to MAX-CHILDREN; receive workers, one per
  * inbound connection, bounded by door.c: MAX-HANDSHAKES not yet
- * authenticated, MAX-RECEIVERS that are). A send worker gets a batch of orders (batch.c) and a
- * status pipe on which it says which next hop it reached or could not
- * reach, and which orders it deferred. A child that
+ * authenticated, MAX-RECEIVERS that are). A send worker gets a batch of
+ * orders (batch.c) and a status pipe on which it says which next hop it
+ * reached or could not reach, and which orders it deferred. A child that
  * dies abnormally is reaped, logged, and the order it held goes back to
  * outgoing/; the orders of its batch it never got to are queued again.
  * Never sends or receives packet bytes itself.
@@ -223,16 +223,21 @@ status_read(struct job *j)
 	}
 }
 
+static void lobby_ready(struct door_event *e);
+
 static void
 status_event(int fd)
 {
-	char key[16], busy[256];
+	char key[16];
+	struct door_event e;
 	struct job *j;
-	int r = door_input(S->door, S->cf, fd, busy, sizeof(busy));
+	int r = door_input(S->door, S->cf, fd, &e);
 
 	if (r == 1)
 		refusal(R_BUSY, "inbound hop from %s: all %d receivers busy; its offers are "
-			"refused for now (try again later)", busy, S->cf->max_receivers);
+			"refused for now (try again later)", e.who, S->cf->max_receivers);
+	if (r == 2)
+		lobby_ready(&e);
 	if (r >= 0)
 		return;
 
@@ -505,18 +510,32 @@ accept_tcp(void)
 			refusal(R_ALLOW, "refused connection from %s: address not in the allow list", who);
 			close(fd);
 		} else {
-			pid_t pid = fork_receiver(who, src);
+			char why[256];
 
-			if (pid == 0) {
-				close(S->tcpfd);
-				if (S->udpfd >= 0)
-					close(S->udpfd);
-				_exit(receiver_tcp(fd, (struct sockaddr *)&ss));
-			}
-			close(fd);
+			/* to the lobby: no worker until it has something to say */
+			if (door_make_room(S->door, S->cf, src, why, sizeof(why)))
+				refusal(R_EVICT, "dropped connection from %s to make room for %s",
+					why, who);
+			if (door_wait(S->door, fd, (struct sockaddr *)&ss, sl, src, who) < 0)
+				close(fd);
 		}
 		sl = sizeof(ss);
 	}
+}
+
+/* A connection in the lobby has something to say: a worker for it. */
+static void
+lobby_ready(struct door_event *e)
+{
+	pid_t pid = fork_receiver(e->who, e->src);
+
+	if (pid == 0) {
+		close(S->tcpfd);
+		if (S->udpfd >= 0)
+			close(S->udpfd);
+		_exit(receiver_tcp(e->sock, (struct sockaddr *)&e->ss));
+	}
+	close(e->sock);
 }
 
 static void
@@ -582,6 +601,8 @@ arm_timer(void)
 		when = S->sched.next_due;
 	if (S->sweep_at && S->sweep_at < when)
 		when = S->sweep_at;
+	if (door_due(S->door, S->cf) >= 0 && now + door_due(S->door, S->cf) < when)
+		when = now + door_due(S->door, S->cf);
 	if (S->trust_due && S->trust_due < when)
 		when = S->trust_due;
 	its.it_value.tv_sec = when > now ? when - now : 0;
@@ -817,6 +838,7 @@ master_run(void)
 
 				if (read(S->timerfd, &x, sizeof(x)) < 0) {
 				}
+				door_expire(S->door, S->cf);
 				if (S->sweep_at && time(NULL) >= S->sweep_at)
 					sweep();
 				control_tick();

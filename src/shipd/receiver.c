@@ -19,8 +19,7 @@
  * Before that, the worker is at the door (door.c): its handshake must end
  * within HANDSHAKE-TIMEOUT, then it asks the master for one of the
  * MAX-RECEIVERS slots; when none is free it answers the peer's offers
- * with a temporary "busy" refusal until the peer says BYE (or the
- * handshake time runs out again), and takes nothing.
+ * with a temporary "busy" refusal (busy() below), and takes nothing.
  */
 #include "shipd.h"
 #include "../crypto/crypto.h"
@@ -383,7 +382,9 @@ serve(struct hop *h)
 
 /*
  * No receiver slot: every offer is refused for now (the sender defers it,
- * the next hop stays up), for at most HANDSHAKE-TIMEOUT more.
+ * the next hop stays up) until the peer says BYE or is silent for
+ * HANDSHAKE-TIMEOUT; meanwhile the worker is still at the door, where a
+ * newcomer may evict it.
  */
 static int
 busy(struct hop *h)

@@ -101,9 +101,19 @@ void door_source(const struct sockaddr *sa, char *buf, size_t size);	/* address,
 int door_make_room(struct door *d, const struct config *cf, const char *src, char *why,
 		   size_t whysize);
 int door_open(struct door *d, pid_t pid, int fd, const char *src, const char *who);
-/* A line from a worker on fd: -1 not one of ours, 0 handled, 1 it was told
- * busy (busy names the peer). */
-int door_input(struct door *d, const struct config *cf, int fd, char *busy, size_t busysize);
+/* An accepted connection into the lobby: held unread until it is readable. */
+int door_wait(struct door *d, int sock, const struct sockaddr *sa, socklen_t salen,
+	      const char *src, const char *who);
+int door_expire(struct door *d, const struct config *cf);	/* lobby past HANDSHAKE-TIMEOUT */
+int door_due(const struct door *d, const struct config *cf);	/* seconds to that, -1 none */
+struct door_event {
+	int sock;			/* 2: the connection, now the caller's */
+	struct sockaddr_storage ss;
+	char src[64], who[200];		/* 1: who names the peer told busy */
+};
+/* fd readable: -1 not one of ours, 0 handled, 1 a worker was told busy,
+ * 2 a lobby connection has something to say: fork a worker for e->sock. */
+int door_input(struct door *d, const struct config *cf, int fd, struct door_event *e);
 int door_gone(struct door *d, pid_t pid);	/* 1: it had been evicted */
 void door_child(struct door *d);		/* in a new child: close the master's ends */
 int door_receivers(const struct door *d);	/* authenticated hops now */

@@ -556,13 +556,30 @@ connect_udp(const struct config *cf, const struct keys *me, const struct peer *p
 	return h;
 }
 
+/* The node of confpath (its configuration and keys) and its PEER peer. */
+static int
+load_as(const char *confpath, const char *peer, struct config **cf, struct keys **me,
+	const struct peer **p)
+{
+	*me = NULL;
+	if ((*cf = config_load(confpath)) == NULL || keys_load((*cf)->key_file, me) < 0) {
+		fprintf(stderr, "hostile: %s\n", err_get());
+		return -1;
+	}
+	if ((*p = config_peer(*cf, peer)) == NULL || (*p)->host == NULL) {
+		fprintf(stderr, "hostile: %s is not a PEER in %s\n", peer, confpath);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 mode_hop(const char *confpath, const char *tmpdir, char **av, int ac)
 {
 	const char *mode = av[0], *peer = av[1], *file = av[2], *dest = av[3];
 	const char *origin, *base;
-	struct config *cf = config_load(confpath);
-	struct keys *me = NULL;
+	struct config *cf;
+	struct keys *me;
 	const struct peer *p;
 	struct sealed s;
 	struct strv dests = {0};
@@ -570,14 +587,8 @@ mode_hop(const char *confpath, const char *tmpdir, char **av, int ac)
 	char *text;
 	int rc;
 
-	if (cf == NULL || keys_load(cf->key_file, &me) < 0) {
-		fprintf(stderr, "hostile: %s\n", err_get());
+	if (load_as(confpath, peer, &cf, &me, &p) < 0)
 		return 2;
-	}
-	if ((p = config_peer(cf, peer)) == NULL || p->host == NULL) {
-		fprintf(stderr, "hostile: %s is not a PEER in %s\n", peer, confpath);
-		return 2;
-	}
 	origin = cf->node;
 	if (strcmp(mode, "forge-origin") == 0)
 		origin = ac > 4 ? av[4] : peer;
@@ -642,19 +653,13 @@ out:
 static int
 mode_hold(const char *confpath, const char *peer, double secs)
 {
-	struct config *cf = config_load(confpath);
-	struct keys *me = NULL;
+	struct config *cf;
+	struct keys *me;
 	const struct peer *p;
 	struct hop *h;
 
-	if (cf == NULL || keys_load(cf->key_file, &me) < 0) {
-		fprintf(stderr, "hostile: %s\n", err_get());
+	if (load_as(confpath, peer, &cf, &me, &p) < 0)
 		return 2;
-	}
-	if ((p = config_peer(cf, peer)) == NULL || p->host == NULL) {
-		fprintf(stderr, "hostile: %s is not a PEER in %s\n", peer, confpath);
-		return 2;
-	}
 	if ((h = hop_connect(cf, me, p, 10)) == NULL) {
 		printf("result: connect failed: %s\n", err_get());
 		return 1;
