@@ -213,6 +213,9 @@ door_expire(struct door *d, const struct config *cf)
 
 	for (int i = 0; i < d->n; i++)
 		if (d->c[i].stage == DS_LOBBY && now - d->c[i].started >= cf->handshake_timeout) {
+			/* at most MAX-HANDSHAKES lines per HANDSHAKE-TIMEOUT */
+			msg_warnx("refused hop from %s via tcp: timeout in handshake (silent for "
+				  "HANDSHAKE-TIMEOUT %ds)", d->c[i].who, cf->handshake_timeout);
 			forget(d, &d->c[i--], 1);
 			n++;
 		}
