@@ -100,8 +100,8 @@ struct config {
 					 * taken once closed and unchanged this long */
 	int max_children;		/* MAX-CHILDREN senders (default 10) */
 	int max_receivers;		/* MAX-RECEIVERS authenticated inbound hops (10) */
-	int max_handshakes;		/* MAX-HANDSHAKES connections not yet authenticated (20) */
-	int max_handshakes_per_source;	/* MAX-HANDSHAKES-PER-SOURCE of those from one address (4) */
+	int max_handshakes;		/* MAX-HANDSHAKES connections not yet authenticated (32) */
+	int max_handshakes_per_source;	/* MAX-HANDSHAKES-PER-SOURCE of those from one address (10) */
 	int handshake_timeout;		/* HANDSHAKE-TIMEOUT: a connection's whole handshake (5 s) */
 	int retry_min, retry_max;	/* RETRY-MIN / RETRY-MAX seconds */
 	int io_timeout;			/* IO-TIMEOUT seconds for one whole frame */

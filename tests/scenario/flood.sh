@@ -58,12 +58,12 @@ flood_case() {
 	( while kill -0 $fpid 2>/dev/null; do kids; sleep 0.2; done ) >"$work/$name.kids" &
 	spid=$!
 	sleep 2
-	# the files go one after another while the flood builds up
+	# the files go one after another over the first half of the flood
 	for ((i = 1; i <= nf; i++)); do
 		head -c $((1000 + RANDOM)) /dev/urandom >"$work/$name$i.bin"
 		ctl A submit --to B "$work/$name$i.bin" >/dev/null 2>&1 ||
 			fail "$name: submit file $i"
-		sleep $(awk -v s="$secs" -v n="$nf" 'BEGIN { printf "%.2f", (s - 10) / n }')
+		sleep $(awk -v s="$secs" -v n="$nf" 'BEGIN { printf "%.2f", s / 2 / n }')
 	done
 	WAIT=$((secs + 5)) wait_for at_least $((have + nf)) "$(bay B)/incoming"
 	got=$(($(arrived) - have))
