@@ -77,7 +77,7 @@ config_next_hop(const struct config *cf, const char *dest)
 		if (strv_has(&cf->routes[i].dests, dest))
 			return cf->routes[i].next_hop;
 	p = config_peer(cf, dest);
-	if (p && p->host)
+	if (p && PEER_REACHABLE(p))
 		return p->name;
 	return NULL;
 }
@@ -106,7 +106,9 @@ config_free(struct config *cf)
 	for (int i = 0; i < cf->npeers; i++) {
 		free(cf->peers[i].name);
 		free(cf->peers[i].host);
+		free(cf->peers[i].dir);
 	}
+	strv_free(&cf->import_dirs);
 	free(cf->peers);
 	for (int i = 0; i < cf->nroutes; i++) {
 		free(cf->routes[i].next_hop);

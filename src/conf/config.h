@@ -39,13 +39,17 @@ struct sclass {
 
 /*
  * A node this one knows: PEER name host port key (a direct neighbour), or
+ * PEER name dir:PATH [limit] key (a neighbour reached through a directory:
+ * a shared disk, an FTP drop, a USB drive; host is NULL, dir is set), or
  * KEY name key (a far node: its key seals packets for it and checks its
- * signatures, but it is reached only through ROUTEs; host is NULL).
+ * signatures, but it is reached only through ROUTEs; host and dir NULL).
  */
 struct peer {
 	char *name;			/* node name, as used in ROUTE and destinations */
 	char *host;			/* address or host name; NULL for a KEY-only node */
 	int port;
+	char *dir;			/* PEER name dir:PATH: the medium, or NULL */
+	uint64_t dir_limit;		/* bytes the medium may hold (0 = until it is full) */
 	struct pubkey key;
 	int has_key;
 	const char *file;		/* where it was defined */
@@ -90,7 +94,11 @@ struct config {
 	char *spool_user;		/* USER: unprivileged account (optional) */
 	char *keys_dir;			/* KEYS-DIR: NODE.pub files of known nodes, or NULL */
 	char *spool;			/* SPOOL (default /var/spool/shipd): -default's bays */
+	struct strv import_dirs;	/* IMPORT-DIR: media the daemon imports from */
 };
+
+/* A neighbour shipd can hand packets to (a PEER with an address or a directory). */
+#define PEER_REACHABLE(p)	((p)->host != NULL || (p)->dir != NULL)
 
 /* Parse path; NULL with err_get() = "file:line: message" on any error. */
 struct config *config_load(const char *path);

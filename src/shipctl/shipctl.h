@@ -73,5 +73,7 @@ VERB(top);
 VERB(peers);
 VERB(ship);
 VERB(lspacket);
+VERB(export);
+VERB(import);
 
 #endif

@@ -8,6 +8,7 @@
  *   lock.c      one daemon per spool; what --poll does when one runs
  *   master.c    the event loop: signals, inotify, listeners, timers, children
  *   pickup.c    inotify watches on drop/ and outgoing/, drop-a-file pickup
+ *   import.c    directory hops: IMPORT-DIR and receipts (global/dirhop.h)
  *   sender.c    worker: a batch of orders -> local delivery and one send per
  *               next hop each, over one connection per next hop
  *   receiver.c  worker: one inbound hop -> packets accepted into a bay
@@ -65,6 +66,14 @@ pid_t master_fork(struct job *j);
 int pickup_init(void);
 void pickup_event(void);
 int pickup_file(const char *bay, const char *path);	/* in a child */
+void pickup_watch_import(const char *dir);	/* import.c's directories */
+/* import.c: the directories the daemon imports from (IMPORT-DIR, and each
+ * directory PEER's for receipts): watched, and looked at every sweep */
+void import_watch(void);
+void import_scan(void);			/* queue an import job per directory */
+void import_event(const char *dir);	/* a file landed in dir */
+void import_exited(const char *dir);	/* its job ended: again if files came meanwhile */
+int import_run(const char *dir);	/* in a child; exit status */
 
 /* sender.c */
 int sender_run(const struct job *batch);	/* in a child; exit status */
