@@ -449,6 +449,21 @@ out:
 	order_free(&o);
 }
 
+/* Refuse name; an envelope's packet file (same stem) goes aside with it. */
+static void
+refuse_entry(struct imp *im, const char *name, int receipt, const char *why)
+{
+	char pkt[NAME_MAX + 1];
+	size_t n = strlen(name) - strlen(DIRHOP_ENV);
+
+	if (receipt || n + strlen(DIRHOP_PKT) >= sizeof(pkt)) {
+		refuse_file(im, name, why);
+		return;
+	}
+	snprintf(pkt, sizeof(pkt), "%.*s%s", (int)n, name, DIRHOP_PKT);
+	refuse_pair(im, name, pkt, why);
+}
+
 /* One ID.env or ID.rcpt. */
 static void
 import_one(struct imp *im, const char *name, int receipt)
@@ -465,7 +480,7 @@ import_one(struct imp *im, const char *name, int receipt)
 	if (lstat(path, &ls) < 0)
 		return;			/* gone meanwhile (another importer) */
 	if (!S_ISREG(ls.st_mode)) {
-		refuse_file(im, name, S_ISLNK(ls.st_mode) ? "a symbolic link (never followed)" :
+		refuse_entry(im, name, receipt, S_ISLNK(ls.st_mode) ? "a symbolic link (never followed)" :
 			    "not a regular file (a FIFO, a device or a directory)");
 		return;
 	}
@@ -480,7 +495,7 @@ import_one(struct imp *im, const char *name, int receipt)
 	if (lstat(path, &ls) < 0 || ls.st_ino != fs.st_ino)
 		goto out;		/* taken by the other importer */
 	if (fs.st_size > DIRHOP_ENV_MAX) {
-		refuse_file(im, name, "larger than any envelope");
+		refuse_entry(im, name, receipt, "larger than any envelope");
 		goto out;
 	}
 	buf = xmalloc(fs.st_size + 1);
@@ -494,7 +509,7 @@ import_one(struct imp *im, const char *name, int receipt)
 		goto out;
 	}
 	if (r < 0) {
-		refuse_file(im, name, err_get());
+		refuse_entry(im, name, receipt, err_get());
 		goto out;
 	}
 	snprintf(want, sizeof(want), "%s%s", e.id,
@@ -503,7 +518,7 @@ import_one(struct imp *im, const char *name, int receipt)
 		char why[NAME_MAX + 80];
 
 		snprintf(why, sizeof(why), "renamed: this %s is %s", e.kind, want);
-		refuse_file(im, name, why);
+		refuse_entry(im, name, receipt, why);
 		goto out;
 	}
 	if (receipt)

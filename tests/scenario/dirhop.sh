@@ -26,12 +26,12 @@ node_add B $((base + 2)) "IMPORT-DIR $MED"
 node_add C $((base + 3))
 node_add Z $((base + 4))			# a node B does not know
 dirpeer A B "$MED" "${LIMIT_MB}m"; node_key A C; node_route A B C
-dirpeer B A "$RET"; node_peer B C; node_key B C
+dirpeer B A "$RET"; node_peer B C
 node_peer C B; node_key C A
 dirpeer Z B "$MED"; node_key Z C; node_route Z B C
 for n in A C; do node_start "$n" || { fail "start $n"; finish; }; done
 
-check "checkconf accepts the directory PEER and IMPORT-DIR" ctl B checkconf
+check "checkconf accepts the directory PEER and IMPORT-DIR" sh -c "'$SHIPCTL' -c '$(conf B)' checkconf >/dev/null"
 ctl A routes >"$NODES/routes.txt" 2>&1
 check "routes draws the directory hop" grep -q "dir:$MED" "$NODES/routes.txt"
 
@@ -41,21 +41,12 @@ head -c $((BIG_MB << 20)) /dev/urandom >"$work/src/big"
 (cd "$work/src" && sha256sum -- * | sort -k2) >"$work/sums"
 for f in "$work"/src/*; do cp "$f" "$work/in.$(basename "$f")"; done
 for i in 1 2 3 4 5; do echo "hostile $i $RANDOM" >"$work/in.h$i"; done
-ctl A submit --to C "$work"/in.big >/dev/null || fail "submit big"
-ids=$(for f in "$work"/src/small*; do ctl A submit --name "$(basename "$f")" --to C "$work/in.$(basename "$f")"; done)
+# 1. hostile medium: five packets of A's, tampered with on the medium, and
+# one from a node B does not know (shipctl export, no daemon)
 for i in 1 2 3 4 5; do eval "h$i=\$(ctl A submit --name h$i --to C \"$work/in.h$i\")"; done
-
-# 1. B is not running: A fills the medium up to its limit, the rest waits
-check "export stops at the medium's limit with a clear reason" wait_for log_has A "medium full: $MED holds"
-used=$(du -sb --exclude=refused "$MED" | cut -f1)
-check "the medium holds no more than its limit ($used bytes)" test "$used" -le $((LIMIT_MB << 20))
-ctl A ls >"$NODES/ls.txt"
-check "shipctl ls shows exported orders with where and when" \
-	grep -q "exported.*exported to B ($MED) at" "$NODES/ls.txt"
-check "no .tmp leftovers on the medium" test -z "$(find "$MED" -name '.tmp*')"
-
-# 2. hostile medium: tamper with the five h packets once they are there
 for i in 1 2 3 4 5; do eval "id=\$h$i"; wait_for test -f "$MED/$id.env" || fail "h$i on the medium"; done
+check "shipctl ls shows exported orders with where and when" \
+	wait_for sh -c "'$SHIPCTL' -c '$(conf A)' ls | grep -q 'exported.*exported to B ($MED) at'"
 printf 'X' | dd of="$MED/$h1.pkt" bs=1 seek=$(($(stat -c %s "$MED/$h1.pkt") - 40)) conv=notrunc 2>/dev/null
 truncate -s 100 "$MED/$h2.pkt"
 mv "$MED/$h3.env" "$MED/renamed-$h3.env"
@@ -64,7 +55,19 @@ rm "$MED/$h5.env"; mkfifo "$MED/$h5.env"
 echo "from Z $RANDOM" >"$work/z.txt"
 zid=$(ctl Z submit --to C "$work/z.txt") && ctl Z export --to B "$MED" >/dev/null
 check "shipctl export writes Z's order to the medium" test -f "$MED/$zid.env"
-mkdir -p "$NODES/snapshot"; cp -a "$MED"/*.env "$MED"/*.pkt "$NODES/snapshot/" 2>/dev/null
+
+ctl A submit --name big --to C "$work"/in.big >/dev/null || fail "submit big"
+for f in "$work"/src/small*; do ctl A submit --name "$(basename "$f")" --to C "$work/in.$(basename "$f")" >/dev/null; done
+
+# 2. B is not running: A fills the medium up to its limit, the rest waits
+check "export stops at the medium's limit with a clear reason" wait_for log_has A "medium full: $MED holds"
+used=$(du -sb --exclude=refused "$MED" | cut -f1)
+check "the medium holds no more than its limit ($used bytes)" test "$used" -le $((LIMIT_MB << 20))
+check "no .tmp leftovers on the medium" test -z "$(find "$MED" -name '.tmp*')"
+mkdir -p "$NODES/snapshot"
+for e in "$MED"/*.env; do	# the good packets, to import a second time later
+	[ -f "$e" ] && [ -f "${e%.env}.pkt" ] && [ ! -L "${e%.env}.pkt" ] && cp "$e" "${e%.env}.pkt" "$NODES/snapshot/"
+done
 
 # 3. B runs: imports, forwards over TCP, writes receipts; A resumes
 node_start B || { fail "start B"; finish; }
