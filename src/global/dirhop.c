@@ -44,6 +44,31 @@ dirhop_hop_order_text(const struct order *o, const struct strv *dests)
 	return order_format(&h, NULL);
 }
 
+void
+dirhop_sweep_tmp(const char *dir)
+{
+	struct dirent *d;
+	struct stat st;
+	time_t now = time(NULL);
+	int n = 0;
+	DIR *dp;
+
+	if ((dp = opendir(dir)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL)
+		if (strncmp(d->d_name, ".tmp.", 5) == 0 &&
+		    fstatat(dirfd(dp), d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && now - st.st_mtime >= DIRHOP_TMP_AGE &&
+		    unlinkat(dirfd(dp), d->d_name, 0) == 0)
+			n++;
+	closedir(dp);
+	if (n) {
+		msg_info("directory %s: removed %d temporar%s left by a writer that crashed", dir, n,
+			 n == 1 ? "y" : "ies");
+		fsync_dir(dir);
+	}
+}
+
 /* Bytes the regular files directly in dir take (what the limit bounds). */
 static int
 dir_usage(const char *dir, uint64_t *used)
@@ -179,6 +204,7 @@ dirhop_export(const struct config *cf, const struct keys *me, const char *bay,
 		rc = 0;
 		goto out;
 	}
+	dirhop_sweep_tmp(dir);
 	/* the limit: what the medium holds plus this packet and its envelope */
 	need = st.st_size + DIRHOP_ENV_MAX / 64;
 	if (dir_usage(dir, &used) < 0) {

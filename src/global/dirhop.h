@@ -72,6 +72,15 @@ void dirhop_mark_exported(struct order *o, const struct strv *dests, const char 
 /* Are all of o's remaining destinations exported (waiting for receipts)? */
 int dirhop_all_exported(const struct order *o);
 
+/*
+ * Remove what writers that crashed left in dir: ".tmp.*" files not
+ * modified for DIRHOP_TMP_AGE seconds (a live writer keeps its temporary
+ * fresh; the writer may be another host sharing the medium, so its PID
+ * tells nothing). Export and import both call it.
+ */
+#define DIRHOP_TMP_AGE	60
+void dirhop_sweep_tmp(const char *dir);
+
 struct import_stats {
 	int taken;			/* packets accepted into a bay */
 	int had;			/* packets accepted before: acknowledged, removed */

@@ -402,12 +402,20 @@ take_receipt(struct imp *im, const char *name, const struct envelope *e)
 		const char *line = order_exported(&o, e->dests.v[i]);
 		char *copy;
 
-		if (line == NULL || order_export_parse(line, hop, sizeof(hop), &when) < 0 ||
-		    strcmp(hop, e->from) != 0 || !strv_has(&o.dests, e->dests.v[i]))
+		const char *nh = config_next_hop(im->cf, e->dests.v[i]);
+
+		if (!strv_has(&o.dests, e->dests.v[i]))
 			continue;
-		copy = xstrdup(line);
-		strv_remove(&o.exported, copy);
-		free(copy);
+		/* exported to the signer; or written there by an export that
+		 * crashed before it could record it: the signer is its next hop */
+		if (line ? order_export_parse(line, hop, sizeof(hop), &when) < 0 ||
+		    strcmp(hop, e->from) != 0 : nh == NULL || strcmp(nh, e->from) != 0)
+			continue;
+		if (line) {
+			copy = xstrdup(line);
+			strv_remove(&o.exported, copy);
+			free(copy);
+		}
 		strv_remove(&o.dests, e->dests.v[i]);
 		if (!strv_has(&o.delivered, e->dests.v[i]))
 			strv_add(&o.delivered, e->dests.v[i]);
@@ -556,6 +564,7 @@ dirhop_import(const struct config *cf, const struct keys *me, const char *dir,
 	DIR *dp;
 
 	memset(st, 0, sizeof(*st));
+	dirhop_sweep_tmp(dir);
 	if ((dp = opendir(dir)) == NULL) {
 		err_set("import directory %s: %s", dir, strerror(errno));
 		return -1;
