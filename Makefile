@@ -25,7 +25,7 @@ LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # programs link them highest first, so a call from a lower layer into a
 # higher one has nothing to resolve it: scripts/layercheck turns any such
 # call into a build error naming the caller and the callee.
-LAYERS	= util crypto conf queue packet wire global sched
+LAYERS	= util crypto conf trust queue packet wire global sched
 LAYER_LIBS = $(foreach l,$(LAYERS),$(BUILD)/lib/$(l).a)
 LINK_LIBS = $(foreach l,$(call reverse,$(LAYERS)),$(BUILD)/lib/$(l).a)
 reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))

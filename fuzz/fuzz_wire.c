@@ -7,16 +7,17 @@
  *   2  raw bytes where sealed TCP frames are expected
  *   3  records the harness seals with the session keys as TCP frames
  *      (kind, length, payload; some corrupted or out of order)
- *   4  UDP datagrams into the receive path: raw, or sealed by the harness
- *      with the session keys so the window, reassembly and ack logic is
- *      reached (type, number, flags, payload)
+ *   4  UDP datagrams into the transport: raw, or packets sealed by the
+ *      harness with the session keys (a packet number, then frames as the
+ *      fuzzer writes them) so the frame parser, the ACK processing, loss
+ *      detection, the stream reassembly and the window are reached
  * Nothing may crash, leak, hang or deliver an altered message.
  */
 #include "conf/config.h"
 #include "crypto/crypto.h"
 #include "crypto/keys.h"
 #include "wire/wire.h"
-#include "wire/wire_int.h"
+#include "wire/udp_int.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -107,6 +108,7 @@ parsers(const uint8_t *p, size_t n)
 	(void)wire_hs_head(p, n, 0);
 	(void)wire_hs_hello_parse(&hs, p, n, n & 1);
 	memset(&hs, 0, sizeof(hs));
+	hs.cf = &cfB;	/* whose AUTHORITY lines judge a certificate block */
 	(void)wire_hs_reply_parse(&hs, p, n, &peerA);
 	(void)hop_udp_is_hello(p, n);
 }
@@ -191,8 +193,9 @@ tcp_frames(const uint8_t *p, size_t n, int sealed)
 static void
 udp_datagrams(const uint8_t *p, size_t n)
 {
-	uint8_t dg[HOP_UDP_HELLO_LEN + 64], junk[2048];
+	uint8_t dg[UDP_DGRAM_CAP], junk[UDP_DGRAM_CAP];
 	struct aead *a = aead_new(key_c2s);
+	uint64_t pn = 0;
 	struct hop *h;
 	int sv[2];
 
@@ -202,7 +205,7 @@ udp_datagrams(const uint8_t *p, size_t n)
 	}
 	hop_send(h, p, n < 5000 ? n : 5000);	/* something in flight, for acks to act on */
 	/* records: len (2 bytes), how, bytes */
-	while (n >= 3) {
+	while (n >= 3 && !h->dead) {
 		size_t len = (size_t)p[0] << 8 | p[1];
 		uint8_t how = p[2];
 
@@ -210,20 +213,18 @@ udp_datagrams(const uint8_t *p, size_t n)
 		n -= 3;
 		if (len > n)
 			len = n;
-		if (len > HOP_UDP_HELLO_LEN)
-			len = HOP_UDP_HELLO_LEN;
-		if ((how & 1) && len >= 10 && len + AEAD_TAG_LEN <= HOP_UDP_HELLO_LEN) {
-			/* type, number, flags/kind, payload: sealed as the peer would */
-			uint8_t nonce[AEAD_NONCE_LEN];
+		if (len > UDP_DGRAM_CAP - UDP_OVERHEAD)
+			len = UDP_DGRAM_CAP - UDP_OVERHEAD;
+		if (how & 1) {
+			/* a packet as the peer would seal it: the next number, or
+			 * (how & 2) one the fuzzer picks from the record's first byte */
+			uint64_t num = (how & 2) && len ? p[0] : pn++;
 
-			memcpy(dg, p, len);
-			if (how & 2)	/* a small sequence number, to land in the window */
-				memset(dg + 1, 0, 7);
-			wire_nonce(nonce, dg[0], wire_get64(dg + 1));
-			aead_seal(a, nonce, dg, 9, dg + 9, len - 9, dg + 9, dg + len);
+			memcpy(dg + UDP_HDR, p, len);
+			udp_seal(a, num, dg, len);
 			if (how & 4)
-				dg[(how >> 3) % (len + AEAD_TAG_LEN)] ^= 0x01;
-			udp_hop_input(h, dg, len + AEAD_TAG_LEN);
+				dg[(how >> 3) % (UDP_OVERHEAD + len)] ^= 0x01;
+			udp_hop_input(h, dg, UDP_OVERHEAD + len);
 		} else {
 			udp_hop_input(h, p, len);
 		}
@@ -235,12 +236,12 @@ udp_datagrams(const uint8_t *p, size_t n)
 			if (r == 0 && hop_eof(h))
 				break;
 		}
+		(void)udp_hop_poll(h);
 		while (recv(sv[0], junk, sizeof(junk), MSG_DONTWAIT) > 0)
 			;
 		p += len;
 		n -= len;
 	}
-	(void)udp_hop_poll(h);
 	h->dead = 1;		/* no closing exchange: nobody is there */
 	hop_close(h);
 	close(sv[0]);

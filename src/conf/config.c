@@ -4,8 +4,11 @@
  */
 #include "config_int.h"
 
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define DYN_MAX		4096	/* names pattern PEERs answer for, per process */
 
 const char *
 config_default_path(void)
@@ -47,12 +50,99 @@ config_class_or_default(const struct config *cf, const char *name)
 	return c ? c : &cf->classes[0];
 }
 
+int
+config_is_pattern(const char *s)
+{
+	return strpbrk(s, "*?") != NULL;
+}
+
+static const struct peer *
+peer_exact(const struct config *cf, const char *name)
+{
+	for (int i = 0; i < cf->npeers; i++)
+		if (!cf->peers[i].pattern && strcmp(cf->peers[i].name, name) == 0)
+			return &cf->peers[i];
+	return NULL;
+}
+
+/* A pattern PEER's host for one node: "%n" is the name, "%%" a '%'. */
+static char *
+expand_host(const char *tmpl, const char *name)
+{
+	struct sbuf b;
+
+	sbuf_init(&b);
+	for (const char *t = tmpl; *t; t++) {
+		if (t[0] == '%' && t[1] == 'n') {
+			sbuf_puts(&b, name);
+			t++;
+		} else if (t[0] == '%' && t[1] == '%') {
+			sbuf_add(&b, "%", 1);
+			t++;
+		} else
+			sbuf_add(&b, t, 1);
+	}
+	return b.s;
+}
+
+/*
+ * The entry a pattern PEER makes for name, remembered in cf->dyn so that
+ * its address stays valid as long as cf (a hop keeps the pointer). The
+ * configuration is otherwise read-only; this cache is the one thing a
+ * lookup adds to it.
+ */
+static const struct peer *
+peer_from_pattern(const struct config *cf, const char *name, const struct peer *keyed)
+{
+	struct config *w = (struct config *)cf;
+	const struct peer *pat = NULL;
+	struct peer *p;
+
+	for (int i = 0; i < cf->npeers && pat == NULL; i++)
+		if (cf->peers[i].pattern && fnmatch(cf->peers[i].name, name, 0) == 0)
+			pat = &cf->peers[i];
+	if (pat == NULL || (cf->node && strcmp(name, cf->node) == 0))
+		return NULL;
+	for (int i = 0; i < cf->ndyn; i++)
+		if (strcmp(cf->dyn[i]->name, name) == 0)
+			return cf->dyn[i];
+	if (cf->ndyn >= DYN_MAX) {
+		err_set("more than %d nodes named by pattern PEERs", DYN_MAX);
+		return NULL;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->name = xstrdup(name);
+	p->host = expand_host(pat->host, name);
+	p->port = pat->port;
+	if (keyed && keyed->has_key) {
+		p->key = keyed->key;
+		p->has_key = 1;
+	}
+	p->file = pat->file;
+	p->line = pat->line;
+	w->dyn = xrealloc(w->dyn, (cf->ndyn + 1) * sizeof(*w->dyn));
+	w->dyn[w->ndyn++] = p;
+	return p;
+}
+
 const struct peer *
 config_peer(const struct config *cf, const char *name)
 {
-	for (int i = 0; i < cf->npeers; i++)
-		if (strcmp(cf->peers[i].name, name) == 0)
-			return &cf->peers[i];
+	const struct peer *p = peer_exact(cf, name), *q;
+
+	if (p && PEER_REACHABLE(p))
+		return p;
+	if ((q = peer_from_pattern(cf, name, p)) != NULL)
+		return q;
+	return p;
+}
+
+const struct authority *
+config_authority(const struct config *cf, const uint8_t id[8])
+{
+	for (int i = 0; i < cf->nauth; i++)
+		if (memcmp(cf->auth[i].id, id, sizeof(cf->auth[i].id)) == 0)
+			return &cf->auth[i];
 	return NULL;
 }
 
@@ -76,6 +166,14 @@ config_next_hop(const struct config *cf, const char *dest)
 	for (int i = 0; i < cf->nroutes; i++)
 		if (strv_has(&cf->routes[i].dests, dest))
 			return cf->routes[i].next_hop;
+	p = peer_exact(cf, dest);
+	if (p && PEER_REACHABLE(p))
+		return p->name;
+	for (int i = 0; i < cf->nroutes; i++)
+		for (int d = 0; d < cf->routes[i].dests.n; d++)
+			if (config_is_pattern(cf->routes[i].dests.v[d]) &&
+			    fnmatch(cf->routes[i].dests.v[d], dest, 0) == 0)
+				return cf->routes[i].next_hop;
 	p = config_peer(cf, dest);
 	if (p && PEER_REACHABLE(p))
 		return p->name;
@@ -97,6 +195,17 @@ config_free(struct config *cf)
 	free(cf->log_dest);
 	free(cf->spool_user);
 	free(cf->spool);
+	free(cf->cert_file);
+	free(cf->trust_dir);
+	free(cf->auth);
+	if (cf->trust && cf->trust_free)
+		cf->trust_free(cf->trust);
+	for (int i = 0; i < cf->ndyn; i++) {
+		free(cf->dyn[i]->name);
+		free(cf->dyn[i]->host);
+		free(cf->dyn[i]);
+	}
+	free(cf->dyn);
 	for (int i = 0; i < cf->nclasses; i++) {
 		free(cf->classes[i].name);
 		strv_free(&cf->classes[i].bays);
@@ -128,7 +237,7 @@ config_add_self(struct config *cf, const struct pubkey *pk)
 {
 	struct peer *p;
 
-	if (cf->node == NULL || config_peer(cf, cf->node) != NULL)
+	if (cf->node == NULL || peer_exact(cf, cf->node) != NULL)
 		return;
 	cf->peers = xrealloc(cf->peers, (cf->npeers + 1) * sizeof(*cf->peers));
 	p = &cf->peers[cf->npeers++];

@@ -43,6 +43,11 @@ struct sclass {
  * a shared disk, an FTP drop, a USB drive; host is NULL, dir is set), or
  * KEY name key (a far node: its key seals packets for it and checks its
  * signatures, but it is reached only through ROUTEs; host and dir NULL).
+ *
+ * With an AUTHORITY, a PEER may come without a key (the node proves its
+ * name with a certificate) and its name may be a pattern ("SiteA_*": every
+ * certified node of that name, host "%n" standing for the node's name);
+ * config_peer() then answers for a matching name with an entry of its own.
  */
 struct peer {
 	char *name;			/* node name, as used in ROUTE and destinations */
@@ -51,10 +56,20 @@ struct peer {
 	char *dir;			/* PEER name dir:PATH: the medium, or NULL */
 	uint64_t dir_limit;		/* bytes the medium may hold (0 = until it is full) */
 	struct pubkey key;
-	int has_key;
+	int has_key;			/* a pinned key (PEER ... key, KEY, KEYS-DIR) */
+	int pattern;			/* name is a pattern: a family of nodes */
 	const char *file;		/* where it was defined */
 	int line;
 };
+
+/* AUTHORITY shipd1:...: a certificate signed by it proves a node's name and keys. */
+struct authority {
+	struct pubkey key;		/* the signing half is the one that counts */
+	uint8_t id[8];			/* its short id (cert.h: AUTH_ID_LEN) */
+	int line;			/* 0: from KEYS-DIR */
+};
+
+struct trust;				/* src/trust/: learned state hung on the config */
 
 struct route {
 	char *next_hop;
@@ -85,6 +100,8 @@ struct config {
 	int nallow;
 	uint64_t bay_size_limit;	/* BAY-SIZE-LIMIT bytes per bay (0 = none) */
 	uint64_t min_free_disk;		/* MIN-FREE-DISK bytes kept free */
+	int drop_quiet;			/* DROP-QUIET-TIME: a drop written in place is
+					 * taken once closed and unchanged this long */
 	int max_children;		/* MAX-CHILDREN senders (default 10) */
 	int max_receivers;		/* MAX-RECEIVERS (default 10) */
 	int retry_min, retry_max;	/* RETRY-MIN / RETRY-MAX seconds */
@@ -95,6 +112,16 @@ struct config {
 	char *keys_dir;			/* KEYS-DIR: NODE.pub files of known nodes, or NULL */
 	char *spool;			/* SPOOL (default /var/spool/shipd): -default's bays */
 	struct strv import_dirs;	/* IMPORT-DIR: media the daemon imports from */
+	char *cert_file;		/* CERT-FILE: this node's certificate, or NULL */
+	char *trust_dir;		/* TRUST-DIR (default SPOOL/trust): learned certificates,
+					 * revocation lists; written by shipd only */
+	struct authority *auth;		/* AUTHORITY lines, then KEYS-DIR/NAME.authority */
+	int nauth;
+	struct peer **dyn;		/* what pattern PEERs answered for, made on lookup */
+	int ndyn;
+	/* the trust layer's state for this configuration (trust_attach), freed with it */
+	struct trust *trust;
+	void (*trust_free)(struct trust *);
 };
 
 /* A neighbour shipd can hand packets to (a PEER with an address or a directory). */
@@ -121,15 +148,24 @@ const struct sclass *config_bay_class(const struct config *cf, const char *bay);
  * up with -default only still takes it; shipping.conf(5)).
  */
 const struct sclass *config_class_or_default(const struct config *cf, const char *name);
-/* Any known node (PEER or KEY) by name; NULL if unknown. */
+/*
+ * Any known node by name; NULL if unknown. A PEER line of that name wins,
+ * then a pattern PEER matching it (an entry for the name itself, with the
+ * pinned key of a KEY line of that name if there is one), then a KEY line.
+ */
 const struct peer *config_peer(const struct config *cf, const char *name);
+/* 1 if s holds a wildcard ('*' or '?'): a pattern, not a node name. */
+int config_is_pattern(const char *s);
+/* The AUTHORITY with this short id, or NULL. */
+const struct authority *config_authority(const struct config *cf, const uint8_t id[8]);
 /* Add this node's own key as a KEY entry (if it has none). */
 void config_add_self(struct config *cf, const struct pubkey *pk);
 
 /*
  * The next hop for a destination: the ROUTE next hop naming it, else the
- * destination itself when it is a PEER with an address, else NULL
- * (unroutable).
+ * destination itself when it is a PEER with an address, else the first
+ * ROUTE whose destination pattern matches it, else the destination itself
+ * when a pattern PEER matches it, else NULL (unroutable).
  * The local node routes to itself.
  */
 const char *config_next_hop(const struct config *cf, const char *dest);

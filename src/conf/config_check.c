@@ -2,15 +2,22 @@
  * config_check.c - the check mode (after `postfix check` and `smtpd -n`):
  * print the effective configuration, then what a parse cannot see: ROUTE
  * next hops that are not PEERs, a destination routed two ways, routes for
- * this node, cyclic delivery routes, placeholder keys.
+ * this node, cyclic delivery routes, placeholder keys, PEER addresses
+ * nothing can connect to, and for every node this one ships to or takes
+ * packets from, how their signatures will be checked (a pinned key, an
+ * authority's certificate, or nothing: then a warning names the line to
+ * add).
  *
  * Offers config_check(). Problems are "file:line: message" lines and are
  * counted; warnings ("file:line: warning: ...") are printed, not counted.
  * Never prints a secret (a peer shows a 16-character key fingerprint) and
- * reads nothing but whether the key file exists. Work is O(n log n) in the
+ * reads nothing but whether the key file exists and the (public)
+ * certificate CERT-FILE. Work is O(n log n) in the
  * number of names, so no file can make it hang.
  */
 #include "config.h"
+#include "../crypto/cert.h"
+#include "../util/safefile.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -241,8 +248,24 @@ print_settings(const struct config *cf, FILE *out)
 	fprintf(out, "%-*s %s\n", COL, "bay size limit",
 		cf->bay_size_limit ? size_str(cf->bay_size_limit, a, sizeof(a)) : "none");
 	fprintf(out, "%-*s %s\n", COL, "min free disk", size_str(cf->min_free_disk, a, sizeof(a)));
+	fprintf(out, "%-*s %s\n", COL, "drop quiet time", dur_str(cf->drop_quiet, a, sizeof(a)));
 	fprintf(out, "%-*s %s\n", COL, "log", cf->log_dest ? cf->log_dest : "syslog");
 	fprintf(out, "%-*s %s\n", COL, "user", cf->spool_user ? cf->spool_user : "none: runs as started");
+	fprintf(out, "%-*s %s\n", COL, "certificate", cf->cert_file ? cf->cert_file : "none");
+	fprintf(out, "%-*s %s\n", COL, "trust dir", cf->trust_dir ? cf->trust_dir : "(unset)");
+	fprintf(out, "%-*s", COL, "authorities");
+	if (cf->nauth == 0)
+		fprintf(out, " none: every key is pinned (PEER, KEY, KEYS-DIR)");
+	for (int i = 0; i < cf->nauth; i++) {
+		char hex[AUTH_ID_HEX];
+
+		cert_id_hex(cf->auth[i].id, hex);
+		if (cf->auth[i].line)
+			fprintf(out, " %s (line %d)", hex, cf->auth[i].line);
+		else
+			fprintf(out, " %s (KEYS-DIR)", hex);
+	}
+	fprintf(out, "\n");
 }
 
 /* ALLOW entries, four to a line under the label. */
@@ -292,10 +315,13 @@ print_peers(const struct config *cf, FILE *out)
 
 		pubkey_format(&p->key, key);
 		key[FPR_LEN] = 0;
-		fprintf(out, "  %-*s %-28s key %s...\n", COL - 2, p->name,
+		fprintf(out, "  %-*s %-28s ", COL - 2, p->name,
 			p->host ? hostport_str(p->host, p->port, hp, sizeof(hp)) :
-			p->dir ? p->dir : "KEY only: via ROUTE",
-			key);
+			p->dir ? p->dir : "KEY only: via ROUTE");
+		if (p->has_key)
+			fprintf(out, "key %s...\n", key);
+		else
+			fprintf(out, "%s\n", cf->nauth ? "key from its certificate" : "no key");
 	}
 }
 
@@ -335,6 +361,94 @@ print_destinations(const struct config *cf, const struct name *names, int n, FIL
 			fprintf(out, "via %s (ROUTE at line %d)\n", nm->next_hop,
 				cf->routes[nm->route].line);
 	}
+}
+
+/*
+ * How the signatures of each node this one ships to or takes packets from
+ * will be checked: every ROUTE destination (on a relay, also an origin it
+ * forwards for), PEER and KEY.
+ */
+static void
+print_keys(struct report *r, const struct name *names, int n, FILE *out)
+{
+	const struct config *cf = r->cf;
+	char hex[AUTH_ID_HEX] = "";
+
+	if (cf->nauth)
+		cert_id_hex(cf->auth[0].id, hex);
+	fprintf(out, "keys:%s\n", n ? "" : " none");
+	for (int i = 0; i < n; i++) {
+		const struct name *nm = &names[i];
+		const struct peer *p = nm->peer;
+		int line = nm->route >= 0 ? cf->routes[nm->route].line : p ? p->line : 0;
+
+		if (is_node(cf, nm->name))
+			continue;
+		fprintf(out, "  %-*s ", COL - 2, nm->name);
+		if (p && p->has_key)
+			fprintf(out, "pinned key (%s line %d)\n", p->host ? "PEER" : "KEY", p->line);
+		else if (cf->nauth)
+			fprintf(out, "certificate of authority %s%s\n", hex,
+				cf->nauth > 1 ? " or another AUTHORITY" : "");
+		else {
+			fprintf(out, "NONE: its packets are refused here\n");
+			if (config_is_pattern(nm->name))
+				report(r, line, 0, "%s names nodes by pattern, which only an AUTHORITY "
+				       "can certify: add an AUTHORITY line", nm->name);
+			else
+				report(r, line, 1, "no way to check the signature of %s: its packets "
+				       "are refused here (\"unknown origin\") and nothing can be sealed "
+				       "for it; add `KEY %s shipd1:...` (what `shipctl pubkey` prints on "
+				       "%s), or an AUTHORITY line for the authority that certifies it",
+				       nm->name, nm->name, nm->name);
+		}
+	}
+}
+
+/* CERT-FILE: there, a certificate, for this node, not expired, from an authority. */
+static void
+check_cert_file(struct report *r)
+{
+	const struct config *cf = r->cf;
+
+	for (int i = 0; i < cf->nauth; i++) {
+		char key[PUBKEY_STRLEN];
+
+		pubkey_format(&cf->auth[i].key, key);
+		if (strstr(key, PLACEHOLDER))
+			report(r, cf->auth[i].line, 0, "AUTHORITY: the key is an example placeholder; "
+			       "paste the AUTHORITY line `shipctl authority init` printed");
+	}
+	struct cert c;
+	char *text, t[24], hex[AUTH_ID_HEX];
+	size_t len;
+
+	if (cf->cert_file == NULL)
+		return;
+	if ((text = read_file(cf->cert_file, 4096, &len)) == NULL) {
+		report(r, 0, 0, "CERT-FILE: %s (on the authority's host: shipctl certify "
+		       "%s.pub --name %s)", err_get(), cf->key_file ? cf->key_file :
+		       "shipd.key", cf->node ? cf->node : "NODE");
+		return;
+	}
+	if (cert_file_parse(text, len, &c) < 0) {
+		report(r, 0, 0, "CERT-FILE %s: %s", cf->cert_file, err_get());
+		free(text);
+		return;
+	}
+	free(text);
+	cert_id_hex(c.authority, hex);
+	if (cf->node && strcmp(c.name, cf->node) != 0)
+		report(r, 0, 0, "CERT-FILE %s certifies %s, not this node %s", cf->cert_file,
+		       c.name, cf->node);
+	if ((uint64_t)time(NULL) >= c.not_after) {
+		cert_time_str(c.not_after, t);
+		report(r, 0, 0, "CERT-FILE %s expired at %s: certify this node again",
+		       cf->cert_file, t);
+	}
+	if (config_authority(cf, c.authority) == NULL)
+		report(r, 0, 1, "CERT-FILE %s is signed by authority %s, which no AUTHORITY line "
+		       "here names", cf->cert_file, hex);
 }
 
 /* A cycle found from names[start]: report it once, from its smallest name. */
@@ -432,11 +546,20 @@ check_peers(struct report *r)
 		const struct peer *p = &cf->peers[i];
 		unsigned char a[16];
 
+		if (p->host && !p->pattern &&
+		    ((inet_pton(AF_INET, p->host, a) == 1 && memcmp(a, "\0\0\0\0", 4) == 0) ||
+		     (inet_pton(AF_INET6, p->host, a) == 1 &&
+		      memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) == 0)))
+			report(r, p->line, 0, "PEER %s: address %s is unspecified (\"every address\" "
+			       "of a listener): nothing can connect to it; use the address or host "
+			       "name %s is reached at", p->name, p->host, p->name);
 		if (!p->has_key) {
-			/* a normal state while keys are being exchanged: warn, do not fail */
-			report(r, p->line, 1, "PEER %s: no key yet, so it cannot connect: run "
-			       "`shipctl keygen` on %s and put %s.pub in KEYS-DIR %s", p->name,
-			       p->name, p->name, cf->keys_dir);
+			/* with an AUTHORITY its certificate will say; else a normal state
+			 * while keys are being exchanged: warn, do not fail */
+			if (cf->nauth == 0)
+				report(r, p->line, 1, "PEER %s: no key yet, so it cannot connect: run "
+				       "`shipctl keygen` on %s and put %s.pub in KEYS-DIR %s", p->name,
+				       p->name, p->name, cf->keys_dir);
 			continue;
 		}
 		pubkey_format(&p->key, key);
@@ -529,11 +652,13 @@ config_check(const struct config *cf, FILE *out)
 	print_classes(cf, out);
 	print_peers(cf, out);
 	print_destinations(cf, names, n, out);
+	print_keys(&r, names, n, out);
 
 	check_routes(&r, rd, nrd, peers, cf->npeers);
 	find_cycles(&r, names, n);
 	check_peers(&r);
 	check_host(&r);
+	check_cert_file(&r);
 	if (r.n > 1)
 		qsort(r.v, r.n, sizeof(*r.v), problem_cmp);
 	if (r.n)

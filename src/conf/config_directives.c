@@ -9,6 +9,7 @@
  * they never exit, and never look at the network or the spool.
  */
 #include "config_int.h"
+#include "../crypto/cert.h"
 #include "../util/safefile.h"
 
 #include <arpa/inet.h>
@@ -249,6 +250,30 @@ valid_host(const char *s)
 	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-") == n;
 }
 
+/* A host in which "%n" stands for the node's name (checked with a stand-in). */
+static int
+valid_host_template(const char *s)
+{
+	struct sbuf b;
+	int ok;
+
+	if (strchr(s, '%') == NULL)
+		return valid_host(s);
+	sbuf_init(&b);
+	for (; *s; s++) {
+		if (s[0] == '%' && (s[1] == 'n' || s[1] == '%')) {
+			sbuf_puts(&b, s[1] == 'n' ? "node" : "");
+			s++;
+		} else if (s[0] == '%')
+			break;
+		else
+			sbuf_add(&b, s, 1);
+	}
+	ok = *s == 0 && valid_host(b.s);
+	sbuf_free(&b);
+	return ok;
+}
+
 int
 cfd_listen(struct parse *p, const struct directive *d, char **av, int ac)
 {
@@ -317,8 +342,10 @@ add_route(struct parse *p, const struct directive *d, char **av, int ac)
 	if (ac < 2)
 		return cfp_err(p, "%s: want a next hop and at least one destination (usage: %s)",
 			       d->name, d->usage);
+	/* the next hop is one node; destinations may be patterns ("SiteB_*") */
 	for (int i = 0; i < ac; i++)
-		if (cfp_check_name(p, d->name, av[i]) < 0)
+		if ((i == 0 ? cfp_check_name(p, d->name, av[i])
+			    : cfp_check_pattern(p, d->name, av[i])) < 0)
 			return -1;
 	if (cf->nroutes == p->routes_cap) {
 		p->routes_cap = p->routes_cap ? p->routes_cap * 2 : 8;
@@ -357,7 +384,7 @@ add_peer(struct parse *p, const char *what, const char *name, const char *host,
 	struct peer *pe;
 	struct pubkey pk;
 
-	if (cfp_check_name(p, what, name) < 0) {
+	if ((host ? cfp_check_pattern(p, what, name) : cfp_check_name(p, what, name)) < 0) {
 		free(dir);
 		return -1;
 	}
@@ -367,6 +394,11 @@ add_peer(struct parse *p, const char *what, const char *name, const char *host,
 			return cfp_err(p, "%s: node %s already defined at line %d (%s)", what, name,
 				       cf->peers[i].line, PEER_REACHABLE(&cf->peers[i]) ? "PEER" : "KEY");
 		}
+	if (key && config_is_pattern(name)) {
+		free(dir);
+		return cfp_err(p, "%s %s: a pattern cannot pin a key (its nodes prove their names "
+			       "with certificates of an AUTHORITY)", what, name);
+	}
 	if (key && pubkey_parse(key, &pk) < 0) {
 		char e[512];
 
@@ -384,6 +416,7 @@ add_peer(struct parse *p, const char *what, const char *name, const char *host,
 	pe->port = port;
 	pe->dir = dir;
 	pe->dir_limit = dir_limit;
+	pe->pattern = config_is_pattern(name);
 	if (key) {
 		pe->key = pk;
 		pe->has_key = 1;
@@ -453,9 +486,9 @@ cfd_peer(struct parse *p, const struct directive *d, char **av, int ac)
 		return dir_peer(p, d, av, ac);
 	if (ac != 3 && ac != 4)
 		return cfp_err(p, "%s: want 3 or 4 values, got %d (usage: %s)", d->name, ac, d->usage);
-	if (!valid_host(av[1]))
-		return cfp_err(p, "%s %s: bad host \"%.80s\" (want an IP address or a host name)",
-			       d->name, av[0], av[1]);
+	if (!valid_host_template(av[1]))
+		return cfp_err(p, "%s %s: bad host \"%.80s\" (want an IP address or a host name; "
+			       "%%n stands for the node's name)", d->name, av[0], av[1]);
 	if (parse_port(p, d->name, av[2], &port) < 0)
 		return -1;
 	return add_peer(p, d->name, av[0], av[1], port, ac == 4 ? av[3] : NULL, NULL, 0);
@@ -476,6 +509,34 @@ not_writable_by_others(const char *path, const char *what)
 		"chmod go-w it", what, path, (unsigned)(st.st_mode & 07777),
 		S_ISDIR(st.st_mode) ? "add" : "replace");
 	return -1;
+}
+
+static int
+add_authority(struct parse *p, const char *what, const char *tok)
+{
+	struct config *cf = p->cf;
+	struct authority a;
+	char e[512];
+
+	memset(&a, 0, sizeof(a));
+	if (pubkey_parse(tok, &a.key) < 0)
+		return cfp_err(p, "%s: %s (the line `shipctl authority init` prints)", what,
+			       cfp_err_copy(e, sizeof(e)));
+	cert_authority_id(a.key.sign, a.id);
+	a.line = p->line;
+	for (int i = 0; i < cf->nauth; i++)
+		if (memcmp(cf->auth[i].id, a.id, sizeof(a.id)) == 0) {
+			if (p->line == 0)
+				return 0;	/* KEYS-DIR repeats a line: fine */
+			return cfp_err(p, "%s: authority already trusted at line %d", what,
+				       cf->auth[i].line);
+		}
+	if (cf->nauth == p->auth_cap) {
+		p->auth_cap = p->auth_cap ? p->auth_cap * 2 : 4;
+		cf->auth = xrealloc(cf->auth, p->auth_cap * sizeof(*cf->auth));
+	}
+	cf->auth[cf->nauth++] = a;
+	return 0;
 }
 
 /* KEYS-DIR/NAME.pub: 1 loaded, 0 no such file, -1 malformed (err_set). */
@@ -513,6 +574,33 @@ cfp_resolve_keys(struct parse *p)
 
 	if (cf->keys_dir && not_writable_by_others(cf->keys_dir, "KEYS-DIR ") < 0)
 		return cfp_err(p, "%s", cfp_err_copy(e, sizeof(e)));
+	if (cf->keys_dir && (d = opendir(cf->keys_dir)) != NULL) {
+		/* authorities first: whether a PEER may lack a key depends on them */
+		while ((de = readdir(d)) != NULL) {
+			size_t n = strlen(de->d_name);
+			char name[NAME_MAX + 1], *text, path[PATH_MAX];
+
+			if (n < 11 || strcmp(de->d_name + n - 10, ".authority") != 0 ||
+			    de->d_name[0] == '.')
+				continue;
+			snprintf(name, sizeof(name), "%s", de->d_name);
+			if (path_fmt(path, sizeof(path), "%s/%s", cf->keys_dir, name) < 0 ||
+			    not_writable_by_others(path, "") < 0 ||
+			    (text = read_file(path, 4096, NULL)) == NULL) {
+				closedir(d);
+				return cfp_err(p, "KEYS-DIR %s: %s", cf->keys_dir,
+					       cfp_err_copy(e, sizeof(e)));
+			}
+			text[strcspn(text, " \t\r\n")] = 0;
+			if (add_authority(p, path, text) < 0) {
+				free(text);
+				closedir(d);
+				return -1;
+			}
+			free(text);
+		}
+		closedir(d);
+	}
 	for (int i = 0; i < cf->npeers; i++) {
 		struct peer *pe = &cf->peers[i];
 		int r;
@@ -520,12 +608,21 @@ cfp_resolve_keys(struct parse *p)
 		if (pe->has_key)
 			continue;
 		p->line = pe->line;
-		if (cf->keys_dir == NULL)
-			return cfp_err(p, "PEER %s: no key: give it on the line or set KEYS-DIR",
-				       pe->name);
+		if (pe->pattern) {
+			if (cf->nauth == 0)
+				return cfp_err(p, "PEER %s: a pattern names nodes that prove their "
+					       "names with certificates: add an AUTHORITY line", pe->name);
+			continue;
+		}
+		if (cf->keys_dir == NULL) {
+			if (cf->nauth)
+				continue;	/* its certificate will say */
+			return cfp_err(p, "PEER %s: no key: give it on the line, set KEYS-DIR or "
+				       "trust an AUTHORITY", pe->name);
+		}
 		if ((r = load_pub(cf->keys_dir, pe->name, &pe->key)) < 0)
 			return cfp_err(p, "PEER %s: %s", pe->name, cfp_err_copy(e, sizeof(e)));
-		pe->has_key = r;	/* 0: not made yet; checkconf reports it */
+		pe->has_key = r;	/* 0: not made yet (or certified); checkconf reports it */
 	}
 	p->line = 0;
 	if (cf->keys_dir == NULL || (d = opendir(cf->keys_dir)) == NULL)
@@ -535,12 +632,15 @@ cfp_resolve_keys(struct parse *p)
 		char name[NAME_MAX + 1];
 		struct pubkey pk;
 		char pkstr[PUBKEY_STRLEN];
+		int known = 0;
 
 		if (n < 5 || strcmp(de->d_name + n - 4, ".pub") != 0 || de->d_name[0] == '.')
 			continue;
 		snprintf(name, sizeof(name), "%.*s", (int)(n - 4), de->d_name);
-		if (!cfp_valid_name(name, 0) || config_peer(cf, name) ||
-		    (cf->node && strcmp(name, cf->node) == 0))
+		/* named on a line of its own (PEER or KEY): done above or pinned there */
+		for (int i = 0; i < cf->npeers; i++)
+			known |= !cf->peers[i].pattern && strcmp(cf->peers[i].name, name) == 0;
+		if (!cfp_valid_name(name, 0) || known || (cf->node && strcmp(name, cf->node) == 0))
 			continue;
 		if (load_pub(cf->keys_dir, name, &pk) <= 0) {
 			closedir(d);
@@ -553,6 +653,18 @@ cfp_resolve_keys(struct parse *p)
 		}
 	}
 	closedir(d);
+	return 0;
+}
+
+/* AUTHORITY shipd1:KEY [shipd1:KEY...]: several lines (or tokens) trust several. */
+int
+cfd_authority(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	if (ac < 1)
+		return cfp_err(p, "%s: want an authority key (usage: %s)", d->name, d->usage);
+	for (int i = 0; i < ac; i++)
+		if (add_authority(p, d->name, av[i]) < 0)
+			return -1;
 	return 0;
 }
 

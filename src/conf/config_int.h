@@ -50,7 +50,7 @@ struct parse {
 	int class_defined[MAX_CLASSES];	/* line of its CLASS / STORAGE-CLASS */
 	int return_line[MAX_CLASSES], handler_line[MAX_CLASSES], exp_line[MAX_CLASSES];
 	int mode_line[MAX_CLASSES];
-	int routes_cap, peers_cap, allow_cap;
+	int routes_cap, peers_cap, allow_cap, auth_cap;
 	char **av;			/* tokens of the current line */
 	int ac, av_cap;
 };
@@ -60,6 +60,7 @@ int cfp_err(struct parse *p, const char *fmt, ...) PRINTF(2, 3);	/* "file:line: 
 const char *cfp_err_copy(char *buf, size_t size);	/* err_get(), before err_set reuses it */
 int cfp_valid_name(const char *s, int dash_first_ok);
 int cfp_check_name(struct parse *p, const char *what, const char *s);
+int cfp_check_pattern(struct parse *p, const char *what, const char *s);
 int cfp_parse_long(const char *s, long min, long max, long *out);
 /* A delivered file's mode: 3 or 4 octal digits, at most 0777, owner-readable. */
 int cfp_parse_mode(const char *s, int *out);
@@ -69,12 +70,15 @@ int *cfp_seen(struct parse *p, const struct directive *d);	/* line d was set on,
 
 /* config_directives.c: the handlers of directives[] and what finish() shares. */
 handler_fn cfd_listen, cfd_expiration, cfd_log, cfd_route, cfd_peer, cfd_key, cfd_allow,
-	   cfd_class, cfd_return_bay, cfd_receipt_handler, cfd_deliver_mode, cfd_import_dir;
+	   cfd_class, cfd_return_bay, cfd_receipt_handler, cfd_deliver_mode, cfd_authority,
+	   cfd_import_dir;
 void cfp_allow_add(struct parse *p, const struct cidr *c);
 int cfp_is_ip(const char *s);
 
 /* PEERs without an inline key take KEYS-DIR/NAME.pub; every other
- * NAME.pub there becomes a KEY node. */
+ * NAME.pub there becomes a KEY node, every NAME.authority an AUTHORITY.
+ * A PEER that still has no key needs an AUTHORITY (its certificate will
+ * say); a pattern PEER always does. */
 int cfp_resolve_keys(struct parse *p);
 
 /* Size with k/m/g suffix; bare = KB (MultiSite MAX-DATA-SIZE convention). */

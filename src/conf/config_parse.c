@@ -51,13 +51,17 @@ static const struct directive directives[] = {
 	{"SPOOL", K_PATH, "/var/spool/shipd", F(spool), 0, 0, NULL, "SPOOL dir"},
 	{"KEY-FILE", K_PATH, "shipd.key", F(key_file), 0, 0, NULL, "KEY-FILE path"},
 	{"KEYS-DIR", K_PATH, NULL, F(keys_dir), 0, 0, NULL, "KEYS-DIR dir"},
+	{"AUTHORITY", K_STR, NULL, NOFIELD, 0, 0, cfd_authority, "AUTHORITY shipd1:KEY"},
+	{"CERT-FILE", K_PATH, NULL, F(cert_file), 0, 0, NULL, "CERT-FILE path"},
+	{"TRUST-DIR", K_PATH, NULL, F(trust_dir), 0, 0, NULL, "TRUST-DIR dir"},
 	{"PEER", K_STR, NULL, NOFIELD, 0, 0, cfd_peer,
-	 "PEER name host port [shipd1:KEY] | PEER name dir:PATH [limit] [shipd1:KEY]"},
+	 "PEER name|pattern host port [shipd1:KEY] | PEER name dir:PATH [limit] [shipd1:KEY]"},
 	{"IMPORT-DIR", K_STR, NULL, NOFIELD, 0, 0, cfd_import_dir, "IMPORT-DIR dir..."},
 	{"KEY", K_STR, NULL, NOFIELD, 0, 0, cfd_key, "KEY name shipd1:KEY"},
 	{"ALLOW", K_STR, NULL, NOFIELD, 0, 0, cfd_allow, "ALLOW cidr..."},
 	{"BAY-SIZE-LIMIT", K_SIZE, "0", F(bay_size_limit), 0, 0, NULL, "BAY-SIZE-LIMIT n[k|m|g]"},
 	{"MIN-FREE-DISK", K_SIZE, "64m", F(min_free_disk), 0, 0, NULL, "MIN-FREE-DISK n[k|m|g]"},
+	{"DROP-QUIET-TIME", K_DUR, "5s", F(drop_quiet), 0, DAY, NULL, "DROP-QUIET-TIME n[s|m|h|d]"},
 	{"MAX-CHILDREN", K_INT, "10", F(max_children), 1, 64, NULL, "MAX-CHILDREN n"},
 	{"MAX-RECEIVERS", K_INT, "10", F(max_receivers), 1, 1024, NULL, "MAX-RECEIVERS n"},
 	{"RETRY-MIN", K_DUR, "60s", F(retry_min), 1, 30 * DAY, NULL, "RETRY-MIN n[s|m|h|d]"},
@@ -135,6 +139,21 @@ cfp_parse_mode(const char *s, int *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* A node name, or a pattern of them: '*' and '?' may stand among the letters. */
+int
+cfp_check_pattern(struct parse *p, const char *what, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!config_is_pattern(s))
+		return cfp_check_name(p, what, s);
+	if (n <= NAME_MAX_LEN && s[0] != '-' &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-*?") == n)
+		return 0;
+	return cfp_err(p, "%s: bad node pattern \"%.80s\" (want 1-%d of A-Z a-z 0-9 . _ - * ?, not starting with -)",
+		       what, s, NAME_MAX_LEN);
 }
 
 /* Digits only, within [min, max]. */
@@ -565,6 +584,8 @@ finish(struct parse *p)
 			cl->deliver_mode = cf->deliver_mode;
 	}
 	p->line = 0;
+	if (cf->trust_dir == NULL)
+		cf->trust_dir = xasprintf("%s/trust", cf->spool);
 	if (check_ports(p) < 0 || cfp_resolve_keys(p) < 0)
 		return -1;
 	/* A PEER's own literal address may always connect. */

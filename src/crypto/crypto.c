@@ -423,6 +423,21 @@ hex_value(int c)
 }
 
 
+int
+hex_decode(const char *in, uint8_t *out, size_t n)
+{
+	if (strlen(in) != 2 * n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_value(in[2 * i]), lo = hex_value(in[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = hi << 4 | lo;
+	}
+	return 0;
+}
+
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t

@@ -77,6 +77,7 @@ void hash_final(struct hash *h, uint8_t *out);	/* 32 or 64 bytes; frees h */
 void sha256(const void *p, size_t n, uint8_t out[SHA256_LEN]);
 void hex_encode(const uint8_t *in, size_t n, char *out);	/* out: 2n+1 */
 int hex_value(int c);					/* 0..15, or -1 */
+int hex_decode(const char *in, uint8_t *out, size_t n);	/* exactly 2n hex digits */
 
 /* base64 (standard alphabet, padded). */
 size_t b64_encode(const uint8_t *in, size_t n, char *out, size_t outsz);

@@ -62,6 +62,8 @@ keys_free(struct keys *k)
 		return;
 	crypto_secure_free(k->sign_sec, ED25519_SEC_LEN);
 	crypto_secure_free(k->kx_sec, X25519_LEN);
+	keys_free(k->prev);
+	free(k->cert);
 	free(k);
 }
 

@@ -27,6 +27,14 @@ struct keys {
 	struct pubkey pub;
 	uint8_t *sign_sec;		/* ED25519_SEC_LEN, secure memory */
 	uint8_t *kx_sec;		/* X25519_LEN, secure memory */
+	/*
+	 * A node's identity may carry more (src/trust/ fills them): its
+	 * certificate (encoded, or NULL), and the other key of a rotation,
+	 * kept only to open packets still sealed to it.
+	 */
+	uint8_t *cert;
+	size_t certlen;
+	struct keys *prev;
 };
 
 /* Create a new key file (O_EXCL: refuses to overwrite). */

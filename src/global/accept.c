@@ -94,8 +94,12 @@ accept_check(const struct config *cf, const char *peer, struct order *o,
 		return ACC_REFUSE;
 	}
 	*bayp = o->returning ? cls->return_bay : bay_choose(cls);
-	if (bay_space_ok(cf, *bayp, o->size) < 0) {
-		sbuf_puts(why, err_get());
+	/* "busy": temporary, about room, never about reaching us (the sender
+	 * defers the order and keeps the hop up); a destination needs room to
+	 * unpack too (shipping.conf(5), MIN-FREE-DISK) */
+	if (bay_room_ok(cf, *bayp, o->size, o->returning || !strv_has(&o->dests, cf->node) ?
+			0 : pi->total_size) < 0) {
+		sbuf_printf(why, "busy, no room: %s", err_get());
 		return ACC_LATER;
 	}
 	return ACC_OK;

@@ -7,9 +7,11 @@
  */
 #include "submit.h"
 #include "../queue/commit.h"
+#include "../queue/drop.h"
 #include "../crypto/crypto.h"
 #include "../queue/order.h"
 #include "../packet/packet.h"
+#include "../trust/trust.h"
 #include "../util/log.h"
 #include "../util/mailaddr.h"
 #include "../util/safefile.h"
@@ -33,6 +35,7 @@ struct seal_ctx {
 	char group[ORDER_ID_MAX];
 	time_t created, expires;
 	struct strv queued;		/* parts whose order is in outgoing/ */
+	int changed;			/* r->expect no longer holds */
 };
 
 /* Where a new order goes: outgoing/, or deferred/ until the next poll. */
@@ -40,6 +43,20 @@ static enum qstate
 queued_state(const struct submit_req *r)
 {
 	return r->until_poll ? Q_DEFERRED : Q_OUTGOING;
+}
+
+/* A drop: is r->fd still the file judged complete? */
+static int
+unchanged(const struct submit_req *r, const char *when)
+{
+	struct stat st;
+
+	if (fstat(r->fd, &st) < 0 || !drop_same(r->expect, &st)) {
+		err_set("changed %s (a drop must be complete: write it elsewhere and "
+			"rename it in)", when);
+		return -1;
+	}
+	return 0;
 }
 
 /* One sealed part: its data and order into the bay (bay_enqueue). */
@@ -50,6 +67,13 @@ queue_part(void *arg, const char *path, const struct pkt_info *pi)
 	struct order o;
 	int rc;
 
+	/* every part is sealed before the first is handed over: the whole
+	 * file has been read, and nothing is queued yet */
+	if (x->r->expect && x->queued.n == 0 && unchanged(x->r, "while it was sealed") < 0) {
+		x->changed = 1;
+		unlink(path);
+		return -1;
+	}
 	if (!order_id_valid(pi->id)) {
 		err_set("sealed part has a bad id \"%.64s\"", pi->id);
 		unlink(path);
@@ -138,7 +162,9 @@ check(const struct config *cf, const struct submit_req *r, struct seal_ctx *x, u
 		err_set("comment longer than %d bytes", PKT_COMMENT_MAX);
 		return -1;
 	}
-	if (check_file(r->path, size) < 0)
+	if (r->expect)
+		*size = (uint64_t)r->expect->st_size;
+	else if (check_file(r->path, size) < 0)
 		return -1;
 	if (r->dests.n == 0) {
 		err_set("no destination");
@@ -158,14 +184,13 @@ check(const struct config *cf, const struct submit_req *r, struct seal_ctx *x, u
 			err_set("no route and no peer for %s", r->dests.v[i]);
 			return -1;
 		}
-		/* sealing needs every far destination's key (this node: ours) */
+		/* sealing needs every far destination's key (this node: ours):
+		 * pinned, or from a certificate this node has seen */
 		if (strcmp(r->dests.v[i], cf->node) != 0) {
-			const struct peer *p = config_peer(cf, r->dests.v[i]);
+			struct pubkey pk;
 
-			if (p == NULL || !p->has_key) {
-				err_set("no key for %s (add a PEER or KEY line)", r->dests.v[i]);
+			if (trust_node_key(cf, NULL, r->dests.v[i], &pk) == TK_NONE)
 				return -1;
-			}
 		}
 	}
 	x->created = time(NULL);
@@ -203,7 +228,8 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 	    struct strv *ids_out, int *tempfail)
 {
 	struct seal_ctx x;
-	char real[PATH_MAX];
+	char real[PATH_MAX], fdpath[64];
+	const char *src = r->path;
 	uint64_t size;
 	int rc;
 
@@ -211,6 +237,17 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 	memset(&x, 0, sizeof(x));
 	x.cf = cf;
 	x.r = r;
+	if (r->expect) {
+		/* sealed from the descriptor judged complete, never by its name
+		 * again (which may have become a link meanwhile) */
+		if (unchanged(r, "since it was judged complete") < 0) {
+			*tempfail = SUBMIT_CHANGED;
+			return -1;
+		}
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", r->fd);
+		if (access(fdpath, R_OK) == 0)
+			src = fdpath;
+	}
 	if (check(cf, r, &x, &size) < 0)
 		return -1;
 	*tempfail = 1;
@@ -226,9 +263,9 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 		else {
 			/* notify is signed into the clear header, the comment sealed
 			 * inside: no relay can change the one or read the other */
-			struct pkt_extra extra = { r->notify, r->comment };
+			struct pkt_extra extra = { r->notify, r->comment, r->kind };
 
-			rc = packet_seal_extra(cf, me, cf->node, r->path, x.name, &r->dests,
+			rc = packet_seal_extra(cf, me, cf->node, src, x.name, &r->dests,
 					       x.cls->name, x.group, x.created, x.expires,
 					       cf->max_data_size, tmpdir, &extra, queue_part, &x);
 		}
@@ -240,7 +277,7 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 	if (rc < 0) {
 		/* everything permanent was checked above: what is left is I/O
 		 * (disk full while sealing, a failed rename or write) */
-		*tempfail = 1;
+		*tempfail = x.changed ? SUBMIT_CHANGED : 1;
 		rollback(&x);
 		strv_free(&x.queued);
 		free(x.source);
@@ -249,7 +286,7 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 	*tempfail = 0;
 	for (int i = 0; i < x.queued.n; i++)
 		strv_add(ids_out, x.queued.v[i]);
-	if (!r->copy && unlink(r->path) < 0)
+	if (!r->copy && !r->expect && unlink(r->path) < 0)
 		msg_warn("submit: queued as %s but cannot remove %s", x.group, r->path);
 	msg_info("submit: %s: queued %d part%s of %s to %s in %s", x.name, x.queued.n,
 		 x.queued.n == 1 ? "" : "s", x.group, x.cls->name, x.bay);

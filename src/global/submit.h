@@ -17,6 +17,7 @@
 #ifndef SHIPD_SUBMIT_H
 #define SHIPD_SUBMIT_H
 
+#include <sys/stat.h>
 #include <time.h>
 #include "../conf/config.h"
 #include "../crypto/keys.h"
@@ -33,7 +34,21 @@ struct submit_req {
 	int copy;			/* keep the source file (else unlinked once queued) */
 	int until_poll;			/* queue it held for the next poll (mkorder -ship):
 					 * deferred/, mtime BAY_NEXT_POLL */
+	const char *kind;		/* the packet's kind; NULL: data (packet.h) */
+	/*
+	 * A drop (the daemon's pickup): path was opened as fd without
+	 * following a link or blocking, and judged complete as *expect
+	 * (queue/drop.h). It is sealed from fd, and refused with *tempfail =
+	 * SUBMIT_CHANGED, nothing queued, when fd's inode, size, mtime or
+	 * ctime differ from *expect before sealing or once sealing read it.
+	 * The caller removes the drop: submit_file never unlinks it.
+	 */
+	const struct stat *expect;
+	int fd;				/* with expect only */
 };
+
+/* *tempfail when r->expect no longer describes the file: look again later */
+#define SUBMIT_CHANGED	2
 
 /*
  * Queue r->path; the new order ids (one per part) are added to ids_out.

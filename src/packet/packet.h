@@ -30,6 +30,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include "../conf/config.h"
+#include "../crypto/cert.h"
 #include "../crypto/keys.h"
 #include "../queue/order.h"
 #include "../util/mailaddr.h"
@@ -39,6 +40,8 @@
 #define PKT_MAX_HEADER		(64 * 1024)	/* a larger header is refused */
 #define PKT_MAX_DESTS		256
 #define PKT_DIGEST_LEN		32		/* SHA-256 */
+#define PKT_KIND_MAX		32		/* a kind name: [a-z][a-z0-9-]* */
+#define PKT_KIND_DATA		"data"		/* what a header without kind: is */
 
 struct pkt_info {
 	char id[ORDER_ID_MAX];		/* this physical packet (part) */
@@ -52,6 +55,15 @@ struct pkt_info {
 	uint64_t total_size;		/* bytes of all parts' bodies together */
 	uint64_t file_size;		/* bytes of this packet file, header to trailer */
 	uint64_t header_len;		/* bytes of the header (incl. its signature) */
+	/*
+	 * What the packet is for: "data" (a file to deliver) unless the signed
+	 * header says another kind ("revocation", "certs", ...); the
+	 * destination dispatches on it, relays carry any kind.
+	 */
+	char kind[PKT_KIND_MAX + 1];
+	/* The origin's certificate from the signed header, when it carries one. */
+	int has_cert;
+	struct cert cert;
 	/*
 	 * The packet digest: SHA-256 of the message the trailer signs,
 	 * "shipd-packet-trailer 1\n" || SHA-256(header) || SHA-256(body). It
@@ -78,6 +90,14 @@ int packet_seal(const struct config *cf, const struct keys *me, const char *orig
 		const char *src, const char *name, const struct strv *dests,
 		const char *sclass, const char *group, time_t created, time_t expires,
 		uint64_t max_part, const char *tmpdir, packet_part_fn fn, void *arg);
+/* 1 if s is a well-formed kind name. */
+int packet_kind_ok(const char *s);
+/*
+ * The header of a packet file at rest (kind, origin, certificate...).
+ * Parses only: its signature was checked when the packet was taken, and
+ * packet_open checks it again.
+ */
+int packet_file_header(const char *path, struct pkt_info *pi);
 
 /*
  * What an origin may add to a file (NULL: none). notify goes into every
@@ -90,9 +110,12 @@ int packet_seal(const struct config *cf, const struct keys *me, const char *orig
 struct pkt_extra {
 	const char *notify;		/* util/mailaddr.h's grammar */
 	const char *comment;		/* any text */
+	const char *kind;		/* NULL or "data": an ordinary packet, else
+					 * packet_kind_ok()'s name (shipd-cert(5)) */
 };
 
-/* packet_seal with extras (x may be NULL). */
+/* packet_seal with extras (x may be NULL). me's certificate, when it has
+ * one, goes into every header. */
 int packet_seal_extra(const struct config *cf, const struct keys *me, const char *origin,
 		      const char *src, const char *name, const struct strv *dests,
 		      const char *sclass, const char *group, time_t created, time_t expires,
@@ -103,7 +126,9 @@ int packet_seal_extra(const struct config *cf, const struct keys *me, const char
  * Check the header at the start of buf: returns the header length once it
  * is complete and its origin signature verifies, 0 when more bytes are
  * needed, -1 (err_set with the reason, naming the packet id when known) when
- * it is malformed, from an unknown origin, or badly signed.
+ * it is malformed, from an unknown origin, or badly signed. The origin's
+ * key is a pinned one, or the certificate the header carries, checked by
+ * src/trust/ (authority, name, validity, revocation).
  */
 ssize_t packet_check_header(const struct config *cf, const void *buf, size_t len,
 			    struct pkt_info *pi);

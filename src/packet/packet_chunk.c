@@ -155,13 +155,16 @@ pkt_unwrap(const struct keys *me, const uint8_t eph_pub[X25519_LEN], const char 
 	uint8_t *plain = crypto_secure_alloc(PKT_WRAP_LEN);
 	int rc = -1;
 
-	memcpy(plain, in, PKT_WRAP_LEN);
-	if (x25519_shared(me->kx_sec, eph_pub, shared) < 0 ||
-	    wrap_kek(shared, eph_pub, me->pub.kx, group, kek) < 0 ||
-	    wrap_aead(kek, dest, 0, plain, key) < 0)
+	/* this node's key, then the one kept from a rotation (keys.h) */
+	for (const struct keys *k = me; k && rc < 0; k = k == me ? me->prev : NULL) {
+		memcpy(plain, in, PKT_WRAP_LEN);
+		if (x25519_shared(k->kx_sec, eph_pub, shared) == 0 &&
+		    wrap_kek(shared, eph_pub, k->pub.kx, group, kek) == 0 &&
+		    wrap_aead(kek, dest, 0, plain, key) == 0)
+			rc = 0;
+	}
+	if (rc < 0)
 		err_set("cannot unwrap the packet key for %s (sealed for another key?)", dest);
-	else
-		rc = 0;
 	crypto_secure_free(shared, X25519_LEN);
 	crypto_secure_free(kek, AEAD_KEY_LEN);
 	crypto_secure_free(plain, PKT_WRAP_LEN);

@@ -18,8 +18,15 @@
  *     group: GROUP                the logical packet
  *     part: N/M                   1 <= N <= M <= 99999
  *     origin: NODE                who sealed and signed it
+ *     cert: B64                   optional: the origin's certificate
+ *                                 (shipd-cert(5)); without it the origin's
+ *                                 key must be known where it is checked
  *     dest: NODE                  one line per final destination (1..256)
  *     class: CLASS                storage class
+ *     kind: KIND                  optional: what the packet is for,
+ *                                 [a-z][a-z0-9-]*, at most 32; absent =
+ *                                 "data" (a file to deliver), never
+ *                                 written as "data"
  *     created: SECONDS            Unix time
  *     expires: SECONDS            Unix time, >= created
  *     notify: ADDRESS             optional: who the origin wants told when
@@ -63,6 +70,7 @@
  * || group).
  */
 #include "packet_int.h"
+#include "../trust/trust.h"
 #include "../util/log.h"
 #include "../util/mailaddr.h"
 #include "../util/mem.h"
@@ -73,20 +81,40 @@
 #include <string.h>
 
 /* The fields after the magic line, in their required order. */
-enum { K_ID, K_GROUP, K_PART, K_ORIGIN, K_DEST, K_CLASS, K_CREATED, K_EXPIRES,
-       K_NOTIFY,
-       K_TOTAL, K_BODY, K_FIRST, K_CHUNK, K_EPH, K_WRAP, K_PAD, K_NKEYS };
+enum { K_ID, K_GROUP, K_PART, K_ORIGIN, K_CERT, K_DEST, K_CLASS, K_KIND, K_CREATED,
+       K_EXPIRES, K_NOTIFY, K_TOTAL, K_BODY, K_FIRST, K_CHUNK, K_EPH, K_WRAP, K_PAD, K_NKEYS };
 static const char *const keyname[K_NKEYS] = {
-	"id", "group", "part", "origin", "dest", "class", "created", "expires",
+	"id", "group", "part", "origin", "cert", "dest", "class", "kind", "created", "expires",
 	"notify",
 	"total-size", "body-length", "first-chunk", "chunk-size", "ephemeral", "wrap", "pad",
 };
 
-/* Fields that may be left out (pad, the last, is checked at "end"). */
+/* Fields that may be left out (pad is handled where end is). */
 static int
-key_optional(int k)
+optional(int k)
 {
-	return k == K_NOTIFY;
+	return k == K_CERT || k == K_KIND || k == K_NOTIFY;
+}
+
+/* The first field after cur that must be there. */
+static int
+next_required(int cur)
+{
+	int k = cur + 1;
+
+	while (k < K_NKEYS && optional(k))
+		k++;
+	return k;
+}
+
+int
+packet_kind_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > PKT_KIND_MAX || s[0] < 'a' || s[0] > 'z')
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
 }
 
 int
@@ -252,6 +280,29 @@ parse_field(struct parse *ps, int k, char *v, int *nwraps)
 		else
 			h->chunk_size = n;
 		return 0;
+	case K_CERT: {
+		uint8_t raw[CERT_MAX_LEN + 3];
+		char again[CERT_TOKEN_MAX];
+		size_t got;
+
+		if (strlen(v) >= sizeof(again) || b64_decode(v, raw, sizeof(raw), &got) < 0 ||
+		    b64_encode(raw, got, again, sizeof(again)) == 0 || strcmp(again, v) != 0)
+			return perr(ps, "bad certificate (want base64)");
+		if (cert_decode(raw, got, &pi->cert) < 0) {
+			char e[200];
+
+			snprintf(e, sizeof(e), "%s", err_get());
+			return perr(ps, "bad certificate: %s", e);
+		}
+		pi->has_cert = 1;
+		return 0;
+	}
+	case K_KIND:
+		if (!packet_kind_ok(v) || strcmp(v, PKT_KIND_DATA) == 0)
+			return perr(ps, "bad kind \"%.40s\" (want [a-z][a-z0-9-]*, not \"%s\")", v,
+				    PKT_KIND_DATA);
+		snprintf(pi->kind, sizeof(pi->kind), "%s", v);
+		return 0;
 	case K_EPH:
 		if (b64_exact(v, h->eph, sizeof(h->eph)) < 0)
 			return perr(ps, "bad ephemeral key");
@@ -342,6 +393,7 @@ pkt_hdr_parse(const void *buf, size_t len, struct pkt_hdr *h)
 	int cur = -1, nwraps = 0, ended = 0;
 
 	memset(h, 0, sizeof(*h));
+	strcpy(h->info.kind, PKT_KIND_DATA);
 	for (;;) {
 		size_t avail = len - pos, ll;
 		const char *nl;
@@ -370,6 +422,7 @@ pkt_hdr_parse(const void *buf, size_t len, struct pkt_hdr *h)
 				goto toolong;
 			pkt_hdr_free(h);
 			memset(h, 0, sizeof(*h));
+			strcpy(h->info.kind, PKT_KIND_DATA);
 			return 0;
 		}
 		if (pos + ll + 1 > PKT_MAX_HEADER)
@@ -401,11 +454,7 @@ pkt_hdr_parse(const void *buf, size_t len, struct pkt_hdr *h)
 		}
 		if (strcmp(line, "end") == 0) {
 			if (cur < K_WRAP || nwraps != h->info.dests.n) {
-				int want = cur + 1;
-
-				while (want < K_WRAP && key_optional(want))
-					want++;
-				perr(&ps, "missing %s before end", keyname[cur < K_WRAP ? want : K_WRAP]);
+				perr(&ps, "missing %s before end", keyname[cur < K_WRAP ? next_required(cur) : K_WRAP]);
 				goto bad;
 			}
 			ended = 1;
@@ -435,11 +484,10 @@ pkt_hdr_parse(const void *buf, size_t len, struct pkt_hdr *h)
 			perr(&ps, "%s repeated or out of order", keyname[k]);
 			goto bad;
 		}
-		for (int j = cur + 1; j < k; j++)
-			if (!key_optional(j)) {
-				perr(&ps, "missing %s before %s", keyname[j], keyname[k]);
-				goto bad;
-			}
+		if (k > next_required(cur)) {
+			perr(&ps, "missing %s before %s", keyname[next_required(cur)], keyname[k]);
+			goto bad;
+		}
 		if (cur == K_WRAP && k != K_WRAP && nwraps != h->info.dests.n) {
 			perr(&ps, "missing wrap for %s", h->info.dests.v[nwraps]);
 			goto bad;
@@ -473,9 +521,17 @@ hdr_text(const struct pkt_hdr *h, int worst, struct sbuf *out)
 	sbuf_printf(out, "part: %d/%d\n", worst ? PKT_MAX_PARTS : pi->part,
 		    worst ? PKT_MAX_PARTS : pi->nparts);
 	sbuf_printf(out, "origin: %s\n", pi->origin);
+	if (pi->has_cert) {
+		char tok[CERT_TOKEN_MAX];
+
+		b64_encode(pi->cert.raw, pi->cert.rawlen, tok, sizeof(tok));
+		sbuf_printf(out, "cert: %s\n", tok);
+	}
 	for (int i = 0; i < pi->dests.n; i++)
 		sbuf_printf(out, "dest: %s\n", pi->dests.v[i]);
 	sbuf_printf(out, "class: %s\n", pi->sclass);
+	if (pi->kind[0] && strcmp(pi->kind, PKT_KIND_DATA) != 0)
+		sbuf_printf(out, "kind: %s\n", pi->kind);
 	sbuf_printf(out, "created: %lld\n", (long long)pi->created);
 	sbuf_printf(out, "expires: %lld\n", (long long)pi->expires);
 	if (pi->notify[0])
@@ -541,36 +597,61 @@ pkt_hdr_format(struct pkt_hdr *h, const struct keys *me, size_t size, struct sbu
 	return 0;
 }
 
-const struct pubkey *
-pkt_origin_key(const struct config *cf, const struct keys *self, const char *origin)
+int
+pkt_node_key(const struct config *cf, const struct keys *self, const char *name,
+	     struct pubkey *out)
 {
-	const struct peer *p = config_peer(cf, origin);
+	return trust_node_key(cf, self, name, out) == TK_NONE ? -1 : 0;
+}
 
-	if (p && p->has_key)
-		return &p->key;
-	if (self && cf->node && strcmp(origin, cf->node) == 0)
-		return &self->pub;
-	return NULL;
+/*
+ * The key the origin signed with: the certificate in the header, checked
+ * by the trust layer (a pinned key for that name must be the same), else
+ * the key known here for that name.
+ */
+static int
+origin_key(const struct config *cf, const struct keys *self, const struct pkt_hdr *h,
+	   struct pubkey *out)
+{
+	const struct pkt_info *pi = &h->info;
+	char why[512];
+
+	if (pi->has_cert) {
+		if (trust_check_cert(cf, &pi->cert, pi->origin, time(NULL)) < 0) {
+			snprintf(why, sizeof(why), "%s", err_get());
+			err_set("packet %s: origin %s", pi->id, why);
+			return -1;
+		}
+		*out = pi->cert.key;
+		return 0;
+	}
+	if (pkt_node_key(cf, self, pi->origin, out) < 0) {
+		snprintf(why, sizeof(why), "%s", err_get());
+		err_set("packet %s: unknown origin %s: %s", pi->id, pi->origin, why);
+		return -1;
+	}
+	return 0;
 }
 
 int
 pkt_hdr_verify(const struct config *cf, const struct keys *self, const void *buf,
-	       const struct pkt_hdr *h)
+	       struct pkt_hdr *h)
 {
-	const struct pubkey *k = pkt_origin_key(cf, self, h->info.origin);
+	struct pubkey k;
 	uint8_t msg[PKT_HEADER_MSG_MAX];
 	size_t mlen;
 
-	if (k == NULL) {
-		err_set("packet %s: unknown origin %s", h->info.id, h->info.origin);
+	h->have_okey = 0;
+	if (origin_key(cf, self, h, &k) < 0)
 		return -1;
-	}
 	pkt_header_msg(buf, h->signed_len, msg, &mlen);
-	if (ed25519_verify(k->sign, msg, mlen, h->sig) < 0) {
+	if (ed25519_verify(k.sign, msg, mlen, h->sig) < 0) {
 		err_set("packet %s: bad header signature (not signed by %s's key)", h->info.id,
 			h->info.origin);
 		return -1;
 	}
+	h->okey = k;
+	h->have_okey = 1;
 	return 0;
 }
 

@@ -52,6 +52,9 @@ struct pkt_hdr {
 	uint8_t (*wraps)[PKT_WRAP_LEN];	/* one per dest, in dest order */
 	size_t signed_len;		/* bytes the header signature covers */
 	uint8_t sig[ED25519_SIG_LEN];
+	/* set by pkt_hdr_verify: the key that signed it (checks the trailer too) */
+	struct pubkey okey;
+	int have_okey;
 };
 void pkt_hdr_free(struct pkt_hdr *h);
 
@@ -62,12 +65,16 @@ void pkt_hdr_free(struct pkt_hdr *h);
  */
 int pkt_hdr_parse(const void *buf, size_t len, struct pkt_hdr *h);
 
-/* The origin's public key: a PEER/KEY entry, or self when origin is us. */
-const struct pubkey *pkt_origin_key(const struct config *cf, const struct keys *self,
-				    const char *origin);
-/* Check h's signature over buf (the bytes it was parsed from). */
+/*
+ * A node's public key without a certificate at hand (trust_node_key): a
+ * PEER/KEY entry, self when it is us, a learned certificate. -1 with
+ * err_set when there is none.
+ */
+int pkt_node_key(const struct config *cf, const struct keys *self, const char *name,
+		 struct pubkey *out);
+/* Check h's signature over buf (the bytes it was parsed from); sets h->okey. */
 int pkt_hdr_verify(const struct config *cf, const struct keys *self, const void *buf,
-		   const struct pkt_hdr *h);
+		   struct pkt_hdr *h);
 
 /*
  * Format and sign h (info, body_len, first_chunk, eph, wraps) into out,
@@ -146,6 +153,7 @@ struct pkt_seal_params {
 	uint64_t max_part;		/* 0: never split */
 	const char *tmpdir;
 	const char *notify;		/* NULL, or signed into every part's header */
+	const char *kind;		/* NULL: data */
 };
 
 /* The sealer: plaintext stream in, finished part files out. */

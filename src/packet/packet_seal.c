@@ -244,7 +244,8 @@ packet_seal_extra(const struct config *cf, const struct keys *me, const char *or
 		  packet_part_fn fn, void *arg)
 {
 	struct pkt_seal_params sp = { origin, sclass, group, dests, created, expires,
-				      max_part, tmpdir, x ? x->notify : NULL };
+				      max_part, tmpdir, x ? x->notify : NULL,
+				      x ? x->kind : NULL };
 	struct src f = { group ? group : "(null)", src, name, -1, {0}, x ? x->comment : NULL };
 	const char *why;
 	int rc, plain;

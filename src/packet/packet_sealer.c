@@ -123,6 +123,10 @@ check_params(const struct pkt_seal_params *sp)
 		err_set("packet %s: bad notify address \"%.64s\": %s", g, sp->notify, why);
 		return -1;
 	}
+	if (sp->kind && !packet_kind_ok(sp->kind)) {
+		err_set("packet %s: bad kind \"%.40s\"", g, sp->kind);
+		return -1;
+	}
 	return 0;
 }
 
@@ -150,6 +154,14 @@ pkt_sealer_new(const struct config *cf, const struct keys *me, const struct pkt_
 	snprintf(pi->notify, sizeof(pi->notify), "%s", sp->notify ? sp->notify : "");
 	for (int i = 0; i < sp->dests->n; i++)
 		strv_add(&pi->dests, sp->dests->v[i]);
+	snprintf(pi->kind, sizeof(pi->kind), "%s", sp->kind ? sp->kind : PKT_KIND_DATA);
+	/* the origin's certificate travels in every header it signs */
+	if (me->cert && cert_decode(me->cert, me->certlen, &pi->cert) == 0)
+		pi->has_cert = 1;
+	else if (me->cert) {
+		serr(s, "this node's certificate: %s", err_get());
+		goto fail;
+	}
 	s->proto.chunk_size = PKT_CHUNK;
 	s->tmpdir = xstrdup(sp->tmpdir);
 
@@ -161,12 +173,11 @@ pkt_sealer_new(const struct config *cf, const struct keys *me, const struct pkt_
 	if (x25519_keypair(eph_sec, s->proto.eph) < 0)
 		rc = -1;
 	for (int i = 0; rc == 0 && i < pi->dests.n; i++) {
-		const struct pubkey *pk = pkt_origin_key(cf, me, pi->dests.v[i]);
+		struct pubkey pk;
 
-		if (pk == NULL)
-			rc = serr(s, "no key for destination %s (not a PEER or KEY in %s)",
-				  pi->dests.v[i], cf->path ? cf->path : "the configuration");
-		else if (pkt_wrap(eph_sec, s->proto.eph, pk->kx, pi->group, pi->dests.v[i], key,
+		if (pkt_node_key(cf, me, pi->dests.v[i], &pk) < 0)
+			rc = serr(s, "destination %s: %s", pi->dests.v[i], err_get());
+		else if (pkt_wrap(eph_sec, s->proto.eph, pk.kx, pi->group, pi->dests.v[i], key,
 				  s->proto.wraps[i]) < 0)
 			rc = serr(s, "%s", err_get());
 	}

@@ -39,7 +39,9 @@ pkt_check_trailer(const struct config *cf, const struct keys *self, const struct
 		  const uint8_t hd[PKT_DIGEST_LEN], const uint8_t bd[PKT_DIGEST_LEN],
 		  const char *tl, char *why, size_t whylen)
 {
-	const struct pubkey *k = pkt_origin_key(cf, self, h->info.origin);
+	struct pubkey kbuf;
+	const struct pubkey *k = h->have_okey ? &h->okey :
+		pkt_node_key(cf, self, h->info.origin, &kbuf) == 0 ? &kbuf : NULL;
 	uint8_t sig[ED25519_SIG_LEN + 4], msg[PKT_TRAILER_MSG_MAX];
 	char b64[PKT_SIG_B64 + 1], again[PKT_SIG_B64 + 8];
 	size_t n, mlen;

@@ -5,7 +5,8 @@
  * file at rest; the receiver runs the same check (packet_stream.c) on the
  * bytes as they arrive instead.
  *
- * Offers packet_verify_file (packet.h) and pkt_verify_fd (packet_int.h).
+ * Offers packet_verify_file and packet_file_header (packet.h) and
+ * pkt_verify_fd (packet_int.h).
  * Reads with one fixed buffer; needs no secret; never modifies the file.
  */
 #include "packet_int.h"
@@ -93,5 +94,30 @@ packet_verify_file(const struct config *cf, const char *path, struct pkt_info *p
 		memset(&h.info, 0, sizeof(h.info));
 		pkt_hdr_free(&h);
 	}
+	return rc;
+}
+
+int
+packet_file_header(const char *path, struct pkt_info *pi)
+{
+	uint8_t *buf = xmalloc(PKT_MAX_HEADER);
+	struct pkt_hdr h;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+	ssize_t n;
+
+	if (fd < 0)
+		err_set("packet file %s: %s", path, strerror(errno));
+	else if ((n = read_full(fd, buf, PKT_MAX_HEADER)) < 0)
+		err_set("packet file %s: %s", path, strerror(errno));
+	else if (pkt_hdr_parse(buf, n, &h) == 1) {
+		*pi = h.info;		/* the dests move to the caller */
+		memset(&h.info, 0, sizeof(h.info));
+		pkt_hdr_free(&h);
+		rc = 0;
+	} else
+		err_set("packet file %s: no whole header", path);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
 	return rc;
 }

@@ -7,6 +7,7 @@
  * nothing here exits.
  */
 #include "bay_int.h"
+#include "drop.h"
 #include "../util/log.h"
 #include "../util/safefile.h"
 
@@ -140,9 +141,16 @@ int
 bay_load(const char *bay, const char *id, enum qstate st, struct order *o)
 {
 	char path[PATH_MAX];
+	struct stat sb;
 
 	if (bay_path(path, sizeof(path), bay, st, id) < 0) {
 		order_init(o);
+		return -1;
+	}
+	/* never opened unless a regular file (corrupt/ keeps links, FIFOs...) */
+	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		order_init(o);
+		err_set("%s: a %s, not an order", path, drop_kind(sb.st_mode));
 		return -1;
 	}
 	if (order_load(path, o) < 0)
@@ -286,15 +294,28 @@ free_bytes(const char *path, uint64_t *avail)
 int
 bay_space_ok(const struct config *cf, const char *bay, uint64_t size)
 {
-	char a[16], b[16], c[16];
+	return bay_room_ok(cf, bay, size, 0);
+}
+
+int
+bay_room_ok(const struct config *cf, const char *bay, uint64_t size, uint64_t unpacked)
+{
+	char a[16], b[16], c[16], d[16];
 	uint64_t avail, used;
 
 	if (free_bytes(bay, &avail) < 0)
 		return -1;
-	if (avail < cf->min_free_disk || avail - cf->min_free_disk < size) {
-		err_set("bay full: %s: %s free, need %s plus MIN-FREE-DISK %s", bay,
-			fmt_size(avail, a, sizeof(a)), fmt_size(size, b, sizeof(b)),
-			fmt_size(cf->min_free_disk, c, sizeof(c)));
+	if (avail < cf->min_free_disk || avail - cf->min_free_disk < size ||
+	    avail - cf->min_free_disk - size < unpacked) {
+		if (unpacked)
+			err_set("bay full: %s: %s free, need %s for the packet and %s to unpack "
+				"it, plus MIN-FREE-DISK %s", bay, fmt_size(avail, a, sizeof(a)),
+				fmt_size(size, b, sizeof(b)), fmt_size(unpacked, d, sizeof(d)),
+				fmt_size(cf->min_free_disk, c, sizeof(c)));
+		else
+			err_set("bay full: %s: %s free, need %s plus MIN-FREE-DISK %s", bay,
+				fmt_size(avail, a, sizeof(a)), fmt_size(size, b, sizeof(b)),
+				fmt_size(cf->min_free_disk, c, sizeof(c)));
 		return -1;
 	}
 	if (cf->bay_size_limit == 0)
@@ -348,8 +369,9 @@ bay_scan(const char *bay, enum qstate st, bay_scan_fn fn, void *arg)
 		if (!order_id_valid(de->d_name))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(sb.st_mode))
-			continue;	/* moved away meanwhile, or not a file */
+		    (!S_ISREG(sb.st_mode) && st != Q_CORRUPT))
+			continue;	/* moved away meanwhile, or not a file; corrupt/
+					 * lists what was set aside, links and all */
 		if (fn(arg, bay, st, de->d_name, sb.st_mtime) < 0) {
 			rc = -1;
 			break;
@@ -371,17 +393,6 @@ bay_all(const struct config *cf, struct strv *out)
 		if (c->return_bay && !strv_has(out, c->return_bay))
 			strv_add(out, c->return_bay);
 	}
-}
-
-int
-bay_drop_is_temp_name(const char *n)
-{
-	size_t len = strlen(n);
-
-	return len == 0 || n[0] == '.' || n[0] == '#' || n[len - 1] == '~' ||
-	       (len > 4 && strcmp(n + len - 4, ".tmp") == 0) ||
-	       (len > 5 && strcmp(n + len - 5, ".part") == 0) ||
-	       (len > 5 && strcmp(n + len - 5, ".swp") == 0);
 }
 
 int

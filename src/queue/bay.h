@@ -128,6 +128,12 @@ int bay_purge_seen(const char *bay, time_t now);
  * free-disk floor, else -1 with err_set("bay full: ...").
  */
 int bay_space_ok(const struct config *cf, const char *bay, uint64_t size);
+/*
+ * The same for a packet that is also opened here: the free-disk floor must
+ * hold size plus unpacked bytes for its contents (the unpacked files live
+ * in unpack/ and incoming/, outside BAY-SIZE-LIMIT, which counts size only).
+ */
+int bay_room_ok(const struct config *cf, const char *bay, uint64_t size, uint64_t unpacked);
 /* Remove interrupted transfers (partial/) not touched since older_than. */
 #define PARTIAL_MAX_IDLE	86400
 int bay_purge_partial(const char *bay, time_t older_than);
@@ -140,9 +146,6 @@ typedef int (*bay_scan_fn)(void *arg, const char *bay, enum qstate st,
 			   const char *id, time_t mtime);
 int bay_scan(const char *bay, enum qstate st, bay_scan_fn fn, void *arg);
 
-/* Is a name in drop/DEST/ one an editor or copier is still writing under
- * (dotfile, #x#, x~, .tmp, .part, .swp)? Such files are never picked up. */
-int bay_drop_is_temp_name(const char *name);
 
 /* What start-up recovery and the sweep did. */
 struct recovery {

@@ -219,33 +219,13 @@ qmgr_scan_joining(struct sched *sc, const char *bay)
 	htab_free(seen, NULL);
 }
 
-/* drop/DEST/FILE: a closed, non-temporary regular file becomes an order. */
+/* drop/DEST/FILE: what is complete becomes an order; how a drop is judged
+ * is the daemon's (sc->scan_drops: pickup.c, queue/drop.h). */
 void
 qmgr_scan_drops(struct sched *sc, const char *bay)
 {
-	char dir[PATH_MAX], sub[PATH_MAX], path[PATH_MAX];
-	struct dirent *d, *f;
-	DIR *dp, *fp;
-
-	if (bay_path(dir, sizeof(dir), bay, Q_DROP, NULL) < 0 || (dp = opendir(dir)) == NULL)
-		return;
-	while ((d = readdir(dp)) != NULL) {
-		if (d->d_name[0] == '.' ||
-		    path_fmt(sub, sizeof(sub), "%s/%s", dir, d->d_name) < 0 ||
-		    (fp = opendir(sub)) == NULL)
-			continue;
-		while ((f = readdir(fp)) != NULL) {
-			struct stat st;
-
-			if (bay_drop_is_temp_name(f->d_name) ||
-			    path_fmt(path, sizeof(path), "%s/%s", sub, f->d_name) < 0 ||
-			    lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
-				continue;
-			qmgr_enqueue(sc, J_PICKUP, bay, path);
-		}
-		closedir(fp);
-	}
-	closedir(dp);
+	if (sc->scan_drops)
+		sc->scan_drops(sc, bay);
 }
 
 /* Deferred orders that are due; recomputes the next wake-up. */

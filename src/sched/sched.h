@@ -22,7 +22,7 @@
 #include "../util/htab.h"
 #include "../util/mem.h"
 
-enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE, J_IMPORT };	/* J_IMPORT: bay and id are the directory */
+enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE, J_TRUST, J_IMPORT };	/* J_IMPORT: bay and id are the directory */
 
 struct job {
 	enum job_kind kind;
@@ -74,6 +74,8 @@ struct sched {
 	time_t last_full_scan;
 	/* called for each bay qmgr_scan_all looked at (may be NULL) */
 	void (*scanned)(struct sched *sc, const char *bay);
+	/* how drop/ is looked at (the daemon's pickup); NULL: drops wait */
+	void (*scan_drops)(struct sched *sc, const char *bay);
 };
 
 void sched_init(struct sched *sc, const struct config *cf);

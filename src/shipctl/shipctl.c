@@ -52,7 +52,7 @@ static const struct verb {
 	 "send returned orders again"},
 	{"checkconf", cmd_checkconf, "checkconf [--json]",
 	 "validate shipping.conf and print the effective configuration"},
-	{"keygen", cmd_keygen, "keygen", "create this node's key pair"},
+	{"keygen", cmd_keygen, "keygen [--rotate]", "create (or rotate) this node's key pair"},
 	{"pubkey", cmd_pubkey, "pubkey", "print this node's PEER line"},
 	{"export", cmd_export, "export --to NODE DIR",
 	 "write the orders for next hop NODE into DIR (a medium carried by hand)"},
@@ -62,6 +62,10 @@ static const struct verb {
 	 "where each destination goes"},
 	{"firewall", cmd_firewall, "firewall [--iptables | --ip6tables]",
 	 "the packet filter this node needs"},
+	{"authority", cmd_authority, "authority init|revoke NODE|KEY|FILE.cert [--dir DIR] | authority install FILE",
+	 "run a certificate authority: create it, revoke, install a revocation list"},
+	{"certify", cmd_certify, "certify NODE.pub --name NODE [--valid DAYS] [--role relay|node] [--dir DIR] [-o FILE]",
+	 "sign a node's certificate with the authority"},
 };
 #define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))
 

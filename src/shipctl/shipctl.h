@@ -75,5 +75,7 @@ VERB(ship);
 VERB(lspacket);
 VERB(export);
 VERB(import);
+VERB(authority);
+VERB(certify);
 
 #endif

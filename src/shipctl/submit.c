@@ -17,6 +17,7 @@
 #include "../crypto/keys.h"
 #include "../global/submit.h"
 #include "orderfile.h"
+#include "../trust/trust.h"
 #include "wait.h"
 #include "../util/log.h"
 
@@ -208,7 +209,9 @@ VERB(submit)
 		rc = write_order_file(&r, out);
 		goto out;
 	}
-	if (keys_load(cf->key_file, &me) < 0) {
+	/* the key that signs (the certified one) and the certificate that
+	 * travels in every header, as the daemon's own packets have them */
+	if (trust_identity(cf, &me) < 0) {
 		fprintf(stderr, "shipctl: submit: %s\n", err_get());
 		rc = EX_CONFIG;
 		goto out;

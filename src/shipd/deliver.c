@@ -156,6 +156,24 @@ extract(void *arg, const char *const *paths, int n, const char *dir, struct strv
 		msg_warnx("refused packet %s from %s: %s", op->o->id, op->o->origin, err_get());
 		return BAY_REFUSED;
 	}
+	/* a packet of another kind than data is consumed here, not delivered:
+	 * its receipt still says it was taken, so it is taken once */
+	if ((rc = control_deliver(op->o, paths[0], dir, names)) != CONTROL_DATA) {
+		if (rc < 0)
+			return rc == BAY_LATER ? BAY_LATER : BAY_REFUSED;
+		for (int i = 0; i < names->n; i++) {
+			char path[PATH_MAX];
+
+			if (path_fmt(path, sizeof(path), "%s/%s", dir, names->v[i]) < 0 ||
+			    unlink(path) < 0) {
+				err_set("packet %s: remove %s from %s: %s", op->o->id, names->v[i],
+					dir, strerror(errno));
+				return BAY_LATER;
+			}
+		}
+		strv_free(names);
+		return 0;
+	}
 	if (set_modes(dir, names, config_class_or_default(S->cf, op->o->sclass)->deliver_mode) < 0)
 		return BAY_LATER;
 	/* what relays never saw: the file's name and the comment, from inside */

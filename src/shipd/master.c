@@ -11,6 +11,7 @@
  */
 #include "shipd.h"
 #include "../queue/progress.h"
+#include "../trust/trust.h"
 #include "../wire/wire.h"
 #include "../util/addr.h"
 #include "../util/log.h"
@@ -36,7 +37,7 @@
 #include <unistd.h>
 
 #define FULL_SCAN_INTERVAL	300	/* safety net behind inotify */
-#define UDP_HELLO_MEMORY	10	/* seconds a UDP client's HELLO is remembered */
+#define UDP_HELLO_MEMORY	10	/* seconds a UDP session's HELLO is remembered */
 
 static sigset_t blocked;
 
@@ -136,6 +137,9 @@ master_fork(struct job *j)
 			break;
 		case J_IMPORT:
 			rc = import_run(j->id);
+			break;
+		case J_TRUST:
+			rc = control_announce();
 			break;
 		case J_RECEIVE:
 			msg_panic("master_fork: receive jobs are forked by the listener");
@@ -354,21 +358,17 @@ child_exited(pid_t pid, int status)
 		S->nsenders--;
 	if (j->kind == J_SEND)
 		send_exited(j, status);
+	else if (j->kind == J_TRUST)
+		control_exited(status);
 	else if (WIFSIGNALED(status))
 		msg_warnx("%s worker %ld for %s killed by signal %d",
 			  j->kind == J_RECEIVE ? "receive" : j->kind == J_IMPORT ? "import" :
 			  "pickup/join", (long)pid,
 			  j->id ? j->id : "(hop)", WTERMSIG(status));
-	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && j->kind != J_RECEIVE) {
+	else if (WIFEXITED(status) && j->kind == J_PICKUP)
+		pickup_exited(j, WEXITSTATUS(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && j->kind != J_RECEIVE)
 		S->failures++;
-		/* a pickup that may work later (bay full): look again after RETRY-MIN */
-		if (j->kind == J_PICKUP && WEXITSTATUS(status) == 75) {
-			time_t when = time(NULL) + S->cf->retry_min;
-
-			if (S->sched.next_due == 0 || when < S->sched.next_due)
-				S->sched.next_due = when;
-		}
-	}
 	if (j->key && j->kind != J_SEND)
 		htab_del(S->sched.busy, j->key);
 	if (j->kind == J_IMPORT && !S->stopping)
@@ -393,7 +393,7 @@ reap(void)
  * many were not logged.
  */
 #define REFUSAL_LOG_RATE 20
-enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_UDP_BUSY, R_NKINDS };
+enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_UDP_BUSY, R_UDP_AGAIN, R_NKINDS };
 
 static void __attribute__((format(printf, 2, 3)))
 refusal(enum refusal_kind k, const char *fmt, ...)
@@ -503,7 +503,7 @@ recv_udp(void)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct strv old = {0};
-	char who[128];
+	char who[128], key[160], id[32];
 	ssize_t n;
 
 	while ((n = recvfrom(S->udpfd, buf, sizeof(buf), MSG_DONTWAIT,
@@ -514,12 +514,17 @@ recv_udp(void)
 			refusal(R_UDP_ALLOW, "refused UDP datagram from %s: address not in the allow list", who);
 			continue;
 		}
-		/* a retransmitted HELLO while its session child starts */
-		if (htab_get(S->udp_recent, who))
-			continue;
 		/* noise never costs a fork */
-		if (!hop_udp_is_hello(buf, n)) {
+		if (hop_udp_hello_id(buf, n, id, sizeof(id)) < 0) {
 			refusal(R_UDP_NOISE, "refused UDP datagram from %s: not a shipd HELLO (%zd bytes)", who, n);
+			continue;
+		}
+		/* a session is its HELLO (a fresh key each time), not its source
+		 * port: with a port range the next connection reuses the port */
+		snprintf(key, sizeof(key), "%s %s", who, id);
+		if (htab_get(S->udp_recent, key)) {
+			refusal(R_UDP_AGAIN, "dropped UDP HELLO from %s: a repeat for session %s, already being served",
+				who, id);
 			continue;
 		}
 		if (S->nreceivers >= S->cf->max_receivers) {
@@ -527,7 +532,7 @@ recv_udp(void)
 				  S->nreceivers);
 			continue;
 		}
-		htab_put(S->udp_recent, who, (void *)(long)time(NULL));
+		htab_put(S->udp_recent, key, (void *)(long)time(NULL));
 		if (fork_receiver(who) == 0) {
 			close(S->tcpfd);
 			_exit(receiver_udp(buf, n, (struct sockaddr *)&ss, sizeof(ss)));
@@ -549,6 +554,8 @@ arm_timer(void)
 		when = S->sched.next_due;
 	if (S->sweep_at && S->sweep_at < when)
 		when = S->sweep_at;
+	if (S->trust_due && S->trust_due < when)
+		when = S->trust_due;
 	its.it_value.tv_sec = when > now ? when - now : 0;
 	its.it_value.tv_nsec = when > now ? 0 : 1000000;
 	timerfd_settime(S->timerfd, 0, &its, NULL);
@@ -612,7 +619,7 @@ reload(void)
 		config_free(cf);
 		return;
 	}
-	if (keys_load(cf->key_file, &k) < 0) {
+	if (trust_identity(cf, &k) < 0) {
 		if (geteuid() == 0 || strcmp(cf->key_file, S->cf->key_file) != 0) {
 			msg_warnx("reload refused, keeping the running configuration: %s", err_get());
 			config_free(cf);
@@ -627,6 +634,7 @@ reload(void)
 				 cf->listen_port != S->cf->listen_port)))
 		msg_warnx("reload: LISTEN changed; restart shipd to move the listener");
 	config_add_self(cf, &k->pub);
+	trust_attach(cf);
 	config_free(S->cf);
 	keys_free(S->keys);
 	S->cf = cf;
@@ -636,6 +644,7 @@ reload(void)
 		ep_add(S->inofd);
 	msg_info("reloaded %s", S->conf_path);
 	qmgr_scan_all(&S->sched, 0);
+	control_start();
 }
 
 static void
@@ -735,15 +744,17 @@ int
 master_run(void)
 {
 	struct epoll_event ev[16];
+	char range[32] = "ephemeral";
 
 	setup();
+	if (S->cf->min_port)
+		snprintf(range, sizeof(range), "%d-%d", S->cf->min_port, S->cf->max_port);
 	if (!S->poll_mode)
 		msg_info("shipd %s started: listening on %s port %d, ports %s, %d senders, "
 			 "%d receivers", S->cf->node, S->cf->listen_addr ? S->cf->listen_addr : "(none)",
-			 S->cf->listen_port,
-			 S->cf->min_port ? xasprintf("%d-%d", S->cf->min_port, S->cf->max_port)
-					 : "ephemeral", S->cf->max_children, S->cf->max_receivers);
+			 S->cf->listen_port, range, S->cf->max_children, S->cf->max_receivers);
 	qmgr_scan_all(&S->sched, S->poll_mode);
+	control_start();
 	if (S->poll_mode)
 		qmgr_purge(&S->sched);
 	else
@@ -780,6 +791,7 @@ master_run(void)
 				}
 				if (S->sweep_at && time(NULL) >= S->sweep_at)
 					sweep();
+				control_tick();
 				if (time(NULL) >= S->sched.last_full_scan + FULL_SCAN_INTERVAL) {
 					qmgr_scan_all(&S->sched, 0);
 					qmgr_purge(&S->sched);

@@ -63,6 +63,8 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 		sbuf_puts(why, err_get());
 		return -1;
 	}
+	if (control_offer(h, pi, why) < 0)	/* a hop's role; learns the origin's certificate */
+		return -1;
 	/* the custody rules shared with the directory import */
 	switch (accept_check(S->cf, hop_peer(h) ? hop_peer(h)->name : "?", o, pi, bayp,
 			     once_first, why)) {
@@ -278,6 +280,7 @@ serve(struct hop *h)
 	ssize_t n;
 
 	msg = xmalloc(HOP_MAX_MSG);
+	control_hop(h);		/* a certificate it showed may be news here */
 	for (;;) {
 		if ((n = xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->io_timeout)) < 0) {
 			msg_info("hop from %s (%s) closed: %s", hop_peer(h)->name, hop_remote(h),

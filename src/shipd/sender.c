@@ -121,6 +121,7 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 	peer_connected(&S->sched, nh, time(NULL));
 	sender_status("U %s", nh);
 	peer_note(&S->sched, nh, PE_UP, hop_proto(cur), NULL, 0, 0);
+	control_hop(cur);	/* a certificate it showed may be news here */
 	cur_nh = xstrdup(nh);
 	return cur;
 }
@@ -445,6 +446,14 @@ send_claimed(struct claim *c)
 		rc = send_home(bay, &o);
 		order_free(&o);
 		return rc;
+	}
+	if (control_held(bay, &o) < 0) {	/* revoked since it was taken: refused here */
+		char why[700];
+
+		snprintf(why, sizeof(why), "refused, not sent on: %s", err_get());
+		bay_corrupt(bay, o.id, Q_ACTIVE, why);
+		order_free(&o);
+		return 65;
 	}
 	if (strv_has(&o.dests, self)) {
 		int r = deliver_local(bay, &o);

@@ -12,6 +12,7 @@
 #include "shipd.h"
 #include "../crypto/crypto.h"
 #include "../queue/progress.h"
+#include "../trust/trust.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 #include "../util/version.h"
@@ -222,12 +223,14 @@ main(int argc, char **argv)
 	S->sched.only_class = sclass;
 	if (poll_mode)	/* --poll also retries receipt handlers that failed */
 		S->sched.scanned = retry_handlers;
+	S->sched.scan_drops = pickup_scan;
 	logdest = log_dest(S->cf->log_dest, foreground, poll_mode);
 	log_open("shipd", logdest);
 	free(logdest);
-	if (keys_load(S->cf->key_file, &S->keys) < 0)
+	if (trust_identity(S->cf, &S->keys) < 0)
 		msg_fatal_status(2, "%s", err_get());
 	config_add_self(S->cf, &S->keys->pub);
+	trust_attach(S->cf);
 	drop_privileges();
 	if ((rc = spool_claim()) >= 0)
 		return rc;

@@ -15,6 +15,8 @@
  *   deliver.c   opening packets here, receipts, the receipt handler
  *   returns.c   expiry, turning orders around, notifications
  *   once.c      notes logged once per daemon run across children
+ *   control.c   packets of other kinds (revocation lists, certificates),
+ *               what handshakes and headers teach, announcing this node
  */
 #ifndef SHIPD_SHIPD_H
 #define SHIPD_SHIPD_H
@@ -23,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
+#include "../queue/drop.h"
 #include "../conf/config.h"
 #include "../crypto/keys.h"
 #include "../queue/commit.h"
@@ -48,6 +51,9 @@ struct shipd {
 	int failures;			/* attempts that failed (for --poll's status) */
 	time_t sweep_at;		/* the next bay_sweep of every bay */
 	int lockfd;			/* SPOOL/shipd.pid, locked while we live (lock.c) */
+	time_t trust_due;		/* control.c: announce again (a neighbour was not reached) */
+	int trust_tries;
+	struct drop_table *drops;	/* what pickup saw in drop/ (queue/drop.h) */
 };
 
 extern struct shipd *S;
@@ -65,6 +71,7 @@ pid_t master_fork(struct job *j);
 /* pickup.c */
 int pickup_init(void);
 void pickup_event(void);
+void pickup_scan(struct sched *sc, const char *bay);	/* every drop of a bay, judged (sched.scan_drops) */
 int pickup_file(const char *bay, const char *path);	/* in a child */
 void pickup_watch_import(const char *dir);	/* import.c's directories */
 /* import.c: the directories the daemon imports from (IMPORT-DIR, and each
@@ -74,6 +81,10 @@ void import_scan(void);			/* queue an import job per directory */
 void import_event(const char *dir);	/* a file landed in dir */
 void import_exited(const char *dir);	/* its job ended: again if files came meanwhile */
 int import_run(const char *dir);	/* in a child; exit status */
+/* pickup_file's exits besides 0, 65 and 75: the master judges the drop again */
+#define PICKUP_CHANGED	3	/* not the file judged complete any more */
+#define PICKUP_WRITING	4	/* open for writing by some process */
+void pickup_exited(const struct job *j, int code);
 
 /* sender.c */
 int sender_run(const struct job *batch);	/* in a child; exit status */
@@ -96,6 +107,20 @@ void deliver_retry_handlers(const char *bay);
 /* once.c: a note logged once per daemon run, whichever child meets it */
 int once_init(void);		/* master, before the first fork */
 int once_first(const char *key);	/* 1 the first time key is seen */
+/* control.c */
+struct hop;
+struct pkt_info;
+#define CONTROL_DATA	1	/* control_deliver: an ordinary packet, deliver the file */
+int control_deliver(const struct order *o, const char *part, const char *dir,
+		    const struct strv *names);
+void control_hop(struct hop *h);
+int control_offer(struct hop *h, const struct pkt_info *pi, struct sbuf *why);
+/* A packet held here whose origin was revoked since: -1 (err_set why). */
+int control_held(const char *bay, const struct order *o);
+int control_announce(void);	/* in a child: 0, or 75 if a neighbour was not reached */
+void control_start(void);	/* master: fork the announcing child */
+void control_exited(int status);	/* master: it ended; maybe try again later */
+void control_tick(void);	/* master, on the timer: start it again when due */
 
 /* returns.c */
 int return_order(const char *bay, struct order *o, enum qstate from, const char *why);

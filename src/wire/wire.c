@@ -318,10 +318,10 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 	struct wire_hs hs;
 	struct hop *h = NULL;
 	uint8_t b[HS_REPLY_MAX];
-	ssize_t total, n;
+	ssize_t total, n, c;
 	int r;
 
-	if (wire_hs_begin(&hs, 0) < 0 || wire_hs_hello_make(&hs, cf->node) < 0)
+	if (wire_hs_begin(&hs, cf, 0) < 0 || wire_hs_hello_make(&hs, cf->node) < 0)
 		goto fail;
 	if (write_full(fd, hs.m1, hs.m1len, (int64_t)timeout_s * 1000000, "in handshake") < 0)
 		goto fail;
@@ -333,17 +333,20 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 	}
 	if ((total = wire_hs_head(b, HS_HEAD_LEN, 1)) < 0)
 		goto fail;
-	if (read_full(fd, b + HS_HEAD_LEN, total - HS_HEAD_LEN, deadline, 0, "in handshake",
-		      NULL) != 1)
+	/* the reply through its signature, then its certificate block */
+	if (read_full(fd, b + HS_HEAD_LEN, total + 2 - HS_HEAD_LEN, deadline, 0, "in handshake",
+		      NULL) != 1 || (c = wire_hs_cert_block(b + total)) < 0 ||
+	    (c && read_full(fd, b + total + 2, c, deadline, 0, "in handshake", NULL) != 1))
 		goto fail;
-	if (wire_hs_reply_parse(&hs, b, total, p) < 0 || wire_hs_auth_make(&hs, me) < 0)
+	if (wire_hs_reply_parse(&hs, b, total + 2 + c, p) < 0 || wire_hs_auth_make(&hs, me) < 0)
 		goto fail;
-	if (write_full(fd, hs.m3, sizeof(hs.m3), (int64_t)timeout_s * 1000000,
+	if (write_full(fd, hs.m3, hs.m3len, (int64_t)timeout_s * 1000000,
 		       "in handshake") < 0)
 		goto fail;
 	if (wire_hs_keys(&hs, &tx, &rx) < 0)
 		goto fail;
 	h = wire_hop_new(fd, HOP_TCP, 0, timeout_s, p, tx, rx, remote);
+	wire_hs_hop(&hs, h);
 	tx = rx = NULL;
 	n = tcp_read_frame(h, deadline, 0, "in handshake");
 	if (n == 0)
@@ -378,14 +381,14 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 	char remote[80] = "(unknown)";
 	struct wire_hs hs;
 	struct hop *h;
-	uint8_t b[HS_HELLO_MAX], sig[ED25519_SIG_LEN];
-	ssize_t total;
+	uint8_t b[HS_HELLO_MAX], auth[HS_AUTH_MAX];
+	ssize_t total, c;
 	int r;
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
 		addr_str((struct sockaddr *)&ss, remote, sizeof(remote));
 	set_tcp_opts(fd);
-	if (wire_hs_begin(&hs, 1) < 0)
+	if (wire_hs_begin(&hs, cf, 1) < 0)
 		goto fail;
 	if ((r = read_full(fd, b, HS_HEAD_LEN, deadline, 0, "in handshake", NULL)) <= 0) {
 		if (r == 0)
@@ -404,15 +407,23 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 	if (wire_hs_reply_make(&hs, cf->node, me) < 0 ||
 	    write_full(fd, hs.m2, hs.m2len, (int64_t)timeout_s * 1000000, "in handshake") < 0)
 		goto fail;
-	if ((r = read_full(fd, sig, sizeof(sig), deadline, 0, "in handshake", NULL)) <= 0) {
+	/* AUTH: the signature and the certificate block */
+	if ((r = read_full(fd, auth, ED25519_SIG_LEN + 2, deadline, 0, "in handshake",
+			   NULL)) <= 0) {
 		if (r == 0)
 			err_set("%s closed the connection in handshake (does it have our key?)",
 				p->name);
 		goto fail;
 	}
-	if (wire_hs_auth_check(&hs, sig, p) < 0 || wire_hs_keys(&hs, &tx, &rx) < 0)
+	if ((c = wire_hs_cert_block(auth + ED25519_SIG_LEN)) < 0 ||
+	    (c && read_full(fd, auth + ED25519_SIG_LEN + 2, c, deadline, 0, "in handshake",
+			    NULL) != 1))
+		goto fail;
+	if (wire_hs_auth_check(&hs, auth, ED25519_SIG_LEN + 2 + c, p) < 0 ||
+	    wire_hs_keys(&hs, &tx, &rx) < 0)
 		goto fail;
 	h = wire_hop_new(fd, HOP_TCP, 1, timeout_s, p, tx, rx, remote);
+	wire_hs_hop(&hs, h);
 	wire_hs_end(&hs);
 	if (tcp_send_kind(h, FR_HSOK, NULL, 0, (int64_t)timeout_s * 1000000) < 0) {
 		wire_err_prefix("hop from %s", remote);
@@ -499,7 +510,8 @@ hop_connect(const struct config *cf, const struct keys *me, const struct peer *p
 
 	snprintf(who, sizeof(who), "hop to %s (%s:%d)", p->name, p->host ? p->host : "-", p->port);
 	timeout_s = wire_timeout(cf, timeout_s);
-	if (p->host == NULL || !p->has_key) {
+	/* without a pinned key, the peer proves itself with a certificate */
+	if (p->host == NULL || (!p->has_key && cf->nauth == 0)) {
 		err_set("%s: %s", who, p->host ? "no key configured for it" :
 			"it has no address (a KEY-only node is reached through a ROUTE)");
 		return NULL;
@@ -669,6 +681,12 @@ const struct peer *
 hop_peer(const struct hop *h)
 {
 	return h->peer;
+}
+
+const struct cert *
+hop_cert(const struct hop *h)
+{
+	return h->has_cert ? &h->cert : NULL;
 }
 
 const char *

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include "../conf/config.h"
+#include "../crypto/cert.h"
 #include "../crypto/keys.h"
 
 #define HOP_MAX_MSG	(256 * 1024)
@@ -56,6 +57,13 @@ struct hop *hop_accept_udp(const struct config *cf, const struct keys *me,
  */
 #define HOP_UDP_HELLO_LEN	1200
 int hop_udp_is_hello(const void *dgram, size_t len);
+/*
+ * What tells one UDP session from another: a short hex string taken from
+ * the HELLO's ephemeral key, fresh for each connection and the same in its
+ * repeats (never the source port: a port range reuses ports at once).
+ * 0, or -1 if dgram is not a HELLO or out (>= 17 bytes) is too small.
+ */
+int hop_udp_hello_id(const void *dgram, size_t len, char *out, size_t outsz);
 
 int hop_send(struct hop *h, const void *msg, size_t len);
 /* One whole message into buf; -1 on error/timeout (err_set), 0 on clean EOF. */
@@ -66,6 +74,8 @@ int hop_eof(const struct hop *h);
 void hop_close(struct hop *h);
 
 const struct peer *hop_peer(const struct hop *h);
+/* The certificate the peer proved itself with, or NULL (a pinned key). */
+const struct cert *hop_cert(const struct hop *h);
 const char *hop_proto(const struct hop *h);		/* "tcp" or "udp" */
 int hop_local_port(const struct hop *h);
 const char *hop_remote(const struct hop *h);		/* "addr:port" */

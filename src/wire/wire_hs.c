@@ -2,27 +2,36 @@
  * wire_hs.c - the hop handshake's messages, the same over TCP and UDP
  * (wire.c and wire_udp_hs.c move them):
  *   client -> server  HELLO  "SHIPD-HOP" version namelen name eph_c
- *   server -> client  REPLY  "SHIPD-HOP" version namelen name eph_s sig_s
- *   client -> server  AUTH   sig_c
+ *   server -> client  REPLY  "SHIPD-HOP" version namelen name eph_s sig_s CERT_s
+ *   client -> server  AUTH   sig_c CERT_c
  *   server -> client  HSOK   the first sealed message: "you are accepted"
  * with
- *   sig_s = Ed25519(server node key, SHA256("shipd hop v1 server" | HELLO | REPLY-sig_s))
+ *   CERT = length (2 bytes, big-endian; 0: none) || the node's certificate
+ *   sig_s = Ed25519(server node key, SHA256("shipd hop v1 server" | HELLO | REPLY
+ *                   up to sig_s))
  *   sig_c = Ed25519(client node key, SHA256("shipd hop v1 client" | HELLO | REPLY))
  *   keys  = HKDF-SHA256(X25519(eph_c, eph_s), salt = SHA256(HELLO | REPLY),
  *                       info "shipd hop v1") -> client-to-server | server-to-client
- * The server takes a client only if its name is a known node with a key
- * and sig_c verifies with that key; the client takes the server only if it
- * is the peer dialled and sig_s verifies with that peer's key. Ephemeral
- * secrets live in secure memory and are wiped with the handshake.
+ * The server takes a client only if its name is a PEER here (by name or
+ * pattern; a node known by its key alone is not a direct hop) and sig_c
+ * verifies with its pinned key or with the key of the certificate it
+ * showed, which src/trust/ must accept for that name (authority,
+ * validity, revocation; a pinned key wins). The client takes the server
+ * the same way, and only if it is the peer dialled. A certificate needs
+ * no signature of its own here: it binds the name to a key, and the
+ * transcript signature proves the key. Ephemeral secrets live in secure
+ * memory and are wiped with the handshake.
  *
  * Parsers take buffers and touch no socket, so the fuzzer feeds them
  * directly. Never reads past len, never trusts a name it has not checked.
  */
 #include "wire.h"
 #include "wire_int.h"
+#include "../trust/trust.h"
 #include "../util/log.h"
 
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LABEL_SERVER	"shipd hop v1 server"
@@ -45,9 +54,10 @@ wire_name_ok(const char *s, size_t n)
 }
 
 int
-wire_hs_begin(struct wire_hs *hs, int server)
+wire_hs_begin(struct wire_hs *hs, const struct config *cf, int server)
 {
 	memset(hs, 0, sizeof(*hs));
+	hs->cf = cf;
 	hs->server = server;
 	hs->eph_sec = crypto_secure_alloc(X25519_LEN);
 	return x25519_keypair(hs->eph_sec, hs->eph_pub);
@@ -163,14 +173,69 @@ wire_hs_known(const struct config *cf, const char *name)
 	const struct peer *p = config_peer(cf, name);
 
 	if (p == NULL) {
-		err_set("unknown peer %s", name);
+		err_set("unknown peer %s (no PEER line names it here)", name);
 		return NULL;
 	}
-	if (!p->has_key) {
+	if (p->host == NULL) {
+		err_set("%s is known here by its key only (%s), not as a PEER: only a PEER may "
+			"be a direct hop", name, p->file ? "a KEY line or KEYS-DIR" : "this node");
+		return NULL;
+	}
+	if (!p->has_key && cf->nauth == 0) {
 		err_set("peer %s has no key configured", name);
 		return NULL;
 	}
 	return p;
+}
+
+/* Put this node's certificate block at b; returns its length. */
+static size_t
+put_cert(uint8_t *b, const struct keys *me)
+{
+	size_t n = me->cert && me->certlen <= CERT_MAX_LEN ? me->certlen : 0;
+
+	b[0] = (uint8_t)(n >> 8);
+	b[1] = (uint8_t)n;
+	if (n)
+		memcpy(b + 2, me->cert, n);
+	return 2 + n;
+}
+
+ssize_t
+wire_hs_cert_block(const uint8_t b[2])
+{
+	size_t n = (size_t)b[0] << 8 | b[1];
+
+	if (n > CERT_MAX_LEN) {
+		err_set("certificate block of %zu bytes (at most %d)", n, CERT_MAX_LEN);
+		return -1;
+	}
+	return (ssize_t)n;
+}
+
+/*
+ * The key p proves itself with: the certificate it showed (cert, n bytes),
+ * judged by the trust layer for p's name, else the key pinned for it.
+ */
+static int
+peer_key(struct wire_hs *hs, const struct peer *p, const uint8_t *cert, size_t n,
+	 struct pubkey *out)
+{
+	if (n > 0) {
+		if (trust_check_raw(hs->cf, cert, n, p->name, time(NULL), &hs->peer_cert) < 0)
+			return -1;
+		hs->peer_has_cert = 1;
+		*out = hs->peer_cert.key;
+		return 0;
+	}
+	if (!p->has_key) {
+		err_set("%s showed no certificate, and no key is pinned for it here", p->name);
+		return -1;
+	}
+	if (p->file && trust_check_pinned(hs->cf, p->name, p->key.sign) < 0)
+		return -1;
+	*out = p->key;
+	return 0;
 }
 
 static void
@@ -199,6 +264,7 @@ wire_hs_reply_make(struct wire_hs *hs, const char *node, const struct keys *me)
 	if (ed25519_sign(me->sign_sec, me->pub.sign, d, sizeof(d), hs->m2 + hs->m2len) < 0)
 		return -1;
 	hs->m2len += ED25519_SIG_LEN;
+	hs->m2len += put_cert(hs->m2 + hs->m2len, me);
 	return 0;
 }
 
@@ -206,24 +272,34 @@ int
 wire_hs_reply_parse(struct wire_hs *hs, const uint8_t *b, size_t len, const struct peer *p)
 {
 	uint8_t d[SHA256_LEN];
-	ssize_t n = get_head(b, len, hs->peer_name, hs->peer_eph, 1);
+	ssize_t n = get_head(b, len, hs->peer_name, hs->peer_eph, 1), c;
+	struct pubkey k;
 
 	if (n < 0)
 		return -1;
-	if (len != (size_t)n + ED25519_SIG_LEN) {
-		err_set("reply of %zu bytes, want %zu", len, (size_t)n + ED25519_SIG_LEN);
+	if (len < (size_t)n + ED25519_SIG_LEN + 2 ||
+	    (c = wire_hs_cert_block(b + n + ED25519_SIG_LEN)) < 0 ||
+	    len != (size_t)n + ED25519_SIG_LEN + 2 + (size_t)c) {
+		err_set("reply of %zu bytes does not hold its signature and certificate block", len);
 		return -1;
 	}
 	if (strcmp(hs->peer_name, p->name) != 0) {
 		err_set("server calls itself %s, not %s", hs->peer_name, p->name);
 		return -1;
 	}
+	if (len > sizeof(hs->m2)) {
+		err_set("reply of %zu bytes is too long", len);
+		return -1;
+	}
+	if (peer_key(hs, p, b + n + ED25519_SIG_LEN + 2, (size_t)c, &k) < 0)
+		return -1;
 	memcpy(hs->m2, b, len);
 	hs->m2len = len;
 	digest(hs, LABEL_SERVER, n, d);
-	if (ed25519_verify(p->key.sign, d, sizeof(d), b + n) < 0) {
-		err_set("bad handshake signature from %s (does its key match our PEER line?)",
-			p->name);
+	if (ed25519_verify(k.sign, d, sizeof(d), b + n) < 0) {
+		err_set("bad handshake signature from %s (%s)", p->name, hs->peer_has_cert ?
+			"not made with the key of its certificate" :
+			"does its key match our PEER line?");
 		return -1;
 	}
 	return 0;
@@ -235,21 +311,44 @@ wire_hs_auth_make(struct wire_hs *hs, const struct keys *me)
 	uint8_t d[SHA256_LEN];
 
 	digest(hs, LABEL_CLIENT, hs->m2len, d);
-	return ed25519_sign(me->sign_sec, me->pub.sign, d, sizeof(d), hs->m3);
+	if (ed25519_sign(me->sign_sec, me->pub.sign, d, sizeof(d), hs->m3) < 0)
+		return -1;
+	hs->m3len = ED25519_SIG_LEN + put_cert(hs->m3 + ED25519_SIG_LEN, me);
+	return 0;
 }
 
 int
-wire_hs_auth_check(struct wire_hs *hs, const uint8_t sig[ED25519_SIG_LEN], const struct peer *p)
+wire_hs_auth_check(struct wire_hs *hs, const uint8_t *b, size_t len, const struct peer *p)
 {
 	uint8_t d[SHA256_LEN];
+	struct pubkey k;
+	ssize_t c;
 
-	digest(hs, LABEL_CLIENT, hs->m2len, d);
-	if (ed25519_verify(p->key.sign, d, sizeof(d), sig) < 0) {
-		err_set("bad handshake signature from %s", p->name);
+	if (len < ED25519_SIG_LEN + 2 || (c = wire_hs_cert_block(b + ED25519_SIG_LEN)) < 0 ||
+	    len != ED25519_SIG_LEN + 2 + (size_t)c) {
+		err_set("auth of %zu bytes does not hold a signature and certificate block", len);
 		return -1;
 	}
-	memcpy(hs->m3, sig, ED25519_SIG_LEN);
+	if (peer_key(hs, p, b + ED25519_SIG_LEN + 2, (size_t)c, &k) < 0)
+		return -1;
+	digest(hs, LABEL_CLIENT, hs->m2len, d);
+	if (ed25519_verify(k.sign, d, sizeof(d), b) < 0) {
+		err_set("bad handshake signature from %s%s", p->name, hs->peer_has_cert ?
+			" (not made with the key of its certificate)" : "");
+		return -1;
+	}
+	memcpy(hs->m3, b, len);
+	hs->m3len = len;
 	return 0;
+}
+
+void
+wire_hs_hop(const struct wire_hs *hs, struct hop *h)
+{
+	if (h && hs->peer_has_cert) {
+		h->cert = hs->peer_cert;
+		h->has_cert = 1;
+	}
 }
 
 int

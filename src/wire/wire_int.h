@@ -16,17 +16,22 @@
 #include <sys/types.h>
 #include "../util/clock.h"
 #include "../util/log.h"
+#include "../crypto/cert.h"
 #include "../crypto/crypto.h"
 #include "wire.h"
 
 #define HOP_MAGIC	"SHIPD-HOP"
 #define HOP_MAGIC_LEN	9
-#define HOP_VERSION	1
+#define HOP_VERSION	3		/* 2: UDP datagrams changed; 3: REPLY and AUTH carry a
+					 * certificate block */
 #define HOP_NAME_MAX	255
 /* magic, version, name length: enough to tell a shipd from anything else */
 #define HS_HEAD_LEN	(HOP_MAGIC_LEN + 2)
 #define HS_HELLO_MAX	(HS_HEAD_LEN + HOP_NAME_MAX + X25519_LEN)
-#define HS_REPLY_MAX	(HS_HELLO_MAX + ED25519_SIG_LEN)
+/* a certificate block: its length (2 bytes, big-endian; 0: none), the certificate */
+#define HS_CERT_BLOCK_MAX	(2 + CERT_MAX_LEN)
+#define HS_REPLY_MAX	(HS_HELLO_MAX + ED25519_SIG_LEN + HS_CERT_BLOCK_MAX)
+#define HS_AUTH_MAX	(ED25519_SIG_LEN + HS_CERT_BLOCK_MAX)
 
 enum { HOP_TCP, HOP_UDP };
 
@@ -40,9 +45,11 @@ enum { HOP_TCP, HOP_UDP };
 
 /*
  * One handshake in progress. m1 = HELLO, m2 = REPLY (with the server's
- * signature); the transcript is m1 | m2.
+ * signature and certificate block); the transcript is m1 | m2. m3 = AUTH:
+ * the client's signature and certificate block.
  */
 struct wire_hs {
+	const struct config *cf;		/* whose AUTHORITY lines judge certificates */
 	int server;
 	uint8_t *eph_sec;			/* secure memory, wiped by wire_hs_end */
 	uint8_t eph_pub[X25519_LEN];
@@ -52,7 +59,10 @@ struct wire_hs {
 	size_t m1len;
 	uint8_t m2[HS_REPLY_MAX];
 	size_t m2len;
-	uint8_t m3[ED25519_SIG_LEN];		/* the client's signature */
+	uint8_t m3[HS_AUTH_MAX];		/* the client's signature and certificate */
+	size_t m3len;
+	struct cert peer_cert;			/* the certificate the peer proved itself with */
+	int peer_has_cert;
 };
 
 struct udp;
@@ -72,13 +82,17 @@ struct hop {
 	int dead;				/* an error broke the stream */
 	uint8_t *fbuf;				/* TCP: one whole frame */
 	struct udp *u;				/* UDP: transport state */
+	struct cert cert;			/* the peer's certificate, if it showed one */
+	int has_cert;
 };
 
-/* What the UDP transport counted (tests and the close log line). */
+/* What the UDP transport counted (tests, bench and the close log lines). */
 struct hop_udp_stats {
-	unsigned long sent, rexmit, test_dropped;	/* datagrams out */
-	unsigned long timeouts;				/* retransmission timer expiries */
+	unsigned long sent, rexmit, test_dropped;	/* datagrams out; rexmit: with bytes sent before */
+	unsigned long timeouts;				/* probe timeouts (PTO) */
+	unsigned long lost, congestion;			/* declared lost; window reductions */
 	unsigned long received, bad, dup, oow;		/* datagrams in; dropped ones */
+	unsigned long pmtu, cwnd, srtt_us;		/* now: datagram size, window, smoothed RTT */
 };
 
 /* The monotonic clock (util/clock.c) in microseconds, as deadlines here count. */
@@ -106,7 +120,7 @@ struct hop *wire_hop_new(int fd, int proto, int server, int timeout_s,
 
 /* wire_hs.c: the handshake messages, transport-independent */
 int wire_name_ok(const char *s, size_t n);	/* [A-Za-z0-9._-]{1,255} */
-int wire_hs_begin(struct wire_hs *hs, int server);
+int wire_hs_begin(struct wire_hs *hs, const struct config *cf, int server);
 void wire_hs_end(struct wire_hs *hs);
 /* A failed handshake: wipe hs, free the keys not yet handed to a hop, and
  * close the hop h if one was made (no CLOSE sent), else the socket fd. */
@@ -117,14 +131,28 @@ int wire_hs_hello_make(struct wire_hs *hs, const char *node);
 ssize_t wire_hs_head(const uint8_t *b, size_t len, int reply);
 /* Server: parse HELLO (pad_ok: zero padding may follow, as over UDP). */
 int wire_hs_hello_parse(struct wire_hs *hs, const uint8_t *b, size_t len, int pad_ok);
+/*
+ * Server: may a client of this name connect? Only a PEER (by name, or by a
+ * pattern PEER) may be a direct hop; a node known by its key alone (KEY,
+ * KEYS-DIR) may not. It proves itself with its pinned key or a certificate.
+ */
 const struct peer *wire_hs_known(const struct config *cf, const char *name);
 int wire_hs_reply_make(struct wire_hs *hs, const char *node, const struct keys *me);
-/* Client: parse and verify REPLY from the peer p it dialled. */
+/*
+ * The length of the certificate block whose first 2 bytes are at b (what
+ * follows a REPLY's signature, or an AUTH's), or -1 when it is too long.
+ */
+ssize_t wire_hs_cert_block(const uint8_t b[2]);
+/* Client: parse and verify REPLY (certificate block included) from the peer p it dialled. */
 int wire_hs_reply_parse(struct wire_hs *hs, const uint8_t *b, size_t len,
 			const struct peer *p);
+/* m3 = the client's signature and certificate block. */
 int wire_hs_auth_make(struct wire_hs *hs, const struct keys *me);
-int wire_hs_auth_check(struct wire_hs *hs, const uint8_t sig[ED25519_SIG_LEN],
+/* Server: check AUTH (len bytes: signature, certificate block) from p. */
+int wire_hs_auth_check(struct wire_hs *hs, const uint8_t *b, size_t len,
 		       const struct peer *p);
+/* The new hop keeps the certificate its peer proved itself with. */
+void wire_hs_hop(const struct wire_hs *hs, struct hop *h);
 int wire_hs_keys(struct wire_hs *hs, struct aead **tx, struct aead **rx);
 
 /* portbind.c: bind to local (NULL: the wildcard address of family), trying
@@ -133,10 +161,12 @@ int port_bind_from(const struct config *cf, int fd, const struct sockaddr *local
 		   int family, int first, int wait_s);
 
 /* UDP: what the handshake half (wire_udp_hs.c) and the transport share */
-#define UDP_DGRAM_MAX	HOP_UDP_HELLO_LEN	/* every datagram's limit */
+#define UDP_DGRAM_MAX	HOP_UDP_HELLO_LEN	/* a handshake datagram's limit */
+#define UDP_CID_LEN	8			/* REPLY echoes this much of the HELLO's key */
 #define UDP_T_REPLY	0x01
 #define UDP_T_AUTH	0x02
-#define UDP_AUTH_LEN	(1 + ED25519_SIG_LEN)
+#define UDP_AUTH_LEN	(1 + ED25519_SIG_LEN + 2)	/* the shortest: no certificate */
+#define UDP_AUTH_MAX	(1 + HS_AUTH_MAX)
 #define UDP_RTO_INIT_US	250000
 #define UDP_RTO_MAX_US	2000000
 
@@ -154,8 +184,8 @@ struct hop *udp_hop_connect(const struct config *cf, const struct keys *me,
 			    socklen_t salen, int timeout_s);
 /* wire_udp.c */
 void udp_hop_attach(struct hop *h);
-/* Keys agreed: keep the AUTH datagram, seed the RTT; the server sends HSOK. */
-void udp_hop_start(struct hop *h, const uint8_t auth[UDP_AUTH_LEN], int64_t rtt_us);
+/* Keys agreed: keep the AUTH datagram (len bytes), seed the RTT; the server sends HSOK. */
+void udp_hop_start(struct hop *h, const uint8_t *auth, size_t len, int64_t rtt_us);
 /* Client: repeat AUTH until the server's first sealed datagram, by deadline. */
 int udp_hop_confirm(struct hop *h, int64_t deadline, const char *me);
 int udp_hop_send(struct hop *h, const void *msg, size_t len);

@@ -7,20 +7,27 @@
  * from a new socket bound in the port range and connect()ed to the client;
  * the client connect()s to wherever the first good REPLY came from:
  *   "SHIPD-HOP"...  HELLO, zero-padded to 1200 bytes (client -> listening
- *                   port; the padding means a REPLY, ~110 bytes however
+ *                   port; the padding means a REPLY, ~120 bytes however
  *                   often repeated, never amplifies a forged HELLO)
- *   01 REPLY        server session -> client, repeated until an AUTH
+ *   01 cid[8] REPLY server session -> client, repeated until an AUTH;
+ *                   cid is the first 8 bytes of the HELLO's ephemeral key
  *   02 sig_c        AUTH, client -> session, repeated until the server's
  *                   first sealed datagram (HSOK) arrives
  * Retransmissions back off from 250 ms to 2 s; the whole handshake has
  * timeout_s. A server that refuses stays silent, so the client learns it
  * from the port-unreachable its next AUTH provokes, or from the timeout.
  *
+ * Sessions are told apart by the HELLO's ephemeral key, fresh for every
+ * connection, never by the source port: with a port range the next
+ * connection binds the same port again (hop_udp_hello_id gives the
+ * master that key; a REPLY whose cid is not ours is a late answer to an
+ * earlier connection from the same port and is ignored).
+ *
  * Never answers a datagram that is not a HELLO from a known node, never
  * returns a hop whose peer has not proved its key.
  */
 #include "wire.h"
-#include "wire_int.h"
+#include "udp_int.h"
 #include "../util/addr.h"
 #include "../util/log.h"
 
@@ -31,17 +38,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#define SOCKBUF		(1024 * 1024)
-
-static void
-sockbufs(int fd)
-{
-	int n = SOCKBUF;
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n));
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n));
-}
 
 static int64_t
 min64(int64_t a, int64_t b)
@@ -109,7 +105,7 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 	struct wire_hs hs;
 	struct wire_lossy loss;
 	struct hop *h = NULL;
-	uint8_t hello[UDP_DGRAM_MAX], b[UDP_DGRAM_MAX], auth[UDP_AUTH_LEN];
+	uint8_t hello[UDP_DGRAM_MAX], b[UDP_DGRAM_MAX], auth[UDP_AUTH_MAX];
 	char remote[80], what[64];
 	int fd;
 	ssize_t n;
@@ -122,7 +118,7 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 	}
 	if (port_bind_from(cf, fd, NULL, sa->sa_family, cf->min_port, timeout_s) < 0)
 		goto fail;
-	sockbufs(fd);
+	udp_sock_setup(fd, sa->sa_family);
 	/*
 	 * Hear ICMP port-unreachable on this unconnected socket: a host that
 	 * answers "nobody listens here" fails the attempt at once, while a
@@ -137,7 +133,7 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 			setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof(on));
 	}
 	wire_lossy_init(&loss);
-	if (wire_hs_begin(&hs, 0) < 0 || wire_hs_hello_make(&hs, cf->node) < 0)
+	if (wire_hs_begin(&hs, cf, 0) < 0 || wire_hs_hello_make(&hs, cf->node) < 0)
 		goto fail;
 	memset(hello, 0, sizeof(hello));
 	memcpy(hello, hs.m1, hs.m1len);
@@ -153,9 +149,10 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 			err_set("port unreachable: nothing listens on UDP there");
 			goto fail;
 		}
-		if (n < 1 || (size_t)n > sizeof(b) || b[0] != UDP_T_REPLY)
-			continue;	/* nothing, or not for us */
-		if (wire_hs_reply_parse(&hs, b + 1, n - 1, p) < 0)
+		if (n < 1 + UDP_CID_LEN || (size_t)n > sizeof(b) || b[0] != UDP_T_REPLY ||
+		    memcmp(b + 1, hs.eph_pub, UDP_CID_LEN) != 0)
+			continue;	/* nothing, or not for this connection */
+		if (wire_hs_reply_parse(&hs, b + 1 + UDP_CID_LEN, n - 1 - UDP_CID_LEN, p) < 0)
 			goto fail;
 		rtt = resend_rtt(&rs);
 		break;
@@ -168,10 +165,11 @@ udp_hop_connect(const struct config *cf, const struct keys *me, const struct pee
 	if (wire_hs_auth_make(&hs, me) < 0 || wire_hs_keys(&hs, &tx, &rx) < 0)
 		goto fail;
 	auth[0] = UDP_T_AUTH;
-	memcpy(auth + 1, hs.m3, ED25519_SIG_LEN);
+	memcpy(auth + 1, hs.m3, hs.m3len);
 	h = wire_hop_new(fd, HOP_UDP, 0, timeout_s, p, tx, rx, remote);
+	wire_hs_hop(&hs, h);
 	tx = rx = NULL;
-	udp_hop_start(h, auth, rtt);
+	udp_hop_start(h, auth, 1 + hs.m3len, rtt);
 	if (udp_hop_confirm(h, deadline, cf->node) < 0)	/* AUTH until accepted */
 		goto fail;
 	wire_hs_end(&hs);
@@ -218,7 +216,7 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 	struct wire_hs hs;
 	struct wire_lossy loss;
 	struct hop *h;
-	uint8_t reply[1 + HS_REPLY_MAX], b[UDP_DGRAM_MAX];
+	uint8_t reply[1 + UDP_CID_LEN + HS_REPLY_MAX], b[UDP_DGRAM_MAX];
 	char remote[80];
 	int fd = -1;
 	ssize_t n;
@@ -226,7 +224,7 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 	addr_str(from, remote, sizeof(remote));
 	timeout_s = wire_timeout(cf, timeout_s);
 	deadline = wire_now_us() + (int64_t)timeout_s * 1000000;
-	if (wire_hs_begin(&hs, 1) < 0)
+	if (wire_hs_begin(&hs, cf, 1) < 0)
 		goto fail;
 	if (len > UDP_DGRAM_MAX) {
 		err_set("oversized hello (%zu bytes)", len);
@@ -247,23 +245,25 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 		err_set("connect: %s", strerror(errno));
 		goto fail;
 	}
-	sockbufs(fd);
+	udp_sock_setup(fd, from->sa_family);
 	wire_lossy_init(&loss);
 	if (wire_hs_reply_make(&hs, cf->node, me) < 0)
 		goto fail;
 	reply[0] = UDP_T_REPLY;
-	memcpy(reply + 1, hs.m2, hs.m2len);
+	memcpy(reply + 1, hs.peer_eph, UDP_CID_LEN);
+	memcpy(reply + 1 + UDP_CID_LEN, hs.m2, hs.m2len);
 	for (;;) {		/* REPLY until an AUTH */
-		if (resend_wait(&rs, fd, reply, 1 + hs.m2len, NULL, 0, &loss, deadline, "") < 0)
+		if (resend_wait(&rs, fd, reply, 1 + UDP_CID_LEN + hs.m2len, NULL, 0, &loss, deadline,
+				"") < 0)
 			goto fail;
 		n = recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0 && errno == ECONNREFUSED) {
 			err_set("client left the handshake (port unreachable)");
 			goto fail;
 		}
-		if (n != UDP_AUTH_LEN || b[0] != UDP_T_AUTH)
+		if (n < UDP_AUTH_LEN || n > UDP_AUTH_MAX || b[0] != UDP_T_AUTH)
 			continue;
-		if (wire_hs_auth_check(&hs, b + 1, p) < 0)
+		if (wire_hs_auth_check(&hs, b + 1, n - 1, p) < 0)
 			goto fail;
 		rtt = resend_rtt(&rs);
 		break;
@@ -271,11 +271,26 @@ hop_accept_udp(const struct config *cf, const struct keys *me, const void *dgram
 	if (wire_hs_keys(&hs, &tx, &rx) < 0)
 		goto fail;
 	h = wire_hop_new(fd, HOP_UDP, 1, timeout_s, p, tx, rx, remote);
+	wire_hs_hop(&hs, h);
 	wire_hs_end(&hs);
-	udp_hop_start(h, b, rtt);	/* sends HSOK */
+	udp_hop_start(h, b, n, rtt);	/* sends HSOK */
 	return h;
 fail:
 	wire_hs_abort(&hs, tx, rx, NULL, fd);
 	wire_err_prefix("hop from %s", remote);
 	return NULL;
+}
+
+int
+hop_udp_hello_id(const void *dgram, size_t len, char *out, size_t outsz)
+{
+	const uint8_t *b = dgram;
+	size_t at;
+
+	if (!hop_udp_is_hello(dgram, len) || outsz < 2 * UDP_CID_LEN + 1)
+		return -1;
+	at = HS_HEAD_LEN + b[HOP_MAGIC_LEN + 1];	/* the ephemeral key, after the name */
+	for (int i = 0; i < UDP_CID_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[at + i]);
+	return 0;
 }

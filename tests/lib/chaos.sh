@@ -12,6 +12,9 @@
 #   leftovers NAME              state dirs of NAME's bays that hold files
 #   queue_empty NAME            `shipctl ls --json` lists nothing
 #   master_fds PID / master_rss PID (kB) / kids PID
+#   small_fs DIR SIZE           a tmpfs of SIZE on DIR (root), unmounted on
+#                               exit once the daemons are stopped
+#   free_bytes DIR              bytes available on DIR's file system
 
 node_restart() {
 	local n=$1 tries lines
@@ -107,3 +110,17 @@ sanitizer_reports() {
 	cat "$NODES"/*/shipd.log 2>/dev/null |
 		grep -cE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'
 }
+
+MOUNTS=()
+small_fs() {
+	mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=0700" tmpfs "$1" || return 1
+	MOUNTS+=("$1")
+	trap _small_fs_cleanup EXIT
+}
+_small_fs_cleanup() {
+	local n m
+	for n in "${!PID[@]}"; do node_stop "$n" 2>/dev/null; done
+	for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null; done
+	nodes_cleanup
+}
+free_bytes() { df -B1 --output=avail "$1" | tail -n 1 | tr -d ' '; }

@@ -106,8 +106,8 @@ else
 	not_ok "bad environment port: exit 2 naming the variable (exit $(rc))"
 fi
 
-# 7. The seed's exposed host: routes as the manual says; placeholders flagged.
-run "$CTL" -c "$TOP/conf/examples/SSA.conf" checkconf
+# 7. The seed's exposed host with pinned keys: routes as the manual says; placeholders flagged.
+run "$CTL" -c "$TOP/conf/examples/SSA-pinned.conf" checkconf
 if [ "$(rc)" = 2 ] && has out "  SiteB_host1            via SSB" &&
    has out "  SiteC_host3            via SSC" &&
    has out "  SiteA_host2            direct to 10.1.0.12:4590" &&

@@ -3,11 +3,13 @@
 #  1. A receiver whose bay is full refuses with the temporary "bay full"
 #     error; the sender keeps every packet and retries; once space is freed
 #     everything arrives, byte-identical.
-#  2. ENOSPC in the middle of a receiver's commit (the packet fits, its
-#     order does not): refused as "bay full" too, nothing accepted by half,
-#     delivered once space is back. 2b: two packets that fit alone but not
-#     together: ENOSPC while receiving or while opening the packet for
-#     delivery is temporary too (deferred, never moved to corrupt/).
+#  2. A disk that fits the packet exactly (its order, let alone the opened
+#     file, does not): refused as "bay full" too - since a destination counts
+#     room to unpack (noroom.sh), up front rather than by ENOSPC mid-commit -
+#     nothing accepted by half, delivered once space is back.
+#     2b: two packets that fit alone but not together: ENOSPC while
+#     receiving or while opening the packet for delivery is temporary too
+#     (deferred, never moved to corrupt/).
 #  3. The sender's own bay full: submit refused (exit 75, "bay full"), and
 #     ENOSPC in the middle of sealing: exit 75; nothing half-written in
 #     data/, tmp/ or outgoing/ either way.
@@ -16,18 +18,6 @@
 . "$TOP/tests/lib/chaos.sh"
 if [ "$(id -u)" -ne 0 ]; then echo "ok - fulldisk skipped: needs root to mount tmpfs # SKIP"; exit 0; fi
 nodes_init
-MOUNTS=()
-fulldisk_cleanup() {
-	local m
-	for n in "${!PID[@]}"; do node_stop "$n" 2>/dev/null; done
-	for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null; done
-	nodes_cleanup
-}
-trap fulldisk_cleanup EXIT
-small_fs() {	# DIR SIZE: a tmpfs of SIZE mounted on DIR
-	mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=0700" tmpfs "$1" && MOUNTS+=("$1")
-}
-free_bytes() { df -B1 --output=avail "$1" | tail -n 1 | tr -d ' '; }
 base=$((20000 + RANDOM % 20000))
 work=$NODES/work; mkdir -p "$work/out"
 
@@ -72,7 +62,7 @@ check "1: no duplicates" test "$(find "$work/out" -name '*_[0-9]*' | wc -l)" -eq
 check "1: A's queue drained" wait_for queue_empty A
 check "1: B left nothing in its state directories ($(leftovers B))" test -z "$(leftovers B)"
 
-# --- 2. ENOSPC at commit: the packet fits exactly, the order cannot be written
+# --- 2. the packet fits exactly, the order (and the opened file) cannot
 head -c 1500000 /dev/urandom >"$work/exact.dat"
 sum=$(sha256sum <"$work/exact.dat" | cut -d' ' -f1)
 node_stop C
@@ -83,7 +73,7 @@ fill=$(($(free_bytes "$NODES/C/spool") - pages * 4096))
 fallocate -l "$fill" "$NODES/C/spool/filler" 2>/dev/null || head -c "$fill" /dev/zero >"$NODES/C/spool/filler"
 echo "# 2: packet $size bytes, C free $(free_bytes "$NODES/C/spool") bytes after the filler"
 node_restart C
-check "2: C refuses as \"bay full\" when the disk fills mid-commit" \
+check "2: C refuses as \"bay full\" when the packet alone would fill its disk" \
 	wait_for log_has C "refused packet $id.*\(bay full\|No space\)"
 log_has C "refused packet $id.*bay full" && ok "2: the refusal says \"bay full\" (temporary)" ||
 	fail "2: refusal reason" "$(grep "refused packet $id" "$NODES/C/shipd.log" | head -n 1)"

@@ -147,15 +147,15 @@ check "replayed packet: delivered once" wait_for delivered T replay.bin
 sleep 1
 check "replayed packet: not delivered twice" test ! -e "$(bay T)/incoming/replay_1.bin"
 
-# UDP session: bad tags and out-of-window sequence numbers are dropped and
-# counted; the good packet on the same session arrives
+# UDP session: bad tags, stream bytes beyond the window and replayed packets
+# are dropped and counted; the good packet on the same session arrives
 mark=$(wc -l <"$tlog")
 out=$(hop H udp-bad "$(small udp.bin)" 2>&1)
 echo "$out" | grep -E '^(result|#)' | sed 's/^#* */# udp session: /; s/^result: /# udp session: hostile saw: /'
 check "udp session: the packet after the bad datagrams is accepted" \
 	grep -q '^result: ACK' <<<"$out"
-check "udp session: bad tags and out-of-window datagrams counted in T's log" \
-	wait_for newlog_has "dropped [1-9][0-9]* datagrams failing authentication, [1-9][0-9]* out of window"
+check "udp session: bad tags, out-of-window and replayed datagrams counted in T's log" \
+	wait_for newlog_has "dropped [1-9][0-9]* datagrams failing authentication, [1-9][0-9]* out of window, [1-9][0-9]* duplicate or replayed"
 echo "# refusal [udp session]: $(newlog | grep 'dropped' | brief)"
 check "udp session: delivered" wait_for delivered T udp.bin
 

@@ -1,5 +1,6 @@
 #!/bin/bash
-# The loopback scenarios (and the hostile peer) again, with the ASan + UBSan daemons and shipctl
+# The loopback scenarios (and the hostile peer), and UDP across a lossy
+# emulated WAN, again with the ASan + UBSan daemons and shipctl
 # (build/asan/bin, `make asan`). Each scenario must pass as it does in the
 # normal build, and neither sanitizer may report anything: every process
 # writes its reports to its own file under a per-scenario directory
@@ -19,7 +20,7 @@ fi
 san=$(mktemp -d /tmp/shipd-san.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$san"' EXIT
 
-for s in ${SAN_SCENARIOS:-delivery retry poll hostile}; do
+for s in ${SAN_SCENARIOS:-delivery retry poll hostile udp_wan}; do
 	d=$san/$s; mkdir -p "$d"
 	start=$(date +%s)
 	SHIPD=$TOP/build/asan/bin/shipd SHIPCTL=$TOP/build/asan/bin/shipctl \

@@ -17,8 +17,8 @@
  *   ORIGIN, signed with our key) | unknown-origin | resign (header edited
  *   and re-signed, trailer left) | lie-size (order announces more than
  *   the signed header) | frame-replay (a hop frame sent again under an old
- *   counter) | udp-bad (a UDP hop with bad-tag and out-of-window datagrams
- *   injected before a good packet) | offer-file (no connection: write the
+ *   counter) | udp-bad (a UDP hop with bad-tag, out-of-window and replayed
+ *   datagrams injected before a good packet) | offer-file (no connection: write the
  *   OFFER payload to the file named by the fifth argument, a fuzz seed)
  *
  * It is a test tool: it links build/libshipd.a and reaches into the wire
@@ -31,7 +31,7 @@
 #include "packet/packet.h"
 #include "packet/packet_int.h"
 #include "wire/wire.h"
-#include "wire/wire_int.h"
+#include "wire/udp_int.h"
 #include "wire/xfer.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -359,28 +359,30 @@ send_replayed_frame(struct hop *h)
 	return write_all(h->fd, frame, sizeof(frame));
 }
 
-/* Datagrams a UDP session must drop: bad tags, then valid tags far out of window. */
+/* Datagrams a UDP session must drop: bad tags, stream bytes far beyond the
+ * window (validly sealed), and replays of a packet it already took. */
 static void
 udp_inject(struct hop *h)
 {
-	uint8_t dg[200], nonce[AEAD_NONCE_LEN], pl[32] = {0};
-	int bad = 0, oow = 0;
+	uint8_t dg[UDP_DGRAM_CAP], f[64];
+	int bad = 0, oow = 0, rep = 0;
+	size_t n;
 
 	for (int i = 0; i < 20; i++) {
-		crypto_random(dg, sizeof(dg));
-		dg[0] = i % 2 ? 0x03 : 0x04;
-		bad += send(h->fd, dg, sizeof(dg), 0) > 0;
+		crypto_random(dg, 200);
+		dg[0] = UDP_T_PKT;
+		bad += send(h->fd, dg, 200, 0) > 0;
 	}
 	for (int i = 0; i < 10; i++) {
-		uint64_t seq = 1000000 + i;
-
-		dg[0] = 0x03;
-		wire_put64(dg + 1, seq);
-		wire_nonce(nonce, 0x03, seq);
-		aead_seal(h->tx, nonce, dg, 9, pl, sizeof(pl), dg + 9, dg + 9 + sizeof(pl));
-		oow += send(h->fd, dg, 9 + sizeof(pl) + AEAD_TAG_LEN, 0) > 0;
+		n = uf_put_stream_hdr(f, 1000000000ULL + 100 * i, 32, 0);
+		memset(f + n, 'x', 32);
+		oow += udp_send_raw(h, f, n + 32, dg) > 0;
 	}
-	printf("# injected %d bad-tag and %d out-of-window datagrams\n", bad, oow);
+	f[0] = UF_PING;
+	if ((n = udp_send_raw(h, f, 1, dg)) > 0)
+		for (int i = 0; i < 5; i++)
+			rep += send(h->fd, dg, n, 0) > 0;
+	printf("# injected %d bad-tag, %d out-of-window and %d replayed datagrams\n", bad, oow, rep);
 }
 
 /* Offer the packet and stream it as mode says; print the daemon's answer. */

@@ -216,6 +216,13 @@ space(void)
 	cf->min_free_disk = 0;
 	CHECK(bay_space_ok(cf, bay, UINT64_MAX) < 0);
 	CHECK(bay_space_ok(cf, "/nonexistent/bay", 1) < 0);
+	/* a destination: room to unpack too, on the disk, not in the bay limit */
+	CHECK(bay_room_ok(cf, bay, 1, UINT64_MAX / 2) < 0);
+	CHECK(strncmp(err_get(), "bay full: ", 10) == 0 && strstr(err_get(), "to unpack") != NULL);
+	CHECK(bay_room_ok(cf, bay, UINT64_MAX / 2, UINT64_MAX / 2 + 2) < 0);	/* no overflow */
+	cf->bay_size_limit = 1000;
+	CHECK(bay_room_ok(cf, bay, 100, 1 << 20) == 0);
+	CHECK(bay_room_ok(cf, bay, 401, 0) < 0);
 	free(cf);
 }
 

@@ -426,7 +426,7 @@ stream_boundaries(void)
 	fill_random(d, 2 * C + 1);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct pkt_seal_params sp = { "SiteA", "-default", "raw", &dests_b, MTIME,
-					      MTIME + 1, 0, newdir("tmp"), NULL };
+					      MTIME + 1, 0, newdir("tmp"), NULL, NULL };
 		struct pkt_sealer *s = pkt_sealer_new(conf[A], key[A], &sp);
 		struct pkt_reader *r;
 		struct raw out = {0};
@@ -784,7 +784,7 @@ extras(void)
 {
 	size_t n = 3 * C + 5;
 	uint8_t *d = xmalloc(n), *f;
-	struct pkt_extra x = { "ops@example.org", "secret-comment-\nline 2" };
+	struct pkt_extra x = { "ops@example.org", "secret-comment-\nline 2", NULL };
 	struct sealed s;
 	struct pkt_info pi;
 	struct strv names = {0};
@@ -898,7 +898,7 @@ static int
 seal_hostile(const struct hostile *h, struct sealed *s, const char *group)
 {
 	struct pkt_seal_params sp = { "SiteA", "-default", group, &dests_b, MTIME, MTIME, 0,
-				      newdir("tmp"), NULL };
+				      newdir("tmp"), NULL, NULL };
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->dir, sizeof(s->dir), "%s", newdir("bay"));
@@ -1005,7 +1005,7 @@ static void
 not_an_archive(void)
 {
 	struct pkt_seal_params sp = { "SiteA", "-default", "garbage", &dests_b, MTIME, MTIME, 0,
-				      newdir("tmp"), NULL };
+				      newdir("tmp"), NULL, NULL };
 	struct pkt_sealer *s = pkt_sealer_new(conf[A], key[A], &sp);
 	struct raw out = {0};
 	struct strv names = {0};
@@ -1131,7 +1131,7 @@ plain_archive(void)
 
 	for (int gz = 0; gz < 2; gz++) {
 		struct pkt_seal_params sp = { "SiteA", "-default", gz ? "gzipped" : "plain",
-					      &dests_b, MTIME, MTIME, 0, newdir("tmp"), NULL };
+					      &dests_b, MTIME, MTIME, 0, newdir("tmp"), NULL, NULL };
 		struct pkt_sealer *s = pkt_sealer_new(conf[A], key[A], &sp);
 		struct raw out = {0};
 		struct strv names = {0};
@@ -1528,7 +1528,7 @@ seal_refusals(void)
 	strv_add(&bad, "Nowhere");
 	CHECK_INT(packet_seal(conf[A], key[A], "SiteA", src, "f", &bad, "-default", "r1", MTIME,
 			      MTIME, 0, tmp, keep_part, &s), -1);
-	CHECK_ERR("packet r1: no key for destination Nowhere");
+	CHECK_ERR("packet r1: destination Nowhere: no key for Nowhere");
 	CHECK_INT(packet_seal(conf[A], key[A], "SiteA", src, "../f", &dests_b, "-default", "r2",
 			      MTIME, MTIME, 0, tmp, keep_part, &s), -1);
 	CHECK_ERR("cannot ship under the name");

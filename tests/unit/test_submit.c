@@ -23,6 +23,7 @@
 static char top[64], bay[128];
 static int stub_fail_part;	/* the stub fails when asked for this part */
 static int stub_calls;
+static const char *stub_append;	/* a writer appends to it while the stub seals */
 
 /* ---- TEST-ONLY STUB of packet.c's packet_seal_extra ---- */
 int
@@ -40,6 +41,12 @@ packet_seal_extra(const struct config *cf, const struct keys *me, const char *or
 	stub_calls++;
 	if (buf == NULL)
 		return -1;
+	if (stub_append) {
+		FILE *w = fopen(stub_append, "a");
+
+		fputs("more\n", w);
+		fclose(w);
+	}
 	for (int i = 0; i < nparts; i++) {
 		struct pkt_info pi;
 		char path[PATH_MAX];
@@ -365,6 +372,59 @@ rollback(void)
 	strv_free(&r.dests);
 }
 
+/* A drop (r->expect): sealed from its descriptor, refused as changed
+ * before or after sealing, never unlinked by submit. */
+static void
+drop_expect(void)
+{
+	struct submit_req r;
+	struct strv ids = {0};
+	struct stat snap, moved;
+	int tf, fd, out = count("outgoing"), data = count("data"), calls;
+	const char *src = make_src("drop.dat", "complete content\n");
+	char path[PATH_MAX], dpath[PATH_MAX], *buf;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s", src);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+	CHECK(fd >= 0 && fstat(fd, &snap) == 0);
+	/* not the file judged complete: refused before sealing */
+	moved = snap;
+	moved.st_size++;
+	req_init(&r, path, "B");
+	r.expect = &moved;
+	r.fd = fd;
+	calls = stub_calls;
+	CHECK(submit_file(&cf, NULL, &r, &ids, &tf) < 0);
+	CHECK_INT(tf, SUBMIT_CHANGED);
+	CHECK_INT(stub_calls, calls);
+	CHECK(strstr(err_get(), "changed since it was judged complete") != NULL);
+	/* written to while it was sealed: the sealed result is thrown away */
+	r.expect = &snap;
+	stub_append = path;
+	CHECK(submit_file(&cf, NULL, &r, &ids, &tf) < 0);
+	stub_append = NULL;
+	CHECK_INT(tf, SUBMIT_CHANGED);
+	CHECK(strstr(err_get(), "changed while it was sealed") != NULL);
+	CHECK_INT(ids.n, 0);
+	CHECK_INT(count("outgoing"), out);
+	CHECK_INT(count("data"), data);
+	CHECK_INT(count("tmp"), 0);
+	CHECK(access(path, F_OK) == 0);
+	/* unchanged: queued from the descriptor, the drop left to the caller */
+	CHECK_INT(fstat(fd, &snap), 0);
+	CHECK_INT(submit_file(&cf, NULL, &r, &ids, &tf), 0);
+	CHECK_INT(ids.n, 1);
+	CHECK(access(path, F_OK) == 0);
+	snprintf(dpath, sizeof(dpath), "%s/data/%s", bay, ids.n ? ids.v[0] : "-");
+	buf = read_file(dpath, 4096, &len);
+	CHECK(buf && strstr(buf, "complete content\nmore\n") != NULL);
+	free(buf);
+	close(fd);
+	strv_free(&ids);
+	strv_free(&r.dests);
+}
+
 static void
 dates(void)
 {
@@ -420,6 +480,7 @@ main(void)
 	TEST(parts);
 	TEST(refusals);
 	TEST(rollback);
+	TEST(drop_expect);
 	TEST(dates);
 	strv_free(&cf.classes[0].bays);
 	strv_free(&cf.classes[1].bays);

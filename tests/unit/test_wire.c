@@ -11,7 +11,7 @@
 #include "crypto/crypto.h"
 #include "crypto/keys.h"
 #include "wire/wire.h"
-#include "wire/wire_int.h"
+#include "wire/udp_int.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -752,6 +752,10 @@ refusal(int udp, const char *cname, struct keys *ck, struct keys *bk, char *cerr
 
 	addpeer(cfB, "A", 0, kA);
 	addpeer(cfB, "C", 0, kC);
+	addpeer(cfB, "K", 0, kX);	/* made a KEY node below: known by key only */
+	free(cfB->peers[cfB->npeers - 1].host);
+	cfB->peers[cfB->npeers - 1].host = NULL;
+	cfB->peers[cfB->npeers - 1].file = "keys/K.pub";
 	addpeer(cfA, "B", port, bk);
 	s = serve(cfB, kB, !udp, udp, 3, echo);
 	h = hop_connect(cfA, ck, config_peer(cfA, "B"), 3);
@@ -775,6 +779,26 @@ refuse_unknown_node(void)
 	CHECK_HAS(cerr, "hop to B (127.0.0.1:");
 	CHECK_HAS(cerr, "B closed the connection in handshake (does it know X");
 	free(sout);
+}
+
+/*
+ * Issue 14: a node B knows only by its key (a KEY line, or KEYS-DIR/K.pub)
+ * is not a PEER, and shipping.conf(5) says only PEERs may connect. It used
+ * to be accepted as a direct hop from an allowed address.
+ */
+static void
+refuse_key_only_node(void)
+{
+	char cerr[1024], *sout;
+
+	for (int udp = 0; udp <= 1; udp++) {
+		refusal(udp, "K", kX, kB, cerr, sizeof(cerr), &sout);
+		CHECK_HAS(sout, "ERR hop from 127.0.0.1:");
+		CHECK_HAS(sout, "K is known here by its key only");
+		CHECK_HAS(sout, "only a PEER may be a direct hop");
+		CHECK(cerr[0] != 0);
+		free(sout);
+	}
 }
 
 static void
@@ -831,7 +855,7 @@ raw_connect(int port)
 static void
 refuse_garbage(void)
 {
-	static const uint8_t v2[] = "SHIPD-HOP\002\001A";
+	static const uint8_t v4[] = "SHIPD-HOP\004\001A";
 	int port = ports(1), fd;
 	struct config *cfB = mkconf("B", port, 0, 0);
 	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(9) };
@@ -856,16 +880,16 @@ refuse_garbage(void)
 	CHECK(hop_accept_udp(cfB, kB, "hello world", 11, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
 	CHECK_HAS(err_get(), "hop from 127.0.0.1:9: not a shipd peer: bad magic");
-	CHECK(hop_accept_udp(cfB, kB, v2, sizeof(v2) - 1, (struct sockaddr *)&from,
+	CHECK(hop_accept_udp(cfB, kB, v4, sizeof(v4) - 1, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
-	CHECK_HAS(err_get(), "unsupported hop protocol version 2");
+	CHECK_HAS(err_get(), "unsupported hop protocol version 4");
 
 	/* what the master lets through to a child */
 	{
 		struct wire_hs hs;
 		uint8_t dg[HOP_UDP_HELLO_LEN] = { 0 };
 
-		CHECK(wire_hs_begin(&hs, 0) == 0 && wire_hs_hello_make(&hs, "A") == 0);
+		CHECK(wire_hs_begin(&hs, cfB, 0) == 0 && wire_hs_hello_make(&hs, "A") == 0);
 		memcpy(dg, hs.m1, hs.m1len);
 		CHECK(hop_udp_is_hello(dg, sizeof(dg)));
 		CHECK(!hop_udp_is_hello(dg, hs.m1len));
@@ -891,7 +915,7 @@ silent_client_dropped(void)
 		fd = raw_connect(port);
 		CHECK(fd >= 0);
 		if (half)	/* a half hello, then nothing */
-			CHECK(send(fd, "SHIPD-HOP\001\001A", 12, MSG_NOSIGNAL) == 12);
+			CHECK(send(fd, "SHIPD-HOP\003\001A", 12, MSG_NOSIGNAL) == 12);
 		out = server_wait(&s, &t1);
 		CHECK_HAS(out, "timeout in handshake");
 		CHECK(t1 - t0 >= 1.9 && t1 - t0 <= 3.0);
@@ -1120,7 +1144,7 @@ tampered_tcp_frames(void)
 		lfd = wire_listen_tcp(cfP);
 		fflush(stdout);
 		if ((pid = fork()) == 0)	/* HELLO (44 bytes for "A") + AUTH (64) */
-			mitm(lfd, port, HS_HEAD_LEN + 1 + X25519_LEN + ED25519_SIG_LEN, mode);
+			mitm(lfd, port, HS_HEAD_LEN + 1 + X25519_LEN + ED25519_SIG_LEN + 2, mode);
 		close(lfd);
 		h = hop_connect(cfA, kA, config_peer(cfA, "B"), 5);
 		CHECK(h != NULL);
@@ -1143,27 +1167,86 @@ tampered_tcp_frames(void)
 	}
 }
 
+/*
+ * A late REPLY to an earlier connection from the same port (a port range
+ * hands the next connection that port at once) must not spoil the new
+ * connection: a REPLY that does not echo this HELLO's key is ignored.
+ */
+static void
+udp_stale_reply_ignored(void)
+{
+	int port = ports(1), a = ports(1);
+	struct config *cfB = mkconf("B", port, 0, 0), *cfA = mkconf("A", 0, a, a);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(a) };
+	struct srv s;
+	struct hop *h;
+	pid_t pid;
+	char *out;
+
+	addpeer(cfB, "A", 0, kA);
+	addpeer(cfA, "B", port, kB);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fflush(stdout);
+	if ((pid = fork()) == 0) {	/* the earlier session's server, still answering */
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+		int64_t end = wire_now_us() + 1500000;
+		uint8_t r[200];
+
+		memset(r, 0x5a, sizeof(r));
+		r[0] = UDP_T_REPLY;
+		while (wire_now_us() < end) {
+			(void)sendto(fd, r, sizeof(r), 0, (struct sockaddr *)&to, sizeof(to));
+			usleep(2000);
+		}
+		_exit(0);
+	}
+	usleep(100000);
+	s = serve(cfB, kB, 0, 1, 10, echo);
+	h = hop_connect(cfA, kA, config_peer(cfA, "B"), 10);
+	CHECK(h != NULL);
+	if (h) {
+		CHECK_STR(hop_proto(h), "udp");
+		CHECK_INT(hop_local_port(h), a);
+		CHECK_INT(hop_send(h, "x", 1), 0);
+		hop_close(h);
+	} else {
+		printf("#   %s\n", err_get());
+	}
+	out = server_wait(&s, NULL);
+	CHECK_HAS(out, "GOT 1");
+	free(out);
+	waitpid(pid, NULL, 0);
+	freeconf(cfA);
+	freeconf(cfB);
+}
+
 /* ---- the UDP receive path, fed datagrams by hand ---- */
 
+/* A packet as a peer holding key a would send it: number pn, frames f. */
 static size_t
-seal_dg(struct aead *a, uint8_t type, uint64_t num, uint8_t flags, const void *p, size_t n,
-	uint8_t *dg)
+seal_pkt(struct aead *a, uint64_t pn, const uint8_t *f, size_t n, uint8_t *dg)
 {
-	uint8_t nonce[AEAD_NONCE_LEN];
+	memcpy(dg + UDP_HDR, f, n);
+	return udp_seal(a, pn, dg, n);
+}
 
-	dg[0] = type;
-	wire_put64(dg + 1, num);
-	dg[9] = flags;
-	memcpy(dg + 10, p, n);
-	wire_nonce(nonce, type, num);
-	aead_seal(a, nonce, dg, 9, dg + 9, 1 + n, dg + 9, dg + 10 + n);
-	return 10 + n + AEAD_TAG_LEN;
+/* One message as stream bytes at off: its STREAM frame into f. */
+static size_t
+stream_msg(uint64_t off, const char *m, uint8_t *f)
+{
+	size_t len = strlen(m), h = uf_put_stream_hdr(f, off, 4 + len, 0);
+
+	f[h] = f[h + 1] = f[h + 2] = 0;
+	f[h + 3] = (uint8_t)len;
+	memcpy(f + h + 4, m, len);
+	return h + 4 + len;
 }
 
 static void
 udp_drops_bad_datagrams(void)
 {
-	uint8_t k1[AEAD_KEY_LEN], k2[AEAD_KEY_LEN], dg[1300], bad[1300], buf[64];
+	uint8_t k1[AEAD_KEY_LEN], k2[AEAD_KEY_LEN], dg[UDP_DGRAM_CAP], bad[UDP_DGRAM_CAP];
+	uint8_t buf[64], f[256];
 	struct peer pa = { .name = "A" }, pb = { .name = "B" };
 	struct aead *seal = NULL;
 	struct hop_udp_stats st;
@@ -1197,8 +1280,9 @@ udp_drops_bad_datagrams(void)
 	CHECK_INT(st.dup, 1);
 	CHECK(!udp_hop_pending(b));
 
-	seal = aead_new(k1);			/* far beyond the window */
-	n = seal_dg(seal, 3, 100000, 1, "late", 4, dg);
+	/* sealed with the right key, but stream bytes far beyond the window */
+	seal = aead_new(k1);
+	n = seal_pkt(seal, 100, f, stream_msg(100000000, "late", f), dg);
 	udp_hop_input(b, dg, n);
 	hop_udp_stats(b, &st);
 	CHECK_INT(st.oow, 1);
@@ -1208,15 +1292,33 @@ udp_drops_bad_datagrams(void)
 	hop_udp_stats(b, &st);
 	CHECK_INT(st.bad, 3);
 
-	/* out of order: 2 then 1 are held until they can go in order */
-	n = seal_dg(seal, 3, 2, 1, "third", 5, dg);
+	/* out of order: the third message, then the second, delivered in order
+	 * ("hello" took stream bytes 0-8) */
+	n = seal_pkt(seal, 2, f, stream_msg(9 + 4 + 6, "third", f), dg);
 	udp_hop_input(b, dg, n);
 	CHECK(!udp_hop_pending(b));
-	n = seal_dg(seal, 3, 1, 1, "second", 6, dg);
+	n = seal_pkt(seal, 1, f, stream_msg(9, "second", f), dg);
 	udp_hop_input(b, dg, n);
 	CHECK_INT(hop_recv(b, buf, sizeof(buf), 1), 6);
+	CHECK(memcmp(buf, "second", 6) == 0);
 	CHECK_INT(hop_recv(b, buf, sizeof(buf), 1), 5);
 	CHECK(memcmp(buf, "third", 5) == 0);
+	/* the same bytes again in a new packet (a retransmission): nothing new */
+	n = seal_pkt(seal, 3, f, stream_msg(9, "second", f), dg);
+	udp_hop_input(b, dg, n);
+	CHECK(!udp_hop_pending(b));
+	/* a number already used, with other contents: dropped unopened */
+	n = seal_pkt(seal, 0, f, stream_msg(9, "second", f), dg);
+	udp_hop_input(b, dg, n);
+	hop_udp_stats(b, &st);
+	CHECK_INT(st.dup, 2);
+	/* an authenticated but malformed packet: the hop is broken, loudly */
+	f[0] = 0x3f;
+	n = seal_pkt(seal, 4, f, 1, dg);
+	udp_hop_input(b, dg, n);
+	CHECK(b->dead);
+	CHECK_INT(hop_recv(b, buf, sizeof(buf), 1), -1);
+	CHECK_HAS(err_get(), "malformed packet");
 	aead_free(seal);
 
 	a->dead = b->dead = 1;			/* no closing handshake here */
@@ -1256,6 +1358,7 @@ main(void)
 	TEST(port_range_ten_udp_hops);
 	TEST(port_range_busy);
 	TEST(refuse_unknown_node);
+	TEST(refuse_key_only_node);
 	TEST(refuse_stolen_name);
 	TEST(refuse_other_peers_name);
 	TEST(refuse_wrong_server_key);
@@ -1267,6 +1370,7 @@ main(void)
 	TEST(silent_peer_timeout);
 	TEST(tampered_tcp_frames);
 	TEST(udp_drops_bad_datagrams);
+	TEST(udp_stale_reply_ignored);
 
 	keys_free(kA);
 	keys_free(kB);
