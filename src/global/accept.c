@@ -1,11 +1,12 @@
 /*
  * accept.c - the custody checks shared by the network receiver and the
  * directory import (accept.h). Moved here from shipd/receiver.c so that
- * both apply the same rules; it reads the configuration and the bays and
- * never writes to either.
+ * both apply the same rules and commit the same way; it changes a bay only
+ * through commit.h.
  */
 #include "accept.h"
-#include "../queue/bay.h"
+#include "../crypto/crypto.h"
+#include "../queue/commit.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 
@@ -103,4 +104,19 @@ accept_check(const struct config *cf, const char *peer, struct order *o,
 		return ACC_LATER;
 	}
 	return ACC_OK;
+}
+
+int
+accept_commit(const struct config *cf, const char *bay, struct order *o,
+	      const struct pkt_info *pi)
+{
+	const struct order *acc[1] = {o};
+
+	hex_encode(pi->digest, sizeof(pi->digest), o->digest);
+	strv_add(&o->hops, cf->node);
+	o->attempts = 0;
+	o->next_attempt = 0;
+	free(o->last_error);
+	o->last_error = NULL;
+	return bay_accept(bay, acc, 1);
 }

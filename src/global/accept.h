@@ -5,8 +5,8 @@
  * envelope's signature). One set of rules, so a medium is never an easier
  * way in than a socket.
  *
- * Layer src/global/. Changes nothing: it reads the configuration and the
- * bays, never writes.
+ * Layer src/global/. Reads the configuration and the bays; changes a bay only
+ * through commit.h (accept_commit).
  */
 #ifndef SHIPD_ACCEPT_H
 #define SHIPD_ACCEPT_H
@@ -36,5 +36,16 @@ int accept_known(const struct config *cf, const char *id);
 enum accept_verdict accept_check(const struct config *cf, const char *peer, struct order *o,
 				 const struct pkt_info *pi, const char **bayp,
 				 int (*once)(const char *key), struct sbuf *why);
+
+/*
+ * Take custody of a received packet whose bytes are in bay's partial/ID,
+ * verified into *pi: o becomes this node's order (the packet digest the
+ * verifier yielded, this node added to its hops, fresh counters) and is
+ * committed with bay_accept. 0 accepted; -1 not (err_set; partial/ID kept).
+ * No seen/ marker here: while the order exists in any state accept_known()
+ * finds it, and bay_finish() writes the marker before it removes the order.
+ */
+int accept_commit(const struct config *cf, const char *bay, struct order *o,
+		  const struct pkt_info *pi);
 
 #endif

@@ -225,7 +225,6 @@ take_packet(struct imp *im, const char *envname, const struct envelope *e)
 	struct order o;
 	struct stat st;
 	struct sbuf why = {0};
-	const struct order *acc[1];
 	uint64_t off;
 	ssize_t hn;
 	int in = -1, out = -1, r;
@@ -311,14 +310,7 @@ take_packet(struct imp *im, const char *envname, const struct envelope *e)
 		bay_partial_drop(bay, o.id);
 		goto had;
 	}
-	hex_encode(pi.digest, sizeof(pi.digest), o.digest);
-	strv_add(&o.hops, im->cf->node);
-	o.attempts = 0;
-	o.next_attempt = 0;
-	free(o.last_error);
-	o.last_error = NULL;
-	acc[0] = &o;
-	if (bay_accept(bay, acc, 1) < 0) {
+	if (accept_commit(im->cf, bay, &o, &pi) < 0) {
 		sbuf_reset(&why);
 		sbuf_printf(&why, "bay full: cannot commit: %s", err_get());
 		waiting(im, envname, why.s);

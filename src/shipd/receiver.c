@@ -111,7 +111,6 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	struct pkt_info pi;
 	struct sbuf why = {0};
 	char offered[ORDER_ID_MAX], *otext;
-	const struct order *accept[1];
 	struct pkt_verifier *v = NULL;
 	uint64_t off = 0, got;
 	int reply, fd = -1, type, rc = -1;
@@ -232,19 +231,8 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 		rc = refuse(h, XF_REFUSE, o.id, why.s);
 		goto out;
 	}
-	hex_encode(pi.digest, sizeof(pi.digest), o.digest);
-	/*
-	 * commit: data, then the order (acceptance), then ACK. No seen/ marker
-	 * here: while the order exists in any state accept_known() finds it, and
-	 * bay_finish() writes the marker before it removes the order.
-	 */
-	strv_add(&o.hops, S->cf->node);
-	o.attempts = 0;
-	o.next_attempt = 0;
-	free(o.last_error);
-	o.last_error = NULL;
-	accept[0] = &o;
-	if (bay_accept(bay, accept, 1) < 0) {
+	/* commit: data, then the order (acceptance), then ACK */
+	if (accept_commit(S->cf, bay, &o, &pi) < 0) {
 		/* not accepted: the bytes stay in partial/ to resume */
 		sbuf_printf(&why, "bay full: cannot commit: %s", err_get());
 		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);

@@ -85,39 +85,45 @@ envelope_incomplete(void)
 	free(t);
 }
 
-static void
-envelope_unknown_signer(void)
+/* A receipt signed by k, naming from as its signer. */
+static char *
+receipt_env(const char *from, const struct keys *k, size_t *len)
 {
 	struct envelope e;
-	size_t len;
 	char *t;
 
 	memset(&e, 0, sizeof(e));
 	strcpy(e.kind, ENV_RECEIPT);
-	strcpy(e.from, "Z");
+	strcpy(e.from, from);
 	strcpy(e.to, "B");
 	strcpy(e.id, "x1");
 	e.created = 1;
 	strcpy(e.status, "accepted");
 	strv_add(&e.dests, "C");
-	t = envelope_format(&e, kz, &len);
+	t = envelope_format(&e, k, len);
 	envelope_free(&e);
+	return t;
+}
+
+static void
+envelope_unknown_signer(void)
+{
+	struct envelope e;
+	size_t len;
+	char *t = receipt_env("Z", kz, &len);
+
 	CHECK_INT(envelope_parse(cf, t, len, &e), -1);
 	CHECK(strstr(err_get(), "not a PEER") != NULL);
 	free(t);
 	/* A's name with Z's key: a forgery */
-	memset(&e, 0, sizeof(e));
-	strcpy(e.kind, ENV_RECEIPT);
-	strcpy(e.from, "A");
-	strcpy(e.to, "B");
-	strcpy(e.id, "x1");
-	e.created = 1;
-	strcpy(e.status, "had");
-	strv_add(&e.dests, "C");
-	t = envelope_format(&e, kz, &len);
-	envelope_free(&e);
+	t = receipt_env("A", kz, &len);
 	CHECK_INT(envelope_parse(cf, t, len, &e), -1);
 	CHECK(strstr(err_get(), "does not verify") != NULL);
+	free(t);
+	/* and with A's own key it is good */
+	t = receipt_env("A", ka, &len);
+	CHECK_INT(envelope_parse(cf, t, len, &e), 1);
+	envelope_free(&e);
 	free(t);
 }
 
