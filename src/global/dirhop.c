@@ -185,8 +185,10 @@ dirhop_export(const struct config *cf, const struct keys *me, const char *bay,
 	*why = NULL;
 	memset(&e, 0, sizeof(e));
 	if (stat(dir, &dst) < 0 || !S_ISDIR(dst.st_mode)) {
+		int err = errno;
+
 		*why = xasprintf("directory %s for %s: %s (medium not mounted?)", dir, to,
-				 errno ? strerror(errno) : "not a directory");
+				 access(dir, F_OK) == 0 ? "not a directory" : strerror(err));
 		return -1;
 	}
 	if (bay_data_path(data, sizeof(data), bay, o->id) < 0 ||
@@ -209,6 +211,12 @@ dirhop_export(const struct config *cf, const struct keys *me, const char *bay,
 	need = st.st_size + DIRHOP_ENV_MAX / 64;
 	if (dir_usage(dir, &used) < 0) {
 		*why = xasprintf("directory %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (limit && need > limit) {
+		*why = xasprintf("medium full: the packet needs %" PRIu64 " bytes, more than the limit "
+				 "%" PRIu64 " of %s allows even when empty (raise the PEER line's limit)",
+				 need, limit, dir);
 		goto out;
 	}
 	if (limit && used + need > limit) {
