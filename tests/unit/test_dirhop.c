@@ -159,6 +159,7 @@ order_exported_field(void)
 	text = dirhop_hop_order_text(&p, &p.dests);
 	CHECK(strstr(text, "exported") == NULL);
 	free(text);
+	order_free(&p);
 	{
 		const char *bad = "version: 1\nid: x\nexported: C B\nend\n";
 
