@@ -39,8 +39,10 @@ struct sclass {
 
 /*
  * A node this one knows: PEER name host port key (a direct neighbour), or
+ * PEER name dir:PATH [limit] key (a neighbour reached through a directory:
+ * a shared disk, an FTP drop, a USB drive; host is NULL, dir is set), or
  * KEY name key (a far node: its key seals packets for it and checks its
- * signatures, but it is reached only through ROUTEs; host is NULL).
+ * signatures, but it is reached only through ROUTEs; host and dir NULL).
  *
  * With an AUTHORITY, a PEER may come without a key (the node proves its
  * name with a certificate) and its name may be a pattern ("SiteA_*": every
@@ -51,6 +53,8 @@ struct peer {
 	char *name;			/* node name, as used in ROUTE and destinations */
 	char *host;			/* address or host name; NULL for a KEY-only node */
 	int port;
+	char *dir;			/* PEER name dir:PATH: the medium, or NULL */
+	uint64_t dir_limit;		/* bytes the medium may hold (0 = until it is full) */
 	struct pubkey key;
 	int has_key;			/* a pinned key (PEER ... key, KEY, KEYS-DIR) */
 	int pattern;			/* name is a pattern: a family of nodes */
@@ -110,6 +114,7 @@ struct config {
 	char *spool_user;		/* USER: unprivileged account (optional) */
 	char *keys_dir;			/* KEYS-DIR: NODE.pub files of known nodes, or NULL */
 	char *spool;			/* SPOOL (default /var/spool/shipd): -default's bays */
+	struct strv import_dirs;	/* IMPORT-DIR: media the daemon imports from */
 	char *cert_file;		/* CERT-FILE: this node's certificate, or NULL */
 	char *trust_dir;		/* TRUST-DIR (default SPOOL/trust): learned certificates,
 					 * revocation lists; written by shipd only */
@@ -121,6 +126,9 @@ struct config {
 	struct trust *trust;
 	void (*trust_free)(struct trust *);
 };
+
+/* A neighbour shipd can hand packets to (a PEER with an address or a directory). */
+#define PEER_REACHABLE(p)	((p)->host != NULL || (p)->dir != NULL)
 
 /* Parse path; NULL with err_get() = "file:line: message" on any error. */
 struct config *config_load(const char *path);

@@ -141,6 +141,9 @@ master_fork(struct job *j)
 		case J_JOIN:
 			rc = deliver_join(j->bay, j->id);
 			break;
+		case J_IMPORT:
+			rc = import_run(j->id);
+			break;
 		case J_TRUST:
 			rc = control_announce();
 			break;
@@ -379,7 +382,8 @@ child_exited(pid_t pid, int status)
 		control_exited(status);
 	else if (WIFSIGNALED(status))
 		msg_warnx("%s worker %ld for %s killed by signal %d",
-			  j->kind == J_RECEIVE ? "receive" : "pickup/join", (long)pid,
+			  j->kind == J_RECEIVE ? "receive" : j->kind == J_IMPORT ? "import" :
+			  "pickup/join", (long)pid,
 			  j->id ? j->id : "(hop)", WTERMSIG(status));
 	else if (WIFEXITED(status) && j->kind == J_PICKUP)
 		pickup_exited(j, WEXITSTATUS(status));
@@ -387,6 +391,8 @@ child_exited(pid_t pid, int status)
 		S->failures++;
 	if (j->key && j->kind != J_SEND)
 		htab_del(S->sched.busy, j->key);
+	if (j->kind == J_IMPORT && !S->stopping)
+		import_exited(j->id);
 	job_free(j);
 }
 
@@ -649,6 +655,7 @@ sweep(void)
 		strv_free(&requeued);
 	}
 	strv_free(&bays);
+	import_scan();		/* what a missed event (NFS, a full inotify queue) left */
 	if (n)
 		msg_info("swept %d leftover file%s of writers that are gone", n, n == 1 ? "" : "s");
 	S->sweep_at = time(NULL) + BAY_SWEEP_INTERVAL;

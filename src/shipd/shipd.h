@@ -8,6 +8,7 @@
  *   lock.c      one daemon per spool; what --poll does when one runs
  *   master.c    the event loop: signals, inotify, listeners, timers, children
  *   pickup.c    inotify watches on drop/ and outgoing/, drop-a-file pickup
+ *   import.c    directory hops: IMPORT-DIR and receipts (global/dirhop.h)
  *   sender.c    worker: a batch of orders -> local delivery and one send per
  *               next hop each, over one connection per next hop
  *   receiver.c  worker: one inbound hop -> packets accepted into a bay
@@ -77,6 +78,14 @@ int pickup_init(void);
 void pickup_event(void);
 void pickup_scan(struct sched *sc, const char *bay);	/* every drop of a bay, judged (sched.scan_drops) */
 int pickup_file(const char *bay, const char *path);	/* in a child */
+void pickup_watch_import(const char *dir);	/* import.c's directories */
+/* import.c: the directories the daemon imports from (IMPORT-DIR, and each
+ * directory PEER's for receipts): watched, and looked at every sweep */
+void import_watch(void);
+void import_scan(void);			/* queue an import job per directory */
+void import_event(const char *dir);	/* a file landed in dir */
+void import_exited(const char *dir);	/* its job ended: again if files came meanwhile */
+int import_run(const char *dir);	/* in a child; exit status */
 /* pickup_file's exits besides 0, 65 and 75: the master judges the drop again */
 #define PICKUP_CHANGED	3	/* not the file judged complete any more */
 #define PICKUP_WRITING	4	/* open for writing by some process */
