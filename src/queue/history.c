@@ -394,6 +394,53 @@ hist_format(const struct history *h, size_t *len)
 
 /* ---- the records ---- */
 
+struct ending {
+	const struct config *cf;
+	const struct order *o;
+	const char *result, *why;
+};
+
+static int
+note_end(void *arg, struct history *h, int exists)
+{
+	struct ending *e = arg;
+	const char *self = e->cf->node;
+	const struct order *o = e->o;
+	time_t now = time(NULL);
+
+	hist_from_order(h, o, self);
+	for (int i = 0; i < o->delivered.n; i++) {
+		const char *d = o->delivered.v[i], *nh;
+
+		if (strcmp(d, self) == 0 || hist_to_of(h, d))
+			continue;
+		nh = config_next_hop(e->cf, d);
+		hist_set_to(h, d, nh ? nh : d, now);
+	}
+	h->ended = now;
+	free(h->result);
+	free(h->why);
+	h->why = e->why ? xstrdup(e->why) : NULL;
+	if (e->result)
+		h->result = xstrdup(e->result);
+	else if (strcmp(h->role, "relay") == 0)
+		h->result = xstrdup("forwarded");
+	else if (strcmp(h->role, "destination") == 0 || h->nto == 0)
+		h->result = xstrdup("delivered");
+	else
+		h->result = xstrdup("sent");
+	return 0;
+}
+
+int
+hist_end(const struct config *cf, const char *bay, const struct order *o, const char *result,
+	 const char *why)
+{
+	struct ending e = {cf, o, result, why};
+
+	return hist_update(bay, o->id, note_end, &e);
+}
+
 int
 hist_load(const char *bay, const char *id, struct history *h)
 {

@@ -105,6 +105,12 @@ int hist_load(const char *bay, const char *id, struct history *h);
 typedef int (*hist_fn)(void *arg, struct history *h, int exists);
 int hist_update(const char *bay, const char *id, hist_fn fn, void *arg);
 
+/* o ended here, at node cf->node: its record gets when, the result (NULL:
+ * what its role did: "sent", "forwarded", "delivered") and why, and a
+ * to: line for each destination in o->delivered, by cf's next hop. */
+int hist_end(const struct config *cf, const char *bay, const struct order *o, const char *result,
+	     const char *why);
+
 /* Which of cf's bays holds done/ID (copied to bay): 0, or -1. */
 int hist_locate(const struct config *cf, const char *id, char *bay, size_t size);
 /* The ids recorded in bay's done/, sorted. */

@@ -50,49 +50,10 @@ history_is_data(const char *bay, const char *id)
 	return history_kind(bay, id, kind, sizeof(kind)) == 0 && strcmp(kind, PKT_KIND_DATA) == 0;
 }
 
-struct ending {
-	const struct order *o;
-	const char *result, *why;
-};
-
-static int
-note_end(void *arg, struct history *h, int exists)
-{
-	struct ending *e = arg;
-	const char *self = S->cf->node;
-	const struct order *o = e->o;
-	time_t now = time(NULL);
-
-	hist_from_order(h, o, self);
-	for (int i = 0; i < o->delivered.n; i++) {
-		const char *d = o->delivered.v[i], *nh;
-
-		if (strcmp(d, self) == 0 || hist_to_of(h, d))
-			continue;
-		nh = config_next_hop(S->cf, d);
-		hist_set_to(h, d, nh ? nh : d, now);
-	}
-	h->ended = now;
-	free(h->result);
-	free(h->why);
-	h->why = e->why ? xstrdup(e->why) : NULL;
-	if (e->result)
-		h->result = xstrdup(e->result);
-	else if (strcmp(h->role, "relay") == 0)
-		h->result = xstrdup("forwarded");
-	else if (strcmp(h->role, "destination") == 0 || h->nto == 0)
-		h->result = xstrdup("delivered");
-	else
-		h->result = xstrdup("sent");
-	return 0;
-}
-
 void
 history_end(const char *bay, const struct order *o, const char *result, const char *why)
 {
-	struct ending e = {o, result, why};
-
-	if (hist_update(bay, o->id, note_end, &e) < 0)
+	if (hist_end(S->cf, bay, o, result, why) < 0)
 		msg_warnx("order %s: history not recorded: %s", o->id, err_get());
 }
 
