@@ -10,6 +10,7 @@
  * Never sends or receives packet bytes itself.
  */
 #include "shipd.h"
+#include "keyproto.h"
 #include "../queue/progress.h"
 #include "../trust/trust.h"
 #include "../wire/wire.h"
@@ -99,16 +100,20 @@ child_setup(void)
 pid_t
 master_fork(struct job *j)
 {
-	int st[2] = {-1, -1};
+	int st[2] = {-1, -1}, kp[2];
 	char key[32];
 	pid_t pid;
 
+	if (keyproc_pair(kp) < 0)
+		return -1;
 	if (j->kind == J_SEND && pipe2(st, O_CLOEXEC | O_NONBLOCK) < 0) {
 		msg_warn("status pipe");
+		keyproc_parent(kp, -1, KP_WORKER);
 		return -1;
 	}
 	if ((pid = fork()) < 0) {
 		msg_warn("fork");
+		keyproc_parent(kp, -1, KP_WORKER);
 		if (st[0] >= 0) {
 			close(st[0]);
 			close(st[1]);
@@ -119,6 +124,7 @@ master_fork(struct job *j)
 		int rc = 0;
 
 		child_setup();
+		keyproc_child(kp);
 		if (S->tcpfd >= 0)
 			close(S->tcpfd);
 		if (S->udpfd >= 0)
@@ -145,6 +151,7 @@ master_fork(struct job *j)
 		}
 		_exit(rc);
 	}
+	keyproc_parent(kp, pid, j->kind == J_SEND ? KP_SENDER : KP_WORKER);
 	j->pid = pid;
 	j->started = time(NULL);
 	snprintf(key, sizeof(key), "%ld", (long)pid);
@@ -428,16 +435,22 @@ fork_receiver(const char *what)
 	struct job *j;
 	char key[32];
 	pid_t pid;
+	int kp[2];
 
+	if (keyproc_pair(kp) < 0)
+		return -1;
 	pid = fork();
 	if (pid < 0) {
 		msg_warn("fork receiver");
+		keyproc_parent(kp, -1, KP_RECEIVER);
 		return -1;
 	}
 	if (pid == 0) {
 		child_setup();
+		keyproc_child(kp);
 		return 0;
 	}
+	keyproc_parent(kp, pid, KP_RECEIVER);
 	j = xcalloc(1, sizeof(*j));
 	j->kind = J_RECEIVE;
 	j->id = xstrdup(what);
@@ -633,6 +646,8 @@ reload(void)
 	S->cf = cf;
 	S->sched.cf = cf;
 	S->keys = k;
+	S->kpfd = keyproc_start(child_setup);	/* the new keys; the old one finishes */
+	ep_add(S->kpfd);
 	if (pickup_init() == 0)
 		ep_add(S->inofd);
 	msg_info("reloaded %s", S->conf_path);
@@ -714,7 +729,7 @@ setup(void)
 	S->watches = htab_new();
 	S->udp_recent = htab_new();
 	S->statfds = htab_new();
-	S->tcpfd = S->udpfd = S->inofd = -1;
+	S->tcpfd = S->udpfd = S->inofd = S->kpfd = -1;
 	ep_add(S->sigfd);
 	ep_add(S->timerfd);
 	if (!S->poll_mode) {
@@ -740,6 +755,8 @@ master_run(void)
 	char range[32] = "ephemeral";
 
 	setup();
+	S->kpfd = keyproc_start(child_setup);	/* before any worker: they ask it */
+	ep_add(S->kpfd);
 	if (S->cf->min_port)
 		snprintf(range, sizeof(range), "%d-%d", S->cf->min_port, S->cf->max_port);
 	if (!S->poll_mode)
@@ -775,6 +792,12 @@ master_run(void)
 				accept_tcp();
 			else if (fd == S->udpfd)
 				recv_udp();
+			else if (fd == S->kpfd) {
+				int kp = keyproc_event(child_setup);
+
+				if (kp >= 0)
+					ep_add(S->kpfd = kp);
+			}
 			else if (fd != S->timerfd)
 				status_event(fd);
 			else {

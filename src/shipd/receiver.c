@@ -275,6 +275,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 			goto out;
 		}
 		got += m;
+		sandbox_test_hook("receiver-data");	/* test builds: a forbidden call */
 	}
 	if (got != o.size) {
 		sbuf_printf(&why, "truncated: %llu of %llu bytes", (unsigned long long)got,
@@ -379,9 +380,10 @@ int
 receiver_tcp(int fd, const struct sockaddr *from)
 {
 	char who[128];
-	struct hop *h = hop_accept_tcp(S->cf, S->keys, fd,
-				       S->cf->io_timeout < 15 ? S->cf->io_timeout : 15);
+	struct hop *h;
 
+	sandbox_enter(SANDBOX_RECEIVER);	/* before a byte from the network */
+	h = hop_accept_tcp(S->cf, S->keys, fd, S->cf->io_timeout < 15 ? S->cf->io_timeout : 15);
 	if (h == NULL) {
 		msg_warnx("refused hop from %s via tcp: %s", addr_str(from, who, sizeof(who)),
 			  err_get());
@@ -394,9 +396,11 @@ int
 receiver_udp(const void *dgram, size_t len, const struct sockaddr *from, socklen_t fromlen)
 {
 	char who[128];
-	struct hop *h = hop_accept_udp(S->cf, S->keys, dgram, len, from, fromlen,
-				       S->cf->io_timeout < 15 ? S->cf->io_timeout : 15);
+	struct hop *h;
 
+	sandbox_enter(SANDBOX_RECEIVER);
+	h = hop_accept_udp(S->cf, S->keys, dgram, len, from, fromlen,
+			   S->cf->io_timeout < 15 ? S->cf->io_timeout : 15);
 	if (h == NULL) {
 		msg_warnx("refused hop from %s via udp: %s", addr_str(from, who, sizeof(who)),
 			  err_get());
