@@ -112,6 +112,10 @@ struct pkt_extra {
 	const char *comment;		/* any text */
 	const char *kind;		/* NULL or "data": an ordinary packet, else
 					 * packet_kind_ok()'s name (shipd-cert(5)) */
+	int use_fd;			/* read fd (from its start), not src: a file the
+					 * caller opened, maybe with rights this process
+					 * lacks (the submission socket) */
+	int fd;
 };
 
 /* packet_seal with extras (x may be NULL). me's certificate, when it has

@@ -92,6 +92,8 @@ child_setup(void)
 		close(S->inofd);
 	if (S->timerfd >= 0)
 		close(S->timerfd);
+	if (S->subfd >= 0)
+		close(S->subfd);
 	/* other workers' status pipes are none of this child's business */
 	htab_walk(S->statfds, close_statfd, NULL);
 }
@@ -143,6 +145,9 @@ master_fork(struct job *j)
 			break;
 		case J_TRUST:
 			rc = control_announce();
+			break;
+		case J_SUBMIT:
+			rc = submitd_serve(j);
 			break;
 		case J_RECEIVE:
 			msg_panic("master_fork: receive jobs are forked by the listener");
@@ -729,7 +734,7 @@ setup(void)
 	S->watches = htab_new();
 	S->udp_recent = htab_new();
 	S->statfds = htab_new();
-	S->tcpfd = S->udpfd = S->inofd = S->kpfd = -1;
+	S->tcpfd = S->udpfd = S->inofd = S->kpfd = S->subfd = -1;
 	ep_add(S->sigfd);
 	ep_add(S->timerfd);
 	if (!S->poll_mode) {
@@ -745,6 +750,7 @@ setup(void)
 			ep_add(S->tcpfd);
 			ep_add(S->udpfd);
 		}
+		ep_add(S->subfd = submitd_listen());
 	}
 }
 
@@ -792,6 +798,8 @@ master_run(void)
 				accept_tcp();
 			else if (fd == S->udpfd)
 				recv_udp();
+			else if (fd == S->subfd)
+				submitd_accept();
 			else if (fd == S->kpfd) {
 				int kp = keyproc_event(child_setup);
 

@@ -14,6 +14,7 @@
  *   deliver.c   opening packets here, receipts, the receipt handler
  *   returns.c   expiry, turning orders around, notifications
  *   once.c      notes logged once per daemon run across children
+ *   submitd.c   the submission socket: shipctl submit's files, by descriptor
  *   keyproc.c   the key process: the only holder of the secret keys
  *   keyproto.c  what workers ask it, and how (keyproto.h)
  *   sandbox.c   seccomp allow lists for the key process and the workers
@@ -43,6 +44,7 @@ struct shipd {
 	int poll_mode;
 	int epfd, sigfd, inofd, tcpfd, udpfd, timerfd;
 	int kpfd;			/* the master's line to the key process (keyproc.c) */
+	int subfd;			/* the submission socket (submitd.c), or -1 */
 	int nsenders, nreceivers;
 	struct sched sched;		/* ready queue, busy set, next hops, timers */
 	struct htab *kids;		/* pid -> job */
@@ -83,6 +85,11 @@ void keyproc_parent(int sv[2], pid_t pid, enum kp_role role);
 enum sandbox_role { SANDBOX_KEYS, SANDBOX_RECEIVER, SANDBOX_SENDER };
 void sandbox_enter(enum sandbox_role r);	/* fatal when it cannot */
 void sandbox_test_hook(const char *where);	/* test builds only: a forbidden call */
+
+/* submitd.c: the submission socket (SUBMIT-SOCKET) */
+int submitd_listen(void);		/* master: the socket, or -1 (none configured) */
+void submitd_accept(void);		/* master: a submitter connected */
+int submitd_serve(const struct job *j);	/* in a child: seal what it handed over */
 
 /* runner.c: a sandboxed sender's helper that runs configured programs */
 void runner_start(void);

@@ -104,4 +104,53 @@ check "the transfer resumes and the file arrives whole" wait_for eval \
 	'[ -f "$(bay B)/incoming/mid.dat" ] && [ "$(sha256sum <"$(bay B)/incoming/mid.dat" | cut -c1-64)" = "$msum" ]'
 check "it was resumed, not sent again from the start" log_has B "(resumed)"
 check "bin/shipd has no test hook" eval '! grep -q SHIPD_TEST_FORBIDDEN "$TOP/bin/shipd"'
+
+# ---- 3. the submission socket
+grp=pssub$$ uin=psin$$ uout=psout$$
+users_cleanup() {
+	userdel "$uin" 2>/dev/null
+	userdel "$uout" 2>/dev/null
+	groupdel "$grp" 2>/dev/null
+	nodes_cleanup
+}
+trap users_cleanup EXIT
+groupadd "$grp" && useradd -M -N -s /usr/sbin/nologin -G "$grp" "$uin" &&
+	useradd -M -N -s /usr/sbin/nologin "$uout" || { fail "users for the test"; finish; }
+node_stop A
+echo "SUBMIT-SOCKET submit.sock" >>"$(conf A)"
+echo "SUBMIT-GROUP $grp" >>"$(conf A)"
+chmod 711 "$NODES" "$NODES/A"
+chmod 644 "$(conf A)"
+node_start A
+check "the daemon listens on the submission socket" wait_for test -S "$NODES/A/submit.sock"
+home=$(mktemp -d /tmp/privsep-user.XXXXXX)
+chmod 1777 "$home"
+as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
+as "$uin" sh -c "head -c 300000 /dev/urandom >'$home/in.dat'; chmod 600 '$home/in.dat'"
+usum=$(sha256sum <"$home/in.dat" | cut -c1-64)
+check "the submitter cannot read the key" eval '! as "$uin" cat "$NODES/A/shipd.key" >/dev/null 2>&1'
+check "the submitter cannot read the spool" eval '! as "$uin" ls "$(bay A)" >/dev/null 2>&1'
+id=$(as "$uin" "$SHIPCTL" -c "$(conf A)" submit --to B --hold-for-poll --copy "$home/in.dat" 2>"$NODES/in.err")
+rc=$?
+check "a member of SUBMIT-GROUP submits (exit $rc: $(head -n 1 "$NODES/in.err"))" test "$rc" -eq 0 -a -n "$id"
+uid=$(id -u "$uin")
+check "the order records the submitter's uid" 	eval 'grep -qx "submitter: uid $uid ($uin)" "$(bay A)/deferred/$id"'
+id2=$(as "$uin" "$SHIPCTL" -c "$(conf A)" submit --to B "$home/in.dat" 2>>"$NODES/in.err")
+check "without --copy the submitter's own file is removed, by the submitter" 	test -n "$id2" -a ! -e "$home/in.dat"
+check "the member's file arrives whole" wait_for eval \
+	'[ -f "$(bay B)/incoming/in.dat" ] && [ "$(sha256sum <"$(bay B)/incoming/in.dat" | cut -c1-64)" = "$usum" ]'
+as "$uout" sh -c "echo hello >'$home/out.dat'"
+as "$uout" "$SHIPCTL" -c "$(conf A)" submit --to B "$home/out.dat" >"$NODES/out.out" 2>"$NODES/out.err"
+rc=$?
+echo "# outsider: exit $rc: $(cat "$NODES/out.err")"
+check "a user outside SUBMIT-GROUP is refused (exit 77)" test "$rc" -eq 77
+check "with one line naming the group" \
+	eval '[ "$(wc -l <"$NODES/out.err")" -eq 1 ] && grep -q "may not submit: not in SUBMIT-GROUP $grp" "$NODES/out.err"'
+check "nothing queued for the outsider" test ! -s "$NODES/out.out" -a -e "$home/out.dat"
+check "the refusal is logged" log_has A "submission refused: uid $(id -u "$uout") ($uout)"
+node_stop A
+echo fallback >"$NODES/fb.dat"
+check "no daemon: root seals in process (the key is readable)" \
+	eval 'ctl A submit --to B "$NODES/fb.dat" >/dev/null 2>&1'
+rm -rf "$home"
 finish
