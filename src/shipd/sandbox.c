@@ -58,7 +58,8 @@ static const int common[] = {
 	SCMP_SYS(setitimer), SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime),
 	SCMP_SYS(getrusage), SCMP_SYS(times), SCMP_SYS(sched_getaffinity), SCMP_SYS(getcpu),
 	SCMP_SYS(membarrier), SCMP_SYS(clock_getres), SCMP_SYS(eventfd2), SCMP_SYS(mlock),
-	SCMP_SYS(munlock), SCMP_SYS(mincore), SCMP_SYS(getdents64),
+	SCMP_SYS(munlock), SCMP_SYS(mincore), SCMP_SYS(getdents64), SCMP_SYS(sendmmsg),
+	SCMP_SYS(recvmmsg),
 };
 
 /* the bays: files, directories, locks, durability, room */
@@ -146,8 +147,15 @@ sandbox_enter(enum sandbox_role r)
 	    /* signals: to this process only (raise, and the trap's own death) */
 	    seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_EQ, self)) < 0 ||
 	    seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, self)) < 0 ||
-	    /* sockets: the log's (unix datagram) for everyone */
-	    sock(c, AF_UNIX, SOCK_DGRAM) < 0)
+	    /* sockets: the log's (unix datagram) for everyone; others of the
+	     * unix kind (nscd, syslog's stream fallback) and netlink
+	     * (getaddrinfo's AI_ADDRCONFIG probe) fail, and the caller falls back */
+	    sock(c, AF_UNIX, SOCK_DGRAM) < 0 ||
+	    seccomp_rule_add(c, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 2,
+			     SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+			     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM)) < 0 ||
+	    seccomp_rule_add(c, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+			     SCMP_A0(SCMP_CMP_EQ, AF_NETLINK)) < 0)
 		goto out;
 	switch (r) {
 	case SANDBOX_KEYS:
