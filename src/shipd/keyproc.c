@@ -6,9 +6,10 @@
  * own socketpair that the master hands over (keyproto.h).
  *
  * It does only what needs the keys, and only what the asking worker's role
- * may ask: a receiver may sign its side of a hop handshake; a sender or
- * another worker may sign the client side, the header and trailer of this
- * node's own packets, and unwrap packet keys sealed to this node. What is
+ * may ask: a receiver may sign its side of a hop handshake and this node's
+ * own packets (the certificates it passes on); a sender or another worker
+ * may sign the client side, the header and trailer of this node's own
+ * packets, and unwrap packet keys sealed to this node. What is
  * to be signed is checked for what it claims to be (wire_hs_sign,
  * pkt_sign_header, pkt_sign_trailer) first. Never reads the network or a
  * bay; runs under its own seccomp filter (sandbox.c).
@@ -46,7 +47,9 @@ static const char *role_name[KP_NROLES] = {
 
 /* Which role may ask what. */
 static const unsigned char may[KP_NROLES][KEYOP_MAX] = {
-	[KP_RECEIVER] = {[KEYOP_HOP_SERVER] = 1},
+	/* a receiver seals too: a certificate its peer showed is passed on
+	 * (control_hop), in a packet of this node's own */
+	[KP_RECEIVER] = {[KEYOP_HOP_SERVER] = 1, [KEYOP_HEADER] = 1, [KEYOP_TRAILER] = 1},
 	[KP_SENDER] = {[KEYOP_HOP_CLIENT] = 1, [KEYOP_HEADER] = 1, [KEYOP_TRAILER] = 1,
 		       [KEYOP_UNWRAP] = 1},
 	[KP_WORKER] = {[KEYOP_HOP_CLIENT] = 1, [KEYOP_HEADER] = 1, [KEYOP_TRAILER] = 1,
