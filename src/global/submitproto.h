@@ -9,6 +9,9 @@
  *              class: C | name: N | expires: T | notify: A | comment: TEXT
  *              hold: 1
  *              end
+ *   greeting "ready", or one line "error 77 reason" when the caller may not
+ *            submit (sent on connecting, before the request: a refused
+ *            caller reads it without having sent anything)
  *   answer   "ok ID" per queued part then "end", or one line
  *            "error STATUS reason" (STATUS: shipctl's exit code)
  *

@@ -55,7 +55,7 @@ submit_via_socket(int s, struct submit_req *r, const char *file, struct strv *qu
 	struct sbuf req = {0};
 	char real[PATH_MAX];
 	int fd, rc = EX_TEMPFAIL;
-	ssize_t n;
+	ssize_t n = -1;
 
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
 		fprintf(stderr, "shipctl: submit: %s: %s\n", file, strerror(errno));
@@ -71,10 +71,13 @@ submit_via_socket(int s, struct submit_req *r, const char *file, struct strv *qu
 	if (submitproto_encode(&q, &req) < 0) {
 		fprintf(stderr, "shipctl: submit: %s: %s\n", file, err_get());
 		rc = EX_USAGE;
-	} else if (fd_send(s, fd, req.s, req.len) < 0 ||
-		   (n = fd_recv(s, ans, ANSWER_MAX, NULL)) <= 0)
+	} else if ((n = fd_recv(s, ans, ANSWER_MAX, NULL)) <= 0 ||
+		   /* the greeting: "ready", or why the caller may not submit */
+		   (n == 6 && memcmp(ans, "ready\n", 6) == 0 &&
+		    (fd_send(s, fd, req.s, req.len) < 0 ||
+		     (n = fd_recv(s, ans, ANSWER_MAX, NULL)) <= 0)))
 		fprintf(stderr, "shipctl: submit: %s: the daemon did not answer (%s)\n", file,
-			err_get());
+			n == 0 ? "it closed the connection" : err_get());
 	else {
 		char *line, *save;
 

@@ -132,6 +132,7 @@ submitd_accept(void)
 			close(fd);
 			continue;
 		}
+		answer(fd, "ready\n");	/* the caller sends only now: nothing unread is lost */
 		j = xcalloc(1, sizeof(*j));
 		j->kind = J_SUBMIT;
 		j->statfd = -1;

@@ -33,7 +33,10 @@ fd_send(int sock, int fd, const void *buf, size_t len)
 		n = sendmsg(sock, &m, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)len) {
-		err_set("sendmsg: %s", n < 0 ? strerror(errno) : "short write");
+		int e = n < 0 ? errno : EMSGSIZE;
+
+		err_set("sendmsg: %s", strerror(e));
+		errno = e;
 		return -1;
 	}
 	return 0;
