@@ -113,6 +113,8 @@ struct config {
 	int history_days;		/* HISTORY-DAYS: how long done/ records are kept */
 	char *log_dest;			/* LOG stderr|syslog|file:PATH[,..] */
 	char *spool_user;		/* USER: unprivileged account (optional) */
+	char *submit_socket;		/* SUBMIT-SOCKET: shipctl submit hands files here, or NULL */
+	char *submit_group;		/* SUBMIT-GROUP: who may (besides root and USER), or NULL */
 	char *keys_dir;			/* KEYS-DIR: NODE.pub files of known nodes, or NULL */
 	char *spool;			/* SPOOL (default /var/spool/shipd): -default's bays */
 	struct strv import_dirs;	/* IMPORT-DIR: media the daemon imports from */

@@ -38,6 +38,7 @@ dirhop_hop_order_text(const struct order *o, const struct strv *dests)
 	h.last_error = NULL;
 	h.next_attempt = 0;
 	h.source = NULL;
+	h.submitter = NULL;
 	h.keep_data = 0;
 	h.name = NULL;
 	h.comment = NULL;

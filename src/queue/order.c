@@ -61,6 +61,7 @@ order_free(struct order *o)
 	free(o->group);
 	free(o->return_reason);
 	free(o->source);
+	free(o->submitter);
 	strv_free(&o->exported);
 	order_init(o);
 }
@@ -206,7 +207,7 @@ enum ktype { K_VERSION, K_ID, K_NAME, K_LIST, K_TEXT, K_ADDR, K_TIME, K_INT, K_S
 enum kfield { F_VERSION, F_ID, F_GROUP, F_PART, F_ORIGIN, F_CLASS, F_DEST,
 	      F_DELIVERED, F_HOP, F_CREATED, F_EXPIRES, F_SIZE, F_DIGEST, F_NAME,
 	      F_SOURCE, F_KEEP, F_NOTIFY, F_COMMENT, F_ATTEMPTS, F_NEXT,
-	      F_LASTERR, F_RETURNING, F_RETREASON, F_EXPORTED, F_NFIELDS };
+	      F_LASTERR, F_RETURNING, F_RETREASON, F_SUBMITTER, F_EXPORTED, F_NFIELDS };
 
 static const struct key {
 	const char *name;
@@ -237,6 +238,7 @@ static const struct key {
 	{"last-error", F_LASTERR, K_TEXT, 0},
 	{"returning", F_RETURNING, K_BOOL, 0},
 	{"return-reason", F_RETREASON, K_TEXT, 0},
+	{"submitter", F_SUBMITTER, K_TEXT, 0},
 	{"exported", F_EXPORTED, K_EXPORT, 0},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -279,6 +281,7 @@ text_slot(struct order *o, enum kfield f)
 	case F_COMMENT: return &o->comment;
 	case F_LASTERR: return &o->last_error;
 	case F_RETREASON: return &o->return_reason;
+	case F_SUBMITTER: return &o->submitter;
 	case F_ORIGIN: return &o->origin;
 	case F_CLASS: return &o->sclass;
 	case F_GROUP: return &o->group;
@@ -610,6 +613,7 @@ order_format(const struct order *o, size_t *len)
 	if (o->returning)
 		sbuf_puts(&b, "returning: 1\n");
 	put_text(&b, "return-reason", o->return_reason);
+	put_text(&b, "submitter", o->submitter);
 	for (int i = 0; i < o->exported.n; i++)
 		sbuf_printf(&b, "exported: %s\n", o->exported.v[i]);
 	sbuf_puts(&b, "end\n");

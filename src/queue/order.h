@@ -52,6 +52,7 @@ struct order {
 	char *return_reason;		/* why it was turned around */
 	int keep_data;			/* -copy: keep the submitted source file */
 	char *source;			/* submitted file path (with --copy unset: removed after sealing) */
+	char *submitter;		/* "uid N (name)": who handed it to the submission socket */
 	struct strv exported;		/* "DEST NEXTHOP TIME": written to NEXTHOP's
 					 * directory at TIME (global/dirhop.h); DEST
 					 * stays in dests, ours, until the receipt */

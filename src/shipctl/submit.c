@@ -104,7 +104,7 @@ VERB(submit)
 	struct keys *me = NULL;
 	const char *expire = NULL, *pexpire = NULL, *out = NULL;
 	struct strv queued = {0};
-	int i, rc = EX_OK, wait = 0, hop = 0;
+	int i, rc = EX_OK, wait = 0, hop = 0, sock;
 	double timeout = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -197,6 +197,28 @@ VERB(submit)
 	}
 	c->keep_root = 1;	/* read the key first, then work in the bays as USER */
 	cf = ctl_config(c);
+	/*
+	 * A daemon listening on SUBMIT-SOCKET seals what it is handed: the
+	 * caller needs neither the key nor the spool. No daemon there (no
+	 * socket, nobody listening): seal here, which needs the key.
+	 */
+	if (!out && (sock = submit_socket_open(cf->submit_socket)) >= 0) {
+		for (int f = i; f < argc && rc == EX_OK; f++) {
+			if (f > i && (sock = submit_socket_open(cf->submit_socket)) < 0) {
+				fprintf(stderr, "shipctl: submit: %s: %s\n", cf->submit_socket,
+					strerror(errno));
+				rc = EX_TEMPFAIL;
+				break;
+			}
+			rc = submit_via_socket(sock, &r, argv[f], &queued);
+		}
+		goto queued;
+	}
+	if (!out && cf->submit_socket && errno != ENOENT && errno != ECONNREFUSED) {
+		fprintf(stderr, "shipctl: submit: %s: %s\n", cf->submit_socket, strerror(errno));
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
 
 	/* every file checked before any is queued */
 	for (int f = i; f < argc; f++)
@@ -242,6 +264,7 @@ VERB(submit)
 		fflush(stdout);
 		strv_free(&ids);
 	}
+queued:
 	if (rc == EX_OK && wait && ctl_daemon(c) == 0) {
 		/* nothing would ever move: say so now rather than wait forever */
 		fprintf(stderr, "shipctl: submit: --wait: no shipd runs on %s: queued, but nothing "

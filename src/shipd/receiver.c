@@ -206,6 +206,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 			goto out;
 		}
 		got += m;
+		sandbox_test_hook("receiver-data");	/* test builds: a forbidden call */
 	}
 	if (got != o.size) {
 		sbuf_printf(&why, "truncated: %llu of %llu bytes", (unsigned long long)got,
@@ -338,11 +339,13 @@ int
 receiver_tcp(int fd, const struct sockaddr *from)
 {
 	char who[128], name[256];
-	time_t t0 = time(NULL);
+	time_t t0;
 	int left;
 	struct hop *h;
 	const struct peer *p;
 
+	sandbox_enter(SANDBOX_RECEIVER);	/* before a byte from the network */
+	t0 = time(NULL);
 	/* a HELLO naming a peer of ours ranks this connection above silent
 	 * ones at the door (door.c); the handshake proves it or not */
 	if (hop_peek_hello(fd, S->cf->handshake_timeout * 1000, name, sizeof(name)) &&
@@ -355,7 +358,6 @@ receiver_tcp(int fd, const struct sockaddr *from)
 		return 1;
 	}
 	h = hop_accept_tcp(S->cf, S->keys, fd, left);
-
 	if (h == NULL) {
 		msg_warnx("refused hop from %s via tcp: %s", addr_str(from, who, sizeof(who)),
 			  err_get());
@@ -368,9 +370,10 @@ int
 receiver_udp(const void *dgram, size_t len, const struct sockaddr *from, socklen_t fromlen)
 {
 	char who[128];
-	struct hop *h = hop_accept_udp(S->cf, S->keys, dgram, len, from, fromlen,
-				       S->cf->handshake_timeout);
+	struct hop *h;
 
+	sandbox_enter(SANDBOX_RECEIVER);
+	h = hop_accept_udp(S->cf, S->keys, dgram, len, from, fromlen, S->cf->handshake_timeout);
 	if (h == NULL) {
 		msg_warnx("refused hop from %s via udp: %s", addr_str(from, who, sizeof(who)),
 			  err_get());

@@ -619,6 +619,8 @@ sender_run(const struct job *batch)
 {
 	int rc = 0;
 
+	runner_start();		/* the programs it may run, before it may not exec */
+	sandbox_enter(SANDBOX_SENDER);
 	for (const struct job *k = batch; k; k = k->batch) {
 		int r = send_order(k->bay, k->id, k->from);
 
