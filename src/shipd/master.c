@@ -132,7 +132,13 @@ master_fork(struct job *j)
 		int rc = 0;
 
 		child_setup();
-		keyproc_child(kp);
+		/* a sender to a directory hop signs the envelope itself (dirhop.c:
+		 * the key process has no request for it yet) and reads no network */
+		if (j->kind == J_SEND && j->hop && config_peer(S->cf, j->hop) &&
+		    config_peer(S->cf, j->hop)->dir)
+			close(kp[0]), close(kp[1]);
+		else
+			keyproc_child(kp);
 		if (S->tcpfd >= 0)
 			close(S->tcpfd);
 		if (S->udpfd >= 0)
