@@ -54,9 +54,11 @@ struct keys {
  *               b = SHA-256 of the body                      -> sig (64)
  *   UNWRAP      a = wrapped key (48), b = ephemeral (32),
  *               s1 = group, s2 = destination                -> packet key (32)
+ *   ENVELOPE    a = a directory hop's envelope or receipt up to
+ *               its signature line, from this node          -> sig (64)
  */
 enum keyop { KEYOP_HOP_SERVER = 1, KEYOP_HOP_CLIENT, KEYOP_HEADER, KEYOP_TRAILER,
-	     KEYOP_UNWRAP, KEYOP_MAX };
+	     KEYOP_UNWRAP, KEYOP_ENVELOPE, KEYOP_MAX };
 struct keyreq {
 	enum keyop op;
 	const uint8_t *a, *b;

@@ -107,9 +107,11 @@ write_receipt(struct imp *im, const struct envelope *e, const struct order *o, c
 	r.created = time(NULL);
 	for (int i = 0; i < o->dests.n; i++)
 		strv_add(&r.dests, o->dests.v[i]);
-	text = envelope_format(&r, im->me, &len);
 	snprintf(name, sizeof(name), "%s%s", e->id, DIRHOP_RCPT);
-	if (safe_write(im->dir, name, text, len, 0644) < 0)
+	if ((text = envelope_format(&r, im->me, &len)) == NULL)
+		msg_warnx("import %s: cannot sign the receipt %s for %s (it keeps the order until "
+			  "it expires): %s", im->dir, name, e->from, err_get());
+	else if (safe_write(im->dir, name, text, len, 0644) < 0)
 		msg_warnx("import %s: cannot write the receipt %s for %s (it keeps the order until "
 			  "it expires): %s", im->dir, name, e->from, err_get());
 	free(text);

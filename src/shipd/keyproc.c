@@ -20,6 +20,7 @@
  */
 #include "shipd.h"
 #include "keyproto.h"
+#include "../global/envelope.h"
 #include "../packet/packet.h"
 #include "../util/fdpass.h"
 #include "../util/log.h"
@@ -29,6 +30,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -51,9 +53,10 @@ static const unsigned char may[KP_NROLES][KEYOP_MAX] = {
 	 * (control_hop), in a packet of this node's own */
 	[KP_RECEIVER] = {[KEYOP_HOP_SERVER] = 1, [KEYOP_HEADER] = 1, [KEYOP_TRAILER] = 1},
 	[KP_SENDER] = {[KEYOP_HOP_CLIENT] = 1, [KEYOP_HEADER] = 1, [KEYOP_TRAILER] = 1,
-		       [KEYOP_UNWRAP] = 1},
+		       [KEYOP_UNWRAP] = 1, [KEYOP_ENVELOPE] = 1},
+	/* an import worker signs its receipts for a directory hop */
 	[KP_WORKER] = {[KEYOP_HOP_CLIENT] = 1, [KEYOP_HEADER] = 1, [KEYOP_TRAILER] = 1,
-		       [KEYOP_UNWRAP] = 1},
+		       [KEYOP_UNWRAP] = 1, [KEYOP_ENVELOPE] = 1},
 };
 
 static int
@@ -77,6 +80,8 @@ serve(const struct keyreq *rq, uint8_t *out)
 			return -1;
 		}
 		return pkt_unwrap(S->keys, rq->b, rq->s1, rq->s2, rq->a, out);
+	case KEYOP_ENVELOPE:
+		return envelope_sign(S->keys, node, (const char *)rq->a, rq->alen, out);
 	default:
 		msg_panic("key process: op %d passed decoding", rq->op);
 	}
@@ -173,6 +178,9 @@ keyproc_main(int ctl)
 			i--;
 		}
 	}
+	free(pf);
+	free(cl);
+	free(buf);
 	return 0;
 }
 

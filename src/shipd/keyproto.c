@@ -3,6 +3,7 @@
  * limits of each request, and a worker's side of the conversation.
  */
 #include "keyproto.h"
+#include "../global/envelope.h"
 #include "../packet/packet.h"
 #include "../util/log.h"
 #include "../util/mem.h"
@@ -30,6 +31,7 @@ static const struct {
 			   ED25519_SIG_LEN},
 	[KEYOP_UNWRAP] = {"unwrap", PKT_WRAPPED_KEY_LEN, PKT_WRAPPED_KEY_LEN, X25519_LEN,
 			  X25519_LEN, 1, AEAD_KEY_LEN},
+	[KEYOP_ENVELOPE] = {"envelope", 1, ENV_SIGN_MAX, 0, 0, 0, ED25519_SIG_LEN},
 };
 
 const char *

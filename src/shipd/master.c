@@ -104,6 +104,17 @@ child_setup(void)
 	door_child(S->door);
 }
 
+/*
+ * What ps(1) and top(1) call each child (at most 15 bytes): an operator
+ * tells senders from receivers and the key process at a glance, as with
+ * Postfix's smtp/smtpd/cleanup, and the tests count each role apart.
+ */
+static const char *const proc_name[] = {
+	[J_SEND] = "shipd-send", [J_PICKUP] = "shipd-pickup", [J_JOIN] = "shipd-join",
+	[J_RECEIVE] = "shipd-recv", [J_TRUST] = "shipd-trust", [J_IMPORT] = "shipd-import",
+	[J_SUBMIT] = "shipd-submit",
+};
+
 /* Fork a child for job j; the child never returns. */
 pid_t
 master_fork(struct job *j)
@@ -132,13 +143,8 @@ master_fork(struct job *j)
 		int rc = 0;
 
 		child_setup();
-		/* a sender to a directory hop signs the envelope itself (dirhop.c:
-		 * the key process has no request for it yet) and reads no network */
-		if (j->kind == J_SEND && j->hop && config_peer(S->cf, j->hop) &&
-		    config_peer(S->cf, j->hop)->dir)
-			close(kp[0]), close(kp[1]);
-		else
-			keyproc_child(kp);
+		prctl(PR_SET_NAME, proc_name[j->kind]);
+		keyproc_child(kp);
 		if (S->tcpfd >= 0)
 			close(S->tcpfd);
 		if (S->udpfd >= 0)
@@ -497,6 +503,7 @@ fork_receiver(const char *who, const char *src)
 	}
 	if (pid == 0) {
 		child_setup();
+		prctl(PR_SET_NAME, proc_name[J_RECEIVE]);
 		keyproc_child(kp);
 		close(sp[0]);
 		S->statfd = sp[1];

@@ -32,12 +32,14 @@ echo "# start: A master fds $fd0, RSS ${rss0} kB ($(master_rss_parts "$a")); B m
 
 # sample the children of both masters while the load runs
 (
-	maxa=0 maxb=0
+	maxa=0 maxb=0 maxra=0 maxrb=0
 	while [ ! -e "$work/stop" ]; do
-		ka=$(kids "$a") kb=$(kids "$b")
+		ka=$(workers "$a") kb=$(workers "$b") ra=$(receivers_of "$a") rb=$(receivers_of "$b")
 		((ka > maxa)) && maxa=$ka
 		((kb > maxb)) && maxb=$kb
-		echo "$maxa $maxb" >"$work/kids"
+		((ra > maxra)) && maxra=$ra
+		((rb > maxrb)) && maxrb=$rb
+		echo "$maxa $maxb $maxra $maxrb" >"$work/kids"
 		sleep 0.05
 	done
 ) &
@@ -65,11 +67,14 @@ drained() { incoming_at_least B "$PACKETS" && queue_empty A && queue_empty B; }
 WAIT=$DRAIN wait_for drained
 t2=$(date +%s)
 touch "$work/stop"; wait "$sampler"
-read -r maxa maxb <"$work/kids"
+read -r maxa maxb maxra maxrb <"$work/kids"
 echo "# delivered $(count_incoming B) of $PACKETS in $((t2 - t0))s ($((PACKETS / (t2 - t0 > 0 ? t2 - t0 : 1))) packets/s)"
-echo "# children at most: A $maxa (MAX-CHILDREN $MAXC), B $maxb (MAX-CHILDREN $MAXC + MAX-RECEIVERS $MAXR)"
-check "A never ran more than MAX-CHILDREN children ($maxa)" test "$maxa" -le "$MAXC"
-check "B never ran more than MAX-CHILDREN + MAX-RECEIVERS children ($maxb)" test "$maxb" -le $((MAXC + MAXR))
+echo "# workers at most (MAX-CHILDREN $MAXC): A $maxa, B $maxb; receivers at most (MAX-RECEIVERS $MAXR): A $maxra (receipts), B $maxrb"
+check "A never ran more than MAX-CHILDREN workers ($maxa)" test "$maxa" -le "$MAXC"
+check "B never ran more than MAX-CHILDREN workers ($maxb)" test "$maxb" -le "$MAXC"
+check "A never ran more than MAX-RECEIVERS receivers ($maxra)" test "$maxra" -le "$MAXR"
+check "B never ran more than MAX-RECEIVERS receivers ($maxrb)" test "$maxrb" -le "$MAXR"
+check "B's receivers ran ($maxrb)" test "$maxrb" -ge 1
 check "children were actually used in parallel (A $maxa)" test "$maxa" -ge 2
 
 verify_incoming B "$work/files.sums"
