@@ -103,10 +103,12 @@ asan:
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		OPT=-O1 tests
 
+# builds use every CPU (JOBS=N to choose); tests/run runs tests side by side
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check: deps
-	@$(MAKE) --no-print-directory tests
-	@$(MAKE) --no-print-directory asan
-	@$(MAKE) --no-print-directory fuzz-build
+	@$(MAKE) --no-print-directory -j$(JOBS) tests
+	@$(MAKE) --no-print-directory -j$(JOBS) asan
+	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	@tests/run
 
 demo: deps all
