@@ -118,6 +118,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	char offered[ORDER_ID_MAX], *otext;
 	struct pkt_verifier *v = NULL;
 	uint64_t off = 0, got;
+	off_t wb;			/* where writeback was last started */
 	int reply, fd = -1, type, rc = -1;
 	ssize_t m;
 
@@ -169,6 +170,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	}
 	if (lseek(fd, off, SEEK_SET) < 0 || xfer_send_offset(h, off) < 0)
 		goto out;
+	wb = (off_t)off;
 	for (got = off;;) {
 		if ((m = xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->io_timeout)) < 0) {
 			msg_warnx("packet %s from %s: transfer interrupted at byte %llu of %llu: %s",
@@ -206,6 +208,7 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 			goto out;
 		}
 		got += m;
+		writeback_start(fd, &wb, (off_t)got);
 		sandbox_test_hook("receiver-data");	/* test builds: a forbidden call */
 	}
 	if (got != o.size) {
