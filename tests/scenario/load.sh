@@ -34,7 +34,8 @@ echo "# start: A master fds $fd0, RSS ${rss0} kB ($(master_rss_parts "$a")); B m
 (
 	maxa=0 maxb=0 maxra=0 maxrb=0
 	while [ ! -e "$work/stop" ]; do
-		ka=$(workers "$a") kb=$(workers "$b") ra=$(receivers_of "$a") rb=$(receivers_of "$b")
+		read -r ka ra < <(role_counts "$a")
+		read -r kb rb < <(role_counts "$b")
 		((ka > maxa)) && maxa=$ka
 		((kb > maxb)) && maxb=$kb
 		((ra > maxra)) && maxra=$ra
