@@ -136,7 +136,8 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 		*why = xasprintf("%s (next hop down: not tried again before %s)", ps->why, until);
 		return NULL;
 	}
-	if ((cur = hop_connect(S->cf, S->keys, p, S->cf->io_timeout)) == NULL) {
+	if ((cur = hop_connect_via(S->cf, S->keys, p, S->cf->io_timeout,
+				   peer_udp_first(&S->sched, nh, time(NULL)))) == NULL) {
 		*why = xasprintf("%s (%s port %d) unreachable: %s", nh, p->host, p->port, err_get());
 		peer_failed(&S->sched, nh, *why, time(NULL));
 		strv_add(&failed_here, nh);
@@ -145,6 +146,7 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 		return NULL;
 	}
 	peer_connected(&S->sched, nh, time(NULL));
+	peer_transport(&S->sched, nh, hop_proto(cur), hop_tcp_timed_out(cur), time(NULL));
 	sender_status("U %s", nh);
 	peer_note(&S->sched, nh, PE_UP, hop_proto(cur), NULL, 0, 0);
 	control_hop(cur);	/* a certificate it showed may be news here */
