@@ -27,8 +27,9 @@
  * for TCP_BLOCKED_SECS (logged once, when it starts); the first one after
  * that tries TCP first again (the probe: one connect timeout per period
  * at most, instead of one per connection), and a connection over TCP
- * forgets it at once (logged). Times are given by the caller (the module tests play
- * with them).
+ * forgets it at once (logged).
+ *
+ * Times are given by the caller (the module tests play with them).
  */
 #include "sched.h"
 #include "../queue/peerfile.h"

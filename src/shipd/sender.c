@@ -19,7 +19,7 @@
  *
  * A next hop that answers "busy" (xfer.h: all its MAX-RECEIVERS taken) is
  * up: the worker says BYE, waits a short jittered pause (BUSY_TRIES of
- * them, growing from a quarter second to BUSY_PAUSE_MAX) and offers the
+ * them, growing from 0.125-0.25 s to 2-BUSY_PAUSE_MAX s) and offers the
  * same order again over a new connection. Still busy after that, the
  * order is put back in deferred/ for BUSY_DEFER..2*BUSY_DEFER seconds,
  * not counted as a failed attempt (no RETRY-MIN back-off), and the rest
