@@ -19,8 +19,17 @@
  * a worker's own failures update its copy (so the rest of its batch is not
  * tried) and are reported to the master over the status pipe. Memory only:
  * a restart, or the next `shipd --poll`, starts afresh. Never touches the
- * queue itself. Times are given by the caller (the module tests play
- * with them).
+ * queue itself.
+ *
+ * One thing is remembered in SPOOL/peers/ instead, across workers, polls
+ * and restarts: a peer whose TCP connect timed out (a firewall dropping
+ * it silently) while UDP then worked. Connections to it try UDP first
+ * for TCP_BLOCKED_SECS (logged once, when it starts); the first one after
+ * that tries TCP first again (the probe: one connect timeout per period
+ * at most, instead of one per connection), and a connection over TCP
+ * forgets it at once (logged).
+ *
+ * Times are given by the caller (the module tests play with them).
  */
 #include "sched.h"
 #include "../queue/peerfile.h"
@@ -141,6 +150,46 @@ peer_note(struct sched *sc, const char *name, enum peer_event_kind kind,
 				.error = why, .orders = orders, .bytes = bytes,
 				.down_until = p ? p->down_until : 0};
 
+	if (peerfile_note(sc->cf->spool, &ev) < 0)
+		msg_warnx("next hop %s: %s", name, err_get());
+}
+
+static time_t
+tcp_blocked_until(struct sched *sc, const char *name)
+{
+	struct peerfile pf;
+	time_t t = 0;
+
+	if (peerfile_read(sc->cf->spool, name, &pf) == 0)
+		t = pf.tcp_blocked_until;
+	peerfile_free(&pf);
+	return t;
+}
+
+int
+peer_udp_first(struct sched *sc, const char *name, time_t now)
+{
+	return tcp_blocked_until(sc, name) > now;
+}
+
+/* A connection to name was made over proto (after a TCP connect timeout?). */
+void
+peer_transport(struct sched *sc, const char *name, const char *proto, int tcp_timed_out,
+	       time_t now)
+{
+	time_t until = tcp_blocked_until(sc, name);
+	struct peer_event ev = {.peer = name, .kind = PE_TCP};
+
+	if (strcmp(proto, "udp") == 0 && tcp_timed_out) {
+		ev.down_until = now + TCP_BLOCKED_SECS;
+		if (until <= now)
+			msg_info("next hop %s: tcp connect timed out but udp works: udp first for "
+				 "%d s, then tcp is tried again", name, TCP_BLOCKED_SECS);
+	} else if (strcmp(proto, "tcp") == 0 && until) {
+		ev.down_until = 0;
+		msg_info("next hop %s: tcp works again: tcp first", name);
+	} else
+		return;
 	if (peerfile_note(sc->cf->spool, &ev) < 0)
 		msg_warnx("next hop %s: %s", name, err_get());
 }

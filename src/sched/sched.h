@@ -116,6 +116,11 @@ void peer_connected(struct sched *sc, const char *name, time_t now);
 int peer_may_start(struct sched *sc, const char *name, time_t now);	/* may a worker start */
 void peer_started(struct sched *sc, const char *name);	/* a worker took a batch for it */
 void peer_stopped(struct sched *sc, const char *name);	/* that worker exited */
+/* TCP that a firewall drops: UDP first until a probe (peers.c, TCP_BLOCKED_SECS). */
+#define TCP_BLOCKED_SECS	600
+int peer_udp_first(struct sched *sc, const char *name, time_t now);
+void peer_transport(struct sched *sc, const char *name, const char *proto, int tcp_timed_out,
+		    time_t now);
 /* Publish what a worker learnt of a next hop to SPOOL/peers/ (monitoring). */
 void peer_note(struct sched *sc, const char *name, enum peer_event_kind kind,
 	       const char *transport, const char *why, int orders, uint64_t bytes);

@@ -293,6 +293,9 @@ serve(struct hop *h)
 		if (take_offer(h, msg, n) < 0)
 			break;
 	}
+	/* everything it took is committed and answered: the slot is free for
+	 * the next hop now, not when this process has been reaped (door.c) */
+	door_tell(S->statfd, "D");
 	if (recv_orders)
 		peer_note(&S->sched, hop_peer(h)->name, PE_RECEIVED, hop_proto(h), NULL, recv_orders, recv_bytes);
 	hop_close(h);
@@ -311,7 +314,7 @@ busy(struct hop *h)
 	char why[128];
 	int type;
 
-	snprintf(why, sizeof(why), "busy: all %d receivers are taken; try again later",
+	snprintf(why, sizeof(why), XF_BUSY_REASON " all %d receivers are taken; try again later",
 		 S->cf->max_receivers);
 	msg = xmalloc(HOP_MAX_MSG);
 	while (xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->handshake_timeout) >= 0 &&

@@ -16,6 +16,15 @@
  * worker until its back-off ends: its orders are deferred with its last
  * error and no new connection attempt. A connection that broke mid-order
  * is not reused; the next order opens a new one.
+ *
+ * A next hop that answers "busy" (xfer.h: all its MAX-RECEIVERS taken) is
+ * up: the worker says BYE, waits a short jittered pause (BUSY_TRIES of
+ * them, growing from 0.125-0.25 s to 2-BUSY_PAUSE_MAX s) and offers the
+ * same order again over a new connection. Still busy after that, the
+ * order is put back in deferred/ for BUSY_DEFER..2*BUSY_DEFER seconds,
+ * not counted as a failed attempt (no RETRY-MIN back-off), and the rest
+ * of the batch for that hop follows it without a connection; the hop is
+ * never marked down for it.
  */
 #include "shipd.h"
 #include "../global/dirhop.h"
@@ -40,7 +49,24 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { HOP_OK = 0, HOP_TEMP = 1, HOP_PERM = 2 };
+enum { HOP_OK = 0, HOP_TEMP = 1, HOP_PERM = 2, HOP_BUSY = 3 };
+
+#define BUSY_TRIES	8	/* busy answers per order before it is put back */
+#define BUSY_PAUSE_MAX	4.0	/* seconds, the longest pause between two tries */
+#define BUSY_DEFER	10	/* seconds: put back for 1 to 2 times this */
+
+static struct strv busy_here;		/* next hops still busy after BUSY_TRIES */
+
+/* A number in [lo, 2*lo), different in every worker (they fork from one seed). */
+static double
+jitter(double lo)
+{
+	static unsigned seed;
+
+	if (seed == 0)
+		seed = (unsigned)getpid() ^ (unsigned)(now_mono() * 1e6);
+	return lo + lo * (rand_r(&seed) / ((double)RAND_MAX + 1));
+}
 
 /* A line on the status pipe to the master (see master_status_line). */
 void
@@ -110,7 +136,8 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 		*why = xasprintf("%s (next hop down: not tried again before %s)", ps->why, until);
 		return NULL;
 	}
-	if ((cur = hop_connect(S->cf, S->keys, p, S->cf->io_timeout)) == NULL) {
+	if ((cur = hop_connect_via(S->cf, S->keys, p, S->cf->io_timeout,
+				   peer_udp_first(&S->sched, nh, time(NULL)))) == NULL) {
 		*why = xasprintf("%s (%s port %d) unreachable: %s", nh, p->host, p->port, err_get());
 		peer_failed(&S->sched, nh, *why, time(NULL));
 		strv_add(&failed_here, nh);
@@ -119,6 +146,7 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 		return NULL;
 	}
 	peer_connected(&S->sched, nh, time(NULL));
+	peer_transport(&S->sched, nh, hop_proto(cur), hop_tcp_timed_out(cur), time(NULL));
 	sender_status("U %s", nh);
 	peer_note(&S->sched, nh, PE_UP, hop_proto(cur), NULL, 0, 0);
 	control_hop(cur);	/* a certificate it showed may be news here */
@@ -192,7 +220,7 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 	struct stat st;
 	ssize_t hn, n;
 	double t0 = now_mono();
-	int fd = -1, type, rc = HOP_TEMP, keep = 0;
+	int fd = -1, type, rc = HOP_TEMP, keep = 0, busy = 0;
 	uint64_t off = 0;
 	struct progress *pr = NULL;
 
@@ -217,6 +245,12 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 		goto out;
 	}
 	text = dirhop_hop_order_text(o, dests);
+	if (strv_has(&busy_here, nh)) {
+		*why = xasprintf("%s busy: no receiver free after %d tries", nh, BUSY_TRIES);
+		rc = HOP_BUSY;
+		goto out;
+	}
+again:
 	for (int fresh = 0;; fresh = 1) {
 		int reused;
 
@@ -236,6 +270,27 @@ send_hop(const char *bay, const struct order *o, const char *nh, const struct st
 			 err_get());
 		hop_drop(0);
 		h = NULL;
+	}
+	if (type == XF_TEMPFAIL && xfer_is_busy(msg, n)) {
+		const char *r = (const char *)msg + strlen(XF_BUSY_REASON);
+		int rn = (int)(n - strlen(XF_BUSY_REASON));
+		double pause = 0.125 * (1 << busy);
+
+		pause = jitter(pause < BUSY_PAUSE_MAX / 2 ? pause : BUSY_PAUSE_MAX / 2);
+		for (; rn > 0 && *r == ' '; r++, rn--)
+			;
+		hop_drop(1);	/* BYE: the receiver's busy worker leaves at once */
+		h = NULL;
+		if (++busy >= BUSY_TRIES) {
+			*why = xasprintf("%s busy: %.*s (%d tries)", nh, rn, r, busy);
+			strv_add(&busy_here, nh);
+			rc = HOP_BUSY;
+			goto out;
+		}
+		msg_info("order %s: %s busy (%.*s); trying again in %.1f s over a new connection",
+			 o->id, nh, rn, r, pause);
+		usleep(pause * 1e6);
+		goto again;
 	}
 	/* an answer to the offer leaves both sides ready for the next one */
 	keep = type == XF_HAVE || type == XF_TEMPFAIL || type == XF_REFUSE;
@@ -422,6 +477,26 @@ out:
 	strv_free(&todo);
 }
 
+/*
+ * Only "busy" next hops are left: back to deferred/ for a short, jittered
+ * while, without counting an attempt (bay_defer's back-off is for
+ * failures, and busy is not one).
+ */
+static void
+put_back_busy(const char *bay, struct order *o, struct claim *c, const char *why)
+{
+	int secs = (int)jitter(BUSY_DEFER);
+
+	free(o->last_error);
+	o->last_error = xstrdup(why);
+	o->next_attempt = time(NULL) + secs;
+	if (bay_rewrite(bay, o, Q_ACTIVE, Q_DEFERRED, o->next_attempt, c) < 0)
+		msg_warnx("order %s: put back: %s", o->id, err_get());
+	else
+		msg_info("order %s: put back for %ds: %s (a busy next hop: not a failed attempt)",
+			 o->id, secs, why);
+}
+
 /* One claimed order: 0 done, 1 deferred, else an exit status. */
 static int
 send_claimed(struct claim *c)
@@ -429,7 +504,7 @@ send_claimed(struct claim *c)
 	const char *self = S->cf->node, *bay = c->bay, *id = c->id;
 	struct order o;
 	struct strv hops_done = {0}, turned = {0}, forwarded = {0};
-	struct sbuf errs = {0}, turn_why = {0};
+	struct sbuf errs = {0}, turn_why = {0}, busy = {0};
 	int waiting = 0, rc = 0;
 
 	if (bay_load(bay, id, Q_ACTIVE, &o) < 0) {
@@ -523,6 +598,8 @@ send_claimed(struct claim *c)
 			i = -1;		/* the list changed: start over, skipping done hops */
 			if (bay_rewrite(bay, &o, Q_ACTIVE, Q_ACTIVE, 0, c) < 0)
 				msg_warnx("order %s: %s", o.id, err_get());
+		} else if (r == HOP_BUSY) {
+			join_errors(&busy, why);
 		} else if (r == HOP_PERM) {
 			for (int k = 0; k < mine.n; k++)
 				strv_add(&turned, mine.v[k]);
@@ -555,6 +632,9 @@ send_claimed(struct claim *c)
 			if (is_data)
 				history_end(bay, &o, NULL, NULL);
 		}
+	} else if (errs.len == 0 && busy.len) {
+		put_back_busy(bay, &o, c, busy.s);
+		rc = 1;
 	} else if (errs.len == 0 && !waiting && dirhop_all_exported(&o)) {
 		/* only exported destinations are left: wait for their receipts, or
 		 * expire (the queue manager takes it up again at its expiry) */
@@ -571,6 +651,8 @@ send_claimed(struct claim *c)
 			msg_info("order %s: part %d of %d waiting for the others", o.id, o.part,
 				 o.nparts);
 	} else {
+		if (busy.len)
+			join_errors(&errs, busy.s);
 		if (bay_defer(S->cf, bay, &o, Q_ACTIVE, errs.len ? errs.s : "waiting") < 0)
 			msg_warnx("order %s: defer: %s", o.id, err_get());
 		else
@@ -583,6 +665,7 @@ send_claimed(struct claim *c)
 	strv_free(&forwarded);
 	sbuf_free(&errs);
 	sbuf_free(&turn_why);
+	sbuf_free(&busy);
 	order_free(&o);
 	return rc;
 }

@@ -114,3 +114,11 @@ xfer_type_name(int type)
 	default: return "UNKNOWN";
 	}
 }
+
+int
+xfer_is_busy(const uint8_t *reason, size_t n)
+{
+	size_t k = strlen(XF_BUSY_REASON);
+
+	return n >= k && memcmp(reason, XF_BUSY_REASON, k) == 0;
+}

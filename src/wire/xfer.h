@@ -17,6 +17,16 @@
  * the receiver's copy and order are fsynced; HAVE means the packet id was
  * accepted here before (custody already moved). TEMPFAIL is retry-later
  * (bay full, busy); REFUSE is permanent (unroutable, cyclic, forged).
+ *
+ * "Busy" (hop protocol 3, since the door): a TEMPFAIL answering an OFFER
+ * whose reason begins with XF_BUSY_REASON ("busy:") says this receiver
+ * has no free slot (MAX-RECEIVERS) right now; nothing is wrong with the
+ * order, the hop or the connection, and every further OFFER on that
+ * connection gets the same answer. A sender that knows it says BYE and
+ * tries again shortly over a new connection; one that does not (any
+ * shipd speaking protocol 3) still reads a plain TEMPFAIL and defers the
+ * order, as before. Other temporary reasons never start with "busy:"
+ * (a full bay says "busy, no room: ...").
  */
 #ifndef SHIPD_XFER_H
 #define SHIPD_XFER_H
@@ -52,5 +62,9 @@ ssize_t xfer_recv(struct hop *h, int *type, uint8_t *buf, size_t size, int timeo
 int xfer_parse_offer(const uint8_t *p, size_t n, const uint8_t **hdr, size_t *hdrlen,
 		     const char **order, size_t *orderlen);
 const char *xfer_type_name(int type);
+
+#define XF_BUSY_REASON	"busy:"
+/* Is this TEMPFAIL reason the receiver's "no free slot, try again shortly"? */
+int xfer_is_busy(const uint8_t *reason, size_t n);
 
 #endif

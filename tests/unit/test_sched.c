@@ -3,8 +3,9 @@
  * struct sched and bays on disk: back-off arithmetic, batches grouped by
  * next hop (one worker at a time for a hop not known up), a dead next hop
  * remembered and tried again once per back-off period, an order newer
- * than the hop's failure still tried, and the queue manager's scans
- * (due deferred orders, joinable groups, a class filter).
+ * than the hop's failure still tried, a peer whose TCP is dropped
+ * remembered in its peer file (UDP first until the probe), and the queue
+ * manager's scans (due deferred orders, joinable groups, a class filter).
  */
 #include "t.h"
 #include "sched/sched.h"
@@ -317,6 +318,46 @@ newer_order_tried(void)
 	config_free(cf);
 }
 
+/*
+ * A TCP connect timeout then UDP: UDP first for TCP_BLOCKED_SECS, kept in
+ * SPOOL/peers/B (so another worker, or the next poll, knows it); a refused
+ * TCP (no timeout) or a plain TCP connection never sets it, and TCP that
+ * works clears it.
+ */
+static void
+tcp_blocked(void)
+{
+	char text[1024];
+	struct config *cf;
+	struct sched sc;
+	struct peerfile pf;
+	time_t t0 = time(NULL);
+
+	snprintf(text, sizeof(text), "NODE A\nSPOOL %s\nPEER B 127.0.0.1 4590 " KEY_B "\n"
+		 "STORAGE-CLASS -default %s\n", top, bay);
+	if ((cf = config_load_buf("tcp.conf", text, strlen(text))) == NULL) {
+		CHECK(!"config");
+		return;
+	}
+	sched_init(&sc, cf);
+	CHECK(!peer_udp_first(&sc, "B", t0));		/* never seen */
+	peer_transport(&sc, "B", "udp", 0, t0);		/* TCP refused, not dropped */
+	CHECK(!peer_udp_first(&sc, "B", t0));
+	peer_transport(&sc, "B", "udp", 1, t0);
+	CHECK(peer_udp_first(&sc, "B", t0 + 1));
+	CHECK(peer_udp_first(&sc, "B", t0 + TCP_BLOCKED_SECS - 1));
+	CHECK(!peer_udp_first(&sc, "B", t0 + TCP_BLOCKED_SECS));	/* the probe */
+	CHECK(!peer_udp_first(&sc, "C", t0 + 1));		/* other peers unaffected */
+	CHECK(peerfile_read(top, "B", &pf) == 0 && pf.tcp_blocked_until == t0 + TCP_BLOCKED_SECS);
+	peerfile_free(&pf);
+	peer_transport(&sc, "B", "tcp", 0, t0 + 5);	/* TCP works again */
+	CHECK(!peer_udp_first(&sc, "B", t0 + 6));
+	CHECK(peerfile_read(top, "B", &pf) == 0 && pf.tcp_blocked_until == 0);
+	peerfile_free(&pf);
+	sched_free(&sc);
+	config_free(cf);
+}
+
 /* deferred/: due ones queued where they are; the next wake-up is the earliest. */
 static void
 due_deferred(void)
@@ -418,6 +459,7 @@ main(void)
 	TEST(batch_share_and_probe);
 	TEST(dead_peer);
 	TEST(newer_order_tried);
+	TEST(tcp_blocked);
 	TEST(due_deferred);
 	TEST(joinable);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);

@@ -365,6 +365,51 @@ udp_fallback_messages(void)
 	messages_over(1);
 }
 
+/*
+ * hop_connect_via with udp_first: UDP even when TCP listens too (a peer
+ * whose TCP is known dropped); and a TCP that is refused (no listener) is
+ * not a "timed out" one, which is what a sender remembers.
+ */
+static void
+udp_first_connect(void)
+{
+	int port = ports(1);
+	struct config *cfB = mkconf("B", port, 0, 0), *cfA = mkconf("A", 0, 0, 0);
+	struct srv s;
+	struct hop *h;
+	char *out;
+
+	addpeer(cfB, "A", 0, kA);
+	addpeer(cfA, "B", port, kB);
+	s = serve(cfB, kB, 1, 1, 10, greet_echo);
+	h = hop_connect_via(cfA, kA, config_peer(cfA, "B"), 10, 1);
+	CHECK(h != NULL);
+	if (h) {
+		CHECK_STR(hop_proto(h), "udp");
+		CHECK(!hop_tcp_timed_out(h));
+		exchange(h);
+		hop_close(h);
+	} else
+		printf("#   %s\n", err_get());
+	out = server_wait(&s, NULL);
+	CHECK_HAS(out, "OK A udp");
+	free(out);
+	/* UDP only: TCP refused at once, then UDP; not remembered as blocked */
+	s = serve(cfB, kB, 0, 1, 10, greet_echo);
+	h = hop_connect(cfA, kA, config_peer(cfA, "B"), 10);
+	CHECK(h != NULL);
+	if (h) {
+		CHECK_STR(hop_proto(h), "udp");
+		CHECK(!hop_tcp_timed_out(h));
+		exchange(h);
+		hop_close(h);
+	}
+	out = server_wait(&s, NULL);
+	free(out);
+	freeconf(cfA);
+	freeconf(cfB);
+}
+
 static void
 xorshift_fill(uint64_t *st, uint8_t *b, size_t n)
 {
@@ -1432,6 +1477,7 @@ main(void)
 
 	TEST(tcp_messages);
 	TEST(udp_fallback_messages);
+	TEST(udp_first_connect);
 	TEST(udp_20mb_with_loss);
 	TEST(udp_20mb_throughput);
 	TEST(tcp_20mb_throughput);
