@@ -100,9 +100,11 @@ kids() { pgrep -P "$1" | wc -l; }
 # children of master $1 by role (the name each child gives itself, see
 # shipd(8) PROCESSES): workers are every job MAX-CHILDREN bounds, receivers
 # what MAX-RECEIVERS bounds
-# "WORKERS RECEIVERS" from one look at the children's names
-role_counts() { ps --ppid "$1" -o comm= | awk '{ if ($1 == "shipd-recv") r++; else w++ }
-	END { print w + 0, r + 0 }'; }
+# "WORKERS RECEIVERS" from one look at the children's names; a child that
+# has not named itself yet (still "shipd", an instant after its fork) is
+# neither: a real excess stays, and is counted once it has its name
+role_counts() { ps --ppid "$1" -o comm= | awk '$1 == "shipd-recv" { r++; next }
+	$1 ~ /^shipd-/ { w++ } END { print w + 0, r + 0 }'; }
 workers() { local w r; read -r w r < <(role_counts "$1"); echo "$w"; }
 receivers_of() { local w r; read -r w r < <(role_counts "$1"); echo "$r"; }
 
