@@ -10,7 +10,9 @@
  * gets one of its own (so that a peer brought back up is used for what is
  * submitted next, without waiting out the back-off; a failure moves the
  * mark forward again). Both times are in seconds, and an order of the same
- * second as the failure counts as newer. A connection that works clears it. While a peer is
+ * second as the failure counts as newer; in a `shipd --poll` pass
+ * (sc->one_pass) none is newer: nothing is submitted during the pass, so a
+ * next hop is tried once per pass. A connection that works clears it. While a peer is
  * not known to be up (at start, or when its back-off ran out) only one
  * worker at a time may try it: the probe. peer_note() publishes what the
  * workers learn to SPOOL/peers/ (queue/peerfile.h) for `shipctl peers`.
@@ -20,7 +22,8 @@
  * tried) and are reported to the master over the status pipe. Memory only:
  * a restart, or the next `shipd --poll`, starts afresh. Never touches the
  * queue itself. Times are given by the caller (the module tests play
- * with them).
+ * with them). The master parks ready orders of a down peer in its entry
+ * (batch.c); the jobs themselves belong to the busy set.
  */
 #include "sched.h"
 #include "../queue/peerfile.h"
@@ -56,7 +59,8 @@ peer_down(struct sched *sc, const char *name, time_t now, time_t created)
 {
 	struct peerstate *p = peer_state(sc, name);
 
-	return p && p->down_until && now < p->down_until && created < p->failed_at;
+	return p && p->down_until && now < p->down_until &&
+	       (created < p->failed_at || sc->one_pass);
 }
 
 void

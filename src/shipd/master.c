@@ -286,7 +286,7 @@ idle_trim(void)
 {
 	static int busy;
 
-	if (S->sched.rq_head || htab_count(S->kids) || htab_count(S->sched.busy)) {
+	if (sched_ready(&S->sched) || htab_count(S->kids) || htab_count(S->sched.busy)) {
 		busy = 1;
 		return;
 	}
@@ -295,13 +295,16 @@ idle_trim(void)
 	busy = 0;
 }
 
-/* Start ready jobs while the pool has room. */
+/*
+ * Start ready jobs while the pool has room (batch_next also gives back
+ * the orders parked for a next hop whose back-off ended).
+ */
 void
 master_dispatch(void)
 {
 	struct job *j, *k;
 
-	while (!S->stopping && S->sched.rq_head && S->nsenders < S->cf->max_children &&
+	while (!S->stopping && S->nsenders < S->cf->max_children &&
 	       (j = batch_next(&S->sched, time(NULL))) != NULL) {
 		if (master_fork(j) < 0) {
 			if (batch_is_peer(j->hop))
@@ -637,6 +640,8 @@ arm_timer(void)
 
 	if (S->sched.next_due && S->sched.next_due < when)
 		when = S->sched.next_due;
+	if (sched_parked_until(&S->sched) && sched_parked_until(&S->sched) < when)
+		when = sched_parked_until(&S->sched);
 	if (S->sweep_at && S->sweep_at < when)
 		when = S->sweep_at;
 	if (door_due(S->door, S->cf) >= 0 && now + door_due(S->door, S->cf) < when)
@@ -831,6 +836,18 @@ setup(void)
 	}
 }
 
+/*
+ * The end of a --poll pass: orders for a next hop that failed in it were
+ * not tried again (one connection attempt per hop and pass); they stay
+ * queued as they were, and count as failed attempts for the exit status.
+ */
+static void
+poll_parked(void *arg, const char *hop, const struct peerstate *p)
+{
+	msg_warnx("next hop %s down: %d order%s for it not tried in this pass, left queued: %s",
+		  hop, p->parked.n, p->parked.n == 1 ? "" : "s", p->why ? p->why : "unreachable");
+}
+
 int
 master_run(void)
 {
@@ -838,6 +855,7 @@ master_run(void)
 	char range[32] = "ephemeral";
 
 	setup();
+	S->sched.one_pass = S->poll_mode;	/* a hop is tried once per pass */
 	S->kpfd = keyproc_start(child_setup);	/* before any worker: they ask it */
 	ep_add(S->kpfd);
 	if (S->cf->min_port)
@@ -857,7 +875,7 @@ master_run(void)
 	for (;;) {
 		int n;
 
-		if (S->poll_mode && S->sched.rq_head == NULL && htab_count(S->kids) == 0)
+		if (S->poll_mode && sched_ready(&S->sched) == 0 && htab_count(S->kids) == 0)
 			break;
 		if (S->stopping)
 			break;
@@ -910,6 +928,7 @@ master_run(void)
 	ep_del(S->tcpfd);
 	stop_children();
 	if (S->poll_mode) {
+		S->failures += sched_parked(&S->sched, poll_parked, NULL);
 		msg_info("poll done: %d attempt%s failed", S->failures, S->failures == 1 ? "" : "s");
 		if (S->failures && !log_to_stderr())
 			fprintf(stderr, "shipd: poll done: %d attempt%s failed; exit 75, "
