@@ -43,6 +43,7 @@ struct job {
 	int connfd;			/* J_SUBMIT: the submitter's connection */
 	struct sbuf status;		/* partial status line */
 	int nfailed;			/* orders the worker deferred */
+	int skipped;			/* the worker left it unclaimed: its hop is down */
 };
 
 /*

@@ -198,6 +198,7 @@ master_fork(struct job *j)
  *   U HOP      it connected to next hop HOP
  *   X HOP WHY  it could not connect to HOP
  *   F ID       it deferred ID (a failed attempt, for --poll's status)
+ *   S ID       it left ID unclaimed, its next hop down: queued again (parked)
  */
 void
 master_status_line(struct job *j, const char *line)
@@ -219,6 +220,11 @@ master_status_line(struct job *j, const char *line)
 		break;
 	case 'F':
 		j->nfailed++;
+		break;
+	case 'S':
+		for (struct job *k = j; k; k = k->batch)
+			if (strcmp(k->id, arg) == 0)
+				k->skipped = 1;
 		break;
 	default:
 		msg_warnx("send worker %ld: unknown status line \"%.40s\"", (long)j->pid, line);
@@ -364,7 +370,7 @@ send_exited(struct job *j, int status)
 		peer_stopped(&S->sched, j->hop);
 	for (k = j; k; k = next) {
 		next = k->batch;
-		if (!S->stopping) {
+		if (!S->stopping && !k->skipped) {
 			/* deferred by the worker: its mtime is the next attempt */
 			if (bay_path(p, sizeof(p), k->bay, Q_DEFERRED, k->id) == 0 &&
 			    stat(p, &st) == 0) {
@@ -375,6 +381,9 @@ send_exited(struct job *j, int status)
 				strv_add(&again, k->id);	/* not reached */
 		}
 		htab_del(S->sched.busy, k->key);
+		/* left as it was, its next hop down: parked with it (batch.c) */
+		if (k->skipped && !S->stopping)
+			qmgr_enqueue_from(&S->sched, J_SEND, k->bay, k->id, k->from);
 		if (k != j)
 			job_free(k);
 	}
