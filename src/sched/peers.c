@@ -116,6 +116,27 @@ peer_may_start(struct sched *sc, const char *name, time_t now)
 	return p->running == 0;
 }
 
+static void
+retry_one(void *arg, const char *name, void *v)
+{
+	struct peerstate *p = v;
+
+	p->down_until = 0;	/* failures stay: a new failure backs off longer */
+}
+
+/*
+ * An administrator's poll (`shipd --poll` beside a running daemon): what
+ * is known down is tried again now, by one worker per next hop, and its
+ * parked orders follow if it connects (like Postfix's flush, which
+ * forgets dead destinations).
+ */
+void
+peer_retry_all(struct sched *sc)
+{
+	if (sc->peers)
+		htab_walk(sc->peers, retry_one, NULL);
+}
+
 void
 peer_started(struct sched *sc, const char *name)
 {

@@ -137,6 +137,8 @@ int peer_down(struct sched *sc, const char *name, time_t now, time_t created);
 void peer_failed(struct sched *sc, const char *name, const char *why, time_t now);
 void peer_connected(struct sched *sc, const char *name, time_t now);
 int peer_may_start(struct sched *sc, const char *name, time_t now);	/* may a worker start */
+/* A poll request: every next hop known down may be tried again (one probe). */
+void peer_retry_all(struct sched *sc);
 void peer_started(struct sched *sc, const char *name);	/* a worker took a batch for it */
 void peer_stopped(struct sched *sc, const char *name);	/* that worker exited */
 /* Publish what a worker learnt of a next hop to SPOOL/peers/ (monitoring). */

@@ -649,7 +649,8 @@ arm_timer(void)
 
 	if (S->sched.next_due && S->sched.next_due < when)
 		when = S->sched.next_due;
-	if (sched_parked_until(&S->sched) && sched_parked_until(&S->sched) < when)
+	/* past: released by the next dispatch (a worker's exit, if the pool is full) */
+	if (sched_parked_until(&S->sched) > now && sched_parked_until(&S->sched) < when)
 		when = sched_parked_until(&S->sched);
 	if (S->sweep_at && S->sweep_at < when)
 		when = S->sweep_at;
@@ -790,6 +791,7 @@ handle_signal(void)
 			break;
 		case SIGUSR1:	/* `shipd --poll` while we run (lock.c) */
 			msg_info("poll requested: trying everything in every bay now");
+			peer_retry_all(&S->sched);	/* next hops known down too, once */
 			qmgr_scan_all(&S->sched, 1);
 			qmgr_purge(&S->sched);
 			break;

@@ -624,8 +624,9 @@ send_order(const char *bay, const char *id, enum qstate from)
 static int
 hop_known_down(const struct job *k)
 {
-	return batch_is_peer(k->hop) &&
-	       (strv_has(&failed_here, k->hop) || peer_down(&S->sched, k->hop, time(NULL), k->created));
+	/* as the master judges it (batch.c): one newer than the failure is
+	 * not parked there, so it is deferred here as before, not handed back */
+	return batch_is_peer(k->hop) && peer_down(&S->sched, k->hop, time(NULL), k->created);
 }
 
 /* The worker's batch, in order; exits 1 if any order was deferred. */
