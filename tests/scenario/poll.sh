@@ -42,6 +42,8 @@ grep -q "next hop B down: $((n - 1)) orders for it not tried in this pass, left 
 check "all $n orders still queued" test "$(ctl A ls --json | jq length)" -eq "$n"
 check "one order carries the attempt" \
 	test "$(ctl A ls --json | jq '[.[] | select(.attempts > 0)] | length')" -eq 1
+waiting=$(ctl A ls | grep -c "waiting: next hop B down until")
+check "ls says why the untried ones wait (got $waiting of $((n - 1)))" test "$waiting" -eq $((n - 1))
 node_start B || { fail "start B"; finish; }
 $SHIPD -c "$(conf A)" --poll >"$work/poll4.log" 2>&1
 rc=$?
