@@ -211,21 +211,17 @@ unpark(void *arg, const char *name, void *v)
 	struct unpark *u = arg;
 	struct peerstate *p = v;
 	struct jobq *q = &u->sc->rq[J_SEND];
-	struct job *j;
 
 	if (p->parked.n == 0 || (p->down_until && u->now < p->down_until))
 		return;
-	while ((j = p->parked.tail) != NULL) {
-		jobq_del(&p->parked, j);
-		j->prev = NULL;
-		j->next = q->head;
-		if (q->head)
-			q->head->prev = j;
-		else
-			q->tail = j;
-		q->head = j;
-		q->n++;
-	}
+	p->parked.tail->next = q->head;
+	if (q->head)
+		q->head->prev = p->parked.tail;
+	else
+		q->tail = p->parked.tail;
+	q->head = p->parked.head;
+	q->n += p->parked.n;
+	memset(&p->parked, 0, sizeof(p->parked));
 }
 
 /*

@@ -426,6 +426,13 @@ down_hop_parked(void)
 	qmgr_enqueue(&sc, J_SEND, bay, order_to(bay, "B", Q_OUTGOING, t0));
 	CHECK(batch_next(&sc, t0) == NULL);
 	CHECK_INT(sched_parked(&sc, NULL, NULL), 1);
+	/* a poll request tries the hop again at once: the parked order probes */
+	peer_retry_all(&sc);
+	j = batch_next(&sc, t0 + 1);
+	CHECK(j && strcmp(j->hop, "B") == 0);
+	CHECK_INT(sched_parked(&sc, NULL, NULL), 0);
+	CHECK_INT(peer_state(&sc, "B")->failures, 1);	/* a new failure backs off longer */
+	done(&sc, j);
 	sched_free(&sc);
 	config_free(cf);
 }
