@@ -16,10 +16,12 @@
  * A next hop that is not known to be up gets one worker at a time (the
  * probe, see peers.c); jobs waiting for it are passed over, and the next
  * startable job within BATCH_WINDOW of the queue's head is taken instead.
- * A next hop known down costs its orders nothing: they are parked in its
- * peers.c entry, still in the busy set and untouched on disk, until its
- * back-off ends (sched_parked_until says when) or it connects; then they
- * are ready again, first in line. Each kind of job has its own ready
+ * In a --poll pass (sc->one_pass) a next hop known down costs its orders
+ * nothing: they are parked in its peers.c entry, still in the busy set
+ * and untouched on disk, until its back-off ends (sched_parked_until says
+ * when) or it connects; then they are ready again, first in line. (The
+ * daemon still has its workers defer each of them, without a connection
+ * attempt, so that each order records why it waits.) Each kind of job has its own ready
  * queue, and batch_next takes the kinds in turn.
  * Never forks, never moves an order.
  */
@@ -153,7 +155,7 @@ gather(struct sched *sc, struct job *j, time_t now)
 	     k = next, seen++) {
 		next = k->next;
 		if (strcmp(k->bay, j->bay) != 0 || strcmp(k->hop, hop) != 0 ||
-		    (batch_is_peer(hop) && peer_down(sc, hop, now, k->created)))
+		    (sc->one_pass && batch_is_peer(hop) && peer_down(sc, hop, now, k->created)))
 			continue;
 		jobq_del(q, k);
 		*tail = k;
@@ -165,9 +167,9 @@ gather(struct sched *sc, struct job *j, time_t now)
 
 /*
  * The first send that may start: one for here, one that goes alone, or
- * one for a next hop that may take a worker (peers.c). An order whose
- * next hop is known down (and that is not newer than its failure) is not
- * started only to be deferred: it leaves the ready queue for the hop's
+ * one for a next hop that may take a worker (peers.c). In a --poll pass
+ * an order whose next hop is known down is not started only to be
+ * deferred: it leaves the ready queue for the hop's
  * parked list, untouched on disk, at the cost of reading it once, and
  * does not count in the window.
  */
@@ -184,7 +186,7 @@ next_send(struct sched *sc, time_t now)
 		next = j->next;
 		if (!batch_is_peer(hop))
 			return j;
-		if (peer_down(sc, hop, now, j->created)) {
+		if (sc->one_pass && peer_down(sc, hop, now, j->created)) {
 			jobq_del(q, j);
 			jobq_add(&peer_state(sc, hop)->parked, j);
 			continue;

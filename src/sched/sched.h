@@ -80,7 +80,8 @@ struct sched {
 	int quiet;			/* a worker's copy: the master logs next hops */
 	struct jobq rq[J_NKINDS];	/* a ready queue per job kind, taken in turn */
 	int rq_turn;			/* the kind batch_next looks at first */
-	int one_pass;			/* shipd --poll: every order predates a failure */
+	int one_pass;			/* shipd --poll: every order predates a failure,
+					 * and a down hop's orders are parked */
 	struct htab *busy;		/* key -> job: queued or running */
 	struct htab *peers;		/* next hop name -> struct peerstate */
 	time_t next_due;		/* earliest deferred retry, 0 = none */
@@ -115,8 +116,9 @@ void job_free(struct job *j);
 
 /*
  * batch.c: the next job to start (its batch gathered), or NULL; the kinds
- * that have ready jobs take turns. Orders for a next hop known down are
- * parked with it (not started) until its back-off ends or it connects.
+ * that have ready jobs take turns. In a --poll pass (one_pass), orders
+ * for a next hop known down are parked with it (not started) until its
+ * back-off ends or it connects.
  */
 struct job *batch_next(struct sched *sc, time_t now);
 const char *job_hop(struct sched *sc, struct job *j);

@@ -35,9 +35,9 @@ usage(void)
 }
 
 /*
- * The daemon parks the orders of a next hop known down without rewriting
- * them (sched/batch.c): one that carries no error of its own says so, from
- * SPOOL/peers/ (peerfile.h). Each peer's file is read once per listing.
+ * A --poll pass leaves the orders of a next hop known down as they are
+ * (sched/batch.c): one that carries no error of its own says why it waits,
+ * from SPOOL/peers/ (peerfile.h). Each peer's file is read once per listing.
  */
 #define HOPS_SEEN	32
 static char *

@@ -939,13 +939,19 @@ master_run(void)
 	ep_del(S->tcpfd);
 	stop_children();
 	if (S->poll_mode) {
-		S->failures += sched_parked(&S->sched, poll_parked, NULL);
-		msg_info("poll done: %d attempt%s failed", S->failures, S->failures == 1 ? "" : "s");
-		if (S->failures && !log_to_stderr())
-			fprintf(stderr, "shipd: poll done: %d attempt%s failed; exit 75, "
+		int left = sched_parked(&S->sched, poll_parked, NULL);
+		char more[64] = "";
+
+		if (left)
+			snprintf(more, sizeof(more), ", %d order%s left for a next hop down", left,
+				 left == 1 ? "" : "s");
+		msg_info("poll done: %d attempt%s failed%s", S->failures,
+			 S->failures == 1 ? "" : "s", more);
+		if ((S->failures || left) && !log_to_stderr())
+			fprintf(stderr, "shipd: poll done: %d attempt%s failed%s; exit 75, "
 				"try again later (see the log)\n", S->failures,
-				S->failures == 1 ? "" : "s");
-		return S->failures ? 75 : 0;
+				S->failures == 1 ? "" : "s", more);
+		return S->failures || left ? 75 : 0;
 	}
 	msg_info("stopped");
 	return 0;

@@ -14,8 +14,9 @@
  * A next hop that could not be reached is down (peers.c) for the rest of
  * the batch and, once the master hears it on the status pipe, for every
  * worker until its back-off ends: its orders are deferred with its last
- * error and no new connection attempt; what is left of the batch for it
- * is not claimed at all but handed back (sender_run). A connection that broke mid-order
+ * error and no new connection attempt (in a --poll pass what is left of
+ * the batch for it is not claimed at all but handed back: sender_run).
+ * A connection that broke mid-order
  * is not reused; the next order opens a new one.
  */
 #include "shipd.h"
@@ -615,18 +616,17 @@ send_order(const char *bay, const char *id, enum qstate from)
 }
 
 /*
- * Once the batch's next hop failed (here, or as the master knew when it
- * forked us), the rest of the batch is not claimed only to be deferred
- * one durable rewrite at a time: each is left as it is and named to the
- * master ("S ID"), which parks it with the hop (batch.c). The order that
- * made the attempt is deferred and carries the error.
+ * In a --poll pass, once the batch's next hop failed, the rest of the
+ * batch is not claimed only to be deferred one durable rewrite at a time:
+ * each is left as it is and named to the master ("S ID"), which parks it
+ * with the hop (batch.c). The order that made the attempt is deferred and
+ * carries the error. The daemon's workers defer each as before.
  */
 static int
 hop_known_down(const struct job *k)
 {
-	/* as the master judges it (batch.c): one newer than the failure is
-	 * not parked there, so it is deferred here as before, not handed back */
-	return batch_is_peer(k->hop) && peer_down(&S->sched, k->hop, time(NULL), k->created);
+	return S->sched.one_pass && batch_is_peer(k->hop) &&
+	       peer_down(&S->sched, k->hop, time(NULL), k->created);
 }
 
 /* The worker's batch, in order; exits 1 if any order was deferred. */

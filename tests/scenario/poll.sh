@@ -39,6 +39,8 @@ failed=$(grep -c "attempt to B failed" "$work/poll3.log")
 check "one failed attempt logged, not $n (got $failed)" test "$failed" -eq 1
 grep -q "next hop B down: $((n - 1)) orders for it not tried in this pass, left queued" \
 	"$work/poll3.log" && ok "the pass names what it left queued" || fail "no summary of the orders left"
+grep -q "poll done: 1 attempt failed, $((n - 1)) orders left for a next hop down" "$work/poll3.log" &&
+	ok "the pass counts one attempt, not $n" || fail "poll done line"
 check "all $n orders still queued" test "$(ctl A ls --json | jq length)" -eq "$n"
 check "one order carries the attempt" \
 	test "$(ctl A ls --json | jq '[.[] | select(.attempts > 0)] | length')" -eq 1
