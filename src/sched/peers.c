@@ -22,8 +22,8 @@
  * tried) and are reported to the master over the status pipe. Memory only:
  * a restart, or the next `shipd --poll`, starts afresh. Never touches the
  * queue itself. Times are given by the caller (the module tests play
- * with them). The master parks ready orders of a down peer in its entry
- * (batch.c); the jobs themselves belong to the busy set.
+ * with them). In a --poll pass the master parks ready orders of a down
+ * peer in its entry (batch.c); the jobs themselves belong to the busy set.
  */
 #include "sched.h"
 #include "../queue/peerfile.h"
@@ -126,8 +126,8 @@ retry_one(void *arg, const char *name, void *v)
 
 /*
  * An administrator's poll (`shipd --poll` beside a running daemon): what
- * is known down is tried again now, by one worker per next hop, and its
- * parked orders follow if it connects (like Postfix's flush, which
+ * is known down is tried again now, by one worker per next hop, and the
+ * rest of its orders follow if it connects (like Postfix's flush, which
  * forgets dead destinations).
  */
 void

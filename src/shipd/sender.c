@@ -641,8 +641,7 @@ sender_run(const struct job *batch)
 		int r;
 
 		if (hop_known_down(k)) {
-			sender_status("S %s", k->id);
-			rc = 1;
+			sender_status("S %s", k->id);	/* counted by the master, not here */
 			continue;
 		}
 		r = send_order(k->bay, k->id, k->from);
