@@ -25,6 +25,9 @@ test "$(ctl A ls --json | jq length)" -eq 0 && ok "queue empty after the poll" |
 # Many orders for a next hop that is down: a pass tries it once, not once
 # per order; the others stay queued untouched, and go when it is back.
 node_stop B
+# a back-off longer than the test: B stays known down for the whole pass
+# and while ls looks (the suite's RETRY-MIN of 1s would let it lapse)
+sed -i 's/^RETRY-MIN .*/RETRY-MIN 60s/; s/^RETRY-MAX .*/RETRY-MAX 60s/' "$(conf A)"
 n=40
 for i in $(seq $n); do
 	echo "many $i" >"$work/m$i.txt"
