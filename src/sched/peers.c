@@ -10,7 +10,9 @@
  * gets one of its own (so that a peer brought back up is used for what is
  * submitted next, without waiting out the back-off; a failure moves the
  * mark forward again). Both times are in seconds, and an order of the same
- * second as the failure counts as newer. A connection that works clears it. While a peer is
+ * second as the failure counts as newer; in a `shipd --poll` pass
+ * (sc->one_pass) none is newer: nothing is submitted during the pass, so a
+ * next hop is tried once per pass. A connection that works clears it. While a peer is
  * not known to be up (at start, or when its back-off ran out) only one
  * worker at a time may try it: the probe. peer_note() publishes what the
  * workers learn to SPOOL/peers/ (queue/peerfile.h) for `shipctl peers`.
@@ -19,7 +21,8 @@
  * a worker's own failures update its copy (so the rest of its batch is not
  * tried) and are reported to the master over the status pipe. Memory only:
  * a restart, or the next `shipd --poll`, starts afresh. Never touches the
- * queue itself.
+ * queue itself. In a --poll pass the master parks ready orders of a down
+ * peer in its entry (batch.c); the jobs themselves belong to the busy set.
  *
  * One thing is remembered in SPOOL/peers/ instead, across workers, polls
  * and restarts: a peer whose TCP connect timed out (a firewall dropping
@@ -65,7 +68,8 @@ peer_down(struct sched *sc, const char *name, time_t now, time_t created)
 {
 	struct peerstate *p = peer_state(sc, name);
 
-	return p && p->down_until && now < p->down_until && created < p->failed_at;
+	return p && p->down_until && now < p->down_until &&
+	       (created < p->failed_at || sc->one_pass);
 }
 
 void
@@ -119,6 +123,27 @@ peer_may_start(struct sched *sc, const char *name, time_t now)
 	if (p->up || (p->down_until && now < p->down_until))
 		return 1;
 	return p->running == 0;
+}
+
+static void
+retry_one(void *arg, const char *name, void *v)
+{
+	struct peerstate *p = v;
+
+	p->down_until = 0;	/* failures stay: a new failure backs off longer */
+}
+
+/*
+ * An administrator's poll (`shipd --poll` beside a running daemon): what
+ * is known down is tried again now, by one worker per next hop, and the
+ * rest of its orders follow if it connects (like Postfix's flush, which
+ * forgets dead destinations).
+ */
+void
+peer_retry_all(struct sched *sc)
+{
+	if (sc->peers)
+		htab_walk(sc->peers, retry_one, NULL);
 }
 
 void

@@ -14,7 +14,9 @@
  * A next hop that could not be reached is down (peers.c) for the rest of
  * the batch and, once the master hears it on the status pipe, for every
  * worker until its back-off ends: its orders are deferred with its last
- * error and no new connection attempt. A connection that broke mid-order
+ * error and no new connection attempt (in a --poll pass what is left of
+ * the batch for it is not claimed at all but handed back: sender_run).
+ * A connection that broke mid-order
  * is not reused; the next order opens a new one.
  *
  * A next hop that answers "busy" (xfer.h: all its MAX-RECEIVERS taken) is
@@ -696,6 +698,20 @@ send_order(const char *bay, const char *id, enum qstate from)
 	return rc;
 }
 
+/*
+ * In a --poll pass, once the batch's next hop failed, the rest of the
+ * batch is not claimed only to be deferred one durable rewrite at a time:
+ * each is left as it is and named to the master ("S ID"), which parks it
+ * with the hop (batch.c). The order that made the attempt is deferred and
+ * carries the error. The daemon's workers defer each as before.
+ */
+static int
+hop_known_down(const struct job *k)
+{
+	return S->sched.one_pass && batch_is_peer(k->hop) &&
+	       peer_down(&S->sched, k->hop, time(NULL), k->created);
+}
+
 /* The worker's batch, in order; exits 1 if any order was deferred. */
 int
 sender_run(const struct job *batch)
@@ -705,7 +721,13 @@ sender_run(const struct job *batch)
 	runner_start();		/* the programs it may run, before it may not exec */
 	sandbox_enter(SANDBOX_SENDER);
 	for (const struct job *k = batch; k; k = k->batch) {
-		int r = send_order(k->bay, k->id, k->from);
+		int r;
+
+		if (hop_known_down(k)) {
+			sender_status("S %s", k->id);	/* counted by the master, not here */
+			continue;
+		}
+		r = send_order(k->bay, k->id, k->from);
 
 		if (r != 0 && rc != 1)
 			rc = r;
