@@ -36,10 +36,7 @@ crypto_random(void *buf, size_t n)
 void
 crypto_wipe(void *buf, size_t n)
 {
-	volatile unsigned char *p = buf;
-
-	while (n--)
-		*p++ = 0;
+	explicit_bzero(buf, n);		/* glibc's memset the compiler may not drop */
 }
 
 void *

@@ -4,7 +4,8 @@
  * sealing thread and one helper thread.
  *
  * Offers pkt_writer_new/slot/submit/sync/finish/free (packet_int.h).
- * Memory is PKT_WSLOTS chunk buffers, whatever the stream's length. A
+ * Memory is at most PKT_WSLOTS chunk buffers, each allocated when first
+ * handed out (a small packet uses one or two) and wiped when freed. A
  * queued chunk needs two things done before its buffer is free again: its
  * SHA-256 (in order, by the helper only: one running hash per part) and
  * its pwrite(2) at its own offset (by either thread, in any order). The
@@ -186,8 +187,6 @@ pkt_writer_new(void)
 {
 	struct pkt_writer *w = xcalloc(1, sizeof(*w));
 
-	for (int i = 0; i < PKT_WSLOTS; i++)
-		w->s[i].buf = xmalloc(PKT_CCHUNK);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	w->threaded = pthread_create(&w->th, NULL, run, w) == 0;
@@ -231,6 +230,8 @@ pkt_writer_slot(struct pkt_writer *w)
 	pthread_mutex_lock(&w->mu);
 	help_until(w, slot_free);
 	sl = SLOT(w, w->head);
+	if (sl->buf == NULL)	/* on first use: a small packet touches one or two */
+		sl->buf = xmalloc(PKT_CCHUNK);
 	pthread_mutex_unlock(&w->mu);
 	return sl->buf;
 }
@@ -324,6 +325,8 @@ pkt_writer_free(struct pkt_writer *w)
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	for (int i = 0; i < PKT_WSLOTS; i++) {
+		if (w->s[i].buf == NULL)	/* never handed out: never held plaintext */
+			continue;
 		crypto_wipe(w->s[i].buf, PKT_CCHUNK);
 		free(w->s[i].buf);
 	}
