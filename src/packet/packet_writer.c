@@ -17,9 +17,11 @@
  * part file costs about as much as SHA-256). Wake-ups are batched: each
  * costs more than a chunk's work on a busy VM.
  *
- * The thread lives only between pkt_writer_new and pkt_writer_finish/free
- * (never across a return to the daemon, so never across a fork); when it
- * cannot be started the same work is done inline. It never calls err_set
+ * The thread is started with the second chunk (a one-chunk packet, the
+ * common small file, is hashed and written inline: a thread costs more
+ * than that work) and lives until pkt_writer_finish/free (never across a
+ * return to the daemon, so never across a fork); when it cannot be
+ * started the same work is done inline. It never calls err_set
  * (not thread-safe): a failed write is kept as an errno and the part's
  * number, and reported by submit/sync/finish on the caller's thread. The
  * caller owns the file descriptors: sync() before closing one.
@@ -52,7 +54,7 @@ struct wslot {
  */
 struct pkt_writer {
 	pthread_t th;
-	int threaded;
+	int threaded, tried;		/* tried: pthread_create was called */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct wslot s[PKT_WSLOTS];
@@ -189,7 +191,6 @@ pkt_writer_new(void)
 
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	w->threaded = pthread_create(&w->th, NULL, run, w) == 0;
 	return w;
 }
 
@@ -250,6 +251,10 @@ pkt_writer_submit(struct pkt_writer *w, int fd, int part, off_t off, size_t len)
 	sl->off = off;
 	sl->hashed = sl->written = 0;
 	w->head++;
+	if (!w->tried && w->head > 1) {	/* a second chunk: worth a helper */
+		w->tried = 1;
+		w->threaded = pthread_create(&w->th, NULL, run, w) == 0;
+	}
 	if (!w->threaded) {
 		hash_slot(w, SLOT(w, w->hnext++));
 		sl->hashed = 1;
