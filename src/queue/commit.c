@@ -99,8 +99,12 @@ bay_enqueue(const char *bay, const struct order *o, enum qstate st, const char *
 		err_set("enqueue: bad order id \"%.64s\"", o->id);
 		return -1;
 	}
-	if (tmp && (safe_rename_nosync(tmp, data) < 0 || fsync_parent(data) < 0)) {
+	if (tmp && safe_rename_nosync(tmp, data) < 0) {
 		unlink(tmp);
+		return -1;
+	}
+	if (tmp && fsync_parent(data) < 0) {
+		unlink(data);	/* no order names it: never queued */
 		return -1;
 	}
 	if (enqueue_order(bay, o, st) == 0)
