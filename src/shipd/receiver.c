@@ -168,6 +168,14 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 		if (ftruncate(fd, 0) < 0)
 			goto out;
 	}
+	/* the disk's room for the rest, taken now: concurrent receivers that
+	 * all passed the first look must not all count the same free bytes */
+	if (accept_reserve(S->cf, bay, fd, off, &o, &pi, &why) != ACC_OK) {
+		if (off == 0)
+			bay_partial_drop(bay, o.id);
+		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
+		goto out;
+	}
 	if (lseek(fd, off, SEEK_SET) < 0 || xfer_send_offset(h, off) < 0)
 		goto out;
 	wb = (off_t)off;
