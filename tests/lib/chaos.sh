@@ -11,7 +11,9 @@
 #   verify_incoming NAME SUMS   sets MISSING, DUPS, BAD, EXTRA for NAME's incoming/
 #   leftovers NAME              state dirs of NAME's bays that hold files
 #   queue_empty NAME            `shipctl ls --json` lists nothing
-#   master_fds PID / master_rss PID (kB)
+#   master_fds PID / master_rss PID / master_anon PID (kB: resident, and
+#                               of that the process's own memory, which a
+#                               leak grows; library pages touched late do not)
 #   role_counts PID             "WORKERS RECEIVERS": children by role (their
 #                               process names); workers PID
 #   small_fs DIR SIZE           a tmpfs of SIZE on DIR (root), unmounted on
@@ -94,6 +96,7 @@ incoming_at_least() { [ "$(count_incoming "$1")" -ge "$2" ]; }
 
 master_fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 master_rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+master_anon() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 # "anon N file N shmem N" (kB): what of the RSS is the process's own memory
 master_rss_parts() { awk '/^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} /^RssShmem:/ {s=$2} END {print "anon " a " file " f " shmem " s}' "/proc/$1/status" 2>/dev/null; }
 # children of master $1 by role (the name each child gives itself, see
