@@ -669,6 +669,7 @@ mode_hold(const char *confpath, const char *peer, double secs)
 		return 1;
 	}
 	printf("result: connected\n");
+	fflush(stdout);		/* the test waits for this line before the next holder */
 	usleep((useconds_t)(secs * 1e6));
 	xfer_send(h, XF_BYE, NULL, 0);
 	hop_close(h);
