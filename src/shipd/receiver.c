@@ -58,13 +58,16 @@ refuse(struct hop *h, int type, const char *id, const char *why)
 	return xfer_send_str(h, type, why);
 }
 
-/* Check an OFFER; on success *bayp is the bay to receive into. */
+/* Check an OFFER (its header through v, which then verifies the data);
+ * on success *bayp is the bay to receive into. */
 static int
-check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *hdr,
-	    size_t hdrlen, const char **bayp, int *reply, struct sbuf *why)
+check_offer(struct hop *h, struct pkt_verifier *v, struct order *o, struct pkt_info *pi,
+	    const uint8_t *hdr, size_t hdrlen, const char **bayp, int *reply, struct sbuf *why)
 {
 	*reply = XF_REFUSE;
-	if (packet_check_header(S->cf, hdr, hdrlen, pi) <= 0) {
+	/* the header's signature, verified once: v knows it when it comes
+	 * again at the start of the data */
+	if (packet_verifier_offer(v, hdr, hdrlen, pi) <= 0) {
 		sbuf_puts(why, err_get());
 		return -1;
 	}
@@ -136,7 +139,8 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 		goto out;
 	}
 	free(otext);
-	if (check_offer(h, &o, &pi, hdr, hdrlen, &bay, &reply, &why) < 0) {
+	v = packet_verifier_new(S->cf, o.id);
+	if (check_offer(h, v, &o, &pi, hdr, hdrlen, &bay, &reply, &why) < 0) {
 		if (reply == XF_HAVE) {
 			msg_info("packet %s from %s: already accepted here; acknowledged again",
 				 o.id, peer);
@@ -158,15 +162,19 @@ take_offer(struct hop *h, const uint8_t *p, size_t n)
 	}
 	if (off == 0 && ftruncate(fd, 0) < 0)
 		goto out;
-	v = packet_verifier_new(S->cf, o.id);
 	if (off && rehash(fd, v, off) < 0) {
+		struct pkt_info again;
+
 		msg_info("packet %s from %s: the last attempt's %llu bytes do not verify; "
 			 "starting afresh", o.id, peer, (unsigned long long)off);
 		off = 0;
 		packet_verifier_free(v);
 		v = packet_verifier_new(S->cf, o.id);
-		if (ftruncate(fd, 0) < 0)
+		if (packet_verifier_offer(v, hdr, hdrlen, &again) <= 0 || ftruncate(fd, 0) < 0) {
+			pkt_info_free(&again);
 			goto out;
+		}
+		pkt_info_free(&again);
 	}
 	/* the disk's room for the rest, taken now: concurrent receivers that
 	 * all passed the first look must not all count the same free bytes */
