@@ -227,6 +227,48 @@ safe_write(const char *dir, const char *name, const void *buf, size_t len, mode_
 }
 
 int
+safe_write_volatile(const char *dir, const char *name, const void *buf, size_t len,
+		    mode_t mode)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	int fd = -1;
+
+	for (int tries = 0; tries < 100 && fd < 0; tries++) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (path_fmt(tmp, sizeof(tmp), "%s/.tmp.%ld.%ld.v", dir, (long)getpid(),
+			     (long)ts.tv_nsec) < 0)
+			return -1;
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0 &&
+		    errno != EEXIST) {
+			err_set("create %s: %s", tmp, strerror(errno));
+			return -1;
+		}
+	}
+	if (fd < 0) {
+		err_set("create temporary in %s: too many collisions", dir);
+		return -1;
+	}
+	if (write_all(fd, buf, len) < 0) {
+		err_set("write %s: %s", tmp, strerror(errno));
+		safe_abort(fd, tmp);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		err_set("write %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (path_fmt(path, sizeof(path), "%s/%s", dir, name) < 0 || rename(tmp, path) < 0) {
+		err_set("rename %s to %s/%s: %s", tmp, dir, name, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int
 safe_rename_nosync(const char *from, const char *to)
 {
 	if (step() < 0 || rename(from, to) < 0) {
