@@ -407,6 +407,13 @@ mkdirs(const char *path, mode_t mode)
 		err_set("path too long: %s", path);
 		return -1;
 	}
+	/* nearly always there already: one stat, not a mkdir per component */
+	{
+		struct stat st;
+
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			return 0;
+	}
 	memcpy(buf, path, len + 1);
 	for (char *p = buf + 1; ; p++) {
 		if (*p == '/' || *p == 0) {
