@@ -625,7 +625,7 @@ own_header(const char *node, const void *hdr, size_t len, int with_sig, struct p
 	static const char fake[] = "sig: "
 		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n";
 	struct sbuf b = {0};
-	int r;
+	int r, parsed;
 
 	_Static_assert(sizeof(fake) - 1 == PKT_SIGLINE_LEN, "a signature line");
 	if (len > PKT_MAX_HEADER) {
@@ -636,6 +636,7 @@ own_header(const char *node, const void *hdr, size_t len, int with_sig, struct p
 	if (!with_sig)
 		sbuf_add(&b, fake, sizeof(fake) - 1);
 	r = pkt_hdr_parse(b.s, b.len, h);
+	parsed = r == 1;
 	if (r == 1 && h->info.header_len != b.len) {
 		err_set("header signature refused: %zu bytes after the header", b.len - h->info.header_len);
 		r = -1;
@@ -647,6 +648,8 @@ own_header(const char *node, const void *hdr, size_t len, int with_sig, struct p
 		r = -1;
 	}
 	sbuf_free(&b);
+	if (parsed && r != 1)
+		pkt_hdr_free(h);	/* refused: the caller frees only what it gets */
 	return r == 1 ? 0 : -1;
 }
 
