@@ -96,16 +96,18 @@ check "B master: same file descriptors at the end ($bfd0 -> $bfd1)" test "$bfd1"
 # Memory: the master's own (anonymous) resident memory, not the library
 # pages it maps (code first run in the second wave adds file pages: 76 kB
 # once in CI, no leak). The ready queue of every order is freed once
-# drained. malloc keeps
-# some of the first wave's peak (it cannot give back a page that still
-# holds one live chunk, malloc_trim or not), so the measure of a leak is
-# the second wave: as many orders again must not grow the master (256 kB
-# of slack, against ~1 MB that 100 bytes kept per order would show).
-# The start is a loose bound on the whole run.
+# drained, but malloc keeps some of a wave's peak and what is live at the
+# moment of the look (connections the door still remembers, buffers)
+# varies: measured without a leak, five waves of 400 orders left A's
+# master at 796, 952, 832, 900 and 1128 kB, up and down by up to 230 kB.
+# So the second wave may grow it by 512 kB at most: a leaked job (its
+# struct, bay, id and busy key: about 450 bytes) for each of the three
+# jobs an order makes at A (its pickup, its send, its receipt's delivery)
+# is 1.3 MB over 1,000 orders. The start is a loose bound on the whole run.
 check "A master: a second wave of orders does not grow its own memory ($rssm -> $rss1 kB; start $rss0)" \
-	test "$rss1" -le $((rssm + 256)) -a "$rss1" -le $((rss0 + 2048))
+	test "$rss1" -le $((rssm + 512)) -a "$rss1" -le $((rss0 + 2048))
 check "B master: a second wave of orders does not grow its own memory ($brssm -> $brss1 kB; start $brss0)" \
-	test "$brss1" -le $((brssm + 256)) -a "$brss1" -le $((brss0 + 2048))
+	test "$brss1" -le $((brssm + 512)) -a "$brss1" -le $((brss0 + 2048))
 echo "# refusals and failed attempts by reason: $(refusals)"
 for n in "${!PID[@]}"; do node_stop "$n"; done
 check "no sanitizer report in any log ($(sanitizer_reports))" test "$(sanitizer_reports)" -eq 0
