@@ -99,6 +99,6 @@ echo "# $out"
 check "a second import takes nothing" grep -q " 0 taken" <<<"$out"
 sleep 3
 check "a second import delivers nothing new" test "$(count_files "$(bay C)/incoming")" -eq "$before"
-check "good orders closed at A, only the hostile ones wait" \
-	wait_for test "$(ctl A ls | grep -c exported)" -le 5
+few_exported() { [ "$(ctl A ls | grep -c exported)" -le 5 ]; }	# counted at each try
+check "good orders closed at A, only the hostile ones wait" wait_for few_exported
 finish
