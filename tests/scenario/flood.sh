@@ -129,7 +129,7 @@ for i in 1 2 3 4 5; do
 	hpids="$hpids $!"
 	# one after another: five handshakes at once from one address meet
 	# MAX-HANDSHAKES-PER-SOURCE (4), which evicts the oldest, and on a
-	# loaded machine a slot stayed free (CI, once)
+	# loaded machine a slot stayed free (a full check, once)
 	WAIT=20 wait_for grep -q "result: connected" "$work/hold$i.out" ||
 		fail "busy: holder $i did not connect ($(cat "$work/hold$i.out"))"
 done
