@@ -141,8 +141,9 @@ fsync_parent(const char *path)
 	return fsync_dir(slash == path ? "/" : dir);
 }
 
-int
-safe_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode)
+/* An O_EXCL temporary in dir; counted as a durable step when durable. */
+static int
+tmp_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode, int durable)
 {
 	static unsigned long seq;
 	struct timespec ts;
@@ -153,7 +154,7 @@ safe_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode)
 		if (path_fmt(tmp, tmpsz, "%s/.tmp.%ld.%ld.%lu", dir, (long)getpid(),
 			     (long)ts.tv_nsec, ++seq) < 0)
 			return -1;
-		if (step() < 0)
+		if (durable && step() < 0)
 			fd = -1;
 		else if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) >= 0)
 			return fd;
@@ -164,6 +165,12 @@ safe_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode)
 	}
 	err_set("create temporary in %s: too many collisions", dir);
 	return -1;
+}
+
+int
+safe_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode)
+{
+	return tmp_create(dir, tmp, tmpsz, mode, 1);
 }
 
 void
@@ -231,25 +238,10 @@ safe_write_volatile(const char *dir, const char *name, const void *buf, size_t l
 		    mode_t mode)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
-	int fd = -1;
+	int fd = tmp_create(dir, tmp, sizeof(tmp), mode, 0);
 
-	for (int tries = 0; tries < 100 && fd < 0; tries++) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		if (path_fmt(tmp, sizeof(tmp), "%s/.tmp.%ld.%ld.v", dir, (long)getpid(),
-			     (long)ts.tv_nsec) < 0)
-			return -1;
-		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0 &&
-		    errno != EEXIST) {
-			err_set("create %s: %s", tmp, strerror(errno));
-			return -1;
-		}
-	}
-	if (fd < 0) {
-		err_set("create temporary in %s: too many collisions", dir);
+	if (fd < 0)
 		return -1;
-	}
 	if (write_all(fd, buf, len) < 0) {
 		err_set("write %s: %s", tmp, strerror(errno));
 		safe_abort(fd, tmp);
