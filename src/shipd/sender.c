@@ -16,8 +16,10 @@
  * worker until its back-off ends: its orders are deferred with its last
  * error and no new connection attempt (in a --poll pass what is left of
  * the batch for it is not claimed at all but handed back: sender_run).
- * A connection that broke mid-order
- * is not reused; the next order opens a new one.
+ * A connection that broke mid-order, or that the peer closed meanwhile,
+ * is not reused; the next order opens a new one. A worker that lives on
+ * (pool.c) keeps a TCP connection open after its batch, for the next
+ * batch to the same next hop.
  *
  * A next hop that answers "busy" (xfer.h: all its MAX-RECEIVERS taken) is
  * up: the worker says BYE, waits a short jittered pause (BUSY_TRIES of
@@ -127,8 +129,11 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 	struct peerstate *ps;
 	char until[32];
 
-	if (cur && strcmp(cur_nh, nh) == 0)
-		return cur;
+	if (cur && strcmp(cur_nh, nh) == 0) {
+		if (hop_reusable(cur))
+			return cur;
+		hop_drop(0);	/* closed by the peer while we were idle */
+	}
 	hop_drop(1);
 	if ((strv_has(&failed_here, nh) || peer_down(&S->sched, nh, time(NULL), created)) &&
 	    (ps = peer_state(&S->sched, nh)) != NULL) {
@@ -712,14 +717,19 @@ hop_known_down(const struct job *k)
 	       peer_down(&S->sched, k->hop, time(NULL), k->created);
 }
 
-/* The worker's batch, in order; exits 1 if any order was deferred. */
+/*
+ * The worker's batch, in order; 1 if any order was deferred. What it
+ * learnt of unreachable or busy next hops is the batch's own (the master
+ * hands a worker that lives on the next hops' state with each batch).
+ * With keep, a TCP connection that still works stays open afterwards.
+ */
 int
-sender_run(const struct job *batch)
+sender_run(const struct job *batch, int keep)
 {
 	int rc = 0;
 
-	runner_start();		/* the programs it may run, before it may not exec */
-	sandbox_enter(SANDBOX_SENDER);
+	strv_free(&failed_here);
+	strv_free(&busy_here);
 	for (const struct job *k = batch; k; k = k->batch) {
 		int r;
 
@@ -732,6 +742,21 @@ sender_run(const struct job *batch)
 		if (r != 0 && rc != 1)
 			rc = r;
 	}
-	hop_drop(1);
+	if (!keep || (cur && !hop_reusable(cur)))
+		hop_drop(1);
 	return rc;
+}
+
+/* The connection kept after a batch, if any: its next hop, or NULL. */
+const char *
+sender_hop(void)
+{
+	return cur ? cur_nh : NULL;
+}
+
+/* Close the kept connection (idle too long, or the worker's end). */
+void
+sender_hangup(void)
+{
+	hop_drop(1);
 }
