@@ -4,8 +4,9 @@
  * forked children (senders up to MAX-CHILDREN; receive workers, one per
  * inbound connection, bounded by door.c: MAX-HANDSHAKES not yet
  * authenticated, MAX-RECEIVERS that are). A send worker gets a batch of
- * orders (batch.c) and a status pipe on which it says which next hop it
- * reached or could not reach, and which orders it deferred. A child that
+ * orders (batch.c) and a status line on which it says which next hop it
+ * reached or could not reach, which orders it deferred, and when it is
+ * done and waits for the next batch (pool.c: workers live on). A child that
  * dies abnormally is reaped, logged, and the order it held goes back to
  * outgoing/; the orders of its batch it never got to are queued again.
  * Never sends or receives packet bytes itself.
