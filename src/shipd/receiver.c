@@ -295,6 +295,14 @@ serve(struct hop *h)
 	msg = xmalloc(HOP_MAX_MSG);
 	control_hop(h);		/* a certificate it showed may be news here */
 	for (;;) {
+		/* the sender paused (its batch done; it may keep the connection,
+		 * shipd/pool.c): `shipctl peers` learns what came so far */
+		if (recv_orders && hop_reusable(h)) {
+			peer_note(&S->sched, hop_peer(h)->name, PE_RECEIVED, hop_proto(h), NULL,
+				  recv_orders, recv_bytes);
+			recv_orders = 0;
+			recv_bytes = 0;
+		}
 		if ((n = xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->io_timeout)) < 0) {
 			msg_info("hop from %s (%s) closed: %s", hop_peer(h)->name, hop_remote(h),
 				 err_get());

@@ -744,6 +744,12 @@ sender_run(const struct job *batch, int keep)
 	}
 	if (!keep || (cur && !hop_reusable(cur)))
 		hop_drop(1);
+	else if (cur && cur_sent) {
+		/* kept open: `shipctl peers` learns what went so far */
+		peer_note(&S->sched, cur_nh, PE_SENT, hop_proto(cur), NULL, cur_sent, cur_bytes);
+		cur_sent = 0;
+		cur_bytes = 0;
+	}
 	return rc;
 }
 

@@ -52,7 +52,9 @@ ctl A submit --copy --to B "$work/after_kill" >/dev/null 2>&1
 check "an order after an idle worker was killed arrives" wait_for delivered B after_kill
 check "the master warns about the killed idle worker" log_has A "idle send worker $idle killed by signal 9"
 
-# 4. a reload retires idle workers (they hold the old configuration)
+# 4. a reload retires idle workers (they hold the old configuration);
+# once the last receipt is in, so that no new work starts a new one
+check "A's queue is empty before the reload" wait_for queue_empty A
 kill -HUP "${PID[A]}"
 check "a reload retires the idle send workers" wait_for no_senders
 head -c 2048 /dev/urandom >"$work/after_hup"
