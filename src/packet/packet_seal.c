@@ -76,15 +76,26 @@ write_cb(struct archive *a, void *arg, const void *buf, size_t n)
 	return (la_ssize_t)n;
 }
 
-/* The whole archive, compressed in one call, into the sealer. */
+/*
+ * The whole archive, compressed in one call, into the sealer. The context
+ * is kept, one per thread, for the life of the process: a process that
+ * seals file after file (shipctl submit with many files, pickup) would
+ * otherwise get and zero fresh pages for its tables on every file.
+ */
 static int
 seal_oneshot(struct pkt_sealer *s, const struct sbuf *raw, const char *group)
 {
+	static _Thread_local ZSTD_CCtx *cctx;
 	size_t cap = ZSTD_compressBound(raw->len), n;
-	void *out = xmalloc(cap);
+	void *out;
 	int rc = -1;
 
-	n = ZSTD_compress(out, cap, raw->s, raw->len, ZSTD_LEVEL);
+	if (cctx == NULL && (cctx = ZSTD_createCCtx()) == NULL) {
+		err_set("packet %s: zstd: out of memory", group);
+		return -1;
+	}
+	out = xmalloc(cap);
+	n = ZSTD_compressCCtx(cctx, out, cap, raw->s, raw->len, ZSTD_LEVEL);
 	if (ZSTD_isError(n))
 		err_set("packet %s: zstd: %s", group, ZSTD_getErrorName(n));
 	else
