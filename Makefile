@@ -13,13 +13,31 @@ BUILD	?= build
 BIN	?= bin
 PREFIX	?= /usr/local
 FUZZ_SECONDS ?= 60
-PKGS	= libgcrypt libarchive
+PKGS	= libgcrypt libarchive libzstd
 OPT	?= -O2
 CFLAGS	?= -g
 SAN	?=
 CFLAGS	+= $(SAN) -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow \
 	   -Wno-unused-parameter -fno-common $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libarchive is linked from its static archive (libarchive-dev ships it):
+# the shared library drags every format it knows into each start-up (libxml2,
+# ICU, libstdc++, nettle, lzma, bz2, z, acl, lz4: 18 libraries, 4.5 M of the
+# 5 M instructions of `shipctl --version`), and we use only the tar reader,
+# the pax_restricted and raw writers and the zstd filter. --gc-sections drops the formats the archive's
+# format table names but nothing calls, so zstd is the one library left; an
+# unresolved symbol in kept code fails the link. ARCHIVE_A= (empty) on the
+# command line, or no libarchive.a, links the shared library as before.
+# zstd is linked either way: packet_seal.c compresses small files itself.
+ARCHIVE_A ?= $(wildcard $(shell pkg-config --variable=libdir libarchive 2>/dev/null)/libarchive.a)
+ZSTD_LIBS = $(shell pkg-config --libs libzstd 2>/dev/null || echo -lzstd)
+ifneq ($(strip $(ARCHIVE_A)),)
+ARCHIVE_LIBS = -Wl,--gc-sections $(ARCHIVE_A)
+# test_packet writes a gzip tar to see it refused: zlib for the tests only
+TEST_LIBS = $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+else
+ARCHIVE_LIBS = $(shell pkg-config --libs libarchive 2>/dev/null)
+endif
+LDLIBS	+= $(shell pkg-config --libs libgcrypt 2>/dev/null) $(ARCHIVE_LIBS) $(ZSTD_LIBS)
 SHIPD_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 
 # The library layers, lowest first. Each is its own static archive and the
@@ -75,7 +93,7 @@ $(BIN)/shipctl: $(CTL_OBJ) $(LAYER_LIBS) $(BUILD)/lib/.layercheck
 
 $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LAYER_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LINK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LINK_LIBS) $(LDLIBS) $(TEST_LIBS)
 
 # test tools (the hostile peer): programs the scenario tests drive
 $(BUILD)/tests/%: tests/tools/%.c $(LAYER_LIBS) $(wildcard src/*/*.h)
