@@ -20,7 +20,7 @@
 #include "../crypto/crypto.h"
 #include "../packet/packet.h"
 #include "../wire/wire.h"
-#include "../wire/xfer.h"
+#include "../wire/xfer_engine.h"
 #include "../util/addr.h"
 #include "../util/log.h"
 #include "../util/mem.h"
@@ -40,8 +40,6 @@
 static int recv_orders;			/* accepted over this hop (queue/peerfile.h) */
 static uint64_t recv_bytes;
 
-static uint8_t *msg;
-
 /* Was this order id accepted here before (or is it queued here now)? */
 static int
 known_here(const char *id)
@@ -55,16 +53,6 @@ known_here(const char *id)
 		found = bay_seen(bays.v[i], id) || bay_find(bays.v[i], id, &st) == 0;
 	strv_free(&bays);
 	return found;
-}
-
-static int
-refuse(struct hop *h, int type, const char *id, const char *why)
-{
-	const struct peer *p = hop_peer(h);
-
-	msg_warnx("refused packet %s from %s (%s) via %s: %s", id ? id : "(unknown)",
-		  p ? p->name : "?", hop_remote(h), hop_proto(h), why);
-	return xfer_send_str(h, type, why);
 }
 
 /* Check an OFFER; on success *bayp is the bay to receive into. */
@@ -161,216 +149,309 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 static int
 rehash(int fd, struct pkt_verifier *v, uint64_t len)
 {
+	uint8_t *buf = xmalloc(HOP_MAX_MSG);
 	uint64_t done = 0;
+	int rc = 0;
 
-	while (done < len) {
+	while (done < len && rc == 0) {
 		size_t want = len - done < HOP_MAX_MSG ? len - done : HOP_MAX_MSG;
-		ssize_t n = pread(fd, msg, want, done);
+		ssize_t n = pread(fd, buf, want, done);
 
-		if (n <= 0 || packet_verifier_feed(v, msg, n) < 0)
-			return -1;
-		done += n;
+		if (n <= 0 || packet_verifier_feed(v, buf, n) < 0)
+			rc = -1;
+		else
+			done += n;
 	}
-	return 0;
+	free(buf);
+	return rc;
+}
+
+/* One connection's state, for the engine's callbacks (xfer_engine.h). */
+struct rconn {
+	struct hop *h;
+	const char *peer;
+};
+
+/* One order being received. */
+struct rorder {
+	struct order o;
+	struct pkt_info pi;
+	const char *bay;
+	int fd;
+	struct pkt_verifier *v;
+	uint64_t off, got;		/* where this attempt started; bytes in */
+};
+
+static int
+refused(struct rconn *rc, int type, const char *id, const char *why, char *out, size_t outsz)
+{
+	msg_warnx("refused packet %s from %s (%s) via %s: %s", id ? id : "(unknown)", rc->peer,
+		  hop_remote(rc->h), hop_proto(rc->h), why);
+	snprintf(out, outsz, "%s", why);
+	return type;
+}
+
+static void
+rorder_free(struct rorder *r)
+{
+	if (r == NULL)
+		return;
+	packet_verifier_free(r->v);
+	if (r->fd >= 0)
+		close(r->fd);
+	pkt_info_free(&r->pi);
+	order_free(&r->o);
+	free(r);
+}
+
+/* Every byte is in: durable, and the whole file verified as the packet
+ * offered; else refused (kept in corrupt/ with the reason) or TEMPFAIL. */
+static int
+complete(struct rconn *rc, struct rorder *r, char *why, size_t whylen)
+{
+	char offered[ORDER_ID_MAX], reason[700];
+	struct pkt_info pi;
+
+	if (fsync(r->fd) < 0) {
+		snprintf(reason, sizeof(reason), "bay full: fsync: %s", strerror(errno));
+		return refused(rc, XF_TEMPFAIL, r->o.id, reason, why, whylen);
+	}
+	snprintf(offered, sizeof(offered), "%s", r->pi.id);
+	memset(&pi, 0, sizeof(pi));
+	if (packet_verifier_end(r->v, &pi) < 0 || strcmp(pi.id, offered) != 0) {
+		if (pi.id[0] && strcmp(pi.id, offered) != 0)
+			snprintf(reason, sizeof(reason), "packet %s: the file is packet %s, not the "
+				 "one offered", offered, pi.id);
+		else
+			snprintf(reason, sizeof(reason), "%s", err_get());
+		pkt_info_free(&pi);
+		/* keep the refused file for the administrator, with the reason */
+		if (bay_partial_corrupt(r->bay, r->o.id, reason) < 0) {
+			msg_warnx("packet %s: cannot keep it in corrupt/: %s", r->o.id, err_get());
+			bay_partial_drop(r->bay, r->o.id);
+		}
+		return refused(rc, XF_REFUSE, r->o.id, reason, why, whylen);
+	}
+	hex_encode(pi.digest, sizeof(pi.digest), r->o.digest);
+	pkt_info_free(&pi);
+	return XR_COMPLETE;
+}
+
+/* Body bytes in order: verified on the way, written to partial/ID. */
+static int
+on_body(void *arg, void *ctx, uint64_t off, const uint8_t *p, size_t n, char *why,
+	size_t whylen)
+{
+	struct rconn *rc = arg;
+	struct rorder *r = ctx;
+	char reason[700];
+
+	/* what fails before the end (a header that does not verify) is
+	 * refused at once: it costs no more disk than what came so far */
+	if (packet_verifier_feed(r->v, p, n) < 0) {
+		snprintf(reason, sizeof(reason), "%s", err_get());
+		bay_partial_drop(r->bay, r->o.id);
+		return refused(rc, XF_REFUSE, r->o.id, reason, why, whylen);
+	}
+	if (write_all(r->fd, p, n) < 0) {
+		int e = errno;
+
+		snprintf(reason, sizeof(reason), "%s: %s", e == ENOSPC || e == EDQUOT ?
+			 "bay full" : "write error", strerror(e));
+		if (ftruncate(r->fd, r->got) < 0)
+			bay_partial_drop(r->bay, r->o.id);
+		return refused(rc, XF_TEMPFAIL, r->o.id, reason, why, whylen);
+	}
+	r->got += n;
+	return r->got == r->o.size ? complete(rc, r, why, whylen) : 0;
 }
 
 static int
-take_offer(struct hop *h, const uint8_t *p, size_t n)
+on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t *size,
+	 char *why, size_t whylen)
 {
-	const uint8_t *hdr;
-	const char *text, *bay = NULL, *peer = hop_peer(h) ? hop_peer(h)->name : "?";
-	size_t hdrlen, textlen;
-	struct order o;
-	struct pkt_info pi;
-	struct sbuf why = {0};
-	char offered[ORDER_ID_MAX], *otext;
-	const struct order *accept[1];
-	struct pkt_verifier *v = NULL;
-	uint64_t off = 0, got;
-	int reply, fd = -1, type, rc = -1;
-	ssize_t m;
+	struct rconn *rc = arg;
+	struct rorder *r = xcalloc(1, sizeof(*r));
+	struct sbuf reason = {0};
+	char *otext;
+	int reply, d;
 
-	memset(&pi, 0, sizeof(pi));
-	order_init(&o);
-	if (xfer_parse_offer(p, n, &hdr, &hdrlen, &text, &textlen) < 0) {
-		refuse(h, XF_REFUSE, NULL, "malformed offer");
-		goto out;
-	}
-	otext = xstrndup(text, textlen);
-	if (order_parse(otext, textlen, &o) < 0) {
-		sbuf_printf(&why, "malformed order: %s", err_get());
+	r->fd = -1;
+	order_init(&r->o);
+	*ctx = r;
+	otext = xstrndup(m->order, m->orderlen);
+	if (order_parse(otext, m->orderlen, &r->o) < 0) {
+		sbuf_printf(&reason, "malformed order: %s", err_get());
 		free(otext);
-		refuse(h, XF_REFUSE, NULL, why.s);
+		d = refused(rc, XF_REFUSE, NULL, reason.s, why, whylen);
 		goto out;
 	}
 	free(otext);
-	if (check_offer(h, &o, &pi, hdr, hdrlen, &bay, &reply, &why) < 0) {
+	if (check_offer(rc->h, &r->o, &r->pi, m->hdr, m->hdrlen, &r->bay, &reply, &reason) < 0) {
 		if (reply == XF_HAVE) {
 			msg_info("packet %s from %s: already accepted here; acknowledged again",
-				 o.id, peer);
-			rc = xfer_send(h, XF_HAVE, NULL, 0);
+				 r->o.id, rc->peer);
+			d = XF_HAVE;
 		} else
-			rc = refuse(h, reply, o.id, why.s);
+			d = refused(rc, reply, r->o.id, reason.s, why, whylen);
 		goto out;
 	}
 	/* resume what an interrupted transfer of this packet left */
-	if ((fd = bay_partial_open(bay, o.id, o.size, &off)) < 0) {
-		if (fd == BAY_BUSY)
-			rc = refuse(h, XF_TEMPFAIL, o.id, err_get());
+	if ((r->fd = bay_partial_open(r->bay, r->o.id, r->o.size, &r->off)) < 0) {
+		if (r->fd == BAY_BUSY)
+			d = refused(rc, XF_TEMPFAIL, r->o.id, err_get(), why, whylen);
 		else {
-			msg_warnx("packet %s: partial file in %s: %s", o.id, bay, err_get());
-			rc = refuse(h, XF_TEMPFAIL, o.id, "cannot create a temporary file");
+			msg_warnx("packet %s: partial file in %s: %s", r->o.id, r->bay, err_get());
+			d = refused(rc, XF_TEMPFAIL, r->o.id, "cannot create a temporary file", why,
+				    whylen);
 		}
-		fd = -1;
+		r->fd = -1;
 		goto out;
 	}
-	if (off == 0 && ftruncate(fd, 0) < 0)
-		goto out;
-	v = packet_verifier_new(S->cf, o.id);
-	if (off && rehash(fd, v, off) < 0) {
-		msg_info("packet %s from %s: the last attempt's %llu bytes do not verify; "
-			 "starting afresh", o.id, peer, (unsigned long long)off);
-		off = 0;
-		packet_verifier_free(v);
-		v = packet_verifier_new(S->cf, o.id);
-		if (ftruncate(fd, 0) < 0)
-			goto out;
+	r->v = packet_verifier_new(S->cf, r->o.id);
+	/* an inline offer carries every byte: start afresh with those */
+	if (r->off && ((m->flags & XF_INLINE) || rehash(r->fd, r->v, r->off) < 0)) {
+		if (!(m->flags & XF_INLINE))
+			msg_info("packet %s from %s: the last attempt's %llu bytes do not verify; "
+				 "starting afresh", r->o.id, rc->peer, (unsigned long long)r->off);
+		r->off = 0;
+		packet_verifier_free(r->v);
+		r->v = packet_verifier_new(S->cf, r->o.id);
 	}
-	if (lseek(fd, off, SEEK_SET) < 0 || xfer_send_offset(h, off) < 0)
+	if ((r->off == 0 && ftruncate(r->fd, 0) < 0) || lseek(r->fd, r->off, SEEK_SET) < 0) {
+		d = refused(rc, XF_TEMPFAIL, r->o.id, "cannot write a temporary file", why, whylen);
 		goto out;
-	for (got = off;;) {
-		if ((m = xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->io_timeout)) < 0) {
-			msg_warnx("packet %s from %s: transfer interrupted at byte %llu of %llu: %s",
-				  o.id, peer, (unsigned long long)got, (unsigned long long)o.size,
-				  err_get());
-			fsync(fd);	/* keep it for the resume */
-			goto out;
-		}
-		if (type == XF_END)
-			break;
-		if (type != XF_DATA) {
-			rc = refuse(h, XF_REFUSE, o.id, "unexpected message during data");
+	}
+	r->got = r->off;
+	*offset = r->off;
+	*size = r->o.size;
+	if (m->flags & XF_INLINE) {
+		if (m->hdrlen + m->datalen != r->o.size) {
+			bay_partial_drop(r->bay, r->o.id);
+			d = refused(rc, XF_REFUSE, r->o.id, m->hdrlen + m->datalen > r->o.size ?
+				    "more data than announced" : "truncated inline offer", why, whylen);
 			goto out;
 		}
-		if (got + m > o.size) {
-			bay_partial_drop(bay, o.id);
-			rc = refuse(h, XF_REFUSE, o.id, "more data than announced");
-			goto out;
-		}
-		/* what fails before the end (a header that does not verify) is
-		 * refused at once: it costs no more disk than what came so far */
-		if (packet_verifier_feed(v, msg, m) < 0) {
-			sbuf_puts(&why, err_get());
-			bay_partial_drop(bay, o.id);
-			rc = refuse(h, XF_REFUSE, o.id, why.s);
-			goto out;
-		}
-		if (write_all(fd, msg, m) < 0) {
-			int e = errno;
-
-			sbuf_printf(&why, "%s: %s", e == ENOSPC || e == EDQUOT ? "bay full" :
-				    "write error", strerror(e));
-			ftruncate(fd, got);
-			rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
-			goto out;
-		}
-		got += m;
-	}
-	if (got != o.size) {
-		sbuf_printf(&why, "truncated: %llu of %llu bytes", (unsigned long long)got,
-			    (unsigned long long)o.size);
-		bay_partial_drop(bay, o.id);
-		rc = refuse(h, XF_REFUSE, o.id, why.s);
+		if ((d = on_body(arg, r, 0, m->hdr, m->hdrlen, why, whylen)) == 0)
+			d = on_body(arg, r, m->hdrlen, m->data, m->datalen, why, whylen);
 		goto out;
 	}
-	if (fsync(fd) < 0) {
-		sbuf_printf(&why, "bay full: fsync: %s", strerror(errno));
-		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
-		goto out;
-	}
-	snprintf(offered, sizeof(offered), "%s", pi.id);
-	pkt_info_free(&pi);
-	memset(&pi, 0, sizeof(pi));
-	if (packet_verifier_end(v, &pi) < 0 || strcmp(pi.id, offered) != 0) {
-		if (pi.id[0] && strcmp(pi.id, offered) != 0)
-			sbuf_printf(&why, "packet %s: the file is packet %s, not the one offered",
-				    offered, pi.id);
-		else
-			sbuf_puts(&why, err_get());
-		/* keep the refused file for the administrator, with the reason */
-		if (bay_partial_corrupt(bay, o.id, why.s) < 0) {
-			msg_warnx("packet %s: cannot keep it in corrupt/: %s", o.id, err_get());
-			bay_partial_drop(bay, o.id);
-		}
-		rc = refuse(h, XF_REFUSE, o.id, why.s);
-		goto out;
-	}
-	hex_encode(pi.digest, sizeof(pi.digest), o.digest);
-	/*
-	 * commit: data, then the order (acceptance), then ACK. No seen/ marker
-	 * here: while the order exists in any state known_here() finds it, and
-	 * bay_finish() writes the marker before it removes the order.
-	 */
-	strv_add(&o.hops, S->cf->node);
-	o.attempts = 0;
-	o.next_attempt = 0;
-	free(o.last_error);
-	o.last_error = NULL;
-	accept[0] = &o;
-	if (bay_accept(bay, accept, 1) < 0) {
-		/* not accepted: the bytes stay in partial/ to resume */
-		sbuf_printf(&why, "bay full: cannot commit: %s", err_get());
-		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
-		goto out;
-	}
-	rc = xfer_send(h, XF_ACK, NULL, 0);
-	{
-		struct sbuf d = {0};
-
-		for (int i = 0; i < o.dests.n; i++)
-			sbuf_printf(&d, "%s%s", i ? "," : "", o.dests.v[i]);
-		msg_info("received %s from %s (%s) via %s: %llu bytes%s for %s into %s", o.id, peer,
-			 hop_remote(h), hop_proto(h), (unsigned long long)(got - off),
-			 off ? " (resumed)" : "", d.s, bay);
-		recv_orders++;
-		recv_bytes += got - off;
-		sbuf_free(&d);
-	}
+	if (r->off == r->o.size)	/* the last attempt got it all */
+		d = complete(rc, r, why, whylen) == XR_COMPLETE ? XF_ACCEPT : XF_REFUSE;
+	else
+		d = XF_ACCEPT;
+	if (r->off)
+		msg_info("packet %s from %s: resuming at byte %llu of %llu", r->o.id, rc->peer,
+			 (unsigned long long)r->off, (unsigned long long)r->o.size);
 out:
-	packet_verifier_free(v);
-	if (fd >= 0)
-		close(fd);
-	pkt_info_free(&pi);
-	order_free(&o);
-	sbuf_free(&why);
-	return rc;
+	sbuf_free(&reason);
+	return d;
+}
+
+static void
+log_received(struct rconn *rc, const struct rorder *r, int group)
+{
+	struct sbuf d = {0};
+
+	for (int i = 0; i < r->o.dests.n; i++)
+		sbuf_printf(&d, "%s%s", i ? "," : "", r->o.dests.v[i]);
+	msg_info("received %s from %s (%s) via %s: %llu bytes%s for %s into %s (group of %d)",
+		 r->o.id, rc->peer, hop_remote(rc->h), hop_proto(rc->h),
+		 (unsigned long long)(r->got - r->off), r->off ? " (resumed)" : "", d.s, r->bay,
+		 group);
+	recv_orders++;
+	recv_bytes += r->got - r->off;
+	sbuf_free(&d);
+}
+
+/*
+ * Commit a group: per bay, every order's data, then the orders (one round
+ * of fsyncs, bay_accept); only then is it ACKed (by the engine).
+ */
+static void
+on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
+{
+	struct rconn *rc = arg;
+	const struct order **batch = xcalloc(n, sizeof(*batch));
+	int *done = xcalloc(n, sizeof(*done));
+
+	for (int i = 0; i < n; i++) {
+		struct rorder *r = ctx[i];
+
+		/*
+		 * No seen/ marker here: while the order exists in any state
+		 * known_here() finds it, and bay_finish() writes the marker
+		 * before it removes the order.
+		 */
+		strv_add(&r->o.hops, S->cf->node);
+		r->o.attempts = 0;
+		r->o.next_attempt = 0;
+		free(r->o.last_error);
+		r->o.last_error = NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *bay = ((struct rorder *)ctx[i])->bay;
+		int k = 0, res;
+
+		if (done[i])
+			continue;
+		for (int j = i; j < n; j++)
+			if (!done[j] && strcmp(((struct rorder *)ctx[j])->bay, bay) == 0)
+				batch[k++] = &((struct rorder *)ctx[j])->o;
+		res = bay_accept(bay, batch, k);
+		for (int j = i; j < n; j++) {
+			struct rorder *r = ctx[j];
+
+			if (done[j] || strcmp(r->bay, bay) != 0)
+				continue;
+			done[j] = 1;
+			if (res < 0) {
+				/* not accepted: the bytes stay in partial/ to resume */
+				snprintf(why[j], XF_REASON_MAX + 1, "bay full: cannot commit: %s",
+					 err_get());
+				msg_warnx("packet %s from %s: %s", r->o.id, rc->peer, why[j]);
+				continue;
+			}
+			ok[j] = 1;
+			log_received(rc, r, k);
+		}
+	}
+	free(batch);
+	free(done);
+}
+
+static void
+on_release(void *arg, void *ctx, int committed, const char *why)
+{
+	struct rconn *rc = arg;
+	struct rorder *r = ctx;
+
+	if (r && !committed && why == NULL && r->fd >= 0) {
+		msg_warnx("packet %s from %s: transfer interrupted at byte %llu of %llu", r->o.id,
+			  rc->peer, (unsigned long long)r->got, (unsigned long long)r->o.size);
+		fsync(r->fd);	/* keep it for the resume */
+	}
+	rorder_free(r);
 }
 
 static int
 serve(struct hop *h)
 {
-	int type;
-	ssize_t n;
+	static const struct xr_ops ops = { on_offer, on_body, on_commit, on_release };
+	struct rconn rc = { h, hop_peer(h)->name };
+	struct xr_stats st;
 
-	msg = xmalloc(HOP_MAX_MSG);
 	control_hop(h);		/* a certificate it showed may be news here */
-	for (;;) {
-		if ((n = xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->io_timeout)) < 0) {
-			msg_info("hop from %s (%s) closed: %s", hop_peer(h)->name, hop_remote(h),
-				 err_get());
-			break;
-		}
-		if (type == XF_BYE)
-			break;
-		if (type != XF_OFFER) {
-			refuse(h, XF_REFUSE, NULL, "expected OFFER");
-			break;
-		}
-		if (take_offer(h, msg, n) < 0)
-			break;
-	}
+	if (xrecv_serve(h, &ops, &rc, S->cf->io_timeout, &st) < 0)
+		msg_info("hop from %s (%s) closed: %s", rc.peer, hop_remote(h), err_get());
+	if (st.offers > 1)
+		msg_info("hop from %s (%s) via %s: %lu offers (%lu inline), %lu accepted in %lu "
+			 "group commits, %lu already here, %lu refused, %lu deferred", rc.peer,
+			 hop_remote(h), hop_proto(h), st.offers, st.inline_offers, st.acked,
+			 st.commits, st.have, st.refused, st.tempfail);
 	if (recv_orders)
-		peer_note(&S->sched, hop_peer(h)->name, PE_RECEIVED, hop_proto(h), NULL, recv_orders, recv_bytes);
+		peer_note(&S->sched, rc.peer, PE_RECEIVED, hop_proto(h), NULL, recv_orders,
+			  recv_bytes);
 	hop_close(h);
 	return 0;
 }

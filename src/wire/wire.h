@@ -37,6 +37,17 @@ int wire_listen_udp(const struct config *cf);
 /* Client: connect to peer p (TCP first, then UDP), authenticate both ways. */
 struct hop *hop_connect(const struct config *cf, const struct keys *me,
 			const struct peer *p, int timeout_s);
+/*
+ * After hop_connect failed: 1 when the peer said it is busy (all its
+ * receivers taken: try again soon; the peer is up), else 0.
+ */
+int hop_connect_busy(void);
+/*
+ * Server, before any handshake: tell a client at the door that every
+ * receiver is busy (one line it logs; it does not count the peer as
+ * down). Never blocks; the caller closes fd.
+ */
+void hop_refuse_busy(int fd, const char *why);
 
 /* Server, TCP: run the handshake on an accepted socket. The caller has
  * already checked the address against the allow list. The hop owns fd from
@@ -66,6 +77,12 @@ int hop_udp_is_hello(const void *dgram, size_t len);
 int hop_udp_hello_id(const void *dgram, size_t len, char *out, size_t outsz);
 
 int hop_send(struct hop *h, const void *msg, size_t len);
+/*
+ * Wait up to timeout_ms (0: just look) for input: 1 when hop_recv has
+ * something to return without a long wait (a message, or the close, or an
+ * error), 0 when nothing came. Lets one end write while it reads.
+ */
+int hop_readable(struct hop *h, int timeout_ms);
 /* One whole message into buf; -1 on error/timeout (err_set), 0 on clean EOF. */
 ssize_t hop_recv(struct hop *h, void *buf, size_t size, int timeout_s);
 /* After hop_recv returned 0: 1 if that was the peer's close, 0 if it was an

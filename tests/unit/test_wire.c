@@ -855,7 +855,7 @@ raw_connect(int port)
 static void
 refuse_garbage(void)
 {
-	static const uint8_t v4[] = "SHIPD-HOP\004\001A";
+	static const uint8_t v5[] = "SHIPD-HOP\005\001A";
 	int port = ports(1), fd;
 	struct config *cfB = mkconf("B", port, 0, 0);
 	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(9) };
@@ -880,9 +880,9 @@ refuse_garbage(void)
 	CHECK(hop_accept_udp(cfB, kB, "hello world", 11, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
 	CHECK_HAS(err_get(), "hop from 127.0.0.1:9: not a shipd peer: bad magic");
-	CHECK(hop_accept_udp(cfB, kB, v4, sizeof(v4) - 1, (struct sockaddr *)&from,
+	CHECK(hop_accept_udp(cfB, kB, v5, sizeof(v5) - 1, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
-	CHECK_HAS(err_get(), "unsupported hop protocol version 4");
+	CHECK_HAS(err_get(), "unsupported hop protocol version 5");
 
 	/* what the master lets through to a child */
 	{
