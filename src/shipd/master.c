@@ -463,8 +463,13 @@ accept_tcp(void)
 			refusal(R_ALLOW, "refused connection from %s: address not in the allow list", who);
 			close(fd);
 		} else if (S->nreceivers >= S->cf->max_receivers) {
+			char why[64];
+
 			refusal(R_BUSY, "refused connection from %s: %d receivers busy", who,
 				  S->nreceivers);
+			/* said at the door: the sender defers, and keeps us up */
+			snprintf(why, sizeof(why), "%d receivers busy", S->nreceivers);
+			hop_refuse_busy(fd, why);
 			close(fd);
 		} else {
 			pid_t pid = fork_receiver(who);

@@ -119,8 +119,8 @@ struct flight {
 	char *text;
 	uint64_t size;
 	double t0;
+	uint64_t base;			/* where the body started (a resume) */
 	struct progress *pr;
-	int tries;			/* connections it was offered on */
 	int answered, answer;		/* the answer came: XF_ACK ... or XS_LOST */
 	char *why;
 	struct flight *next;		/* the list of answered ones */
@@ -163,6 +163,7 @@ hop_drop(int bye)
 
 static void on_answer(void *arg, void *ctx, int type, const char *why);
 static void on_progress(void *arg, void *ctx, uint64_t off, uint64_t size);
+static void on_accept(void *arg, void *ctx, uint64_t off, uint64_t size);
 
 /* Tries to connect this many times, a second apart, to a hop that is busy. */
 #define BUSY_TRIES	3
@@ -170,7 +171,7 @@ static void on_progress(void *arg, void *ctx, uint64_t off, uint64_t size);
 static struct hop *
 hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 {
-	static const struct xs_ops ops = { on_answer, on_progress };
+	static const struct xs_ops ops = { on_answer, on_progress, on_accept };
 	struct peerstate *ps;
 	char until[32];
 
@@ -246,7 +247,19 @@ on_progress(void *arg, void *ctx, uint64_t off, uint64_t size)
 	struct flight *f = ctx;
 
 	progress_update(f->pr, off);
-	test_throttle(off, f->t0);
+	test_throttle(off - f->base, f->t0);
+}
+
+static void
+on_accept(void *arg, void *ctx, uint64_t off, uint64_t size)
+{
+	struct flight *f = ctx;
+
+	f->base = off;
+	f->t0 = now_mono();
+	if (off)
+		msg_info("order %s: resuming at byte %llu of %llu for %s", f->o.id,
+			 (unsigned long long)off, (unsigned long long)size, f->nh);
 }
 
 /* The window's answer for f: acted upon from the main loop (step). */
@@ -328,7 +341,6 @@ send_offer(struct flight *f, char **why)
 	}
 	it = (struct xs_item){ f, f->o.id, f->fd, f->size, f->hdr, f->hdrlen, f->text,
 			       strlen(f->text) };
-	f->tries++;
 	f->answered = 0;
 	f->t0 = now_mono();
 	if (f->size > XF_INLINE_MAX && f->pr == NULL)
@@ -612,15 +624,9 @@ answer(struct flight *f)
 		r = HOP_PERM;
 		break;
 	case XS_LOST:
-		/* a connection lost mid-window: offered once more on a new one
-		 * (the receiver resumes it), then it is a failed attempt */
-		if (f->tries < 2) {
-			msg_info("order %s: connection to %s lost (%s); offering it again", f->o.id,
-				 f->nh, f->why);
-			if (send_offer(f, &why) == 0)
-				return;
-		} else
-			why = xasprintf("%s: %s", f->nh, f->why);
+		/* a connection lost mid-window: the order stays ours, deferred,
+		 * and the receiver resumes it next time */
+		why = xasprintf("%s: %s", f->nh, f->why);
 		r = HOP_TEMP;
 		break;
 	default:

@@ -52,6 +52,8 @@ struct xs_ops {
 	void (*answer)(void *arg, void *ctx, int type, const char *why);
 	/* Body bytes sent so far (progress records); may be NULL. */
 	void (*progress)(void *arg, void *ctx, uint64_t off, uint64_t size);
+	/* ACCEPT: the body goes from off (> 0: a resume); may be NULL. */
+	void (*accepted)(void *arg, void *ctx, uint64_t off, uint64_t size);
 };
 
 struct xsend;

@@ -262,6 +262,8 @@ on_message(struct xsend *s, const struct xmsg *m)
 		if (sl->state != SS_OFFERED || sl->off != 0 || m->offset > sl->it.size)
 			return protocol(s, "ACCEPT out of place or beyond the file", m->slot);
 		sl->off = m->offset;
+		if (s->ops->accepted)
+			s->ops->accepted(s->arg, sl->it.ctx, sl->off, sl->it.size);
 		if (sl->off < sl->it.size) {
 			sl->state = SS_STREAM;
 			if (s->qtail)

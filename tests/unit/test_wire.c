@@ -12,6 +12,7 @@
 #include "crypto/keys.h"
 #include "wire/wire.h"
 #include "wire/udp_int.h"
+#include "wire/wire_int.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -915,13 +916,73 @@ silent_client_dropped(void)
 		fd = raw_connect(port);
 		CHECK(fd >= 0);
 		if (half)	/* a half hello, then nothing */
-			CHECK(send(fd, "SHIPD-HOP\003\001A", 12, MSG_NOSIGNAL) == 12);
+			CHECK(send(fd, "SHIPD-HOP\004\001A", 12, MSG_NOSIGNAL) == 12);
 		out = server_wait(&s, &t1);
 		CHECK_HAS(out, "timeout in handshake");
 		CHECK(t1 - t0 >= 1.9 && t1 - t0 <= 3.0);
 		free(out);
 		close(fd);
 	}
+	freeconf(cfB);
+}
+
+/*
+ * A node of the previous release (hop protocol 3) meets this one: the
+ * server logs both versions, and answers with its own version head, so
+ * that the old client's existing check logs both versions too.
+ */
+static void
+refuse_old_version(void)
+{
+	int port = ports(1), fd;
+	struct config *cfB = mkconf("B", port, 0, 0);
+	uint8_t head[64];
+	struct srv s;
+	char *out;
+	ssize_t n;
+
+	addpeer(cfB, "A", 0, kA);
+	s = serve(cfB, kB, 1, 0, 2, echo);
+	fd = raw_connect(port);
+	CHECK(fd >= 0);
+	CHECK(send(fd, "SHIPD-HOP\003\001A", 12, MSG_NOSIGNAL) == 12);
+	out = server_wait(&s, NULL);
+	CHECK_HAS(out, "unsupported hop protocol version 3 (this shipd speaks 4)");
+	n = recv(fd, head, sizeof(head), MSG_WAITALL);
+	CHECK(n >= 11);
+	/* what a version-3 client reads first: it refuses with both numbers */
+	CHECK(n >= 11 && memcmp(head, "SHIPD-HOP", 9) == 0 && head[9] == 4 && head[10] == 0);
+	CHECK(wire_hs_head(head, 11, 1) > 0);	/* and this version reads it as a refusal */
+	free(out);
+	close(fd);
+	freeconf(cfB);
+}
+
+/* All receivers busy: the client is told so at the door, and knows it. */
+static void
+refuse_busy(void)
+{
+	int port = ports(1), lfd, c;
+	struct config *cfA = mkconf("A", 0, 0, 0), *cfB = mkconf("B", port, 0, 0);
+	pid_t pid;
+
+	addpeer(cfA, "B", port, kB);
+	lfd = wire_listen_tcp(cfB);
+	CHECK(lfd >= 0);
+	if ((pid = fork()) == 0) {
+		if ((c = accept(lfd, NULL, NULL)) >= 0) {
+			hop_refuse_busy(c, "10 receivers busy");
+			usleep(200000);
+			close(c);
+		}
+		_exit(0);
+	}
+	close(lfd);
+	CHECK(hop_connect(cfA, kA, &cfA->peers[0], 5) == NULL);
+	CHECK_HAS(err_get(), "B refused the connection: busy: 10 receivers busy");
+	CHECK(hop_connect_busy() == 1);
+	waitpid(pid, NULL, 0);
+	freeconf(cfA);
 	freeconf(cfB);
 }
 
@@ -1364,6 +1425,8 @@ main(void)
 	TEST(refuse_wrong_server_key);
 	TEST(refuse_garbage);
 	TEST(silent_client_dropped);
+	TEST(refuse_old_version);
+	TEST(refuse_busy);
 	TEST(connect_errors);
 	TEST(silent_server_udp);
 	TEST(nobody_listening_udp);
