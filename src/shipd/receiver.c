@@ -421,14 +421,19 @@ on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 }
 
 static void
-on_release(void *arg, void *ctx, int committed, const char *why)
+on_release(void *arg, void *ctx, int how, const char *why)
 {
 	struct rconn *rc = arg;
 	struct rorder *r = ctx;
 
-	if (r && !committed && why == NULL && r->fd >= 0) {
-		msg_warnx("packet %s from %s: transfer interrupted at byte %llu of %llu", r->o.id,
-			  rc->peer, (unsigned long long)r->got, (unsigned long long)r->o.size);
+	if (r && how == XR_REFUSED) {	/* the engine refused it: nothing worth keeping */
+		char line[XF_REASON_MAX + 1];
+
+		refused(rc, XF_REFUSE, r->o.id, why, line, sizeof(line));
+		bay_partial_drop(r->bay, r->o.id);
+	} else if (r && how == XR_CUT && r->fd >= 0) {
+		msg_warnx("packet %s from %s: transfer interrupted at byte %llu of %llu: %s", r->o.id,
+			  rc->peer, (unsigned long long)r->got, (unsigned long long)r->o.size, why);
 		fsync(r->fd);	/* keep it for the resume */
 	}
 	rorder_free(r);

@@ -83,6 +83,7 @@ void xsend_free(struct xsend *s);
 /* ---- receiving ---- */
 
 #define XR_COMPLETE	1	/* offer/body: every byte is in; commit it */
+enum { XR_COMMITTED, XR_ANSWERED, XR_REFUSED, XR_CUT };	/* release: how */
 #define XR_GROUP_MAX	64
 #define XR_GROUP_BYTES	(64ULL << 20)
 #define XR_GROUP_WAIT_US	20000
@@ -106,13 +107,13 @@ struct xr_ops {
 	 * ACKed), else why[i] (a TEMPFAIL reason). */
 	void (*commit)(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1]);
 	/*
-	 * The slot is closed; free ctx. committed: ACK sent. Else why is the
-	 * reason it was answered with (refused, TEMPFAIL, HAVE: the callback
-	 * that said so has done what that needs), or NULL when it was cut
-	 * short (aborted by the sender, connection lost): keep what can be
-	 * resumed.
+	 * The slot is closed; free ctx. how: XR_COMMITTED (ACK sent),
+	 * XR_ANSWERED (the callback's own answer: it has done what that
+	 * needs), XR_REFUSED (the engine refused it, why: truncated, more data
+	 * than announced: log it, drop what came), XR_CUT (aborted by the
+	 * sender or the connection lost, why: keep what can be resumed).
 	 */
-	void (*release)(void *arg, void *ctx, int committed, const char *why);
+	void (*release)(void *arg, void *ctx, int how, const char *why);
 };
 
 struct xr_stats {

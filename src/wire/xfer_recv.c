@@ -64,17 +64,18 @@ find(struct xr *r, uint32_t id)
 }
 
 static void
-slot_close(struct xr *r, struct rslot *sl, int committed, const char *why)
+slot_close(struct xr *r, struct rslot *sl, int how, const char *why)
 {
-	r->ops->release(r->arg, sl->ctx, committed, why);
+	r->ops->release(r->arg, sl->ctx, how, why);
 	sl->state = SL_FREE;
 	sl->ctx = NULL;
 	r->open--;
 }
 
-/* A final answer that is not an ACK (r->why says why); closes the slot. */
+/* A final answer that is not an ACK (r->why says why); closes the slot.
+ * how: XR_ANSWERED (the callback's answer) or XR_REFUSED (the engine's). */
 static int
-answer(struct xr *r, struct rslot *sl, int type)
+answer_how(struct xr *r, struct rslot *sl, int type, int how)
 {
 	uint32_t id = sl->id;
 	int rc;
@@ -95,8 +96,14 @@ answer(struct xr *r, struct rslot *sl, int type)
 	default:
 		msg_panic("xrecv: answer type %d", type);
 	}
-	slot_close(r, sl, 0, r->why);
+	slot_close(r, sl, how, r->why);
 	return rc;
+}
+
+static int
+answer(struct xr *r, struct rslot *sl, int type)
+{
+	return answer_how(r, sl, type, XR_ANSWERED);
 }
 
 /* Commit the waiting group and acknowledge it. */
@@ -121,7 +128,7 @@ commit(struct xr *r)
 			msg_panic("xrecv: slot %u of the group is gone", r->gid[i]);
 		if (ok[i]) {
 			acks[nack++] = r->gid[i];
-			slot_close(r, sl, 1, NULL);
+			slot_close(r, sl, XR_COMMITTED, NULL);
 		} else {
 			snprintf(r->why, sizeof(r->why), "%s", why[i][0] ? why[i] : "cannot commit");
 			if (answer(r, sl, XF_TEMPFAIL) < 0)
@@ -244,7 +251,7 @@ on_data(struct xr *r, const struct xmsg *m)
 		return protocol(r, "data for slot %u out of order", m->slot);
 	if (m->datalen > sl->size - sl->next) {
 		snprintf(r->why, sizeof(r->why), "more data than announced");
-		return answer(r, sl, XF_REFUSE);
+		return answer_how(r, sl, XF_REFUSE, XR_REFUSED);
 	}
 	r->why[0] = 0;
 	d = r->ops->body(r->arg, sl->ctx, m->offset, m->data, m->datalen, r->why, sizeof(r->why));
@@ -264,7 +271,7 @@ on_end(struct xr *r, const struct xmsg *m)
 								   m->slot);
 	snprintf(r->why, sizeof(r->why), "truncated: %llu of %llu bytes",
 		 (unsigned long long)sl->next, (unsigned long long)sl->size);
-	return answer(r, sl, XF_REFUSE);
+	return answer_how(r, sl, XF_REFUSE, XR_REFUSED);
 }
 
 static void
@@ -272,7 +279,7 @@ release_all(struct xr *r, const char *why)
 {
 	for (unsigned i = 0; i < XF_WINDOW; i++)
 		if (r->s[i].state != SL_FREE)
-			slot_close(r, &r->s[i], 0, why);
+			slot_close(r, &r->s[i], XR_CUT, why);
 	r->gn = 0;
 }
 
@@ -332,7 +339,7 @@ xrecv_serve(struct hop *h, const struct xr_ops *ops, void *arg, int io_s,
 				r->st->aborted++;
 				snprintf(r->why, sizeof(r->why), "aborted by the sender: %.*s",
 					 (int)m.reasonlen, m.reason);
-				slot_close(r, sl, 0, NULL);
+				slot_close(r, sl, XR_CUT, r->why);
 			} else if (sl == NULL && m.slot > r->max_id) {
 				protocol(r, "abort of slot %u never offered", m.slot);
 				goto out;
@@ -360,7 +367,7 @@ out:
 	 * (committing it unacknowledged would only make the next offer HAVE).
 	 */
 	snprintf(why, sizeof(why), "%s", rc == 0 ? "connection closed" : err_get());
-	release_all(r, NULL);
+	release_all(r, why);
 	free(buf);
 	free(r);
 	if (rc < 0)

@@ -152,7 +152,7 @@ rx_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 }
 
 static void
-rx_release(void *arg, void *ctx, int committed, const char *why)
+rx_release(void *arg, void *ctx, int how, const char *why)
 {
 	free(ctx);
 }
