@@ -9,6 +9,7 @@
  * was given, never sends a message it could not parse.
  */
 #include "xfer.h"
+#include "wire_int.h"
 #include "../util/log.h"
 
 #include <stdio.h>
@@ -27,19 +28,6 @@ put32(uint8_t *b, uint32_t v)
 	b[1] = v >> 16;
 	b[2] = v >> 8;
 	b[3] = v;
-}
-
-static uint64_t
-get64(const uint8_t *b)
-{
-	return (uint64_t)get32(b) << 32 | get32(b + 4);
-}
-
-static void
-put64(uint8_t *b, uint64_t v)
-{
-	put32(b, v >> 32);
-	put32(b + 4, (uint32_t)v);
 }
 
 const char *
@@ -120,13 +108,13 @@ xmsg_parse(const uint8_t *b, size_t len, struct xmsg *m)
 		if (n != 12)
 			return bad(type, "wrong length");
 		m->slot = get32(p);
-		m->offset = get64(p + 4);
+		m->offset = wire_get64(p + 4);
 		break;
 	case XF_DATA:
 		if (n <= XF_DATA_HEAD)
 			return bad(type, "no bytes");
 		m->slot = get32(p);
-		m->offset = get64(p + 4);
+		m->offset = wire_get64(p + 4);
 		m->data = p + XF_DATA_HEAD;
 		m->datalen = n - XF_DATA_HEAD;
 		break;
@@ -230,7 +218,7 @@ xmsg_send_accept(struct hop *h, uint32_t slot, uint64_t offset)
 	uint8_t b[13] = { XF_ACCEPT };
 
 	put32(b + 1, slot);
-	put64(b + 5, offset);
+	wire_put64(b + 5, offset);
 	return hop_send(h, b, sizeof(b));
 }
 
@@ -307,6 +295,6 @@ xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size
 		msg_panic("xmsg_send_data: %zu bytes", n);
 	buf[0] = XF_DATA;
 	put32(buf + 1, slot);
-	put64(buf + 5, offset);
+	wire_put64(buf + 5, offset);
 	return hop_send(h, buf, 1 + XF_DATA_HEAD + n);
 }
