@@ -970,7 +970,10 @@ refuse_busy(void)
 	lfd = wire_listen_tcp(cfB);
 	CHECK(lfd >= 0);
 	if ((pid = fork()) == 0) {
-		if ((c = accept(lfd, NULL, NULL)) >= 0) {
+		struct pollfd pf = { lfd, POLLIN, 0 };
+
+		/* the listening socket is non-blocking, as the master's is */
+		if (poll(&pf, 1, 10000) == 1 && (c = accept(lfd, NULL, NULL)) >= 0) {
 			hop_refuse_busy(c, "10 receivers busy");
 			usleep(200000);
 			close(c);
