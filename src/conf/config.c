@@ -130,7 +130,7 @@ config_peer(const struct config *cf, const char *name)
 {
 	const struct peer *p = peer_exact(cf, name), *q;
 
-	if (p && p->host)
+	if (p && PEER_REACHABLE(p))
 		return p;
 	if ((q = peer_from_pattern(cf, name, p)) != NULL)
 		return q;
@@ -167,7 +167,7 @@ config_next_hop(const struct config *cf, const char *dest)
 		if (strv_has(&cf->routes[i].dests, dest))
 			return cf->routes[i].next_hop;
 	p = peer_exact(cf, dest);
-	if (p && p->host)
+	if (p && PEER_REACHABLE(p))
 		return p->name;
 	for (int i = 0; i < cf->nroutes; i++)
 		for (int d = 0; d < cf->routes[i].dests.n; d++)
@@ -175,7 +175,7 @@ config_next_hop(const struct config *cf, const char *dest)
 			    fnmatch(cf->routes[i].dests.v[d], dest, 0) == 0)
 				return cf->routes[i].next_hop;
 	p = config_peer(cf, dest);
-	if (p && p->host)
+	if (p && PEER_REACHABLE(p))
 		return p->name;
 	return NULL;
 }
@@ -215,7 +215,9 @@ config_free(struct config *cf)
 	for (int i = 0; i < cf->npeers; i++) {
 		free(cf->peers[i].name);
 		free(cf->peers[i].host);
+		free(cf->peers[i].dir);
 	}
+	strv_free(&cf->import_dirs);
 	free(cf->peers);
 	for (int i = 0; i < cf->nroutes; i++) {
 		free(cf->routes[i].next_hop);

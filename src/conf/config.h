@@ -39,8 +39,10 @@ struct sclass {
 
 /*
  * A node this one knows: PEER name host port key (a direct neighbour), or
+ * PEER name dir:PATH [limit] key (a neighbour reached through a directory:
+ * a shared disk, an FTP drop, a USB drive; host is NULL, dir is set), or
  * KEY name key (a far node: its key seals packets for it and checks its
- * signatures, but it is reached only through ROUTEs; host is NULL).
+ * signatures, but it is reached only through ROUTEs; host and dir NULL).
  *
  * With an AUTHORITY, a PEER may come without a key (the node proves its
  * name with a certificate) and its name may be a pattern ("SiteA_*": every
@@ -51,6 +53,8 @@ struct peer {
 	char *name;			/* node name, as used in ROUTE and destinations */
 	char *host;			/* address or host name; NULL for a KEY-only node */
 	int port;
+	char *dir;			/* PEER name dir:PATH: the medium, or NULL */
+	uint64_t dir_limit;		/* bytes the medium may hold (0 = until it is full) */
 	struct pubkey key;
 	int has_key;			/* a pinned key (PEER ... key, KEY, KEYS-DIR) */
 	int pattern;			/* name is a pattern: a family of nodes */
@@ -99,14 +103,18 @@ struct config {
 	int drop_quiet;			/* DROP-QUIET-TIME: a drop written in place is
 					 * taken once closed and unchanged this long */
 	int max_children;		/* MAX-CHILDREN senders (default 10) */
-	int max_receivers;		/* MAX-RECEIVERS (default 10) */
+	int max_receivers;		/* MAX-RECEIVERS authenticated inbound hops (10) */
+	int max_handshakes;		/* MAX-HANDSHAKES connections not yet authenticated (32) */
+	int max_handshakes_per_source;	/* MAX-HANDSHAKES-PER-SOURCE of those from one address (10) */
+	int handshake_timeout;		/* HANDSHAKE-TIMEOUT: a connection's whole handshake (5 s) */
 	int retry_min, retry_max;	/* RETRY-MIN / RETRY-MAX seconds */
-	int io_timeout;			/* IO-TIMEOUT seconds for a silent peer */
+	int io_timeout;			/* IO-TIMEOUT seconds for one whole frame */
 	int connect_timeout;		/* CONNECT-TIMEOUT: TCP connect before the UDP fallback */
 	char *log_dest;			/* LOG stderr|syslog|file:PATH[,..] */
 	char *spool_user;		/* USER: unprivileged account (optional) */
 	char *keys_dir;			/* KEYS-DIR: NODE.pub files of known nodes, or NULL */
 	char *spool;			/* SPOOL (default /var/spool/shipd): -default's bays */
+	struct strv import_dirs;	/* IMPORT-DIR: media the daemon imports from */
 	char *cert_file;		/* CERT-FILE: this node's certificate, or NULL */
 	char *trust_dir;		/* TRUST-DIR (default SPOOL/trust): learned certificates,
 					 * revocation lists; written by shipd only */
@@ -118,6 +126,9 @@ struct config {
 	struct trust *trust;
 	void (*trust_free)(struct trust *);
 };
+
+/* A neighbour shipd can hand packets to (a PEER with an address or a directory). */
+#define PEER_REACHABLE(p)	((p)->host != NULL || (p)->dir != NULL)
 
 /* Parse path; NULL with err_get() = "file:line: message" on any error. */
 struct config *config_load(const char *path);

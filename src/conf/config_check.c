@@ -243,6 +243,9 @@ print_settings(const struct config *cf, FILE *out)
 		cf->max_children, cf->max_receivers);
 	fprintf(out, "%-*s %s .. %s\n", COL, "retry", dur_str(cf->retry_min, a, sizeof(a)),
 		dur_str(cf->retry_max, b, sizeof(b)));
+	fprintf(out, "%-*s %d at once, %d per source address, each within %s\n", COL,
+		"handshakes", cf->max_handshakes, cf->max_handshakes_per_source,
+		dur_str(cf->handshake_timeout, a, sizeof(a)));
 	fprintf(out, "%-*s %s\n", COL, "io timeout", dur_str(cf->io_timeout, a, sizeof(a)));
 	fprintf(out, "%-*s %s\n", COL, "connect timeout", dur_str(cf->connect_timeout, a, sizeof(a)));
 	fprintf(out, "%-*s %s\n", COL, "bay size limit",
@@ -316,7 +319,8 @@ print_peers(const struct config *cf, FILE *out)
 		pubkey_format(&p->key, key);
 		key[FPR_LEN] = 0;
 		fprintf(out, "  %-*s %-28s ", COL - 2, p->name,
-			p->host ? hostport_str(p->host, p->port, hp, sizeof(hp)) : "KEY only: via ROUTE");
+			p->host ? hostport_str(p->host, p->port, hp, sizeof(hp)) :
+			p->dir ? p->dir : "KEY only: via ROUTE");
 		if (p->has_key)
 			fprintf(out, "key %s...\n", key);
 		else
@@ -332,7 +336,7 @@ resolve(const struct config *cf, const struct name *nm)
 		return cf->node;
 	if (nm->route >= 0)
 		return cf->routes[nm->route].next_hop;
-	if (nm->peer && nm->peer->host)
+	if (nm->peer && PEER_REACHABLE(nm->peer))
 		return nm->name;
 	return NULL;
 }
@@ -351,6 +355,8 @@ print_destinations(const struct config *cf, const struct name *names, int n, FIL
 			fprintf(out, "this node\n");
 		else if (nm->next_hop == NULL)
 			fprintf(out, "UNROUTABLE\n");
+		else if (nm->route < 0 && nm->peer->dir)
+			fprintf(out, "direct through directory %s\n", nm->peer->dir);
 		else if (nm->route < 0)	/* no ROUTE: only a PEER with an address resolves */
 			fprintf(out, "direct to %s\n",
 				hostport_str(nm->peer->host, nm->peer->port, hp, sizeof(hp)));
@@ -510,7 +516,7 @@ check_routes(struct report *r, const struct rdest *rd, int nrd,
 		else if (p == NULL)
 			report(r, rt->line, 0, "ROUTE: unknown next hop %s (no PEER %s)",
 			       rt->next_hop, rt->next_hop);
-		else if (p->host == NULL)
+		else if (!PEER_REACHABLE(p))
 			report(r, rt->line, 0,
 			       "ROUTE: unknown next hop %s (a KEY node, line %d, has no address; a next hop must be a PEER)",
 			       rt->next_hop, p->line);
@@ -563,7 +569,7 @@ check_peers(struct report *r)
 		if (strstr(key, PLACEHOLDER))
 			report(r, p->line, 0,
 			       "%s %s: the key is an example placeholder; paste the one `shipctl pubkey` prints on %s",
-			       p->host ? "PEER" : "KEY", p->name, p->name);
+			       PEER_REACHABLE(p) ? "PEER" : "KEY", p->name, p->name);
 		if (p->host && (inet_pton(AF_INET, p->host, a) == 1 || inet_pton(AF_INET6, p->host, a) == 1))
 			literal++;
 	}

@@ -378,23 +378,31 @@ cfd_route(struct parse *p, const struct directive *d, char **av, int ac)
 
 static int
 add_peer(struct parse *p, const char *what, const char *name, const char *host,
-	 int port, const char *key)
+	 int port, const char *key, char *dir, uint64_t dir_limit)
 {
 	struct config *cf = p->cf;
 	struct peer *pe;
 	struct pubkey pk;
 
-	if ((host ? cfp_check_pattern(p, what, name) : cfp_check_name(p, what, name)) < 0)
+	if ((host ? cfp_check_pattern(p, what, name) : cfp_check_name(p, what, name)) < 0) {
+		free(dir);
 		return -1;
+	}
 	for (int i = 0; i < cf->npeers; i++)
-		if (strcmp(cf->peers[i].name, name) == 0)
+		if (strcmp(cf->peers[i].name, name) == 0) {
+			free(dir);
 			return cfp_err(p, "%s: node %s already defined at line %d (%s)", what, name,
-				       cf->peers[i].line, cf->peers[i].host ? "PEER" : "KEY");
-	if (key && config_is_pattern(name))
+				       cf->peers[i].line, PEER_REACHABLE(&cf->peers[i]) ? "PEER" : "KEY");
+		}
+	if (key && config_is_pattern(name)) {
+		free(dir);
 		return cfp_err(p, "%s %s: a pattern cannot pin a key (its nodes prove their names "
 			       "with certificates of an AUTHORITY)", what, name);
+	}
 	if (key && pubkey_parse(key, &pk) < 0) {
 		char e[512];
+
+		free(dir);
 		return cfp_err(p, "%s %s: %s", what, name, cfp_err_copy(e, sizeof(e)));
 	}
 	if (cf->npeers == p->peers_cap) {
@@ -406,6 +414,8 @@ add_peer(struct parse *p, const char *what, const char *name, const char *host,
 	pe->name = xstrdup(name);
 	pe->host = host ? xstrdup(host) : NULL;
 	pe->port = port;
+	pe->dir = dir;
+	pe->dir_limit = dir_limit;
 	pe->pattern = config_is_pattern(name);
 	if (key) {
 		pe->key = pk;
@@ -416,11 +426,64 @@ add_peer(struct parse *p, const char *what, const char *name, const char *host,
 	return 0;
 }
 
+/*
+ * PEER name dir:PATH [limit] [shipd1:KEY]: a neighbour reached through a
+ * directory (global/dirhop.h). limit bounds what the medium holds.
+ */
+static int
+dir_peer(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	uint64_t limit = 0;
+	const char *key = NULL;
+	char *dir;
+
+	if (ac > 4)
+		return cfp_err(p, "%s %s: want at most a size limit and a key after %s (usage: %s)",
+			       d->name, av[0], av[1], d->usage);
+	for (int i = 2; i < ac; i++) {
+		if (strncmp(av[i], PUBKEY_PREFIX, strlen(PUBKEY_PREFIX)) == 0 && key == NULL)
+			key = av[i];
+		else if (i == 2 && config_parse_size(av[i], 0, &limit) == 0 && limit > 0)
+			continue;
+		else
+			return cfp_err(p, "%s %s: bad value \"%.80s\" (want a size limit such as 4g, "
+				       "then a %s key)", d->name, av[0], av[i], PUBKEY_PREFIX);
+	}
+	if (av[1][4] == 0)
+		return cfp_err(p, "%s %s: dir: wants a directory (dir:/mnt/transfer/to-%s)",
+			       d->name, av[0], av[0]);
+	if ((dir = cfp_path(p, d->name, av[1] + 4)) == NULL)
+		return -1;
+	return add_peer(p, d->name, av[0], NULL, 0, key, dir, limit);
+}
+
+int
+cfd_import_dir(struct parse *p, const struct directive *d, char **av, int ac)
+{
+	if (ac < 1)
+		return cfp_err(p, "%s: want one or more directories (usage: %s)", d->name, d->usage);
+	for (int i = 0; i < ac; i++) {
+		char *dir = cfp_path(p, d->name, av[i]);
+
+		if (dir == NULL)
+			return -1;
+		if (strv_has(&p->cf->import_dirs, dir)) {
+			free(dir);
+			return cfp_err(p, "%s: %s named twice", d->name, av[i]);
+		}
+		strv_add(&p->cf->import_dirs, dir);
+		free(dir);
+	}
+	return 0;
+}
+
 int
 cfd_peer(struct parse *p, const struct directive *d, char **av, int ac)
 {
 	int port = 0;
 
+	if (ac >= 2 && strncmp(av[1], "dir:", 4) == 0)
+		return dir_peer(p, d, av, ac);
 	if (ac != 3 && ac != 4)
 		return cfp_err(p, "%s: want 3 or 4 values, got %d (usage: %s)", d->name, ac, d->usage);
 	if (!valid_host_template(av[1]))
@@ -428,7 +491,7 @@ cfd_peer(struct parse *p, const struct directive *d, char **av, int ac)
 			       "%%n stands for the node's name)", d->name, av[0], av[1]);
 	if (parse_port(p, d->name, av[2], &port) < 0)
 		return -1;
-	return add_peer(p, d->name, av[0], av[1], port, ac == 4 ? av[3] : NULL);
+	return add_peer(p, d->name, av[0], av[1], port, ac == 4 ? av[3] : NULL, NULL, 0);
 }
 
 /*
@@ -584,7 +647,7 @@ cfp_resolve_keys(struct parse *p)
 			return cfp_err(p, "KEYS-DIR %s: %s", cf->keys_dir, cfp_err_copy(e, sizeof(e)));
 		}
 		pubkey_format(&pk, pkstr);
-		if (add_peer(p, "KEYS-DIR", name, NULL, 0, pkstr) < 0) {
+		if (add_peer(p, "KEYS-DIR", name, NULL, 0, pkstr, NULL, 0) < 0) {
 			closedir(d);
 			return -1;
 		}
@@ -610,7 +673,7 @@ cfd_key(struct parse *p, const struct directive *d, char **av, int ac)
 {
 	if (ac != 2)
 		return cfp_err(p, "%s: want 2 values, got %d (usage: %s)", d->name, ac, d->usage);
-	return add_peer(p, d->name, av[0], NULL, 0, av[1]);
+	return add_peer(p, d->name, av[0], NULL, 0, av[1], NULL, 0);
 }
 
 void

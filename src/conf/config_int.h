@@ -70,7 +70,8 @@ int *cfp_seen(struct parse *p, const struct directive *d);	/* line d was set on,
 
 /* config_directives.c: the handlers of directives[] and what finish() shares. */
 handler_fn cfd_listen, cfd_expiration, cfd_log, cfd_route, cfd_peer, cfd_key, cfd_allow,
-	   cfd_class, cfd_return_bay, cfd_receipt_handler, cfd_deliver_mode, cfd_authority;
+	   cfd_class, cfd_return_bay, cfd_receipt_handler, cfd_deliver_mode, cfd_authority,
+	   cfd_import_dir;
 void cfp_allow_add(struct parse *p, const struct cidr *c);
 int cfp_is_ip(const char *s);
 

@@ -61,6 +61,7 @@ order_free(struct order *o)
 	free(o->group);
 	free(o->return_reason);
 	free(o->source);
+	strv_free(&o->exported);
 	order_init(o);
 }
 
@@ -200,12 +201,12 @@ unescape(const char *s, size_t len, int line)
 /* ---- the key table ---- */
 
 enum ktype { K_VERSION, K_ID, K_NAME, K_LIST, K_TEXT, K_ADDR, K_TIME, K_INT, K_SIZE,
-	     K_DIGEST, K_PART, K_BOOL };
+	     K_DIGEST, K_PART, K_BOOL, K_EXPORT };
 
 enum kfield { F_VERSION, F_ID, F_GROUP, F_PART, F_ORIGIN, F_CLASS, F_DEST,
 	      F_DELIVERED, F_HOP, F_CREATED, F_EXPIRES, F_SIZE, F_DIGEST, F_NAME,
 	      F_SOURCE, F_KEEP, F_NOTIFY, F_COMMENT, F_ATTEMPTS, F_NEXT,
-	      F_LASTERR, F_RETURNING, F_RETREASON, F_NFIELDS };
+	      F_LASTERR, F_RETURNING, F_RETREASON, F_EXPORTED, F_NFIELDS };
 
 static const struct key {
 	const char *name;
@@ -236,6 +237,7 @@ static const struct key {
 	{"last-error", F_LASTERR, K_TEXT, 0},
 	{"returning", F_RETURNING, K_BOOL, 0},
 	{"return-reason", F_RETREASON, K_TEXT, 0},
+	{"exported", F_EXPORTED, K_EXPORT, 0},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -413,6 +415,29 @@ badpart:
 		err_set("line %d: bad part \"%.32s\" (want N/M, 1 <= N <= M)", line, val);
 		return -1;
 	}
+	case K_EXPORT: {
+		char dest[256], hop[256];
+		const char *sp = strchr(val, ' ');
+		time_t when;
+
+		if (sp == NULL || (size_t)(sp - val) >= sizeof(dest) ||
+		    strchr(sp + 1, ' ') != strrchr(val, ' ') ||
+		    order_export_parse(sp + 1, hop, sizeof(hop), &when) < 0)
+			goto badexport;
+		memcpy(dest, val, sp - val);
+		dest[sp - val] = 0;
+		if (!name_valid(dest, 255))
+			goto badexport;
+		if (order_exported(o, dest)) {
+			err_set("line %d: duplicate exported \"%s\"", line, dest);
+			return -1;
+		}
+		strv_add(&o->exported, val);
+		return 0;
+badexport:
+		err_set("line %d: bad exported \"%.64s\" (want DEST NEXTHOP TIME)", line, val);
+		return -1;
+	}
 	case K_BOOL:
 		if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0) {
 			err_set("line %d: bad %s \"%.32s\" (want 0 or 1)", line, k->name, val);
@@ -477,7 +502,7 @@ order_parse(const char *buf, size_t len, struct order *o)
 			err_set("line 1: \"version\" must come first");
 			goto bad;
 		}
-		if (k->type != K_LIST && seen[k->field]) {
+		if (k->type != K_LIST && k->type != K_EXPORT && seen[k->field]) {
 			err_set("line %d: repeated key \"%s\"", line, k->name);
 			goto bad;
 		}
@@ -565,10 +590,44 @@ order_format(const struct order *o, size_t *len)
 	if (o->returning)
 		sbuf_puts(&b, "returning: 1\n");
 	put_text(&b, "return-reason", o->return_reason);
+	for (int i = 0; i < o->exported.n; i++)
+		sbuf_printf(&b, "exported: %s\n", o->exported.v[i]);
 	sbuf_puts(&b, "end\n");
 	if (len)
 		*len = b.len;
 	return b.s;
+}
+
+const char *
+order_exported(const struct order *o, const char *dest)
+{
+	size_t n = strlen(dest);
+
+	for (int i = 0; i < o->exported.n; i++)
+		if (strncmp(o->exported.v[i], dest, n) == 0 && o->exported.v[i][n] == ' ')
+			return o->exported.v[i];
+	return NULL;
+}
+
+/* "NEXTHOP TIME" (or a whole "DEST NEXTHOP TIME" line: the last two). */
+int
+order_export_parse(const char *line, char *hop, size_t hopsz, time_t *when)
+{
+	const char *t = strrchr(line, ' '), *h;
+	uint64_t u;
+
+	if (t == NULL || parse_u64(t + 1, INT64_MAX, &u) < 0)
+		return -1;
+	for (h = t; h > line && h[-1] != ' '; h--)
+		;
+	if ((size_t)(t - h) >= hopsz || t == h)
+		return -1;
+	memcpy(hop, h, t - h);
+	hop[t - h] = 0;
+	if (!name_valid(hop, 255))
+		return -1;
+	*when = (time_t)u;
+	return 0;
 }
 
 int

@@ -52,7 +52,15 @@ struct order {
 	char *return_reason;		/* why it was turned around */
 	int keep_data;			/* -copy: keep the submitted source file */
 	char *source;			/* submitted file path (with --copy unset: removed after sealing) */
+	struct strv exported;		/* "DEST NEXTHOP TIME": written to NEXTHOP's
+					 * directory at TIME (global/dirhop.h); DEST
+					 * stays in dests, ours, until the receipt */
 };
+
+/* The exported: line of dest, if any (a pointer into o->exported). */
+const char *order_exported(const struct order *o, const char *dest);
+/* Split such a line: next hop (into hop), time; -1 when malformed. */
+int order_export_parse(const char *line, char *hop, size_t hopsz, time_t *when);
 
 void order_init(struct order *o);
 void order_free(struct order *o);

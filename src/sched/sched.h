@@ -22,7 +22,7 @@
 #include "../util/htab.h"
 #include "../util/mem.h"
 
-enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE, J_TRUST };
+enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE, J_TRUST, J_IMPORT };	/* J_IMPORT: bay and id are the directory */
 
 struct job {
 	enum job_kind kind;

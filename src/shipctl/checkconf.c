@@ -71,10 +71,13 @@ print_json(const struct config *cf)
 	sbuf_puts(&b, ",\"user\":");
 	json_str(&b, cf->spool_user);
 	sbuf_printf(&b, ",\"max_data_size\":%llu,\"expiration_days\":%d,\"max_children\":%d,"
-		    "\"max_receivers\":%d,\"retry_min_seconds\":%d,\"retry_max_seconds\":%d,"
+		    "\"max_receivers\":%d,\"max_handshakes\":%d,\"max_handshakes_per_source\":%d,"
+		    "\"handshake_timeout_seconds\":%d,\"retry_min_seconds\":%d,"
+		    "\"retry_max_seconds\":%d,"
 		    "\"io_timeout_seconds\":%d,\"bay_size_limit\":%llu,\"min_free_disk\":%llu",
 		    (unsigned long long)cf->max_data_size, cf->expiration_days, cf->max_children,
-		    cf->max_receivers, cf->retry_min, cf->retry_max, cf->io_timeout,
+		    cf->max_receivers, cf->max_handshakes, cf->max_handshakes_per_source,
+		    cf->handshake_timeout, cf->retry_min, cf->retry_max, cf->io_timeout,
 		    (unsigned long long)cf->bay_size_limit, (unsigned long long)cf->min_free_disk);
 	sbuf_puts(&b, ",\"classes\":[");
 	for (int i = 0; i < cf->nclasses; i++) {

@@ -36,7 +36,7 @@ peers_collect(const struct config *cf, const struct qentry *v, int n, time_t now
 	*rows = NULL;
 	*nrows = 0;
 	for (int i = 0; i < cf->npeers; i++)
-		if (cf->peers[i].host && !(cf->node && strcmp(cf->peers[i].name, cf->node) == 0))
+		if (PEER_REACHABLE(&cf->peers[i]) && !(cf->node && strcmp(cf->peers[i].name, cf->node) == 0))
 			row_add(rows, nrows, cf->peers[i].name);
 	for (int i = 0; i < cf->nroutes; i++)
 		row_add(rows, nrows, cf->routes[i].next_hop);

@@ -4,6 +4,7 @@
  * Never changes a bay.
  */
 #include "queue.h"
+#include "../global/dirhop.h"
 #include "../util/log.h"
 #include "../util/safefile.h"
 
@@ -14,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct collect {
+	const struct config *cf;
 	struct qentry *v;
 	int n, cap;
 };
@@ -79,6 +82,7 @@ collect_fn(void *arg, const char *bay, enum qstate st, const char *id, time_t mt
 	e = &c->v[c->n++];
 	memset(e, 0, sizeof(*e));
 	e->bay = xstrdup(bay);
+	e->cf = c->cf;
 	e->st = st;
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	e->mtime = mtime;
@@ -109,6 +113,7 @@ q_collect(const struct config *cf, struct qentry **out, int *n)
 	struct collect c = {0};
 	struct strv bays = {0};
 
+	c.cf = cf;
 	bay_all(cf, &bays);
 	for (int i = 0; i < bays.n; i++) {
 		if (access(bays.v[i], F_OK) < 0 && errno == ENOENT)
@@ -155,6 +160,7 @@ q_locate(const struct config *cf, const char *id, struct qentry *e)
 		return -1;
 	}
 	e->bay = xstrdup(bay);
+	e->cf = cf;
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	if (bay_path(path, sizeof(path), bay, e->st, id) == 0 && stat(path, &sb) == 0)
 		e->mtime = sb.st_mtime;
@@ -203,10 +209,44 @@ q_path_bay(const struct config *cf, const char *path, char *bay, size_t bsize,
 	return 0;
 }
 
+/* Waiting for the receipts of a directory hop (global/dirhop.h): "exported". */
+static int
+qe_exported(const struct qentry *e)
+{
+	return e->ok && e->st == Q_DEFERRED && dirhop_all_exported(&e->o);
+}
+
 const char *
 qe_state(const struct qentry *e)
 {
+	if (qe_exported(e))
+		return "exported";
 	return e->ok || e->st == Q_CORRUPT ? qstate_name(e->st) : QSTATE_UNPARSED;
+}
+
+/* "exported to B (DIR) at TIME, ..." for an exported order (static buffer). */
+static const char *
+exported_where(const struct qentry *e)
+{
+	static struct sbuf b;
+	char hop[256], when[32];
+	time_t t;
+	struct tm tm;
+
+	sbuf_reset(&b);
+	for (int i = 0; i < e->o.exported.n; i++) {
+		const struct peer *p;
+
+		if (order_export_parse(e->o.exported.v[i], hop, sizeof(hop), &t) < 0)
+			continue;
+		p = e->cf ? config_peer(e->cf, hop) : NULL;
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+		sbuf_printf(&b, "%s%.*s exported to %s (%s) at %s", i ? "; " : "",
+			    (int)strcspn(e->o.exported.v[i], " "), e->o.exported.v[i], hop,
+			    p && p->dir ? p->dir : "carried by hand", when);
+	}
+	sbuf_puts(&b, "; waiting for the receipt");
+	return b.s;
 }
 
 const char *
@@ -216,6 +256,8 @@ qe_error(const struct qentry *e)
 		return e->why;
 	if (!e->ok)
 		return e->error;
+	if (qe_exported(e))
+		return exported_where(e);
 	return e->o.last_error;
 }
 
@@ -342,6 +384,8 @@ print_long(FILE *f, const struct qentry *e, time_t now)
 	print_list(f, "remaining:", &o->dests);
 	print_list(f, "delivered:", &o->delivered);
 	print_list(f, "hops:", &o->hops);
+	for (int i = 0; i < o->exported.n; i++)
+		fprintf(f, "%-14s%s\n", "exported:", o->exported.v[i]);
 	fprintf(f, "%-14s%s\n", "group:", o->group ? o->group : e->id);
 	fprintf(f, "%-14s%d of %d\n", "part:", o->part, o->nparts);
 	fprintf(f, "%-14s%llu (%s)\n", "size:", (unsigned long long)o->size,

@@ -17,6 +17,7 @@
 
 /* One order file found in a bay; ok = 0 when it did not parse. */
 struct qentry {
+	const struct config *cf;	/* where it was found (for views that need it) */
 	char *bay;
 	enum qstate st;
 	char id[ORDER_ID_MAX];

@@ -62,7 +62,7 @@ dest_add(const struct config *cf, struct table *t, const char *name)
 		return;
 	}
 	d->via = config_peer(cf, d->hop);
-	if (d->via && d->via->host == NULL)
+	if (d->via && !PEER_REACHABLE(d->via))
 		d->via = NULL;		/* a KEY-only node cannot be a next hop */
 	for (int i = 0; i < cf->nroutes; i++)
 		if (strv_has(&cf->routes[i].dests, name)) {
@@ -158,9 +158,11 @@ print_table(const struct config *cf, const struct table *t)
 			r[C_RULE] = xstrdup("NODE");
 		} else {
 			r[C_HOP] = xstrdup(d->hop);
-			r[C_ADDR] = d->via ? hostport(d->via->host, d->via->port)
+			r[C_ADDR] = d->via && d->via->dir ? xasprintf("dir:%s", d->via->dir) :
+				    d->via ? hostport(d->via->host, d->via->port)
 					   : xstrdup("? (next hop is not a PEER)");
-			r[C_PROTO] = xstrdup("tcp, udp fallback");
+			r[C_PROTO] = xstrdup(d->via && d->via->dir ? "directory (export, receipts)" :
+					     "tcp, udp fallback");
 			r[C_RULE] = d->file ? xasprintf("%s %s:%d", d->rule, d->file, d->line)
 					    : xstrdup(d->rule ? d->rule : "-");
 		}
@@ -246,7 +248,10 @@ build_dot(const struct config *cf, const struct table *t, struct sbuf *b)
 
 		if (cf->node && strcmp(p->name, cf->node) == 0)
 			continue;
-		if (p->host == NULL) {
+		if (p->dir) {
+			label = xasprintf("%s\nthrough a directory\n%s", p->name, p->dir);
+			dot_node(b, p->name, label, "shape=folder, style=filled, fillcolor=\"#d3f9d8\"");
+		} else if (p->host == NULL) {
 			label = xasprintf("%s\nfar node (KEY)", p->name);
 			dot_node(b, p->name, label, "shape=ellipse, style=dashed");
 		} else if (is_exposed(t, p->name)) {
@@ -300,7 +305,10 @@ build_dot(const struct config *cf, const struct table *t, struct sbuf *b)
 		dot_str(b, hop);
 		sbuf_puts(b, " [label=");
 		dot_str(b, l.s);
-		sbuf_puts(b, t->v[i].via ? ", penwidth=2];\n" : ", color=red];\n");
+		/* a directory hop: a dotted double line (no connection, a medium) */
+		sbuf_puts(b, t->v[i].via && t->v[i].via->dir ? ", style=dotted, penwidth=3, "
+			  "color=\"#2b8a3e:#2b8a3e\"];\n" : t->v[i].via ? ", penwidth=2];\n" :
+			  ", color=red];\n");
 		sbuf_free(&l);
 	}
 	/* next hop -> final destination, dashed: the next hop's business */
@@ -425,7 +433,10 @@ print_json(const struct config *cf, const struct table *t)
 		json_str(&b, d->hop);
 		sbuf_puts(&b, ",\"host\":");
 		json_str(&b, d->via ? d->via->host : NULL);
-		if (d->via)
+		if (d->via && d->via->dir) {
+			sbuf_puts(&b, ",\"port\":null,\"transport\":\"dir\",\"dir\":");
+			json_str(&b, d->via->dir);
+		} else if (d->via)
 			sbuf_printf(&b, ",\"port\":%d,\"transport\":\"tcp+udp\"", d->via->port);
 		else
 			sbuf_puts(&b, ",\"port\":null,\"transport\":null");

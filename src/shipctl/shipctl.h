@@ -73,6 +73,8 @@ VERB(top);
 VERB(peers);
 VERB(ship);
 VERB(lspacket);
+VERB(export);
+VERB(import);
 VERB(authority);
 VERB(certify);
 

@@ -1,10 +1,11 @@
 /*
  * master.c - the master process: one epoll loop over signals (signalfd),
  * inotify, the TCP and UDP listeners and a timer, plus a bounded pool of
- * forked children (senders up to MAX-CHILDREN, receivers up to
- * MAX-RECEIVERS). A send worker gets a batch of orders (batch.c) and a
- * status pipe on which it says which next hop it reached or could not
- * reach, and which orders it deferred. A child that
+ * forked children (senders up to MAX-CHILDREN; receive workers, one per
+ * inbound connection, bounded by door.c: MAX-HANDSHAKES not yet
+ * authenticated, MAX-RECEIVERS that are). A send worker gets a batch of
+ * orders (batch.c) and a status pipe on which it says which next hop it
+ * reached or could not reach, and which orders it deferred. A child that
  * dies abnormally is reaped, logged, and the order it held goes back to
  * outgoing/; the orders of its batch it never got to are queued again.
  * Never sends or receives packet bytes itself.
@@ -40,6 +41,10 @@
 #define UDP_HELLO_MEMORY	10	/* seconds a UDP session's HELLO is remembered */
 
 static sigset_t blocked;
+
+enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_UDP_AGAIN, R_EVICT, R_NKINDS };
+static void refusal(enum refusal_kind k, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static void
 ep_add(int fd)
@@ -93,6 +98,7 @@ child_setup(void)
 		close(S->timerfd);
 	/* other workers' status pipes are none of this child's business */
 	htab_walk(S->statfds, close_statfd, NULL);
+	door_child(S->door);
 }
 
 /* Fork a child for job j; the child never returns. */
@@ -134,6 +140,9 @@ master_fork(struct job *j)
 			break;
 		case J_JOIN:
 			rc = deliver_join(j->bay, j->id);
+			break;
+		case J_IMPORT:
+			rc = import_run(j->id);
 			break;
 		case J_TRUST:
 			rc = control_announce();
@@ -217,11 +226,23 @@ status_read(struct job *j)
 	}
 }
 
+static void lobby_ready(struct door_event *e);
+
 static void
 status_event(int fd)
 {
 	char key[16];
+	struct door_event e;
 	struct job *j;
+	int r = door_input(S->door, S->cf, fd, &e);
+
+	if (r == 1)
+		refusal(R_BUSY, "inbound hop from %s: all %d receivers busy; its offers are "
+			"refused for now (try again later)", e.who, S->cf->max_receivers);
+	if (r == 2)
+		lobby_ready(&e);
+	if (r >= 0)
+		return;
 
 	snprintf(key, sizeof(key), "%d", fd);
 	if ((j = htab_get(S->statfds, key)) != NULL)
@@ -349,9 +370,11 @@ child_exited(pid_t pid, int status)
 	snprintf(key, sizeof(key), "%ld", (long)pid);
 	if ((j = htab_del(S->kids, key)) == NULL)
 		return;
-	if (j->kind == J_RECEIVE)
+	if (j->kind == J_RECEIVE) {
 		S->nreceivers--;
-	else
+		if (door_gone(S->door, pid))
+			status = 0;	/* killed to make room: logged then */
+	} else
 		S->nsenders--;
 	if (j->kind == J_SEND)
 		send_exited(j, status);
@@ -359,7 +382,8 @@ child_exited(pid_t pid, int status)
 		control_exited(status);
 	else if (WIFSIGNALED(status))
 		msg_warnx("%s worker %ld for %s killed by signal %d",
-			  j->kind == J_RECEIVE ? "receive" : "pickup/join", (long)pid,
+			  j->kind == J_RECEIVE ? "receive" : j->kind == J_IMPORT ? "import" :
+			  "pickup/join", (long)pid,
 			  j->id ? j->id : "(hop)", WTERMSIG(status));
 	else if (WIFEXITED(status) && j->kind == J_PICKUP)
 		pickup_exited(j, WEXITSTATUS(status));
@@ -367,6 +391,8 @@ child_exited(pid_t pid, int status)
 		S->failures++;
 	if (j->key && j->kind != J_SEND)
 		htab_del(S->sched.busy, j->key);
+	if (j->kind == J_IMPORT && !S->stopping)
+		import_exited(j->id);
 	job_free(j);
 }
 
@@ -387,9 +413,8 @@ reap(void)
  * many were not logged.
  */
 #define REFUSAL_LOG_RATE 20
-enum refusal_kind { R_ALLOW, R_BUSY, R_UDP_ALLOW, R_UDP_NOISE, R_UDP_BUSY, R_UDP_AGAIN, R_NKINDS };
 
-static void __attribute__((format(printf, 2, 3)))
+static void
 refusal(enum refusal_kind k, const char *fmt, ...)
 {
 	static time_t second[R_NKINDS];
@@ -422,25 +447,44 @@ allowed(const struct sockaddr *sa)
 	return 0;
 }
 
+/*
+ * A receive worker for a connection from who (address src), with a
+ * socketpair to the master (door.c), after making room at the door.
+ */
 static pid_t
-fork_receiver(const char *what)
+fork_receiver(const char *who, const char *src)
 {
 	struct job *j;
-	char key[32];
+	char key[32], why[256];
+	int sp[2];
 	pid_t pid;
 
+	if (door_make_room(S->door, S->cf, src, why, sizeof(why)))
+		refusal(R_EVICT, "dropped connection from %s to make room for %s", why, who);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		msg_warn("socketpair for a receive worker");
+		return -1;
+	}
 	pid = fork();
 	if (pid < 0) {
 		msg_warn("fork receiver");
+		close(sp[0]);
+		close(sp[1]);
 		return -1;
 	}
 	if (pid == 0) {
 		child_setup();
+		close(sp[0]);
+		S->statfd = sp[1];
 		return 0;
 	}
+	close(sp[1]);
+	fcntl(sp[0], F_SETFL, O_NONBLOCK);
+	if (door_open(S->door, pid, sp[0], src, who) < 0)
+		close(sp[0]);
 	j = xcalloc(1, sizeof(*j));
 	j->kind = J_RECEIVE;
-	j->id = xstrdup(what);
+	j->id = xstrdup(who);
 	j->pid = pid;
 	j->started = time(NULL);
 	snprintf(key, sizeof(key), "%ld", (long)pid);
@@ -449,41 +493,55 @@ fork_receiver(const char *what)
 	return pid;
 }
 
+/*
+ * A few connections per turn of the event loop, so that a flood cannot
+ * keep the master from reaping children and answering its workers (the
+ * listener is level-triggered: what is left comes back at once).
+ */
+#define ACCEPT_BURST	8
+
 static void
 accept_tcp(void)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	char who[128];
-	int fd;
+	char who[128], src[64];
+	int fd, burst = 0;
 
-	while ((fd = accept4(S->tcpfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC)) >= 0) {
+	while (burst++ < ACCEPT_BURST &&
+	       (fd = accept4(S->tcpfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC)) >= 0) {
 		addr_str((struct sockaddr *)&ss, who, sizeof(who));
+		door_source((struct sockaddr *)&ss, src, sizeof(src));
 		if (!allowed((struct sockaddr *)&ss)) {
 			refusal(R_ALLOW, "refused connection from %s: address not in the allow list", who);
 			close(fd);
-		} else if (S->nreceivers >= S->cf->max_receivers) {
-			char why[64];
-
-			refusal(R_BUSY, "refused connection from %s: %d receivers busy", who,
-				  S->nreceivers);
-			/* said at the door: the sender defers, and keeps us up */
-			snprintf(why, sizeof(why), "%d receivers busy", S->nreceivers);
-			hop_refuse_busy(fd, why);
-			close(fd);
 		} else {
-			pid_t pid = fork_receiver(who);
+			char why[256];
 
-			if (pid == 0) {
-				close(S->tcpfd);
-				if (S->udpfd >= 0)
-					close(S->udpfd);
-				_exit(receiver_tcp(fd, (struct sockaddr *)&ss));
-			}
-			close(fd);
+			/* to the lobby: no worker until it has something to say */
+			if (door_make_room(S->door, S->cf, src, why, sizeof(why)))
+				refusal(R_EVICT, "dropped connection from %s to make room for %s",
+					why, who);
+			if (door_wait(S->door, fd, (struct sockaddr *)&ss, sl, src, who) < 0)
+				close(fd);
 		}
 		sl = sizeof(ss);
 	}
+}
+
+/* A connection in the lobby has something to say: a worker for it. */
+static void
+lobby_ready(struct door_event *e)
+{
+	pid_t pid = fork_receiver(e->who, e->src);
+
+	if (pid == 0) {
+		close(S->tcpfd);
+		if (S->udpfd >= 0)
+			close(S->udpfd);
+		_exit(receiver_tcp(e->sock, (struct sockaddr *)&e->ss));
+	}
+	close(e->sock);
 }
 
 static void
@@ -502,7 +560,7 @@ recv_udp(void)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct strv old = {0};
-	char who[128], key[160], id[32];
+	char who[128], key[160], id[32], src[64];
 	ssize_t n;
 
 	while ((n = recvfrom(S->udpfd, buf, sizeof(buf), MSG_DONTWAIT,
@@ -526,13 +584,9 @@ recv_udp(void)
 				who, id);
 			continue;
 		}
-		if (S->nreceivers >= S->cf->max_receivers) {
-			refusal(R_UDP_BUSY, "refused UDP session from %s: %d receivers busy", who,
-				  S->nreceivers);
-			continue;
-		}
 		htab_put(S->udp_recent, key, (void *)(long)time(NULL));
-		if (fork_receiver(who) == 0) {
+		door_source((struct sockaddr *)&ss, src, sizeof(src));
+		if (fork_receiver(who, src) == 0) {
 			close(S->tcpfd);
 			_exit(receiver_udp(buf, n, (struct sockaddr *)&ss, sizeof(ss)));
 		}
@@ -553,6 +607,8 @@ arm_timer(void)
 		when = S->sched.next_due;
 	if (S->sweep_at && S->sweep_at < when)
 		when = S->sweep_at;
+	if (door_due(S->door, S->cf) >= 0 && now + door_due(S->door, S->cf) < when)
+		when = now + door_due(S->door, S->cf);
 	if (S->trust_due && S->trust_due < when)
 		when = S->trust_due;
 	its.it_value.tv_sec = when > now ? when - now : 0;
@@ -599,6 +655,7 @@ sweep(void)
 		strv_free(&requeued);
 	}
 	strv_free(&bays);
+	import_scan();		/* what a missed event (NFS, a full inotify queue) left */
 	if (n)
 		msg_info("swept %d leftover file%s of writers that are gone", n, n == 1 ? "" : "s");
 	S->sweep_at = time(NULL) + BAY_SWEEP_INTERVAL;
@@ -719,6 +776,7 @@ setup(void)
 	S->watches = htab_new();
 	S->udp_recent = htab_new();
 	S->statfds = htab_new();
+	S->door = door_new(S->epfd);
 	S->tcpfd = S->udpfd = S->inofd = -1;
 	ep_add(S->sigfd);
 	ep_add(S->timerfd);
@@ -787,6 +845,7 @@ master_run(void)
 
 				if (read(S->timerfd, &x, sizeof(x)) < 0) {
 				}
+				door_expire(S->door, S->cf);
 				if (S->sweep_at && time(NULL) >= S->sweep_at)
 					sweep();
 				control_tick();

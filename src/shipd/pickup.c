@@ -34,13 +34,15 @@
 #include <dirent.h>
 #include <unistd.h>
 
-enum wkind { W_OUTGOING, W_JOINING, W_DROPROOT, W_DROPDEST };
+enum wkind { W_OUTGOING, W_JOINING, W_DROPROOT, W_DROPDEST, W_IMPORT };
 
 struct watch {
 	enum wkind kind;
 	char *bay;
 	char *dir;
 };
+
+static void add_watch(const char *bay, const char *dir, enum wkind kind);
 
 static void
 watch_free(void *p)
@@ -50,6 +52,12 @@ watch_free(void *p)
 	free(w->bay);
 	free(w->dir);
 	free(w);
+}
+
+void
+pickup_watch_import(const char *dir)
+{
+	add_watch(dir, dir, W_IMPORT);
 }
 
 static void
@@ -221,6 +229,7 @@ pickup_init(void)
 		}
 	}
 	strv_free(&bays);
+	import_watch();
 	return 0;
 }
 
@@ -265,6 +274,9 @@ pickup_event(void)
 					/* files may have landed before the watch */
 					qmgr_scan_drops(&S->sched, w->bay);
 				}
+				break;
+			case W_IMPORT:
+				import_event(w->dir);
 				break;
 			case W_DROPDEST:
 				drop_event(w->bay, w->dir, ev->name,

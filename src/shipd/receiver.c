@@ -15,8 +15,14 @@
  * order with the packet digest the verifier yields), and only then ACKed.
  * What fails verification is kept in corrupt/ with a .why. Anything
  * refused is logged with the peer and the reason.
+ *
+ * Before that, the worker is at the door (door.c): its handshake must end
+ * within HANDSHAKE-TIMEOUT, then it asks the master for one of the
+ * MAX-RECEIVERS slots; when none is free it answers the peer's offers
+ * with a temporary "busy" refusal (busy() below), and takes nothing.
  */
 #include "shipd.h"
+#include "../global/accept.h"
 #include "../crypto/crypto.h"
 #include "../packet/packet.h"
 #include "../wire/wire.h"
@@ -40,29 +46,11 @@
 static int recv_orders;			/* accepted over this hop (queue/peerfile.h) */
 static uint64_t recv_bytes;
 
-/* Was this order id accepted here before (or is it queued here now)? */
-static int
-known_here(const char *id)
-{
-	struct strv bays = {0};
-	enum qstate st;
-	int found = 0;
-
-	bay_all(S->cf, &bays);
-	for (int i = 0; i < bays.n && !found; i++)
-		found = bay_seen(bays.v[i], id) || bay_find(bays.v[i], id, &st) == 0;
-	strv_free(&bays);
-	return found;
-}
-
 /* Check an OFFER; on success *bayp is the bay to receive into. */
 static int
 check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *hdr,
 	    size_t hdrlen, const char **bayp, int *reply, struct sbuf *why)
 {
-	const struct sclass *cls;
-	char base[ORDER_ID_MAX];
-
 	*reply = XF_REFUSE;
 	if (packet_check_header(S->cf, hdr, hdrlen, pi) <= 0) {
 		sbuf_puts(why, err_get());
@@ -70,78 +58,22 @@ check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *
 	}
 	if (control_offer(h, pi, why) < 0)	/* a hop's role; learns the origin's certificate */
 		return -1;
-	if (order_packet_id(o->id, base, sizeof(base)) < 0)
-		base[0] = 0;
-	if (strcmp(base, pi->id) != 0 || strcmp(o->origin, pi->origin) != 0 ||
-	    o->size != pi->file_size) {
-		sbuf_printf(why, "order does not match the signed packet header "
-			    "(id %s/%s, origin %s/%s, size %llu/%llu)", o->id, pi->id, o->origin,
-			    pi->origin, (unsigned long long)o->size,
-			    (unsigned long long)pi->file_size);
-		return -1;
-	}
-	/* notify is the origin's, signed in the header: never a hop's word */
-	if (o->notify ? strcmp(o->notify, pi->notify) != 0 : pi->notify[0] != 0) {
-		msg_warnx("packet %s from %s: the order's notify \"%s\" is not the one the origin "
-			  "signed (\"%s\"): using the signed one", o->id,
-			  hop_peer(h) ? hop_peer(h)->name : "?",
-			  o->notify ? o->notify : "", pi->notify);
-		free(o->notify);
-		o->notify = pi->notify[0] ? xstrdup(pi->notify) : NULL;
-	}
-	/* a class not defined here is kept in -default (shipping.conf(5)) */
-	if ((cls = config_class(S->cf, o->sclass)) == NULL) {
-		char key[160];
-
-		cls = config_class_or_default(S->cf, o->sclass);
-		snprintf(key, sizeof(key), "class %s", o->sclass);
-		if (once_first(key))
-			msg_info("class %s is not defined here: its packets are stored in class %s "
-				 "(logged once)", o->sclass, cls->name);
-	}
-	if (o->dests.n == 0) {
-		sbuf_puts(why, "no destinations");
-		return -1;
-	}
-	for (int i = 0; i < o->dests.n; i++) {
-		const char *d = o->dests.v[i];
-
-		if (!strv_has(&pi->dests, d)) {
-			sbuf_printf(why, "destination %s is not among the packet's signed "
-				    "destinations", d);
-			return -1;
-		}
-	}
-	if (known_here(o->id)) {
+	/* the custody rules shared with the directory import */
+	switch (accept_check(S->cf, hop_peer(h) ? hop_peer(h)->name : "?", o, pi, bayp,
+			     once_first, why)) {
+	case ACC_OK:
+		return 0;
+	case ACC_HAVE:
 		*reply = XF_HAVE;
 		return -1;
-	}
-	if (strv_has(&o->hops, S->cf->node)) {
-		sbuf_printf(why, "cyclic delivery route: %s already passed through %s",
-			    o->id, S->cf->node);
-		return -1;
-	}
-	if (o->size > S->cf->max_data_size) {
-		sbuf_printf(why, "packet of %llu bytes exceeds MAX-DATA-SIZE %llu",
-			    (unsigned long long)o->size, (unsigned long long)S->cf->max_data_size);
-		return -1;
-	}
-	if (S->cf->bay_size_limit && o->size > S->cf->bay_size_limit) {
-		sbuf_printf(why, "packet of %llu bytes exceeds BAY-SIZE-LIMIT %llu",
-			    (unsigned long long)o->size, (unsigned long long)S->cf->bay_size_limit);
-		return -1;
-	}
-	*bayp = o->returning ? cls->return_bay : bay_choose(cls);
-	/* "busy": temporary, about room, never about reaching us (the sender
-	 * defers the order and keeps the hop up); a destination needs room to
-	 * unpack too (shipping.conf(5), MIN-FREE-DISK) */
-	if (bay_room_ok(S->cf, *bayp, o->size, o->returning || !strv_has(&o->dests, S->cf->node) ?
-			0 : pi->total_size) < 0) {
+	case ACC_LATER:
 		*reply = XF_TEMPFAIL;
-		sbuf_printf(why, "busy, no room: %s", err_get());
 		return -1;
+	case ACC_REFUSE:
+		return -1;
+	default:
+		msg_panic("accept_check: unknown verdict");
 	}
-	return 0;
 }
 
 /* Feed the verifier what a previous attempt left, so it sees the whole
@@ -232,7 +164,7 @@ complete(struct rconn *rc, struct rorder *r, char *why, size_t whylen)
 		}
 		return refused(rc, XF_REFUSE, r->o.id, reason, why, whylen);
 	}
-	hex_encode(pi.digest, sizeof(pi.digest), r->o.digest);
+	accept_take(S->cf, &r->o, &pi);	/* committed with its group (on_commit) */
 	pkt_info_free(&pi);
 	return XR_COMPLETE;
 }
@@ -375,20 +307,9 @@ on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 	const struct order **batch = xcalloc(n, sizeof(*batch));
 	int *done = xcalloc(n, sizeof(*done));
 
-	for (int i = 0; i < n; i++) {
-		struct rorder *r = ctx[i];
-
-		/*
-		 * No seen/ marker here: while the order exists in any state
-		 * known_here() finds it, and bay_finish() writes the marker
-		 * before it removes the order.
-		 */
-		strv_add(&r->o.hops, S->cf->node);
-		r->o.attempts = 0;
-		r->o.next_attempt = 0;
-		free(r->o.last_error);
-		r->o.last_error = NULL;
-	}
+	/* No seen/ marker here: while the order exists in any state
+	 * accept_known() finds it, and bay_finish() writes the marker before it
+	 * removes the order (accept.h). */
 	for (int i = 0; i < n; i++) {
 		const char *bay = ((struct rorder *)ctx[i])->bay;
 		int k = 0, res;
@@ -461,19 +382,73 @@ serve(struct hop *h)
 	return 0;
 }
 
+/*
+ * No receiver slot: every offer is refused for now (the sender defers it,
+ * the next hop stays up) until the peer says BYE or is silent for
+ * HANDSHAKE-TIMEOUT; meanwhile the worker is still at the door, where a
+ * newcomer may evict it.
+ */
+static int
+busy(struct hop *h)
+{
+	uint8_t *buf = xmalloc(HOP_MAX_MSG);
+	struct xmsg m;
+	char why[128];
+
+	snprintf(why, sizeof(why), "busy: all %d receivers are taken; try again later",
+		 S->cf->max_receivers);
+	while (xmsg_recv(h, buf, &m, S->cf->handshake_timeout) == 1 && m.type == XF_OFFER)
+		if (xmsg_send_reason(h, XF_TEMPFAIL, m.slot, why) < 0)
+			break;
+	free(buf);
+	hop_close(h);
+	return 0;
+}
+
+/* An authenticated hop: serve it if the master gives us a slot. */
+static int
+admitted(struct hop *h)
+{
+	switch (door_ask(S->statfd, hop_peer(h)->name, S->cf->handshake_timeout)) {
+	case 1:
+		return serve(h);
+	case 0:
+		return busy(h);
+	default:
+		msg_warnx("hop from %s (%s): %s", hop_peer(h)->name, hop_remote(h), err_get());
+		hop_close(h);
+		return 1;
+	}
+}
+
 int
 receiver_tcp(int fd, const struct sockaddr *from)
 {
-	char who[128];
-	struct hop *h = hop_accept_tcp(S->cf, S->keys, fd,
-				       S->cf->io_timeout < 15 ? S->cf->io_timeout : 15);
+	char who[128], name[256];
+	time_t t0 = time(NULL);
+	int left;
+	struct hop *h;
+	const struct peer *p;
+
+	/* a HELLO naming a peer of ours ranks this connection above silent
+	 * ones at the door (door.c); the handshake proves it or not */
+	if (hop_peek_hello(fd, S->cf->handshake_timeout * 1000, name, sizeof(name)) &&
+	    (p = config_peer(S->cf, name)) != NULL && p->host && (p->has_key || S->cf->nauth))
+		door_tell(S->statfd, "H");
+	if ((left = S->cf->handshake_timeout - (int)(time(NULL) - t0)) <= 0) {
+		msg_warnx("refused hop from %s via tcp: timeout in handshake (HANDSHAKE-TIMEOUT %ds)",
+			  addr_str(from, who, sizeof(who)), S->cf->handshake_timeout);
+		close(fd);
+		return 1;
+	}
+	h = hop_accept_tcp(S->cf, S->keys, fd, left);
 
 	if (h == NULL) {
 		msg_warnx("refused hop from %s via tcp: %s", addr_str(from, who, sizeof(who)),
 			  err_get());
 		return 1;
 	}
-	return serve(h);
+	return admitted(h);
 }
 
 int
@@ -481,12 +456,12 @@ receiver_udp(const void *dgram, size_t len, const struct sockaddr *from, socklen
 {
 	char who[128];
 	struct hop *h = hop_accept_udp(S->cf, S->keys, dgram, len, from, fromlen,
-				       S->cf->io_timeout < 15 ? S->cf->io_timeout : 15);
+				       S->cf->handshake_timeout);
 
 	if (h == NULL) {
 		msg_warnx("refused hop from %s via udp: %s", addr_str(from, who, sizeof(who)),
 			  err_get());
 		return 1;
 	}
-	return serve(h);
+	return admitted(h);
 }

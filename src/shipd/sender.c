@@ -26,6 +26,7 @@
  * moves custody without its ACK.
  */
 #include "shipd.h"
+#include "../global/dirhop.h"
 #include "../packet/packet.h"
 #include "../queue/progress.h"
 #include "../wire/wire.h"
@@ -48,33 +49,6 @@
 #include <unistd.h>
 
 enum { HOP_OK = 0, HOP_TEMP = 1, HOP_PERM = 2 };
-
-/*
- * The order as handed to the next hop: only its destinations, fresh
- * counters, and nothing about what is inside. The file's name and the
- * comment stay in the origin's own order; the destinations read them from
- * the sealed archive (deliver.c), so relays see ids, sealed sizes, origin
- * and destinations only. The source path and -copy are the origin's.
- */
-static char *
-hop_order_text(const struct order *o, const struct strv *dests)
-{
-	struct order h = *o;
-	struct strv none = {0};
-	char *text;
-
-	h.dests = *dests;
-	h.delivered = none;
-	h.attempts = 0;
-	h.last_error = NULL;
-	h.next_attempt = 0;
-	h.source = NULL;
-	h.keep_data = 0;
-	h.name = NULL;
-	h.comment = NULL;
-	text = order_format(&h, NULL);
-	return text;
-}
 
 /* A line on the status pipe to the master (see master_status_line). */
 void
@@ -329,7 +303,7 @@ send_offer(struct flight *f, char **why)
 			return HOP_TEMP;
 		}
 		f->hdrlen = hn;
-		f->text = hop_order_text(&f->o, &f->mine);
+		f->text = dirhop_hop_order_text(&f->o, &f->mine);
 	}
 	if (hop_get(p, f->nh, f->o.created, why) == NULL)
 		return HOP_TEMP;
@@ -387,6 +361,41 @@ log_done(const struct order *o, const char *self, const struct strv *forwarded)
 	}
 	msg_info("order %s: done (%s)", o->id, b.len ? b.s : "nothing left to do");
 	sbuf_free(&b);
+}
+
+/*
+ * A directory hop (global/dirhop.h): write the packet and its envelope to
+ * the next hop's directory, once per destination; the destinations stay
+ * in the order, marked exported, until the next hop's receipt comes back.
+ * A full or missing medium is a temporary failure joined to errs.
+ */
+static void
+export_hop(const char *bay, struct order *o, const char *nh, const struct strv *mine,
+	   struct claim *c, struct sbuf *errs)
+{
+	const struct peer *p = config_peer(S->cf, nh);
+	struct strv todo = {0};
+	char *why = NULL;
+
+	for (int k = 0; k < mine->n; k++)
+		if (order_exported(o, mine->v[k]) == NULL)
+			strv_add(&todo, mine->v[k]);
+	if (todo.n == 0)
+		goto out;
+	if (dirhop_export(S->cf, S->keys, bay, o, &todo, nh, p->dir, p->dir_limit, &why) < 0) {
+		msg_warnx("order %s: export to %s (directory %s) failed: %s", o->id, nh, p->dir, why);
+		join_errors(errs, why);
+		free(why);
+		goto out;
+	}
+	dirhop_mark_exported(o, &todo, nh, time(NULL));
+	if (bay_rewrite(bay, o, Q_ACTIVE, Q_ACTIVE, 0, c) < 0)
+		msg_warnx("order %s: %s", o->id, err_get());
+	msg_info("order %s: exported to %s in directory %s; custody stays here until its "
+		 "receipt", o->id, nh, p->dir);
+	sender_status("U %s", nh);
+out:
+	strv_free(&todo);
 }
 
 static int worker_rc;		/* sender_run's exit status */
@@ -492,6 +501,14 @@ finish(struct flight *f)
 			msg_warnx("order %s: finish: %s", o->id, err_get());
 		else
 			log_done(o, self, &f->forwarded);
+	} else if (f->errs.len == 0 && !f->waiting && dirhop_all_exported(o)) {
+		/* only exported destinations are left: wait for their receipts, or
+		 * expire (the queue manager takes it up again at its expiry) */
+		free(o->last_error);
+		o->last_error = xstrdup("exported; waiting for the next hop's receipt");
+		if (bay_rewrite(bay, o, Q_ACTIVE, Q_DEFERRED, o->expires ? o->expires : BAY_NEXT_POLL,
+				&f->c) < 0)
+			msg_warnx("order %s: %s", o->id, err_get());
 	} else if (f->errs.len == 0 && f->waiting && o->dests.n == 1) {
 		/* only our own copy is left, and it waits for sibling parts */
 		if (bay_rewrite(bay, o, Q_ACTIVE, Q_JOINING, 0, &f->c) < 0)
@@ -580,6 +597,12 @@ step(struct flight *f)
 				strv_add(&f->turned, f->mine.v[k]);
 			join_errors(&f->turn_why, "cyclic delivery route: already passed through ");
 			sbuf_puts(&f->turn_why, nh);
+			send_close(f);
+			continue;
+		}
+		if (config_peer(S->cf, nh) && config_peer(S->cf, nh)->dir) {
+			/* a directory hop: custody stays here until its receipt */
+			export_hop(f->c.bay, o, nh, &f->mine, &f->c, &f->errs);
 			send_close(f);
 			continue;
 		}

@@ -8,9 +8,12 @@
  *   lock.c      one daemon per spool; what --poll does when one runs
  *   master.c    the event loop: signals, inotify, listeners, timers, children
  *   pickup.c    inotify watches on drop/ and outgoing/, drop-a-file pickup
+ *   import.c    directory hops: IMPORT-DIR and receipts (global/dirhop.h)
  *   sender.c    worker: a batch of orders -> local delivery and one send per
  *               next hop each, over one connection per next hop
  *   receiver.c  worker: one inbound hop -> packets accepted into a bay
+ *   door.c      inbound connections not yet authenticated: limits, eviction,
+ *               the receiver slots (MAX-RECEIVERS) handed to those that are
  *   deliver.c   opening packets here, receipts, the receipt handler
  *   returns.c   expiry, turning orders around, notifications
  *   once.c      notes logged once per daemon run across children
@@ -33,6 +36,8 @@
 #include "../queue/peerfile.h"
 #include "../util/htab.h"
 
+struct door;
+
 struct shipd {
 	struct config *cf;
 	struct keys *keys;
@@ -45,7 +50,8 @@ struct shipd {
 	struct htab *watches;		/* wd -> watched directory */
 	struct htab *udp_recent;	/* client address -> time of its HELLO */
 	struct htab *statfds;		/* status pipe fd -> job */
-	int statfd;			/* in a send worker: its status pipe, else -1 */
+	int statfd;			/* in a worker: its line to the master, else -1 */
+	struct door *door;		/* inbound connections (door.c) */
 	int stopping;
 	int failures;			/* attempts that failed (for --poll's status) */
 	time_t sweep_at;		/* the next bay_sweep of every bay */
@@ -72,6 +78,14 @@ int pickup_init(void);
 void pickup_event(void);
 void pickup_scan(struct sched *sc, const char *bay);	/* every drop of a bay, judged (sched.scan_drops) */
 int pickup_file(const char *bay, const char *path);	/* in a child */
+void pickup_watch_import(const char *dir);	/* import.c's directories */
+/* import.c: the directories the daemon imports from (IMPORT-DIR, and each
+ * directory PEER's for receipts): watched, and looked at every sweep */
+void import_watch(void);
+void import_scan(void);			/* queue an import job per directory */
+void import_event(const char *dir);	/* a file landed in dir */
+void import_exited(const char *dir);	/* its job ended: again if files came meanwhile */
+int import_run(const char *dir);	/* in a child; exit status */
 /* pickup_file's exits besides 0, 65 and 75: the master judges the drop again */
 #define PICKUP_CHANGED	3	/* not the file judged complete any more */
 #define PICKUP_WRITING	4	/* open for writing by some process */
@@ -87,6 +101,34 @@ void master_status_line(struct job *j, const char *line);
 int receiver_tcp(int fd, const struct sockaddr *from);	/* in a child */
 int receiver_udp(const void *dgram, size_t len, const struct sockaddr *from,
 		 socklen_t fromlen);
+
+/* door.c: in the master */
+struct door *door_new(int epfd);
+void door_source(const struct sockaddr *sa, char *buf, size_t size);	/* address, no port */
+/* Before a new connection from src gets a worker: evict one at the door if
+ * a limit is reached; 1 (why says whom and which limit) or 0. */
+int door_make_room(struct door *d, const struct config *cf, const char *src, char *why,
+		   size_t whysize);
+int door_open(struct door *d, pid_t pid, int fd, const char *src, const char *who);
+/* An accepted connection into the lobby: held unread until it is readable. */
+int door_wait(struct door *d, int sock, const struct sockaddr *sa, socklen_t salen,
+	      const char *src, const char *who);
+int door_expire(struct door *d, const struct config *cf);	/* lobby past HANDSHAKE-TIMEOUT */
+int door_due(const struct door *d, const struct config *cf);	/* seconds to that, -1 none */
+struct door_event {
+	int sock;			/* 2: the connection, now the caller's */
+	struct sockaddr_storage ss;
+	char src[64], who[200];		/* 1: who names the peer told busy */
+};
+/* fd readable: -1 not one of ours, 0 handled, 1 a worker was told busy,
+ * 2 a lobby connection has something to say: fork a worker for e->sock. */
+int door_input(struct door *d, const struct config *cf, int fd, struct door_event *e);
+int door_gone(struct door *d, pid_t pid);	/* 1: it had been evicted */
+void door_child(struct door *d);		/* in a new child: close the master's ends */
+int door_receivers(const struct door *d);	/* authenticated hops now */
+/* door.c: in the receive worker, on S->statfd */
+void door_tell(int fd, const char *line);
+int door_ask(int fd, const char *peer, int timeout_s);	/* 1 go, 0 busy, -1 */
 
 /* deliver.c */
 /* 0 done, 1 waiting for parts, -1 refused (moved to corrupt/), BAY_LATER

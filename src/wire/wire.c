@@ -19,8 +19,13 @@
  * the server's well-known port, never on a port of the client's range.
  * (A client shutdown(SHUT_WR) would make the client the active closer.)
  *
+ * Deadlines are per handshake and per frame, never per read or write: the
+ * handshake as a whole within its timeout, each frame as a whole within
+ * the hop's (hop_recv: from the call to the frame's last byte), so a peer
+ * that trickles a byte now and then is dropped all the same.
+ *
  * Never allocates from a length before bounding it, never reads without a
- * timeout, never returns a hop whose peer has not proved its key.
+ * deadline, never returns a hop whose peer has not proved its key.
  */
 #include "wire.h"
 #include "wire_int.h"
@@ -152,13 +157,13 @@ wire_hop_new(int fd, int proto, int server, int timeout_s, const struct peer *p,
 /* ---- TCP byte moving, always against a clock ---- */
 
 /*
- * Read exactly n bytes before deadline; idle_us > 0 moves the deadline on
- * with every byte that arrives. 1 done, 0 EOF before the first byte,
- * -1 error (*got tells how far it came).
+ * Read exactly n bytes before deadline: a whole frame or handshake
+ * message has one deadline, so a peer that trickles a byte now and then
+ * cannot keep the reader for ever (a per-read timeout would let it).
+ * 1 done, 0 EOF before the first byte, -1 error (*got tells how far it came).
  */
 static int
-read_full(int fd, void *buf, size_t n, int64_t deadline, int64_t idle_us,
-	  const char *what, size_t *got_out)
+read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what, size_t *got_out)
 {
 	size_t got = 0;
 	int rc = 1;
@@ -169,8 +174,6 @@ read_full(int fd, void *buf, size_t n, int64_t deadline, int64_t idle_us,
 
 		if (r > 0) {
 			got += r;
-			if (idle_us > 0)
-				deadline = wire_now_us() + idle_us;
 			continue;
 		}
 		if (r == 0) {
@@ -201,11 +204,11 @@ read_full(int fd, void *buf, size_t n, int64_t deadline, int64_t idle_us,
 	return rc;
 }
 
+/* Write all n bytes before deadline (one deadline per frame, as reads). */
 static int
-write_full(int fd, const void *buf, size_t n, int64_t idle_us, const char *what)
+write_full(int fd, const void *buf, size_t n, int64_t deadline, const char *what)
 {
 	size_t done = 0;
-	int64_t deadline = wire_now_us() + idle_us;
 
 	while (done < n) {
 		ssize_t r = send(fd, (const char *)buf + done, n - done, MSG_NOSIGNAL);
@@ -213,7 +216,6 @@ write_full(int fd, const void *buf, size_t n, int64_t idle_us, const char *what)
 
 		if (r > 0) {
 			done += r;
-			deadline = wire_now_us() + idle_us;
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
@@ -231,8 +233,16 @@ write_full(int fd, const void *buf, size_t n, int64_t idle_us, const char *what)
 	return 0;
 }
 
+/* The deadline of something that may take `us` microseconds from now. */
+static int64_t
+within(int64_t us)
+{
+	return wire_now_us() + us;
+}
+
+/* One sealed frame, all of it written within us microseconds. */
 static int
-tcp_send_kind(struct hop *h, int kind, const void *msg, size_t len, int64_t idle_us)
+tcp_send_kind(struct hop *h, int kind, const void *msg, size_t len, int64_t us)
 {
 	uint8_t nonce[AEAD_NONCE_LEN];
 	uint32_t n = 1 + len + AEAD_TAG_LEN;
@@ -246,7 +256,7 @@ tcp_send_kind(struct hop *h, int kind, const void *msg, size_t len, int64_t idle
 		      h->fbuf + 5 + len) < 0)
 		return -1;
 	h->tx_ctr++;
-	if (write_full(h->fd, h->fbuf, 4 + n, idle_us, "sending") < 0) {
+	if (write_full(h->fd, h->fbuf, 4 + n, within(us), "sending") < 0) {
 		h->dead = 1;
 		return -1;
 	}
@@ -255,18 +265,19 @@ tcp_send_kind(struct hop *h, int kind, const void *msg, size_t len, int64_t idle
 
 /*
  * One frame into h->fbuf, opened in place: returns the plaintext length
- * (kind byte included), 0 for EOF at a frame boundary, -1 on error. A
- * timeout before the frame's first byte leaves the stream usable.
+ * (kind byte included), 0 for EOF at a frame boundary, -1 on error. The
+ * whole frame must be in by deadline; a timeout before its first byte
+ * leaves the stream usable.
  */
 static ssize_t
-tcp_read_frame(struct hop *h, int64_t deadline, int64_t idle_us, const char *what)
+tcp_read_frame(struct hop *h, int64_t deadline, const char *what)
 {
 	uint8_t lenb[4], nonce[AEAD_NONCE_LEN];
 	size_t got;
 	uint32_t n;
 	int r;
 
-	r = read_full(h->fd, lenb, 4, deadline, idle_us, what, &got);
+	r = read_full(h->fd, lenb, 4, deadline, what, &got);
 	if (r <= 0) {
 		if (r < 0 && got > 0)
 			h->dead = 1;
@@ -278,7 +289,7 @@ tcp_read_frame(struct hop *h, int64_t deadline, int64_t idle_us, const char *wha
 		h->dead = 1;
 		return -1;
 	}
-	r = read_full(h->fd, h->fbuf, n, deadline, idle_us, what, &got);
+	r = read_full(h->fd, h->fbuf, n, deadline, what, &got);
 	if (r <= 0) {
 		if (r == 0)
 			err_set("connection closed in mid-frame");
@@ -385,9 +396,9 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 
 	if (wire_hs_begin(&hs, cf, 0) < 0 || wire_hs_hello_make(&hs, cf->node) < 0)
 		goto fail;
-	if (write_full(fd, hs.m1, hs.m1len, (int64_t)timeout_s * 1000000, "in handshake") < 0)
+	if (write_full(fd, hs.m1, hs.m1len, deadline, "in handshake") < 0)
 		goto fail;
-	if ((r = read_full(fd, b, HS_HEAD_LEN, deadline, 0, "in handshake", NULL)) <= 0) {
+	if ((r = read_full(fd, b, HS_HEAD_LEN, deadline, "in handshake", NULL)) <= 0) {
 		if (r == 0)
 			err_set("%s closed the connection in handshake (does it know %s, with our key?)",
 				p->name, cf->node);
@@ -400,21 +411,20 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 		goto fail;
 	}
 	/* the reply through its signature, then its certificate block */
-	if (read_full(fd, b + HS_HEAD_LEN, total + 2 - HS_HEAD_LEN, deadline, 0, "in handshake",
+	if (read_full(fd, b + HS_HEAD_LEN, total + 2 - HS_HEAD_LEN, deadline, "in handshake",
 		      NULL) != 1 || (c = wire_hs_cert_block(b + total)) < 0 ||
-	    (c && read_full(fd, b + total + 2, c, deadline, 0, "in handshake", NULL) != 1))
+	    (c && read_full(fd, b + total + 2, c, deadline, "in handshake", NULL) != 1))
 		goto fail;
 	if (wire_hs_reply_parse(&hs, b, total + 2 + c, p) < 0 || wire_hs_auth_make(&hs, me) < 0)
 		goto fail;
-	if (write_full(fd, hs.m3, hs.m3len, (int64_t)timeout_s * 1000000,
-		       "in handshake") < 0)
+	if (write_full(fd, hs.m3, hs.m3len, deadline, "in handshake") < 0)
 		goto fail;
 	if (wire_hs_keys(&hs, &tx, &rx) < 0)
 		goto fail;
 	h = wire_hop_new(fd, HOP_TCP, 0, timeout_s, p, tx, rx, remote);
 	wire_hs_hop(&hs, h);
 	tx = rx = NULL;
-	n = tcp_read_frame(h, deadline, 0, "in handshake");
+	n = tcp_read_frame(h, deadline, "in handshake");
 	if (n == 0)
 		err_set("%s refused us (is our key on its PEER line for %s?)", p->name, cf->node);
 	else if (n > 0 && (n != 1 || h->fbuf[0] != FR_HSOK))
@@ -456,7 +466,7 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 	set_tcp_opts(fd);
 	if (wire_hs_begin(&hs, cf, 1) < 0)
 		goto fail;
-	if ((r = read_full(fd, b, HS_HEAD_LEN, deadline, 0, "in handshake", NULL)) <= 0) {
+	if ((r = read_full(fd, b, HS_HEAD_LEN, deadline, "in handshake", NULL)) <= 0) {
 		if (r == 0)
 			err_set("connection closed before hello");
 		goto fail;
@@ -467,7 +477,7 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 			refusal_send(fd, "this shipd speaks another hop protocol version");
 		goto fail;
 	}
-	if (read_full(fd, b + HS_HEAD_LEN, total - HS_HEAD_LEN, deadline, 0, "in handshake",
+	if (read_full(fd, b + HS_HEAD_LEN, total - HS_HEAD_LEN, deadline, "in handshake",
 		      NULL) != 1)
 		goto fail;
 	if (wire_hs_hello_parse(&hs, b, total, 0) < 0)
@@ -475,10 +485,10 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 	if ((p = wire_hs_known(cf, hs.peer_name)) == NULL)
 		goto fail;
 	if (wire_hs_reply_make(&hs, cf->node, me) < 0 ||
-	    write_full(fd, hs.m2, hs.m2len, (int64_t)timeout_s * 1000000, "in handshake") < 0)
+	    write_full(fd, hs.m2, hs.m2len, deadline, "in handshake") < 0)
 		goto fail;
 	/* AUTH: the signature and the certificate block */
-	if ((r = read_full(fd, auth, ED25519_SIG_LEN + 2, deadline, 0, "in handshake",
+	if ((r = read_full(fd, auth, ED25519_SIG_LEN + 2, deadline, "in handshake",
 			   NULL)) <= 0) {
 		if (r == 0)
 			err_set("%s closed the connection in handshake (does it have our key?)",
@@ -486,7 +496,7 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 		goto fail;
 	}
 	if ((c = wire_hs_cert_block(auth + ED25519_SIG_LEN)) < 0 ||
-	    (c && read_full(fd, auth + ED25519_SIG_LEN + 2, c, deadline, 0, "in handshake",
+	    (c && read_full(fd, auth + ED25519_SIG_LEN + 2, c, deadline, "in handshake",
 			    NULL) != 1))
 		goto fail;
 	if (wire_hs_auth_check(&hs, auth, ED25519_SIG_LEN + 2 + c, p) < 0 ||
@@ -495,7 +505,7 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 	h = wire_hop_new(fd, HOP_TCP, 1, timeout_s, p, tx, rx, remote);
 	wire_hs_hop(&hs, h);
 	wire_hs_end(&hs);
-	if (tcp_send_kind(h, FR_HSOK, NULL, 0, (int64_t)timeout_s * 1000000) < 0) {
+	if (tcp_send_kind(h, FR_HSOK, NULL, 0, deadline - wire_now_us()) < 0) {
 		wire_err_prefix("hop from %s", remote);
 		h->dead = 1;
 		hop_close(h);
@@ -506,6 +516,40 @@ fail:
 	wire_hs_abort(&hs, tx, rx, NULL, fd);
 	wire_err_prefix("hop from %s", remote);
 	return NULL;
+}
+
+int
+hop_peek_hello(int fd, int timeout_ms, char *name, size_t size)
+{
+	int64_t deadline = within((int64_t)timeout_ms * 1000);
+	uint8_t b[HS_HELLO_MAX];
+
+	for (;;) {
+		ssize_t n = recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT), total;
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return 0;
+		if (n >= HS_HEAD_LEN) {
+			if ((total = wire_hs_head(b, n, 0)) < 0)
+				return 0;
+			if (n >= total) {
+				size_t len = b[HOP_MAGIC_LEN + 1];
+
+				if (!wire_name_ok((const char *)b + HS_HEAD_LEN, len) || len >= size)
+					return 0;
+				memcpy(name, b + HS_HEAD_LEN, len);
+				name[len] = 0;
+				return 1;
+			}
+		}
+		/* part of it: what is there stays readable, so wait a little */
+		if (n > 0 && wire_now_us() + 20000 < deadline)
+			usleep(20000);
+		else if (wire_wait(fd, POLLIN, deadline) <= 0)
+			return 0;
+		if (wire_now_us() >= deadline)
+			return 0;
+	}
 }
 
 /* ---- client: TCP first, then UDP ---- */
@@ -671,7 +715,6 @@ hop_readable(struct hop *h, int timeout_ms)
 ssize_t
 hop_recv(struct hop *h, void *buf, size_t size, int timeout_s)
 {
-	int64_t idle;
 	ssize_t n;
 
 	if (timeout_s <= 0)
@@ -687,8 +730,7 @@ hop_recv(struct hop *h, void *buf, size_t size, int timeout_s)
 			h->remote);
 		return -1;
 	}
-	idle = (int64_t)timeout_s * 1000000;
-	n = tcp_read_frame(h, wire_now_us() + idle, idle, "waiting for a message");
+	n = tcp_read_frame(h, within((int64_t)timeout_s * 1000000), "waiting for a message");
 	if (n == 0) {
 		err_set("connection closed without a close message");
 		h->dead = 1;

@@ -54,6 +54,13 @@ void hop_refuse_busy(int fd, const char *why);
  * here on: it is closed on failure too. */
 struct hop *hop_accept_tcp(const struct config *cf, const struct keys *me, int fd,
 			   int timeout_s);
+/*
+ * Server, TCP, before hop_accept_tcp: wait up to timeout_ms for the
+ * client's whole HELLO to be in the socket, without taking it, and copy
+ * the node name it claims (unproved: for ranking connections at the door
+ * only). 1 seen, 0 not (closed, not a HELLO, or not complete in time).
+ */
+int hop_peek_hello(int fd, int timeout_ms, char *name, size_t size);
 /* Server, UDP: given the first datagram from `from` on the listening UDP
  * socket, open a session socket in the port range and run the handshake. */
 struct hop *hop_accept_udp(const struct config *cf, const struct keys *me,
@@ -83,7 +90,9 @@ int hop_send(struct hop *h, const void *msg, size_t len);
  * error), 0 when nothing came. Lets one end write while it reads.
  */
 int hop_readable(struct hop *h, int timeout_ms);
-/* One whole message into buf; -1 on error/timeout (err_set), 0 on clean EOF. */
+/* One whole message into buf, all of it within timeout_s (a deadline per
+ * message, not per read: a trickling peer times out all the same); -1 on
+ * error/timeout (err_set), 0 on clean EOF. */
 ssize_t hop_recv(struct hop *h, void *buf, size_t size, int timeout_s);
 /* After hop_recv returned 0: 1 if that was the peer's close, 0 if it was an
  * empty message. */

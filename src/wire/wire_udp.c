@@ -604,7 +604,6 @@ udp_hop_recv(struct hop *h, void *buf, size_t size, int timeout_s)
 	int64_t idle = (int64_t)timeout_s * 1000000, start = wire_now_us();
 
 	for (;;) {
-		int64_t last;
 		ssize_t n;
 
 		if (h->dead) {
@@ -621,12 +620,13 @@ udp_hop_recv(struct hop *h, void *buf, size_t size, int timeout_s)
 			h->peer_closed = h->eof = 1;
 			return 0;
 		}
-		last = u->last_data_in > start ? u->last_data_in : start;
-		if (wire_now_us() >= last + idle) {
+		/* the whole message within timeout_s, as over TCP: datagrams
+		 * that trickle in do not move the deadline */
+		if (wire_now_us() >= start + idle) {
 			err_set("timeout waiting for a message (%d s)", timeout_s);
 			goto fail;
 		}
-		if (udp_pump(h, last + idle) < 0)
+		if (udp_pump(h, start + idle) < 0)
 			goto fail;
 	}
 fail:

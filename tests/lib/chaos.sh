@@ -92,6 +92,8 @@ incoming_at_least() { [ "$(count_incoming "$1")" -ge "$2" ]; }
 
 master_fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 master_rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+# "anon N file N shmem N" (kB): what of the RSS is the process's own memory
+master_rss_parts() { awk '/^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} /^RssShmem:/ {s=$2} END {print "anon " a " file " f " shmem " s}' "/proc/$1/status" 2>/dev/null; }
 kids() { pgrep -P "$1" | wc -l; }
 
 # "N reason, N reason" for every refusal logged by any node (receiver and

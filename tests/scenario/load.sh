@@ -2,7 +2,8 @@
 # Load: thousands of small packets submitted at once to one node (A, which
 # sends them all to B). All are delivered, byte-identical and once; the
 # number of children of either master never exceeds its limits; A's file
-# descriptors and RSS are the same after the queue drains as before.
+# descriptors are the same after the queue drains as before, and a second
+# wave of packets does not grow either master (a leak would).
 # 10,000 packets in `make check`, as issue 6 asks (3-5 min on 2 cores; the
 # whole suite stays far under its 20-minute budget); SOAK=1: 20,000.
 # PACKETS= overrides.
@@ -27,7 +28,7 @@ ok "made $PACKETS files of a few hundred bytes"
 sleep 1	# idle
 a=${PID[A]} b=${PID[B]}
 fd0=$(master_fds "$a") rss0=$(master_rss "$a") bfd0=$(master_fds "$b") brss0=$(master_rss "$b")
-echo "# start: A master fds $fd0, RSS ${rss0} kB; B master fds $bfd0, RSS ${brss0} kB"
+echo "# start: A master fds $fd0, RSS ${rss0} kB ($(master_rss_parts "$a")); B master fds $bfd0, RSS ${brss0} kB ($(master_rss_parts "$b"))"
 
 # sample the children of both masters while the load runs
 (
@@ -43,13 +44,23 @@ echo "# start: A master fds $fd0, RSS ${rss0} kB; B master fds $bfd0, RSS ${brss
 sampler=$!
 
 # at once: every file renamed into A's drop/B/ in one go (picked up by
-# inotify, sealed by pickup workers under MAX-CHILDREN)
-mkdir -p "$(bay A)/drop/B"
+# inotify, sealed by pickup workers under MAX-CHILDREN), in two waves of
+# half the packets each: a leak grows with every wave, the high-water mark
+# malloc keeps after the first does not
+mkdir -p "$(bay A)/drop/B" "$work/wave2"
+ls "$work/files" | sed -n "$((PACKETS / 2 + 1)),\$p" | (cd "$work/files" && xargs mv -t "$work/wave2/")
 t0=$(date +%s)
 find "$work/files" -name '*.dat' -exec mv -t "$(bay A)/drop/B/" {} +
-check "$PACKETS packets dropped at once ($(count_files "$(bay A)/drop/B") in drop/B right after)" \
+check "$((PACKETS - PACKETS / 2)) packets dropped at once ($(count_files "$(bay A)/drop/B") in drop/B right after)" \
 	test -z "$(find "$work/files" -name '*.dat' -print -quit)"
-
+half=$(( PACKETS - PACKETS / 2 ))
+drained() { incoming_at_least B "$half" && queue_empty A && queue_empty B; }
+WAIT=$DRAIN wait_for drained
+sleep 2	# let the last children be reaped and timers settle
+rssm=$(master_rss "$a") brssm=$(master_rss "$b")
+echo "# after wave 1 ($half packets): A master RSS ${rssm} kB ($(master_rss_parts "$a")); B master RSS ${brssm} kB ($(master_rss_parts "$b"))"
+find "$work/wave2" -name '*.dat' -exec mv -t "$(bay A)/drop/B/" {} +
+check "the other $((PACKETS / 2)) packets dropped at once" test -z "$(find "$work/wave2" -name '*.dat' -print -quit)"
 drained() { incoming_at_least B "$PACKETS" && queue_empty A && queue_empty B; }
 WAIT=$DRAIN wait_for drained
 t2=$(date +%s)
@@ -73,13 +84,19 @@ done
 
 sleep 2	# let the last children be reaped and timers settle
 fd1=$(master_fds "$a") rss1=$(master_rss "$a") bfd1=$(master_fds "$b") brss1=$(master_rss "$b")
-echo "# end: A master fds $fd1, RSS ${rss1} kB; B master fds $bfd1, RSS ${brss1} kB"
+echo "# end: A master fds $fd1, RSS ${rss1} kB ($(master_rss_parts "$a")); B master fds $bfd1, RSS ${brss1} kB ($(master_rss_parts "$b"))"
 check "A master: same file descriptors at the end ($fd0 -> $fd1)" test "$fd1" -eq "$fd0"
 check "B master: same file descriptors at the end ($bfd0 -> $bfd1)" test "$bfd1" -eq "$bfd0"
-# RSS: the ready queue of every order is freed once drained; allow for
-# malloc keeping a little of the peak (512 kB)
-check "A master: RSS back to its start ($rss0 -> $rss1 kB)" test "$rss1" -le $((rss0 + 512))
-check "B master: RSS back to its start ($brss0 -> $brss1 kB)" test "$brss1" -le $((brss0 + 512))
+# RSS: the ready queue of every order is freed once drained. malloc keeps
+# some of the first wave's peak (it cannot give back a page that still
+# holds one live chunk, malloc_trim or not), so the measure of a leak is
+# the second wave: as many orders again must not grow the master (256 kB
+# of slack, against ~1 MB that 100 bytes kept per order would show).
+# The start is a loose bound on the whole run.
+check "A master: a second wave of orders does not grow it ($rssm -> $rss1 kB; start $rss0)" \
+	test "$rss1" -le $((rssm + 256)) -a "$rss1" -le $((rss0 + 2048))
+check "B master: a second wave of orders does not grow it ($brssm -> $brss1 kB; start $brss0)" \
+	test "$brss1" -le $((brssm + 256)) -a "$brss1" -le $((brss0 + 2048))
 echo "# refusals and failed attempts by reason: $(refusals)"
 for n in "${!PID[@]}"; do node_stop "$n"; done
 check "no sanitizer report in any log ($(sanitizer_reports))" test "$(sanitizer_reports)" -eq 0

@@ -7,11 +7,15 @@
  * Raw modes speak no protocol (no configuration needed):
  *   hostile [-b SRC] garbage HOST PORT BYTES   random bytes over TCP
  *   hostile [-b SRC] silent HOST PORT [MAX_S]  connect and never speak
- *   hostile [-b SRC] flood HOST PORT N HOLD_S  N silent connections at once
+ *   hostile [-b SRC] flood HOST PORT N HOLD_S [SPREAD_S]
+ *                                              N silent connections, opened
+ *                                              at once or evenly over SPREAD_S
+ *   hostile [-b SRC] slow HOST PORT [MAX_S]    a HELLO begun, one byte a second
  *   hostile [-b SRC] udp-garbage HOST PORT N   N random datagrams
  * Hop modes run the real handshake as the node of -c CONF (its own key)
  * and offer a packet for DEST, sealed from FILE, spoiled as MODE says:
  *   hostile -c CONF [-t TMPDIR] MODE PEER FILE DEST [ORIGIN]
+ *   hostile -c CONF hold PEER SECONDS  (authenticate, then sit silent)
  *   good | replay (the same packet twice on one hop) | tamper-body |
  *   tamper-header | truncate | extra-data | forge-origin (header claims
  *   ORIGIN, signed with our key) | unknown-origin | resign (header edited
@@ -181,49 +185,116 @@ mode_silent(const char *host, const char *port, double max_s)
 	return t < 0;
 }
 
+/* A non-blocking connect: the flood must not wait on a full accept queue. */
 static int
-mode_flood(const char *host, const char *port, int n, double hold)
+tcp_open_nb(const char *host, const char *port)
 {
-	int *fds = xcalloc(n, sizeof(*fds)), opened = 0, closed = 0;
-	double t0 = now_s(), last = 0;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd = sock_to(host, port, SOCK_STREAM, &ss, &sl);
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * N silent connections, opened evenly over SPREAD_S seconds (0: at once),
+ * each held until the server closes it or HOLD_S seconds have passed since
+ * the start. Connections never say a word.
+ */
+static int
+mode_flood(const char *host, const char *port, int n, double hold, double spread)
+{
 	struct pollfd *pf = xcalloc(n, sizeof(*pf));
+	int opened = 0, failed = 0, closed = 0, k = 0, tried = 0, maxopen = 0;
+	double t0 = now_s(), last = 0;
 
-	for (int i = 0; i < n; i++)
-		if ((fds[i] = tcp_open(host, port)) >= 0)
-			opened++;
-	while (closed < opened && now_s() - t0 < hold) {
-		int k = 0;
+	while (now_s() - t0 < hold && (tried < n || k > 0)) {
+		double t = now_s() - t0;
+		int due = spread > 0 && t < spread ? (int)(n * t / spread) + 1 : n;
 
-		for (int i = 0; i < n; i++)
-			if (fds[i] >= 0) {
-				pf[k].fd = fds[i];
-				pf[k].events = POLLIN;
-				pf[k++].revents = 0;
+		for (; tried < n && tried < due; tried++) {
+			int fd = tcp_open_nb(host, port);
+
+			if (fd < 0) {
+				failed++;
+				continue;
 			}
-		if (poll(pf, k, 200) <= 0)
+			opened++;
+			pf[k].fd = fd;
+			pf[k].events = POLLIN;
+			pf[k++].revents = 0;
+		}
+		if (k > maxopen)
+			maxopen = k;
+		if (poll(pf, k, 20) <= 0)
 			continue;
 		for (int j = 0; j < k; j++) {
 			char b[512];
+			ssize_t r;
 
-			if (!pf[j].revents || read(pf[j].fd, b, sizeof(b)) > 0)
+			if (!pf[j].revents)
 				continue;
-			for (int i = 0; i < n; i++)
-				if (fds[i] == pf[j].fd) {
-					close(fds[i]);
-					fds[i] = -1;
-				}
+			pf[j].revents = 0;
+			if ((r = read(pf[j].fd, b, sizeof(b))) > 0 || (r < 0 && errno == EAGAIN))
+				continue;
+			close(pf[j].fd);
+			pf[j--] = pf[--k];
 			closed++;
 			last = now_s() - t0;
 		}
 	}
-	printf("result: %d of %d connections opened; %d closed by the server "
-	       "(the last after %.1f s), %d still open after %.1f s\n", opened, n, closed,
-	       last, opened - closed, now_s() - t0);
-	for (int i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	free(fds);
+	printf("result: %d of %d connections opened (%d failed) over %.1f s, at most %d open "
+	       "at once; %d closed by the server (the last after %.1f s), %d still open after "
+	       "%.1f s\n", opened, n, failed, spread, maxopen, closed, last, k, now_s() - t0);
+	for (int j = 0; j < k; j++)
+		close(pf[j].fd);
 	free(pf);
+	return 0;
+}
+
+/*
+ * Slow loris: the first bytes of a HELLO, one a second, never finished
+ * (a name of 255 bytes announced). Prints how many bytes went out before
+ * the server closed the connection, and after how long.
+ */
+static int
+mode_slow(const char *host, const char *port, double max_s)
+{
+	uint8_t hello[HS_HELLO_MAX];
+	int fd = tcp_open(host, port);
+	double t0 = now_s(), t;
+	size_t sent = 0;
+
+	if (fd < 0) {
+		printf("result: connect failed: %s\n", strerror(errno));
+		return 1;
+	}
+	memcpy(hello, HOP_MAGIC, HOP_MAGIC_LEN);
+	hello[HOP_MAGIC_LEN] = HOP_VERSION;
+	hello[HOP_MAGIC_LEN + 1] = HOP_NAME_MAX;
+	memset(hello + HS_HEAD_LEN, 'a', sizeof(hello) - HS_HEAD_LEN);
+	for (;;) {
+		if (now_s() - t0 >= max_s) {
+			printf("result: still open after %.1f s and %zu bytes\n", max_s, sent);
+			close(fd);
+			return 1;
+		}
+		if (sent < sizeof(hello) - 1) {
+			if (send(fd, hello + sent, 1, MSG_NOSIGNAL) != 1)
+				break;
+			sent++;
+		}
+		if ((t = wait_closed(fd, 1.0)) >= 0)
+			break;
+	}
+	printf("result: closed by the server after %.1f s and %zu bytes, one a second\n",
+	       now_s() - t0, sent);
+	close(fd);
 	return 0;
 }
 
@@ -509,13 +580,30 @@ connect_udp(const struct config *cf, const struct keys *me, const struct peer *p
 	return h;
 }
 
+/* The node of confpath (its configuration and keys) and its PEER peer. */
+static int
+load_as(const char *confpath, const char *peer, struct config **cf, struct keys **me,
+	const struct peer **p)
+{
+	*me = NULL;
+	if ((*cf = config_load(confpath)) == NULL || keys_load((*cf)->key_file, me) < 0) {
+		fprintf(stderr, "hostile: %s\n", err_get());
+		return -1;
+	}
+	if ((*p = config_peer(*cf, peer)) == NULL || (*p)->host == NULL) {
+		fprintf(stderr, "hostile: %s is not a PEER in %s\n", peer, confpath);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 mode_hop(const char *confpath, const char *tmpdir, char **av, int ac)
 {
 	const char *mode = av[0], *peer = av[1], *file = av[2], *dest = av[3];
 	const char *origin, *base;
-	struct config *cf = config_load(confpath);
-	struct keys *me = NULL;
+	struct config *cf;
+	struct keys *me;
 	const struct peer *p;
 	struct sealed s;
 	struct strv dests = {0};
@@ -523,14 +611,8 @@ mode_hop(const char *confpath, const char *tmpdir, char **av, int ac)
 	char *text;
 	int rc;
 
-	if (cf == NULL || keys_load(cf->key_file, &me) < 0) {
-		fprintf(stderr, "hostile: %s\n", err_get());
+	if (load_as(confpath, peer, &cf, &me, &p) < 0)
 		return 2;
-	}
-	if ((p = config_peer(cf, peer)) == NULL || p->host == NULL) {
-		fprintf(stderr, "hostile: %s is not a PEER in %s\n", peer, confpath);
-		return 2;
-	}
 	origin = cf->node;
 	if (strcmp(mode, "forge-origin") == 0)
 		origin = ac > 4 ? av[4] : peer;
@@ -588,10 +670,37 @@ out:
 	return rc;
 }
 
+/*
+ * hold: authenticate to PEER as the node of CONF and keep the hop open,
+ * silent, for SECONDS (a receiver slot taken by a real peer), then BYE.
+ */
+static int
+mode_hold(const char *confpath, const char *peer, double secs)
+{
+	struct config *cf;
+	struct keys *me;
+	const struct peer *p;
+	struct hop *h;
+
+	if (load_as(confpath, peer, &cf, &me, &p) < 0)
+		return 2;
+	if ((h = hop_connect(cf, me, p, 10)) == NULL) {
+		printf("result: connect failed: %s\n", err_get());
+		return 1;
+	}
+	printf("result: connected\n");
+	usleep((useconds_t)(secs * 1e6));
+	xmsg_send_bye(h);
+	hop_close(h);
+	keys_free(me);
+	config_free(cf);
+	return 0;
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: hostile [-b SRC] garbage|silent|flood|udp-garbage HOST PORT ...\n"
+	fprintf(stderr, "usage: hostile [-b SRC] garbage|silent|flood|slow|udp-garbage HOST PORT ...\n"
 		"       hostile -c CONF [-t TMPDIR] MODE PEER FILE DEST [ORIGIN]\n");
 	exit(64);
 }
@@ -619,14 +728,19 @@ main(int argc, char **argv)
 	crypto_init();
 	srand(getpid());
 	msg = xmalloc(HOP_MAX_MSG);
+	if (confpath && strcmp(argv[0], "hold") == 0)
+		return mode_hold(confpath, argv[1], atof(argv[2]));
 	if (confpath)
 		return argc < 4 ? (usage(), 64) : mode_hop(confpath, tmpdir, argv, argc);
 	if (strcmp(argv[0], "garbage") == 0 && argc == 4)
 		return mode_garbage(argv[1], argv[2], atol(argv[3]));
 	if (strcmp(argv[0], "silent") == 0)
 		return mode_silent(argv[1], argv[2], argc > 3 ? atof(argv[3]) : 120);
-	if (strcmp(argv[0], "flood") == 0 && argc == 5)
-		return mode_flood(argv[1], argv[2], atoi(argv[3]), atof(argv[4]));
+	if (strcmp(argv[0], "flood") == 0 && (argc == 5 || argc == 6))
+		return mode_flood(argv[1], argv[2], atoi(argv[3]), atof(argv[4]),
+				  argc == 6 ? atof(argv[5]) : 0);
+	if (strcmp(argv[0], "slow") == 0)
+		return mode_slow(argv[1], argv[2], argc > 3 ? atof(argv[3]) : 120);
 	if (strcmp(argv[0], "udp-garbage") == 0 && argc == 4)
 		return mode_udp_garbage(argv[1], argv[2], atoi(argv[3]));
 	usage();

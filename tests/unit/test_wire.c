@@ -1107,6 +1107,88 @@ silent_peer_timeout(void)
 	}
 }
 
+/* The server's side of slow_frame_dropped: one message within 2 s. */
+static void
+recv_one_2s(struct hop *h, int out)
+{
+	uint8_t *buf = xmalloc(HOP_MAX_MSG);
+	ssize_t n = hop_recv(h, buf, HOP_MAX_MSG, 2);
+
+	if (n < 0)
+		say(out, "RECVERR %s\n", err_get());
+	else
+		say(out, "GOT %zd\n", n);
+	free(buf);
+}
+
+/*
+ * An authenticated peer that sends a frame one byte every 100 ms: the
+ * whole frame must arrive within the timeout (2 s here), not each byte,
+ * so the 61-byte frame (6 s at that pace) is given up after 2 s.
+ */
+static void
+slow_frame_dropped(void)
+{
+	int port = ports(1), sv[2];
+	struct config *cfB = mkconf("B", port, 0, 0), *cfA = mkconf("A", 0, 0, 0);
+	uint8_t frame[256], msg40[40] = {0};
+	struct srv s;
+	struct hop *h;
+	char *out;
+	ssize_t flen = 0, n;
+	double t0, dt, t_end = 0;
+
+	addpeer(cfB, "A", 0, kA);
+	addpeer(cfA, "B", port, kB);
+	s = serve(cfB, kB, 1, 0, 10, recv_one_2s);
+	h = hop_connect(cfA, kA, config_peer(cfA, "B"), 10);
+	CHECK(h != NULL);
+	if (h == NULL) {
+		free(server_wait(&s, NULL));
+		return;
+	}
+	/* seal one frame into a socketpair, then trickle it to the server */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	{
+		int real = h->fd;
+
+		h->fd = sv[0];
+		CHECK_INT(hop_send(h, msg40, sizeof(msg40)), 0);
+		h->fd = real;
+		while (flen < (ssize_t)sizeof(frame) &&
+		       (n = recv(sv[1], frame + flen, sizeof(frame) - flen, MSG_DONTWAIT)) > 0)
+			flen += n;
+		close(sv[0]);
+		close(sv[1]);
+	}
+	CHECK_INT(flen, 4 + 1 + 40 + AEAD_TAG_LEN);
+	/* the server's "OK" line of the handshake, so what comes next is news */
+	if (wire_wait(s.rd, POLLIN, wire_now_us() + 10000000) == 1 &&
+	    (n = read(s.rd, frame + flen, sizeof(frame) - flen - 1)) > 0) {
+		frame[flen + n] = 0;
+		CHECK_HAS((char *)frame + flen, "OK A tcp");
+	}
+	t0 = now_s();
+	for (ssize_t i = 0; i < flen; i++) {
+		if (send(h->fd, frame + i, 1, MSG_NOSIGNAL) != 1)
+			break;
+		usleep(100000);
+		if (wire_wait(s.rd, POLLIN, wire_now_us()) == 1)
+			break;		/* the server has spoken: given up, or got it */
+	}
+	out = server_wait(&s, &t_end);
+	dt = t_end - t0;
+	printf("#   server after %.1f s: %s", dt, out);
+	CHECK_HAS(out, "RECVERR");
+	CHECK_HAS(out, "timeout waiting for a message");
+	CHECK(strstr(out, "GOT") == NULL);
+	h->dead = 1;
+	hop_close(h);
+	free(out);
+	freeconf(cfA);
+	freeconf(cfB);
+}
+
 /* ---- a man in the middle on TCP ---- */
 
 enum { MITM_FLIP, MITM_DROP, MITM_REPLAY };
@@ -1434,6 +1516,7 @@ main(void)
 	TEST(silent_server_udp);
 	TEST(nobody_listening_udp);
 	TEST(silent_peer_timeout);
+	TEST(slow_frame_dropped);
 	TEST(tampered_tcp_frames);
 	TEST(udp_drops_bad_datagrams);
 	TEST(udp_stale_reply_ignored);

@@ -1,0 +1,268 @@
+/*
+ * envelope.c - the signed hop envelope and receipt of a directory hop
+ * (envelope.h): format, parse, sign, verify. Knows nothing of files.
+ */
+#include "envelope.h"
+#include "../crypto/crypto.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENV_MAGIC	"shipd-envelope: 1\n"
+#define ENV_DOMAIN	"shipd-dirhop-envelope 1\n"	/* signed before the text */
+#define ENV_SIGKEY	"signature: "
+
+void
+envelope_free(struct envelope *e)
+{
+	free(e->order);
+	strv_free(&e->dests);
+	memset(e, 0, sizeof(*e));
+}
+
+static void
+sig_message(struct sbuf *m, const char *text, size_t len)
+{
+	sbuf_puts(m, ENV_DOMAIN);
+	sbuf_add(m, text, len);
+}
+
+char *
+envelope_format(const struct envelope *e, const struct keys *me, size_t *len)
+{
+	struct sbuf b = {0}, m = {0};
+	uint8_t sig[ED25519_SIG_LEN];
+	char sig64[2 * ED25519_SIG_LEN];
+
+	sbuf_puts(&b, ENV_MAGIC);
+	sbuf_printf(&b, "kind: %s\nfrom: %s\nto: %s\nid: %s\ncreated: %lld\n", e->kind, e->from,
+		    e->to, e->id, (long long)e->created);
+	if (strcmp(e->kind, ENV_PACKET) == 0) {
+		size_t n = strlen(e->order), cap = 4 * ((n + 2) / 3) + 1;
+		char *o64 = xmalloc(cap);
+
+		b64_encode((const uint8_t *)e->order, n, o64, cap);
+		sbuf_printf(&b, "size: %" PRIu64 "\nsha256: %s\norder: %s\n", e->size, e->sha256,
+			    o64);
+		free(o64);
+	} else {
+		for (int i = 0; i < e->dests.n; i++)
+			sbuf_printf(&b, "dest: %s\n", e->dests.v[i]);
+		sbuf_printf(&b, "status: %s\n", e->status);
+	}
+	sig_message(&m, b.s, b.len);
+	if (ed25519_sign(me->sign_sec, me->pub.sign, m.s, m.len, sig) < 0)
+		msg_panic("envelope: cannot sign: %s", err_get());
+	b64_encode(sig, sizeof(sig), sig64, sizeof(sig64));
+	sbuf_printf(&b, "%s%s\n", ENV_SIGKEY, sig64);
+	sbuf_free(&m);
+	*len = b.len;
+	return b.s;
+}
+
+static int
+copy_field(char *dst, size_t size, const char *val, const char *key)
+{
+	if (strlen(val) >= size || val[0] == 0) {
+		err_set("bad %s", key);
+		return -1;
+	}
+	strcpy(dst, val);
+	return 0;
+}
+
+static int
+parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return *end || errno ? -1 : 0;
+}
+
+/* One "key: value" line into e. */
+static int
+parse_line(struct envelope *e, const char *key, const char *val)
+{
+	uint64_t u;
+
+	if (strcmp(key, "kind") == 0) {
+		if (strcmp(val, ENV_PACKET) != 0 && strcmp(val, ENV_RECEIPT) != 0) {
+			err_set("unknown kind \"%.32s\"", val);
+			return -1;
+		}
+		return copy_field(e->kind, sizeof(e->kind), val, key);
+	}
+	if (strcmp(key, "from") == 0 || strcmp(key, "to") == 0) {
+		if (!order_name_valid(val)) {
+			err_set("bad %s node \"%.64s\"", key, val);
+			return -1;
+		}
+		return copy_field(key[0] == 'f' ? e->from : e->to, sizeof(e->from), val, key);
+	}
+	if (strcmp(key, "id") == 0) {
+		if (!order_id_valid(val)) {
+			err_set("bad id \"%.64s\"", val);
+			return -1;
+		}
+		return copy_field(e->id, sizeof(e->id), val, key);
+	}
+	if (strcmp(key, "created") == 0 || strcmp(key, "size") == 0) {
+		if (parse_u64(val, &u) < 0 || u > INT64_MAX) {
+			err_set("bad %s \"%.32s\"", key, val);
+			return -1;
+		}
+		if (key[0] == 'c')
+			e->created = (time_t)u;
+		else
+			e->size = u;
+		return 0;
+	}
+	if (strcmp(key, "sha256") == 0) {
+		if (strlen(val) != 64 || strspn(val, "0123456789abcdef") != 64) {
+			err_set("bad sha256");
+			return -1;
+		}
+		return copy_field(e->sha256, sizeof(e->sha256), val, key);
+	}
+	if (strcmp(key, "order") == 0) {
+		size_t cap = strlen(val), n;
+
+		if (e->order || cap > 4 * (ORDER_MAX_SIZE / 3 + 1)) {
+			err_set("bad order");
+			return -1;
+		}
+		e->order = xmalloc(cap + 1);
+		if (b64_decode(val, (uint8_t *)e->order, cap, &n) < 0) {
+			err_set("bad order encoding");
+			return -1;
+		}
+		e->order[n] = 0;
+		if (strlen(e->order) != n) {
+			err_set("order holds a NUL byte");
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "dest") == 0) {
+		if (!order_name_valid(val) || strv_has(&e->dests, val) || e->dests.n >= 4096) {
+			err_set("bad dest \"%.64s\"", val);
+			return -1;
+		}
+		strv_add(&e->dests, val);
+		return 0;
+	}
+	if (strcmp(key, "status") == 0) {
+		if (strcmp(val, "accepted") != 0 && strcmp(val, "had") != 0) {
+			err_set("bad status \"%.32s\"", val);
+			return -1;
+		}
+		return copy_field(e->status, sizeof(e->status), val, key);
+	}
+	err_set("unknown key \"%.40s\"", key);
+	return -1;
+}
+
+int
+envelope_parse(const struct config *cf, const char *buf, size_t len, struct envelope *e)
+{
+	const char *p, *end = buf + len, *sigline = NULL;
+	const struct peer *peer;
+	uint8_t sig[ED25519_SIG_LEN];
+	struct sbuf m = {0};
+	size_t siglen;
+	int rc = -1;
+
+	memset(e, 0, sizeof(e[0]));
+	if (len < strlen(ENV_MAGIC) || memcmp(buf, ENV_MAGIC, strlen(ENV_MAGIC)) != 0) {
+		if (len < strlen(ENV_MAGIC) && memcmp(buf, ENV_MAGIC, len) == 0)
+			return 0;	/* being written */
+		err_set("not a shipd envelope");
+		return -1;
+	}
+	if (memchr(buf, 0, len)) {
+		err_set("NUL byte in the envelope");
+		return -1;
+	}
+	for (p = buf + strlen(ENV_MAGIC); p < end;) {
+		const char *nl = memchr(p, '\n', end - p), *colon;
+		char *key, *val;
+
+		if (nl == NULL)
+			return 0;	/* a last line not yet complete */
+		if ((size_t)(end - p) > strlen(ENV_SIGKEY) &&
+		    memcmp(p, ENV_SIGKEY, strlen(ENV_SIGKEY)) == 0) {
+			sigline = p;
+			if (nl + 1 != end) {
+				err_set("data after the signature");
+				goto out;
+			}
+			break;
+		}
+		if ((colon = memchr(p, ':', nl - p)) == NULL || colon + 1 >= nl || colon[1] != ' ') {
+			err_set("not \"key: value\"");
+			goto out;
+		}
+		key = xstrndup(p, colon - p);
+		val = xstrndup(colon + 2, nl - colon - 2);
+		rc = parse_line(e, key, val);
+		free(key);
+		free(val);
+		if (rc < 0)
+			goto out;
+		rc = -1;
+		p = nl + 1;
+	}
+	if (sigline == NULL)
+		return 0;
+	if (!e->kind[0] || !e->from[0] || !e->to[0] || !e->id[0] || !e->created ||
+	    (strcmp(e->kind, ENV_PACKET) == 0 ? !e->sha256[0] || !e->order || !e->size :
+	     !e->status[0] || e->dests.n == 0)) {
+		err_set("a required field is missing");
+		goto out;
+	}
+	/* the signer: a neighbour this node knows, by its configured key */
+	if ((peer = config_peer(cf, e->from)) == NULL || !PEER_REACHABLE(peer) || !peer->has_key) {
+		err_set("from %s, which is not a PEER of %s with a key", e->from, cf->node);
+		goto out;
+	}
+	{
+		char s64[2 * ED25519_SIG_LEN];
+		size_t n = end - 1 - (sigline + strlen(ENV_SIGKEY));
+
+		if (n >= sizeof(s64)) {
+			err_set("bad signature");
+			goto out;
+		}
+		memcpy(s64, sigline + strlen(ENV_SIGKEY), n);
+		s64[n] = 0;
+		if (b64_decode(s64, sig, sizeof(sig), &siglen) < 0 || siglen != sizeof(sig)) {
+			err_set("bad signature encoding");
+			goto out;
+		}
+	}
+	sig_message(&m, buf, sigline - buf);
+	if (ed25519_verify(peer->key.sign, m.s, m.len, sig) != 0) {
+		err_set("signature does not verify with %s's key (tampered?)", e->from);
+		goto out;
+	}
+	rc = 1;
+out:
+	sbuf_free(&m);
+	if (rc < 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", err_get());
+		envelope_free(e);
+		err_set("%s", why);
+	}
+	return rc;
+}

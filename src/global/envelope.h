@@ -1,0 +1,45 @@
+/*
+ * envelope.h - the signed hop envelope and receipt of a directory hop
+ * (dirhop.h): small "key: value" text, "shipd-envelope: 1" first, a
+ * "signature:" line last over every byte before it (with a domain
+ * prefix), by the Ed25519 key of the node named in from:.
+ *
+ * Parsing never trusts: an incomplete text (no signature line yet: a copy
+ * in progress) is told apart from a bad one, and a signature is checked
+ * against the configured key of from: only. Internal to src/global/.
+ */
+#ifndef SHIPD_ENVELOPE_H
+#define SHIPD_ENVELOPE_H
+
+#include <stdint.h>
+#include <time.h>
+#include "../conf/config.h"
+#include "../crypto/keys.h"
+#include "../queue/order.h"
+
+#define ENV_PACKET	"packet"
+#define ENV_RECEIPT	"receipt"
+
+struct envelope {
+	char kind[16];			/* ENV_PACKET or ENV_RECEIPT */
+	char from[256], to[256];
+	char id[ORDER_ID_MAX];
+	time_t created;
+	uint64_t size;			/* packet: bytes of ID.pkt */
+	char sha256[65];		/* packet: hex SHA-256 of ID.pkt */
+	char *order;			/* packet: the hop order text */
+	struct strv dests;		/* receipt: destinations taken */
+	char status[16];		/* receipt: "accepted" or "had" */
+};
+
+void envelope_free(struct envelope *e);
+/* The signed text (allocated, *len set). */
+char *envelope_format(const struct envelope *e, const struct keys *me, size_t *len);
+/*
+ * Parse and check: 1 good (signed by e->from's configured key), 0
+ * incomplete (no signature line yet), -1 bad (err_set with the reason:
+ * malformed, unknown node, bad signature).
+ */
+int envelope_parse(const struct config *cf, const char *buf, size_t len, struct envelope *e);
+
+#endif
