@@ -631,8 +631,11 @@ answer(struct flight *f)
 			msg_info("order %s: %s already has it (custody moved earlier)", f->o.id,
 				 f->nh);
 		else
-			msg_info("sent %s to %s via %s: %llu bytes in %.3fs", f->o.id, f->nh,
-				 cur ? hop_proto(cur) : "?", (unsigned long long)f->size, secs);
+			msg_info("sent %s to %s (%s) via %s from port %d: %llu bytes in %.3fs "
+				 "(%.1f MB/s)", f->o.id, f->nh, cur ? hop_remote(cur) : "?",
+				 cur ? hop_proto(cur) : "?", cur ? hop_local_port(cur) : 0,
+				 (unsigned long long)(f->size - f->base), secs,
+				 secs > 0 ? (f->size - f->base) / secs / 1e6 : 0.0);
 		cur_sent++;
 		cur_bytes += f->size;
 		r = HOP_OK;
