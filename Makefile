@@ -20,6 +20,7 @@ SAN	?=
 CFLAGS	+= $(SAN) -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow \
 	   -Wno-unused-parameter -fno-common $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+SHIPD_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 
 # The library layers, lowest first. Each is its own static archive and the
 # programs link them highest first, so a call from a lower layer into a
@@ -66,7 +67,7 @@ $(BUILD)/libshipd.a: $(LIB_OBJ)
 
 $(BIN)/shipd: $(SHIPD_OBJ) $(LAYER_LIBS) $(BUILD)/lib/.layercheck
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SHIPD_OBJ) $(LINK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SHIPD_OBJ) $(LINK_LIBS) $(LDLIBS) $(SHIPD_LIBS)
 
 $(BIN)/shipctl: $(CTL_OBJ) $(LAYER_LIBS) $(BUILD)/lib/.layercheck
 	@mkdir -p $(BIN)
@@ -81,7 +82,17 @@ $(BUILD)/tests/%: tests/tools/%.c $(LAYER_LIBS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LINK_LIBS) $(LDLIBS)
 
-tests: all $(TEST_BIN) $(TOOL_BIN)
+tests: all $(TEST_BIN) $(TOOL_BIN) $(BUILD)/tests/shipd-hooks
+
+# The daemon with its test hooks (sandbox.c: SHIPD_TEST_FORBIDDEN): only
+# the scenario tests run it; bin/shipd never has them.
+HOOKS_OBJ = $(patsubst src/%.c,$(BUILD)/hooks/%.o,$(wildcard src/shipd/*.c))
+$(BUILD)/hooks/%.o: src/%.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSHIPD_TEST_HOOKS -c -o $@ $<
+$(BUILD)/tests/shipd-hooks: $(HOOKS_OBJ) $(LAYER_LIBS) $(BUILD)/lib/.layercheck
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(HOOKS_OBJ) $(LINK_LIBS) $(LDLIBS) $(SHIPD_LIBS)
 
 deps:
 	@scripts/install-deps
@@ -92,10 +103,12 @@ asan:
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		OPT=-O1 tests
 
+# builds use every CPU (JOBS=N to choose); tests/run runs tests side by side
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check: deps
-	@$(MAKE) --no-print-directory tests
-	@$(MAKE) --no-print-directory asan
-	@$(MAKE) --no-print-directory fuzz-build
+	@$(MAKE) --no-print-directory -j$(JOBS) tests
+	@$(MAKE) --no-print-directory -j$(JOBS) asan
+	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	@tests/run
 
 demo: deps all

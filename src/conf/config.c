@@ -194,6 +194,8 @@ config_free(struct config *cf)
 	free(cf->notify_program);
 	free(cf->log_dest);
 	free(cf->spool_user);
+	free(cf->submit_socket);
+	free(cf->submit_group);
 	free(cf->spool);
 	free(cf->cert_file);
 	free(cf->trust_dir);

@@ -110,8 +110,11 @@ struct config {
 	int retry_min, retry_max;	/* RETRY-MIN / RETRY-MAX seconds */
 	int io_timeout;			/* IO-TIMEOUT seconds for one whole frame */
 	int connect_timeout;		/* CONNECT-TIMEOUT: TCP connect before the UDP fallback */
+	int history_days;		/* HISTORY-DAYS: how long done/ records are kept */
 	char *log_dest;			/* LOG stderr|syslog|file:PATH[,..] */
 	char *spool_user;		/* USER: unprivileged account (optional) */
+	char *submit_socket;		/* SUBMIT-SOCKET: shipctl submit hands files here, or NULL */
+	char *submit_group;		/* SUBMIT-GROUP: who may (besides root and USER), or NULL */
 	char *keys_dir;			/* KEYS-DIR: NODE.pub files of known nodes, or NULL */
 	char *spool;			/* SPOOL (default /var/spool/shipd): -default's bays */
 	struct strv import_dirs;	/* IMPORT-DIR: media the daemon imports from */

@@ -252,8 +252,13 @@ print_settings(const struct config *cf, FILE *out)
 		cf->bay_size_limit ? size_str(cf->bay_size_limit, a, sizeof(a)) : "none");
 	fprintf(out, "%-*s %s\n", COL, "min free disk", size_str(cf->min_free_disk, a, sizeof(a)));
 	fprintf(out, "%-*s %s\n", COL, "drop quiet time", dur_str(cf->drop_quiet, a, sizeof(a)));
+	fprintf(out, "%-*s %d days\n", COL, "history", cf->history_days);
 	fprintf(out, "%-*s %s\n", COL, "log", cf->log_dest ? cf->log_dest : "syslog");
 	fprintf(out, "%-*s %s\n", COL, "user", cf->spool_user ? cf->spool_user : "none: runs as started");
+	fprintf(out, "%-*s %s\n", COL, "submit-socket", cf->submit_socket ? cf->submit_socket :
+		"none: shipctl submit seals in process");
+	fprintf(out, "%-*s %s\n", COL, "submit-group", cf->submit_group ? cf->submit_group :
+		"none: root and USER only");
 	fprintf(out, "%-*s %s\n", COL, "certificate", cf->cert_file ? cf->cert_file : "none");
 	fprintf(out, "%-*s %s\n", COL, "trust dir", cf->trust_dir ? cf->trust_dir : "(unset)");
 	fprintf(out, "%-*s", COL, "authorities");

@@ -73,8 +73,11 @@ static const struct directive directives[] = {
 	 "HANDSHAKE-TIMEOUT n[s|m|h]"},
 	{"IO-TIMEOUT", K_DUR, "60s", F(io_timeout), 1, DAY, NULL, "IO-TIMEOUT n[s|m|h|d]"},
 	{"CONNECT-TIMEOUT", K_DUR, "5s", F(connect_timeout), 1, 3600, NULL, "CONNECT-TIMEOUT n[s|m|h]"},
+	{"HISTORY-DAYS", K_INT, "30", F(history_days), 1, 3650, NULL, "HISTORY-DAYS days"},
 	{"LOG", K_STR, "syslog", F(log_dest), 0, 0, cfd_log, "LOG stderr|syslog|file:PATH[,...]"},
 	{"USER", K_NAME, NULL, F(spool_user), 0, 0, NULL, "USER name"},
+	{"SUBMIT-SOCKET", K_PATH, NULL, F(submit_socket), 0, 0, NULL, "SUBMIT-SOCKET path"},
+	{"SUBMIT-GROUP", K_NAME, NULL, F(submit_group), 0, 0, NULL, "SUBMIT-GROUP group"},
 };
 #define NDIRECTIVES	((int)(sizeof(directives) / sizeof(directives[0])))
 
@@ -127,7 +130,8 @@ cfp_check_name(struct parse *p, const char *what, const char *s)
 	if (cfp_valid_name(s, 0))
 		return 0;
 	return cfp_err(p, "%s: bad %s name \"%.80s\" (want 1-%d of A-Z a-z 0-9 . _ -, not starting with -)",
-		       what, strcmp(what, "USER") == 0 ? "user" : "node", s, NAME_MAX_LEN);
+		       what, strcmp(what, "USER") == 0 ? "user" : strcmp(what, "SUBMIT-GROUP") == 0 ? "group" :
+		       "node", s, NAME_MAX_LEN);
 }
 
 int

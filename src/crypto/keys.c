@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define KEYFILE_MAGIC "shipd-secret-key 1\n"
@@ -65,6 +66,33 @@ keys_free(struct keys *k)
 	keys_free(k->prev);
 	free(k->cert);
 	free(k);
+}
+
+void
+keys_forget(struct keys *k, const struct key_agent *agent)
+{
+	for (; k; k = k->prev) {
+		crypto_secure_free(k->sign_sec, ED25519_SEC_LEN);
+		crypto_secure_free(k->kx_sec, X25519_LEN);
+		k->sign_sec = k->kx_sec = NULL;
+		k->agent = agent;
+	}
+}
+
+int
+keys_local(const struct keys *k)
+{
+	return k->sign_sec != NULL;
+}
+
+int
+keys_ask(const struct keys *k, const struct keyreq *rq, void *out, size_t outlen)
+{
+	if (k->agent == NULL) {
+		err_set("no secret key in this process and no key process to ask");
+		return -1;
+	}
+	return k->agent->ask(k->agent->ctx, rq, out, outlen);
 }
 
 int
@@ -135,6 +163,50 @@ keyline(const char *text, const char *name, uint8_t *out, size_t len)
 	return 0;
 }
 
+/*
+ * The stored public half must belong to the secret one: sign and verify.
+ * In a short-lived child, because libgcrypt's signing leaves copies of the
+ * secret seed in freed, unwiped heap (its S-expression handling): they
+ * die with the child, and the caller's heap never holds one (shipd's
+ * workers are forked from a process that loaded the key: keys_forget).
+ */
+static int
+halves_match(struct keys *k)
+{
+	uint8_t sig[ED25519_SIG_LEN];
+	char verdict = 0;
+	int fd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	/*
+	 * The verdict comes back as one byte on a pipe, not as the exit
+	 * status: a tool wrapping the child (valgrind's --error-exitcode)
+	 * may change the status, never what the child wrote.
+	 */
+	if (pipe(fd) < 0)
+		return -1;
+	if ((pid = fork()) == 0) {
+		close(fd[0]);
+		verdict = ed25519_sign(k->sign_sec, k->pub.sign, "check", 5, sig) == 0 &&
+			  ed25519_verify(k->pub.sign, "check", 5, sig) == 0 ? 'y' : 'n';
+		keys_free(k);	/* this process's copy: wiped, and no leak at exit */
+		_exit(write(fd[1], &verdict, 1) == 1 ? 0 : 1);
+	}
+	close(fd[1]);
+	if (pid < 0) {
+		close(fd[0]);
+		return -1;
+	}
+	while ((n = read(fd[0], &verdict, 1)) < 0 && errno == EINTR)
+		;
+	close(fd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return n == 1 && verdict == 'y' ? 0 : -1;
+}
+
 int
 keys_load(const char *path, struct keys **out)
 {
@@ -163,20 +235,20 @@ keys_load(const char *path, struct keys **out)
 		err_set("%s: not a shipd secret key file", path);
 	else if (keyline(text, "sign-pub", k->pub.sign, ED25519_PUB_LEN) < 0)
 		err_set("%s: not a shipd secret key file (no sign-pub)", path);
-	else if (x25519_public(k->kx_sec, k->pub.kx) < 0)
-		;
-	else {
-		/* the stored public half must belong to the secret one */
-		uint8_t sig[ED25519_SIG_LEN];
-
-		if (ed25519_sign(k->sign_sec, k->pub.sign, "check", 5, sig) < 0 ||
-		    ed25519_verify(k->pub.sign, "check", 5, sig) < 0)
+	else
+		rc = 0;
+	/* the text goes before the check forks: its child holds no copy */
+	crypto_wipe(text, len);
+	free(text);
+	if (rc == 0) {
+		rc = -1;
+		if (x25519_public(k->kx_sec, k->pub.kx) < 0)
+			;
+		else if (halves_match(k) < 0)
 			err_set("%s: signing key halves do not match", path);
 		else
 			rc = 0;
 	}
-	crypto_wipe(text, len);
-	free(text);
 	if (rc == 0)
 		*out = k;
 	else

@@ -35,6 +35,40 @@ struct keys {
 	uint8_t *cert;
 	size_t certlen;
 	struct keys *prev;
+	/*
+	 * Where the secret halves are not in this process (shipd's workers
+	 * after keys_forget), the one that holds them is asked instead.
+	 */
+	const struct key_agent *agent;
+};
+
+/*
+ * What may be asked of the holder of a node's secret keys. Each request
+ * names what it is, and the holder checks it is that (a handshake
+ * transcript naming this node, a header of this node's own packet) before
+ * it signs: it never signs bytes it is merely handed.
+ *   HOP_SERVER  a = HELLO, b = REPLY up to its signature   -> sig_s (64)
+ *   HOP_CLIENT  a = HELLO, b = the whole REPLY              -> sig_c (64)
+ *   HEADER      a = a packet header up to "end\n"           -> sig (64)
+ *   TRAILER     a = the signed header with its sig line,
+ *               b = SHA-256 of the body                      -> sig (64)
+ *   UNWRAP      a = wrapped key (48), b = ephemeral (32),
+ *               s1 = group, s2 = destination                -> packet key (32)
+ *   ENVELOPE    a = a directory hop's envelope or receipt up to
+ *               its signature line, from this node          -> sig (64)
+ */
+enum keyop { KEYOP_HOP_SERVER = 1, KEYOP_HOP_CLIENT, KEYOP_HEADER, KEYOP_TRAILER,
+	     KEYOP_UNWRAP, KEYOP_ENVELOPE, KEYOP_MAX };
+struct keyreq {
+	enum keyop op;
+	const uint8_t *a, *b;
+	size_t alen, blen;
+	const char *s1, *s2;
+};
+struct key_agent {
+	/* 0 and outlen bytes at out, or -1 with err_set */
+	int (*ask)(void *ctx, const struct keyreq *rq, void *out, size_t outlen);
+	void *ctx;
 };
 
 /* Create a new key file (O_EXCL: refuses to overwrite). */
@@ -42,6 +76,12 @@ int keys_generate(const char *path, struct keys **out);
 /* Load; checks mode (no group/other access) and form. */
 int keys_load(const char *path, struct keys **out);
 void keys_free(struct keys *k);
+/* Wipe the secret halves (and those of k->prev) from this process; from
+ * now on agent is asked. */
+void keys_forget(struct keys *k, const struct key_agent *agent);
+int keys_local(const struct keys *k);	/* 1: the secret halves are here */
+/* Ask k's agent; -1 with err_set when there is none or it refuses. */
+int keys_ask(const struct keys *k, const struct keyreq *rq, void *out, size_t outlen);
 
 void pubkey_format(const struct pubkey *pk, char out[PUBKEY_STRLEN]);
 int pubkey_parse(const char *s, struct pubkey *pk);

@@ -38,6 +38,7 @@ dirhop_hop_order_text(const struct order *o, const struct strv *dests)
 	h.last_error = NULL;
 	h.next_attempt = 0;
 	h.source = NULL;
+	h.submitter = NULL;
 	h.keep_data = 0;
 	h.name = NULL;
 	h.comment = NULL;
@@ -245,7 +246,10 @@ dirhop_export(const struct config *cf, const struct keys *me, const char *bay,
 	e.size = st.st_size;
 	memcpy(e.sha256, sha, sizeof(sha));
 	e.order = dirhop_hop_order_text(o, dests);
-	text = envelope_format(&e, me, &tlen);
+	if ((text = envelope_format(&e, me, &tlen)) == NULL) {
+		*why = xasprintf("signing the envelope of %s: %s", o->id, err_get());
+		goto out;
+	}
 	if (safe_write(dir, env, text, tlen, 0644) < 0) {
 		*why = xasprintf("writing %s/%s: %s", dir, env, err_get());
 		free(text);

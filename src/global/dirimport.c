@@ -15,6 +15,7 @@
 #include "../crypto/crypto.h"
 #include "../packet/packet.h"
 #include "../queue/commit.h"
+#include "../queue/history.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 #include "../util/safefile.h"
@@ -106,9 +107,11 @@ write_receipt(struct imp *im, const struct envelope *e, const struct order *o, c
 	r.created = time(NULL);
 	for (int i = 0; i < o->dests.n; i++)
 		strv_add(&r.dests, o->dests.v[i]);
-	text = envelope_format(&r, im->me, &len);
 	snprintf(name, sizeof(name), "%s%s", e->id, DIRHOP_RCPT);
-	if (safe_write(im->dir, name, text, len, 0644) < 0)
+	if ((text = envelope_format(&r, im->me, &len)) == NULL)
+		msg_warnx("import %s: cannot sign the receipt %s for %s (it keeps the order until "
+			  "it expires): %s", im->dir, name, e->from, err_get());
+	else if (safe_write(im->dir, name, text, len, 0644) < 0)
 		msg_warnx("import %s: cannot write the receipt %s for %s (it keeps the order until "
 			  "it expires): %s", im->dir, name, e->from, err_get());
 	free(text);
@@ -421,11 +424,22 @@ take_receipt(struct imp *im, const char *name, const struct envelope *e)
 		goto out;
 	}
 	if (o.dests.n == 0) {
+		char data[PATH_MAX];
+		struct pkt_info pi;
+		int is_data = 0;	/* the history is of data packets (read before data/ID goes) */
+
+		if (bay_data_path(data, sizeof(data), bay, o.id) == 0 &&
+		    packet_file_header(data, &pi) == 0) {
+			is_data = strcmp(pi.kind, PKT_KIND_DATA) == 0;
+			pkt_info_free(&pi);
+		}
 		if (bay_finish(bay, o.id, Q_ACTIVE) < 0) {
 			msg_warnx("order %s: finish: %s", o.id, err_get());
 			bay_release(&c);
 			goto out;	/* the receipt stays: the next import closes it */
 		}
+		if (is_data && hist_end(im->cf, bay, &o, NULL, NULL) < 0)
+			msg_warnx("order %s: history not recorded: %s", o.id, err_get());
 	} else if (bay_rewrite(bay, &o, Q_ACTIVE, st, mtime, &c) < 0) {
 		msg_warnx("order %s: %s", o.id, err_get());
 		bay_release(&c);

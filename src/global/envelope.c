@@ -35,7 +35,7 @@ sig_message(struct sbuf *m, const char *text, size_t len)
 char *
 envelope_format(const struct envelope *e, const struct keys *me, size_t *len)
 {
-	struct sbuf b = {0}, m = {0};
+	struct sbuf b = {0};
 	uint8_t sig[ED25519_SIG_LEN];
 	char sig64[2 * ED25519_SIG_LEN];
 
@@ -55,12 +55,12 @@ envelope_format(const struct envelope *e, const struct keys *me, size_t *len)
 			sbuf_printf(&b, "dest: %s\n", e->dests.v[i]);
 		sbuf_printf(&b, "status: %s\n", e->status);
 	}
-	sig_message(&m, b.s, b.len);
-	if (ed25519_sign(me->sign_sec, me->pub.sign, m.s, m.len, sig) < 0)
-		msg_panic("envelope: cannot sign: %s", err_get());
+	if (envelope_sign(me, NULL, b.s, b.len, sig) < 0) {
+		sbuf_free(&b);
+		return NULL;
+	}
 	b64_encode(sig, sizeof(sig), sig64, sizeof(sig64));
 	sbuf_printf(&b, "%s%s\n", ENV_SIGKEY, sig64);
-	sbuf_free(&m);
 	*len = b.len;
 	return b.s;
 }
@@ -171,17 +171,18 @@ parse_line(struct envelope *e, const char *key, const char *val)
 	return -1;
 }
 
-int
-envelope_parse(const struct config *cf, const char *buf, size_t len, struct envelope *e)
+/*
+ * The lines of buf before any signature line into e (zeroed first): 1 all
+ * read up to a signature line (*sigline set) or the end, 0 incomplete (a
+ * copy in progress), -1 bad (err_set; e freed by the caller).
+ */
+static int
+parse_fields(const char *buf, size_t len, struct envelope *e, const char **sigline)
 {
-	const char *p, *end = buf + len, *sigline = NULL;
-	const struct peer *peer;
-	uint8_t sig[ED25519_SIG_LEN];
-	struct sbuf m = {0};
-	size_t siglen;
-	int rc = -1;
+	const char *p, *end = buf + len;
 
 	memset(e, 0, sizeof(e[0]));
+	*sigline = NULL;
 	if (len < strlen(ENV_MAGIC) || memcmp(buf, ENV_MAGIC, strlen(ENV_MAGIC)) != 0) {
 		if (len < strlen(ENV_MAGIC) && memcmp(buf, ENV_MAGIC, len) == 0)
 			return 0;	/* being written */
@@ -195,21 +196,22 @@ envelope_parse(const struct config *cf, const char *buf, size_t len, struct enve
 	for (p = buf + strlen(ENV_MAGIC); p < end;) {
 		const char *nl = memchr(p, '\n', end - p), *colon;
 		char *key, *val;
+		int rc;
 
 		if (nl == NULL)
 			return 0;	/* a last line not yet complete */
 		if ((size_t)(end - p) > strlen(ENV_SIGKEY) &&
 		    memcmp(p, ENV_SIGKEY, strlen(ENV_SIGKEY)) == 0) {
-			sigline = p;
 			if (nl + 1 != end) {
 				err_set("data after the signature");
-				goto out;
+				return -1;
 			}
-			break;
+			*sigline = p;
+			return 1;
 		}
 		if ((colon = memchr(p, ':', nl - p)) == NULL || colon + 1 >= nl || colon[1] != ' ') {
 			err_set("not \"key: value\"");
-			goto out;
+			return -1;
 		}
 		key = xstrndup(p, colon - p);
 		val = xstrndup(colon + 2, nl - colon - 2);
@@ -217,52 +219,121 @@ envelope_parse(const struct config *cf, const char *buf, size_t len, struct enve
 		free(key);
 		free(val);
 		if (rc < 0)
-			goto out;
-		rc = -1;
+			return -1;
 		p = nl + 1;
 	}
-	if (sigline == NULL)
-		return 0;
+	return 1;
+}
+
+static int
+fields_complete(const struct envelope *e)
+{
 	if (!e->kind[0] || !e->from[0] || !e->to[0] || !e->id[0] || !e->created ||
 	    (strcmp(e->kind, ENV_PACKET) == 0 ? !e->sha256[0] || !e->order || !e->size :
 	     !e->status[0] || e->dests.n == 0)) {
 		err_set("a required field is missing");
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* e's message is freed and err kept */
+static int
+parse_failed(struct envelope *e)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", err_get());
+	envelope_free(e);
+	err_set("%s", why);
+	return -1;
+}
+
+int
+envelope_sign(const struct keys *me, const char *node, const char *text, size_t len,
+	      uint8_t sig[ED25519_SIG_LEN])
+{
+	struct keyreq rq = {.op = KEYOP_ENVELOPE, .a = (const uint8_t *)text, .alen = len};
+	struct sbuf m = {0};
+	int rc;
+
+	if (len > ENV_SIGN_MAX) {
+		err_set("an envelope of %zu bytes is more than the %d allowed", len, ENV_SIGN_MAX);
+		return -1;
+	}
+	if (!keys_local(me))
+		return keys_ask(me, &rq, sig, ED25519_SIG_LEN);
+	if (node) {		/* asked by another process: only this node's own */
+		struct envelope e;
+		const char *sigline;
+
+		if ((rc = parse_fields(text, len, &e, &sigline)) < 0)
+			return parse_failed(&e);
+		if (rc == 0 || sigline || len == 0 || text[len - 1] != '\n') {
+			envelope_free(&e);
+			err_set("envelope signature refused: not a whole unsigned envelope");
+			return -1;
+		}
+		if (fields_complete(&e) < 0)
+			return parse_failed(&e);
+		if (strcmp(e.from, node) != 0) {
+			err_set("envelope signature refused: envelope %s is from %s, not this node",
+				e.id, e.from);
+			envelope_free(&e);
+			return -1;
+		}
+		envelope_free(&e);
+	}
+	sig_message(&m, text, len);
+	rc = ed25519_sign(me->sign_sec, me->pub.sign, m.s, m.len, sig);
+	sbuf_free(&m);
+	return rc;
+}
+
+int
+envelope_parse(const struct config *cf, const char *buf, size_t len, struct envelope *e)
+{
+	const char *sigline;
+	const struct peer *peer;
+	uint8_t sig[ED25519_SIG_LEN];
+	struct sbuf m = {0};
+	size_t siglen;
+	int rc;
+
+	if ((rc = parse_fields(buf, len, e, &sigline)) < 0)
+		return parse_failed(e);
+	if (rc == 0 || sigline == NULL) {
+		envelope_free(e);
+		return 0;
+	}
+	if (fields_complete(e) < 0)
+		return parse_failed(e);
 	/* the signer: a neighbour this node knows, by its configured key */
 	if ((peer = config_peer(cf, e->from)) == NULL || !PEER_REACHABLE(peer) || !peer->has_key) {
 		err_set("from %s, which is not a PEER of %s with a key", e->from, cf->node);
-		goto out;
+		return parse_failed(e);
 	}
 	{
 		char s64[2 * ED25519_SIG_LEN];
-		size_t n = end - 1 - (sigline + strlen(ENV_SIGKEY));
+		size_t n = buf + len - 1 - (sigline + strlen(ENV_SIGKEY));
 
 		if (n >= sizeof(s64)) {
 			err_set("bad signature");
-			goto out;
+			return parse_failed(e);
 		}
 		memcpy(s64, sigline + strlen(ENV_SIGKEY), n);
 		s64[n] = 0;
 		if (b64_decode(s64, sig, sizeof(sig), &siglen) < 0 || siglen != sizeof(sig)) {
 			err_set("bad signature encoding");
-			goto out;
+			return parse_failed(e);
 		}
 	}
 	sig_message(&m, buf, sigline - buf);
-	if (ed25519_verify(peer->key.sign, m.s, m.len, sig) != 0) {
-		err_set("signature does not verify with %s's key (tampered?)", e->from);
-		goto out;
-	}
-	rc = 1;
-out:
+	rc = ed25519_verify(peer->key.sign, m.s, m.len, sig);
 	sbuf_free(&m);
-	if (rc < 0) {
-		char why[512];
-
-		snprintf(why, sizeof(why), "%s", err_get());
-		envelope_free(e);
-		err_set("%s", why);
+	if (rc != 0) {
+		err_set("signature does not verify with %s's key (tampered?)", e->from);
+		return parse_failed(e);
 	}
-	return rc;
+	return 1;
 }

@@ -6,7 +6,8 @@
  *
  * Parsing never trusts: an incomplete text (no signature line yet: a copy
  * in progress) is told apart from a bad one, and a signature is checked
- * against the configured key of from: only. Internal to src/global/.
+ * against the configured key of from: only. Internal to src/global/,
+ * but for envelope_sign, which the key process (shipd/keyproc.c) serves.
  */
 #ifndef SHIPD_ENVELOPE_H
 #define SHIPD_ENVELOPE_H
@@ -19,6 +20,9 @@
 
 #define ENV_PACKET	"packet"
 #define ENV_RECEIPT	"receipt"
+/* The most an envelope's signed text may be: one key-process message
+ * (keyproto.h); a hop order that large would list thousands of nodes. */
+#define ENV_SIGN_MAX	(60 * 1024)
 
 struct envelope {
 	char kind[16];			/* ENV_PACKET or ENV_RECEIPT */
@@ -33,8 +37,17 @@ struct envelope {
 };
 
 void envelope_free(struct envelope *e);
-/* The signed text (allocated, *len set). */
+/* The signed text (allocated, *len set), or NULL with err_set (the key
+ * process refused or is gone). */
 char *envelope_format(const struct envelope *e, const struct keys *me, size_t *len);
+/*
+ * Sign an envelope's text (every line before the signature line) with
+ * me's key, here or through its key agent. node non-NULL (the key process
+ * asked by a worker): only a whole envelope from node is signed. 0, or -1
+ * with err_set.
+ */
+int envelope_sign(const struct keys *me, const char *node, const char *text, size_t len,
+		  uint8_t sig[ED25519_SIG_LEN]);
 /*
  * Parse and check: 1 good (signed by e->from's configured key), 0
  * incomplete (no signature line yet), -1 bad (err_set with the reason:

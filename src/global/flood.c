@@ -11,6 +11,7 @@
 #include "../util/log.h"
 #include "../util/safefile.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -82,30 +83,44 @@ flood_drop_revoked(const struct config *cf, const struct revlist *rl, struct str
 }
 
 int
-flood_queue(const struct config *cf, const struct keys *me, const char *kind,
-	    const char *name, const void *data, size_t len, const struct strv *to)
+flood_body(const struct config *cf, const void *data, size_t len, char *tmp, size_t size)
 {
 	const struct sclass *cls = config_class(cf, DEFAULT_CLASS);
 	const char *bay = cls ? bay_choose(cls) : NULL;
-	char tmpdir[PATH_MAX], tmp[PATH_MAX];
-	int fd, queued = 0;
+	char tmpdir[PATH_MAX];
+	int fd;
+
+	if (bay == NULL) {
+		err_set("no bay for class %s", DEFAULT_CLASS);
+		return -1;
+	}
+	if (bay_init(bay) < 0 || bay_path(tmpdir, sizeof(tmpdir), bay, Q_TMP, NULL) < 0 ||
+	    (fd = safe_create(tmpdir, tmp, size, 0600)) < 0)
+		return -1;
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		err_set("writing %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int
+flood_queue(const struct config *cf, const struct keys *me, const char *kind,
+	    const char *name, const void *data, size_t len, const struct strv *to)
+{
+	char tmp[PATH_MAX];
+	int queued = 0;
 
 	if (to->n == 0)
 		return 0;
-	if (bay == NULL || bay_init(bay) < 0 ||
-	    bay_path(tmpdir, sizeof(tmpdir), bay, Q_TMP, NULL) < 0 ||
-	    (fd = safe_create(tmpdir, tmp, sizeof(tmp), 0600)) < 0) {
+	if (flood_body(cf, data, len, tmp, sizeof(tmp)) < 0) {
 		msg_warnx("%s packet for %d neighbour%s not queued: %s", kind, to->n,
 			  to->n == 1 ? "" : "s", err_get());
 		return 0;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		msg_warn("%s packet: writing %s", kind, tmp);
-		close(fd);
-		unlink(tmp);
-		return 0;
-	}
-	close(fd);
 	for (int i = 0; i < to->n; i++) {
 		struct submit_req r = {0};
 		struct strv ids = {0};

@@ -10,4 +10,11 @@
  * could not run or was killed after timeout_s seconds. */
 int run_program(char *const argv[], int timeout_s);
 
+/*
+ * A process that may not exec (shipd's sandboxed sender) hands its
+ * programs to a runner instead: run_program calls fn from then on.
+ */
+typedef int (*program_runner)(void *ctx, char *const argv[], int timeout_s);
+void program_set_runner(program_runner fn, void *ctx);
+
 #endif

@@ -96,6 +96,7 @@ queue_part(void *arg, const char *path, const struct pkt_info *pi)
 	o.name = xstrdup(x->name);
 	o.source = xstrdup(x->source);
 	o.keep_data = x->r->copy;
+	o.submitter = x->r->submitter ? xstrdup(x->r->submitter) : NULL;
 	o.notify = x->r->notify ? xstrdup(x->r->notify) : NULL;
 	o.comment = x->r->comment ? xstrdup(x->r->comment) : NULL;
 	if (x->r->until_poll)
@@ -245,8 +246,7 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 			return -1;
 		}
 		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", r->fd);
-		if (access(fdpath, R_OK) == 0)
-			src = fdpath;
+		src = fdpath;	/* for messages: the descriptor itself is read */
 	}
 	if (check(cf, r, &x, &size) < 0)
 		return -1;
@@ -263,7 +263,8 @@ submit_file(const struct config *cf, const struct keys *me, const struct submit_
 		else {
 			/* notify is signed into the clear header, the comment sealed
 			 * inside: no relay can change the one or read the other */
-			struct pkt_extra extra = { r->notify, r->comment, r->kind };
+			struct pkt_extra extra = { r->notify, r->comment, r->kind,
+						   r->expect != NULL, r->fd };
 
 			rc = packet_seal_extra(cf, me, cf->node, src, x.name, &r->dests,
 					       x.cls->name, x.group, x.created, x.expires,

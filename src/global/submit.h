@@ -45,6 +45,7 @@ struct submit_req {
 	 */
 	const struct stat *expect;
 	int fd;				/* with expect only */
+	const char *submitter;		/* recorded in the order (the submission socket), or NULL */
 };
 
 /* *tempfail when r->expect no longer describes the file: look again later */

@@ -112,6 +112,10 @@ struct pkt_extra {
 	const char *comment;		/* any text */
 	const char *kind;		/* NULL or "data": an ordinary packet, else
 					 * packet_kind_ok()'s name (shipd-cert(5)) */
+	int use_fd;			/* read fd (from its start), not src: a file the
+					 * caller opened, maybe with rights this process
+					 * lacks (the submission socket) */
+	int fd;
 };
 
 /* packet_seal with extras (x may be NULL). me's certificate, when it has
@@ -175,5 +179,20 @@ int packet_open(const struct config *cf, const struct keys *me,
 int packet_open_extra(const struct config *cf, const struct keys *me,
 		      const char *const *parts, int nparts, const char *destdir,
 		      struct strv *names, char **comment);
+
+/*
+ * Signing and unwrapping with this node's secret keys: here when me holds
+ * them, else asked of the key process (keys.h). node non-NULL is the key
+ * process's side for another process's request: it signs only a header of
+ * this node's own packet (origin node), and a trailer only after a header
+ * it signed itself. 0, or -1 with err_set.
+ */
+#define PKT_WRAPPED_KEY_LEN	48	/* AEAD_KEY_LEN + AEAD_TAG_LEN */
+int pkt_sign_header(const struct keys *me, const char *node, const void *hdr, size_t len,
+		    uint8_t sig[ED25519_SIG_LEN]);
+int pkt_sign_trailer(const struct keys *me, const char *node, const void *hdr, size_t len,
+		     const uint8_t bd[PKT_DIGEST_LEN], uint8_t sig[ED25519_SIG_LEN]);
+int pkt_unwrap(const struct keys *me, const uint8_t eph_pub[X25519_LEN], const char *group,
+	       const char *dest, const uint8_t in[PKT_WRAPPED_KEY_LEN], uint8_t *key);
 
 #endif

@@ -150,11 +150,16 @@ int
 pkt_unwrap(const struct keys *me, const uint8_t eph_pub[X25519_LEN], const char *group,
 	   const char *dest, const uint8_t in[PKT_WRAP_LEN], uint8_t *key)
 {
-	uint8_t *shared = crypto_secure_alloc(X25519_LEN);
-	uint8_t *kek = crypto_secure_alloc(AEAD_KEY_LEN);
-	uint8_t *plain = crypto_secure_alloc(PKT_WRAP_LEN);
+	struct keyreq rq = {.op = KEYOP_UNWRAP, .a = in, .alen = PKT_WRAP_LEN, .b = eph_pub,
+			    .blen = X25519_LEN, .s1 = group, .s2 = dest};
+	uint8_t *shared, *kek, *plain;
 	int rc = -1;
 
+	if (!keys_local(me))	/* the key process (keys.h) */
+		return keys_ask(me, &rq, key, AEAD_KEY_LEN);
+	shared = crypto_secure_alloc(X25519_LEN);
+	kek = crypto_secure_alloc(AEAD_KEY_LEN);
+	plain = crypto_secure_alloc(PKT_WRAP_LEN);
 	/* this node's key, then the one kept from a rotation (keys.h) */
 	for (const struct keys *k = me; k && rc < 0; k = k == me ? me->prev : NULL) {
 		memcpy(plain, in, PKT_WRAP_LEN);

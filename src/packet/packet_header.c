@@ -565,9 +565,9 @@ pkt_hdr_reserve(const struct pkt_hdr *h)
 int
 pkt_hdr_format(struct pkt_hdr *h, const struct keys *me, size_t size, struct sbuf *out)
 {
-	uint8_t sig[ED25519_SIG_LEN], msg[PKT_HEADER_MSG_MAX];
+	uint8_t sig[ED25519_SIG_LEN];
 	char b64[128];
-	size_t pad, mlen;
+	size_t pad;
 
 	if (size == 0)
 		size = pkt_hdr_reserve(h);
@@ -587,8 +587,7 @@ pkt_hdr_format(struct pkt_hdr *h, const struct keys *me, size_t size, struct sbu
 		return -1;
 	}
 	h->signed_len = out->len;
-	pkt_header_msg(out->s, out->len, msg, &mlen);
-	if (ed25519_sign(me->sign_sec, me->pub.sign, msg, mlen, sig) < 0)
+	if (pkt_sign_header(me, NULL, out->s, out->len, sig) < 0)
 		return -1;
 	memcpy(h->sig, sig, sizeof(sig));
 	b64_encode(sig, sizeof(sig), b64, sizeof(b64));
@@ -631,6 +630,90 @@ origin_key(const struct config *cf, const struct keys *self, const struct pkt_hd
 		return -1;
 	}
 	return 0;
+}
+
+/* Parse a signed header (len bytes, its sig line in place or missing),
+ * and check it is this node's own. */
+static int
+own_header(const char *node, const void *hdr, size_t len, int with_sig, struct pkt_hdr *h)
+{
+	static const char fake[] = "sig: "
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n";
+	struct sbuf b = {0};
+	int r;
+
+	_Static_assert(sizeof(fake) - 1 == PKT_SIGLINE_LEN, "a signature line");
+	if (len > PKT_MAX_HEADER) {
+		err_set("header signature refused: %zu bytes is over the limit", len);
+		return -1;
+	}
+	sbuf_add(&b, hdr, len);
+	if (!with_sig)
+		sbuf_add(&b, fake, sizeof(fake) - 1);
+	r = pkt_hdr_parse(b.s, b.len, h);
+	if (r == 1 && h->info.header_len != b.len) {
+		err_set("header signature refused: %zu bytes after the header", b.len - h->info.header_len);
+		r = -1;
+	} else if (r == 0)
+		err_set("header signature refused: an incomplete header");
+	else if (r == 1 && (node == NULL || strcmp(h->info.origin, node) != 0)) {
+		err_set("header signature refused: packet %s is from %s, not this node",
+			h->info.id, h->info.origin);
+		r = -1;
+	}
+	sbuf_free(&b);
+	return r == 1 ? 0 : -1;
+}
+
+int
+pkt_sign_header(const struct keys *me, const char *node, const void *hdr, size_t len,
+		uint8_t sig[ED25519_SIG_LEN])
+{
+	struct keyreq rq = {.op = KEYOP_HEADER, .a = hdr, .alen = len};
+	uint8_t msg[PKT_HEADER_MSG_MAX];
+	struct pkt_hdr h;
+	size_t mlen;
+
+	if (!keys_local(me))
+		return keys_ask(me, &rq, sig, ED25519_SIG_LEN);
+	if (node) {		/* asked by another process: only our own packets */
+		if (own_header(node, hdr, len, 0, &h) < 0)
+			return -1;
+		pkt_hdr_free(&h);
+	}
+	pkt_header_msg(hdr, len, msg, &mlen);
+	return ed25519_sign(me->sign_sec, me->pub.sign, msg, mlen, sig);
+}
+
+int
+pkt_sign_trailer(const struct keys *me, const char *node, const void *hdr, size_t len,
+		 const uint8_t bd[PKT_DIGEST_LEN], uint8_t sig[ED25519_SIG_LEN])
+{
+	struct keyreq rq = {.op = KEYOP_TRAILER, .a = hdr, .alen = len, .b = bd,
+			    .blen = PKT_DIGEST_LEN};
+	uint8_t hd[PKT_DIGEST_LEN], msg[PKT_TRAILER_MSG_MAX];
+	struct pkt_hdr h;
+	size_t mlen;
+
+	if (!keys_local(me))
+		return keys_ask(me, &rq, sig, ED25519_SIG_LEN);
+	if (node) {
+		/* our own packet, and a header we signed ourselves */
+		if (own_header(node, hdr, len, 1, &h) < 0)
+			return -1;
+		int bad;
+
+		pkt_header_msg(hdr, h.signed_len, msg, &mlen);
+		if ((bad = ed25519_verify(me->pub.sign, msg, mlen, h.sig) < 0))
+			err_set("trailer signature refused: packet %s's header is not signed "
+				"by this node", h.info.id);
+		pkt_hdr_free(&h);
+		if (bad)
+			return -1;
+	}
+	sha256(hdr, len, hd);
+	pkt_trailer_msg(hd, bd, msg, &mlen);
+	return ed25519_sign(me->sign_sec, me->pub.sign, msg, mlen, sig);
 }
 
 int

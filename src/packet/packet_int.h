@@ -35,6 +35,7 @@ struct archive;
 #define PKT_MAX_LINE		512
 #define PKT_MAX_PARTS		99999
 #define PKT_WRAP_LEN		(AEAD_KEY_LEN + AEAD_TAG_LEN)
+_Static_assert(PKT_WRAP_LEN == PKT_WRAPPED_KEY_LEN, "packet.h says it too");
 #define PKT_SIG_B64		88	/* base64 of an Ed25519 signature */
 #define PKT_SIGLINE_LEN		(5 + PKT_SIG_B64 + 1)	/* "sig: " B64 "\n" */
 #define PKT_TRAILER_LEN		(9 + PKT_SIG_B64 + 1)	/* "trailer: " B64 "\n" */
@@ -139,8 +140,7 @@ int pkt_stream_chunks(uint64_t total, uint64_t *nchunks);
 int pkt_wrap(const uint8_t *eph_sec, const uint8_t eph_pub[X25519_LEN],
 	     const uint8_t dest_kx[X25519_LEN], const char *group, const char *dest,
 	     const uint8_t *key, uint8_t out[PKT_WRAP_LEN]);
-int pkt_unwrap(const struct keys *me, const uint8_t eph_pub[X25519_LEN], const char *group,
-	       const char *dest, const uint8_t in[PKT_WRAP_LEN], uint8_t *key);
+/* pkt_unwrap: packet.h */
 
 /* The pax extended attribute that carries an origin's comment (packet.h). */
 #define PKT_COMMENT_XATTR	"user.shipd.comment"

@@ -259,7 +259,11 @@ packet_seal_extra(const struct config *cf, const struct keys *me, const char *or
 			name ? name : "", name ? why : "no name");
 		return -1;
 	}
-	if ((f.fd = open(src, O_RDONLY | O_CLOEXEC)) < 0 || fstat(f.fd, &f.st) < 0) {
+	if (x && x->use_fd)
+		f.fd = fcntl(x->fd, F_DUPFD_CLOEXEC, 0);
+	else
+		f.fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (f.fd < 0 || fstat(f.fd, &f.st) < 0 || lseek(f.fd, 0, SEEK_SET) < 0) {
 		err_set("packet %s: %s: %s", f.group, src, strerror(errno));
 		if (f.fd >= 0)
 			close(f.fd);

@@ -335,18 +335,17 @@ part_finish(struct pkt_sealer *s, int i, uint64_t total)
 	struct part *p = &s->parts[i];
 	struct pkt_hdr h;
 	struct sbuf hb = {0};
-	uint8_t hd[PKT_DIGEST_LEN], msg[PKT_TRAILER_MSG_MAX], sig[ED25519_SIG_LEN];
+	uint8_t hd[PKT_DIGEST_LEN], sig[ED25519_SIG_LEN];
 	char tl[PKT_TRAILER_LEN + 8];
-	size_t mlen;
 	int fd = -1, rc = -1;
 
 	part_hdr(s, i, total, &h);
 	if (pkt_hdr_format(&h, s->me, s->reserve, &hb) < 0 ||
-	    (sha256(hb.s, hb.len, hd), pkt_trailer_msg(hd, p->digest, msg, &mlen),
-	     ed25519_sign(s->me->sign_sec, s->me->pub.sign, msg, mlen, sig)) < 0) {
+	    pkt_sign_trailer(s->me, NULL, hb.s, hb.len, p->digest, sig) < 0) {
 		s->failed = 1;
 		goto out;
 	}
+	sha256(hb.s, hb.len, hd);
 	pkt_packet_digest(hd, p->digest, p->packet_digest);
 	memcpy(tl, "trailer: ", 9);
 	b64_encode(sig, sizeof(sig), tl + 9, sizeof(tl) - 9);

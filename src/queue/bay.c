@@ -26,6 +26,7 @@
 static const char *const qnames[Q_NDIRS] = {
 	"outgoing", "active", "deferred", "hold", "joining", "return", "corrupt",
 	"tmp", "drop", "data", "partial", "inflight", "unpack", "incoming", "receipts", "seen",
+	"done",
 };
 
 const char *

@@ -46,6 +46,10 @@
  *   BAY/corrupt/ID   malformed orders and refused packets, with ID.why.
  *   BAY/seen/ID      packet ids accepted here: a second copy is acked, not
  *                    stored (exactly once). Purged after expiry + 14 days.
+ *   BAY/done/ID      the history of an order that ended here (history.h):
+ *                    when, how, by which route, and the destinations'
+ *                    delivery receipts. Purged HISTORY-DAYS after its
+ *                    last change. Start-up: kept.
  *
  * In every state directory, a ".tmp.PID.*" file is a write that has not
  * been committed: start-up and sweep remove it once PID is gone (or it is
@@ -92,6 +96,7 @@ enum qstate {
 	Q_INCOMING,
 	Q_RECEIPTS,
 	Q_SEEN,
+	Q_DONE,
 	Q_NDIRS				/* the count of directories */
 };
 

@@ -237,7 +237,7 @@ static int
 sweep_writers(const char *bay, time_t now, bay_busy_fn busy, void *arg,
 	      struct strv *requeued, struct recovery *r)
 {
-	static const enum qstate others[] = {Q_SEEN, Q_RECEIPTS};
+	static const enum qstate others[] = {Q_SEEN, Q_RECEIPTS, Q_DONE};
 	char dir[PATH_MAX];
 
 	sweep_tmp(bay, now, r);

@@ -217,7 +217,12 @@ bay_rewrite(const char *bay, const struct order *o, enum qstate from, enum qstat
 	/* the claim's lock moves to the new file before it takes the name */
 	if (c && c->lock >= 0 && (nfd = open(tmp, O_RDONLY | O_CLOEXEC)) >= 0)
 		flock(nfd, LOCK_EX | LOCK_NB);
-	if (safe_rename_nosync(tmp, path) < 0) {
+	/* unclaimed (an operator's verb), only over the order still there: one
+	 * the daemon took meanwhile is never put back without its data */
+	if ((c ? safe_rename_nosync(tmp, path) : safe_rename_replace(tmp, path)) < 0) {
+		if (c == NULL && access(path, F_OK) < 0 && errno == ENOENT)
+			err_set("order %s is no longer in %s (taken meanwhile)", o->id,
+				qstate_name(from));
 		unlink(tmp);
 		if (nfd >= 0)
 			close(nfd);

@@ -69,7 +69,9 @@ int bay_requeue(const char *bay, const char *id);
 /*
  * Write o over its file in state from (mtime = mtime, or now when 0), then
  * move it to `to` (may be from). A crash leaves one order, old or new. With
- * c, the claim's lock moves to the new file: it is never unlocked.
+ * c, the claim's lock moves to the new file: it is never unlocked. Without
+ * c (an operator's verb) it fails when the order left `from` meanwhile (the
+ * daemon claimed it): never an order put back without its data.
  */
 int bay_rewrite(const char *bay, const struct order *o, enum qstate from, enum qstate to,
 		time_t mtime, struct claim *c);

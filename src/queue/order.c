@@ -61,6 +61,7 @@ order_free(struct order *o)
 	free(o->group);
 	free(o->return_reason);
 	free(o->source);
+	free(o->submitter);
 	strv_free(&o->exported);
 	order_init(o);
 }
@@ -206,7 +207,7 @@ enum ktype { K_VERSION, K_ID, K_NAME, K_LIST, K_TEXT, K_ADDR, K_TIME, K_INT, K_S
 enum kfield { F_VERSION, F_ID, F_GROUP, F_PART, F_ORIGIN, F_CLASS, F_DEST,
 	      F_DELIVERED, F_HOP, F_CREATED, F_EXPIRES, F_SIZE, F_DIGEST, F_NAME,
 	      F_SOURCE, F_KEEP, F_NOTIFY, F_COMMENT, F_ATTEMPTS, F_NEXT,
-	      F_LASTERR, F_RETURNING, F_RETREASON, F_EXPORTED, F_NFIELDS };
+	      F_LASTERR, F_RETURNING, F_RETREASON, F_SUBMITTER, F_EXPORTED, F_NFIELDS };
 
 static const struct key {
 	const char *name;
@@ -237,6 +238,7 @@ static const struct key {
 	{"last-error", F_LASTERR, K_TEXT, 0},
 	{"returning", F_RETURNING, K_BOOL, 0},
 	{"return-reason", F_RETREASON, K_TEXT, 0},
+	{"submitter", F_SUBMITTER, K_TEXT, 0},
 	{"exported", F_EXPORTED, K_EXPORT, 0},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -279,6 +281,7 @@ text_slot(struct order *o, enum kfield f)
 	case F_COMMENT: return &o->comment;
 	case F_LASTERR: return &o->last_error;
 	case F_RETREASON: return &o->return_reason;
+	case F_SUBMITTER: return &o->submitter;
 	case F_ORIGIN: return &o->origin;
 	case F_CLASS: return &o->sclass;
 	case F_GROUP: return &o->group;
@@ -454,91 +457,111 @@ badexport:
 }
 
 int
+record_walk(const char *buf, size_t len, record_line_fn fn, void *arg)
+{
+	const char *p = buf, *end = buf + len;
+	int line = 0, ended = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		const char *eol = nl ? nl : end;
+		size_t llen = eol - p;
+
+		line++;
+		if (ended) {
+			err_set("line %d: data after \"end\"", line);
+			return -1;
+		}
+		for (size_t i = 0; i < llen; i++)
+			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
+				err_set("line %d: control character 0x%02x", line, (unsigned char)p[i]);
+				return -1;
+			}
+		if (llen == 3 && memcmp(p, "end", 3) == 0)
+			ended = 1;
+		else if (fn(arg, line, p, llen) < 0)
+			return -1;
+		p = nl ? nl + 1 : end;
+	}
+	if (line > 0 && !ended) {
+		err_set("line %d: missing \"end\" (truncated?)", line);
+		return -1;
+	}
+	return line;
+}
+
+struct order_parse {
+	struct order *o;
+	unsigned char seen[F_NFIELDS];
+};
+
+static int
+order_line(void *arg, int line, const char *p, size_t llen)
+{
+	struct order_parse *x = arg;
+	const char *eol = p + llen, *colon = memchr(p, ':', llen);
+	const struct key *k;
+	size_t klen;
+	char *val;
+	int rc;
+
+	if (colon == NULL) {
+		err_set(llen ? "line %d: not \"key: value\"" : "line %d: empty line", line);
+		return -1;
+	}
+	klen = colon - p;
+	if ((k = key_find(p, klen)) == NULL) {
+		err_set("line %d: unknown key \"%.*s\"", line, (int)(klen > 40 ? 40 : klen), p);
+		return -1;
+	}
+	if (line == 1 && k->field != F_VERSION) {
+		err_set("line 1: \"version\" must come first");
+		return -1;
+	}
+	if (k->type != K_LIST && k->type != K_EXPORT && x->seen[k->field]) {
+		err_set("line %d: repeated key \"%s\"", line, k->name);
+		return -1;
+	}
+	x->seen[k->field] = 1;
+	if (colon + 1 < eol && colon[1] != ' ') {
+		err_set("line %d: want \"%s: value\"", line, k->name);
+		return -1;
+	}
+	{
+		const char *v = colon + 1 < eol ? colon + 2 : eol;
+		size_t vlen = eol - v;
+
+		val = xstrndup(v, vlen);
+		rc = parse_field(x->o, k, val, vlen, line);
+		free(val);
+	}
+	return rc;
+}
+
+int
 order_parse(const char *buf, size_t len, struct order *o)
 {
-	unsigned char seen[F_NFIELDS] = {0};
-	const char *p = buf, *end = buf + len;
-	char *val = NULL;
-	int line = 0, ended = 0;
+	struct order_parse x = {o, {0}};
+	int lines;
 
 	order_init(o);
 	if (len > ORDER_MAX_SIZE) {
 		err_set("order larger than %d bytes", ORDER_MAX_SIZE);
 		return -1;
 	}
-	while (p < end) {
-		const char *nl = memchr(p, '\n', end - p);
-		const char *eol = nl ? nl : end;
-		size_t llen = eol - p, klen;
-		const char *colon;
-		const struct key *k;
-
-		line++;
-		if (ended) {
-			err_set("line %d: data after \"end\"", line);
-			goto bad;
-		}
-		for (size_t i = 0; i < llen; i++)
-			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
-				err_set("line %d: control character 0x%02x", line, (unsigned char)p[i]);
-				goto bad;
-			}
-		if (llen == 3 && memcmp(p, "end", 3) == 0) {
-			ended = 1;
-			p = nl ? nl + 1 : end;
-			continue;
-		}
-		colon = memchr(p, ':', llen);
-		if (colon == NULL) {
-			err_set(llen ? "line %d: not \"key: value\"" : "line %d: empty line", line);
-			goto bad;
-		}
-		klen = colon - p;
-		if ((k = key_find(p, klen)) == NULL) {
-			err_set("line %d: unknown key \"%.*s\"", line, (int)(klen > 40 ? 40 : klen), p);
-			goto bad;
-		}
-		if (line == 1 && k->field != F_VERSION) {
-			err_set("line 1: \"version\" must come first");
-			goto bad;
-		}
-		if (k->type != K_LIST && k->type != K_EXPORT && seen[k->field]) {
-			err_set("line %d: repeated key \"%s\"", line, k->name);
-			goto bad;
-		}
-		seen[k->field] = 1;
-		if (colon + 1 < eol && colon[1] != ' ') {
-			err_set("line %d: want \"%s: value\"", line, k->name);
-			goto bad;
-		}
-		{
-			const char *v = colon + 1 < eol ? colon + 2 : eol;
-			size_t vlen = eol - v;
-
-			val = xstrndup(v, vlen);
-			if (parse_field(o, k, val, vlen, line) < 0)
-				goto bad;
-			free(val);
-			val = NULL;
-		}
-		p = nl ? nl + 1 : end;
-	}
-	if (line == 0) {
+	if ((lines = record_walk(buf, len, order_line, &x)) < 0)
+		goto bad;
+	if (lines == 0) {
 		err_set("empty order");
 		goto bad;
 	}
-	if (!ended) {
-		err_set("line %d: missing \"end\" (truncated order?)", line);
-		goto bad;
-	}
 	for (size_t i = 0; i < NKEYS; i++)
-		if (keys[i].required && !seen[keys[i].field]) {
-			err_set("line %d: missing required key \"%s\"", line, keys[i].name);
+		if (keys[i].required && !x.seen[keys[i].field]) {
+			err_set("line %d: missing required key \"%s\"", lines, keys[i].name);
 			goto bad;
 		}
 	return 0;
 bad:
-	free(val);
 	order_free(o);
 	return -1;
 }
@@ -590,6 +613,7 @@ order_format(const struct order *o, size_t *len)
 	if (o->returning)
 		sbuf_puts(&b, "returning: 1\n");
 	put_text(&b, "return-reason", o->return_reason);
+	put_text(&b, "submitter", o->submitter);
 	for (int i = 0; i < o->exported.n; i++)
 		sbuf_printf(&b, "exported: %s\n", o->exported.v[i]);
 	sbuf_puts(&b, "end\n");

@@ -52,6 +52,7 @@ struct order {
 	char *return_reason;		/* why it was turned around */
 	int keep_data;			/* -copy: keep the submitted source file */
 	char *source;			/* submitted file path (with --copy unset: removed after sealing) */
+	char *submitter;		/* "uid N (name)": who handed it to the submission socket */
 	struct strv exported;		/* "DEST NEXTHOP TIME": written to NEXTHOP's
 					 * directory at TIME (global/dirhop.h); DEST
 					 * stays in dests, ours, until the receipt */
@@ -90,6 +91,16 @@ int order_name_valid(const char *name);
 /* Parse/format; parse returns -1 with err_set("line N: ...") on malformation. */
 int order_parse(const char *buf, size_t len, struct order *o);
 char *order_format(const struct order *o, size_t *len);
+/*
+ * The text grammar orders share with the queue's other small records
+ * (history.h): lines without control characters, closed by a line "end"
+ * with nothing after it. fn gets each line before "end" (without its
+ * newline) and returns -1 with err_set("line N: ...") when it is bad.
+ * Returns the number of lines, or -1 with err_set("line N: ...").
+ */
+typedef int (*record_line_fn)(void *arg, int line, const char *s, size_t len);
+int record_walk(const char *buf, size_t len, record_line_fn fn, void *arg);
+
 /* Load from a path (bounded read + parse); save atomically to dir/ID. */
 int order_load(const char *path, struct order *o);
 int order_save(const char *dir, const struct order *o);

@@ -13,6 +13,7 @@
  */
 #include "sched.h"
 #include "../queue/commit.h"
+#include "../queue/history.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 
@@ -296,6 +297,8 @@ qmgr_purge(struct sched *sc)
 		bay_purge_partial(bays.v[i], time(NULL) - PARTIAL_MAX_IDLE);
 		if (bay_purge_seen(bays.v[i], time(NULL)) < 0)
 			msg_warnx("bay %s: purging seen markers: %s", bays.v[i], err_get());
+		if (bay_purge_history(bays.v[i], time(NULL) - (time_t)sc->cf->history_days * 86400) < 0)
+			msg_warnx("bay %s: purging the history: %s", bays.v[i], err_get());
 	}
 	strv_free(&bays);
 }

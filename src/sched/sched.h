@@ -22,7 +22,7 @@
 #include "../util/htab.h"
 #include "../util/mem.h"
 
-enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE, J_TRUST, J_IMPORT };	/* J_IMPORT: bay and id are the directory */
+enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE, J_TRUST, J_IMPORT, J_SUBMIT };	/* J_IMPORT: bay and id are the directory */
 
 struct job {
 	enum job_kind kind;
@@ -38,6 +38,7 @@ struct job {
 	uint64_t size;
 	struct job *batch;		/* more orders the same worker sends, in order */
 	int statfd;			/* read end of the worker's status pipe, or -1 */
+	int connfd;			/* J_SUBMIT: the submitter's connection */
 	struct sbuf status;		/* partial status line */
 	int nfailed;			/* orders the worker deferred */
 };

@@ -6,7 +6,9 @@
  * never skipped; what is in corrupt/ shows the reason its ID.why gives
  * (a refused drop's real cause). The error column is never cut on a pipe;
  * on a terminal it loses its middle, not its cause. A note on stderr says
- * when orders wait and no daemon runs. Read-only.
+ * when orders wait and no daemon runs. --done lists the history instead:
+ * every order that ended here (or was delivered here) in the last
+ * HISTORY-DAYS, its role, result and destinations (history.c). Read-only.
  */
 #include "shipctl.h"
 #include "queue.h"
@@ -26,7 +28,8 @@ static const char *const heads[NCOLS] = {"ID", "STATE", "CLASS", "SIZE", "AGE", 
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: shipctl ls [--class C] [--state S] [--json] [--long|--short]\n");
+	fprintf(stderr, "usage: shipctl ls [--class C] [--state S] [--json] [--long|--short]\n"
+		"       shipctl ls --done [--json|--short]\n");
 	return EX_USAGE;
 }
 
@@ -141,7 +144,7 @@ VERB(ls)
 {
 	struct config *cf;
 	const char *cls = NULL, *state = NULL;
-	int json = 0, longf = 0, shortf = 0, n, shown = 0;
+	int json = 0, longf = 0, shortf = 0, done = 0, n, shown = 0;
 	enum qstate st = Q_OUTGOING;
 	struct qentry *v;
 	int *keep;
@@ -158,11 +161,15 @@ VERB(ls)
 			longf = 1;
 		else if (strcmp(argv[i], "--short") == 0 || strcmp(argv[i], "-short") == 0)
 			shortf = 1;
+		else if (strcmp(argv[i], "--done") == 0)
+			done = 1;
 		else
 			return usage();
 	}
-	if (json + longf + shortf > 1)
+	if (json + longf + shortf > 1 || (done && (cls || state || longf)))
 		return usage();
+	if (done)
+		return ls_done(ctl_config(c), json, shortf);
 	if (state && strcmp(state, QSTATE_UNPARSED) != 0 && qstate_parse(state, &st) < 0) {
 		fprintf(stderr, "shipctl: ls: %s\n", err_get());
 		return EX_USAGE;

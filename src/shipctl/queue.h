@@ -1,8 +1,8 @@
 /*
  * queue.h - what the queue verbs (ls, show, hold, release, retry, rm,
  * resubmit) share: every order of every bay as entries, locating one id,
- * the one loop of the ID verbs, human and JSON renderings, and the
- * operator audit line.
+ * the one loop of the ID verbs, human and JSON renderings (of orders and
+ * of the history of ended ones), and the operator audit line.
  *
  * Read-only: every change to a bay is a verb of queue/commit.h.
  */
@@ -106,6 +106,15 @@ struct peerrow {
 void peers_collect(const struct config *cf, const struct qentry *v, int n, time_t now,
 		   struct peerrow **rows, int *nrows);
 void peers_free(struct peerrow *rows, int n);
+
+/* The done/ records (history.c): one in full, as JSON, found over every
+ * bay (0, 1 none, -1 unreadable: said on stderr), and ls --done. */
+struct history;
+void print_history(FILE *f, const char *bay, const struct history *h, time_t now);
+void json_history(struct sbuf *b, const struct history *h);
+int find_history(const struct config *cf, const char *id, char *bay, size_t size,
+		 struct history *h);
+int ls_done(const struct config *cf, int json, int shortf);
 
 /* Log who did what to syslog and stderr: "rm: ID ... by USER". */
 void audit(const char *fmt, ...) PRINTF(1, 2);

@@ -24,16 +24,16 @@ static const struct verb {
 	const char *usage;
 	const char *what;
 } verbs[] = {
-	{"submit", cmd_submit, "submit --to DEST [--to DEST...] [--class C] [--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] [--name NAME] [--copy] [--wait [--timeout SECONDS] | --hold-for-poll | --out ORDER] FILE...",
+	{"submit", cmd_submit, "submit --to DEST [--to DEST...] [--class C] [--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] [--name NAME] [--copy] [--wait [--hop] [--timeout SECONDS] | --hold-for-poll | --out ORDER] FILE...",
 	 "queue files for shipping (MultiSite's mkorder)"},
 	{"ship", cmd_ship, "ship [--class C] ORDER...",
 	 "ship now what order files say: a mkorder order file is queued, a queued order made due"},
-	{"ls", cmd_ls, "ls [--class C] [--state S] [--json | --long | --short]",
-	 "every order in every bay"},
+	{"ls", cmd_ls, "ls [--class C] [--state S] [--json | --long | --short] | ls --done",
+	 "every order in every bay; --done: the history of ended ones"},
 	{"lspacket", cmd_lspacket, "lspacket [--long | --short] [PATH...]",
 	 "packets by path, as MultiSite's lspacket lists them"},
 	{"show", cmd_show, "show [--json] ID",
-	 "one order in full"},
+	 "one order in full, and its history once it ended"},
 	{"stats", cmd_stats, "stats [--class C] [--json | --prometheus | --textfile DIR]",
 	 "queue totals per class and state; metrics for Prometheus"},
 	{"top", cmd_top, "top [--once [--json]] [--interval SECONDS]",

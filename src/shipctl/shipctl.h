@@ -30,6 +30,8 @@
 #define EX_UNAVAILABLE	69
 #define EX_CANTCREAT	73
 #define EX_TEMPFAIL	75
+#define EX_NOPERM	77
+#define EX_SOFTWARE	70
 
 struct ctl {
 	const char *conf_path;
@@ -77,5 +79,10 @@ VERB(export);
 VERB(import);
 VERB(authority);
 VERB(certify);
+
+/* submitc.c: the submission socket (SUBMIT-SOCKET) */
+struct submit_req;
+int submit_socket_open(const char *path);	/* connected, or -1 with errno */
+int submit_via_socket(int s, struct submit_req *r, const char *file, struct strv *queued);
 
 #endif

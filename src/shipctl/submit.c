@@ -6,9 +6,11 @@
  * destination, bad date), 66 for an unreadable file, 75 for a full bay.
  * If a later file fails with 75, the ids already printed were queued.
  *
- * --wait then follows the orders (wait.c): exit 0 once every one is done
- * here, 75 when one is deferred or --timeout passes, 65 when one is
- * turned around; with no daemon running it fails at once (75).
+ * --wait then follows the orders (wait.c): exit 0 once every destination
+ * confirmed delivery with its receipt (--hop: once every order is done
+ * here, the next hop has it), 75 when one is deferred or --timeout
+ * passes, 65 when one is turned around; with no daemon running it fails
+ * at once (75).
  * --hold-for-poll (mkorder -ship) queues the orders held until the next
  * poll; --out ORDER (mkorder's default and -out) checks everything and
  * writes an order file instead of queueing (73 when it cannot).
@@ -35,7 +37,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: shipctl submit --to DEST [--to DEST...] [--class C] "
 		"[--expire DAYS | --pexpire DATE-TIME] [--notify ADDR] [--comment TEXT] "
-		"[--name NAME] [--copy] [--wait [--timeout SECONDS] | --hold-for-poll | "
+		"[--name NAME] [--copy] [--wait [--hop] [--timeout SECONDS] | --hold-for-poll | "
 		"--out ORDER] FILE...\n");
 	return EX_USAGE;
 }
@@ -102,7 +104,7 @@ VERB(submit)
 	struct keys *me = NULL;
 	const char *expire = NULL, *pexpire = NULL, *out = NULL;
 	struct strv queued = {0};
-	int i, rc = EX_OK, wait = 0;
+	int i, rc = EX_OK, wait = 0, hop = 0, sock;
 	double timeout = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -119,6 +121,10 @@ VERB(submit)
 		}
 		if (strcmp(opt, "--wait") == 0) {
 			wait = 1;
+			continue;
+		}
+		if (strcmp(opt, "--hop") == 0) {	/* --wait until the next hop has it */
+			wait = hop = 1;
 			continue;
 		}
 		if (strcmp(opt, "--hold-for-poll") == 0) {
@@ -191,6 +197,28 @@ VERB(submit)
 	}
 	c->keep_root = 1;	/* read the key first, then work in the bays as USER */
 	cf = ctl_config(c);
+	/*
+	 * A daemon listening on SUBMIT-SOCKET seals what it is handed: the
+	 * caller needs neither the key nor the spool. No daemon there (no
+	 * socket, nobody listening): seal here, which needs the key.
+	 */
+	if (!out && (sock = submit_socket_open(cf->submit_socket)) >= 0) {
+		for (int f = i; f < argc && rc == EX_OK; f++) {
+			if (f > i && (sock = submit_socket_open(cf->submit_socket)) < 0) {
+				fprintf(stderr, "shipctl: submit: %s: %s\n", cf->submit_socket,
+					strerror(errno));
+				rc = EX_TEMPFAIL;
+				break;
+			}
+			rc = submit_via_socket(sock, &r, argv[f], &queued);
+		}
+		goto queued;
+	}
+	if (!out && cf->submit_socket && errno != ENOENT && errno != ECONNREFUSED) {
+		fprintf(stderr, "shipctl: submit: %s: %s\n", cf->submit_socket, strerror(errno));
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
 
 	/* every file checked before any is queued */
 	for (int f = i; f < argc; f++)
@@ -236,13 +264,14 @@ VERB(submit)
 		fflush(stdout);
 		strv_free(&ids);
 	}
+queued:
 	if (rc == EX_OK && wait && ctl_daemon(c) == 0) {
 		/* nothing would ever move: say so now rather than wait forever */
 		fprintf(stderr, "shipctl: submit: --wait: no shipd runs on %s: queued, but nothing "
 			"sends it (start shipd, or run shipd --poll)\n", cf->spool);
 		rc = EX_TEMPFAIL;
 	} else if (rc == EX_OK && wait)
-		rc = submit_wait(cf, &queued, timeout);
+		rc = submit_wait(cf, &queued, timeout, hop);
 	else if (timeout > 0 && !wait)
 		fprintf(stderr, "shipctl: submit: --timeout without --wait ignored\n");
 out:

@@ -1,14 +1,17 @@
 /*
  * wait.c - `shipctl submit --wait` (wait.h): poll each order's state and
  * its sender's progress record until it is done here, deferred or turned
- * around. On a terminal a one-line bar (bytes, percent, rate, ETA) is
- * redrawn in place on stderr; otherwise only the outcome is printed, one
- * line. The daemon does the sending: with none running this just waits
- * (bounded by --timeout). Never changes a bay.
+ * around; then (unless --hop) its done/ record until every destination's
+ * delivery receipt is in. On a terminal a one-line bar (bytes, percent,
+ * rate, ETA, where the packet is) is redrawn in place on stderr;
+ * otherwise only the outcome is printed, one line. The daemon does the
+ * sending: with none running this just waits (bounded by --timeout).
+ * Never changes a bay.
  */
 #include "shipctl.h"
 #include "queue.h"
 #include "wait.h"
+#include "../queue/history.h"
 #include "../queue/progress.h"
 #include "../util/clock.h"
 #include "../util/log.h"
@@ -23,12 +26,17 @@
 #define POLL_TTY_MS	100
 #define POLL_MS		250
 #define VANISH_POLLS	5	/* misses in a row before "gone" (renames race scans) */
+#define HIST_POLLS	40	/* done here, and no done/ record after this many polls */
 #define BAR_WIDTH	24
 
 struct follow {
 	const char *id;
-	int done;			/* finished here */
+	int done;			/* finished here (and confirmed, unless --hop) */
+	int here;			/* finished here, waiting for receipts */
 	int misses;
+	struct strv dests;		/* its destinations, as first seen queued */
+	int nwant, ngot;		/* destinations, and receipts in */
+	char where[300];		/* where it is, while receipts are awaited */
 	uint64_t size, sent;		/* sealed bytes; bytes the sender has sent */
 	double rate;			/* bytes/s of the current or last transfer */
 	double t0, t1;			/* first and last time seen in flight */
@@ -50,6 +58,81 @@ seen_anywhere(const struct config *cf, const char *id)
 	return seen;
 }
 
+/* Turned around (here, or by a hop after it left: ID.ret comes home):
+ * EX_DATAERR with *msg, else 0. */
+static int
+turned(const struct config *cf, const struct follow *f, char **msg)
+{
+	char bay[PATH_MAX], ret[ORDER_ID_MAX + 8];
+	struct order o;
+	enum qstate st;
+	int loaded;
+
+	if (snprintf(ret, sizeof(ret), "%s.ret", f->id) >= (int)sizeof(ret) ||
+	    bay_locate(cf, ret, bay, sizeof(bay), &st) < 0)
+		return 0;
+	loaded = bay_load(bay, ret, st, &o) == 0;
+	*msg = xasprintf("%s: turned around (now %s): %s", f->id, ret,
+			 loaded && o.return_reason ? o.return_reason : "expired or refused");
+	if (loaded)
+		order_free(&o);
+	return EX_DATAERR;
+}
+
+/*
+ * Done here: are the destinations' receipts in (its done/ record)? 0 not
+ * yet (f->where says where it is), 1 all in, or an exit status with *msg.
+ */
+static int
+poll_receipts(const struct config *cf, struct follow *f, char **msg)
+{
+	char bay[PATH_MAX];
+	struct history h;
+	struct strv want = {0};
+	int rc;
+
+	if ((rc = turned(cf, f, msg)) != 0)
+		return rc;
+	if (hist_locate(cf, f->id, bay, sizeof(bay)) < 0 || hist_load(bay, f->id, &h) != 0) {
+		if (++f->misses >= HIST_POLLS) {
+			*msg = xasprintf("%s: done here, but no history record to follow its "
+					 "receipts (shipctl show %s)", f->id, f->id);
+			return EX_TEMPFAIL;
+		}
+		return 0;
+	}
+	f->misses = 0;
+	for (int i = 0; i < f->dests.n; i++)
+		strv_add(&want, f->dests.v[i]);
+	for (int i = 0; i < h.nto && f->dests.n == 0; i++)
+		strv_add(&want, h.to[i].dest);
+	for (int i = 0; i < h.nrcpt && f->dests.n == 0; i++)
+		if (!strv_has(&want, h.rcpt[i].dest))
+			strv_add(&want, h.rcpt[i].dest);
+	f->nwant = want.n;
+	f->ngot = 0;
+	f->where[0] = 0;
+	for (int i = 0; i < want.n; i++) {
+		const struct hist_to *t;
+
+		if (hist_receipt_of(&h, want.v[i])) {
+			f->ngot++;
+			continue;
+		}
+		if (f->where[0])
+			continue;
+		if ((t = hist_to_of(&h, want.v[i])) != NULL && strcmp(t->via, want.v[i]) != 0)
+			snprintf(f->where, sizeof(f->where), "handed to %s, waiting for %s's receipt",
+				 t->via, want.v[i]);
+		else
+			snprintf(f->where, sizeof(f->where), "waiting for %s's receipt", want.v[i]);
+	}
+	rc = want.n > 0 && f->ngot == want.n;
+	strv_free(&want);
+	hist_free(&h);
+	return rc;
+}
+
 /*
  * Look at one order once: 0 still under way, 1 done here, or an exit
  * status with *msg set (malloc'd) for the outcome.
@@ -57,24 +140,16 @@ seen_anywhere(const struct config *cf, const char *id)
 static int
 poll_one(const struct config *cf, struct follow *f, double now, char **msg)
 {
-	char bay[PATH_MAX], ret[ORDER_ID_MAX + 8], d[32];
+	char bay[PATH_MAX], d[32];
 	struct progress_rec pr;
 	struct order o;
 	enum qstate st;
+	int rc;
 
 	if (bay_locate(cf, f->id, bay, sizeof(bay), &st) < 0) {
 		/* finishing a turned-around order queues ID.ret first */
-		if (snprintf(ret, sizeof(ret), "%s.ret", f->id) < (int)sizeof(ret) &&
-		    bay_locate(cf, ret, bay, sizeof(bay), &st) == 0) {
-			int loaded = bay_load(bay, ret, st, &o) == 0;
-
-			*msg = xasprintf("%s: turned around (now %s): %s", f->id, ret,
-					 loaded && o.return_reason ? o.return_reason :
-					 "expired or refused");
-			if (loaded)
-				order_free(&o);
-			return EX_DATAERR;
-		}
+		if ((rc = turned(cf, f, msg)) != 0)
+			return rc;
 		if (seen_anywhere(cf, f->id))
 			return 1;
 		if (++f->misses >= VANISH_POLLS) {
@@ -109,6 +184,11 @@ poll_one(const struct config *cf, struct follow *f, double now, char **msg)
 	}
 	if (f->size == 0 && bay_load(bay, f->id, st, &o) == 0) {
 		f->size = o.size;
+		for (int i = 0; i < o.dests.n; i++)
+			strv_add(&f->dests, o.dests.v[i]);
+		for (int i = 0; i < o.delivered.n; i++)
+			if (!strv_has(&f->dests, o.delivered.v[i]))
+				strv_add(&f->dests, o.delivered.v[i]);
 		order_free(&o);
 	}
 	if ((st == Q_ACTIVE || st == Q_OUTGOING) && progress_read(bay, f->id, &pr) == 0) {
@@ -139,7 +219,7 @@ draw(FILE *out, const struct follow *v, int n, double started, double now, int f
 
 	for (int i = 0; i < n; i++) {
 		size += v[i].size;
-		sent += v[i].done ? v[i].size : v[i].sent;
+		sent += v[i].done || v[i].here ? v[i].size : v[i].sent;
 		if (!v[i].done && v[i].t1 > 0 && now - v[i].t1 < 1.0) {
 			rate += v[i].rate;
 			inflight++;
@@ -173,7 +253,7 @@ draw(FILE *out, const struct follow *v, int n, double started, double now, int f
 }
 
 int
-submit_wait(const struct config *cf, const struct strv *ids, double timeout)
+submit_wait(const struct config *cf, const struct strv *ids, double timeout, int hop)
 {
 	struct follow *v = xcalloc(ids->n ? ids->n : 1, sizeof(*v));
 	int tty = isatty(STDERR_FILENO), left = ids->n, rc = EX_OK;
@@ -191,11 +271,18 @@ submit_wait(const struct config *cf, const struct strv *ids, double timeout)
 
 			if (v[i].done)
 				continue;
-			if ((r = poll_one(cf, &v[i], now, &msg)) == 1) {
+			r = v[i].here ? poll_receipts(cf, &v[i], &msg) : poll_one(cf, &v[i], now, &msg);
+			if (r == 1 && !hop && !v[i].here) {
+				v[i].here = 1;		/* now its receipts */
+				v[i].misses = 0;
+				status = "sent";
+			} else if (r == 1) {
 				v[i].done = 1;
 				left--;
 			} else if (r != 0)
 				rc = r;
+			else if (v[i].here)
+				status = v[i].where[0] ? v[i].where : "sent";
 			else if (v[i].located)
 				status = v[i].t1 > 0 && now - v[i].t1 < 1.0 ? "sending" :
 					 qstate_name(v[i].st);
@@ -206,6 +293,8 @@ submit_wait(const struct config *cf, const struct strv *ids, double timeout)
 			for (int i = 0; i < ids->n; i++)
 				if (!v[i].done) {
 					msg = xasprintf("%s: still %s after --timeout %s", v[i].id,
+							v[i].here ? (v[i].where[0] ? v[i].where :
+								     "waiting for receipts") :
 							v[i].located ? qstate_name(v[i].st) : "queued",
 							fmt_dur((long long)(timeout + 0.5), d, sizeof(d)));
 					break;
@@ -219,8 +308,16 @@ submit_wait(const struct config *cf, const struct strv *ids, double timeout)
 	}
 	now = now_real();
 	if (rc == EX_OK) {
+		int want = 0;
+		char conf[80] = "";
+
+		for (int i = 0; i < ids->n; i++)
+			want = v[i].nwant > want ? v[i].nwant : want;
+		if (!hop)
+			snprintf(conf, sizeof(conf), "; delivery confirmed by %d destination%s", want,
+				 want == 1 ? "" : "s");
 		if (tty)
-			draw(stderr, v, ids->n, started, now, 1, "done");
+			draw(stderr, v, ids->n, started, now, 1, hop ? "done" : "done, delivered");
 		else {
 			uint64_t size = 0;
 			char a[32], r[32];
@@ -232,10 +329,10 @@ submit_wait(const struct config *cf, const struct strv *ids, double timeout)
 					t0 = v[i].t0;
 			}
 			t0 = t0 ? t0 : started;
-			fprintf(stderr, "shipctl: submit: %d order%s done here: %s in %.1fs (%s/s)\n",
+			fprintf(stderr, "shipctl: submit: %d order%s done here: %s in %.1fs (%s/s)%s\n",
 				ids->n, ids->n == 1 ? "" : "s", fmt_size(size, a, sizeof(a)),
 				now - t0, fmt_size(now - t0 > 0.01 ? (uint64_t)(size / (now - t0)) : size,
-						   r, sizeof(r)));
+						   r, sizeof(r)), conf);
 		}
 	} else {
 		if (tty)
@@ -243,6 +340,8 @@ submit_wait(const struct config *cf, const struct strv *ids, double timeout)
 		fprintf(stderr, "shipctl: submit: %s\n", msg ? msg : "failed");
 	}
 	free(msg);
+	for (int i = 0; i < ids->n; i++)
+		strv_free(&v[i].dests);
 	free(v);
 	return rc;
 }

@@ -7,8 +7,9 @@
  *   control_deliver   the destination's dispatch on the signed "kind:":
  *                     data goes on to be delivered as a file; a revocation
  *                     list is applied if newer and passed on; certificates
- *                     are learned and the new ones passed on; any other
- *                     kind is refused, loudly
+ *                     are learned and the new ones passed on; a delivery
+ *                     receipt is recorded (history.c); any other kind is
+ *                     refused, loudly
  *   control_hop       a peer proved itself with a certificate: learn it;
  *                     if it was news, pass it on and send that neighbour
  *                     what this node holds (flood_directory)
@@ -25,6 +26,7 @@
  * Never stores anything of a refused packet; never blocks the master.
  */
 #include "shipd.h"
+#include "../global/confirm.h"
 #include "../global/flood.h"
 #include "../packet/packet.h"
 #include "../trust/trust.h"
@@ -42,7 +44,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum kind { KIND_DATA, KIND_REVOCATION, KIND_CERTS, KIND_UNKNOWN };
+enum kind { KIND_DATA, KIND_REVOCATION, KIND_CERTS, KIND_RECEIPT, KIND_UNKNOWN };
 
 static const struct {
 	const char *name;
@@ -51,6 +53,7 @@ static const struct {
 	{PKT_KIND_DATA, KIND_DATA},
 	{FLOOD_REVOCATION, KIND_REVOCATION},
 	{FLOOD_CERTS, KIND_CERTS},
+	{CONFIRM_KIND, KIND_RECEIPT},
 };
 
 static enum kind
@@ -184,7 +187,7 @@ int
 control_deliver(const struct order *o, const char *part, const char *dir,
 		const struct strv *names)
 {
-	char kind[PKT_KIND_MAX + 1], *text = NULL;
+	char kind[PKT_KIND_MAX + 1], signer[sizeof(((struct pkt_info *)0)->origin)], *text = NULL;
 	struct pkt_info pi;
 	size_t len;
 	int rc;
@@ -192,6 +195,7 @@ control_deliver(const struct order *o, const char *part, const char *dir,
 	if (packet_file_header(part, &pi) < 0)
 		return -1;
 	memcpy(kind, pi.kind, sizeof(kind));
+	memcpy(signer, pi.origin, sizeof(signer));	/* the header's, signed */
 	pkt_info_free(&pi);
 	switch (kind_of(kind)) {
 	case KIND_DATA:
@@ -206,10 +210,15 @@ control_deliver(const struct order *o, const char *part, const char *dir,
 			return -1;
 		rc = take_certs(o, text, len);
 		break;
+	case KIND_RECEIPT:
+		if ((text = body(o, dir, names, CONFIRM_MAX, &len)) == NULL)
+			return -1;
+		rc = history_receipt(o, signer, text, len);
+		break;
 	case KIND_UNKNOWN:
 	default:
-		err_set("unknown packet kind \"%s\" (this shipd knows data, %s and %s)", kind,
-			FLOOD_REVOCATION, FLOOD_CERTS);
+		err_set("unknown packet kind \"%s\" (this shipd knows data, %s, %s and %s)", kind,
+			FLOOD_REVOCATION, FLOOD_CERTS, CONFIRM_KIND);
 		msg_warnx("refused packet %s from %s: %s", o->id, o->origin, err_get());
 		return -1;
 	}

@@ -9,6 +9,9 @@
  * unpack/KEY and removes an uncommitted one; a worker that finds
  * receipts/KEY does not extract again.
  *
+ * A delivered data packet is recorded in done/ and confirmed to its
+ * origin with a signed receipt (history.c).
+ *
  * After delivery the class's receipt handler runs as
  *   HANDLER -data FILE -actual ORDER -sclass CLASS -origin HOST
  * A failure leaves receipts/KEY.pending, retried by the next poll.
@@ -184,9 +187,36 @@ extract(void *arg, const char *const *paths, int n, const char *dir, struct strv
 	return 0;
 }
 
-/* What bay_deliver or bay_join said, logged: 0 done, -1 refused, BAY_LATER. */
+/*
+ * Recorded and confirmed to the origin (history.c), a data packet only:
+ * also when it was delivered before (a crash after the commit point), so
+ * a receipt lost with the crash is sent again; the origin takes a second
+ * one as known already. The name is the final one, or the receipt's.
+ */
+static void
+confirm(const char *bay, const struct order *o, const struct strv *finals)
+{
+	struct order r;
+	char path[PATH_MAX];
+
+	if (finals->n) {
+		history_delivered(bay, o, finals->v[0]);
+		return;
+	}
+	order_init(&r);
+	if (bay_path(path, sizeof(path), bay, Q_RECEIPTS, key_of(o)) == 0 &&
+	    order_load(path, &r) == 0)
+		history_delivered(bay, o, r.name);
+	else
+		history_delivered(bay, o, NULL);
+	order_free(&r);
+}
+
+/* What bay_deliver or bay_join said, logged: 0 done, -1 refused, BAY_LATER.
+ * is_data: confirm it (not for a receipt or another control packet). */
 static int
-delivered(const char *bay, const struct order *o, int rc, const struct strv *finals)
+delivered(const char *bay, const struct order *o, int rc, const struct strv *finals,
+	  int is_data)
 {
 	char full[PATH_MAX];
 	struct stat st;
@@ -204,6 +234,8 @@ delivered(const char *bay, const struct order *o, int rc, const struct strv *fin
 			 (long long)st.st_size);
 		run_handler(bay, key_of(o), full, o);
 	}
+	if (is_data)
+		confirm(bay, o, finals);
 	return 0;
 }
 
@@ -214,19 +246,20 @@ deliver_local(const char *bay, struct order *o)
 	struct opening op;
 	char data[PATH_MAX];
 	const char *pp[1];
-	int rc;
+	int rc, is_data;
 
 	opening_init(&op, o);
+	is_data = history_is_data(bay, o->id);
 	if (o->nparts > 1 && o->group) {
 		rc = bay_join(bay, o->group, o->nparts, o, &op.receipt, extract, &op, &finals);
 		if (rc != 1)
-			rc = delivered(bay, o, rc, &finals);
+			rc = delivered(bay, o, rc, &finals, is_data);
 	} else if (bay_data_path(data, sizeof(data), bay, o->id) < 0)
 		rc = -1;
 	else {
 		pp[0] = data;
 		rc = bay_deliver(bay, o->id, &op.receipt, pp, 1, extract, &op, &finals);
-		rc = delivered(bay, o, rc == 1 ? 0 : rc, &finals);
+		rc = delivered(bay, o, rc == 1 ? 0 : rc, &finals, is_data);
 	}
 	opening_free(&op);
 	strv_free(&finals);
@@ -247,7 +280,7 @@ deliver_join(const char *bay, const char *group)
 	struct strv finals = {0};
 	struct opening op;
 	struct order first;
-	int rc, best = 0;
+	int rc, best = 0, is_data;
 
 	if (bay_path(dir, sizeof(dir), bay, Q_JOINING, NULL) < 0 || (dp = opendir(dir)) == NULL)
 		return 0;
@@ -272,8 +305,9 @@ deliver_join(const char *bay, const char *group)
 		return 0;
 	}
 	opening_init(&op, &first);
+	is_data = history_is_data(bay, first.id);
 	rc = bay_join(bay, group, m, NULL, &op.receipt, extract, &op, &finals);
-	rc = rc == 1 ? 0 : delivered(bay, &first, rc, &finals);
+	rc = rc == 1 ? 0 : delivered(bay, &first, rc, &finals, is_data);
 	opening_free(&op);
 	strv_free(&finals);
 	order_free(&first);

@@ -11,6 +11,7 @@
  * Never sends or receives packet bytes itself.
  */
 #include "shipd.h"
+#include "keyproto.h"
 #include "../queue/progress.h"
 #include "../trust/trust.h"
 #include "../wire/wire.h"
@@ -96,25 +97,42 @@ child_setup(void)
 		close(S->inofd);
 	if (S->timerfd >= 0)
 		close(S->timerfd);
+	if (S->subfd >= 0)
+		close(S->subfd);
 	/* other workers' status pipes are none of this child's business */
 	htab_walk(S->statfds, close_statfd, NULL);
 	door_child(S->door);
 }
 
+/*
+ * What ps(1) and top(1) call each child (at most 15 bytes): an operator
+ * tells senders from receivers and the key process at a glance, as with
+ * Postfix's smtp/smtpd/cleanup, and the tests count each role apart.
+ */
+static const char *const proc_name[] = {
+	[J_SEND] = "shipd-send", [J_PICKUP] = "shipd-pickup", [J_JOIN] = "shipd-join",
+	[J_RECEIVE] = "shipd-recv", [J_TRUST] = "shipd-trust", [J_IMPORT] = "shipd-import",
+	[J_SUBMIT] = "shipd-submit",
+};
+
 /* Fork a child for job j; the child never returns. */
 pid_t
 master_fork(struct job *j)
 {
-	int st[2] = {-1, -1};
+	int st[2] = {-1, -1}, kp[2];
 	char key[32];
 	pid_t pid;
 
+	if (keyproc_pair(kp) < 0)
+		return -1;
 	if (j->kind == J_SEND && pipe2(st, O_CLOEXEC | O_NONBLOCK) < 0) {
 		msg_warn("status pipe");
+		keyproc_parent(kp, -1, KP_WORKER);
 		return -1;
 	}
 	if ((pid = fork()) < 0) {
 		msg_warn("fork");
+		keyproc_parent(kp, -1, KP_WORKER);
 		if (st[0] >= 0) {
 			close(st[0]);
 			close(st[1]);
@@ -125,6 +143,8 @@ master_fork(struct job *j)
 		int rc = 0;
 
 		child_setup();
+		prctl(PR_SET_NAME, proc_name[j->kind]);
+		keyproc_child(kp);
 		if (S->tcpfd >= 0)
 			close(S->tcpfd);
 		if (S->udpfd >= 0)
@@ -147,6 +167,9 @@ master_fork(struct job *j)
 		case J_TRUST:
 			rc = control_announce();
 			break;
+		case J_SUBMIT:
+			rc = submitd_serve(j);
+			break;
 		case J_RECEIVE:
 			msg_panic("master_fork: receive jobs are forked by the listener");
 		default:
@@ -154,6 +177,7 @@ master_fork(struct job *j)
 		}
 		_exit(rc);
 	}
+	keyproc_parent(kp, pid, j->kind == J_SEND ? KP_SENDER : KP_WORKER);
 	j->pid = pid;
 	j->started = time(NULL);
 	snprintf(key, sizeof(key), "%ld", (long)pid);
@@ -458,26 +482,34 @@ fork_receiver(const char *who, const char *src)
 	char key[32], why[256];
 	int sp[2];
 	pid_t pid;
+	int kp[2];
 
 	if (door_make_room(S->door, S->cf, src, why, sizeof(why)))
 		refusal(R_EVICT, "dropped connection from %s to make room for %s", why, who);
+	if (keyproc_pair(kp) < 0)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		msg_warn("socketpair for a receive worker");
+		keyproc_parent(kp, -1, KP_RECEIVER);
 		return -1;
 	}
 	pid = fork();
 	if (pid < 0) {
 		msg_warn("fork receiver");
+		keyproc_parent(kp, -1, KP_RECEIVER);
 		close(sp[0]);
 		close(sp[1]);
 		return -1;
 	}
 	if (pid == 0) {
 		child_setup();
+		prctl(PR_SET_NAME, proc_name[J_RECEIVE]);
+		keyproc_child(kp);
 		close(sp[0]);
 		S->statfd = sp[1];
 		return 0;
 	}
+	keyproc_parent(kp, pid, KP_RECEIVER);
 	close(sp[1]);
 	fcntl(sp[0], F_SETFL, O_NONBLOCK);
 	if (door_open(S->door, pid, sp[0], src, who) < 0)
@@ -695,6 +727,8 @@ reload(void)
 	S->cf = cf;
 	S->sched.cf = cf;
 	S->keys = k;
+	S->kpfd = keyproc_start(child_setup);	/* the new keys; the old one finishes */
+	ep_add(S->kpfd);
 	if (pickup_init() == 0)
 		ep_add(S->inofd);
 	msg_info("reloaded %s", S->conf_path);
@@ -777,7 +811,7 @@ setup(void)
 	S->udp_recent = htab_new();
 	S->statfds = htab_new();
 	S->door = door_new(S->epfd);
-	S->tcpfd = S->udpfd = S->inofd = -1;
+	S->tcpfd = S->udpfd = S->inofd = S->kpfd = S->subfd = -1;
 	ep_add(S->sigfd);
 	ep_add(S->timerfd);
 	if (!S->poll_mode) {
@@ -793,6 +827,7 @@ setup(void)
 			ep_add(S->tcpfd);
 			ep_add(S->udpfd);
 		}
+		ep_add(S->subfd = submitd_listen());
 	}
 }
 
@@ -803,6 +838,8 @@ master_run(void)
 	char range[32] = "ephemeral";
 
 	setup();
+	S->kpfd = keyproc_start(child_setup);	/* before any worker: they ask it */
+	ep_add(S->kpfd);
 	if (S->cf->min_port)
 		snprintf(range, sizeof(range), "%d-%d", S->cf->min_port, S->cf->max_port);
 	if (!S->poll_mode)
@@ -838,6 +875,14 @@ master_run(void)
 				accept_tcp();
 			else if (fd == S->udpfd)
 				recv_udp();
+			else if (fd == S->subfd)
+				submitd_accept();
+			else if (fd == S->kpfd) {
+				int kp = keyproc_event(child_setup);
+
+				if (kp >= 0)
+					ep_add(S->kpfd = kp);
+			}
 			else if (fd != S->timerfd)
 				status_event(fd);
 			else {

@@ -195,6 +195,7 @@ on_body(void *arg, void *ctx, uint64_t off, const uint8_t *p, size_t n, char *wh
 		return refused(rc, XF_TEMPFAIL, r->o.id, reason, why, whylen);
 	}
 	r->got += n;
+	sandbox_test_hook("receiver-data");	/* test builds: a forbidden call */
 	return r->got == r->o.size ? complete(rc, r, why, whylen) : 0;
 }
 
@@ -425,11 +426,13 @@ int
 receiver_tcp(int fd, const struct sockaddr *from)
 {
 	char who[128], name[256];
-	time_t t0 = time(NULL);
+	time_t t0;
 	int left;
 	struct hop *h;
 	const struct peer *p;
 
+	sandbox_enter(SANDBOX_RECEIVER);	/* before a byte from the network */
+	t0 = time(NULL);
 	/* a HELLO naming a peer of ours ranks this connection above silent
 	 * ones at the door (door.c); the handshake proves it or not */
 	if (hop_peek_hello(fd, S->cf->handshake_timeout * 1000, name, sizeof(name)) &&
@@ -442,7 +445,6 @@ receiver_tcp(int fd, const struct sockaddr *from)
 		return 1;
 	}
 	h = hop_accept_tcp(S->cf, S->keys, fd, left);
-
 	if (h == NULL) {
 		msg_warnx("refused hop from %s via tcp: %s", addr_str(from, who, sizeof(who)),
 			  err_get());
@@ -455,9 +457,10 @@ int
 receiver_udp(const void *dgram, size_t len, const struct sockaddr *from, socklen_t fromlen)
 {
 	char who[128];
-	struct hop *h = hop_accept_udp(S->cf, S->keys, dgram, len, from, fromlen,
-				       S->cf->handshake_timeout);
+	struct hop *h;
 
+	sandbox_enter(SANDBOX_RECEIVER);
+	h = hop_accept_udp(S->cf, S->keys, dgram, len, from, fromlen, S->cf->handshake_timeout);
 	if (h == NULL) {
 		msg_warnx("refused hop from %s via udp: %s", addr_str(from, who, sizeof(who)),
 			  err_get());

@@ -11,6 +11,8 @@
  * again on arrival home, through NOTIFICATION-PROGRAM.
  */
 #include "shipd.h"
+#include "../global/confirm.h"
+#include "../packet/packet.h"
 #include "../global/program.h"
 #include "../util/log.h"
 #include "../util/mailaddr.h"
@@ -92,6 +94,7 @@ return_bay_of(const char *bay, const struct order *o)
 static void
 home_notice(const char *rb, const struct order *o)
 {
+	history_returned(o);
 	msg_info("returned %s: back at its origin in %s/return (%s)", o->id, rb,
 		 o->return_reason ? o->return_reason : "returned");
 	notify_admin(o, "shipd: returned packet arrived home",
@@ -134,12 +137,23 @@ return_order(const char *bay, struct order *o, enum qstate from, const char *why
 	struct order back;
 	struct strv hops = {0}, none = {0};
 	struct sbuf list = {0};
+	char kind[PKT_KIND_MAX + 1];
 	int rc = -1, home;
 
 	if (o->returning) {
 		/* already on its way home and stuck: keep trying, never bounce */
 		msg_warnx("order %s: on its way back to %s: %s", o->id, o->origin, why);
 		return (int)from >= 0 ? bay_defer(S->cf, bay, o, from, why) : 0;
+	}
+	kind[0] = 0;
+	history_kind(bay, o->id, kind, sizeof(kind));
+	if (strcmp(kind, CONFIRM_KIND) == 0) {
+		/* a receipt is never turned around: it would need a receipt itself */
+		msg_warnx("order %s: delivery receipt from %s to %s dropped: %s", o->id, o->origin,
+			  o->dests.n ? o->dests.v[0] : "?", why);
+		if ((int)from >= 0 && bay_finish(bay, o->id, from) < 0)
+			msg_warnx("order %s: finish: %s", o->id, err_get());
+		return 0;
 	}
 	for (int i = 0; i < o->dests.n; i++)
 		sbuf_printf(&list, "%s%s", i ? "," : "", o->dests.v[i]);
@@ -171,8 +185,12 @@ return_order(const char *bay, struct order *o, enum qstate from, const char *why
 	}
 	if (home)
 		home_notice(rb, &back);
-	if ((int)from >= 0 && bay_finish(bay, o->id, from) < 0)
-		msg_warnx("order %s: finish after return: %s", o->id, err_get());
+	if ((int)from >= 0) {
+		if (bay_finish(bay, o->id, from) < 0)
+			msg_warnx("order %s: finish after return: %s", o->id, err_get());
+		else if (strcmp(kind, PKT_KIND_DATA) == 0)
+			history_end(bay, o, "returned", back.return_reason);
+	}
 	rc = 0;
 out:
 	free(back.return_reason);

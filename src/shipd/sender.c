@@ -497,10 +497,15 @@ finish(struct flight *f)
 			join_errors(&f->errs, err_get());
 	}
 	if (o->dests.n == 0) {
+		int is_data = history_is_data(bay, o->id);	/* read before data/ID goes */
+
 		if (bay_finish(bay, o->id, Q_ACTIVE) < 0)
 			msg_warnx("order %s: finish: %s", o->id, err_get());
-		else
+		else {
 			log_done(o, self, &f->forwarded);
+			if (is_data)
+				history_end(bay, o, NULL, NULL);
+		}
 	} else if (f->errs.len == 0 && !f->waiting && dirhop_all_exported(o)) {
 		/* only exported destinations are left: wait for their receipts, or
 		 * expire (the queue manager takes it up again at its expiry) */
@@ -758,6 +763,8 @@ sender_run(const struct job *batch)
 {
 	const struct job *k = batch;
 
+	runner_start();		/* the programs it may run, before it may not exec */
+	sandbox_enter(SANDBOX_SENDER);
 	worker_rc = 0;
 	for (;;) {
 		answers();

@@ -17,8 +17,15 @@
  *   deliver.c   opening packets here, receipts, the receipt handler
  *   returns.c   expiry, turning orders around, notifications
  *   once.c      notes logged once per daemon run across children
- *   control.c   packets of other kinds (revocation lists, certificates),
- *               what handshakes and headers teach, announcing this node
+ *   submitd.c   the submission socket: shipctl submit's files, by descriptor
+ *   keyproc.c   the key process: the only holder of the secret keys
+ *   keyproto.c  what workers ask it, and how (keyproto.h)
+ *   sandbox.c   seccomp allow lists for the key process and the workers
+ *   control.c   packets of other kinds (revocation lists, certificates,
+ *               receipts), what handshakes and headers teach, announcing
+ *               this node
+ *   history.c   done/ records of what ended here; delivery receipts sent
+ *               to the origin and taken there
  */
 #ifndef SHIPD_SHIPD_H
 #define SHIPD_SHIPD_H
@@ -44,6 +51,8 @@ struct shipd {
 	const char *conf_path;
 	int poll_mode;
 	int epfd, sigfd, inofd, tcpfd, udpfd, timerfd;
+	int kpfd;			/* the master's line to the key process (keyproc.c) */
+	int subfd;			/* the submission socket (submitd.c), or -1 */
 	int nsenders, nreceivers;
 	struct sched sched;		/* ready queue, busy set, next hops, timers */
 	struct htab *kids;		/* pid -> job */
@@ -72,6 +81,27 @@ int spool_claim(void);
 int master_run(void);
 void master_dispatch(void);
 pid_t master_fork(struct job *j);
+
+/* keyproc.c: the process that holds the secret keys (keyproto.h) */
+enum kp_role;
+int keyproc_start(void (*setup)(void));	/* master: fork it (again); its line */
+int keyproc_event(void (*setup)(void));	/* its line woke: gone? the new line, or -1 */
+int keyproc_pair(int sv[2]);			/* master, before forking a worker */
+void keyproc_child(int sv[2]);			/* the worker: wipe the keys, ask */
+void keyproc_parent(int sv[2], pid_t pid, enum kp_role role);
+
+/* sandbox.c: seccomp allow lists per role */
+enum sandbox_role { SANDBOX_KEYS, SANDBOX_RECEIVER, SANDBOX_SENDER };
+void sandbox_enter(enum sandbox_role r);	/* fatal when it cannot */
+void sandbox_test_hook(const char *where);	/* test builds only: a forbidden call */
+
+/* submitd.c: the submission socket (SUBMIT-SOCKET) */
+int submitd_listen(void);		/* master: the socket, or -1 (none configured) */
+void submitd_accept(void);		/* master: a submitter connected */
+int submitd_serve(const struct job *j);	/* in a child: seal what it handed over */
+
+/* runner.c: a sandboxed sender's helper that runs configured programs */
+void runner_start(void);
 
 /* pickup.c */
 int pickup_init(void);
@@ -154,6 +184,21 @@ int control_announce(void);	/* in a child: 0, or 75 if a neighbour was not reach
 void control_start(void);	/* master: fork the announcing child */
 void control_exited(int status);	/* master: it ended; maybe try again later */
 void control_tick(void);	/* master, on the timer: start it again when due */
+
+/* history.c */
+/* The kind of ID's packet in bay (its data/ID header): 0, or -1. */
+int history_kind(const char *bay, const char *id, char *kind, size_t size);
+int history_is_data(const char *bay, const char *id);	/* kind "data" */
+/* o ended here (result NULL: what its role did, "sent", "forwarded",
+ * "delivered"); call after bay_finish, for data packets only */
+void history_end(const char *bay, const struct order *o, const char *result, const char *why);
+/* o was delivered here as name: recorded, and a receipt queued for its origin */
+void history_delivered(const char *bay, const struct order *o, const char *name);
+/* At the origin: return journey o (ID.ret) came home; ID's record says so */
+void history_returned(const struct order *o);
+/* At the origin: receipt packet o (signed by signer) holding text. 0 taken
+ * (or dropped as unknown), -1 refused (err_set, logged). */
+int history_receipt(const struct order *o, const char *signer, const char *text, size_t len);
 
 /* returns.c */
 int return_order(const char *bay, struct order *o, enum qstate from, const char *why);

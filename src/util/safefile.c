@@ -249,6 +249,30 @@ fail:
 	return -1;
 }
 
+/* Exchange, then remove what was `to` (now at from): never creates `to`.
+ * Where the file system lacks RENAME_EXCHANGE: check, then rename. */
+int
+safe_rename_replace(const char *from, const char *to)
+{
+	struct stat sb;
+
+	if (step() < 0)
+		goto fail;
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_EXCHANGE) == 0) {
+		if (unlink(from) < 0 && errno != ENOENT)
+			goto fail;
+		return 0;
+	}
+	if (errno != EINVAL && errno != ENOSYS)
+		goto fail;
+	if (lstat(to, &sb) < 0 || rename(from, to) < 0)
+		goto fail;
+	return 0;
+fail:
+	err_set("rename %s to %s: %s", from, to, strerror(errno));
+	return -1;
+}
+
 int
 safe_rename(const char *from, const char *to)
 {

@@ -43,6 +43,8 @@ int safe_rename(const char *from, const char *to);
  */
 int safe_rename_nosync(const char *from, const char *to);
 int safe_rename_noreplace(const char *from, const char *to);
+/* Only over an existing `to` (ENOENT when it is gone): the old file is removed. */
+int safe_rename_replace(const char *from, const char *to);
 int safe_unlink_nosync(const char *path);
 int safe_fsync(int fd, const char *name);
 /* unlink(2) then fsync the directory. */

@@ -52,6 +52,14 @@ void hop_refuse_busy(int fd, const char *why);
 /* Server, TCP: run the handshake on an accepted socket. The caller has
  * already checked the address against the allow list. The hop owns fd from
  * here on: it is closed on failure too. */
+/*
+ * The key process's side of hop signing (keys.h KEYOP_HOP_*): checks m1 is
+ * a HELLO and m2 a REPLY (up to its signature for the server, whole for
+ * the client), the signer's message naming node, then signs with me's
+ * secret key (which must be here). 0, or -1 with err_set.
+ */
+int wire_hs_sign(const struct keys *me, const char *node, int server, const uint8_t *m1,
+		 size_t m1len, const uint8_t *m2, size_t m2len, uint8_t sig[ED25519_SIG_LEN]);
 struct hop *hop_accept_tcp(const struct config *cf, const struct keys *me, int fd,
 			   int timeout_s);
 /*

@@ -239,29 +239,80 @@ peer_key(struct wire_hs *hs, const struct peer *p, const uint8_t *cert, size_t n
 }
 
 static void
-digest(const struct wire_hs *hs, const char *label, size_t m2len, uint8_t out[SHA256_LEN])
+digest(const uint8_t *m1, size_t m1len, const uint8_t *m2, size_t m2len, const char *label,
+       uint8_t out[SHA256_LEN])
 {
 	struct hash *h = hash_new_sha256();
 
 	if (label)
 		hash_update(h, label, strlen(label));
-	hash_update(h, hs->m1, hs->m1len);
-	hash_update(h, hs->m2, m2len);
+	hash_update(h, m1, m1len);
+	hash_update(h, m2, m2len);
 	hash_final(h, out);
+}
+
+/*
+ * The holder of the secret key signs only a transcript that is one: a
+ * HELLO, and a REPLY up to its signature (server) or whole (client), the
+ * signer's own message naming this node.
+ */
+int
+wire_hs_sign(const struct keys *me, const char *node, int server, const uint8_t *m1,
+	     size_t m1len, const uint8_t *m2, size_t m2len, uint8_t sig[ED25519_SIG_LEN])
+{
+	char n1[HOP_NAME_MAX + 1], n2[HOP_NAME_MAX + 1];
+	uint8_t e[X25519_LEN], d[SHA256_LEN];
+	ssize_t n, c;
+
+	if (get_head(m1, m1len, n1, e, 0) != (ssize_t)m1len) {
+		err_set("hop signature refused: not a HELLO");
+		return -1;
+	}
+	if (server)
+		n = get_head(m2, m2len, n2, e, 0) == (ssize_t)m2len ? 0 : -1;
+	else if ((n = get_head(m2, m2len, n2, e, 1)) >= 0 &&
+		 (m2len < (size_t)n + ED25519_SIG_LEN + 2 ||
+		  (c = wire_hs_cert_block(m2 + n + ED25519_SIG_LEN)) < 0 ||
+		  m2len != (size_t)n + ED25519_SIG_LEN + 2 + (size_t)c))
+		n = -1;
+	if (n < 0) {
+		err_set("hop signature refused: not a %sREPLY", server ? "signable " : "whole ");
+		return -1;
+	}
+	if (node == NULL || strcmp(server ? n2 : n1, node) != 0) {
+		err_set("hop signature refused: the %s names %s, not this node",
+			server ? "REPLY" : "HELLO", server ? n2 : n1);
+		return -1;
+	}
+	if (!keys_local(me)) {
+		err_set("hop signature: no secret key here");
+		return -1;
+	}
+	digest(m1, m1len, m2, m2len, server ? LABEL_SERVER : LABEL_CLIENT, d);
+	return ed25519_sign(me->sign_sec, me->pub.sign, d, sizeof(d), sig);
+}
+
+/* Sign here, or ask the key process (keys.h) */
+static int
+hs_sign(const struct wire_hs *hs, const struct keys *me, int server, size_t m2len, uint8_t *sig)
+{
+	struct keyreq rq = {.op = server ? KEYOP_HOP_SERVER : KEYOP_HOP_CLIENT,
+			    .a = hs->m1, .alen = hs->m1len, .b = hs->m2, .blen = m2len};
+
+	if (keys_local(me))
+		return wire_hs_sign(me, hs->cf->node, server, hs->m1, hs->m1len, hs->m2, m2len, sig);
+	return keys_ask(me, &rq, sig, ED25519_SIG_LEN);
 }
 
 int
 wire_hs_reply_make(struct wire_hs *hs, const char *node, const struct keys *me)
 {
-	uint8_t d[SHA256_LEN];
-
 	if (node == NULL || !wire_name_ok(node, strlen(node))) {
 		err_set("this node's name is not usable (NODE must be [A-Za-z0-9._-], 1-255 characters)");
 		return -1;
 	}
 	hs->m2len = put_head(hs->m2, node, hs->eph_pub);
-	digest(hs, LABEL_SERVER, hs->m2len, d);
-	if (ed25519_sign(me->sign_sec, me->pub.sign, d, sizeof(d), hs->m2 + hs->m2len) < 0)
+	if (hs_sign(hs, me, 1, hs->m2len, hs->m2 + hs->m2len) < 0)
 		return -1;
 	hs->m2len += ED25519_SIG_LEN;
 	hs->m2len += put_cert(hs->m2 + hs->m2len, me);
@@ -295,7 +346,7 @@ wire_hs_reply_parse(struct wire_hs *hs, const uint8_t *b, size_t len, const stru
 		return -1;
 	memcpy(hs->m2, b, len);
 	hs->m2len = len;
-	digest(hs, LABEL_SERVER, n, d);
+	digest(hs->m1, hs->m1len, hs->m2, n, LABEL_SERVER, d);
 	if (ed25519_verify(k.sign, d, sizeof(d), b + n) < 0) {
 		err_set("bad handshake signature from %s (%s)", p->name, hs->peer_has_cert ?
 			"not made with the key of its certificate" :
@@ -308,10 +359,7 @@ wire_hs_reply_parse(struct wire_hs *hs, const uint8_t *b, size_t len, const stru
 int
 wire_hs_auth_make(struct wire_hs *hs, const struct keys *me)
 {
-	uint8_t d[SHA256_LEN];
-
-	digest(hs, LABEL_CLIENT, hs->m2len, d);
-	if (ed25519_sign(me->sign_sec, me->pub.sign, d, sizeof(d), hs->m3) < 0)
+	if (hs_sign(hs, me, 0, hs->m2len, hs->m3) < 0)
 		return -1;
 	hs->m3len = ED25519_SIG_LEN + put_cert(hs->m3 + ED25519_SIG_LEN, me);
 	return 0;
@@ -331,7 +379,7 @@ wire_hs_auth_check(struct wire_hs *hs, const uint8_t *b, size_t len, const struc
 	}
 	if (peer_key(hs, p, b + ED25519_SIG_LEN + 2, (size_t)c, &k) < 0)
 		return -1;
-	digest(hs, LABEL_CLIENT, hs->m2len, d);
+	digest(hs->m1, hs->m1len, hs->m2, hs->m2len, LABEL_CLIENT, d);
 	if (ed25519_verify(k.sign, d, sizeof(d), b) < 0) {
 		err_set("bad handshake signature from %s%s", p->name, hs->peer_has_cert ?
 			" (not made with the key of its certificate)" : "");
@@ -360,7 +408,7 @@ wire_hs_keys(struct wire_hs *hs, struct aead **tx, struct aead **rx)
 
 	if (x25519_shared(hs->eph_sec, hs->peer_eph, shared) < 0)
 		goto out;
-	digest(hs, NULL, hs->m2len, salt);
+	digest(hs->m1, hs->m1len, hs->m2, hs->m2len, NULL, salt);
 	if (hkdf_sha256(salt, sizeof(salt), shared, sizeof(shared), HKDF_INFO,
 			strlen(HKDF_INFO), okm, sizeof(okm)) < 0)
 		goto out;

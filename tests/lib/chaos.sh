@@ -12,6 +12,7 @@
 #   leftovers NAME              state dirs of NAME's bays that hold files
 #   queue_empty NAME            `shipctl ls --json` lists nothing
 #   master_fds PID / master_rss PID (kB) / kids PID
+#   workers PID / receivers_of PID   children by role (their process names)
 #   small_fs DIR SIZE           a tmpfs of SIZE on DIR (root), unmounted on
 #                               exit once the daemons are stopped
 #   free_bytes DIR              bytes available on DIR's file system
@@ -95,6 +96,13 @@ master_rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 # "anon N file N shmem N" (kB): what of the RSS is the process's own memory
 master_rss_parts() { awk '/^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} /^RssShmem:/ {s=$2} END {print "anon " a " file " f " shmem " s}' "/proc/$1/status" 2>/dev/null; }
 kids() { pgrep -P "$1" | wc -l; }
+# children of master $1 by role (the name each child gives itself, see
+# shipd(8) PROCESSES): workers are every job MAX-CHILDREN bounds, receivers
+# what MAX-RECEIVERS bounds
+role_kids() { pgrep -P "$1" -x "$2" | wc -l; }
+workers() { pgrep -P "$1" | while read -r p; do
+	[ "$(cat /proc/"$p"/comm 2>/dev/null)" != shipd-recv ] && echo "$p"; done | wc -l; }
+receivers_of() { role_kids "$1" shipd-recv; }
 
 # "N reason, N reason" for every refusal logged by any node (receiver and
 # master side) and every failed send attempt (sender side).

@@ -169,7 +169,8 @@ node_start B || { fail "start B"; finish; }
 W=$NODES/work && mkdir -p "$W"
 AC=$(conf A)
 js() { ctl A ls --json | jq -r --arg id "$1" ".[] | select(.id == \$id) | $2"; }
-queue_len() { ctl A ls --json | jq length; }
+# A's own orders (B's delivery receipts pass through A's queue on their way in)
+queue_len() { ctl A ls --json | jq '[.[] | select(.origin == "A")] | length'; }
 mk() { "$MKORDER" -conf "$AC" "$@"; }
 
 # default: an order beside the file, nothing shipped, nothing removed

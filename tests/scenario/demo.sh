@@ -32,7 +32,7 @@ for n in replica1 exposed1 far1; do
 done
 echo "$story" | grep -q "exposed1 .*done (forwarded to far1)" && ok "the relay says forwarded" ||
 	fail "relay forwarded" "$story"
-echo "$story" | grep "exposed1" | grep -q "delivered" && fail "the relay says delivered" "$story" ||
+echo "$story" | grep "^[0-9:.]* exposed1 " | grep -q "delivered" && fail "the relay says delivered" "$story" ||
 	ok "the relay never says delivered"
 echo "$story" | grep -q "far1 .*delivered $id" && ok "far1 says delivered" || fail "far1 delivered" "$story"
 exit $((FAILS > 0))

@@ -3,7 +3,8 @@
 # directory, B imports and writes receipts back; both daemons (and their
 # workers) are killed with SIGKILL at random moments, ROUNDS times, and
 # restarted. Afterwards every file is at B exactly once, byte-identical,
-# and A has closed every order by receipt (nothing left in its bay).
+# and A has closed every order by receipt (nothing left in its bay), and
+# B every delivery receipt it sent back through the other directory.
 . "$TOP/tests/lib/nodes.sh"
 nodes_init
 echo "# nodes in $NODES"
@@ -16,7 +17,7 @@ mkdir -p "$MED" "$RET"
 dirpeer() {	# dirpeer A B DIR: A reaches B through DIR
 	awk -v d="dir:$3" '{print "PEER", $2, d, $5}' "$NODES/$2/peerline" >>"$(conf "$1")"
 }
-node_add A $((base + 1))
+node_add A $((base + 1)) "IMPORT-DIR $RET"	# B's delivery receipts come back here
 node_add B $((base + 2)) "IMPORT-DIR $MED"
 dirpeer A B "$MED"; dirpeer B A "$RET"
 

@@ -26,11 +26,17 @@ for n in T L; do node_start "$n" || { fail "start $n"; finish; }; done
 tlog=$NODES/T/shipd.log
 work=$NODES/work; mkdir -p "$work"
 
-# files T holds anywhere but its temporary areas and quarantine
+# files T holds anywhere but its temporary areas and quarantine (and
+# what T itself queues: the delivery receipts for L's legitimate packets,
+# their seen/ markers and the history of what T delivered)
 stored() { (cd "$(spool T)" && find . -type f ! -path '*/tmp/*' ! -path '*/partial/*' \
-	! -path '*/corrupt/*' ! -path '*/inflight/*' | sort); }
+	! -path '*/corrupt/*' ! -path '*/inflight/*' ! -path '*/done/*' ! -name '*-T-*' | sort); }
 quarantined() { find "$(spool T)" -path '*/corrupt/*' -type f | wc -l; }
 kids() { pgrep -P "${PID[T]}" | wc -l; }
+# receiver children: T's children holding a connection to T's port (a
+# sender child carrying a delivery receipt back to L is not one)
+receivers() { ss -Htnp state established "( sport = :$tport )" 2>/dev/null |
+	grep -o 'pid=[0-9]*' | sort -u | grep -vxc "pid=${PID[T]}"; }
 no_kids() { [ "$(kids)" -eq 0 ]; }
 newlog() { tail -n +$((mark + 1)) "$tlog"; }
 newlog_has() { newlog | grep -qE -- "$1"; }
@@ -41,12 +47,17 @@ legit_after() {		# legit_after CASE: a packet from L still arrives at T
 	nlegit=$((nlegit + 1))
 	local f=legit$nlegit.txt
 	echo "legitimate $nlegit $RANDOM" >"$work/$f"
-	ctl L submit --to T "$work/$f" >/dev/null 2>&1 || { fail "$1: legitimate submit"; return; }
+	local lid rid=
+	lid=$(ctl L submit --to T "$work/$f" 2>/dev/null) || { fail "$1: legitimate submit"; return; }
 	if wait_for delivered T "$f"; then
 		ok "$1: a legitimate packet sent right after arrives"
 	else
 		fail "$1: a legitimate packet sent right after arrives"
 	fi
+	# T done with it (seen/ marker, its delivery receipt gone to L) before the next case
+	receipt_gone() { rid=$(sed -n "s/.*order $lid: delivery receipt \([^ ]*\) queued.*/\1/p" "$tlog" | head -n 1)
+		[ -n "$rid" ] && grep -q "order $rid: done" "$tlog"; }
+	wait_for receipt_gone || echo "# $1: T's receipt for $lid not seen leaving"
 }
 
 # hcase NAME LOG-REGEX QUARANTINE(0|1) CMD...: run one attack, check all
@@ -163,7 +174,7 @@ check "udp session: delivered" wait_for delivered T udp.bin
 mark=$(wc -l <"$tlog")
 "$HOSTILE" flood 127.0.0.1 $tport 200 40 >"$work/flood.out" 2>&1 &
 fpid=$!
-( while kill -0 $fpid 2>/dev/null; do kids; sleep 0.1; done ) >"$work/kids.samples" &
+( while kill -0 $fpid 2>/dev/null; do receivers; sleep 0.1; done ) >"$work/kids.samples" &
 spid=$!
 sleep 0.5
 echo "flooded $RANDOM" >"$work/flood.txt"

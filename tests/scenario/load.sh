@@ -4,13 +4,13 @@
 # number of children of either master never exceeds its limits; A's file
 # descriptors are the same after the queue drains as before, and a second
 # wave of packets does not grow either master (a leak would).
-# 10,000 packets in `make check`, as issue 6 asks (3-5 min on 2 cores; the
-# whole suite stays far under its 20-minute budget); SOAK=1: 20,000.
-# PACKETS= overrides.
+# 4,000 packets in `make check` (two waves of 2,000: since every delivery
+# sends a receipt back, 10,000 took 8 minutes of the suite's 20-minute
+# budget on 2 cores); `make soak` (SOAK=1): 20,000. PACKETS= overrides.
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/tests/lib/chaos.sh"
 nodes_init
-if [ -n "${SOAK:-}" ]; then : "${PACKETS:=20000}" "${DRAIN:=1500}"; else : "${PACKETS:=10000}" "${DRAIN:=540}"; fi
+if [ -n "${SOAK:-}" ]; then : "${PACKETS:=20000}" "${DRAIN:=1500}"; else : "${PACKETS:=4000}" "${DRAIN:=540}"; fi
 MAXC=6 MAXR=6
 base=$((20000 + RANDOM % 20000))
 node_add A $((base + 1)) "MAX-CHILDREN $MAXC"
@@ -32,12 +32,14 @@ echo "# start: A master fds $fd0, RSS ${rss0} kB ($(master_rss_parts "$a")); B m
 
 # sample the children of both masters while the load runs
 (
-	maxa=0 maxb=0
+	maxa=0 maxb=0 maxra=0 maxrb=0
 	while [ ! -e "$work/stop" ]; do
-		ka=$(kids "$a") kb=$(kids "$b")
+		ka=$(workers "$a") kb=$(workers "$b") ra=$(receivers_of "$a") rb=$(receivers_of "$b")
 		((ka > maxa)) && maxa=$ka
 		((kb > maxb)) && maxb=$kb
-		echo "$maxa $maxb" >"$work/kids"
+		((ra > maxra)) && maxra=$ra
+		((rb > maxrb)) && maxrb=$rb
+		echo "$maxa $maxb $maxra $maxrb" >"$work/kids"
 		sleep 0.05
 	done
 ) &
@@ -65,11 +67,14 @@ drained() { incoming_at_least B "$PACKETS" && queue_empty A && queue_empty B; }
 WAIT=$DRAIN wait_for drained
 t2=$(date +%s)
 touch "$work/stop"; wait "$sampler"
-read -r maxa maxb <"$work/kids"
+read -r maxa maxb maxra maxrb <"$work/kids"
 echo "# delivered $(count_incoming B) of $PACKETS in $((t2 - t0))s ($((PACKETS / (t2 - t0 > 0 ? t2 - t0 : 1))) packets/s)"
-echo "# children at most: A $maxa (MAX-CHILDREN $MAXC), B $maxb (MAX-CHILDREN $MAXC + MAX-RECEIVERS $MAXR)"
-check "A never ran more than MAX-CHILDREN children ($maxa)" test "$maxa" -le "$MAXC"
-check "B never ran more than MAX-CHILDREN + MAX-RECEIVERS children ($maxb)" test "$maxb" -le $((MAXC + MAXR))
+echo "# workers at most (MAX-CHILDREN $MAXC): A $maxa, B $maxb; receivers at most (MAX-RECEIVERS $MAXR): A $maxra (receipts), B $maxrb"
+check "A never ran more than MAX-CHILDREN workers ($maxa)" test "$maxa" -le "$MAXC"
+check "B never ran more than MAX-CHILDREN workers ($maxb)" test "$maxb" -le "$MAXC"
+check "A never ran more than MAX-RECEIVERS receivers ($maxra)" test "$maxra" -le "$MAXR"
+check "B never ran more than MAX-RECEIVERS receivers ($maxrb)" test "$maxrb" -le "$MAXR"
+check "B's receivers ran ($maxrb)" test "$maxrb" -ge 1
 check "children were actually used in parallel (A $maxa)" test "$maxa" -ge 2
 
 verify_incoming B "$work/files.sums"

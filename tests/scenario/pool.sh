@@ -3,6 +3,7 @@
 # more than MAX-CHILDREN senders, and every socket of every shipd process
 # stays inside CLEARCASE_MIN_PORT..CLEARCASE_MAX_PORT the whole time.
 . "$TOP/tests/lib/nodes.sh"
+. "$TOP/tests/lib/chaos.sh"
 nodes_init
 min=$((30000 + (RANDOM % 1000) * 20)); max=$((min + 19))
 range=("CLEARCASE_MIN_PORT $min" "CLEARCASE_MAX_PORT $max")
@@ -17,7 +18,7 @@ node_start A || { fail "start A"; finish; }
 maxkids=0 outside=0 samples=0
 pa=${PID[A]} pb=${PID[B]}
 for _ in $(seq 600); do
-	kids=$(pgrep -P "$pa" | wc -l)
+	kids=$(workers "$pa")
 	[ "$kids" -gt "$maxkids" ] && maxkids=$kids
 	ports=$(ss -tuanpH 2>/dev/null | grep -E "pid=($pa|$pb|$(pgrep -d'|' -P "$pa" || echo 0)|$(pgrep -d'|' -P "$pb" || echo 0))," |
 		awk '{print $5}' | sed 's/.*://')

@@ -29,6 +29,10 @@ check "X turns it around at expiry" wait_for log_has X "expired $id: returning t
 check "X told its administrator" wait_for grep -q "ARGS: .* admin@X" "$work/notices"
 check "the return travels X -> A" wait_for log_has X "sent $id.ret to A"
 check "it rests in A's return bay" wait_for test -e "$(spool A)/ms_rtn/return/$id.ret"
+returned_here() { ctl A show "$id" | grep -qE '^ended: .*: returned$'; }
+check "A's history of $id says it was returned" wait_for returned_here
+check "X's history of $id says it returned it, and why" \
+	sh -c "'$SHIPCTL' -c '$(conf X)' show '$id' | grep -qE '^why: +expired before delivery'"
 check "A told its administrator it came home" wait_for grep -q "ARGS: -s shipd: returned packet arrived home .* admin@A" "$work/notices"
 if grep -rqa "$(head -c 64 "$work/r.bin" | base64 | head -c 40)" "$NODES/X/spool" 2>/dev/null; then
 	fail "plaintext at the relay"

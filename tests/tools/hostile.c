@@ -14,7 +14,8 @@
  *   hostile [-b SRC] udp-garbage HOST PORT N   N random datagrams
  * Hop modes run the real handshake as the node of -c CONF (its own key)
  * and offer a packet for DEST, sealed from FILE, spoiled as MODE says:
- *   hostile -c CONF [-t TMPDIR] MODE PEER FILE DEST [ORIGIN]
+ *   hostile -c CONF [-t TMPDIR] [-k KIND] MODE PEER FILE DEST [ORIGIN]
+ * (-k: a packet of that kind, e.g. a receipt that lies about its signer)
  *   hostile -c CONF hold PEER SECONDS  (authenticate, then sit silent)
  *   good | replay (the same packet twice on one hop) | tamper-body |
  *   tamper-header | truncate | extra-data | forge-origin (header claims
@@ -58,6 +59,7 @@
 #include <unistd.h>
 
 static const char *src_addr;		/* -b: bind the client socket here */
+static const char *kind;		/* -k: the packet's signed kind (NULL: data) */
 static uint8_t *msg;
 
 static double
@@ -627,8 +629,10 @@ mode_hop(const char *confpath, const char *tmpdir, char **av, int ac)
 		time_t now = time(NULL);
 
 		order_new_id(group, sizeof(group), origin);
-		if (packet_seal(cf, me, origin, file, base, &dests, "-default", group, now,
-				now + 14 * 86400, 0, tmpdir, keep_part, &s) < 0) {
+		struct pkt_extra x = {NULL, NULL, kind, 0, -1};
+
+		if (packet_seal_extra(cf, me, origin, file, base, &dests, "-default", group, now,
+				      now + 14 * 86400, 0, tmpdir, &x, keep_part, &s) < 0) {
 			fprintf(stderr, "hostile: seal: %s\n", err_get());
 			return 2;
 		}
@@ -701,7 +705,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: hostile [-b SRC] garbage|silent|flood|slow|udp-garbage HOST PORT ...\n"
-		"       hostile -c CONF [-t TMPDIR] MODE PEER FILE DEST [ORIGIN]\n");
+		"       hostile -c CONF [-t TMPDIR] [-k KIND] MODE PEER FILE DEST [ORIGIN]\n");
 	exit(64);
 }
 
@@ -711,8 +715,9 @@ main(int argc, char **argv)
 	const char *confpath = NULL, *tmpdir = "/tmp";
 	int c;
 
-	while ((c = getopt(argc, argv, "b:c:t:")) != -1)
+	while ((c = getopt(argc, argv, "b:c:k:t:")) != -1)
 		switch (c) {
+		case 'k': kind = optarg; break;
 		case 'b': src_addr = optarg; break;
 		case 'c': confpath = optarg; break;
 		case 't': tmpdir = optarg; break;

@@ -54,7 +54,7 @@ init_dirs(void)
 	const char *bay = new_bay();
 	static const char *dirs[] = {"tmp", "drop", "data", "outgoing", "active", "deferred",
 				     "hold", "joining", "unpack", "incoming", "receipts",
-				     "return", "corrupt", "seen"};
+				     "return", "corrupt", "seen", "done"};
 	char path[PATH_MAX];
 	struct stat sb;
 
@@ -67,6 +67,37 @@ init_dirs(void)
 	put_file(path, "x");
 	snprintf(path, sizeof(path), "%s/file/bay", top);
 	CHECK(bay_init(path) < 0);	/* a file in the way is an error, not a crash */
+}
+
+/*
+ * An operator's rewrite (shipctl retry, release, ship) that loses the race
+ * with the daemon, which claimed and finished the order meanwhile, must
+ * fail: never put back an order whose data is gone.
+ */
+static void
+rewrite_lost_race(void)
+{
+	const char *bay = new_bay();
+	struct claim c;
+	struct order o;
+
+	queue_bytes(bay, "r1", Q_DEFERRED, 5);
+	CHECK(bay_load(bay, "r1", Q_DEFERRED, &o) == 0);	/* what shipctl read */
+	CHECK(bay_claim(&c, bay, "r1", Q_DEFERRED) == 0);	/* the daemon, meanwhile */
+	CHECK(bay_finish(bay, "r1", Q_ACTIVE) == 0);
+	bay_release(&c);
+	o.next_attempt = 0;
+	CHECK(bay_rewrite(bay, &o, Q_DEFERRED, Q_OUTGOING, 0, NULL) < 0);
+	CHECK(!exists(bay, "outgoing", "r1") && !exists(bay, "deferred", "r1"));
+	order_free(&o);
+	/* the order still there: rewritten and moved */
+	queue_bytes(bay, "r2", Q_DEFERRED, 5);
+	CHECK(bay_load(bay, "r2", Q_DEFERRED, &o) == 0);
+	o.attempts = 7;
+	CHECK(bay_rewrite(bay, &o, Q_DEFERRED, Q_OUTGOING, 0, NULL) == 0);
+	order_free(&o);
+	CHECK(bay_load(bay, "r2", Q_OUTGOING, &o) == 0 && o.attempts == 7);
+	order_free(&o);
 }
 
 static void
@@ -580,6 +611,7 @@ main(void)
 	TEST(init_dirs);
 	TEST(states);
 	TEST(move_find);
+	TEST(rewrite_lost_race);
 	TEST(corrupt);
 	TEST(finish);
 	TEST(space);

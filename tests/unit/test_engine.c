@@ -61,6 +61,17 @@ mkconf(const char *node, int listen_port, const char *peer, int peer_port,
 	return cf;
 }
 
+static void
+freeconf(struct config *cf)
+{
+	free(cf->peers[0].name);
+	free(cf->peers[0].host);
+	free(cf->peers);
+	free(cf->listen_addr);
+	free(cf->node);
+	free(cf);
+}
+
 /* ---- the receiving child ---- */
 
 struct rx {
@@ -166,8 +177,10 @@ receiver(int port, int udp, struct rx x, int *rd)
 	int lfd = udp ? wire_listen_udp(cf) : wire_listen_tcp(cf), pfd[2];
 	pid_t pid;
 
-	if (lfd < 0 || pipe(pfd) < 0)
+	if (lfd < 0 || pipe(pfd) < 0) {
+		freeconf(cf);
 		return -1;
+	}
 	fflush(stdout);
 	if ((pid = fork()) == 0) {
 		struct pollfd pf = { lfd, POLLIN, 0 };
@@ -199,6 +212,7 @@ receiver(int port, int udp, struct rx x, int *rd)
 	}
 	close(pfd[1]);
 	close(lfd);
+	freeconf(cf);		/* the child's copy is its own */
 	*rd = pfd[0];
 	return pid;
 }
@@ -305,11 +319,7 @@ run(int udp, struct rx x, struct tx *t, char **report)
 		close(t->o[i].fd);
 	}
 	*report = b.s ? b.s : xstrdup("");
-	free(cf->peers[0].name);
-	free(cf->peers[0].host);
-	free(cf->peers);
-	free(cf->node);
-	free(cf);
+	freeconf(cf);
 	return acked;
 }
 
