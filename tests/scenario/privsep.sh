@@ -53,24 +53,40 @@ big=$NODES/big.dat
 head -c $((48 * 1024 * 1024)) /dev/urandom >"$big"
 sum=$(sha256sum <"$big" | cut -c1-64)
 ctl A submit --to B --copy "$big" >/dev/null || fail "submit the big file"
-rscan="" sscan=""
+# each scan runs in the background: on a loaded machine one scan takes
+# seconds, and scanning the two workers one after the other outlived them
+rscan="" sscan="" rjob="" sjob=""
+scan_bg() {	# scan_bg PID NODE OUT: the scan, then "alive" if it succeeded
+	{ scan "$1" "$2" && echo alive; } >"$3" 2>&1
+}
+scan_done() {	# scan_done JOB OUT: JOB has ended; 0 when OUT holds a good scan
+	wait "$1"
+	grep -q '^alive' "$2" && grep -q '^scanned [1-9]' "$2"
+}
 for _ in $(seq 400); do
-	r=$(pgrep -P "${PID[B]}" | head -n 1)
-	s=$(pgrep -P "${PID[A]}" | head -n 1)
+	r=$(pgrep -P "${PID[B]}" -x shipd-recv | head -n 1)
+	s=$(pgrep -P "${PID[A]}" -x shipd-send | head -n 1)
 	[ -n "${DEBUG:-}" ] && echo "# r=$r s=$s"
-	if [ -z "$rscan" ] && [ -n "$r" ] && out=$(scan "$r" B) &&
-		grep -q '^scanned [1-9]' <<<"$out"; then
-		rscan=$out
-		echo "# receiver $r on B: $(tail -n 1 <<<"$out")"
+	if [ -z "$rscan" ] && [ -z "$rjob" ] && [ -n "$r" ]; then
+		scan_bg "$r" B "$NODES/rscan" & rjob=$! rpid=$r
 	fi
-	if [ -z "$sscan" ] && [ -n "$s" ] && out=$(scan "$s" A) &&
-		grep -q '^scanned [1-9]' <<<"$out"; then
-		sscan=$out
-		echo "# sender $s on A: $(tail -n 1 <<<"$out")"
+	if [ -z "$sscan" ] && [ -z "$sjob" ] && [ -n "$s" ]; then
+		scan_bg "$s" A "$NODES/sscan" & sjob=$! spid=$s
+	fi
+	if [ -n "$rjob" ] && ! kill -0 "$rjob" 2>/dev/null; then
+		scan_done "$rjob" "$NODES/rscan" && rscan=$(cat "$NODES/rscan") &&
+			echo "# receiver $rpid on B: $(grep '^scanned' <<<"$rscan")"
+		rjob=""
+	fi
+	if [ -n "$sjob" ] && ! kill -0 "$sjob" 2>/dev/null; then
+		scan_done "$sjob" "$NODES/sscan" && sscan=$(cat "$NODES/sscan") &&
+			echo "# sender $spid on A: $(grep '^scanned' <<<"$sscan")"
+		sjob=""
 	fi
 	[ -n "$rscan" ] && [ -n "$sscan" ] && break
 	sleep 0.05
 done
+for j in $rjob $sjob; do wait "$j"; done	# the scans only (the daemons are children too)
 check "a live receiver was read" test -n "$rscan"
 check "a live sender was read" test -n "$sscan"
 check "the receiver holds neither secret key" eval '[ -n "$rscan" ] && ! grep -q "^found" <<<"$rscan"'
