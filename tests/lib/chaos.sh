@@ -100,8 +100,13 @@ kids() { pgrep -P "$1" | wc -l; }
 # shipd(8) PROCESSES): workers are every job MAX-CHILDREN bounds, receivers
 # what MAX-RECEIVERS bounds
 role_kids() { pgrep -P "$1" -x "$2" | wc -l; }
+# A child still named "shipd" has not run since its fork (it names itself
+# first thing): on a loaded machine several receivers of incoming
+# connections can wait so, and pool.sh counted them as workers (13 of 10);
+# the next look finds each under its name.
 workers() { pgrep -P "$1" | while read -r p; do
-	[ "$(cat /proc/"$p"/comm 2>/dev/null)" != shipd-recv ] && echo "$p"; done | wc -l; }
+	case "$(cat /proc/"$p"/comm 2>/dev/null)" in shipd-recv|shipd|'') ;; *) echo "$p" ;; esac
+	done | wc -l; }
 receivers_of() { role_kids "$1" shipd-recv; }
 
 # "N reason, N reason" for every refusal logged by any node (receiver and
