@@ -123,10 +123,18 @@ soak: deps tests
 
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*/*.h)
-	@mkdir -p build/fuzz
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
-		$(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIB_SRC) $(LDLIBS)
+# the library once, instrumented for libFuzzer (fuzzer-no-link), then each
+# target links against it: not the whole library compiled per target
+FUZZ_CC = clang -g -O1 -std=c11 -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS))
+FUZZ_OBJ = $(LIB_SRC:src/%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: src/%.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build/fuzz/lib.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzz/%: fuzz/%.c build/fuzz/lib.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzz/lib.a $(LDLIBS)
 fuzz-build: $(FUZZ_BIN)
 fuzz: deps fuzz-build
 	@for f in $(FUZZ_BIN); do n=$${f##*/}; mkdir -p fuzz/corpus/$$n; \

@@ -26,6 +26,7 @@
  * file or the configuration.
  */
 #include "cert.h"
+#include "../util/decimal.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 
@@ -352,22 +353,6 @@ revlist_add(struct revlist *rl, const struct rev_entry *e)
 	rl->v[rl->n++] = *e;
 }
 
-static int
-parse_u64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (s[0] == 0 || (s[0] == '0' && s[1] != 0))
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 static int PRINTF(2, 3)
 rerr(int line, const char *fmt, ...)
 {
@@ -396,7 +381,7 @@ parse_entry(int ln, char *v, struct rev_entry *e)
 		if ((c2 = strchr(b, ' ')) == NULL)
 			return rerr(ln, "want \"revoke: node NAME SERIAL\"");
 		*c2++ = 0;
-		if (!cert_name_ok(b) || parse_u64(c2, &e->serial) < 0)
+		if (!cert_name_ok(b) || decimal_parse_canonical(c2, UINT64_MAX, &e->serial) < 0)
 			return rerr(ln, "bad node entry \"%.80s %.20s\"", b, c2);
 		e->kind = REV_NODE;
 		snprintf(e->name, sizeof(e->name), "%s", b);
@@ -412,7 +397,7 @@ parse_entry(int ln, char *v, struct rev_entry *e)
 		return 0;
 	}
 	if (strcmp(a, "serial") == 0) {
-		if (parse_u64(b, &e->serial) < 0)
+		if (decimal_parse_canonical(b, UINT64_MAX, &e->serial) < 0)
 			return rerr(ln, "bad serial \"%.20s\"", b);
 		e->kind = REV_SERIAL;
 		return 0;
@@ -509,7 +494,7 @@ revlist_parse(const char *buf, size_t len, struct revlist *rl)
 					rerr(ln, "bad authority id \"%.40s\"", v);
 					goto bad;
 				}
-			} else if (parse_u64(v, &x) < 0 || (state == 2 && x == 0)) {
+			} else if (decimal_parse_canonical(v, UINT64_MAX, &x) < 0 || (state == 2 && x == 0)) {
 				rerr(ln, "bad %s \"%.32s\"", keys[state - 1], v);
 				goto bad;
 			} else if (state == 2)

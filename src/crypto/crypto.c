@@ -36,10 +36,7 @@ crypto_random(void *buf, size_t n)
 void
 crypto_wipe(void *buf, size_t n)
 {
-	volatile unsigned char *p = buf;
-
-	while (n--)
-		*p++ = 0;
+	explicit_bzero(buf, n);		/* glibc's memset the compiler may not drop */
 }
 
 void *
@@ -154,6 +151,53 @@ ed25519_keypair(uint8_t sec[ED25519_SEC_LEN], uint8_t pub[ED25519_PUB_LEN])
 		rc = 0;
 	gcry_sexp_release(parms);
 	gcry_sexp_release(key);
+	return rc;
+}
+
+/*
+ * The public half of an Ed25519 seed, computed by libgcrypt from the
+ * secret alone: an EC context holds the seed as "d" and is asked for
+ * "q@eddsa". The seed goes in as an opaque MPI whose bytes are in secure
+ * memory, so libgcrypt's copies of it and of its SHA-512 are secure too
+ * and wiped when freed; no S-expression ever holds it (signing's do,
+ * and leave copies in the ordinary heap). One scalar multiplication:
+ * a fraction of a sign and verify.
+ */
+int
+ed25519_public(const uint8_t sec[ED25519_SEC_LEN], uint8_t pub[ED25519_PUB_LEN])
+{
+	gcry_sexp_t curve = NULL;
+	gcry_ctx_t ctx = NULL;
+	gcry_mpi_t d, q = NULL;
+	uint8_t *seed = crypto_secure_alloc(ED25519_SEC_LEN);
+	const uint8_t *raw = NULL;
+	unsigned int nbits = 0;
+	gpg_error_t e;
+	int rc = -1;
+
+	memcpy(seed, sec, ED25519_SEC_LEN);
+	d = gcry_mpi_set_opaque(NULL, seed, ED25519_SEC_LEN * 8);	/* owns seed now */
+	e = gcry_sexp_new(&curve, "(ecc (curve Ed25519) (flags eddsa))", 0, 1);
+	if (!e)
+		e = gcry_mpi_ec_new(&ctx, curve, NULL);
+	if (!e)
+		e = gcry_mpi_ec_set_mpi("d", d, ctx);
+	if (!e && (q = gcry_mpi_ec_get_mpi("q@eddsa", ctx, 1)) != NULL)
+		raw = gcry_mpi_get_opaque(q, &nbits);
+	if (e)
+		err_set("Ed25519 public key: %s", gcry_strerror(e));
+	else if (raw && nbits == 8 * (ED25519_PUB_LEN + 1) && raw[0] == 0x40) {
+		memcpy(pub, raw + 1, ED25519_PUB_LEN);
+		rc = 0;
+	} else if (raw && nbits == 8 * ED25519_PUB_LEN) {
+		memcpy(pub, raw, ED25519_PUB_LEN);
+		rc = 0;
+	} else
+		err_set("Ed25519 public key: unexpected form");
+	gcry_mpi_release(q);
+	gcry_mpi_release(d);		/* secure: wiped */
+	gcry_ctx_release(ctx);
+	gcry_sexp_release(curve);
 	return rc;
 }
 

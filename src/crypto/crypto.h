@@ -43,6 +43,8 @@ int x25519_shared(const uint8_t sec[X25519_LEN], const uint8_t peer[X25519_LEN],
 
 /* Ed25519 over arbitrary messages (pure EdDSA). */
 int ed25519_keypair(uint8_t sec[ED25519_SEC_LEN], uint8_t pub[ED25519_PUB_LEN]);
+/* pub = the public half of seed sec (no copy of sec outside secure memory). */
+int ed25519_public(const uint8_t sec[ED25519_SEC_LEN], uint8_t pub[ED25519_PUB_LEN]);
 int ed25519_sign(const uint8_t sec[ED25519_SEC_LEN], const uint8_t pub[ED25519_PUB_LEN],
 		 const void *msg, size_t len, uint8_t sig[ED25519_SIG_LEN]);
 int ed25519_verify(const uint8_t pub[ED25519_PUB_LEN], const void *msg, size_t len,

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define KEYFILE_MAGIC "shipd-secret-key 1\n"
@@ -164,47 +163,21 @@ keyline(const char *text, const char *name, uint8_t *out, size_t len)
 }
 
 /*
- * The stored public half must belong to the secret one: sign and verify.
- * In a short-lived child, because libgcrypt's signing leaves copies of the
- * secret seed in freed, unwiped heap (its S-expression handling): they
- * die with the child, and the caller's heap never holds one (shipd's
- * workers are forked from a process that loaded the key: keys_forget).
+ * The stored public half must belong to the secret one: derive it from
+ * the seed and compare. ed25519_public keeps every copy of the seed in
+ * secure memory, so the caller's heap never holds one (shipd's workers
+ * are forked from a process that loaded the key: keys_forget). It used
+ * to be a sign and a verify in a forked child, because signing leaves
+ * copies of the seed in freed heap: a fork and three curve operations
+ * on every key load, most of a `shipctl submit`'s start-up.
  */
 static int
-halves_match(struct keys *k)
+halves_match(const struct keys *k)
 {
-	uint8_t sig[ED25519_SIG_LEN];
-	char verdict = 0;
-	int fd[2], status;
-	ssize_t n;
-	pid_t pid;
+	uint8_t pub[ED25519_PUB_LEN];
 
-	/*
-	 * The verdict comes back as one byte on a pipe, not as the exit
-	 * status: a tool wrapping the child (valgrind's --error-exitcode)
-	 * may change the status, never what the child wrote.
-	 */
-	if (pipe(fd) < 0)
-		return -1;
-	if ((pid = fork()) == 0) {
-		close(fd[0]);
-		verdict = ed25519_sign(k->sign_sec, k->pub.sign, "check", 5, sig) == 0 &&
-			  ed25519_verify(k->pub.sign, "check", 5, sig) == 0 ? 'y' : 'n';
-		keys_free(k);	/* this process's copy: wiped, and no leak at exit */
-		_exit(write(fd[1], &verdict, 1) == 1 ? 0 : 1);
-	}
-	close(fd[1]);
-	if (pid < 0) {
-		close(fd[0]);
-		return -1;
-	}
-	while ((n = read(fd[0], &verdict, 1)) < 0 && errno == EINTR)
-		;
-	close(fd[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return n == 1 && verdict == 'y' ? 0 : -1;
+	return ed25519_public(k->sign_sec, pub) == 0 &&
+	       crypto_memeq(pub, k->pub.sign, ED25519_PUB_LEN) ? 0 : -1;
 }
 
 int
@@ -237,7 +210,6 @@ keys_load(const char *path, struct keys **out)
 		err_set("%s: not a shipd secret key file (no sign-pub)", path);
 	else
 		rc = 0;
-	/* the text goes before the check forks: its child holds no copy */
 	crypto_wipe(text, len);
 	free(text);
 	if (rc == 0) {

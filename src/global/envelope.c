@@ -5,6 +5,7 @@
 #include "envelope.h"
 #include "../crypto/crypto.h"
 #include "../util/log.h"
+#include "../util/decimal.h"
 #include "../util/mem.h"
 
 #include <errno.h>
@@ -76,18 +77,6 @@ copy_field(char *dst, size_t size, const char *val, const char *key)
 	return 0;
 }
 
-static int
-parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return *end || errno ? -1 : 0;
-}
-
 /* One "key: value" line into e. */
 static int
 parse_line(struct envelope *e, const char *key, const char *val)
@@ -116,7 +105,7 @@ parse_line(struct envelope *e, const char *key, const char *val)
 		return copy_field(e->id, sizeof(e->id), val, key);
 	}
 	if (strcmp(key, "created") == 0 || strcmp(key, "size") == 0) {
-		if (parse_u64(val, &u) < 0 || u > INT64_MAX) {
+		if (decimal_parse(val, INT64_MAX, &u) < 0) {
 			err_set("bad %s \"%.32s\"", key, val);
 			return -1;
 		}

@@ -75,8 +75,9 @@ struct pkt_info {
 };
 void pkt_info_free(struct pkt_info *pi);
 
-/* Called once per sealed part: path is a complete, fsynced file in tmpdir;
- * the callback must rename it away (or the caller's cleanup removes it). */
+/* Called once per sealed part: path is a complete, fsynced file in tmpdir
+ * (its name there is not made durable); the callback must rename it away
+ * and make the new name durable (or the caller's cleanup removes it). */
 typedef int (*packet_part_fn)(void *arg, const char *path, const struct pkt_info *pi);
 
 /*

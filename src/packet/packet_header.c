@@ -71,6 +71,7 @@
  */
 #include "packet_int.h"
 #include "../trust/trust.h"
+#include "../util/decimal.h"
 #include "../util/log.h"
 #include "../util/mailaddr.h"
 #include "../util/mem.h"
@@ -145,27 +146,11 @@ pkt_hdr_free(struct pkt_hdr *h)
 }
 
 static int
-parse_u64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (s[0] == 0 || (s[0] == '0' && s[1] != 0))
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (UINT64_MAX - (*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-static int
 parse_time(const char *s, time_t *out)
 {
 	uint64_t v;
 
-	if (parse_u64(s, &v) < 0 || v > (uint64_t)INT64_MAX / 2)
+	if (decimal_parse_canonical(s, UINT64_MAX, &v) < 0 || v > (uint64_t)INT64_MAX / 2)
 		return -1;
 	*out = (time_t)v;
 	return 0;
@@ -267,7 +252,7 @@ parse_field(struct parse *ps, int k, char *v, int *nwraps)
 	case K_BODY:
 	case K_FIRST:
 	case K_CHUNK:
-		if (parse_u64(v, &n) < 0)
+		if (decimal_parse_canonical(v, UINT64_MAX, &n) < 0)
 			return perr(ps, "bad %s \"%.32s\"", keyname[k], v);
 		if (k == K_TOTAL)
 			pi->total_size = n;

@@ -19,7 +19,8 @@
  * out, and the origin's signature over every part is checked before the
  * end is reported; packet_open keeps nothing before that.
  *
- * Memory: RSLOTS chunk buffers and a header per part, whatever the size.
+ * Memory: at most RSLOTS chunk buffers (each allocated on first use, wiped
+ * when freed) and a header per part, whatever the size.
  * The packet key exists only inside the AEAD handle (libgcrypt secure
  * memory). The thread lives only between _new and _free (never across a
  * return to the daemon, so never across a fork); its errors (err_set is
@@ -283,8 +284,6 @@ pkt_reader_new(const struct config *cf, const struct keys *me, const char *const
 		err_set("packet %s: bad total-size", r->group);	/* parse checked it */
 		goto fail;
 	}
-	for (int i = 0; i < RSLOTS; i++)
-		r->s[i].buf = xmalloc(PKT_CCHUNK);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	if ((e = pthread_create(&r->th, NULL, reader_main, r)) != 0) {
@@ -317,8 +316,11 @@ th_slot(struct pkt_reader *r, int *ahead)
 		pthread_cond_wait(&r->cv, &r->mu);
 		r->th_waits = 0;
 	}
-	if (!r->stop)
+	if (!r->stop) {
 		s = &r->s[r->head];
+		if (s->buf == NULL)	/* on first use: a small packet fills one */
+			s->buf = xmalloc(PKT_CCHUNK);
+	}
 	*ahead = r->filled;
 	pthread_mutex_unlock(&r->mu);
 	return s;

@@ -392,8 +392,6 @@ pkt_sealer_finish(struct pkt_sealer *s, packet_part_fn fn, void *arg)
 	for (int i = 0; i < s->nparts; i++)
 		if (part_finish(s, i, total) < 0)
 			return -1;
-	if (fsync_dir(s->tmpdir) < 0)
-		return serr(s, "%s", err_get());
 	for (int i = 0; i < s->nparts; i++) {
 		part_hdr(s, i, total, &h);
 		memcpy(h.info.digest, s->parts[i].packet_digest, PKT_DIGEST_LEN);

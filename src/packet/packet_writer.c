@@ -4,7 +4,8 @@
  * sealing thread and one helper thread.
  *
  * Offers pkt_writer_new/slot/submit/sync/finish/free (packet_int.h).
- * Memory is PKT_WSLOTS chunk buffers, whatever the stream's length. A
+ * Memory is at most PKT_WSLOTS chunk buffers, each allocated when first
+ * handed out (a small packet uses one or two) and wiped when freed. A
  * queued chunk needs two things done before its buffer is free again: its
  * SHA-256 (in order, by the helper only: one running hash per part) and
  * its pwrite(2) at its own offset (by either thread, in any order). The
@@ -16,9 +17,11 @@
  * part file costs about as much as SHA-256). Wake-ups are batched: each
  * costs more than a chunk's work on a busy VM.
  *
- * The thread lives only between pkt_writer_new and pkt_writer_finish/free
- * (never across a return to the daemon, so never across a fork); when it
- * cannot be started the same work is done inline. It never calls err_set
+ * The thread is started with the second chunk (a one-chunk packet, the
+ * common small file, is hashed and written inline: a thread costs more
+ * than that work) and lives until pkt_writer_finish/free (never across a
+ * return to the daemon, so never across a fork); when it cannot be
+ * started the same work is done inline. It never calls err_set
  * (not thread-safe): a failed write is kept as an errno and the part's
  * number, and reported by submit/sync/finish on the caller's thread. The
  * caller owns the file descriptors: sync() before closing one.
@@ -51,7 +54,7 @@ struct wslot {
  */
 struct pkt_writer {
 	pthread_t th;
-	int threaded;
+	int threaded, tried;		/* tried: pthread_create was called */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct wslot s[PKT_WSLOTS];
@@ -186,11 +189,8 @@ pkt_writer_new(void)
 {
 	struct pkt_writer *w = xcalloc(1, sizeof(*w));
 
-	for (int i = 0; i < PKT_WSLOTS; i++)
-		w->s[i].buf = xmalloc(PKT_CCHUNK);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	w->threaded = pthread_create(&w->th, NULL, run, w) == 0;
 	return w;
 }
 
@@ -231,6 +231,8 @@ pkt_writer_slot(struct pkt_writer *w)
 	pthread_mutex_lock(&w->mu);
 	help_until(w, slot_free);
 	sl = SLOT(w, w->head);
+	if (sl->buf == NULL)	/* on first use: a small packet touches one or two */
+		sl->buf = xmalloc(PKT_CCHUNK);
 	pthread_mutex_unlock(&w->mu);
 	return sl->buf;
 }
@@ -249,6 +251,10 @@ pkt_writer_submit(struct pkt_writer *w, int fd, int part, off_t off, size_t len)
 	sl->off = off;
 	sl->hashed = sl->written = 0;
 	w->head++;
+	if (!w->tried && w->head > 1) {	/* a second chunk: worth a helper */
+		w->tried = 1;
+		w->threaded = pthread_create(&w->th, NULL, run, w) == 0;
+	}
 	if (!w->threaded) {
 		hash_slot(w, SLOT(w, w->hnext++));
 		sl->hashed = 1;
@@ -324,6 +330,8 @@ pkt_writer_free(struct pkt_writer *w)
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	for (int i = 0; i < PKT_WSLOTS; i++) {
+		if (w->s[i].buf == NULL)	/* never handed out: never held plaintext */
+			continue;
 		crypto_wipe(w->s[i].buf, PKT_CCHUNK);
 		free(w->s[i].buf);
 	}

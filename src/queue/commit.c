@@ -80,6 +80,11 @@ enqueue_order(const char *bay, const struct order *o, enum qstate st)
 /*
  * data/ID first, then the order: a crash in between leaves data no order
  * names, which recovery removes; never an order without its data.
+ * The packet's move out of tmp/ is made durable in data/ only: tmp/
+ * losing the name need not be (a name left there after a crash is a
+ * second link recovery's sweep of tmp/ removes), and the sealer no longer
+ * fsyncs tmp/ before handing it over. Four fsyncs: the packet, data/,
+ * the order, outgoing/.
  */
 int
 bay_enqueue(const char *bay, const struct order *o, enum qstate st, const char *tmp)
@@ -94,8 +99,12 @@ bay_enqueue(const char *bay, const struct order *o, enum qstate st, const char *
 		err_set("enqueue: bad order id \"%.64s\"", o->id);
 		return -1;
 	}
-	if (tmp && safe_rename(tmp, data) < 0) {
+	if (tmp && safe_rename_nosync(tmp, data) < 0) {
 		unlink(tmp);
+		return -1;
+	}
+	if (tmp && fsync_parent(data) < 0) {
+		unlink(data);	/* no order names it: never queued */
 		return -1;
 	}
 	if (enqueue_order(bay, o, st) == 0)

@@ -23,6 +23,7 @@
  */
 #include "order.h"
 #include "../crypto/crypto.h"
+#include "../util/decimal.h"
 #include "../util/log.h"
 #include "../util/mailaddr.h"
 #include "../util/safefile.h"
@@ -252,25 +253,6 @@ key_find(const char *name, size_t len)
 	return NULL;
 }
 
-/* Strict unsigned decimal: digits only, no sign, no blanks, no overflow. */
-static int
-parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (*s == 0)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		if (v > (max - (uint64_t)(*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 static char **
 text_slot(struct order *o, enum kfield f)
 {
@@ -304,7 +286,7 @@ parse_field(struct order *o, const struct key *k, const char *val, size_t vlen, 
 
 	switch (k->type) {
 	case K_VERSION:
-		if (parse_u64(val, INT_MAX, &u) < 0) {
+		if (decimal_parse(val, INT_MAX, &u) < 0) {
 			err_set("line %d: bad version \"%s\"", line, val);
 			return -1;
 		}
@@ -367,7 +349,7 @@ parse_field(struct order *o, const struct key *k, const char *val, size_t vlen, 
 		return 0;
 	}
 	case K_TIME:
-		if (parse_u64(val, INT64_MAX, &u) < 0) {
+		if (decimal_parse(val, INT64_MAX, &u) < 0) {
 			err_set("line %d: bad %s time \"%.32s\" (want Unix seconds)", line, k->name, val);
 			return -1;
 		}
@@ -379,14 +361,14 @@ parse_field(struct order *o, const struct key *k, const char *val, size_t vlen, 
 			o->next_attempt = (time_t)u;
 		return 0;
 	case K_INT:
-		if (parse_u64(val, INT_MAX, &u) < 0) {
+		if (decimal_parse(val, INT_MAX, &u) < 0) {
 			err_set("line %d: bad %s \"%.32s\"", line, k->name, val);
 			return -1;
 		}
 		o->attempts = (int)u;
 		return 0;
 	case K_SIZE:
-		if (parse_u64(val, UINT64_MAX, &u) < 0) {
+		if (decimal_parse(val, UINT64_MAX, &u) < 0) {
 			err_set("line %d: bad size \"%.32s\"", line, val);
 			return -1;
 		}
@@ -408,7 +390,7 @@ parse_field(struct order *o, const struct key *k, const char *val, size_t vlen, 
 			goto badpart;
 		memcpy(num, val, slash - val);
 		num[slash - val] = 0;
-		if (parse_u64(num, PART_MAX, &n) < 0 || parse_u64(slash + 1, PART_MAX, &m) < 0 ||
+		if (decimal_parse(num, PART_MAX, &n) < 0 || decimal_parse(slash + 1, PART_MAX, &m) < 0 ||
 		    n < 1 || n > m)
 			goto badpart;
 		o->part = (int)n;
@@ -640,7 +622,7 @@ order_export_parse(const char *line, char *hop, size_t hopsz, time_t *when)
 	const char *t = strrchr(line, ' '), *h;
 	uint64_t u;
 
-	if (t == NULL || parse_u64(t + 1, INT64_MAX, &u) < 0)
+	if (t == NULL || decimal_parse(t + 1, INT64_MAX, &u) < 0)
 		return -1;
 	for (h = t; h > line && h[-1] != ' '; h--)
 		;

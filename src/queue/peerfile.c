@@ -50,6 +50,8 @@ parse_line(struct peerfile *pf, char *key, char *val)
 		pf->updated = atoll(val);
 	else if (strcmp(key, "down-until") == 0)
 		pf->down_until = atoll(val);
+	else if (strcmp(key, "tcp-blocked-until") == 0)
+		pf->tcp_blocked_until = atoll(val);
 	else if (strcmp(key, "down-since") == 0)
 		pf->down_since = atoll(val);
 	else if (strcmp(key, "last-success") == 0)
@@ -161,6 +163,9 @@ apply(struct peerfile *pf, const struct peer_event *ev, time_t now)
 		free(pf->last_error);
 		pf->last_error = xstrdup(ev->error ? ev->error : "unknown error");
 		break;
+	case PE_TCP:
+		pf->tcp_blocked_until = ev->down_until;
+		break;
 	case PE_UP:
 	case PE_SENT:
 	case PE_RECEIVED:
@@ -205,6 +210,8 @@ format(const struct peerfile *pf)
 		    pf->failures_total);
 	if (pf->transport[0])
 		sbuf_printf(&b, "transport: %s\n", pf->transport);
+	if (pf->tcp_blocked_until)
+		sbuf_printf(&b, "tcp-blocked-until: %lld\n", (long long)pf->tcp_blocked_until);
 	if (pf->last_error) {
 		sbuf_puts(&b, "last-error: ");
 		order_text_escape(&b, pf->last_error);

@@ -6,8 +6,9 @@
  * transport), one that failed (the error in full, down until when), and
  * at the end of a connection what went through it (orders, bytes), sent
  * or received. Per-minute counts of the last hour are kept, older minutes
- * dropped. Monitoring state only: losing it loses no packet; the queue
- * never depends on it.
+ * dropped. Monitoring state, and one hint to senders (tcp-blocked-until:
+ * try UDP first, sched/peers.c): losing it loses no packet, at most one
+ * TCP connect timeout; the queue never depends on it.
  *
  *   version: 1
  *   peer: NAME
@@ -25,7 +26,9 @@
 #define PEERFILE_DIR	"peers"
 #define PEERFILE_MINUTES 60
 
-enum peer_event_kind { PE_UP, PE_DOWN, PE_SENT, PE_RECEIVED };
+/* PE_TCP: a sender learnt whether TCP to it is blocked: down_until is when
+ * to try TCP first again (0: it works) */
+enum peer_event_kind { PE_UP, PE_DOWN, PE_SENT, PE_RECEIVED, PE_TCP };
 
 struct peer_event {
 	const char *peer;
@@ -46,6 +49,7 @@ struct peerfile {
 	char peer[256];
 	int state;			/* 1 up, 0 down, -1 never reached yet */
 	time_t updated, down_until, down_since, last_success, last_failure;
+	time_t tcp_blocked_until;	/* UDP first until then (0: TCP first) */
 	int failures;			/* in a row */
 	uint64_t failures_total;
 	char transport[8];

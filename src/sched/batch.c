@@ -16,6 +16,13 @@
  * A next hop that is not known to be up gets one worker at a time (the
  * probe, see peers.c); jobs waiting for it are passed over, and the next
  * startable job within BATCH_WINDOW of the queue's head is taken instead.
+ * In a --poll pass (sc->one_pass) a next hop known down costs its orders
+ * nothing: they are parked in its peers.c entry, still in the busy set
+ * and untouched on disk, until its back-off ends (sched_parked_until says
+ * when) or it connects; then they are ready again, first in line. (The
+ * daemon still has its workers defer each of them, without a connection
+ * attempt, so that each order records why it waits.) Each kind of job has its own ready
+ * queue, and batch_next takes the kinds in turn.
  * Never forks, never moves an order.
  */
 #include "sched.h"
@@ -28,17 +35,41 @@
 #include <time.h>
 
 void
-rq_remove(struct sched *sc, struct job *j)
+jobq_add(struct jobq *q, struct job *j)
+{
+	j->next = NULL;
+	j->prev = q->tail;
+	if (q->tail)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+	q->n++;
+}
+
+void
+jobq_del(struct jobq *q, struct job *j)
 {
 	if (j->prev)
 		j->prev->next = j->next;
 	else
-		sc->rq_head = j->next;
+		q->head = j->next;
 	if (j->next)
 		j->next->prev = j->prev;
 	else
-		sc->rq_tail = j->prev;
+		q->tail = j->prev;
 	j->next = j->prev = NULL;
+	q->n--;
+}
+
+int
+sched_ready(const struct sched *sc)
+{
+	int n = 0;
+
+	for (int k = 0; k < J_NKINDS; k++)
+		n += sc->rq[k].n;
+	return n;
 }
 
 static char *
@@ -88,6 +119,7 @@ job_hop(struct sched *sc, struct job *j)
 	else {
 		j->hop = order_hop(sc->cf, &o);
 		j->size = o.size;
+		j->created = o.created;
 	}
 	order_free(&o);
 	return j->hop;
@@ -99,29 +131,33 @@ batch_is_peer(const char *hop)
 	return hop && *hop && strcmp(hop, BATCH_LOCAL) != 0;
 }
 
-/* Other ready orders for the same bay and hop, appended to j->batch. */
+/*
+ * Other ready orders for the same bay and hop, appended to j->batch; not
+ * those the hop's being down holds back (next_send parks them).
+ */
 static void
-gather(struct sched *sc, struct job *j)
+gather(struct sched *sc, struct job *j, time_t now)
 {
 	const char *hop = j->hop;
+	struct jobq *q = &sc->rq[J_SEND];
 	struct job *k, *next, **tail = &j->batch;
 	int matching = 0, want, seen = 0, n = 1;
 	uint64_t bytes = j->size;
 
-	for (k = sc->rq_head; k && seen < BATCH_WINDOW; k = k->next, seen++)
-		if (k->kind == J_SEND && strcmp(k->bay, j->bay) == 0 &&
-		    strcmp(job_hop(sc, k), hop) == 0)
+	for (k = q->head; k && seen < BATCH_WINDOW; k = k->next, seen++)
+		if (strcmp(k->bay, j->bay) == 0 && strcmp(job_hop(sc, k), hop) == 0)
 			matching++;
 	want = (matching + 1 + sc->cf->max_children - 1) / sc->cf->max_children;
 	if (want > BATCH_MAX)
 		want = BATCH_MAX;
 	seen = 0;
-	for (k = sc->rq_head; k && n < want && bytes < BATCH_BYTES && seen < BATCH_WINDOW;
+	for (k = q->head; k && n < want && bytes < BATCH_BYTES && seen < BATCH_WINDOW;
 	     k = next, seen++) {
 		next = k->next;
-		if (k->kind != J_SEND || strcmp(k->bay, j->bay) != 0 || strcmp(k->hop, hop) != 0)
+		if (strcmp(k->bay, j->bay) != 0 || strcmp(k->hop, hop) != 0 ||
+		    (sc->one_pass && batch_is_peer(hop) && peer_down(sc, hop, now, k->created)))
 			continue;
-		rq_remove(sc, k);
+		jobq_del(q, k);
 		*tail = k;
 		tail = &k->batch;
 		bytes += k->size;
@@ -129,28 +165,138 @@ gather(struct sched *sc, struct job *j)
 	}
 }
 
+/*
+ * The first send that may start: one for here, one that goes alone, or
+ * one for a next hop that may take a worker (peers.c). In a --poll pass
+ * an order whose next hop is known down is not started only to be
+ * deferred: it leaves the ready queue for the hop's
+ * parked list, untouched on disk, at the cost of reading it once, and
+ * does not count in the window.
+ */
+static struct job *
+next_send(struct sched *sc, time_t now)
+{
+	struct jobq *q = &sc->rq[J_SEND];
+	struct job *j, *next;
+	int seen = 0;
+
+	for (j = q->head; j && seen < BATCH_WINDOW; j = next) {
+		const char *hop = job_hop(sc, j);
+
+		next = j->next;
+		if (!batch_is_peer(hop))
+			return j;
+		if (sc->one_pass && peer_down(sc, hop, now, j->created)) {
+			jobq_del(q, j);
+			jobq_add(&peer_state(sc, hop)->parked, j);
+			continue;
+		}
+		if (peer_may_start(sc, hop, now))
+			return j;
+		seen++;
+	}
+	return NULL;
+}
+
+struct unpark {
+	struct sched *sc;
+	time_t now;
+};
+
+/*
+ * A next hop whose back-off ended, or that connected since: its parked
+ * orders go back to the head of the send queue, in the order they came.
+ */
+static void
+unpark(void *arg, const char *name, void *v)
+{
+	struct unpark *u = arg;
+	struct peerstate *p = v;
+	struct jobq *q = &u->sc->rq[J_SEND];
+
+	if (p->parked.n == 0 || (p->down_until && u->now < p->down_until))
+		return;
+	p->parked.tail->next = q->head;
+	if (q->head)
+		q->head->prev = p->parked.tail;
+	else
+		q->tail = p->parked.tail;
+	q->head = p->parked.head;
+	q->n += p->parked.n;
+	memset(&p->parked, 0, sizeof(p->parked));
+}
+
+/*
+ * Round robin over the kinds of job that have work, starting after the
+ * kind served last (Postfix's qmgr takes its in-memory queues in turn):
+ * thousands of drops picked up never hold back a send, a join or an
+ * import more than one turn.
+ */
 struct job *
 batch_next(struct sched *sc, time_t now)
 {
-	struct job *j;
-	int seen = 0;
+	struct unpark u = {sc, now};
+	struct job *j = NULL;
+	int k = 0;
 
-	for (j = sc->rq_head; j && seen < BATCH_WINDOW; j = j->next, seen++) {
-		const char *hop;
-
-		if (j->kind != J_SEND)
-			break;
-		hop = job_hop(sc, j);
-		if (!batch_is_peer(hop) || peer_may_start(sc, hop, now))
-			break;
+	if (sc->peers)
+		htab_walk(sc->peers, unpark, &u);
+	for (int i = 0; i < J_NKINDS && j == NULL; i++) {
+		k = (sc->rq_turn + i) % J_NKINDS;
+		if (sc->rq[k].head)
+			j = k == J_SEND ? next_send(sc, now) : sc->rq[k].head;
 	}
-	if (j == NULL || seen == BATCH_WINDOW)
+	if (j == NULL)
 		return NULL;
-	rq_remove(sc, j);
-	if (j->kind == J_SEND && *j->hop) {
-		gather(sc, j);
+	sc->rq_turn = (k + 1) % J_NKINDS;
+	jobq_del(&sc->rq[k], j);
+	if (k == J_SEND && *j->hop) {
+		gather(sc, j, now);
 		if (batch_is_peer(j->hop))
 			peer_started(sc, j->hop);
 	}
 	return j;
+}
+
+struct parked {
+	time_t until;
+	int n;
+	void (*fn)(void *arg, const char *hop, const struct peerstate *p);
+	void *arg;
+};
+
+static void
+parked_one(void *arg, const char *name, void *v)
+{
+	struct parked *w = arg;
+	struct peerstate *p = v;
+
+	if (p->parked.n == 0)
+		return;
+	w->n += p->parked.n;
+	if (w->until == 0 || p->down_until < w->until)
+		w->until = p->down_until;
+	if (w->fn)
+		w->fn(w->arg, name, p);
+}
+
+time_t
+sched_parked_until(struct sched *sc)
+{
+	struct parked w = {0};
+
+	if (sc->peers)
+		htab_walk(sc->peers, parked_one, &w);
+	return w.until;
+}
+
+int
+sched_parked(struct sched *sc, void (*fn)(void *arg, const char *hop, const struct peerstate *p),
+	     void *arg)
+{
+	struct parked w = {0, 0, fn, arg};
+
+	if (sc->peers)
+		htab_walk(sc->peers, parked_one, &w);
+	return w.n;
 }

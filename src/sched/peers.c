@@ -10,7 +10,9 @@
  * gets one of its own (so that a peer brought back up is used for what is
  * submitted next, without waiting out the back-off; a failure moves the
  * mark forward again). Both times are in seconds, and an order of the same
- * second as the failure counts as newer. A connection that works clears it. While a peer is
+ * second as the failure counts as newer; in a `shipd --poll` pass
+ * (sc->one_pass) none is newer: nothing is submitted during the pass, so a
+ * next hop is tried once per pass. A connection that works clears it. While a peer is
  * not known to be up (at start, or when its back-off ran out) only one
  * worker at a time may try it: the probe. peer_note() publishes what the
  * workers learn to SPOOL/peers/ (queue/peerfile.h) for `shipctl peers`.
@@ -19,8 +21,18 @@
  * a worker's own failures update its copy (so the rest of its batch is not
  * tried) and are reported to the master over the status pipe. Memory only:
  * a restart, or the next `shipd --poll`, starts afresh. Never touches the
- * queue itself. Times are given by the caller (the module tests play
- * with them).
+ * queue itself. In a --poll pass the master parks ready orders of a down
+ * peer in its entry (batch.c); the jobs themselves belong to the busy set.
+ *
+ * One thing is remembered in SPOOL/peers/ instead, across workers, polls
+ * and restarts: a peer whose TCP connect timed out (a firewall dropping
+ * it silently) while UDP then worked. Connections to it try UDP first
+ * for TCP_BLOCKED_SECS (logged once, when it starts); the first one after
+ * that tries TCP first again (the probe: one connect timeout per period
+ * at most, instead of one per connection), and a connection over TCP
+ * forgets it at once (logged).
+ *
+ * Times are given by the caller (the module tests play with them).
  */
 #include "sched.h"
 #include "../queue/peerfile.h"
@@ -56,7 +68,8 @@ peer_down(struct sched *sc, const char *name, time_t now, time_t created)
 {
 	struct peerstate *p = peer_state(sc, name);
 
-	return p && p->down_until && now < p->down_until && created < p->failed_at;
+	return p && p->down_until && now < p->down_until &&
+	       (created < p->failed_at || sc->one_pass);
 }
 
 void
@@ -112,6 +125,27 @@ peer_may_start(struct sched *sc, const char *name, time_t now)
 	return p->running == 0;
 }
 
+static void
+retry_one(void *arg, const char *name, void *v)
+{
+	struct peerstate *p = v;
+
+	p->down_until = 0;	/* failures stay: a new failure backs off longer */
+}
+
+/*
+ * An administrator's poll (`shipd --poll` beside a running daemon): what
+ * is known down is tried again now, by one worker per next hop, and the
+ * rest of its orders follow if it connects (like Postfix's flush, which
+ * forgets dead destinations).
+ */
+void
+peer_retry_all(struct sched *sc)
+{
+	if (sc->peers)
+		htab_walk(sc->peers, retry_one, NULL);
+}
+
 void
 peer_started(struct sched *sc, const char *name)
 {
@@ -141,6 +175,46 @@ peer_note(struct sched *sc, const char *name, enum peer_event_kind kind,
 				.error = why, .orders = orders, .bytes = bytes,
 				.down_until = p ? p->down_until : 0};
 
+	if (peerfile_note(sc->cf->spool, &ev) < 0)
+		msg_warnx("next hop %s: %s", name, err_get());
+}
+
+static time_t
+tcp_blocked_until(struct sched *sc, const char *name)
+{
+	struct peerfile pf;
+	time_t t = 0;
+
+	if (peerfile_read(sc->cf->spool, name, &pf) == 0)
+		t = pf.tcp_blocked_until;
+	peerfile_free(&pf);
+	return t;
+}
+
+int
+peer_udp_first(struct sched *sc, const char *name, time_t now)
+{
+	return tcp_blocked_until(sc, name) > now;
+}
+
+/* A connection to name was made over proto (after a TCP connect timeout?). */
+void
+peer_transport(struct sched *sc, const char *name, const char *proto, int tcp_timed_out,
+	       time_t now)
+{
+	time_t until = tcp_blocked_until(sc, name);
+	struct peer_event ev = {.peer = name, .kind = PE_TCP};
+
+	if (strcmp(proto, "udp") == 0 && tcp_timed_out) {
+		ev.down_until = now + TCP_BLOCKED_SECS;
+		if (until <= now)
+			msg_info("next hop %s: tcp connect timed out but udp works: udp first for "
+				 "%d s, then tcp is tried again", name, TCP_BLOCKED_SECS);
+	} else if (strcmp(proto, "tcp") == 0 && until) {
+		ev.down_until = 0;
+		msg_info("next hop %s: tcp works again: tcp first", name);
+	} else
+		return;
 	if (peerfile_note(sc->cf->spool, &ev) < 0)
 		msg_warnx("next hop %s: %s", name, err_get());
 }

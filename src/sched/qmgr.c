@@ -3,7 +3,9 @@
  * (deferred/ whose mtime has passed, or whose order expired), joinable
  * (joining/ groups with every part, or whose group was delivered already)
  * and picked up (drop/DEST/ files), and queues one job per order (batch.c
- * groups them for the workers). The busy set makes sure an order is
+ * groups them for the workers). Each kind of job has its own ready queue
+ * (batch.c takes them in turn, so that a burst of drops never starves
+ * sends, joins or imports). The busy set makes sure an order is
  * queued or worked on once at a time; the claim in the worker (commit.h)
  * makes sure two processes (say, the daemon and a cron poll) never send
  * it twice.
@@ -70,10 +72,11 @@ free_peer(void *p)
 void
 sched_free(struct sched *sc)
 {
+	/* every job, ready, parked or running, is in the busy set */
 	htab_free(sc->busy, free_job);
 	htab_free(sc->peers, free_peer);
 	sc->busy = sc->peers = NULL;
-	sc->rq_head = sc->rq_tail = NULL;
+	memset(sc->rq, 0, sizeof(sc->rq));
 }
 
 static char *
@@ -117,12 +120,9 @@ qmgr_enqueue_from(struct sched *sc, enum job_kind kind, const char *bay, const c
 	j->from = from;
 	j->statfd = -1;
 	htab_put(sc->busy, key, j);
-	j->prev = sc->rq_tail;
-	if (sc->rq_tail)
-		sc->rq_tail->next = j;
-	else
-		sc->rq_head = j;
-	sc->rq_tail = j;
+	if (kind < 0 || kind >= J_NKINDS)
+		msg_panic("qmgr_enqueue: unknown job kind %d", kind);
+	jobq_add(&sc->rq[kind], j);
 }
 
 static int

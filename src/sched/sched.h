@@ -22,7 +22,8 @@
 #include "../util/htab.h"
 #include "../util/mem.h"
 
-enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE, J_TRUST, J_IMPORT, J_SUBMIT };	/* J_IMPORT: bay and id are the directory */
+enum job_kind { J_SEND, J_PICKUP, J_JOIN, J_RECEIVE, J_TRUST, J_IMPORT, J_SUBMIT,
+		J_NKINDS };	/* J_IMPORT: bay and id are the directory */
 
 struct job {
 	enum job_kind kind;
@@ -31,16 +32,18 @@ struct job {
 	char *key;			/* kind:bay/id: the busy-set key */
 	pid_t pid;
 	time_t started;
-	struct job *next, *prev;	/* ready queue links */
+	struct job *next, *prev;	/* ready queue (or parked list) links */
 	enum qstate from;		/* J_SEND: where the worker claims it (outgoing, deferred) */
 	/* J_SEND: where it goes, read from the order when first needed */
 	char *hop;			/* single next hop, BATCH_LOCAL, or "" (alone) */
 	uint64_t size;
+	time_t created;			/* the order's creation (peer_down) */
 	struct job *batch;		/* more orders the same worker sends, in order */
 	int statfd;			/* read end of the worker's status pipe, or -1 */
 	int connfd;			/* J_SUBMIT: the submitter's connection */
 	struct sbuf status;		/* partial status line */
 	int nfailed;			/* orders the worker deferred */
+	int skipped;			/* the worker left it unclaimed: its hop is down */
 };
 
 /*
@@ -53,6 +56,12 @@ struct job {
 #define BATCH_WINDOW	1024		/* ready jobs looked at per dispatch */
 #define BATCH_LOCAL	"@local"	/* hop key of orders delivered here only */
 
+/* A list of jobs: a ready queue, or the orders parked for a down hop. */
+struct jobq {
+	struct job *head, *tail;
+	int n;
+};
+
 /* What is remembered of a next hop (peers.c). */
 struct peerstate {
 	time_t down_until;		/* 0: not known to be down */
@@ -62,13 +71,17 @@ struct peerstate {
 	int up;				/* a connection worked since the last failure */
 	int running;			/* workers with a batch for it */
 	char *why;			/* the last connection failure */
+	struct jobq parked;		/* ready orders held back while it is down */
 };
 
 struct sched {
 	const struct config *cf;	/* the running configuration (reload replaces it) */
 	const char *only_class;		/* shipping_server -sclass, or NULL for all */
 	int quiet;			/* a worker's copy: the master logs next hops */
-	struct job *rq_head, *rq_tail;	/* ready queue */
+	struct jobq rq[J_NKINDS];	/* a ready queue per job kind, taken in turn */
+	int rq_turn;			/* the kind batch_next looks at first */
+	int one_pass;			/* shipd --poll: every order predates a failure,
+					 * and a down hop's orders are parked */
 	struct htab *busy;		/* key -> job: queued or running */
 	struct htab *peers;		/* next hop name -> struct peerstate */
 	time_t next_due;		/* earliest deferred retry, 0 = none */
@@ -101,11 +114,23 @@ void qmgr_due(struct sched *sc);
 void qmgr_purge(struct sched *sc);
 void job_free(struct job *j);
 
-/* batch.c: the next job to start (its batch gathered), or NULL. */
+/*
+ * batch.c: the next job to start (its batch gathered), or NULL; the kinds
+ * that have ready jobs take turns. In a --poll pass (one_pass), orders
+ * for a next hop known down are parked with it (not started) until its
+ * back-off ends or it connects.
+ */
 struct job *batch_next(struct sched *sc, time_t now);
 const char *job_hop(struct sched *sc, struct job *j);
 int batch_is_peer(const char *hop);	/* a next hop, not local or alone */
-void rq_remove(struct sched *sc, struct job *j);
+void jobq_add(struct jobq *q, struct job *j);
+void jobq_del(struct jobq *q, struct job *j);
+int sched_ready(const struct sched *sc);	/* jobs in the ready queues */
+/* The earliest end of a back-off that holds parked orders, 0 = none. */
+time_t sched_parked_until(struct sched *sc);
+/* Parked orders per next hop, for fn; returns their total. */
+int sched_parked(struct sched *sc, void (*fn)(void *arg, const char *hop,
+					       const struct peerstate *p), void *arg);
 
 /* peers.c: the memory of next hops (see there). */
 struct peerstate *peer_state(struct sched *sc, const char *name);	/* NULL if never seen */
@@ -114,8 +139,15 @@ int peer_down(struct sched *sc, const char *name, time_t now, time_t created);
 void peer_failed(struct sched *sc, const char *name, const char *why, time_t now);
 void peer_connected(struct sched *sc, const char *name, time_t now);
 int peer_may_start(struct sched *sc, const char *name, time_t now);	/* may a worker start */
+/* A poll request: every next hop known down may be tried again (one probe). */
+void peer_retry_all(struct sched *sc);
 void peer_started(struct sched *sc, const char *name);	/* a worker took a batch for it */
 void peer_stopped(struct sched *sc, const char *name);	/* that worker exited */
+/* TCP that a firewall drops: UDP first until a probe (peers.c, TCP_BLOCKED_SECS). */
+#define TCP_BLOCKED_SECS	600
+int peer_udp_first(struct sched *sc, const char *name, time_t now);
+void peer_transport(struct sched *sc, const char *name, const char *proto, int tcp_timed_out,
+		    time_t now);
 /* Publish what a worker learnt of a next hop to SPOOL/peers/ (monitoring). */
 void peer_note(struct sched *sc, const char *name, enum peer_event_kind kind,
 	       const char *transport, const char *why, int orders, uint64_t bytes);

@@ -12,6 +12,7 @@
  */
 #include "shipctl.h"
 #include "queue.h"
+#include "../queue/peerfile.h"
 #include "../util/log.h"
 
 #include <stdio.h>
@@ -31,6 +32,53 @@ usage(void)
 	fprintf(stderr, "usage: shipctl ls [--class C] [--state S] [--json] [--long|--short]\n"
 		"       shipctl ls --done [--json|--short]\n");
 	return EX_USAGE;
+}
+
+/*
+ * A --poll pass leaves the orders of a next hop known down as they are
+ * (sched/batch.c): one that carries no error of its own says why it waits,
+ * from SPOOL/peers/ (peerfile.h). Each peer's file is read once per listing.
+ */
+#define HOPS_SEEN	32
+static char *
+hop_down_why(const struct qentry *e, time_t now)
+{
+	static struct { char name[256]; int down; time_t until; char *why; } seen[HOPS_SEEN];
+	static int nseen;
+	const char *nh = NULL;
+	struct peerfile pf;
+	char at[16];
+	struct tm tm;
+	int i;
+
+	if (!e->ok || (e->st != Q_OUTGOING && e->st != Q_DEFERRED) || e->o.dests.n == 0)
+		return NULL;
+	for (int k = 0; k < e->o.dests.n; k++) {
+		const char *h = config_next_hop(e->cf, e->o.dests.v[k]);
+
+		if (strcmp(e->o.dests.v[k], e->cf->node) == 0 || h == NULL || (nh && strcmp(nh, h) != 0))
+			return NULL;	/* here, several hops, or no route: the worker says */
+		nh = h;
+	}
+	for (i = 0; i < nseen && strcmp(seen[i].name, nh) != 0; i++)
+		;
+	if (i == nseen) {
+		if (nseen == HOPS_SEEN)
+			return NULL;
+		snprintf(seen[i].name, sizeof(seen[i].name), "%s", nh);
+		if (peerfile_read(e->cf->spool, nh, &pf) == 0) {
+			seen[i].down = pf.state == 0;
+			seen[i].until = pf.down_until;
+			seen[i].why = pf.last_error ? xstrdup(pf.last_error) : NULL;
+			peerfile_free(&pf);
+		}
+		nseen++;
+	}
+	if (!seen[i].down || seen[i].until <= now)
+		return NULL;
+	strftime(at, sizeof(at), "%H:%M:%S", localtime_r(&seen[i].until, &tm));
+	return xasprintf("waiting: next hop %s down until %s: %s", nh, at,
+			 seen[i].why ? seen[i].why : "unreachable");
 }
 
 /* The row's cells (each malloc'd). */
@@ -82,8 +130,14 @@ row(const struct qentry *e, time_t now, char *cell[NCOLS])
 			cell[COL_NEXT] = xasprintf("in %s", fmt_dur(next - now, d, sizeof(d)));
 	} else
 		cell[COL_NEXT] = xstrdup("-");
-	cell[COL_ERR] = xstrdup(qe_error(e) ? fmt_safe(qe_error(e), sizeof(buf) - 1, buf, sizeof(buf))
-				    : "-");
+	if (qe_error(e))
+		cell[COL_ERR] = xstrdup(fmt_safe(qe_error(e), sizeof(buf) - 1, buf, sizeof(buf)));
+	else {
+		char *w = hop_down_why(e, now);
+
+		cell[COL_ERR] = xstrdup(w ? fmt_safe(w, sizeof(buf) - 1, buf, sizeof(buf)) : "-");
+		free(w);
+	}
 }
 
 static void

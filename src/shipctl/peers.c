@@ -176,6 +176,11 @@ print_json(const struct config *cf, const struct peerrow *r, int n, time_t now)
 		sbuf_printf(&b, ",\"failures_in_a_row\":%d,\"failures_total\":%llu,\"transport\":",
 			    pf->failures, (unsigned long long)pf->failures_total);
 		json_str(&b, pf->transport[0] ? pf->transport : NULL);
+		sbuf_puts(&b, ",\"tcp_blocked_until\":");
+		if (pf->tcp_blocked_until > now)
+			sbuf_printf(&b, "%lld", (long long)pf->tcp_blocked_until);
+		else
+			sbuf_puts(&b, "null");
 		sbuf_printf(&b, ",\"waiting_orders\":%ld,\"waiting_bytes\":%llu,"
 			    "\"last_hour\":{\"sent_orders\":%llu,\"sent_bytes\":%llu,"
 			    "\"received_orders\":%llu,\"received_bytes\":%llu},"

@@ -343,7 +343,8 @@ control_announce(void)
 
 		if (p == NULL || (!changed && trust_node_key(S->cf, S->keys, to.v[i], &pk) != TK_NONE))
 			continue;
-		if ((h = hop_connect(S->cf, S->keys, p, S->cf->io_timeout)) == NULL) {
+		if ((h = hop_connect_via(S->cf, S->keys, p, S->cf->io_timeout,
+					 peer_udp_first(&S->sched, to.v[i], time(NULL)))) == NULL) {
 			msg_info("announce: %s (%s port %d) not reached: %s; it learns this node's "
 				 "certificate when they next connect", to.v[i], p->host, p->port,
 				 err_get());

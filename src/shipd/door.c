@@ -18,7 +18,11 @@
  * a time: "H" (a HELLO named a peer of ours; no answer), then "A NAME"
  * (authenticated) answered 'G' (a receiver slot is yours) or 'B' (all
  * MAX-RECEIVERS are taken: answer the peer's offers with a temporary
- * "busy" refusal, so it defers them without marking this node down).
+ * "busy" refusal, so it tries again shortly without marking this node
+ * down), and, when a slot holder's peer has said BYE, "D" (done: its
+ * slot is free at once; the process, which only closes, is not counted
+ * at the door either, so that a sender's next connection does not find
+ * its own last one still holding the slot).
  *
  * door_* run in the master, door_tell/door_ask in the worker. Never reads
  * a network byte; never evicts a worker that holds a slot (it may be in
@@ -46,6 +50,7 @@ enum stage {
 	DS_BUSY,	/* authenticated, told busy: refusing offers until it leaves */
 	DS_KNOWN,	/* its HELLO named a peer of ours */
 	DS_IN,		/* authenticated, holds one of MAX-RECEIVERS */
+	DS_DONE,	/* was DS_IN, its peer said BYE: closing, holds nothing */
 };
 
 struct conn {
@@ -91,7 +96,7 @@ door_source(const struct sockaddr *sa, char *buf, size_t size)
 static int
 at_door(const struct conn *c)
 {
-	return !c->evicted && c->stage != DS_IN;
+	return !c->evicted && c->stage != DS_IN && c->stage != DS_DONE;
 }
 
 /*
@@ -284,8 +289,14 @@ door_input(struct door *d, const struct config *cf, int fd, struct door_event *e
 		if (c->stage == DS_DOOR)
 			c->stage = DS_KNOWN;
 		return 0;
+	case 'D':
+		if (c->stage == DS_IN) {
+			c->stage = DS_DONE;
+			d->nin--;
+		}
+		return 0;
 	case 'A':
-		if (c->evicted || c->stage == DS_IN || c->stage == DS_BUSY)
+		if (c->evicted || c->stage >= DS_IN || c->stage == DS_BUSY)
 			return 0;
 		if (d->nin < cf->max_receivers) {
 			c->stage = DS_IN;

@@ -198,6 +198,7 @@ master_fork(struct job *j)
  *   U HOP      it connected to next hop HOP
  *   X HOP WHY  it could not connect to HOP
  *   F ID       it deferred ID (a failed attempt, for --poll's status)
+ *   S ID       it left ID unclaimed, its next hop down: queued again (parked)
  */
 void
 master_status_line(struct job *j, const char *line)
@@ -219,6 +220,11 @@ master_status_line(struct job *j, const char *line)
 		break;
 	case 'F':
 		j->nfailed++;
+		break;
+	case 'S':
+		for (struct job *k = j; k; k = k->batch)
+			if (strcmp(k->id, arg) == 0)
+				k->skipped = 1;
 		break;
 	default:
 		msg_warnx("send worker %ld: unknown status line \"%.40s\"", (long)j->pid, line);
@@ -286,7 +292,7 @@ idle_trim(void)
 {
 	static int busy;
 
-	if (S->sched.rq_head || htab_count(S->kids) || htab_count(S->sched.busy)) {
+	if (sched_ready(&S->sched) || htab_count(S->kids) || htab_count(S->sched.busy)) {
 		busy = 1;
 		return;
 	}
@@ -295,13 +301,16 @@ idle_trim(void)
 	busy = 0;
 }
 
-/* Start ready jobs while the pool has room. */
+/*
+ * Start ready jobs while the pool has room (batch_next also gives back
+ * the orders parked for a next hop whose back-off ended).
+ */
 void
 master_dispatch(void)
 {
 	struct job *j, *k;
 
-	while (!S->stopping && S->sched.rq_head && S->nsenders < S->cf->max_children &&
+	while (!S->stopping && S->nsenders < S->cf->max_children &&
 	       (j = batch_next(&S->sched, time(NULL))) != NULL) {
 		if (master_fork(j) < 0) {
 			if (batch_is_peer(j->hop))
@@ -361,7 +370,7 @@ send_exited(struct job *j, int status)
 		peer_stopped(&S->sched, j->hop);
 	for (k = j; k; k = next) {
 		next = k->batch;
-		if (!S->stopping) {
+		if (!S->stopping && !k->skipped) {
 			/* deferred by the worker: its mtime is the next attempt */
 			if (bay_path(p, sizeof(p), k->bay, Q_DEFERRED, k->id) == 0 &&
 			    stat(p, &st) == 0) {
@@ -372,6 +381,9 @@ send_exited(struct job *j, int status)
 				strv_add(&again, k->id);	/* not reached */
 		}
 		htab_del(S->sched.busy, k->key);
+		/* left as it was, its next hop down: parked with it (batch.c) */
+		if (k->skipped && !S->stopping)
+			qmgr_enqueue_from(&S->sched, J_SEND, k->bay, k->id, k->from);
 		if (k != j)
 			job_free(k);
 	}
@@ -637,6 +649,9 @@ arm_timer(void)
 
 	if (S->sched.next_due && S->sched.next_due < when)
 		when = S->sched.next_due;
+	/* past: released by the next dispatch (a worker's exit, if the pool is full) */
+	if (sched_parked_until(&S->sched) > now && sched_parked_until(&S->sched) < when)
+		when = sched_parked_until(&S->sched);
 	if (S->sweep_at && S->sweep_at < when)
 		when = S->sweep_at;
 	if (door_due(S->door, S->cf) >= 0 && now + door_due(S->door, S->cf) < when)
@@ -776,6 +791,7 @@ handle_signal(void)
 			break;
 		case SIGUSR1:	/* `shipd --poll` while we run (lock.c) */
 			msg_info("poll requested: trying everything in every bay now");
+			peer_retry_all(&S->sched);	/* next hops known down too, once */
 			qmgr_scan_all(&S->sched, 1);
 			qmgr_purge(&S->sched);
 			break;
@@ -831,6 +847,18 @@ setup(void)
 	}
 }
 
+/*
+ * The end of a --poll pass: orders for a next hop that failed in it were
+ * not tried again (one connection attempt per hop and pass); they stay
+ * queued as they were, and count as failed attempts for the exit status.
+ */
+static void
+poll_parked(void *arg, const char *hop, const struct peerstate *p)
+{
+	msg_warnx("next hop %s down: %d order%s for it not tried in this pass, left queued: %s",
+		  hop, p->parked.n, p->parked.n == 1 ? "" : "s", p->why ? p->why : "unreachable");
+}
+
 int
 master_run(void)
 {
@@ -838,6 +866,7 @@ master_run(void)
 	char range[32] = "ephemeral";
 
 	setup();
+	S->sched.one_pass = S->poll_mode;	/* a hop is tried once per pass */
 	S->kpfd = keyproc_start(child_setup);	/* before any worker: they ask it */
 	ep_add(S->kpfd);
 	if (S->cf->min_port)
@@ -857,7 +886,7 @@ master_run(void)
 	for (;;) {
 		int n;
 
-		if (S->poll_mode && S->sched.rq_head == NULL && htab_count(S->kids) == 0)
+		if (S->poll_mode && sched_ready(&S->sched) == 0 && htab_count(S->kids) == 0)
 			break;
 		if (S->stopping)
 			break;
@@ -910,12 +939,19 @@ master_run(void)
 	ep_del(S->tcpfd);
 	stop_children();
 	if (S->poll_mode) {
-		msg_info("poll done: %d attempt%s failed", S->failures, S->failures == 1 ? "" : "s");
-		if (S->failures && !log_to_stderr())
-			fprintf(stderr, "shipd: poll done: %d attempt%s failed; exit 75, "
+		int left = sched_parked(&S->sched, poll_parked, NULL);
+		char more[64] = "";
+
+		if (left)
+			snprintf(more, sizeof(more), ", %d order%s left for a next hop down", left,
+				 left == 1 ? "" : "s");
+		msg_info("poll done: %d attempt%s failed%s", S->failures,
+			 S->failures == 1 ? "" : "s", more);
+		if ((S->failures || left) && !log_to_stderr())
+			fprintf(stderr, "shipd: poll done: %d attempt%s failed%s; exit 75, "
 				"try again later (see the log)\n", S->failures,
-				S->failures == 1 ? "" : "s");
-		return S->failures ? 75 : 0;
+				S->failures == 1 ? "" : "s", more);
+		return S->failures || left ? 75 : 0;
 	}
 	msg_info("stopped");
 	return 0;

@@ -112,6 +112,7 @@ struct rorder {
 	int fd;
 	struct pkt_verifier *v;
 	uint64_t off, got;		/* where this attempt started; bytes in */
+	off_t wb;			/* where writeback was last started */
 };
 
 static int
@@ -195,6 +196,7 @@ on_body(void *arg, void *ctx, uint64_t off, const uint8_t *p, size_t n, char *wh
 		return refused(rc, XF_TEMPFAIL, r->o.id, reason, why, whylen);
 	}
 	r->got += n;
+	writeback_start(r->fd, &r->wb, (off_t)r->got);
 	sandbox_test_hook("receiver-data");	/* test builds: a forbidden call */
 	return r->got == r->o.size ? complete(rc, r, why, whylen) : 0;
 }
@@ -256,6 +258,7 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 		goto out;
 	}
 	r->got = r->off;
+	r->wb = (off_t)r->off;
 	*offset = r->off;
 	*size = r->o.size;
 	if (m->flags & XF_INLINE) {
@@ -376,6 +379,9 @@ serve(struct hop *h)
 			 "group commits, %lu already here, %lu refused, %lu deferred", rc.peer,
 			 hop_remote(h), hop_proto(h), st.offers, st.inline_offers, st.acked,
 			 st.commits, st.have, st.refused, st.tempfail);
+	/* everything it took is committed and answered: the slot is free for
+	 * the next hop now, not when this process has been reaped (door.c) */
+	door_tell(S->statfd, "D");
 	if (recv_orders)
 		peer_note(&S->sched, rc.peer, PE_RECEIVED, hop_proto(h), NULL, recv_orders,
 			  recv_bytes);
@@ -396,7 +402,7 @@ busy(struct hop *h)
 	struct xmsg m;
 	char why[128];
 
-	snprintf(why, sizeof(why), "busy: all %d receivers are taken; try again later",
+	snprintf(why, sizeof(why), XF_BUSY_REASON " all %d receivers are taken; try again later",
 		 S->cf->max_receivers);
 	while (xmsg_recv(h, buf, &m, S->cf->handshake_timeout) == 1 && m.type == XF_OFFER)
 		if (xmsg_send_reason(h, XF_TEMPFAIL, m.slot, why) < 0)

@@ -18,18 +18,32 @@
  * A next hop that could not be reached is down (peers.c) for the rest of
  * the batch and, once the master hears it on the status pipe, for every
  * worker until its back-off ends: its orders are deferred with its last
- * error and no new connection attempt. One that answered "busy" at the
- * door is up: its orders are deferred, it is not marked down. A
+ * error and no new connection attempt (in a --poll pass what is left of
+ * the batch for it is not claimed at all but handed back: sender_run). A
  * connection that broke mid-window leaves every unanswered order the
  * worker's: each is offered once more on a new connection (the receiver
  * resumes it), and deferred when that fails too; none is lost, none
- * moves custody without its ACK.
+ * moves custody without its ACK. Connections go UDP first to a peer whose
+ * TCP is known to be dropped (peers.c remembers it).
+ *
+ * A next hop that answers "busy" (xfer.h: all its MAX-RECEIVERS taken; it
+ * answers every slot of that connection so) is up: the worker lets the
+ * window drain, says BYE, waits a short jittered pause (growing from
+ * 0.125-0.25 s to 2-BUSY_PAUSE_MAX s) and offers every order told busy
+ * again, in their order, over one new connection (retry_busy); a "busy"
+ * for one packet on a connection that took others (another transfer of
+ * it still running there) is retried so on the same connection. An order
+ * told busy BUSY_TRIES times is put back in deferred/ for
+ * BUSY_DEFER..2*BUSY_DEFER seconds, not counted as a failed attempt (no
+ * RETRY-MIN back-off), and so is every order of the batch for that hop
+ * after it, without a connection; the hop is never marked down for it.
  */
 #include "shipd.h"
 #include "../global/dirhop.h"
 #include "../packet/packet.h"
 #include "../queue/progress.h"
 #include "../wire/wire.h"
+#include "../wire/xfer.h"
 #include "../wire/xfer_engine.h"
 #include "../util/clock.h"
 #include "../util/log.h"
@@ -48,7 +62,22 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { HOP_OK = 0, HOP_TEMP = 1, HOP_PERM = 2 };
+enum { HOP_OK = 0, HOP_TEMP = 1, HOP_PERM = 2, HOP_BUSY = 3 };
+
+#define BUSY_TRIES	8	/* busy answers per order before it is put back */
+#define BUSY_PAUSE_MAX	4.0	/* seconds, the longest pause between two tries */
+#define BUSY_DEFER	10	/* seconds: put back for 1 to 2 times this */
+
+/* A number in [lo, 2*lo), different in every worker (they fork from one seed). */
+static double
+jitter(double lo)
+{
+	static unsigned seed;
+
+	if (seed == 0)
+		seed = (unsigned)getpid() ^ (unsigned)(now_mono() * 1e6);
+	return lo + lo * (rand_r(&seed) / ((double)RAND_MAX + 1));
+}
 
 /* A line on the status pipe to the master (see master_status_line). */
 void
@@ -81,7 +110,7 @@ struct flight {
 	struct claim c;
 	struct order o;
 	struct strv hops_done, turned, forwarded;
-	struct sbuf errs, turn_why;
+	struct sbuf errs, turn_why, busy_why;
 	int waiting;			/* our own copy waits for sibling parts */
 	int home;			/* a returning order on its way to the origin */
 	/* the send in the window */
@@ -97,7 +126,8 @@ struct flight {
 	struct progress *pr;
 	int answered, answer;		/* the answer came: XF_ACK ... or XS_LOST */
 	char *why;
-	struct flight *next;		/* the list of answered ones */
+	int busy;			/* "busy" answers to this send so far */
+	struct flight *next;		/* the list of answered ones, or of busy ones */
 };
 
 /* The connection kept open from one order of the batch to the next. */
@@ -106,11 +136,15 @@ static struct xsend *xs;
 static char *cur_nh;
 static int cur_offers;
 static struct strv failed_here;		/* next hops this worker could not reach */
-static struct strv busy_here;		/* next hops that said they were busy */
+static struct strv busy_here;		/* next hops still busy after BUSY_TRIES */
+static int cur_busy;			/* cur answered "busy": offer nothing more on it */
+static int cur_took;			/* cur answered an offer otherwise: it has a slot */
 static uint64_t cur_bytes;		/* sent over cur (for queue/peerfile.h) */
 static int cur_sent;
 static struct flight *answered;		/* answers to act upon, oldest first */
 static struct flight **answered_tail = &answered;
+static struct flight *busy_q;		/* told busy, to offer again (retry_busy) */
+static struct flight **busy_tail = &busy_q;
 static int in_window;			/* orders with a send open */
 
 /* One line per connection, so that an operator sees how orders share them. */
@@ -129,6 +163,7 @@ hop_drop(int bye)
 	}
 	cur = NULL;
 	xs = NULL;
+	cur_busy = cur_took = 0;
 	cur_offers = cur_sent = 0;
 	cur_bytes = 0;
 	free(cur_nh);
@@ -139,9 +174,6 @@ static void on_answer(void *arg, void *ctx, int type, const char *why);
 static void on_progress(void *arg, void *ctx, uint64_t off, uint64_t size);
 static void on_accept(void *arg, void *ctx, uint64_t off, uint64_t size);
 
-/* Tries to connect this many times, a second apart, to a hop that is busy. */
-#define BUSY_TRIES	3
-
 static struct hop *
 hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 {
@@ -149,14 +181,14 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 	struct peerstate *ps;
 	char until[32];
 
-	if (cur && strcmp(cur_nh, nh) == 0 && !xsend_broken(xs))
+	if (cur && strcmp(cur_nh, nh) == 0 && !xsend_broken(xs) && !cur_busy)
 		return cur;
-	/* another next hop: what is open on this one is answered first */
+	/* another next hop (or a busy one): what is open on it is answered first */
 	while (cur && xsend_open(xs) > 0 && xsend_pump(xs, 1000) == 0)
 		;
-	hop_drop(1);
+	hop_drop(1);	/* BYE: a busy receiver's worker leaves at once */
 	if (strv_has(&busy_here, nh)) {
-		*why = xasprintf("%s is busy (all its receivers taken)", nh);
+		*why = xasprintf("%s busy: no receiver free after %d tries", nh, BUSY_TRIES);
 		return NULL;
 	}
 	if ((strv_has(&failed_here, nh) || peer_down(&S->sched, nh, time(NULL), created)) &&
@@ -167,15 +199,9 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 		*why = xasprintf("%s (next hop down: not tried again before %s)", ps->why, until);
 		return NULL;
 	}
-	for (int i = 0; (cur = hop_connect(S->cf, S->keys, p, S->cf->io_timeout)) == NULL &&
-	     hop_connect_busy() && i + 1 < BUSY_TRIES; i++)
-		sleep(1);
-	if (cur == NULL) {
+	if ((cur = hop_connect_via(S->cf, S->keys, p, S->cf->io_timeout,
+				   peer_udp_first(&S->sched, nh, time(NULL)))) == NULL) {
 		*why = xasprintf("%s (%s port %d) unreachable: %s", nh, p->host, p->port, err_get());
-		if (hop_connect_busy()) {	/* busy is not down */
-			strv_add(&busy_here, nh);
-			return NULL;
-		}
 		peer_failed(&S->sched, nh, *why, time(NULL));
 		strv_add(&failed_here, nh);
 		sender_status("X %s %s", nh, *why);
@@ -183,6 +209,7 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 		return NULL;
 	}
 	peer_connected(&S->sched, nh, time(NULL));
+	peer_transport(&S->sched, nh, hop_proto(cur), hop_tcp_timed_out(cur), time(NULL));
 	sender_status("U %s", nh);
 	peer_note(&S->sched, nh, PE_UP, hop_proto(cur), NULL, 0, 0);
 	control_hop(cur);	/* a certificate it showed may be news here */
@@ -229,6 +256,7 @@ on_accept(void *arg, void *ctx, uint64_t off, uint64_t size)
 {
 	struct flight *f = ctx;
 
+	cur_took = 1;
 	f->base = off;
 	f->t0 = now_mono();
 	if (off)
@@ -242,6 +270,15 @@ on_answer(void *arg, void *ctx, int type, const char *why)
 {
 	struct flight *f = ctx;
 
+	/*
+	 * "busy" before anything else: the receiver has no slot for this
+	 * connection, and tells every offer so; after another answer it is
+	 * about that packet only (another transfer of it still running there)
+	 */
+	if (type == XF_TEMPFAIL && why && xfer_is_busy((const uint8_t *)why, strlen(why)))
+		cur_busy |= !cur_took;
+	else
+		cur_took = 1;
 	f->answered = 1;
 	f->answer = type;
 	free(f->why);
@@ -270,8 +307,9 @@ send_close(struct flight *f)
 
 /*
  * Offer f to next hop nh for the destinations in f->mine: 0 when it is in
- * the window (its answer comes through on_answer), else HOP_TEMP with
- * *why (nothing was offered).
+ * the window (its answer comes through on_answer), else HOP_TEMP (or
+ * HOP_BUSY: the hop is still busy after BUSY_TRIES) with *why (nothing
+ * was offered).
  */
 static int
 send_offer(struct flight *f, char **why)
@@ -306,7 +344,7 @@ send_offer(struct flight *f, char **why)
 		f->text = dirhop_hop_order_text(&f->o, &f->mine);
 	}
 	if (hop_get(p, f->nh, f->o.created, why) == NULL)
-		return HOP_TEMP;
+		return strv_has(&busy_here, f->nh) ? HOP_BUSY : HOP_TEMP;
 	while (xsend_room(xs) == 0 && xsend_pump(xs, 1000) == 0)
 		;
 	if (xsend_broken(xs)) {
@@ -410,6 +448,7 @@ flight_free(struct flight *f)
 	strv_free(&f->forwarded);
 	sbuf_free(&f->errs);
 	sbuf_free(&f->turn_why);
+	sbuf_free(&f->busy_why);
 	free(f->why);
 	order_free(&f->o);
 	free(f);
@@ -424,6 +463,27 @@ flight_end(struct flight *f, int rc)
 	if (rc != 0 && worker_rc != 1)
 		worker_rc = rc;
 	flight_free(f);
+}
+
+/*
+ * Only "busy" next hops are left: back to deferred/ for a short, jittered
+ * while, without counting an attempt (bay_defer's back-off is for
+ * failures, and busy is not one).
+ */
+static void
+put_back_busy(struct flight *f, const char *why)
+{
+	struct order *o = &f->o;
+	int secs = (int)jitter(BUSY_DEFER);
+
+	free(o->last_error);
+	o->last_error = xstrdup(why);
+	o->next_attempt = time(NULL) + secs;
+	if (bay_rewrite(f->c.bay, o, Q_ACTIVE, Q_DEFERRED, o->next_attempt, &f->c) < 0)
+		msg_warnx("order %s: put back: %s", o->id, err_get());
+	else
+		msg_info("order %s: put back for %ds: %s (a busy next hop: not a failed attempt)",
+			 o->id, secs, why);
 }
 
 /* A returning order whose send ended (r: HOP_OK ...) or could not start. */
@@ -441,7 +501,9 @@ home_done(struct flight *f, int r, const char *why)
 		flight_end(f, 0);
 		return;
 	}
-	if (bay_defer(S->cf, bay, o, Q_ACTIVE, why) < 0)
+	if (r == HOP_BUSY)
+		put_back_busy(f, why);
+	else if (bay_defer(S->cf, bay, o, Q_ACTIVE, why) < 0)
 		msg_warnx("order %s: defer: %s", o->id, err_get());
 	else
 		msg_info("order %s: returning to %s deferred: %s", o->id, o->origin, why);
@@ -458,6 +520,7 @@ send_home(struct flight *f)
 	struct order *o = &f->o;
 	const char *nh;
 	char *why = NULL;
+	int r = HOP_TEMP;
 
 	if (strcmp(o->origin, S->cf->node) == 0) {
 		flight_end(f, arrive_home(f->c.bay, o, Q_ACTIVE) < 0);
@@ -470,10 +533,10 @@ send_home(struct flight *f)
 		f->nh = xstrdup(nh);
 		for (int k = 0; k < o->dests.n; k++)
 			strv_add(&f->mine, o->dests.v[k]);
-		if (send_offer(f, &why) == 0)
+		if ((r = send_offer(f, &why)) == 0)
 			return;		/* in the window */
 	}
-	home_done(f, HOP_TEMP, why);
+	home_done(f, r, why);
 	free(why);
 }
 
@@ -506,6 +569,9 @@ finish(struct flight *f)
 			if (is_data)
 				history_end(bay, o, NULL, NULL);
 		}
+	} else if (f->errs.len == 0 && f->busy_why.len) {
+		put_back_busy(f, f->busy_why.s);
+		rc = 1;
 	} else if (f->errs.len == 0 && !f->waiting && dirhop_all_exported(o)) {
 		/* only exported destinations are left: wait for their receipts, or
 		 * expire (the queue manager takes it up again at its expiry) */
@@ -522,8 +588,11 @@ finish(struct flight *f)
 			msg_info("order %s: part %d of %d waiting for the others", o->id, o->part,
 				 o->nparts);
 	} else {
-		const char *why = f->errs.len ? f->errs.s : "waiting";
+		const char *why;
 
+		if (f->busy_why.len)
+			join_errors(&f->errs, f->busy_why.s);
+		why = f->errs.len ? f->errs.s : "waiting";
 		if (bay_defer(S->cf, bay, o, Q_ACTIVE, why) < 0)
 			msg_warnx("order %s: defer: %s", o->id, err_get());
 		else
@@ -555,10 +624,13 @@ hop_result(struct flight *f, int r, const char *why)
 		for (int k = 0; k < f->mine.n; k++)
 			strv_add(&f->turned, f->mine.v[k]);
 		join_errors(&f->turn_why, why);
+	} else if (r == HOP_BUSY) {
+		join_errors(&f->busy_why, why);
 	} else {
 		msg_warnx("order %s: attempt to %s failed: %s", o->id, f->nh, why);
 		join_errors(&f->errs, why);
 	}
+	f->busy = 0;	/* the next next hop's tries are its own */
 	send_close(f);
 }
 
@@ -575,6 +647,7 @@ step(struct flight *f)
 	for (int i = 0; i < o->dests.n; i++) {
 		const char *d = o->dests.v[i], *nh;
 		char *why = NULL;
+		int r;
 
 		if (strcmp(d, self) == 0)
 			continue;
@@ -611,9 +684,9 @@ step(struct flight *f)
 			send_close(f);
 			continue;
 		}
-		if (send_offer(f, &why) == 0)
+		if ((r = send_offer(f, &why)) == 0)
 			return;		/* in the window: on_answer brings it back */
-		hop_result(f, HOP_TEMP, why);
+		hop_result(f, r, why);
 		free(why);
 		i = -1;		/* the list may have changed: start over, skipping done hops */
 	}
@@ -647,6 +720,14 @@ answer(struct flight *f)
 		break;
 	}
 	case XF_TEMPFAIL:
+		if (f->why && xfer_is_busy((const uint8_t *)f->why, strlen(f->why))) {
+			/* busy is not down: offered again shortly (retry_busy) */
+			f->busy++;
+			f->next = NULL;
+			*busy_tail = f;
+			busy_tail = &f->next;
+			return;
+		}
 		why = xasprintf("%s: %s", f->nh, f->why);
 		r = HOP_TEMP;
 		break;
@@ -670,6 +751,66 @@ answer(struct flight *f)
 		step(f);
 	}
 	free(why);
+}
+
+/*
+ * The orders told "busy", once a connection that was busy as a whole is
+ * answered and closed with BYE: one short jittered pause, then each is
+ * offered again in its order (one new connection takes them all); an
+ * order told busy BUSY_TRIES times makes its next hop busy for the rest
+ * of the batch (busy_here), and it and the others for that hop are put
+ * back.
+ */
+static void
+retry_busy(void)
+{
+	struct flight *q = busy_q, *f;
+	const char *r;
+	char others[32] = "";
+	double pause;
+	int more = -1;
+
+	busy_q = NULL;
+	busy_tail = &busy_q;
+	if (cur && cur_busy)
+		hop_drop(1);	/* answered: retry_busy runs once nothing is open on it */
+	for (f = q; f; f = f->next)
+		more++;
+	if (more > 0)
+		snprintf(others, sizeof(others), " and %d more", more);
+	pause = 0.125 * (1 << (q->busy - 1 < 5 ? q->busy - 1 : 5));
+	pause = jitter(pause < BUSY_PAUSE_MAX / 2 ? pause : BUSY_PAUSE_MAX / 2);
+	for (r = q->why + strlen(XF_BUSY_REASON); *r == ' '; r++)
+		;
+	if (q->busy < BUSY_TRIES && !strv_has(&busy_here, q->nh)) {
+		msg_info("order %s%s: %s busy (%s); trying again in %.1f s %s", q->o.id, others,
+			 q->nh, r, pause, cur && strcmp(cur_nh, q->nh) == 0 ?
+			 "on the same connection" : "over a new connection");
+		usleep(pause * 1e6);
+	}
+	while ((f = q) != NULL) {
+		char *why = NULL;
+		int rc;
+
+		q = f->next;
+		f->next = NULL;
+		if (f->busy >= BUSY_TRIES && !strv_has(&busy_here, f->nh))
+			strv_add(&busy_here, f->nh);
+		if (strv_has(&busy_here, f->nh)) {
+			for (r = f->why + strlen(XF_BUSY_REASON); *r == ' '; r++)
+				;
+			why = xasprintf("%s busy: %s (%d tries)", f->nh, r, f->busy);
+			rc = HOP_BUSY;
+		} else if ((rc = send_offer(f, &why)) == 0)
+			continue;	/* in the window again */
+		if (f->home)
+			home_done(f, rc, why);
+		else {
+			hop_result(f, rc, why);
+			step(f);
+		}
+		free(why);
+	}
 }
 
 /* Claim one order of the batch and start it on its way. */
@@ -755,6 +896,20 @@ answers(void)
 }
 
 /*
+ * In a --poll pass, once the batch's next hop failed, the rest of the
+ * batch is not claimed only to be deferred one durable rewrite at a time:
+ * each is left as it is and named to the master ("S ID"), which parks it
+ * with the hop (batch.c). The order that made the attempt is deferred and
+ * carries the error. The daemon's workers defer each as before.
+ */
+static int
+hop_known_down(const struct job *k)
+{
+	return S->sched.one_pass && batch_is_peer(k->hop) &&
+	       peer_down(&S->sched, k->hop, time(NULL), k->created);
+}
+
+/*
  * The worker's batch, in order, with a window of orders in flight; exits
  * 1 if any order was deferred.
  */
@@ -768,6 +923,19 @@ sender_run(const struct job *batch)
 	worker_rc = 0;
 	for (;;) {
 		answers();
+		if (busy_q) {
+			/* the busy connection's window is answered first */
+			if (cur && cur_busy && !xsend_broken(xs) && xsend_open(xs) > 0)
+				xsend_pump(xs, 1000);
+			else
+				retry_busy();
+			continue;
+		}
+		if (k && hop_known_down(k)) {
+			sender_status("S %s", k->id);	/* counted by the master, not here */
+			k = k->batch;
+			continue;
+		}
 		if (k && (cur == NULL || xsend_broken(xs) || xsend_room(xs) > 0)) {
 			start(k->bay, k->id, k->from);
 			k = k->batch;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct bgwrite {
 	int fd;
@@ -29,6 +30,7 @@ struct bgwrite {
 	size_t fill;			/* bytes in buf[head] */
 	int stop, drop, err;
 	int main_waits, th_waits;
+	off_t written, wb;		/* the thread's: bytes written, writeback started */
 };
 
 static void *
@@ -52,6 +54,10 @@ writer(void *arg)
 		pthread_mutex_unlock(&w->mu);
 		if (err == 0 && write_all(w->fd, w->buf[t], w->len[t]) < 0)
 			err = errno ? errno : EIO;
+		if (err == 0) {
+			w->written += (off_t)w->len[t];
+			writeback_start(w->fd, &w->wb, w->written);
+		}
 		pthread_mutex_lock(&w->mu);
 		if (w->err == 0)
 			w->err = err;
@@ -70,6 +76,9 @@ bgw_new(int fd)
 	struct bgwrite *w = xcalloc(1, sizeof(*w));
 
 	w->fd = fd;
+	if ((w->written = lseek(fd, 0, SEEK_CUR)) < 0)
+		w->written = 0;
+	w->wb = w->written;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	w->threaded = pthread_create(&w->th, NULL, writer, w) == 0;

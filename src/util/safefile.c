@@ -17,6 +17,15 @@
 #include <unistd.h>
 #include <time.h>
 
+void
+writeback_start(int fd, off_t *mark, off_t end)
+{
+	if (end - *mark < WRITEBACK_CHUNK)
+		return;
+	(void)sync_file_range(fd, *mark, end - *mark, SYNC_FILE_RANGE_WRITE);
+	*mark = end;
+}
+
 int
 write_all(int fd, const void *buf, size_t n)
 {

@@ -67,6 +67,16 @@ long safe_steps(void);
 
 /* write/read all of n bytes, retrying on EINTR and short counts. */
 int write_all(int fd, const void *buf, size_t n);
+/*
+ * A large file written in order: once WRITEBACK_CHUNK bytes or more were
+ * written since *mark, ask the kernel to start writing them back
+ * (sync_file_range, SYNC_FILE_RANGE_WRITE: it does not wait), and move
+ * *mark to end. The fsync that commits the file then finds little left
+ * dirty, and the page cache does not fill with one file. Advisory only:
+ * durability still comes from that fsync; errors are ignored.
+ */
+#define WRITEBACK_CHUNK	(8 << 20)
+void writeback_start(int fd, off_t *mark, off_t end);
 ssize_t read_full(int fd, void *buf, size_t n);
 
 /* Read a whole file of at most max bytes into a NUL-terminated buffer. */

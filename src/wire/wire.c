@@ -5,6 +5,8 @@
  * hop_connect tries TCP first (connect timeout min(timeout_s, CONNECT-TIMEOUT)) and
  * falls back to UDP to the same address and port when TCP is refused,
  * times out or is filtered; a handshake failure over TCP is final.
+ * hop_connect_via can try UDP first and TCP only when UDP fails, for a
+ * peer whose TCP is known to be dropped (the caller remembers that).
  *
  * Over TCP the handshake messages go as they are, then every message is a
  * frame: 4-byte big-endian length, then the ChaCha20-Poly1305 ciphertext
@@ -326,7 +328,6 @@ set_tcp_opts(int fd)
  * line; one of another version logs both versions (wire_hs_head).
  */
 #define REFUSAL_MAX	200
-static int last_busy;
 
 static void
 refusal_send(int fd, const char *why)
@@ -342,21 +343,6 @@ refusal_send(int fd, const char *why)
 		/* nothing to do: the close says the rest */
 	}
 	shutdown(fd, SHUT_WR);
-}
-
-void
-hop_refuse_busy(int fd, const char *why)
-{
-	char line[REFUSAL_MAX + 1];
-
-	snprintf(line, sizeof(line), "busy: %s", why);
-	refusal_send(fd, line);
-}
-
-int
-hop_connect_busy(void)
-{
-	return last_busy;
 }
 
 /* Client: the reason after a refusal head, up to the close. */
@@ -378,7 +364,6 @@ refusal_read(int fd, int64_t deadline, const char *who)
 	for (size_t i = 0; i < got; i++)
 		if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] >= 0x7f)
 			line[i] = '?';
-	last_busy = strncmp(line, "busy: ", 6) == 0;
 	err_set("%s refused the connection: %s", who, got ? line : "(no reason given)");
 }
 
@@ -561,7 +546,7 @@ hop_peek_hello(int fd, int timeout_ms, char *name, size_t size)
  */
 static int
 tcp_dial(const struct config *cf, const struct addrinfo *ai, int timeout_s, char *why,
-	 size_t whysz)
+	 size_t whysz, int *timed_out)
 {
 	int ctimeout = timeout_s < cf->connect_timeout || cf->connect_timeout <= 0 ? timeout_s
 									      : cf->connect_timeout;
@@ -591,6 +576,7 @@ tcp_dial(const struct config *cf, const struct addrinfo *ai, int timeout_s, char
 			w = wire_wait(fd, POLLOUT, wire_now_us() + (int64_t)ctimeout * 1000000);
 			if (w == 0) {
 				snprintf(why, whysz, "connect timed out after %d s", ctimeout);
+				*timed_out = 1;
 				close(fd);
 				return -1;
 			}
@@ -614,15 +600,48 @@ tcp_dial(const struct config *cf, const struct addrinfo *ai, int timeout_s, char
 	return -1;
 }
 
+/* UDP to each address of res in turn; why says what the last one did. */
+static struct hop *
+udp_dial(const struct config *cf, const struct keys *me, const struct peer *p,
+	 const struct addrinfo *res, int timeout_s, char *why, size_t whysz)
+{
+	int naddr = 0;
+	struct hop *h;
+
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+		naddr++;
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int share = naddr > 1 ? timeout_s / naddr : timeout_s;
+
+		if ((h = udp_hop_connect(cf, me, p, ai->ai_addr, ai->ai_addrlen,
+					 share < 1 ? 1 : share)) != NULL)
+			return h;
+		snprintf(why, whysz, "%s", err_get());
+	}
+	return NULL;
+}
+
 struct hop *
 hop_connect(const struct config *cf, const struct keys *me, const struct peer *p, int timeout_s)
+{
+	return hop_connect_via(cf, me, p, timeout_s, 0);
+}
+
+int
+hop_tcp_timed_out(const struct hop *h)
+{
+	return h->tcp_timed_out;
+}
+
+struct hop *
+hop_connect_via(const struct config *cf, const struct keys *me, const struct peer *p,
+		int timeout_s, int udp_first)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char who[400], port[16], tcp_why[256] = "no address", udp_why[512] = "";
 	struct hop *h = NULL;
-	int e, naddr = 0;
+	int e, timed_out = 0;
 
-	last_busy = 0;
 	snprintf(who, sizeof(who), "hop to %s (%s:%d)", p->name, p->host ? p->host : "-", p->port);
 	timeout_s = wire_timeout(cf, timeout_s);
 	/* without a pinned key, the peer proves itself with a certificate */
@@ -639,12 +658,16 @@ hop_connect(const struct config *cf, const struct keys *me, const struct peer *p
 		err_set("%s: cannot resolve %s: %s", who, p->host, gai_strerror(e));
 		return NULL;
 	}
+	if (udp_first) {
+		if ((h = udp_dial(cf, me, p, res, timeout_s, udp_why, sizeof(udp_why))) != NULL)
+			goto out;
+		msg_info("%s: udp: %s; trying tcp", who, udp_why);
+	}
 	for (ai = res; ai; ai = ai->ai_next) {
 		char addr[80];
 		int fd;
 
-		naddr++;
-		fd = tcp_dial(cf, ai, timeout_s, tcp_why, sizeof(tcp_why));
+		fd = tcp_dial(cf, ai, timeout_s, tcp_why, sizeof(tcp_why), &timed_out);
 		if (fd == -2) {
 			wire_err_prefix("%s", who);
 			goto out;
@@ -656,15 +679,13 @@ hop_connect(const struct config *cf, const struct keys *me, const struct peer *p
 			goto out;
 		}
 	}
-	/* TCP cannot reach it: the same address and port over UDP */
-	msg_info("%s: tcp: %s; trying udp", who, tcp_why);
-	for (ai = res; ai; ai = ai->ai_next) {
-		int share = naddr > 1 ? timeout_s / naddr : timeout_s;
-
-		if ((h = udp_hop_connect(cf, me, p, ai->ai_addr, ai->ai_addrlen,
-					 share < 1 ? 1 : share)) != NULL)
+	if (!udp_first) {
+		/* TCP cannot reach it: the same address and port over UDP */
+		msg_info("%s: tcp: %s; trying udp", who, tcp_why);
+		if ((h = udp_dial(cf, me, p, res, timeout_s, udp_why, sizeof(udp_why))) != NULL) {
+			h->tcp_timed_out = timed_out;
 			goto out;
-		snprintf(udp_why, sizeof(udp_why), "%s", err_get());
+		}
 	}
 	err_set("%s: tcp: %s; udp: %s", who, tcp_why, udp_why);
 out:

@@ -37,17 +37,13 @@ int wire_listen_udp(const struct config *cf);
 /* Client: connect to peer p (TCP first, then UDP), authenticate both ways. */
 struct hop *hop_connect(const struct config *cf, const struct keys *me,
 			const struct peer *p, int timeout_s);
-/*
- * After hop_connect failed: 1 when the peer said it is busy (all its
- * receivers taken: try again soon; the peer is up), else 0.
- */
-int hop_connect_busy(void);
-/*
- * Server, before any handshake: tell a client at the door that every
- * receiver is busy (one line it logs; it does not count the peer as
- * down). Never blocks; the caller closes fd.
- */
-void hop_refuse_busy(int fd, const char *why);
+/* The same, UDP first (then TCP) when udp_first: for a peer whose TCP a
+ * firewall is known to drop (sched/peers.c remembers it). */
+struct hop *hop_connect_via(const struct config *cf, const struct keys *me,
+			    const struct peer *p, int timeout_s, int udp_first);
+/* 1 when this hop is UDP because a TCP connect to the peer timed out
+ * (silently dropped, not refused) just before. */
+int hop_tcp_timed_out(const struct hop *h);
 
 /* Server, TCP: run the handshake on an accepted socket. The caller has
  * already checked the address against the allow list. The hop owns fd from

@@ -85,6 +85,7 @@ struct hop {
 	struct udp *u;				/* UDP: transport state */
 	struct cert cert;			/* the peer's certificate, if it showed one */
 	int has_cert;
+	int tcp_timed_out;			/* client, UDP: its TCP connect timed out */
 };
 
 /* What the UDP transport counted (tests, bench and the close log lines). */

@@ -298,3 +298,11 @@ xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size
 	wire_put64(buf + 5, offset);
 	return hop_send(h, buf, 1 + XF_DATA_HEAD + n);
 }
+
+int
+xfer_is_busy(const uint8_t *reason, size_t n)
+{
+	size_t k = strlen(XF_BUSY_REASON);
+
+	return n >= k && memcmp(reason, XF_BUSY_REASON, k) == 0;
+}

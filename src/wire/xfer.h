@@ -30,6 +30,15 @@
  * an order whose slot was open when the connection broke is the sender's
  * still, and is offered again later (the receiver resumes it).
  *
+ * "Busy" (since the door): a TEMPFAIL whose reason begins with
+ * XF_BUSY_REASON ("busy:") says this receiver has no free slot
+ * (MAX-RECEIVERS) right now; nothing is wrong with the order, the hop or
+ * the connection, and every further OFFER on that connection gets the
+ * same answer. The sender says BYE (once its other slots are answered)
+ * and offers those orders again shortly over a new connection. Other
+ * temporary reasons never start with "busy:" (a full bay says "busy, no
+ * room: ...").
+ *
  * This file: the messages (parse, send). The two ends of the window are
  * xfer_engine.h.
  */
@@ -108,5 +117,9 @@ int xmsg_send_bye(struct hop *h);
 /* DATA: the n body bytes are at buf + 1 + XF_DATA_HEAD already (read there
  * by the caller, so they are never copied). */
 int xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size_t n);
+
+#define XF_BUSY_REASON	"busy:"
+/* Is this TEMPFAIL reason the receiver's "no free slot, try again shortly"? */
+int xfer_is_busy(const uint8_t *reason, size_t n);
 
 #endif

@@ -12,7 +12,8 @@
 #   leftovers NAME              state dirs of NAME's bays that hold files
 #   queue_empty NAME            `shipctl ls --json` lists nothing
 #   master_fds PID / master_rss PID (kB) / kids PID
-#   workers PID / receivers_of PID   children by role (their process names)
+#   role_counts PID             "WORKERS RECEIVERS": children by role (their
+#                               process names); workers PID, receivers_of PID
 #   small_fs DIR SIZE           a tmpfs of SIZE on DIR (root), unmounted on
 #                               exit once the daemons are stopped
 #   free_bytes DIR              bytes available on DIR's file system
@@ -99,15 +100,13 @@ kids() { pgrep -P "$1" | wc -l; }
 # children of master $1 by role (the name each child gives itself, see
 # shipd(8) PROCESSES): workers are every job MAX-CHILDREN bounds, receivers
 # what MAX-RECEIVERS bounds
-role_kids() { pgrep -P "$1" -x "$2" | wc -l; }
-# A child still named "shipd" has not run since its fork (it names itself
-# first thing): on a loaded machine several receivers of incoming
-# connections can wait so, and pool.sh counted them as workers (13 of 10);
-# the next look finds each under its name.
-workers() { pgrep -P "$1" | while read -r p; do
-	case "$(cat /proc/"$p"/comm 2>/dev/null)" in shipd-recv|shipd|'') ;; *) echo "$p" ;; esac
-	done | wc -l; }
-receivers_of() { role_kids "$1" shipd-recv; }
+# "WORKERS RECEIVERS" from one look at the children's names; a child that
+# has not named itself yet (still "shipd", an instant after its fork) is
+# neither: a real excess stays, and is counted once it has its name
+role_counts() { ps --ppid "$1" -o comm= | awk '$1 == "shipd-recv" { r++; next }
+	$1 ~ /^shipd-/ { w++ } END { print w + 0, r + 0 }'; }
+workers() { local w r; read -r w r < <(role_counts "$1"); echo "$w"; }
+receivers_of() { local w r; read -r w r < <(role_counts "$1"); echo "$r"; }
 
 # "N reason, N reason" for every refusal logged by any node (receiver and
 # master side) and every failed send attempt (sender side).

@@ -299,5 +299,21 @@ check "bay full keeps the file" test -f "$tmp/files/big.bin"
 run -c "$tmp/a/nope.conf" ls
 expect "a missing configuration exits 2" 2 "nope.conf"
 
+# several files in one call: one start-up (configuration, key) for all,
+# one id per file in order, each file queued with its own sealed packet
+before=$(ls "$SP/ms_ship/outgoing" | wc -l)
+for i in 1 2 3; do echo "batch file $i" >"$tmp/files/batch$i.txt"; done
+run -c "$A" submit --to siteB "$tmp/files/batch1.txt" "$tmp/files/batch2.txt" "$tmp/files/batch3.txt"
+check "three files in one submit exit 0" test "$rc" = 0
+check "three files in one submit print three ids" \
+	test "$(echo "$out" | grep -cE '^[0-9]{8}T[0-9]{6}Z-siteA-[0-9a-f]{8}$')" = 3 -a \
+	"$(echo "$out" | sort -u | wc -l)" = 3
+check "each of the three is queued with its packet" \
+	bash -c 'for id in $1; do [ -f "$2/outgoing/$id" ] && [ -s "$2/data/$id" ] || exit 1; done' _ "$out" "$SP/ms_ship"
+check "each order names its own file, in the order given" \
+	test "$(for id in $out; do awk '$1 == "name:" { print $2 }' "$SP/ms_ship/outgoing/$id"; done | tr '\n' ' ')" = \
+	"batch1.txt batch2.txt batch3.txt "
+check "three more orders in outgoing/" test "$(ls "$SP/ms_ship/outgoing" | wc -l)" = $((before + 3))
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

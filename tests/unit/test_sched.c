@@ -3,8 +3,9 @@
  * struct sched and bays on disk: back-off arithmetic, batches grouped by
  * next hop (one worker at a time for a hop not known up), a dead next hop
  * remembered and tried again once per back-off period, an order newer
- * than the hop's failure still tried, and the queue manager's scans
- * (due deferred orders, joinable groups, a class filter).
+ * than the hop's failure still tried, a peer whose TCP is dropped
+ * remembered in its peer file (UDP first until the probe), and the queue
+ * manager's scans (due deferred orders, joinable groups, a class filter).
  */
 #include "t.h"
 #include "sched/sched.h"
@@ -189,7 +190,8 @@ ten_orders(struct sched *sc, int pool, struct tally *t, time_t now)
 static void
 drained(struct sched *sc, struct config *cf)
 {
-	CHECK(sc->rq_head == NULL);
+	CHECK_INT(sched_ready(sc), 0);
+	CHECK_INT(sched_parked(sc, NULL, NULL), 0);
 	CHECK_INT(htab_count(sc->busy), 0);
 	sched_free(sc);
 	config_free(cf);
@@ -317,6 +319,175 @@ newer_order_tried(void)
 	config_free(cf);
 }
 
+/*
+ * A TCP connect timeout then UDP: UDP first for TCP_BLOCKED_SECS, kept in
+ * SPOOL/peers/B (so another worker, or the next poll, knows it); a refused
+ * TCP (no timeout) or a plain TCP connection never sets it, and TCP that
+ * works clears it.
+ */
+static void
+tcp_blocked(void)
+{
+	char text[1024];
+	struct config *cf;
+	struct sched sc;
+	struct peerfile pf;
+	time_t t0 = time(NULL);
+
+	snprintf(text, sizeof(text), "NODE A\nSPOOL %s\nPEER B 127.0.0.1 4590 " KEY_B "\n"
+		 "STORAGE-CLASS -default %s\n", top, bay);
+	if ((cf = config_load_buf("tcp.conf", text, strlen(text))) == NULL) {
+		CHECK(!"config");
+		return;
+	}
+	sched_init(&sc, cf);
+	CHECK(!peer_udp_first(&sc, "B", t0));		/* never seen */
+	peer_transport(&sc, "B", "udp", 0, t0);		/* TCP refused, not dropped */
+	CHECK(!peer_udp_first(&sc, "B", t0));
+	peer_transport(&sc, "B", "udp", 1, t0);
+	CHECK(peer_udp_first(&sc, "B", t0 + 1));
+	CHECK(peer_udp_first(&sc, "B", t0 + TCP_BLOCKED_SECS - 1));
+	CHECK(!peer_udp_first(&sc, "B", t0 + TCP_BLOCKED_SECS));	/* the probe */
+	CHECK(!peer_udp_first(&sc, "C", t0 + 1));		/* other peers unaffected */
+	CHECK(peerfile_read(top, "B", &pf) == 0 && pf.tcp_blocked_until == t0 + TCP_BLOCKED_SECS);
+	peerfile_free(&pf);
+	peer_transport(&sc, "B", "tcp", 0, t0 + 5);	/* TCP works again */
+	CHECK(!peer_udp_first(&sc, "B", t0 + 6));
+	CHECK(peerfile_read(top, "B", &pf) == 0 && pf.tcp_blocked_until == 0);
+	peerfile_free(&pf);
+	sched_free(&sc);
+	config_free(cf);
+}
+
+/*
+ * A burst of drops does not starve sends: with N pickups queued and then
+ * one send, the send starts before all N pickups have (before: one FIFO,
+ * so the send waited for every pickup).
+ */
+static void
+kinds_take_turns(void)
+{
+	struct config *cf = conf(10);
+	struct sched sc;
+	struct job *j;
+	char drop[64];
+	int pickups = 0, send_at = -1, joins_at = -1, n = 200;
+
+	if (cf == NULL)
+		return;
+	clean();
+	sched_init(&sc, cf);
+	sc.quiet = 1;
+	for (int i = 0; i < n; i++) {
+		snprintf(drop, sizeof(drop), "drop/A/f%d", i);
+		qmgr_enqueue(&sc, J_PICKUP, bay, drop);
+	}
+	qmgr_enqueue(&sc, J_SEND, bay, order_to(bay, "A", Q_OUTGOING, time(NULL)));
+	qmgr_enqueue(&sc, J_JOIN, bay, "G");
+	while ((j = batch_next(&sc, time(NULL))) != NULL) {
+		if (j->kind == J_PICKUP)
+			pickups++;
+		else if (j->kind == J_SEND)
+			send_at = pickups;
+		else if (j->kind == J_JOIN)
+			joins_at = pickups;
+		done(&sc, j);
+	}
+	CHECK_INT(pickups, n);
+	CHECK(send_at >= 0 && send_at <= 2);	/* at its first turn, not after 200 */
+	CHECK(joins_at >= 0 && joins_at <= 2);
+	CHECK_INT(htab_count(sc.busy), 0);
+	sched_free(&sc);
+	config_free(cf);
+}
+
+/*
+ * In a --poll pass (one_pass), orders for a next hop known down are not
+ * started only to be deferred: they are parked, untouched, even one of
+ * the failure's second (nothing is submitted during a pass); when the
+ * back-off ends they are first in line, behind one probe worker; a poll
+ * request (peer_retry_all) releases them at once. The daemon still starts
+ * them (its workers defer each, recording why it waits).
+ */
+static void
+down_hop_parked(void)
+{
+	struct config *cf = conf(2);
+	struct sched sc;
+	struct job *j;
+	time_t t0 = time(NULL), old = t0 - 600;
+	int n;
+
+	if (cf == NULL)
+		return;
+	clean();
+	sched_init(&sc, cf);
+	sc.quiet = 1;
+	sc.one_pass = 1;
+	for (int i = 0; i < 20; i++)
+		order_to(bay, "B", Q_OUTGOING, old);
+	order_to(bay, "C", Q_OUTGOING, old);
+	qmgr_scan_all(&sc, 0);
+	peer_failed(&sc, "B", "refused", t0);
+	j = batch_next(&sc, t0 + 1);			/* C's: B's are parked */
+	CHECK(j && strcmp(j->hop, "C") == 0);
+	peer_stopped(&sc, "C");
+	done(&sc, j);
+	CHECK(batch_next(&sc, t0 + 1) == NULL);
+	CHECK_INT(sched_ready(&sc), 0);
+	CHECK_INT(sched_parked(&sc, NULL, NULL), 20);
+	CHECK_INT(htab_count(sc.busy), 20);		/* still busy: scans add nothing */
+	qmgr_scan_all(&sc, 1);				/* C's order is still there */
+	CHECK_INT(sched_ready(&sc), 1);
+	CHECK_INT(sched_parked(&sc, NULL, NULL), 20);
+	j = batch_next(&sc, t0 + 1);
+	CHECK(j && strcmp(j->hop, "C") == 0);
+	peer_stopped(&sc, "C");
+	done(&sc, j);
+	CHECK_INT(sched_parked_until(&sc), t0 + 60);
+	/* an order of the failure's own second is parked too */
+	qmgr_enqueue(&sc, J_SEND, bay, order_to(bay, "B", Q_OUTGOING, t0));
+	CHECK(batch_next(&sc, t0 + 59) == NULL);
+	CHECK_INT(sched_parked(&sc, NULL, NULL), 21);
+	/* the back-off is over: one probe takes its share of the parked */
+	j = batch_next(&sc, t0 + 60);
+	for (n = 0; j && n < 100; j = j->batch)
+		n++;
+	CHECK_INT(n, 11);
+	CHECK_INT(sched_parked(&sc, NULL, NULL), 0);
+	CHECK_INT(sched_ready(&sc), 10);
+	CHECK(batch_next(&sc, t0 + 60) == NULL);	/* the probe is alone */
+	sched_free(&sc);
+
+	/* a poll request tries the hop again at once: a parked order probes */
+	sched_init(&sc, cf);
+	sc.quiet = 1;
+	sc.one_pass = 1;
+	peer_failed(&sc, "B", "refused", t0);
+	qmgr_enqueue(&sc, J_SEND, bay, order_to(bay, "B", Q_OUTGOING, old));
+	CHECK(batch_next(&sc, t0) == NULL);
+	CHECK_INT(sched_parked(&sc, NULL, NULL), 1);
+	peer_retry_all(&sc);
+	j = batch_next(&sc, t0 + 1);
+	CHECK(j && strcmp(j->hop, "B") == 0);
+	CHECK_INT(sched_parked(&sc, NULL, NULL), 0);
+	CHECK_INT(peer_state(&sc, "B")->failures, 1);	/* a new failure backs off longer */
+	done(&sc, j);
+	sched_free(&sc);
+
+	/* the daemon: started, to be deferred one by one by the worker */
+	sched_init(&sc, cf);
+	sc.quiet = 1;
+	peer_failed(&sc, "B", "refused", t0);
+	qmgr_enqueue(&sc, J_SEND, bay, order_to(bay, "B", Q_OUTGOING, old));
+	j = batch_next(&sc, t0 + 1);
+	CHECK(j && strcmp(j->hop, "B") == 0);
+	CHECK_INT(sched_parked(&sc, NULL, NULL), 0);
+	done(&sc, j);
+	sched_free(&sc);
+	config_free(cf);
+}
+
 /* deferred/: due ones queued where they are; the next wake-up is the earliest. */
 static void
 due_deferred(void)
@@ -346,7 +517,7 @@ due_deferred(void)
 	qmgr_due(&sc);
 	CHECK_INT(htab_count(sc.busy), 1);
 	CHECK(qmgr_busy(&sc, J_SEND, bay, due));
-	CHECK(sc.rq_head && sc.rq_head->from == Q_DEFERRED);
+	CHECK(sc.rq[J_SEND].head && sc.rq[J_SEND].head->from == Q_DEFERRED);
 	CHECK_INT(sc.next_due, now + 300);
 	/* queued once, however often it is seen */
 	qmgr_due(&sc);
@@ -418,6 +589,9 @@ main(void)
 	TEST(batch_share_and_probe);
 	TEST(dead_peer);
 	TEST(newer_order_tried);
+	TEST(tcp_blocked);
+	TEST(kinds_take_turns);
+	TEST(down_hop_parked);
 	TEST(due_deferred);
 	TEST(joinable);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
