@@ -693,6 +693,29 @@ step(struct flight *f)
 	finish(f);
 }
 
+/* f's send ended (r: HOP_OK ...): go on with it; frees why. */
+static void
+send_ended(struct flight *f, int r, char *why)
+{
+	if (f->home)
+		home_done(f, r, why);
+	else {
+		hop_result(f, r, why);
+		step(f);
+	}
+	free(why);
+}
+
+/* A "busy:" reason without its tag: what the receiver says after it. */
+static const char *
+busy_text(const char *why)
+{
+	why += strlen(XF_BUSY_REASON);
+	while (*why == ' ')
+		why++;
+	return why;
+}
+
 /* An answer from the window, acted upon. */
 static void
 answer(struct flight *f)
@@ -744,13 +767,7 @@ answer(struct flight *f)
 	default:
 		msg_panic("sender: answer %d", f->answer);
 	}
-	if (f->home)
-		home_done(f, r, why);
-	else {
-		hop_result(f, r, why);
-		step(f);
-	}
-	free(why);
+	send_ended(f, r, why);
 }
 
 /*
@@ -765,7 +782,6 @@ static void
 retry_busy(void)
 {
 	struct flight *q = busy_q, *f;
-	const char *r;
 	char others[32] = "";
 	double pause;
 	int more = -1;
@@ -780,11 +796,9 @@ retry_busy(void)
 		snprintf(others, sizeof(others), " and %d more", more);
 	pause = 0.125 * (1 << (q->busy - 1 < 5 ? q->busy - 1 : 5));
 	pause = jitter(pause < BUSY_PAUSE_MAX / 2 ? pause : BUSY_PAUSE_MAX / 2);
-	for (r = q->why + strlen(XF_BUSY_REASON); *r == ' '; r++)
-		;
 	if (q->busy < BUSY_TRIES && !strv_has(&busy_here, q->nh)) {
 		msg_info("order %s%s: %s busy (%s); trying again in %.1f s %s", q->o.id, others,
-			 q->nh, r, pause, cur && strcmp(cur_nh, q->nh) == 0 ?
+			 q->nh, busy_text(q->why), pause, cur && strcmp(cur_nh, q->nh) == 0 ?
 			 "on the same connection" : "over a new connection");
 		usleep(pause * 1e6);
 	}
@@ -797,19 +811,11 @@ retry_busy(void)
 		if (f->busy >= BUSY_TRIES && !strv_has(&busy_here, f->nh))
 			strv_add(&busy_here, f->nh);
 		if (strv_has(&busy_here, f->nh)) {
-			for (r = f->why + strlen(XF_BUSY_REASON); *r == ' '; r++)
-				;
-			why = xasprintf("%s busy: %s (%d tries)", f->nh, r, f->busy);
+			why = xasprintf("%s busy: %s (%d tries)", f->nh, busy_text(f->why), f->busy);
 			rc = HOP_BUSY;
 		} else if ((rc = send_offer(f, &why)) == 0)
 			continue;	/* in the window again */
-		if (f->home)
-			home_done(f, rc, why);
-		else {
-			hop_result(f, rc, why);
-			step(f);
-		}
-		free(why);
+		send_ended(f, rc, why);
 	}
 }
 
