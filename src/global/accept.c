@@ -28,6 +28,13 @@ accept_known(const struct config *cf, const char *id)
 	return found;
 }
 
+/* room a destination needs to open the packet, beside the packet itself */
+static uint64_t
+unpacked_here(const struct config *cf, const struct order *o, const struct pkt_info *pi)
+{
+	return o->returning || !strv_has(&o->dests, cf->node) ? 0 : pi->total_size;
+}
+
 enum accept_verdict
 accept_check(const struct config *cf, const char *peer, struct order *o,
 	     const struct pkt_info *pi, const char **bayp, int (*once)(const char *key),
@@ -98,8 +105,21 @@ accept_check(const struct config *cf, const char *peer, struct order *o,
 	/* "busy": temporary, about room, never about reaching us (the sender
 	 * defers the order and keeps the hop up); a destination needs room to
 	 * unpack too (shipping.conf(5), MIN-FREE-DISK) */
-	if (bay_room_ok(cf, *bayp, o->size, o->returning || !strv_has(&o->dests, cf->node) ?
-			0 : pi->total_size) < 0) {
+	if (bay_room_ok(cf, *bayp, o->size, unpacked_here(cf, o, pi)) < 0) {
+		sbuf_printf(why, "busy, no room: %s", err_get());
+		return ACC_LATER;
+	}
+	return ACC_OK;
+}
+
+enum accept_verdict
+accept_reserve(const struct config *cf, const char *bay, int fd, uint64_t off,
+	       const struct order *o, const struct pkt_info *pi, struct sbuf *why)
+{
+	/* the packet's own bytes are reserved: only the floor and the room to
+	 * unpack are left to look at */
+	if (bay_partial_reserve(bay, o->id, fd, off, o->size) < 0 ||
+	    bay_room_ok(cf, bay, 0, unpacked_here(cf, o, pi)) < 0) {
 		sbuf_printf(why, "busy, no room: %s", err_get());
 		return ACC_LATER;
 	}

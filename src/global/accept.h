@@ -38,6 +38,18 @@ enum accept_verdict accept_check(const struct config *cf, const char *peer, stru
 				 int (*once)(const char *key), struct sbuf *why);
 
 /*
+ * After accept_check said ACC_OK and partial/ID is open as fd with off
+ * bytes already there: reserve the rest of the packet on disk, then look
+ * at the room again. Two receivers that both passed accept_check before
+ * either wrote a byte cannot both count the same free space: the second
+ * look sees the first one's reservation. ACC_OK or ACC_LATER (why says
+ * "busy, no room: bay full: ...", as accept_check would).
+ */
+enum accept_verdict accept_reserve(const struct config *cf, const char *bay, int fd,
+				   uint64_t off, const struct order *o,
+				   const struct pkt_info *pi, struct sbuf *why);
+
+/*
  * Take custody of a received packet whose bytes are in bay's partial/ID,
  * verified into *pi: o becomes this node's order (the packet digest the
  * verifier yielded, this node added to its hops, fresh counters) and is

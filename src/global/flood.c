@@ -97,7 +97,10 @@ flood_body(const struct config *cf, const void *data, size_t len, char *tmp, siz
 	if (bay_init(bay) < 0 || bay_path(tmpdir, sizeof(tmpdir), bay, Q_TMP, NULL) < 0 ||
 	    (fd = safe_create(tmpdir, tmp, size, 0600)) < 0)
 		return -1;
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	/* input to the sealer only, never fsynced: what is durable is the
+	 * sealed packet once queued; a crash before that leaves only this
+	 * temporary, which nothing reads back and the sweep removes */
+	if (write_all(fd, data, len) < 0) {
 		err_set("writing %s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);

@@ -44,9 +44,10 @@ void flood_drop_revoked(const struct config *cf, const struct revlist *rl, struc
 int flood_queue(const struct config *cf, const struct keys *me, const char *kind,
 		const char *name, const void *data, size_t len, const struct strv *to);
 
-/* A control packet's body: data written and fsynced to a new file in the
- * -default class's bay tmp/ (its path in tmp), for submit_file with copy
- * set; the caller unlinks it. -1 with err_set. */
+/* A control packet's body: data written to a new file in the -default
+ * class's bay tmp/ (its path in tmp; not fsynced: only the sealer reads
+ * it), for submit_file with copy set; the caller unlinks it. -1 with
+ * err_set. */
 int flood_body(const struct config *cf, const void *data, size_t len, char *tmp, size_t size);
 
 /*

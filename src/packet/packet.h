@@ -156,6 +156,14 @@ int packet_verify_file(const struct config *cf, const char *path, struct pkt_inf
 struct pkt_verifier;
 struct pkt_verifier *packet_verifier_new(const struct config *cf, const char *what);
 int packet_verifier_feed(struct pkt_verifier *v, const void *p, size_t n);
+/*
+ * packet_check_header on the header an offer shows before its bytes are
+ * sent (the hop's OFFER); the verifier remembers that header, so when the
+ * same bytes begin the stream their signature is not verified again (the
+ * origin must still be known and its certificate good).
+ */
+ssize_t packet_verifier_offer(struct pkt_verifier *v, const void *hdr, size_t len,
+			      struct pkt_info *pi);
 int packet_verifier_end(struct pkt_verifier *v, struct pkt_info *pi);
 void packet_verifier_free(struct pkt_verifier *v);
 
@@ -180,6 +188,17 @@ int packet_open(const struct config *cf, const struct keys *me,
 int packet_open_extra(const struct config *cf, const struct keys *me,
 		      const char *const *parts, int nparts, const char *destdir,
 		      struct strv *names, char **comment);
+/*
+ * The same for parts this node verified when it took them: digests[i]
+ * (hex; NULL or "" where not known) is the packet digest it recorded then
+ * (struct order's digest). Such a part's signatures are not verified a
+ * second time; its header and body are hashed as they are read, as always,
+ * and must give that digest, or the packet is refused as changed on disk.
+ * Its origin must still be known and its certificate still good.
+ */
+int packet_open_known(const struct config *cf, const struct keys *me,
+		      const char *const *parts, const char *const *digests, int nparts,
+		      const char *destdir, struct strv *names, char **comment);
 
 /*
  * Signing and unwrapping with this node's secret keys: here when me holds

@@ -625,7 +625,7 @@ own_header(const char *node, const void *hdr, size_t len, int with_sig, struct p
 	static const char fake[] = "sig: "
 		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n";
 	struct sbuf b = {0};
-	int r;
+	int r, parsed;
 
 	_Static_assert(sizeof(fake) - 1 == PKT_SIGLINE_LEN, "a signature line");
 	if (len > PKT_MAX_HEADER) {
@@ -636,6 +636,7 @@ own_header(const char *node, const void *hdr, size_t len, int with_sig, struct p
 	if (!with_sig)
 		sbuf_add(&b, fake, sizeof(fake) - 1);
 	r = pkt_hdr_parse(b.s, b.len, h);
+	parsed = r == 1;
 	if (r == 1 && h->info.header_len != b.len) {
 		err_set("header signature refused: %zu bytes after the header", b.len - h->info.header_len);
 		r = -1;
@@ -647,7 +648,40 @@ own_header(const char *node, const void *hdr, size_t len, int with_sig, struct p
 		r = -1;
 	}
 	sbuf_free(&b);
+	if (parsed && r != 1)
+		pkt_hdr_free(h);	/* refused: the caller frees only what it gets */
 	return r == 1 ? 0 : -1;
+}
+
+/*
+ * The key process's memory of the headers it signed lately: the hash of
+ * the signed bytes and the signature (Ed25519 is deterministic). A trailer
+ * asked for one of them needs no verification of that header's signature;
+ * one it forgot (more sealings at once than the ring holds) is verified.
+ */
+#define SIGNED_RING	64
+static struct {
+	uint8_t hash[PKT_DIGEST_LEN];
+	uint8_t sig[ED25519_SIG_LEN];
+	int used;
+} signed_ring[SIGNED_RING];
+static unsigned signed_next;
+
+static const uint8_t *
+msg_hash(const uint8_t *msg)
+{
+	return msg + strlen(PKT_HEADER_CTX);	/* pkt_header_msg: context || hash */
+}
+
+static int
+signed_here(const uint8_t *msg, const uint8_t sig[ED25519_SIG_LEN])
+{
+	for (int i = 0; i < SIGNED_RING; i++)
+		if (signed_ring[i].used &&
+		    memcmp(signed_ring[i].hash, msg_hash(msg), PKT_DIGEST_LEN) == 0 &&
+		    memcmp(signed_ring[i].sig, sig, ED25519_SIG_LEN) == 0)
+			return 1;
+	return 0;
 }
 
 int
@@ -667,7 +701,16 @@ pkt_sign_header(const struct keys *me, const char *node, const void *hdr, size_t
 		pkt_hdr_free(&h);
 	}
 	pkt_header_msg(hdr, len, msg, &mlen);
-	return ed25519_sign(me->sign_sec, me->pub.sign, msg, mlen, sig);
+	if (ed25519_sign(me->sign_sec, me->pub.sign, msg, mlen, sig) < 0)
+		return -1;
+	if (node) {
+		unsigned i = signed_next++ % SIGNED_RING;
+
+		memcpy(signed_ring[i].hash, msg_hash(msg), PKT_DIGEST_LEN);
+		memcpy(signed_ring[i].sig, sig, ED25519_SIG_LEN);
+		signed_ring[i].used = 1;
+	}
+	return 0;
 }
 
 int
@@ -689,7 +732,8 @@ pkt_sign_trailer(const struct keys *me, const char *node, const void *hdr, size_
 		int bad;
 
 		pkt_header_msg(hdr, h.signed_len, msg, &mlen);
-		if ((bad = ed25519_verify(me->pub.sign, msg, mlen, h.sig) < 0))
+		if ((bad = !signed_here(msg, h.sig) &&
+			   ed25519_verify(me->pub.sign, msg, mlen, h.sig) < 0))
 			err_set("trailer signature refused: packet %s's header is not signed "
 				"by this node", h.info.id);
 		pkt_hdr_free(&h);
@@ -718,6 +762,19 @@ pkt_hdr_verify(const struct config *cf, const struct keys *self, const void *buf
 			h->info.origin);
 		return -1;
 	}
+	h->okey = k;
+	h->have_okey = 1;
+	return 0;
+}
+
+int
+pkt_hdr_origin(const struct config *cf, const struct keys *self, struct pkt_hdr *h)
+{
+	struct pubkey k;
+
+	h->have_okey = 0;
+	if (origin_key(cf, self, h, &k) < 0)
+		return -1;
 	h->okey = k;
 	h->have_okey = 1;
 	return 0;

@@ -76,6 +76,13 @@ int pkt_node_key(const struct config *cf, const struct keys *self, const char *n
 /* Check h's signature over buf (the bytes it was parsed from); sets h->okey. */
 int pkt_hdr_verify(const struct config *cf, const struct keys *self, const void *buf,
 		   struct pkt_hdr *h);
+/*
+ * Only the origin's key, without the signature: for a header whose bytes
+ * this node verified before (the packet digest it recorded then says so).
+ * The origin must still be known and its certificate still good
+ * (revocation, validity). Sets h->okey.
+ */
+int pkt_hdr_origin(const struct config *cf, const struct keys *self, struct pkt_hdr *h);
 
 /*
  * Format and sign h (info, body_len, first_chunk, eph, wraps) into out,
@@ -222,6 +229,16 @@ int pkt_verify_fd(const struct config *cf, const struct keys *self, int fd,
 struct pkt_reader;
 struct pkt_reader *pkt_reader_new(const struct config *cf, const struct keys *me,
 				  const char *const *parts, int nparts);
+/*
+ * The same, for parts whose packet digests (packet.h; hex, one per part,
+ * NULL or "" where not known) this node recorded when it verified them on
+ * the way in: a part with one is not verified a second time (header and
+ * trailer signature), its bytes are compared with that digest instead
+ * (header and body hashed as always; a file changed on disk is refused).
+ */
+struct pkt_reader *pkt_reader_new_known(const struct config *cf, const struct keys *me,
+					const char *const *parts, const char *const *digests,
+					int nparts);
 /*
  * Next plaintext chunk (valid until the next call): >0 bytes; 0 at the end,
  * only after the final chunk and every part's trailer signature checked;

@@ -4,14 +4,15 @@
  * (a pax archive, zstd-compressed or not, and nothing else), and the
  * archive's single regular file is extracted into destdir.
  *
- * Offers packet_open, packet_open_extra (packet.h) and pkt_entry_name_bad
- * (packet_int.h). The origin's comment comes out of the entry's extended
+ * Offers packet_open, packet_open_extra, packet_open_known (packet.h) and
+ * pkt_entry_name_bad (packet_int.h). The origin's comment comes out of the entry's extended
  * attributes; no attribute is ever applied to the extracted file.
  * Every part is read once (packet_reader.c): its header signature is
  * checked first, then only bytes that passed their chunk's AEAD tag under
  * the packet key (which only the origin and the recipients hold) reach the
- * decompressor, and the origin's trailer signature over every part is
- * checked before packet_open returns success; until then what it wrote
+ * decompressor, and the origin's trailer signature over every part (or
+ * the packet digest this node recorded when it verified the part on the
+ * way in: packet_open_known) is checked before packet_open returns success; until then what it wrote
  * is not kept (removed on any failure).
  * Never follows or creates a link, never creates anything but one regular
  * file per entry directly inside destdir (openat, O_EXCL | O_NOFOLLOW),
@@ -304,6 +305,14 @@ int
 packet_open_extra(const struct config *cf, const struct keys *me, const char *const *parts,
 		  int nparts, const char *destdir, struct strv *names, char **comment)
 {
+	return packet_open_known(cf, me, parts, NULL, nparts, destdir, names, comment);
+}
+
+int
+packet_open_known(const struct config *cf, const struct keys *me, const char *const *parts,
+		  const char *const *digests, int nparts, const char *destdir,
+		  struct strv *names, char **comment)
+{
 	struct octx o = {0};
 	struct archive *a = NULL;
 	struct strv got = {0};
@@ -311,7 +320,7 @@ packet_open_extra(const struct config *cf, const struct keys *me, const char *co
 	ssize_t n;
 	int dirfd = -1, rc = -1;
 
-	if ((o.r = pkt_reader_new(cf, me, parts, nparts)) == NULL)
+	if ((o.r = pkt_reader_new_known(cf, me, parts, digests, nparts)) == NULL)
 		return pkt_errno_local(errno) ? PKT_LOCAL : -1;
 	if ((dirfd = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		o.local = 1;		/* our directory */

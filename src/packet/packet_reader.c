@@ -60,6 +60,8 @@ struct rpart {
 	const char *path;
 	struct pkt_hdr h;
 	uint8_t hd[PKT_DIGEST_LEN];	/* H(header) */
+	int known;			/* verified on the way in: digest holds */
+	uint8_t digest[PKT_DIGEST_LEN];	/* the packet digest recorded then */
 };
 
 struct pkt_reader {
@@ -205,7 +207,10 @@ read_header(struct pkt_reader *r, struct rpart *p, uint8_t *buf)
 				p->path, n);
 		goto bad;
 	}
-	if (pkt_hdr_verify(r->cf, r->me, buf, &p->h) < 0)
+	/* a part this node verified on the way in: its digest, checked at the
+	 * end of the part, covers these bytes (H(header) is in it) */
+	if ((p->known ? pkt_hdr_origin(r->cf, r->me, &p->h) :
+	     pkt_hdr_verify(r->cf, r->me, buf, &p->h)) < 0)
 		goto bad;
 	if ((uint64_t)st.st_size != p->h.info.file_size) {
 		err_set("packet %s: %s (%llu bytes, the header says %" PRIu64 ")", p->h.info.id,
@@ -231,6 +236,13 @@ struct pkt_reader *
 pkt_reader_new(const struct config *cf, const struct keys *me, const char *const *parts,
 	       int nparts)
 {
+	return pkt_reader_new_known(cf, me, parts, NULL, nparts);
+}
+
+struct pkt_reader *
+pkt_reader_new_known(const struct config *cf, const struct keys *me, const char *const *parts,
+		     const char *const *digests, int nparts)
+{
 	struct pkt_reader *r;
 	const struct pkt_info *pi;
 	uint8_t *key, *buf;
@@ -249,6 +261,8 @@ pkt_reader_new(const struct config *cf, const struct keys *me, const char *const
 	buf = xmalloc(PKT_MAX_HEADER);
 	for (int i = 0; i < nparts; i++) {
 		r->p[i].path = parts[i];
+		r->p[i].known = digests && digests[i] && digests[i][0] &&
+			hex_decode(digests[i], r->p[i].digest, PKT_DIGEST_LEN) == 0;
 		r->n = i + 1;
 		if (read_header(r, &r->p[i], buf) < 0) {
 			e = errno;
@@ -440,7 +454,18 @@ th_part(struct pkt_reader *r, int i, uint64_t *idx)
 	{
 		char why[512];
 
-		if (pkt_check_trailer(r->cf, r->me, &p->h, p->hd, bd, tl, why, sizeof(why)) < 0) {
+		uint8_t got[PKT_DIGEST_LEN];
+
+		if (p->known) {
+			/* the bytes this node verified before, or not */
+			pkt_packet_digest(p->hd, bd, got);
+			if (memcmp(got, p->digest, PKT_DIGEST_LEN) != 0) {
+				err_set("packet %s: %s is not the packet this node verified when "
+					"it took it (changed on disk)", p->h.info.id, p->path);
+				goto fail;
+			}
+		} else if (pkt_check_trailer(r->cf, r->me, &p->h, p->hd, bd, tl, why,
+					     sizeof(why)) < 0) {
 			err_set("%s", why);
 			goto fail;
 		}

@@ -32,6 +32,8 @@ struct pkt_verifier {
 	uint64_t pos;			/* bytes fed */
 	char tl[PKT_TRAILER_LEN];
 	char *err;			/* sticky failure */
+	uint8_t offered[PKT_DIGEST_LEN];	/* H(header) checked by _offer */
+	int have_offered;
 };
 
 int
@@ -156,16 +158,32 @@ packet_verifier_feed(struct pkt_verifier *v, const void *p, size_t n)
 		err_set("packet header longer than %d bytes", PKT_MAX_HEADER);	/* parse says so */
 		return fail(v);
 	}
-	if (pkt_hdr_verify(v->cf, v->self, v->hbuf, &v->h) < 0)
+	sha256(v->hbuf, v->h.info.header_len, v->hd);
+	/* the header the offer showed, byte for byte: its signature verified
+	 * there (packet_verifier_offer), not a second time */
+	if ((v->have_offered && memcmp(v->hd, v->offered, PKT_DIGEST_LEN) == 0 ?
+	     pkt_hdr_origin(v->cf, v->self, &v->h) :
+	     pkt_hdr_verify(v->cf, v->self, v->hbuf, &v->h)) < 0)
 		return fail(v);
 	v->have_hdr = 1;
-	sha256(v->hbuf, v->h.info.header_len, v->hd);
 	v->hs = hash_new_sha256();
 	v->pos = v->h.info.header_len;
 	/* what came after the header in this feed and earlier ones */
 	if (take(v, v->hbuf + v->pos, v->hlen - v->pos) < 0)
 		return -1;
 	return take(v, b + k, n - k);
+}
+
+ssize_t
+packet_verifier_offer(struct pkt_verifier *v, const void *hdr, size_t len, struct pkt_info *pi)
+{
+	ssize_t r = packet_check_header(v->cf, hdr, len, pi);
+
+	if (r > 0) {
+		sha256(hdr, (size_t)r, v->offered);
+		v->have_offered = 1;
+	}
+	return r;
 }
 
 int

@@ -335,6 +335,19 @@ bay_partial_open(const char *bay, const char *id, uint64_t size, uint64_t *off)
 	return fd;
 }
 
+int
+bay_partial_reserve(const char *bay, const char *id, int fd, uint64_t off, uint64_t size)
+{
+	if (off >= size || fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)(size - off)) == 0)
+		return 0;
+	if (errno == ENOSPC || errno == EDQUOT) {
+		err_set("bay full: %s: no room for the %llu bytes of packet %s still to come",
+			bay, (unsigned long long)(size - off), id);
+		return -1;
+	}
+	return 0;	/* EOPNOTSUPP and the like: the bytes will tell */
+}
+
 void
 bay_partial_drop(const char *bay, const char *id)
 {

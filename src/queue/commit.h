@@ -93,6 +93,13 @@ int bay_defer(const struct config *cf, const char *bay, struct order *o,
  * afresh, truncated); BAY_BUSY when another transfer holds it, -1 on error.
  */
 int bay_partial_open(const char *bay, const char *id, uint64_t size, uint64_t *off);
+/*
+ * Reserve on disk the bytes still to come, off up to size (fallocate; the
+ * file's size does not change): the free space others see shrinks at once,
+ * not as the bytes arrive. 0 (also where the file system cannot reserve);
+ * -1 with err_set "bay full: ..." when the disk has no room for them.
+ */
+int bay_partial_reserve(const char *bay, const char *id, int fd, uint64_t off, uint64_t size);
 /* Forget what was received of ID (not worth resuming). */
 void bay_partial_drop(const char *bay, const char *id);
 /* Keep a refused transfer as corrupt/ID.pkt with ID.pkt.why. */

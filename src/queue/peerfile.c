@@ -255,7 +255,8 @@ peerfile_note(const char *spool, const struct peer_event *ev)
 	peerfile_read(spool, ev->peer, &pf);
 	apply(&pf, ev, now);
 	text = format(&pf);
-	rc = safe_write(dir, ev->peer, text, strlen(text), 0600);
+	/* monitoring state (see peerfile.h): atomic, never fsynced */
+	rc = safe_write_volatile(dir, ev->peer, text, strlen(text), 0600);
 	free(text);
 	peerfile_free(&pf);
 	close(fd);		/* and the lock with it */

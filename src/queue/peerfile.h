@@ -1,7 +1,8 @@
 /*
  * peerfile.h - what the daemon knows of each next hop, published for
  * `shipctl peers` and `stats --prometheus`: one small file per peer,
- * SPOOL/peers/NAME, rewritten whole (safe_write) under SPOOL/peers/.lock
+ * SPOOL/peers/NAME, rewritten whole (safe_write_volatile: atomic, never
+ * fsynced, at every connection's end) under SPOOL/peers/.lock
  * by whichever worker learns something: a connection that worked (and its
  * transport), one that failed (the error in full, down until when), and
  * at the end of a connection what went through it (orders, bytes), sent

@@ -9,12 +9,12 @@
 #include "../util/clock.h"
 #include "../util/log.h"
 #include "../util/mem.h"
+#include "../util/proc.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +38,10 @@ write_rec(struct progress *p)
 	char line[REC_LEN];
 	int n;
 
-	n = snprintf(line, sizeof(line), "%s %s %s %d %llu %llu %.3f %ld\n", p->r.id, p->r.peer,
-		     p->r.proto, p->r.port, (unsigned long long)p->r.done,
-		     (unsigned long long)p->r.total, p->r.started, (long)p->r.pid);
+	n = snprintf(line, sizeof(line), "%s %s %s %d %llu %llu %.3f %ld %llu\n", p->r.id,
+		     p->r.peer, p->r.proto, p->r.port, (unsigned long long)p->r.done,
+		     (unsigned long long)p->r.total, p->r.started, (long)p->r.pid,
+		     p->r.pid_start);
 	if (n < 0 || n >= REC_LEN)
 		return;
 	memset(line + n, ' ', REC_LEN - 1 - n);
@@ -72,6 +73,7 @@ progress_start(const char *bay, const char *id, const char *peer, const char *pr
 	p->r.total = total;
 	p->r.started = now_real();
 	p->r.pid = getpid();
+	p->r.pid_start = proc_start_time(p->r.pid);
 	write_rec(p);
 	return p;
 }
@@ -103,8 +105,8 @@ parse_rec(const char *line, struct progress_rec *r)
 	long pid;
 
 	memset(r, 0, sizeof(*r));
-	if (sscanf(line, "%127s %127s %7s %d %llu %llu %lf %ld", r->id, r->peer, r->proto,
-		   &r->port, &done, &total, &r->started, &pid) != 8)
+	if (sscanf(line, "%127s %127s %7s %d %llu %llu %lf %ld %llu", r->id, r->peer, r->proto,
+		   &r->port, &done, &total, &r->started, &pid, &r->pid_start) != 9)
 		return -1;
 	r->done = done;
 	r->total = total;
@@ -128,7 +130,8 @@ read_path(const char *path, struct progress_rec *r)
 	line[n] = 0;
 	if (parse_rec(line, r) < 0)
 		return -1;
-	if (kill(r->pid, 0) < 0 && errno == ESRCH)
+	/* its process gone, a zombie, or its PID another process's now */
+	if (r->pid_start == 0 || proc_start_time(r->pid) != r->pid_start)
 		return -1;
 	return 0;
 }

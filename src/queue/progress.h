@@ -3,8 +3,10 @@
  * `shipctl submit --wait`: one small record per transfer in
  * BAY/inflight/ID, rewritten in place at most every 200 ms and removed
  * when the transfer ends. Volatile by design (never fsynced): losing it in
- * a crash loses nothing but a progress bar. Start-up removes records whose
- * process is gone.
+ * a crash loses nothing but a progress bar. A record names its process by
+ * PID and start time (util/proc.h): one whose process is gone, a zombie or
+ * a PID used again since, is skipped by readers and removed by start-up,
+ * the master's sweep and the master when it reaps a killed sender.
  */
 #ifndef SHIPD_PROGRESS_H
 #define SHIPD_PROGRESS_H
@@ -21,6 +23,7 @@ struct progress_rec {
 	uint64_t done, total;		/* bytes */
 	double started;			/* Unix time, with fractions */
 	pid_t pid;
+	unsigned long long pid_start;	/* the process's start time */
 };
 
 struct progress;

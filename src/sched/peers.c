@@ -146,6 +146,22 @@ peer_retry_all(struct sched *sc)
 		htab_walk(sc->peers, retry_one, NULL);
 }
 
+/*
+ * A worker that lives on takes the master's view of a next hop with each
+ * batch (shipd/pool.c), not the one it had when it was forked.
+ */
+void
+peer_adopt(struct sched *sc, const char *name, time_t down_until, time_t failed_at,
+	   const char *why)
+{
+	struct peerstate *p = peer_make(sc, name);
+
+	p->down_until = down_until;
+	p->failed_at = failed_at;
+	free(p->why);
+	p->why = why && *why ? xstrdup(why) : NULL;
+}
+
 void
 peer_started(struct sched *sc, const char *name)
 {

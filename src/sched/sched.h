@@ -44,6 +44,13 @@ struct job {
 	struct sbuf status;		/* partial status line */
 	int nfailed;			/* orders the worker deferred */
 	int skipped;			/* the worker left it unclaimed: its hop is down */
+	/* J_SEND, a worker that lives on (shipd/pool.c): the head job of its
+	 * batch is the worker's record, handed from batch to batch */
+	int done;			/* its "D RC" line arrived: 1 + RC */
+	int idle;			/* done with its batch, waiting for the next */
+	int retire;			/* take no further batch (reload, max use) */
+	int uses;			/* batches it has run */
+	double idle_since;		/* now_mono() when it went idle */
 };
 
 /*
@@ -141,6 +148,8 @@ void peer_connected(struct sched *sc, const char *name, time_t now);
 int peer_may_start(struct sched *sc, const char *name, time_t now);	/* may a worker start */
 /* A poll request: every next hop known down may be tried again (one probe). */
 void peer_retry_all(struct sched *sc);
+void peer_adopt(struct sched *sc, const char *name, time_t down_until, time_t failed_at,
+		const char *why);
 void peer_started(struct sched *sc, const char *name);	/* a worker took a batch for it */
 void peer_stopped(struct sched *sc, const char *name);	/* that worker exited */
 /* TCP that a firewall drops: UDP first until a probe (peers.c, TCP_BLOCKED_SECS). */

@@ -397,6 +397,6 @@ control_start(void)
 	j = xcalloc(1, sizeof(*j));
 	j->kind = J_TRUST;
 	j->statfd = -1;
-	if (master_fork(j) < 0)
+	if (!pool_make_room() || master_fork(j) < 0)
 		job_free(j);
 }

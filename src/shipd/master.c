@@ -4,8 +4,9 @@
  * forked children (senders up to MAX-CHILDREN; receive workers, one per
  * inbound connection, bounded by door.c: MAX-HANDSHAKES not yet
  * authenticated, MAX-RECEIVERS that are). A send worker gets a batch of
- * orders (batch.c) and a status pipe on which it says which next hop it
- * reached or could not reach, and which orders it deferred. A child that
+ * orders (batch.c) and a status line on which it says which next hop it
+ * reached or could not reach, which orders it deferred, and when it is
+ * done and waits for the next batch (pool.c: workers live on). A child that
  * dies abnormally is reaped, logged, and the order it held goes back to
  * outgoing/; the orders of its batch it never got to are queued again.
  * Never sends or receives packet bytes itself.
@@ -125,8 +126,9 @@ master_fork(struct job *j)
 
 	if (keyproc_pair(kp) < 0)
 		return -1;
-	if (j->kind == J_SEND && pipe2(st, O_CLOEXEC | O_NONBLOCK) < 0) {
-		msg_warn("status pipe");
+	/* a send worker's line: its status to the master, batches back (pool.c) */
+	if (j->kind == J_SEND && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st) < 0) {
+		msg_warn("status line");
 		keyproc_parent(kp, -1, KP_WORKER);
 		return -1;
 	}
@@ -153,7 +155,7 @@ master_fork(struct job *j)
 		case J_SEND:
 			close(st[0]);
 			S->statfd = st[1];
-			rc = sender_run(j);
+			rc = pool_worker(j);
 			break;
 		case J_PICKUP:
 			rc = pickup_file(j->bay, j->id);
@@ -185,6 +187,7 @@ master_fork(struct job *j)
 	S->nsenders++;
 	if (st[0] >= 0) {
 		close(st[1]);
+		fcntl(st[0], F_SETFL, O_NONBLOCK);
 		j->statfd = st[0];
 		snprintf(key, sizeof(key), "%d", st[0]);
 		htab_put(S->statfds, key, j);
@@ -199,6 +202,8 @@ master_fork(struct job *j)
  *   X HOP WHY  it could not connect to HOP
  *   F ID       it deferred ID (a failed attempt, for --poll's status)
  *   S ID       it left ID unclaimed, its next hop down: queued again (parked)
+ *   D RC       it is done with its batch (exit status RC) and waits for
+ *              the next one (pool.c)
  */
 void
 master_status_line(struct job *j, const char *line)
@@ -225,6 +230,9 @@ master_status_line(struct job *j, const char *line)
 		for (struct job *k = j; k; k = k->batch)
 			if (strcmp(k->id, arg) == 0)
 				k->skipped = 1;
+		break;
+	case 'D':
+		j->done = 1 + atoi(arg);
 		break;
 	default:
 		msg_warnx("send worker %ld: unknown status line \"%.40s\"", (long)j->pid, line);
@@ -275,9 +283,11 @@ status_event(int fd)
 		return;
 
 	snprintf(key, sizeof(key), "%d", fd);
-	if ((j = htab_get(S->statfds, key)) != NULL)
+	if ((j = htab_get(S->statfds, key)) != NULL) {
 		status_read(j);
-	else
+		if (j->done && !j->idle)
+			pool_done(j);
+	} else
 		ep_del(fd);
 }
 
@@ -310,9 +320,11 @@ master_dispatch(void)
 {
 	struct job *j, *k;
 
-	while (!S->stopping && S->nsenders < S->cf->max_children &&
+	while (!S->stopping && (S->nsenders < S->cf->max_children || pool_idle()) &&
 	       (j = batch_next(&S->sched, time(NULL))) != NULL) {
-		if (master_fork(j) < 0) {
+		if (j->kind == J_SEND && pool_take(j))
+			continue;
+		if (!pool_make_room() || master_fork(j) < 0) {
 			if (batch_is_peer(j->hop))
 				peer_stopped(&S->sched, j->hop);
 			while (j) {
@@ -326,19 +338,11 @@ master_dispatch(void)
 	}
 }
 
-/*
- * A send worker exited: the order it held goes back if it was killed, the
- * orders of its batch leave the busy set, those it never got to are queued
- * again, and deferred ones set the next wake-up.
- */
+/* A send worker is gone: its line to the master goes with it. */
 static void
-send_exited(struct job *j, int status)
+statfd_close(struct job *j)
 {
-	struct strv again = {0};
-	struct job *k, *next;
-	char key[16], p[PATH_MAX];
-	struct stat st;
-	int n = 0;
+	char key[16];
 
 	if (j->statfd >= 0) {
 		status_read(j);
@@ -347,6 +351,23 @@ send_exited(struct job *j, int status)
 		close(j->statfd);
 		j->statfd = -1;
 	}
+}
+
+/*
+ * A send worker's batch ended (status: as from waitpid; a worker that
+ * lives on says "D RC", pool.c): the order it held goes back if it was
+ * killed, the orders of its batch leave the busy set, those it never got
+ * to are queued again, and deferred ones set the next wake-up.
+ */
+void
+master_send_finished(struct job *j, int status)
+{
+	struct strv again = {0};
+	struct job *k, *next;
+	char p[PATH_MAX];
+	struct stat st;
+	int n = 0;
+
 	for (k = j->batch; k; k = k->batch)
 		n++;
 	if (WIFSIGNALED(status)) {
@@ -397,8 +418,8 @@ send_exited(struct job *j, int status)
 	strv_free(&again);
 }
 
-static void
-child_exited(pid_t pid, int status)
+void
+master_child_exited(pid_t pid, int status)
 {
 	char key[32];
 	struct job *j;
@@ -413,10 +434,20 @@ child_exited(pid_t pid, int status)
 	} else
 		S->nsenders--;
 	if (j->kind == J_SEND)
-		send_exited(j, status);
+		statfd_close(j);
+	if (j->kind == J_SEND && j->idle) {
+		/* between batches it held nothing; retired by us, or it died */
+		if (WIFSIGNALED(status) && j->retire < 2 && !S->stopping)
+			msg_warnx("idle send worker %ld killed by signal %d", (long)pid,
+				  WTERMSIG(status));
+		job_free(j);
+		return;
+	}
+	if (j->kind == J_SEND)
+		master_send_finished(j, status);
 	else if (j->kind == J_TRUST)
 		control_exited(status);
-	else if (WIFSIGNALED(status))
+	else if (WIFSIGNALED(status) && !(S->stopping && WTERMSIG(status) == SIGTERM))
 		msg_warnx("%s worker %ld for %s killed by signal %d",
 			  j->kind == J_RECEIVE ? "receive" : j->kind == J_IMPORT ? "import" :
 			  "pickup/join", (long)pid,
@@ -439,7 +470,7 @@ reap(void)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		child_exited(pid, status);
+		master_child_exited(pid, status);
 }
 
 /*
@@ -658,6 +689,8 @@ arm_timer(void)
 		when = now + door_due(S->door, S->cf);
 	if (S->trust_due && S->trust_due < when)
 		when = S->trust_due;
+	if (pool_due() && pool_due() < when)
+		when = pool_due();
 	its.it_value.tv_sec = when > now ? when - now : 0;
 	its.it_value.tv_nsec = when > now ? 0 : 1000000;
 	timerfd_settime(S->timerfd, 0, &its, NULL);
@@ -746,6 +779,7 @@ reload(void)
 	ep_add(S->kpfd);
 	if (pickup_init() == 0)
 		ep_add(S->inofd);
+	pool_reload();	/* workers that live on hold the old configuration */
 	msg_info("reloaded %s", S->conf_path);
 	qmgr_scan_all(&S->sched, 0);
 	control_start();
@@ -754,19 +788,29 @@ reload(void)
 static void
 add_pid(void *arg, const char *key, void *v)
 {
-	(void)v;
 	strv_add(arg, key);
+}
+
+/* Busy children; an idle send worker is asked to leave by pool_reload. */
+static void
+add_busy_pid(void *arg, const char *key, void *v)
+{
+	const struct job *j = v;
+
+	if (!(j->kind == J_SEND && j->idle))
+		strv_add(arg, key);
 }
 
 static void
 stop_children(void)
 {
+	pool_reload();	/* idle send workers say BYE on their connections and leave */
 	for (int tries = 0; htab_count(S->kids) > 0 && tries < 100; tries++) {
 		if (tries == 0 || tries == 50) {
 			/* first ask, then insist: a killed sender's order is requeued */
 			struct strv pids = {0};
 
-			htab_walk(S->kids, add_pid, &pids);
+			htab_walk(S->kids, tries ? add_pid : add_busy_pid, &pids);
 			for (int i = 0; i < pids.n; i++)
 				kill(atol(pids.v[i]), tries ? SIGKILL : SIGTERM);
 			strv_free(&pids);
@@ -920,6 +964,7 @@ master_run(void)
 				if (read(S->timerfd, &x, sizeof(x)) < 0) {
 				}
 				door_expire(S->door, S->cf);
+				pool_tick();
 				if (S->sweep_at && time(NULL) >= S->sweep_at)
 					sweep();
 				control_tick();

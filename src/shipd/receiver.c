@@ -46,13 +46,16 @@
 static int recv_orders;			/* accepted over this hop (queue/peerfile.h) */
 static uint64_t recv_bytes;
 
-/* Check an OFFER; on success *bayp is the bay to receive into. */
+/* Check an OFFER (its header through v, which then verifies the data);
+ * on success *bayp is the bay to receive into. */
 static int
-check_offer(struct hop *h, struct order *o, struct pkt_info *pi, const uint8_t *hdr,
-	    size_t hdrlen, const char **bayp, int *reply, struct sbuf *why)
+check_offer(struct hop *h, struct pkt_verifier *v, struct order *o, struct pkt_info *pi,
+	    const uint8_t *hdr, size_t hdrlen, const char **bayp, int *reply, struct sbuf *why)
 {
 	*reply = XF_REFUSE;
-	if (packet_check_header(S->cf, hdr, hdrlen, pi) <= 0) {
+	/* the header's signature, verified once: v knows it when it comes
+	 * again at the start of the data */
+	if (packet_verifier_offer(v, hdr, hdrlen, pi) <= 0) {
 		sbuf_puts(why, err_get());
 		return -1;
 	}
@@ -222,7 +225,10 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 		goto out;
 	}
 	free(otext);
-	if (check_offer(rc->h, &r->o, &r->pi, m->hdr, m->hdrlen, &r->bay, &reply, &reason) < 0) {
+	/* the verifier first: it checks the offered header, once (check_offer) */
+	r->v = packet_verifier_new(S->cf, r->o.id);
+	if (check_offer(rc->h, r->v, &r->o, &r->pi, m->hdr, m->hdrlen, &r->bay, &reply,
+			&reason) < 0) {
 		if (reply == XF_HAVE) {
 			msg_info("packet %s from %s: already accepted here; acknowledged again",
 				 r->o.id, rc->peer);
@@ -243,17 +249,40 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 		r->fd = -1;
 		goto out;
 	}
-	r->v = packet_verifier_new(S->cf, r->o.id);
 	/* an inline offer carries every byte: start afresh with those */
 	if (r->off && ((m->flags & XF_INLINE) || rehash(r->fd, r->v, r->off) < 0)) {
+		struct pkt_info again;
+
 		if (!(m->flags & XF_INLINE))
 			msg_info("packet %s from %s: the last attempt's %llu bytes do not verify; "
 				 "starting afresh", r->o.id, rc->peer, (unsigned long long)r->off);
 		r->off = 0;
 		packet_verifier_free(r->v);
+		/* a new verifier is shown the header again, or it would verify
+		 * the signature a second time when the data begins */
 		r->v = packet_verifier_new(S->cf, r->o.id);
+		memset(&again, 0, sizeof(again));
+		if (packet_verifier_offer(r->v, m->hdr, m->hdrlen, &again) <= 0) {
+			sbuf_puts(&reason, err_get());
+			pkt_info_free(&again);
+			d = refused(rc, XF_REFUSE, r->o.id, reason.s, why, whylen);
+			goto out;
+		}
+		pkt_info_free(&again);
 	}
-	if ((r->off == 0 && ftruncate(r->fd, 0) < 0) || lseek(r->fd, r->off, SEEK_SET) < 0) {
+	if (r->off == 0 && ftruncate(r->fd, 0) < 0) {
+		d = refused(rc, XF_TEMPFAIL, r->o.id, "cannot write a temporary file", why, whylen);
+		goto out;
+	}
+	/* the disk's room for the rest, taken now: concurrent receivers that
+	 * all passed the first look must not all count the same free bytes */
+	if (accept_reserve(S->cf, r->bay, r->fd, r->off, &r->o, &r->pi, &reason) != ACC_OK) {
+		if (r->off == 0)
+			bay_partial_drop(r->bay, r->o.id);
+		d = refused(rc, XF_TEMPFAIL, r->o.id, reason.s, why, whylen);
+		goto out;
+	}
+	if (lseek(r->fd, r->off, SEEK_SET) < 0) {
 		d = refused(rc, XF_TEMPFAIL, r->o.id, "cannot write a temporary file", why, whylen);
 		goto out;
 	}

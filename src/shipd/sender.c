@@ -24,7 +24,11 @@
  * worker's: each is offered once more on a new connection (the receiver
  * resumes it), and deferred when that fails too; none is lost, none
  * moves custody without its ACK. Connections go UDP first to a peer whose
- * TCP is known to be dropped (peers.c remembers it).
+ * TCP is known to be dropped (peers.c remembers it). A connection that
+ * broke, that answered "busy", or that the peer closed meanwhile is not
+ * reused. A worker that lives on (pool.c) keeps a TCP connection open
+ * after its batch, for the next batch to the same next hop, once every
+ * order of the window is answered.
  *
  * A next hop that answers "busy" (xfer.h: all its MAX-RECEIVERS taken; it
  * answers every slot of that connection so) is up: the worker lets the
@@ -170,6 +174,18 @@ hop_drop(int bye)
 	cur_nh = NULL;
 }
 
+/*
+ * cur may carry more orders: not broken, not "busy", and, with nothing
+ * open on it (a connection kept from the last batch, or idle between two
+ * orders), nothing arrived meanwhile: no close, no stray bytes.
+ */
+static int
+cur_usable(void)
+{
+	return cur && !xsend_broken(xs) && !cur_busy &&
+	       (xsend_open(xs) > 0 || hop_reusable(cur));
+}
+
 static void on_answer(void *arg, void *ctx, int type, const char *why);
 static void on_progress(void *arg, void *ctx, uint64_t off, uint64_t size);
 static void on_accept(void *arg, void *ctx, uint64_t off, uint64_t size);
@@ -181,8 +197,11 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 	struct peerstate *ps;
 	char until[32];
 
-	if (cur && strcmp(cur_nh, nh) == 0 && !xsend_broken(xs) && !cur_busy)
+	if (cur && strcmp(cur_nh, nh) == 0 && cur_usable())
 		return cur;
+	if (cur && strcmp(cur_nh, nh) == 0 && !xsend_broken(xs) && !cur_busy &&
+	    xsend_open(xs) == 0)
+		hop_drop(0);	/* closed by the peer while we were idle */
 	/* another next hop (or a busy one): what is open on it is answered first */
 	while (cur && xsend_open(xs) > 0 && xsend_pump(xs, 1000) == 0)
 		;
@@ -916,17 +935,12 @@ hop_known_down(const struct job *k)
 }
 
 /*
- * The worker's batch, in order, with a window of orders in flight; exits
- * 1 if any order was deferred.
+ * Every order from k on (none: only what is open) into the window as it
+ * has room, and every answer acted upon, until nothing is open.
  */
-int
-sender_run(const struct job *batch)
+static void
+run(const struct job *k)
 {
-	const struct job *k = batch;
-
-	runner_start();		/* the programs it may run, before it may not exec */
-	sandbox_enter(SANDBOX_SENDER);
-	worker_rc = 0;
 	for (;;) {
 		answers();
 		if (busy_q) {
@@ -956,6 +970,41 @@ sender_run(const struct job *batch)
 			msg_panic("sender: %d orders in the window, none open", in_window);
 		xsend_pump(xs, 1000);	/* a break answers every open order XS_LOST */
 	}
-	hop_drop(1);
+}
+
+/*
+ * The worker's batch, in order, with a window of orders in flight; 1 if
+ * any order was deferred. What it learnt of unreachable or busy next hops
+ * is the batch's own (the master hands a worker that lives on the next
+ * hops' state with each batch). With keep, a TCP connection that still
+ * works stays open afterwards; the window is empty by then (every order
+ * of the batch answered and acted upon).
+ */
+int
+sender_run(const struct job *batch, int keep)
+{
+	worker_rc = 0;
+	strv_free(&failed_here);
+	strv_free(&busy_here);
+	run(batch);
+	/* every order is answered and acted upon: nothing is open on cur */
+	if (!keep || in_window > 0 || !cur_usable() || xsend_open(xs) > 0)
+		hop_drop(1);
 	return worker_rc;
+}
+
+/* The connection kept after a batch, if any: its next hop, or NULL. */
+const char *
+sender_hop(void)
+{
+	return cur ? cur_nh : NULL;
+}
+
+/* Close the kept connection (idle too long, or the worker's end); what
+ * were still open on it is answered and acted upon first. */
+void
+sender_hangup(void)
+{
+	run(NULL);
+	hop_drop(1);
 }

@@ -81,6 +81,18 @@ int spool_claim(void);
 int master_run(void);
 void master_dispatch(void);
 pid_t master_fork(struct job *j);
+void master_child_exited(pid_t pid, int status);
+void master_send_finished(struct job *j, int status);
+
+/* pool.c: send workers that live on from batch to batch */
+int pool_worker(struct job *first);	/* in the child: its exit status */
+int pool_take(struct job *batch);	/* master: 1 if an idle worker took it */
+void pool_done(struct job *j);		/* master: its worker said "D" */
+int pool_idle(void);			/* idle workers (each can make room) */
+int pool_make_room(void);		/* master: 1 if the pool has room now */
+void pool_tick(void);			/* master: retire workers idle too long */
+time_t pool_due(void);			/* when pool_tick has work, or 0 */
+void pool_reload(void);			/* master: every worker is retired */
 
 /* keyproc.c: the process that holds the secret keys (keyproto.h) */
 enum kp_role;
@@ -121,8 +133,10 @@ int import_run(const char *dir);	/* in a child; exit status */
 #define PICKUP_WRITING	4	/* open for writing by some process */
 void pickup_exited(const struct job *j, int code);
 
-/* sender.c */
-int sender_run(const struct job *batch);	/* in a child; exit status */
+/* sender.c: in a send worker */
+int sender_run(const struct job *batch, int keep);	/* 1: an order was deferred */
+const char *sender_hop(void);		/* next hop of the connection kept open */
+void sender_hangup(void);		/* close it */
 void sender_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* master.c: a line from a send worker's status pipe */
 void master_status_line(struct job *j, const char *line);

@@ -127,7 +127,7 @@ submitd_accept(void)
 			close(fd);
 			continue;
 		}
-		if (S->nsenders >= S->cf->max_children) {
+		if (!pool_make_room()) {
 			answer(fd, "error 75 the daemon is busy (MAX-CHILDREN workers); try again\n");
 			close(fd);
 			continue;

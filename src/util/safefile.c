@@ -141,8 +141,9 @@ fsync_parent(const char *path)
 	return fsync_dir(slash == path ? "/" : dir);
 }
 
-int
-safe_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode)
+/* An O_EXCL temporary in dir; counted as a durable step when durable. */
+static int
+tmp_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode, int durable)
 {
 	static unsigned long seq;
 	struct timespec ts;
@@ -153,7 +154,7 @@ safe_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode)
 		if (path_fmt(tmp, tmpsz, "%s/.tmp.%ld.%ld.%lu", dir, (long)getpid(),
 			     (long)ts.tv_nsec, ++seq) < 0)
 			return -1;
-		if (step() < 0)
+		if (durable && step() < 0)
 			fd = -1;
 		else if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) >= 0)
 			return fd;
@@ -164,6 +165,12 @@ safe_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode)
 	}
 	err_set("create temporary in %s: too many collisions", dir);
 	return -1;
+}
+
+int
+safe_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode)
+{
+	return tmp_create(dir, tmp, tmpsz, mode, 1);
 }
 
 void
@@ -224,6 +231,33 @@ safe_write(const char *dir, const char *name, const void *buf, size_t len, mode_
 		return -1;
 	}
 	return safe_commit(fd, tmp, dir, name);
+}
+
+int
+safe_write_volatile(const char *dir, const char *name, const void *buf, size_t len,
+		    mode_t mode)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	int fd = tmp_create(dir, tmp, sizeof(tmp), mode, 0);
+
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, buf, len) < 0) {
+		err_set("write %s: %s", tmp, strerror(errno));
+		safe_abort(fd, tmp);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		err_set("write %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (path_fmt(path, sizeof(path), "%s/%s", dir, name) < 0 || rename(tmp, path) < 0) {
+		err_set("rename %s to %s/%s: %s", tmp, dir, name, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -364,6 +398,13 @@ mkdirs(const char *path, mode_t mode)
 	if (len >= sizeof(buf)) {
 		err_set("path too long: %s", path);
 		return -1;
+	}
+	/* nearly always there already: one stat, not a mkdir per component */
+	{
+		struct stat st;
+
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			return 0;
 	}
 	memcpy(buf, path, len + 1);
 	for (char *p = buf + 1; ; p++) {

@@ -19,6 +19,14 @@
 
 /* Write buf to dir/name atomically (replacing any existing file). */
 int safe_write(const char *dir, const char *name, const void *buf, size_t len, mode_t mode);
+/*
+ * The same without any fsync, for a file whose loss in a crash costs
+ * nothing but readers must never see half-written (monitoring state): a
+ * reader sees the old file or the new one; after a crash either, or none.
+ * Never for queue state. Not a durable step (safe_fault does not count it).
+ */
+int safe_write_volatile(const char *dir, const char *name, const void *buf, size_t len,
+			mode_t mode);
 
 /*
  * Streaming variant: safe_create() opens an O_EXCL temporary in dir (name

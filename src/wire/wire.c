@@ -828,6 +828,16 @@ hop_eof(const struct hop *h)
 	return h->eof;
 }
 
+int
+hop_reusable(const struct hop *h)
+{
+	struct pollfd p = {.fd = h->fd, .events = POLLIN};
+
+	if (h->proto != HOP_TCP || h->dead || h->peer_closed || h->eof)
+		return 0;
+	return poll(&p, 1, 0) == 0;
+}
+
 const struct peer *
 hop_peer(const struct hop *h)
 {

@@ -102,6 +102,9 @@ ssize_t hop_recv(struct hop *h, void *buf, size_t size, int timeout_s);
  * empty message. */
 int hop_eof(const struct hop *h);
 void hop_close(struct hop *h);
+/* A connection kept open between batches may carry more: TCP, no error,
+ * and nothing (no close, no data) arrived from the peer meanwhile. */
+int hop_reusable(const struct hop *h);
 
 const struct peer *hop_peer(const struct hop *h);
 /* The certificate the peer proved itself with, or NULL (a pinned key). */

@@ -11,9 +11,11 @@
 #   verify_incoming NAME SUMS   sets MISSING, DUPS, BAD, EXTRA for NAME's incoming/
 #   leftovers NAME              state dirs of NAME's bays that hold files
 #   queue_empty NAME            `shipctl ls --json` lists nothing
-#   master_fds PID / master_rss PID (kB) / kids PID
+#   master_fds PID / master_rss PID / master_anon PID (kB: resident, and
+#                               of that the process's own memory, which a
+#                               leak grows; library pages touched late do not)
 #   role_counts PID             "WORKERS RECEIVERS": children by role (their
-#                               process names); workers PID, receivers_of PID
+#                               process names); workers PID
 #   small_fs DIR SIZE           a tmpfs of SIZE on DIR (root), unmounted on
 #                               exit once the daemons are stopped
 #   free_bytes DIR              bytes available on DIR's file system
@@ -94,9 +96,9 @@ incoming_at_least() { [ "$(count_incoming "$1")" -ge "$2" ]; }
 
 master_fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 master_rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+master_anon() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 # "anon N file N shmem N" (kB): what of the RSS is the process's own memory
 master_rss_parts() { awk '/^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} /^RssShmem:/ {s=$2} END {print "anon " a " file " f " shmem " s}' "/proc/$1/status" 2>/dev/null; }
-kids() { pgrep -P "$1" | wc -l; }
 # children of master $1 by role (the name each child gives itself, see
 # shipd(8) PROCESSES): workers are every job MAX-CHILDREN bounds, receivers
 # what MAX-RECEIVERS bounds
@@ -106,7 +108,6 @@ kids() { pgrep -P "$1" | wc -l; }
 role_counts() { ps --ppid "$1" -o comm= | awk '$1 == "shipd-recv" { r++; next }
 	$1 ~ /^shipd-/ { w++ } END { print w + 0, r + 0 }'; }
 workers() { local w r; read -r w r < <(role_counts "$1"); echo "$w"; }
-receivers_of() { local w r; read -r w r < <(role_counts "$1"); echo "$r"; }
 
 # "N reason, N reason" for every refusal logged by any node (receiver and
 # master side) and every failed send attempt (sender side).

@@ -27,8 +27,8 @@ ok "made $PACKETS files of a few hundred bytes"
 
 sleep 1	# idle
 a=${PID[A]} b=${PID[B]}
-fd0=$(master_fds "$a") rss0=$(master_rss "$a") bfd0=$(master_fds "$b") brss0=$(master_rss "$b")
-echo "# start: A master fds $fd0, RSS ${rss0} kB ($(master_rss_parts "$a")); B master fds $bfd0, RSS ${brss0} kB ($(master_rss_parts "$b"))"
+fd0=$(master_fds "$a") rss0=$(master_anon "$a") bfd0=$(master_fds "$b") brss0=$(master_anon "$b")
+echo "# start: A master fds $fd0, anon ${rss0} kB ($(master_rss_parts "$a")); B master fds $bfd0, anon ${brss0} kB ($(master_rss_parts "$b"))"
 
 # sample the children of both masters while the load runs
 (
@@ -60,8 +60,8 @@ half=$(( PACKETS - PACKETS / 2 ))
 drained() { incoming_at_least B "$half" && queue_empty A && queue_empty B; }
 WAIT=$DRAIN wait_for drained
 sleep 2	# let the last children be reaped and timers settle
-rssm=$(master_rss "$a") brssm=$(master_rss "$b")
-echo "# after wave 1 ($half packets): A master RSS ${rssm} kB ($(master_rss_parts "$a")); B master RSS ${brssm} kB ($(master_rss_parts "$b"))"
+rssm=$(master_anon "$a") brssm=$(master_anon "$b")
+echo "# after wave 1 ($half packets): A master anon ${rssm} kB ($(master_rss_parts "$a")); B master anon ${brssm} kB ($(master_rss_parts "$b"))"
 find "$work/wave2" -name '*.dat' -exec mv -t "$(bay A)/drop/B/" {} +
 check "the other $((PACKETS / 2)) packets dropped at once" test -z "$(find "$work/wave2" -name '*.dat' -print -quit)"
 drained() { incoming_at_least B "$PACKETS" && queue_empty A && queue_empty B; }
@@ -89,20 +89,25 @@ for n in A B; do
 done
 
 sleep 2	# let the last children be reaped and timers settle
-fd1=$(master_fds "$a") rss1=$(master_rss "$a") bfd1=$(master_fds "$b") brss1=$(master_rss "$b")
-echo "# end: A master fds $fd1, RSS ${rss1} kB ($(master_rss_parts "$a")); B master fds $bfd1, RSS ${brss1} kB ($(master_rss_parts "$b"))"
+fd1=$(master_fds "$a") rss1=$(master_anon "$a") bfd1=$(master_fds "$b") brss1=$(master_anon "$b")
+echo "# end: A master fds $fd1, anon ${rss1} kB ($(master_rss_parts "$a")); B master fds $bfd1, anon ${brss1} kB ($(master_rss_parts "$b"))"
 check "A master: same file descriptors at the end ($fd0 -> $fd1)" test "$fd1" -eq "$fd0"
 check "B master: same file descriptors at the end ($bfd0 -> $bfd1)" test "$bfd1" -eq "$bfd0"
-# RSS: the ready queue of every order is freed once drained. malloc keeps
-# some of the first wave's peak (it cannot give back a page that still
-# holds one live chunk, malloc_trim or not), so the measure of a leak is
-# the second wave: as many orders again must not grow the master (256 kB
-# of slack, against ~1 MB that 100 bytes kept per order would show).
-# The start is a loose bound on the whole run.
-check "A master: a second wave of orders does not grow it ($rssm -> $rss1 kB; start $rss0)" \
-	test "$rss1" -le $((rssm + 256)) -a "$rss1" -le $((rss0 + 2048))
-check "B master: a second wave of orders does not grow it ($brssm -> $brss1 kB; start $brss0)" \
-	test "$brss1" -le $((brssm + 256)) -a "$brss1" -le $((brss0 + 2048))
+# Memory: the master's own (anonymous) resident memory, not the library
+# pages it maps (code first run in the second wave adds file pages: 76 kB
+# once in CI, no leak). The ready queue of every order is freed once
+# drained, but malloc keeps some of a wave's peak and what is live at the
+# moment of the look (connections the door still remembers, buffers)
+# varies: measured without a leak, five waves of 400 orders left A's
+# master at 796, 952, 832, 900 and 1128 kB, up and down by up to 230 kB.
+# So the second wave may grow it by 512 kB at most: a leaked job (its
+# struct, bay, id and busy key: about 450 bytes) for each of the three
+# jobs an order makes at A (its pickup, its send, its receipt's delivery)
+# is 1.3 MB over 1,000 orders. The start is a loose bound on the whole run.
+check "A master: a second wave of orders does not grow its own memory ($rssm -> $rss1 kB; start $rss0)" \
+	test "$rss1" -le $((rssm + 512)) -a "$rss1" -le $((rss0 + 2048))
+check "B master: a second wave of orders does not grow its own memory ($brssm -> $brss1 kB; start $brss0)" \
+	test "$brss1" -le $((brssm + 512)) -a "$brss1" -le $((brss0 + 2048))
 echo "# refusals and failed attempts by reason: $(refusals)"
 for n in "${!PID[@]}"; do node_stop "$n"; done
 check "no sanitizer report in any log ($(sanitizer_reports))" test "$(sanitizer_reports)" -eq 0

@@ -693,6 +693,7 @@ mode_hold(const char *confpath, const char *peer, double secs)
 		return 1;
 	}
 	printf("result: connected\n");
+	fflush(stdout);		/* the test waits for this line before the next holder */
 	usleep((useconds_t)(secs * 1e6));
 	xmsg_send_bye(h);
 	hop_close(h);

@@ -558,6 +558,114 @@ split_parts(void)
 	free(d);
 }
 
+/*
+ * A packet this node verified on the way in, opened with the digest it
+ * recorded then (packet_open_known, what a delivery does): its signatures
+ * are not verified again, yet every byte of header and body still counts:
+ * a flip anywhere but in the trailer (whose signature was checked when the
+ * packet was taken) is refused, and so is a digest that is not the packet's.
+ */
+static void
+known_digest(void)
+{
+	const char *text = "verified once per node, opened by its digest\n";
+	struct sealed s;
+	char hex[2 * PKT_DIGEST_LEN + 1], bad[PATH_MAX], wrong[2 * PKT_DIGEST_LEN + 1];
+	const char *dg[1] = {hex}, *wdg[1] = {wrong}, *pp[1] = {bad};
+	uint8_t *orig;
+	size_t n;
+	int body_ok = 0, trailer_ok = 0, left = 0;
+
+	CHECK_INT(seal_data((const uint8_t *)text, strlen(text), &dests_b, "known", 0, &s), 0);
+	hex_encode(s.pi[0].digest, PKT_DIGEST_LEN, hex);
+	{
+		struct strv names = {0};
+		char *dd = newdir("known");
+
+		CHECK_INT(packet_open_known(conf[B], key[B], (const char *const *)s.pp, dg, 1, dd,
+					    &names, NULL), 0);
+		CHECK(names.n == 1);
+		strv_free(&names);
+	}
+	snprintf(wrong, sizeof(wrong), "%s", hex);
+	wrong[0] = wrong[0] == '0' ? '1' : '0';
+	{
+		struct strv names = {0};
+		char *dd = newdir("known");
+
+		CHECK_INT(packet_open_known(conf[B], key[B], (const char *const *)s.pp, wdg, 1, dd,
+					    &names, NULL), -1);
+		CHECK(strstr(err_get(), "changed on disk") != NULL);
+		CHECK_INT(count_entries(dd), 0);
+	}
+	orig = slurp(s.pp[0], &n);
+	CHECK(orig != NULL && n > PKT_TRAILER_LEN);
+	snprintf(bad, sizeof(bad), "%s/bad", s.dir);
+	for (size_t off = 0; orig && off < n; off++) {
+		struct strv names = {0};
+		char *dd = newdir("kflip");
+
+		orig[off] ^= 0x01;
+		write_src(bad, orig, n, 0600);
+		orig[off] ^= 0x01;
+		if (packet_open_known(conf[B], key[B], pp, dg, 1, dd, &names, NULL) == 0) {
+			if (off >= n - PKT_TRAILER_LEN)
+				trailer_ok++;
+			else {
+				body_ok++;
+				printf("#   flip at %zu opened by digest\n", off);
+			}
+		}
+		left += off < n - PKT_TRAILER_LEN ? count_entries(dd) : 0;
+		strv_free(&names);
+	}
+	CHECK_INT(body_ok, 0);
+	CHECK_INT(left, 0);
+	/* the trailer's bytes are not the digest's: not read again */
+	CHECK_INT(trailer_ok, PKT_TRAILER_LEN);
+	free(orig);
+}
+
+/*
+ * The key process's trailer rule (pkt_sign_trailer with a node): only for
+ * a header this node signed. One it signed a moment ago is known by hash
+ * and signature (no second verification); the same header bytes under
+ * another signature are not, and are verified and refused.
+ */
+static void
+trailer_rule(void)
+{
+	const char *text = "a trailer only for our own header\n";
+	uint8_t bd[PKT_DIGEST_LEN] = {1}, sig[ED25519_SIG_LEN], hsig[ED25519_SIG_LEN];
+	struct sealed s;
+	struct pkt_hdr h;
+	uint8_t *f;
+	size_t n;
+	char *hdr;
+
+	CHECK_INT(seal_data((const uint8_t *)text, strlen(text), &dests_b, "rule", 0, &s), 0);
+	f = slurp(s.pp[0], &n);
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	CHECK(pkt_hdr_parse(f, n, &h) > 0);
+	hdr = (char *)f;
+	/* signed by A's local keys (no memory of it): verified, then signed */
+	CHECK_INT(pkt_sign_trailer(key[A], node[A], hdr, h.info.header_len, bd, sig), 0);
+	/* as the key process signs a header: remembered, the same signature */
+	CHECK_INT(pkt_sign_header(key[A], node[A], hdr, h.signed_len, hsig), 0);
+	CHECK(memcmp(hsig, h.sig, ED25519_SIG_LEN) == 0);
+	CHECK_INT(pkt_sign_trailer(key[A], node[A], hdr, h.info.header_len, bd, sig), 0);
+	/* the same signed bytes, another signature: not ours */
+	hdr[h.signed_len + 5 + 10] = hdr[h.signed_len + 5 + 10] == 'A' ? 'B' : 'A';
+	CHECK_INT(pkt_sign_trailer(key[A], node[A], hdr, h.info.header_len, bd, sig), -1);
+	CHECK(strstr(err_get(), "not signed by this node") != NULL);
+	/* another node's header: refused whatever its signature */
+	CHECK_INT(pkt_sign_trailer(key[B], node[B], (const char *)f, h.info.header_len, bd, sig), -1);
+	pkt_hdr_free(&h);
+	free(f);
+}
+
 /* Every byte of a small packet flipped: refused by verify and by open. */
 static void
 every_flip(void)
@@ -1650,6 +1758,8 @@ main(void)
 	TEST(stream_boundaries);
 	TEST(split_parts);
 	TEST(every_flip);
+	TEST(known_digest);
+	TEST(trailer_rule);
 	TEST(noncanonical_base64);
 	TEST(truncations);
 	TEST(not_addressed);

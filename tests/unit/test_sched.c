@@ -14,6 +14,7 @@
 #include "util/log.h"
 #include "util/safefile.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -355,6 +356,19 @@ tcp_blocked(void)
 	CHECK(!peer_udp_first(&sc, "B", t0 + 6));
 	CHECK(peerfile_read(top, "B", &pf) == 0 && pf.tcp_blocked_until == 0);
 	peerfile_free(&pf);
+	/* monitoring state takes no durable step (no fsync, written at every
+	 * connection's end): a fault armed on the next one is not hit */
+	safe_fault(1, EIO);
+	peer_note(&sc, "B", PE_SENT, "tcp", NULL, 3, 3000);
+	CHECK(peerfile_read(top, "B", &pf) == 0 && pf.sent_orders == 3 && pf.sent_bytes == 3000);
+	peerfile_free(&pf);
+	{
+		char tmp[PATH_MAX];
+
+		/* still armed: the next durable step fails */
+		CHECK(safe_create(top, tmp, sizeof(tmp), 0600) < 0);
+		safe_fault(0, 0);
+	}
 	sched_free(&sc);
 	config_free(cf);
 }

@@ -1,0 +1,416 @@
+/*
+ * pool.c - send workers that live on from batch to batch (like Postfix's
+ * smtp(8) processes under max_idle and max_use, with its connection
+ * cache), instead of a fork, a sandbox and a handshake per batch.
+ *
+ * A send worker that is done with its batch says "D RC" on its line to
+ * the master (a SOCK_SEQPACKET pair: status lines up, batches down) and
+ * waits. The master marks it idle; its next ready batch goes to an idle
+ * worker (one that still holds a connection to the batch's next hop
+ * first) before a new one is forked, as one message:
+ *
+ *   P HOP<TAB>DOWN-UNTIL<TAB>FAILED-AT<TAB>WHY     the master's view of each
+ *                                                  next hop known down
+ *   O BAY<TAB>ID<TAB>FROM<TAB>HOP<TAB>CREATED      each order, in order
+ *
+ * or "H" alone: close the connection kept open. The worker keeps a TCP
+ * connection that still works open for CONN_CACHE seconds after a batch
+ * (as Postfix's smtp_connection_cache_time_limit), then says BYE; at most
+ * one idle worker per next hop keeps one, so that idle connections hold
+ * few of the peer's MAX-RECEIVERS. Idle workers count in
+ * MAX-CHILDREN: one is retired (SIGKILL: it holds no order) when the pool
+ * is full and another kind of job needs a process, and each leaves after
+ * POOL_IDLE idle seconds, POOL_MAX_USE batches, or a reload.
+ *
+ * Never: hands a batch to a worker that has not said "D" (custody of its
+ * orders is the master's until then); keeps a worker of an older
+ * configuration; lets a worker live on in a --poll pass (the pass ends
+ * when its workers have exited).
+ */
+#include "shipd.h"
+#include "../util/clock.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CONN_CACHE	2	/* seconds a worker keeps an unused connection */
+#define POOL_IDLE	60	/* seconds an idle worker waits for a batch */
+#define POOL_MAX_USE	100	/* batches per worker (bounds what it may leak) */
+#define POOL_MSG_MAX	(128 * 1024)	/* one batch message */
+
+/* ---- in the worker ---- */
+
+static void
+batch_free(struct job *b)
+{
+	while (b) {
+		struct job *next = b->batch;
+
+		job_free(b);
+		b = next;
+	}
+}
+
+/* Fields of one line, split at tabs in place; the number found. */
+static int
+fields(char *line, char **f, int max)
+{
+	int n = 0;
+
+	while (n < max && line) {
+		f[n++] = line;
+		if ((line = strchr(line, '\t')) != NULL)
+			*line++ = 0;
+	}
+	return n;
+}
+
+/* A batch message, or NULL (logged) if it is not one. */
+static struct job *
+batch_parse(char *msg)
+{
+	struct job *head = NULL, **tail = &head;
+	char *line, *save = NULL, *f[5];
+
+	peer_retry_all(&S->sched);	/* what the master says below, nothing older */
+	for (line = strtok_r(msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == 'P' && line[1] == ' ' && fields(line + 2, f, 4) == 4)
+			peer_adopt(&S->sched, f[0], strtoll(f[1], NULL, 10),
+				   strtoll(f[2], NULL, 10), f[3]);
+		else if (line[0] == 'O' && line[1] == ' ' && fields(line + 2, f, 5) == 5) {
+			struct job *k = xcalloc(1, sizeof(*k));
+
+			k->kind = J_SEND;
+			k->bay = xstrdup(f[0]);
+			k->id = xstrdup(f[1]);
+			k->from = atoi(f[2]);
+			k->hop = xstrdup(f[3]);
+			k->created = strtoll(f[4], NULL, 10);
+			k->statfd = -1;
+			*tail = k;
+			tail = &k->batch;
+		} else {
+			msg_warnx("send worker: not a batch line from the master: \"%.40s\"", line);
+			batch_free(head);
+			return NULL;
+		}
+	}
+	return head;
+}
+
+/*
+ * Wait for the next batch: the kept connection is closed once it has been
+ * unused for CONN_CACHE seconds. NULL when the master retires us.
+ */
+static struct job *
+batch_wait(void)
+{
+	static char msg[POOL_MSG_MAX + 1];
+	struct pollfd p = {.fd = S->statfd, .events = POLLIN};
+
+	for (;;) {
+		int r = poll(&p, 1, sender_hop() ? CONN_CACHE * 1000 : -1);
+		ssize_t n;
+
+		if (r == 0) {
+			sender_hangup();
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return NULL;
+		if ((n = read(S->statfd, msg, POOL_MSG_MAX)) < 0 && (errno == EAGAIN ||
+								    errno == EINTR))
+			continue;
+		if (n <= 0)
+			return NULL;	/* retired (or the master is gone) */
+		msg[n] = 0;
+		if (strcmp(msg, "H\n") == 0) {
+			sender_hangup();
+			continue;
+		}
+		return batch_parse(msg);
+	}
+}
+
+/* The send worker: its first batch, then those the master hands it. */
+int
+pool_worker(struct job *first)
+{
+	int rc, reuse = !S->sched.one_pass;
+	struct job *b;
+
+	runner_start();		/* the programs it may run, before it may not exec */
+	sandbox_enter(SANDBOX_SENDER);
+	rc = sender_run(first, reuse);
+	while (reuse) {
+		sender_status("D %d", rc);
+		if ((b = batch_wait()) == NULL)
+			break;
+		rc = sender_run(b, 1);
+		batch_free(b);
+	}
+	sender_hangup();
+	return rc;
+}
+
+/* ---- in the master ---- */
+
+struct pick {
+	const char *hop;	/* the batch's next hop */
+	double now;
+	struct job *best;	/* an idle worker with a connection to hop, else any */
+	int n;			/* idle workers */
+};
+
+static void
+pick_one(void *arg, const char *key, void *v)
+{
+	struct pick *p = arg;
+	struct job *w = v;
+
+	(void)key;
+	if (w->kind != J_SEND || !w->idle)
+		return;
+	p->n++;
+	if (p->hop == NULL || w->retire)
+		return;
+	if (p->best == NULL || (w->hop && strcmp(w->hop, p->hop) == 0 &&
+				p->now - w->idle_since < CONN_CACHE))
+		p->best = w;
+}
+
+int
+pool_idle(void)
+{
+	struct pick p = {0};
+
+	htab_walk(S->kids, pick_one, &p);
+	return p.n;
+}
+
+/* A field for a batch line: no tab, no newline. */
+static int
+clean(const char *s)
+{
+	return s && strpbrk(s, "\t\n") == NULL;
+}
+
+static void
+add_down(void *arg, const char *name, void *v)
+{
+	struct sbuf *b = arg;
+	struct peerstate *ps = v;
+
+	if (ps->down_until > time(NULL) && clean(name))
+		sbuf_printf(b, "P %s\t%lld\t%lld\t%.200s\n", name, (long long)ps->down_until,
+			    (long long)ps->failed_at,
+			    clean(ps->why) ? ps->why : "unreachable");
+}
+
+/* The batch as one message, or -1 if it does not make one. */
+static int
+batch_message(struct sbuf *b, const struct job *batch)
+{
+	if (S->sched.peers)
+		htab_walk(S->sched.peers, add_down, b);
+	for (const struct job *k = batch; k; k = k->batch) {
+		if (!clean(k->bay) || !clean(k->id) || !clean(k->hop))
+			return -1;
+		sbuf_printf(b, "O %s\t%s\t%d\t%s\t%lld\n", k->bay, k->id, (int)k->from, k->hop,
+			    (long long)k->created);
+	}
+	return b->len <= POOL_MSG_MAX ? 0 : -1;
+}
+
+/* Stop w now, and account for it as the master's reap would. */
+static void
+retire_now(struct job *w)
+{
+	pid_t pid = w->pid;
+	int status;
+
+	w->retire = 2;		/* by us: no warning */
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	master_child_exited(pid, status);
+}
+
+/* Ask w to leave once it has closed its connection (it reads EOF). */
+static void
+retire_soon(struct job *w)
+{
+	w->retire = 1;
+	shutdown(w->statfd, SHUT_WR);
+}
+
+int
+pool_take(struct job *batch)
+{
+	struct pick p = {.hop = batch->hop ? batch->hop : "", .now = now_mono()};
+	struct sbuf b;
+	char key[32];
+	struct job *w;
+
+	if (S->sched.one_pass)
+		return 0;
+	htab_walk(S->kids, pick_one, &p);
+	if ((w = p.best) == NULL)
+		return 0;
+	sbuf_init(&b);
+	if (batch_message(&b, batch) < 0) {
+		sbuf_free(&b);
+		return 0;	/* a new worker gets it as forked */
+	}
+	if (send(w->statfd, b.s, b.len, MSG_NOSIGNAL) != (ssize_t)b.len) {
+		msg_warnx("send worker %ld: cannot hand it a batch: %s", (long)w->pid,
+			  strerror(errno));
+		sbuf_free(&b);
+		retire_now(w);
+		return pool_take(batch);	/* one idle worker fewer */
+	}
+	sbuf_free(&b);
+	/* the batch's head job is the worker's record from now on */
+	batch->pid = w->pid;
+	batch->statfd = w->statfd;
+	batch->status = w->status;
+	batch->uses = w->uses;
+	batch->started = time(NULL);
+	memset(&w->status, 0, sizeof(w->status));
+	snprintf(key, sizeof(key), "%ld", (long)w->pid);
+	htab_put(S->kids, key, batch);
+	snprintf(key, sizeof(key), "%d", w->statfd);
+	htab_put(S->statfds, key, batch);
+	job_free(w);
+	return 1;
+}
+
+/* Idle workers that kept a connection to j's next hop close it. */
+static void
+hangup_same(void *arg, const char *key, void *v)
+{
+	struct job *j = arg, *w = v;
+
+	(void)key;
+	if (w != j && w->kind == J_SEND && w->idle && !w->retire && w->hop &&
+	    strcmp(w->hop, j->hop) == 0 &&
+	    j->idle_since - w->idle_since < CONN_CACHE) {
+		if (send(w->statfd, "H\n", 2, MSG_NOSIGNAL) != 2)
+			retire_soon(w);
+		free(w->hop);
+		w->hop = xstrdup("");	/* holds none now */
+	}
+}
+
+void
+pool_done(struct job *j)
+{
+	int rc = j->done - 1;
+
+	j->done = 0;
+	master_send_finished(j, W_EXITCODE(rc, 0));
+	j->idle = 1;
+	j->idle_since = now_mono();
+	if (++j->uses >= POOL_MAX_USE || j->retire || S->stopping)
+		retire_soon(j);
+	else if (j->hop && *j->hop)
+		htab_walk(S->kids, hangup_same, j);
+}
+
+static void
+oldest_idle(void *arg, const char *key, void *v)
+{
+	struct job **o = arg, *w = v;
+
+	(void)key;
+	if (w->kind == J_SEND && w->idle && (*o == NULL || w->idle_since < (*o)->idle_since))
+		*o = w;
+}
+
+int
+pool_make_room(void)
+{
+	struct job *w = NULL;
+
+	if (S->nsenders < S->cf->max_children)
+		return 1;
+	htab_walk(S->kids, oldest_idle, &w);
+	if (w == NULL)
+		return 0;
+	retire_now(w);
+	return S->nsenders < S->cf->max_children;
+}
+
+struct expiry {
+	double now;
+	double due;		/* the earliest idle end, 0 = none */
+	int retire;		/* retire those past it */
+};
+
+static void
+expire_one(void *arg, const char *key, void *v)
+{
+	struct expiry *e = arg;
+	struct job *w = v;
+	double end;
+
+	(void)key;
+	if (w->kind != J_SEND || !w->idle || w->retire)
+		return;
+	end = w->idle_since + POOL_IDLE;
+	if (e->retire && end <= e->now)
+		retire_soon(w);
+	else if (e->due == 0 || end < e->due)
+		e->due = end;
+}
+
+void
+pool_tick(void)
+{
+	struct expiry e = {.now = now_mono(), .retire = 1};
+
+	htab_walk(S->kids, expire_one, &e);
+}
+
+time_t
+pool_due(void)
+{
+	struct expiry e = {.now = now_mono()};
+
+	htab_walk(S->kids, expire_one, &e);
+	if (e.due == 0)
+		return 0;
+	return time(NULL) + (e.due > e.now ? (time_t)(e.due - e.now) + 1 : 0);
+}
+
+static void
+retire_all(void *arg, const char *key, void *v)
+{
+	struct job *w = v;
+
+	(void)arg;
+	(void)key;
+	if (w->kind != J_SEND)
+		return;
+	if (w->idle && !w->retire)
+		retire_soon(w);
+	w->retire = w->retire ? w->retire : 1;
+}
+
+void
+pool_reload(void)
+{
+	htab_walk(S->kids, retire_all, NULL);
+}
