@@ -302,7 +302,9 @@ idle_trim(void)
 {
 	static int busy;
 
-	if (sched_ready(&S->sched) || htab_count(S->kids) || htab_count(S->sched.busy)) {
+	/* idle send workers (pool.c) wait for work; they do not keep it busy */
+	if (sched_ready(&S->sched) || htab_count(S->kids) > (size_t)pool_idle() ||
+	    htab_count(S->sched.busy)) {
 		busy = 1;
 		return;
 	}

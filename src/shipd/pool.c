@@ -13,7 +13,8 @@
  *                                                  next hop known down
  *   O BAY<TAB>ID<TAB>FROM<TAB>HOP<TAB>CREATED      each order, in order
  *
- * or "H" alone: close the connection kept open. The worker keeps a TCP
+ * or "H" alone: close the connection kept open. An idle worker is named
+ * shipd-idle in ps(1), a busy one shipd-send. The worker keeps a TCP
  * connection that still works open for CONN_CACHE seconds after a batch
  * (as Postfix's smtp_connection_cache_time_limit), then says BYE; at most
  * one idle worker per next hop keeps one, so that idle connections hold
@@ -38,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -118,6 +120,7 @@ batch_wait(void)
 	static char msg[POOL_MSG_MAX + 1];
 	struct pollfd p = {.fd = S->statfd, .events = POLLIN};
 
+	prctl(PR_SET_NAME, "shipd-idle");	/* ps(1) tells it from a busy one */
 	for (;;) {
 		int r = poll(&p, 1, sender_hop() ? CONN_CACHE * 1000 : -1);
 		ssize_t n;
@@ -140,6 +143,7 @@ batch_wait(void)
 			sender_hangup();
 			continue;
 		}
+		prctl(PR_SET_NAME, "shipd-send");
 		return batch_parse(msg);
 	}
 }

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sched.h>
@@ -190,7 +191,10 @@ sandbox_enter(enum sandbox_role r)
 	case SANDBOX_SENDER:
 		if (allow(c, files, sizeof(files) / sizeof(files[0])) < 0 || threads_only(c) < 0 ||
 		    allow(c, sender, sizeof(sender) / sizeof(sender[0])) < 0 ||
-		    sock(c, AF_INET, 0) < 0 || sock(c, AF_INET6, 0) < 0)
+		    sock(c, AF_INET, 0) < 0 || sock(c, AF_INET6, 0) < 0 ||
+		    /* its name in ps(1): shipd-send or, between batches, shipd-idle */
+		    seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				     SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)) < 0)
 			goto out;
 		break;
 	default:

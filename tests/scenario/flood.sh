@@ -43,7 +43,8 @@ node_peer A B; node_peer B A; node_peer H B; node_peer B H
 for n in A B; do node_start "$n" || { fail "start $n"; finish; }; done
 alog=$NODES/A/shipd.log blog=$NODES/B/shipd.log
 work=$NODES/work; mkdir -p "$work"
-kids() { pgrep -P "${PID[B]}" | wc -l; }
+# an idle send worker (shipd-idle, pool.c) holds nothing: not counted
+kids() { ps --ppid "${PID[B]}" -o comm= | grep -vxc shipd-idle; }
 no_kids() { [ "$(kids)" -eq 0 ]; }
 arrived() { count_files "$(bay B)/incoming"; }
 blog_has() { tail -n +$((bmark + 1)) "$blog" | grep -qE -- "$1"; }

@@ -32,7 +32,8 @@ work=$NODES/work; mkdir -p "$work"
 stored() { (cd "$(spool T)" && find . -type f ! -path '*/tmp/*' ! -path '*/partial/*' \
 	! -path '*/corrupt/*' ! -path '*/inflight/*' ! -path '*/done/*' ! -name '*-T-*' | sort); }
 quarantined() { find "$(spool T)" -path '*/corrupt/*' -type f | wc -l; }
-kids() { pgrep -P "${PID[T]}" | wc -l; }
+# an idle send worker (shipd-idle, pool.c) holds nothing: not counted
+kids() { ps --ppid "${PID[T]}" -o comm= | grep -vxc shipd-idle; }
 # receiver children: T's children holding a connection to T's port (a
 # sender child carrying a delivery receipt back to L is not one)
 receivers() { ss -Htnp state established "( sport = :$tport )" 2>/dev/null |

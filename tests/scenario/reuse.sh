@@ -17,7 +17,7 @@ node_peer A B; node_peer B A
 node_start B || { fail "start B"; finish; }
 node_start A || { fail "start A"; finish; }
 
-senders() { pgrep -P "${PID[A]}" -x shipd-send | wc -l; }
+senders() { pgrep -P "${PID[A]}" -x "shipd-send|shipd-idle" | wc -l; }
 open_to_b() { ss -tnH state established "( dport = :$((base + 2)) )" | wc -l; }
 none_open() { [ "$(open_to_b)" -eq 0 ]; }
 no_senders() { [ "$(senders)" -eq 0 ]; }
@@ -44,8 +44,8 @@ check "B saw BYE, not a broken connection" \
 	sh -c "! grep -q 'hop from A .*closed without a close message' '$NODES/B/shipd.log'"
 
 # 3. a worker killed while idle: nothing lost, the next order goes
-idle=$(pgrep -P "${PID[A]}" -x shipd-send | head -n 1)
-check "an idle send worker waits for the next batch" test -n "$idle"
+idle=$(pgrep -P "${PID[A]}" -x shipd-idle | head -n 1)
+check "an idle send worker (shipd-idle) waits for the next batch" test -n "$idle"
 [ -n "$idle" ] && kill -9 "$idle"
 head -c 2048 /dev/urandom >"$work/after_kill"
 ctl A submit --copy --to B "$work/after_kill" >/dev/null 2>&1
