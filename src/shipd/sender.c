@@ -143,6 +143,7 @@ static struct strv failed_here;		/* next hops this worker could not reach */
 static struct strv busy_here;		/* next hops still busy after BUSY_TRIES */
 static int cur_busy;			/* cur answered "busy": offer nothing more on it */
 static int cur_took;			/* cur answered an offer otherwise: it has a slot */
+static int cur_kept;			/* cur was kept open after the last batch */
 static uint64_t cur_bytes;		/* sent over cur (for queue/peerfile.h) */
 static int cur_sent;
 static struct flight *answered;		/* answers to act upon, oldest first */
@@ -167,23 +168,18 @@ hop_drop(int bye)
 	}
 	cur = NULL;
 	xs = NULL;
-	cur_busy = cur_took = 0;
+	cur_busy = cur_took = cur_kept = 0;
 	cur_offers = cur_sent = 0;
 	cur_bytes = 0;
 	free(cur_nh);
 	cur_nh = NULL;
 }
 
-/*
- * cur may carry more orders: not broken, not "busy", and, with nothing
- * open on it (a connection kept from the last batch, or idle between two
- * orders), nothing arrived meanwhile: no close, no stray bytes.
- */
+/* cur may carry more orders: not broken, and not "busy". */
 static int
 cur_usable(void)
 {
-	return cur && !xsend_broken(xs) && !cur_busy &&
-	       (xsend_open(xs) > 0 || hop_reusable(cur));
+	return cur && !xsend_broken(xs) && !cur_busy;
 }
 
 static void on_answer(void *arg, void *ctx, int type, const char *why);
@@ -197,11 +193,15 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 	struct peerstate *ps;
 	char until[32];
 
-	if (cur && strcmp(cur_nh, nh) == 0 && cur_usable())
-		return cur;
-	if (cur && strcmp(cur_nh, nh) == 0 && !xsend_broken(xs) && !cur_busy &&
-	    xsend_open(xs) == 0)
-		hop_drop(0);	/* closed by the peer while we were idle */
+	if (cur && strcmp(cur_nh, nh) == 0 && cur_usable()) {
+		/* one kept from the last batch: unless the peer closed it, or
+		 * sent anything, while it was idle */
+		if (!cur_kept || hop_reusable(cur)) {
+			cur_kept = 0;
+			return cur;
+		}
+		hop_drop(0);
+	}
 	/* another next hop (or a busy one): what is open on it is answered first */
 	while (cur && xsend_open(xs) > 0 && xsend_pump(xs, 1000) == 0)
 		;
@@ -987,9 +987,13 @@ sender_run(const struct job *batch, int keep)
 	strv_free(&failed_here);
 	strv_free(&busy_here);
 	run(batch);
-	/* every order is answered and acted upon: nothing is open on cur */
-	if (!keep || in_window > 0 || !cur_usable() || xsend_open(xs) > 0)
+	/* every order is answered and acted upon: nothing is open on cur;
+	 * a TCP connection that still works waits for the next batch */
+	if (!keep || in_window > 0 || !cur_usable() || xsend_open(xs) > 0 ||
+	    !hop_reusable(cur))
 		hop_drop(1);
+	else
+		cur_kept = 1;
 	return worker_rc;
 }
 
