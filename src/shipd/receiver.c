@@ -263,9 +263,10 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 		r->v = packet_verifier_new(S->cf, r->o.id);
 		memset(&again, 0, sizeof(again));
 		if (packet_verifier_offer(r->v, m->hdr, m->hdrlen, &again) <= 0) {
+			/* it verified a moment ago: not the packet's fault, try later */
 			sbuf_puts(&reason, err_get());
 			pkt_info_free(&again);
-			d = refused(rc, XF_REFUSE, r->o.id, reason.s, why, whylen);
+			d = refused(rc, XF_TEMPFAIL, r->o.id, reason.s, why, whylen);
 			goto out;
 		}
 		pkt_info_free(&again);
@@ -405,9 +406,9 @@ serve(struct hop *h)
 		msg_info("hop from %s (%s) closed: %s", rc.peer, hop_remote(h), err_get());
 	if (st.offers > 1)
 		msg_info("hop from %s (%s) via %s: %lu offers (%lu inline), %lu accepted in %lu "
-			 "group commits, %lu already here, %lu refused, %lu deferred", rc.peer,
-			 hop_remote(h), hop_proto(h), st.offers, st.inline_offers, st.acked,
-			 st.commits, st.have, st.refused, st.tempfail);
+			 "group commits, %lu already here, %lu refused, %lu told to retry later",
+			 rc.peer, hop_remote(h), hop_proto(h), st.offers, st.inline_offers,
+			 st.acked, st.commits, st.have, st.refused, st.tempfail);
 	/* everything it took is committed and answered: the slot is free for
 	 * the next hop now, not when this process has been reaped (door.c) */
 	door_tell(S->statfd, "D");
