@@ -1,14 +1,17 @@
 /*
  * fuzz_xfer.c - libFuzzer target over what a receiver does with an OFFER
- * before it accepts a byte of body: split the payload (xfer_parse_offer),
+ * before it accepts a byte of body: parse the message (xmsg_parse, any of
+ * hop protocol 4's transfer messages; an OFFER is then taken further),
  * parse the order, check the signed packet header against the known
  * origin keys (packet_check_header), and compare the two as receiver.c
  * does. Any byte string must be refused with a reason or pass with
  * consistent results: never crash, leak, hang or read out of bounds.
  *
- * The seeds (fuzz/corpus/fuzz_xfer) are genuine OFFERs made by
- * build/tests/hostile offer-file with a throwaway key whose public half
- * is the KEY H line below; the secret half was not kept.
+ * The seeds (fuzz/corpus/fuzz_xfer) are genuine protocol-3 OFFER payloads
+ * made by build/tests/hostile offer-file with a throwaway key whose public
+ * half is the KEY H line below (the secret half was not kept); under
+ * protocol 4 they are whole messages of unknown types, which the fuzzer
+ * mutates into OFFERs.
  */
 #include "conf/config.h"
 #include "crypto/crypto.h"
@@ -57,14 +60,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ssize_t r;
 	int order_ok;
 
-	if (xfer_parse_offer(data, size, &hdr, &hl, &text, &tl) < 0) {
-		/* refused exactly when the header length cannot fit */
-		if (size >= 4 && ((size_t)data[0] << 24 | (size_t)data[1] << 16 |
-				  (size_t)data[2] << 8 | data[3]) <= size - 4)
-			abort();
+	struct xmsg m;
+
+	err_set("%s", "");
+	if (xmsg_parse(data, size, &m) < 0) {
+		if (err_get()[0] == 0)
+			abort();	/* a refusal always says why */
 		return 0;
 	}
-	if (hdr != data + 4 || 4 + hl + tl != size || (const uint8_t *)text != hdr + hl)
+	if (m.type != XF_OFFER)
+		return 0;
+	hdr = m.hdr;
+	hl = m.hdrlen;
+	text = m.order;
+	tl = m.orderlen;
+	/* every part inside the message, and the parts add up to it */
+	if (hdr != data + 1 + XF_OFFER_HEAD || (const uint8_t *)text != hdr + hl ||
+	    1 + XF_OFFER_HEAD + hl + tl + m.datalen != size || hl == 0 || tl == 0)
 		abort();
 
 	order_init(&o);

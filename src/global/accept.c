@@ -126,17 +126,23 @@ accept_reserve(const struct config *cf, const char *bay, int fd, uint64_t off,
 	return ACC_OK;
 }
 
-int
-accept_commit(const struct config *cf, const char *bay, struct order *o,
-	      const struct pkt_info *pi)
+void
+accept_take(const struct config *cf, struct order *o, const struct pkt_info *pi)
 {
-	const struct order *acc[1] = {o};
-
 	hex_encode(pi->digest, sizeof(pi->digest), o->digest);
 	strv_add(&o->hops, cf->node);
 	o->attempts = 0;
 	o->next_attempt = 0;
 	free(o->last_error);
 	o->last_error = NULL;
+}
+
+int
+accept_commit(const struct config *cf, const char *bay, struct order *o,
+	      const struct pkt_info *pi)
+{
+	const struct order *acc[1] = {o};
+
+	accept_take(cf, o, pi);
 	return bay_accept(bay, acc, 1);
 }

@@ -59,5 +59,8 @@ enum accept_verdict accept_reserve(const struct config *cf, const char *bay, int
  */
 int accept_commit(const struct config *cf, const char *bay, struct order *o,
 		  const struct pkt_info *pi);
+/* The order part of accept_commit alone, for a caller that commits a group
+ * of received packets with one bay_accept (the hop receiver's window). */
+void accept_take(const struct config *cf, struct order *o, const struct pkt_info *pi);
 
 #endif

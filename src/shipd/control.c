@@ -352,7 +352,7 @@ control_announce(void)
 			continue;
 		}
 		control_hop(h);
-		xfer_send(h, XF_BYE, NULL, 0);
+		xmsg_send_bye(h);
 		hop_close(h);
 		if (S->keys->cert)
 			msg_info("announce: shook hands with %s", to.v[i]);

@@ -26,7 +26,7 @@
 #include "../crypto/crypto.h"
 #include "../packet/packet.h"
 #include "../wire/wire.h"
-#include "../wire/xfer.h"
+#include "../wire/xfer_engine.h"
 #include "../util/addr.h"
 #include "../util/log.h"
 #include "../util/mem.h"
@@ -45,18 +45,6 @@
 
 static int recv_orders;			/* accepted over this hop (queue/peerfile.h) */
 static uint64_t recv_bytes;
-
-static uint8_t *msg;
-
-static int
-refuse(struct hop *h, int type, const char *id, const char *why)
-{
-	const struct peer *p = hop_peer(h);
-
-	msg_warnx("refused packet %s from %s (%s) via %s: %s", id ? id : "(unknown)",
-		  p ? p->name : "?", hop_remote(h), hop_proto(h), why);
-	return xfer_send_str(h, type, why);
-}
 
 /* Check an OFFER (its header through v, which then verifies the data);
  * on success *bayp is the bay to receive into. */
@@ -96,232 +84,345 @@ check_offer(struct hop *h, struct pkt_verifier *v, struct order *o, struct pkt_i
 static int
 rehash(int fd, struct pkt_verifier *v, uint64_t len)
 {
+	uint8_t *buf = xmalloc(HOP_MAX_MSG);
 	uint64_t done = 0;
+	int rc = 0;
 
-	while (done < len) {
+	while (done < len && rc == 0) {
 		size_t want = len - done < HOP_MAX_MSG ? len - done : HOP_MAX_MSG;
-		ssize_t n = pread(fd, msg, want, done);
+		ssize_t n = pread(fd, buf, want, done);
 
-		if (n <= 0 || packet_verifier_feed(v, msg, n) < 0)
-			return -1;
-		done += n;
+		if (n <= 0 || packet_verifier_feed(v, buf, n) < 0)
+			rc = -1;
+		else
+			done += n;
 	}
-	return 0;
+	free(buf);
+	return rc;
+}
+
+/* One connection's state, for the engine's callbacks (xfer_engine.h). */
+struct rconn {
+	struct hop *h;
+	const char *peer;
+};
+
+/* One order being received. */
+struct rorder {
+	struct order o;
+	struct pkt_info pi;
+	const char *bay;
+	int fd;
+	struct pkt_verifier *v;
+	uint64_t off, got;		/* where this attempt started; bytes in */
+	off_t wb;			/* where writeback was last started */
+};
+
+static int
+refused(struct rconn *rc, int type, const char *id, const char *why, char *out, size_t outsz)
+{
+	msg_warnx("refused packet %s from %s (%s) via %s: %s", id ? id : "(unknown)", rc->peer,
+		  hop_remote(rc->h), hop_proto(rc->h), why);
+	snprintf(out, outsz, "%s", why);
+	return type;
+}
+
+static void
+rorder_free(struct rorder *r)
+{
+	if (r == NULL)
+		return;
+	packet_verifier_free(r->v);
+	if (r->fd >= 0)
+		close(r->fd);
+	pkt_info_free(&r->pi);
+	order_free(&r->o);
+	free(r);
+}
+
+/* Every byte is in: durable, and the whole file verified as the packet
+ * offered; else refused (kept in corrupt/ with the reason) or TEMPFAIL. */
+static int
+complete(struct rconn *rc, struct rorder *r, char *why, size_t whylen)
+{
+	char offered[ORDER_ID_MAX], reason[700];
+	struct pkt_info pi;
+
+	if (fsync(r->fd) < 0) {
+		snprintf(reason, sizeof(reason), "bay full: fsync: %s", strerror(errno));
+		return refused(rc, XF_TEMPFAIL, r->o.id, reason, why, whylen);
+	}
+	snprintf(offered, sizeof(offered), "%s", r->pi.id);
+	memset(&pi, 0, sizeof(pi));
+	if (packet_verifier_end(r->v, &pi) < 0 || strcmp(pi.id, offered) != 0) {
+		if (pi.id[0] && strcmp(pi.id, offered) != 0)
+			snprintf(reason, sizeof(reason), "packet %s: the file is packet %s, not the "
+				 "one offered", offered, pi.id);
+		else
+			snprintf(reason, sizeof(reason), "%s", err_get());
+		pkt_info_free(&pi);
+		/* keep the refused file for the administrator, with the reason */
+		if (bay_partial_corrupt(r->bay, r->o.id, reason) < 0) {
+			msg_warnx("packet %s: cannot keep it in corrupt/: %s", r->o.id, err_get());
+			bay_partial_drop(r->bay, r->o.id);
+		}
+		return refused(rc, XF_REFUSE, r->o.id, reason, why, whylen);
+	}
+	accept_take(S->cf, &r->o, &pi);	/* committed with its group (on_commit) */
+	pkt_info_free(&pi);
+	return XR_COMPLETE;
+}
+
+/* Body bytes in order: verified on the way, written to partial/ID. */
+static int
+on_body(void *arg, void *ctx, uint64_t off, const uint8_t *p, size_t n, char *why,
+	size_t whylen)
+{
+	struct rconn *rc = arg;
+	struct rorder *r = ctx;
+	char reason[700];
+
+	/* what fails before the end (a header that does not verify) is
+	 * refused at once: it costs no more disk than what came so far */
+	if (packet_verifier_feed(r->v, p, n) < 0) {
+		snprintf(reason, sizeof(reason), "%s", err_get());
+		bay_partial_drop(r->bay, r->o.id);
+		return refused(rc, XF_REFUSE, r->o.id, reason, why, whylen);
+	}
+	if (write_all(r->fd, p, n) < 0) {
+		int e = errno;
+
+		snprintf(reason, sizeof(reason), "%s: %s", e == ENOSPC || e == EDQUOT ?
+			 "bay full" : "write error", strerror(e));
+		if (ftruncate(r->fd, r->got) < 0)
+			bay_partial_drop(r->bay, r->o.id);
+		return refused(rc, XF_TEMPFAIL, r->o.id, reason, why, whylen);
+	}
+	r->got += n;
+	writeback_start(r->fd, &r->wb, (off_t)r->got);
+	sandbox_test_hook("receiver-data");	/* test builds: a forbidden call */
+	return r->got == r->o.size ? complete(rc, r, why, whylen) : 0;
 }
 
 static int
-take_offer(struct hop *h, const uint8_t *p, size_t n)
+on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t *size,
+	 char *why, size_t whylen)
 {
-	const uint8_t *hdr;
-	const char *text, *bay = NULL, *peer = hop_peer(h) ? hop_peer(h)->name : "?";
-	size_t hdrlen, textlen;
-	struct order o;
-	struct pkt_info pi;
-	struct sbuf why = {0};
-	char offered[ORDER_ID_MAX], *otext;
-	struct pkt_verifier *v = NULL;
-	uint64_t off = 0, got;
-	off_t wb;			/* where writeback was last started */
-	int reply, fd = -1, type, rc = -1;
-	ssize_t m;
+	struct rconn *rc = arg;
+	struct rorder *r = xcalloc(1, sizeof(*r));
+	struct sbuf reason = {0};
+	char *otext;
+	int reply, d;
 
-	memset(&pi, 0, sizeof(pi));
-	order_init(&o);
-	if (xfer_parse_offer(p, n, &hdr, &hdrlen, &text, &textlen) < 0) {
-		refuse(h, XF_REFUSE, NULL, "malformed offer");
-		goto out;
-	}
-	otext = xstrndup(text, textlen);
-	if (order_parse(otext, textlen, &o) < 0) {
-		sbuf_printf(&why, "malformed order: %s", err_get());
+	r->fd = -1;
+	order_init(&r->o);
+	*ctx = r;
+	otext = xstrndup(m->order, m->orderlen);
+	if (order_parse(otext, m->orderlen, &r->o) < 0) {
+		sbuf_printf(&reason, "malformed order: %s", err_get());
 		free(otext);
-		refuse(h, XF_REFUSE, NULL, why.s);
+		d = refused(rc, XF_REFUSE, NULL, reason.s, why, whylen);
 		goto out;
 	}
 	free(otext);
-	v = packet_verifier_new(S->cf, o.id);
-	if (check_offer(h, v, &o, &pi, hdr, hdrlen, &bay, &reply, &why) < 0) {
+	/* the verifier first: it checks the offered header, once (check_offer) */
+	r->v = packet_verifier_new(S->cf, r->o.id);
+	if (check_offer(rc->h, r->v, &r->o, &r->pi, m->hdr, m->hdrlen, &r->bay, &reply,
+			&reason) < 0) {
 		if (reply == XF_HAVE) {
 			msg_info("packet %s from %s: already accepted here; acknowledged again",
-				 o.id, peer);
-			rc = xfer_send(h, XF_HAVE, NULL, 0);
+				 r->o.id, rc->peer);
+			d = XF_HAVE;
 		} else
-			rc = refuse(h, reply, o.id, why.s);
+			d = refused(rc, reply, r->o.id, reason.s, why, whylen);
 		goto out;
 	}
 	/* resume what an interrupted transfer of this packet left */
-	if ((fd = bay_partial_open(bay, o.id, o.size, &off)) < 0) {
-		if (fd == BAY_BUSY)
-			rc = refuse(h, XF_TEMPFAIL, o.id, err_get());
+	if ((r->fd = bay_partial_open(r->bay, r->o.id, r->o.size, &r->off)) < 0) {
+		if (r->fd == BAY_BUSY)
+			d = refused(rc, XF_TEMPFAIL, r->o.id, err_get(), why, whylen);
 		else {
-			msg_warnx("packet %s: partial file in %s: %s", o.id, bay, err_get());
-			rc = refuse(h, XF_TEMPFAIL, o.id, "cannot create a temporary file");
+			msg_warnx("packet %s: partial file in %s: %s", r->o.id, r->bay, err_get());
+			d = refused(rc, XF_TEMPFAIL, r->o.id, "cannot create a temporary file", why,
+				    whylen);
 		}
-		fd = -1;
+		r->fd = -1;
 		goto out;
 	}
-	if (off == 0 && ftruncate(fd, 0) < 0)
-		goto out;
-	if (off && rehash(fd, v, off) < 0) {
+	/* an inline offer carries every byte: start afresh with those */
+	if (r->off && ((m->flags & XF_INLINE) || rehash(r->fd, r->v, r->off) < 0)) {
 		struct pkt_info again;
 
-		msg_info("packet %s from %s: the last attempt's %llu bytes do not verify; "
-			 "starting afresh", o.id, peer, (unsigned long long)off);
-		off = 0;
-		packet_verifier_free(v);
-		v = packet_verifier_new(S->cf, o.id);
-		if (packet_verifier_offer(v, hdr, hdrlen, &again) <= 0 || ftruncate(fd, 0) < 0) {
+		if (!(m->flags & XF_INLINE))
+			msg_info("packet %s from %s: the last attempt's %llu bytes do not verify; "
+				 "starting afresh", r->o.id, rc->peer, (unsigned long long)r->off);
+		r->off = 0;
+		packet_verifier_free(r->v);
+		/* a new verifier is shown the header again, or it would verify
+		 * the signature a second time when the data begins */
+		r->v = packet_verifier_new(S->cf, r->o.id);
+		memset(&again, 0, sizeof(again));
+		if (packet_verifier_offer(r->v, m->hdr, m->hdrlen, &again) <= 0) {
+			/* it verified a moment ago: not the packet's fault, try later */
+			sbuf_puts(&reason, err_get());
 			pkt_info_free(&again);
+			d = refused(rc, XF_TEMPFAIL, r->o.id, reason.s, why, whylen);
 			goto out;
 		}
 		pkt_info_free(&again);
 	}
+	if (r->off == 0 && ftruncate(r->fd, 0) < 0) {
+		d = refused(rc, XF_TEMPFAIL, r->o.id, "cannot write a temporary file", why, whylen);
+		goto out;
+	}
 	/* the disk's room for the rest, taken now: concurrent receivers that
 	 * all passed the first look must not all count the same free bytes */
-	if (accept_reserve(S->cf, bay, fd, off, &o, &pi, &why) != ACC_OK) {
-		if (off == 0)
-			bay_partial_drop(bay, o.id);
-		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
+	if (accept_reserve(S->cf, r->bay, r->fd, r->off, &r->o, &r->pi, &reason) != ACC_OK) {
+		if (r->off == 0)
+			bay_partial_drop(r->bay, r->o.id);
+		d = refused(rc, XF_TEMPFAIL, r->o.id, reason.s, why, whylen);
 		goto out;
 	}
-	if (lseek(fd, off, SEEK_SET) < 0 || xfer_send_offset(h, off) < 0)
+	if (lseek(r->fd, r->off, SEEK_SET) < 0) {
+		d = refused(rc, XF_TEMPFAIL, r->o.id, "cannot write a temporary file", why, whylen);
 		goto out;
-	wb = (off_t)off;
-	for (got = off;;) {
-		if ((m = xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->io_timeout)) < 0) {
-			msg_warnx("packet %s from %s: transfer interrupted at byte %llu of %llu: %s",
-				  o.id, peer, (unsigned long long)got, (unsigned long long)o.size,
-				  err_get());
-			fsync(fd);	/* keep it for the resume */
+	}
+	r->got = r->off;
+	r->wb = (off_t)r->off;
+	*offset = r->off;
+	*size = r->o.size;
+	if (m->flags & XF_INLINE) {
+		if (m->hdrlen + m->datalen != r->o.size) {
+			bay_partial_drop(r->bay, r->o.id);
+			d = refused(rc, XF_REFUSE, r->o.id, m->hdrlen + m->datalen > r->o.size ?
+				    "more data than announced" : "truncated inline offer", why, whylen);
 			goto out;
 		}
-		if (type == XF_END)
-			break;
-		if (type != XF_DATA) {
-			rc = refuse(h, XF_REFUSE, o.id, "unexpected message during data");
-			goto out;
-		}
-		if (got + m > o.size) {
-			bay_partial_drop(bay, o.id);
-			rc = refuse(h, XF_REFUSE, o.id, "more data than announced");
-			goto out;
-		}
-		/* what fails before the end (a header that does not verify) is
-		 * refused at once: it costs no more disk than what came so far */
-		if (packet_verifier_feed(v, msg, m) < 0) {
-			sbuf_puts(&why, err_get());
-			bay_partial_drop(bay, o.id);
-			rc = refuse(h, XF_REFUSE, o.id, why.s);
-			goto out;
-		}
-		if (write_all(fd, msg, m) < 0) {
-			int e = errno;
-
-			sbuf_printf(&why, "%s: %s", e == ENOSPC || e == EDQUOT ? "bay full" :
-				    "write error", strerror(e));
-			ftruncate(fd, got);
-			rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
-			goto out;
-		}
-		got += m;
-		writeback_start(fd, &wb, (off_t)got);
-		sandbox_test_hook("receiver-data");	/* test builds: a forbidden call */
-	}
-	if (got != o.size) {
-		sbuf_printf(&why, "truncated: %llu of %llu bytes", (unsigned long long)got,
-			    (unsigned long long)o.size);
-		bay_partial_drop(bay, o.id);
-		rc = refuse(h, XF_REFUSE, o.id, why.s);
+		if ((d = on_body(arg, r, 0, m->hdr, m->hdrlen, why, whylen)) == 0)
+			d = on_body(arg, r, m->hdrlen, m->data, m->datalen, why, whylen);
 		goto out;
 	}
-	if (fsync(fd) < 0) {
-		sbuf_printf(&why, "bay full: fsync: %s", strerror(errno));
-		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
-		goto out;
-	}
-	snprintf(offered, sizeof(offered), "%s", pi.id);
-	pkt_info_free(&pi);
-	memset(&pi, 0, sizeof(pi));
-	if (packet_verifier_end(v, &pi) < 0 || strcmp(pi.id, offered) != 0) {
-		if (pi.id[0] && strcmp(pi.id, offered) != 0)
-			sbuf_printf(&why, "packet %s: the file is packet %s, not the one offered",
-				    offered, pi.id);
-		else
-			sbuf_puts(&why, err_get());
-		/* keep the refused file for the administrator, with the reason */
-		if (bay_partial_corrupt(bay, o.id, why.s) < 0) {
-			msg_warnx("packet %s: cannot keep it in corrupt/: %s", o.id, err_get());
-			bay_partial_drop(bay, o.id);
-		}
-		rc = refuse(h, XF_REFUSE, o.id, why.s);
-		goto out;
-	}
-	/* commit: data, then the order (acceptance), then ACK */
-	if (accept_commit(S->cf, bay, &o, &pi) < 0) {
-		/* not accepted: the bytes stay in partial/ to resume */
-		sbuf_printf(&why, "bay full: cannot commit: %s", err_get());
-		rc = refuse(h, XF_TEMPFAIL, o.id, why.s);
-		goto out;
-	}
-	rc = xfer_send(h, XF_ACK, NULL, 0);
-	{
-		struct sbuf d = {0};
-
-		for (int i = 0; i < o.dests.n; i++)
-			sbuf_printf(&d, "%s%s", i ? "," : "", o.dests.v[i]);
-		msg_info("received %s from %s (%s) via %s: %llu bytes%s for %s into %s", o.id, peer,
-			 hop_remote(h), hop_proto(h), (unsigned long long)(got - off),
-			 off ? " (resumed)" : "", d.s, bay);
-		recv_orders++;
-		recv_bytes += got - off;
-		sbuf_free(&d);
-	}
+	if (r->off == r->o.size)	/* the last attempt got it all */
+		d = complete(rc, r, why, whylen) == XR_COMPLETE ? XF_ACCEPT : XF_REFUSE;
+	else
+		d = XF_ACCEPT;
+	if (r->off)
+		msg_info("packet %s from %s: resuming at byte %llu of %llu", r->o.id, rc->peer,
+			 (unsigned long long)r->off, (unsigned long long)r->o.size);
 out:
-	packet_verifier_free(v);
-	if (fd >= 0)
-		close(fd);
-	pkt_info_free(&pi);
-	order_free(&o);
-	sbuf_free(&why);
-	return rc;
+	sbuf_free(&reason);
+	return d;
+}
+
+static void
+log_received(struct rconn *rc, const struct rorder *r, int group)
+{
+	struct sbuf d = {0};
+
+	for (int i = 0; i < r->o.dests.n; i++)
+		sbuf_printf(&d, "%s%s", i ? "," : "", r->o.dests.v[i]);
+	msg_info("received %s from %s (%s) via %s: %llu bytes%s for %s into %s (group of %d)",
+		 r->o.id, rc->peer, hop_remote(rc->h), hop_proto(rc->h),
+		 (unsigned long long)(r->got - r->off), r->off ? " (resumed)" : "", d.s, r->bay,
+		 group);
+	recv_orders++;
+	recv_bytes += r->got - r->off;
+	sbuf_free(&d);
+}
+
+/*
+ * Commit a group: per bay, every order's data, then the orders (one round
+ * of fsyncs, bay_accept); only then is it ACKed (by the engine).
+ */
+static void
+on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
+{
+	struct rconn *rc = arg;
+	const struct order **batch = xcalloc(n, sizeof(*batch));
+	int *done = xcalloc(n, sizeof(*done));
+
+	/* No seen/ marker here: while the order exists in any state
+	 * accept_known() finds it, and bay_finish() writes the marker before it
+	 * removes the order (accept.h). */
+	for (int i = 0; i < n; i++) {
+		const char *bay = ((struct rorder *)ctx[i])->bay;
+		int k = 0, res;
+
+		if (done[i])
+			continue;
+		for (int j = i; j < n; j++)
+			if (!done[j] && strcmp(((struct rorder *)ctx[j])->bay, bay) == 0)
+				batch[k++] = &((struct rorder *)ctx[j])->o;
+		res = bay_accept(bay, batch, k);
+		for (int j = i; j < n; j++) {
+			struct rorder *r = ctx[j];
+
+			if (done[j] || strcmp(r->bay, bay) != 0)
+				continue;
+			done[j] = 1;
+			if (res < 0) {
+				/* not accepted: the bytes stay in partial/ to resume */
+				snprintf(why[j], XF_REASON_MAX + 1, "bay full: cannot commit: %s",
+					 err_get());
+				msg_warnx("packet %s from %s: %s", r->o.id, rc->peer, why[j]);
+				continue;
+			}
+			ok[j] = 1;
+			log_received(rc, r, k);
+		}
+	}
+	free(batch);
+	free(done);
+	/* `shipctl peers` learns what came so far: the sender may keep the
+	 * connection open long after (shipd/pool.c) */
+	if (recv_orders) {
+		peer_note(&S->sched, rc->peer, PE_RECEIVED, hop_proto(rc->h), NULL, recv_orders,
+			  recv_bytes);
+		recv_orders = 0;
+		recv_bytes = 0;
+	}
+}
+
+static void
+on_release(void *arg, void *ctx, int how, const char *why)
+{
+	struct rconn *rc = arg;
+	struct rorder *r = ctx;
+
+	if (r && how == XR_REFUSED) {	/* the engine refused it: nothing worth keeping */
+		char line[XF_REASON_MAX + 1];
+
+		refused(rc, XF_REFUSE, r->o.id, why, line, sizeof(line));
+		bay_partial_drop(r->bay, r->o.id);
+	} else if (r && how == XR_CUT && r->fd >= 0) {
+		msg_warnx("packet %s from %s: transfer interrupted at byte %llu of %llu: %s", r->o.id,
+			  rc->peer, (unsigned long long)r->got, (unsigned long long)r->o.size, why);
+		fsync(r->fd);	/* keep it for the resume */
+	}
+	rorder_free(r);
 }
 
 static int
 serve(struct hop *h)
 {
-	int type;
-	ssize_t n;
+	static const struct xr_ops ops = { on_offer, on_body, on_commit, on_release };
+	struct rconn rc = { h, hop_peer(h)->name };
+	struct xr_stats st;
 
-	msg = xmalloc(HOP_MAX_MSG);
 	control_hop(h);		/* a certificate it showed may be news here */
-	for (;;) {
-		/* the sender paused (its batch done; it may keep the connection,
-		 * shipd/pool.c): `shipctl peers` learns what came so far */
-		if (recv_orders && hop_reusable(h)) {
-			peer_note(&S->sched, hop_peer(h)->name, PE_RECEIVED, hop_proto(h), NULL,
-				  recv_orders, recv_bytes);
-			recv_orders = 0;
-			recv_bytes = 0;
-		}
-		if ((n = xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->io_timeout)) < 0) {
-			msg_info("hop from %s (%s) closed: %s", hop_peer(h)->name, hop_remote(h),
-				 err_get());
-			break;
-		}
-		if (type == XF_BYE)
-			break;
-		if (type != XF_OFFER) {
-			refuse(h, XF_REFUSE, NULL, "expected OFFER");
-			break;
-		}
-		if (take_offer(h, msg, n) < 0)
-			break;
-	}
+	if (xrecv_serve(h, &ops, &rc, S->cf->io_timeout, &st) < 0)
+		msg_info("hop from %s (%s) closed: %s", rc.peer, hop_remote(h), err_get());
+	if (st.offers > 1)
+		msg_info("hop from %s (%s) via %s: %lu offers (%lu inline), %lu accepted in %lu "
+			 "group commits, %lu already here, %lu refused, %lu told to retry later",
+			 rc.peer, hop_remote(h), hop_proto(h), st.offers, st.inline_offers,
+			 st.acked, st.commits, st.have, st.refused, st.tempfail);
 	/* everything it took is committed and answered: the slot is free for
 	 * the next hop now, not when this process has been reaped (door.c) */
 	door_tell(S->statfd, "D");
 	if (recv_orders)
-		peer_note(&S->sched, hop_peer(h)->name, PE_RECEIVED, hop_proto(h), NULL, recv_orders, recv_bytes);
+		peer_note(&S->sched, rc.peer, PE_RECEIVED, hop_proto(h), NULL, recv_orders,
+			  recv_bytes);
 	hop_close(h);
 	return 0;
 }
@@ -335,16 +436,16 @@ serve(struct hop *h)
 static int
 busy(struct hop *h)
 {
+	uint8_t *buf = xmalloc(HOP_MAX_MSG);
+	struct xmsg m;
 	char why[128];
-	int type;
 
 	snprintf(why, sizeof(why), XF_BUSY_REASON " all %d receivers are taken; try again later",
 		 S->cf->max_receivers);
-	msg = xmalloc(HOP_MAX_MSG);
-	while (xfer_recv(h, &type, msg, HOP_MAX_MSG, S->cf->handshake_timeout) >= 0 &&
-	       type == XF_OFFER)
-		if (xfer_send_str(h, XF_TEMPFAIL, why) < 0)
+	while (xmsg_recv(h, buf, &m, S->cf->handshake_timeout) == 1 && m.type == XF_OFFER)
+		if (xmsg_send_reason(h, XF_TEMPFAIL, m.slot, why) < 0)
 			break;
+	free(buf);
 	hop_close(h);
 	return 0;
 }

@@ -1,34 +1,46 @@
 /*
  * sender.c - the send worker. It is given a batch of orders (batch.c) and
- * takes them one after another: claim by renaming into active/ (an order
- * someone else claimed first is skipped), deliver here if this node is a
- * destination, then make one send per next hop. The connection to a next
- * hop stays open from one order to the next, and ends with BYE when the
- * batch is done or another next hop is needed. Custody of a destination
- * moves only on the receiver's ACK (sent after its copy is fsynced) or HAVE
- * (it had it already); each is recorded in the order before the next hop
- * is tried. Temporary failures defer the order with back-off; permanent
- * ones (no route, cyclic route, refused) turn those destinations around to
- * the origin. Expired orders are not sent: they are turned around.
+ * keeps a window of them in flight on one connection (hop protocol 4,
+ * xfer_engine.h): each order is claimed by renaming into active/ (an
+ * order someone else claimed first is skipped), delivered here if this
+ * node is a destination, and offered to its next hop without waiting for
+ * the answers to the orders before it; bodies stream back to back, and
+ * answers come as the receiver commits. The connection to a next hop
+ * stays open from one order to the next, and ends with BYE when the batch
+ * is done or another next hop is needed (then the window drains first).
+ * Custody of a destination moves only on the receiver's ACK (sent after
+ * its copy is fsynced) or HAVE (it had it already); each is recorded in
+ * the order as it arrives. Temporary failures defer the order with
+ * back-off; permanent ones (no route, cyclic route, refused) turn those
+ * destinations around to the origin. Expired orders are not sent: they
+ * are turned around.
  *
  * A next hop that could not be reached is down (peers.c) for the rest of
  * the batch and, once the master hears it on the status pipe, for every
  * worker until its back-off ends: its orders are deferred with its last
  * error and no new connection attempt (in a --poll pass what is left of
- * the batch for it is not claimed at all but handed back: sender_run).
- * A connection that broke mid-order, or that the peer closed meanwhile,
- * is not reused; the next order opens a new one. A worker that lives on
- * (pool.c) keeps a TCP connection open after its batch, for the next
- * batch to the same next hop.
+ * the batch for it is not claimed at all but handed back: sender_run). A
+ * connection that broke mid-window leaves every unanswered order the
+ * worker's: each is offered once more on a new connection (the receiver
+ * resumes it), and deferred when that fails too; none is lost, none
+ * moves custody without its ACK. Connections go UDP first to a peer whose
+ * TCP is known to be dropped (peers.c remembers it). A connection that
+ * broke, that answered "busy", or that the peer closed meanwhile is not
+ * reused. A worker that lives on (pool.c) keeps a TCP connection open
+ * after its batch, for the next batch to the same next hop, once every
+ * order of the window is answered.
  *
- * A next hop that answers "busy" (xfer.h: all its MAX-RECEIVERS taken) is
- * up: the worker says BYE, waits a short jittered pause (BUSY_TRIES of
- * them, growing from 0.125-0.25 s to 2-BUSY_PAUSE_MAX s) and offers the
- * same order again over a new connection. Still busy after that, the
- * order is put back in deferred/ for BUSY_DEFER..2*BUSY_DEFER seconds,
- * not counted as a failed attempt (no RETRY-MIN back-off), and the rest
- * of the batch for that hop follows it without a connection; the hop is
- * never marked down for it.
+ * A next hop that answers "busy" (xfer.h: all its MAX-RECEIVERS taken; it
+ * answers every slot of that connection so) is up: the worker lets the
+ * window drain, says BYE, waits a short jittered pause (growing from
+ * 0.125-0.25 s to 2-BUSY_PAUSE_MAX s) and offers every order told busy
+ * again, in their order, over one new connection (retry_busy); a "busy"
+ * for one packet on a connection that took others (another transfer of
+ * it still running there) is retried so on the same connection. An order
+ * told busy BUSY_TRIES times is put back in deferred/ for
+ * BUSY_DEFER..2*BUSY_DEFER seconds, not counted as a failed attempt (no
+ * RETRY-MIN back-off), and so is every order of the batch for that hop
+ * after it, without a connection; the hop is never marked down for it.
  */
 #include "shipd.h"
 #include "../global/dirhop.h"
@@ -36,6 +48,7 @@
 #include "../queue/progress.h"
 #include "../wire/wire.h"
 #include "../wire/xfer.h"
+#include "../wire/xfer_engine.h"
 #include "../util/clock.h"
 #include "../util/log.h"
 #include "../util/mem.h"
@@ -58,8 +71,6 @@ enum { HOP_OK = 0, HOP_TEMP = 1, HOP_PERM = 2, HOP_BUSY = 3 };
 #define BUSY_TRIES	8	/* busy answers per order before it is put back */
 #define BUSY_PAUSE_MAX	4.0	/* seconds, the longest pause between two tries */
 #define BUSY_DEFER	10	/* seconds: put back for 1 to 2 times this */
-
-static struct strv busy_here;		/* next hops still busy after BUSY_TRIES */
 
 /* A number in [lo, 2*lo), different in every worker (they fork from one seed). */
 static double
@@ -95,46 +106,110 @@ sender_status(const char *fmt, ...)
 		msg_warnx("status pipe to the master: %s", strerror(errno));
 }
 
+/*
+ * One order in the worker's hands, from its claim to its end, and the one
+ * send to a next hop it may have open in the window.
+ */
+struct flight {
+	struct claim c;
+	struct order o;
+	struct strv hops_done, turned, forwarded;
+	struct sbuf errs, turn_why, busy_why;
+	int waiting;			/* our own copy waits for sibling parts */
+	int home;			/* a returning order on its way to the origin */
+	/* the send in the window */
+	char *nh;
+	struct strv mine;		/* the destinations it hands over */
+	int fd;
+	uint8_t *hdr;
+	size_t hdrlen;
+	char *text;
+	uint64_t size;
+	double t0;
+	uint64_t base;			/* where the body started (a resume) */
+	struct progress *pr;
+	int answered, answer;		/* the answer came: XF_ACK ... or XS_LOST */
+	char *why;
+	int busy;			/* "busy" answers to this send so far */
+	struct flight *next;		/* the list of answered ones, or of busy ones */
+};
+
 /* The connection kept open from one order of the batch to the next. */
 static struct hop *cur;
+static struct xsend *xs;
 static char *cur_nh;
 static int cur_offers;
 static struct strv failed_here;		/* next hops this worker could not reach */
+static struct strv busy_here;		/* next hops still busy after BUSY_TRIES */
+static int cur_busy;			/* cur answered "busy": offer nothing more on it */
+static int cur_took;			/* cur answered an offer otherwise: it has a slot */
+static int cur_kept;			/* cur was kept open after the last batch */
 static uint64_t cur_bytes;		/* sent over cur (for queue/peerfile.h) */
 static int cur_sent;
+static struct flight *answered;		/* answers to act upon, oldest first */
+static struct flight **answered_tail = &answered;
+static struct flight *busy_q;		/* told busy, to offer again (retry_busy) */
+static struct flight **busy_tail = &busy_q;
+static int in_window;			/* orders with a send open */
 
 /* One line per connection, so that an operator sees how orders share them. */
 static void
 hop_drop(int bye)
 {
 	if (cur) {
-		if (bye)
-			xfer_send(cur, XF_BYE, NULL, 0);
+		bye = bye && xsend_open(xs) == 0 && xsend_bye(xs) == 0;
+		xsend_abandon(xs, "connection closed");
 		msg_info("connection to %s (%s) via %s from port %d closed%s: %d order%s offered",
 			 cur_nh, hop_remote(cur), hop_proto(cur), hop_local_port(cur),
 			 bye ? "" : " after an error", cur_offers, cur_offers == 1 ? "" : "s");
 		peer_note(&S->sched, cur_nh, PE_SENT, hop_proto(cur), NULL, cur_sent, cur_bytes);
+		xsend_free(xs);
 		hop_close(cur);
 	}
 	cur = NULL;
+	xs = NULL;
+	cur_busy = cur_took = cur_kept = 0;
 	cur_offers = cur_sent = 0;
 	cur_bytes = 0;
 	free(cur_nh);
 	cur_nh = NULL;
 }
 
+/* cur may carry more orders: not broken, and not "busy". */
+static int
+cur_usable(void)
+{
+	return cur && !xsend_broken(xs) && !cur_busy;
+}
+
+static void on_answer(void *arg, void *ctx, int type, const char *why);
+static void on_progress(void *arg, void *ctx, uint64_t off, uint64_t size);
+static void on_accept(void *arg, void *ctx, uint64_t off, uint64_t size);
+
 static struct hop *
 hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 {
+	static const struct xs_ops ops = { on_answer, on_progress, on_accept };
 	struct peerstate *ps;
 	char until[32];
 
-	if (cur && strcmp(cur_nh, nh) == 0) {
-		if (hop_reusable(cur))
+	if (cur && strcmp(cur_nh, nh) == 0 && cur_usable()) {
+		/* one kept from the last batch: unless the peer closed it, or
+		 * sent anything, while it was idle */
+		if (!cur_kept || hop_reusable(cur)) {
+			cur_kept = 0;
 			return cur;
-		hop_drop(0);	/* closed by the peer while we were idle */
+		}
+		hop_drop(0);
 	}
-	hop_drop(1);
+	/* another next hop (or a busy one): what is open on it is answered first */
+	while (cur && xsend_open(xs) > 0 && xsend_pump(xs, 1000) == 0)
+		;
+	hop_drop(1);	/* BYE: a busy receiver's worker leaves at once */
+	if (strv_has(&busy_here, nh)) {
+		*why = xasprintf("%s busy: no receiver free after %d tries", nh, BUSY_TRIES);
+		return NULL;
+	}
 	if ((strv_has(&failed_here, nh) || peer_down(&S->sched, nh, time(NULL), created)) &&
 	    (ps = peer_state(&S->sched, nh)) != NULL) {
 		struct tm tm;
@@ -158,6 +233,7 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 	peer_note(&S->sched, nh, PE_UP, hop_proto(cur), NULL, 0, 0);
 	control_hop(cur);	/* a certificate it showed may be news here */
 	cur_nh = xstrdup(nh);
+	xs = xsend_new(cur, &ops, NULL);
 	return cur;
 }
 
@@ -185,236 +261,131 @@ test_throttle(uint64_t sent, double t0)
 	}
 }
 
-static int
-stream_body(struct hop *h, int fd, uint64_t off, uint64_t size, const char *id,
-	    struct progress *pr)
+static void
+on_progress(void *arg, void *ctx, uint64_t off, uint64_t size)
 {
-	static uint8_t buf[XF_DATA_MAX];
-	uint64_t start = off;
-	double t0 = now_mono();
+	struct flight *f = ctx;
 
-	if (lseek(fd, off, SEEK_SET) < 0) {
-		err_set("packet %s: seek: %s", id, strerror(errno));
-		return -1;
-	}
-	while (off < size) {
-		size_t want = size - off < sizeof(buf) ? size - off : sizeof(buf);
-		ssize_t n = read_full(fd, buf, want);
-
-		if (n <= 0) {
-			err_set("packet %s: read: %s", id, n < 0 ? strerror(errno) : "short file");
-			return -1;
-		}
-		if (xfer_send(h, XF_DATA, buf, n) < 0)
-			return -1;
-		off += n;
-		progress_update(pr, off);
-		test_throttle(off - start, t0);
-	}
-	return xfer_send(h, XF_END, NULL, 0);
+	progress_update(f->pr, off);
+	test_throttle(off - f->base, f->t0);
 }
 
-/* One hop: returns HOP_OK, HOP_TEMP or HOP_PERM with *why set. */
-static int
-send_hop(const char *bay, const struct order *o, const char *nh, const struct strv *dests,
-	 char **why)
+static void
+on_accept(void *arg, void *ctx, uint64_t off, uint64_t size)
 {
-	const struct peer *p = config_peer(S->cf, nh);
-	static uint8_t msg[HOP_MAX_MSG];
-	char data[PATH_MAX], *text = NULL;
-	uint8_t *hdr = NULL;
-	struct hop *h = NULL;
-	struct stat st;
-	ssize_t hn, n;
-	double t0 = now_mono();
-	int fd = -1, type, rc = HOP_TEMP, keep = 0, busy = 0;
-	uint64_t off = 0;
-	struct progress *pr = NULL;
+	struct flight *f = ctx;
 
-	*why = NULL;
-	if (p == NULL || p->host == NULL) {
-		*why = xasprintf("next hop %s is not a PEER with an address", nh);
-		return HOP_TEMP;
-	}
-	if (bay_data_path(data, sizeof(data), bay, o->id) < 0 ||
-	    (fd = open(data, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
-		*why = xasprintf("packet data %s: %s", data, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return HOP_TEMP;
-	}
-	/* the signed outer header travels in the offer, so the receiver can
-	 * refuse a forged or unroutable packet before it costs disk */
-	hdr = xmalloc(PKT_MAX_HEADER);
-	hn = read_full(fd, hdr, (size_t)st.st_size < PKT_MAX_HEADER ? (size_t)st.st_size : PKT_MAX_HEADER);
-	if (hn < 0) {
-		*why = xasprintf("packet data %s: %s", data, strerror(errno));
-		goto out;
-	}
-	text = dirhop_hop_order_text(o, dests);
-	if (strv_has(&busy_here, nh)) {
-		*why = xasprintf("%s busy: no receiver free after %d tries", nh, BUSY_TRIES);
-		rc = HOP_BUSY;
-		goto out;
-	}
-again:
-	for (int fresh = 0;; fresh = 1) {
-		int reused;
-
-		if ((h = hop_get(p, nh, o->created, why)) == NULL)
-			goto out;
-		reused = cur_offers++ > 0;
-		if (xfer_send_offer(h, hdr, hn, text) == 0 &&
-		    (n = xfer_recv(h, &type, msg, sizeof(msg), S->cf->io_timeout)) >= 0)
-			break;
-		if (!reused || fresh) {
-			*why = xasprintf("%s: offer: %s", nh, err_get());
-			goto out;
-		}
-		/* the peer closed a connection kept idle between two orders of
-		 * the batch (its IO-TIMEOUT): one new connection, not a deferral */
-		msg_info("order %s: kept connection to %s gone (%s); connecting again", o->id, nh,
-			 err_get());
-		hop_drop(0);
-		h = NULL;
-	}
-	if (type == XF_TEMPFAIL && xfer_is_busy(msg, n)) {
-		const char *r = (const char *)msg + strlen(XF_BUSY_REASON);
-		int rn = (int)(n - strlen(XF_BUSY_REASON));
-		double pause = 0.125 * (1 << busy);
-
-		pause = jitter(pause < BUSY_PAUSE_MAX / 2 ? pause : BUSY_PAUSE_MAX / 2);
-		for (; rn > 0 && *r == ' '; r++, rn--)
-			;
-		hop_drop(1);	/* BYE: the receiver's busy worker leaves at once */
-		h = NULL;
-		if (++busy >= BUSY_TRIES) {
-			*why = xasprintf("%s busy: %.*s (%d tries)", nh, rn, r, busy);
-			strv_add(&busy_here, nh);
-			rc = HOP_BUSY;
-			goto out;
-		}
-		msg_info("order %s: %s busy (%.*s); trying again in %.1f s over a new connection",
-			 o->id, nh, rn, r, pause);
-		usleep(pause * 1e6);
-		goto again;
-	}
-	/* an answer to the offer leaves both sides ready for the next one */
-	keep = type == XF_HAVE || type == XF_TEMPFAIL || type == XF_REFUSE;
-	switch (type) {
-	case XF_HAVE:
-		msg_info("order %s: %s already has it (custody moved earlier)", o->id, nh);
-		rc = HOP_OK;
-		goto out;
-	case XF_ACCEPT:
-		if (n != 8) {
-			*why = xasprintf("%s: malformed ACCEPT", nh);
-			goto out;
-		}
-		for (int i = 0; i < 8; i++)
-			off = off << 8 | msg[i];
-		if (off > (uint64_t)st.st_size) {
-			*why = xasprintf("%s: resume offset %llu beyond the packet", nh,
-					 (unsigned long long)off);
-			goto out;
-		}
-		break;
-	case XF_TEMPFAIL:
-		*why = xasprintf("%s: %.*s", nh, (int)n, msg);
-		goto out;
-	case XF_REFUSE:
-		*why = xasprintf("refused by %s: %.*s", nh, (int)n, msg);
-		rc = HOP_PERM;
-		goto out;
-	default:
-		*why = xasprintf("%s: unexpected %s after OFFER", nh, xfer_type_name(type));
-		goto out;
-	}
+	cur_took = 1;
+	f->base = off;
+	f->t0 = now_mono();
 	if (off)
-		msg_info("order %s: resuming at byte %llu of %lld for %s", o->id,
-			 (unsigned long long)off, (long long)st.st_size, nh);
-	pr = progress_start(bay, o->id, nh, hop_proto(h), hop_local_port(h), st.st_size);
-	progress_update(pr, off);
-	if (stream_body(h, fd, off, st.st_size, o->id, pr) < 0) {
-		*why = xasprintf("%s: sending: %s", nh, err_get());
-		goto out;
-	}
-	/* the receiver verifies signatures and fsyncs before it answers */
-	n = xfer_recv(h, &type, msg, sizeof(msg), S->cf->io_timeout + st.st_size / (20 << 20));
-	if (n < 0) {
-		*why = xasprintf("%s: waiting for acknowledgement: %s", nh, err_get());
-		goto out;
-	}
-	/*
-	 * a refusal after data may come from the middle of the stream: the
-	 * receiver may have read our remaining DATA as a bad OFFER, so the
-	 * connection is not reused after it
-	 */
-	if (type == XF_TEMPFAIL) {
-		*why = xasprintf("%s: %.*s", nh, (int)n, msg);
-		goto out;
-	}
-	if (type == XF_REFUSE) {
-		*why = xasprintf("refused by %s: %.*s", nh, (int)n, msg);
-		rc = HOP_PERM;
-		goto out;
-	}
-	if (type != XF_ACK) {
-		*why = xasprintf("%s: unexpected %s after data", nh, xfer_type_name(type));
-		goto out;
-	}
-	{
-		double secs = now_mono() - t0;
-		uint64_t sent = st.st_size - off;
+		msg_info("order %s: resuming at byte %llu of %llu for %s", f->o.id,
+			 (unsigned long long)off, (unsigned long long)size, f->nh);
+}
 
-		msg_info("sent %s to %s (%s) via %s from port %d: %llu bytes in %.3fs (%.1f MB/s)",
-			 o->id, nh, hop_remote(h), hop_proto(h), hop_local_port(h),
-			 (unsigned long long)sent, secs, secs > 0 ? sent / secs / 1e6 : 0.0);
-		cur_sent++;
-		cur_bytes += sent;
-	}
-	rc = HOP_OK;
-	keep = 1;
-out:
-	progress_end(pr);
-	if (h && !keep)
-		hop_drop(0);
-	free(text);
-	free(hdr);
-	close(fd);
-	return rc;
+/* The window's answer for f: acted upon from the main loop (step). */
+static void
+on_answer(void *arg, void *ctx, int type, const char *why)
+{
+	struct flight *f = ctx;
+
+	/*
+	 * "busy" before anything else: the receiver has no slot for this
+	 * connection, and tells every offer so; after another answer it is
+	 * about that packet only (another transfer of it still running there)
+	 */
+	if (type == XF_TEMPFAIL && why && xfer_is_busy((const uint8_t *)why, strlen(why)))
+		cur_busy |= !cur_took;
+	else
+		cur_took = 1;
+	f->answered = 1;
+	f->answer = type;
+	free(f->why);
+	f->why = why ? xstrdup(why) : NULL;
+	f->next = NULL;
+	*answered_tail = f;
+	answered_tail = &f->next;
+	in_window--;
+}
+
+static void
+send_close(struct flight *f)
+{
+	progress_end(f->pr);
+	f->pr = NULL;
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	free(f->hdr);
+	free(f->text);
+	free(f->nh);
+	f->hdr = NULL;
+	f->text = f->nh = NULL;
+	strv_free(&f->mine);
 }
 
 /*
- * A returning order keeps its undelivered destinations (for resubmit) and
- * travels to its origin; it is never turned around again, only retried.
+ * Offer f to next hop nh for the destinations in f->mine: 0 when it is in
+ * the window (its answer comes through on_answer), else HOP_TEMP (or
+ * HOP_BUSY: the hop is still busy after BUSY_TRIES) with *why (nothing
+ * was offered).
  */
 static int
-send_home(const char *bay, struct order *o)
+send_offer(struct flight *f, char **why)
 {
-	const char *nh;
-	char *why = NULL;
-	int r;
+	const struct peer *p = config_peer(S->cf, f->nh);
+	char data[PATH_MAX];
+	struct stat st;
+	struct xs_item it;
+	ssize_t hn;
 
-	if (strcmp(o->origin, S->cf->node) == 0)
-		return arrive_home(bay, o, Q_ACTIVE) < 0;
-	if ((nh = config_next_hop(S->cf, o->origin)) == NULL)
-		why = xasprintf("no route back to origin %s", o->origin);
-	else if ((r = send_hop(bay, o, nh, &o->dests, &why)) == HOP_OK) {
-		if (bay_finish(bay, o->id, Q_ACTIVE) < 0)
-			msg_warnx("order %s: finish: %s", o->id, err_get());
-		else
-			msg_info("order %s: on its way back to %s via %s", o->id, o->origin, nh);
-		return 0;
+	*why = NULL;
+	if (p == NULL || p->host == NULL) {
+		*why = xasprintf("next hop %s is not a PEER with an address", f->nh);
+		return HOP_TEMP;
 	}
-	if (bay_defer(S->cf, bay, o, Q_ACTIVE, why) < 0)
-		msg_warnx("order %s: defer: %s", o->id, err_get());
-	else
-		msg_info("order %s: returning to %s deferred: %s", o->id, o->origin, why);
-	free(why);
-	return 1;
+	if (f->fd < 0) {
+		if (bay_data_path(data, sizeof(data), f->c.bay, f->o.id) < 0 ||
+		    (f->fd = open(data, O_RDONLY | O_CLOEXEC)) < 0 || fstat(f->fd, &st) < 0) {
+			*why = xasprintf("packet data %s: %s", data, strerror(errno));
+			return HOP_TEMP;
+		}
+		f->size = st.st_size;
+		/* the signed outer header travels in the offer, so the receiver can
+		 * refuse a forged or unroutable packet before it costs disk */
+		f->hdr = xmalloc(PKT_MAX_HEADER);
+		hn = read_full(f->fd, f->hdr, f->size < PKT_MAX_HEADER ? f->size : PKT_MAX_HEADER);
+		if (hn < 0) {
+			*why = xasprintf("packet data %s: %s", data, strerror(errno));
+			return HOP_TEMP;
+		}
+		f->hdrlen = hn;
+		f->text = dirhop_hop_order_text(&f->o, &f->mine);
+	}
+	if (hop_get(p, f->nh, f->o.created, why) == NULL)
+		return strv_has(&busy_here, f->nh) ? HOP_BUSY : HOP_TEMP;
+	while (xsend_room(xs) == 0 && xsend_pump(xs, 1000) == 0)
+		;
+	if (xsend_broken(xs)) {
+		*why = xasprintf("%s: connection lost", f->nh);
+		return HOP_TEMP;
+	}
+	it = (struct xs_item){ f, f->o.id, f->fd, f->size, f->hdr, f->hdrlen, f->text,
+			       strlen(f->text) };
+	f->answered = 0;
+	f->t0 = now_mono();
+	if (f->size > XF_INLINE_MAX && f->pr == NULL)
+		f->pr = progress_start(f->c.bay, f->o.id, f->nh, hop_proto(cur),
+				       hop_local_port(cur), f->size);
+	in_window++;
+	cur_offers++;
+	if (xsend_offer(xs, &it) < 0 && !f->answered) {
+		in_window--;	/* cannot happen: a broken offer is answered XS_LOST */
+		*why = xasprintf("%s: offer: %s", f->nh, err_get());
+		return HOP_TEMP;
+	}
+	return 0;
 }
-
 static void
 join_errors(struct sbuf *b, const char *why)
 {
@@ -484,80 +455,216 @@ out:
 	strv_free(&todo);
 }
 
+static int worker_rc;		/* sender_run's exit status */
+
+static void
+flight_free(struct flight *f)
+{
+	send_close(f);
+	bay_release(&f->c);
+	strv_free(&f->hops_done);
+	strv_free(&f->turned);
+	strv_free(&f->forwarded);
+	sbuf_free(&f->errs);
+	sbuf_free(&f->turn_why);
+	sbuf_free(&f->busy_why);
+	free(f->why);
+	order_free(&f->o);
+	free(f);
+}
+
+/* The order's end here: 0 done, 1 deferred (the worker's exit status). */
+static void
+flight_end(struct flight *f, int rc)
+{
+	if (rc == 1)
+		sender_status("F %s", f->c.id);
+	if (rc != 0 && worker_rc != 1)
+		worker_rc = rc;
+	flight_free(f);
+}
+
 /*
  * Only "busy" next hops are left: back to deferred/ for a short, jittered
  * while, without counting an attempt (bay_defer's back-off is for
  * failures, and busy is not one).
  */
 static void
-put_back_busy(const char *bay, struct order *o, struct claim *c, const char *why)
+put_back_busy(struct flight *f, const char *why)
 {
+	struct order *o = &f->o;
 	int secs = (int)jitter(BUSY_DEFER);
 
 	free(o->last_error);
 	o->last_error = xstrdup(why);
 	o->next_attempt = time(NULL) + secs;
-	if (bay_rewrite(bay, o, Q_ACTIVE, Q_DEFERRED, o->next_attempt, c) < 0)
+	if (bay_rewrite(f->c.bay, o, Q_ACTIVE, Q_DEFERRED, o->next_attempt, &f->c) < 0)
 		msg_warnx("order %s: put back: %s", o->id, err_get());
 	else
 		msg_info("order %s: put back for %ds: %s (a busy next hop: not a failed attempt)",
 			 o->id, secs, why);
 }
 
-/* One claimed order: 0 done, 1 deferred, else an exit status. */
-static int
-send_claimed(struct claim *c)
+/* A returning order whose send ended (r: HOP_OK ...) or could not start. */
+static void
+home_done(struct flight *f, int r, const char *why)
 {
-	const char *self = S->cf->node, *bay = c->bay, *id = c->id;
-	struct order o;
-	struct strv hops_done = {0}, turned = {0}, forwarded = {0};
-	struct sbuf errs = {0}, turn_why = {0}, busy = {0};
-	int waiting = 0, rc = 0;
+	struct order *o = &f->o;
+	const char *bay = f->c.bay;
 
-	if (bay_load(bay, id, Q_ACTIVE, &o) < 0) {
-		bay_corrupt(bay, id, Q_ACTIVE, err_get());
-		order_free(&o);
-		return 65;
+	if (r == HOP_OK) {
+		if (bay_finish(bay, o->id, Q_ACTIVE) < 0)
+			msg_warnx("order %s: finish: %s", o->id, err_get());
+		else
+			msg_info("order %s: on its way back to %s via %s", o->id, o->origin, f->nh);
+		flight_end(f, 0);
+		return;
 	}
-	if (!o.returning && order_expired(&o, time(NULL))) {
-		return_order(bay, &o, Q_ACTIVE, "expired before delivery");
-		order_free(&o);
-		return 0;
-	}
-	if (o.returning) {
-		rc = send_home(bay, &o);
-		order_free(&o);
-		return rc;
-	}
-	if (control_held(bay, &o) < 0) {	/* revoked since it was taken: refused here */
-		char why[700];
+	if (r == HOP_BUSY)
+		put_back_busy(f, why);
+	else if (bay_defer(S->cf, bay, o, Q_ACTIVE, why) < 0)
+		msg_warnx("order %s: defer: %s", o->id, err_get());
+	else
+		msg_info("order %s: returning to %s deferred: %s", o->id, o->origin, why);
+	flight_end(f, 1);
+}
 
-		snprintf(why, sizeof(why), "refused, not sent on: %s", err_get());
-		bay_corrupt(bay, o.id, Q_ACTIVE, why);
-		order_free(&o);
-		return 65;
-	}
-	if (strv_has(&o.dests, self)) {
-		int r = deliver_local(bay, &o);
+/*
+ * A returning order keeps its undelivered destinations (for resubmit) and
+ * travels to its origin; it is never turned around again, only retried.
+ */
+static void
+send_home(struct flight *f)
+{
+	struct order *o = &f->o;
+	const char *nh;
+	char *why = NULL;
+	int r = HOP_TEMP;
 
-		if (r == BAY_LATER)	/* full disk: ours stays in dests, deferred below */
-			join_errors(&errs, err_get());
-		else if (r < 0) {	/* refused packet: deliver_local moved it to corrupt/ */
-			order_free(&o);
-			return 65;
-		} else if (r == 0) {
-			strv_remove(&o.dests, self);
-			if (!strv_has(&o.delivered, self))
-				strv_add(&o.delivered, self);
-			if (bay_rewrite(bay, &o, Q_ACTIVE, Q_ACTIVE, 0, c) < 0)
-				msg_warnx("order %s: %s", o.id, err_get());
-		} else
-			waiting = 1;
+	if (strcmp(o->origin, S->cf->node) == 0) {
+		flight_end(f, arrive_home(f->c.bay, o, Q_ACTIVE) < 0);
+		return;
 	}
-	/* one send per next hop */
-	for (int i = 0; i < o.dests.n; i++) {
-		const char *d = o.dests.v[i], *nh;
-		struct strv mine = {0};
+	f->home = 1;
+	if ((nh = config_next_hop(S->cf, o->origin)) == NULL)
+		why = xasprintf("no route back to origin %s", o->origin);
+	else {
+		f->nh = xstrdup(nh);
+		for (int k = 0; k < o->dests.n; k++)
+			strv_add(&f->mine, o->dests.v[k]);
+		if ((r = send_offer(f, &why)) == 0)
+			return;		/* in the window */
+	}
+	home_done(f, r, why);
+	free(why);
+}
+
+/* What is left of f once no next hop is to be tried any more. */
+static void
+finish(struct flight *f)
+{
+	const char *self = S->cf->node, *bay = f->c.bay;
+	struct order *o = &f->o;
+	int rc = 0;
+
+	if (f->turned.n > 0) {
+		/* those destinations go back to the origin; the rest carries on */
+		struct order back = *o;
+
+		back.dests = f->turned;
+		if (return_order(bay, &back, -1, f->turn_why.s) == 0)
+			for (int k = 0; k < f->turned.n; k++)
+				strv_remove(&o->dests, f->turned.v[k]);
+		else
+			join_errors(&f->errs, err_get());
+	}
+	if (o->dests.n == 0) {
+		int is_data = history_is_data(bay, o->id);	/* read before data/ID goes */
+
+		if (bay_finish(bay, o->id, Q_ACTIVE) < 0)
+			msg_warnx("order %s: finish: %s", o->id, err_get());
+		else {
+			log_done(o, self, &f->forwarded);
+			if (is_data)
+				history_end(bay, o, NULL, NULL);
+		}
+	} else if (f->errs.len == 0 && f->busy_why.len) {
+		put_back_busy(f, f->busy_why.s);
+		rc = 1;
+	} else if (f->errs.len == 0 && !f->waiting && dirhop_all_exported(o)) {
+		/* only exported destinations are left: wait for their receipts, or
+		 * expire (the queue manager takes it up again at its expiry) */
+		free(o->last_error);
+		o->last_error = xstrdup("exported; waiting for the next hop's receipt");
+		if (bay_rewrite(bay, o, Q_ACTIVE, Q_DEFERRED, o->expires ? o->expires : BAY_NEXT_POLL,
+				&f->c) < 0)
+			msg_warnx("order %s: %s", o->id, err_get());
+	} else if (f->errs.len == 0 && f->waiting && o->dests.n == 1) {
+		/* only our own copy is left, and it waits for sibling parts */
+		if (bay_rewrite(bay, o, Q_ACTIVE, Q_JOINING, 0, &f->c) < 0)
+			msg_warnx("order %s: to joining: %s", o->id, err_get());
+		else
+			msg_info("order %s: part %d of %d waiting for the others", o->id, o->part,
+				 o->nparts);
+	} else {
+		const char *why;
+
+		if (f->busy_why.len)
+			join_errors(&f->errs, f->busy_why.s);
+		why = f->errs.len ? f->errs.s : "waiting";
+		if (bay_defer(S->cf, bay, o, Q_ACTIVE, why) < 0)
+			msg_warnx("order %s: defer: %s", o->id, err_get());
+		else
+			msg_info("order %s: deferred: %s; next try in %ds", o->id, why,
+				 bay_backoff(S->cf, o->attempts));
+		rc = 1;
+	}
+	flight_end(f, rc);
+}
+
+/* The send to f->nh ended: r (HOP_OK ...) with why. */
+static void
+hop_result(struct flight *f, int r, const char *why)
+{
+	struct order *o = &f->o;
+
+	if (r == HOP_OK) {
+		for (int k = 0; k < f->mine.n; k++) {
+			if (!strv_has(&o->delivered, f->mine.v[k]))
+				strv_add(&o->delivered, f->mine.v[k]);
+			strv_add(&f->forwarded, f->mine.v[k]);
+			strv_remove(&o->dests, f->mine.v[k]);
+		}
+		/* custody moved: recorded now, unless the order ends here anyway
+		 * (bay_finish; a crash before it offers again and meets HAVE) */
+		if (o->dests.n > 0 && bay_rewrite(f->c.bay, o, Q_ACTIVE, Q_ACTIVE, 0, &f->c) < 0)
+			msg_warnx("order %s: %s", o->id, err_get());
+	} else if (r == HOP_PERM) {
+		for (int k = 0; k < f->mine.n; k++)
+			strv_add(&f->turned, f->mine.v[k]);
+		join_errors(&f->turn_why, why);
+	} else if (r == HOP_BUSY) {
+		join_errors(&f->busy_why, why);
+	} else {
+		msg_warnx("order %s: attempt to %s failed: %s", o->id, f->nh, why);
+		join_errors(&f->errs, why);
+	}
+	f->busy = 0;	/* the next next hop's tries are its own */
+	send_close(f);
+}
+
+/*
+ * Go on with f: the next next hop it needs is offered (and f waits in the
+ * window), or, when none is left, the order ends here.
+ */
+static void
+step(struct flight *f)
+{
+	const char *self = S->cf->node;
+	struct order *o = &f->o;
+
+	for (int i = 0; i < o->dests.n; i++) {
+		const char *d = o->dests.v[i], *nh;
 		char *why = NULL;
 		int r;
 
@@ -565,142 +672,252 @@ send_claimed(struct claim *c)
 			continue;
 		nh = config_next_hop(S->cf, d);
 		if (nh == NULL) {
-			strv_add(&turned, d);
-			join_errors(&turn_why, "no route and no peer for ");
-			sbuf_puts(&turn_why, d);
+			if (!strv_has(&f->turned, d)) {
+				strv_add(&f->turned, d);
+				join_errors(&f->turn_why, "no route and no peer for ");
+				sbuf_puts(&f->turn_why, d);
+			}
 			continue;
 		}
-		if (strv_has(&hops_done, nh))
+		if (strv_has(&f->hops_done, nh))
 			continue;
-		strv_add(&hops_done, nh);
-		for (int k = 0; k < o.dests.n; k++) {
-			const char *knh = config_next_hop(S->cf, o.dests.v[k]);
+		strv_add(&f->hops_done, nh);
+		for (int k = 0; k < o->dests.n; k++) {
+			const char *knh = config_next_hop(S->cf, o->dests.v[k]);
 
-			if (strcmp(o.dests.v[k], self) != 0 && knh && strcmp(knh, nh) == 0)
-				strv_add(&mine, o.dests.v[k]);
+			if (strcmp(o->dests.v[k], self) != 0 && knh && strcmp(knh, nh) == 0)
+				strv_add(&f->mine, o->dests.v[k]);
 		}
-		if (strv_has(&o.hops, nh)) {
-			for (int k = 0; k < mine.n; k++)
-				strv_add(&turned, mine.v[k]);
-			join_errors(&turn_why, "cyclic delivery route: already passed through ");
-			sbuf_puts(&turn_why, nh);
-			strv_free(&mine);
+		f->nh = xstrdup(nh);
+		if (strv_has(&o->hops, nh)) {
+			for (int k = 0; k < f->mine.n; k++)
+				strv_add(&f->turned, f->mine.v[k]);
+			join_errors(&f->turn_why, "cyclic delivery route: already passed through ");
+			sbuf_puts(&f->turn_why, nh);
+			send_close(f);
 			continue;
 		}
 		if (config_peer(S->cf, nh) && config_peer(S->cf, nh)->dir) {
 			/* a directory hop: custody stays here until its receipt */
-			export_hop(bay, &o, nh, &mine, c, &errs);
-			strv_free(&mine);
+			export_hop(f->c.bay, o, nh, &f->mine, &f->c, &f->errs);
+			send_close(f);
 			continue;
 		}
-		r = send_hop(bay, &o, nh, &mine, &why);
-		if (r == HOP_OK) {
-			for (int k = 0; k < mine.n; k++) {
-				if (!strv_has(&o.delivered, mine.v[k]))
-					strv_add(&o.delivered, mine.v[k]);
-				strv_add(&forwarded, mine.v[k]);
-			}
-			for (int k = 0; k < mine.n; k++)
-				strv_remove(&o.dests, mine.v[k]);
-			i = -1;		/* the list changed: start over, skipping done hops */
-			if (bay_rewrite(bay, &o, Q_ACTIVE, Q_ACTIVE, 0, c) < 0)
-				msg_warnx("order %s: %s", o.id, err_get());
-		} else if (r == HOP_BUSY) {
-			join_errors(&busy, why);
-		} else if (r == HOP_PERM) {
-			for (int k = 0; k < mine.n; k++)
-				strv_add(&turned, mine.v[k]);
-			join_errors(&turn_why, why);
-		} else {
-			msg_warnx("order %s: attempt to %s failed: %s", o.id, nh, why);
-			join_errors(&errs, why);
-		}
+		if ((r = send_offer(f, &why)) == 0)
+			return;		/* in the window: on_answer brings it back */
+		hop_result(f, r, why);
 		free(why);
-		strv_free(&mine);
+		i = -1;		/* the list may have changed: start over, skipping done hops */
 	}
-	if (turned.n > 0) {
-		/* those destinations go back to the origin; the rest carries on */
-		struct order back = o;
+	finish(f);
+}
 
-		back.dests = turned;
-		if (return_order(bay, &back, -1, turn_why.s) == 0)
-			for (int k = 0; k < turned.n; k++)
-				strv_remove(&o.dests, turned.v[k]);
+/* f's send ended (r: HOP_OK ...): go on with it; frees why. */
+static void
+send_ended(struct flight *f, int r, char *why)
+{
+	if (f->home)
+		home_done(f, r, why);
+	else {
+		hop_result(f, r, why);
+		step(f);
+	}
+	free(why);
+}
+
+/* A "busy:" reason without its tag: what the receiver says after it. */
+static const char *
+busy_text(const char *why)
+{
+	why += strlen(XF_BUSY_REASON);
+	while (*why == ' ')
+		why++;
+	return why;
+}
+
+/* An answer from the window, acted upon. */
+static void
+answer(struct flight *f)
+{
+	char *why = NULL;
+	int r;
+
+	switch (f->answer) {
+	case XF_ACK:
+	case XF_HAVE: {
+		double secs = now_mono() - f->t0;
+
+		if (f->answer == XF_HAVE)
+			msg_info("order %s: %s already has it (custody moved earlier)", f->o.id,
+				 f->nh);
 		else
-			join_errors(&errs, err_get());
+			msg_info("sent %s to %s (%s) via %s from port %d: %llu bytes in %.3fs "
+				 "(%.1f MB/s)", f->o.id, f->nh, cur ? hop_remote(cur) : "?",
+				 cur ? hop_proto(cur) : "?", cur ? hop_local_port(cur) : 0,
+				 (unsigned long long)(f->size - f->base), secs,
+				 secs > 0 ? (f->size - f->base) / secs / 1e6 : 0.0);
+		cur_sent++;
+		cur_bytes += f->size;
+		r = HOP_OK;
+		break;
 	}
-	if (o.dests.n == 0) {
-		int is_data = history_is_data(bay, o.id);	/* read before data/ID goes */
-
-		if (bay_finish(bay, o.id, Q_ACTIVE) < 0)
-			msg_warnx("order %s: finish: %s", o.id, err_get());
-		else {
-			log_done(&o, self, &forwarded);
-			if (is_data)
-				history_end(bay, &o, NULL, NULL);
+	case XF_TEMPFAIL:
+		if (f->why && xfer_is_busy((const uint8_t *)f->why, strlen(f->why))) {
+			/* busy is not down: offered again shortly (retry_busy) */
+			f->busy++;
+			f->next = NULL;
+			*busy_tail = f;
+			busy_tail = &f->next;
+			return;
 		}
-	} else if (errs.len == 0 && busy.len) {
-		put_back_busy(bay, &o, c, busy.s);
-		rc = 1;
-	} else if (errs.len == 0 && !waiting && dirhop_all_exported(&o)) {
-		/* only exported destinations are left: wait for their receipts, or
-		 * expire (the queue manager takes it up again at its expiry) */
-		free(o.last_error);
-		o.last_error = xstrdup("exported; waiting for the next hop's receipt");
-		if (bay_rewrite(bay, &o, Q_ACTIVE, Q_DEFERRED, o.expires ? o.expires : BAY_NEXT_POLL,
-				c) < 0)
-			msg_warnx("order %s: %s", o.id, err_get());
-	} else if (errs.len == 0 && waiting && o.dests.n == 1) {
-		/* only our own copy is left, and it waits for sibling parts */
-		if (bay_rewrite(bay, &o, Q_ACTIVE, Q_JOINING, 0, c) < 0)
-			msg_warnx("order %s: to joining: %s", o.id, err_get());
-		else
-			msg_info("order %s: part %d of %d waiting for the others", o.id, o.part,
-				 o.nparts);
-	} else {
-		if (busy.len)
-			join_errors(&errs, busy.s);
-		if (bay_defer(S->cf, bay, &o, Q_ACTIVE, errs.len ? errs.s : "waiting") < 0)
-			msg_warnx("order %s: defer: %s", o.id, err_get());
-		else
-			msg_info("order %s: deferred: %s; next try in %ds", o.id,
-				 errs.len ? errs.s : "waiting", bay_backoff(S->cf, o.attempts));
-		rc = 1;
+		why = xasprintf("%s: %s", f->nh, f->why);
+		r = HOP_TEMP;
+		break;
+	case XF_REFUSE:
+		why = xasprintf("refused by %s: %s", f->nh, f->why);
+		r = HOP_PERM;
+		break;
+	case XS_LOST:
+		/* a connection lost mid-window: the order stays ours, deferred,
+		 * and the receiver resumes it next time */
+		why = xasprintf("%s: %s", f->nh, f->why);
+		r = HOP_TEMP;
+		break;
+	default:
+		msg_panic("sender: answer %d", f->answer);
 	}
-	strv_free(&hops_done);
-	strv_free(&turned);
-	strv_free(&forwarded);
-	sbuf_free(&errs);
-	sbuf_free(&turn_why);
-	sbuf_free(&busy);
-	order_free(&o);
-	return rc;
+	send_ended(f, r, why);
 }
 
 /*
- * Claim from where the queue manager saw it (outgoing/, or deferred/ when
- * due), or from outgoing/ if an operator's `shipctl retry` moved it there
- * since; claimed by someone else, or gone: nothing to do.
+ * The orders told "busy", once a connection that was busy as a whole is
+ * answered and closed with BYE: one short jittered pause, then each is
+ * offered again in its order (one new connection takes them all); an
+ * order told busy BUSY_TRIES times makes its next hop busy for the rest
+ * of the batch (busy_here), and it and the others for that hop are put
+ * back.
  */
-static int
-send_order(const char *bay, const char *id, enum qstate from)
+static void
+retry_busy(void)
 {
-	struct claim c;
-	int rc = bay_claim(&c, bay, id, from);
+	struct flight *q = busy_q, *f;
+	char others[32] = "";
+	double pause;
+	int more = -1;
 
+	busy_q = NULL;
+	busy_tail = &busy_q;
+	if (cur && cur_busy)
+		hop_drop(1);	/* answered: retry_busy runs once nothing is open on it */
+	for (f = q; f; f = f->next)
+		more++;
+	if (more > 0)
+		snprintf(others, sizeof(others), " and %d more", more);
+	pause = 0.125 * (1 << (q->busy - 1 < 5 ? q->busy - 1 : 5));
+	pause = jitter(pause < BUSY_PAUSE_MAX / 2 ? pause : BUSY_PAUSE_MAX / 2);
+	if (q->busy < BUSY_TRIES && !strv_has(&busy_here, q->nh)) {
+		msg_info("order %s%s: %s busy (%s); trying again in %.1f s %s", q->o.id, others,
+			 q->nh, busy_text(q->why), pause, cur && strcmp(cur_nh, q->nh) == 0 ?
+			 "on the same connection" : "over a new connection");
+		usleep(pause * 1e6);
+	}
+	while ((f = q) != NULL) {
+		char *why = NULL;
+		int rc;
+
+		q = f->next;
+		f->next = NULL;
+		if (f->busy >= BUSY_TRIES && !strv_has(&busy_here, f->nh))
+			strv_add(&busy_here, f->nh);
+		if (strv_has(&busy_here, f->nh)) {
+			why = xasprintf("%s busy: %s (%d tries)", f->nh, busy_text(f->why), f->busy);
+			rc = HOP_BUSY;
+		} else if ((rc = send_offer(f, &why)) == 0)
+			continue;	/* in the window again */
+		send_ended(f, rc, why);
+	}
+}
+
+/* Claim one order of the batch and start it on its way. */
+static void
+start(const char *bay, const char *id, enum qstate from)
+{
+	const char *self = S->cf->node;
+	struct flight *f = xcalloc(1, sizeof(*f));
+	struct order *o = &f->o;
+	int rc;
+
+	f->fd = -1;
+	/*
+	 * Claim from where the queue manager saw it (outgoing/, or deferred/
+	 * when due), or from outgoing/ if an operator's `shipctl retry` moved
+	 * it there since; claimed by someone else, or gone: nothing to do.
+	 */
+	rc = bay_claim(&f->c, bay, id, from);
 	if (rc != 0 && from != Q_OUTGOING)
-		rc = bay_claim(&c, bay, id, Q_OUTGOING);
+		rc = bay_claim(&f->c, bay, id, Q_OUTGOING);
 	if (rc != 0) {
 		if (rc < 0)
 			msg_warnx("order %s: %s", id, err_get());
-		return 0;
+		free(f);
+		return;
 	}
 	/* the claim's lock tells recovery and the sweep a live worker has it */
-	rc = send_claimed(&c);
-	bay_release(&c);
-	if (rc == 1)
-		sender_status("F %s", id);
-	return rc;
+	if (bay_load(bay, id, Q_ACTIVE, o) < 0) {
+		bay_corrupt(bay, id, Q_ACTIVE, err_get());
+		flight_end(f, 65);
+		return;
+	}
+	if (!o->returning && order_expired(o, time(NULL))) {
+		return_order(bay, o, Q_ACTIVE, "expired before delivery");
+		flight_end(f, 0);
+		return;
+	}
+	if (o->returning) {
+		send_home(f);
+		return;
+	}
+	if (control_held(bay, o) < 0) {	/* revoked since it was taken: refused here */
+		char why[700];
+
+		snprintf(why, sizeof(why), "refused, not sent on: %s", err_get());
+		bay_corrupt(bay, o->id, Q_ACTIVE, why);
+		flight_end(f, 65);
+		return;
+	}
+	if (strv_has(&o->dests, self)) {
+		int r = deliver_local(bay, o);
+
+		if (r == BAY_LATER)	/* full disk: ours stays in dests, deferred below */
+			join_errors(&f->errs, err_get());
+		else if (r < 0) {	/* refused packet: deliver_local moved it to corrupt/ */
+			flight_end(f, 65);
+			return;
+		} else if (r == 0) {
+			strv_remove(&o->dests, self);
+			if (!strv_has(&o->delivered, self))
+				strv_add(&o->delivered, self);
+			if (bay_rewrite(bay, o, Q_ACTIVE, Q_ACTIVE, 0, &f->c) < 0)
+				msg_warnx("order %s: %s", o->id, err_get());
+		} else
+			f->waiting = 1;
+	}
+	step(f);
+}
+
+/* Act on every answer that came. */
+static void
+answers(void)
+{
+	while (answered) {
+		struct flight *f = answered;
+
+		answered = f->next;
+		if (answered == NULL)
+			answered_tail = &answered;
+		f->next = NULL;
+		answer(f);
+	}
 }
 
 /*
@@ -718,39 +935,74 @@ hop_known_down(const struct job *k)
 }
 
 /*
- * The worker's batch, in order; 1 if any order was deferred. What it
- * learnt of unreachable or busy next hops is the batch's own (the master
- * hands a worker that lives on the next hops' state with each batch).
- * With keep, a TCP connection that still works stays open afterwards.
+ * Every order from k on (none: only what is open) into the window as it
+ * has room, and every answer acted upon, until nothing is open.
+ */
+static void
+run(const struct job *k)
+{
+	for (;;) {
+		answers();
+		if (busy_q) {
+			/* the busy connection's window is answered first */
+			if (cur && cur_busy && !xsend_broken(xs) && xsend_open(xs) > 0)
+				xsend_pump(xs, 1000);
+			else
+				retry_busy();
+			continue;
+		}
+		if (k && hop_known_down(k)) {
+			sender_status("S %s", k->id);	/* counted by the master, not here */
+			k = k->batch;
+			continue;
+		}
+		if (k && (cur == NULL || xsend_broken(xs) || xsend_room(xs) > 0)) {
+			start(k->bay, k->id, k->from);
+			k = k->batch;
+			continue;
+		}
+		if (in_window == 0) {
+			if (k == NULL)
+				break;
+			continue;
+		}
+		if (cur == NULL || xsend_open(xs) == 0)
+			msg_panic("sender: %d orders in the window, none open", in_window);
+		xsend_pump(xs, 1000);	/* a break answers every open order XS_LOST */
+	}
+}
+
+/*
+ * The worker's batch, in order, with a window of orders in flight; 1 if
+ * any order was deferred. What it learnt of unreachable or busy next hops
+ * is the batch's own (the master hands a worker that lives on the next
+ * hops' state with each batch). With keep, a TCP connection that still
+ * works stays open afterwards; the window is empty by then (every order
+ * of the batch answered and acted upon).
  */
 int
 sender_run(const struct job *batch, int keep)
 {
-	int rc = 0;
-
+	worker_rc = 0;
 	strv_free(&failed_here);
 	strv_free(&busy_here);
-	for (const struct job *k = batch; k; k = k->batch) {
-		int r;
-
-		if (hop_known_down(k)) {
-			sender_status("S %s", k->id);	/* counted by the master, not here */
-			continue;
-		}
-		r = send_order(k->bay, k->id, k->from);
-
-		if (r != 0 && rc != 1)
-			rc = r;
-	}
-	if (!keep || (cur && !hop_reusable(cur)))
+	run(batch);
+	/* every order is answered and acted upon: nothing is open on cur;
+	 * a TCP connection that still works waits for the next batch */
+	if (!keep || in_window > 0 || !cur_usable() || xsend_open(xs) > 0 ||
+	    !hop_reusable(cur))
 		hop_drop(1);
-	else if (cur && cur_sent) {
-		/* kept open: `shipctl peers` learns what went so far */
-		peer_note(&S->sched, cur_nh, PE_SENT, hop_proto(cur), NULL, cur_sent, cur_bytes);
-		cur_sent = 0;
-		cur_bytes = 0;
+	else {
+		cur_kept = 1;
+		if (cur_sent) {
+			/* kept open: `shipctl peers` learns what went so far */
+			peer_note(&S->sched, cur_nh, PE_SENT, hop_proto(cur), NULL, cur_sent,
+				  cur_bytes);
+			cur_sent = 0;
+			cur_bytes = 0;
+		}
 	}
-	return rc;
+	return worker_rc;
 }
 
 /* The connection kept after a batch, if any: its next hop, or NULL. */
@@ -760,9 +1012,11 @@ sender_hop(void)
 	return cur ? cur_nh : NULL;
 }
 
-/* Close the kept connection (idle too long, or the worker's end). */
+/* Close the kept connection (idle too long, or the worker's end); what
+ * were still open on it is answered and acted upon first. */
 void
 sender_hangup(void)
 {
+	run(NULL);
 	hop_drop(1);
 }

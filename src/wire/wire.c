@@ -322,6 +322,51 @@ set_tcp_opts(int fd)
 
 /* ---- TCP handshake ---- */
 
+/*
+ * A refusal at the door: our magic and version, a zero name length, then
+ * one line of reason, and the close. A client of this version logs the
+ * line; one of another version logs both versions (wire_hs_head).
+ */
+#define REFUSAL_MAX	200
+
+static void
+refusal_send(int fd, const char *why)
+{
+	uint8_t b[HS_HEAD_LEN + REFUSAL_MAX];
+	size_t n = strlen(why) < REFUSAL_MAX ? strlen(why) : REFUSAL_MAX;
+
+	memcpy(b, HOP_MAGIC, HOP_MAGIC_LEN);
+	b[HOP_MAGIC_LEN] = HOP_VERSION;
+	b[HOP_MAGIC_LEN + 1] = 0;
+	memcpy(b + HS_HEAD_LEN, why, n);
+	if (send(fd, b, HS_HEAD_LEN + n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* nothing to do: the close says the rest */
+	}
+	shutdown(fd, SHUT_WR);
+}
+
+/* Client: the reason after a refusal head, up to the close. */
+static void
+refusal_read(int fd, int64_t deadline, const char *who)
+{
+	char line[REFUSAL_MAX + 1];
+	size_t got = 0;
+
+	while (got < REFUSAL_MAX && wire_wait(fd, POLLIN, deadline) == 1) {
+		ssize_t r = read(fd, line + got, REFUSAL_MAX - got);
+
+		if (r <= 0 && !(r < 0 && (errno == EINTR || errno == EAGAIN)))
+			break;
+		if (r > 0)
+			got += r;
+	}
+	line[got] = 0;
+	for (size_t i = 0; i < got; i++)
+		if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] >= 0x7f)
+			line[i] = '?';
+	err_set("%s refused the connection: %s", who, got ? line : "(no reason given)");
+}
+
 static struct hop *
 tcp_client_handshake(const struct config *cf, const struct keys *me, const struct peer *p,
 		     int fd, int timeout_s, const char *remote)
@@ -346,6 +391,10 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 	}
 	if ((total = wire_hs_head(b, HS_HEAD_LEN, 1)) < 0)
 		goto fail;
+	if (b[HOP_MAGIC_LEN + 1] == 0) {	/* no name: a refusal at the door */
+		refusal_read(fd, deadline, p->name);
+		goto fail;
+	}
 	/* the reply through its signature, then its certificate block */
 	if (read_full(fd, b + HS_HEAD_LEN, total + 2 - HS_HEAD_LEN, deadline, "in handshake",
 		      NULL) != 1 || (c = wire_hs_cert_block(b + total)) < 0 ||
@@ -407,8 +456,12 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 			err_set("connection closed before hello");
 		goto fail;
 	}
-	if ((total = wire_hs_head(b, HS_HEAD_LEN, 0)) < 0)
+	if ((total = wire_hs_head(b, HS_HEAD_LEN, 0)) < 0) {
+		/* another version: say ours, so its log names both */
+		if (memcmp(b, HOP_MAGIC, HOP_MAGIC_LEN) == 0)
+			refusal_send(fd, "this shipd speaks another hop protocol version");
 		goto fail;
+	}
 	if (read_full(fd, b + HS_HEAD_LEN, total - HS_HEAD_LEN, deadline, "in handshake",
 		      NULL) != 1)
 		goto fail;
@@ -661,6 +714,23 @@ hop_send(struct hop *h, const void *msg, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+int
+hop_readable(struct hop *h, int timeout_ms)
+{
+	if (h->dead || h->peer_closed)
+		return 1;
+	if (h->proto == HOP_UDP)
+		return udp_hop_wait(h, wire_now_us() + (int64_t)timeout_ms * 1000);
+	for (;;) {
+		struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
+		int r = poll(&pfd, 1, timeout_ms);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r != 0;		/* an error: hop_recv reports it */
+	}
 }
 
 ssize_t

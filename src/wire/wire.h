@@ -88,6 +88,12 @@ int hop_udp_is_hello(const void *dgram, size_t len);
 int hop_udp_hello_id(const void *dgram, size_t len, char *out, size_t outsz);
 
 int hop_send(struct hop *h, const void *msg, size_t len);
+/*
+ * Wait up to timeout_ms (0: just look) for input: 1 when hop_recv has
+ * something to return without a long wait (a message, or the close, or an
+ * error), 0 when nothing came. Lets one end write while it reads.
+ */
+int hop_readable(struct hop *h, int timeout_ms);
 /* One whole message into buf, all of it within timeout_s (a deadline per
  * message, not per read: a trickling peer times out all the same); -1 on
  * error/timeout (err_set), 0 on clean EOF. */

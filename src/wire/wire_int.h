@@ -22,8 +22,9 @@
 
 #define HOP_MAGIC	"SHIPD-HOP"
 #define HOP_MAGIC_LEN	9
-#define HOP_VERSION	3		/* 2: UDP datagrams changed; 3: REPLY and AUTH carry a
-					 * certificate block */
+#define HOP_VERSION	4		/* 2: UDP datagrams changed; 3: REPLY and AUTH carry a
+					 * certificate block; 4: a window of orders in flight
+					 * (xfer.h), refusals at the door */
 #define HOP_NAME_MAX	255
 /* magic, version, name length: enough to tell a shipd from anything else */
 #define HS_HEAD_LEN	(HOP_MAGIC_LEN + 2)
@@ -198,6 +199,8 @@ void udp_hop_input(struct hop *h, const uint8_t *dg, size_t len);
 int udp_hop_poll(struct hop *h);
 /* 1 when hop_recv would return at once (a message or the close is there). */
 int udp_hop_pending(const struct hop *h);
+/* Until deadline: 1 as soon as udp_hop_pending, else 0. */
+int udp_hop_wait(struct hop *h, int64_t deadline);
 void hop_udp_stats(const struct hop *h, struct hop_udp_stats *st);
 
 #endif

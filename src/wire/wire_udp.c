@@ -540,6 +540,19 @@ udp_hop_pending(const struct hop *h)
 	return avail >= 4 + ((uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3]);
 }
 
+int
+udp_hop_wait(struct hop *h, int64_t deadline)
+{
+	for (;;) {
+		if (udp_hop_poll(h) < 0 || udp_hop_pending(h))
+			return 1;
+		if (wire_now_us() >= deadline)
+			return 0;
+		if (udp_pump(h, deadline) < 0)
+			return 1;
+	}
+}
+
 /* ---- the API's UDP half ---- */
 
 void

@@ -1,105 +1,37 @@
 /*
- * xfer.c - framing of transfer-protocol messages over a hop (see xfer.h).
- * Parsing is bounded by the message length; nothing here allocates per
- * message beyond the caller's buffer except one staging buffer for sends.
+ * xfer.c - hop protocol 4's transfer messages (xfer.h): parse one message
+ * into a struct xmsg, and build each message in a caller's staging buffer
+ * (or a small stack one) for hop_send.
+ *
+ * Offers xmsg_*. Every length is checked against the message before it is
+ * used; a reason must be printable one-line text; unknown types and flags
+ * are refused. Never allocates, never keeps a pointer past the message it
+ * was given, never sends a message it could not parse.
  */
 #include "xfer.h"
+#include "wire_int.h"
 #include "../util/log.h"
-#include "../util/mem.h"
 
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
-int
-xfer_send(struct hop *h, int type, const void *p, size_t n)
+static uint32_t
+get32(const uint8_t *b)
 {
-	static uint8_t *buf;
-
-	if (n > XF_DATA_MAX) {
-		err_set("message too long (%zu bytes)", n);
-		return -1;
-	}
-	if (buf == NULL)
-		buf = xmalloc(HOP_MAX_MSG);
-	buf[0] = type;
-	if (n)
-		memcpy(buf + 1, p, n);
-	return hop_send(h, buf, n + 1);
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-int
-xfer_send_str(struct hop *h, int type, const char *s)
+static void
+put32(uint8_t *b, uint32_t v)
 {
-	return xfer_send(h, type, s, strlen(s));
-}
-
-int
-xfer_send_offer(struct hop *h, const void *hdr, size_t hdrlen, const char *order)
-{
-	size_t olen = strlen(order), n = 4 + hdrlen + olen;
-	uint8_t *p;
-	int rc;
-
-	if (n > XF_DATA_MAX) {
-		err_set("offer too long (%zu bytes)", n);
-		return -1;
-	}
-	p = xmalloc(n);
-	p[0] = hdrlen >> 24;
-	p[1] = hdrlen >> 16;
-	p[2] = hdrlen >> 8;
-	p[3] = hdrlen;
-	memcpy(p + 4, hdr, hdrlen);
-	memcpy(p + 4 + hdrlen, order, olen);
-	rc = xfer_send(h, XF_OFFER, p, n);
-	free(p);
-	return rc;
-}
-
-int
-xfer_send_offset(struct hop *h, uint64_t off)
-{
-	uint8_t b[8];
-
-	for (int i = 0; i < 8; i++)
-		b[i] = off >> (56 - 8 * i);
-	return xfer_send(h, XF_ACCEPT, b, 8);
-}
-
-ssize_t
-xfer_recv(struct hop *h, int *type, uint8_t *buf, size_t size, int timeout_s)
-{
-	ssize_t n = hop_recv(h, buf, size, timeout_s);
-
-	if (n == 0)
-		err_set("connection closed by %s", hop_remote(h));
-	if (n <= 0)
-		return -1;
-	*type = buf[0];
-	memmove(buf, buf + 1, n - 1);
-	return n - 1;
-}
-
-int
-xfer_parse_offer(const uint8_t *p, size_t n, const uint8_t **hdr, size_t *hdrlen,
-		 const char **order, size_t *orderlen)
-{
-	size_t hl;
-
-	if (n < 4)
-		return -1;
-	hl = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-	if (hl > n - 4)
-		return -1;
-	*hdr = p + 4;
-	*hdrlen = hl;
-	*order = (const char *)p + 4 + hl;
-	*orderlen = n - 4 - hl;
-	return 0;
+	b[0] = v >> 24;
+	b[1] = v >> 16;
+	b[2] = v >> 8;
+	b[3] = v;
 }
 
 const char *
-xfer_type_name(int type)
+xmsg_type_name(int type)
 {
 	switch (type) {
 	case XF_OFFER: return "OFFER";
@@ -110,9 +42,261 @@ xfer_type_name(int type)
 	case XF_DATA: return "DATA";
 	case XF_END: return "END";
 	case XF_ACK: return "ACK";
+	case XF_ABORT: return "ABORT";
 	case XF_BYE: return "BYE";
-	default: return "UNKNOWN";
+	default: return "unknown";
 	}
+}
+
+static int
+bad(int type, const char *why)
+{
+	if (type >= 0x20 && type < 0x7f)
+		err_set("malformed %s message (type '%c'): %s", xmsg_type_name(type), type, why);
+	else
+		err_set("malformed message (type 0x%02x): %s", type & 0xff, why);
+	return -1;
+}
+
+static int
+printable(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+xmsg_parse(const uint8_t *b, size_t len, struct xmsg *m)
+{
+	const uint8_t *p = b + 1;
+	size_t n = len - 1;
+	int type;
+
+	memset(m, 0, sizeof(*m));
+	if (len < 1)
+		return bad(0, "empty");
+	type = m->type = b[0];
+	switch (type) {
+	case XF_OFFER: {
+		uint32_t hl, ol;
+
+		if (n < XF_OFFER_HEAD)
+			return bad(type, "too short");
+		m->slot = get32(p);
+		m->flags = p[4];
+		hl = get32(p + 5);
+		ol = get32(p + 9);
+		if (m->flags & ~XF_INLINE)
+			return bad(type, "unknown flags");
+		if (hl > n - XF_OFFER_HEAD || ol > n - XF_OFFER_HEAD - hl)
+			return bad(type, "lengths beyond the message");
+		if (hl == 0 || ol == 0)
+			return bad(type, "no header or no order");
+		m->hdr = p + XF_OFFER_HEAD;
+		m->hdrlen = hl;
+		m->order = (const char *)m->hdr + hl;
+		m->orderlen = ol;
+		m->data = (const uint8_t *)m->order + ol;
+		m->datalen = n - XF_OFFER_HEAD - hl - ol;
+		if (!(m->flags & XF_INLINE) && m->datalen)
+			return bad(type, "data after the order without the inline flag");
+		break;
+	}
+	case XF_ACCEPT:
+		if (n != 12)
+			return bad(type, "wrong length");
+		m->slot = get32(p);
+		m->offset = wire_get64(p + 4);
+		break;
+	case XF_DATA:
+		if (n <= XF_DATA_HEAD)
+			return bad(type, "no bytes");
+		m->slot = get32(p);
+		m->offset = wire_get64(p + 4);
+		m->data = p + XF_DATA_HEAD;
+		m->datalen = n - XF_DATA_HEAD;
+		break;
+	case XF_HAVE:
+	case XF_END:
+		if (n != 4)
+			return bad(type, "wrong length");
+		m->slot = get32(p);
+		break;
+	case XF_ACK:
+		if (n < 2)
+			return bad(type, "too short");
+		m->nslots = p[0] << 8 | p[1];
+		if (m->nslots == 0 || m->nslots > XF_ACK_MAX || n != 2 + 4 * (size_t)m->nslots)
+			return bad(type, "slot count does not match");
+		m->slots = p + 2;
+		m->slot = get32(m->slots);
+		break;
+	case XF_TEMPFAIL:
+	case XF_REFUSE:
+	case XF_ABORT:
+		if (n < 4)
+			return bad(type, "too short");
+		m->slot = get32(p);
+		m->reason = (const char *)p + 4;
+		m->reasonlen = n - 4;
+		if (m->reasonlen > XF_REASON_MAX)
+			return bad(type, "reason too long");
+		if (!printable(m->reason, m->reasonlen))
+			return bad(type, "reason not printable");
+		break;
+	case XF_BYE:
+		if (n != 0)
+			return bad(type, "wrong length");
+		break;
+	default:
+		return bad(type, "unknown type");
+	}
+	return 0;
+}
+
+int
+xmsg_recv(struct hop *h, uint8_t *buf, struct xmsg *m, int timeout_s)
+{
+	ssize_t n = hop_recv(h, buf, HOP_MAX_MSG, timeout_s);
+
+	if (n == 0 && hop_eof(h))
+		return 0;
+	if (n < 0)
+		return -1;
+	if (xmsg_parse(buf, n, m) < 0) {
+		char why[300];
+
+		snprintf(why, sizeof(why), "%s", err_get());
+		err_set("hop %s: %s", hop_remote(h), why);
+		return -1;
+	}
+	return 1;
+}
+
+uint32_t
+xmsg_ack_slot(const struct xmsg *m, unsigned i)
+{
+	return i < m->nslots ? get32(m->slots + 4 * (size_t)i) : 0;
+}
+
+int
+xmsg_offer_fits(size_t hdrlen, size_t orderlen, size_t restlen)
+{
+	return 1 + XF_OFFER_HEAD + hdrlen + orderlen + restlen <= HOP_MAX_MSG;
+}
+
+int
+xmsg_send_offer(struct hop *h, uint8_t *buf, uint32_t slot, unsigned flags, const void *hdr,
+		size_t hdrlen, const char *order, size_t orderlen, const void *rest,
+		size_t restlen)
+{
+	uint8_t *p = buf;
+
+	if (!xmsg_offer_fits(hdrlen, orderlen, restlen)) {
+		err_set("offer of %zu bytes does not fit a hop message",
+			XF_OFFER_HEAD + hdrlen + orderlen + restlen);
+		return -1;
+	}
+	*p++ = XF_OFFER;
+	put32(p, slot);
+	p[4] = (uint8_t)flags;
+	put32(p + 5, (uint32_t)hdrlen);
+	put32(p + 9, (uint32_t)orderlen);
+	p += XF_OFFER_HEAD;
+	memcpy(p, hdr, hdrlen);
+	memcpy(p + hdrlen, order, orderlen);
+	if (restlen && rest != p + hdrlen + orderlen)
+		memmove(p + hdrlen + orderlen, rest, restlen);
+	return hop_send(h, buf, 1 + XF_OFFER_HEAD + hdrlen + orderlen + restlen);
+}
+
+int
+xmsg_send_accept(struct hop *h, uint32_t slot, uint64_t offset)
+{
+	uint8_t b[13] = { XF_ACCEPT };
+
+	put32(b + 1, slot);
+	wire_put64(b + 5, offset);
+	return hop_send(h, b, sizeof(b));
+}
+
+static int
+send_slot(struct hop *h, int type, uint32_t slot)
+{
+	uint8_t b[5] = { (uint8_t)type };
+
+	put32(b + 1, slot);
+	return hop_send(h, b, sizeof(b));
+}
+
+int
+xmsg_send_have(struct hop *h, uint32_t slot)
+{
+	return send_slot(h, XF_HAVE, slot);
+}
+
+int
+xmsg_send_end(struct hop *h, uint32_t slot)
+{
+	return send_slot(h, XF_END, slot);
+}
+
+int
+xmsg_send_ack(struct hop *h, const uint32_t *slots, unsigned n)
+{
+	uint8_t b[3 + 4 * XF_ACK_MAX];
+
+	while (n > 0) {
+		unsigned k = n < XF_ACK_MAX ? n : XF_ACK_MAX;
+
+		b[0] = XF_ACK;
+		b[1] = k >> 8;
+		b[2] = k;
+		for (unsigned i = 0; i < k; i++)
+			put32(b + 3 + 4 * i, slots[i]);
+		if (hop_send(h, b, 3 + 4 * k) < 0)
+			return -1;
+		slots += k;
+		n -= k;
+	}
+	return 0;
+}
+
+int
+xmsg_send_reason(struct hop *h, int type, uint32_t slot, const char *reason)
+{
+	uint8_t b[5 + XF_REASON_MAX];
+	size_t n = 0;
+
+	if (type != XF_TEMPFAIL && type != XF_REFUSE && type != XF_ABORT)
+		msg_panic("xmsg_send_reason: type %d has no reason", type);
+	b[0] = (uint8_t)type;
+	put32(b + 1, slot);
+	for (; reason && reason[n] && n < XF_REASON_MAX; n++)
+		b[5 + n] = (unsigned char)reason[n] >= 0x20 && (unsigned char)reason[n] < 0x7f ?
+			   reason[n] : '?';
+	return hop_send(h, b, 5 + n);
+}
+
+int
+xmsg_send_bye(struct hop *h)
+{
+	uint8_t b = XF_BYE;
+
+	return hop_send(h, &b, 1);
+}
+
+int
+xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size_t n)
+{
+	if (n == 0 || n > XF_DATA_MAX)
+		msg_panic("xmsg_send_data: %zu bytes", n);
+	buf[0] = XF_DATA;
+	put32(buf + 1, slot);
+	wire_put64(buf + 5, offset);
+	return hop_send(h, buf, 1 + XF_DATA_HEAD + n);
 }
 
 int

@@ -57,10 +57,21 @@ node_stop A
 echo "# shipd stopped $(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || echo '?') s after SIGTERM"
 state=$(ctl A ls --json | jq -r --arg id "$id3" '.[] | select(.id == $id) | .state')
 check "after SIGTERM the order is queued again (state $state)" test "$state" = outgoing -o "$state" = deferred
+# what B kept of it no longer verifies (a byte of its signed header
+# changed on disk): B starts afresh with a new verifier, shown the
+# offered header again, instead of refusing the packet
+check "B logged the cut" wait_for log_has B "packet $id3 from A: transfer interrupted"
+part="$(bay B)/partial/$id3"
+check "B kept a partial of more than the header" test "$(stat -c %s "$part" 2>/dev/null || echo 0)" -gt 4096
+b=$(od -An -tu1 -j40 -N1 "$part" | tr -d ' ')
+printf "\\$(printf %o $((${b:-0} ^ 255)))" | dd of="$part" bs=1 seek=40 conv=notrunc status=none
 unset SHIPD_TEST_RATE
 node_start A || { fail "restart A"; finish; }
 check "and is delivered after the restart" wait_for delivered B big.bin_1
 cmp -s "$work/big.bin" "$(bay B)/incoming/big.bin_1" && ok "content identical" || fail "content differs"
+check "B started afresh: the partial's header did not verify" \
+	log_has B "packet $id3 from A: the last attempt's [0-9]* bytes do not verify; starting afresh"
+check "B did not refuse the packet" sh -c "! grep -q 'refused packet $id3' '$NODES/B/shipd.log'"
 
 # 4. SIGHUP with a broken configuration keeps the running one
 cp "$(conf A)" "$work/good.conf"

@@ -458,58 +458,82 @@ udp_inject(struct hop *h)
 	printf("# injected %d bad-tag, %d out-of-window and %d replayed datagrams\n", bad, oow, rep);
 }
 
+/* The final answer for slot (messages for other slots are skipped):
+ * its type, the reason in *m; -1 when the hop broke. */
+static int
+answer_for(struct hop *h, uint32_t slot, struct xmsg *m, int timeout_s)
+{
+	for (;;) {
+		if (xmsg_recv(h, msg, m, timeout_s) != 1)
+			return -1;
+		if (m->type == XF_ACK) {
+			for (unsigned i = 0; i < m->nslots; i++)
+				if (xmsg_ack_slot(m, i) == slot)
+					return XF_ACK;
+			continue;
+		}
+		if (m->slot == slot)
+			return m->type;
+	}
+}
+
 /* Offer the packet and stream it as mode says; print the daemon's answer. */
 static int
 offer(struct hop *h, const char *mode, const struct sealed *s, const char *text)
 {
+	static uint32_t slot;
+	static uint8_t *out;
 	int fd = open(s->path, O_RDONLY), type;
 	uint64_t size = s->pi.file_size, off, stop = size;
 	uint8_t *hdr = xmalloc(s->pi.header_len);
+	struct xmsg m;
 	ssize_t n;
 
+	if (out == NULL)
+		out = xmalloc(HOP_MAX_MSG);
 	if (fd < 0 || read_full(fd, hdr, s->pi.header_len) != (ssize_t)s->pi.header_len) {
 		printf("result: error: cannot read %s\n", s->path);
 		return 1;
 	}
-	if (xfer_send_offer(h, hdr, s->pi.header_len, text) < 0 ||
-	    (n = xfer_recv(h, &type, msg, HOP_MAX_MSG, 20)) < 0)
+	slot++;
+	if (xmsg_send_offer(h, out, slot, 0, hdr, s->pi.header_len, text, strlen(text), NULL,
+			    0) < 0 || (type = answer_for(h, slot, &m, 20)) < 0)
 		goto broken;
 	free(hdr);
 	if (type != XF_ACCEPT) {
-		printf("result: %s %.*s\n", xfer_type_name(type), (int)n, (char *)msg);
+		printf("result: %s %.*s\n", xmsg_type_name(type), (int)m.reasonlen, m.reason);
 		close(fd);
 		return 0;
 	}
-	off = 0;
-	for (int i = 0; i < 8 && i < n; i++)
-		off = off << 8 | msg[i];
+	off = m.offset;
 	if (strcmp(mode, "truncate") == 0)
 		stop = size / 2;
 	if (strcmp(mode, "frame-replay") == 0) {
 		send_replayed_frame(h);
-		n = xfer_recv(h, &type, msg, HOP_MAX_MSG, 20);
-		printf("result: %s\n", n < 0 ? "hop closed by the server" : "server still talking");
+		n = xmsg_recv(h, msg, &m, 20);
+		printf("result: %s\n", n <= 0 ? "hop closed by the server" : "server still talking");
 		close(fd);
-		return n >= 0;
+		return n > 0;
 	}
 	while (off < stop) {
-		size_t want = stop - off < XF_DATA_MAX ? stop - off : XF_DATA_MAX;
+		size_t want = stop - off < XF_DATA_MAX - 4096 ? stop - off : XF_DATA_MAX - 4096;
 
-		if ((n = pread(fd, msg, want, off)) <= 0 || xfer_send(h, XF_DATA, msg, n) < 0)
+		if ((n = pread(fd, out + 1 + XF_DATA_HEAD, want, off)) <= 0)
+			goto broken;
+		/* more than announced: the last message carries 4 KiB too many */
+		if (off + n == stop && strcmp(mode, "extra-data") == 0) {
+			crypto_random(out + 1 + XF_DATA_HEAD + n, 4096);
+			n += 4096;
+		}
+		if (xmsg_send_data(h, out, slot, off, n) < 0)
 			goto broken;
 		off += n;
 	}
-	if (strcmp(mode, "extra-data") == 0) {
-		crypto_random(msg, 4096);
-		if (xfer_send(h, XF_DATA, msg, 4096) < 0)
-			goto broken;
-	}
 	close(fd);
 	fd = -1;
-	if (xfer_send(h, XF_END, NULL, 0) < 0 ||
-	    (n = xfer_recv(h, &type, msg, HOP_MAX_MSG, 30)) < 0)
+	if ((stop < size && xmsg_send_end(h, slot) < 0) || (type = answer_for(h, slot, &m, 30)) < 0)
 		goto broken;
-	printf("result: %s %.*s\n", xfer_type_name(type), (int)n, (char *)msg);
+	printf("result: %s %.*s\n", xmsg_type_name(type), (int)m.reasonlen, m.reason);
 	return 0;
 broken:
 	printf("result: error: %s\n", err_get());
@@ -640,7 +664,7 @@ mode_hop(const char *confpath, const char *tmpdir, char **av, int ac)
 	if (rc == 0 && strcmp(mode, "replay") == 0)
 		rc = offer(h, mode, &s, text);
 	if (strcmp(mode, "frame-replay") != 0)
-		xfer_send(h, XF_BYE, NULL, 0);
+		xmsg_send_bye(h);
 	hop_close(h);
 out:
 	unlink(s.path);
@@ -671,7 +695,7 @@ mode_hold(const char *confpath, const char *peer, double secs)
 	printf("result: connected\n");
 	fflush(stdout);		/* the test waits for this line before the next holder */
 	usleep((useconds_t)(secs * 1e6));
-	xfer_send(h, XF_BYE, NULL, 0);
+	xmsg_send_bye(h);
 	hop_close(h);
 	keys_free(me);
 	config_free(cf);

@@ -12,6 +12,7 @@
 #include "crypto/keys.h"
 #include "wire/wire.h"
 #include "wire/udp_int.h"
+#include "wire/wire_int.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -900,7 +901,7 @@ raw_connect(int port)
 static void
 refuse_garbage(void)
 {
-	static const uint8_t v4[] = "SHIPD-HOP\004\001A";
+	static const uint8_t v5[] = "SHIPD-HOP\005\001A";
 	int port = ports(1), fd;
 	struct config *cfB = mkconf("B", port, 0, 0);
 	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(9) };
@@ -925,9 +926,9 @@ refuse_garbage(void)
 	CHECK(hop_accept_udp(cfB, kB, "hello world", 11, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
 	CHECK_HAS(err_get(), "hop from 127.0.0.1:9: not a shipd peer: bad magic");
-	CHECK(hop_accept_udp(cfB, kB, v4, sizeof(v4) - 1, (struct sockaddr *)&from,
+	CHECK(hop_accept_udp(cfB, kB, v5, sizeof(v5) - 1, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
-	CHECK_HAS(err_get(), "unsupported hop protocol version 4");
+	CHECK_HAS(err_get(), "unsupported hop protocol version 5");
 
 	/* what the master lets through to a child */
 	{
@@ -960,13 +961,45 @@ silent_client_dropped(void)
 		fd = raw_connect(port);
 		CHECK(fd >= 0);
 		if (half)	/* a half hello, then nothing */
-			CHECK(send(fd, "SHIPD-HOP\003\001A", 12, MSG_NOSIGNAL) == 12);
+			CHECK(send(fd, "SHIPD-HOP\004\001A", 12, MSG_NOSIGNAL) == 12);
 		out = server_wait(&s, &t1);
 		CHECK_HAS(out, "timeout in handshake");
 		CHECK(t1 - t0 >= 1.9 && t1 - t0 <= 3.0);
 		free(out);
 		close(fd);
 	}
+	freeconf(cfB);
+}
+
+/*
+ * A node of the previous release (hop protocol 3) meets this one: the
+ * server logs both versions, and answers with its own version head, so
+ * that the old client's existing check logs both versions too.
+ */
+static void
+refuse_old_version(void)
+{
+	int port = ports(1), fd;
+	struct config *cfB = mkconf("B", port, 0, 0);
+	uint8_t head[64];
+	struct srv s;
+	char *out;
+	ssize_t n;
+
+	addpeer(cfB, "A", 0, kA);
+	s = serve(cfB, kB, 1, 0, 2, echo);
+	fd = raw_connect(port);
+	CHECK(fd >= 0);
+	CHECK(send(fd, "SHIPD-HOP\003\001A", 12, MSG_NOSIGNAL) == 12);
+	out = server_wait(&s, NULL);
+	CHECK_HAS(out, "unsupported hop protocol version 3 (this shipd speaks 4)");
+	n = recv(fd, head, sizeof(head), MSG_WAITALL);
+	CHECK(n >= 11);
+	/* what a version-3 client reads first: it refuses with both numbers */
+	CHECK(n >= 11 && memcmp(head, "SHIPD-HOP", 9) == 0 && head[9] == 4 && head[10] == 0);
+	CHECK(wire_hs_head(head, 11, 1) > 0);	/* and this version reads it as a refusal */
+	free(out);
+	close(fd);
 	freeconf(cfB);
 }
 
@@ -1492,6 +1525,7 @@ main(void)
 	TEST(refuse_wrong_server_key);
 	TEST(refuse_garbage);
 	TEST(silent_client_dropped);
+	TEST(refuse_old_version);
 	TEST(connect_errors);
 	TEST(silent_server_udp);
 	TEST(nobody_listening_udp);
