@@ -116,21 +116,6 @@ wire_err_prefix(const char *fmt, ...)
 	err_set("%s: %s", pre, why);
 }
 
-static uint32_t
-get32(const uint8_t *b)
-{
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
-static void
-put32(uint8_t *b, uint32_t v)
-{
-	b[0] = v >> 24;
-	b[1] = v >> 16;
-	b[2] = v >> 8;
-	b[3] = v;
-}
-
 struct hop *
 wire_hop_new(int fd, int proto, int server, int timeout_s, const struct peer *p,
 	     struct aead *tx, struct aead *rx, const char *remote)

@@ -22,6 +22,22 @@
 
 #define HOP_MAGIC	"SHIPD-HOP"
 #define HOP_MAGIC_LEN	9
+/* Big-endian 32-bit fields of frames and messages (wire.c, xfer.c). */
+static inline uint32_t
+get32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static inline void
+put32(uint8_t *b, uint32_t v)
+{
+	b[0] = v >> 24;
+	b[1] = v >> 16;
+	b[2] = v >> 8;
+	b[3] = v;
+}
+
 #define HOP_VERSION	4		/* 2: UDP datagrams changed; 3: REPLY and AUTH carry a
 					 * certificate block; 4: a window of orders in flight
 					 * (xfer.h), refusals at the door */
