@@ -105,6 +105,7 @@ rehash(int fd, struct pkt_verifier *v, uint64_t len)
 struct rconn {
 	struct hop *h;
 	const char *peer;
+	time_t trusted_at;	/* the peer's trust last checked (on_offer) */
 };
 
 /* One order being received. */
@@ -209,11 +210,24 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 	 char *why, size_t whylen)
 {
 	struct rconn *rc = arg;
-	struct rorder *r = xcalloc(1, sizeof(*r));
+	struct rorder *r;
 	struct sbuf reason = {0};
 	char *otext;
 	int reply, d;
 
+	/* a connection lives across batches (shipd/pool.c): a peer revoked
+	 * since its handshake is cut off here, at most a second later */
+	if (rc->trusted_at != time(NULL)) {
+		if (hop_still_trusted(rc->h, S->cf) < 0) {
+			snprintf(why, whylen, "%s", err_get());
+			msg_warnx("refused hop from %s via %s: %s", hop_remote(rc->h),
+				  hop_proto(rc->h), why);
+			*ctx = NULL;
+			return XR_ABORT;
+		}
+		rc->trusted_at = time(NULL);
+	}
+	r = xcalloc(1, sizeof(*r));
 	r->fd = -1;
 	order_init(&r->o);
 	*ctx = r;
@@ -406,7 +420,7 @@ static int
 serve(struct hop *h)
 {
 	static const struct xr_ops ops = { on_offer, on_body, on_commit, on_release };
-	struct rconn rc = { h, hop_peer(h)->name };
+	struct rconn rc = { h, hop_peer(h)->name, time(NULL) };	/* trusted: it just shook hands */
 	struct xr_stats st;
 
 	control_hop(h);		/* a certificate it showed may be news here */

@@ -195,8 +195,9 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 
 	if (cur && strcmp(cur_nh, nh) == 0 && cur_usable()) {
 		/* one kept from the last batch: unless the peer closed it, or
-		 * sent anything, while it was idle */
-		if (!cur_kept || hop_reusable(cur)) {
+		 * sent anything, while it was idle, or was revoked meanwhile (a
+		 * new handshake then says so) */
+		if (!cur_kept || (hop_reusable(cur) && hop_still_trusted(cur, S->cf) == 0)) {
 			cur_kept = 0;
 			return cur;
 		}

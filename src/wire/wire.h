@@ -105,6 +105,9 @@ void hop_close(struct hop *h);
 /* A connection kept open between batches may carry more: TCP, no error,
  * and nothing (no close, no data) arrived from the peer meanwhile. */
 int hop_reusable(const struct hop *h);
+/* Is the peer still trusted (its certificate or pinned key not revoked
+ * since the handshake)? 0, or -1 with err_set naming it. */
+int hop_still_trusted(const struct hop *h, const struct config *cf);
 
 const struct peer *hop_peer(const struct hop *h);
 /* The certificate the peer proved itself with, or NULL (a pinned key). */

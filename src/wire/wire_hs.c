@@ -420,3 +420,15 @@ out:
 	crypto_wipe(okm, sizeof(okm));
 	return rc;
 }
+
+int
+hop_still_trusted(const struct hop *h, const struct config *cf)
+{
+	const struct cert *c = hop_cert(h);
+
+	if (c)
+		return trust_check_revoked(cf, c);
+	if (h->peer && h->peer->has_key)
+		return trust_check_pinned(cf, h->peer->name, h->peer->key.sign);
+	return 0;
+}

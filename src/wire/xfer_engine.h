@@ -83,6 +83,7 @@ void xsend_free(struct xsend *s);
 /* ---- receiving ---- */
 
 #define XR_COMPLETE	1	/* offer/body: every byte is in; commit it */
+#define XR_ABORT	2	/* offer: the connection is to carry nothing more (why) */
 enum { XR_COMMITTED, XR_ANSWERED, XR_REFUSED, XR_CUT };	/* release: how */
 #define XR_GROUP_MAX	64
 #define XR_GROUP_BYTES	(64ULL << 20)
@@ -94,7 +95,9 @@ struct xr_ops {
 	 * file). Return XF_ACCEPT with *offset (where the body should start)
 	 * and *size (the file's), XR_COMPLETE when every byte is in already
 	 * (inline: the callback has taken m's bytes; or a complete earlier
-	 * attempt), or XF_HAVE, XF_TEMPFAIL, XF_REFUSE with why. *ctx is the
+	 * attempt), or XF_HAVE, XF_TEMPFAIL, XF_REFUSE with why, or XR_ABORT
+	 * with why: the connection is closed at once, nothing answered (the
+	 * sender offers its open orders again on a new one). *ctx is the
 	 * caller's for this order (set it even when refusing, or leave NULL).
 	 */
 	int (*offer)(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset,

@@ -231,6 +231,9 @@ on_offer(struct xr *r, const struct xmsg *m)
 	case XF_TEMPFAIL:
 	case XF_REFUSE:
 		return answer(r, sl, d);
+	case XR_ABORT:
+		err_set("%s", r->why);
+		return -1;
 	default:
 		msg_panic("xrecv: offer callback returned %d", d);
 	}
