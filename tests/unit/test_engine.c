@@ -79,6 +79,7 @@ struct rx {
 	int die_after;		/* commits before the child dies (0: never) */
 	int commits;
 	uint32_t refuse_mod;	/* refuse every order whose size % this == 1 */
+	uint32_t abort_at;	/* the offer of this slot closes the connection */
 };
 
 struct rord {
@@ -116,6 +117,12 @@ rx_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 
 	*ctx = r;
 	r->size = order_size(m->order, m->orderlen, &r->slot);
+	if (x->abort_at && r->slot == x->abort_at) {
+		snprintf(why, whylen, "peer revoked since its handshake");
+		free(r);
+		*ctx = NULL;
+		return XR_ABORT;
+	}
 	if (x->refuse_mod && r->size % x->refuse_mod == 1) {
 		snprintf(why, whylen, "refused: size %llu", (unsigned long long)r->size);
 		return XF_REFUSE;
@@ -203,8 +210,10 @@ receiver(int port, int udp, struct rx x, int *rd)
 			h = hop_accept_tcp(cf, kB, accept(lfd, NULL, NULL), 10);
 		if (h == NULL)
 			_exit(2);
-		xrecv_serve(h, &ops, &x, 10, &st);
-		snprintf(line, sizeof(line), "S %lu %lu %lu\n", st.offers, st.commits, st.refused);
+		int rc = xrecv_serve(h, &ops, &x, 10, &st);
+
+		snprintf(line, sizeof(line), "S %lu %lu %lu %d\n", st.offers, st.commits, st.refused,
+			 rc);
 		if (write(x.out, line, strlen(line)) < 0)
 			_exit(3);
 		hop_close(h);
@@ -429,6 +438,44 @@ cut_mid_window(void)
 	}
 }
 
+/*
+ * An offer callback that cuts the connection (XR_ABORT: a peer revoked
+ * since its handshake): the receiver ends at once with an error; nothing
+ * from that offer on is committed or ACKed; every order is answered at
+ * most once, the unanswered ones the sender's to offer again.
+ */
+static void
+abort_mid_window(void)
+{
+	struct tx *t = xcalloc(1, sizeof(*t));
+	struct rx x = { .abort_at = NORD / 2 };
+	unsigned long offers = 0, commits = 0, refused = 0;
+	int acked, lost = 0, rc = 0;
+	char *rep, *sl;
+
+	acked = run(0, x, t, &rep);
+	for (int i = 0; i < NORD; i++) {
+		CHECK_INT(t->o[i].answers <= 1, 1);
+		if (t->o[i].slot >= x.abort_at) {
+			CHECK(!committed(rep, &t->o[i]));
+			CHECK(t->o[i].answer != XF_ACK);
+		}
+		if (t->o[i].answer == XF_ACK)
+			CHECK(committed(rep, &t->o[i]));
+		else
+			lost += t->o[i].answers == 0 || t->o[i].answer == XS_LOST;
+	}
+	CHECK_INT(acked + lost, NORD);
+	CHECK(lost >= NORD - (int)x.abort_at + 1);
+	sl = strstr(rep, "S ");
+	CHECK(sl && sscanf(sl, "S %lu %lu %lu %d", &offers, &commits, &refused, &rc) == 4);
+	CHECK_INT(rc, -1);
+	CHECK_INT((int)refused, 0);
+	printf("# abort at slot %u: %d acked, %d lost of %d\n", x.abort_at, acked, lost, NORD);
+	free(rep);
+	free(t);
+}
+
 int
 main(void)
 {
@@ -451,6 +498,7 @@ main(void)
 	TEST(window_udp);
 	TEST(refusals_per_order);
 	TEST(cut_mid_window);
+	TEST(abort_mid_window);
 	{
 		char cmd[128];
 
