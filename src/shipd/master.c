@@ -679,6 +679,7 @@ arm_timer(void)
 {
 	struct itimerspec its = {0};
 	time_t now = time(NULL), when = S->sched.last_full_scan + FULL_SCAN_INTERVAL;
+	time_t pool_at = pool_due();
 
 	if (S->sched.next_due && S->sched.next_due < when)
 		when = S->sched.next_due;
@@ -691,8 +692,8 @@ arm_timer(void)
 		when = now + door_due(S->door, S->cf);
 	if (S->trust_due && S->trust_due < when)
 		when = S->trust_due;
-	if (pool_due() && pool_due() < when)
-		when = pool_due();
+	if (pool_at && pool_at < when)
+		when = pool_at;
 	its.it_value.tv_sec = when > now ? when - now : 0;
 	its.it_value.tv_nsec = when > now ? 0 : 1000000;
 	timerfd_settime(S->timerfd, 0, &its, NULL);

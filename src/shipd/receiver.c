@@ -387,9 +387,10 @@ on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 	}
 	free(batch);
 	free(done);
-	/* `shipctl peers` learns what came so far: the sender may keep the
-	 * connection open long after (shipd/pool.c) */
-	if (recv_orders) {
+	/* `shipctl peers` learns what came so far once the sender pauses
+	 * (nothing more waiting): it may keep the connection open long after
+	 * (shipd/pool.c); while the window streams, the end of it says it */
+	if (recv_orders && hop_reusable(rc->h)) {
 		peer_note(&S->sched, rc->peer, PE_RECEIVED, hop_proto(rc->h), NULL, recv_orders,
 			  recv_bytes);
 		recv_orders = 0;
