@@ -344,7 +344,8 @@ control_announce(void)
 		if (p == NULL || (!changed && trust_node_key(S->cf, S->keys, to.v[i], &pk) != TK_NONE))
 			continue;
 		if ((h = hop_connect_via(S->cf, S->keys, p, S->cf->io_timeout,
-					 peer_udp_first(&S->sched, to.v[i], time(NULL)))) == NULL) {
+					 peer_udp_first(&S->sched, to.v[i], time(NULL)) ?
+					 HOP_UDP_FIRST : 0)) == NULL) {
 			msg_info("announce: %s (%s port %d) not reached: %s; it learns this node's "
 				 "certificate when they next connect", to.v[i], p->host, p->port,
 				 err_get());

@@ -182,6 +182,16 @@ cur_usable(void)
 	return cur && !xsend_broken(xs) && !cur_busy;
 }
 
+/* nh cannot be reached (or refused us): down for this worker and the master. */
+static void
+hop_unreachable(const char *nh, const char *why)
+{
+	peer_failed(&S->sched, nh, why, time(NULL));
+	strv_add(&failed_here, nh);
+	sender_status("X %s %s", nh, why);
+	peer_note(&S->sched, nh, PE_DOWN, NULL, why, 0, 0);
+}
+
 static void on_answer(void *arg, void *ctx, int type, const char *why);
 static void on_progress(void *arg, void *ctx, uint64_t off, uint64_t size);
 static void on_accept(void *arg, void *ctx, uint64_t off, uint64_t size);
@@ -219,13 +229,12 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 		*why = xasprintf("%s (next hop down: not tried again before %s)", ps->why, until);
 		return NULL;
 	}
-	if ((cur = hop_connect_via(S->cf, S->keys, p, S->cf->io_timeout,
-				   peer_udp_first(&S->sched, nh, time(NULL)))) == NULL) {
+	/* HOP_EARLY: offers follow our AUTH at once (a one-round-trip handshake) */
+	if ((cur = hop_connect_via(S->cf, S->keys, p, S->cf->io_timeout, HOP_EARLY |
+				   (peer_udp_first(&S->sched, nh, time(NULL)) ? HOP_UDP_FIRST : 0)))
+	    == NULL) {
 		*why = xasprintf("%s (%s port %d) unreachable: %s", nh, p->host, p->port, err_get());
-		peer_failed(&S->sched, nh, *why, time(NULL));
-		strv_add(&failed_here, nh);
-		sender_status("X %s %s", nh, *why);
-		peer_note(&S->sched, nh, PE_DOWN, NULL, *why, 0, 0);
+		hop_unreachable(nh, *why);
 		return NULL;
 	}
 	peer_connected(&S->sched, nh, time(NULL));
@@ -783,6 +792,9 @@ answer(struct flight *f)
 		 * and the receiver resumes it next time */
 		why = xasprintf("%s: %s", f->nh, f->why);
 		r = HOP_TEMP;
+		/* refused right after an early start: as if the connect had failed */
+		if (cur && hop_refused(cur) && !strv_has(&failed_here, f->nh))
+			hop_unreachable(f->nh, why);
 		break;
 	default:
 		msg_panic("sender: answer %d", f->answer);

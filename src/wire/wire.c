@@ -13,7 +13,11 @@
  * of (kind | message) and its tag. The nonce is the frame's 64-bit counter
  * in its direction and the length is authenticated too, so a replayed,
  * dropped, reordered or altered frame fails. kind is DATA, CLOSE, or HSOK
- * (the server's "you are accepted", its first frame).
+ * (the server's "you are accepted", its first frame). A HOP_EARLY client
+ * sends its first messages right after AUTH and reads the HSOK in front of
+ * the first answer (like TLS 1.3's client data after its Finished): the
+ * server proved its key in REPLY, so what goes early is sealed for it
+ * alone; if it refuses us, its close is what the first read finds.
  *
  * Closing: the client never sends the first FIN. Its hop_close sends a
  * sealed CLOSE and waits (at most 2 s) for the server's FIN; the server,
@@ -175,7 +179,10 @@ read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what, size_
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			err_set("read %s: %s", what, strerror(errno));
+			int e = errno;	/* kept for the caller (a reset) */
+
+			err_set("read %s: %s", what, strerror(e));
+			errno = e;
 			rc = -1;
 			break;
 		}
@@ -352,16 +359,60 @@ refusal_read(int fd, int64_t deadline, const char *who)
 	err_set("%s refused the connection: %s", who, got ? line : "(no reason given)");
 }
 
+/*
+ * Client, after AUTH: the server's HSOK (its first sealed frame) or its
+ * close, within deadline. A close (or a reset: what we sent early may
+ * still be unread there) before it is a refusal.
+ */
+static int
+tcp_read_hsok(struct hop *h, int64_t deadline)
+{
+	ssize_t n = tcp_read_frame(h, deadline, "in handshake");
+
+	h->hsok_due = 0;
+	if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+		err_set("%s refused us (is our key on its PEER line for %s?)", h->peer->name,
+			h->self);
+		h->refused = h->dead = 1;
+		return -1;
+	}
+	if (n > 0 && (n != 1 || h->fbuf[0] != FR_HSOK)) {
+		err_set("no handshake confirmation from %s", h->peer->name);
+		h->dead = 1;
+	}
+	if (n != 1 || h->fbuf[0] != FR_HSOK) {
+		h->dead = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* A HOP_EARLY hop: the HSOK, if it is due, before anything else is read. */
+static int
+tcp_hsok_first(struct hop *h, int64_t deadline)
+{
+	if (h->hs_err) {
+		err_set("%s", h->hs_err);
+		return -1;
+	}
+	if (!h->hsok_due)
+		return 0;
+	if (tcp_read_hsok(h, deadline) == 0)
+		return 0;
+	h->hs_err = xstrdup(err_get());
+	return -1;
+}
+
 static struct hop *
 tcp_client_handshake(const struct config *cf, const struct keys *me, const struct peer *p,
-		     int fd, int timeout_s, const char *remote)
+		     int fd, int timeout_s, const char *remote, int early)
 {
 	int64_t deadline = wire_now_us() + (int64_t)timeout_s * 1000000;
 	struct aead *tx = NULL, *rx = NULL;
 	struct wire_hs hs;
 	struct hop *h = NULL;
 	uint8_t b[HS_REPLY_MAX];
-	ssize_t total, n, c;
+	ssize_t total, c;
 	int r;
 
 	if (wire_hs_begin(&hs, cf, 0) < 0 || wire_hs_hello_make(&hs, cf->node) < 0)
@@ -394,12 +445,9 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 	h = wire_hop_new(fd, HOP_TCP, 0, timeout_s, p, tx, rx, remote);
 	wire_hs_hop(&hs, h);
 	tx = rx = NULL;
-	n = tcp_read_frame(h, deadline, "in handshake");
-	if (n == 0)
-		err_set("%s refused us (is our key on its PEER line for %s?)", p->name, cf->node);
-	else if (n > 0 && (n != 1 || h->fbuf[0] != FR_HSOK))
-		err_set("no handshake confirmation from %s", p->name);
-	if (n != 1 || h->fbuf[0] != FR_HSOK)
+	h->self = cf->node;
+	h->hsok_due = 1;
+	if (!early && tcp_read_hsok(h, deadline) < 0)
 		goto fail;
 	wire_hs_end(&hs);
 	return h;
@@ -613,6 +661,12 @@ hop_connect(const struct config *cf, const struct keys *me, const struct peer *p
 }
 
 int
+hop_refused(const struct hop *h)
+{
+	return h->refused;
+}
+
+int
 hop_tcp_timed_out(const struct hop *h)
 {
 	return h->tcp_timed_out;
@@ -620,8 +674,9 @@ hop_tcp_timed_out(const struct hop *h)
 
 struct hop *
 hop_connect_via(const struct config *cf, const struct keys *me, const struct peer *p,
-		int timeout_s, int udp_first)
+		int timeout_s, int flags)
 {
+	int udp_first = flags & HOP_UDP_FIRST;
 	struct addrinfo hints, *res = NULL, *ai;
 	char who[400], port[16], tcp_why[256] = "no address", udp_why[512] = "";
 	struct hop *h = NULL;
@@ -659,7 +714,8 @@ hop_connect_via(const struct config *cf, const struct keys *me, const struct pee
 		}
 		if (fd >= 0) {
 			addr_str(ai->ai_addr, addr, sizeof(addr));
-			if ((h = tcp_client_handshake(cf, me, p, fd, timeout_s, addr)) == NULL)
+			if ((h = tcp_client_handshake(cf, me, p, fd, timeout_s, addr,
+						      flags & HOP_EARLY)) == NULL)
 				wire_err_prefix("%s over tcp", who);
 			goto out;
 		}
@@ -683,6 +739,10 @@ out:
 int
 hop_send(struct hop *h, const void *msg, size_t len)
 {
+	if (h->hs_err) {		/* refused after an early start */
+		err_set("hop to %s: %s", h->remote, h->hs_err);
+		return -1;
+	}
 	if (h->dead || h->peer_closed) {
 		err_set("hop %s %s: %s", h->server ? "from" : "to", h->remote,
 			h->dead ? "broken by an earlier error" : "peer has closed");
@@ -695,6 +755,9 @@ hop_send(struct hop *h, const void *msg, size_t len)
 	if (h->proto == HOP_UDP)
 		return udp_hop_send(h, msg, len);
 	if (tcp_send_kind(h, FR_DATA, msg, len, (int64_t)h->timeout_s * 1000000) < 0) {
+		/* sent early into a refusal: the server's close says why */
+		if (h->hsok_due && tcp_hsok_first(h, within(HOP_CLOSE_WAIT_US)) == 0)
+			err_set("sending: the connection broke");
 		wire_err_prefix("hop %s %s", h->server ? "from" : "to", h->remote);
 		return -1;
 	}
@@ -714,7 +777,11 @@ hop_readable(struct hop *h, int timeout_ms)
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		return r != 0;		/* an error: hop_recv reports it */
+		if (r <= 0 || !h->hsok_due)
+			return r != 0;	/* an error: hop_recv reports it */
+		/* the late HSOK is no message: read it, then look again */
+		if (tcp_hsok_first(h, within((int64_t)h->timeout_s * 1000000)) < 0)
+			return 1;	/* hop_recv reports it */
 	}
 }
 
@@ -730,6 +797,10 @@ hop_recv(struct hop *h, void *buf, size_t size, int timeout_s)
 	if (h->peer_closed) {
 		h->eof = 1;
 		return 0;
+	}
+	if (tcp_hsok_first(h, within((int64_t)timeout_s * 1000000)) < 0) {
+		wire_err_prefix("hop to %s", h->remote);
+		return -1;
 	}
 	if (h->dead) {
 		err_set("hop %s %s: broken by an earlier error", h->server ? "from" : "to",
@@ -798,6 +869,7 @@ hop_close(struct hop *h)
 		crypto_wipe(h->fbuf, FRAME_MAX);
 		free(h->fbuf);
 	}
+	free(h->hs_err);
 	free(h);
 }
 

@@ -37,10 +37,22 @@ int wire_listen_udp(const struct config *cf);
 /* Client: connect to peer p (TCP first, then UDP), authenticate both ways. */
 struct hop *hop_connect(const struct config *cf, const struct keys *me,
 			const struct peer *p, int timeout_s);
-/* The same, UDP first (then TCP) when udp_first: for a peer whose TCP a
- * firewall is known to drop (sched/peers.c remembers it). */
+/*
+ * The same with flags: HOP_UDP_FIRST tries UDP first (then TCP), for a
+ * peer whose TCP a firewall is known to drop (sched/peers.c remembers
+ * it). HOP_EARLY returns a TCP hop as soon as our AUTH is sent, without
+ * waiting for the server's confirmation: messages may follow at once, so
+ * the handshake costs one round trip after the TCP connect instead of
+ * two (the server has already proved itself by then; what we send is
+ * sealed with the new keys). A refusal then shows at the first receive
+ * ("NAME refused us ..."), and hop_refused() says so.
+ */
+#define HOP_UDP_FIRST	0x01
+#define HOP_EARLY	0x02
 struct hop *hop_connect_via(const struct config *cf, const struct keys *me,
-			    const struct peer *p, int timeout_s, int udp_first);
+			    const struct peer *p, int timeout_s, int flags);
+/* 1 when the server refused a HOP_EARLY hop after its handshake. */
+int hop_refused(const struct hop *h);
 /* 1 when this hop is UDP because a TCP connect to the peer timed out
  * (silently dropped, not refused) just before. */
 int hop_tcp_timed_out(const struct hop *h);

@@ -102,6 +102,12 @@ struct hop {
 	struct cert cert;			/* the peer's certificate, if it showed one */
 	int has_cert;
 	int tcp_timed_out;			/* client, UDP: its TCP connect timed out */
+	int hsok_due;				/* TCP client, HOP_EARLY: the server's HSOK
+						 * is still to be read */
+	int refused;				/* ... and the server closed instead */
+	char *hs_err;				/* why the late HSOK failed, until hop_recv
+						 * reports it */
+	const char *self;			/* our node name, for that message */
 };
 
 /* What the UDP transport counted (tests, bench and the close log lines). */

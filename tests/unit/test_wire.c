@@ -1280,6 +1280,135 @@ mitm(int lfd, int server_port, size_t skip, int mode)
 	_exit(0);
 }
 
+/*
+ * Relay client <-> server, holding back what the server sends after its
+ * REPLY (`reply` bytes: the HSOK and all after it) until the client has
+ * sent more than `hs` bytes (HELLO and AUTH): a client that waits for the
+ * HSOK before it sends waits for ever here.
+ */
+static void
+hold_proxy(int lfd, int server_port, size_t reply, size_t hs)
+{
+	static uint8_t held[65536];
+	size_t from_c = 0, from_s = 0, nheld = 0;
+	int c, sv;
+	struct pollfd pf[2];
+
+	poll(&(struct pollfd){ lfd, POLLIN, 0 }, 1, 10000);
+	c = accept(lfd, NULL, NULL);
+	sv = raw_connect(server_port);
+	pf[0] = (struct pollfd){ c, POLLIN, 0 };
+	pf[1] = (struct pollfd){ sv, POLLIN, 0 };
+	while (poll(pf, 2, 10000) > 0) {
+		uint8_t b[65536];
+		ssize_t n;
+
+		if (pf[1].revents) {
+			size_t now;
+
+			if ((n = read(sv, b, sizeof(b))) <= 0)
+				break;
+			now = from_s < reply ? reply - from_s : 0;
+			if (now > (size_t)n)
+				now = n;
+			if (from_c > hs)
+				now = n;
+			if (write_all(c, b, now) < 0 || nheld + (n - now) > sizeof(held))
+				break;
+			memcpy(held + nheld, b + now, n - now);
+			nheld += n - now;
+			from_s += n;
+		}
+		if (pf[0].revents) {
+			if ((n = read(c, b, sizeof(b))) <= 0 || write_all(sv, b, n) < 0)
+				break;
+			from_c += n;
+		}
+		if (from_c > hs && nheld) {
+			if (write_all(c, held, nheld) < 0)
+				break;
+			nheld = 0;
+		}
+	}
+	_exit(0);
+}
+
+/*
+ * Issue 15: a sender's handshake costs one round trip after the TCP
+ * connect. With HOP_EARLY the client sends its first message right after
+ * AUTH, before the server's HSOK (which a proxy here holds back until
+ * that message passes); without it, the same connect waits for the HSOK
+ * and times out. A refusal after an early start is the first receive's
+ * error, and hop_refused says so.
+ */
+static void
+early_messages(void)
+{
+	int port = ports(1), pport = ports(1), lfd;
+	struct config *cfB = mkconf("B", port, 0, 0), *cfA = mkconf("A", 0, 0, 0);
+	struct config *cfP = mkconf("P", pport, 0, 0);
+	size_t hs = HS_HEAD_LEN + 1 + X25519_LEN + ED25519_SIG_LEN + 2;	/* HELLO + AUTH */
+	size_t reply = HS_HEAD_LEN + 1 + X25519_LEN + ED25519_SIG_LEN + 2;
+	char buf[16], *out;
+	struct srv s;
+	struct hop *h;
+	pid_t pid;
+
+	addpeer(cfB, "A", 0, kA);
+	addpeer(cfA, "B", pport, kB);	/* A dials the proxy */
+	for (int early = 0; early <= 1; early++) {
+		s = serve(cfB, kB, 1, 0, 5, echo);
+		lfd = wire_listen_tcp(cfP);
+		fflush(stdout);
+		if ((pid = fork()) == 0)
+			hold_proxy(lfd, port, reply, hs);
+		close(lfd);
+		h = hop_connect_via(cfA, kA, config_peer(cfA, "B"), 2, early ? HOP_EARLY : 0);
+		if (!early) {
+			CHECK(h == NULL);	/* waited for the HSOK the proxy holds */
+			CHECK_HAS(err_get(), "timeout in handshake");
+		} else {
+			CHECK(h != NULL);
+			if (h) {
+				CHECK_INT(hop_send(h, "one", 3), 0);
+				CHECK_INT(hop_recv(h, buf, sizeof(buf), 5), 3);
+				CHECK(memcmp(buf, "one", 3) == 0);
+				CHECK_INT(hop_refused(h), 0);
+			} else
+				printf("#   %s\n", err_get());
+		}
+		hop_close(h);
+		out = server_wait(&s, NULL);
+		if (early)
+			CHECK_HAS(out, "GOT 3\n");
+		free(out);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+
+	/* X says it is A: B refuses it after AUTH; the early client learns it
+	 * at its first receive */
+	s = serve(cfB, kB, 1, 0, 5, echo);
+	cfA->peers[0].port = port;	/* straight to B now */
+	h = hop_connect_via(cfA, kX, config_peer(cfA, "B"), 5, HOP_EARLY);
+	CHECK(h != NULL);
+	if (h) {
+		hop_send(h, "one", 3);		/* may fail already: the refusal */
+		CHECK_INT(hop_recv(h, buf, sizeof(buf), 5), -1);
+		CHECK_HAS(err_get(), "refused us");
+		CHECK_INT(hop_refused(h), 1);
+		CHECK_INT(hop_send(h, "two", 3), -1);
+		CHECK_HAS(err_get(), "refused us");
+		hop_close(h);
+	}
+	out = server_wait(&s, NULL);
+	CHECK_HAS(out, "bad handshake signature from A");
+	free(out);
+	freeconf(cfA);
+	freeconf(cfB);
+	freeconf(cfP);
+}
+
 static void
 tampered_tcp_frames(void)
 {
@@ -1532,6 +1661,7 @@ main(void)
 	TEST(silent_peer_timeout);
 	TEST(slow_frame_dropped);
 	TEST(tampered_tcp_frames);
+	TEST(early_messages);
 	TEST(udp_drops_bad_datagrams);
 	TEST(udp_stale_reply_ignored);
 
