@@ -168,6 +168,7 @@ master_fork(struct job *j)
 		case J_SEND:
 		case J_PICKUP:
 		case J_JOIN:
+		case J_SUBMIT:
 			close(st[0]);
 			S->statfd = st[1];
 			rc = pool_worker(j);
@@ -177,9 +178,6 @@ master_fork(struct job *j)
 			break;
 		case J_TRUST:
 			rc = control_announce();
-			break;
-		case J_SUBMIT:
-			rc = submitd_serve(j);
 			break;
 		case J_RECEIVE:
 			msg_panic("master_fork: receive jobs are forked by the listener");

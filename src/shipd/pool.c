@@ -45,6 +45,7 @@
  */
 #include "shipd.h"
 #include "../util/clock.h"
+#include "../util/fdpass.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 #include "../queue/drop.h"
@@ -97,7 +98,7 @@ fields(char *line, char **f, int max)
 int
 pool_kind(enum job_kind k)
 {
-	return k == J_SEND || k == J_PICKUP || k == J_JOIN;
+	return k == J_SEND || k == J_PICKUP || k == J_JOIN || k == J_SUBMIT;
 }
 
 /* A pickup's snapshot (pool.c's header), into the worker's drop table. */
@@ -198,6 +199,8 @@ batch_wait(enum job_kind kind)
 {
 	static char msg[POOL_MSG_MAX + 1];
 	struct pollfd p = {.fd = S->statfd, .events = POLLIN};
+	struct job *k;
+	int fd = -1;
 
 	prctl(PR_SET_NAME, "shipd-idle");	/* ps(1) tells it from a busy one */
 	for (;;) {
@@ -212,12 +215,25 @@ batch_wait(enum job_kind kind)
 			continue;
 		if (r < 0)
 			return NULL;
-		if ((n = read(S->statfd, msg, POOL_MSG_MAX)) < 0 && (errno == EAGAIN ||
-								    errno == EINTR))
+		/* a submission comes with the submitter's connection */
+		n = kind == J_SUBMIT ? fd_recv(S->statfd, msg, POOL_MSG_MAX, &fd) :
+				       read(S->statfd, msg, POOL_MSG_MAX);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n <= 0)
 			return NULL;	/* retired (or the master is gone) */
 		msg[n] = 0;
+		if (kind == J_SUBMIT) {
+			if (fd < 0 || (k = batch_parse(kind, msg)) == NULL) {
+				msg_warnx("submit worker: a job without its connection");
+				if (fd >= 0)
+					close(fd);
+				return NULL;
+			}
+			prctl(PR_SET_NAME, master_proc_name(kind));
+			k->connfd = fd;
+			return k;
+		}
 		if (strcmp(msg, "H\n") == 0) {
 			sender_hangup();
 			continue;
@@ -243,6 +259,10 @@ job_run(struct job *j, int keep)
 		return rc;
 	case J_JOIN:
 		return deliver_join(j->bay, j->id);
+	case J_SUBMIT:
+		rc = submitd_serve(j);
+		close(j->connfd);	/* the submitter sees the end of its answer */
+		return rc;
 	default:
 		msg_panic("job_run: kind %d does not live on", j->kind);
 	}
@@ -334,11 +354,12 @@ add_down(void *arg, const char *name, void *v)
 static int
 job_message(struct sbuf *b, const struct job *j)
 {
+	const char *bay = j->bay ? j->bay : "-";	/* a submission has none */
 	struct stat st;
 
-	if (!clean(j->bay) || !clean(j->id))
+	if (!clean(bay) || !clean(j->id))
 		return -1;
-	sbuf_printf(b, "J %d\t%s\t%s", (int)j->kind, j->bay, j->id);
+	sbuf_printf(b, "J %d\t%s\t%s", (int)j->kind, bay, j->id);
 	if (j->kind == J_PICKUP) {
 		/* never judged complete (or forgotten): the worker finds nothing to do */
 		if (S->drops == NULL || drop_taken(S->drops, j->id, &st) < 0)
@@ -411,7 +432,8 @@ pool_take(struct job *batch)
 		sbuf_free(&b);
 		return 0;	/* a new worker gets it as forked */
 	}
-	if (send(w->statfd, b.s, b.len, MSG_NOSIGNAL) != (ssize_t)b.len) {
+	if (batch->kind == J_SUBMIT ? fd_send(w->statfd, batch->connfd, b.s, b.len) < 0 :
+	    send(w->statfd, b.s, b.len, MSG_NOSIGNAL) != (ssize_t)b.len) {
 		msg_warnx("%s worker %ld: cannot hand it a job: %s", master_kind_name(w->kind),
 			  (long)w->pid, strerror(errno));
 		sbuf_free(&b);

