@@ -2,10 +2,12 @@
  * pool.c - workers that live on from job to job (like Postfix's smtp(8)
  * and cleanup(8) processes under max_idle and max_use, with smtp's
  * connection cache), instead of a fork (and, for a sender, a sandbox and
- * a handshake) per job. Three kinds live on: send workers (a batch of
+ * a handshake) per job. Four kinds live on: send workers (a batch of
  * orders; local delivery of single packets is a batch too), pickup
- * workers (one dropped file each, pickup.c) and join workers (one group
- * of parts opened and delivered, deliver.c).
+ * workers (one dropped file each, pickup.c), join workers (one group of
+ * parts opened and delivered, deliver.c) and submission workers (one
+ * shipctl submit each, submitd.c; the submitter's connection comes with
+ * the job line, SCM_RIGHTS).
  *
  * A worker that is done with its job says "D RC" on its line to the
  * master (a SOCK_SEQPACKET pair: status lines up, jobs down) and waits.
@@ -24,10 +26,10 @@
  *
  * or "H" alone: close the connection kept open. Kinds never mix: a worker
  * keeps the sandbox and key-process role it was forked with (a send
- * worker's seccomp filter; pickup and join workers as forked before), so
- * an idle worker takes only jobs of its own kind. An idle worker is named
+ * worker's seccomp filter; the others as forked before), so an idle
+ * worker takes only jobs of its own kind. An idle worker is named
  * shipd-idle in ps(1), a busy one by its kind (shipd-send, shipd-pickup,
- * shipd-join). A send worker keeps a TCP connection that still works open
+ * shipd-join, shipd-submit). A send worker keeps a TCP connection that still works open
  * for CONN_CACHE seconds after a batch (as Postfix's
  * smtp_connection_cache_time_limit), then says BYE; at most one idle
  * worker per next hop keeps one, so that idle connections hold few of the

@@ -87,7 +87,7 @@ void master_job_ended(struct job *j, int status);	/* exited, or "D" (pool.c) */
 const char *master_proc_name(enum job_kind k);	/* "shipd-send", ... (ps) */
 const char *master_kind_name(enum job_kind k);	/* "send", ... (logs) */
 
-/* pool.c: workers (send, pickup, join) that live on from job to job */
+/* pool.c: workers (send, pickup, join, submit) that live on from job to job */
 int pool_kind(enum job_kind k);		/* 1 if workers of kind k live on */
 int pool_worker(struct job *first);	/* in the child: its exit status */
 int pool_take(struct job *batch);	/* master: 1 if an idle worker took it */
