@@ -480,6 +480,9 @@ master_job_ended(struct job *j, int status)
 		htab_del(S->sched.busy, j->key);
 	if (j->kind == J_IMPORT && !S->stopping)
 		import_exited(j->id);
+	/* the parts a join worker claimed go back now, not at the next sweep */
+	if (j->kind == J_JOIN && WIFSIGNALED(status) && !S->stopping)
+		S->sweep_at = time(NULL);
 }
 
 static void
