@@ -108,7 +108,8 @@ elif [ "$case_" = drops ]; then
 	t0=$(now)
 	for f in "$work/in"/*; do
 		mv "$f" "$drop/"
-		while [ -e "$drop/${f##*/}" ]; do sleep 0.01; done
+		t=$SECONDS
+		while [ -e "$drop/${f##*/}" ] && [ $((SECONDS - t)) -lt 60 ]; do sleep 0.01; done
 	done
 elif [ "$case_" = queued ]; then
 	cp -al "$src" "$work/in"
