@@ -10,6 +10,10 @@
 #   bench/shipd.sh queued DIR   the same files, all submitted while A is
 #                               stopped; then A's start to last delivery
 #                               (the send rate without the submissions)
+#   bench/shipd.sh drops DIR    A -> B, the daemons running, every file of DIR
+#                               renamed into A's shipping bay (drop/B/) one
+#                               at a time, each once the one before was
+#                               picked up; first drop to last delivery
 #   bench/shipd.sh idle  SECS   A and B running with nothing to do: CPU
 #                               ticks of both masters (+ reaped children)
 #   bench/shipd.sh submit DIR   every file submitted by its own shipctl, no
@@ -22,7 +26,7 @@
 # Prints "RESULT SECONDS CPU MAXRSS_KIB DETAIL" (see bench/lib.sh). Never
 # asserts on the figures; exits non-zero only if nothing was delivered.
 set -u
-case_=${1:?usage: shipd.sh hop1|hop2|files|queued|submit|idle SRC}; src=${2:?usage: shipd.sh CASE SRC}
+case_=${1:?usage: shipd.sh hop1|hop2|files|queued|drops|submit|idle SRC}; src=${2:?usage: shipd.sh CASE SRC}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/bench/lib.sh"
@@ -95,6 +99,18 @@ if [ "$case_" = files ]; then
 	/usr/bin/time -f "$TIMEFMT" -o "$NODES/submit.time" bash -c '
 		for f in "$2"/*; do "$1" -c "$3" submit --to B "$f" >/dev/null 2>&1 || exit 1; done
 	' sh "$SHIPCTL" "$work/in" "$(conf A)" || echo "# submit failed" >&2
+elif [ "$case_" = drops ]; then
+	cp -al "$src" "$work/in"
+	want=$(nfiles "$work/in")
+	drop=$(bay A)/drop/B
+	mkdir -p "$drop"
+	sleep 0.5	# A watches the new DEST directory
+	t0=$(now)
+	for f in "$work/in"/*; do
+		mv "$f" "$drop/"
+		t=$SECONDS
+		while [ -e "$drop/${f##*/}" ] && [ $((SECONDS - t)) -lt 60 ]; do sleep 0.01; done
+	done
 elif [ "$case_" = queued ]; then
 	cp -al "$src" "$work/in"
 	want=$(nfiles "$work/in")

@@ -214,6 +214,16 @@ drop_taken(const struct drop_table *t, const char *path, struct stat *st)
 }
 
 void
+drop_set_taken(struct drop_table *t, const char *path, const struct stat *st)
+{
+	int fresh;
+	struct drop_rec *r = rec_get(t, path, st, &fresh);
+
+	r->snap = r->taken = *st;
+	r->has_taken = 1;
+}
+
+void
 drop_later(struct drop_table *t, const char *path, time_t until)
 {
 	struct drop_rec *r = htab_get(t->h, path);

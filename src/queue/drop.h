@@ -63,6 +63,9 @@ enum drop_verdict drop_judge(struct drop_table *t, const char *path, const struc
 			     enum drop_event ev, time_t now, int quiet, time_t *when);
 /* What path was last judged complete as: 0, or -1 when never. */
 int drop_taken(const struct drop_table *t, const char *path, struct stat *st);
+/* path was judged complete as st elsewhere (a pickup worker that lives
+ * on is told so by its master, shipd/pool.c). */
+void drop_set_taken(struct drop_table *t, const char *path, const struct stat *st);
 /* A pickup of path failed for now (bay full): not taken again before until. */
 void drop_later(struct drop_table *t, const char *path, time_t until);
 /* Events were lost (inotify overflow, a reload): a file waiting for its

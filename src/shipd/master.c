@@ -116,6 +116,19 @@ static const char *const proc_name[] = {
 	[J_SUBMIT] = "shipd-submit",
 };
 
+const char *
+master_proc_name(enum job_kind k)
+{
+	return k >= 0 && k < J_NKINDS && proc_name[k] ? proc_name[k] : "shipd-worker";
+}
+
+/* The kind in a log line: "send", "pickup", ... */
+const char *
+master_kind_name(enum job_kind k)
+{
+	return master_proc_name(k) + strlen("shipd-");
+}
+
 /* Fork a child for job j; the child never returns. */
 pid_t
 master_fork(struct job *j)
@@ -126,8 +139,8 @@ master_fork(struct job *j)
 
 	if (keyproc_pair(kp) < 0)
 		return -1;
-	/* a send worker's line: its status to the master, batches back (pool.c) */
-	if (j->kind == J_SEND && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st) < 0) {
+	/* a worker's line: its status to the master, jobs back (pool.c) */
+	if (pool_kind(j->kind) && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st) < 0) {
 		msg_warn("status line");
 		keyproc_parent(kp, -1, KP_WORKER);
 		return -1;
@@ -153,24 +166,18 @@ master_fork(struct job *j)
 			close(S->udpfd);
 		switch (j->kind) {
 		case J_SEND:
+		case J_PICKUP:
+		case J_JOIN:
+		case J_SUBMIT:
 			close(st[0]);
 			S->statfd = st[1];
 			rc = pool_worker(j);
-			break;
-		case J_PICKUP:
-			rc = pickup_file(j->bay, j->id);
-			break;
-		case J_JOIN:
-			rc = deliver_join(j->bay, j->id);
 			break;
 		case J_IMPORT:
 			rc = import_run(j->id);
 			break;
 		case J_TRUST:
 			rc = control_announce();
-			break;
-		case J_SUBMIT:
-			rc = submitd_serve(j);
 			break;
 		case J_RECEIVE:
 			msg_panic("master_fork: receive jobs are forked by the listener");
@@ -324,7 +331,7 @@ master_dispatch(void)
 
 	while (!S->stopping && (S->nsenders < S->cf->max_children || pool_idle()) &&
 	       (j = batch_next(&S->sched, time(NULL))) != NULL) {
-		if (j->kind == J_SEND && pool_take(j))
+		if (pool_take(j))
 			continue;
 		if (!pool_make_room() || master_fork(j) < 0) {
 			if (batch_is_peer(j->hop))
@@ -340,7 +347,7 @@ master_dispatch(void)
 	}
 }
 
-/* A send worker is gone: its line to the master goes with it. */
+/* A worker is gone: its line to the master goes with it. */
 static void
 statfd_close(struct job *j)
 {
@@ -435,16 +442,27 @@ master_child_exited(pid_t pid, int status)
 			status = 0;	/* killed to make room: logged then */
 	} else
 		S->nsenders--;
-	if (j->kind == J_SEND)
+	if (pool_kind(j->kind))
 		statfd_close(j);
-	if (j->kind == J_SEND && j->idle) {
-		/* between batches it held nothing; retired by us, or it died */
+	if (j->idle) {
+		/* between jobs it held nothing; retired by us, or it died */
 		if (WIFSIGNALED(status) && j->retire < 2 && !S->stopping)
-			msg_warnx("idle send worker %ld killed by signal %d", (long)pid,
-				  WTERMSIG(status));
+			msg_warnx("idle %s worker %ld killed by signal %d",
+				  master_kind_name(j->kind), (long)pid, WTERMSIG(status));
 		job_free(j);
 		return;
 	}
+	master_job_ended(j, status);
+	job_free(j);
+}
+
+/*
+ * Job j ended (status: as from waitpid): its worker exited, or said "D RC"
+ * and lives on (pool.c). j stays the caller's.
+ */
+void
+master_job_ended(struct job *j, int status)
+{
 	if (j->kind == J_SEND)
 		master_send_finished(j, status);
 	else if (j->kind == J_TRUST)
@@ -452,7 +470,7 @@ master_child_exited(pid_t pid, int status)
 	else if (WIFSIGNALED(status) && !(S->stopping && WTERMSIG(status) == SIGTERM))
 		msg_warnx("%s worker %ld for %s killed by signal %d",
 			  j->kind == J_RECEIVE ? "receive" : j->kind == J_IMPORT ? "import" :
-			  "pickup/join", (long)pid,
+			  "pickup/join", (long)j->pid,
 			  j->id ? j->id : "(hop)", WTERMSIG(status));
 	else if (WIFEXITED(status) && j->kind == J_PICKUP)
 		pickup_exited(j, WEXITSTATUS(status));
@@ -462,7 +480,9 @@ master_child_exited(pid_t pid, int status)
 		htab_del(S->sched.busy, j->key);
 	if (j->kind == J_IMPORT && !S->stopping)
 		import_exited(j->id);
-	job_free(j);
+	/* the parts a join worker claimed go back now, not at the next sweep */
+	if (j->kind == J_JOIN && WIFSIGNALED(status) && !S->stopping)
+		S->sweep_at = time(NULL);
 }
 
 static void
@@ -794,20 +814,20 @@ add_pid(void *arg, const char *key, void *v)
 	strv_add(arg, key);
 }
 
-/* Busy children; an idle send worker is asked to leave by pool_reload. */
+/* Busy children; an idle worker is asked to leave by pool_reload. */
 static void
 add_busy_pid(void *arg, const char *key, void *v)
 {
 	const struct job *j = v;
 
-	if (!(j->kind == J_SEND && j->idle))
+	if (!j->idle)
 		strv_add(arg, key);
 }
 
 static void
 stop_children(void)
 {
-	pool_reload();	/* idle send workers say BYE on their connections and leave */
+	pool_reload();	/* idle workers leave (senders say BYE on their connections) */
 	for (int tries = 0; htab_count(S->kids) > 0 && tries < 100; tries++) {
 		if (tries == 0 || tries == 50) {
 			/* first ask, then insist: a killed sender's order is requeued */

@@ -1,37 +1,56 @@
 /*
- * pool.c - send workers that live on from batch to batch (like Postfix's
- * smtp(8) processes under max_idle and max_use, with its connection
- * cache), instead of a fork, a sandbox and a handshake per batch.
+ * pool.c - workers that live on from job to job (like Postfix's smtp(8)
+ * and cleanup(8) processes under max_idle and max_use, with smtp's
+ * connection cache), instead of a fork (and, for a sender, a sandbox and
+ * a handshake) per job. Four kinds live on: send workers (a batch of
+ * orders; local delivery of single packets is a batch too), pickup
+ * workers (one dropped file each, pickup.c), join workers (one group of
+ * parts opened and delivered, deliver.c) and submission workers (one
+ * shipctl submit each, submitd.c; the submitter's connection comes with
+ * the job line, SCM_RIGHTS).
  *
- * A send worker that is done with its batch says "D RC" on its line to
- * the master (a SOCK_SEQPACKET pair: status lines up, batches down) and
- * waits. The master marks it idle; its next ready batch goes to an idle
- * worker (one that still holds a connection to the batch's next hop
- * first) before a new one is forked, as one message:
+ * A worker that is done with its job says "D RC" on its line to the
+ * master (a SOCK_SEQPACKET pair: status lines up, jobs down) and waits.
+ * The master marks it idle; the next ready job of its kind goes to an
+ * idle worker of that kind (for a batch, one that still holds a
+ * connection to the batch's next hop first) before a new one is forked,
+ * as one message:
  *
  *   P HOP<TAB>DOWN-UNTIL<TAB>FAILED-AT<TAB>WHY     the master's view of each
  *                                                  next hop known down
  *   O BAY<TAB>ID<TAB>FROM<TAB>HOP<TAB>CREATED      each order, in order
+ *   J KIND<TAB>BAY<TAB>ID[<TAB>SNAPSHOT]           one job of another kind;
+ *                    a pickup's SNAPSHOT is the lstat the drop was judged
+ *                    complete as (queue/drop.h): DEV INO MODE SIZE MTIME
+ *                    MTIME-NS CTIME CTIME-NS, space-separated
  *
- * or "H" alone: close the connection kept open. An idle worker is named
- * shipd-idle in ps(1), a busy one shipd-send. The worker keeps a TCP
- * connection that still works open for CONN_CACHE seconds after a batch
- * (as Postfix's smtp_connection_cache_time_limit), then says BYE; at most
- * one idle worker per next hop keeps one, so that idle connections hold
- * few of the peer's MAX-RECEIVERS. Idle workers count in
- * MAX-CHILDREN: one is retired (SIGKILL: it holds no order) when the pool
- * is full and another kind of job needs a process, and each leaves after
- * POOL_IDLE idle seconds, POOL_MAX_USE batches, or a reload.
+ * or "H" alone: close the connection kept open. Kinds never mix: a worker
+ * keeps the sandbox and key-process role it was forked with (a send
+ * worker's seccomp filter; the others as forked before), so an idle
+ * worker takes only jobs of its own kind. An idle worker is named
+ * shipd-idle in ps(1), a busy one by its kind (shipd-send, shipd-pickup,
+ * shipd-join, shipd-submit). A send worker keeps a TCP connection that still works open
+ * for CONN_CACHE seconds after a batch (as Postfix's
+ * smtp_connection_cache_time_limit), then says BYE; at most one idle
+ * worker per next hop keeps one, so that idle connections hold few of the
+ * peer's MAX-RECEIVERS. Idle workers count in MAX-CHILDREN: one is retired
+ * (SIGKILL: it holds nothing) when the pool is full and another job needs
+ * a process, and each leaves after POOL_IDLE idle seconds, POOL_MAX_USE
+ * jobs, or a reload.
  *
- * Never: hands a batch to a worker that has not said "D" (custody of its
- * orders is the master's until then); keeps a worker of an older
+ * Never: hands a job to a worker that has not said "D" (custody of the
+ * orders and files of its job is the master's until then: a worker that
+ * dies mid-job is reaped as a forked one was, and its job runs again);
+ * hands a job to a worker of another kind; keeps a worker of an older
  * configuration; lets a worker live on in a --poll pass (the pass ends
  * when its workers have exited).
  */
 #include "shipd.h"
 #include "../util/clock.h"
+#include "../util/fdpass.h"
 #include "../util/log.h"
 #include "../util/mem.h"
+#include "../queue/drop.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -41,6 +60,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,13 +97,74 @@ fields(char *line, char **f, int max)
 	return n;
 }
 
-/* A batch message, or NULL (logged) if it is not one. */
+int
+pool_kind(enum job_kind k)
+{
+	return k == J_SEND || k == J_PICKUP || k == J_JOIN || k == J_SUBMIT;
+}
+
+/* A pickup's snapshot (pool.c's header), into the worker's drop table. */
+static int
+snapshot_parse(const char *path, const char *s)
+{
+	struct stat st;
+	unsigned long long dev, ino, mode;
+	long long size, ms, mns, cs, cns;
+
+	if (sscanf(s, "%llu %llu %llo %lld %lld %lld %lld %lld", &dev, &ino, &mode, &size, &ms,
+		   &mns, &cs, &cns) != 8)
+		return -1;
+	memset(&st, 0, sizeof(st));
+	st.st_dev = dev;
+	st.st_ino = ino;
+	st.st_mode = mode;
+	st.st_size = size;
+	st.st_mtim.tv_sec = ms;
+	st.st_mtim.tv_nsec = mns;
+	st.st_ctim.tv_sec = cs;
+	st.st_ctim.tv_nsec = cns;
+	if (S->drops == NULL)
+		S->drops = drop_table_new();
+	drop_set_taken(S->drops, path, &st);
+	return 0;
+}
+
+/* A job of kind, not a batch: one "J" line. */
 static struct job *
-batch_parse(char *msg)
+job_parse(enum job_kind kind, char *line)
+{
+	char *f[4];
+	int n = fields(line, f, 4);
+	struct job *k;
+
+	if (n < 3 || atoi(f[0]) != (int)kind || (kind == J_PICKUP) != (n == 4) ||
+	    (n == 4 && snapshot_parse(f[2], f[3]) < 0))
+		return NULL;
+	k = xcalloc(1, sizeof(*k));
+	k->kind = kind;
+	k->bay = xstrdup(f[1]);
+	k->id = xstrdup(f[2]);
+	k->statfd = -1;
+	return k;
+}
+
+/* A job message for a worker of kind, or NULL (logged) if it is not one. */
+static struct job *
+batch_parse(enum job_kind kind, char *msg)
 {
 	struct job *head = NULL, **tail = &head;
 	char *line, *save = NULL, *f[5];
 
+	if (kind != J_SEND) {
+		if (strncmp(msg, "J ", 2) == 0 && strchr(msg, '\n') == msg + strlen(msg) - 1) {
+			msg[strlen(msg) - 1] = 0;
+			if ((head = job_parse(kind, msg + 2)) != NULL)
+				return head;
+		}
+		msg_warnx("%s worker: not a job from the master: \"%.40s\"",
+			  master_proc_name(kind), msg);
+		return NULL;
+	}
 	peer_retry_all(&S->sched);	/* what the master says below, nothing older */
 	for (line = strtok_r(msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (line[0] == 'P' && line[1] == ' ' && fields(line + 2, f, 4) == 4)
@@ -111,18 +192,21 @@ batch_parse(char *msg)
 }
 
 /*
- * Wait for the next batch: the kept connection is closed once it has been
- * unused for CONN_CACHE seconds. NULL when the master retires us.
+ * Wait for the next job of kind: a send worker's kept connection is closed
+ * once it has been unused for CONN_CACHE seconds. NULL when the master
+ * retires us.
  */
 static struct job *
-batch_wait(void)
+batch_wait(enum job_kind kind)
 {
 	static char msg[POOL_MSG_MAX + 1];
 	struct pollfd p = {.fd = S->statfd, .events = POLLIN};
+	struct job *k;
+	int fd = -1;
 
 	prctl(PR_SET_NAME, "shipd-idle");	/* ps(1) tells it from a busy one */
 	for (;;) {
-		int r = poll(&p, 1, sender_hop() ? CONN_CACHE * 1000 : -1);
+		int r = poll(&p, 1, kind == J_SEND && sender_hop() ? CONN_CACHE * 1000 : -1);
 		ssize_t n;
 
 		if (r == 0) {
@@ -133,45 +217,88 @@ batch_wait(void)
 			continue;
 		if (r < 0)
 			return NULL;
-		if ((n = read(S->statfd, msg, POOL_MSG_MAX)) < 0 && (errno == EAGAIN ||
-								    errno == EINTR))
+		/* a submission comes with the submitter's connection */
+		n = kind == J_SUBMIT ? fd_recv(S->statfd, msg, POOL_MSG_MAX, &fd) :
+				       read(S->statfd, msg, POOL_MSG_MAX);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n <= 0)
 			return NULL;	/* retired (or the master is gone) */
 		msg[n] = 0;
+		if (kind == J_SUBMIT) {
+			if (fd < 0 || (k = batch_parse(kind, msg)) == NULL) {
+				msg_warnx("submit worker: a job without its connection");
+				if (fd >= 0)
+					close(fd);
+				return NULL;
+			}
+			prctl(PR_SET_NAME, master_proc_name(kind));
+			k->connfd = fd;
+			return k;
+		}
 		if (strcmp(msg, "H\n") == 0) {
 			sender_hangup();
 			continue;
 		}
-		prctl(PR_SET_NAME, "shipd-send");
-		return batch_parse(msg);
+		prctl(PR_SET_NAME, master_proc_name(kind));
+		return batch_parse(kind, msg);
 	}
 }
 
-/* The send worker: its first batch, then those the master hands it. */
+/* One job in the worker: its exit status, as a forked worker's. */
+static int
+job_run(struct job *j, int keep)
+{
+	int rc;
+
+	switch (j->kind) {
+	case J_SEND:
+		return sender_run(j, keep);
+	case J_PICKUP:
+		rc = pickup_file(j->bay, j->id);
+		if (S->drops)
+			drop_forget(S->drops, j->id);	/* the master judges it again */
+		return rc;
+	case J_JOIN:
+		return deliver_join(j->bay, j->id);
+	case J_SUBMIT:
+		rc = submitd_serve(j);
+		close(j->connfd);	/* the submitter sees the end of its answer */
+		return rc;
+	default:
+		msg_panic("job_run: kind %d does not live on", j->kind);
+	}
+}
+
+/* A worker of first's kind: its first job, then those the master hands it. */
 int
 pool_worker(struct job *first)
 {
+	enum job_kind kind = first->kind;
 	int rc, reuse = !S->sched.one_pass;
 	struct job *b;
 
-	runner_start();		/* the programs it may run, before it may not exec */
-	sandbox_enter(SANDBOX_SENDER);
-	rc = sender_run(first, reuse);
+	if (kind == J_SEND) {
+		runner_start();	/* the programs it may run, before it may not exec */
+		sandbox_enter(SANDBOX_SENDER);
+	}
+	rc = job_run(first, reuse);
 	while (reuse) {
 		sender_status("D %d", rc);
-		if ((b = batch_wait()) == NULL)
+		if ((b = batch_wait(kind)) == NULL)
 			break;
-		rc = sender_run(b, 1);
+		rc = job_run(b, 1);
 		batch_free(b);
 	}
-	sender_hangup();
+	if (kind == J_SEND)
+		sender_hangup();
 	return rc;
 }
 
 /* ---- in the master ---- */
 
 struct pick {
+	enum job_kind kind;	/* the job's */
 	const char *hop;	/* the batch's next hop */
 	double now;
 	struct job *best;	/* an idle worker with a connection to hop, else any */
@@ -185,9 +312,11 @@ pick_one(void *arg, const char *key, void *v)
 	struct job *w = v;
 
 	(void)key;
-	if (w->kind != J_SEND || !w->idle)
+	if (!w->idle)
 		return;
 	p->n++;
+	if (w->kind != p->kind)
+		return;
 	if (p->hop == NULL || w->retire)
 		return;
 	if (p->best == NULL || (w->hop && strcmp(w->hop, p->hop) == 0 &&
@@ -223,10 +352,36 @@ add_down(void *arg, const char *name, void *v)
 			    clean(ps->why) ? ps->why : "unreachable");
 }
 
+/* A job of another kind than J_SEND as one message (pool.c's header). */
+static int
+job_message(struct sbuf *b, const struct job *j)
+{
+	const char *bay = j->bay ? j->bay : "-";	/* a submission has none */
+	struct stat st;
+
+	if (!clean(bay) || !clean(j->id))
+		return -1;
+	sbuf_printf(b, "J %d\t%s\t%s", (int)j->kind, bay, j->id);
+	if (j->kind == J_PICKUP) {
+		/* never judged complete (or forgotten): the worker finds nothing to do */
+		if (S->drops == NULL || drop_taken(S->drops, j->id, &st) < 0)
+			memset(&st, 0, sizeof(st));
+		sbuf_printf(b, "\t%llu %llu %llo %lld %lld %lld %lld %lld",
+			    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+			    (unsigned long long)st.st_mode, (long long)st.st_size,
+			    (long long)st.st_mtim.tv_sec, (long long)st.st_mtim.tv_nsec,
+			    (long long)st.st_ctim.tv_sec, (long long)st.st_ctim.tv_nsec);
+	}
+	sbuf_puts(b, "\n");
+	return b->len <= POOL_MSG_MAX ? 0 : -1;
+}
+
 /* The batch as one message, or -1 if it does not make one. */
 static int
 batch_message(struct sbuf *b, const struct job *batch)
 {
+	if (batch->kind != J_SEND)
+		return job_message(b, batch);
 	if (S->sched.peers)
 		htab_walk(S->sched.peers, add_down, b);
 	for (const struct job *k = batch; k; k = k->batch) {
@@ -263,12 +418,13 @@ retire_soon(struct job *w)
 int
 pool_take(struct job *batch)
 {
-	struct pick p = {.hop = batch->hop ? batch->hop : "", .now = now_mono()};
+	struct pick p = {.kind = batch->kind, .hop = batch->hop ? batch->hop : "",
+			 .now = now_mono()};
 	struct sbuf b;
 	char key[32];
 	struct job *w;
 
-	if (S->sched.one_pass)
+	if (S->sched.one_pass || !pool_kind(batch->kind))
 		return 0;
 	htab_walk(S->kids, pick_one, &p);
 	if ((w = p.best) == NULL)
@@ -278,9 +434,10 @@ pool_take(struct job *batch)
 		sbuf_free(&b);
 		return 0;	/* a new worker gets it as forked */
 	}
-	if (send(w->statfd, b.s, b.len, MSG_NOSIGNAL) != (ssize_t)b.len) {
-		msg_warnx("send worker %ld: cannot hand it a batch: %s", (long)w->pid,
-			  strerror(errno));
+	if (batch->kind == J_SUBMIT ? fd_send(w->statfd, batch->connfd, b.s, b.len) < 0 :
+	    send(w->statfd, b.s, b.len, MSG_NOSIGNAL) != (ssize_t)b.len) {
+		msg_warnx("%s worker %ld: cannot hand it a job: %s", master_kind_name(w->kind),
+			  (long)w->pid, strerror(errno));
 		sbuf_free(&b);
 		retire_now(w);
 		return pool_take(batch);	/* one idle worker fewer */
@@ -324,7 +481,7 @@ pool_done(struct job *j)
 	int rc = j->done - 1;
 
 	j->done = 0;
-	master_send_finished(j, W_EXITCODE(rc, 0));
+	master_job_ended(j, W_EXITCODE(rc, 0));
 	j->idle = 1;
 	j->idle_since = now_mono();
 	if (++j->uses >= POOL_MAX_USE || j->retire || S->stopping)
@@ -333,25 +490,55 @@ pool_done(struct job *j)
 		htab_walk(S->kids, hangup_same, j);
 }
 
+/*
+ * Which idle worker makes room: the oldest of a kind with more than one
+ * idle, so that each kind keeps one worker ready while another can go;
+ * else the oldest.
+ */
+struct victim {
+	int idle[J_NKINDS];	/* idle workers per kind */
+	struct job *spare;	/* the oldest of a kind with more than one */
+	struct job *oldest;
+};
+
+static void
+count_idle(void *arg, const char *key, void *v)
+{
+	struct victim *o = arg;
+	struct job *w = v;
+
+	(void)key;
+	if (w->idle)
+		o->idle[w->kind]++;
+}
+
 static void
 oldest_idle(void *arg, const char *key, void *v)
 {
-	struct job **o = arg, *w = v;
+	struct victim *o = arg;
+	struct job *w = v;
 
 	(void)key;
-	if (w->kind == J_SEND && w->idle && (*o == NULL || w->idle_since < (*o)->idle_since))
-		*o = w;
+	if (!w->idle)
+		return;
+	if (o->oldest == NULL || w->idle_since < o->oldest->idle_since)
+		o->oldest = w;
+	if (o->idle[w->kind] > 1 && (o->spare == NULL || w->idle_since < o->spare->idle_since))
+		o->spare = w;
 }
 
 int
 pool_make_room(void)
 {
-	struct job *w = NULL;
+	struct victim o;
+	struct job *w;
 
 	if (S->nsenders < S->cf->max_children)
 		return 1;
-	htab_walk(S->kids, oldest_idle, &w);
-	if (w == NULL)
+	memset(&o, 0, sizeof(o));
+	htab_walk(S->kids, count_idle, &o);
+	htab_walk(S->kids, oldest_idle, &o);
+	if ((w = o.spare ? o.spare : o.oldest) == NULL)
 		return 0;
 	retire_now(w);
 	return S->nsenders < S->cf->max_children;
@@ -371,7 +558,7 @@ expire_one(void *arg, const char *key, void *v)
 	double end;
 
 	(void)key;
-	if (w->kind != J_SEND || !w->idle || w->retire)
+	if (!w->idle || w->retire)
 		return;
 	end = w->idle_since + POOL_IDLE;
 	if (e->retire && end <= e->now)
@@ -406,7 +593,7 @@ retire_all(void *arg, const char *key, void *v)
 
 	(void)arg;
 	(void)key;
-	if (w->kind != J_SEND)
+	if (!pool_kind(w->kind))
 		return;
 	if (w->idle && !w->retire)
 		retire_soon(w);

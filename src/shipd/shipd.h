@@ -83,8 +83,12 @@ void master_dispatch(void);
 pid_t master_fork(struct job *j);
 void master_child_exited(pid_t pid, int status);
 void master_send_finished(struct job *j, int status);
+void master_job_ended(struct job *j, int status);	/* exited, or "D" (pool.c) */
+const char *master_proc_name(enum job_kind k);	/* "shipd-send", ... (ps) */
+const char *master_kind_name(enum job_kind k);	/* "send", ... (logs) */
 
-/* pool.c: send workers that live on from batch to batch */
+/* pool.c: workers (send, pickup, join, submit) that live on from job to job */
+int pool_kind(enum job_kind k);		/* 1 if workers of kind k live on */
 int pool_worker(struct job *first);	/* in the child: its exit status */
 int pool_take(struct job *batch);	/* master: 1 if an idle worker took it */
 void pool_done(struct job *j);		/* master: its worker said "D" */

@@ -9,10 +9,11 @@
  * (SO_PEERCRED): root, the daemon's own user, or a member of SUBMIT-GROUP
  * (primary or supplementary group). Anyone else gets one line saying so,
  * and the connection is closed before a byte is read. An accepted caller
- * gets a worker (bounded by MAX-CHILDREN, like every worker) that reads
- * the one request, seals from the descriptor with submit_file (the key
- * process signs), records "uid N (name)" as the order's submitter, and
- * answers with the order ids. The socket is mode 0666: the peer
+ * gets a worker (an idle one that lives on, pool.c, else a new one,
+ * bounded by MAX-CHILDREN like every worker) that reads the one request,
+ * seals from the descriptor with submit_file (the key process signs),
+ * records "uid N (name)" as the order's submitter, and answers with the
+ * order ids. The socket is mode 0666: the peer
  * credential is the check, not the file's mode. Never follows the
  * submitter's path (only the descriptor is read), never removes the
  * submitter's file (shipctl does, as the submitter, unless --copy).
@@ -127,21 +128,20 @@ submitd_accept(void)
 			close(fd);
 			continue;
 		}
-		if (!pool_make_room()) {
-			answer(fd, "error 75 the daemon is busy (MAX-CHILDREN workers); try again\n");
-			close(fd);
-			continue;
-		}
-		answer(fd, "ready\n");	/* the caller sends only now: nothing unread is lost */
 		j = xcalloc(1, sizeof(*j));
 		j->kind = J_SUBMIT;
 		j->statfd = -1;
 		j->connfd = fd;
 		j->id = xstrdup(who);
-		if (master_fork(j) < 0) {
+		/* a worker that lives on (pool.c), else a new one if there is room */
+		if (!pool_take(j) && !pool_make_room()) {
+			answer(fd, "error 75 the daemon is busy (MAX-CHILDREN workers); try again\n");
+			job_free(j);
+		} else if (j->pid == 0 && master_fork(j) < 0) {
 			answer(fd, "error 75 the daemon cannot start a worker; try again\n");
 			job_free(j);
-		}
+		} else
+			answer(fd, "ready\n");	/* the caller sends only now */
 		close(fd);
 	}
 }

@@ -47,6 +47,26 @@ judge(struct drop_table *t, const struct stat *st, enum drop_event ev, time_t no
 	return drop_judge(t, P, st, ev, now, quiet, when ? when : &w);
 }
 
+/* A pickup worker that lives on learns what its master judged complete. */
+static void
+set_taken_is_what_the_master_judged(void)
+{
+	struct drop_table *t = drop_table_new();
+	struct stat st = file(7, 100, NOW, NOW), other = file(8, 100, NOW, NOW), got;
+
+	CHECK(drop_taken(t, P, &got) < 0);
+	drop_set_taken(t, P, &st);
+	CHECK_INT(drop_taken(t, P, &got), 0);
+	CHECK(drop_same(&got, &st));
+	/* the next job under the same name: what the master says now */
+	drop_set_taken(t, P, &other);
+	CHECK_INT(drop_taken(t, P, &got), 0);
+	CHECK(drop_same(&got, &other) && !drop_same(&got, &st));
+	drop_forget(t, P);
+	CHECK(drop_taken(t, P, &got) < 0);
+	drop_table_free(t);
+}
+
 static void
 renamed_in_is_taken_at_once(void)
 {
@@ -409,6 +429,7 @@ main(void)
 	if (bay_init(bay) < 0)
 		return 2;
 	TEST(renamed_in_is_taken_at_once);
+	TEST(set_taken_is_what_the_master_judged);
 	TEST(written_after_rename_waits_for_quiet);
 	TEST(open_file_is_never_taken_by_time_alone);
 	TEST(closed_waits_quiet_period);
