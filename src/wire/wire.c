@@ -15,6 +15,24 @@
  * dropped, reordered or altered frame fails. kind is DATA, CLOSE, or HSOK
  * (the server's "you are accepted", its first frame).
  *
+ * A body frame (hop_send_body, protocol 5) carries a message whose tail is
+ * already end-to-end encrypted (a packet's bytes): only its head is
+ * encrypted, the body goes as it is, and one tag covers both:
+ *
+ *   word[4] = 0x80000000 | n     n: the bytes after the word
+ *   hlen[4]                      the sealed head's length, >= 1
+ *   sealed[hlen]                 ChaCha20 of (kind | head), kind = DATA
+ *   body[n - 4 - hlen - 16]      as it is
+ *   tag[16]                      Poly1305 over AD = word | hlen | body
+ *                                and the ciphertext sealed[]
+ *
+ * under the same counter nonce as every frame, so a body frame replayed,
+ * dropped, reordered, cut or altered anywhere (a byte of the body, of the
+ * head, of either length) fails as any frame does. The receiver reads the
+ * body straight into the caller's buffer and hands over head | body as
+ * one message. The sender hands the body to the kernel from the packet
+ * file (sendfile) when it can, so it is never copied through user space.
+ *
  * Closing: the client never sends the first FIN. Its hop_close sends a
  * sealed CLOSE and waits (at most 2 s) for the server's FIN; the server,
  * on that CLOSE or its own hop_close, closes at once. So TIME_WAIT lands on
@@ -44,8 +62,11 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -191,6 +212,17 @@ read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what, size_
 	return rc;
 }
 
+/* The next n bytes of a frame already begun: 0, or -1 (err_set). */
+static int
+read_part(int fd, void *buf, size_t n, int64_t deadline, const char *what)
+{
+	int r = read_full(fd, buf, n, deadline, what, NULL);
+
+	if (r == 0)
+		err_set("connection closed in mid-frame");
+	return r == 1 ? 0 : -1;
+}
+
 /* Write all n bytes before deadline (one deadline per frame, as reads). */
 static int
 write_full(int fd, const void *buf, size_t n, int64_t deadline, const char *what)
@@ -218,6 +250,87 @@ write_full(int fd, const void *buf, size_t n, int64_t deadline, const char *what
 		}
 	}
 	return 0;
+}
+
+/* All of iov (n pieces, each shortened as it goes) before deadline. */
+static int
+writev_full(int fd, struct iovec *iov, int n, int flags, int64_t deadline, const char *what)
+{
+	while (n > 0) {
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n };
+		ssize_t r = sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
+		int w;
+
+		if (r >= 0) {
+			for (; n > 0 && (size_t)r >= iov->iov_len; iov++, n--)
+				r -= iov->iov_len;
+			if (n > 0) {
+				iov->iov_base = (char *)iov->iov_base + r;
+				iov->iov_len -= r;
+			}
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			err_set("write %s: %s", what, strerror(errno));
+			return -1;
+		}
+		if ((w = wire_wait(fd, POLLOUT, deadline)) <= 0) {
+			if (w == 0)
+				err_set("timeout %s", what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * n bytes of file `in` from off to the socket, by the kernel, before
+ * deadline: 0, -1 (err_set), or 1 when sendfile cannot take this file at
+ * all and nothing was sent (the caller writes from memory instead).
+ */
+static int
+sendfile_full(int fd, int in, off_t off, size_t n, int64_t deadline, const char *what)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = sendfile(fd, in, &off, n - done);
+		int w;
+
+		if (r > 0) {
+			done += r;
+			continue;
+		}
+		if (r == 0) {
+			err_set("write %s: the file ended under sendfile", what);
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (done == 0 && (errno == EINVAL || errno == ENOSYS || errno == EOVERFLOW))
+			return 1;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			err_set("write %s: %s", what, strerror(errno));
+			return -1;
+		}
+		if ((w = wire_wait(fd, POLLOUT, deadline)) <= 0) {
+			if (w == 0)
+				err_set("timeout %s", what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* sendfile(2) has no MSG_NOSIGNAL: use it only where SIGPIPE is ignored. */
+static int
+sigpipe_ignored(void)
+{
+	struct sigaction sa;
+
+	return sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
 }
 
 /* The deadline of something that may take `us` microseconds from now. */
@@ -251,19 +364,124 @@ tcp_send_kind(struct hop *h, int kind, const void *msg, size_t len, int64_t us)
 }
 
 /*
- * One frame into h->fbuf, opened in place: returns the plaintext length
- * (kind byte included), 0 for EOF at a frame boundary, -1 on error. The
- * whole frame must be in by deadline; a timeout before its first byte
- * leaves the stream usable.
+ * One body frame (the top of this file): the head sealed in h->fbuf, the
+ * body (blen bytes at body, and at off in file fd when fd >= 0) only
+ * authenticated, all of it written within us microseconds.
+ */
+static int
+tcp_send_body(struct hop *h, const uint8_t *head, size_t hlen, const uint8_t *body,
+	      size_t blen, int fd, off_t off, int64_t us)
+{
+	uint8_t nonce[AEAD_NONCE_LEN], tag[AEAD_TAG_LEN];
+	size_t sl = 1 + hlen;
+	struct aead_ad ad[2] = { { h->fbuf, 8 }, { body, blen } };
+	struct iovec iov[3];
+	int64_t deadline = within(us);
+	int r = 1;
+
+	put32(h->fbuf, FRAME_BODY | (uint32_t)(4 + sl + blen + AEAD_TAG_LEN));
+	put32(h->fbuf + 4, (uint32_t)sl);
+	h->fbuf[8] = FR_DATA;
+	memcpy(h->fbuf + 9, head, hlen);
+	wire_nonce(nonce, 0, h->tx_ctr);
+	if (aead_seal_ad(h->tx, nonce, ad, 2, h->fbuf + 8, sl, h->fbuf + 8, tag) < 0)
+		return -1;
+	h->tx_ctr++;
+	iov[0] = (struct iovec){ h->fbuf, 8 + sl };
+	if (fd >= 0 && sigpipe_ignored()) {
+		/* the head, the body by the kernel from the file, the tag */
+		if (writev_full(h->fd, iov, 1, MSG_MORE, deadline, "sending") < 0 ||
+		    (r = sendfile_full(h->fd, fd, off, blen, deadline, "sending")) < 0)
+			goto fail;
+		iov[0] = (struct iovec){ tag, AEAD_TAG_LEN };
+		if (r == 0 && writev_full(h->fd, iov, 1, 0, deadline, "sending") < 0)
+			goto fail;
+		if (r == 0)
+			return 0;
+		iov[0] = (struct iovec){ NULL, 0 };	/* the head went: body and tag from memory */
+	}
+	iov[1] = (struct iovec){ (void *)body, blen };
+	iov[2] = (struct iovec){ tag, AEAD_TAG_LEN };
+	if (writev_full(h->fd, iov, 3, 0, deadline, "sending") < 0)
+		goto fail;
+	return 0;
+fail:
+	h->dead = 1;
+	return -1;
+}
+
+/*
+ * The rest of a body frame whose word (n: what follows it) was read:
+ * head | body straight into dst (size bytes), the body authenticated
+ * where it lands. Returns the message's length, or -1.
  */
 static ssize_t
-tcp_read_frame(struct hop *h, int64_t deadline, const char *what)
+tcp_read_body(struct hop *h, const uint8_t word[4], uint32_t n, int64_t deadline,
+	      const char *what, uint8_t *dst, size_t size)
+{
+	uint8_t ad0[8], nonce[AEAD_NONCE_LEN];
+	struct aead_ad ad[2];
+	size_t sl, blen;
+
+	memcpy(ad0, word, 4);
+	if (n < 4 + 1 + AEAD_TAG_LEN || n > 4 + 1 + HOP_MAX_MSG + AEAD_TAG_LEN) {
+		err_set("bad body frame length %u", n);
+		return -1;
+	}
+	if (read_part(h->fd, ad0 + 4, 4, deadline, what) < 0)
+		return -1;
+	sl = get32(ad0 + 4);
+	if (sl < 1 || sl > n - 4 - AEAD_TAG_LEN) {
+		err_set("bad body frame head length %zu", sl);
+		return -1;
+	}
+	blen = n - 4 - sl - AEAD_TAG_LEN;
+	if (dst == NULL || sl - 1 + blen > size) {
+		err_set("body frame of %zu bytes does not fit a %zu-byte buffer", sl - 1 + blen,
+			dst ? size : 0);
+		return -1;
+	}
+	if (read_part(h->fd, h->fbuf, sl, deadline, what) < 0 ||
+	    read_part(h->fd, dst + sl - 1, blen, deadline, what) < 0 ||
+	    read_part(h->fd, h->fbuf + sl, AEAD_TAG_LEN, deadline, what) < 0)
+		return -1;
+	ad[0] = (struct aead_ad){ ad0, 8 };
+	ad[1] = (struct aead_ad){ dst + sl - 1, blen };
+	wire_nonce(nonce, 0, h->rx_ctr);
+	if (aead_open_ad(h->rx, nonce, ad, 2, h->fbuf, sl, h->fbuf, h->fbuf + sl) < 0) {
+		err_set("frame %llu failed authentication (altered, replayed, reordered or lost)",
+			(unsigned long long)h->rx_ctr);
+		return -1;
+	}
+	h->rx_ctr++;
+	if (h->fbuf[0] != FR_DATA) {
+		err_set("unexpected body frame kind %u", h->fbuf[0]);
+		return -1;
+	}
+	memcpy(dst, h->fbuf + 1, sl - 1);
+	return sl - 1 + blen;
+}
+
+/*
+ * One frame into h->fbuf, opened in place: returns the plaintext length
+ * (kind byte included), 0 for EOF at a frame boundary, -1 on error. A
+ * body frame goes to dst (size bytes; NULL: refused) as the message it
+ * carries: then *in_dst is set and the length returned is the message's
+ * plus one (its kind, FR_DATA, in h->fbuf[0]). The whole frame must be in
+ * by deadline; a timeout before its first byte leaves the stream usable.
+ */
+static ssize_t
+tcp_read_frame(struct hop *h, int64_t deadline, const char *what, uint8_t *dst, size_t size,
+	       int *in_dst)
 {
 	uint8_t lenb[4], nonce[AEAD_NONCE_LEN];
 	size_t got;
 	uint32_t n;
+	ssize_t m;
 	int r;
 
+	if (in_dst)
+		*in_dst = 0;
 	r = read_full(h->fd, lenb, 4, deadline, what, &got);
 	if (r <= 0) {
 		if (r < 0 && got > 0)
@@ -271,6 +489,15 @@ tcp_read_frame(struct hop *h, int64_t deadline, const char *what)
 		return r;
 	}
 	n = get32(lenb);
+	if (n & FRAME_BODY) {
+		if ((m = tcp_read_body(h, lenb, n & ~FRAME_BODY, deadline, what,
+				       in_dst ? dst : NULL, size)) < 0) {
+			h->dead = 1;
+			return -1;
+		}
+		*in_dst = 1;
+		return m + 1;
+	}
 	if (n < 1 + AEAD_TAG_LEN || n > 1 + HOP_MAX_MSG + AEAD_TAG_LEN) {
 		err_set("bad frame length %u", n);
 		h->dead = 1;
@@ -394,7 +621,7 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 	h = wire_hop_new(fd, HOP_TCP, 0, timeout_s, p, tx, rx, remote);
 	wire_hs_hop(&hs, h);
 	tx = rx = NULL;
-	n = tcp_read_frame(h, deadline, "in handshake");
+	n = tcp_read_frame(h, deadline, "in handshake", NULL, 0, NULL);
 	if (n == 0)
 		err_set("%s refused us (is our key on its PEER line for %s?)", p->name, cf->node);
 	else if (n > 0 && (n != 1 || h->fbuf[0] != FR_HSOK))
@@ -702,6 +929,21 @@ hop_send(struct hop *h, const void *msg, size_t len)
 }
 
 int
+hop_send_body(struct hop *h, const void *msg, size_t len, size_t hlen, int fd, off_t off)
+{
+	if (h->proto == HOP_UDP || hlen >= len)	/* UDP seals its datagrams whole */
+		return hop_send(h, msg, len);
+	if (h->dead || h->peer_closed || len > HOP_MAX_MSG)
+		return hop_send(h, msg, len);	/* says why */
+	if (tcp_send_body(h, msg, hlen, (const uint8_t *)msg + hlen, len - hlen, fd, off,
+			  (int64_t)h->timeout_s * 1000000) < 0) {
+		wire_err_prefix("hop %s %s", h->server ? "from" : "to", h->remote);
+		return -1;
+	}
+	return 0;
+}
+
+int
 hop_readable(struct hop *h, int timeout_ms)
 {
 	if (h->dead || h->peer_closed)
@@ -722,6 +964,7 @@ ssize_t
 hop_recv(struct hop *h, void *buf, size_t size, int timeout_s)
 {
 	ssize_t n;
+	int in_buf;
 
 	if (timeout_s <= 0)
 		timeout_s = h->timeout_s;
@@ -736,13 +979,16 @@ hop_recv(struct hop *h, void *buf, size_t size, int timeout_s)
 			h->remote);
 		return -1;
 	}
-	n = tcp_read_frame(h, within((int64_t)timeout_s * 1000000), "waiting for a message");
+	n = tcp_read_frame(h, within((int64_t)timeout_s * 1000000), "waiting for a message",
+			   buf, size, &in_buf);
 	if (n == 0) {
 		err_set("connection closed without a close message");
 		h->dead = 1;
 	} else if (n > 0) {
 		switch (h->fbuf[0]) {
 		case FR_DATA:
+			if (in_buf)
+				return n - 1;
 			if ((size_t)n - 1 > size) {
 				err_set("message of %zd bytes does not fit a %zu-byte buffer",
 					n - 1, size);

@@ -38,9 +38,11 @@ put32(uint8_t *b, uint32_t v)
 	b[3] = v;
 }
 
-#define HOP_VERSION	4		/* 2: UDP datagrams changed; 3: REPLY and AUTH carry a
+#define HOP_VERSION	5		/* 2: UDP datagrams changed; 3: REPLY and AUTH carry a
 					 * certificate block; 4: a window of orders in flight
-					 * (xfer.h), refusals at the door */
+					 * (xfer.h), refusals at the door; 5: body frames over
+					 * TCP (a packet's bytes authenticated, not encrypted
+					 * again: wire.c) */
 #define HOP_NAME_MAX	255
 /* magic, version, name length: enough to tell a shipd from anything else */
 #define HS_HEAD_LEN	(HOP_MAGIC_LEN + 2)
@@ -56,6 +58,8 @@ enum { HOP_TCP, HOP_UDP };
 #define FR_DATA		0
 #define FR_CLOSE	1
 #define FR_HSOK		2
+/* The top bit of a TCP frame's length word: a body frame (wire.c). */
+#define FRAME_BODY	0x80000000u
 
 /* How long hop_close waits for the peer's FIN or for its last acks. */
 #define HOP_CLOSE_WAIT_US	2000000

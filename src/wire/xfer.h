@@ -115,8 +115,10 @@ int xmsg_send_reason(struct hop *h, int type, uint32_t slot, const char *reason)
 int xmsg_send_end(struct hop *h, uint32_t slot);
 int xmsg_send_bye(struct hop *h);
 /* DATA: the n body bytes are at buf + 1 + XF_DATA_HEAD already (read there
- * by the caller, so they are never copied). */
-int xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size_t n);
+ * by the caller, so they are never copied); fd >= 0: read from that file
+ * at offset, so the kernel may send them from it (hop_send_body). */
+int xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size_t n,
+		   int fd);
 
 #define XF_BUSY_REASON	"busy:"
 /* Is this TEMPFAIL reason the receiver's "no free slot, try again shortly"? */

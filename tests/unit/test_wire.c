@@ -901,7 +901,7 @@ raw_connect(int port)
 static void
 refuse_garbage(void)
 {
-	static const uint8_t v5[] = "SHIPD-HOP\005\001A";
+	static const uint8_t v6[] = "SHIPD-HOP\006\001A";
 	int port = ports(1), fd;
 	struct config *cfB = mkconf("B", port, 0, 0);
 	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(9) };
@@ -926,9 +926,9 @@ refuse_garbage(void)
 	CHECK(hop_accept_udp(cfB, kB, "hello world", 11, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
 	CHECK_HAS(err_get(), "hop from 127.0.0.1:9: not a shipd peer: bad magic");
-	CHECK(hop_accept_udp(cfB, kB, v5, sizeof(v5) - 1, (struct sockaddr *)&from,
+	CHECK(hop_accept_udp(cfB, kB, v6, sizeof(v6) - 1, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
-	CHECK_HAS(err_get(), "unsupported hop protocol version 5");
+	CHECK_HAS(err_get(), "unsupported hop protocol version 6");
 
 	/* what the master lets through to a child */
 	{
@@ -960,8 +960,12 @@ silent_client_dropped(void)
 		t0 = now_s();
 		fd = raw_connect(port);
 		CHECK(fd >= 0);
-		if (half)	/* a half hello, then nothing */
-			CHECK(send(fd, "SHIPD-HOP\004\001A", 12, MSG_NOSIGNAL) == 12);
+		if (half) {	/* a half hello, then nothing */
+			uint8_t hh[12] = "SHIPD-HOP\000\001A";
+
+			hh[HOP_MAGIC_LEN] = HOP_VERSION;
+			CHECK(send(fd, hh, sizeof(hh), MSG_NOSIGNAL) == 12);
+		}
 		out = server_wait(&s, &t1);
 		CHECK_HAS(out, "timeout in handshake");
 		CHECK(t1 - t0 >= 1.9 && t1 - t0 <= 3.0);
@@ -972,35 +976,43 @@ silent_client_dropped(void)
 }
 
 /*
- * A node of the previous release (hop protocol 3) meets this one: the
- * server logs both versions, and answers with its own version head, so
- * that the old client's existing check logs both versions too.
+ * Nodes of the previous releases (hop protocol 4: no body frames; 3: no
+ * window) meet this one: the server logs both versions, and answers with
+ * its own version head, so that the old client's existing check logs
+ * both versions too.
  */
 static void
 refuse_old_version(void)
 {
-	int port = ports(1), fd;
-	struct config *cfB = mkconf("B", port, 0, 0);
-	uint8_t head[64];
-	struct srv s;
-	char *out;
-	ssize_t n;
+	for (int v = 4; v >= 3; v--) {
+		int port = ports(1), fd;
+		struct config *cfB = mkconf("B", port, 0, 0);
+		uint8_t head[64], hello[12] = "SHIPD-HOP\000\001A";
+		char want[100];
+		struct srv s;
+		char *out;
+		ssize_t n;
 
-	addpeer(cfB, "A", 0, kA);
-	s = serve(cfB, kB, 1, 0, 2, echo);
-	fd = raw_connect(port);
-	CHECK(fd >= 0);
-	CHECK(send(fd, "SHIPD-HOP\003\001A", 12, MSG_NOSIGNAL) == 12);
-	out = server_wait(&s, NULL);
-	CHECK_HAS(out, "unsupported hop protocol version 3 (this shipd speaks 4)");
-	n = recv(fd, head, sizeof(head), MSG_WAITALL);
-	CHECK(n >= 11);
-	/* what a version-3 client reads first: it refuses with both numbers */
-	CHECK(n >= 11 && memcmp(head, "SHIPD-HOP", 9) == 0 && head[9] == 4 && head[10] == 0);
-	CHECK(wire_hs_head(head, 11, 1) > 0);	/* and this version reads it as a refusal */
-	free(out);
-	close(fd);
-	freeconf(cfB);
+		addpeer(cfB, "A", 0, kA);
+		s = serve(cfB, kB, 1, 0, 2, echo);
+		fd = raw_connect(port);
+		CHECK(fd >= 0);
+		hello[HOP_MAGIC_LEN] = (uint8_t)v;
+		CHECK(send(fd, hello, sizeof(hello), MSG_NOSIGNAL) == 12);
+		out = server_wait(&s, NULL);
+		snprintf(want, sizeof(want),
+			 "unsupported hop protocol version %d (this shipd speaks 5)", v);
+		CHECK_HAS(out, want);
+		n = recv(fd, head, sizeof(head), MSG_WAITALL);
+		CHECK(n >= 11);
+		/* what an older client reads first: it refuses with both numbers */
+		CHECK(n >= 11 && memcmp(head, "SHIPD-HOP", 9) == 0 && head[9] == 5 &&
+		      head[10] == 0);
+		CHECK(wire_hs_head(head, 11, 1) > 0);	/* and this version reads it as a refusal */
+		free(out);
+		close(fd);
+		freeconf(cfB);
+	}
 }
 
 /* A web server where a shipd should be; peers we cannot dial at all. */
