@@ -1,8 +1,10 @@
 /*
  * xfer.h - the transfer protocol spoken over an authenticated hop (wire.h),
- * hop protocol version 4: a window of orders in flight on one connection.
+ * hop protocol version 5: a window of orders in flight on one connection.
  * Each message is one hop message: a type byte and a payload; integers are
- * big-endian. `slot` is a number the sender gives each order it offers on
+ * big-endian. DATA's bytes and an inline OFFER's file are the message's
+ * body (hop_send_body): sent as they are, authenticated with the encrypted
+ * rest of the message (version 5; 4 encrypted them again). `slot` is a number the sender gives each order it offers on
  * a connection, starting at 1 and only growing (never reused).
  *
  *   sender                              receiver
