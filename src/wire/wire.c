@@ -15,23 +15,8 @@
  * dropped, reordered or altered frame fails. kind is DATA, CLOSE, or HSOK
  * (the server's "you are accepted", its first frame).
  *
- * A body frame (hop_send_body, protocol 5) carries a message whose tail is
- * already end-to-end encrypted (a packet's bytes): only its head is
- * encrypted, the body goes as it is, and one tag covers both:
- *
- *   word[4] = 0x80000000 | n     n: the bytes after the word
- *   hlen[4]                      the sealed head's length, >= 1
- *   sealed[hlen]                 ChaCha20 of (kind | head), kind = DATA
- *   body[n - 4 - hlen - 16]      as it is
- *   tag[16]                      Poly1305 over AD = word | hlen | body
- *                                and the ciphertext sealed[]
- *
- * under the same counter nonce as every frame, so a body frame replayed,
- * dropped, reordered, cut or altered anywhere (a byte of the body, of the
- * head, of either length) fails as any frame does. The receiver reads the
- * body straight into the caller's buffer and hands over head | body as
- * one message. The sender hands the body to the kernel from the packet
- * file (sendfile) when it can, so it is never copied through user space.
+ * A body frame (hop_send_body, protocol 5) encrypts only a message's head
+ * and authenticates its body, a packet's bytes, as they are: wire_body.c.
  *
  * Closing: the client never sends the first FIN. Its hop_close sends a
  * sealed CLOSE and waits (at most 2 s) for the server's FIN; the server,
@@ -62,11 +47,8 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,6 +119,20 @@ wire_err_prefix(const char *fmt, ...)
 	err_set("%s: %s", pre, why);
 }
 
+/* Is this peer on this host (127.0.0.0/8, ::1, or ::ffff:127.x)? */
+static int
+on_this_host(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
 struct hop *
 wire_hop_new(int fd, int proto, int server, int timeout_s, const struct peer *p,
 	     struct aead *tx, struct aead *rx, const char *remote)
@@ -155,6 +151,12 @@ wire_hop_new(int fd, int proto, int server, int timeout_s, const struct peer *p,
 	snprintf(h->remote, sizeof(h->remote), "%s", remote);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		h->local_port = addr_port((struct sockaddr *)&ss);
+	sl = sizeof(ss);
+	/* the test hook SHIPD_TEST_SENDFILE=1: sendfile on loopback too */
+	if (proto == HOP_TCP)
+		h->kernel_send = (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+				  !on_this_host((struct sockaddr *)&ss)) ||
+				 getenv("SHIPD_TEST_SENDFILE") != NULL;
 	if (proto == HOP_TCP)
 		h->fbuf = xmalloc(FRAME_MAX);
 	else
@@ -170,8 +172,8 @@ wire_hop_new(int fd, int proto, int server, int timeout_s, const struct peer *p,
  * cannot keep the reader for ever (a per-read timeout would let it).
  * 1 done, 0 EOF before the first byte, -1 error (*got tells how far it came).
  */
-static int
-read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what, size_t *got_out)
+int
+wire_read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what, size_t *got_out)
 {
 	size_t got = 0;
 	int rc = 1;
@@ -212,17 +214,6 @@ read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what, size_
 	return rc;
 }
 
-/* The next n bytes of a frame already begun: 0, or -1 (err_set). */
-static int
-read_part(int fd, void *buf, size_t n, int64_t deadline, const char *what)
-{
-	int r = read_full(fd, buf, n, deadline, what, NULL);
-
-	if (r == 0)
-		err_set("connection closed in mid-frame");
-	return r == 1 ? 0 : -1;
-}
-
 /* Write all n bytes before deadline (one deadline per frame, as reads). */
 static int
 write_full(int fd, const void *buf, size_t n, int64_t deadline, const char *what)
@@ -250,87 +241,6 @@ write_full(int fd, const void *buf, size_t n, int64_t deadline, const char *what
 		}
 	}
 	return 0;
-}
-
-/* All of iov (n pieces, each shortened as it goes) before deadline. */
-static int
-writev_full(int fd, struct iovec *iov, int n, int flags, int64_t deadline, const char *what)
-{
-	while (n > 0) {
-		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n };
-		ssize_t r = sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
-		int w;
-
-		if (r >= 0) {
-			for (; n > 0 && (size_t)r >= iov->iov_len; iov++, n--)
-				r -= iov->iov_len;
-			if (n > 0) {
-				iov->iov_base = (char *)iov->iov_base + r;
-				iov->iov_len -= r;
-			}
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			err_set("write %s: %s", what, strerror(errno));
-			return -1;
-		}
-		if ((w = wire_wait(fd, POLLOUT, deadline)) <= 0) {
-			if (w == 0)
-				err_set("timeout %s", what);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/*
- * n bytes of file `in` from off to the socket, by the kernel, before
- * deadline: 0, -1 (err_set), or 1 when sendfile cannot take this file at
- * all and nothing was sent (the caller writes from memory instead).
- */
-static int
-sendfile_full(int fd, int in, off_t off, size_t n, int64_t deadline, const char *what)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t r = sendfile(fd, in, &off, n - done);
-		int w;
-
-		if (r > 0) {
-			done += r;
-			continue;
-		}
-		if (r == 0) {
-			err_set("write %s: the file ended under sendfile", what);
-			return -1;
-		}
-		if (errno == EINTR)
-			continue;
-		if (done == 0 && (errno == EINVAL || errno == ENOSYS || errno == EOVERFLOW))
-			return 1;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			err_set("write %s: %s", what, strerror(errno));
-			return -1;
-		}
-		if ((w = wire_wait(fd, POLLOUT, deadline)) <= 0) {
-			if (w == 0)
-				err_set("timeout %s", what);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* sendfile(2) has no MSG_NOSIGNAL: use it only where SIGPIPE is ignored. */
-static int
-sigpipe_ignored(void)
-{
-	struct sigaction sa;
-
-	return sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
 }
 
 /* The deadline of something that may take `us` microseconds from now. */
@@ -364,105 +274,6 @@ tcp_send_kind(struct hop *h, int kind, const void *msg, size_t len, int64_t us)
 }
 
 /*
- * One body frame (the top of this file): the head sealed in h->fbuf, the
- * body (blen bytes at body, and at off in file fd when fd >= 0) only
- * authenticated, all of it written within us microseconds.
- */
-static int
-tcp_send_body(struct hop *h, const uint8_t *head, size_t hlen, const uint8_t *body,
-	      size_t blen, int fd, off_t off, int64_t us)
-{
-	uint8_t nonce[AEAD_NONCE_LEN], tag[AEAD_TAG_LEN];
-	size_t sl = 1 + hlen;
-	struct aead_ad ad[2] = { { h->fbuf, 8 }, { body, blen } };
-	struct iovec iov[3];
-	int64_t deadline = within(us);
-	int r = 1;
-
-	put32(h->fbuf, FRAME_BODY | (uint32_t)(4 + sl + blen + AEAD_TAG_LEN));
-	put32(h->fbuf + 4, (uint32_t)sl);
-	h->fbuf[8] = FR_DATA;
-	memcpy(h->fbuf + 9, head, hlen);
-	wire_nonce(nonce, 0, h->tx_ctr);
-	if (aead_seal_ad(h->tx, nonce, ad, 2, h->fbuf + 8, sl, h->fbuf + 8, tag) < 0)
-		return -1;
-	h->tx_ctr++;
-	iov[0] = (struct iovec){ h->fbuf, 8 + sl };
-	if (fd >= 0 && sigpipe_ignored()) {
-		/* the head, the body by the kernel from the file, the tag */
-		if (writev_full(h->fd, iov, 1, MSG_MORE, deadline, "sending") < 0 ||
-		    (r = sendfile_full(h->fd, fd, off, blen, deadline, "sending")) < 0)
-			goto fail;
-		iov[0] = (struct iovec){ tag, AEAD_TAG_LEN };
-		if (r == 0 && writev_full(h->fd, iov, 1, 0, deadline, "sending") < 0)
-			goto fail;
-		if (r == 0)
-			return 0;
-		iov[0] = (struct iovec){ NULL, 0 };	/* the head went: body and tag from memory */
-	}
-	iov[1] = (struct iovec){ (void *)body, blen };
-	iov[2] = (struct iovec){ tag, AEAD_TAG_LEN };
-	if (writev_full(h->fd, iov, 3, 0, deadline, "sending") < 0)
-		goto fail;
-	return 0;
-fail:
-	h->dead = 1;
-	return -1;
-}
-
-/*
- * The rest of a body frame whose word (n: what follows it) was read:
- * head | body straight into dst (size bytes), the body authenticated
- * where it lands. Returns the message's length, or -1.
- */
-static ssize_t
-tcp_read_body(struct hop *h, const uint8_t word[4], uint32_t n, int64_t deadline,
-	      const char *what, uint8_t *dst, size_t size)
-{
-	uint8_t ad0[8], nonce[AEAD_NONCE_LEN];
-	struct aead_ad ad[2];
-	size_t sl, blen;
-
-	memcpy(ad0, word, 4);
-	if (n < 4 + 1 + AEAD_TAG_LEN || n > 4 + 1 + HOP_MAX_MSG + AEAD_TAG_LEN) {
-		err_set("bad body frame length %u", n);
-		return -1;
-	}
-	if (read_part(h->fd, ad0 + 4, 4, deadline, what) < 0)
-		return -1;
-	sl = get32(ad0 + 4);
-	if (sl < 1 || sl > n - 4 - AEAD_TAG_LEN) {
-		err_set("bad body frame head length %zu", sl);
-		return -1;
-	}
-	blen = n - 4 - sl - AEAD_TAG_LEN;
-	if (dst == NULL || sl - 1 + blen > size) {
-		err_set("body frame of %zu bytes does not fit a %zu-byte buffer", sl - 1 + blen,
-			dst ? size : 0);
-		return -1;
-	}
-	if (read_part(h->fd, h->fbuf, sl, deadline, what) < 0 ||
-	    read_part(h->fd, dst + sl - 1, blen, deadline, what) < 0 ||
-	    read_part(h->fd, h->fbuf + sl, AEAD_TAG_LEN, deadline, what) < 0)
-		return -1;
-	ad[0] = (struct aead_ad){ ad0, 8 };
-	ad[1] = (struct aead_ad){ dst + sl - 1, blen };
-	wire_nonce(nonce, 0, h->rx_ctr);
-	if (aead_open_ad(h->rx, nonce, ad, 2, h->fbuf, sl, h->fbuf, h->fbuf + sl) < 0) {
-		err_set("frame %llu failed authentication (altered, replayed, reordered or lost)",
-			(unsigned long long)h->rx_ctr);
-		return -1;
-	}
-	h->rx_ctr++;
-	if (h->fbuf[0] != FR_DATA) {
-		err_set("unexpected body frame kind %u", h->fbuf[0]);
-		return -1;
-	}
-	memcpy(dst, h->fbuf + 1, sl - 1);
-	return sl - 1 + blen;
-}
-
-/*
  * One frame into h->fbuf, opened in place: returns the plaintext length
  * (kind byte included), 0 for EOF at a frame boundary, -1 on error. A
  * body frame goes to dst (size bytes; NULL: refused) as the message it
@@ -482,7 +293,7 @@ tcp_read_frame(struct hop *h, int64_t deadline, const char *what, uint8_t *dst, 
 
 	if (in_dst)
 		*in_dst = 0;
-	r = read_full(h->fd, lenb, 4, deadline, what, &got);
+	r = wire_read_full(h->fd, lenb, 4, deadline, what, &got);
 	if (r <= 0) {
 		if (r < 0 && got > 0)
 			h->dead = 1;
@@ -490,7 +301,7 @@ tcp_read_frame(struct hop *h, int64_t deadline, const char *what, uint8_t *dst, 
 	}
 	n = get32(lenb);
 	if (n & FRAME_BODY) {
-		if ((m = tcp_read_body(h, lenb, n & ~FRAME_BODY, deadline, what,
+		if ((m = wire_read_body(h, lenb, n & ~FRAME_BODY, deadline, what,
 				       in_dst ? dst : NULL, size)) < 0) {
 			h->dead = 1;
 			return -1;
@@ -503,7 +314,7 @@ tcp_read_frame(struct hop *h, int64_t deadline, const char *what, uint8_t *dst, 
 		h->dead = 1;
 		return -1;
 	}
-	r = read_full(h->fd, h->fbuf, n, deadline, what, &got);
+	r = wire_read_full(h->fd, h->fbuf, n, deadline, what, &got);
 	if (r <= 0) {
 		if (r == 0)
 			err_set("connection closed in mid-frame");
@@ -595,7 +406,7 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 		goto fail;
 	if (write_full(fd, hs.m1, hs.m1len, deadline, "in handshake") < 0)
 		goto fail;
-	if ((r = read_full(fd, b, HS_HEAD_LEN, deadline, "in handshake", NULL)) <= 0) {
+	if ((r = wire_read_full(fd, b, HS_HEAD_LEN, deadline, "in handshake", NULL)) <= 0) {
 		if (r == 0)
 			err_set("%s closed the connection in handshake (does it know %s, with our key?)",
 				p->name, cf->node);
@@ -608,9 +419,9 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 		goto fail;
 	}
 	/* the reply through its signature, then its certificate block */
-	if (read_full(fd, b + HS_HEAD_LEN, total + 2 - HS_HEAD_LEN, deadline, "in handshake",
+	if (wire_read_full(fd, b + HS_HEAD_LEN, total + 2 - HS_HEAD_LEN, deadline, "in handshake",
 		      NULL) != 1 || (c = wire_hs_cert_block(b + total)) < 0 ||
-	    (c && read_full(fd, b + total + 2, c, deadline, "in handshake", NULL) != 1))
+	    (c && wire_read_full(fd, b + total + 2, c, deadline, "in handshake", NULL) != 1))
 		goto fail;
 	if (wire_hs_reply_parse(&hs, b, total + 2 + c, p) < 0 || wire_hs_auth_make(&hs, me) < 0)
 		goto fail;
@@ -663,7 +474,7 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 	set_tcp_opts(fd);
 	if (wire_hs_begin(&hs, cf, 1) < 0)
 		goto fail;
-	if ((r = read_full(fd, b, HS_HEAD_LEN, deadline, "in handshake", NULL)) <= 0) {
+	if ((r = wire_read_full(fd, b, HS_HEAD_LEN, deadline, "in handshake", NULL)) <= 0) {
 		if (r == 0)
 			err_set("connection closed before hello");
 		goto fail;
@@ -674,7 +485,7 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 			refusal_send(fd, "this shipd speaks another hop protocol version");
 		goto fail;
 	}
-	if (read_full(fd, b + HS_HEAD_LEN, total - HS_HEAD_LEN, deadline, "in handshake",
+	if (wire_read_full(fd, b + HS_HEAD_LEN, total - HS_HEAD_LEN, deadline, "in handshake",
 		      NULL) != 1)
 		goto fail;
 	if (wire_hs_hello_parse(&hs, b, total, 0) < 0)
@@ -685,7 +496,7 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 	    write_full(fd, hs.m2, hs.m2len, deadline, "in handshake") < 0)
 		goto fail;
 	/* AUTH: the signature and the certificate block */
-	if ((r = read_full(fd, auth, ED25519_SIG_LEN + 2, deadline, "in handshake",
+	if ((r = wire_read_full(fd, auth, ED25519_SIG_LEN + 2, deadline, "in handshake",
 			   NULL)) <= 0) {
 		if (r == 0)
 			err_set("%s closed the connection in handshake (does it have our key?)",
@@ -693,7 +504,7 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 		goto fail;
 	}
 	if ((c = wire_hs_cert_block(auth + ED25519_SIG_LEN)) < 0 ||
-	    (c && read_full(fd, auth + ED25519_SIG_LEN + 2, c, deadline, "in handshake",
+	    (c && wire_read_full(fd, auth + ED25519_SIG_LEN + 2, c, deadline, "in handshake",
 			    NULL) != 1))
 		goto fail;
 	if (wire_hs_auth_check(&hs, auth, ED25519_SIG_LEN + 2 + c, p) < 0 ||
@@ -935,7 +746,7 @@ hop_send_body(struct hop *h, const void *msg, size_t len, size_t hlen, int fd, o
 		return hop_send(h, msg, len);
 	if (h->dead || h->peer_closed || len > HOP_MAX_MSG)
 		return hop_send(h, msg, len);	/* says why */
-	if (tcp_send_body(h, msg, hlen, (const uint8_t *)msg + hlen, len - hlen, fd, off,
+	if (wire_send_body(h, msg, hlen, (const uint8_t *)msg + hlen, len - hlen, fd, off,
 			  (int64_t)h->timeout_s * 1000000) < 0) {
 		wire_err_prefix("hop %s %s", h->server ? "from" : "to", h->remote);
 		return -1;

@@ -106,6 +106,7 @@ struct hop {
 	struct cert cert;			/* the peer's certificate, if it showed one */
 	int has_cert;
 	int tcp_timed_out;			/* client, UDP: its TCP connect timed out */
+	int kernel_send;			/* TCP to another host: bodies by sendfile */
 };
 
 /* What the UDP transport counted (tests, bench and the close log lines). */
@@ -130,6 +131,15 @@ wire_now_us(void)
 int port_bind(const struct config *cf, int fd, int family, int wait_s);
 
 /* wire.c: helpers shared by both transports */
+/* All n bytes by deadline: 1, 0 at EOF before the first, -1 (*got: how far). */
+int wire_read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what,
+		   size_t *got);
+/* wire_body.c: a body frame out (fd >= 0: the body is also file fd's bytes
+ * at off), and in after its word (n: the bytes after it) into dst. */
+int wire_send_body(struct hop *h, const uint8_t *head, size_t hlen, const uint8_t *body,
+		   size_t blen, int fd, off_t off, int64_t us);
+ssize_t wire_read_body(struct hop *h, const uint8_t word[4], uint32_t n, int64_t deadline,
+		       const char *what, uint8_t *dst, size_t size);
 int wire_wait(int fd, short events, int64_t deadline_us);	/* 1 ready, 0 timeout, -1 */
 void wire_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint8_t space, uint64_t ctr);
 void wire_err_prefix(const char *fmt, ...) PRINTF(1, 2);
