@@ -306,7 +306,7 @@ tcp_read_frame(struct hop *h, int64_t deadline, const char *what, uint8_t *dst, 
 			h->dead = 1;
 			return -1;
 		}
-		*in_dst = 1;
+		*in_dst = 1;	/* (a handshake, with no dst, has failed above) */
 		return m + 1;
 	}
 	if (n < 1 + AEAD_TAG_LEN || n > 1 + HOP_MAX_MSG + AEAD_TAG_LEN) {

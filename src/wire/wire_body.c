@@ -144,7 +144,7 @@ wire_send_body(struct hop *h, const uint8_t *head, size_t hlen, const uint8_t *b
 	struct aead_ad ad[2] = { { h->fbuf, 8 }, { body, blen } };
 	struct iovec iov[3];
 	int64_t deadline = wire_now_us() + us;
-	int r = 1;
+	int r;
 
 	put32(h->fbuf, FRAME_BODY | (uint32_t)(4 + sl + blen + AEAD_TAG_LEN));
 	put32(h->fbuf + 4, (uint32_t)sl);
@@ -160,11 +160,12 @@ wire_send_body(struct hop *h, const uint8_t *head, size_t hlen, const uint8_t *b
 		if (writev_full(h->fd, iov, 1, MSG_MORE, deadline, "sending") < 0 ||
 		    (r = sendfile_full(h->fd, fd, off, blen, deadline, "sending")) < 0)
 			goto fail;
-		iov[0] = (struct iovec){ tag, AEAD_TAG_LEN };
-		if (r == 0 && writev_full(h->fd, iov, 1, 0, deadline, "sending") < 0)
-			goto fail;
-		if (r == 0)
+		if (r == 0) {
+			iov[0] = (struct iovec){ tag, AEAD_TAG_LEN };
+			if (writev_full(h->fd, iov, 1, 0, deadline, "sending") < 0)
+				goto fail;
 			return 0;
+		}
 		iov[0] = (struct iovec){ NULL, 0 };	/* the head went: body and tag from memory */
 	}
 	iov[1] = (struct iovec){ (void *)body, blen };
@@ -203,9 +204,12 @@ wire_read_body(struct hop *h, const uint8_t word[4], uint32_t n, int64_t deadlin
 		return -1;
 	}
 	blen = n - 4 - sl - AEAD_TAG_LEN;
-	if (dst == NULL || sl - 1 + blen > size) {
-		err_set("body frame of %zu bytes does not fit a %zu-byte buffer", sl - 1 + blen,
-			dst ? size : 0);
+	if (dst == NULL) {
+		err_set("unexpected body frame %s", what);
+		return -1;
+	}
+	if (sl - 1 + blen > size) {
+		err_set("message of %zu bytes does not fit a %zu-byte buffer", sl - 1 + blen, size);
 		return -1;
 	}
 	if (read_part(h->fd, h->fbuf, sl, deadline, what) < 0 ||
