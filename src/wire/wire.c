@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -214,33 +215,59 @@ wire_read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what, 
 	return rc;
 }
 
+/*
+ * After a write that did not go (errno): 0 to try again (interrupted, or
+ * the socket has room again), -1 (err_set) on an error or at deadline.
+ */
+int
+wire_write_wait(int fd, int64_t deadline, const char *what)
+{
+	int w;
+
+	if (errno == EINTR)
+		return 0;
+	if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		err_set("write %s: %s", what, strerror(errno));
+		return -1;
+	}
+	if ((w = wire_wait(fd, POLLOUT, deadline)) <= 0) {
+		if (w == 0)
+			err_set("timeout %s", what);
+		return -1;
+	}
+	return 0;
+}
+
+int
+wire_writev_full(int fd, struct iovec *iov, int n, int flags, int64_t deadline,
+		 const char *what)
+{
+	while (n > 0) {
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n };
+		ssize_t r = sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
+
+		if (r < 0) {
+			if (wire_write_wait(fd, deadline, what) < 0)
+				return -1;
+			continue;
+		}
+		for (; n > 0 && (size_t)r >= iov->iov_len; iov++, n--)
+			r -= iov->iov_len;
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + r;
+			iov->iov_len -= r;
+		}
+	}
+	return 0;
+}
+
 /* Write all n bytes before deadline (one deadline per frame, as reads). */
 static int
 write_full(int fd, const void *buf, size_t n, int64_t deadline, const char *what)
 {
-	size_t done = 0;
+	struct iovec v = { (void *)buf, n };
 
-	while (done < n) {
-		ssize_t r = send(fd, (const char *)buf + done, n - done, MSG_NOSIGNAL);
-		int w;
-
-		if (r > 0) {
-			done += r;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			err_set("write %s: %s", what, strerror(errno));
-			return -1;
-		}
-		if ((w = wire_wait(fd, POLLOUT, deadline)) <= 0) {
-			if (w == 0)
-				err_set("timeout %s", what);
-			return -1;
-		}
-	}
-	return 0;
+	return wire_writev_full(fd, &v, 1, 0, deadline, what);
 }
 
 /* The deadline of something that may take `us` microseconds from now. */

@@ -31,7 +31,6 @@
 #include "../util/log.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -49,39 +48,6 @@ read_part(int fd, void *buf, size_t n, int64_t deadline, const char *what)
 	return r == 1 ? 0 : -1;
 }
 
-/* All of iov (n pieces, each shortened as it goes) before deadline. */
-static int
-writev_full(int fd, struct iovec *iov, int n, int flags, int64_t deadline, const char *what)
-{
-	while (n > 0) {
-		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n };
-		ssize_t r = sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
-		int w;
-
-		if (r >= 0) {
-			for (; n > 0 && (size_t)r >= iov->iov_len; iov++, n--)
-				r -= iov->iov_len;
-			if (n > 0) {
-				iov->iov_base = (char *)iov->iov_base + r;
-				iov->iov_len -= r;
-			}
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			err_set("write %s: %s", what, strerror(errno));
-			return -1;
-		}
-		if ((w = wire_wait(fd, POLLOUT, deadline)) <= 0) {
-			if (w == 0)
-				err_set("timeout %s", what);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /*
  * n bytes of file `in` from off to the socket, by the kernel, before
  * deadline: 0, -1 (err_set), or 1 when sendfile cannot take this file at
@@ -94,7 +60,6 @@ sendfile_full(int fd, int in, off_t off, size_t n, int64_t deadline, const char 
 
 	while (done < n) {
 		ssize_t r = sendfile(fd, in, &off, n - done);
-		int w;
 
 		if (r > 0) {
 			done += r;
@@ -104,19 +69,10 @@ sendfile_full(int fd, int in, off_t off, size_t n, int64_t deadline, const char 
 			err_set("write %s: the file ended under sendfile", what);
 			return -1;
 		}
-		if (errno == EINTR)
-			continue;
 		if (done == 0 && (errno == EINVAL || errno == ENOSYS || errno == EOVERFLOW))
 			return 1;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			err_set("write %s: %s", what, strerror(errno));
+		if (wire_write_wait(fd, deadline, what) < 0)
 			return -1;
-		}
-		if ((w = wire_wait(fd, POLLOUT, deadline)) <= 0) {
-			if (w == 0)
-				err_set("timeout %s", what);
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -157,12 +113,12 @@ wire_send_body(struct hop *h, const uint8_t *head, size_t hlen, const uint8_t *b
 	iov[0] = (struct iovec){ h->fbuf, 8 + sl };
 	if (fd >= 0 && h->kernel_send && sigpipe_ignored()) {
 		/* the head, the body by the kernel from the file, the tag */
-		if (writev_full(h->fd, iov, 1, MSG_MORE, deadline, "sending") < 0 ||
+		if (wire_writev_full(h->fd, iov, 1, MSG_MORE, deadline, "sending") < 0 ||
 		    (r = sendfile_full(h->fd, fd, off, blen, deadline, "sending")) < 0)
 			goto fail;
 		if (r == 0) {
 			iov[0] = (struct iovec){ tag, AEAD_TAG_LEN };
-			if (writev_full(h->fd, iov, 1, 0, deadline, "sending") < 0)
+			if (wire_writev_full(h->fd, iov, 1, 0, deadline, "sending") < 0)
 				goto fail;
 			return 0;
 		}
@@ -170,7 +126,7 @@ wire_send_body(struct hop *h, const uint8_t *head, size_t hlen, const uint8_t *b
 	}
 	iov[1] = (struct iovec){ (void *)body, blen };
 	iov[2] = (struct iovec){ tag, AEAD_TAG_LEN };
-	if (writev_full(h->fd, iov, 3, 0, deadline, "sending") < 0)
+	if (wire_writev_full(h->fd, iov, 3, 0, deadline, "sending") < 0)
 		goto fail;
 	return 0;
 fail:

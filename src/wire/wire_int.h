@@ -134,6 +134,12 @@ int port_bind(const struct config *cf, int fd, int family, int wait_s);
 /* All n bytes by deadline: 1, 0 at EOF before the first, -1 (*got: how far). */
 int wire_read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what,
 		   size_t *got);
+/* All of iov (n pieces, shortened as they go) by deadline: 0, or -1 (err_set). */
+struct iovec;
+int wire_writev_full(int fd, struct iovec *iov, int n, int flags, int64_t deadline,
+		     const char *what);
+/* After a write that did not go (errno): 0 try again, -1 (err_set). */
+int wire_write_wait(int fd, int64_t deadline, const char *what);
 /* wire_body.c: a body frame out (fd >= 0: the body is also file fd's bytes
  * at off), and in after its word (n: the bytes after it) into dst. */
 int wire_send_body(struct hop *h, const uint8_t *head, size_t hlen, const uint8_t *body,

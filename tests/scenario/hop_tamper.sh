@@ -1,12 +1,12 @@
 #!/bin/bash
 # Tampering on the hop means a retry, never a delivered bad file: a relay
-# between A and B (tests/lib/flipproxy.py) changes one byte in the middle
-# of a packet's body on the first connection. Since hop protocol 5 those
-# bytes cross as they are (end-to-end encrypted already), authenticated
-# under the tag of their encrypted head: B fails the frame and drops the
-# connection, A defers the order and offers it again, and B delivers the
-# file once, byte-identical. (A uses sendfile as towards another host;
-# every other scenario covers the writev path of loopback.)
+# between A and B (tests/lib/slowproxy.py, at full speed) changes one byte
+# in the middle of a packet's body on the first connection. Since hop
+# protocol 5 those bytes cross as they are (end-to-end encrypted already),
+# authenticated under the tag of their encrypted head: B fails the frame
+# and drops the connection, A defers the order and offers it again, and B
+# delivers the file once, byte-identical. (A uses sendfile as towards
+# another host; every other scenario covers the writev path of loopback.)
 . "$TOP/tests/lib/nodes.sh"
 nodes_init
 base=$((20000 + RANDOM % 20000))
@@ -17,7 +17,7 @@ node_peer B A
 awk -v p=$((base + 3)) '{ $4 = p; print }' "$NODES/B/peerline" >>"$(conf A)"
 work=$NODES/work; mkdir -p "$work"
 head -c $((8 * 1024 * 1024)) /dev/urandom >"$work/big.bin"
-python3 "$TOP/tests/lib/flipproxy.py" $((base + 3)) $((base + 2)) $((4 * 1024 * 1024)) \
+python3 "$TOP/tests/lib/slowproxy.py" $((base + 3)) $((base + 2)) 0 $((4 * 1024 * 1024)) \
 	>"$NODES/proxy.out" 2>&1 &
 proxy=$!
 trap 'kill $proxy 2>/dev/null; nodes_cleanup' EXIT
