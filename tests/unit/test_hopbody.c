@@ -12,6 +12,7 @@
  * frame. Ports come from 10000-11999, chosen by pid.
  */
 #include "t.h"
+#include "hop_t.h"
 #include "conf/config.h"
 #include "crypto/crypto.h"
 #include "crypto/keys.h"
@@ -81,62 +82,6 @@ same(int tag, const uint8_t *p, uint64_t off, size_t n)
 	return r;
 }
 
-static struct config *
-mkconf(const char *node, int listen_port)
-{
-	struct config *cf = xcalloc(1, sizeof(*cf));
-
-	cf->node = xstrdup(node);
-	if (listen_port) {
-		cf->listen_addr = xstrdup("127.0.0.1");
-		cf->listen_port = listen_port;
-	}
-	cf->io_timeout = 10;
-	return cf;
-}
-
-static void
-addpeer(struct config *cf, const char *name, int port, const struct keys *k)
-{
-	struct peer *p;
-
-	cf->peers = xrealloc(cf->peers, (cf->npeers + 1) * sizeof(*cf->peers));
-	p = &cf->peers[cf->npeers++];
-	memset(p, 0, sizeof(*p));
-	p->name = xstrdup(name);
-	p->host = xstrdup("127.0.0.1");
-	p->port = port;
-	p->key = k->pub;
-	p->has_key = 1;
-}
-
-static void
-freeconf(struct config *cf)
-{
-	for (int i = 0; i < cf->npeers; i++) {
-		free(cf->peers[i].name);
-		free(cf->peers[i].host);
-	}
-	free(cf->peers);
-	free(cf->node);
-	free(cf->listen_addr);
-	free(cf);
-}
-
-static void
-say(int fd, const char *fmt, ...)
-{
-	char line[1200];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (write(fd, line, n < (int)sizeof(line) ? n : (int)sizeof(line) - 1) < 0) {
-	}
-}
-
 /*
  * The receiver: ACCEPT at 0 (slot 1, 'L') or ACK an inline offer (slot 2,
  * 'S'), check every DATA against the pattern, ACK a body once complete.
@@ -188,34 +133,6 @@ receiver(int lfd, const struct config *cf, uint64_t size, int out)
 	hop_close(h);
 	free(buf);
 	_exit(0);
-}
-
-static int
-write_all(int fd, const uint8_t *b, size_t n)
-{
-	while (n) {
-		ssize_t r = send(fd, b, n, MSG_NOSIGNAL);
-
-		if (r <= 0)
-			return -1;
-		b += r;
-		n -= r;
-	}
-	return 0;
-}
-
-static int
-raw_connect(int port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /*
@@ -302,7 +219,8 @@ static char *
 transfer(int mode, uint64_t big, int small, const char *rec)
 {
 	int port = next_port++, pport = next_port++, lfd, pfd, out[2], fdL, fdS = -1;
-	struct config *cfB = mkconf("B", port), *cfA = mkconf("A", 0), *cfP = mkconf("P", pport);
+	struct config *cfB = mkconf("B", port, 0, 0), *cfA = mkconf("A", 0, 0, 0);
+	struct config *cfP = mkconf("P", pport, 0, 0);
 	static const struct xs_ops ops = { answer, NULL, NULL };
 	struct result res = { { 0 } };
 	uint8_t hdrL[HDRLEN], hdrS[HDRLEN], *data;
@@ -419,11 +337,6 @@ on_wire(const char *rec, const void *needle, size_t n)
 	free(b);
 	return found;
 }
-
-#define CHECK_HAS(text, needle) do { const char *_t = (text); \
-	if (_t == NULL || strstr(_t, (needle)) == NULL) { \
-	printf("#   %s:%d: \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, _t ? _t : "(null)", (needle)); \
-	t_case_failed = 1; } } while (0)
 
 static void
 body_clear_head_sealed_with(int sendfile_ok)

@@ -7,6 +7,7 @@
  * from 20000-29999, chosen by pid so parallel runs do not collide.
  */
 #include "t.h"
+#include "hop_t.h"
 #include "conf/config.h"
 #include "crypto/crypto.h"
 #include "crypto/keys.h"
@@ -58,52 +59,6 @@ now_s(void)
 	return wire_now_us() / 1e6;
 }
 
-static struct config *
-mkconf(const char *node, int listen_port, int minp, int maxp)
-{
-	struct config *cf = xcalloc(1, sizeof(*cf));
-
-	cf->node = xstrdup(node);
-	if (listen_port) {
-		cf->listen_addr = xstrdup("127.0.0.1");
-		cf->listen_port = listen_port;
-	}
-	cf->min_port = minp;
-	cf->max_port = maxp;
-	cf->io_timeout = 10;
-	return cf;
-}
-
-static void
-addpeer(struct config *cf, const char *name, int port, const struct keys *k)
-{
-	struct peer *p;
-
-	cf->peers = xrealloc(cf->peers, (cf->npeers + 1) * sizeof(*cf->peers));
-	p = &cf->peers[cf->npeers++];
-	memset(p, 0, sizeof(*p));
-	p->name = xstrdup(name);
-	p->host = xstrdup("127.0.0.1");
-	p->port = port;
-	if (k) {
-		p->key = k->pub;
-		p->has_key = 1;
-	}
-}
-
-static void
-freeconf(struct config *cf)
-{
-	for (int i = 0; i < cf->npeers; i++) {
-		free(cf->peers[i].name);
-		free(cf->peers[i].host);
-	}
-	free(cf->peers);
-	free(cf->node);
-	free(cf->listen_addr);
-	free(cf);
-}
-
 /* ---- a server in a child process, reporting lines through a pipe ---- */
 
 typedef void (*serve_fn)(struct hop *h, int out);
@@ -112,22 +67,6 @@ struct srv {
 	pid_t pid;
 	int rd;
 };
-
-static void
-say(int fd, const char *fmt, ...)
-{
-	char line[1200];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(line) - 1)
-		n = sizeof(line) - 1;
-	if (write(fd, line, n) < 0) {
-	}
-}
 
 static struct srv
 serve(const struct config *cf, const struct keys *k, int tcp, int udp, int timeout_s,
@@ -211,11 +150,6 @@ server_wait(struct srv *s, double *t_end)
 	waitpid(s->pid, NULL, 0);
 	return b.s;
 }
-
-#define CHECK_HAS(text, needle) do { const char *_t = (text); \
-	if (_t == NULL || strstr(_t, (needle)) == NULL) { \
-	printf("#   %s:%d: \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, _t ? _t : "(null)", (needle)); \
-	t_case_failed = 1; } } while (0)
 
 static void
 echo(struct hop *h, int out)
@@ -884,20 +818,6 @@ refuse_wrong_server_key(void)
 	}
 }
 
-static int
-raw_connect(int port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static void
 refuse_garbage(void)
 {
@@ -1218,20 +1138,6 @@ slow_frame_dropped(void)
 /* ---- a man in the middle on TCP ---- */
 
 enum { MITM_FLIP, MITM_DROP, MITM_REPLAY };
-
-static int
-write_all(int fd, const uint8_t *b, size_t n)
-{
-	while (n) {
-		ssize_t r = send(fd, b, n, MSG_NOSIGNAL);
-
-		if (r <= 0)
-			return -1;
-		b += r;
-		n -= r;
-	}
-	return 0;
-}
 
 /*
  * Relay client <-> server; after `skip` bytes of handshake from the
