@@ -10,9 +10,11 @@
 #include "conf/config.h"
 #include "crypto/keys.h"
 #include "util/mem.h"
+#include "wire/wire_int.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +110,64 @@ write_all(int fd, const uint8_t *b, size_t n)
 		n -= r;
 	}
 	return 0;
+}
+
+/*
+ * A man in the middle on TCP, in a child: one client (accepted on lfd)
+ * relayed to server_port. After `skip` bytes of handshake from the
+ * client, each whole frame it sends (of either kind) goes to fn with its
+ * index, which may change it and returns how many times to pass it on
+ * (0: drop it, 2: replay it). Exits when either side closes.
+ */
+typedef int (*hop_mitm_fn)(uint8_t *f, size_t n, int i, void *arg);
+
+static void
+hop_mitm(int lfd, int server_port, size_t skip, hop_mitm_fn fn, void *arg)
+{
+	static uint8_t cb[2 * (8 + 1 + HOP_MAX_MSG + 16)];
+	size_t clen = 0, passed = 0;
+	int frames = 0, c, sv;
+	struct pollfd pf[2];
+
+	poll(&(struct pollfd){ lfd, POLLIN, 0 }, 1, 10000);
+	c = accept(lfd, NULL, NULL);
+	sv = raw_connect(server_port);
+	pf[0] = (struct pollfd){ c, POLLIN, 0 };
+	pf[1] = (struct pollfd){ sv, POLLIN, 0 };
+	while (poll(pf, 2, 10000) > 0) {
+		uint8_t b[65536];
+		ssize_t n;
+
+		if (pf[1].revents) {
+			if ((n = read(sv, b, sizeof(b))) <= 0 || write_all(c, b, n) < 0)
+				break;
+		}
+		if (!pf[0].revents)
+			continue;
+		if ((n = read(c, cb + clen, sizeof(cb) - clen)) <= 0)
+			break;
+		clen += n;
+		for (;;) {
+			size_t k;
+
+			if (passed < skip) {
+				k = skip - passed < clen ? skip - passed : clen;
+				if (k == 0 || write_all(sv, cb, k) < 0)
+					break;
+				passed += k;
+			} else {
+				int times;
+
+				if (clen < 4 || clen < (k = 4 + (get32(cb) & ~FRAME_BODY)))
+					break;
+				for (times = fn(cb, k, frames++, arg); times > 0; times--)
+					write_all(sv, cb, k);
+			}
+			memmove(cb, cb + k, clen - k);
+			clen -= k;
+		}
+	}
+	_exit(0);
 }
 
 #define CHECK_HAS(text, needle) do { const char *_t = (text); \

@@ -7,9 +7,8 @@
  * head length) makes the receiver fail the frame and never hand it on.
  *
  * A sender (the real xsend engine over hop_connect) talks to a receiver
- * in a child through a relay in another child that records what the
- * sender puts on the wire and can change one byte of the first body
- * frame. Ports come from 10000-11999, chosen by pid.
+ * in a child through a relay in another child (hop_mitm) that records
+ * the sender's frames and can change one byte of the first body frame. Ports come from 10000-11999, chosen by pid.
  */
 #include "t.h"
 #include "hop_t.h"
@@ -135,73 +134,31 @@ receiver(int lfd, const struct config *cf, uint64_t size, int out)
 	_exit(0);
 }
 
-/*
- * The relay: after the client's handshake (HELLO for "A", AUTH), walk
- * its frames; in the first body frame change one byte as mode says.
- * Everything the client sent (as passed on) goes to the file rec.
- */
-static void
-relay(int lfd, int server_port, int mode, const char *rec)
+/* What the relay does: in the first body frame, change one byte as
+ * mode says; every frame, as passed on, goes to the record. */
+struct tamper {
+	int mode, done, rfd;
+};
+
+static int
+tamper(uint8_t *f, size_t n, int i, void *arg)
 {
-	static uint8_t cb[2 * (8 + 1 + HOP_MAX_MSG + 16)];
-	size_t skip = HS_HEAD_LEN + 1 + X25519_LEN + ED25519_SIG_LEN + 2;
-	size_t clen = 0, passed = 0;
-	int c, sv, done = 0, rfd = open(rec, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	struct pollfd pf[2];
+	struct tamper *t = arg;
 
-	poll(&(struct pollfd){ lfd, POLLIN, 0 }, 1, 10000);
-	c = accept(lfd, NULL, NULL);
-	sv = raw_connect(server_port);
-	pf[0] = (struct pollfd){ c, POLLIN, 0 };
-	pf[1] = (struct pollfd){ sv, POLLIN, 0 };
-	while (poll(pf, 2, 10000) > 0) {
-		uint8_t b[65536];
-		ssize_t n;
+	if ((get32(f) & FRAME_BODY) && !t->done && t->mode != M_NONE) {
+		size_t hl = get32(f + 4);
 
-		if (pf[1].revents) {
-			if ((n = read(sv, b, sizeof(b))) <= 0 || write_all(c, b, n) < 0)
-				break;
-		}
-		if (!pf[0].revents)
-			continue;
-		if ((n = read(c, cb + clen, sizeof(cb) - clen)) <= 0)
-			break;
-		clen += n;
-		for (;;) {
-			size_t k;
-
-			if (passed < skip) {
-				k = skip - passed < clen ? skip - passed : clen;
-				passed += k;
-			} else {
-				uint32_t w;
-
-				if (clen < 8)
-					break;
-				w = get32(cb);
-				k = 4 + (w & ~FRAME_BODY);
-				if (clen < k)
-					break;
-				if ((w & FRAME_BODY) && !done && mode != M_NONE) {
-					size_t hl = get32(cb + 4);
-
-					if (mode == M_BODY)
-						cb[8 + hl + (k - 8 - hl - 16) / 2] ^= 0x04;
-					else if (mode == M_HEAD)
-						cb[8 + 1] ^= 0x01;
-					else
-						cb[7] ^= 0x01;
-					done = 1;
-				}
-			}
-			if (k == 0 || write_all(sv, cb, k) < 0 || write(rfd, cb, k) != (ssize_t)k)
-				break;
-			memmove(cb, cb + k, clen - k);
-			clen -= k;
-		}
+		if (t->mode == M_BODY)
+			f[8 + hl + (n - 8 - hl - 16) / 2] ^= 0x04;
+		else if (t->mode == M_HEAD)
+			f[8 + 1] ^= 0x01;
+		else
+			f[7] ^= 0x01;
+		t->done = 1;
 	}
-	close(rfd);
-	_exit(0);
+	if (write(t->rfd, f, n) != (ssize_t)n)
+		return 0;
+	return 1;
 }
 
 struct result {
@@ -256,8 +213,12 @@ transfer(int mode, uint64_t big, int small, const char *rec)
 		close(out[0]);
 		receiver(lfd, cfB, big, out[1]);
 	}
-	if ((ppid = fork()) == 0)
-		relay(pfd, port, mode, rec);
+	if ((ppid = fork()) == 0) {
+		struct tamper t = { mode, 0, open(rec, O_WRONLY | O_CREAT | O_TRUNC, 0600) };
+
+		/* after the client's HELLO (for "A") and AUTH */
+		hop_mitm(pfd, port, HS_HEAD_LEN + 1 + X25519_LEN + ED25519_SIG_LEN + 2, tamper, &t);
+	}
 	close(out[1]);
 	close(lfd);
 	close(pfd);

@@ -1139,63 +1139,17 @@ slow_frame_dropped(void)
 
 enum { MITM_FLIP, MITM_DROP, MITM_REPLAY };
 
-/*
- * Relay client <-> server; after `skip` bytes of handshake from the
- * client, do `mode` to the client's first sealed frame.
- */
-static void
-mitm(int lfd, int server_port, size_t skip, int mode)
+/* Do mode to the client's first sealed frame. */
+static int
+mitm_first(uint8_t *f, size_t n, int i, void *arg)
 {
-	static uint8_t cb[2 * (4 + 1 + HOP_MAX_MSG + 16)];
-	size_t clen = 0, passed = 0;
-	int frames = 0, c, sv;
-	struct pollfd pf[2];
+	int mode = *(int *)arg;
 
-	poll(&(struct pollfd){ lfd, POLLIN, 0 }, 1, 10000);
-	c = accept(lfd, NULL, NULL);
-	sv = raw_connect(server_port);
-	pf[0] = (struct pollfd){ c, POLLIN, 0 };
-	pf[1] = (struct pollfd){ sv, POLLIN, 0 };
-	while (poll(pf, 2, 10000) > 0) {
-		uint8_t b[65536];
-		ssize_t n;
-
-		if (pf[1].revents) {
-			if ((n = read(sv, b, sizeof(b))) <= 0 || write_all(c, b, n) < 0)
-				break;
-		}
-		if (pf[0].revents) {
-			if ((n = read(c, cb + clen, sizeof(cb) - clen)) <= 0)
-				break;
-			clen += n;
-			for (;;) {
-				size_t k, flen;
-
-				if (passed < skip) {
-					k = skip - passed < clen ? skip - passed : clen;
-					if (k == 0 || write_all(sv, cb, k) < 0)
-						break;
-					passed += k;
-				} else {
-					if (clen < 4)
-						break;
-					flen = 4 + ((size_t)cb[0] << 24 | cb[1] << 16 | cb[2] << 8 | cb[3]);
-					if (clen < flen)
-						break;
-					k = flen;
-					if (frames++ == 0 && mode == MITM_FLIP)
-						cb[4 + 2] ^= 0x01;
-					if (frames > 1 || mode != MITM_DROP)
-						write_all(sv, cb, flen);
-					if (frames == 1 && mode == MITM_REPLAY)
-						write_all(sv, cb, flen);
-				}
-				memmove(cb, cb + k, clen - k);
-				clen -= k;
-			}
-		}
-	}
-	_exit(0);
+	if (i > 0)
+		return 1;
+	if (mode == MITM_FLIP)
+		f[4 + 2] ^= 0x01;
+	return mode == MITM_DROP ? 0 : mode == MITM_REPLAY ? 2 : 1;
 }
 
 static void
@@ -1222,7 +1176,8 @@ tampered_tcp_frames(void)
 		lfd = wire_listen_tcp(cfP);
 		fflush(stdout);
 		if ((pid = fork()) == 0)	/* HELLO (44 bytes for "A") + AUTH (64) */
-			mitm(lfd, port, HS_HEAD_LEN + 1 + X25519_LEN + ED25519_SIG_LEN + 2, mode);
+			hop_mitm(lfd, port, HS_HEAD_LEN + 1 + X25519_LEN + ED25519_SIG_LEN + 2,
+				 mitm_first, &mode);
 		close(lfd);
 		h = hop_connect(cfA, kA, config_peer(cfA, "B"), 5);
 		CHECK(h != NULL);
