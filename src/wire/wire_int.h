@@ -42,7 +42,7 @@ put32(uint8_t *b, uint32_t v)
 					 * certificate block; 4: a window of orders in flight
 					 * (xfer.h), refusals at the door; 5: body frames over
 					 * TCP (a packet's bytes authenticated, not encrypted
-					 * again: wire.c) */
+					 * again: wire_body.c) */
 #define HOP_NAME_MAX	255
 /* magic, version, name length: enough to tell a shipd from anything else */
 #define HS_HEAD_LEN	(HOP_MAGIC_LEN + 2)
@@ -58,7 +58,7 @@ enum { HOP_TCP, HOP_UDP };
 #define FR_DATA		0
 #define FR_CLOSE	1
 #define FR_HSOK		2
-/* The top bit of a TCP frame's length word: a body frame (wire.c). */
+/* The top bit of a TCP frame's length word: a body frame (wire_body.c). */
 #define FRAME_BODY	0x80000000u
 
 /* How long hop_close waits for the peer's FIN or for its last acks. */

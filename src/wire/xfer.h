@@ -4,8 +4,9 @@
  * Each message is one hop message: a type byte and a payload; integers are
  * big-endian. DATA's bytes and an inline OFFER's file are the message's
  * body (hop_send_body): sent as they are, authenticated with the encrypted
- * rest of the message (version 5; 4 encrypted them again). `slot` is a number the sender gives each order it offers on
- * a connection, starting at 1 and only growing (never reused).
+ * rest of the message (version 5; 4 encrypted them again). `slot` is a
+ * number the sender gives each order it offers on a connection, starting
+ * at 1 and only growing (never reused).
  *
  *   sender                              receiver
  *   OFFER slot flags hdrlen orderlen header order [file]  ->
