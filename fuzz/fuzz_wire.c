@@ -6,7 +6,8 @@
  *   1  the server side of a TCP handshake, fed through a socketpair
  *   2  raw bytes where sealed TCP frames are expected
  *   3  records the harness seals with the session keys as TCP frames
- *      (kind, length, payload; some corrupted or out of order)
+ *      (kind, length, payload; some corrupted or out of order; a kind
+ *      with its top bit set makes a body frame of protocol 5)
  *   4  UDP datagrams into the transport: raw, or packets sealed by the
  *      harness with the session keys (a packet number, then frames as the
  *      fuzzer writes them) so the frame parser, the ACK processing, loss
@@ -138,6 +139,30 @@ session(int type, int sv[2])
 			    aead_new(key_s2c), aead_new(key_c2s), "fuzz");
 }
 
+/* A body frame (wire_body.c) of kind, the first split bytes of p its
+ * head, the rest its body; mangle as for sealed frames. */
+static void
+body_frame(struct sbuf *out, uint8_t kind, const uint8_t *p, size_t len, uint8_t mangle,
+	   struct aead *a, uint64_t ctr)
+{
+	size_t split = (mangle >> 2) % (len + 1), sl = 1 + split, blen = len - split;
+	size_t flen = 8 + sl + blen + AEAD_TAG_LEN;
+	uint8_t nonce[AEAD_NONCE_LEN], *f = xmalloc(flen);
+	struct aead_ad ad[2] = { { f, 8 }, { f + 8 + sl, blen } };
+
+	put32(f, FRAME_BODY | (uint32_t)(flen - 4));
+	put32(f + 4, (uint32_t)sl);
+	f[8] = kind;
+	memcpy(f + 9, p, split);
+	memcpy(f + 8 + sl, p + split, blen);
+	wire_nonce(nonce, 0, mangle & 2 ? ctr + 1 : ctr);
+	aead_seal_ad(a, nonce, ad, 2, f + 8, sl, f + 8, f + 8 + sl + blen);
+	if (mangle & 1)
+		f[(mangle >> 2) % flen] ^= 0x20;
+	sbuf_add(out, f, flen);
+	free(f);
+}
+
 static void
 tcp_frames(const uint8_t *p, size_t n, int sealed)
 {
@@ -163,6 +188,12 @@ tcp_frames(const uint8_t *p, size_t n, int sealed)
 			n -= 4;
 			if (len > n)
 				len = n;
+			if (kind & 0x80) {	/* a body frame: head sealed, body as it is */
+				body_frame(&out, kind & 0x7f, p, len, mangle, a, ctr++);
+				p += len;
+				n -= len;
+				continue;
+			}
 			flen = 1 + len + AEAD_TAG_LEN;
 			f = xmalloc(4 + flen);
 			f[0] = flen >> 24;

@@ -357,20 +357,30 @@ aead_free(struct aead *a)
 	}
 }
 
-int
-aead_seal(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN], const void *ad,
-	  size_t adlen, const void *in, size_t len, void *out, uint8_t tag[AEAD_TAG_LEN])
+/* IV, then every piece of associated data, then the text: one AEAD pass. */
+static gpg_error_t
+aead_start(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN], const struct aead_ad *ad,
+	   int nad)
 {
-	gpg_error_t e;
+	gpg_error_t e = gcry_cipher_setiv(a->h, nonce, AEAD_NONCE_LEN);
 
-	e = gcry_cipher_setiv(a->h, nonce, AEAD_NONCE_LEN);
-	if (!e && adlen)
-		e = gcry_cipher_authenticate(a->h, ad, adlen);
-	if (!e) {
+	for (int i = 0; !e && i < nad; i++)
+		if (ad[i].n)
+			e = gcry_cipher_authenticate(a->h, ad[i].p, ad[i].n);
+	if (!e)
 		gcry_cipher_final(a->h);
+	return e;
+}
+
+int
+aead_seal_ad(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN], const struct aead_ad *ad,
+	     int nad, const void *in, size_t len, void *out, uint8_t tag[AEAD_TAG_LEN])
+{
+	gpg_error_t e = aead_start(a, nonce, ad, nad);
+
+	if (!e)
 		e = in == out ? gcry_cipher_encrypt(a->h, out, len, NULL, 0)
 			      : gcry_cipher_encrypt(a->h, out, len, in, len);
-	}
 	if (!e)
 		e = gcry_cipher_gettag(a->h, tag, AEAD_TAG_LEN);
 	if (e) {
@@ -381,19 +391,14 @@ aead_seal(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN], const void *ad,
 }
 
 int
-aead_open(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN], const void *ad,
-	  size_t adlen, const void *in, size_t len, void *out, const uint8_t tag[AEAD_TAG_LEN])
+aead_open_ad(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN], const struct aead_ad *ad,
+	     int nad, const void *in, size_t len, void *out, const uint8_t tag[AEAD_TAG_LEN])
 {
-	gpg_error_t e;
+	gpg_error_t e = aead_start(a, nonce, ad, nad);
 
-	e = gcry_cipher_setiv(a->h, nonce, AEAD_NONCE_LEN);
-	if (!e && adlen)
-		e = gcry_cipher_authenticate(a->h, ad, adlen);
-	if (!e) {
-		gcry_cipher_final(a->h);
+	if (!e)
 		e = in == out ? gcry_cipher_decrypt(a->h, out, len, NULL, 0)
 			      : gcry_cipher_decrypt(a->h, out, len, in, len);
-	}
 	if (!e)
 		e = gcry_cipher_checktag(a->h, tag, AEAD_TAG_LEN);
 	if (e) {
@@ -401,6 +406,24 @@ aead_open(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN], const void *ad,
 		return -1;
 	}
 	return 0;
+}
+
+int
+aead_seal(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN], const void *ad,
+	  size_t adlen, const void *in, size_t len, void *out, uint8_t tag[AEAD_TAG_LEN])
+{
+	struct aead_ad one = { ad, adlen };
+
+	return aead_seal_ad(a, nonce, &one, 1, in, len, out, tag);
+}
+
+int
+aead_open(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN], const void *ad,
+	  size_t adlen, const void *in, size_t len, void *out, const uint8_t tag[AEAD_TAG_LEN])
+{
+	struct aead_ad one = { ad, adlen };
+
+	return aead_open_ad(a, nonce, &one, 1, in, len, out, tag);
 }
 
 struct hash {

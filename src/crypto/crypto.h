@@ -69,6 +69,21 @@ int aead_seal(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN],
 int aead_open(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN],
 	      const void *ad, size_t adlen, const void *in, size_t len, void *out,
 	      const uint8_t tag[AEAD_TAG_LEN]);
+/*
+ * The same with the associated data in nad pieces, authenticated in that
+ * order as one (the hop channel's body frames: a clear header and a body
+ * that is authenticated, not encrypted, under the tag of a sealed head).
+ */
+struct aead_ad {
+	const void *p;
+	size_t n;
+};
+int aead_seal_ad(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN],
+		 const struct aead_ad *ad, int nad, const void *in, size_t len, void *out,
+		 uint8_t tag[AEAD_TAG_LEN]);
+int aead_open_ad(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN],
+		 const struct aead_ad *ad, int nad, const void *in, size_t len, void *out,
+		 const uint8_t tag[AEAD_TAG_LEN]);
 
 /* Streaming hashes. */
 struct hash;

@@ -19,6 +19,9 @@
  * server proved its key in REPLY, so what goes early is sealed for it
  * alone; if it refuses us, its close is what the first read finds.
  *
+ * A body frame (hop_send_body, protocol 5) encrypts only a message's head
+ * and authenticates its body, a packet's bytes, as they are: wire_body.c.
+ *
  * Closing: the client never sends the first FIN. Its hop_close sends a
  * sealed CLOSE and waits (at most 2 s) for the server's FIN; the server,
  * on that CLOSE or its own hop_close, closes at once. So TIME_WAIT lands on
@@ -50,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,6 +124,20 @@ wire_err_prefix(const char *fmt, ...)
 	err_set("%s: %s", pre, why);
 }
 
+/* Is this peer on this host (127.0.0.0/8, ::1, or ::ffff:127.x)? */
+static int
+on_this_host(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
 struct hop *
 wire_hop_new(int fd, int proto, int server, int timeout_s, const struct peer *p,
 	     struct aead *tx, struct aead *rx, const char *remote)
@@ -138,6 +156,12 @@ wire_hop_new(int fd, int proto, int server, int timeout_s, const struct peer *p,
 	snprintf(h->remote, sizeof(h->remote), "%s", remote);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		h->local_port = addr_port((struct sockaddr *)&ss);
+	sl = sizeof(ss);
+	/* the test hook SHIPD_TEST_SENDFILE=1: sendfile on loopback too */
+	if (proto == HOP_TCP)
+		h->kernel_send = (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+				  !on_this_host((struct sockaddr *)&ss)) ||
+				 getenv("SHIPD_TEST_SENDFILE") != NULL;
 	if (proto == HOP_TCP)
 		h->fbuf = xmalloc(FRAME_MAX);
 	else
@@ -153,8 +177,8 @@ wire_hop_new(int fd, int proto, int server, int timeout_s, const struct peer *p,
  * cannot keep the reader for ever (a per-read timeout would let it).
  * 1 done, 0 EOF before the first byte, -1 error (*got tells how far it came).
  */
-static int
-read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what, size_t *got_out)
+int
+wire_read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what, size_t *got_out)
 {
 	size_t got = 0;
 	int rc = 1;
@@ -198,33 +222,59 @@ read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what, size_
 	return rc;
 }
 
+/*
+ * After a write that did not go (errno): 0 to try again (interrupted, or
+ * the socket has room again), -1 (err_set) on an error or at deadline.
+ */
+int
+wire_write_wait(int fd, int64_t deadline, const char *what)
+{
+	int w;
+
+	if (errno == EINTR)
+		return 0;
+	if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		err_set("write %s: %s", what, strerror(errno));
+		return -1;
+	}
+	if ((w = wire_wait(fd, POLLOUT, deadline)) <= 0) {
+		if (w == 0)
+			err_set("timeout %s", what);
+		return -1;
+	}
+	return 0;
+}
+
+int
+wire_writev_full(int fd, struct iovec *iov, int n, int flags, int64_t deadline,
+		 const char *what)
+{
+	while (n > 0) {
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n };
+		ssize_t r = sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
+
+		if (r < 0) {
+			if (wire_write_wait(fd, deadline, what) < 0)
+				return -1;
+			continue;
+		}
+		for (; n > 0 && (size_t)r >= iov->iov_len; iov++, n--)
+			r -= iov->iov_len;
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + r;
+			iov->iov_len -= r;
+		}
+	}
+	return 0;
+}
+
 /* Write all n bytes before deadline (one deadline per frame, as reads). */
 static int
 write_full(int fd, const void *buf, size_t n, int64_t deadline, const char *what)
 {
-	size_t done = 0;
+	struct iovec v = { (void *)buf, n };
 
-	while (done < n) {
-		ssize_t r = send(fd, (const char *)buf + done, n - done, MSG_NOSIGNAL);
-		int w;
-
-		if (r > 0) {
-			done += r;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			err_set("write %s: %s", what, strerror(errno));
-			return -1;
-		}
-		if ((w = wire_wait(fd, POLLOUT, deadline)) <= 0) {
-			if (w == 0)
-				err_set("timeout %s", what);
-			return -1;
-		}
-	}
-	return 0;
+	return wire_writev_full(fd, &v, 1, 0, deadline, what);
 }
 
 /* The deadline of something that may take `us` microseconds from now. */
@@ -259,31 +309,46 @@ tcp_send_kind(struct hop *h, int kind, const void *msg, size_t len, int64_t us)
 
 /*
  * One frame into h->fbuf, opened in place: returns the plaintext length
- * (kind byte included), 0 for EOF at a frame boundary, -1 on error. The
- * whole frame must be in by deadline; a timeout before its first byte
- * leaves the stream usable.
+ * (kind byte included), 0 for EOF at a frame boundary, -1 on error. A
+ * body frame goes to dst (size bytes; NULL: refused) as the message it
+ * carries: then *in_dst is set and the length returned is the message's
+ * plus one (its kind, FR_DATA, in h->fbuf[0]). The whole frame must be in
+ * by deadline; a timeout before its first byte leaves the stream usable.
  */
 static ssize_t
-tcp_read_frame(struct hop *h, int64_t deadline, const char *what)
+tcp_read_frame(struct hop *h, int64_t deadline, const char *what, uint8_t *dst, size_t size,
+	       int *in_dst)
 {
 	uint8_t lenb[4], nonce[AEAD_NONCE_LEN];
 	size_t got;
 	uint32_t n;
+	ssize_t m;
 	int r;
 
-	r = read_full(h->fd, lenb, 4, deadline, what, &got);
+	if (in_dst)
+		*in_dst = 0;
+	r = wire_read_full(h->fd, lenb, 4, deadline, what, &got);
 	if (r <= 0) {
 		if (r < 0 && got > 0)
 			h->dead = 1;
 		return r;
 	}
 	n = get32(lenb);
+	if (n & FRAME_BODY) {
+		if ((m = wire_read_body(h, lenb, n & ~FRAME_BODY, deadline, what,
+				       in_dst ? dst : NULL, size)) < 0) {
+			h->dead = 1;
+			return -1;
+		}
+		*in_dst = 1;	/* (a handshake, with no dst, has failed above) */
+		return m + 1;
+	}
 	if (n < 1 + AEAD_TAG_LEN || n > 1 + HOP_MAX_MSG + AEAD_TAG_LEN) {
 		err_set("bad frame length %u", n);
 		h->dead = 1;
 		return -1;
 	}
-	r = read_full(h->fd, h->fbuf, n, deadline, what, &got);
+	r = wire_read_full(h->fd, h->fbuf, n, deadline, what, &got);
 	if (r <= 0) {
 		if (r == 0)
 			err_set("connection closed in mid-frame");
@@ -367,7 +432,7 @@ refusal_read(int fd, int64_t deadline, const char *who)
 static int
 tcp_read_hsok(struct hop *h, int64_t deadline)
 {
-	ssize_t n = tcp_read_frame(h, deadline, "in handshake");
+	ssize_t n = tcp_read_frame(h, deadline, "in handshake", NULL, 0, NULL);
 
 	h->hsok_due = 0;
 	if (n == 0 || (n < 0 && errno == ECONNRESET)) {
@@ -419,7 +484,7 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 		goto fail;
 	if (write_full(fd, hs.m1, hs.m1len, deadline, "in handshake") < 0)
 		goto fail;
-	if ((r = read_full(fd, b, HS_HEAD_LEN, deadline, "in handshake", NULL)) <= 0) {
+	if ((r = wire_read_full(fd, b, HS_HEAD_LEN, deadline, "in handshake", NULL)) <= 0) {
 		if (r == 0)
 			err_set("%s closed the connection in handshake (does it know %s, with our key?)",
 				p->name, cf->node);
@@ -432,9 +497,9 @@ tcp_client_handshake(const struct config *cf, const struct keys *me, const struc
 		goto fail;
 	}
 	/* the reply through its signature, then its certificate block */
-	if (read_full(fd, b + HS_HEAD_LEN, total + 2 - HS_HEAD_LEN, deadline, "in handshake",
+	if (wire_read_full(fd, b + HS_HEAD_LEN, total + 2 - HS_HEAD_LEN, deadline, "in handshake",
 		      NULL) != 1 || (c = wire_hs_cert_block(b + total)) < 0 ||
-	    (c && read_full(fd, b + total + 2, c, deadline, "in handshake", NULL) != 1))
+	    (c && wire_read_full(fd, b + total + 2, c, deadline, "in handshake", NULL) != 1))
 		goto fail;
 	if (wire_hs_reply_parse(&hs, b, total + 2 + c, p) < 0 || wire_hs_auth_make(&hs, me) < 0)
 		goto fail;
@@ -484,7 +549,7 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 	set_tcp_opts(fd);
 	if (wire_hs_begin(&hs, cf, 1) < 0)
 		goto fail;
-	if ((r = read_full(fd, b, HS_HEAD_LEN, deadline, "in handshake", NULL)) <= 0) {
+	if ((r = wire_read_full(fd, b, HS_HEAD_LEN, deadline, "in handshake", NULL)) <= 0) {
 		if (r == 0)
 			err_set("connection closed before hello");
 		goto fail;
@@ -495,7 +560,7 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 			refusal_send(fd, "this shipd speaks another hop protocol version");
 		goto fail;
 	}
-	if (read_full(fd, b + HS_HEAD_LEN, total - HS_HEAD_LEN, deadline, "in handshake",
+	if (wire_read_full(fd, b + HS_HEAD_LEN, total - HS_HEAD_LEN, deadline, "in handshake",
 		      NULL) != 1)
 		goto fail;
 	if (wire_hs_hello_parse(&hs, b, total, 0) < 0)
@@ -506,7 +571,7 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 	    write_full(fd, hs.m2, hs.m2len, deadline, "in handshake") < 0)
 		goto fail;
 	/* AUTH: the signature and the certificate block */
-	if ((r = read_full(fd, auth, ED25519_SIG_LEN + 2, deadline, "in handshake",
+	if ((r = wire_read_full(fd, auth, ED25519_SIG_LEN + 2, deadline, "in handshake",
 			   NULL)) <= 0) {
 		if (r == 0)
 			err_set("%s closed the connection in handshake (does it have our key?)",
@@ -514,7 +579,7 @@ hop_accept_tcp(const struct config *cf, const struct keys *me, int fd, int timeo
 		goto fail;
 	}
 	if ((c = wire_hs_cert_block(auth + ED25519_SIG_LEN)) < 0 ||
-	    (c && read_full(fd, auth + ED25519_SIG_LEN + 2, c, deadline, "in handshake",
+	    (c && wire_read_full(fd, auth + ED25519_SIG_LEN + 2, c, deadline, "in handshake",
 			    NULL) != 1))
 		goto fail;
 	if (wire_hs_auth_check(&hs, auth, ED25519_SIG_LEN + 2 + c, p) < 0 ||
@@ -736,6 +801,17 @@ out:
 
 /* ---- the hop API ---- */
 
+/* A TCP send failed: if it went early into a refusal, the server's close
+ * says why (and hop_refused says so). Always -1. */
+static int
+tcp_send_failed(struct hop *h)
+{
+	if (h->hsok_due && tcp_hsok_first(h, within(HOP_CLOSE_WAIT_US)) == 0)
+		err_set("sending: the connection broke");
+	wire_err_prefix("hop %s %s", h->server ? "from" : "to", h->remote);
+	return -1;
+}
+
 int
 hop_send(struct hop *h, const void *msg, size_t len)
 {
@@ -754,13 +830,21 @@ hop_send(struct hop *h, const void *msg, size_t len)
 	}
 	if (h->proto == HOP_UDP)
 		return udp_hop_send(h, msg, len);
-	if (tcp_send_kind(h, FR_DATA, msg, len, (int64_t)h->timeout_s * 1000000) < 0) {
-		/* sent early into a refusal: the server's close says why */
-		if (h->hsok_due && tcp_hsok_first(h, within(HOP_CLOSE_WAIT_US)) == 0)
-			err_set("sending: the connection broke");
-		wire_err_prefix("hop %s %s", h->server ? "from" : "to", h->remote);
-		return -1;
-	}
+	if (tcp_send_kind(h, FR_DATA, msg, len, (int64_t)h->timeout_s * 1000000) < 0)
+		return tcp_send_failed(h);
+	return 0;
+}
+
+int
+hop_send_body(struct hop *h, const void *msg, size_t len, size_t hlen, int fd, off_t off)
+{
+	if (h->proto == HOP_UDP || hlen >= len)	/* UDP seals its datagrams whole */
+		return hop_send(h, msg, len);
+	if (h->hs_err || h->dead || h->peer_closed || len > HOP_MAX_MSG)
+		return hop_send(h, msg, len);	/* says why */
+	if (wire_send_body(h, msg, hlen, (const uint8_t *)msg + hlen, len - hlen, fd, off,
+			  (int64_t)h->timeout_s * 1000000) < 0)
+		return tcp_send_failed(h);
 	return 0;
 }
 
@@ -789,6 +873,7 @@ ssize_t
 hop_recv(struct hop *h, void *buf, size_t size, int timeout_s)
 {
 	ssize_t n;
+	int in_buf;
 
 	if (timeout_s <= 0)
 		timeout_s = h->timeout_s;
@@ -807,13 +892,16 @@ hop_recv(struct hop *h, void *buf, size_t size, int timeout_s)
 			h->remote);
 		return -1;
 	}
-	n = tcp_read_frame(h, within((int64_t)timeout_s * 1000000), "waiting for a message");
+	n = tcp_read_frame(h, within((int64_t)timeout_s * 1000000), "waiting for a message",
+			   buf, size, &in_buf);
 	if (n == 0) {
 		err_set("connection closed without a close message");
 		h->dead = 1;
 	} else if (n > 0) {
 		switch (h->fbuf[0]) {
 		case FR_DATA:
+			if (in_buf)
+				return n - 1;
 			if ((size_t)n - 1 > size) {
 				err_set("message of %zd bytes does not fit a %zu-byte buffer",
 					n - 1, size);

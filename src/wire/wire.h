@@ -101,6 +101,17 @@ int hop_udp_hello_id(const void *dgram, size_t len, char *out, size_t outsz);
 
 int hop_send(struct hop *h, const void *msg, size_t len);
 /*
+ * The same for a message whose tail is end-to-end encrypted already (a
+ * packet's bytes): its first hlen bytes (the head) are encrypted as any
+ * message's, the other len - hlen (the body) are only authenticated, under
+ * the same tag, bound to the head and to the frame's place in the stream
+ * (TCP; over UDP the whole message is sealed as hop_send's). When fd >= 0
+ * the body is also the bytes of file fd at off (the caller just read them
+ * into msg), and the kernel sends it from the file. hop_recv returns the
+ * whole message, as for hop_send.
+ */
+int hop_send_body(struct hop *h, const void *msg, size_t len, size_t hlen, int fd, off_t off);
+/*
  * Wait up to timeout_ms (0: just look) for input: 1 when hop_recv has
  * something to return without a long wait (a message, or the close, or an
  * error), 0 when nothing came. Lets one end write while it reads.

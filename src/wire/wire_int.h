@@ -38,9 +38,11 @@ put32(uint8_t *b, uint32_t v)
 	b[3] = v;
 }
 
-#define HOP_VERSION	4		/* 2: UDP datagrams changed; 3: REPLY and AUTH carry a
+#define HOP_VERSION	5		/* 2: UDP datagrams changed; 3: REPLY and AUTH carry a
 					 * certificate block; 4: a window of orders in flight
-					 * (xfer.h), refusals at the door */
+					 * (xfer.h), refusals at the door; 5: body frames over
+					 * TCP (a packet's bytes authenticated, not encrypted
+					 * again: wire_body.c) */
 #define HOP_NAME_MAX	255
 /* magic, version, name length: enough to tell a shipd from anything else */
 #define HS_HEAD_LEN	(HOP_MAGIC_LEN + 2)
@@ -56,6 +58,8 @@ enum { HOP_TCP, HOP_UDP };
 #define FR_DATA		0
 #define FR_CLOSE	1
 #define FR_HSOK		2
+/* The top bit of a TCP frame's length word: a body frame (wire_body.c). */
+#define FRAME_BODY	0x80000000u
 
 /* How long hop_close waits for the peer's FIN or for its last acks. */
 #define HOP_CLOSE_WAIT_US	2000000
@@ -108,6 +112,7 @@ struct hop {
 	char *hs_err;				/* why the late HSOK failed, until hop_recv
 						 * reports it */
 	const char *self;			/* our node name, for that message */
+	int kernel_send;			/* TCP to another host: bodies by sendfile */
 };
 
 /* What the UDP transport counted (tests, bench and the close log lines). */
@@ -132,6 +137,21 @@ wire_now_us(void)
 int port_bind(const struct config *cf, int fd, int family, int wait_s);
 
 /* wire.c: helpers shared by both transports */
+/* All n bytes by deadline: 1, 0 at EOF before the first, -1 (*got: how far). */
+int wire_read_full(int fd, void *buf, size_t n, int64_t deadline, const char *what,
+		   size_t *got);
+/* All of iov (n pieces, shortened as they go) by deadline: 0, or -1 (err_set). */
+struct iovec;
+int wire_writev_full(int fd, struct iovec *iov, int n, int flags, int64_t deadline,
+		     const char *what);
+/* After a write that did not go (errno): 0 try again, -1 (err_set). */
+int wire_write_wait(int fd, int64_t deadline, const char *what);
+/* wire_body.c: a body frame out (fd >= 0: the body is also file fd's bytes
+ * at off), and in after its word (n: the bytes after it) into dst. */
+int wire_send_body(struct hop *h, const uint8_t *head, size_t hlen, const uint8_t *body,
+		   size_t blen, int fd, off_t off, int64_t us);
+ssize_t wire_read_body(struct hop *h, const uint8_t word[4], uint32_t n, int64_t deadline,
+		       const char *what, uint8_t *dst, size_t size);
 int wire_wait(int fd, short events, int64_t deadline_us);	/* 1 ready, 0 timeout, -1 */
 void wire_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint8_t space, uint64_t ctr);
 void wire_err_prefix(const char *fmt, ...) PRINTF(1, 2);

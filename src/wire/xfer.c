@@ -1,5 +1,5 @@
 /*
- * xfer.c - hop protocol 4's transfer messages (xfer.h): parse one message
+ * xfer.c - hop protocol 5's transfer messages (xfer.h): parse one message
  * into a struct xmsg, and build each message in a caller's staging buffer
  * (or a small stack one) for hop_send.
  *
@@ -194,7 +194,9 @@ xmsg_send_offer(struct hop *h, uint8_t *buf, uint32_t slot, unsigned flags, cons
 	memcpy(p + hdrlen, order, orderlen);
 	if (restlen && rest != p + hdrlen + orderlen)
 		memmove(p + hdrlen + orderlen, rest, restlen);
-	return hop_send(h, buf, 1 + XF_OFFER_HEAD + hdrlen + orderlen + restlen);
+	/* the file's bytes are the body: header and order stay encrypted */
+	return hop_send_body(h, buf, 1 + XF_OFFER_HEAD + hdrlen + orderlen + restlen,
+			     1 + XF_OFFER_HEAD + hdrlen + orderlen, -1, 0);
 }
 
 int
@@ -274,14 +276,15 @@ xmsg_send_bye(struct hop *h)
 }
 
 int
-xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size_t n)
+xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size_t n, int fd)
 {
 	if (n == 0 || n > XF_DATA_MAX)
 		msg_panic("xmsg_send_data: %zu bytes", n);
 	buf[0] = XF_DATA;
 	put32(buf + 1, slot);
 	wire_put64(buf + 5, offset);
-	return hop_send(h, buf, 1 + XF_DATA_HEAD + n);
+	/* type, slot and offset encrypted; the bytes authenticated with them */
+	return hop_send_body(h, buf, 1 + XF_DATA_HEAD + n, 1 + XF_DATA_HEAD, fd, (off_t)offset);
 }
 
 int

@@ -1,9 +1,12 @@
 /*
  * xfer.h - the transfer protocol spoken over an authenticated hop (wire.h),
- * hop protocol version 4: a window of orders in flight on one connection.
+ * hop protocol version 5: a window of orders in flight on one connection.
  * Each message is one hop message: a type byte and a payload; integers are
- * big-endian. `slot` is a number the sender gives each order it offers on
- * a connection, starting at 1 and only growing (never reused).
+ * big-endian. DATA's bytes and an inline OFFER's file are the message's
+ * body (hop_send_body): sent as they are, authenticated with the encrypted
+ * rest of the message (version 5; 4 encrypted them again). `slot` is a
+ * number the sender gives each order it offers on a connection, starting
+ * at 1 and only growing (never reused).
  *
  *   sender                              receiver
  *   OFFER slot flags hdrlen orderlen header order [file]  ->
@@ -115,8 +118,10 @@ int xmsg_send_reason(struct hop *h, int type, uint32_t slot, const char *reason)
 int xmsg_send_end(struct hop *h, uint32_t slot);
 int xmsg_send_bye(struct hop *h);
 /* DATA: the n body bytes are at buf + 1 + XF_DATA_HEAD already (read there
- * by the caller, so they are never copied). */
-int xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size_t n);
+ * by the caller, so they are never copied); fd >= 0: read from that file
+ * at offset, so the kernel may send them from it (hop_send_body). */
+int xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size_t n,
+		   int fd);
 
 #define XF_BUSY_REASON	"busy:"
 /* Is this TEMPFAIL reason the receiver's "no free slot, try again shortly"? */

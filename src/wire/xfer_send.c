@@ -220,7 +220,7 @@ stream_one(struct xsend *s)
 		close_slot(s, sl, XS_LOST, why);
 		return 0;
 	}
-	if (xmsg_send_data(s->h, s->buf, sl->id, sl->off, n) < 0)
+	if (xmsg_send_data(s->h, s->buf, sl->id, sl->off, n, sl->it.fd) < 0)
 		return broke(s);
 	sl->off += n;
 	if (s->ops->progress)

@@ -525,7 +525,7 @@ offer(struct hop *h, const char *mode, const struct sealed *s, const char *text)
 			crypto_random(out + 1 + XF_DATA_HEAD + n, 4096);
 			n += 4096;
 		}
-		if (xmsg_send_data(h, out, slot, off, n) < 0)
+		if (xmsg_send_data(h, out, slot, off, n, -1) < 0)
 			goto broken;
 		off += n;
 	}

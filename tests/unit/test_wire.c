@@ -7,6 +7,7 @@
  * from 20000-29999, chosen by pid so parallel runs do not collide.
  */
 #include "t.h"
+#include "hop_t.h"
 #include "conf/config.h"
 #include "crypto/crypto.h"
 #include "crypto/keys.h"
@@ -58,52 +59,6 @@ now_s(void)
 	return wire_now_us() / 1e6;
 }
 
-static struct config *
-mkconf(const char *node, int listen_port, int minp, int maxp)
-{
-	struct config *cf = xcalloc(1, sizeof(*cf));
-
-	cf->node = xstrdup(node);
-	if (listen_port) {
-		cf->listen_addr = xstrdup("127.0.0.1");
-		cf->listen_port = listen_port;
-	}
-	cf->min_port = minp;
-	cf->max_port = maxp;
-	cf->io_timeout = 10;
-	return cf;
-}
-
-static void
-addpeer(struct config *cf, const char *name, int port, const struct keys *k)
-{
-	struct peer *p;
-
-	cf->peers = xrealloc(cf->peers, (cf->npeers + 1) * sizeof(*cf->peers));
-	p = &cf->peers[cf->npeers++];
-	memset(p, 0, sizeof(*p));
-	p->name = xstrdup(name);
-	p->host = xstrdup("127.0.0.1");
-	p->port = port;
-	if (k) {
-		p->key = k->pub;
-		p->has_key = 1;
-	}
-}
-
-static void
-freeconf(struct config *cf)
-{
-	for (int i = 0; i < cf->npeers; i++) {
-		free(cf->peers[i].name);
-		free(cf->peers[i].host);
-	}
-	free(cf->peers);
-	free(cf->node);
-	free(cf->listen_addr);
-	free(cf);
-}
-
 /* ---- a server in a child process, reporting lines through a pipe ---- */
 
 typedef void (*serve_fn)(struct hop *h, int out);
@@ -112,22 +67,6 @@ struct srv {
 	pid_t pid;
 	int rd;
 };
-
-static void
-say(int fd, const char *fmt, ...)
-{
-	char line[1200];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(line) - 1)
-		n = sizeof(line) - 1;
-	if (write(fd, line, n) < 0) {
-	}
-}
 
 static struct srv
 serve(const struct config *cf, const struct keys *k, int tcp, int udp, int timeout_s,
@@ -211,11 +150,6 @@ server_wait(struct srv *s, double *t_end)
 	waitpid(s->pid, NULL, 0);
 	return b.s;
 }
-
-#define CHECK_HAS(text, needle) do { const char *_t = (text); \
-	if (_t == NULL || strstr(_t, (needle)) == NULL) { \
-	printf("#   %s:%d: \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, _t ? _t : "(null)", (needle)); \
-	t_case_failed = 1; } } while (0)
 
 static void
 echo(struct hop *h, int out)
@@ -884,24 +818,10 @@ refuse_wrong_server_key(void)
 	}
 }
 
-static int
-raw_connect(int port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static void
 refuse_garbage(void)
 {
-	static const uint8_t v5[] = "SHIPD-HOP\005\001A";
+	static const uint8_t v6[] = "SHIPD-HOP\006\001A";
 	int port = ports(1), fd;
 	struct config *cfB = mkconf("B", port, 0, 0);
 	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(9) };
@@ -926,9 +846,9 @@ refuse_garbage(void)
 	CHECK(hop_accept_udp(cfB, kB, "hello world", 11, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
 	CHECK_HAS(err_get(), "hop from 127.0.0.1:9: not a shipd peer: bad magic");
-	CHECK(hop_accept_udp(cfB, kB, v5, sizeof(v5) - 1, (struct sockaddr *)&from,
+	CHECK(hop_accept_udp(cfB, kB, v6, sizeof(v6) - 1, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
-	CHECK_HAS(err_get(), "unsupported hop protocol version 5");
+	CHECK_HAS(err_get(), "unsupported hop protocol version 6");
 
 	/* what the master lets through to a child */
 	{
@@ -960,8 +880,12 @@ silent_client_dropped(void)
 		t0 = now_s();
 		fd = raw_connect(port);
 		CHECK(fd >= 0);
-		if (half)	/* a half hello, then nothing */
-			CHECK(send(fd, "SHIPD-HOP\004\001A", 12, MSG_NOSIGNAL) == 12);
+		if (half) {	/* a half hello, then nothing */
+			uint8_t hh[12] = "SHIPD-HOP\000\001A";
+
+			hh[HOP_MAGIC_LEN] = HOP_VERSION;
+			CHECK(send(fd, hh, sizeof(hh), MSG_NOSIGNAL) == 12);
+		}
 		out = server_wait(&s, &t1);
 		CHECK_HAS(out, "timeout in handshake");
 		CHECK(t1 - t0 >= 1.9 && t1 - t0 <= 3.0);
@@ -972,35 +896,43 @@ silent_client_dropped(void)
 }
 
 /*
- * A node of the previous release (hop protocol 3) meets this one: the
- * server logs both versions, and answers with its own version head, so
- * that the old client's existing check logs both versions too.
+ * Nodes of the previous releases (hop protocol 4: no body frames; 3: no
+ * window) meet this one: the server logs both versions, and answers with
+ * its own version head, so that the old client's existing check logs
+ * both versions too.
  */
 static void
 refuse_old_version(void)
 {
-	int port = ports(1), fd;
-	struct config *cfB = mkconf("B", port, 0, 0);
-	uint8_t head[64];
-	struct srv s;
-	char *out;
-	ssize_t n;
+	for (int v = 4; v >= 3; v--) {
+		int port = ports(1), fd;
+		struct config *cfB = mkconf("B", port, 0, 0);
+		uint8_t head[64], hello[12] = "SHIPD-HOP\000\001A";
+		char want[100];
+		struct srv s;
+		char *out;
+		ssize_t n;
 
-	addpeer(cfB, "A", 0, kA);
-	s = serve(cfB, kB, 1, 0, 2, echo);
-	fd = raw_connect(port);
-	CHECK(fd >= 0);
-	CHECK(send(fd, "SHIPD-HOP\003\001A", 12, MSG_NOSIGNAL) == 12);
-	out = server_wait(&s, NULL);
-	CHECK_HAS(out, "unsupported hop protocol version 3 (this shipd speaks 4)");
-	n = recv(fd, head, sizeof(head), MSG_WAITALL);
-	CHECK(n >= 11);
-	/* what a version-3 client reads first: it refuses with both numbers */
-	CHECK(n >= 11 && memcmp(head, "SHIPD-HOP", 9) == 0 && head[9] == 4 && head[10] == 0);
-	CHECK(wire_hs_head(head, 11, 1) > 0);	/* and this version reads it as a refusal */
-	free(out);
-	close(fd);
-	freeconf(cfB);
+		addpeer(cfB, "A", 0, kA);
+		s = serve(cfB, kB, 1, 0, 2, echo);
+		fd = raw_connect(port);
+		CHECK(fd >= 0);
+		hello[HOP_MAGIC_LEN] = (uint8_t)v;
+		CHECK(send(fd, hello, sizeof(hello), MSG_NOSIGNAL) == 12);
+		out = server_wait(&s, NULL);
+		snprintf(want, sizeof(want),
+			 "unsupported hop protocol version %d (this shipd speaks 5)", v);
+		CHECK_HAS(out, want);
+		n = recv(fd, head, sizeof(head), MSG_WAITALL);
+		CHECK(n >= 11);
+		/* what an older client reads first: it refuses with both numbers */
+		CHECK(n >= 11 && memcmp(head, "SHIPD-HOP", 9) == 0 && head[9] == 5 &&
+		      head[10] == 0);
+		CHECK(wire_hs_head(head, 11, 1) > 0);	/* and this version reads it as a refusal */
+		free(out);
+		close(fd);
+		freeconf(cfB);
+	}
 }
 
 /* A web server where a shipd should be; peers we cannot dial at all. */
@@ -1207,77 +1139,17 @@ slow_frame_dropped(void)
 
 enum { MITM_FLIP, MITM_DROP, MITM_REPLAY };
 
+/* Do mode to the client's first sealed frame. */
 static int
-write_all(int fd, const uint8_t *b, size_t n)
+mitm_first(uint8_t *f, size_t n, int i, void *arg)
 {
-	while (n) {
-		ssize_t r = send(fd, b, n, MSG_NOSIGNAL);
+	int mode = *(int *)arg;
 
-		if (r <= 0)
-			return -1;
-		b += r;
-		n -= r;
-	}
-	return 0;
-}
-
-/*
- * Relay client <-> server; after `skip` bytes of handshake from the
- * client, do `mode` to the client's first sealed frame.
- */
-static void
-mitm(int lfd, int server_port, size_t skip, int mode)
-{
-	static uint8_t cb[2 * (4 + 1 + HOP_MAX_MSG + 16)];
-	size_t clen = 0, passed = 0;
-	int frames = 0, c, sv;
-	struct pollfd pf[2];
-
-	poll(&(struct pollfd){ lfd, POLLIN, 0 }, 1, 10000);
-	c = accept(lfd, NULL, NULL);
-	sv = raw_connect(server_port);
-	pf[0] = (struct pollfd){ c, POLLIN, 0 };
-	pf[1] = (struct pollfd){ sv, POLLIN, 0 };
-	while (poll(pf, 2, 10000) > 0) {
-		uint8_t b[65536];
-		ssize_t n;
-
-		if (pf[1].revents) {
-			if ((n = read(sv, b, sizeof(b))) <= 0 || write_all(c, b, n) < 0)
-				break;
-		}
-		if (pf[0].revents) {
-			if ((n = read(c, cb + clen, sizeof(cb) - clen)) <= 0)
-				break;
-			clen += n;
-			for (;;) {
-				size_t k, flen;
-
-				if (passed < skip) {
-					k = skip - passed < clen ? skip - passed : clen;
-					if (k == 0 || write_all(sv, cb, k) < 0)
-						break;
-					passed += k;
-				} else {
-					if (clen < 4)
-						break;
-					flen = 4 + ((size_t)cb[0] << 24 | cb[1] << 16 | cb[2] << 8 | cb[3]);
-					if (clen < flen)
-						break;
-					k = flen;
-					if (frames++ == 0 && mode == MITM_FLIP)
-						cb[4 + 2] ^= 0x01;
-					if (frames > 1 || mode != MITM_DROP)
-						write_all(sv, cb, flen);
-					if (frames == 1 && mode == MITM_REPLAY)
-						write_all(sv, cb, flen);
-				}
-				memmove(cb, cb + k, clen - k);
-				clen -= k;
-			}
-		}
-	}
-	_exit(0);
+	if (i > 0)
+		return 1;
+	if (mode == MITM_FLIP)
+		f[4 + 2] ^= 0x01;
+	return mode == MITM_DROP ? 0 : mode == MITM_REPLAY ? 2 : 1;
 }
 
 /*
@@ -1433,7 +1305,8 @@ tampered_tcp_frames(void)
 		lfd = wire_listen_tcp(cfP);
 		fflush(stdout);
 		if ((pid = fork()) == 0)	/* HELLO (44 bytes for "A") + AUTH (64) */
-			mitm(lfd, port, HS_HEAD_LEN + 1 + X25519_LEN + ED25519_SIG_LEN + 2, mode);
+			hop_mitm(lfd, port, HS_HEAD_LEN + 1 + X25519_LEN + ED25519_SIG_LEN + 2,
+				 mitm_first, &mode);
 		close(lfd);
 		h = hop_connect(cfA, kA, config_peer(cfA, "B"), 5);
 		CHECK(h != NULL);
