@@ -619,7 +619,7 @@ known_digest(void)
 		struct strv names = {0};
 		char *dd = newdir("known");
 
-		CHECK_INT(packet_open_known(conf[B], key[B], (const char *const *)s.pp, dg, 1, dd,
+		CHECK_INT(packet_open_known(conf[B], key[B], (const char *const *)s.pp, dg, 1, -1, dd,
 					    &names, NULL), 0);
 		CHECK(names.n == 1);
 		strv_free(&names);
@@ -630,7 +630,7 @@ known_digest(void)
 		struct strv names = {0};
 		char *dd = newdir("known");
 
-		CHECK_INT(packet_open_known(conf[B], key[B], (const char *const *)s.pp, wdg, 1, dd,
+		CHECK_INT(packet_open_known(conf[B], key[B], (const char *const *)s.pp, wdg, 1, -1, dd,
 					    &names, NULL), -1);
 		CHECK(strstr(err_get(), "changed on disk") != NULL);
 		CHECK_INT(count_entries(dd), 0);
@@ -645,7 +645,7 @@ known_digest(void)
 		orig[off] ^= 0x01;
 		write_src(bad, orig, n, 0600);
 		orig[off] ^= 0x01;
-		if (packet_open_known(conf[B], key[B], pp, dg, 1, dd, &names, NULL) == 0) {
+		if (packet_open_known(conf[B], key[B], pp, dg, 1, -1, dd, &names, NULL) == 0) {
 			if (off >= n - PKT_TRAILER_LEN)
 				trailer_ok++;
 			else {
