@@ -94,12 +94,18 @@ int
 rstream_again(const char *bay, const struct order *o)
 {
 	struct strv finals = {0};
-	int rc;
+	uint64_t off;
+	int rc, lock;
 
 	if (!bay_delivered(bay, o->id))
 		return 1;
 	msg_info("packet %s: delivered here before (a receiver died after its receipt); "
 		 "confirming it again", o->id);
+	/* the dead receiver's lock file goes, unless a live one holds it */
+	if ((lock = bay_partial_open(bay, o->id, o->size, &off)) >= 0) {
+		bay_partial_drop(bay, o->id);
+		close(lock);
+	}
 	rc = bay_unpack_finish(bay, o->id, &finals) < 0 ? BAY_LATER : finish(bay, o, &finals);
 	strv_free(&finals);
 	return rc;
@@ -259,6 +265,7 @@ rstream_end(struct rstream *s, char *why, size_t whylen)
 
 	if (rc != 0)
 		return rc;
+	sandbox_test_hook("receiver-delivered");	/* test builds: killed after the receipt */
 	if ((rc = finish(s->bay, s->o, &s->finals)) != 0)
 		snprintf(why, whylen, "%s", err_get());
 	return rc;

@@ -7,7 +7,9 @@
 #  2. the same size again, B's receiver killed -9 at random offsets KILLS
 #     times while it reads the body: delivered exactly once,
 #     byte-identical, nothing left in unpack/ or partial/ (or anywhere);
-#  3. a packet whose trailer signature was altered on A's disk: refused
+#  3. B's receiver killed after the receipt, before seen/ID and the ACK:
+#     the next offer gets HAVE, the file is there once;
+#  4. a packet whose trailer signature was altered on A's disk: refused
 #     by B, nothing in incoming/, unpack/ empty.
 # Default 96 MiB and 5 kills; SOAK=1: 1 GiB and 10 kills. SIZE_MB=, KILLS=
 # override.
@@ -96,7 +98,33 @@ done
 check "B's seen/ holds both ids" test -e "$(bay B)/seen/$(cat "$work/id2")" -a \
 	-e "$(bay B)/seen/$(cat "$work/id1")"
 
-# 3. a tampered trailer: the origin's signature altered in A's data/ID
+# 3. B's receiver killed after the receipt was committed, before seen/ID
+#    and the ACK (the test build's hook: a forbidden call, killed by the
+#    filter): the next offer is answered HAVE, the file is there once
+node_stop B
+flag=$NODES/delivered.flag
+touch "$flag"
+SHIPD="env SHIPD_TEST_FORBIDDEN=receiver-delivered:$flag $TOP/build/tests/shipd-hooks" \
+	node_start B || { fail "start B with the hook"; finish; }
+head -c $((3 << 20)) /dev/urandom >"$work/files/late.dat"
+(cd "$work/files" && sha256sum -- late.dat) >>"$work/files.sums"
+id4=$(ctl A submit --copy --to B "$work/files/late.dat") || fail "submit late.dat"
+check "B's receiver was killed after its receipt" \
+	wait_for log_has B "receiver-delivered tries a forbidden system call"
+check "the next offer finds the receipt" \
+	wait_for log_has B "packet $id4: delivered here before"
+check "and is answered HAVE" wait_for log_has A "order $id4: B already has it"
+check "A finished it" wait_for log_has A "order $id4: done"
+check "B queued its delivery receipt for A" \
+	log_has B "order $id4: delivery receipt .* queued for A"
+check "B's seen/ names it" test -e "$(bay B)/seen/$id4"
+verify_incoming B "$work/files.sums"
+check "late.dat delivered once, byte-identical ($MISSING missing, $DUPS twice, $BAD differ)" \
+	test "$MISSING$DUPS$BAD" = 000
+left=$(leftovers B)
+check "B: nothing left${left:+ ($left)}" test -z "$left"
+
+# 4. a tampered trailer: the origin's signature altered in A's data/ID
 node_stop A
 head -c $((2 << 20)) /dev/urandom >"$work/files/bad.dat"
 id3=$(ctl A submit --copy --to B "$work/files/bad.dat") || fail "submit bad.dat"
