@@ -52,10 +52,12 @@ check "big.dat delivered at B" wait_for delivered B big.dat
 echo "# $samples samples of B's partial/ and data/ while it streamed; at most $maxstored bytes"
 check "B never wrote the ciphertext to partial/ or data/ (at most $maxstored bytes seen)" \
 	test "$maxstored" -eq 0
-check "B's receiver delivered it while receiving" log_has B "delivered into .* while received"
-check "B logged the delivery" log_has B "delivered $(cat "$work/id1") from A"
+# (the file is in incoming/ a moment before these lines are written)
+check "B's receiver delivered it while receiving" \
+	wait_for log_has B "received $id1 .*delivered into .* while received"
+check "B logged the delivery" wait_for log_has B "delivered $id1 from A"
 check "B queued its delivery receipt for A" \
-	log_has B "order $(cat "$work/id1"): delivery receipt .* queued for A"
+	wait_for log_has B "order $id1: delivery receipt .* queued for A"
 
 # 2. again, with B's receiver killed -9 mid-stream
 rchar() { awk '/^rchar/ {print $2}' "/proc/$1/io" 2>/dev/null || echo 0; }
@@ -116,7 +118,7 @@ check "the next offer finds the receipt" \
 check "and is answered HAVE" wait_for log_has A "order $id4: B already has it"
 check "A finished it" wait_for log_has A "order $id4: done"
 check "B queued its delivery receipt for A" \
-	log_has B "order $id4: delivery receipt .* queued for A"
+	wait_for log_has B "order $id4: delivery receipt .* queued for A"
 check "B's seen/ names it" test -e "$(bay B)/seen/$id4"
 verify_incoming B "$work/files.sums"
 check "late.dat delivered once, byte-identical ($MISSING missing, $DUPS twice, $BAD differ)" \
