@@ -198,7 +198,24 @@ int packet_open_extra(const struct config *cf, const struct keys *me,
  */
 int packet_open_known(const struct config *cf, const struct keys *me,
 		      const char *const *parts, const char *const *digests, int nparts,
-		      const char *destdir, struct strv *names, char **comment);
+		      int mode, const char *destdir, struct strv *names, char **comment);
+/*
+ * Mode for the _known and _stream forms: the extracted file gets it
+ * (DELIVER-MODE) before its one fsync; -1 keeps the entry's (0777 bits).
+ *
+ * One part as it arrives, delivered while it is received: hdr is the
+ * part's header (exactly header_len bytes, as the hop's offer showed it:
+ * its signature is verified here), fd a pipe that yields the rest of the
+ * file (body, then trailer) and then ends. The same reader and the same
+ * checks as a file's: only chunks that passed their tag reach the
+ * decompressor, the trailer signature is checked and the stream must end
+ * right after it before this returns 0; on failure what it created is
+ * removed. digest gets the packet digest (packet.h) on success. The
+ * caller keeps fd (closes it; the writer then sees EPIPE).
+ */
+int packet_open_stream(const struct config *cf, const struct keys *me, const void *hdr,
+		       size_t hdrlen, int fd, int mode, const char *destdir,
+		       struct strv *names, char **comment, uint8_t digest[PKT_DIGEST_LEN]);
 
 /*
  * Signing and unwrapping with this node's secret keys: here when me holds

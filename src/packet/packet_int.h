@@ -240,6 +240,15 @@ struct pkt_reader *pkt_reader_new_known(const struct config *cf, const struct ke
 					const char *const *parts, const char *const *digests,
 					int nparts);
 /*
+ * One part as a stream: hdr (hdrlen bytes, exactly its header) is parsed
+ * and its signature verified here; fd (a pipe, left open) then yields the
+ * rest of the packet file, body and trailer, and must end right after the
+ * trailer. pkt_reader_digest is the packet digest once next() said 0.
+ */
+struct pkt_reader *pkt_reader_new_stream(const struct config *cf, const struct keys *me,
+					 const void *hdr, size_t hdrlen, int fd);
+const uint8_t *pkt_reader_digest(const struct pkt_reader *r);
+/*
  * Next plaintext chunk (valid until the next call): >0 bytes; 0 at the end,
  * only after the final chunk and every part's trailer signature checked;
  * -1 on error (pkt_reader_local() then says whether it was ours).

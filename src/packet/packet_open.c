@@ -4,7 +4,8 @@
  * (a pax archive, zstd-compressed or not, and nothing else), and the
  * archive's single regular file is extracted into destdir.
  *
- * Offers packet_open, packet_open_extra, packet_open_known (packet.h) and
+ * Offers packet_open, packet_open_extra, packet_open_known,
+ * packet_open_stream (packet.h) and
  * pkt_entry_name_bad (packet_int.h). The origin's comment comes out of the entry's extended
  * attributes; no attribute is ever applied to the extracted file.
  * Every part is read once (packet_reader.c): its header signature is
@@ -94,6 +95,7 @@ struct octx {
 	char err[512];
 	int local;			/* the failure was ours, not the packet's */
 	char *comment;			/* the origin's comment, or NULL */
+	int mode;			/* the extracted file's mode; -1: the entry's */
 };
 
 /* The origin's comment, an extended attribute of the entry (packet.h);
@@ -218,7 +220,9 @@ extract(struct octx *o, struct archive *a, struct archive_entry *e, int dirfd,
 	ts[1].tv_nsec = archive_entry_mtime_nsec(e);
 	if (!archive_entry_mtime_is_set(e))
 		ts[1].tv_nsec = UTIME_OMIT;
-	if (fchmod(fd, archive_entry_perm(e) & 0777) < 0 || futimens(fd, ts) < 0 ||
+	/* the delivered mode (DELIVER-MODE) now: one fsync covers it */
+	if (fchmod(fd, o->mode >= 0 ? (mode_t)o->mode : archive_entry_perm(e) & 0777) < 0 ||
+	    futimens(fd, ts) < 0 ||
 	    fsync(fd) < 0) {
 		sys_err(o, errno);
 		err_set("packet %s: %s/%s: %s", g, destdir, name, strerror(errno));
@@ -294,6 +298,9 @@ out:
 	return rc;
 }
 
+static int open_with(struct pkt_reader *r, int mode, const char *destdir, struct strv *names,
+		     char **comment, uint8_t *digest);
+
 int
 packet_open(const struct config *cf, const struct keys *me, const char *const *parts,
 	    int nparts, const char *destdir, struct strv *names)
@@ -305,13 +312,37 @@ int
 packet_open_extra(const struct config *cf, const struct keys *me, const char *const *parts,
 		  int nparts, const char *destdir, struct strv *names, char **comment)
 {
-	return packet_open_known(cf, me, parts, NULL, nparts, destdir, names, comment);
+	return packet_open_known(cf, me, parts, NULL, nparts, -1, destdir, names, comment);
 }
 
 int
 packet_open_known(const struct config *cf, const struct keys *me, const char *const *parts,
-		  const char *const *digests, int nparts, const char *destdir,
+		  const char *const *digests, int nparts, int mode, const char *destdir,
 		  struct strv *names, char **comment)
+{
+	struct pkt_reader *r = pkt_reader_new_known(cf, me, parts, digests, nparts);
+
+	if (r == NULL)
+		return pkt_errno_local(errno) ? PKT_LOCAL : -1;
+	return open_with(r, mode, destdir, names, comment, NULL);
+}
+
+int
+packet_open_stream(const struct config *cf, const struct keys *me, const void *hdr,
+		   size_t hdrlen, int fd, int mode, const char *destdir, struct strv *names,
+		   char **comment, uint8_t digest[PKT_DIGEST_LEN])
+{
+	struct pkt_reader *r = pkt_reader_new_stream(cf, me, hdr, hdrlen, fd);
+
+	if (r == NULL)
+		return pkt_errno_local(errno) ? PKT_LOCAL : -1;
+	return open_with(r, mode, destdir, names, comment, digest);
+}
+
+/* Extract what reader r yields into destdir; r is freed. */
+static int
+open_with(struct pkt_reader *r, int mode, const char *destdir, struct strv *names,
+	  char **comment, uint8_t *digest)
 {
 	struct octx o = {0};
 	struct archive *a = NULL;
@@ -320,8 +351,8 @@ packet_open_known(const struct config *cf, const struct keys *me, const char *co
 	ssize_t n;
 	int dirfd = -1, rc = -1;
 
-	if ((o.r = pkt_reader_new_known(cf, me, parts, digests, nparts)) == NULL)
-		return pkt_errno_local(errno) ? PKT_LOCAL : -1;
+	o.r = r;
+	o.mode = mode;
 	if ((dirfd = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		o.local = 1;		/* our directory */
 		err_set("packet %s: %s: %s", pkt_reader_group(o.r), destdir, strerror(errno));
@@ -350,6 +381,8 @@ packet_open_known(const struct config *cf, const struct keys *me, const char *co
 		o.local = pkt_reader_local(o.r);
 		goto out;
 	}
+	if (digest)
+		memcpy(digest, pkt_reader_digest(o.r), PKT_DIGEST_LEN);
 	for (int i = 0; i < got.n; i++)
 		strv_add(names, got.v[i]);
 	if (comment) {

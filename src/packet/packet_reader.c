@@ -2,8 +2,11 @@
  * packet_reader.c - the parts of one logical packet in, its decrypted
  * plaintext stream out, one chunk at a time, reading each file once.
  *
- * Offers pkt_reader_new/next/local/group/free and pkt_errno_local
- * (packet_int.h). _new checks every part's header signature and length,
+ * Offers pkt_reader_new/new_stream/next/local/group/digest/free and
+ * pkt_errno_local (packet_int.h). A stream (new_stream: the header given,
+ * the rest read from a pipe as a receiver gets it) is read the same way
+ * as a file, by the same thread, with the same checks, and must end
+ * exactly at its trailer. _new checks every part's header signature and length,
  * that the parts are 1..M of one sealing (same group, ephemeral key and
  * wrapped keys, chunk ranges that join; given in any order, read in part
  * order) and opens our wrapped key. Then a second thread reads each body
@@ -58,6 +61,8 @@ struct rslot {
 
 struct rpart {
 	const char *path;
+	int fd;				/* >= 0: a stream (a pipe) holding the
+					 * bytes after the header; not ours */
 	struct pkt_hdr h;
 	uint8_t hd[PKT_DIGEST_LEN];	/* H(header) */
 	int known;			/* verified on the way in: digest holds */
@@ -74,6 +79,8 @@ struct pkt_reader {
 	uint64_t nchunks;		/* chunks in the stream */
 	int done;			/* the thread's: the final chunk was read */
 	int verified, local, failed;	/* the caller's */
+	uint8_t digest[PKT_DIGEST_LEN];	/* the packet digest of a one-part
+					 * stream, once its trailer verified */
 	char why[512];			/* the thread's error, read after S_ERROR */
 	char mwhy[512];			/* the caller's copy, or its own error */
 	/* the hand-over: the thread fills head, the caller drains tail */
@@ -231,6 +238,21 @@ fail:
 }
 
 static void *reader_main(void *arg);
+static struct pkt_reader *start(struct pkt_reader *r);
+
+static struct pkt_reader *
+reader_alloc(const struct config *cf, const struct keys *me, int nparts)
+{
+	struct pkt_reader *r = xcalloc(1, sizeof(*r));
+
+	r->cf = cf;
+	r->me = me;
+	r->held = -1;
+	r->p = xcalloc(nparts, sizeof(*r->p));
+	for (int i = 0; i < nparts; i++)
+		r->p[i].fd = -1;
+	return r;
+}
 
 struct pkt_reader *
 pkt_reader_new(const struct config *cf, const struct keys *me, const char *const *parts,
@@ -244,20 +266,15 @@ pkt_reader_new_known(const struct config *cf, const struct keys *me, const char 
 		     const char *const *digests, int nparts)
 {
 	struct pkt_reader *r;
-	const struct pkt_info *pi;
-	uint8_t *key, *buf;
-	int me_at, e = EBADMSG;
+	uint8_t *buf;
+	int e = EBADMSG;
 
 	if (nparts < 1 || nparts > PKT_MAX_PARTS) {
 		err_set("packet: %d part files given (want 1 to %d)", nparts, PKT_MAX_PARTS);
 		errno = EBADMSG;
 		return NULL;
 	}
-	r = xcalloc(1, sizeof(*r));
-	r->cf = cf;
-	r->me = me;
-	r->held = -1;
-	r->p = xcalloc(nparts, sizeof(*r->p));
+	r = reader_alloc(cf, me, nparts);
 	buf = xmalloc(PKT_MAX_HEADER);
 	for (int i = 0; i < nparts; i++) {
 		r->p[i].path = parts[i];
@@ -271,6 +288,50 @@ pkt_reader_new_known(const struct config *cf, const struct keys *me, const char 
 		}
 	}
 	free(buf);
+	return start(r);
+fail:
+	pkt_reader_free(r);
+	errno = e;
+	return NULL;
+}
+
+struct pkt_reader *
+pkt_reader_new_stream(const struct config *cf, const struct keys *me, const void *hdr,
+		      size_t hdrlen, int fd)
+{
+	struct pkt_reader *r = reader_alloc(cf, me, 1);
+	struct rpart *p = &r->p[0];
+	int k;
+
+	p->path = "(stream)";
+	p->fd = fd;
+	r->n = 1;
+	if ((k = pkt_hdr_parse(hdr, hdrlen, &p->h)) <= 0 || (size_t)p->h.info.header_len != hdrlen) {
+		if (k >= 0)
+			err_set("packet stream: the header given is not one whole header");
+		goto fail;
+	}
+	if (pkt_hdr_verify(cf, me, hdr, &p->h) < 0)
+		goto fail;
+	sha256(hdr, hdrlen, p->hd);
+	return start(r);
+fail:
+	pkt_reader_free(r);
+	errno = EBADMSG;
+	return NULL;
+}
+
+/* The parts' headers are read: check them as a set, open our wrapped
+ * key and start the thread. NULL (r freed, errno set) on failure. */
+static struct pkt_reader *
+start(struct pkt_reader *r)
+{
+	const struct config *cf = r->cf;
+	const struct keys *me = r->me;
+	const struct pkt_info *pi;
+	uint8_t *key;
+	int me_at, e = EBADMSG;
+
 	if (check_set(r) < 0)
 		goto fail;
 	pi = &r->p[0].h.info;
@@ -399,8 +460,10 @@ th_part(struct pkt_reader *r, int i, uint64_t *idx)
 
 	if ((s = th_slot(r, &ahead)) == NULL)
 		return 1;
-	if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    lseek(fd, (off_t)p->h.info.header_len, SEEK_SET) < 0) {
+	if (p->fd >= 0)
+		fd = p->fd;	/* a stream: already past the header */
+	else if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 ||
+		 lseek(fd, (off_t)p->h.info.header_len, SEEK_SET) < 0) {
 		e = errno;
 		err_set("packet %s: %s: %s", p->h.info.id, p->path, strerror(e));
 		goto fail;
@@ -469,6 +532,17 @@ th_part(struct pkt_reader *r, int i, uint64_t *idx)
 			err_set("%s", why);
 			goto fail;
 		}
+		pkt_packet_digest(p->hd, bd, r->digest);
+	}
+	/* a stream ends with the trailer, as a file ends at its size */
+	if (p->fd >= 0 && (n = read_full(fd, tl, 1)) != 0) {
+		e = n < 0 ? errno : 0;
+		if (n < 0)
+			err_set("packet %s: read %s: %s", p->h.info.id, p->path, strerror(e));
+		else
+			err_set("packet %s: trailing data (more than the header's %" PRIu64
+				" bytes)", p->h.info.id, p->h.info.file_size);
+		goto fail;
 	}
 	rc = 0;
 	goto out;
@@ -477,7 +551,7 @@ fail:
 out:
 	if (hs)
 		hash_final(hs, bd);
-	if (fd >= 0)
+	if (fd >= 0 && p->fd < 0)
 		close(fd);
 	return rc;
 }
@@ -594,6 +668,12 @@ int
 pkt_reader_local(const struct pkt_reader *r)
 {
 	return r->local;
+}
+
+const uint8_t *
+pkt_reader_digest(const struct pkt_reader *r)
+{
+	return r->verified ? r->digest : NULL;
 }
 
 const char *

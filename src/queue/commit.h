@@ -136,6 +136,13 @@ typedef int (*bay_extract_fn)(void *arg, const char *const *paths, int n, const 
 int bay_deliver(const char *bay, const char *key, const struct order *o,
 		const char *const *paths, int n, bay_extract_fn extract, void *arg,
 		struct strv *finals);
+/*
+ * A packet delivered while it was received (shipd/rstream.c) has no order
+ * here to finish: once its receipt is committed, this writes its seen/ID
+ * marker (expiring with the packet), so that another offer of ID is
+ * answered HAVE. Idempotent; the receipt must exist (else -1).
+ */
+int bay_deliver_seen(const char *bay, const char *id, time_t expires);
 /* Was KEY delivered here (receipts/KEY)? */
 int bay_delivered(const char *bay, const char *key);
 /*

@@ -34,6 +34,16 @@ bay_delivered(const char *bay, const char *key)
 	       access(path, F_OK) == 0;
 }
 
+int
+bay_deliver_seen(const char *bay, const char *id, time_t expires)
+{
+	if (!bay_delivered(bay, id)) {
+		err_set("packet %s: no receipt in %s: not delivered here", id, bay);
+		return -1;
+	}
+	return bay_seen(bay, id) ? 0 : bay_mark_seen(bay, id, expires);
+}
+
 /*
  * NAME_N for the nth clash, in incoming/: NAME is shortened first (never
  * inside a UTF-8 character) so that the result fits NAME_MAX.

@@ -73,34 +73,6 @@ run_handler(const char *bay, const char *key, const char *file, const struct ord
 }
 
 /*
- * Give every extracted file the class's DELIVER-MODE, whatever mode it had
- * at the origin and whatever the umask, before the commit point: what is
- * moved into incoming/ is never more open than the class says. -1 with
- * err_set on an I/O error (the caller retries later).
- */
-static int
-set_modes(const char *unpack, const struct strv *names, int mode)
-{
-	char p[PATH_MAX];
-
-	for (int i = 0; i < names->n; i++) {
-		int fd;
-
-		if (path_fmt(p, sizeof(p), "%s/%s", unpack, names->v[i]) < 0)
-			return -1;
-		if ((fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-		    fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0) {
-			err_set("set mode %04o on %s: %s", (unsigned)mode, p, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return -1;
-		}
-		close(fd);
-	}
-	return 0;
-}
-
-/*
  * Wording only: does the error text say the disk is full? (Whether a
  * failure is temporary is decided by its class, never by its text.)
  */
@@ -155,8 +127,12 @@ extract(void *arg, const char *const *paths, int n, const char *dir, struct strv
 	 * verified it on the way in (or sealed it), spares verifying its two
 	 * signatures again; the parts of a split packet are verified */
 	const char *digest[1] = {op->o->digest};
-	int rc = packet_open_known(S->cf, S->keys, paths, n == 1 ? digest : NULL, n, dir, names,
-				   &op->comment);
+	/* every extracted file gets the class's DELIVER-MODE, whatever mode it
+	 * had at the origin, before its one fsync and before the commit point:
+	 * what moves into incoming/ is never more open than the class says */
+	int mode = config_class_or_default(S->cf, op->o->sclass)->deliver_mode;
+	int rc = packet_open_known(S->cf, S->keys, paths, n == 1 ? digest : NULL, n, mode, dir,
+				   names, &op->comment);
 
 	if (rc == PKT_LOCAL)	/* our disk, not the packet: deferred */
 		return BAY_LATER;
@@ -182,8 +158,6 @@ extract(void *arg, const char *const *paths, int n, const char *dir, struct strv
 		strv_free(names);
 		return 0;
 	}
-	if (set_modes(dir, names, config_class_or_default(S->cf, op->o->sclass)->deliver_mode) < 0)
-		return BAY_LATER;
 	/* what relays never saw: the file's name and the comment, from inside */
 	if (names->n)
 		op->receipt.name = op->name = xstrdup(names->v[0]);
@@ -242,6 +216,14 @@ delivered(const char *bay, const struct order *o, int rc, const struct strv *fin
 	if (is_data)
 		confirm(bay, o, finals);
 	return 0;
+}
+
+/* A data packet delivered by another way (rstream.c: while it was
+ * received): logged, its handler run, confirmed to its origin. */
+void
+deliver_done(const char *bay, const struct order *o, const struct strv *finals)
+{
+	delivered(bay, o, 0, finals, 1);
 }
 
 int

@@ -7,7 +7,8 @@
  *
  * It does only what needs the keys, and only what the asking worker's role
  * may ask: a receiver may sign its side of a hop handshake and this node's
- * own packets (the certificates it passes on); a sender or another worker
+ * own packets (the certificates it passes on), and unwrap packet keys
+ * sealed to this node (a packet delivered while received); a sender or another worker
  * may sign the client side, the header and trailer of this node's own
  * packets, and unwrap packet keys sealed to this node. What is
  * to be signed is checked for what it claims to be (wire_hs_sign,
@@ -50,8 +51,10 @@ static const char *role_name[KP_NROLES] = {
 /* Which role may ask what. */
 static const unsigned char may[KP_NROLES][KEYOP_MAX] = {
 	/* a receiver seals too: a certificate its peer showed is passed on
-	 * (control_hop), in a packet of this node's own */
-	[KP_RECEIVER] = {[KEYOP_HOP_SERVER] = 1, [KEYOP_HEADER] = 1, [KEYOP_TRAILER] = 1},
+	 * (control_hop), in a packet of this node's own; and it opens a
+	 * packet addressed here while receiving it (rstream.c) */
+	[KP_RECEIVER] = {[KEYOP_HOP_SERVER] = 1, [KEYOP_HEADER] = 1, [KEYOP_TRAILER] = 1,
+			 [KEYOP_UNWRAP] = 1},
 	[KP_SENDER] = {[KEYOP_HOP_CLIENT] = 1, [KEYOP_HEADER] = 1, [KEYOP_TRAILER] = 1,
 		       [KEYOP_UNWRAP] = 1, [KEYOP_ENVELOPE] = 1},
 	/* an import worker signs its receipts for a directory hop */

@@ -9,6 +9,7 @@
 #include "../util/mem.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -125,17 +126,32 @@ kp_req_decode(const uint8_t *buf, size_t n, struct keyreq *rq, char s1[KP_STR_MA
 	return 0;
 }
 
-/* The worker's side: one request, one answer, on its own socketpair. */
+/* The worker's side: one request, one answer, on its own socketpair;
+ * one at a time (a receiver's opening thread asks too: rstream.c). */
 struct kp_line {
 	struct key_agent agent;
 	int fd;
+	pthread_mutex_t mu;
 	uint8_t buf[KP_MAX_MSG];
 };
+
+static int ask_locked(struct kp_line *l, const struct keyreq *rq, void *out, size_t outlen);
 
 static int
 kp_ask(void *ctx, const struct keyreq *rq, void *out, size_t outlen)
 {
 	struct kp_line *l = ctx;
+	int rc;
+
+	pthread_mutex_lock(&l->mu);
+	rc = ask_locked(l, rq, out, outlen);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+static int
+ask_locked(struct kp_line *l, const struct keyreq *rq, void *out, size_t outlen)
+{
 	struct kp_ans a;
 	ssize_t n = kp_req_encode(rq, l->buf);
 
@@ -174,6 +190,7 @@ kp_agent(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	l->fd = fd;
+	pthread_mutex_init(&l->mu, NULL);
 	l->agent.ask = kp_ask;
 	l->agent.ctx = l;
 	return &l->agent;

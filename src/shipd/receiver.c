@@ -106,6 +106,7 @@ struct rconn {
 	struct hop *h;
 	const char *peer;
 	time_t trusted_at;	/* the peer's trust last checked (on_offer) */
+	int streaming;		/* an order is being delivered while received */
 };
 
 /* One order being received. */
@@ -115,6 +116,7 @@ struct rorder {
 	const char *bay;
 	int fd;
 	struct pkt_verifier *v;
+	struct rstream *s;		/* delivered while received (rstream.c), or NULL */
 	uint64_t off, got;		/* where this attempt started; bytes in */
 	off_t wb;			/* where writeback was last started */
 };
@@ -133,6 +135,7 @@ rorder_free(struct rorder *r)
 {
 	if (r == NULL)
 		return;
+	rstream_free(r->s);
 	packet_verifier_free(r->v);
 	if (r->fd >= 0)
 		close(r->fd);
@@ -174,6 +177,57 @@ complete(struct rconn *rc, struct rorder *r, char *why, size_t whylen)
 	return XR_COMPLETE;
 }
 
+/* A streamed order's bytes: into the opener; after the last one, every
+ * step up to seen/ID is done before the engine commits (and ACKs) it. */
+static int
+stream_body(struct rconn *rc, struct rorder *r, const uint8_t *p, size_t n, char *why,
+	    size_t whylen)
+{
+	char reason[700];
+	int d;
+
+	if ((d = rstream_feed(r->s, p, n, reason, sizeof(reason))) == 0) {
+		r->got += n;
+		sandbox_test_hook("receiver-data");	/* test builds: a forbidden call */
+		if (r->got < r->o.size)
+			return 0;
+		d = rstream_end(r->s, reason, sizeof(reason));
+	}
+	switch (d) {
+	case 0:
+		return XR_COMPLETE;
+	case BAY_LATER:
+		return refused(rc, XF_TEMPFAIL, r->o.id, reason, why, whylen);
+	case BAY_REFUSED:
+		return refused(rc, XF_REFUSE, r->o.id, reason, why, whylen);
+	default:
+		msg_panic("rstream: unknown verdict %d", d);
+	}
+}
+
+/* An offer this node delivers while it receives it (rstream.c): ACCEPT
+ * from byte 0 (what a dropped connection left is not kept), or HAVE when
+ * a receiver died after its receipt. */
+static int
+stream_offer(struct rconn *rc, struct rorder *r, const struct xmsg *m, uint64_t *offset,
+	     uint64_t *size, char *why, size_t whylen)
+{
+	switch (rstream_again(r->bay, &r->o)) {
+	case 0:
+		return XF_HAVE;
+	case 1:
+		break;
+	default:
+		return refused(rc, XF_TEMPFAIL, r->o.id, err_get(), why, whylen);
+	}
+	if ((r->s = rstream_start(r->bay, &r->o, &r->pi, m->hdr, m->hdrlen)) == NULL)
+		return refused(rc, XF_TEMPFAIL, r->o.id, err_get(), why, whylen);
+	rc->streaming = 1;
+	*offset = 0;
+	*size = r->o.size;
+	return XF_ACCEPT;
+}
+
 /* Body bytes in order: verified on the way, written to partial/ID. */
 static int
 on_body(void *arg, void *ctx, uint64_t off, const uint8_t *p, size_t n, char *why,
@@ -182,6 +236,9 @@ on_body(void *arg, void *ctx, uint64_t off, const uint8_t *p, size_t n, char *wh
 	struct rconn *rc = arg;
 	struct rorder *r = ctx;
 	char reason[700];
+
+	if (r->s)
+		return stream_body(rc, r, p, n, why, whylen);
 
 	/* what fails before the end (a header that does not verify) is
 	 * refused at once: it costs no more disk than what came so far */
@@ -249,6 +306,11 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 			d = XF_HAVE;
 		} else
 			d = refused(rc, reply, r->o.id, reason.s, why, whylen);
+		goto out;
+	}
+	/* the last hop of a large packet: delivered while it arrives */
+	if (!(m->flags & XF_INLINE) && !rc->streaming && rstream_wanted(&r->o, &r->pi)) {
+		d = stream_offer(rc, r, m, offset, size, why, whylen);
 		goto out;
 	}
 	/* resume what an interrupted transfer of this packet left */
@@ -335,10 +397,15 @@ log_received(struct rconn *rc, const struct rorder *r, int group)
 
 	for (int i = 0; i < r->o.dests.n; i++)
 		sbuf_printf(&d, "%s%s", i ? "," : "", r->o.dests.v[i]);
-	msg_info("received %s from %s (%s) via %s: %llu bytes%s for %s into %s (group of %d)",
-		 r->o.id, rc->peer, hop_remote(rc->h), hop_proto(rc->h),
-		 (unsigned long long)(r->got - r->off), r->off ? " (resumed)" : "", d.s, r->bay,
-		 group);
+	if (r->s)
+		msg_info("received %s from %s (%s) via %s: %llu bytes for %s, delivered into %s "
+			 "while received", r->o.id, rc->peer, hop_remote(rc->h), hop_proto(rc->h),
+			 (unsigned long long)r->got, d.s, r->bay);
+	else
+		msg_info("received %s from %s (%s) via %s: %llu bytes%s for %s into %s (group of "
+			 "%d)", r->o.id, rc->peer, hop_remote(rc->h), hop_proto(rc->h),
+			 (unsigned long long)(r->got - r->off), r->off ? " (resumed)" : "", d.s,
+			 r->bay, group);
 	recv_orders++;
 	recv_bytes += r->got - r->off;
 	sbuf_free(&d);
@@ -364,14 +431,20 @@ on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 
 		if (done[i])
 			continue;
+		if (((struct rorder *)ctx[i])->s) {	/* delivered already (rstream_end) */
+			done[i] = ok[i] = 1;
+			log_received(rc, ctx[i], 1);
+			continue;
+		}
 		for (int j = i; j < n; j++)
-			if (!done[j] && strcmp(((struct rorder *)ctx[j])->bay, bay) == 0)
+			if (!done[j] && !((struct rorder *)ctx[j])->s &&
+			    strcmp(((struct rorder *)ctx[j])->bay, bay) == 0)
 				batch[k++] = &((struct rorder *)ctx[j])->o;
 		res = bay_accept(bay, batch, k);
 		for (int j = i; j < n; j++) {
 			struct rorder *r = ctx[j];
 
-			if (done[j] || strcmp(r->bay, bay) != 0)
+			if (done[j] || r->s || strcmp(r->bay, bay) != 0)
 				continue;
 			done[j] = 1;
 			if (res < 0) {
@@ -404,7 +477,18 @@ on_release(void *arg, void *ctx, int how, const char *why)
 	struct rconn *rc = arg;
 	struct rorder *r = ctx;
 
-	if (r && how == XR_REFUSED) {	/* the engine refused it: nothing worth keeping */
+	if (r && r->s) {
+		rc->streaming = 0;
+		if (how == XR_CUT)
+			msg_warnx("packet %s from %s: transfer interrupted at byte %llu of %llu: %s; "
+				  "nothing kept, the next offer starts afresh", r->o.id, rc->peer,
+				  (unsigned long long)r->got, (unsigned long long)r->o.size, why);
+		else if (how == XR_REFUSED) {
+			char line[XF_REASON_MAX + 1];
+
+			refused(rc, XF_REFUSE, r->o.id, why, line, sizeof(line));
+		}
+	} else if (r && how == XR_REFUSED) {	/* the engine refused it: nothing worth keeping */
 		char line[XF_REASON_MAX + 1];
 
 		refused(rc, XF_REFUSE, r->o.id, why, line, sizeof(line));
@@ -421,7 +505,7 @@ static int
 serve(struct hop *h)
 {
 	static const struct xr_ops ops = { on_offer, on_body, on_commit, on_release };
-	struct rconn rc = { h, hop_peer(h)->name, time(NULL) };	/* trusted: it just shook hands */
+	struct rconn rc = { h, hop_peer(h)->name, time(NULL), 0 };	/* trusted: it just shook hands */
 	struct xr_stats st;
 
 	control_hop(h);		/* a certificate it showed may be news here */

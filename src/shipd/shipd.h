@@ -182,6 +182,18 @@ int door_ask(int fd, const char *peer, int timeout_s);	/* 1 go, 0 busy, -1 */
 /* 0 done, 1 waiting for parts, -1 refused (moved to corrupt/), BAY_LATER
  * temporary (a full disk: nothing delivered, the order stays in active/) */
 int deliver_local(const char *bay, struct order *o);
+void deliver_done(const char *bay, const struct order *o, const struct strv *finals);
+/* rstream.c: a packet delivered while it is received (receiver.c) */
+#define RSTREAM_MIN	(1 << 20)	/* smaller packets: stored, then delivered */
+struct rstream;
+struct pkt_info;
+int rstream_wanted(const struct order *o, const struct pkt_info *pi);
+int rstream_again(const char *bay, const struct order *o);
+struct rstream *rstream_start(const char *bay, struct order *o, const struct pkt_info *pi,
+			      const void *hdr, size_t hdrlen);
+int rstream_feed(struct rstream *s, const void *p, size_t n, char *why, size_t whylen);
+int rstream_end(struct rstream *s, char *why, size_t whylen);
+void rstream_free(struct rstream *s);
 int deliver_join(const char *bay, const char *group);	/* in a child */
 void deliver_retry_handlers(const char *bay);
 

@@ -3,27 +3,33 @@
 # stopped; a packet offered again after the receiver took custody is
 # acknowledged, not stored twice; SIGTERM during a transfer puts the order
 # back in the queue; SIGHUP with a broken configuration keeps the old one.
+# The large packets go to C through B: B stores them in partial/ (a large
+# packet whose last hop is B would be opened while received, and a cut
+# transfer of it starts afresh: stream_deliver.sh).
 . "$TOP/tests/lib/nodes.sh"
 nodes_init
 base=$((20000 + RANDOM % 20000))
 node_add A $((base + 1))
 node_add B $((base + 2)) "IO-TIMEOUT 3s"
-node_peer A B; node_peer B A
+node_add C $((base + 3))
+node_peer A B; node_peer B A; node_peer B C; node_peer C B
+node_key A C; node_key C A
+node_route A B C
 work=$NODES/work; mkdir -p "$work"
 export SHIPD_TEST_RATE=$((4 * 1024 * 1024))	# 4 MB/s: a 16 MB packet takes ~4 s
-node_start A && node_start B || { fail "start"; finish; }
+node_start A && node_start B && node_start C || { fail "start"; finish; }
 head -c $((16 * 1024 * 1024)) /dev/urandom >"$work/big.bin"
 
 # 1. cut the transfer: kill B's receiver half way, A resumes from there
-id=$(ctl A submit --copy --to B "$work/big.bin")
+id=$(ctl A submit --copy --to C "$work/big.bin")
 half() { local d; d=$(awk '{print $5}' "$(bay A)/inflight/$id" 2>/dev/null); [ "${d:-0}" -gt $((6 * 1024 * 1024)) ]; }
 check "transfer under way (progress record shows bytes moving)" wait_for half
 pkill -KILL -P "${PID[B]}"
 check "A defers after the cut" wait_for log_has A "order $id: deferred"
 check "A resumes instead of restarting" wait_for log_has A "order $id: resuming at byte"
 check "B logs a resumed receipt" wait_for log_has B "received $id .*(resumed)"
-check "delivered after the resume" wait_for delivered B big.bin
-cmp -s "$work/big.bin" "$(bay B)/incoming/big.bin" && ok "resumed file is byte-identical" || fail "content differs"
+check "delivered after the resume" wait_for delivered C big.bin
+cmp -s "$work/big.bin" "$(bay C)/incoming/big.bin" && ok "resumed file is byte-identical" || fail "content differs"
 at=$(grep -o "order $id: resuming at byte [0-9]*" "$NODES/A/shipd.log" | awk '{print $NF}')
 echo "# resumed at byte $at of $((16 * 1024 * 1024))"
 
@@ -48,7 +54,7 @@ check "exactly one copy at B (no again.bin_1)" test ! -e "$(bay B)/incoming/agai
 # 3. SIGTERM in the middle of a transfer: the order goes back to the queue
 node_stop A
 export SHIPD_TEST_RATE=$((2 * 1024 * 1024))
-id3=$(ctl A submit --copy --to B "$work/big.bin")
+id3=$(ctl A submit --copy --to C "$work/big.bin")
 node_start A || { fail "restart A"; finish; }
 moving() { local d; d=$(awk '{print $5}' "$(bay A)/inflight/$id3" 2>/dev/null); [ "${d:-0}" -gt 1000000 ]; }
 check "transfer under way before SIGTERM" wait_for moving
@@ -67,8 +73,8 @@ b=$(od -An -tu1 -j40 -N1 "$part" | tr -d ' ')
 printf "\\$(printf %o $((${b:-0} ^ 255)))" | dd of="$part" bs=1 seek=40 conv=notrunc status=none
 unset SHIPD_TEST_RATE
 node_start A || { fail "restart A"; finish; }
-check "and is delivered after the restart" wait_for delivered B big.bin_1
-cmp -s "$work/big.bin" "$(bay B)/incoming/big.bin_1" && ok "content identical" || fail "content differs"
+check "and is delivered after the restart" wait_for delivered C big.bin_1
+cmp -s "$work/big.bin" "$(bay C)/incoming/big.bin_1" && ok "content identical" || fail "content differs"
 check "B started afresh: the partial's header did not verify" \
 	log_has B "packet $id3 from A: the last attempt's [0-9]* bytes do not verify; starting afresh"
 check "B did not refuse the packet" sh -c "! grep -q 'refused packet $id3' '$NODES/B/shipd.log'"

@@ -31,6 +31,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -619,7 +620,7 @@ known_digest(void)
 		struct strv names = {0};
 		char *dd = newdir("known");
 
-		CHECK_INT(packet_open_known(conf[B], key[B], (const char *const *)s.pp, dg, 1, dd,
+		CHECK_INT(packet_open_known(conf[B], key[B], (const char *const *)s.pp, dg, 1, -1, dd,
 					    &names, NULL), 0);
 		CHECK(names.n == 1);
 		strv_free(&names);
@@ -630,7 +631,7 @@ known_digest(void)
 		struct strv names = {0};
 		char *dd = newdir("known");
 
-		CHECK_INT(packet_open_known(conf[B], key[B], (const char *const *)s.pp, wdg, 1, dd,
+		CHECK_INT(packet_open_known(conf[B], key[B], (const char *const *)s.pp, wdg, 1, -1, dd,
 					    &names, NULL), -1);
 		CHECK(strstr(err_get(), "changed on disk") != NULL);
 		CHECK_INT(count_entries(dd), 0);
@@ -645,7 +646,7 @@ known_digest(void)
 		orig[off] ^= 0x01;
 		write_src(bad, orig, n, 0600);
 		orig[off] ^= 0x01;
-		if (packet_open_known(conf[B], key[B], pp, dg, 1, dd, &names, NULL) == 0) {
+		if (packet_open_known(conf[B], key[B], pp, dg, 1, -1, dd, &names, NULL) == 0) {
 			if (off >= n - PKT_TRAILER_LEN)
 				trailer_ok++;
 			else {
@@ -746,6 +747,107 @@ every_flip(void)
 	CHECK_INT(open_ok, 0);
 	CHECK_INT(left, 0);
 	free(orig);
+}
+
+/*
+ * packet_open_stream: the file's bytes after its header through a pipe
+ * (a child writes them, as a receiver would, plus `extra` bytes); the
+ * header given. The value of packet_open_stream.
+ */
+static int
+open_stream(int at, const uint8_t *f, size_t n, size_t extra, int mode, const char *dd,
+	    struct strv *names, uint8_t digest[PKT_DIGEST_LEN])
+{
+	struct pkt_info pi;
+	ssize_t hl;
+	int p[2], rc, st;
+	pid_t pid;
+
+	memset(&pi, 0, sizeof(pi));
+	hl = packet_check_header(conf[at], f, n, &pi);
+	pkt_info_free(&pi);
+	if (hl <= 0)
+		return -1;
+	if (pipe(p) < 0 || (pid = fork()) < 0)
+		return -3;
+	if (pid == 0) {
+		uint8_t z[64] = {0};
+
+		close(p[0]);
+		signal(SIGPIPE, SIG_IGN);
+		(void)write_all(p[1], f + hl, n - hl);
+		(void)write_all(p[1], z, extra < sizeof(z) ? extra : sizeof(z));
+		_exit(0);
+	}
+	close(p[1]);
+	rc = packet_open_stream(conf[at], key[at], f, hl, p[0], mode, dd, names, NULL, digest);
+	close(p[0]);
+	waitpid(pid, &st, 0);
+	return rc;
+}
+
+/* Opened while received: the same file, mode and digest as from disk;
+ * every flipped byte, a truncation and trailing bytes refused. */
+static void
+stream_open(void)
+{
+	size_t dn = 3 * C + 17, n;
+	uint8_t *d = xmalloc(dn), *f, digest[PKT_DIGEST_LEN];
+	struct sealed s;
+	struct pkt_info pi;
+	struct strv names = {0};
+	char *dd = newdir("stream"), out[PATH_MAX];
+	struct stat st;
+	uint8_t *got;
+	size_t gn = 0;
+	int opened = 0, left = 0;
+
+	fill_random(d, dn);
+	CHECK_INT(seal_data(d, dn, &dests_b, "stream", 0, &s), 0);
+	f = slurp(s.pp[0], &n);
+	CHECK(f != NULL);
+	CHECK_INT(packet_verify_file(conf[B], s.pp[0], &pi), 0);
+	CHECK_INT(open_stream(B, f, n, 0, 0604, dd, &names, digest), 0);
+	CHECK_INT(names.n, 1);
+	snprintf(out, sizeof(out), "%s/data.bin", dd);
+	got = slurp(out, &gn);
+	CHECK(got && gn == dn && memcmp(got, d, dn) == 0);
+	CHECK(stat(out, &st) == 0);
+	CHECK_INT(st.st_mode & 07777, 0604);	/* DELIVER-MODE at extraction */
+	CHECK(memcmp(digest, pi.digest, PKT_DIGEST_LEN) == 0);
+	pkt_info_free(&pi);
+	free(got);
+	strv_free(&names);
+	/* not addressed to C: refused before a byte is read */
+	CHECK_INT(open_stream(CC_, f, n, 0, -1, newdir("stream"), &names, digest), -1);
+	/* one byte short, one byte more */
+	dd = newdir("stream");
+	CHECK_INT(open_stream(B, f, n - 1, 0, -1, dd, &names, digest), -1);
+	CHECK_INT(count_entries(dd), 0);
+	CHECK_INT(open_stream(B, f, n, 1, -1, dd, &names, digest), -1);
+	CHECK_INT(count_entries(dd), 0);
+	/* every byte after the header flipped (the header's own flips are
+	 * the header check's: every_flip) */
+	{
+		struct pkt_info hp;
+		size_t hl = (size_t)packet_check_header(conf[B], f, n, &hp);
+
+		pkt_info_free(&hp);
+		for (size_t off = hl; off < n; off += off < hl + 600 || off > n - 200 ? 1 : 997) {
+			f[off] ^= 0x01;
+			if (open_stream(B, f, n, 0, -1, dd, &names, digest) == 0) {
+				opened++;
+				printf("#   flip at %zu opened from a stream\n", off);
+			}
+			f[off] ^= 0x01;
+			left += count_entries(dd);
+			strv_free(&names);
+		}
+	}
+	CHECK_INT(opened, 0);
+	CHECK_INT(left, 0);
+	free(f);
+	free(d);
 }
 
 /* A base64 character with the same meaningful bits: same bytes, other text. */
@@ -1796,6 +1898,7 @@ main(void)
 	TEST(stream_boundaries);
 	TEST(split_parts);
 	TEST(every_flip);
+	TEST(stream_open);
 	TEST(known_digest);
 	TEST(trailer_rule);
 	TEST(noncanonical_base64);

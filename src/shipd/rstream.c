@@ -1,0 +1,295 @@
+/*
+ * rstream.c - deliver while receiving: a large packet whose only
+ * remaining destination is this node is opened as its bytes arrive, never
+ * stored as ciphertext nor read back.
+ *
+ * Offers rstream_* (shipd.h) to the receiver (receiver.c). The receiver
+ * hands each body byte to rstream_feed, which writes it into a pipe; an
+ * opener thread runs the queue's deliver verb (bay_deliver) whose extract
+ * step is packet_open_stream on that pipe: the same reader and checks as
+ * a delivery from data/ (every chunk's tag before the decompressor, the
+ * trailer signature over the whole stream, the stream's end), extracting
+ * into unpack/ID with DELIVER-MODE and one fsync per file. Only when all
+ * that passed is receipts/ID written (the commit point) and the file moved
+ * into incoming/; then rstream_end, back on the receiver's thread, confirms
+ * it to the origin (history.c) and writes seen/ID, and only then may the
+ * receiver ACK. A broken connection ends the pipe early: the stream is
+ * truncated, unpack/ID removed, and the next offer starts at byte 0.
+ * A kill -9 leaves unpack/ID without a receipt (removed at start-up or by
+ * the next attempt) or a receipt without seen/ID: the next offer of ID
+ * then finds the receipt (rstream_again), confirms again (the origin
+ * takes a second receipt as known) and is answered HAVE.
+ *
+ * partial/ID serves only as the lock that keeps two connections from
+ * receiving one packet at once (as for a stored transfer); it holds no
+ * byte and is removed when the stream ends.
+ *
+ * Memory: the reader's slots, a pipe, libarchive's buffers; two threads
+ * besides the opener's (reading, writing) for as long as one packet
+ * streams, and the receiver streams one packet at a time per connection.
+ * Never writes anything outside unpack/, receipts/, incoming/, seen/ and
+ * what the receipt back to the origin queues.
+ */
+#include "shipd.h"
+#include "../global/accept.h"
+#include "../packet/packet.h"
+#include "../util/log.h"
+#include "../util/mem.h"
+#include "../util/safefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PIPE_BYTES	(1 << 20)	/* what the receiver may be ahead of the opener */
+
+struct rstream {
+	const char *bay;
+	const struct order *o;		/* the receiver's order for it */
+	struct order receipt;		/* a shallow copy of *o, with these: */
+	char *name, *comment;
+	uint8_t *hdr;			/* the header the offer showed */
+	size_t hdrlen;
+	uint64_t got;			/* bytes of the stream fed */
+	int wfd, rfd;			/* the pipe's ends */
+	int lock;			/* partial/ID, held while it streams */
+	pthread_t th;
+	int started;
+	int rc;				/* bay_deliver's, once the thread ended */
+	char why[700];			/* the thread's error */
+	struct strv finals;
+};
+
+int
+rstream_wanted(const struct order *o, const struct pkt_info *pi)
+{
+	const struct sclass *c = config_class_or_default(S->cf, o->sclass);
+
+	/* only the last hop, for one whole data packet: a relay stores (it
+	 * holds no key), a split packet joins its parts from data/, a control
+	 * packet is consumed by the delivery worker, and a receipt handler is
+	 * a program the receiver's sandbox does not run */
+	return o->size >= RSTREAM_MIN && !o->returning && o->nparts <= 1 && pi->nparts == 1 &&
+	       o->dests.n == 1 && S->cf->node && strcmp(o->dests.v[0], S->cf->node) == 0 &&
+	       strcmp(pi->kind, PKT_KIND_DATA) == 0 && c->receipt_handler == NULL;
+}
+
+/* The steps after the commit point: confirmed to the origin, seen/ID. */
+static int
+finish(const char *bay, const struct order *o, const struct strv *finals)
+{
+	deliver_done(bay, o, finals);
+	if (bay_deliver_seen(bay, o->id, o->expires) < 0) {
+		msg_warnx("packet %s: delivered, but not marked seen: %s", o->id, err_get());
+		return BAY_LATER;
+	}
+	return 0;
+}
+
+int
+rstream_again(const char *bay, const struct order *o)
+{
+	struct strv finals = {0};
+	uint64_t off;
+	int rc, lock;
+
+	if (!bay_delivered(bay, o->id))
+		return 1;
+	msg_info("packet %s: delivered here before (a receiver died after its receipt); "
+		 "confirming it again", o->id);
+	/* the dead receiver's lock file goes, unless a live one holds it */
+	if ((lock = bay_partial_open(bay, o->id, o->size, &off)) >= 0) {
+		bay_partial_drop(bay, o->id);
+		close(lock);
+	}
+	rc = bay_unpack_finish(bay, o->id, &finals) < 0 ? BAY_LATER : finish(bay, o, &finals);
+	strv_free(&finals);
+	return rc;
+}
+
+/* bay_extract_fn: the packet from the pipe into dir. */
+static int
+extract(void *arg, const char *const *paths, int n, const char *dir, struct strv *names)
+{
+	struct rstream *s = arg;
+	uint8_t digest[PKT_DIGEST_LEN];
+	int mode = config_class_or_default(S->cf, s->o->sclass)->deliver_mode;
+	int rc = packet_open_stream(S->cf, S->keys, s->hdr, s->hdrlen, s->rfd, mode, dir, names,
+				    &s->comment, digest);
+
+	(void)paths;
+	(void)n;
+	close(s->rfd);		/* the receiver's next write sees EPIPE */
+	s->rfd = -1;
+	if (rc == PKT_LOCAL)
+		return BAY_LATER;
+	if (rc < 0)
+		return BAY_REFUSED;
+	if (names->n)
+		s->receipt.name = s->name = xstrdup(names->v[0]);
+	if (s->comment)
+		s->receipt.comment = s->comment;
+	hex_encode(digest, sizeof(digest), s->receipt.digest);
+	return 0;
+}
+
+static void *
+opener(void *arg)
+{
+	struct rstream *s = arg;
+
+	s->rc = bay_deliver(s->bay, s->o->id, &s->receipt, NULL, 0, extract, s, &s->finals);
+	if (s->rc != 0)
+		snprintf(s->why, sizeof(s->why), "%s", err_get());
+	if (s->rfd >= 0) {	/* bay_deliver failed before extract */
+		close(s->rfd);
+		s->rfd = -1;
+	}
+	return NULL;
+}
+
+struct rstream *
+rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const void *hdr,
+	      size_t hdrlen)
+{
+	struct rstream *s = xcalloc(1, sizeof(*s));
+	int p[2], e;
+	uint64_t off;
+
+	s->bay = bay;
+	s->o = o;
+	s->wfd = s->rfd = -1;
+	s->lock = -1;
+	/* the offer shows the file's first bytes: the header and maybe more */
+	if (hdrlen < pi->header_len) {
+		err_set("packet %s: the offer shows %zu header bytes, the header says %llu", o->id,
+			hdrlen, (unsigned long long)pi->header_len);
+		goto fail;
+	}
+	hdrlen = pi->header_len;
+	if ((s->lock = bay_partial_open(bay, o->id, o->size, &off)) < 0) {
+		if (s->lock != BAY_BUSY)
+			err_set("packet %s: partial file in %s: %s", o->id, bay, err_get());
+		s->lock = -1;
+		goto fail;
+	}
+	if (off && ftruncate(s->lock, 0) < 0) {	/* a stored attempt's: afresh */
+		err_set("packet %s: partial file in %s: %s", o->id, bay, strerror(errno));
+		goto fail;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		err_set("packet %s: pipe: %s", o->id, strerror(errno));
+		goto fail;
+	}
+	s->rfd = p[0];
+	s->wfd = p[1];
+	(void)fcntl(s->wfd, F_SETPIPE_SZ, PIPE_BYTES);	/* a smaller one only costs switches */
+	s->hdr = xmalloc(hdrlen);
+	memcpy(s->hdr, hdr, hdrlen);
+	s->hdrlen = hdrlen;
+	accept_take(S->cf, o, pi);	/* this node's order: its hops, fresh counters */
+	s->receipt = *o;
+	if ((e = pthread_create(&s->th, NULL, opener, s)) != 0) {
+		err_set("packet %s: cannot start the opening thread: %s", o->id, strerror(e));
+		goto fail;
+	}
+	s->started = 1;
+	return s;
+fail:
+	rstream_free(s);
+	return NULL;
+}
+
+/* The opener's verdict, once its thread ended: 0 delivered (committed),
+ * BAY_REFUSED or BAY_LATER with why. */
+static int
+verdict(struct rstream *s, char *why, size_t whylen)
+{
+	if (s->started) {
+		if (s->wfd >= 0) {
+			close(s->wfd);	/* the stream ends here */
+			s->wfd = -1;
+		}
+		pthread_join(s->th, NULL);
+		s->started = 0;
+	}
+	if (s->rc != 0 && s->rc != 1)
+		snprintf(why, whylen, "%s", s->why);
+	else if (s->rc == 1)	/* a receipt appeared meanwhile: delivered once, elsewhere */
+		s->rc = 0;
+	return s->rc;
+}
+
+int
+rstream_feed(struct rstream *s, const void *p, size_t n, char *why, size_t whylen)
+{
+	const uint8_t *b = p;
+
+	/* the stream begins with the header the offer showed, byte for byte:
+	 * the opener was given (and verified) that one */
+	if (s->got < s->hdrlen) {
+		size_t k = s->hdrlen - s->got < n ? s->hdrlen - s->got : n;
+
+		if (memcmp(b, s->hdr + s->got, k) != 0) {
+			snprintf(why, whylen, "packet %s: the header sent is not the one offered",
+				 s->o->id);
+			verdict(s, why, whylen);
+			return BAY_REFUSED;
+		}
+		s->got += k;
+		b += k;
+		n -= k;
+	}
+	if (n && write_all(s->wfd, b, n) < 0) {
+		/* the opener stopped reading: its failure says why */
+		int rc = verdict(s, why, whylen);
+
+		if (rc == 0) {	/* it cannot end well before the stream does */
+			snprintf(why, whylen, "packet %s: more data than the packet holds", s->o->id);
+			return BAY_REFUSED;
+		}
+		return rc;
+	}
+	s->got += n;
+	return 0;
+}
+
+int
+rstream_end(struct rstream *s, char *why, size_t whylen)
+{
+	int rc = verdict(s, why, whylen);
+
+	if (rc != 0)
+		return rc;
+	sandbox_test_hook("receiver-delivered");	/* test builds: killed after the receipt */
+	if ((rc = finish(s->bay, s->o, &s->finals)) != 0)
+		snprintf(why, whylen, "%s", err_get());
+	return rc;
+}
+
+void
+rstream_free(struct rstream *s)
+{
+	char why[8];
+
+	if (s == NULL)
+		return;
+	verdict(s, why, sizeof(why));	/* a stream cut short: truncated, nothing kept */
+	if (s->lock >= 0) {
+		bay_partial_drop(s->bay, s->o->id);
+		close(s->lock);
+	}
+	if (s->rfd >= 0)
+		close(s->rfd);
+	if (s->wfd >= 0)
+		close(s->wfd);
+	free(s->hdr);
+	free(s->name);
+	free(s->comment);
+	strv_free(&s->finals);
+	free(s);
+}
