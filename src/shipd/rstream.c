@@ -157,6 +157,7 @@ rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const
 	      size_t hdrlen)
 {
 	struct rstream *s = xcalloc(1, sizeof(*s));
+	struct sbuf room = {0};
 	int p[2], e;
 	uint64_t off;
 
@@ -181,6 +182,15 @@ rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const
 		err_set("packet %s: partial file in %s: %s", o->id, bay, strerror(errno));
 		goto fail;
 	}
+	/* the room it takes, reserved before the first byte as for a stored
+	 * packet (its size on the lock, held until the stream ends, then the
+	 * room to unpack looked at): receivers that all passed the first look
+	 * do not all count the same free bytes, and the same disk is asked of
+	 * a streamed packet as of a stored one */
+	if (accept_reserve(S->cf, bay, s->lock, 0, o, pi, &room) != ACC_OK) {
+		err_set("%s", room.s);
+		goto fail;
+	}
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		err_set("packet %s: pipe: %s", o->id, strerror(errno));
 		goto fail;
@@ -198,8 +208,10 @@ rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const
 		goto fail;
 	}
 	s->started = 1;
+	sbuf_free(&room);
 	return s;
 fail:
+	sbuf_free(&room);
 	rstream_free(s);
 	return NULL;
 }
