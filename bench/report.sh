@@ -45,6 +45,9 @@ done
 disk=$(limit disk_mbs); tcp=$(limit tcp_mbs); aead=$(limit aead_mbs)
 commit=$(limit commit_dirsync_rate)
 hoplim=$(printf '%s\n' "$disk" "$tcp" "$aead" | grep . | sort -n | head -n 1)
+# issue 16: write the file once with fsync, then read it once
+dread=$(limit disk_read_mbs)
+wrlim=$( [ -n "$disk" ] && [ -n "$dread" ] && calc "%.0f" 1 "1 / (1 / $disk + 1 / $dread)")
 
 row() {	# row LABEL KEY LIMIT
 	local s=${V[shipd.$2]:--} n=${V[nncp.$2]:--} u=${V[uucp.$2]:--} l=${3:--}
@@ -65,6 +68,7 @@ runs=$(awk '$1 == "run" { print $4 }' "$RAW" | sort -n | tail -n 1)
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	row "${MB} MiB one hop, MB/s (limit: slowest of disk/TCP/AEAD)" hop1.mbs "$hoplim"
 	row "${MB} MiB two hops via a relay, MB/s" hop2.mbs "$hoplim"
+	row "${MB} MiB one hop, MB/s, against writing it once with fsync + reading it once" hop1.mbs "${wrlim:--}"
 	row "${FILES} x 4 KiB one hop, files/s (limit: create+fsync+rename+dir fsync)" files.fps "$commit"
 	row "peak RSS of any process, ${MB} MiB one hop, MiB (goal 32)" hop1.rss 32
 	row "peak RSS of any process, two hops, MiB" hop2.rss 32
