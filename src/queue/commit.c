@@ -140,7 +140,26 @@ bay_enqueue_from(const char *from_bay, const char *from_id, const char *bay,
 int
 bay_claim(struct claim *c, const char *bay, const char *id, enum qstate from)
 {
-	char a[PATH_MAX], b[PATH_MAX];
+	struct bay_group g = {0};
+	int rc = bay_claim_group(c, bay, id, from, &g);
+
+	if (bay_group_sync(&g) < 0 && rc == 0) {
+		bay_release(c);		/* in active/ unlocked: the sweep requeues it */
+		return -1;
+	}
+	return rc;
+}
+
+/*
+ * Both directories of the rename go to g: the claim is durable once g is
+ * synced. Until then a crash leaves the order in `from` or in active/
+ * (recovery requeues it), never both, never neither: rename is atomic.
+ */
+int
+bay_claim_group(struct claim *c, const char *bay, const char *id, enum qstate from,
+		struct bay_group *g)
+{
+	char a[PATH_MAX], b[PATH_MAX], da[PATH_MAX];
 	struct stat fs, ps;
 	int fd;
 
@@ -161,11 +180,17 @@ bay_claim(struct claim *c, const char *bay, const char *id, enum qstate from)
 		close(fd);
 		return 1;	/* someone else holds it */
 	}
-	if (from != Q_ACTIVE && safe_rename(a, b) < 0) {
+	if (from != Q_ACTIVE && safe_rename_nosync(a, b) < 0) {
 		int e = errno;
 
 		close(fd);
 		return e == ENOENT ? 1 : -1;
+	}
+	if (from != Q_ACTIVE &&
+	    (bay_path(da, sizeof(da), bay, Q_ACTIVE, NULL) < 0 || bay_group_add(g, da) < 0 ||
+	     bay_path(da, sizeof(da), bay, from, NULL) < 0 || bay_group_add(g, da) < 0)) {
+		close(fd);	/* in active/ unlocked: the sweep requeues it */
+		return -1;
 	}
 	/* the file renamed is the one locked, unless it was replaced meanwhile */
 	if (fstat(fd, &fs) < 0 || lstat(b, &ps) < 0 || fs.st_ino != ps.st_ino ||
@@ -502,12 +527,13 @@ bay_mark_seen(const char *bay, const char *id, time_t expires)
  * next:
  *   1. seen/ID written (with the expiry, for purging);
  *   2. the order file unlinked, its directory fsynced;
- *   3. data/ID unlinked, data/ fsynced.
+ *   3. data/ID unlinked.
  * Crash before 1: nothing changed, the order is still queued.
  * Crash between 1 and 2: the order is still queued (and seen); it may be
  *   sent again, which the next hop acks without storing (its own seen/).
- * Crash between 2 and 3: finished and seen; data/ID has no order in any
- *   state, so recovery (or the sweep) removes it at once.
+ * Crash between 2 and 3, or after 3 before data/ is written back:
+ *   finished and seen; data/ID has no order in any state, so recovery
+ *   (or the sweep) removes it at once. So data/ is not fsynced.
  * Unlinking data before the order would open a window where an order
  * points at missing data: a "queued" packet that can never be sent.
  */
@@ -530,7 +556,9 @@ bay_finish(const char *bay, const char *id, enum qstate from)
 		return -1;
 	if ((safe_unlink_nosync(path) < 0 && errno != ENOENT) || fsync_parent(path) < 0)
 		return -1;
-	if ((safe_unlink_nosync(data) < 0 && errno != ENOENT) || fsync_parent(data) < 0)
+	/* no fsync of data/: a crash that brings data/ID back leaves data no
+	 * order names, with seen/ID durable, which recovery removes at once */
+	if (safe_unlink_nosync(data) < 0 && errno != ENOENT)
 		return -1;
 	return 0;
 }
