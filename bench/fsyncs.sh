@@ -34,14 +34,17 @@ tstart() {
 	local n=$1
 	: >>"$NODES/$n/shipd.log"
 	$TR -o "$NODES/$n.trace" "$SHIPD" -c "$(conf "$n")" -f >>"$NODES/$n/shipd.log" 2>&1 &
-	PID[$n]=$!
+	SPID[$n]=$!
 	wait_for grep -q "started" "$NODES/$n/shipd.log" || { echo "# $n did not start"; return 1; }
+	PID[$n]=$(pgrep -P "${SPID[$n]}" -x shipd)	# stopped itself, not strace
 }
+declare -A SPID
 tstart B || exit 1
 tstart A || exit 1
 wait_files "$(bay B)/incoming" "$N" 600 || echo "# only $(nfiles "$(bay B)/incoming")/$N delivered" >&2
 sleep 1		# the sender's last finishes after B's delivery
 node_stop A; node_stop B
+wait "${SPID[A]}" "${SPID[B]}" 2>/dev/null
 
 # fsync(3</x/y/spool/ms_ship/outgoing>) = 0: a directory when the path is a
 # bay directory itself; renameat2(AT_FDCWD</..>, "/x/a/ID", ..., "/x/b/ID")

@@ -28,21 +28,11 @@
  * broke, that answered "busy", or that the peer closed meanwhile is not
  * reused. A worker that lives on (pool.c) keeps a TCP connection open
  * after its batch, for the next batch to the same next hop, once every
- * order of the window is answered.
- *
- * A next hop that answers "busy" (xfer.h: all its MAX-RECEIVERS taken; it
- * answers every slot of that connection so) is up: the worker lets the
- * window drain, says BYE, waits a short jittered pause (growing from
- * 0.125-0.25 s to 2-BUSY_PAUSE_MAX s) and offers every order told busy
- * again, in their order, over one new connection (retry_busy); a "busy"
- * for one packet on a connection that took others (another transfer of
- * it still running there) is retried so on the same connection. An order
- * told busy BUSY_TRIES times is put back in deferred/ for
- * BUSY_DEFER..2*BUSY_DEFER seconds, not counted as a failed attempt (no
- * RETRY-MIN back-off), and so is every order of the batch for that hop
- * after it, without a connection; the hop is never marked down for it.
+ * order of the window is answered. "Busy" next hops: sender_busy.c;
+ * directory hops: sender_export.c.
  */
 #include "shipd.h"
+#include "sender_int.h"
 #include "../global/dirhop.h"
 #include "../packet/packet.h"
 #include "../queue/progress.h"
@@ -65,23 +55,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-enum { HOP_OK = 0, HOP_TEMP = 1, HOP_PERM = 2, HOP_BUSY = 3 };
-
-#define BUSY_TRIES	8	/* busy answers per order before it is put back */
-#define BUSY_PAUSE_MAX	4.0	/* seconds, the longest pause between two tries */
-#define BUSY_DEFER	10	/* seconds: put back for 1 to 2 times this */
-
-/* A number in [lo, 2*lo), different in every worker (they fork from one seed). */
-static double
-jitter(double lo)
-{
-	static unsigned seed;
-
-	if (seed == 0)
-		seed = (unsigned)getpid() ^ (unsigned)(now_mono() * 1e6);
-	return lo + lo * (rand_r(&seed) / ((double)RAND_MAX + 1));
-}
 
 /* A line on the status pipe to the master (see master_status_line). */
 void
@@ -106,54 +79,24 @@ sender_status(const char *fmt, ...)
 		msg_warnx("status pipe to the master: %s", strerror(errno));
 }
 
-/*
- * One order in the worker's hands, from its claim to its end, and the one
- * send to a next hop it may have open in the window.
- */
-struct flight {
-	struct claim c;
-	struct order o;
-	struct strv hops_done, turned, forwarded;
-	struct sbuf errs, turn_why, busy_why;
-	int waiting;			/* our own copy waits for sibling parts */
-	int home;			/* a returning order on its way to the origin */
-	/* the send in the window */
-	char *nh;
-	struct strv mine;		/* the destinations it hands over */
-	int fd;
-	uint8_t *hdr;
-	size_t hdrlen;
-	char *text;
-	uint64_t size;
-	double t0;
-	uint64_t base;			/* where the body started (a resume) */
-	struct progress *pr;
-	int answered, answer;		/* the answer came: XF_ACK ... or XS_LOST */
-	char *why;
-	int busy;			/* "busy" answers to this send so far */
-	struct flight *next;		/* the list of answered ones, or of busy ones */
-};
-
 /* The connection kept open from one order of the batch to the next. */
-static struct hop *cur;
-static struct xsend *xs;
-static char *cur_nh;
+struct hop *cur;
+struct xsend *xs;
+char *cur_nh;
 static int cur_offers;
 static struct strv failed_here;		/* next hops this worker could not reach */
-static struct strv busy_here;		/* next hops still busy after BUSY_TRIES */
-static int cur_busy;			/* cur answered "busy": offer nothing more on it */
+struct strv busy_here;		/* next hops still busy after BUSY_TRIES */
+int cur_busy;			/* cur answered "busy": offer nothing more on it */
 static int cur_took;			/* cur answered an offer otherwise: it has a slot */
 static int cur_kept;			/* cur was kept open after the last batch */
 static uint64_t cur_bytes;		/* sent over cur (for queue/peerfile.h) */
 static int cur_sent;
 static struct flight *answered;		/* answers to act upon, oldest first */
 static struct flight **answered_tail = &answered;
-static struct flight *busy_q;		/* told busy, to offer again (retry_busy) */
-static struct flight **busy_tail = &busy_q;
 static int in_window;			/* orders with a send open */
 
 /* One line per connection, so that an operator sees how orders share them. */
-static void
+void
 hop_drop(int bye)
 {
 	if (cur) {
@@ -309,7 +252,7 @@ on_answer(void *arg, void *ctx, int type, const char *why)
 	in_window--;
 }
 
-static void
+void
 send_close(struct flight *f)
 {
 	progress_end(f->pr);
@@ -331,7 +274,7 @@ send_close(struct flight *f)
  * HOP_BUSY: the hop is still busy after BUSY_TRIES) with *why (nothing
  * was offered).
  */
-static int
+int
 send_offer(struct flight *f, char **why)
 {
 	const struct peer *p = config_peer(S->cf, f->nh);
@@ -387,7 +330,7 @@ send_offer(struct flight *f, char **why)
 	}
 	return 0;
 }
-static void
+void
 join_errors(struct sbuf *b, const char *why)
 {
 	if (b->len)
@@ -421,41 +364,6 @@ log_done(const struct order *o, const char *self, const struct strv *forwarded)
 	sbuf_free(&b);
 }
 
-/*
- * A directory hop (global/dirhop.h): write the packet and its envelope to
- * the next hop's directory, once per destination; the destinations stay
- * in the order, marked exported, until the next hop's receipt comes back.
- * A full or missing medium is a temporary failure joined to errs.
- */
-static void
-export_hop(const char *bay, struct order *o, const char *nh, const struct strv *mine,
-	   struct claim *c, struct sbuf *errs)
-{
-	const struct peer *p = config_peer(S->cf, nh);
-	struct strv todo = {0};
-	char *why = NULL;
-
-	for (int k = 0; k < mine->n; k++)
-		if (order_exported(o, mine->v[k]) == NULL)
-			strv_add(&todo, mine->v[k]);
-	if (todo.n == 0)
-		goto out;
-	if (dirhop_export(S->cf, S->keys, bay, o, &todo, nh, p->dir, p->dir_limit, &why) < 0) {
-		msg_warnx("order %s: export to %s (directory %s) failed: %s", o->id, nh, p->dir, why);
-		join_errors(errs, why);
-		free(why);
-		goto out;
-	}
-	dirhop_mark_exported(o, &todo, nh, time(NULL));
-	if (bay_rewrite(bay, o, Q_ACTIVE, Q_ACTIVE, 0, c) < 0)
-		msg_warnx("order %s: %s", o->id, err_get());
-	msg_info("order %s: exported to %s in directory %s; custody stays here until its "
-		 "receipt", o->id, nh, p->dir);
-	sender_status("U %s", nh);
-out:
-	strv_free(&todo);
-}
-
 static int worker_rc;		/* sender_run's exit status */
 
 static void
@@ -483,27 +391,6 @@ flight_end(struct flight *f, int rc)
 	if (rc != 0 && worker_rc != 1)
 		worker_rc = rc;
 	flight_free(f);
-}
-
-/*
- * Only "busy" next hops are left: back to deferred/ for a short, jittered
- * while, without counting an attempt (bay_defer's back-off is for
- * failures, and busy is not one).
- */
-static void
-put_back_busy(struct flight *f, const char *why)
-{
-	struct order *o = &f->o;
-	int secs = (int)jitter(BUSY_DEFER);
-
-	free(o->last_error);
-	o->last_error = xstrdup(why);
-	o->next_attempt = time(NULL) + secs;
-	if (bay_rewrite(f->c.bay, o, Q_ACTIVE, Q_DEFERRED, o->next_attempt, &f->c) < 0)
-		msg_warnx("order %s: put back: %s", o->id, err_get());
-	else
-		msg_info("order %s: put back for %ds: %s (a busy next hop: not a failed attempt)",
-			 o->id, secs, why);
 }
 
 /* A returning order whose send ended (r: HOP_OK ...) or could not start. */
@@ -714,7 +601,7 @@ step(struct flight *f)
 }
 
 /* f's send ended (r: HOP_OK ...): go on with it; frees why. */
-static void
+void
 send_ended(struct flight *f, int r, char *why)
 {
 	if (f->home)
@@ -724,16 +611,6 @@ send_ended(struct flight *f, int r, char *why)
 		step(f);
 	}
 	free(why);
-}
-
-/* A "busy:" reason without its tag: what the receiver says after it. */
-static const char *
-busy_text(const char *why)
-{
-	why += strlen(XF_BUSY_REASON);
-	while (*why == ' ')
-		why++;
-	return why;
 }
 
 /* An answer from the window, acted upon. */
@@ -765,10 +642,7 @@ answer(struct flight *f)
 	case XF_TEMPFAIL:
 		if (f->why && xfer_is_busy((const uint8_t *)f->why, strlen(f->why))) {
 			/* busy is not down: offered again shortly (retry_busy) */
-			f->busy++;
-			f->next = NULL;
-			*busy_tail = f;
-			busy_tail = &f->next;
+			busy_add(f);
 			return;
 		}
 		why = xasprintf("%s: %s", f->nh, f->why);
@@ -788,55 +662,6 @@ answer(struct flight *f)
 		msg_panic("sender: answer %d", f->answer);
 	}
 	send_ended(f, r, why);
-}
-
-/*
- * The orders told "busy", once a connection that was busy as a whole is
- * answered and closed with BYE: one short jittered pause, then each is
- * offered again in its order (one new connection takes them all); an
- * order told busy BUSY_TRIES times makes its next hop busy for the rest
- * of the batch (busy_here), and it and the others for that hop are put
- * back.
- */
-static void
-retry_busy(void)
-{
-	struct flight *q = busy_q, *f;
-	char others[32] = "";
-	double pause;
-	int more = -1;
-
-	busy_q = NULL;
-	busy_tail = &busy_q;
-	if (cur && cur_busy)
-		hop_drop(1);	/* answered: retry_busy runs once nothing is open on it */
-	for (f = q; f; f = f->next)
-		more++;
-	if (more > 0)
-		snprintf(others, sizeof(others), " and %d more", more);
-	pause = 0.125 * (1 << (q->busy - 1 < 5 ? q->busy - 1 : 5));
-	pause = jitter(pause < BUSY_PAUSE_MAX / 2 ? pause : BUSY_PAUSE_MAX / 2);
-	if (q->busy < BUSY_TRIES && !strv_has(&busy_here, q->nh)) {
-		msg_info("order %s%s: %s busy (%s); trying again in %.1f s %s", q->o.id, others,
-			 q->nh, busy_text(q->why), pause, cur && strcmp(cur_nh, q->nh) == 0 ?
-			 "on the same connection" : "over a new connection");
-		usleep(pause * 1e6);
-	}
-	while ((f = q) != NULL) {
-		char *why = NULL;
-		int rc;
-
-		q = f->next;
-		f->next = NULL;
-		if (f->busy >= BUSY_TRIES && !strv_has(&busy_here, f->nh))
-			strv_add(&busy_here, f->nh);
-		if (strv_has(&busy_here, f->nh)) {
-			why = xasprintf("%s busy: %s (%d tries)", f->nh, busy_text(f->why), f->busy);
-			rc = HOP_BUSY;
-		} else if ((rc = send_offer(f, &why)) == 0)
-			continue;	/* in the window again */
-		send_ended(f, rc, why);
-	}
 }
 
 /* Claim one order of the batch and start it on its way. */
@@ -944,7 +769,7 @@ run(const struct job *k)
 {
 	for (;;) {
 		answers();
-		if (busy_q) {
+		if (busy_waiting()) {
 			/* the busy connection's window is answered first */
 			if (cur && cur_busy && !xsend_broken(xs) && xsend_open(xs) > 0)
 				xsend_pump(xs, 1000);
