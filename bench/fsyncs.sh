@@ -42,7 +42,13 @@ declare -A SPID
 tstart B || exit 1
 tstart A || exit 1
 wait_files "$(bay B)/incoming" "$N" 600 || echo "# only $(nfiles "$(bay B)/incoming")/$N delivered" >&2
-sleep 1		# the sender's last finishes after B's delivery
+# then every receipt home and every order finished: both queues empty
+queued() {
+	find "$(bay A)"/{outgoing,active,deferred,partial} "$(bay B)"/{outgoing,active,deferred,partial} \
+		-maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l
+}
+for _ in $(seq 600); do [ "$(queued)" -eq 0 ] && break; sleep 0.2; done
+[ "$(queued)" -eq 0 ] || echo "# $(queued) orders still queued" >&2
 node_stop A; node_stop B
 wait "${SPID[A]}" "${SPID[B]}" 2>/dev/null
 
@@ -81,7 +87,7 @@ summary() {
 		printf "  %-30s %7.2f\n", "TOTAL rename", rn / n
 	}' "$1" | sort
 }
-[ -n "${FSYNCS_KEEP:-}" ] && cp "$NODES"/*.trace "$FSYNCS_KEEP"/ 2>/dev/null
+[ -n "${FSYNCS_KEEP:-}" ] && for n in A B; do cp "$NODES/$n.trace" "$NODES/$n/shipd.log" "$FSYNCS_KEEP"/ 2>/dev/null; cp "$NODES/$n/shipd.log" "$FSYNCS_KEEP/$n.log"; done
 for n in S A B; do
 	echo "== $n (per order, $N orders)"
 	summary "$NODES/$n.trace"

@@ -518,7 +518,13 @@ bay_mark_seen(const char *bay, const char *id, time_t expires)
 	if (bay_path(dir, sizeof(dir), bay, Q_SEEN, NULL) < 0)
 		return -1;
 	n = snprintf(buf, sizeof(buf), "%lld\n", (long long)expires);
-	return safe_write(dir, id, buf, n, 0600);
+	/* the name is the marker and is made durable; the file is not
+	 * fsynced: its content is only the purge's hint, and a crash that
+	 * loses it leaves an empty marker, which bay_purge_seen counts from
+	 * its mtime */
+	if (safe_write_volatile(dir, id, buf, n, 0600) < 0)
+		return -1;
+	return fsync_dir(dir);
 }
 
 /*

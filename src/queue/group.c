@@ -55,7 +55,7 @@ bay_group_sync(struct bay_group *g)
 
 /*
  * bay_finish's three steps, each for every order before the next, with
- * one fsync between them: a crash leaves each order as bay_finish's
+ * one directory fsync between them: a crash leaves each order as bay_finish's
  * crash at the same step would (queued, or queued and seen, or finished
  * with an orphan data/ID recovery removes at once).
  */
@@ -87,7 +87,8 @@ bay_finish_all(const char *bay, const char *const *ids, int n, enum qstate from)
 			order_free(&o);
 		}
 		len = snprintf(buf, sizeof(buf), "%lld\n", (long long)expires);
-		if (safe_write_nosync(sdir, ids[i], buf, len, 0600) < 0)
+		/* not fsynced: see bay_mark_seen */
+		if (safe_write_volatile(sdir, ids[i], buf, len, 0600) < 0)
 			return -1;
 	}
 	/* seen/ is durable before any order's removal is */

@@ -447,11 +447,68 @@ send_home(struct flight *f)
 	free(why);
 }
 
+/*
+ * Orders with nothing left to do, still claimed, waiting to be finished
+ * together (done_flush): the answers that one read brought, or one
+ * window's local deliveries, cost one round of fsyncs (bay_finish_all).
+ * Nothing is told of them before: their "done" line and history come
+ * after. A crash before leaves each queued, and its next offer meets HAVE
+ * (or its local delivery finds its receipt).
+ */
+static struct flight *done_q;
+static struct flight **done_tail = &done_q;
+static int done_n;
+
+static void
+done_add(struct flight *f)
+{
+	f->next = NULL;
+	*done_tail = f;
+	done_tail = &f->next;
+	done_n++;
+}
+
+/* Finish every order of done_q, one bay_finish_all per run of one bay. */
+static void
+done_flush(void)
+{
+	const char **ids = xcalloc(done_n ? done_n : 1, sizeof(*ids));
+	struct bay_group g = {0};
+
+	while (done_q) {
+		struct flight *f, *end;
+		const char *bay = done_q->c.bay;
+		int n = 0, rc;
+
+		for (end = done_q; end && strcmp(end->c.bay, bay) == 0; end = end->next)
+			ids[n++] = end->o.id;
+		rc = bay_finish_all(bay, ids, n, Q_ACTIVE);
+		while (done_q != end) {
+			f = done_q;
+			done_q = f->next;
+			if (rc < 0)
+				msg_warnx("order %s: finish: %s", f->o.id, err_get());
+			else {
+				log_done(&f->o, S->cf->node, &f->forwarded);
+				if (f->is_data)
+					history_end_group(bay, &f->o, NULL, NULL, &g);
+			}
+			flight_end(f, 0);
+		}
+	}
+	/* the batch's history records, once the orders are finished */
+	if (bay_group_sync(&g) < 0)
+		msg_warnx("history not recorded: %s", err_get());
+	done_tail = &done_q;
+	done_n = 0;
+	free(ids);
+}
+
 /* What is left of f once no next hop is to be tried any more. */
 static void
 finish(struct flight *f)
 {
-	const char *self = S->cf->node, *bay = f->c.bay;
+	const char *bay = f->c.bay;
 	struct order *o = &f->o;
 	int rc = 0;
 
@@ -467,15 +524,9 @@ finish(struct flight *f)
 			join_errors(&f->errs, err_get());
 	}
 	if (o->dests.n == 0) {
-		int is_data = history_is_data(bay, o->id);	/* read before data/ID goes */
-
-		if (bay_finish(bay, o->id, Q_ACTIVE) < 0)
-			msg_warnx("order %s: finish: %s", o->id, err_get());
-		else {
-			log_done(o, self, &f->forwarded);
-			if (is_data)
-				history_end(bay, o, NULL, NULL);
-		}
+		f->is_data = history_is_data(bay, o->id);	/* read before data/ID goes */
+		done_add(f);	/* finished with the others that ended meanwhile */
+		return;
 	} else if (f->errs.len == 0 && f->busy_why.len) {
 		put_back_busy(f, f->busy_why.s);
 		rc = 1;
@@ -664,30 +715,81 @@ answer(struct flight *f)
 	send_ended(f, r, why);
 }
 
-/* Claim one order of the batch and start it on its way. */
-static void
-start(const char *bay, const char *id, enum qstate from)
+/*
+ * In a --poll pass, once the batch's next hop failed, the rest of the
+ * batch is not claimed only to be deferred one durable rewrite at a time:
+ * each is left as it is and named to the master ("S ID"), which parks it
+ * with the hop (batch.c). The order that made the attempt is deferred and
+ * carries the error. The daemon's workers defer each as before.
+ */
+static int
+hop_known_down(const struct job *k)
 {
-	const char *self = S->cf->node;
-	struct flight *f = xcalloc(1, sizeof(*f));
-	struct order *o = &f->o;
-	int rc;
+	return S->sched.one_pass && batch_is_peer(k->hop) &&
+	       peer_down(&S->sched, k->hop, time(NULL), k->created);
+}
 
-	f->fd = -1;
-	/*
-	 * Claim from where the queue manager saw it (outgoing/, or deferred/
-	 * when due), or from outgoing/ if an operator's `shipctl retry` moved
-	 * it there since; claimed by someone else, or gone: nothing to do.
-	 */
-	rc = bay_claim(&f->c, bay, id, from);
-	if (rc != 0 && from != Q_OUTGOING)
-		rc = bay_claim(&f->c, bay, id, Q_OUTGOING);
-	if (rc != 0) {
-		if (rc < 0)
-			msg_warnx("order %s: %s", id, err_get());
-		free(f);
-		return;
+/*
+ * Orders of the batch claimed ahead, as one commit group (bay_group), not
+ * yet started: a window's worth of claims costs one round of directory
+ * fsyncs. Each is started (start) as the window has room.
+ */
+#define CLAIM_AHEAD	64
+static struct flight *ready;
+static struct flight **ready_tail = &ready;
+
+/*
+ * Claim up to n orders from k on: from where the queue manager saw each
+ * (outgoing/, or deferred/ when due), or from outgoing/ if an operator's
+ * `shipctl retry` moved it there since; claimed by someone else, or gone:
+ * nothing to do. Nothing else is done with them until the claims are
+ * durable. Returns the first job not looked at.
+ */
+static const struct job *
+claim_ahead(const struct job *k, int n)
+{
+	struct bay_group g = {0};
+	struct flight *got = NULL, **tail = &got, *f;
+
+	for (; k && n > 0 && !hop_known_down(k); k = k->batch, n--) {
+		int rc;
+
+		f = xcalloc(1, sizeof(*f));
+		f->fd = -1;
+		rc = bay_claim_group(&f->c, k->bay, k->id, k->from, &g);
+		if (rc != 0 && k->from != Q_OUTGOING)
+			rc = bay_claim_group(&f->c, k->bay, k->id, Q_OUTGOING, &g);
+		if (rc != 0) {
+			if (rc < 0)
+				msg_warnx("order %s: %s", k->id, err_get());
+			free(f);
+			continue;
+		}
+		*tail = f;
+		tail = &f->next;
 	}
+	if (bay_group_sync(&g) < 0) {
+		/* not durable: each stays in active/, unlocked, for the sweep */
+		msg_warnx("claiming orders: %s", err_get());
+		while ((f = got) != NULL) {
+			got = f->next;
+			flight_end(f, 1);
+		}
+		return k;
+	}
+	*ready_tail = got;
+	if (got)
+		ready_tail = tail;
+	return k;
+}
+
+/* Start a claimed order on its way. */
+static void
+start(struct flight *f)
+{
+	const char *self = S->cf->node, *bay = f->c.bay, *id = f->c.id;
+	struct order *o = &f->o;
+
 	/* the claim's lock tells recovery and the sweep a live worker has it */
 	if (bay_load(bay, id, Q_ACTIVE, o) < 0) {
 		bay_corrupt(bay, id, Q_ACTIVE, err_get());
@@ -723,7 +825,10 @@ start(const char *bay, const char *id, enum qstate from)
 			strv_remove(&o->dests, self);
 			if (!strv_has(&o->delivered, self))
 				strv_add(&o->delivered, self);
-			if (bay_rewrite(bay, o, Q_ACTIVE, Q_ACTIVE, 0, &f->c) < 0)
+			/* recorded, unless the order ends here anyway (finish): a
+			 * crash before it delivers again, which the receipt makes
+			 * "delivered before" */
+			if (o->dests.n > 0 && bay_rewrite(bay, o, Q_ACTIVE, Q_ACTIVE, 0, &f->c) < 0)
 				msg_warnx("order %s: %s", o->id, err_get());
 		} else
 			f->waiting = 1;
@@ -747,26 +852,14 @@ answers(void)
 }
 
 /*
- * In a --poll pass, once the batch's next hop failed, the rest of the
- * batch is not claimed only to be deferred one durable rewrite at a time:
- * each is left as it is and named to the master ("S ID"), which parks it
- * with the hop (batch.c). The order that made the attempt is deferred and
- * carries the error. The daemon's workers defer each as before.
- */
-static int
-hop_known_down(const struct job *k)
-{
-	return S->sched.one_pass && batch_is_peer(k->hop) &&
-	       peer_down(&S->sched, k->hop, time(NULL), k->created);
-}
-
-/*
  * Every order from k on (none: only what is open) into the window as it
  * has room, and every answer acted upon, until nothing is open.
  */
 static void
 run(const struct job *k)
 {
+	int room;
+
 	for (;;) {
 		answers();
 		if (busy_waiting()) {
@@ -777,18 +870,32 @@ run(const struct job *k)
 				retry_busy();
 			continue;
 		}
-		if (k && hop_known_down(k)) {
+		if (ready == NULL && k && hop_known_down(k)) {
 			sender_status("S %s", k->id);	/* counted by the master, not here */
 			k = k->batch;
 			continue;
 		}
-		if (k && (cur == NULL || xsend_broken(xs) || xsend_room(xs) > 0)) {
-			start(k->bay, k->id, k->from);
-			k = k->batch;
+		room = cur == NULL || xsend_broken(xs) ? CLAIM_AHEAD : xsend_room(xs);
+		if (ready == NULL && k && room > 0) {
+			done_flush();	/* before claiming more */
+			/* a poll pass claims one at a time: what is left for a
+			 * hop found down is handed back unclaimed (hop_known_down) */
+			k = claim_ahead(k, S->sched.one_pass ? 1 : room < CLAIM_AHEAD ? room :
+					CLAIM_AHEAD);
 			continue;
 		}
+		if (ready && room > 0) {
+			struct flight *f = ready;
+
+			if ((ready = f->next) == NULL)
+				ready_tail = &ready;
+			f->next = NULL;
+			start(f);
+			continue;
+		}
+		done_flush();	/* before waiting for more answers, or leaving */
 		if (in_window == 0) {
-			if (k == NULL)
+			if (k == NULL && ready == NULL)
 				break;
 			continue;
 		}

@@ -38,6 +38,7 @@ struct flight {
 	int answered, answer;		/* the answer came: XF_ACK ... or XS_LOST */
 	char *why;
 	int busy;			/* "busy" answers to this send so far */
+	int is_data;			/* finishing: a data order (its history ends) */
 	struct flight *next;		/* the list of answered ones, or of busy ones */
 };
 

@@ -27,7 +27,9 @@ int safe_write_nosync(const char *dir, const char *name, const void *buf, size_t
  * The same without any fsync, for a file whose loss in a crash costs
  * nothing but readers must never see half-written (monitoring state): a
  * reader sees the old file or the new one; after a crash either, or none.
- * Never for queue state. Not a durable step (safe_fault does not count it).
+ * Never for queue state whose content matters (a seen/ marker's name is
+ * what counts: its writer fsyncs the directory). Not a durable step
+ * (safe_fault does not count it).
  */
 int safe_write_volatile(const char *dir, const char *name, const void *buf, size_t len,
 			mode_t mode);

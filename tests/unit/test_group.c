@@ -2,7 +2,8 @@
  * test_group.c - commit groups (queue/commit.h: bay_group, bay_claim_group,
  * bay_finish_all): a batch of claims or finishes costs one round of
  * directory fsyncs, not one per order (counted through safefile.c's
- * safe_dir_fsyncs), and a failure or a crash at each durable step of a
+ * safe_dir_fsyncs), a finish fsyncs neither data/ nor its seen marker's
+ * content, and a failure or a crash at each durable step of a
  * batch (qt.h's fault_sweep) still leaves every order in exactly one
  * state, or finished with its seen marker, after recovery.
  */
@@ -53,7 +54,7 @@ finish_costs_one_round(void)
 	char id[16];
 	const char *v[20];
 	char names[20][16];
-	long f0;
+	long f0, s0;
 
 	for (int i = 0; i < 20; i++) {
 		snprintf(names[i], sizeof(names[i]), "f%d", i);
@@ -74,8 +75,13 @@ finish_costs_one_round(void)
 	snprintf(id, sizeof(id), "one");
 	queue(bay, id, Q_ACTIVE, "x");
 	f0 = safe_dir_fsyncs();
+	s0 = safe_steps();
 	CHECK_INT(bay_finish(bay, id, Q_ACTIVE), 0);
 	CHECK_INT(safe_dir_fsyncs() - f0, 2);
+	/* the seen marker's name is made durable, its content (the purge's
+	 * hint) is not fsynced: two unlinks and two directory fsyncs */
+	CHECK(safe_steps() - s0 <= 4);
+	CHECK(bay_seen(bay, id));
 }
 
 /* ---- a failure or a crash at every step of a batch ---- */
