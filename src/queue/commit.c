@@ -241,7 +241,7 @@ int
 bay_rewrite(const char *bay, const struct order *o, enum qstate from, enum qstate to,
 	    time_t mtime, struct claim *c)
 {
-	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
+	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], tpath[PATH_MAX];
 	int nfd = -1;
 
 	if (bay_path(dir, sizeof(dir), bay, from, NULL) < 0 ||
@@ -266,9 +266,20 @@ bay_rewrite(const char *bay, const struct order *o, enum qstate from, enum qstat
 		close(c->lock);
 		c->lock = nfd;
 	}
-	if (fsync_dir(dir) < 0)
+	if (to == from)
+		return fsync_dir(dir);
+	/*
+	 * Moving on: from's directory is fsynced once, after both renames in
+	 * it (the new content's and the move's), to's before it; fsyncing it
+	 * in between too protected no state the crash windows of the move
+	 * do not have anyway.
+	 */
+	if (bay_path(tpath, sizeof(tpath), bay, to, o->id) < 0 ||
+	    safe_rename_nosync(path, tpath) < 0) {
+		fsync_dir(dir);		/* the new content stays, in from */
 		return -1;
-	return to == from ? 0 : bay_move(bay, o->id, from, to);
+	}
+	return fsync_parent(tpath) < 0 || fsync_dir(dir) < 0 ? -1 : 0;
 }
 
 int

@@ -84,6 +84,26 @@ finish_costs_one_round(void)
 	CHECK(bay_seen(bay, id));
 }
 
+/* a rewrite that moves on (a defer, a put-back) fsyncs from's directory
+ * once, after both its renames in it: two directory fsyncs, where it was
+ * three */
+static void
+rewrite_moving_costs_two(void)
+{
+	const char *bay = new_bay();
+	struct order o;
+	long f0;
+
+	queue(bay, "r1", Q_ACTIVE, "x");
+	CHECK_INT(bay_load(bay, "r1", Q_ACTIVE, &o), 0);
+	f0 = safe_dir_fsyncs();
+	CHECK_INT(bay_rewrite(bay, &o, Q_ACTIVE, Q_DEFERRED, time(NULL) + 60, NULL), 0);
+	CHECK_INT(safe_dir_fsyncs() - f0, 2);
+	CHECK_INT(states_of(bay, "r1", NULL), 1);
+	CHECK(has(bay, Q_DEFERRED, "r1"));
+	order_free(&o);
+}
+
 /* ---- a failure or a crash at every step of a batch ---- */
 
 static void
@@ -150,6 +170,7 @@ main(void)
 		return 1;
 	TEST(claim_costs_one_round);
 	TEST(finish_costs_one_round);
+	TEST(rewrite_moving_costs_two);
 	TEST(batch_crash);
 	if (qt_end() < 0)
 		return 1;
