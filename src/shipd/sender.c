@@ -472,8 +472,12 @@ done_add(struct flight *f)
 static void
 done_flush(void)
 {
-	const char **ids = xcalloc(done_n ? done_n : 1, sizeof(*ids));
+	const char **ids;
 	struct bay_group g = {0};
+
+	if (done_q == NULL)
+		return;
+	ids = xcalloc(done_n, sizeof(*ids));
 
 	while (done_q) {
 		struct flight *f, *end;
