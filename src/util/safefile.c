@@ -206,8 +206,9 @@ safe_finish(int fd, const char *tmp)
 	return 0;
 }
 
-int
-safe_commit(int fd, const char *tmp, const char *dir, const char *name)
+/* safe_commit without the directory fsync (safe_write_nosync's end). */
+static int
+commit_nosync(int fd, const char *tmp, const char *dir, const char *name)
 {
 	char final[PATH_MAX];
 
@@ -221,7 +222,13 @@ safe_commit(int fd, const char *tmp, const char *dir, const char *name)
 		safe_abort(-1, tmp);
 		return -1;
 	}
-	return fsync_dir(dir);
+	return 0;
+}
+
+int
+safe_commit(int fd, const char *tmp, const char *dir, const char *name)
+{
+	return commit_nosync(fd, tmp, dir, name) < 0 ? -1 : fsync_dir(dir);
 }
 
 int
@@ -233,7 +240,7 @@ safe_write(const char *dir, const char *name, const void *buf, size_t len, mode_
 int
 safe_write_nosync(const char *dir, const char *name, const void *buf, size_t len, mode_t mode)
 {
-	char tmp[PATH_MAX], final[PATH_MAX];
+	char tmp[PATH_MAX];
 	int fd = safe_create(dir, tmp, sizeof(tmp), mode);
 
 	if (fd < 0)
@@ -243,17 +250,7 @@ safe_write_nosync(const char *dir, const char *name, const void *buf, size_t len
 		safe_abort(fd, tmp);
 		return -1;
 	}
-	if (path_fmt(final, sizeof(final), "%s/%s", dir, name) < 0) {
-		safe_abort(fd, tmp);
-		return -1;
-	}
-	if (safe_finish(fd, tmp) < 0)
-		return -1;
-	if (safe_rename_nosync(tmp, final) < 0) {
-		safe_abort(-1, tmp);
-		return -1;
-	}
-	return 0;
+	return commit_nosync(fd, tmp, dir, name);
 }
 
 int
