@@ -438,7 +438,7 @@ take_receipt(struct imp *im, const char *name, const struct envelope *e)
 			bay_release(&c);
 			goto out;	/* the receipt stays: the next import closes it */
 		}
-		if (is_data && hist_end(im->cf, bay, &o, NULL, NULL) < 0)
+		if (is_data && hist_end(im->cf, bay, &o, NULL, NULL, NULL) < 0)
 			msg_warnx("order %s: history not recorded: %s", o.id, err_get());
 	} else if (bay_rewrite(bay, &o, Q_ACTIVE, st, mtime, &c) < 0) {
 		msg_warnx("order %s: %s", o.id, err_get());

@@ -25,6 +25,10 @@ int bay_link_data(const char *from_bay, const char *from_id, const char *to_bay,
  * -1 (EWOULDBLOCK when a live process holds it). */
 int bay_unpack_lock(const char *dir);
 
+/* dir (a copy is kept) is to be fsynced by bay_group_sync(g); with
+ * BAY_GROUP_DIRS already pending, it is fsynced now. */
+int bay_group_add(struct bay_group *g, const char *dir);
+
 /* Names in dir except "." and ".."; -1 if dir cannot be read. */
 int bay_list_dir(const char *dir, struct strv *names);
 /* rm -r without following symbolic links; 0 when it is gone. */

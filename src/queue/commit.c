@@ -140,7 +140,26 @@ bay_enqueue_from(const char *from_bay, const char *from_id, const char *bay,
 int
 bay_claim(struct claim *c, const char *bay, const char *id, enum qstate from)
 {
-	char a[PATH_MAX], b[PATH_MAX];
+	struct bay_group g = {0};
+	int rc = bay_claim_group(c, bay, id, from, &g);
+
+	if (bay_group_sync(&g) < 0 && rc == 0) {
+		bay_release(c);		/* in active/ unlocked: the sweep requeues it */
+		return -1;
+	}
+	return rc;
+}
+
+/*
+ * Both directories of the rename go to g: the claim is durable once g is
+ * synced. Until then a crash leaves the order in `from` or in active/
+ * (recovery requeues it), never both, never neither: rename is atomic.
+ */
+int
+bay_claim_group(struct claim *c, const char *bay, const char *id, enum qstate from,
+		struct bay_group *g)
+{
+	char a[PATH_MAX], b[PATH_MAX], da[PATH_MAX];
 	struct stat fs, ps;
 	int fd;
 
@@ -161,11 +180,17 @@ bay_claim(struct claim *c, const char *bay, const char *id, enum qstate from)
 		close(fd);
 		return 1;	/* someone else holds it */
 	}
-	if (from != Q_ACTIVE && safe_rename(a, b) < 0) {
+	if (from != Q_ACTIVE && safe_rename_nosync(a, b) < 0) {
 		int e = errno;
 
 		close(fd);
 		return e == ENOENT ? 1 : -1;
+	}
+	if (from != Q_ACTIVE &&
+	    (bay_path(da, sizeof(da), bay, Q_ACTIVE, NULL) < 0 || bay_group_add(g, da) < 0 ||
+	     bay_path(da, sizeof(da), bay, from, NULL) < 0 || bay_group_add(g, da) < 0)) {
+		close(fd);	/* in active/ unlocked: the sweep requeues it */
+		return -1;
 	}
 	/* the file renamed is the one locked, unless it was replaced meanwhile */
 	if (fstat(fd, &fs) < 0 || lstat(b, &ps) < 0 || fs.st_ino != ps.st_ino ||
@@ -216,7 +241,7 @@ int
 bay_rewrite(const char *bay, const struct order *o, enum qstate from, enum qstate to,
 	    time_t mtime, struct claim *c)
 {
-	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
+	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], tpath[PATH_MAX];
 	int nfd = -1;
 
 	if (bay_path(dir, sizeof(dir), bay, from, NULL) < 0 ||
@@ -241,9 +266,20 @@ bay_rewrite(const char *bay, const struct order *o, enum qstate from, enum qstat
 		close(c->lock);
 		c->lock = nfd;
 	}
-	if (fsync_dir(dir) < 0)
+	if (to == from)
+		return fsync_dir(dir);
+	/*
+	 * Moving on: from's directory is fsynced once, after both renames in
+	 * it (the new content's and the move's), to's before it; fsyncing it
+	 * in between too protected no state the crash windows of the move
+	 * do not have anyway.
+	 */
+	if (bay_path(tpath, sizeof(tpath), bay, to, o->id) < 0 ||
+	    safe_rename_nosync(path, tpath) < 0) {
+		fsync_dir(dir);		/* the new content stays, in from */
 		return -1;
-	return to == from ? 0 : bay_move(bay, o->id, from, to);
+	}
+	return fsync_parent(tpath) < 0 || fsync_dir(dir) < 0 ? -1 : 0;
 }
 
 int
@@ -493,7 +529,13 @@ bay_mark_seen(const char *bay, const char *id, time_t expires)
 	if (bay_path(dir, sizeof(dir), bay, Q_SEEN, NULL) < 0)
 		return -1;
 	n = snprintf(buf, sizeof(buf), "%lld\n", (long long)expires);
-	return safe_write(dir, id, buf, n, 0600);
+	/* the name is the marker and is made durable; the file is not
+	 * fsynced: its content is only the purge's hint, and a crash that
+	 * loses it leaves an empty marker, which bay_purge_seen counts from
+	 * its mtime */
+	if (safe_write_volatile(dir, id, buf, n, 0600) < 0)
+		return -1;
+	return fsync_dir(dir);
 }
 
 /*
@@ -502,12 +544,13 @@ bay_mark_seen(const char *bay, const char *id, time_t expires)
  * next:
  *   1. seen/ID written (with the expiry, for purging);
  *   2. the order file unlinked, its directory fsynced;
- *   3. data/ID unlinked, data/ fsynced.
+ *   3. data/ID unlinked.
  * Crash before 1: nothing changed, the order is still queued.
  * Crash between 1 and 2: the order is still queued (and seen); it may be
  *   sent again, which the next hop acks without storing (its own seen/).
- * Crash between 2 and 3: finished and seen; data/ID has no order in any
- *   state, so recovery (or the sweep) removes it at once.
+ * Crash between 2 and 3, or after 3 before data/ is written back:
+ *   finished and seen; data/ID has no order in any state, so recovery
+ *   (or the sweep) removes it at once. So data/ is not fsynced.
  * Unlinking data before the order would open a window where an order
  * points at missing data: a "queued" packet that can never be sent.
  */
@@ -530,7 +573,9 @@ bay_finish(const char *bay, const char *id, enum qstate from)
 		return -1;
 	if ((safe_unlink_nosync(path) < 0 && errno != ENOENT) || fsync_parent(path) < 0)
 		return -1;
-	if ((safe_unlink_nosync(data) < 0 && errno != ENOENT) || fsync_parent(data) < 0)
+	/* no fsync of data/: a crash that brings data/ID back leaves data no
+	 * order names, with seen/ID durable, which recovery removes at once */
+	if (safe_unlink_nosync(data) < 0 && errno != ENOENT)
 		return -1;
 	return 0;
 }

@@ -15,6 +15,10 @@
  *   corrupt          keep a bad order or file in corrupt/ with its .why
  *   finish, remove   the end of an order (seen marker or not)
  *
+ * A worker that handles a batch of orders groups their claims and their
+ * finishes in a commit group (bay_group): every rename first, then one
+ * fsync of each directory touched, so one round of fsyncs covers the batch.
+ *
  * Each returns 0 on success and -1 with err_set() when a step failed.
  * Whatever a failure (or a crash) leaves is something bay_recover() or the
  * next bay_sweep() takes up again: never an order without its data, never
@@ -60,6 +64,27 @@ struct claim {
  * (nothing to do), -1 on error. The lock is taken before the rename, so a
  * claimed order is never in active/ unlocked. */
 int bay_claim(struct claim *c, const char *bay, const char *id, enum qstate from);
+
+/*
+ * A commit group: the directories some verbs renamed in, not yet fsynced.
+ * bay_group_sync fsyncs each of them once (and forgets them); until it
+ * returned 0 a crash may undo any of those verbs (each one whole, never
+ * half). So the caller syncs before it tells anyone what they did, and
+ * before any other verb on the same orders (a rewrite or finish made
+ * durable before the claim it follows could leave an order in two
+ * states). Zeroed ({0}) is empty. -1 when a fsync failed (every directory
+ * is still tried, and forgotten).
+ */
+#define BAY_GROUP_DIRS	8
+struct bay_group {
+	int n;
+	char *dir[BAY_GROUP_DIRS];
+};
+int bay_group_sync(struct bay_group *g);
+/* bay_claim with its renames left to g: nothing is durable before
+ * bay_group_sync(g); a failed sync leaves claimed orders for the sweep. */
+int bay_claim_group(struct claim *c, const char *bay, const char *id, enum qstate from,
+		    struct bay_group *g);
 /* Drop the lock; the order stays where it is (in active/ the sweep takes it). */
 void bay_release(struct claim *c);
 /* An order in active/ that no live process holds (its worker died) goes
@@ -188,6 +213,13 @@ int bay_corrupt_file(const char *bay, const char *path, const char *name, const 
  * file removed, then data/ID. Idempotent: safe to rerun after a crash.
  */
 int bay_finish(const char *bay, const char *id, enum qstate from);
+/*
+ * bay_finish of n orders, all in state from, under one round of fsyncs:
+ * every seen/ID, seen/ fsynced; every order unlinked, from's directory
+ * fsynced; every data/ID unlinked. 0 when all are finished; -1 when any
+ * is not (what it left is queued still, or finished: rerun is safe).
+ */
+int bay_finish_all(const char *bay, const char *const *ids, int n, enum qstate from);
 /* Drop an order and its data without marking it seen (shipctl rm). */
 int bay_remove(const char *bay, const char *id, enum qstate from);
 

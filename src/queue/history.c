@@ -434,11 +434,11 @@ note_end(void *arg, struct history *h, int exists)
 
 int
 hist_end(const struct config *cf, const char *bay, const struct order *o, const char *result,
-	 const char *why)
+	 const char *why, struct bay_group *g)
 {
 	struct ending e = {cf, o, result, why};
 
-	return hist_update(bay, o->id, note_end, &e);
+	return hist_update_group(bay, o->id, note_end, &e, g);
 }
 
 int
@@ -476,6 +476,12 @@ hist_load(const char *bay, const char *id, struct history *h)
 int
 hist_update(const char *bay, const char *id, hist_fn fn, void *arg)
 {
+	return hist_update_group(bay, id, fn, arg, NULL);
+}
+
+int
+hist_update_group(const char *bay, const char *id, hist_fn fn, void *arg, struct bay_group *g)
+{
 	char dir[PATH_MAX], *text = NULL;
 	struct history h;
 	size_t len;
@@ -500,7 +506,8 @@ hist_update(const char *bay, const char *id, hist_fn fn, void *arg)
 	}
 	if ((rc = fn(arg, &h, ex == 0)) == 0) {
 		text = hist_format(&h, &len);
-		rc = safe_write(dir, id, text, len, 0600);
+		rc = g == NULL ? safe_write(dir, id, text, len, 0600) :
+		     safe_write_nosync(dir, id, text, len, 0600) < 0 ? -1 : bay_group_add(g, dir);
 	} else if (rc > 0)
 		rc = 0;
 	free(text);

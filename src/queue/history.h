@@ -104,12 +104,18 @@ int hist_load(const char *bay, const char *id, struct history *h);
  */
 typedef int (*hist_fn)(void *arg, struct history *h, int exists);
 int hist_update(const char *bay, const char *id, hist_fn fn, void *arg);
+/* The same with done/'s fsync left to g (commit.h), for a batch of
+ * records that one bay_group_sync makes durable; g NULL: at once. */
+struct bay_group;
+int hist_update_group(const char *bay, const char *id, hist_fn fn, void *arg,
+		      struct bay_group *g);
 
 /* o ended here, at node cf->node: its record gets when, the result (NULL:
  * what its role did: "sent", "forwarded", "delivered") and why, and a
- * to: line for each destination in o->delivered, by cf's next hop. */
+ * to: line for each destination in o->delivered, by cf's next hop. With
+ * g, done/'s fsync is left to it (hist_update_group). */
 int hist_end(const struct config *cf, const char *bay, const struct order *o, const char *result,
-	     const char *why);
+	     const char *why, struct bay_group *g);
 
 /* Which of cf's bays holds done/ID (copied to bay): 0, or -1. */
 int hist_locate(const struct config *cf, const char *id, char *bay, size_t size);

@@ -53,7 +53,14 @@ history_is_data(const char *bay, const char *id)
 void
 history_end(const char *bay, const struct order *o, const char *result, const char *why)
 {
-	if (hist_end(S->cf, bay, o, result, why) < 0)
+	history_end_group(bay, o, result, why, NULL);
+}
+
+void
+history_end_group(const char *bay, const struct order *o, const char *result, const char *why,
+		  struct bay_group *g)
+{
+	if (hist_end(S->cf, bay, o, result, why, g) < 0)
 		msg_warnx("order %s: history not recorded: %s", o->id, err_get());
 }
 

@@ -28,21 +28,11 @@
  * broke, that answered "busy", or that the peer closed meanwhile is not
  * reused. A worker that lives on (pool.c) keeps a TCP connection open
  * after its batch, for the next batch to the same next hop, once every
- * order of the window is answered.
- *
- * A next hop that answers "busy" (xfer.h: all its MAX-RECEIVERS taken; it
- * answers every slot of that connection so) is up: the worker lets the
- * window drain, says BYE, waits a short jittered pause (growing from
- * 0.125-0.25 s to 2-BUSY_PAUSE_MAX s) and offers every order told busy
- * again, in their order, over one new connection (retry_busy); a "busy"
- * for one packet on a connection that took others (another transfer of
- * it still running there) is retried so on the same connection. An order
- * told busy BUSY_TRIES times is put back in deferred/ for
- * BUSY_DEFER..2*BUSY_DEFER seconds, not counted as a failed attempt (no
- * RETRY-MIN back-off), and so is every order of the batch for that hop
- * after it, without a connection; the hop is never marked down for it.
+ * order of the window is answered. "Busy" next hops: sender_busy.c;
+ * directory hops: sender_export.c.
  */
 #include "shipd.h"
+#include "sender_int.h"
 #include "../global/dirhop.h"
 #include "../packet/packet.h"
 #include "../queue/progress.h"
@@ -65,23 +55,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-enum { HOP_OK = 0, HOP_TEMP = 1, HOP_PERM = 2, HOP_BUSY = 3 };
-
-#define BUSY_TRIES	8	/* busy answers per order before it is put back */
-#define BUSY_PAUSE_MAX	4.0	/* seconds, the longest pause between two tries */
-#define BUSY_DEFER	10	/* seconds: put back for 1 to 2 times this */
-
-/* A number in [lo, 2*lo), different in every worker (they fork from one seed). */
-static double
-jitter(double lo)
-{
-	static unsigned seed;
-
-	if (seed == 0)
-		seed = (unsigned)getpid() ^ (unsigned)(now_mono() * 1e6);
-	return lo + lo * (rand_r(&seed) / ((double)RAND_MAX + 1));
-}
 
 /* A line on the status pipe to the master (see master_status_line). */
 void
@@ -106,54 +79,24 @@ sender_status(const char *fmt, ...)
 		msg_warnx("status pipe to the master: %s", strerror(errno));
 }
 
-/*
- * One order in the worker's hands, from its claim to its end, and the one
- * send to a next hop it may have open in the window.
- */
-struct flight {
-	struct claim c;
-	struct order o;
-	struct strv hops_done, turned, forwarded;
-	struct sbuf errs, turn_why, busy_why;
-	int waiting;			/* our own copy waits for sibling parts */
-	int home;			/* a returning order on its way to the origin */
-	/* the send in the window */
-	char *nh;
-	struct strv mine;		/* the destinations it hands over */
-	int fd;
-	uint8_t *hdr;
-	size_t hdrlen;
-	char *text;
-	uint64_t size;
-	double t0;
-	uint64_t base;			/* where the body started (a resume) */
-	struct progress *pr;
-	int answered, answer;		/* the answer came: XF_ACK ... or XS_LOST */
-	char *why;
-	int busy;			/* "busy" answers to this send so far */
-	struct flight *next;		/* the list of answered ones, or of busy ones */
-};
-
 /* The connection kept open from one order of the batch to the next. */
-static struct hop *cur;
-static struct xsend *xs;
-static char *cur_nh;
+struct hop *cur;
+struct xsend *xs;
+char *cur_nh;
 static int cur_offers;
 static struct strv failed_here;		/* next hops this worker could not reach */
-static struct strv busy_here;		/* next hops still busy after BUSY_TRIES */
-static int cur_busy;			/* cur answered "busy": offer nothing more on it */
+struct strv busy_here;		/* next hops still busy after BUSY_TRIES */
+int cur_busy;			/* cur answered "busy": offer nothing more on it */
 static int cur_took;			/* cur answered an offer otherwise: it has a slot */
 static int cur_kept;			/* cur was kept open after the last batch */
 static uint64_t cur_bytes;		/* sent over cur (for queue/peerfile.h) */
 static int cur_sent;
 static struct flight *answered;		/* answers to act upon, oldest first */
 static struct flight **answered_tail = &answered;
-static struct flight *busy_q;		/* told busy, to offer again (retry_busy) */
-static struct flight **busy_tail = &busy_q;
 static int in_window;			/* orders with a send open */
 
 /* One line per connection, so that an operator sees how orders share them. */
-static void
+void
 hop_drop(int bye)
 {
 	if (cur) {
@@ -318,7 +261,7 @@ on_answer(void *arg, void *ctx, int type, const char *why)
 	in_window--;
 }
 
-static void
+void
 send_close(struct flight *f)
 {
 	progress_end(f->pr);
@@ -340,7 +283,7 @@ send_close(struct flight *f)
  * HOP_BUSY: the hop is still busy after BUSY_TRIES) with *why (nothing
  * was offered).
  */
-static int
+int
 send_offer(struct flight *f, char **why)
 {
 	const struct peer *p = config_peer(S->cf, f->nh);
@@ -396,7 +339,7 @@ send_offer(struct flight *f, char **why)
 	}
 	return 0;
 }
-static void
+void
 join_errors(struct sbuf *b, const char *why)
 {
 	if (b->len)
@@ -430,41 +373,6 @@ log_done(const struct order *o, const char *self, const struct strv *forwarded)
 	sbuf_free(&b);
 }
 
-/*
- * A directory hop (global/dirhop.h): write the packet and its envelope to
- * the next hop's directory, once per destination; the destinations stay
- * in the order, marked exported, until the next hop's receipt comes back.
- * A full or missing medium is a temporary failure joined to errs.
- */
-static void
-export_hop(const char *bay, struct order *o, const char *nh, const struct strv *mine,
-	   struct claim *c, struct sbuf *errs)
-{
-	const struct peer *p = config_peer(S->cf, nh);
-	struct strv todo = {0};
-	char *why = NULL;
-
-	for (int k = 0; k < mine->n; k++)
-		if (order_exported(o, mine->v[k]) == NULL)
-			strv_add(&todo, mine->v[k]);
-	if (todo.n == 0)
-		goto out;
-	if (dirhop_export(S->cf, S->keys, bay, o, &todo, nh, p->dir, p->dir_limit, &why) < 0) {
-		msg_warnx("order %s: export to %s (directory %s) failed: %s", o->id, nh, p->dir, why);
-		join_errors(errs, why);
-		free(why);
-		goto out;
-	}
-	dirhop_mark_exported(o, &todo, nh, time(NULL));
-	if (bay_rewrite(bay, o, Q_ACTIVE, Q_ACTIVE, 0, c) < 0)
-		msg_warnx("order %s: %s", o->id, err_get());
-	msg_info("order %s: exported to %s in directory %s; custody stays here until its "
-		 "receipt", o->id, nh, p->dir);
-	sender_status("U %s", nh);
-out:
-	strv_free(&todo);
-}
-
 static int worker_rc;		/* sender_run's exit status */
 
 static void
@@ -492,27 +400,6 @@ flight_end(struct flight *f, int rc)
 	if (rc != 0 && worker_rc != 1)
 		worker_rc = rc;
 	flight_free(f);
-}
-
-/*
- * Only "busy" next hops are left: back to deferred/ for a short, jittered
- * while, without counting an attempt (bay_defer's back-off is for
- * failures, and busy is not one).
- */
-static void
-put_back_busy(struct flight *f, const char *why)
-{
-	struct order *o = &f->o;
-	int secs = (int)jitter(BUSY_DEFER);
-
-	free(o->last_error);
-	o->last_error = xstrdup(why);
-	o->next_attempt = time(NULL) + secs;
-	if (bay_rewrite(f->c.bay, o, Q_ACTIVE, Q_DEFERRED, o->next_attempt, &f->c) < 0)
-		msg_warnx("order %s: put back: %s", o->id, err_get());
-	else
-		msg_info("order %s: put back for %ds: %s (a busy next hop: not a failed attempt)",
-			 o->id, secs, why);
 }
 
 /* A returning order whose send ended (r: HOP_OK ...) or could not start. */
@@ -569,11 +456,72 @@ send_home(struct flight *f)
 	free(why);
 }
 
+/*
+ * Orders with nothing left to do, still claimed, waiting to be finished
+ * together (done_flush): the answers that one read brought, or one
+ * window's local deliveries, cost one round of fsyncs (bay_finish_all).
+ * Nothing is told of them before: their "done" line and history come
+ * after. A crash before leaves each queued, and its next offer meets HAVE
+ * (or its local delivery finds its receipt).
+ */
+static struct flight *done_q;
+static struct flight **done_tail = &done_q;
+static int done_n;
+
+static void
+done_add(struct flight *f)
+{
+	f->next = NULL;
+	*done_tail = f;
+	done_tail = &f->next;
+	done_n++;
+}
+
+/* Finish every order of done_q, one bay_finish_all per run of one bay. */
+static void
+done_flush(void)
+{
+	const char **ids;
+	struct bay_group g = {0};
+
+	if (done_q == NULL)
+		return;
+	ids = xcalloc(done_n, sizeof(*ids));
+
+	while (done_q) {
+		struct flight *f, *end;
+		const char *bay = done_q->c.bay;
+		int n = 0, rc;
+
+		for (end = done_q; end && strcmp(end->c.bay, bay) == 0; end = end->next)
+			ids[n++] = end->o.id;
+		rc = bay_finish_all(bay, ids, n, Q_ACTIVE);
+		while (done_q != end) {
+			f = done_q;
+			done_q = f->next;
+			if (rc < 0)
+				msg_warnx("order %s: finish: %s", f->o.id, err_get());
+			else {
+				log_done(&f->o, S->cf->node, &f->forwarded);
+				if (f->is_data)
+					history_end_group(bay, &f->o, NULL, NULL, &g);
+			}
+			flight_end(f, 0);
+		}
+	}
+	/* the batch's history records, once the orders are finished */
+	if (bay_group_sync(&g) < 0)
+		msg_warnx("history not recorded: %s", err_get());
+	done_tail = &done_q;
+	done_n = 0;
+	free(ids);
+}
+
 /* What is left of f once no next hop is to be tried any more. */
 static void
 finish(struct flight *f)
 {
-	const char *self = S->cf->node, *bay = f->c.bay;
+	const char *bay = f->c.bay;
 	struct order *o = &f->o;
 	int rc = 0;
 
@@ -589,15 +537,9 @@ finish(struct flight *f)
 			join_errors(&f->errs, err_get());
 	}
 	if (o->dests.n == 0) {
-		int is_data = history_is_data(bay, o->id);	/* read before data/ID goes */
-
-		if (bay_finish(bay, o->id, Q_ACTIVE) < 0)
-			msg_warnx("order %s: finish: %s", o->id, err_get());
-		else {
-			log_done(o, self, &f->forwarded);
-			if (is_data)
-				history_end(bay, o, NULL, NULL);
-		}
+		f->is_data = history_is_data(bay, o->id);	/* read before data/ID goes */
+		done_add(f);	/* finished with the others that ended meanwhile */
+		return;
 	} else if (f->errs.len == 0 && f->busy_why.len) {
 		put_back_busy(f, f->busy_why.s);
 		rc = 1;
@@ -723,7 +665,7 @@ step(struct flight *f)
 }
 
 /* f's send ended (r: HOP_OK ...): go on with it; frees why. */
-static void
+void
 send_ended(struct flight *f, int r, char *why)
 {
 	if (f->home)
@@ -733,16 +675,6 @@ send_ended(struct flight *f, int r, char *why)
 		step(f);
 	}
 	free(why);
-}
-
-/* A "busy:" reason without its tag: what the receiver says after it. */
-static const char *
-busy_text(const char *why)
-{
-	why += strlen(XF_BUSY_REASON);
-	while (*why == ' ')
-		why++;
-	return why;
 }
 
 /* An answer from the window, acted upon. */
@@ -774,10 +706,7 @@ answer(struct flight *f)
 	case XF_TEMPFAIL:
 		if (f->why && xfer_is_busy((const uint8_t *)f->why, strlen(f->why))) {
 			/* busy is not down: offered again shortly (retry_busy) */
-			f->busy++;
-			f->next = NULL;
-			*busy_tail = f;
-			busy_tail = &f->next;
+			busy_add(f);
 			return;
 		}
 		why = xasprintf("%s: %s", f->nh, f->why);
@@ -803,78 +732,80 @@ answer(struct flight *f)
 }
 
 /*
- * The orders told "busy", once a connection that was busy as a whole is
- * answered and closed with BYE: one short jittered pause, then each is
- * offered again in its order (one new connection takes them all); an
- * order told busy BUSY_TRIES times makes its next hop busy for the rest
- * of the batch (busy_here), and it and the others for that hop are put
- * back.
+ * In a --poll pass, once the batch's next hop failed, the rest of the
+ * batch is not claimed only to be deferred one durable rewrite at a time:
+ * each is left as it is and named to the master ("S ID"), which parks it
+ * with the hop (batch.c). The order that made the attempt is deferred and
+ * carries the error. The daemon's workers defer each as before.
  */
-static void
-retry_busy(void)
+static int
+hop_known_down(const struct job *k)
 {
-	struct flight *q = busy_q, *f;
-	char others[32] = "";
-	double pause;
-	int more = -1;
-
-	busy_q = NULL;
-	busy_tail = &busy_q;
-	if (cur && cur_busy)
-		hop_drop(1);	/* answered: retry_busy runs once nothing is open on it */
-	for (f = q; f; f = f->next)
-		more++;
-	if (more > 0)
-		snprintf(others, sizeof(others), " and %d more", more);
-	pause = 0.125 * (1 << (q->busy - 1 < 5 ? q->busy - 1 : 5));
-	pause = jitter(pause < BUSY_PAUSE_MAX / 2 ? pause : BUSY_PAUSE_MAX / 2);
-	if (q->busy < BUSY_TRIES && !strv_has(&busy_here, q->nh)) {
-		msg_info("order %s%s: %s busy (%s); trying again in %.1f s %s", q->o.id, others,
-			 q->nh, busy_text(q->why), pause, cur && strcmp(cur_nh, q->nh) == 0 ?
-			 "on the same connection" : "over a new connection");
-		usleep(pause * 1e6);
-	}
-	while ((f = q) != NULL) {
-		char *why = NULL;
-		int rc;
-
-		q = f->next;
-		f->next = NULL;
-		if (f->busy >= BUSY_TRIES && !strv_has(&busy_here, f->nh))
-			strv_add(&busy_here, f->nh);
-		if (strv_has(&busy_here, f->nh)) {
-			why = xasprintf("%s busy: %s (%d tries)", f->nh, busy_text(f->why), f->busy);
-			rc = HOP_BUSY;
-		} else if ((rc = send_offer(f, &why)) == 0)
-			continue;	/* in the window again */
-		send_ended(f, rc, why);
-	}
+	return S->sched.one_pass && batch_is_peer(k->hop) &&
+	       peer_down(&S->sched, k->hop, time(NULL), k->created);
 }
 
-/* Claim one order of the batch and start it on its way. */
-static void
-start(const char *bay, const char *id, enum qstate from)
-{
-	const char *self = S->cf->node;
-	struct flight *f = xcalloc(1, sizeof(*f));
-	struct order *o = &f->o;
-	int rc;
+/*
+ * Orders of the batch claimed ahead, as one commit group (bay_group), not
+ * yet started: a window's worth of claims costs one round of directory
+ * fsyncs. Each is started (start) as the window has room.
+ */
+#define CLAIM_AHEAD	64
+static struct flight *ready;
+static struct flight **ready_tail = &ready;
 
-	f->fd = -1;
-	/*
-	 * Claim from where the queue manager saw it (outgoing/, or deferred/
-	 * when due), or from outgoing/ if an operator's `shipctl retry` moved
-	 * it there since; claimed by someone else, or gone: nothing to do.
-	 */
-	rc = bay_claim(&f->c, bay, id, from);
-	if (rc != 0 && from != Q_OUTGOING)
-		rc = bay_claim(&f->c, bay, id, Q_OUTGOING);
-	if (rc != 0) {
-		if (rc < 0)
-			msg_warnx("order %s: %s", id, err_get());
-		free(f);
-		return;
+/*
+ * Claim up to n orders from k on: from where the queue manager saw each
+ * (outgoing/, or deferred/ when due), or from outgoing/ if an operator's
+ * `shipctl retry` moved it there since; claimed by someone else, or gone:
+ * nothing to do. Nothing else is done with them until the claims are
+ * durable. Returns the first job not looked at.
+ */
+static const struct job *
+claim_ahead(const struct job *k, int n)
+{
+	struct bay_group g = {0};
+	struct flight *got = NULL, **tail = &got, *f;
+
+	for (; k && n > 0 && !hop_known_down(k); k = k->batch, n--) {
+		int rc;
+
+		f = xcalloc(1, sizeof(*f));
+		f->fd = -1;
+		rc = bay_claim_group(&f->c, k->bay, k->id, k->from, &g);
+		if (rc != 0 && k->from != Q_OUTGOING)
+			rc = bay_claim_group(&f->c, k->bay, k->id, Q_OUTGOING, &g);
+		if (rc != 0) {
+			if (rc < 0)
+				msg_warnx("order %s: %s", k->id, err_get());
+			free(f);
+			continue;
+		}
+		*tail = f;
+		tail = &f->next;
 	}
+	if (bay_group_sync(&g) < 0) {
+		/* not durable: each stays in active/, unlocked, for the sweep */
+		msg_warnx("claiming orders: %s", err_get());
+		while ((f = got) != NULL) {
+			got = f->next;
+			flight_end(f, 1);
+		}
+		return k;
+	}
+	*ready_tail = got;
+	if (got)
+		ready_tail = tail;
+	return k;
+}
+
+/* Start a claimed order on its way. */
+static void
+start(struct flight *f)
+{
+	const char *self = S->cf->node, *bay = f->c.bay, *id = f->c.id;
+	struct order *o = &f->o;
+
 	/* the claim's lock tells recovery and the sweep a live worker has it */
 	if (bay_load(bay, id, Q_ACTIVE, o) < 0) {
 		bay_corrupt(bay, id, Q_ACTIVE, err_get());
@@ -910,7 +841,10 @@ start(const char *bay, const char *id, enum qstate from)
 			strv_remove(&o->dests, self);
 			if (!strv_has(&o->delivered, self))
 				strv_add(&o->delivered, self);
-			if (bay_rewrite(bay, o, Q_ACTIVE, Q_ACTIVE, 0, &f->c) < 0)
+			/* recorded, unless the order ends here anyway (finish): a
+			 * crash before it delivers again, which the receipt makes
+			 * "delivered before" */
+			if (o->dests.n > 0 && bay_rewrite(bay, o, Q_ACTIVE, Q_ACTIVE, 0, &f->c) < 0)
 				msg_warnx("order %s: %s", o->id, err_get());
 		} else
 			f->waiting = 1;
@@ -934,29 +868,17 @@ answers(void)
 }
 
 /*
- * In a --poll pass, once the batch's next hop failed, the rest of the
- * batch is not claimed only to be deferred one durable rewrite at a time:
- * each is left as it is and named to the master ("S ID"), which parks it
- * with the hop (batch.c). The order that made the attempt is deferred and
- * carries the error. The daemon's workers defer each as before.
- */
-static int
-hop_known_down(const struct job *k)
-{
-	return S->sched.one_pass && batch_is_peer(k->hop) &&
-	       peer_down(&S->sched, k->hop, time(NULL), k->created);
-}
-
-/*
  * Every order from k on (none: only what is open) into the window as it
  * has room, and every answer acted upon, until nothing is open.
  */
 static void
 run(const struct job *k)
 {
+	int room;
+
 	for (;;) {
 		answers();
-		if (busy_q) {
+		if (busy_waiting()) {
 			/* the busy connection's window is answered first */
 			if (cur && cur_busy && !xsend_broken(xs) && xsend_open(xs) > 0)
 				xsend_pump(xs, 1000);
@@ -964,18 +886,32 @@ run(const struct job *k)
 				retry_busy();
 			continue;
 		}
-		if (k && hop_known_down(k)) {
+		if (ready == NULL && k && hop_known_down(k)) {
 			sender_status("S %s", k->id);	/* counted by the master, not here */
 			k = k->batch;
 			continue;
 		}
-		if (k && (cur == NULL || xsend_broken(xs) || xsend_room(xs) > 0)) {
-			start(k->bay, k->id, k->from);
-			k = k->batch;
+		room = cur == NULL || xsend_broken(xs) ? CLAIM_AHEAD : xsend_room(xs);
+		if (ready == NULL && k && room > 0) {
+			done_flush();	/* before claiming more */
+			/* a poll pass claims one at a time: what is left for a
+			 * hop found down is handed back unclaimed (hop_known_down) */
+			k = claim_ahead(k, S->sched.one_pass ? 1 : room < CLAIM_AHEAD ? room :
+					CLAIM_AHEAD);
 			continue;
 		}
+		if (ready && room > 0) {
+			struct flight *f = ready;
+
+			if ((ready = f->next) == NULL)
+				ready_tail = &ready;
+			f->next = NULL;
+			start(f);
+			continue;
+		}
+		done_flush();	/* before waiting for more answers, or leaving */
 		if (in_window == 0) {
-			if (k == NULL)
+			if (k == NULL && ready == NULL)
 				break;
 			continue;
 		}

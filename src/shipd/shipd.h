@@ -222,6 +222,9 @@ int history_is_data(const char *bay, const char *id);	/* kind "data" */
 /* o ended here (result NULL: what its role did, "sent", "forwarded",
  * "delivered"); call after bay_finish, for data packets only */
 void history_end(const char *bay, const struct order *o, const char *result, const char *why);
+/* the same with done/'s fsync left to g (the send worker's finished batch) */
+void history_end_group(const char *bay, const struct order *o, const char *result,
+		       const char *why, struct bay_group *g);
 /* o was delivered here as name: recorded, and a receipt queued for its origin */
 void history_delivered(const char *bay, const struct order *o, const char *name);
 /* At the origin: return journey o (ID.ret) came home; ID's record says so */

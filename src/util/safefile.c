@@ -66,7 +66,7 @@ read_full(int fd, void *buf, size_t n)
 	return got;
 }
 
-static long steps, fault_at;
+static long steps, fault_at, dir_fsyncs;
 static int fault_err;
 
 void
@@ -80,6 +80,12 @@ long
 safe_steps(void)
 {
 	return steps;
+}
+
+long
+safe_dir_fsyncs(void)
+{
+	return dir_fsyncs;
 }
 
 /* Before each durable step: 0 to go on, -1 with errno set when the test
@@ -120,6 +126,7 @@ fsync_dir(const char *dir)
 		close(fd);
 		return -1;
 	}
+	dir_fsyncs++;
 	close(fd);
 	return 0;
 }
@@ -199,8 +206,9 @@ safe_finish(int fd, const char *tmp)
 	return 0;
 }
 
-int
-safe_commit(int fd, const char *tmp, const char *dir, const char *name)
+/* safe_commit without the directory fsync (safe_write_nosync's end). */
+static int
+commit_nosync(int fd, const char *tmp, const char *dir, const char *name)
 {
 	char final[PATH_MAX];
 
@@ -214,11 +222,23 @@ safe_commit(int fd, const char *tmp, const char *dir, const char *name)
 		safe_abort(-1, tmp);
 		return -1;
 	}
-	return fsync_dir(dir);
+	return 0;
+}
+
+int
+safe_commit(int fd, const char *tmp, const char *dir, const char *name)
+{
+	return commit_nosync(fd, tmp, dir, name) < 0 ? -1 : fsync_dir(dir);
 }
 
 int
 safe_write(const char *dir, const char *name, const void *buf, size_t len, mode_t mode)
+{
+	return safe_write_nosync(dir, name, buf, len, mode) < 0 ? -1 : fsync_dir(dir);
+}
+
+int
+safe_write_nosync(const char *dir, const char *name, const void *buf, size_t len, mode_t mode)
 {
 	char tmp[PATH_MAX];
 	int fd = safe_create(dir, tmp, sizeof(tmp), mode);
@@ -230,7 +250,7 @@ safe_write(const char *dir, const char *name, const void *buf, size_t len, mode_
 		safe_abort(fd, tmp);
 		return -1;
 	}
-	return safe_commit(fd, tmp, dir, name);
+	return commit_nosync(fd, tmp, dir, name);
 }
 
 int

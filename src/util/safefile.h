@@ -19,11 +19,17 @@
 
 /* Write buf to dir/name atomically (replacing any existing file). */
 int safe_write(const char *dir, const char *name, const void *buf, size_t len, mode_t mode);
+/* The same up to the rename: the file is fsynced, the directory is not
+ * (the caller fsyncs it, once for a group, before it reports success). */
+int safe_write_nosync(const char *dir, const char *name, const void *buf, size_t len,
+		      mode_t mode);
 /*
  * The same without any fsync, for a file whose loss in a crash costs
  * nothing but readers must never see half-written (monitoring state): a
  * reader sees the old file or the new one; after a crash either, or none.
- * Never for queue state. Not a durable step (safe_fault does not count it).
+ * Never for queue state whose content matters (a seen/ marker's name is
+ * what counts: its writer fsyncs the directory). Not a durable step
+ * (safe_fault does not count it).
  */
 int safe_write_volatile(const char *dir, const char *name, const void *buf, size_t len,
 			mode_t mode);
@@ -72,6 +78,8 @@ int fsync_parent(const char *path);
 #define SAFE_FAULT_KILL	(-1)
 void safe_fault(long nth, int err);
 long safe_steps(void);
+/* Directory fsyncs so far (fsync_dir), for module tests that bound them. */
+long safe_dir_fsyncs(void);
 
 /* write/read all of n bytes, retrying on EINTR and short counts. */
 int write_all(int fd, const void *buf, size_t n);

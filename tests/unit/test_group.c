@@ -1,0 +1,178 @@
+/*
+ * test_group.c - commit groups (queue/commit.h: bay_group, bay_claim_group,
+ * bay_finish_all): a batch of claims or finishes costs one round of
+ * directory fsyncs, not one per order (counted through safefile.c's
+ * safe_dir_fsyncs), a finish fsyncs neither data/ nor its seen marker's
+ * content, and a failure or a crash at each durable step of a
+ * batch (qt.h's fault_sweep) still leaves every order in exactly one
+ * state, or finished with its seen marker, after recovery.
+ */
+#include "qt.h"
+
+#define N	8
+
+static const char *ids[N] = {"g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7"};
+
+/* ---- what a batch costs ---- */
+
+static void
+claim_costs_one_round(void)
+{
+	const char *bay = new_bay();
+	struct claim c[20];
+	struct bay_group g = {0};
+	char id[16];
+	long f0;
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "c%d", i);
+		queue(bay, id, Q_OUTGOING, "x");
+	}
+	f0 = safe_dir_fsyncs();
+	for (int i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "c%d", i);
+		CHECK_INT(bay_claim_group(&c[i], bay, id, Q_OUTGOING, &g), 0);
+	}
+	CHECK_INT(safe_dir_fsyncs() - f0, 0);	/* nothing durable yet */
+	CHECK_INT(bay_group_sync(&g), 0);
+	/* active/ and outgoing/, once each for the twenty */
+	CHECK_INT(safe_dir_fsyncs() - f0, 2);
+	CHECK_INT(entries(bay, Q_ACTIVE), 20);
+	CHECK_INT(entries(bay, Q_OUTGOING), 0);
+	for (int i = 0; i < 20; i++)
+		bay_release(&c[i]);
+	/* an empty group costs nothing */
+	f0 = safe_dir_fsyncs();
+	CHECK_INT(bay_group_sync(&g), 0);
+	CHECK_INT(safe_dir_fsyncs() - f0, 0);
+}
+
+static void
+finish_costs_one_round(void)
+{
+	const char *bay = new_bay();
+	char id[16];
+	const char *v[20];
+	char names[20][16];
+	long f0, s0;
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%d", i);
+		v[i] = names[i];
+		queue(bay, v[i], Q_ACTIVE, "x");
+	}
+	f0 = safe_dir_fsyncs();
+	CHECK_INT(bay_finish_all(bay, v, 20, Q_ACTIVE), 0);
+	/* seen/, then active/: data/ needs none (recovery takes a finished
+	 * order's data that a crash brings back) */
+	CHECK_INT(safe_dir_fsyncs() - f0, 2);
+	for (int i = 0; i < 20; i++) {
+		CHECK(bay_seen(bay, v[i]));
+		CHECK_INT(states_of(bay, v[i], NULL), 0);
+		CHECK(!has(bay, Q_DATA, v[i]));
+	}
+	/* one order alone: two, where it was three */
+	snprintf(id, sizeof(id), "one");
+	queue(bay, id, Q_ACTIVE, "x");
+	f0 = safe_dir_fsyncs();
+	s0 = safe_steps();
+	CHECK_INT(bay_finish(bay, id, Q_ACTIVE), 0);
+	CHECK_INT(safe_dir_fsyncs() - f0, 2);
+	/* the seen marker's name is made durable, its content (the purge's
+	 * hint) is not fsynced: two unlinks and two directory fsyncs */
+	CHECK(safe_steps() - s0 <= 4);
+	CHECK(bay_seen(bay, id));
+}
+
+/* a rewrite that moves on (a defer, a put-back) fsyncs from's directory
+ * once, after both its renames in it: two directory fsyncs, where it was
+ * three */
+static void
+rewrite_moving_costs_two(void)
+{
+	const char *bay = new_bay();
+	struct order o;
+	long f0;
+
+	queue(bay, "r1", Q_ACTIVE, "x");
+	CHECK_INT(bay_load(bay, "r1", Q_ACTIVE, &o), 0);
+	f0 = safe_dir_fsyncs();
+	CHECK_INT(bay_rewrite(bay, &o, Q_ACTIVE, Q_DEFERRED, time(NULL) + 60, NULL), 0);
+	CHECK_INT(safe_dir_fsyncs() - f0, 2);
+	CHECK_INT(states_of(bay, "r1", NULL), 1);
+	CHECK(has(bay, Q_DEFERRED, "r1"));
+	order_free(&o);
+}
+
+/* ---- a failure or a crash at every step of a batch ---- */
+
+static void
+batch_prepare(const char *bay)
+{
+	for (int i = 0; i < N; i++)
+		queue(bay, ids[i], i % 2 ? Q_OUTGOING : Q_DEFERRED, "x");
+}
+
+/* claim the batch as one group, then finish it as one: the send worker's
+ * steps for a window of orders that were all acknowledged */
+static int
+batch_run(const char *bay)
+{
+	struct claim c[N];
+	struct bay_group g = {0};
+	int n = 0, rc = 0;
+
+	for (int i = 0; i < N; i++) {
+		if (bay_claim_group(&c[n], bay, ids[i], i % 2 ? Q_OUTGOING : Q_DEFERRED, &g) != 0) {
+			rc = -1;
+			continue;
+		}
+		n++;
+	}
+	if (bay_group_sync(&g) < 0)
+		rc = -1;
+	else if (rc == 0 && bay_finish_all(bay, ids, N, Q_ACTIVE) < 0)
+		rc = -1;
+	for (int i = 0; i < n; i++)
+		bay_release(&c[i]);
+	return rc;
+}
+
+static void
+batch_check(const char *bay, int rc)
+{
+	for (int i = 0; i < N; i++) {
+		int n = states_of(bay, ids[i], NULL);
+
+		check_once(bay, ids[i], 0);
+		/* queued still, or finished and seen: never lost, never twice */
+		if (n == 0)
+			CHECK(bay_seen(bay, ids[i]));
+		if (rc == 0)
+			CHECK_INT(n, 0);
+	}
+	/* recovery put every claimed, unfinished order back to outgoing/ */
+	CHECK_INT(entries(bay, Q_ACTIVE), 0);
+}
+
+static void
+batch_crash(void)
+{
+	const struct sweep_case c = {batch_prepare, batch_run, batch_check, EIO};
+
+	fault_sweep(&c);
+}
+
+int
+main(void)
+{
+	if (qt_start("test_group") < 0)
+		return 1;
+	TEST(claim_costs_one_round);
+	TEST(finish_costs_one_round);
+	TEST(rewrite_moving_costs_two);
+	TEST(batch_crash);
+	if (qt_end() < 0)
+		return 1;
+	T_DONE();
+}
