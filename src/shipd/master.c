@@ -568,7 +568,7 @@ fork_receiver(const char *who, const char *src)
 	}
 	if (pid == 0) {
 		child_setup();
-		prctl(PR_SET_NAME, proc_name[J_RECEIVE]);
+		prctl(PR_SET_NAME, "shipd-door");	/* shipd-recv once it holds a slot */
 		keyproc_child(kp);
 		close(sp[0]);
 		S->statfd = sp[1];

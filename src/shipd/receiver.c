@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 
@@ -508,6 +509,9 @@ serve(struct hop *h)
 	struct rconn rc = { h, hop_peer(h)->name, time(NULL), 0 };	/* trusted: it just shook hands */
 	struct xr_stats st;
 
+	/* ps(1) tells receivers that hold a MAX-RECEIVERS slot from those at
+	 * the door (shipd-door) and those closing (shipd-closing) */
+	prctl(PR_SET_NAME, "shipd-recv");
 	control_hop(h);		/* a certificate it showed may be news here */
 	if (xrecv_serve(h, &ops, &rc, S->cf->io_timeout, &st) < 0)
 		msg_info("hop from %s (%s) closed: %s", rc.peer, hop_remote(h), err_get());
@@ -519,6 +523,7 @@ serve(struct hop *h)
 	/* everything it took is committed and answered: the slot is free for
 	 * the next hop now, not when this process has been reaped (door.c) */
 	door_tell(S->statfd, "D");
+	prctl(PR_SET_NAME, "shipd-closing");
 	if (recv_orders)
 		peer_note(&S->sched, rc.peer, PE_RECEIVED, hop_proto(h), NULL, recv_orders,
 			  recv_bytes);

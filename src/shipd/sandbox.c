@@ -185,7 +185,10 @@ sandbox_enter(enum sandbox_role r)
 	case SANDBOX_RECEIVER:	/* a UDP session answers from a socket of its own */
 		if (allow(c, files, sizeof(files) / sizeof(files[0])) < 0 || threads_only(c) < 0 ||
 		    sock(c, AF_INET, SOCK_DGRAM) < 0 || sock(c, AF_INET6, SOCK_DGRAM) < 0 ||
-		    seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(bind), 0) < 0)
+		    seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(bind), 0) < 0 ||
+		    /* its name in ps(1): shipd-door, shipd-recv, shipd-closing */
+		    seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				     SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)) < 0)
 			goto out;
 		break;
 	case SANDBOX_SENDER:

@@ -105,7 +105,10 @@ master_rss_parts() { awk '/^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} /^RssShmem:/ {s=
 # "WORKERS RECEIVERS" from one look at the children's names; a child that
 # has not named itself yet (still "shipd", an instant after its fork) is
 # neither: a real excess stays, and is counted once it has its name
+# (shipd-recv: it holds a slot; shipd-door, at the door, and shipd-closing,
+# done and closing its connection, hold none and are neither)
 role_counts() { ps --ppid "$1" -o comm= | awk '$1 == "shipd-recv" { r++; next }
+	$1 == "shipd-door" || $1 == "shipd-closing" { next }
 	$1 ~ /^shipd-/ { w++ } END { print w + 0, r + 0 }'; }
 workers() { local w r; read -r w r < <(role_counts "$1"); echo "$w"; }
 
