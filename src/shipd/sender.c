@@ -102,9 +102,12 @@ hop_drop(int bye)
 	if (cur) {
 		bye = bye && xsend_open(xs) == 0 && xsend_bye(xs) == 0;
 		xsend_abandon(xs, "connection closed");
-		msg_info("connection to %s (%s) via %s from port %d closed%s: %d order%s offered",
-			 cur_nh, hop_remote(cur), hop_proto(cur), hop_local_port(cur),
-			 bye ? "" : " after an error", cur_offers, cur_offers == 1 ? "" : "s");
+		/* refused after an early start: never up (the deferrals say why) */
+		if (!hop_refused(cur))
+			msg_info("connection to %s (%s) via %s from port %d closed%s: %d order%s "
+				 "offered", cur_nh, hop_remote(cur), hop_proto(cur),
+				 hop_local_port(cur), bye ? "" : " after an error", cur_offers,
+				 cur_offers == 1 ? "" : "s");
 		peer_note(&S->sched, cur_nh, PE_SENT, hop_proto(cur), NULL, cur_sent, cur_bytes);
 		xsend_free(xs);
 		hop_close(cur);
