@@ -435,21 +435,16 @@ tcp_read_hsok(struct hop *h, int64_t deadline)
 	ssize_t n = tcp_read_frame(h, deadline, "in handshake", NULL, 0, NULL);
 
 	h->hsok_due = 0;
+	if (n == 1 && h->fbuf[0] == FR_HSOK)
+		return 0;
+	h->dead = 1;
 	if (n == 0 || (n < 0 && errno == ECONNRESET)) {
 		err_set("%s refused us (is our key on its PEER line for %s?)", h->peer->name,
 			h->self);
-		h->refused = h->dead = 1;
-		return -1;
-	}
-	if (n > 0 && (n != 1 || h->fbuf[0] != FR_HSOK)) {
+		h->refused = 1;
+	} else if (n > 0)
 		err_set("no handshake confirmation from %s", h->peer->name);
-		h->dead = 1;
-	}
-	if (n != 1 || h->fbuf[0] != FR_HSOK) {
-		h->dead = 1;
-		return -1;
-	}
-	return 0;
+	return -1;		/* n < 0: the read's own error */
 }
 
 /* A HOP_EARLY hop: the HSOK, if it is due, before anything else is read. */
