@@ -86,6 +86,7 @@ void master_send_finished(struct job *j, int status);
 void master_job_ended(struct job *j, int status);	/* exited, or "D" (pool.c) */
 const char *master_proc_name(enum job_kind k);	/* "shipd-send", ... (ps) */
 const char *master_kind_name(enum job_kind k);	/* "send", ... (logs) */
+void master_child_setup(void);	/* in a new child, first */
 
 /* pool.c: workers (send, pickup, join, submit) that live on from job to job */
 int pool_kind(enum job_kind k);		/* 1 if workers of kind k live on */
@@ -171,6 +172,12 @@ struct door_event {
 /* fd readable: -1 not one of ours, 0 handled, 1 a worker was told busy,
  * 2 a lobby connection has something to say: fork a worker for e->sock. */
 int door_input(struct door *d, const struct config *cf, int fd, struct door_event *e);
+
+/* listen.c: the master's listeners */
+void listen_tcp_ready(void);		/* accept what is waiting */
+void listen_udp_ready(void);		/* read what datagrams are waiting */
+void listen_lobby_ready(struct door_event *e);	/* fork its receive worker */
+void listen_busy(const struct door_event *e);	/* log "all receivers busy" */
 int door_gone(struct door *d, pid_t pid);	/* 1: it had been evicted */
 void door_child(struct door *d);		/* in a new child: close the master's ends */
 int door_receivers(const struct door *d);	/* authenticated hops now */
