@@ -5,8 +5,9 @@
  * An input starting with "shipd-packet" is a packet file: it goes through
  * packet_check_header, the header parser, the chunk decoder over whatever
  * body bytes follow (with our unwrapped key when the header is addressed
- * to us, else a fixed key), and packet_open (verify, reader, libarchive,
- * extraction). Any other input is taken as the plaintext archive stream:
+ * to us, else a fixed key), packet_open (verify, reader, libarchive,
+ * extraction), and packet_open_stream over the same bytes (delivery while
+ * receiving), which must never open what packet_open refuses. Any other input is taken as the plaintext archive stream:
  * it is sealed with the real sealer and opened, so libarchive's zstd and
  * tar readers and our entry checks see arbitrary archives.
  *
@@ -178,9 +179,47 @@ fuzz_chunks(const uint8_t *data, size_t size, const struct pkt_hdr *h)
 	free(buf);
 }
 
+/*
+ * The same bytes delivered while received (packet_open_stream, as rstream.c
+ * does at a destination): the header as the offer shows it, the rest from a
+ * descriptor. The two readers must agree: a packet the stream path opens
+ * must open from the file too (file_rc), with the same names.
+ */
+static void
+fuzz_open_stream(const uint8_t *data, size_t size, uint64_t hdrlen, int file_rc,
+		 const struct strv *file_names)
+{
+	struct strv names = {0};
+	uint8_t digest[PKT_DIGEST_LEN];
+	char *comment = NULL;
+	int fd, rc;
+
+	if (hdrlen == 0 || hdrlen > size || (fd = memfd_create("body", MFD_CLOEXEC)) < 0)
+		return;
+	if (write_all(fd, data + hdrlen, size - hdrlen) == 0 && lseek(fd, 0, SEEK_SET) == 0) {
+		rc = packet_open_stream(cf_b, kb, data, hdrlen, fd, -1, destdir, &names, &comment,
+					digest);
+		if (rc == 0 && file_rc != 0)
+			abort();	/* the stream opened what the file refused */
+		if (rc == 0 && file_rc == 0) {
+			if (names.n != file_names->n)
+				abort();
+			for (int i = 0; i < names.n; i++)
+				if (strcmp(names.v[i], file_names->v[i]) != 0)
+					abort();
+		}
+		free(comment);
+		strv_free(&names);
+		empty_dir(destdir);
+	}
+	close(fd);
+}
+
 static void
 fuzz_file(const uint8_t *data, size_t size)
 {
+	uint64_t hdrlen = 0;
+	int rc = -1;
 	struct pkt_info pi;
 	struct pkt_hdr h;
 	struct strv names = {0};
@@ -191,19 +230,22 @@ fuzz_file(const uint8_t *data, size_t size)
 	memset(&pi, 0, sizeof(pi));
 	packet_check_header(cf_b, data, size, &pi);
 	pkt_info_free(&pi);
-	if (pkt_hdr_parse(data, size, &h) == 1)
+	if (pkt_hdr_parse(data, size, &h) == 1) {
 		fuzz_chunks(data, size, &h);
+		hdrlen = h.info.header_len;
+	}
 	pkt_hdr_free(&h);
 	/* the whole open path, on a memory file */
 	if ((fd = memfd_create("pkt", MFD_CLOEXEC)) < 0)
 		return;
 	if (write_all(fd, data, size) == 0) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		packet_open(cf_b, kb, pp, 1, destdir, &names);
-		strv_free(&names);
+		rc = packet_open(cf_b, kb, pp, 1, destdir, &names);
 		empty_dir(destdir);
 	}
 	close(fd);
+	fuzz_open_stream(data, size, hdrlen, rc, &names);
+	strv_free(&names);
 }
 
 /* ---- the archive-stream path ---- */
