@@ -138,6 +138,7 @@ bench: deps all
 
 soak: deps tests
 	@SOAK=1 tests/run
+	@tests/soak/oldpeer.sh
 
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
