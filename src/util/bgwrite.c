@@ -6,6 +6,10 @@
  * queued, the thread only when none is. After a failed write the thread
  * keeps draining without writing, so the caller never blocks on it, and
  * the next bgw_write or bgw_finish returns the error.
+ *
+ * The thread and its buffers are made only when the stream outgrows one
+ * buffer: the first BGW_BUF bytes are written inline, so a small file (the
+ * common delivery) costs no thread, no 2 MiB of buffers and no copy.
  */
 #include "bgwrite.h"
 #include "mem.h"
@@ -21,6 +25,8 @@
 struct bgwrite {
 	int fd;
 	int threaded;
+	int may_start;			/* no thread yet, and none failed to start */
+	size_t inline_n;		/* bytes written inline before the thread */
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -76,16 +82,24 @@ bgw_new(int fd)
 	struct bgwrite *w = xcalloc(1, sizeof(*w));
 
 	w->fd = fd;
-	if ((w->written = lseek(fd, 0, SEEK_CUR)) < 0)
-		w->written = 0;
-	w->wb = w->written;
+	w->may_start = 1;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	w->threaded = pthread_create(&w->th, NULL, writer, w) == 0;
-	if (w->threaded)
-		for (int i = 0; i < BGW_BUFS; i++)
-			w->buf[i] = xmalloc(BGW_BUF);
 	return w;
+}
+
+/* The stream outgrew the inline start: the thread and its buffers (when it
+ * cannot start, every write stays inline). */
+static void
+start(struct bgwrite *w)
+{
+	w->may_start = 0;
+	if ((w->written = lseek(w->fd, 0, SEEK_CUR)) < 0)
+		w->written = 0;
+	w->wb = w->written;
+	for (int i = 0; i < BGW_BUFS; i++)
+		w->buf[i] = xmalloc(BGW_BUF);
+	w->threaded = pthread_create(&w->th, NULL, writer, w) == 0;
 }
 
 /* Queue buf[head] (fill bytes) and wait for a free one. */
@@ -120,7 +134,10 @@ bgw_write(struct bgwrite *w, const void *p, size_t n)
 {
 	const uint8_t *b = p;
 
+	if (w->may_start && w->err == 0 && w->inline_n + n > BGW_BUF)
+		start(w);
 	if (!w->threaded) {
+		w->inline_n += n;
 		if (w->err == 0 && write_all(w->fd, p, n) < 0)
 			w->err = errno ? errno : EIO;
 		errno = w->err;
