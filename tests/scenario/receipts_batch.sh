@@ -7,7 +7,9 @@
 # many orders is checked whole: one entry that was not the signer's to
 # confirm (B's own order to A) refuses the packet, and the other entry
 # (an order A still holds for B) stays without receipt; the same packet
-# without the bad entry is taken.
+# without the bad entry is taken. B's worker killed with the receipts
+# owed (orders delivered, not yet finished): they are sent once the
+# orders are delivered again, each file delivered once.
 WAIT=${WAIT:-60}		# a loaded machine
 . "$TOP/tests/lib/nodes.sh"
 HOSTILE=${HOSTILE:-$TOP/build/tests/hostile}
@@ -89,4 +91,39 @@ check "the same receipt without the bad entry is taken" \
 	wait_for log_has A "order $zid: delivered to B at $now by route A,B (receipt"
 check "... the order it knew already said so" \
 	wait_for log_has A "order $first: delivered to B at $now by route A,B, known already"
+
+# 3. B's worker killed with the receipts owed (the orders delivered, not
+#    yet finished): the orders are queued again, found delivered before,
+#    and their receipts sent then; each file delivered once
+flag=$NODES/kill-owed; : >"$flag"
+for i in 1 2 3 4 5; do
+	echo "crash $i $RANDOM" >"$work/k$i.txt"
+	ctl A submit --to B "$work/k$i.txt" >>"$work/kids" 2>/dev/null
+done
+SHIPD="env SHIPD_TEST_FORBIDDEN=receipts-owed:$flag $TOP/build/tests/shipd-hooks" \
+	node_start B || { fail "start B (test hooks)"; finish; }
+check "B's worker was killed with receipts owed" \
+	wait_for log_has B "receipts-owed tries a forbidden system call"
+kdone() {
+	local id
+	while read -r id; do log_has A "order $id: delivered to B at" || return 1; done <"$work/kids"
+}
+check "A got B's receipt for every order all the same" wait_for kdone
+check "... each file delivered once" \
+	sh -c "ls '$(bay B)/incoming' | grep -c '^k[1-5]' | grep -qx 5"
+# the orders delivered in part 3 before the kill: their receipts were
+# owed when it came, and are queued after it (delivered again, found
+# delivered before)
+blog=$NODES/B/shipd.log
+hook=$(grep -n "receipts-owed tries" "$blog" | head -n 1 | cut -d: -f1)
+owed=$(head -n "${hook:-0}" "$blog" | sed -n 's/.*delivered \([^ ]*\) from A: .*\/incoming\/[kz][1-5.].*/\1/p' | sort -u)
+echo "# owed when killed: $(echo $owed)"
+again() {
+	local id
+	[ -n "$owed" ] || return 1
+	for id in $owed; do
+		tail -n +"$hook" "$blog" | grep -q "order $id: delivery receipt .* queued for A" || return 1
+	done
+}
+check "... the receipts owed at the kill were queued after it" again
 finish
