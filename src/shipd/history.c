@@ -270,12 +270,19 @@ receipt_take(const struct confirm *c, int check, struct bay_group *g, int *found
 	return rc;
 }
 
+/*
+ * At the origin: 0 taken (every order recorded, or dropped as unknown),
+ * -1 refused (logged; the packet goes to corrupt/), BAY_LATER when a
+ * record could not be written (logged; the packet is opened again later,
+ * and what was recorded already is known then).
+ */
 int
 history_receipt(const struct order *o, const char *signer, const char *text, size_t len)
 {
 	struct confirm *v = xcalloc(CONFIRM_ORDERS, sizeof(*v));
 	struct bay_group g = {0};
-	int n, found, added, rc = -1;
+	int found[CONFIRM_ORDERS], added[CONFIRM_ORDERS];
+	int n, rc = -1;
 
 	if ((n = confirm_parse(text, len, v)) < 0)
 		goto out;
@@ -293,26 +300,30 @@ history_receipt(const struct order *o, const char *signer, const char *text, siz
 	/* every order checked before any is recorded: one that was not the
 	 * signer's to confirm refuses the packet whole, as a forgery */
 	for (int i = 0; i < n; i++)
-		if (receipt_take(&v[i], 1, NULL, &found, &added) < 0)
+		if (receipt_take(&v[i], 1, NULL, &found[i], &added[i]) < 0)
 			goto out;
 	rc = 0;
-	for (int i = 0; i < n; i++) {
-		if (receipt_take(&v[i], 0, &g, &found, &added) < 0)
-			msg_warnx("order %s: receipt %s from %s not recorded: %s", v[i].order, o->id,
-				  signer, err_get());
-		else if (!found)
+	for (int i = 0; i < n && rc == 0; i++)
+		if (receipt_take(&v[i], 0, &g, &found[i], &added[i]) < 0)
+			rc = BAY_LATER;
+	/* the records durable before the packet is finished, or said taken */
+	if (bay_group_sync(&g) < 0)
+		rc = BAY_LATER;
+	if (rc == BAY_LATER) {
+		msg_warnx("receipt %s from %s: history not recorded: %s; will retry", o->id, signer,
+			  err_get());
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		if (!found[i])
 			msg_info("receipt %s from %s for order %s: no such order here (its history "
 				 "purged?); dropped", o->id, signer, v[i].order);
 		else
 			msg_info("order %s: delivered to %s at %lld by route %s%s (receipt %s)",
 				 v[i].order, v[i].dest, (long long)v[i].delivered, v[i].route,
-				 added ? "" : ", known already", o->id);
-	}
-	/* the packet is finished once this returns: its records are durable first */
-	if (bay_group_sync(&g) < 0)
-		msg_warnx("receipt %s from %s: history not recorded: %s", o->id, signer, err_get());
+				 added[i] ? "" : ", known already", o->id);
 out:
-	if (rc < 0) {
+	if (rc == -1) {
 		char e[600];
 
 		snprintf(e, sizeof(e), "%s", err_get());

@@ -236,7 +236,8 @@ void history_flush(void);
 /* At the origin: return journey o (ID.ret) came home; ID's record says so */
 void history_returned(const struct order *o);
 /* At the origin: receipt packet o (signed by signer) holding text. 0 taken
- * (or dropped as unknown), -1 refused (err_set, logged). */
+ * (or dropped as unknown), -1 refused whole (err_set, logged), BAY_LATER
+ * when its records could not be written (logged; opened again later). */
 int history_receipt(const struct order *o, const char *signer, const char *text, size_t len);
 
 /* returns.c */
