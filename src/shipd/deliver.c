@@ -10,7 +10,9 @@
  * receipts/KEY does not extract again.
  *
  * A delivered data packet is recorded in done/ and confirmed to its
- * origin with a signed receipt (history.c).
+ * origin with a signed receipt (history.c): deliver_local leaves the
+ * receipt owed, and its caller calls history_flush before it finishes
+ * the order (several orders' receipts then travel as one packet).
  *
  * After delivery the class's receipt handler runs as
  *   HANDLER -data FILE -actual ORDER -sclass CLASS -origin HOST
@@ -295,6 +297,7 @@ deliver_join(const char *bay, const char *group)
 	is_data = history_is_data(bay, first.id);
 	rc = bay_join(bay, group, m, NULL, &op.receipt, extract, &op, &finals);
 	rc = rc == 1 ? 0 : delivered(bay, &first, rc, &finals, is_data);
+	history_flush();	/* the job's end: its receipt goes now */
 	opening_free(&op);
 	strv_free(&finals);
 	order_free(&first);

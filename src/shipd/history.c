@@ -6,13 +6,22 @@
  *                      destination went (queue/history.h)
  *   history_delivered  an order was delivered here: this node's record
  *                      gets its receipt line, and the origin, when it is
- *                      another node, gets a signed receipt packet through
- *                      the routes (global/confirm.h)
+ *                      another node, is owed a signed receipt
+ *   history_flush      what is owed goes: one receipt packet per origin
+ *                      (up to CONFIRM_ORDERS orders each) through the
+ *                      routes (global/confirm.h)
  *   history_returned   a return journey (ID.ret) came home: ID's record
  *                      says it was returned, and why
  *   history_receipt    at the origin: a receipt packet, opened; refused
- *                      unless its signer is the destination it speaks
- *                      for and that node was a destination of the order
+ *                      whole unless its signer is the destination it
+ *                      speaks for and that node was a destination of
+ *                      every order it names
+ *
+ * Owed receipts wait in this process (at most CONFIRM_ORDERS; one more
+ * queues them first), so whoever calls history_delivered calls
+ * history_flush before it finishes or acknowledges those orders: a crash
+ * before then leaves each order queued, and delivering it again finds it
+ * delivered before and owes its receipt again (deliver.c).
  *
  * Only data packets have a history and are confirmed: never a receipt
  * for a receipt or for any control packet. A failure to record or to
@@ -97,6 +106,7 @@ history_returned(const struct order *o)
 struct noting {
 	const struct order *o;		/* NULL: the record must exist already */
 	const struct confirm *c;
+	int check;			/* only check it: nothing is written */
 	int added;
 };
 
@@ -105,6 +115,8 @@ note_receipt(void *arg, struct history *h, int exists)
 {
 	struct noting *n = arg;
 
+	if (n->o && n->check)
+		return 1;
 	if (n->o)
 		hist_from_order(h, n->o, S->cf->node);
 	else if (!exists)
@@ -113,42 +125,101 @@ note_receipt(void *arg, struct history *h, int exists)
 		 hist_to_of(h, n->c->dest) == NULL) {
 		err_set("%s was not a destination of order %s from here", n->c->dest, h->id);
 		return -1;
-	}
+	} else if (n->check)
+		return 1;
 	n->added += hist_add_receipt(h, n->c->dest, n->c->delivered, n->c->route,
 				     n->c->name[0] ? n->c->name : NULL);
 	return 0;
 }
+
+/* Receipts owed (history_flush), and done/'s fsync for their records. */
+static struct confirm *owed;		/* CONFIRM_ORDERS of them */
+static int nowed;
+static struct bay_group owed_g;
 
 void
 history_delivered(const char *bay, const struct order *o, const char *name)
 {
 	struct strv ids = {0};
 	struct confirm c;
-	char id[ORDER_ID_MAX];
 
 	confirm_of(&c, o, S->cf->node, time(NULL), name);
 	hist_ids(o->id, &ids);
 	for (int i = 0; i < ids.n; i++) {
-		struct noting n = {o, &c, 0};
+		struct noting n = {o, &c, 0, 0};
 
-		if (hist_update(bay, ids.v[i], note_receipt, &n) < 0)
+		if (hist_update_group(bay, ids.v[i], note_receipt, &n, &owed_g) < 0)
 			msg_warnx("order %s: history not recorded: %s", ids.v[i], err_get());
 	}
 	strv_free(&ids);
 	if (strcmp(o->origin, S->cf->node) == 0)
 		return;		/* its origin is here: the record above is its receipt */
-	if (confirm_send(S->cf, S->keys, &c, id, sizeof(id)) < 0)
-		msg_warnx("order %s: delivery receipt for %s dropped: %s", o->id, o->origin,
-			  err_get());
-	else
-		msg_info("order %s: delivery receipt %s queued for %s", o->id, id, o->origin);
+	if (nowed == CONFIRM_ORDERS)
+		history_flush();
+	if (owed == NULL)
+		owed = xcalloc(CONFIRM_ORDERS, sizeof(*owed));
+	owed[nowed++] = c;
+}
+
+/* Queue v[0..n-1], all for one origin, in as few packets as they fit. */
+static void
+send_owed(const struct confirm *v, int n)
+{
+	char id[ORDER_ID_MAX];
+
+	for (int k; n > 0; v += k, n -= k) {
+		int sent = confirm_send(S->cf, S->keys, v, k = confirm_fit(v, n), id, sizeof(id));
+
+		for (int i = 0; i < k; i++)
+			if (sent < 0)
+				msg_warnx("order %s: delivery receipt for %s dropped: %s", v[i].order,
+					  v[i].origin, err_get());
+			else
+				msg_info("order %s: delivery receipt %s queued for %s (%d order%s in it)",
+					 v[i].order, id, v[i].origin, k, k == 1 ? "" : "s");
+	}
+}
+
+void
+history_flush(void)
+{
+	struct confirm *v;
+	char *taken;
+	int n = 0;
+
+	if (bay_group_sync(&owed_g) < 0)
+		msg_warnx("history not recorded: %s", err_get());
+	if (nowed == 0)
+		return;
+	/* test builds: killed with the receipts owed, the orders delivered
+	 * but not yet finished (tests/scenario/receipts_batch.sh) */
+	sandbox_test_hook("receipts-owed");
+	/* grouped by origin, each group in the order delivered */
+	v = xcalloc(nowed, sizeof(*v));
+	taken = xcalloc(nowed, 1);
+	for (int i = 0; i < nowed; i++) {
+		int m = n;
+
+		for (int j = i; j < nowed; j++)
+			if (!taken[j] && strcmp(owed[j].origin, owed[i].origin) == 0) {
+				v[n++] = owed[j];
+				taken[j] = 1;
+			}
+		if (n > m)
+			send_owed(v + m, n - m);
+	}
+	free(taken);
+	free(v);
+	nowed = 0;
 }
 
 /* A receipt for an order still queued here (it came back before the
- * order's own end was recorded): checked against the order itself. */
+ * order's own end was recorded): checked against the order itself, and
+ * recorded unless n->check. */
 static int
-receipt_live(const struct confirm *c, const char *id, int *found)
+receipt_live(struct noting *n, const char *id, int *found, struct bay_group *g)
 {
+	const struct confirm *c = n->c;
 	char bay[PATH_MAX];
 	enum qstate st;
 	struct order o;
@@ -162,64 +233,103 @@ receipt_live(const struct confirm *c, const char *id, int *found)
 		err_set("%s was not a destination of order %s from here", c->dest, id);
 		rc = -1;
 	} else {
-		struct noting n = {&o, c, 0};
-
-		if (hist_update(bay, id, note_receipt, &n) < 0)
-			rc = -1;
+		n->o = &o;
+		rc = hist_update_group(bay, id, note_receipt, n, g);
+		n->o = NULL;
 	}
 	order_free(&o);
 	return rc;
 }
 
+/*
+ * One receipt c at the origin: checked (check) or recorded (done/'s
+ * fsync left to g) for every order id it stands for. 0, or -1 (err_set)
+ * when c's dest was not a destination of one of them from here; found
+ * says whether any was known, added whether the receipt was news.
+ */
+static int
+receipt_take(const struct confirm *c, int check, struct bay_group *g, int *found, int *added)
+{
+	struct strv ids = {0};
+	char bay[PATH_MAX];
+	int rc = 0;
+
+	*found = *added = 0;
+	hist_ids(c->order, &ids);
+	for (int i = 0; i < ids.n && rc == 0; i++) {
+		struct noting n = {NULL, c, check, 0};
+
+		if (hist_locate(S->cf, ids.v[i], bay, sizeof(bay)) == 0) {
+			*found = 1;
+			rc = hist_update_group(bay, ids.v[i], note_receipt, &n, g);
+		} else
+			rc = receipt_live(&n, ids.v[i], found, g);
+		*added += n.added;
+	}
+	strv_free(&ids);
+	return rc;
+}
+
+/*
+ * At the origin: 0 taken (every order recorded, or dropped as unknown),
+ * -1 refused (logged; the packet goes to corrupt/), BAY_LATER when a
+ * record could not be written (logged; the packet is opened again later,
+ * and what was recorded already is known then).
+ */
 int
 history_receipt(const struct order *o, const char *signer, const char *text, size_t len)
 {
-	struct strv ids = {0};
-	struct confirm c;
-	char bay[PATH_MAX];
-	int found = 0, rc = 0, added = 0;
+	struct confirm *v = xcalloc(CONFIRM_ORDERS, sizeof(*v));
+	struct bay_group g = {0};
+	int found[CONFIRM_ORDERS], added[CONFIRM_ORDERS];
+	int n, rc = -1;
 
-	if (confirm_parse(text, len, &c) < 0)
-		goto refuse;
-	/* the signature is the destination's: a relay cannot speak for another node */
-	if (strcmp(c.dest, signer) != 0) {
-		err_set("forged receipt: signed by %s, but says %s delivered %s", signer, c.dest,
-			c.order);
-		goto refuse;
+	if ((n = confirm_parse(text, len, v)) < 0)
+		goto out;
+	/* the signature is the destination's: a relay cannot speak for
+	 * another node (every entry has the one dest and origin) */
+	if (strcmp(v[0].dest, signer) != 0) {
+		err_set("forged receipt: signed by %s, but says %s delivered %s%s", signer, v[0].dest,
+			v[0].order, n > 1 ? " and more" : "");
+		goto out;
 	}
-	if (strcmp(c.origin, S->cf->node) != 0) {
-		err_set("receipt for origin %s, not for this node", c.origin);
-		goto refuse;
+	if (strcmp(v[0].origin, S->cf->node) != 0) {
+		err_set("receipt for origin %s, not for this node", v[0].origin);
+		goto out;
 	}
-	hist_ids(c.order, &ids);
-	for (int i = 0; i < ids.n && rc == 0; i++) {
-		struct noting n = {NULL, &c, 0};
-
-		if (hist_locate(S->cf, ids.v[i], bay, sizeof(bay)) == 0) {
-			found = 1;
-			rc = hist_update(bay, ids.v[i], note_receipt, &n);
-			added += n.added;
-		} else
-			rc = receipt_live(&c, ids.v[i], &found);
+	/* every order checked before any is recorded: one that was not the
+	 * signer's to confirm refuses the packet whole, as a forgery */
+	for (int i = 0; i < n; i++)
+		if (receipt_take(&v[i], 1, NULL, &found[i], &added[i]) < 0)
+			goto out;
+	rc = 0;
+	for (int i = 0; i < n && rc == 0; i++)
+		if (receipt_take(&v[i], 0, &g, &found[i], &added[i]) < 0)
+			rc = BAY_LATER;
+	/* the records durable before the packet is finished, or said taken */
+	if (bay_group_sync(&g) < 0)
+		rc = BAY_LATER;
+	if (rc == BAY_LATER) {
+		msg_warnx("receipt %s from %s: history not recorded: %s; will retry", o->id, signer,
+			  err_get());
+		goto out;
 	}
-	strv_free(&ids);
-	if (rc < 0)
-		goto refuse;
-	if (!found)
-		msg_info("receipt %s from %s for order %s: no such order here (its history "
-			 "purged?); dropped", o->id, signer, c.order);
-	else
-		msg_info("order %s: delivered to %s at %lld by route %s%s (receipt %s)", c.order,
-			 c.dest, (long long)c.delivered, c.route, added ? "" : ", known already",
-			 o->id);
-	return 0;
-refuse:
-	{
+	for (int i = 0; i < n; i++)
+		if (!found[i])
+			msg_info("receipt %s from %s for order %s: no such order here (its history "
+				 "purged?); dropped", o->id, signer, v[i].order);
+		else
+			msg_info("order %s: delivered to %s at %lld by route %s%s (receipt %s)",
+				 v[i].order, v[i].dest, (long long)v[i].delivered, v[i].route,
+				 added[i] ? "" : ", known already", o->id);
+out:
+	if (rc == -1) {
 		char e[600];
 
 		snprintf(e, sizeof(e), "%s", err_get());
 		err_set("%s", e);
 		msg_warnx("refused packet %s from %s: %s", o->id, signer, e);
 	}
-	return -1;
+	free(v);
+	return rc;
 }

@@ -83,6 +83,7 @@ static int
 finish(const char *bay, const struct order *o, const struct strv *finals)
 {
 	deliver_done(bay, o, finals);
+	history_flush();	/* its receipt queued before seen/ID and the ACK */
 	if (bay_deliver_seen(bay, o->id, o->expires) < 0) {
 		msg_warnx("packet %s: delivered, but not marked seen: %s", o->id, err_get());
 		return BAY_LATER;

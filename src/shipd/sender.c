@@ -487,6 +487,9 @@ done_flush(void)
 	const char **ids;
 	struct bay_group g = {0};
 
+	/* the receipts the window's deliveries owe are queued first: a crash
+	 * before the finish delivers again, and owes them again */
+	history_flush();
 	if (done_q == NULL)
 		return;
 	ids = xcalloc(done_n, sizeof(*ids));
@@ -846,9 +849,13 @@ start(struct flight *f)
 				strv_add(&o->delivered, self);
 			/* recorded, unless the order ends here anyway (finish): a
 			 * crash before it delivers again, which the receipt makes
-			 * "delivered before" */
-			if (o->dests.n > 0 && bay_rewrite(bay, o, Q_ACTIVE, Q_ACTIVE, 0, &f->c) < 0)
-				msg_warnx("order %s: %s", o->id, err_get());
+			 * "delivered before"; its own receipt goes first, as
+			 * nothing delivers it again after the rewrite */
+			if (o->dests.n > 0) {
+				history_flush();
+				if (bay_rewrite(bay, o, Q_ACTIVE, Q_ACTIVE, 0, &f->c) < 0)
+					msg_warnx("order %s: %s", o->id, err_get());
+			}
 		} else
 			f->waiting = 1;
 	}

@@ -187,7 +187,9 @@ int door_ask(int fd, const char *peer, int timeout_s);	/* 1 go, 0 busy, -1 */
 
 /* deliver.c */
 /* 0 done, 1 waiting for parts, -1 refused (moved to corrupt/), BAY_LATER
- * temporary (a full disk: nothing delivered, the order stays in active/) */
+ * temporary (a full disk: nothing delivered, the order stays in active/).
+ * A delivery's receipt is owed until history_flush: call it before the
+ * order is finished (so are deliver_done's) */
 int deliver_local(const char *bay, struct order *o);
 void deliver_done(const char *bay, const struct order *o, const struct strv *finals);
 /* rstream.c: a packet delivered while it is received (receiver.c) */
@@ -232,12 +234,17 @@ void history_end(const char *bay, const struct order *o, const char *result, con
 /* the same with done/'s fsync left to g (the send worker's finished batch) */
 void history_end_group(const char *bay, const struct order *o, const char *result,
 		       const char *why, struct bay_group *g);
-/* o was delivered here as name: recorded, and a receipt queued for its origin */
+/* o was delivered here as name: recorded, and a receipt owed to its origin */
 void history_delivered(const char *bay, const struct order *o, const char *name);
+/* Every receipt owed queued (one packet per origin for up to
+ * CONFIRM_ORDERS orders) and the records durable: called by whoever
+ * delivered, before it finishes or acknowledges the orders delivered */
+void history_flush(void);
 /* At the origin: return journey o (ID.ret) came home; ID's record says so */
 void history_returned(const struct order *o);
 /* At the origin: receipt packet o (signed by signer) holding text. 0 taken
- * (or dropped as unknown), -1 refused (err_set, logged). */
+ * (or dropped as unknown), -1 refused whole (err_set, logged), BAY_LATER
+ * when its records could not be written (logged; opened again later). */
 int history_receipt(const struct order *o, const char *signer, const char *text, size_t len);
 
 /* returns.c */

@@ -165,7 +165,7 @@ purge(void)
 static void
 receipt_text(void)
 {
-	struct confirm c, back;
+	struct confirm c, *back = xcalloc(CONFIRM_ORDERS, sizeof(*back));
 	struct order o;
 	struct sbuf b;
 
@@ -177,19 +177,19 @@ receipt_text(void)
 	strv_add(&o.hops, "C");
 	confirm_of(&c, &o, "C", 1800000009, "x.bin");
 	sbuf_init(&b);
-	confirm_format(&c, &b);
-	if (confirm_parse(b.s, b.len, &back) < 0)
+	confirm_format(&c, 1, &b);
+	if (confirm_parse(b.s, b.len, back) < 0)
 		printf("#   %s\n%s", err_get(), b.s);
-	CHECK(confirm_parse(b.s, b.len, &back) == 0);
-	CHECK_STR(back.order, o.id);
-	CHECK_STR(back.origin, "A");
-	CHECK_STR(back.dest, "C");
-	CHECK_STR(back.route, "A,R,C");
-	CHECK_STR(back.name, "x.bin");
-	CHECK_INT(back.delivered, 1800000009);
+	CHECK_INT(confirm_parse(b.s, b.len, back), 1);
+	CHECK_STR(back->order, o.id);
+	CHECK_STR(back->origin, "A");
+	CHECK_STR(back->dest, "C");
+	CHECK_STR(back->route, "A,R,C");
+	CHECK_STR(back->name, "x.bin");
+	CHECK_INT(back->delivered, 1800000009);
 	/* what is not a whole, well-formed receipt is refused */
-	CHECK(confirm_parse(b.s, b.len - 4, &back) < 0);		/* no end */
-	CHECK(confirm_parse(b.s + 1, b.len - 1, &back) < 0);		/* no magic */
+	CHECK(confirm_parse(b.s, b.len - 4, back) < 0);		/* no end */
+	CHECK(confirm_parse(b.s + 1, b.len - 1, back) < 0);		/* no magic */
 	{
 		const char *dup = "shipd-receipt 1\norder: X-1\norigin: A\ndest: C\ndest: D\n"
 				  "delivered: 5\nroute: A,C\nend\n";
@@ -198,12 +198,13 @@ receipt_text(void)
 		const char *nodest = "shipd-receipt 1\norder: X-1\norigin: A\ndelivered: 5\n"
 				     "route: A,C\nend\n";
 
-		CHECK(confirm_parse(dup, strlen(dup), &back) < 0);
-		CHECK(confirm_parse(slash, strlen(slash), &back) < 0);
-		CHECK(confirm_parse(nodest, strlen(nodest), &back) < 0);
+		CHECK(confirm_parse(dup, strlen(dup), back) < 0);
+		CHECK(confirm_parse(slash, strlen(slash), back) < 0);
+		CHECK(confirm_parse(nodest, strlen(nodest), back) < 0);
 	}
 	sbuf_free(&b);
 	order_free(&o);
+	free(back);
 }
 
 int
