@@ -264,7 +264,7 @@ int
 door_input(struct door *d, const struct config *cf, int fd, struct door_event *e)
 {
 	struct conn *c = by_fd(d, fd);
-	char line[300];
+	char line[CUT_MSG_MAX];
 	ssize_t n;
 
 	if (c == NULL)
@@ -288,6 +288,10 @@ door_input(struct door *d, const struct config *cf, int fd, struct door_event *e
 	case 'H':
 		if (c->stage == DS_DOOR)
 			c->stage = DS_KNOWN;
+		return 0;
+	case 'C':	/* send this one on while it is received (cutthrough.c) */
+		if (c->stage == DS_IN && line[1] == ' ')
+			cut_request(line + 2);
 		return 0;
 	case 'D':
 		if (c->stage == DS_IN) {

@@ -155,6 +155,8 @@ batch_parse(enum job_kind kind, char *msg)
 	struct job *head = NULL, **tail = &head;
 	char *line, *save = NULL, *f[5];
 
+	if (kind == J_SEND && strncmp(msg, "C ", 2) == 0)
+		return cut_parse(msg + 2);	/* a cut-through (cutthrough.c) */
 	if (kind != J_SEND) {
 		if (strncmp(msg, "J ", 2) == 0 && strchr(msg, '\n') == msg + strlen(msg) - 1) {
 			msg[strlen(msg) - 1] = 0;
@@ -253,7 +255,7 @@ job_run(struct job *j, int keep)
 
 	switch (j->kind) {
 	case J_SEND:
-		return sender_run(j, keep);
+		return j->cut ? cut_run(j) : sender_run(j, keep);
 	case J_PICKUP:
 		rc = pickup_file(j->bay, j->id);
 		if (S->drops)
@@ -382,6 +384,8 @@ batch_message(struct sbuf *b, const struct job *batch)
 {
 	if (batch->kind != J_SEND)
 		return job_message(b, batch);
+	if (batch->cut)
+		return cut_message(b, batch) < 0 || b->len > POOL_MSG_MAX ? -1 : 0;
 	if (S->sched.peers)
 		htab_walk(S->sched.peers, add_down, b);
 	for (const struct job *k = batch; k; k = k->batch) {

@@ -386,6 +386,8 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 	if (r->off)
 		msg_info("packet %s from %s: resuming at byte %llu of %llu", r->o.id, rc->peer,
 			 (unsigned long long)r->off, (unsigned long long)r->o.size);
+	if (d == XF_ACCEPT && r->off < r->o.size)	/* a relay: sent on as it lands */
+		cut_offer(r->bay, &r->o, m->order, m->orderlen);
 out:
 	sbuf_free(&reason);
 	return d;

@@ -308,7 +308,7 @@ run(int udp, struct rx x, struct tx *t, char **report)
 		if (next < NORD && xsend_room(s) > 0) {
 			struct order_t *o = &t->o[next++];
 			struct xs_item it = { o, o->text, o->fd, o->size, o->hdr, sizeof(o->hdr),
-					      o->text, strlen(o->text) };
+					      o->text, strlen(o->text), NULL };
 
 			xsend_offer(s, &it);
 			continue;
