@@ -36,17 +36,17 @@ b_started() { [ -e "$(bay B)/partial/$1" ] || [ -e "$(bay B)/unpack/$1" ] ||
 xbytes() { stat -c %s "$(bay X)/partial/$1" 2>/dev/null || echo 0; }
 size=$((MB << 20))
 n=0
-newfile() {	# a new packet: its file name
+newfile() {	# a new packet: its file name in $f
 	n=$((n + 1))
-	head -c "$size" /dev/urandom >"$work/files/f$n.dat"
-	(cd "$work/files" && sha256sum -- "f$n.dat") >>"$work/files.sums"
-	echo "f$n.dat"
+	f=f$n.dat
+	head -c "$size" /dev/urandom >"$work/files/$f"
+	(cd "$work/files" && sha256sum -- "$f") >>"$work/files.sums"
 }
 drained() { queue_empty A && queue_empty X && queue_empty B &&
 	[ -z "$(leftovers A)" ] && [ -z "$(leftovers X)" ] && [ -z "$(leftovers B)" ]; }
 
 # 1. watched
-f=$(newfile)
+newfile
 id=$(ctl A submit --copy --to B "$work/files/$f") || fail "submit $f"
 early=0
 for ((i = 0; i < 1200; i++)); do
@@ -74,8 +74,8 @@ victim_cut() { awk '{print $8}' "$(bay X)/inflight/$1" 2>/dev/null; }
 # kill_during WHAT: a new packet; once X has a random share of it in
 # partial/ and B has begun, WHAT is killed -9; then it must drain
 kill_during() {
-	local what=$1 f id at victim killed=0
-	f=$(newfile)
+	local what=$1 id at victim killed=0
+	newfile
 	id=$(ctl A submit --copy --to B "$work/files/$f") || { fail "submit $f"; return; }
 	at=$((size * (15 + RANDOM % 50) / 100))
 	for ((i = 0; i < 2400; i++)); do
