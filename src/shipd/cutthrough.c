@@ -100,7 +100,8 @@ cut_offer(const char *bay, const struct order *o, const char *otext, size_t len)
 	    strchr(bay, '\n') || cut_next_hop(o, NULL) == NULL)
 		return;
 	sbuf_printf(&b, "C %s\n%.*s", bay, (int)len, otext);
-	door_tell(S->statfd, b.s);
+	if (b.len < CUT_MSG_MAX)	/* what the master reads of one line (door.c) */
+		door_tell(S->statfd, b.s);
 	sbuf_free(&b);
 }
 
