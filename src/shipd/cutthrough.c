@@ -321,8 +321,12 @@ settle(const char *bay, const char *id, int fd, const struct strv *mine)
 		if (bay_finish(bay, id, Q_ACTIVE) < 0)
 			msg_warnx("order %s: finish: %s", id, err_get());
 		else {
-			msg_info("order %s: done (forwarded to %s while it was received)", id,
-				 mine->v[0]);
+			struct sbuf to = {0};
+
+			for (int k = 0; k < mine->n; k++)
+				sbuf_printf(&to, "%s%s", k ? ", " : "", mine->v[k]);
+			msg_info("order %s: done (forwarded to %s while it was received)", id, to.s);
+			sbuf_free(&to);
 			if (is_data)
 				history_end(bay, &o, NULL, NULL);
 		}

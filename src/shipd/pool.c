@@ -19,6 +19,8 @@
  *   P HOP<TAB>DOWN-UNTIL<TAB>FAILED-AT<TAB>WHY     the master's view of each
  *                                                  next hop known down
  *   O BAY<TAB>ID<TAB>FROM<TAB>HOP<TAB>CREATED      each order, in order
+ *   C BAY<TAB>ID<TAB>HOP<TAB>CREATED<NL>ORDER      alone: a packet to send on
+ *                    while it is received (cutthrough.c), the upstream's order
  *   J KIND<TAB>BAY<TAB>ID[<TAB>SNAPSHOT]           one job of another kind;
  *                    a pickup's SNAPSHOT is the lstat the drop was judged
  *                    complete as (queue/drop.h): DEV INO MODE SIZE MTIME
