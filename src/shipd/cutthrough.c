@@ -1,10 +1,12 @@
 /*
  * cutthrough.c - a relay sends a large packet on while it receives it.
  *
- * When this node's receiver accepts the offer of a packet of at least
- * RSTREAM_MIN bytes whose destinations all go through one next hop that
- * is a peer (not this node, not a directory hop), it tells the master
- * (cut_offer: "C BAY\nORDER" on its line, door.c). The master (cut_request)
+ * When this node's receiver begins to take in the body of a packet of at
+ * least RSTREAM_MIN bytes whose destinations all go through one next hop
+ * that is a peer (not this node, not a directory hop), it tells the master
+ * (cut_offer: "C BAY\nORDER" on its line, door.c): at the first bytes,
+ * not at the offer, so that a window of offers does not hold a worker per
+ * packet waiting for bodies that come one after the other. The master (cut_request)
  * hands a send job for it to an idle send worker, or forks one when the
  * pool has room; none free, the hop known down, or the order busy: it does
  * nothing, and the order goes the ordinary way once committed. The job
@@ -92,16 +94,18 @@ cut_next_hop(const struct order *o, struct strv *mine)
 /* ---- in the receive worker ---- */
 
 void
-cut_offer(const char *bay, const struct order *o, const char *otext, size_t len)
+cut_offer(const char *bay, const struct order *o)
 {
 	struct sbuf b = {0};
+	char *text;
 
-	if (S->statfd < 0 || len == 0 || len > CUT_ORDER_MAX || memchr(otext, 0, len) ||
-	    strchr(bay, '\n') || cut_next_hop(o, NULL) == NULL)
+	if (S->statfd < 0 || strchr(bay, '\n') || cut_next_hop(o, NULL) == NULL ||
+	    (text = order_format(o, NULL)) == NULL)
 		return;
-	sbuf_printf(&b, "C %s\n%.*s", bay, (int)len, otext);
-	if (b.len < CUT_MSG_MAX)	/* what the master reads of one line (door.c) */
+	sbuf_printf(&b, "C %s\n%s", bay, text);
+	if (strlen(text) <= CUT_ORDER_MAX && b.len < CUT_MSG_MAX)	/* the master's read (door.c) */
 		door_tell(S->statfd, b.s);
+	free(text);
 	sbuf_free(&b);
 }
 

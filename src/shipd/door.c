@@ -22,9 +22,9 @@
  * down), and, when a slot holder's peer has said BYE, "D" (done: its
  * slot is free at once; the process, which only closes, is not counted
  * at the door either, so that a sender's next connection does not find
- * its own last one still holding the slot). A slot holder that accepted
- * a large packet for a next hop also says "C BAY\nORDER": send it on
- * while it is received (cutthrough.c); no answer.
+ * its own last one still holding the slot). A slot holder that begins
+ * the body of a large packet for a next hop also says "C BAY\nORDER":
+ * send it on while it is received (cutthrough.c); no answer.
  *
  * door_* run in the master, door_tell/door_ask in the worker. Never reads
  * a network byte; never evicts a worker that holds a slot (it may be in

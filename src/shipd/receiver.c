@@ -248,6 +248,8 @@ on_body(void *arg, void *ctx, uint64_t off, const uint8_t *p, size_t n, char *wh
 		bay_partial_drop(r->bay, r->o.id);
 		return refused(rc, XF_REFUSE, r->o.id, reason, why, whylen);
 	}
+	if (r->got == r->off)	/* its first bytes: a relay sends them on as they land */
+		cut_offer(r->bay, &r->o);
 	if (write_all(r->fd, p, n) < 0) {
 		int e = errno;
 
@@ -386,8 +388,6 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 	if (r->off)
 		msg_info("packet %s from %s: resuming at byte %llu of %llu", r->o.id, rc->peer,
 			 (unsigned long long)r->off, (unsigned long long)r->o.size);
-	if (d == XF_ACCEPT && r->off < r->o.size)	/* a relay: sent on as it lands */
-		cut_offer(r->bay, &r->o, m->order, m->orderlen);
 out:
 	sbuf_free(&reason);
 	return d;

@@ -197,7 +197,7 @@ void rstream_free(struct rstream *s);
 /* cutthrough.c: a relay sends a large packet on while it receives it */
 #define CUT_ORDER_MAX	4000	/* a longer order goes the ordinary way */
 #define CUT_MSG_MAX	(CUT_ORDER_MAX + 600)	/* "C BAY\nORDER" on a receiver's line */
-void cut_offer(const char *bay, const struct order *o, const char *otext, size_t len);
+void cut_offer(const char *bay, const struct order *o);	/* receiver: a body begins */
 void cut_request(char *msg);			/* master: a receiver's "C" */
 int cut_message(struct sbuf *b, const struct job *j);	/* master -> worker (pool.c) */
 struct job *cut_parse(char *msg);
