@@ -103,7 +103,8 @@ cut_offer(const char *bay, const struct order *o)
 	    (text = order_format(o, NULL)) == NULL)
 		return;
 	sbuf_printf(&b, "C %s\n%s", bay, text);
-	if (strlen(text) <= CUT_ORDER_MAX && b.len < CUT_MSG_MAX)	/* the master's read (door.c) */
+	/* longer than the master reads of one line (door.c): the ordinary way */
+	if (strlen(text) <= CUT_ORDER_MAX && b.len < CUT_MSG_MAX)
 		door_tell(S->statfd, b.s);
 	free(text);
 	sbuf_free(&b);
