@@ -276,6 +276,21 @@ make_order(struct order_t *o, int i)
 	free(b);
 }
 
+/* What the receiver committed (its lines), once it has ended. */
+static char *
+receiver_report(int rd, pid_t pid)
+{
+	struct sbuf b = {0};
+	char chunk[4096];
+	ssize_t n;
+
+	while ((n = read(rd, chunk, sizeof(chunk))) > 0)
+		sbuf_add(&b, chunk, n);
+	close(rd);
+	waitpid(pid, NULL, 0);
+	return b.s ? b.s : xstrdup("");
+}
+
 /*
  * Send NORD orders over one connection with the window kept full; then
  * read what the receiver committed. Returns the number ACKed.
@@ -286,12 +301,9 @@ run(int udp, struct rx x, struct tx *t, char **report)
 	static const struct xs_ops ops = { tx_answer, NULL, NULL };
 	int port = next_port++, rd = -1, next = 0, acked = 0;
 	struct config *cf = mkconf("A", 0, "B", port, kB);
-	struct sbuf b = {0};
 	struct xsend *s;
 	struct hop *h;
-	char chunk[4096];
 	pid_t pid;
-	ssize_t n;
 
 	for (int i = 0; i < NORD; i++)
 		make_order(&t->o[i], i);
@@ -320,15 +332,11 @@ run(int udp, struct rx x, struct tx *t, char **report)
 		xsend_bye(s);
 	xsend_free(s);
 	hop_close(h);
-	while ((n = read(rd, chunk, sizeof(chunk))) > 0)
-		sbuf_add(&b, chunk, n);
-	close(rd);
-	waitpid(pid, NULL, 0);
+	*report = receiver_report(rd, pid);
 	for (int i = 0; i < NORD; i++) {
 		acked += t->o[i].answer == XF_ACK;
 		close(t->o[i].fd);
 	}
-	*report = b.s ? b.s : xstrdup("");
 	freeconf(cf);
 	return acked;
 }
@@ -525,11 +533,9 @@ growing_file(void)
 	struct config *cf = mkconf("A", 0, "B", port, kB);
 	struct grow g[2];
 	struct rx x = { 0 };
-	struct sbuf b = {0};
 	struct xsend *s;
 	struct hop *h;
-	char chunk[4096], path[128];
-	ssize_t n;
+	char path[128], *rep;
 	pid_t pid;
 
 	for (int i = 0; i < 2; i++) {
@@ -573,20 +579,17 @@ growing_file(void)
 	CHECK(!xsend_broken(s) && xsend_bye(s) == 0);
 	xsend_free(s);
 	hop_close(h);
-	while ((n = read(rd, chunk, sizeof(chunk))) > 0)
-		sbuf_add(&b, chunk, n);
-	close(rd);
-	waitpid(pid, NULL, 0);
+	rep = receiver_report(rd, pid);
 	CHECK_INT(g[1].o.answer, XS_LOST);
-	CHECK(b.s == NULL || !strstr(b.s, "C 1 "));
+	CHECK(!strstr(rep, "C 1 "));
 	CHECK_INT(g[0].o.answer, XF_ACK);
-	CHECK(b.s && committed(b.s, &g[0].o));
+	CHECK(committed(rep, &g[0].o));
 	CHECK(g[0].looks > 10);		/* it did wait for the bytes */
 	for (int i = 0; i < 2; i++) {
 		close(g[i].o.fd);
 		free(g[i].content);
 	}
-	sbuf_free(&b);
+	free(rep);
 	freeconf(cf);
 }
 
