@@ -125,6 +125,14 @@ int bay_partial_open(const char *bay, const char *id, uint64_t size, uint64_t *o
  * -1 with err_set "bay full: ..." when the disk has no room for them.
  */
 int bay_partial_reserve(const char *bay, const char *id, int fd, uint64_t off, uint64_t size);
+/*
+ * A relay's cut-through reads partial/ID while it is received (follow.c):
+ * bay_partial_follow opens it read-only (or data/ID, once committed: the
+ * same file), or -1; bay_partial_receiving(fd) is 1 while a receiver holds
+ * the transfer's lock, 0 once none does (it ended: committed or broken).
+ */
+int bay_partial_follow(const char *bay, const char *id);
+int bay_partial_receiving(int fd);
 /* Forget what was received of ID (not worth resuming). */
 void bay_partial_drop(const char *bay, const char *id);
 /* Keep a refused transfer as corrupt/ID.pkt with ID.pkt.why. */

@@ -37,6 +37,7 @@ job_free(struct job *j)
 	free(j->id);
 	free(j->key);
 	free(j->hop);
+	free(j->cut);
 	sbuf_free(&j->status);
 	free(j);
 }

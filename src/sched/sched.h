@@ -51,6 +51,8 @@ struct job {
 	int retire;			/* take no further batch (reload, max use) */
 	int uses;			/* batches it has run */
 	double idle_since;		/* now_mono() when it went idle */
+	char *cut;			/* J_SEND: the upstream order of a packet sent on
+					 * while it is received (shipd/cutthrough.c) */
 };
 
 /*

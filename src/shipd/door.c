@@ -22,7 +22,9 @@
  * down), and, when a slot holder's peer has said BYE, "D" (done: its
  * slot is free at once; the process, which only closes, is not counted
  * at the door either, so that a sender's next connection does not find
- * its own last one still holding the slot).
+ * its own last one still holding the slot). A slot holder that begins
+ * the body of a large packet for a next hop also says "C BAY\nORDER":
+ * send it on while it is received (cutthrough.c); no answer.
  *
  * door_* run in the master, door_tell/door_ask in the worker. Never reads
  * a network byte; never evicts a worker that holds a slot (it may be in
@@ -264,7 +266,7 @@ int
 door_input(struct door *d, const struct config *cf, int fd, struct door_event *e)
 {
 	struct conn *c = by_fd(d, fd);
-	char line[300];
+	char line[CUT_MSG_MAX];
 	ssize_t n;
 
 	if (c == NULL)
@@ -288,6 +290,10 @@ door_input(struct door *d, const struct config *cf, int fd, struct door_event *e
 	case 'H':
 		if (c->stage == DS_DOOR)
 			c->stage = DS_KNOWN;
+		return 0;
+	case 'C':	/* send this one on while it is received (cutthrough.c) */
+		if (c->stage == DS_IN && line[1] == ' ')
+			cut_request(line + 2);
 		return 0;
 	case 'D':
 		if (c->stage == DS_IN) {

@@ -19,6 +19,8 @@
  *   P HOP<TAB>DOWN-UNTIL<TAB>FAILED-AT<TAB>WHY     the master's view of each
  *                                                  next hop known down
  *   O BAY<TAB>ID<TAB>FROM<TAB>HOP<TAB>CREATED      each order, in order
+ *   C BAY<TAB>ID<TAB>HOP<TAB>CREATED<NL>ORDER      alone: a packet to send on
+ *                    while it is received (cutthrough.c), the upstream's order
  *   J KIND<TAB>BAY<TAB>ID[<TAB>SNAPSHOT]           one job of another kind;
  *                    a pickup's SNAPSHOT is the lstat the drop was judged
  *                    complete as (queue/drop.h): DEV INO MODE SIZE MTIME
@@ -155,6 +157,8 @@ batch_parse(enum job_kind kind, char *msg)
 	struct job *head = NULL, **tail = &head;
 	char *line, *save = NULL, *f[5];
 
+	if (kind == J_SEND && strncmp(msg, "C ", 2) == 0)
+		return cut_parse(msg + 2);	/* a cut-through (cutthrough.c) */
 	if (kind != J_SEND) {
 		if (strncmp(msg, "J ", 2) == 0 && strchr(msg, '\n') == msg + strlen(msg) - 1) {
 			msg[strlen(msg) - 1] = 0;
@@ -253,7 +257,7 @@ job_run(struct job *j, int keep)
 
 	switch (j->kind) {
 	case J_SEND:
-		return sender_run(j, keep);
+		return j->cut ? cut_run(j) : sender_run(j, keep);
 	case J_PICKUP:
 		rc = pickup_file(j->bay, j->id);
 		if (S->drops)
@@ -382,6 +386,8 @@ batch_message(struct sbuf *b, const struct job *batch)
 {
 	if (batch->kind != J_SEND)
 		return job_message(b, batch);
+	if (batch->cut)
+		return cut_message(b, batch) < 0 || b->len > POOL_MSG_MAX ? -1 : 0;
 	if (S->sched.peers)
 		htab_walk(S->sched.peers, add_down, b);
 	for (const struct job *k = batch; k; k = k->batch) {

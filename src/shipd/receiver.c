@@ -248,6 +248,8 @@ on_body(void *arg, void *ctx, uint64_t off, const uint8_t *p, size_t n, char *wh
 		bay_partial_drop(r->bay, r->o.id);
 		return refused(rc, XF_REFUSE, r->o.id, reason, why, whylen);
 	}
+	if (r->got == r->off)	/* its first bytes: a relay sends them on as they land */
+		cut_offer(r->bay, &r->o);
 	if (write_all(r->fd, p, n) < 0) {
 		int e = errno;
 

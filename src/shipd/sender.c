@@ -327,7 +327,7 @@ send_offer(struct flight *f, char **why)
 		return HOP_TEMP;
 	}
 	it = (struct xs_item){ f, f->o.id, f->fd, f->size, f->hdr, f->hdrlen, f->text,
-			       strlen(f->text) };
+			       strlen(f->text), NULL };
 	f->answered = 0;
 	f->t0 = now_mono();
 	if (f->size > XF_INLINE_MAX && f->pr == NULL)

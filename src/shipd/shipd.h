@@ -203,6 +203,14 @@ struct rstream *rstream_start(const char *bay, struct order *o, const struct pkt
 int rstream_feed(struct rstream *s, const void *p, size_t n, char *why, size_t whylen);
 int rstream_end(struct rstream *s, char *why, size_t whylen);
 void rstream_free(struct rstream *s);
+/* cutthrough.c: a relay sends a large packet on while it receives it */
+#define CUT_ORDER_MAX	4000	/* a longer order goes the ordinary way */
+#define CUT_MSG_MAX	(CUT_ORDER_MAX + 600)	/* "C BAY\nORDER" on a receiver's line */
+void cut_offer(const char *bay, const struct order *o);	/* receiver: a body begins */
+void cut_request(char *msg);			/* master: a receiver's "C" */
+int cut_message(struct sbuf *b, const struct job *j);	/* master -> worker (pool.c) */
+struct job *cut_parse(char *msg);
+int cut_run(const struct job *j);		/* in a send worker */
 int deliver_join(const char *bay, const char *group);	/* in a child */
 void deliver_retry_handlers(const char *bay);
 

@@ -43,6 +43,13 @@ struct xs_item {
 	size_t hdrlen;
 	const char *order;		/* the order as this hop hands it over */
 	size_t orderlen;
+	/*
+	 * NULL for a file complete on disk. For one still being written (a
+	 * relay's cut-through): the bytes there from off on, never beyond
+	 * size, after a short bounded wait (0: none yet, asked again on the
+	 * next pump; -1: give up, the order is aborted and answered XS_LOST).
+	 */
+	int64_t (*ready)(void *ctx, uint64_t off);
 };
 
 struct xs_ops {

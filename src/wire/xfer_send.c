@@ -11,6 +11,9 @@
  * answers (bounded by the window) can never fill the socket while we
  * write.
  *
+ * A file still being written (xs_item.ready: a relay forwarding what it
+ * receives) is sent as its bytes land, never beyond its size.
+ *
  * Never sends a body byte the receiver did not ask for (ACCEPT offset),
  * never answers an order twice, never keeps an order after its answer.
  */
@@ -203,8 +206,24 @@ stream_one(struct xsend *s)
 	struct sslot *sl = s->qhead;
 	uint64_t left = sl->it.size - sl->off;
 	size_t want = left < XF_DATA_MAX ? left : XF_DATA_MAX;
-	ssize_t n = pread(sl->it.fd, s->buf + 1 + XF_DATA_HEAD, want, (off_t)sl->off);
+	int64_t there = sl->it.ready ? sl->it.ready(sl->it.ctx, sl->off) : (int64_t)want;
+	ssize_t n;
 
+	if (there == 0)		/* a growing file: nothing new yet */
+		return 0;
+	if (there < 0) {
+		char why[300];
+
+		snprintf(why, sizeof(why), "packet %s: given up at byte %llu: %s", sl->it.id,
+			 (unsigned long long)sl->off, err_get());
+		if (xmsg_send_reason(s->h, XF_ABORT, sl->id, why) < 0)
+			return broke(s);
+		close_slot(s, sl, XS_LOST, why);
+		return 0;
+	}
+	if ((uint64_t)there < want)
+		want = there;
+	n = pread(sl->it.fd, s->buf + 1 + XF_DATA_HEAD, want, (off_t)sl->off);
 	if (n <= 0) {
 		char why[300];
 		int rc;

@@ -22,6 +22,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -275,6 +276,21 @@ make_order(struct order_t *o, int i)
 	free(b);
 }
 
+/* What the receiver committed (its lines), once it has ended. */
+static char *
+receiver_report(int rd, pid_t pid)
+{
+	struct sbuf b = {0};
+	char chunk[4096];
+	ssize_t n;
+
+	while ((n = read(rd, chunk, sizeof(chunk))) > 0)
+		sbuf_add(&b, chunk, n);
+	close(rd);
+	waitpid(pid, NULL, 0);
+	return b.s ? b.s : xstrdup("");
+}
+
 /*
  * Send NORD orders over one connection with the window kept full; then
  * read what the receiver committed. Returns the number ACKed.
@@ -285,12 +301,9 @@ run(int udp, struct rx x, struct tx *t, char **report)
 	static const struct xs_ops ops = { tx_answer, NULL, NULL };
 	int port = next_port++, rd = -1, next = 0, acked = 0;
 	struct config *cf = mkconf("A", 0, "B", port, kB);
-	struct sbuf b = {0};
 	struct xsend *s;
 	struct hop *h;
-	char chunk[4096];
 	pid_t pid;
-	ssize_t n;
 
 	for (int i = 0; i < NORD; i++)
 		make_order(&t->o[i], i);
@@ -308,7 +321,7 @@ run(int udp, struct rx x, struct tx *t, char **report)
 		if (next < NORD && xsend_room(s) > 0) {
 			struct order_t *o = &t->o[next++];
 			struct xs_item it = { o, o->text, o->fd, o->size, o->hdr, sizeof(o->hdr),
-					      o->text, strlen(o->text) };
+					      o->text, strlen(o->text), NULL };
 
 			xsend_offer(s, &it);
 			continue;
@@ -319,15 +332,11 @@ run(int udp, struct rx x, struct tx *t, char **report)
 		xsend_bye(s);
 	xsend_free(s);
 	hop_close(h);
-	while ((n = read(rd, chunk, sizeof(chunk))) > 0)
-		sbuf_add(&b, chunk, n);
-	close(rd);
-	waitpid(pid, NULL, 0);
+	*report = receiver_report(rd, pid);
 	for (int i = 0; i < NORD; i++) {
 		acked += t->o[i].answer == XF_ACK;
 		close(t->o[i].fd);
 	}
-	*report = b.s ? b.s : xstrdup("");
 	freeconf(cf);
 	return acked;
 }
@@ -476,6 +485,114 @@ abort_mid_window(void)
 	free(t);
 }
 
+/*
+ * A file still being written (a relay's cut-through, xs_item.ready): its
+ * bytes go as they land, never past its size, and the receiver commits the
+ * whole file; given up halfway (ready -1), the order is aborted and lost,
+ * nothing of it committed, and the connection carries the next order.
+ */
+struct grow {
+	struct order_t o;		/* first: tx_answer takes ctx as one */
+	uint8_t *content;
+	uint64_t stop;			/* the writer stops here */
+	int looks;
+};
+
+static int64_t
+grow_ready(void *ctx, uint64_t off)
+{
+	struct grow *g = ctx;
+	struct stat st;
+
+	if (fstat(g->o.fd, &st) < 0)
+		return -1;
+	/* every other look, the writer has added a piece (past the end sometimes,
+	 * as a receiver whose file ends with more than the order says) */
+	if (++g->looks % 2 && (uint64_t)st.st_size < g->stop) {
+		uint64_t k = g->stop - st.st_size < 40000 ? g->stop - st.st_size : 40000;
+
+		if (pwrite(g->o.fd, g->content + st.st_size, k, st.st_size) != (ssize_t)k)
+			return -1;
+		return 0;
+	}
+	if ((uint64_t)st.st_size > off)
+		return (int64_t)(((uint64_t)st.st_size < g->o.size ? (uint64_t)st.st_size :
+				  g->o.size) - off);
+	if ((uint64_t)st.st_size >= g->stop) {
+		err_set("the writer stopped");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+growing_file(void)
+{
+	static const struct xs_ops ops = { tx_answer, NULL, NULL };
+	int port = next_port++, rd = -1;
+	struct config *cf = mkconf("A", 0, "B", port, kB);
+	struct grow g[2];
+	struct rx x = { 0 };
+	struct xsend *s;
+	struct hop *h;
+	char path[128], *rep;
+	pid_t pid;
+
+	for (int i = 0; i < 2; i++) {
+		struct order_t *o = &g[i].o;
+
+		memset(&g[i], 0, sizeof(g[i]));
+		o->size = 500000 + i;
+		g[i].content = xmalloc(o->size + 1000);
+		for (uint64_t k = 0; k < o->size + 1000; k++)
+			g[i].content[k] = (uint8_t)(k * 13 + i);
+		/* the first file grows past its size, the second stops halfway */
+		g[i].stop = i == 0 ? o->size + 1000 : o->size / 2;
+		snprintf(path, sizeof(path), "%s/g%d", dir, i);
+		o->fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		CHECK(write(o->fd, g[i].content, sizeof(o->hdr)) == (ssize_t)sizeof(o->hdr));
+		memcpy(o->hdr, g[i].content, sizeof(o->hdr));
+		o->sum = sum_bytes(0, g[i].content, o->size);
+		o->slot = 2 - i;	/* the half one goes first */
+		snprintf(o->text, sizeof(o->text), "slot %u size %llu", o->slot,
+			 (unsigned long long)o->size);
+	}
+	pid = receiver(port, 0, x, &rd);
+	h = hop_connect(cf, kA, &cf->peers[0], 10);
+	CHECK(pid > 0 && h != NULL);
+	if (h == NULL) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		freeconf(cf);
+		return;
+	}
+	s = xsend_new(h, &ops, NULL);
+	for (int i = 1; i >= 0; i--) {
+		struct order_t *o = &g[i].o;
+		struct xs_item it = { &g[i], o->text, o->fd, o->size, o->hdr, sizeof(o->hdr),
+				      o->text, strlen(o->text), grow_ready };
+
+		xsend_offer(s, &it);
+		while (!xsend_broken(s) && o->answers == 0)
+			xsend_pump(s, 1000);
+	}
+	CHECK(!xsend_broken(s) && xsend_bye(s) == 0);
+	xsend_free(s);
+	hop_close(h);
+	rep = receiver_report(rd, pid);
+	CHECK_INT(g[1].o.answer, XS_LOST);
+	CHECK(!strstr(rep, "C 1 "));
+	CHECK_INT(g[0].o.answer, XF_ACK);
+	CHECK(committed(rep, &g[0].o));
+	CHECK(g[0].looks > 10);		/* it did wait for the bytes */
+	for (int i = 0; i < 2; i++) {
+		close(g[i].o.fd);
+		free(g[i].content);
+	}
+	free(rep);
+	freeconf(cf);
+}
+
 int
 main(void)
 {
@@ -499,6 +616,7 @@ main(void)
 	TEST(refusals_per_order);
 	TEST(cut_mid_window);
 	TEST(abort_mid_window);
+	TEST(growing_file);
 	{
 		char cmd[128];
 

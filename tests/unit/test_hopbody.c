@@ -225,9 +225,9 @@ transfer(int mode, uint64_t big, int small, const char *rec)
 
 	if ((h = hop_connect(cfA, kA, config_peer(cfA, "B"), 5)) != NULL) {
 		struct xs_item L = { (void *)1, "L", fdL, big, hdrL, HDRLEN, ORDER_MARK,
-				     strlen(ORDER_MARK) };
+				     strlen(ORDER_MARK), NULL };
 		struct xs_item S = { (void *)2, "S", fdS, small, hdrS, HDRLEN, ORDER_MARK,
-				     strlen(ORDER_MARK) };
+				     strlen(ORDER_MARK), NULL };
 		int64_t end = wire_now_us() + 20000000;
 
 		/* on loopback too: the body from the file by the kernel */

@@ -309,6 +309,35 @@ partial(void)
 	CHECK(bay_partial_open(bay, "../x", 3, &off) < 0);
 }
 
+/* a relay's cut-through follows partial/ID as it grows, across the commit */
+static void
+follow(void)
+{
+	const char *bay = new_bay();
+	char from[PATH_MAX], to[PATH_MAX], buf[8];
+	uint64_t off;
+	int fd, rd = -1;
+
+	CHECK(bay_partial_follow(bay, "f1") < 0);	/* nothing received yet */
+	fd = bay_partial_open(bay, "f1", 100, &off);
+	CHECK(fd >= 0 && (rd = bay_partial_follow(bay, "f1")) >= 0);
+	CHECK_INT(bay_partial_receiving(rd), 1);	/* the receiver holds it */
+	/* the probe does not keep a resuming receiver out */
+	CHECK_INT(bay_partial_receiving(rd), 1);
+	CHECK(write(fd, "abc", 3) == 3 && pread(rd, buf, 3, 0) == 3 && memcmp(buf, "abc", 3) == 0);
+	/* committed: the same file under data/, still read through rd */
+	bay_path(from, sizeof(from), bay, Q_PARTIAL, "f1");
+	bay_data_path(to, sizeof(to), bay, "f1");
+	CHECK(rename(from, to) == 0 && write(fd, "de", 2) == 2);
+	CHECK(pread(rd, buf, 5, 0) == 5 && memcmp(buf, "abcde", 5) == 0);
+	close(fd);
+	CHECK_INT(bay_partial_receiving(rd), 0);	/* the receiver let go */
+	close(rd);
+	CHECK((rd = bay_partial_follow(bay, "f1")) >= 0);	/* found in data/ */
+	close(rd);
+	CHECK(bay_partial_follow(bay, "../f1") < 0);
+}
+
 static void
 corrupt_file_prepare(const char *bay)
 {
@@ -453,6 +482,7 @@ main(void)
 	TEST(defer_full_disk);
 	TEST(accept_batch);
 	TEST(partial);
+	TEST(follow);
 	TEST(corrupt_file);
 	TEST(finish_remove);
 	TEST(sweep);
