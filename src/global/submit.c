@@ -1,6 +1,7 @@
 /*
  * submit.c - a file becomes queued orders (submit.h): checks, sealing
- * into the bay's tmp/, then per part data/ID before outgoing/ID.
+ * into the bay's tmp/, then per part data/ID before outgoing/ID; several
+ * files of one call share the directory fsyncs (a submit batch).
  *
  * Errors say what is wrong without the file name (callers prefix it);
  * nothing here exits or touches the network.
@@ -25,6 +26,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/*
+ * Files sealed and not yet queued: their orders (with the sealed packets
+ * in the bay's tmp/) wait here until submit_batch_flush queues them all
+ * with bay_enqueue_all, under one round of directory fsyncs.
+ */
+struct sfile {
+	char *path;			/* the source: removed once queued, unless keep */
+	char *name, *sclass;
+	char group[ORDER_ID_MAX];
+	int first, n;			/* its parts: b->o[first .. first + n) */
+	int keep;
+};
+
+struct submit_batch {
+	const struct config *cf;
+	const struct keys *me;
+	submit_done_fn done;
+	void *arg;
+	const char *bay;		/* every staged order goes to this bay... */
+	enum qstate st;			/* ...in this state */
+	struct order *o;
+	char **tmp;			/* o[i]'s sealed packet, in bay/tmp/ */
+	int n, cap;
+	struct sfile *f;
+	int nf, fcap;
+};
+
 struct seal_ctx {
 	const struct config *cf;
 	const struct submit_req *r;
@@ -34,7 +62,8 @@ struct seal_ctx {
 	char *source;
 	char group[ORDER_ID_MAX];
 	time_t created, expires;
-	struct strv queued;		/* parts whose order is in outgoing/ */
+	struct submit_batch *b;
+	int first;			/* this file's first order in b */
 	int changed;			/* r->expect no longer holds */
 };
 
@@ -59,17 +88,17 @@ unchanged(const struct submit_req *r, const char *when)
 	return 0;
 }
 
-/* One sealed part: its data and order into the bay (bay_enqueue). */
+/* One sealed part: its order staged in the batch, queued at the flush. */
 static int
 queue_part(void *arg, const char *path, const struct pkt_info *pi)
 {
 	struct seal_ctx *x = arg;
-	struct order o;
-	int rc;
+	struct submit_batch *b = x->b;
+	struct order *o;
 
 	/* every part is sealed before the first is handed over: the whole
-	 * file has been read, and nothing is queued yet */
-	if (x->r->expect && x->queued.n == 0 && unchanged(x->r, "while it was sealed") < 0) {
+	 * file has been read, and nothing of it is staged yet */
+	if (x->r->expect && b->n == x->first && unchanged(x->r, "while it was sealed") < 0) {
 		x->changed = 1;
 		unlink(path);
 		return -1;
@@ -79,48 +108,48 @@ queue_part(void *arg, const char *path, const struct pkt_info *pi)
 		unlink(path);
 		return -1;
 	}
-	order_init(&o);
-	o.size = pi->file_size;
-	hex_encode(pi->digest, sizeof(pi->digest), o.digest);	/* the sealer's: no re-read */
-	snprintf(o.id, sizeof(o.id), "%s", pi->id);
-	o.group = xstrdup(x->group);
-	o.part = pi->part;
-	o.nparts = pi->nparts;
-	o.origin = xstrdup(x->cf->node);
-	o.sclass = xstrdup(x->cls->name);
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 16;
+		b->o = xrealloc(b->o, (size_t)b->cap * sizeof(*b->o));
+		b->tmp = xrealloc(b->tmp, (size_t)b->cap * sizeof(*b->tmp));
+	}
+	o = &b->o[b->n];
+	order_init(o);
+	o->size = pi->file_size;
+	hex_encode(pi->digest, sizeof(pi->digest), o->digest);	/* the sealer's: no re-read */
+	snprintf(o->id, sizeof(o->id), "%s", pi->id);
+	o->group = xstrdup(x->group);
+	o->part = pi->part;
+	o->nparts = pi->nparts;
+	o->origin = xstrdup(x->cf->node);
+	o->sclass = xstrdup(x->cls->name);
 	for (int i = 0; i < x->r->dests.n; i++)
-		strv_add(&o.dests, x->r->dests.v[i]);
-	strv_add(&o.hops, x->cf->node);
-	o.created = x->created;
-	o.expires = x->expires;
-	o.name = xstrdup(x->name);
-	o.source = xstrdup(x->source);
-	o.keep_data = x->r->copy;
-	o.submitter = x->r->submitter ? xstrdup(x->r->submitter) : NULL;
-	o.notify = x->r->notify ? xstrdup(x->r->notify) : NULL;
-	o.comment = x->r->comment ? xstrdup(x->r->comment) : NULL;
+		strv_add(&o->dests, x->r->dests.v[i]);
+	strv_add(&o->hops, x->cf->node);
+	o->created = x->created;
+	o->expires = x->expires;
+	o->name = xstrdup(x->name);
+	o->source = xstrdup(x->source);
+	o->keep_data = x->r->copy;
+	o->submitter = x->r->submitter ? xstrdup(x->r->submitter) : NULL;
+	o->notify = x->r->notify ? xstrdup(x->r->notify) : NULL;
+	o->comment = x->r->comment ? xstrdup(x->r->comment) : NULL;
 	if (x->r->until_poll)
-		o.next_attempt = BAY_NEXT_POLL;
-	rc = bay_enqueue(x->bay, &o, queued_state(x->r), path);
-	order_free(&o);
-	if (rc < 0)
-		return -1;
-	strv_add(&x->queued, pi->id);
+		o->next_attempt = BAY_NEXT_POLL;
+	b->tmp[b->n++] = xstrdup(path);
 	return 0;
 }
 
-/* Undo the parts already queued, unless a daemon already claimed them. */
+/* Forget the staged orders from `from` on (a file that failed sealing). */
 static void
-rollback(struct seal_ctx *x)
+unstage(struct submit_batch *b, int from)
 {
-	char why[1024];
-
-	snprintf(why, sizeof(why), "%s", err_get());
-	for (int i = 0; i < x->queued.n; i++)
-		if (bay_remove(x->bay, x->queued.v[i], queued_state(x->r)) < 0)
-			msg_warnx("submit: part %s was already claimed for sending; "
-				  "its siblings failed: %s", x->queued.v[i], why);
-	err_set("%s", why);
+	while (b->n > from) {
+		b->n--;
+		unlink(b->tmp[b->n]);
+		free(b->tmp[b->n]);
+		order_free(&b->o[b->n]);
+	}
 }
 
 static int
@@ -224,74 +253,217 @@ submit_check(const struct config *cf, const struct submit_req *r)
 	return check(cf, r, &x, &size);
 }
 
-int
-submit_file(const struct config *cf, const struct keys *me, const struct submit_req *r,
-	    struct strv *ids_out, int *tempfail)
+static void
+sfile_free(struct sfile *f)
 {
+	free(f->path);
+	free(f->name);
+	free(f->sclass);
+}
+
+struct submit_batch *
+submit_batch_new(const struct config *cf, const struct keys *me, submit_done_fn done, void *arg)
+{
+	struct submit_batch *b = xcalloc(1, sizeof(*b));
+
+	b->cf = cf;
+	b->me = me;
+	b->done = done;
+	b->arg = arg;
+	return b;
+}
+
+/*
+ * Queue every staged order (bay_enqueue_all: two directory fsyncs for
+ * all), then tell done about each file, in the order they were added:
+ * queued (every part), or not (its parts that were queued are removed
+ * again, unless a daemon already claimed one, which is logged).
+ */
+int
+submit_batch_flush(struct submit_batch *b)
+{
+	const struct order **op;
+	char *ok, why[1024] = "";
+	int rc = 0;
+
+	if (b->n == 0)
+		return 0;
+	op = xcalloc((size_t)b->n, sizeof(*op));
+	ok = xcalloc((size_t)b->n, 1);
+	for (int i = 0; i < b->n; i++)
+		op[i] = &b->o[i];
+	if (bay_enqueue_all(b->bay, op, (const char *const *)b->tmp, b->n, b->st, ok) < 0)
+		snprintf(why, sizeof(why), "%s", err_get());
+	for (int k = 0; k < b->nf; k++) {
+		struct sfile *f = &b->f[k];
+		struct strv ids = {0};
+		int all = 1;
+
+		for (int i = f->first; i < f->first + f->n; i++)
+			all &= ok[i];
+		if (!all) {
+			for (int i = f->first; i < f->first + f->n; i++)
+				if (ok[i] && bay_remove(b->bay, b->o[i].id, b->st) < 0)
+					msg_warnx("submit: part %s was already claimed for sending; "
+						  "its siblings failed: %s", b->o[i].id, why);
+			rc = -1;
+			b->done(b->arg, f->path, NULL, why, 1);
+			continue;
+		}
+		for (int i = f->first; i < f->first + f->n; i++)
+			strv_add(&ids, b->o[i].id);
+		if (!f->keep && unlink(f->path) < 0)
+			msg_warn("submit: queued as %s but cannot remove %s", f->group, f->path);
+		msg_info("submit: %s: queued %d part%s of %s to %s in %s", f->name, f->n,
+			 f->n == 1 ? "" : "s", f->group, f->sclass, b->bay);
+		b->done(b->arg, f->path, &ids, NULL, 0);
+		strv_free(&ids);
+	}
+	for (int i = 0; i < b->n; i++) {
+		free(b->tmp[i]);	/* renamed away, or removed by bay_enqueue_all */
+		order_free(&b->o[i]);
+	}
+	for (int k = 0; k < b->nf; k++)
+		sfile_free(&b->f[k]);
+	b->n = b->nf = 0;
+	free(op);
+	free(ok);
+	return rc;
+}
+
+void
+submit_batch_free(struct submit_batch *b)
+{
+	if (b == NULL)
+		return;
+	unstage(b, 0);		/* never flushed: nothing of it queued */
+	for (int k = 0; k < b->nf; k++)
+		sfile_free(&b->f[k]);
+	free(b->o);
+	free(b->tmp);
+	free(b->f);
+	free(b);
+}
+
+int
+submit_batch_add(struct submit_batch *b, const struct submit_req *r)
+{
+	const struct config *cf = b->cf;
 	struct seal_ctx x;
-	char real[PATH_MAX], fdpath[64];
+	char real[PATH_MAX], fdpath[64], tmpdir[PATH_MAX];
 	const char *src = r->path;
 	uint64_t size;
-	int rc;
+	int rc, tempfail = 0;
 
-	*tempfail = 0;
 	memset(&x, 0, sizeof(x));
 	x.cf = cf;
 	x.r = r;
+	x.b = b;
 	if (r->expect) {
 		/* sealed from the descriptor judged complete, never by its name
 		 * again (which may have become a link meanwhile) */
 		if (unchanged(r, "since it was judged complete") < 0) {
-			*tempfail = SUBMIT_CHANGED;
-			return -1;
+			tempfail = SUBMIT_CHANGED;
+			goto fail;
 		}
 		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", r->fd);
 		src = fdpath;	/* for messages: the descriptor itself is read */
 	}
 	if (check(cf, r, &x, &size) < 0)
-		return -1;
-	*tempfail = 1;
-	if (bay_init(x.bay) < 0 || bay_space_ok(cf, x.bay, size) < 0)
-		return -1;
+		goto fail;
+	tempfail = 1;
+	if (b->n > 0 && (strcmp(b->bay, x.bay) != 0 || b->st != queued_state(r) ||
+			 b->n >= SUBMIT_BATCH_ORDERS) && submit_batch_flush(b) < 0)
+		return -1;	/* done was told */
+	if (bay_init(x.bay) < 0 || bay_space_ok(cf, x.bay, size) < 0 ||
+	    bay_path(tmpdir, sizeof(tmpdir), x.bay, Q_TMP, NULL) < 0)
+		goto fail;
+	b->bay = x.bay;		/* the class's, from config: lives as long as cf */
+	b->st = queued_state(r);
+	x.first = b->n;
 	x.source = xstrdup(realpath(r->path, real) ? real : r->path);
 	order_new_id(x.group, sizeof(x.group), cf->node);
 	{
-		char tmpdir[PATH_MAX];
+		/* notify is signed into the clear header, the comment sealed
+		 * inside: no relay can change the one or read the other */
+		struct pkt_extra extra = { r->notify, r->comment, r->kind, r->expect != NULL, r->fd };
 
-		if (bay_path(tmpdir, sizeof(tmpdir), x.bay, Q_TMP, NULL) < 0)
-			rc = -1;
-		else {
-			/* notify is signed into the clear header, the comment sealed
-			 * inside: no relay can change the one or read the other */
-			struct pkt_extra extra = { r->notify, r->comment, r->kind,
-						   r->expect != NULL, r->fd };
-
-			rc = packet_seal_extra(cf, me, cf->node, src, x.name, &r->dests,
-					       x.cls->name, x.group, x.created, x.expires,
-					       cf->max_data_size, tmpdir, &extra, queue_part, &x);
-		}
+		rc = packet_seal_extra(cf, b->me, cf->node, src, x.name, &r->dests, x.cls->name,
+				       x.group, x.created, x.expires, cf->max_data_size, tmpdir,
+				       &extra, queue_part, &x);
 	}
-	if (rc == 0 && x.queued.n == 0) {
+	if (rc == 0 && b->n == x.first) {
 		err_set("sealing produced no packet");
 		rc = -1;
 	}
+	free(x.source);
 	if (rc < 0) {
 		/* everything permanent was checked above: what is left is I/O
 		 * (disk full while sealing, a failed rename or write) */
-		*tempfail = x.changed ? SUBMIT_CHANGED : 1;
-		rollback(&x);
-		strv_free(&x.queued);
-		free(x.source);
+		tempfail = x.changed ? SUBMIT_CHANGED : 1;
+		unstage(b, x.first);
+		goto fail;
+	}
+	if (b->nf == b->fcap) {
+		b->fcap = b->fcap ? 2 * b->fcap : 16;
+		b->f = xrealloc(b->f, (size_t)b->fcap * sizeof(*b->f));
+	}
+	b->f[b->nf].path = xstrdup(r->path);
+	b->f[b->nf].name = xstrdup(x.name);
+	b->f[b->nf].sclass = xstrdup(x.cls->name);
+	snprintf(b->f[b->nf].group, sizeof(b->f[b->nf].group), "%s", x.group);
+	b->f[b->nf].first = x.first;
+	b->f[b->nf].n = b->n - x.first;
+	b->f[b->nf].keep = r->copy || r->expect;	/* a drop is removed by its caller */
+	b->nf++;
+	return 0;
+fail:
+	{
+		char why[1024];
+
+		snprintf(why, sizeof(why), "%s", err_get());
+		submit_batch_flush(b);	/* what was staged before this file is reported first */
+		b->done(b->arg, r->path, NULL, why, tempfail);
+	}
+	return -1;
+}
+
+/* submit_file: a batch of one */
+struct one {
+	struct strv *ids;
+	char why[1024];
+	int failed, tempfail;
+};
+
+static void
+one_done(void *arg, const char *path, const struct strv *ids, const char *err, int tempfail)
+{
+	struct one *w = arg;
+
+	if (err) {
+		snprintf(w->why, sizeof(w->why), "%s", err);
+		w->failed = 1;
+		w->tempfail = tempfail;
+		return;
+	}
+	for (int i = 0; i < ids->n; i++)
+		strv_add(w->ids, ids->v[i]);
+}
+
+int
+submit_file(const struct config *cf, const struct keys *me, const struct submit_req *r,
+	    struct strv *ids_out, int *tempfail)
+{
+	struct one w = { .ids = ids_out };
+	struct submit_batch *b = submit_batch_new(cf, me, one_done, &w);
+
+	if (submit_batch_add(b, r) == 0)
+		submit_batch_flush(b);
+	submit_batch_free(b);
+	*tempfail = w.tempfail;
+	if (w.failed) {
+		err_set("%s", w.why);
 		return -1;
 	}
-	*tempfail = 0;
-	for (int i = 0; i < x.queued.n; i++)
-		strv_add(ids_out, x.queued.v[i]);
-	if (!r->copy && !r->expect && unlink(r->path) < 0)
-		msg_warn("submit: queued as %s but cannot remove %s", x.group, r->path);
-	msg_info("submit: %s: queued %d part%s of %s to %s in %s", x.name, x.queued.n,
-		 x.queued.n == 1 ? "" : "s", x.group, x.cls->name, x.bay);
-	strv_free(&x.queued);
-	free(x.source);
 	return 0;
 }

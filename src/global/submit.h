@@ -62,6 +62,31 @@ struct submit_req {
 int submit_file(const struct config *cf, const struct keys *me, const struct submit_req *r,
 		struct strv *ids_out, int *tempfail);
 
+/*
+ * Many files with one round of directory fsyncs (shipctl submit FILE...):
+ * submit_batch_add checks and seals r's file at once and stages its
+ * orders; submit_batch_flush queues everything staged with two directory
+ * fsyncs in all (bay_enqueue_all), removes each queued source (unless
+ * copy), and calls done once per file, in the order added: ids on
+ * success, or err (one line, without the file name) with tempfail as
+ * submit_file's. Nothing is queued, nor reported, before the flush's
+ * fsyncs returned. add flushes by itself when the batch holds
+ * SUBMIT_BATCH_ORDERS orders or the next file goes to another bay or
+ * state, and when r's file fails (so the files before it are reported
+ * first). add and flush return -1 once done was told of a failure: the
+ * caller stops adding, and still flushes. submit_batch_free drops what
+ * was never flushed (nothing of it is queued).
+ */
+#define SUBMIT_BATCH_ORDERS	64
+struct submit_batch;
+typedef void (*submit_done_fn)(void *arg, const char *path, const struct strv *ids,
+			       const char *err, int tempfail);
+struct submit_batch *submit_batch_new(const struct config *cf, const struct keys *me,
+				      submit_done_fn done, void *arg);
+int submit_batch_add(struct submit_batch *b, const struct submit_req *r);
+int submit_batch_flush(struct submit_batch *b);
+void submit_batch_free(struct submit_batch *b);
+
 /* Only the permanent checks of submit_file (class, file, destinations and
  * their keys, expiry): -1 with err_set() when the request can never work. */
 int submit_check(const struct config *cf, const struct submit_req *r);

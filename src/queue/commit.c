@@ -114,6 +114,75 @@ bay_enqueue(const char *bay, const struct order *o, enum qstate st, const char *
 	return -1;
 }
 
+/*
+ * bay_enqueue for n new orders under one round of directory fsyncs: every
+ * tmp[i] renamed to data/ID, data/ fsynced once; then every order written
+ * (each file fsynced) and renamed into st/, st/ fsynced once. A crash
+ * before the second fsync returned leaves any subset of the orders
+ * queued, each with its data (data/ was durable first), and orphan data
+ * recovery removes; never an order without its data.
+ */
+int
+bay_enqueue_all(const char *bay, const struct order *const *o, const char *const *tmp, int n,
+		enum qstate st, char *ok)
+{
+	char data[PATH_MAX], dir[PATH_MAX], ddir[PATH_MAX], otmp[PATH_MAX], path[PATH_MAX];
+	char why[1024] = "";
+	int i, nd = 0, nq = 0;	/* packets in data/, orders in st/ */
+
+	memset(ok, 0, (size_t)n);
+	if (st != Q_OUTGOING && st != Q_RETURN && st != Q_HOLD && st != Q_DEFERRED) {
+		err_set("enqueue: not a state to enqueue into: %s", qstate_name(st));
+		goto fail;
+	}
+	if (bay_path(dir, sizeof(dir), bay, st, NULL) < 0 ||
+	    bay_path(ddir, sizeof(ddir), bay, Q_DATA, NULL) < 0)
+		goto fail;
+	/* 1. every packet into data/, then data/ durable before any order naming it */
+	for (; nd < n; nd++)
+		if (!order_id_valid(o[nd]->id) ||
+		    bay_data_path(data, sizeof(data), bay, o[nd]->id) < 0 ||
+		    safe_rename_nosync(tmp[nd], data) < 0) {
+			if (!order_id_valid(o[nd]->id))
+				err_set("enqueue: bad order id \"%.64s\"", o[nd]->id);
+			goto fail;
+		}
+	if (fsync_dir(ddir) < 0)
+		goto fail;
+	/* 2. every order into st/ (deferred/'s mtime is its next attempt), then st/ */
+	for (; nq < n; nq++) {
+		if (order_write_tmp(dir, o[nq], st == Q_DEFERRED ? o[nq]->next_attempt : 0, otmp,
+				    sizeof(otmp)) < 0)
+			goto fail;
+		if (path_fmt(path, sizeof(path), "%s/%s", dir, o[nq]->id) < 0 ||
+		    safe_rename_nosync(otmp, path) < 0) {
+			unlink(otmp);
+			goto fail;
+		}
+	}
+	if (fsync_dir(dir) < 0) {
+		nq = -nq;	/* never fsynced again: a second try may report nothing */
+		goto fail;
+	}
+	memset(ok, 1, (size_t)n);
+	return 0;
+fail:
+	snprintf(why, sizeof(why), "%s", err_get());
+	if (nq > 0 && fsync_dir(dir) < 0)
+		nq = -nq;	/* st/ not durable: none of them is queued... */
+	for (i = 0; i < (nq < 0 ? -nq : nq); i++)
+		if (nq > 0 || !take_back(bay, o[i]->id, st))
+			ok[i] = 1;	/* ...except what a worker claimed meanwhile */
+	for (i = nd; i < n; i++)
+		unlink(tmp[i]);
+	/* no order names these: never queued */
+	for (i = 0; i < nd; i++)
+		if (!ok[i] && bay_data_path(data, sizeof(data), bay, o[i]->id) == 0)
+			unlink(data);
+	err_set("%s", why);
+	return -1;
+}
+
 int
 bay_enqueue_from(const char *from_bay, const char *from_id, const char *bay,
 		 const struct order *o, enum qstate st)

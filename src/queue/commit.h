@@ -43,6 +43,18 @@
  */
 int bay_enqueue(const char *bay, const struct order *o, enum qstate st, const char *tmp);
 /*
+ * bay_enqueue of n orders with their sealed packets tmp[i] (in the bay),
+ * under one round of directory fsyncs: data/ once for every packet, then
+ * st/ once for every order (a multi-file submission: two directory fsyncs
+ * for the group, not two per file). ok[i] is set to 1 for each order
+ * queued. 0 when all are; -1 with err_set() when any is not: those have
+ * neither their tmp[i] nor data/ID left. A failure stops the steps at
+ * that order, so the orders queued are usually a prefix; only a failed
+ * fsync of st/ can leave others (claimed by a worker meanwhile).
+ */
+int bay_enqueue_all(const char *bay, const struct order *const *o, const char *const *tmp, int n,
+		    enum qstate st, char *ok);
+/*
  * The same with the packet of from_bay's order from_id: data/ID is linked
  * (or copied with fsync across file systems) first. The source is left to
  * the caller, who finishes or removes it once this returned 0.

@@ -4,7 +4,10 @@
  * part). Every file and argument is checked before anything is queued;
  * exit 65 for input that will never work (unknown class, unroutable
  * destination, bad date), 66 for an unreadable file, 75 for a full bay.
- * If a later file fails with 75, the ids already printed were queued.
+ * If a later file fails with 75, the ids printed were queued (and the
+ * files sealed with them in its batch may be), the files after it not.
+ * Several files share the queue's directory fsyncs (submit_batch): each
+ * id is printed once its file is queued and durable, never before.
  *
  * --wait then follows the orders (wait.c): exit 0 once every destination
  * confirmed delivery with its receipt (--hop: once every order is done
@@ -95,6 +98,30 @@ write_order_file(const struct submit_req *r, const char *path)
 		printf("%s\n", path);
 	ofile_free(&f);
 	return rc;
+}
+
+/* Each file of a batch, once queued (ids) or refused (err). */
+struct accepted {
+	struct strv *queued;
+	int rc;				/* the first failure's exit status */
+};
+
+static void
+accepted(void *arg, const char *path, const struct strv *ids, const char *err, int tempfail)
+{
+	struct accepted *a = arg;
+
+	if (err) {
+		fprintf(stderr, "shipctl: submit: %s: %s\n", path, err);
+		if (a->rc == EX_OK)
+			a->rc = tempfail ? EX_TEMPFAIL : EX_DATAERR;
+		return;
+	}
+	for (int k = 0; k < ids->n; k++) {
+		printf("%s\n", ids->v[k]);
+		strv_add(a->queued, ids->v[k]);
+	}
+	fflush(stdout);
 }
 
 VERB(submit)
@@ -246,23 +273,20 @@ VERB(submit)
 	}
 	config_add_self(cf, &me->pub);	/* a packet to this node is sealed for our own key */
 	ctl_drop(c);
-	for (int f = i; f < argc; f++) {
-		struct strv ids = {0};
-		int tempfail;
+	/* the files share the queue's directory fsyncs, a batch at a time:
+	 * each id is printed once its file is queued and durable */
+	{
+		struct accepted acc = { &queued, EX_OK };
+		struct submit_batch *b = submit_batch_new(cf, me, accepted, &acc);
 
-		r.path = argv[f];
-		if (submit_file(cf, me, &r, &ids, &tempfail) < 0) {
-			fprintf(stderr, "shipctl: submit: %s: %s\n", argv[f], err_get());
-			rc = tempfail ? EX_TEMPFAIL : EX_DATAERR;
-			strv_free(&ids);
-			break;
+		for (int f = i; f < argc; f++) {
+			r.path = argv[f];
+			if (submit_batch_add(b, &r) < 0)
+				break;
 		}
-		for (int k = 0; k < ids.n; k++) {
-			printf("%s\n", ids.v[k]);
-			strv_add(&queued, ids.v[k]);
-		}
-		fflush(stdout);
-		strv_free(&ids);
+		submit_batch_flush(b);
+		submit_batch_free(b);
+		rc = acc.rc;
 	}
 queued:
 	if (rc == EX_OK && wait && ctl_daemon(c) == 0) {

@@ -163,6 +163,81 @@ batch_crash(void)
 	fault_sweep(&c);
 }
 
+/* ---- a multi-file submission: bay_enqueue_all ---- */
+
+/* n sealed packets in tmp/, as the sealer leaves them */
+static void
+enq_prepare(const char *bay)
+{
+	char path[PATH_MAX];
+
+	for (int i = 0; i < N; i++) {
+		bay_path(path, sizeof(path), bay, Q_TMP, ids[i]);
+		put_file(path, "x");
+	}
+}
+
+static int
+enq_run(const char *bay)
+{
+	struct order o[N];
+	const struct order *op[N];
+	char tmp[N][PATH_MAX];
+	const char *tp[N];
+	char ok[N];
+	int rc;
+
+	for (int i = 0; i < N; i++) {
+		make_order(&o[i], ids[i]);
+		op[i] = &o[i];
+		bay_path(tmp[i], sizeof(tmp[i]), bay, Q_TMP, ids[i]);
+		tp[i] = tmp[i];
+	}
+	rc = bay_enqueue_all(bay, op, tp, N, Q_OUTGOING, ok);
+	for (int i = 0; i < N; i++) {
+		/* ok[] says exactly what is queued */
+		if (rc == 0 && !ok[i])
+			rc = -2;
+		if (ok[i] != (has(bay, Q_OUTGOING, ids[i]) && has(bay, Q_DATA, ids[i])))
+			rc = -3;
+		order_free(&o[i]);
+	}
+	return rc;
+}
+
+static void
+enq_check(const char *bay, int rc)
+{
+	CHECK(rc != -2 && rc != -3);
+	for (int i = 0; i < N; i++) {
+		/* queued with its data, or not at all; all of them on success */
+		check_once(bay, ids[i], rc == 0);
+		CHECK(!has(bay, Q_TMP, ids[i]) || rc == -9);
+	}
+}
+
+static void
+enqueue_all_costs_two(void)
+{
+	const char *bay = new_bay();
+	long f0;
+
+	enq_prepare(bay);
+	f0 = safe_dir_fsyncs();
+	CHECK_INT(enq_run(bay), 0);
+	/* data/ and outgoing/ once for the group, not once per order */
+	CHECK_INT(safe_dir_fsyncs() - f0, 2);
+	enq_check(bay, 0);
+}
+
+static void
+enqueue_all_crash(void)
+{
+	const struct sweep_case c = {enq_prepare, enq_run, enq_check, EIO};
+
+	fault_sweep(&c);
+}
+
 int
 main(void)
 {
@@ -172,6 +247,8 @@ main(void)
 	TEST(finish_costs_one_round);
 	TEST(rewrite_moving_costs_two);
 	TEST(batch_crash);
+	TEST(enqueue_all_costs_two);
+	TEST(enqueue_all_crash);
 	if (qt_end() < 0)
 		return 1;
 	T_DONE();
