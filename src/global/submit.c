@@ -46,6 +46,7 @@ struct submit_batch {
 	void *arg;
 	const char *bay;		/* every staged order goes to this bay... */
 	enum qstate st;			/* ...in this state */
+	const char *ready;		/* the bay bay_init last made sure of */
 	struct order *o;
 	char **tmp;			/* o[i]'s sealed packet, in bay/tmp/ */
 	int n, cap;
@@ -375,10 +376,11 @@ submit_batch_add(struct submit_batch *b, const struct submit_req *r)
 	if (b->n > 0 && (strcmp(b->bay, x.bay) != 0 || b->st != queued_state(r) ||
 			 b->n >= SUBMIT_BATCH_ORDERS) && submit_batch_flush(b) < 0)
 		return -1;	/* done was told */
-	if (bay_init(x.bay) < 0 || bay_space_ok(cf, x.bay, size) < 0 ||
+	/* its directories once per call, not once per file */
+	if ((b->ready != x.bay && bay_init(x.bay) < 0) || bay_space_ok(cf, x.bay, size) < 0 ||
 	    bay_path(tmpdir, sizeof(tmpdir), x.bay, Q_TMP, NULL) < 0)
 		goto fail;
-	b->bay = x.bay;		/* the class's, from config: lives as long as cf */
+	b->bay = b->ready = x.bay;	/* the class's, from config: lives as long as cf */
 	b->st = queued_state(r);
 	x.first = b->n;
 	x.source = xstrdup(realpath(r->path, real) ? real : r->path);
