@@ -66,7 +66,8 @@ packet_seal_extra(const struct config *cf, const struct keys *me, const char *or
 		snprintf(pi.group, sizeof(pi.group), "%s", group);
 		pi.part = i + 1;
 		pi.nparts = nparts;
-		snprintf(path, sizeof(path), "%s/.seal.%d", tmpdir, i);
+		/* unique, as the sealer's: a batch keeps several sealed files in tmp/ */
+		snprintf(path, sizeof(path), "%s/.seal.%d.%d", tmpdir, stub_calls, i);
 		f = fopen(path, "w");
 		fprintf(f, "FAKE-SEAL %s %s %s\n", pi.id, origin, sclass);
 		fwrite(buf + off, 1, n, f);
@@ -463,6 +464,66 @@ dates(void)
 	tzset();
 }
 
+/* ---- a batch (shipctl submit FILE...) ---- */
+
+static char told[8][PATH_MAX + 8];
+static int ntold;
+
+static void
+batch_done(void *arg, const char *path, const struct strv *ids, const char *err, int tempfail)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (ntold < 8)
+		snprintf(told[ntold++], sizeof(told[0]), "%s %s", err ? "err" : "ok",
+			 slash ? slash + 1 : path);
+	if (ids)
+		CHECK_INT(ids->n, 1);
+	if (err)
+		CHECK_INT(tempfail, 1);
+}
+
+static void
+batch(void)
+{
+	struct submit_req r;
+	struct submit_batch *b = submit_batch_new(&cf, NULL, batch_done, NULL);
+	int out = count("outgoing"), data = count("data");
+	char a[PATH_MAX], c[PATH_MAX], d[PATH_MAX];
+
+	ntold = 0;
+	snprintf(a, sizeof(a), "%s", make_src("ba", "first\n"));
+	snprintf(c, sizeof(c), "%s", make_src("bc", "second\n"));
+	snprintf(d, sizeof(d), "%s", make_src("bd", "third, which fails\n"));
+	req_init(&r, a, "B");
+	CHECK_INT(submit_batch_add(b, &r), 0);
+	r.path = c;
+	CHECK_INT(submit_batch_add(b, &r), 0);
+	/* sealed, not queued: nothing in outgoing/ or data/, nobody told, sources kept */
+	CHECK_INT(count("outgoing"), out);
+	CHECK_INT(count("data"), data);
+	CHECK_INT(ntold, 0);
+	CHECK(access(a, F_OK) == 0 && access(c, F_OK) == 0);
+	/* the third fails while sealed: the first two are queued and told first */
+	stub_fail_part = 1;
+	r.path = d;
+	CHECK(submit_batch_add(b, &r) < 0);
+	stub_fail_part = 0;
+	CHECK_INT(ntold, 3);
+	CHECK_STR(told[0], "ok ba");
+	CHECK_STR(told[1], "ok bc");
+	CHECK_STR(told[2], "err bd");
+	CHECK_INT(count("outgoing"), out + 2);
+	CHECK_INT(count("data"), data + 2);
+	CHECK(access(a, F_OK) < 0 && access(c, F_OK) < 0);	/* queued: removed */
+	CHECK(access(d, F_OK) == 0);				/* refused: kept */
+	CHECK_INT(count("tmp"), 0);
+	CHECK_INT(submit_batch_flush(b), 0);	/* nothing left to flush */
+	CHECK_INT(ntold, 3);
+	submit_batch_free(b);
+	strv_free(&r.dests);
+}
+
 int
 main(void)
 {
@@ -482,6 +543,7 @@ main(void)
 	TEST(rollback);
 	TEST(drop_expect);
 	TEST(dates);
+	TEST(batch);
 	strv_free(&cf.classes[0].bays);
 	strv_free(&cf.classes[1].bays);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
