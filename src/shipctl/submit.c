@@ -4,8 +4,8 @@
  * part). Every file and argument is checked before anything is queued;
  * exit 65 for input that will never work (unknown class, unroutable
  * destination, bad date), 66 for an unreadable file, 75 for a full bay.
- * If a later file fails with 75, the ids printed were queued (and the
- * files sealed with them in its batch may be), the files after it not.
+ * If a later file fails with 75, the ids printed were queued, each file
+ * not queued is named in one line on stderr, and no file after it is tried.
  * Several files share the queue's directory fsyncs (submit_batch): each
  * id is printed once its file is queued and durable, never before.
  *
