@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -47,6 +48,7 @@ struct submit_batch {
 	const char *bay;		/* every staged order goes to this bay... */
 	enum qstate st;			/* ...in this state */
 	const char *ready;		/* the bay bay_init last made sure of */
+	struct timespec first;		/* when the first staged order was sealed */
 	struct order *o;
 	char **tmp;			/* o[i]'s sealed packet, in bay/tmp/ */
 	int n, cap;
@@ -254,6 +256,17 @@ submit_check(const struct config *cf, const struct submit_req *r)
 	return check(cf, r, &x, &size);
 }
 
+/* Seconds since the batch's first staged order was sealed. */
+static double
+batch_age(const struct submit_batch *b)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - b->first.tv_sec) +
+	       (double)(now.tv_nsec - b->first.tv_nsec) / 1e9;
+}
+
 static void
 sfile_free(struct sfile *f)
 {
@@ -373,8 +386,15 @@ submit_batch_add(struct submit_batch *b, const struct submit_req *r)
 	if (check(cf, r, &x, &size) < 0)
 		goto fail;
 	tempfail = 1;
+	/*
+	 * A staged packet waits in tmp/ (then data/) with the mtime it was
+	 * sealed at, and the daemon's sweep removes what no order names once
+	 * BAY_ORPHAN_AGE old: a batch never holds one for long. A large file
+	 * (long to seal) is queued alone, as soon as it is sealed.
+	 */
 	if (b->n > 0 && (strcmp(b->bay, x.bay) != 0 || b->st != queued_state(r) ||
-			 b->n >= SUBMIT_BATCH_ORDERS) && submit_batch_flush(b) < 0)
+			 b->n >= SUBMIT_BATCH_ORDERS || size > SUBMIT_BATCH_FILE_MAX ||
+			 batch_age(b) >= SUBMIT_BATCH_SECONDS) && submit_batch_flush(b) < 0)
 		return -1;	/* done was told */
 	/* its directories once per call, not once per file */
 	if ((b->ready != x.bay && bay_init(x.bay) < 0) || bay_space_ok(cf, x.bay, size) < 0 ||
@@ -382,6 +402,8 @@ submit_batch_add(struct submit_batch *b, const struct submit_req *r)
 		goto fail;
 	b->bay = b->ready = x.bay;	/* the class's, from config: lives as long as cf */
 	b->st = queued_state(r);
+	if (b->n == 0)
+		clock_gettime(CLOCK_MONOTONIC, &b->first);
 	x.first = b->n;
 	x.source = xstrdup(realpath(r->path, real) ? real : r->path);
 	order_new_id(x.group, sizeof(x.group), cf->node);
@@ -418,6 +440,8 @@ submit_batch_add(struct submit_batch *b, const struct submit_req *r)
 	b->f[b->nf].n = b->n - x.first;
 	b->f[b->nf].keep = r->copy || r->expect;	/* a drop is removed by its caller */
 	b->nf++;
+	if (size > SUBMIT_BATCH_FILE_MAX)
+		return submit_batch_flush(b);
 	return 0;
 fail:
 	{

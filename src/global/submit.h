@@ -71,13 +71,17 @@ int submit_file(const struct config *cf, const struct keys *me, const struct sub
  * success, or err (one line, without the file name) with tempfail as
  * submit_file's. Nothing is queued, nor reported, before the flush's
  * fsyncs returned. add flushes by itself when the batch holds
- * SUBMIT_BATCH_ORDERS orders or the next file goes to another bay or
- * state, and when r's file fails (so the files before it are reported
- * first). add and flush return -1 once done was told of a failure: the
+ * SUBMIT_BATCH_ORDERS orders, its first was sealed SUBMIT_BATCH_SECONDS
+ * ago (well inside BAY_ORPHAN_AGE: the sweep leaves staged packets
+ * alone), or the next file goes to another bay or state; a file over
+ * SUBMIT_BATCH_FILE_MAX is queued alone, at once; and when r's file
+ * fails (so the files before it are reported first). add and flush return -1 once done was told of a failure: the
  * caller stops adding, and still flushes. submit_batch_free drops what
  * was never flushed (nothing of it is queued).
  */
 #define SUBMIT_BATCH_ORDERS	64
+#define SUBMIT_BATCH_SECONDS	5
+#define SUBMIT_BATCH_FILE_MAX	(1 << 20)
 struct submit_batch;
 typedef void (*submit_done_fn)(void *arg, const char *path, const struct strv *ids,
 			       const char *err, int tempfail);
