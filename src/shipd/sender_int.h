@@ -1,7 +1,7 @@
 /*
- * sender_int.h - what the send worker's files share (sender.c, the window
- * and the orders' ends; sender_busy.c, next hops that answer "busy";
- * sender_export.c, directory hops). Nothing else includes it.
+ * sender_int.h - what the send worker's files share (sender.c, the window;
+ * sender_end.c, the orders' ends; sender_busy.c, next hops that answer
+ * "busy"; sender_export.c, directory hops). Nothing else includes it.
  */
 #ifndef SHIPD_SENDER_INT_H
 #define SHIPD_SENDER_INT_H
@@ -54,7 +54,15 @@ void hop_drop(int bye);			/* close cur (with BYE when bye and idle) */
 int send_offer(struct flight *f, char **why);
 void send_close(struct flight *f);	/* the send's resources, not the order */
 void send_ended(struct flight *f, int r, char *why);	/* go on with f; frees why */
+
+/* sender_end.c */
+extern int sender_worker_rc;		/* sender_run's exit status */
 void join_errors(struct sbuf *b, const char *why);
+void flight_end(struct flight *f, int rc);	/* 0 done, 1 deferred, else failed */
+void finish(struct flight *f);		/* no next hop left to try */
+void done_flush(void);			/* finish what ended, together */
+void send_home(struct flight *f);	/* a returning order, towards its origin */
+void home_done(struct flight *f, int r, const char *why);
 
 /* sender_busy.c */
 #define BUSY_TRIES	8	/* busy answers per order before it is put back */
