@@ -25,6 +25,23 @@ nodes_init() {
 	trap 'exit 130' INT TERM
 }
 
+# pair_init [A-DIRECTIVE...] [-- B-DIRECTIVE...]: the two-node start most
+# scenarios share: nodes_init, base (a random port base), work (a scratch
+# directory), node A on base+1 and B on base+2 with their directives, each
+# the other's peer. Neither is started.
+pair_init() {
+	local a=() b=() into=a
+	for d in "$@"; do
+		if [ "$d" = -- ]; then into=b; elif [ $into = a ]; then a+=("$d"); else b+=("$d"); fi
+	done
+	nodes_init
+	base=$((20000 + RANDOM % 20000))
+	work=$NODES/work; mkdir -p "$work"
+	node_add A $((base + 1)) "${a[@]}" || return 1
+	node_add B $((base + 2)) "${b[@]}" || return 1
+	node_peer A B; node_peer B A
+}
+
 nodes_cleanup() {
 	local n
 	for n in "${!PID[@]}"; do node_stop "$n" 2>/dev/null; done

@@ -10,14 +10,9 @@
 #    period, not one per order, in the daemon and in one --poll pass; each
 #    order still shows why it waits.
 . "$TOP/tests/lib/nodes.sh"
-nodes_init
-base=$((20000 + RANDOM % 20000))
-work=$NODES/work; mkdir -p "$work"
 WAIT=60
 
-node_add A $((base + 1)) "BAY-SIZE-LIMIT 0"
-node_add B $((base + 2)) "BAY-SIZE-LIMIT 0"
-node_peer A B; node_peer B A
+pair_init "BAY-SIZE-LIMIT 0" -- "BAY-SIZE-LIMIT 0"
 inc=$(bay B)/incoming
 
 # submit N files named PREFIX1..PREFIXN to B while A is stopped

@@ -159,11 +159,7 @@ real="$TOP/bin/shipctl"
 export PATH=$TOP/bin:$PATH
 . "$TOP/tests/lib/nodes.sh"
 FAILS=$FAILS
-nodes_init
-base=$((20000 + RANDOM % 20000))
-node_add A $((base + 1)) "CLASS docs docs_bay -expiration 3"
-node_add B $((base + 2)) "CLASS docs docs_bay"
-node_peer A B; node_peer B A
+pair_init "CLASS docs docs_bay -expiration 3" -- "CLASS docs docs_bay"
 node_start A || { fail "start A"; finish; }
 node_start B || { fail "start B"; finish; }
 W=$NODES/work && mkdir -p "$W"

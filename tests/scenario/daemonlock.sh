@@ -6,12 +6,7 @@
 # in its header and `ls` notes it. Also: ls shows a refused drop's real
 # reason (its .why), and on a terminal never cuts an error's cause.
 . "$TOP/tests/lib/nodes.sh"
-nodes_init
-base=$((20000 + RANDOM % 20000))
-node_add A $((base + 1))
-node_add B $((base + 2))
-node_peer A B; node_peer B A
-work=$NODES/work; mkdir -p "$work"
+pair_init
 
 # ---- no daemon: every command that depends on one says so
 echo "wait for me" >"$work/w.txt"

@@ -9,15 +9,11 @@
 # budget on 2 cores); `make soak` (SOAK=1): 20,000. PACKETS= overrides.
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/tests/lib/chaos.sh"
-nodes_init
 if [ -n "${SOAK:-}" ]; then : "${PACKETS:=20000}" "${DRAIN:=1500}"; else : "${PACKETS:=2000}" "${DRAIN:=540}"; fi
 MAXC=6 MAXR=6
-base=$((20000 + RANDOM % 20000))
-node_add A $((base + 1)) "MAX-CHILDREN $MAXC"
-node_add B $((base + 2)) "MAX-CHILDREN $MAXC" "MAX-RECEIVERS $MAXR"
-node_peer A B; node_peer B A
+pair_init "MAX-CHILDREN $MAXC" -- "MAX-CHILDREN $MAXC" "MAX-RECEIVERS $MAXR"
 for n in A B; do node_start "$n" || { fail "start $n"; finish; }; done
-work=$NODES/work; mkdir -p "$work/files"
+mkdir -p "$work/files"
 
 # a few hundred bytes each (one line of base64 per file), unique names
 head -c $((PACKETS * 225)) /dev/urandom | base64 -w 300 | head -n "$PACKETS" |

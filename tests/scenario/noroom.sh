@@ -12,13 +12,8 @@
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/tests/lib/chaos.sh"
 if [ "$(id -u)" -ne 0 ]; then echo "ok - noroom skipped: needs root to mount tmpfs # SKIP"; exit 0; fi
-nodes_init
-base=$((20000 + RANDOM % 20000))
-work=$NODES/work; mkdir -p "$work"
 
-node_add A $((base + 1))
-node_add B $((base + 2)) "MIN-FREE-DISK 1m"
-node_peer A B; node_peer B A
+pair_init -- "MIN-FREE-DISK 1m"
 small_fs "$NODES/B/spool" 16m || { fail "mount tmpfs for B"; finish; }
 for n in A B; do node_start "$n" || { fail "start $n"; finish; }; done
 

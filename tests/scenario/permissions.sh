@@ -8,13 +8,8 @@
 #   - delivered files get the class's DELIVER-MODE (default 0640), even
 #     when the origin's file is 0666 and everything runs with umask 000.
 . "$TOP/tests/lib/nodes.sh"
-nodes_init
 umask 000
-base=$((20000 + RANDOM % 20000))
-work=$NODES/work; mkdir -p "$work"
-node_add A $((base + 1)) "CLASS docs spool/docs_bay"
-node_add B $((base + 2)) "CLASS docs spool/docs_bay -deliver-mode 0600"
-node_peer A B; node_peer B A
+pair_init "CLASS docs spool/docs_bay" -- "CLASS docs spool/docs_bay -deliver-mode 0600"
 b=$(bay B)
 mkdir -p "$b/incoming" "$b/data"
 chmod 0777 "$b" "$b/incoming" "$b/data"

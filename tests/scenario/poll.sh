@@ -2,12 +2,7 @@
 # shipd --poll, the cron job: one pass over every bay, then exit. Its exit
 # status tells whether everything due went out (0) or not (75).
 . "$TOP/tests/lib/nodes.sh"
-nodes_init
-base=$((20000 + RANDOM % 20000))
-node_add A $((base + 1))
-node_add B $((base + 2))
-node_peer A B; node_peer B A
-work=$NODES/work; mkdir -p "$work"
+pair_init
 echo "polled" >"$work/p.txt"
 id=$(ctl A submit --copy --to B "$work/p.txt")
 $SHIPD -c "$(conf A)" --poll >"$work/poll1.log" 2>&1

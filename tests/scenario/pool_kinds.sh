@@ -16,14 +16,9 @@
 #     a stop leaves none behind.
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/tests/lib/chaos.sh"
-nodes_init
-base=$((20000 + RANDOM % 20000))
-work=$NODES/work; mkdir -p "$work"
 WAIT=60
 
-node_add A $((base + 1)) "MAX-DATA-SIZE 256k" "SUBMIT-SOCKET submit.sock"
-node_add B $((base + 2))
-node_peer A B; node_peer B A
+pair_init "MAX-DATA-SIZE 256k" "SUBMIT-SOCKET submit.sock"
 mkdir -p "$(bay A)/drop/B"
 node_start B || { fail "start B"; finish; }
 node_start A || { fail "start A"; finish; }

@@ -10,11 +10,7 @@
 #     worker holds (as a full disk at its defer record could leave it),
 #     which is then sent. (The daemon used to look once, 5 s after start.)
 . "$TOP/tests/lib/nodes.sh"
-nodes_init
-base=$((20000 + RANDOM % 20000))
-node_add A $((base + 1))
-node_add B $((base + 2))
-node_peer A B; node_peer B A
+pair_init
 for n in A B; do node_start "$n" || { fail "start $n"; finish; }; done
 work=$NODES/work; mkdir -p "$work"
 

@@ -5,12 +5,7 @@
 # configuration whose bays cannot be made is refused as a whole, with the
 # reason, and the running one kept.
 . "$TOP/tests/lib/nodes.sh"
-nodes_init
-base=$((20000 + RANDOM % 20000))
-work=$NODES/work; mkdir -p "$work"
-node_add A $((base + 1))
-node_add B $((base + 2))
-node_peer A B; node_peer B A
+pair_init
 node_start A && node_start B || { fail "start"; finish; }
 
 # 1. a new class, by reload on both sides

@@ -6,14 +6,9 @@
 # idle costs nothing; an order still arrives exactly once.
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/tests/lib/chaos.sh"
-nodes_init
-base=$((20000 + RANDOM % 20000))
-work=$NODES/work; mkdir -p "$work"
 WAIT=30
 
-node_add A $((base + 1))
-node_add B $((base + 2))
-node_peer A B; node_peer B A
+pair_init
 node_start B || { fail "start B"; finish; }
 node_start A || { fail "start A"; finish; }
 

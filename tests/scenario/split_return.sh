@@ -5,12 +5,7 @@
 # destination joins the resubmitted parts exactly once - also when one
 # part got through on the first journey and the others on the second.
 . "$TOP/tests/lib/nodes.sh"
-nodes_init
-base=$((20000 + RANDOM % 20000))
-work=$NODES/work; mkdir -p "$work"
-node_add A $((base + 1)) "MAX-DATA-SIZE 128k"
-node_add B $((base + 2))
-node_peer A B; node_peer B A
+pair_init "MAX-DATA-SIZE 128k"
 node_start A || { fail "start A"; finish; }
 
 head -c 600000 /dev/urandom >"$work/parts.bin"

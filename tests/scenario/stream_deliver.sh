@@ -15,17 +15,13 @@
 # override.
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/tests/lib/chaos.sh"
-nodes_init
 if [ -n "${SOAK:-}" ]; then
 	: "${SIZE_MB:=1024}" "${KILLS:=10}"
 else
 	: "${SIZE_MB:=96}" "${KILLS:=5}"
 fi
-base=$((20000 + RANDOM % 20000))
-node_add A $((base + 1)) "IO-TIMEOUT 10s"
-node_add B $((base + 2)) "IO-TIMEOUT 10s"
-node_peer A B; node_peer B A
-work=$NODES/work; mkdir -p "$work/files"
+pair_init "IO-TIMEOUT 10s" -- "IO-TIMEOUT 10s"
+mkdir -p "$work/files"
 head -c $((SIZE_MB << 20)) /dev/urandom >"$work/files/big.dat"
 cp "$work/files/big.dat" "$work/files/again.dat"
 printf 'x%.0s' $(seq 4096) >>"$work/files/again.dat"	# another packet id, same size class

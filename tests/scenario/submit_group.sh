@@ -8,14 +8,9 @@
 # nothing half-written in the bay: every id printed is delivered.
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/tests/lib/chaos.sh"
-nodes_init
-base=$((20000 + RANDOM % 20000))
-work=$NODES/work; mkdir -p "$work"
 WAIT=60
 
-node_add A $((base + 1))
-node_add B $((base + 2))
-node_peer A B; node_peer B A
+pair_init
 obay=$(bay A)
 
 command -v strace >/dev/null || { fail "strace is needed"; finish; }

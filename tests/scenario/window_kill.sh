@@ -9,17 +9,12 @@
 # ORDERS=, KILLS= override.
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/tests/lib/chaos.sh"
-nodes_init
 if [ -n "${SOAK:-}" ]; then
 	: "${ORDERS:=1000}" "${KILLS:=20}"
 else
 	: "${ORDERS:=400}" "${KILLS:=10}"
 fi
-base=$((20000 + RANDOM % 20000))
-node_add A $((base + 1))
-node_add B $((base + 2))
-node_peer A B; node_peer B A
-work=$NODES/work
+pair_init
 # bodies of 70-100 KiB: each streams after its ACCEPT (not inline), slowly
 mkdir -p "$work/files"
 for ((i = 1; i <= ORDERS; i++)); do
