@@ -833,10 +833,10 @@ hop_send(struct hop *h, const void *msg, size_t len)
 int
 hop_send_body(struct hop *h, const void *msg, size_t len, size_t hlen, int fd, off_t off)
 {
-	if (h->proto == HOP_UDP || hlen >= len)	/* UDP seals its datagrams whole */
-		return hop_send(h, msg, len);
-	if (h->hs_err || h->dead || h->peer_closed || len > HOP_MAX_MSG)
-		return hop_send(h, msg, len);	/* says why */
+	if (hlen >= len || h->hs_err || h->dead || h->peer_closed || len > HOP_MAX_MSG)
+		return hop_send(h, msg, len);	/* no body, or says why not */
+	if (h->proto == HOP_UDP)		/* body packets (wire_udp.c) */
+		return udp_hop_send_body(h, msg, len, hlen);
 	if (wire_send_body(h, msg, hlen, (const uint8_t *)msg + hlen, len - hlen, fd, off,
 			  (int64_t)h->timeout_s * 1000000) < 0)
 		return tcp_send_failed(h);
