@@ -602,8 +602,8 @@ build(struct hop *h, int64_t now)
 	uint8_t *dg = u->txb + (size_t)u->ntx * UDP_DGRAM_CAP, *p = dg + UDP_HDR, *end;
 	struct sent s = { 0 };
 	size_t size = u->plpmtu, blen = 0, dglen;
-	int elicit, ack_due, rexmit = 0, body = 0;
-	uint64_t off = 0;
+	int elicit, ack_due;
+	uint64_t boff = 0;
 
 	if (!sent_room(u))
 		return 0;
@@ -630,8 +630,6 @@ build(struct hop *h, int64_t now)
 		memset(p, UF_PADDING, end - p);
 		p = end;
 	} else if (elicit) {
-		size_t n;
-
 		if (u->need_max_data) {
 			p += uf_put_max_data(p, u->rcv_max);
 			u->need_max_data = 0;
@@ -647,28 +645,58 @@ build(struct hop *h, int64_t now)
 			u->blocked_at = u->peer_max;
 			s.flags |= SF_BLOCKED | SF_ELICIT;
 		}
-		/* room for a body packet's 2 more header bytes, whichever it is */
-		if (end - p > UF_STREAM_HDR + 3 &&
-		    ((n = next_chunk(u, end - p - UF_STREAM_HDR - 3, &off, &rexmit, &body)) > 0 ||
-		     (u->fin_send && u->snd_next == u->snd_end))) {
-			int fin;
+		/*
+		 * Stream bytes: a chunk, then (new bytes only) the chunks right
+		 * after it while they fit, so a message's sealed head and the
+		 * first of its body, or the end of one body and the next head,
+		 * share a packet; at most one chunk of body bytes, which go at
+		 * the end, in the clear. Room is kept for a body packet's 2
+		 * more header bytes, whichever this one becomes.
+		 */
+		for (int k = 0; k < 4; k++) {
+			size_t n, room;
+			uint64_t o = 0;
+			int rx = 0, b = 0, fin;
 
+			if (end - p <= (ptrdiff_t)(blen + UF_STREAM_HDR + 3))
+				break;
+			room = end - p - blen - UF_STREAM_HDR - 3;
+			if (k > 0) {
+				int nb;
+
+				if ((s.flags & (SF_FIN | SF_REXMIT)) || u->s_lost.n ||
+				    u->snd_next != s.off + s.len || u->snd_next >= send_limit(u))
+					break;
+				(void)body_clip(u, u->snd_next, 1, &nb);
+				if (nb && blen)
+					break;
+			}
+			n = next_chunk(u, room, &o, &rx, &b);
+			if (n == 0 && !(k == 0 && u->fin_send && u->snd_next == u->snd_end))
+				break;
 			if (n == 0)
-				off = u->snd_end;
-			fin = u->fin_queued && u->fin_send && off + n == u->snd_end;
-			if (body && n > 0) {		/* the bytes follow the sealed frames */
-				p += uf_put_body_hdr(p, off, n, fin);
+				o = u->snd_end;
+			fin = u->fin_queued && u->fin_send && o + n == u->snd_end;
+			if (b && n > 0) {		/* the bytes follow the sealed frames */
+				p += uf_put_body_hdr(p, o, n, fin);
 				blen = n;
+				boff = o;
 			} else {
-				p += uf_put_stream_hdr(p, off, n, fin);
-				ring_out(u->sbuf, u->scap, off, p, n);
+				p += uf_put_stream_hdr(p, o, n, fin);
+				ring_out(u->sbuf, u->scap, o, p, n);
 				p += n;
 			}
-			s.flags |= SF_STREAM | SF_ELICIT | (fin ? SF_FIN : 0) | (rexmit ? SF_REXMIT : 0);
-			s.off = off;
-			s.len = n;
-			if (fin)
+			if (k == 0) {
+				s.flags |= SF_STREAM | SF_ELICIT | (rx ? SF_REXMIT : 0);
+				s.off = o;
+				s.len = n;
+			} else {
+				s.len += n;
+			}
+			if (fin) {
+				s.flags |= SF_FIN;
 				u->fin_send = 0;
+			}
 		}
 	}
 	if (p == dg + UDP_HDR)
@@ -687,7 +715,7 @@ build(struct hop *h, int64_t now)
 		size_t slen = p - (dg + UDP_HDR);
 
 		memmove(dg + UDP_BODY_HDR, dg + UDP_HDR, slen);
-		ring_out(u->sbuf, u->scap, off, dg + UDP_BODY_HDR + slen, blen);
+		ring_out(u->sbuf, u->scap, boff, dg + UDP_BODY_HDR + slen, blen);
 		dglen = udp_seal_body(h->tx, u->next_pn, dg, slen, blen);
 	} else {
 		dglen = udp_seal(h->tx, u->next_pn, dg, p - (dg + UDP_HDR));

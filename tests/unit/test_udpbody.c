@@ -234,8 +234,8 @@ observer(void)
 enum { T_BODY, T_SEALED, T_SLEN, T_PN, T_SPLICE, T_REPLAY, T_REORDER };
 
 /*
- * One transfer with the first body packet (for T_SPLICE: the second of
- * the first one's length, given the first one's body) changed on the way
+ * One transfer with the first body packet (for T_SPLICE: the first with
+ * the length of the one before, given that one's body) changed on the way
  * as mode says; the original is not delivered (T_REPLAY: both are).
  */
 static void
@@ -285,9 +285,11 @@ tampered(int mode)
 			case T_PN:	/* a number never used: not a duplicate */
 				wire_put64(dgs[i] + 1, 1000000);
 				break;
-			case T_SPLICE:
+			case T_SPLICE:	/* from the last body of the same length */
 				if (memcmp(first, dgs[i], lens[i]) == 0 ||
 				    body_of(first, first_len, &b0) != bl) {
+					memcpy(first, dgs[i], lens[i]);
+					first_len = lens[i];
 					udp_hop_input(x.b, dgs[i], lens[i]);
 					continue;
 				}
