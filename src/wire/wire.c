@@ -20,7 +20,8 @@
  * alone; if it refuses us, its close is what the first read finds.
  *
  * A body frame (hop_send_body, protocol 5) encrypts only a message's head
- * and authenticates its body, a packet's bytes, as they are: wire_body.c.
+ * and authenticates its body, a packet's bytes, as they are: wire_body.c;
+ * over UDP, body packets do the same (protocol 6, wire_udp.c).
  *
  * Closing: the client never sends the first FIN. Its hop_close sends a
  * sealed CLOSE and waits (at most 2 s) for the server's FIN; the server,
