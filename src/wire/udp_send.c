@@ -648,12 +648,14 @@ build(struct hop *h, int64_t now)
 		/*
 		 * Stream bytes: a chunk, then (new bytes only) the chunks right
 		 * after it while they fit, so a message's sealed head and the
-		 * first of its body, or the end of one body and the next head,
-		 * share a packet; at most one chunk of body bytes, which go at
-		 * the end, in the clear. Room is kept for a body packet's 2
-		 * more header bytes, whichever this one becomes.
+		 * first of its body, the end of one body and the next head, or
+		 * several small messages share a packet; at most one chunk of
+		 * body bytes goes in the clear, at the end (a second one is
+		 * sealed like the rest: never less protected). Room is kept
+		 * for a body packet's 2 more header bytes, whichever this one
+		 * becomes.
 		 */
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < 8; k++) {
 			size_t n, room;
 			uint64_t o = 0;
 			int rx = 0, b = 0, fin;
@@ -667,11 +669,14 @@ build(struct hop *h, int64_t now)
 				if ((s.flags & (SF_FIN | SF_REXMIT)) || u->s_lost.n ||
 				    u->snd_next != s.off + s.len || u->snd_next >= send_limit(u))
 					break;
-				(void)body_clip(u, u->snd_next, 1, &nb);
-				if (nb && blen)
+				/* a second body: sealed if all the rest of it fits (a
+				 * small file's), else it starts the next packet */
+				if (body_clip(u, u->snd_next, room, &nb) == room && nb && blen)
 					break;
 			}
 			n = next_chunk(u, room, &o, &rx, &b);
+			if (b && blen)
+				b = 0;
 			if (n == 0 && !(k == 0 && u->fin_send && u->snd_next == u->snd_end))
 				break;
 			if (n == 0)

@@ -52,7 +52,7 @@ fill(int tag, uint8_t *p, uint64_t off, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (i == 0 || (off + i) % BLOCK == 0)
 			snprintf(b, sizeof(b), "<<body block %c%07llx of shipd>>", tag,
-				 (unsigned long long)((off + i) / BLOCK));
+				 (unsigned long long)((off + i) / BLOCK & 0xfffffff));
 		p[i] = (uint8_t)b[(off + i) % BLOCK];
 	}
 }
