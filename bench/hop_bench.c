@@ -1,6 +1,6 @@
 /*
  * hop_bench.c - what one hop costs alone: one file sent as a packet body
- * over one TCP hop on loopback, by the real sender engine (xsend) to a
+ * over one TCP hop (or, with `udp`, one UDP hop) on loopback, by the real sender engine (xsend) to a
  * receiver that reads every message (xmsg_recv) and throws the bytes
  * away; no sealing, no disk on the far side, no delivery. Prints the wall
  * time and the CPU seconds of each side, for comparing hop protocols
@@ -10,6 +10,7 @@
  *   cc -O2 -D_GNU_SOURCE -Isrc -o build/bench/hop_bench bench/hop_bench.c \
  *      build/libshipd.a $(pkg-config --libs libgcrypt libarchive)
  *   unshare -n sh -c 'ip link set lo up; build/bench/hop_bench FILE'
+ *   unshare -n sh -c 'ip link set lo up; build/bench/hop_bench udp FILE'
  *
  * SHIPD_TEST_SENDFILE=1 makes the sender use sendfile(2) on loopback too.
  * A bench tool: never part of the daemon; keys go to a fresh directory
@@ -32,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,7 +84,7 @@ cpu_s(const struct rusage *r)
 
 /* The receiving side, in a child: 0 when every byte came. */
 static int
-receive(int lfd, const struct config *cf, const struct keys *k, uint64_t size)
+receive(int lfd, int udp, const struct config *cf, const struct keys *k, uint64_t size)
 {
 	uint8_t *buf = xmalloc(HOP_MAX_MSG);
 	uint64_t got = 0;
@@ -90,7 +92,16 @@ receive(int lfd, const struct config *cf, const struct keys *k, uint64_t size)
 	struct xmsg m;
 
 	poll(&(struct pollfd){ lfd, POLLIN, 0 }, 1, 10000);
-	if ((h = hop_accept_tcp(cf, k, accept(lfd, NULL, NULL), 30)) == NULL)
+	if (udp) {
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(lfd, buf, HOP_MAX_MSG, 0, (struct sockaddr *)&from, &fl);
+
+		h = n > 0 ? hop_accept_udp(cf, k, buf, n, (struct sockaddr *)&from, fl, 30) : NULL;
+	} else {
+		h = hop_accept_tcp(cf, k, accept(lfd, NULL, NULL), 30);
+	}
+	if (h == NULL)
 		return 1;
 	while (xmsg_recv(h, buf, &m, 30) == 1) {
 		if (m.type == XF_OFFER) {
@@ -111,7 +122,7 @@ main(int argc, char **argv)
 {
 	static const struct xs_ops ops = { answer, NULL, NULL };
 	char dir[] = "/tmp/hop_bench.XXXXXX", path[128];
-	int port = 40000 + getpid() % 1000, fd, lfd, st;
+	int port = 40000 + getpid() % 1000, fd, lfd, st, udp = argc == 3 && strcmp(argv[1], "udp") == 0;
 	struct config *cfA = mkconf("A", 0), *cfB;
 	struct keys *kA, *kB;
 	struct rusage ru, rc;
@@ -120,8 +131,8 @@ main(int argc, char **argv)
 	int64_t t0;
 	pid_t pid;
 
-	if (argc != 2 || (fd = open(argv[1], O_RDONLY)) < 0) {
-		fprintf(stderr, "usage: hop_bench FILE (of at least 64 bytes)\n");
+	if (argc != 2 + udp || (fd = open(argv[1 + udp], O_RDONLY)) < 0) {
+		fprintf(stderr, "usage: hop_bench [udp] FILE (of at least 64 bytes)\n");
 		return 2;
 	}
 	size = (uint64_t)lseek(fd, 0, SEEK_END);
@@ -140,14 +151,15 @@ main(int argc, char **argv)
 	cfB = mkconf("B", port);
 	addpeer(cfB, "A", 0, kA);
 	addpeer(cfA, "B", port, kB);
-	if ((lfd = wire_listen_tcp(cfB)) < 0)
+	if ((lfd = udp ? wire_listen_udp(cfB) : wire_listen_tcp(cfB)) < 0)
 		return 2;
 	if ((pid = fork()) == 0)
-		_exit(receive(lfd, cfB, kB, size));
+		_exit(receive(lfd, udp, cfB, kB, size));
 	close(lfd);
 	t0 = (int64_t)(now_mono() * 1e6);
 	{
-		struct hop *h = hop_connect(cfA, kA, config_peer(cfA, "B"), 30);
+		struct hop *h = hop_connect_via(cfA, kA, config_peer(cfA, "B"), 30,
+						udp ? HOP_UDP_FIRST : 0);
 		struct xs_item it = { NULL, "bench", fd, size, hdr, sizeof(hdr), "order", 5 };
 		struct xsend *s;
 
@@ -166,8 +178,8 @@ main(int argc, char **argv)
 	}
 	wait4(pid, &st, 0, &rc);
 	getrusage(RUSAGE_SELF, &ru);
-	printf("wall %.3f sender_cpu %.3f receiver_cpu %.3f delivered %s\n",
-	       ((int64_t)(now_mono() * 1e6) - t0) / 1e6, cpu_s(&ru), cpu_s(&rc),
+	printf("%s wall %.3f sender_cpu %.3f receiver_cpu %.3f delivered %s\n",
+	       udp ? "udp" : "tcp", ((int64_t)(now_mono() * 1e6) - t0) / 1e6, cpu_s(&ru), cpu_s(&rc),
 	       answer_type == XF_ACK && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "yes" : "NO");
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	if (system(path) != 0) {

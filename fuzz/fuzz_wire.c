@@ -11,7 +11,10 @@
  *   4  UDP datagrams into the transport: raw, or packets sealed by the
  *      harness with the session keys (a packet number, then frames as the
  *      fuzzer writes them) so the frame parser, the ACK processing, loss
- *      detection, the stream reassembly and the window are reached
+ *      detection, the stream reassembly and the window are reached; with
+ *      how's top bit, a body packet of protocol 6 (the record's second
+ *      byte says how many of the bytes after it are sealed frames, the
+ *      rest is the clear body)
  * Nothing may crash, leak, hang or deliver an altered message.
  */
 #include "conf/config.h"
@@ -246,7 +249,19 @@ udp_datagrams(const uint8_t *p, size_t n)
 			len = n;
 		if (len > UDP_DGRAM_CAP - UDP_OVERHEAD)
 			len = UDP_DGRAM_CAP - UDP_OVERHEAD;
-		if (how & 1) {
+		if ((how & 1) && (how & 0x80) && len >= 3 && len <= UDP_DGRAM_CAP - UDP_OVERHEAD) {
+			/* a body packet: after the number's byte and p[1], the
+			 * next p[1] % (len - 2) + 1 bytes are frames, sealed; the
+			 * rest is the clear body */
+			uint64_t num = (how & 2) ? p[0] : pn++;
+			size_t slen = p[1] % (len - 2) + 1, dl;
+
+			memcpy(dg + UDP_BODY_HDR, p + 2, len - 2);
+			dl = udp_seal_body(a, num, dg, slen, len - 2 - slen);
+			if (how & 4)
+				dg[((how >> 3) & 0x0f) * 97 % dl] ^= 0x01;
+			udp_hop_input(h, dg, dl);
+		} else if (how & 1) {
 			/* a packet as the peer would seal it: the next number, or
 			 * (how & 2) one the fuzzer picks from the record's first byte */
 			uint64_t num = (how & 2) && len ? p[0] : pn++;

@@ -230,14 +230,22 @@ uf_parse(const uint8_t **p, const uint8_t *end, struct uframe *f)
 		return vi_get(p, end, &f->max) < 0 ? -1 : 1;
 	case UF_STREAM:
 	case UF_STREAM | UF_FIN:
+	case UF_BODY:
+	case UF_BODY | UF_FIN:
 		f->fin = f->type & UF_FIN;
+		f->body = (f->type & ~UF_FIN) == UF_BODY;
 		f->type = UF_STREAM;
 		if (vi_get(p, end, &f->off) < 0 || vi_get(p, end, &len) < 0)
 			return -1;
-		if (len > (uint64_t)(end - *p) || f->off > VI_MAX - len)
+		if (f->off > VI_MAX - len)
+			return -1;
+		f->len = len;
+		f->data = NULL;
+		if (f->body)		/* the caller finds its data in the clear part */
+			return 1;
+		if (len > (uint64_t)(end - *p))
 			return -1;
 		f->data = *p;
-		f->len = len;
 		*p += len;
 		return 1;
 	default:
@@ -310,4 +318,13 @@ uf_put_stream_hdr(uint8_t *p, uint64_t off, size_t len, int fin)
 	q = vi_put(q, off);
 	q = vi_put(q, len);
 	return q - p;
+}
+
+size_t
+uf_put_body_hdr(uint8_t *p, uint64_t off, size_t len, int fin)
+{
+	size_t n = uf_put_stream_hdr(p, off, len, fin);
+
+	p[0] = UF_BODY | (fin ? UF_FIN : 0);
+	return n;
 }

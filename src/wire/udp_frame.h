@@ -17,6 +17,11 @@
  *   08|fin off len data
  *                 STREAM    stream bytes [off, off+len); fin: the stream
  *                           ends at off+len
+ *   0a|fin off len
+ *                 BODY      the same, its data not here but in the clear
+ *                           part of a body packet (wire_udp.c): packet
+ *                           bytes, end-to-end encrypted already; at most
+ *                           one per packet, and only in a body packet
  * Parsers take a buffer and never read past its end; every length is
  * checked before use. No socket, no clock.
  */
@@ -33,6 +38,7 @@
 #define UF_ACK_NOW	0x04
 #define UF_BLOCKED	0x05
 #define UF_STREAM	0x08
+#define UF_BODY		0x0a
 #define UF_FIN		0x01
 
 #define VI_MAX		((1ULL << 62) - 1)
@@ -72,6 +78,9 @@ struct uframe {
 	int type;
 	uint64_t largest, delay, max, off;	/* ACK, MAX_DATA and BLOCKED, STREAM */
 	int nranges, fin;
+	int body;				/* STREAM from a BODY frame: data is
+						 * NULL until the packet's clear part
+						 * is assigned to it */
 	struct range ranges[UF_ACK_RANGES];	/* ACK: newest first */
 	const uint8_t *data;			/* STREAM */
 	size_t len;
@@ -87,5 +96,7 @@ size_t uf_put_max_data(uint8_t *p, uint64_t max);
 size_t uf_put_blocked(uint8_t *p, uint64_t limit);
 /* A STREAM frame's header for len bytes at off; the data follows it. */
 size_t uf_put_stream_hdr(uint8_t *p, uint64_t off, size_t len, int fin);
+/* A BODY frame for len bytes at off; the data goes in the clear part. */
+size_t uf_put_body_hdr(uint8_t *p, uint64_t off, size_t len, int fin);
 
 #endif

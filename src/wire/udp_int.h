@@ -24,7 +24,9 @@
 #include <string.h>
 
 #define UDP_T_PKT	0x05			/* 05 pn[8] sealed(frames) */
+#define UDP_T_BODY	0x06			/* 06 pn[8] slen[2] sealed(frames)[slen] body */
 #define UDP_HDR		9
+#define UDP_BODY_HDR	(UDP_HDR + 2)
 #define UDP_OVERHEAD	(UDP_HDR + AEAD_TAG_LEN)
 #define UDP_BASE_MTU	1200			/* every path carries this (RFC 8899 BASE_PLPMTU) */
 #define UDP_DGRAM_CAP	16384			/* our largest datagram (loopback, jumbo frames) */
@@ -37,6 +39,7 @@
 #define UDP_LOST_RANGES	1024
 #define UDP_HAVE_RANGES	512
 #define UDP_PN_RANGES	256
+#define UDP_BODY_RANGES	4096			/* bodies in the send ring (more: sealed) */
 #define UDP_PMTU_PROBES	3			/* MAX_PROBES of RFC 8899 */
 #define UDP_PMTU_STEP	32			/* search ends when within this */
 #define UDP_PMTU_RAISE_US (600 * 1000000LL)	/* PMTU_RAISE_TIMER of RFC 8899 */
@@ -82,6 +85,7 @@ struct udp {
 	size_t scap;
 	uint64_t snd_base, snd_next, snd_end, peer_max, blocked_at;
 	struct rset s_acked, s_lost;		/* above snd_base */
+	struct rset s_body;			/* packet bytes: sent in the clear, authenticated */
 	int fin_queued, fin_send, fin_acked;
 	/* the stream in: bytes [rcv_read, rcv_read + rcap) at rbuf[off & (rcap - 1)] */
 	uint8_t *rbuf;
@@ -172,6 +176,10 @@ int udp_snd_room(struct udp *u, size_t len);
 /* Seal the frames at dg + UDP_HDR (len bytes) as packet pn with key a;
  * the datagram's length. (Also how the tests play a peer.) */
 size_t udp_seal(struct aead *a, uint64_t pn, uint8_t *dg, size_t len);
+/* A body packet: the frames at dg + UDP_BODY_HDR (slen bytes) sealed, the
+ * blen bytes after them (packet bytes) only authenticated, under one tag;
+ * the datagram's length. */
+size_t udp_seal_body(struct aead *a, uint64_t pn, uint8_t *dg, size_t slen, size_t blen);
 /* Test hook (tests, the hostile peer): seal frames as our next packet,
  * send it and copy the datagram to dg (UDP_DGRAM_CAP); its length. */
 size_t udp_send_raw(struct hop *h, const uint8_t *frames, size_t len, uint8_t *dg);

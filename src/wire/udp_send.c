@@ -9,7 +9,10 @@
  *
  * Every packet gets a new number; a lost packet's bytes go out again in a
  * new packet, so an RTT sample is never ambiguous and a number is never
- * sealed twice (it is the nonce). Never sends more than the peer's
+ * sealed twice (it is the nonce). Stream bytes that are a packet's (the
+ * ranges udp_hop_send_body noted in s_body) go out in body packets, in the
+ * clear under the packet's tag; a chunk never straddles such a range's
+ * edge, so no other byte is ever sent in the clear. Never sends more than the peer's
  * MAX_DATA allows, never keeps more than UDP_SENT_MAX packet records.
  */
 #include "udp_int.h"
@@ -34,6 +37,7 @@ udp_send_init(struct udp *u)
 	u->sbuf = xmalloc(u->scap);
 	rset_init(&u->s_acked, UDP_LOST_RANGES);
 	rset_init(&u->s_lost, UDP_LOST_RANGES);
+	rset_init(&u->s_body, UDP_BODY_RANGES);
 	u->peer_max = UDP_RCV_INIT;		/* every peer starts with this window */
 	u->plpmtu = u->pmtu_max = UDP_BASE_MTU;
 	u->pmtu_fail = UDP_BASE_MTU + 1;
@@ -51,6 +55,7 @@ udp_send_free(struct udp *u)
 	free(u->txb);
 	rset_free(&u->s_acked);
 	rset_free(&u->s_lost);
+	rset_free(&u->s_body);
 }
 
 /* Forget the records below the oldest outstanding packet; make room for one more. */
@@ -287,6 +292,8 @@ acked(struct hop *h, struct sent *s, int64_t now, uint64_t in_flight_before)
 				u->snd_base = u->s_acked.r[0].hi;
 			rset_remove(&u->s_acked, u->s_acked.r[0].lo, u->s_acked.r[0].hi);
 		}
+		if (u->s_body.n && u->s_body.r[0].hi <= u->snd_base)
+			rset_drop_below(&u->s_body, u->snd_base);
 	}
 	if (s->flags & SF_FIN)
 		u->fin_acked = 1;
@@ -450,10 +457,39 @@ udp_send_wake(const struct hop *h, int64_t now)
 
 /* ---- packets out ---- */
 
-/* The stream bytes to send next, at most room: lost ones first (minus
- * what was acknowledged meanwhile), then new ones. 0: none. */
+/*
+ * At most n stream bytes from off, all of them a packet's (*body = 1) or
+ * none of them (*body = 0): the chunk ends where a body range begins or ends.
+ */
 static size_t
-next_chunk(struct udp *u, size_t room, uint64_t *off, int *rexmit)
+body_clip(const struct udp *u, uint64_t off, size_t n, int *body)
+{
+	const struct rset *b = &u->s_body;
+	int lo = 0, hi = b->n;
+
+	*body = 0;
+	while (lo < hi) {			/* the first range ending past off */
+		int mid = (lo + hi) / 2;
+
+		if (b->r[mid].hi <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == b->n)
+		return n;
+	if (b->r[lo].lo <= off) {
+		*body = 1;
+		return b->r[lo].hi - off < n ? b->r[lo].hi - off : n;
+	}
+	return b->r[lo].lo - off < n ? b->r[lo].lo - off : n;
+}
+
+/* The stream bytes to send next, at most room: lost ones first (minus
+ * what was acknowledged meanwhile), then new ones; *body as body_clip.
+ * 0: none. */
+static size_t
+next_chunk(struct udp *u, size_t room, uint64_t *off, int *rexmit, int *body)
 {
 	uint64_t lim = send_limit(u);
 
@@ -479,7 +515,7 @@ next_chunk(struct udp *u, size_t room, uint64_t *off, int *rexmit)
 			rset_remove(&u->s_lost, lo0, u->s_lost.r[0].hi);
 			continue;
 		}
-		n = hi - lo < room ? hi - lo : room;
+		n = body_clip(u, lo, hi - lo < room ? hi - lo : room, body);
 		rset_remove(&u->s_lost, lo0, lo + n);
 		*off = lo;
 		*rexmit = 1;
@@ -489,7 +525,7 @@ next_chunk(struct udp *u, size_t room, uint64_t *off, int *rexmit)
 		return 0;
 	*off = u->snd_next;
 	*rexmit = 0;
-	room = lim - u->snd_next < room ? lim - u->snd_next : room;
+	room = body_clip(u, u->snd_next, lim - u->snd_next < room ? lim - u->snd_next : room, body);
 	u->snd_next += room;
 	return room;
 }
@@ -506,6 +542,24 @@ udp_seal(struct aead *a, uint64_t pn, uint8_t *dg, size_t len)
 		      dg + UDP_HDR + len) < 0)
 		msg_panic("UDP hop: %s", err_get());
 	return UDP_HDR + len + AEAD_TAG_LEN;
+}
+
+size_t
+udp_seal_body(struct aead *a, uint64_t pn, uint8_t *dg, size_t slen, size_t blen)
+{
+	uint8_t nonce[AEAD_NONCE_LEN];
+	uint8_t *body = dg + UDP_BODY_HDR + slen;
+	struct aead_ad ad[2] = { { dg, UDP_BODY_HDR }, { body, blen } };
+
+	dg[0] = UDP_T_BODY;
+	wire_put64(dg + 1, pn);
+	dg[UDP_HDR] = (uint8_t)(slen >> 8);
+	dg[UDP_HDR + 1] = (uint8_t)slen;
+	wire_nonce(nonce, UDP_T_BODY, pn);
+	if (aead_seal_ad(a, nonce, ad, 2, dg + UDP_BODY_HDR, slen, dg + UDP_BODY_HDR,
+			 body + blen) < 0)
+		msg_panic("UDP hop: %s", err_get());
+	return UDP_BODY_HDR + slen + blen + AEAD_TAG_LEN;
 }
 
 /* Record packet pn, account for it, queue it in the batch (test hook permitting). */
@@ -547,9 +601,9 @@ build(struct hop *h, int64_t now)
 	struct udp *u = h->u;
 	uint8_t *dg = u->txb + (size_t)u->ntx * UDP_DGRAM_CAP, *p = dg + UDP_HDR, *end;
 	struct sent s = { 0 };
-	size_t size = u->plpmtu;
-	int elicit, ack_due, rexmit = 0;
-	uint64_t off = 0;
+	size_t size = u->plpmtu, blen = 0, dglen;
+	int elicit, ack_due;
+	uint64_t boff = 0;
 
 	if (!sent_room(u))
 		return 0;
@@ -576,8 +630,6 @@ build(struct hop *h, int64_t now)
 		memset(p, UF_PADDING, end - p);
 		p = end;
 	} else if (elicit) {
-		size_t n;
-
 		if (u->need_max_data) {
 			p += uf_put_max_data(p, u->rcv_max);
 			u->need_max_data = 0;
@@ -593,34 +645,87 @@ build(struct hop *h, int64_t now)
 			u->blocked_at = u->peer_max;
 			s.flags |= SF_BLOCKED | SF_ELICIT;
 		}
-		if (end - p > UF_STREAM_HDR + 1 &&
-		    ((n = next_chunk(u, end - p - UF_STREAM_HDR - 1, &off, &rexmit)) > 0 ||
-		     (u->fin_send && u->snd_next == u->snd_end))) {
-			int fin;
+		/*
+		 * Stream bytes: a chunk, then (new bytes only) the chunks right
+		 * after it while they fit, so a message's sealed head and the
+		 * first of its body, the end of one body and the next head, or
+		 * several small messages share a packet; at most one chunk of
+		 * body bytes goes in the clear, at the end (a second one is
+		 * sealed like the rest: never less protected). Room is kept
+		 * for a body packet's 2 more header bytes, whichever this one
+		 * becomes.
+		 */
+		for (int k = 0; k < 8; k++) {
+			size_t n, room;
+			uint64_t o = 0;
+			int rx = 0, b = 0, fin;
 
+			if (end - p <= (ptrdiff_t)(blen + UF_STREAM_HDR + 3))
+				break;
+			room = end - p - blen - UF_STREAM_HDR - 3;
+			if (k > 0) {
+				int nb;
+
+				if ((s.flags & (SF_FIN | SF_REXMIT)) || u->s_lost.n ||
+				    u->snd_next != s.off + s.len || u->snd_next >= send_limit(u))
+					break;
+				/* a second body: sealed if all the rest of it fits (a
+				 * small file's), else it starts the next packet */
+				if (body_clip(u, u->snd_next, room, &nb) == room && nb && blen)
+					break;
+			}
+			n = next_chunk(u, room, &o, &rx, &b);
+			if (b && blen)
+				b = 0;
+			if (n == 0 && !(k == 0 && u->fin_send && u->snd_next == u->snd_end))
+				break;
 			if (n == 0)
-				off = u->snd_end;
-			fin = u->fin_queued && u->fin_send && off + n == u->snd_end;
-			p += uf_put_stream_hdr(p, off, n, fin);
-			ring_out(u->sbuf, u->scap, off, p, n);
-			p += n;
-			s.flags |= SF_STREAM | SF_ELICIT | (fin ? SF_FIN : 0) | (rexmit ? SF_REXMIT : 0);
-			s.off = off;
-			s.len = n;
-			if (fin)
+				o = u->snd_end;
+			fin = u->fin_queued && u->fin_send && o + n == u->snd_end;
+			if (b && n > 0) {		/* the bytes follow the sealed frames */
+				p += uf_put_body_hdr(p, o, n, fin);
+				blen = n;
+				boff = o;
+			} else {
+				p += uf_put_stream_hdr(p, o, n, fin);
+				ring_out(u->sbuf, u->scap, o, p, n);
+				p += n;
+			}
+			if (k == 0) {
+				s.flags |= SF_STREAM | SF_ELICIT | (rx ? SF_REXMIT : 0);
+				s.off = o;
+				s.len = n;
+			} else {
+				s.len += n;
+			}
+			if (fin) {
+				s.flags |= SF_FIN;
 				u->fin_send = 0;
+			}
 		}
 	}
 	if (p == dg + UDP_HDR)
 		return 0;
 	/* the last packet we can send for now: have it acknowledged at once,
 	 * so a loss at the tail is found in a round trip, not a delayed ACK */
-	if ((s.flags & SF_ELICIT) && p < end &&
-	    !(have_elicit(u) && cc_can_send(&u->cc, (p - dg) + AEAD_TAG_LEN + u->plpmtu))) {
+	if ((s.flags & SF_ELICIT) && p + (blen ? 2 + blen : 0) < end &&
+	    !(have_elicit(u) && cc_can_send(&u->cc, (p - dg) + (blen ? 2 + blen : 0) + AEAD_TAG_LEN +
+							  u->plpmtu))) {
 		*p++ = UF_ACK_NOW;
 		s.flags |= SF_ACKNOW;
 	}
-	commit(h, udp_seal(h->tx, u->next_pn, dg, p - (dg + UDP_HDR)), &s, now);
+	if (blen) {
+		/* a body packet: the frames move up past the frames' length,
+		 * the packet's bytes follow them as they are */
+		size_t slen = p - (dg + UDP_HDR);
+
+		memmove(dg + UDP_BODY_HDR, dg + UDP_HDR, slen);
+		ring_out(u->sbuf, u->scap, boff, dg + UDP_BODY_HDR + slen, blen);
+		dglen = udp_seal_body(h->tx, u->next_pn, dg, slen, blen);
+	} else {
+		dglen = udp_seal(h->tx, u->next_pn, dg, p - (dg + UDP_HDR));
+	}
+	commit(h, dglen, &s, now);
 	return 1;
 }
 

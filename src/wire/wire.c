@@ -20,7 +20,8 @@
  * alone; if it refuses us, its close is what the first read finds.
  *
  * A body frame (hop_send_body, protocol 5) encrypts only a message's head
- * and authenticates its body, a packet's bytes, as they are: wire_body.c.
+ * and authenticates its body, a packet's bytes, as they are: wire_body.c;
+ * over UDP, body packets do the same (protocol 6, wire_udp.c).
  *
  * Closing: the client never sends the first FIN. Its hop_close sends a
  * sealed CLOSE and waits (at most 2 s) for the server's FIN; the server,
@@ -833,10 +834,10 @@ hop_send(struct hop *h, const void *msg, size_t len)
 int
 hop_send_body(struct hop *h, const void *msg, size_t len, size_t hlen, int fd, off_t off)
 {
-	if (h->proto == HOP_UDP || hlen >= len)	/* UDP seals its datagrams whole */
-		return hop_send(h, msg, len);
-	if (h->hs_err || h->dead || h->peer_closed || len > HOP_MAX_MSG)
-		return hop_send(h, msg, len);	/* says why */
+	if (hlen >= len || h->hs_err || h->dead || h->peer_closed || len > HOP_MAX_MSG)
+		return hop_send(h, msg, len);	/* no body, or says why not */
+	if (h->proto == HOP_UDP)		/* body packets (wire_udp.c) */
+		return udp_hop_send_body(h, msg, len, hlen);
 	if (wire_send_body(h, msg, hlen, (const uint8_t *)msg + hlen, len - hlen, fd, off,
 			  (int64_t)h->timeout_s * 1000000) < 0)
 		return tcp_send_failed(h);

@@ -105,9 +105,11 @@ int hop_send(struct hop *h, const void *msg, size_t len);
  * packet's bytes): its first hlen bytes (the head) are encrypted as any
  * message's, the other len - hlen (the body) are only authenticated, under
  * the same tag, bound to the head and to the frame's place in the stream
- * (TCP; over UDP the whole message is sealed as hop_send's). When fd >= 0
- * the body is also the bytes of file fd at off (the caller just read them
- * into msg), and the kernel sends it from the file. hop_recv returns the
+ * (TCP: wire_body.c; UDP: body packets, wire_udp.c). Never pass as body
+ * anything but bytes already end-to-end encrypted: they cross as they
+ * are. When fd >= 0 the body is also the bytes of file fd at off (the
+ * caller just read them into msg), and over TCP the kernel may send it
+ * from the file. hop_recv returns the
  * whole message, as for hop_send.
  */
 int hop_send_body(struct hop *h, const void *msg, size_t len, size_t hlen, int fd, off_t off);

@@ -38,11 +38,12 @@ put32(uint8_t *b, uint32_t v)
 	b[3] = v;
 }
 
-#define HOP_VERSION	5		/* 2: UDP datagrams changed; 3: REPLY and AUTH carry a
+#define HOP_VERSION	6		/* 2: UDP datagrams changed; 3: REPLY and AUTH carry a
 					 * certificate block; 4: a window of orders in flight
 					 * (xfer.h), refusals at the door; 5: body frames over
 					 * TCP (a packet's bytes authenticated, not encrypted
-					 * again: wire_body.c) */
+					 * again: wire_body.c); 6: the same over UDP (body
+					 * packets, wire_udp.c) */
 #define HOP_NAME_MAX	255
 /* magic, version, name length: enough to tell a shipd from anything else */
 #define HS_HEAD_LEN	(HOP_MAGIC_LEN + 2)
@@ -233,6 +234,8 @@ void udp_hop_start(struct hop *h, const uint8_t *auth, size_t len, int64_t rtt_u
 /* Client: repeat AUTH until the server's first sealed datagram, by deadline. */
 int udp_hop_confirm(struct hop *h, int64_t deadline, const char *me);
 int udp_hop_send(struct hop *h, const void *msg, size_t len);
+/* The same with bytes [hlen, len) of msg a packet's: they cross in the clear. */
+int udp_hop_send_body(struct hop *h, const void *msg, size_t len, size_t hlen);
 ssize_t udp_hop_recv(struct hop *h, void *buf, size_t size, int timeout_s);
 void udp_hop_close(struct hop *h);
 /* One received datagram into the transport (as the receive path does). */

@@ -30,8 +30,22 @@
  *
  * Datagrams after the handshake (wire_udp_hs.c has HELLO, REPLY, AUTH):
  *   05 pn[8] sealed(frames)   nonce = 05 | pn; the header is authenticated
+ *   06 pn[8] slen[2] sealed(frames)[slen] body tag[16]
+ *                             a body packet (hop protocol 6): nonce = 06 | pn;
+ *                             one tag over the header, the body and the
+ *                             sealed frames, whose one BODY frame gives the
+ *                             body's stream offset (and with it the message
+ *                             whose head, encrypted, names the order, slot
+ *                             and offset it belongs to)
  * Packet numbers rise by one per packet and are never reused; udp_frame.h
- * lists the frames. Messages travel on one byte stream per direction,
+ * lists the frames. The body of a body packet is a packet's bytes
+ * (end-to-end encrypted already: hop_send_body's tail), sent as they are;
+ * every other byte of the stream (lengths, message heads, an OFFER's
+ * header and order, every control message) is sealed. The body is bound
+ * to its packet number, its offset and the frames by the tag: a byte
+ * flipped, a body spliced in from another packet or offset, a packet
+ * replayed or its header altered fails authentication and is dropped, and
+ * the sender's loss recovery sends the bytes again. Messages travel on one byte stream per direction,
  * each as length[4] | bytes. A bad tag, a packet number seen before (or
  * too old to tell), stream bytes beyond the window granted are dropped and
  * counted, never delivered. A reader that stops reading stops granting
@@ -236,13 +250,25 @@ pkt_in(struct hop *h, const uint8_t *dg, size_t len, int64_t now)
 	struct udp *u = h->u;
 	struct uframe fr[FRAMES_MAX];
 	uint8_t nonce[AEAD_NONCE_LEN];
-	const uint8_t *p = u->pbuf, *end;
+	const uint8_t *p = u->pbuf, *end, *body = NULL;
+	size_t slen, blen = 0;
 	uint64_t pn;
 	int nf = 0, r, elicit = 0, nstream = 0, reordered, now_please = 0;
 
 	if (len < UDP_OVERHEAD + 1) {
 		u->st.bad++;
 		return;
+	}
+	slen = len - UDP_OVERHEAD;
+	if (dg[0] == UDP_T_BODY) {
+		if (len < UDP_BODY_HDR + 1 + AEAD_TAG_LEN ||
+		    (slen = (size_t)dg[UDP_HDR] << 8 | dg[UDP_HDR + 1]) < 1 ||
+		    slen > len - UDP_BODY_HDR - AEAD_TAG_LEN) {
+			u->st.bad++;
+			return;
+		}
+		body = dg + UDP_BODY_HDR + slen;
+		blen = len - UDP_BODY_HDR - slen - AEAD_TAG_LEN;
 	}
 	pn = wire_get64(dg + 1);
 	if (pn < u->pn_floor || rset_has(&u->pn_seen, pn)) {
@@ -254,16 +280,36 @@ pkt_in(struct hop *h, const uint8_t *dg, size_t len, int64_t now)
 		u->ack_any = 1;
 		return;
 	}
-	wire_nonce(nonce, UDP_T_PKT, pn);
-	if (aead_open(h->rx, nonce, dg, UDP_HDR, dg + UDP_HDR, len - UDP_OVERHEAD, u->pbuf,
-		      dg + len - AEAD_TAG_LEN) < 0) {
+	wire_nonce(nonce, dg[0], pn);
+	if (body) {
+		struct aead_ad ad[2] = { { dg, UDP_BODY_HDR }, { body, blen } };
+
+		r = aead_open_ad(h->rx, nonce, ad, 2, dg + UDP_BODY_HDR, slen, u->pbuf,
+				 dg + len - AEAD_TAG_LEN);
+	} else {
+		r = aead_open(h->rx, nonce, dg, UDP_HDR, dg + UDP_HDR, slen, u->pbuf,
+			      dg + len - AEAD_TAG_LEN);
+	}
+	if (r < 0) {
 		u->st.bad++;
 		return;
 	}
-	end = u->pbuf + len - UDP_OVERHEAD;
+	end = u->pbuf + slen;
 	while (nf < FRAMES_MAX && (r = uf_parse(&p, end, &fr[nf])) == 1)
 		nf++;
 	if (nf == FRAMES_MAX && p < end && *p != UF_PADDING)
+		r = -1;
+	/* a body packet's body is all of its one BODY frame's data; BODY
+	 * frames nowhere else */
+	for (int i = 0; i < nf && r >= 0; i++) {
+		if (fr[i].type != UF_STREAM || !fr[i].body)
+			continue;
+		if (!body || fr[i].len != blen)
+			r = -1;
+		fr[i].data = body;
+		body = NULL;
+	}
+	if (body)
 		r = -1;
 	if (r < 0) {
 		udp_kill(h, "peer sent a malformed packet");
@@ -345,6 +391,7 @@ udp_hop_input(struct hop *h, const uint8_t *dg, size_t len)
 	}
 	switch (dg[0]) {
 	case UDP_T_PKT:
+	case UDP_T_BODY:
 		pkt_in(h, dg, len, wire_now_us());
 		break;
 	case UDP_T_AUTH:			/* the client missed our HSOK */
@@ -579,12 +626,21 @@ udp_hop_attach(struct hop *h)
 int
 udp_hop_send(struct hop *h, const void *msg, size_t len)
 {
+	return udp_hop_send_body(h, msg, len, len);
+}
+
+int
+udp_hop_send_body(struct hop *h, const void *msg, size_t len, size_t hlen)
+{
 	struct udp *u = h->u;
 	uint8_t b[4] = { len >> 24, len >> 16, len >> 8, len };
 
 	while (!udp_snd_room(u, len))
 		if (udp_pump(h, INT64_MAX) < 0)
 			goto fail;
+	/* the packet's bytes go in the clear (no room to note them: sealed) */
+	if (hlen < len)
+		(void)rset_add(&u->s_body, u->snd_end + 4 + hlen, u->snd_end + 4 + len);
 	ring_in(u->sbuf, u->scap, u->snd_end, b, 4);
 	ring_in(u->sbuf, u->scap, u->snd_end + 4, msg, len);
 	u->snd_end += 4 + len;

@@ -275,16 +275,29 @@ xmsg_send_bye(struct hop *h)
 	return hop_send(h, &b, 1);
 }
 
-int
-xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size_t n, int fd)
+static void
+data_head(uint8_t *buf, uint32_t slot, uint64_t offset, size_t n)
 {
 	if (n == 0 || n > XF_DATA_MAX)
 		msg_panic("xmsg_send_data: %zu bytes", n);
 	buf[0] = XF_DATA;
 	put32(buf + 1, slot);
 	wire_put64(buf + 5, offset);
+}
+
+int
+xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size_t n, int fd)
+{
+	data_head(buf, slot, offset, n);
 	/* type, slot and offset encrypted; the bytes authenticated with them */
 	return hop_send_body(h, buf, 1 + XF_DATA_HEAD + n, 1 + XF_DATA_HEAD, fd, (off_t)offset);
+}
+
+int
+xmsg_send_data_sealed(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size_t n)
+{
+	data_head(buf, slot, offset, n);
+	return hop_send(h, buf, 1 + XF_DATA_HEAD + n);
 }
 
 int

@@ -122,6 +122,10 @@ int xmsg_send_bye(struct hop *h);
  * at offset, so the kernel may send them from it (hop_send_body). */
 int xmsg_send_data(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset, size_t n,
 		   int fd);
+/* The same for bytes that are not end-to-end ciphertext (a packet's signed
+ * header, readable text): the whole message encrypted. */
+int xmsg_send_data_sealed(struct hop *h, uint8_t *buf, uint32_t slot, uint64_t offset,
+			  size_t n);
 
 #define XF_BUSY_REASON	"busy:"
 /* Is this TEMPFAIL reason the receiver's "no free slot, try again shortly"? */

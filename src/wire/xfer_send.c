@@ -223,6 +223,10 @@ stream_one(struct xsend *s)
 	}
 	if ((uint64_t)there < want)
 		want = there;
+	/* the signed header is readable text (destinations, notify address):
+	 * sent from offset 0, it goes in a DATA message of its own, sealed */
+	if (sl->off < sl->it.hdrlen && want > sl->it.hdrlen - sl->off)
+		want = sl->it.hdrlen - sl->off;
 	n = pread(sl->it.fd, s->buf + 1 + XF_DATA_HEAD, want, (off_t)sl->off);
 	if (n <= 0) {
 		char why[300];
@@ -239,7 +243,9 @@ stream_one(struct xsend *s)
 		close_slot(s, sl, XS_LOST, why);
 		return 0;
 	}
-	if (xmsg_send_data(s->h, s->buf, sl->id, sl->off, n, sl->it.fd) < 0)
+	if ((sl->off < sl->it.hdrlen ?
+	     xmsg_send_data_sealed(s->h, s->buf, sl->id, sl->off, n) :
+	     xmsg_send_data(s->h, s->buf, sl->id, sl->off, n, sl->it.fd)) < 0)
 		return broke(s);
 	sl->off += n;
 	if (s->ops->progress)

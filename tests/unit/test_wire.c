@@ -821,7 +821,7 @@ refuse_wrong_server_key(void)
 static void
 refuse_garbage(void)
 {
-	static const uint8_t v6[] = "SHIPD-HOP\006\001A";
+	static const uint8_t v7[] = "SHIPD-HOP\007\001A";
 	int port = ports(1), fd;
 	struct config *cfB = mkconf("B", port, 0, 0);
 	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(9) };
@@ -846,9 +846,9 @@ refuse_garbage(void)
 	CHECK(hop_accept_udp(cfB, kB, "hello world", 11, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
 	CHECK_HAS(err_get(), "hop from 127.0.0.1:9: not a shipd peer: bad magic");
-	CHECK(hop_accept_udp(cfB, kB, v6, sizeof(v6) - 1, (struct sockaddr *)&from,
+	CHECK(hop_accept_udp(cfB, kB, v7, sizeof(v7) - 1, (struct sockaddr *)&from,
 			     sizeof(from), 1) == NULL);
-	CHECK_HAS(err_get(), "unsupported hop protocol version 6");
+	CHECK_HAS(err_get(), "unsupported hop protocol version 7");
 
 	/* what the master lets through to a child */
 	{
@@ -904,7 +904,7 @@ silent_client_dropped(void)
 static void
 refuse_old_version(void)
 {
-	for (int v = 4; v >= 3; v--) {
+	for (int v = 5; v >= 3; v--) {
 		int port = ports(1), fd;
 		struct config *cfB = mkconf("B", port, 0, 0);
 		uint8_t head[64], hello[12] = "SHIPD-HOP\000\001A";
@@ -921,12 +921,12 @@ refuse_old_version(void)
 		CHECK(send(fd, hello, sizeof(hello), MSG_NOSIGNAL) == 12);
 		out = server_wait(&s, NULL);
 		snprintf(want, sizeof(want),
-			 "unsupported hop protocol version %d (this shipd speaks 5)", v);
+			 "unsupported hop protocol version %d (this shipd speaks 6)", v);
 		CHECK_HAS(out, want);
 		n = recv(fd, head, sizeof(head), MSG_WAITALL);
 		CHECK(n >= 11);
 		/* what an older client reads first: it refuses with both numbers */
-		CHECK(n >= 11 && memcmp(head, "SHIPD-HOP", 9) == 0 && head[9] == 5 &&
+		CHECK(n >= 11 && memcmp(head, "SHIPD-HOP", 9) == 0 && head[9] == 6 &&
 		      head[10] == 0);
 		CHECK(wire_hs_head(head, 11, 1) > 0);	/* and this version reads it as a refusal */
 		free(out);
