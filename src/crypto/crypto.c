@@ -258,6 +258,24 @@ ed25519_verify(const uint8_t pub[ED25519_PUB_LEN], const void *msg, size_t len,
 	return 0;
 }
 
+int
+crypto_hmac_sha256(const void *key, size_t klen, const void *msg, size_t len, uint8_t out[32])
+{
+	gcry_mac_hd_t h;
+	size_t outlen = 32;
+
+	if (gcry_mac_open(&h, GCRY_MAC_HMAC_SHA256, GCRY_MAC_FLAG_SECURE, NULL))
+		return -1;
+	if (gcry_mac_setkey(h, key, klen) || gcry_mac_write(h, msg, len) ||
+	    gcry_mac_read(h, out, &outlen)) {
+		gcry_mac_close(h);
+		err_set("HMAC-SHA-256: libgcrypt failed");
+		return -1;
+	}
+	gcry_mac_close(h);
+	return 0;
+}
+
 static int
 hmac_sha256(const void *key, size_t klen, const void *a, size_t alen,
 	    const void *b, size_t blen, uint8_t c, int use_c, uint8_t out[32])

@@ -227,7 +227,9 @@ main(int argc, char **argv)
 	logdest = log_dest(S->cf->log_dest, foreground, poll_mode);
 	log_open("shipd", logdest);
 	free(logdest);
-	if (trust_identity(S->cf, &S->keys) < 0)
+	/* the stored public halves checked against the secrets once a start
+	 * (keys.h): every load trusts them when the file's check line matches */
+	if (trust_identity(S->cf, &S->keys) < 0 || keys_verify(S->keys, S->cf->key_file) < 0)
 		msg_fatal_status(2, "%s", err_get());
 	config_add_self(S->cf, &S->keys->pub);
 	trust_attach(S->cf);
