@@ -19,6 +19,15 @@ crypto_init(void)
 
 	if (done++)
 		return;
+	/*
+	 * The system RNG: every request is a getrandom(2) from the kernel's
+	 * CSPRNG. libgcrypt's default (its own pool, seeded from the same
+	 * getrandom) costs 320 k instructions and some 26 getrandom calls to
+	 * fill at the first request, most of what a `shipctl submit` spends
+	 * outside its curve operations, and must notice forks to reseed;
+	 * ours are every worker. Set before the library initialises.
+	 */
+	gcry_control(GCRYCTL_SET_PREFERRED_RNG_TYPE, GCRY_RNG_TYPE_SYSTEM);
 	if (!gcry_check_version(NEED_GCRYPT))
 		msg_fatal("libgcrypt %s or later is required", NEED_GCRYPT);
 	gcry_control(GCRYCTL_SUSPEND_SECMEM_WARN);
