@@ -19,6 +19,15 @@ crypto_init(void)
 
 	if (done++)
 		return;
+	/*
+	 * The system RNG: every request is a getrandom(2) from the kernel's
+	 * CSPRNG. libgcrypt's default (its own pool, seeded from the same
+	 * getrandom) costs 320 k instructions and some 26 getrandom calls to
+	 * fill at the first request, most of what a `shipctl submit` spends
+	 * outside its curve operations, and must notice forks to reseed;
+	 * ours are every worker. Set before the library initialises.
+	 */
+	gcry_control(GCRYCTL_SET_PREFERRED_RNG_TYPE, GCRY_RNG_TYPE_SYSTEM);
 	if (!gcry_check_version(NEED_GCRYPT))
 		msg_fatal("libgcrypt %s or later is required", NEED_GCRYPT);
 	gcry_control(GCRYCTL_SUSPEND_SECMEM_WARN);
@@ -255,6 +264,24 @@ ed25519_verify(const uint8_t pub[ED25519_PUB_LEN], const void *msg, size_t len,
 		err_set("bad signature");
 		return -1;
 	}
+	return 0;
+}
+
+int
+crypto_hmac_sha256(const void *key, size_t klen, const void *msg, size_t len, uint8_t out[32])
+{
+	gcry_mac_hd_t h;
+	size_t outlen = 32;
+
+	if (gcry_mac_open(&h, GCRY_MAC_HMAC_SHA256, GCRY_MAC_FLAG_SECURE, NULL))
+		return -1;
+	if (gcry_mac_setkey(h, key, klen) || gcry_mac_write(h, msg, len) ||
+	    gcry_mac_read(h, out, &outlen)) {
+		gcry_mac_close(h);
+		err_set("HMAC-SHA-256: libgcrypt failed");
+		return -1;
+	}
+	gcry_mac_close(h);
 	return 0;
 }
 

@@ -50,6 +50,10 @@ int ed25519_sign(const uint8_t sec[ED25519_SEC_LEN], const uint8_t pub[ED25519_P
 int ed25519_verify(const uint8_t pub[ED25519_PUB_LEN], const void *msg, size_t len,
 		   const uint8_t sig[ED25519_SIG_LEN]);	/* 0 = good */
 
+/* HMAC-SHA-256 of msg under key (a secret key: libgcrypt keeps it in secure memory). */
+int crypto_hmac_sha256(const void *key, size_t klen, const void *msg, size_t len,
+		       uint8_t out[SHA256_LEN]);
+
 /* HKDF-SHA-256: extract with salt, expand with info, into out (<= 255*32 bytes). */
 int hkdf_sha256(const void *salt, size_t saltlen, const void *ikm, size_t ikmlen,
 		const void *info, size_t infolen, void *out, size_t outlen);

@@ -2,8 +2,9 @@
  * keys.h - a node's identity: an Ed25519 signing key (packets, hop
  * handshakes) and an X25519 key-agreement key (packet key wrapping).
  *
- * The secret key file is text, mode 0600, written once by `shipctl keygen`;
- * loading refuses a file readable by group or others (like ssh). The public
+ * The secret key file is text, mode 0600, written once by `shipctl keygen`
+ * (its form: keys.c); loading refuses a file readable by group or others
+ * (like ssh). The public
  * half travels as one token, "shipd1:" + base64(sign_pub || kx_pub), that
  * goes on a PEER line in other nodes' shipping.conf.
  *
@@ -73,8 +74,25 @@ struct key_agent {
 
 /* Create a new key file (O_EXCL: refuses to overwrite). */
 int keys_generate(const char *path, struct keys **out);
-/* Load; checks mode (no group/other access) and form. */
+/*
+ * Load; checks mode (no group/other access) and form. The public halves
+ * are the stored ones when the file's check line (an HMAC keyed by the
+ * secret halves) matches them: no curve operation. A file of the old
+ * form (no check line) has them derived. keys_load_form also says which
+ * form it read (*current = 1: the current one).
+ */
 int keys_load(const char *path, struct keys **out);
+int keys_load_form(const char *path, struct keys **out, int *current);
+/*
+ * Derive the public halves of k (and of k->prev) from the secret ones and
+ * compare: 0, or -1 with err_set naming path. Two curve operations a key:
+ * for where a key is published or starts a long life (shipd's start,
+ * `shipctl pubkey`), not for every load.
+ */
+int keys_verify(const struct keys *k, const char *path);
+/* Rewrite an old-form key file at path in the current form, same secrets,
+ * same owner, mode 0600: 1 rewritten, 0 already current, -1 with err_set. */
+int keys_upgrade(const char *path);
 void keys_free(struct keys *k);
 /* Wipe the secret halves (and those of k->prev) from this process; from
  * now on agent is asked. */

@@ -1,8 +1,14 @@
 /*
- * keygen.c - "shipctl keygen [--rotate]": create this node's secret key
- * file (0600, never overwriting) and KEY-FILE.pub beside it, and print the
- * PEER line other nodes paste; "shipctl pubkey" prints that line again
- * from the existing key.
+ * keygen.c - "shipctl keygen [--rotate | --upgrade]": create this node's
+ * secret key file (0600, never overwriting) and KEY-FILE.pub beside it,
+ * and print the PEER line other nodes paste; "shipctl pubkey" prints that
+ * line again from the existing key, its public halves first derived from
+ * the secret ones and compared (keys_verify: what is published must be
+ * this key's).
+ *
+ * --upgrade rewrites a key file written before its kx-pub and check lines
+ * in the current form (keys.c), with the same secrets and owner: loading
+ * it then costs no curve operation (every `shipctl submit` loads it).
  *
  * --rotate makes a new key while packets sealed to the old one are still
  * travelling: the old key moves to KEY-FILE.old (shipd opens packets with
@@ -172,12 +178,33 @@ VERB(keygen)
 	struct config *cf;
 	struct keys *k;
 	int rot = argc == 2 && strcmp(argv[1], "--rotate") == 0;
+	int up = argc == 2 && strcmp(argv[1], "--upgrade") == 0;
 
 	c->keep_root = 1;	/* the key file is written as whoever runs this */
 	cf = ctl_config(c);
-	if (argc != 1 && !rot) {
-		fprintf(stderr, "usage: shipctl keygen [--rotate]\n");
+	if (argc != 1 && !rot && !up) {
+		fprintf(stderr, "usage: shipctl keygen [--rotate | --upgrade]\n");
 		return EX_USAGE;
+	}
+	if (up) {
+		char oldpath[PATH_MAX];
+		int r = keys_upgrade(cf->key_file);
+
+		if (r >= 0 && trust_old_key_path(cf->key_file, oldpath, sizeof(oldpath)) == 0 &&
+		    access(oldpath, F_OK) == 0) {
+			int r2 = keys_upgrade(oldpath);
+
+			if (r2 > 0)
+				fprintf(stderr, "shipctl: keygen --upgrade: rewrote %s\n", oldpath);
+			r = r2 < 0 ? -1 : r;
+		}
+		if (r < 0) {
+			fprintf(stderr, "shipctl: keygen --upgrade: %s\n", err_get());
+			return EX_DATAERR;
+		}
+		fprintf(stderr, "shipctl: keygen --upgrade: %s %s\n", cf->key_file,
+			r ? "rewritten in the current form" : "is in the current form already");
+		return EX_OK;
 	}
 	{
 		char *dir = xstrdup(cf->key_file), *slash = strrchr(dir, '/');
@@ -221,7 +248,7 @@ VERB(pubkey)
 		fprintf(stderr, "usage: shipctl pubkey\n");
 		return EX_USAGE;
 	}
-	if (keys_load(cf->key_file, &k) < 0) {
+	if (keys_load(cf->key_file, &k) < 0 || keys_verify(k, cf->key_file) < 0) {
 		fprintf(stderr, "shipctl: pubkey: %s\n", err_get());
 		return EX_NOINPUT;
 	}

@@ -52,7 +52,7 @@ static const struct verb {
 	 "send returned orders again"},
 	{"checkconf", cmd_checkconf, "checkconf [--json]",
 	 "validate shipping.conf and print the effective configuration"},
-	{"keygen", cmd_keygen, "keygen [--rotate]", "create (or rotate) this node's key pair"},
+	{"keygen", cmd_keygen, "keygen [--rotate | --upgrade]", "create (or rotate, or upgrade) this node's key pair"},
 	{"pubkey", cmd_pubkey, "pubkey", "print this node's PEER line"},
 	{"export", cmd_export, "export --to NODE DIR",
 	 "write the orders for next hop NODE into DIR (a medium carried by hand)"},

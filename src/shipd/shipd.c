@@ -227,8 +227,21 @@ main(int argc, char **argv)
 	logdest = log_dest(S->cf->log_dest, foreground, poll_mode);
 	log_open("shipd", logdest);
 	free(logdest);
-	if (trust_identity(S->cf, &S->keys) < 0)
+	/* the stored public halves checked against the secrets once a start
+	 * (keys.h): every load trusts them when the file's check line matches */
+	if (trust_identity(S->cf, &S->keys) < 0 || keys_verify(S->keys, S->cf->key_file) < 0)
 		msg_fatal_status(2, "%s", err_get());
+	{
+		struct keys *k;
+		int current = 1;
+
+		if (keys_load_form(S->cf->key_file, &k, &current) == 0)
+			keys_free(k);
+		if (!current)
+			msg_warnx("KEY-FILE %s is of the old form: every program that loads it "
+				  "derives its public halves (shipctl keygen --upgrade rewrites it)",
+				  S->cf->key_file);
+	}
 	config_add_self(S->cf, &S->keys->pub);
 	trust_attach(S->cf);
 	drop_privileges();
