@@ -1031,7 +1031,7 @@ extras(void)
 {
 	size_t n = 3 * C + 5;
 	uint8_t *d = xmalloc(n), *f;
-	struct pkt_extra x = { "ops@example.org", "secret-comment-\nline 2", NULL, 0, -1 };
+	struct pkt_extra x = { "ops@example.org", "secret-comment-\nline 2", NULL, 0, -1, NULL };
 	struct sealed s;
 	struct pkt_info pi;
 	struct strv names = {0};
