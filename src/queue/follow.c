@@ -35,11 +35,28 @@
 
 #define EARLY_MAX	(64 * 1024)	/* a notice: a name and an order */
 
+/*
+ * path read-only, or data/ID when path is gone: committed meanwhile, the
+ * same file (for an origin's, bay_early_committed says whether it is).
+ */
+static int
+follow_open(char *path, const char *bay, const char *id)
+{
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0)
+		return fd;
+	if (errno == ENOENT && bay_data_path(path, PATH_MAX, bay, id) == 0 &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0)
+		return fd;
+	err_set("open %s: %s", path, strerror(errno));
+	return -1;
+}
+
 int
 bay_partial_follow(const char *bay, const char *id)
 {
 	char path[PATH_MAX];
-	int fd;
 
 	if (!order_id_valid(id)) {
 		err_set("bad packet id \"%.64s\"", id);
@@ -47,14 +64,7 @@ bay_partial_follow(const char *bay, const char *id)
 	}
 	if (bay_path(path, sizeof(path), bay, Q_PARTIAL, id) < 0)
 		return -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0)
-		return fd;
-	/* committed meanwhile: the same file under data/ */
-	if (errno == ENOENT && bay_data_path(path, sizeof(path), bay, id) == 0 &&
-	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0)
-		return fd;
-	err_set("open %s: %s", path, strerror(errno));
-	return -1;
+	return follow_open(path, bay, id);
 }
 
 int
@@ -153,7 +163,6 @@ int
 bay_early_follow(const char *bay, const char *name, const char *id)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
-	int fd;
 
 	if (!order_id_valid(id) || !early_name_ok(name)) {
 		err_set("sealing while sending: bad id or file name");
@@ -162,15 +171,7 @@ bay_early_follow(const char *bay, const char *name, const char *id)
 	if (bay_path(dir, sizeof(dir), bay, Q_TMP, NULL) < 0 ||
 	    path_fmt(path, sizeof(path), "%s/%s", dir, name) < 0)
 		return -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0)
-		return fd;
-	/* committed meanwhile: the same file under data/ (committed says
-	 * whether it is the same) */
-	if (errno == ENOENT && bay_data_path(path, sizeof(path), bay, id) == 0 &&
-	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0)
-		return fd;
-	err_set("open %s: %s", path, strerror(errno));
-	return -1;
+	return follow_open(path, bay, id);
 }
 
 int
