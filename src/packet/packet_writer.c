@@ -20,7 +20,10 @@
  * Ordered (pkt_writer_ordered, for sealing while sending): one write at
  * a time, oldest first, so the file's size never runs ahead of bytes
  * still being copied in; a reader following the growing file may send
- * everything below its size. Hashing still overlaps.
+ * everything below its size. Hashing still overlaps. Each write then
+ * also starts the kernel's writeback of what came before it
+ * (writeback_start), so the seal's closing fsync finds little left dirty
+ * and the order is committed, and its trailer sent, sooner.
  *
  * The thread is started with the second chunk (a one-chunk packet, the
  * common small file, is hashed and written inline: a thread costs more
@@ -34,6 +37,7 @@
 #include "packet_int.h"
 #include "../util/log.h"
 #include "../util/mem.h"
+#include "../util/safefile.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -67,6 +71,7 @@ struct pkt_writer {
 	int writing;			/* writes taken and not yet done */
 	int stop, cancel;		/* cancel: skip the writes still queued */
 	int ordered;			/* one write at a time, oldest first */
+	off_t wb;			/* ordered: written back from here on (writeback_start) */
 	int main_waits, helper_waits;
 	int err, err_part;		/* the first failed write */
 	/* the helper's own until it is joined */
@@ -157,6 +162,8 @@ take_write(struct pkt_writer *w)
 	pthread_mutex_unlock(&w->mu);
 	if (!failed && pwrite_all(sl->fd, sl->buf, sl->len, sl->off) < 0)
 		e = errno;
+	else if (!failed && w->ordered)	/* alone: the writes before it are done */
+		writeback_start(sl->fd, &w->wb, sl->off + (off_t)sl->len);
 	pthread_mutex_lock(&w->mu);
 	if (e && w->err == 0) {
 		w->err = e;
