@@ -20,9 +20,9 @@
  *
  * Sealing while sending (pkt_extra.early): a file stored without zstd of
  * at least PKT_EARLY_MIN bytes has an archive whose length is known
- * before a byte of it is written: the entry's headers (measured by
- * writing them once into a counter, the same entry, the same options),
- * the content padded to 512 bytes, two 512-byte end blocks. The sealer
+ * before a byte of it is written: the entry's headers and the archive's
+ * end (measured by writing the same entry without content into a
+ * counter, with the same options), plus the content padded to 512 bytes. The sealer
  * is told that length, writes the signed header first and the caller
  * hears of the growing file (pkt_sealer_early). Should the archive come
  * out another length (the prediction is checked, never trusted), the
@@ -288,27 +288,30 @@ count_cb(struct archive *a, void *arg, const void *buf, size_t n)
 
 /*
  * The length of f's plain archive (seal_stream's, without zstd): its
- * headers as libarchive writes them (measured), the content up to a
- * multiple of 512, two 512-byte blocks of end. 0 when it cannot be
- * measured. Checked after sealing: a wrong guess costs a second seal.
+ * headers and the archive's end as libarchive writes them (measured on
+ * the same entry with no content, which ustar headers do not tell apart
+ * below 8 GiB), plus the content up to a multiple of 512. 0 when it
+ * cannot be measured (or is 8 GiB or more: the size then goes into a pax
+ * header). Checked after sealing: a wrong guess costs a second seal.
  */
 static uint64_t
 plain_archive_len(const struct src *f)
 {
-	struct archive *a = archive_write_new();
+	struct archive *a;
 	struct archive_entry *e;
-	uint64_t hdr = 0, len = 0;
+	uint64_t frame = 0, len = 0;
 
-	if (a == NULL)
+	if ((uint64_t)f->st.st_size >= 077777777777ULL || (a = archive_write_new()) == NULL)
 		return 0;
 	e = file_entry(f);
+	archive_entry_set_size(e, 0);
 	if (archive_write_set_format_pax_restricted(a) == ARCHIVE_OK &&
 	    archive_write_set_options(a, "hdrcharset=BINARY") == ARCHIVE_OK &&
 	    archive_write_set_bytes_per_block(a, 0) == ARCHIVE_OK &&
-	    archive_write_open2(a, &hdr, NULL, count_cb, NULL, NULL) == ARCHIVE_OK &&
-	    archive_write_header(a, e) >= ARCHIVE_WARN && hdr > 0)
-		len = hdr + ((uint64_t)f->st.st_size + 511) / 512 * 512 + 1024;
-	archive_write_fail(a);		/* never pad out the content it was not given */
+	    archive_write_open2(a, &frame, NULL, count_cb, NULL, NULL) == ARCHIVE_OK &&
+	    archive_write_header(a, e) >= ARCHIVE_WARN && archive_write_close(a) == ARCHIVE_OK &&
+	    frame > 0)
+		len = frame + ((uint64_t)f->st.st_size + 511) / 512 * 512;
 	archive_write_free(a);
 	archive_entry_free(e);
 	return len;
