@@ -3,6 +3,11 @@
  * into the bay's tmp/, then per part data/ID before outgoing/ID; several
  * files of one call share the directory fsyncs (a submit batch).
  *
+ * A request with `early` set tells a running daemon about a large file
+ * while it is sealed (seal while sending, early_part): the sealer's file
+ * is flocked until its order is committed or given up, and tmp/ID.early
+ * says where it is and what order it becomes (queue/commit.h).
+ *
  * Errors say what is wrong without the file name (callers prefix it);
  * nothing here exits or touches the network.
  */
@@ -23,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +60,11 @@ struct submit_batch {
 	int n, cap;
 	struct sfile *f;
 	int nf, fcap;
+	/* sealing while sending (early_part): the sealer's file, flocked
+	 * until its order is committed or given up, and its notice */
+	int early_fd;
+	char early_id[ORDER_ID_MAX];
+	const char *early_bay;
 };
 
 struct seal_ctx {
@@ -69,6 +80,9 @@ struct seal_ctx {
 	int first;			/* this file's first order in b */
 	int changed;			/* r->expect no longer holds */
 };
+
+static void order_fill(const struct seal_ctx *x, const struct pkt_info *pi, struct order *o);
+static void early_end(struct submit_batch *b);
 
 /* Where a new order goes: outgoing/, or deferred/ until the next poll. */
 static enum qstate
@@ -117,6 +131,15 @@ queue_part(void *arg, const char *path, const struct pkt_info *pi)
 		b->tmp = xrealloc(b->tmp, (size_t)b->cap * sizeof(*b->tmp));
 	}
 	o = &b->o[b->n];
+	order_fill(x, pi, o);
+	b->tmp[b->n++] = xstrdup(path);
+	return 0;
+}
+
+/* The order of a sealed part, as it is queued. */
+static void
+order_fill(const struct seal_ctx *x, const struct pkt_info *pi, struct order *o)
+{
 	order_init(o);
 	o->size = pi->file_size;
 	hex_encode(pi->digest, sizeof(pi->digest), o->digest);	/* the sealer's: no re-read */
@@ -139,7 +162,54 @@ queue_part(void *arg, const char *path, const struct pkt_info *pi)
 	o->comment = x->r->comment ? xstrdup(x->r->comment) : NULL;
 	if (x->r->until_poll)
 		o->next_attempt = BAY_NEXT_POLL;
-	b->tmp[b->n++] = xstrdup(path);
+}
+
+/* Give up the announcement of a file sealed while sent (early_part). */
+static void
+early_end(struct submit_batch *b)
+{
+	if (b->early_fd < 0)
+		return;
+	bay_early_withdraw(b->early_bay, b->early_id);
+	close(b->early_fd);	/* the daemon's sender now finds the lock free */
+	b->early_fd = -1;
+}
+
+/*
+ * The sealer wrote the signed header of path first (packet.h,
+ * pkt_extra.early): lock the file for as long as it may yet become an
+ * order, then announce it. Any failure here only means the ordinary way.
+ */
+static int
+early_part(void *arg, const char *path, const struct pkt_info *pi)
+{
+	struct seal_ctx *x = arg;
+	struct submit_batch *b = x->b;
+	const char *name = strrchr(path, '/');
+	struct order o;
+	char *text;
+	int fd;
+
+	if (b->early_fd >= 0 || name == NULL || !order_id_valid(pi->id))
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+	    flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	order_fill(x, pi, &o);
+	if ((text = order_format(&o, NULL)) == NULL ||
+	    bay_early_announce(x->bay, pi->id, name + 1, text) < 0) {
+		msg_warnx("submit: %s: not sent while sealed: %s", pi->id, err_get());
+		close(fd);
+	} else {
+		b->early_fd = fd;
+		b->early_bay = x->bay;
+		snprintf(b->early_id, sizeof(b->early_id), "%s", pi->id);
+	}
+	free(text);
+	order_free(&o);
 	return 0;
 }
 
@@ -147,6 +217,7 @@ queue_part(void *arg, const char *path, const struct pkt_info *pi)
 static void
 unstage(struct submit_batch *b, int from)
 {
+	early_end(b);	/* nothing of it is queued: the daemon's sender gives up */
 	while (b->n > from) {
 		b->n--;
 		unlink(b->tmp[b->n]);
@@ -284,6 +355,7 @@ submit_batch_new(const struct config *cf, const struct keys *me, submit_done_fn 
 	b->me = me;
 	b->done = done;
 	b->arg = arg;
+	b->early_fd = -1;
 	return b;
 }
 
@@ -308,6 +380,7 @@ submit_batch_flush(struct submit_batch *b)
 		op[i] = &b->o[i];
 	if (bay_enqueue_all(b->bay, op, (const char *const *)b->tmp, b->n, b->st, ok) < 0)
 		snprintf(why, sizeof(why), "%s", err_get());
+	early_end(b);		/* committed (its sender sends the rest), or given up */
 	for (int k = 0; k < b->nf; k++) {
 		struct sfile *f = &b->f[k];
 		struct strv ids = {0};
@@ -410,7 +483,8 @@ submit_batch_add(struct submit_batch *b, const struct submit_req *r)
 	{
 		/* notify is signed into the clear header, the comment sealed
 		 * inside: no relay can change the one or read the other */
-		struct pkt_extra extra = { r->notify, r->comment, r->kind, r->expect != NULL, r->fd };
+		struct pkt_extra extra = { r->notify, r->comment, r->kind, r->expect != NULL, r->fd,
+					   r->early && !r->until_poll ? early_part : NULL };
 
 		rc = packet_seal_extra(cf, b->me, cf->node, src, x.name, &r->dests, x.cls->name,
 				       x.group, x.created, x.expires, cf->max_data_size, tmpdir,

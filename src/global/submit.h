@@ -46,6 +46,15 @@ struct submit_req {
 	const struct stat *expect;
 	int fd;				/* with expect only */
 	const char *submitter;		/* recorded in the order (the submission socket), or NULL */
+	/*
+	 * Seal while sending: a large file stored without zstd (packet.h,
+	 * pkt_extra.early) is announced to a running daemon while it is
+	 * sealed (tmp/ID.early, queue/commit.h), which may start sending it
+	 * at once; its last bytes go only once the order is committed here.
+	 * Nothing of the announcement counts: the order is accepted, as
+	 * always, when its data and order are durable.
+	 */
+	int early;
 };
 
 /* *tempfail when r->expect no longer describes the file: look again later */

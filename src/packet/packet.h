@@ -38,6 +38,7 @@
 #define PKT_VERSION		1
 #define PKT_CHUNK		(64 * 1024)	/* plaintext bytes per chunk */
 #define PKT_MAX_HEADER		(64 * 1024)	/* a larger header is refused */
+#define PKT_TRAILER_BYTES	98		/* a packet file's last line, signed */
 #define PKT_MAX_DESTS		256
 #define PKT_DIGEST_LEN		32		/* SHA-256 */
 #define PKT_KIND_MAX		32		/* a kind name: [a-z][a-z0-9-]* */
@@ -117,7 +118,20 @@ struct pkt_extra {
 					 * caller opened, maybe with rights this process
 					 * lacks (the submission socket) */
 	int fd;
+	/*
+	 * Or NULL. Sealing while sending (packet_seal.c): when the packet's
+	 * size is known before its body is sealed (one part, stored without
+	 * zstd, at least PKT_EARLY_MIN bytes), its signed header is written
+	 * first and early(arg of fn, path, pi) is called before the body:
+	 * path is the part file, growing in order (a reader may trust its
+	 * size), pi its final header fields (digest not known yet). Its
+	 * trailer is written last. -1 from early fails the seal. Should the
+	 * sealed size not be the one announced, that file is removed and the
+	 * file sealed again the ordinary way (early is not called again).
+	 */
+	packet_part_fn early;
 };
+#define PKT_EARLY_MIN		(8 << 20)
 
 /* packet_seal with extras (x may be NULL). me's certificate, when it has
  * one, goes into every header. */

@@ -39,6 +39,7 @@ _Static_assert(PKT_WRAP_LEN == PKT_WRAPPED_KEY_LEN, "packet.h says it too");
 #define PKT_SIG_B64		88	/* base64 of an Ed25519 signature */
 #define PKT_SIGLINE_LEN		(5 + PKT_SIG_B64 + 1)	/* "sig: " B64 "\n" */
 #define PKT_TRAILER_LEN		(9 + PKT_SIG_B64 + 1)	/* "trailer: " B64 "\n" */
+_Static_assert(PKT_TRAILER_LEN == PKT_TRAILER_BYTES, "packet.h says it too");
 #define PKT_NAME_MAX		127	/* node and class names, as in pkt_info */
 
 _Static_assert(PKT_DIGEST_LEN == SHA256_LEN, "the packet digest is a SHA-256");
@@ -172,6 +173,16 @@ int pkt_sealer_write(struct pkt_sealer *s, const void *p, size_t n);
 int pkt_sealer_finish(struct pkt_sealer *s, packet_part_fn fn, void *arg);
 /* Free; removes every part file not yet handed to fn. */
 void pkt_sealer_free(struct pkt_sealer *s);
+/*
+ * Sealing while sending, before the first write: the stream will be
+ * exactly plain_len bytes. One part: its signed header is written now,
+ * the writer writes in order, fn(arg, path, pi) is told (pi: the final
+ * header's fields, no digest); 1. More than one part: 0, nothing done.
+ * -1 on failure (fn's too). finish fails when the stream was another
+ * length; _mispredicted then says so.
+ */
+int pkt_sealer_early(struct pkt_sealer *s, uint64_t plain_len, packet_part_fn fn, void *arg);
+int pkt_sealer_mispredicted(const struct pkt_sealer *s);
 
 /*
  * The sealer's back end (packet_writer.c): sealed chunks are written to
@@ -189,6 +200,8 @@ struct pkt_writer;
 struct pkt_writer *pkt_writer_new(void);
 uint8_t *pkt_writer_slot(struct pkt_writer *w);
 int pkt_writer_submit(struct pkt_writer *w, int fd, int part, off_t off, size_t len);
+/* From now on one write at a time, oldest first: a file grows in order. */
+void pkt_writer_ordered(struct pkt_writer *w);
 int pkt_writer_sync(struct pkt_writer *w);
 int pkt_writer_finish(struct pkt_writer *w, uint8_t (*dig)[PKT_DIGEST_LEN], int nparts);
 void pkt_writer_free(struct pkt_writer *w);

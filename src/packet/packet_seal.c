@@ -18,12 +18,23 @@
  * and the frame says its content size. The same zstd frame format: every
  * reader takes both.
  *
+ * Sealing while sending (pkt_extra.early): a file stored without zstd of
+ * at least PKT_EARLY_MIN bytes has an archive whose length is known
+ * before a byte of it is written: the entry's headers and the archive's
+ * end (measured by writing the same entry without content into a
+ * counter, with the same options), plus the content padded to 512 bytes. The sealer
+ * is told that length, writes the signed header first and the caller
+ * hears of the growing file (pkt_sealer_early). Should the archive come
+ * out another length (the prediction is checked, never trusted), the
+ * seal fails and the file is sealed again the ordinary way.
+ *
  * Offers packet_seal (packet.h) and packet_seal_archive_stream
  * (packet_int.h: the same path with the archive's content supplied by the
  * caller). Never stores the owner, group or any other metadata of the
  * source beyond its base name, permission bits (& 0777) and mtime.
  */
 #include "packet_int.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "../util/mem.h"
 
@@ -112,7 +123,7 @@ seal_oneshot(struct pkt_sealer *s, const struct sbuf *raw, const char *group)
 static int
 seal_stream(const struct config *cf, const struct keys *me, const struct pkt_seal_params *sp,
 	    int plain, off_t size, pkt_produce_fn produce, void *parg, packet_part_fn fn,
-	    void *arg)
+	    void *arg, uint64_t plen, packet_part_fn early)
 {
 	struct wctx w = {0};
 	struct sbuf raw = {0};
@@ -121,6 +132,8 @@ seal_stream(const struct config *cf, const struct keys *me, const struct pkt_sea
 
 	if ((w.s = pkt_sealer_new(cf, me, sp)) == NULL)
 		return -1;
+	if (early && pkt_sealer_early(w.s, plen, early, arg) < 0)
+		goto out;
 	if (!plain && size >= 0 && size <= ONESHOT_MAX)
 		w.raw = &raw;
 	a = archive_write_new();
@@ -147,6 +160,8 @@ seal_stream(const struct config *cf, const struct keys *me, const struct pkt_sea
 	if (w.raw && seal_oneshot(w.s, w.raw, sp->group) < 0)
 		goto out;
 	rc = pkt_sealer_finish(w.s, fn, arg);
+	if (rc < 0 && pkt_sealer_mispredicted(w.s))
+		rc = -2;
 out:
 	if (a) {
 		if (rc < 0)
@@ -163,7 +178,7 @@ packet_seal_archive_stream(const struct config *cf, const struct keys *me,
 			   const struct pkt_seal_params *sp, pkt_produce_fn produce, void *parg,
 			   packet_part_fn fn, void *arg)
 {
-	return seal_stream(cf, me, sp, 0, -1, produce, parg, fn, arg);
+	return seal_stream(cf, me, sp, 0, -1, produce, parg, fn, arg, 0, NULL);
 }
 
 struct src {
@@ -173,17 +188,11 @@ struct src {
 	const char *comment;		/* or NULL: an extended attribute of the entry */
 };
 
-/* Add the one regular file. */
-static int
-produce_file(struct archive *a, void *arg)
+/* The archive entry of the one regular file. */
+static struct archive_entry *
+file_entry(const struct src *f)
 {
-	struct src *f = arg;
 	struct archive_entry *e = archive_entry_new();
-	char *buf = NULL;
-	off_t done = 0;
-	size_t bsize;
-	ssize_t n;
-	int rc = -1;
 
 	archive_entry_copy_pathname(e, f->name);
 	archive_entry_set_filetype(e, AE_IFREG);
@@ -192,11 +201,53 @@ produce_file(struct archive *a, void *arg)
 	archive_entry_set_mtime(e, f->st.st_mtim.tv_sec, f->st.st_mtim.tv_nsec);
 	if (f->comment)
 		archive_entry_xattr_add_entry(e, PKT_COMMENT_XATTR, f->comment, strlen(f->comment));
+	return e;
+}
+
+/*
+ * SHIPD_TEST_SEAL_RATE=BYTES_PER_SECOND slows the reading of a file being
+ * sealed, so that tests can watch (or interrupt) a seal in the middle.
+ * Test-only; said on stderr when set.
+ */
+static void
+test_throttle(uint64_t done, double t0)
+{
+	static double rate = -1;
+
+	if (rate < 0) {
+		const char *e = getenv("SHIPD_TEST_SEAL_RATE");
+
+		rate = e ? atof(e) : 0;
+		if (rate > 0)
+			msg_warnx("SHIPD_TEST_SEAL_RATE=%.0f: sealing is throttled (test only)", rate);
+	}
+	if (rate > 0) {
+		double ahead = done / rate - (now_mono() - t0);
+
+		if (ahead > 0)
+			usleep(ahead * 1e6);
+	}
+}
+
+/* Add the one regular file. */
+static int
+produce_file(struct archive *a, void *arg)
+{
+	struct src *f = arg;
+	struct archive_entry *e = file_entry(f);
+	char *buf = NULL;
+	off_t done = 0;
+	size_t bsize;
+	ssize_t n;
+	double t0;
+	int rc = -1;
+
 	if (archive_write_header(a, e) < ARCHIVE_WARN) {
 		err_set("packet %s: archive header for %s: %s", f->group, f->path,
 			archive_error_string(a));
 		goto out;
 	}
+	t0 = now_mono();
 	bsize = f->st.st_size < READ_BLOCK ? (size_t)f->st.st_size + 1 : READ_BLOCK;
 	buf = xmalloc(bsize);		/* + 1: room for the read that must find the end */
 	while (done < f->st.st_size) {
@@ -215,6 +266,7 @@ produce_file(struct archive *a, void *arg)
 			goto out;
 		}
 		done += n;
+		test_throttle(done, t0);
 	}
 	if (done != f->st.st_size || read(f->fd, buf, 1) != 0) {
 		err_set("packet %s: %s changed size while it was being sealed", f->group, f->path);
@@ -232,6 +284,37 @@ count_cb(struct archive *a, void *arg, const void *buf, size_t n)
 {
 	*(uint64_t *)arg += n;
 	return (la_ssize_t)n;
+}
+
+/*
+ * The length of f's plain archive (seal_stream's, without zstd): its
+ * headers and the archive's end as libarchive writes them (measured on
+ * the same entry with no content, which ustar headers do not tell apart
+ * below 8 GiB), plus the content up to a multiple of 512. 0 when it
+ * cannot be measured (or is 8 GiB or more: the size then goes into a pax
+ * header). Checked after sealing: a wrong guess costs a second seal.
+ */
+static uint64_t
+plain_archive_len(const struct src *f)
+{
+	struct archive *a;
+	struct archive_entry *e;
+	uint64_t frame = 0, len = 0;
+
+	if ((uint64_t)f->st.st_size >= 077777777777ULL || (a = archive_write_new()) == NULL)
+		return 0;
+	e = file_entry(f);
+	archive_entry_set_size(e, 0);
+	if (archive_write_set_format_pax_restricted(a) == ARCHIVE_OK &&
+	    archive_write_set_options(a, "hdrcharset=BINARY") == ARCHIVE_OK &&
+	    archive_write_set_bytes_per_block(a, 0) == ARCHIVE_OK &&
+	    archive_write_open2(a, &frame, NULL, count_cb, NULL, NULL) == ARCHIVE_OK &&
+	    archive_write_header(a, e) >= ARCHIVE_WARN && archive_write_close(a) == ARCHIVE_OK &&
+	    frame > 0)
+		len = frame + ((uint64_t)f->st.st_size + 511) / 512 * 512;
+	archive_write_free(a);
+	archive_entry_free(e);
+	return len;
 }
 
 /*
@@ -307,6 +390,7 @@ packet_seal_extra(const struct config *cf, const struct keys *me, const char *or
 				      x ? x->kind : NULL };
 	struct src f = { group ? group : "(null)", src, name, -1, {0}, x ? x->comment : NULL };
 	const char *why;
+	uint64_t plen;
 	int rc, plain;
 
 	if (f.comment && strlen(f.comment) > PKT_COMMENT_MAX) {
@@ -335,7 +419,21 @@ packet_seal_extra(const struct config *cf, const struct keys *me, const char *or
 	}
 	plain = !worth_compressing(&f);
 	(void)posix_fadvise(f.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	rc = seal_stream(cf, me, &sp, plain, f.st.st_size, produce_file, &f, fn, arg);
+	if (x && x->early && plain && f.st.st_size >= PKT_EARLY_MIN &&
+	    (plen = plain_archive_len(&f)) > 0) {
+		rc = seal_stream(cf, me, &sp, plain, f.st.st_size, produce_file, &f, fn, arg,
+				 plen, x->early);
+		if (rc != -2)
+			goto out;
+		msg_warnx("%s; sealing it again the ordinary way", err_get());
+		if (lseek(f.fd, 0, SEEK_SET) < 0) {
+			err_set("packet %s: %s: %s", f.group, src, strerror(errno));
+			rc = -1;
+			goto out;
+		}
+	}
+	rc = seal_stream(cf, me, &sp, plain, f.st.st_size, produce_file, &f, fn, arg, 0, NULL);
+out:
 	close(f.fd);
-	return rc;
+	return rc < 0 ? -1 : rc;
 }

@@ -22,6 +22,15 @@
  * encrypting done here. The sealer owns the part file descriptors and
  * closes one only after the writer has synced.
  *
+ * Sealing while sending (pkt_sealer_early): when the caller knows the
+ * plaintext stream's length before the first byte, and the packet is one
+ * part, the body's length is known too, so the real header is signed and
+ * written first, at offset 0, and the writer is told to write in order:
+ * the part file then grows from its start, header, body, trailer, and a
+ * reader of a growing copy (the daemon's send worker) may trust its size.
+ * At the end the body must be exactly the length the header announced,
+ * else the seal fails (PKT_SEAL_MISPREDICTED) and nothing wrong is kept.
+ *
  * Never leaves a part file behind on failure (pkt_sealer_free unlinks
  * every one not handed to the caller), never holds the packet key
  * outside libgcrypt's secure memory, never writes outside tmpdir.
@@ -62,6 +71,10 @@ struct pkt_sealer {
 	int nparts, cap, handed;
 	uint64_t cur_chunks;		/* in the last part */
 	int failed;
+	int early;			/* the header was written first (pkt_sealer_early) */
+	int mispredicted;		/* ...and the body did not match it */
+	uint64_t early_body;		/* the body length it announces */
+	struct sbuf early_hdr;		/* its bytes, as written at offset 0 */
 };
 
 static int PRINTF(2, 3)
@@ -340,8 +353,13 @@ part_finish(struct pkt_sealer *s, int i, uint64_t total)
 	int fd = -1, rc = -1;
 
 	part_hdr(s, i, total, &h);
-	if (pkt_hdr_format(&h, s->me, s->reserve, &hb) < 0 ||
-	    pkt_sign_trailer(s->me, NULL, hb.s, hb.len, p->digest, sig) < 0) {
+	if (s->early)		/* signed and written before the body: the same bytes */
+		sbuf_add(&hb, s->early_hdr.s, s->early_hdr.len);
+	else if (pkt_hdr_format(&h, s->me, s->reserve, &hb) < 0) {
+		s->failed = 1;
+		goto out;
+	}
+	if (pkt_sign_trailer(s->me, NULL, hb.s, hb.len, p->digest, sig) < 0) {
 		s->failed = 1;
 		goto out;
 	}
@@ -352,7 +370,7 @@ part_finish(struct pkt_sealer *s, int i, uint64_t total)
 	tl[PKT_TRAILER_LEN - 1] = '\n';
 	errno = 0;
 	if ((fd = open(p->path, O_WRONLY | O_CLOEXEC)) < 0 ||
-	    pwrite(fd, hb.s, hb.len, 0) != (ssize_t)hb.len ||
+	    (!s->early && pwrite(fd, hb.s, hb.len, 0) != (ssize_t)hb.len) ||
 	    pwrite(fd, tl, PKT_TRAILER_LEN, (off_t)(hb.len + p->body_len)) != PKT_TRAILER_LEN ||
 	    fsync(fd) < 0) {
 		serr(s, "write %s: %s", p->path, errno ? strerror(errno) : "short write");
@@ -389,6 +407,12 @@ pkt_sealer_finish(struct pkt_sealer *s, packet_part_fn fn, void *arg)
 	free(dig);
 	for (int i = 0; i < s->nparts; i++)
 		total += s->parts[i].body_len;
+	if (s->early && (s->nparts != 1 || total != s->early_body)) {
+		s->mispredicted = 1;
+		return serr(s, "sealed a body of %llu bytes, not the %llu its header, written "
+			    "first, announced", (unsigned long long)total,
+			    (unsigned long long)s->early_body);
+	}
 	for (int i = 0; i < s->nparts; i++)
 		if (part_finish(s, i, total) < 0)
 			return -1;
@@ -403,6 +427,49 @@ pkt_sealer_finish(struct pkt_sealer *s, packet_part_fn fn, void *arg)
 		s->handed = i + 1;
 	}
 	return 0;
+}
+
+int
+pkt_sealer_early(struct pkt_sealer *s, uint64_t plain_len, packet_part_fn fn, void *arg)
+{
+	uint64_t nchunks = plain_len == 0 ? 1 : (plain_len + PKT_CHUNK - 1) / PKT_CHUNK;
+	struct part *p;
+	struct pkt_hdr h;
+	int rc;
+
+	/* the final chunk holds 0..PKT_CHUNK bytes: a stream of k full
+	 * chunks ends with a full one (pkt_sealer_write emits a full chunk
+	 * only when another byte follows) */
+	if (s->failed || s->nparts != 0 || s->next_chunk != 0 || s->buflen != 0)
+		return serr(s, "sealing while sending: too late, the body has begun");
+	if (nchunks > s->per_part)
+		return 0;		/* more than one part: the ordinary way */
+	if (part_open(s) < 0)
+		return -1;
+	p = &s->parts[0];
+	s->early_body = plain_len + nchunks * AEAD_TAG_LEN;
+	p->body_len = s->early_body;		/* for the header's fields only */
+	part_hdr(s, 0, s->early_body, &h);
+	p->body_len = 0;
+	if (pkt_hdr_format(&h, s->me, s->reserve, &s->early_hdr) < 0)
+		return serr(s, "%s", err_get());
+	if (pwrite(s->fd, s->early_hdr.s, s->early_hdr.len, 0) != (ssize_t)s->early_hdr.len)
+		return serr(s, "write %s: %s", p->path, strerror(errno));
+	s->early = 1;
+	pkt_writer_ordered(s->w);
+	h.info.file_size = s->reserve + s->early_body + PKT_TRAILER_LEN;
+	rc = fn(arg, p->path, &h.info);
+	if (rc < 0) {
+		s->failed = 1;
+		return -1;
+	}
+	return 1;
+}
+
+int
+pkt_sealer_mispredicted(const struct pkt_sealer *s)
+{
+	return s->mispredicted;
 }
 
 void
@@ -421,6 +488,7 @@ pkt_sealer_free(struct pkt_sealer *s)
 	free(s->parts);
 	aead_free(s->aead);
 	free(s->tmpdir);
+	sbuf_free(&s->early_hdr);
 	pkt_hdr_free(&s->proto);
 	free(s);
 }

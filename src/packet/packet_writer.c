@@ -17,6 +17,14 @@
  * part file costs about as much as SHA-256). Wake-ups are batched: each
  * costs more than a chunk's work on a busy VM.
  *
+ * Ordered (pkt_writer_ordered, for sealing while sending): one write at
+ * a time, oldest first, so the file's size never runs ahead of bytes
+ * still being copied in; a reader following the growing file may send
+ * everything below its size. Hashing still overlaps. Each write then
+ * also starts the kernel's writeback of what came before it
+ * (writeback_start), so the seal's closing fsync finds little left dirty
+ * and the order is committed, and its trailer sent, sooner.
+ *
  * The thread is started with the second chunk (a one-chunk packet, the
  * common small file, is hashed and written inline: a thread costs more
  * than that work) and lives until pkt_writer_finish/free (never across a
@@ -29,6 +37,7 @@
 #include "packet_int.h"
 #include "../util/log.h"
 #include "../util/mem.h"
+#include "../util/safefile.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -61,6 +70,8 @@ struct pkt_writer {
 	uint64_t head, tail, hnext, wnext;
 	int writing;			/* writes taken and not yet done */
 	int stop, cancel;		/* cancel: skip the writes still queued */
+	int ordered;			/* one write at a time, oldest first */
+	off_t wb;			/* ordered: written back from here on (writeback_start) */
 	int main_waits, helper_waits;
 	int err, err_part;		/* the first failed write */
 	/* the helper's own until it is joined */
@@ -71,6 +82,13 @@ struct pkt_writer {
 };
 
 #define SLOT(w, i)	(&(w)->s[(i) % PKT_WSLOTS])
+
+/* Is there a write to take now? The caller holds the lock. */
+static int
+write_waiting(const struct pkt_writer *w)
+{
+	return w->wnext < w->head && !(w->ordered && w->writing);
+}
 
 static int
 pwrite_all(int fd, const uint8_t *p, size_t n, off_t off)
@@ -144,6 +162,8 @@ take_write(struct pkt_writer *w)
 	pthread_mutex_unlock(&w->mu);
 	if (!failed && pwrite_all(sl->fd, sl->buf, sl->len, sl->off) < 0)
 		e = errno;
+	else if (!failed && w->ordered)	/* alone: the writes before it are done */
+		writeback_start(sl->fd, &w->wb, sl->off + (off_t)sl->len);
 	pthread_mutex_lock(&w->mu);
 	if (e && w->err == 0) {
 		w->err = e;
@@ -152,6 +172,9 @@ take_write(struct pkt_writer *w)
 	sl->written = 1;
 	w->writing--;
 	retire(w);
+	/* ordered: the next write may be taken now, by either thread */
+	if (w->ordered && w->wnext < w->head && (w->helper_waits || w->main_waits))
+		pthread_cond_broadcast(&w->cv);
 }
 
 static void *
@@ -169,9 +192,9 @@ run(void *arg)
 			pthread_mutex_lock(&w->mu);
 			sl->hashed = 1;
 			retire(w);
-		} else if (w->wnext < w->head) {
+		} else if (write_waiting(w)) {
 			take_write(w);
-		} else if (w->stop) {
+		} else if (w->stop && w->wnext == w->head) {
 			break;
 		} else {
 			w->helper_waits = 1;
@@ -199,7 +222,7 @@ static void
 help_until(struct pkt_writer *w, int (*done)(const struct pkt_writer *))
 {
 	while (!done(w)) {
-		if (w->wnext < w->head) {
+		if (write_waiting(w)) {
 			take_write(w);
 			continue;
 		}
@@ -264,6 +287,14 @@ pkt_writer_submit(struct pkt_writer *w, int fd, int part, off_t off, size_t len)
 	failed = w->err != 0;		/* seen a little late: finish reports it */
 	pthread_mutex_unlock(&w->mu);
 	return failed ? -1 : 0;
+}
+
+void
+pkt_writer_ordered(struct pkt_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->ordered = 1;
+	pthread_mutex_unlock(&w->mu);
 }
 
 /* The first failed write as an error; 0 when there was none. */

@@ -145,6 +145,26 @@ int bay_partial_reserve(const char *bay, const char *id, int fd, uint64_t off, u
  */
 int bay_partial_follow(const char *bay, const char *id);
 int bay_partial_receiving(int fd);
+/*
+ * Sealing while sending (follow.c): an origin that seals packet ID into
+ * tmp/NAME (its header written first, the file growing in order) holds
+ * an exclusive flock on it until the order is committed (or the seal
+ * failed), and announces it with tmp/ID.early, which says NAME and the
+ * order it is to commit (bay_early_announce; bay_early_withdraw removes
+ * it, the sweep too once BAY_ORPHAN_AGE old). The daemon reads the
+ * notice (bay_early_read: *name and the order text, malloc'd), follows
+ * the file (bay_early_follow: tmp/NAME, or data/ID once committed: one
+ * inode), sees whether the sealer still works (bay_partial_receiving on
+ * that fd) and whether the order is committed with exactly that file
+ * (bay_early_committed: 1 outgoing/ID exists and data/ID is fd's file;
+ * 0 not yet; -1 another file was committed, or fd is unusable).
+ */
+#define BAY_EARLY_SUFFIX	".early"
+int bay_early_announce(const char *bay, const char *id, const char *name, const char *order);
+void bay_early_withdraw(const char *bay, const char *id);
+int bay_early_read(const char *bay, const char *notice, char **id, char **name, char **order);
+int bay_early_follow(const char *bay, const char *name, const char *id);
+int bay_early_committed(const char *bay, const char *id, int fd);
 /* Forget what was received of ID (not worth resuming). */
 void bay_partial_drop(const char *bay, const char *id);
 /* Keep a refused transfer as corrupt/ID.pkt with ID.pkt.why. */

@@ -279,6 +279,8 @@ VERB(submit)
 		struct accepted acc = { &queued, EX_OK };
 		struct submit_batch *b = submit_batch_new(cf, me, accepted, &acc);
 
+		/* a running daemon may send a large file while it is sealed here */
+		r.early = 1;
 		for (int f = i; f < argc; f++) {
 			r.path = argv[f];
 			if (submit_batch_add(b, &r) < 0)

@@ -36,6 +36,19 @@
  * process leaves the order queued (in partial/ for the upstream to
  * resume, or outgoing/, or active/ for the sweep) or finished.
  *
+ * An origin sends while it seals the same way (early_request): `shipctl
+ * submit` seals a large file stored without zstd with its signed header
+ * first, flocks it, and announces it as tmp/ID.early (global/submit.c,
+ * queue/commit.h); pickup.c sees the notice and the master makes the
+ * same kind of job, its cut text "early NAME" and the order to be
+ * committed. The worker follows tmp/NAME (bay_early_follow), stops short
+ * of the trailer, the bytes that let the next hop commit, until the
+ * order is committed here with exactly that file (bay_early_committed),
+ * and gives up (the next hop is told ABORT, keeps nothing it could
+ * deliver) when the sealer let go of its lock without a commit. Settled
+ * as above: the order is finished only after the commit and the next
+ * hop's ACK; any other end and it goes the ordinary way once committed.
+ *
  * Never: more than one cut-through per send worker (the job is the
  * worker's whole batch), a byte past the announced size, an order finished
  * before both the commit here and the next hop's answer.
@@ -112,47 +125,48 @@ cut_offer(const char *bay, const struct order *o)
 
 /* ---- in the master ---- */
 
-void
-cut_request(char *msg)
+/*
+ * A send job for the order text (in bay, said by who): sent while it is
+ * received (cut = text) or sealed (cut = "early NAME\n" text).
+ */
+static void
+cut_job(const char *bay, const char *text, char *cut, const char *who)
 {
 	struct strv bays = {0};
 	struct order o;
 	struct job *j;
 	const char *nh;
-	char *text = strchr(msg, '\n');
 	int known;
 
-	if (text == NULL) {
-		msg_warnx("receive worker: a cut-through request without its order");
+	if (S->stopping || S->sched.one_pass) {
+		free(cut);
 		return;
 	}
-	*text++ = 0;
-	if (S->stopping || S->sched.one_pass)
-		return;
 	bay_all(S->cf, &bays);
-	known = strv_has(&bays, msg);
+	known = strv_has(&bays, bay);
 	strv_free(&bays);
 	order_init(&o);
 	if (!known || order_parse(text, strlen(text), &o) < 0) {
-		msg_warnx("receive worker: a cut-through request for bay %.100s that is not one",
-			  msg);
+		msg_warnx("%s: a request to send on while it comes for bay %.100s that is not one",
+			  who, bay);
 		goto out;
 	}
-	/* the receiver's word is checked again: a route of ours, a hop up */
+	/* the word is checked again: a route of ours, a hop up */
 	if ((nh = cut_next_hop(&o, NULL)) == NULL || peer_down(&S->sched, nh, time(NULL),
 								  o.created) ||
-	    qmgr_busy(&S->sched, J_SEND, msg, o.id))
+	    qmgr_busy(&S->sched, J_SEND, bay, o.id))
 		goto out;
 	/* a job of its own, holding the order's busy key, not in the ready queue */
-	qmgr_enqueue(&S->sched, J_SEND, msg, o.id);
+	qmgr_enqueue(&S->sched, J_SEND, bay, o.id);
 	if ((j = S->sched.rq[J_SEND].tail) == NULL || strcmp(j->id, o.id) != 0 ||
-	    strcmp(j->bay, msg) != 0)
+	    strcmp(j->bay, bay) != 0)
 		goto out;
 	jobq_del(&S->sched.rq[J_SEND], j);
 	j->hop = xstrdup(nh);
 	j->created = o.created;
 	j->size = o.size;
-	j->cut = xstrdup(text);
+	j->cut = cut;
+	cut = NULL;
 	if (pool_take(j) || (S->nsenders < S->cf->max_children && master_fork(j) > 0))
 		peer_started(&S->sched, nh);
 	else {		/* no worker free: the ordinary way, once committed */
@@ -160,7 +174,41 @@ cut_request(char *msg)
 		job_free(j);
 	}
 out:
+	free(cut);
 	order_free(&o);
+}
+
+void
+cut_request(char *msg)
+{
+	char *text = strchr(msg, '\n');
+
+	if (text == NULL) {
+		msg_warnx("receive worker: a cut-through request without its order");
+		return;
+	}
+	*text++ = 0;
+	cut_job(msg, text, xstrdup(text), "receive worker");
+}
+
+void
+early_request(const char *bay, const char *notice)
+{
+	char *id, *name, *text;
+	struct sbuf cut = {0};
+
+	switch (bay_early_read(bay, notice, &id, &name, &text)) {
+	case 0:
+		return;		/* not a notice */
+	case -1:
+		msg_warnx("%s", err_get());
+		return;
+	}
+	sbuf_printf(&cut, "early %s\n%s", name, text);
+	cut_job(bay, text, cut.s, "shipctl submit");
+	free(id);
+	free(name);
+	free(text);
 }
 
 /* ---- between the master and the worker (pool.c) ---- */
@@ -208,7 +256,13 @@ cut_parse(char *msg)
 
 struct cut {
 	const char *id;
-	int fd;				/* partial/ID, read-only */
+	const char *bay;
+	int early;			/* sealed here while sent: tmp/NAME */
+	int committed;			/* early: the order is committed with this file */
+	double done_at;			/* early: when the whole file was first there */
+	double t0;			/* when the offer went */
+	double rate;			/* early: SHIPD_TEST_RATE, bytes/s (tests), or 0 */
+	int fd;				/* partial/ID (early: tmp/NAME), read-only */
 	uint64_t size;			/* what the order announces */
 	uint64_t seen;			/* the file's size at the last look */
 	double grew;			/* when it last grew */
@@ -216,6 +270,23 @@ struct cut {
 	int answered, answer;
 	char why[XF_REASON_MAX + 1];
 };
+
+/*
+ * Early: the bytes that may go. All but the trailer until the order is
+ * committed here with this very file; -1 when another was.
+ */
+static int64_t
+early_limit(struct cut *c)
+{
+	int rc;
+
+	if (c->committed || c->seen + PKT_TRAILER_BYTES < c->size)
+		return c->committed ? (int64_t)c->size : (int64_t)(c->size - PKT_TRAILER_BYTES);
+	if ((rc = bay_early_committed(c->bay, c->id, c->fd)) < 0)
+		return -1;
+	c->committed = rc;
+	return c->committed ? (int64_t)c->size : (int64_t)(c->size - PKT_TRAILER_BYTES);
+}
 
 /* xs_item.ready: the bytes there from off on (see xfer_engine.h). */
 static int64_t
@@ -226,6 +297,8 @@ ready(void *ctx, uint64_t off)
 	struct stat st;
 
 	for (;;) {
+		int64_t lim = (int64_t)c->size;
+
 		if (fstat(c->fd, &st) < 0) {
 			err_set("fstat: %s", strerror(errno));
 			return -1;
@@ -239,18 +312,39 @@ ready(void *ctx, uint64_t off)
 			c->seen = st.st_size;
 			c->grew = now;
 		}
-		if (c->seen > off)
-			return (int64_t)((c->seen < c->size ? c->seen : c->size) - off);
+		if (c->early && (lim = early_limit(c)) < 0)
+			return -1;
+		if (c->seen > off && (int64_t)off < lim)
+			return (int64_t)(((int64_t)c->seen < lim ? (int64_t)c->seen : lim) - (int64_t)off);
+		if (c->early && c->seen >= c->size && bay_partial_receiving(c->fd)) {
+			/* sealed: the sealer syncs and commits; bounded all the same */
+			if (c->done_at == 0)
+				c->done_at = now;
+			if (now - c->done_at < CUT_SETTLE_MAX * S->cf->io_timeout)
+				c->grew = now;
+		}
 		if (now - c->grew > S->cf->io_timeout) {
-			err_set("no byte from upstream in %d s (IO-TIMEOUT)", S->cf->io_timeout);
+			err_set("no byte from %s in %d s (IO-TIMEOUT)",
+				c->early ? "the sealer" : "upstream", S->cf->io_timeout);
 			return -1;
 		}
 		if (now - c->grew > CUT_GONE_S && !bay_partial_receiving(c->fd)) {
 			/* its last bytes may have landed just before it let go */
 			if (fstat(c->fd, &st) == 0 && (uint64_t)st.st_size > c->seen)
 				continue;
-			err_set("the transfer from upstream ended at byte %llu of %llu",
-				(unsigned long long)c->seen, (unsigned long long)c->size);
+			if (c->early && !c->committed && c->seen >= c->size) {
+				/* one more look: committed just as it let go? */
+				if (early_limit(c) < 0)
+					return -1;
+				if (c->committed)
+					continue;
+			}
+			if (c->early)
+				err_set("sealing here ended at byte %llu of %llu without a commit",
+					(unsigned long long)c->seen, (unsigned long long)c->size);
+			else
+				err_set("the transfer from upstream ended at byte %llu of %llu",
+					(unsigned long long)c->seen, (unsigned long long)c->size);
 			return -1;
 		}
 		if (now - start > CUT_WAIT_S)
@@ -273,9 +367,16 @@ on_answer(void *arg, void *ctx, int type, const char *why)
 static void
 on_progress(void *arg, void *ctx, uint64_t off, uint64_t size)
 {
+	struct cut *c = ctx;
+	double ahead;
+
 	(void)arg;
 	(void)size;
-	progress_update(((struct cut *)ctx)->pr, off);
+	progress_update(c->pr, off);
+	/* an origin's send is slowed as sender.c's are (SHIPD_TEST_RATE, test
+	 * only), so that tests can interrupt it in the middle */
+	if (c->rate > 0 && (ahead = off / c->rate - (now_mono() - c->t0)) > 0)
+		usleep(ahead * 1e6);
 }
 
 /*
@@ -284,7 +385,7 @@ on_progress(void *arg, void *ctx, uint64_t off, uint64_t size)
  * transfer and IO-TIMEOUT after it let go: left alone (the ordinary way).
  */
 static void
-settle(const char *bay, const char *id, int fd, const struct strv *mine)
+settle(const char *bay, const char *id, int fd, const struct strv *mine, int early)
 {
 	double now = now_mono(), deadline = now + S->cf->io_timeout,
 	       give_up = now + CUT_SETTLE_MAX * S->cf->io_timeout;
@@ -330,7 +431,8 @@ settle(const char *bay, const char *id, int fd, const struct strv *mine)
 
 			for (int k = 0; k < mine->n; k++)
 				sbuf_printf(&to, "%s%s", k ? ", " : "", mine->v[k]);
-			msg_info("order %s: done (forwarded to %s while it was received)", id, to.s);
+			msg_info("order %s: done (%s to %s while it was %s)", id,
+				 early ? "sent" : "forwarded", to.s, early ? "sealed" : "received");
 			sbuf_free(&to);
 			if (is_data)
 				history_end(bay, &o, NULL, NULL);
@@ -352,8 +454,11 @@ forward(const struct job *j, struct cut *c, const char *text, const uint8_t *hdr
 	struct hop *h;
 	struct xsend *xs;
 	double t0 = now_mono();
+	const char *rate = getenv("SHIPD_TEST_RATE");
 
 	c->answer = XS_LOST;
+	c->t0 = t0;
+	c->rate = c->early && rate ? atof(rate) : 0;
 	if (p == NULL || (h = hop_connect_via(S->cf, S->keys, p, S->cf->io_timeout, HOP_EARLY))
 	    == NULL) {
 		snprintf(c->why, sizeof(c->why), "%s unreachable: %s", j->hop, err_get());
@@ -371,8 +476,9 @@ forward(const struct job *j, struct cut *c, const char *text, const uint8_t *hdr
 	if (c->answer == XF_ACK || c->answer == XF_HAVE) {
 		double secs = now_mono() - t0;
 
-		msg_info("sent %s to %s (%s) via %s while receiving it: %llu bytes in %.3fs "
+		msg_info("sent %s to %s (%s) via %s while %s it: %llu bytes in %.3fs "
 			 "(%.1f MB/s)%s", c->id, j->hop, hop_remote(h), hop_proto(h),
+			 c->early ? "sealing" : "receiving",
 			 (unsigned long long)c->size, secs, secs > 0 ? c->size / secs / 1e6 : 0.0,
 			 c->answer == XF_HAVE ? ", which had it already" : "");
 		peer_note(&S->sched, j->hop, PE_SENT, hop_proto(h), NULL, 1, c->size);
@@ -394,29 +500,42 @@ cut_run(const struct job *j)
 	struct cut c;
 	uint8_t *hdr = NULL;
 	size_t hdrlen;
-	char *text = NULL;
+	char *text = NULL, *early = NULL;
+	const char *otext = j->cut;
 
 	memset(&c, 0, sizeof(c));
 	c.fd = -1;
 	order_init(&o);
 	memset(&pi, 0, sizeof(pi));
-	if (order_parse(j->cut, strlen(j->cut), &o) < 0 || strcmp(o.id, j->id) != 0 ||
-	    cut_next_hop(&o, &mine) == NULL || strcmp(cut_next_hop(&o, NULL), j->hop) != 0) {
+	if (strncmp(otext, "early ", 6) == 0 && (otext = strchr(otext, '\n')) != NULL) {
+		early = xstrndup(j->cut + 6, otext - (j->cut + 6));
+		otext++;
+	}
+	if (otext == NULL || order_parse(otext, strlen(otext), &o) < 0 ||
+	    strcmp(o.id, j->id) != 0 || cut_next_hop(&o, &mine) == NULL ||
+	    strcmp(cut_next_hop(&o, NULL), j->hop) != 0) {
 		msg_warnx("order %s: not a cut-through job", j->id);
 		goto out;
 	}
-	/* the order as this node commits it (receiver.c: accept_take, with
-	 * the digest the verifier will find in a packet that is the one
-	 * offered), as the next hop is to see it */
-	if (o.digest[0])
-		hex_decode(o.digest, pi.digest, sizeof(pi.digest));
-	accept_take(S->cf, &o, &pi);
+	if (early == NULL) {
+		/* the order as this node commits it (receiver.c: accept_take,
+		 * with the digest the verifier will find in a packet that is
+		 * the one offered), as the next hop is to see it */
+		if (o.digest[0])
+			hex_decode(o.digest, pi.digest, sizeof(pi.digest));
+		accept_take(S->cf, &o, &pi);
+	}
+	/* early: the order as shipctl submit commits it, digest to come */
 	text = dirhop_hop_order_text(&o, &mine);
 	c.id = o.id;
+	c.bay = j->bay;
+	c.early = early != NULL;
 	c.size = o.size;
 	c.grew = now_mono();
-	if ((c.fd = bay_partial_follow(j->bay, o.id)) < 0) {
-		msg_info("order %s: not sent on while received: %s", o.id, err_get());
+	c.fd = early ? bay_early_follow(j->bay, early, o.id) : bay_partial_follow(j->bay, o.id);
+	if (c.fd < 0) {
+		msg_info("order %s: not sent on while %s: %s", o.id,
+			 early ? "sealed" : "received", err_get());
 		goto out;
 	}
 	/* the signed header travels in the offer: wait for it to land */
@@ -424,24 +543,41 @@ cut_run(const struct job *j)
 	hdr = xmalloc(hdrlen);
 	for (int64_t r = 0; r == 0;)
 		if ((r = ready(&c, hdrlen - 1)) < 0) {
-			msg_info("order %s: not sent on while received: %s", o.id, err_get());
+			msg_info("order %s: not sent on while %s: %s", o.id,
+				 early ? "sealed" : "received", err_get());
 			goto out;
 		}
 	if (pread(c.fd, hdr, hdrlen, 0) != (ssize_t)hdrlen) {
 		msg_warnx("order %s: reading its header: %s", o.id, strerror(errno));
 		goto out;
 	}
+	if (early) {
+		/* the sealer's own word: its signed header names this order */
+		struct pkt_info hi;
+
+		memset(&hi, 0, sizeof(hi));
+		if (packet_check_header(S->cf, hdr, hdrlen, &hi) <= 0 ||
+		    strcmp(hi.id, o.id) != 0 || hi.file_size != o.size) {
+			msg_warnx("order %s: the file sealed in tmp/%s is not the one announced", o.id,
+				  early);
+			pkt_info_free(&hi);
+			goto out;
+		}
+		pkt_info_free(&hi);
+	}
 	forward(j, &c, text, hdr, hdrlen);
 	if (c.answer == XF_ACK || c.answer == XF_HAVE)
-		settle(j->bay, o.id, c.fd, &mine);
+		settle(j->bay, o.id, c.fd, &mine, c.early);
 	else
-		msg_info("order %s: not sent on to %s while received: %s; it goes the ordinary "
-			 "way once committed here", o.id, j->hop, c.why);
+		msg_info("order %s: not sent on to %s while %s: %s; it goes the ordinary "
+			 "way once committed here", o.id, j->hop, early ? "sealed" : "received",
+			 c.why);
 out:
 	if (c.fd >= 0)
 		close(c.fd);
 	free(hdr);
 	free(text);
+	free(early);
 	strv_free(&mine);
 	order_free(&o);
 	return 0;

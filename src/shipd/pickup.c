@@ -3,7 +3,8 @@
  * drop-a-file step.
  *
  * Watched, for every bay: outgoing/ (an order renamed in by shipctl submit,
- * a receiver or a retry), joining/ (a part waiting for siblings), drop/
+ * a receiver or a retry), tmp/ (ID.early: a large file shipctl submit
+ * seals, to send while it is sealed, cutthrough.c), joining/ (a part waiting for siblings), drop/
  * (a new DEST directory) and each drop/DEST/ (a file created, closed after
  * writing, or moved in). IN_Q_OVERFLOW means events were lost: everything
  * is rescanned. Dotfiles and temporary names are ignored.
@@ -34,7 +35,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
-enum wkind { W_OUTGOING, W_JOINING, W_DROPROOT, W_DROPDEST, W_IMPORT };
+enum wkind { W_OUTGOING, W_JOINING, W_DROPROOT, W_DROPDEST, W_IMPORT, W_TMP };
 
 struct watch {
 	enum wkind kind;
@@ -222,6 +223,9 @@ pickup_init(void)
 			add_watch(b, dir, W_OUTGOING);
 		if (bay_path(dir, sizeof(dir), b, Q_JOINING, NULL) == 0)
 			add_watch(b, dir, W_JOINING);
+		/* a file sealed by shipctl submit while sent (cutthrough.c) */
+		if (bay_path(dir, sizeof(dir), b, Q_TMP, NULL) == 0)
+			add_watch(b, dir, W_TMP);
 		if (path_fmt(dir, sizeof(dir), "%s/drop", b) == 0) {
 			mkdirs(dir, 0700);
 			add_watch(b, dir, W_DROPROOT);
@@ -277,6 +281,10 @@ pickup_event(void)
 				break;
 			case W_IMPORT:
 				import_event(w->dir);
+				break;
+			case W_TMP:
+				if (ev->mask & IN_MOVED_TO)
+					early_request(w->bay, ev->name);
 				break;
 			case W_DROPDEST:
 				drop_event(w->bay, w->dir, ev->name,

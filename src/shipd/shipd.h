@@ -208,6 +208,7 @@ void rstream_free(struct rstream *s);
 #define CUT_MSG_MAX	(CUT_ORDER_MAX + 600)	/* "C BAY\nORDER" on a receiver's line */
 void cut_offer(const char *bay, const struct order *o);	/* receiver: a body begins */
 void cut_request(char *msg);			/* master: a receiver's "C" */
+void early_request(const char *bay, const char *notice);	/* master: tmp/ID.early */
 int cut_message(struct sbuf *b, const struct job *j);	/* master -> worker (pool.c) */
 struct job *cut_parse(char *msg);
 int cut_run(const struct job *j);		/* in a send worker */

@@ -629,7 +629,7 @@ mode_hop(const char *confpath, const char *tmpdir, char **av, int ac)
 		time_t now = time(NULL);
 
 		order_new_id(group, sizeof(group), origin);
-		struct pkt_extra x = {NULL, NULL, kind, 0, -1};
+		struct pkt_extra x = {NULL, NULL, kind, 0, -1, NULL};
 
 		if (packet_seal_extra(cf, me, origin, file, base, &dests, "-default", group, now,
 				      now + 14 * 86400, 0, tmpdir, &x, keep_part, &s) < 0) {

@@ -433,7 +433,7 @@ packet_with_certificate(void)
 	strv_free(&names);
 	/* a packet of another kind says so in its signed header */
 	{
-		struct pkt_extra x = { NULL, NULL, "revocation", 0, -1 };
+		struct pkt_extra x = { NULL, NULL, "revocation", 0, -1, NULL };
 
 		CHECK_INT(packet_seal_extra(ca, kA, "A", src, "f", &dests, "-default", "g3",
 					    now, now + 99, 0, tmp, &x, keep_part, &g), 0);

@@ -1031,7 +1031,7 @@ extras(void)
 {
 	size_t n = 3 * C + 5;
 	uint8_t *d = xmalloc(n), *f;
-	struct pkt_extra x = { "ops@example.org", "secret-comment-\nline 2", NULL, 0, -1 };
+	struct pkt_extra x = { "ops@example.org", "secret-comment-\nline 2", NULL, 0, -1, NULL };
 	struct sealed s;
 	struct pkt_info pi;
 	struct strv names = {0};
@@ -1079,6 +1079,114 @@ extras(void)
 				&s) < 0);
 	CHECK_ERR("bad notify address");
 	free(d);
+}
+
+/*
+ * Sealing while sending (pkt_extra.early): a large file that does not
+ * shrink has its signed header written first; the callback sees the
+ * growing file with that header and the final sizes; the file ends
+ * byte-for-byte as announced, verifies and opens. Sizes around chunk and
+ * 512-byte boundaries, a comment (a pax extended header), and a file
+ * that compresses (no early call: zstd's size is not known up front).
+ */
+struct early_seen {
+	struct sealed s;
+	int calls;
+	uint64_t file_size;
+	char id[ORDER_ID_MAX];
+	uint8_t hdr[PKT_MAX_HEADER];
+	size_t hdrlen;
+};
+
+static int
+early_cb(void *arg, const char *path, const struct pkt_info *pi)
+{
+	struct early_seen *e = arg;
+	struct pkt_info hi;
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	e->calls++;
+	e->file_size = pi->file_size;
+	snprintf(e->id, sizeof(e->id), "%s", pi->id);
+	n = fd >= 0 ? pread(fd, e->hdr, sizeof(e->hdr), 0) : -1;
+	if (fd >= 0)
+		close(fd);
+	e->hdrlen = n > 0 ? (size_t)n : 0;
+	/* the header is there, signed, before any of the body */
+	memset(&hi, 0, sizeof(hi));
+	CHECK(n > 0 && (size_t)n == pi->header_len);
+	CHECK(packet_check_header(conf[X], e->hdr, e->hdrlen, &hi) > 0);
+	CHECK(hi.file_size == pi->file_size);
+	pkt_info_free(&hi);
+	return 0;
+}
+
+static int
+early_part(void *arg, const char *path, const struct pkt_info *pi)
+{
+	return keep_part(&((struct early_seen *)arg)->s, path, pi);
+}
+
+static void
+early_header(void)
+{
+	static const size_t sizes[] = { PKT_EARLY_MIN, PKT_EARLY_MIN + 1, PKT_EARLY_MIN + 511,
+					 PKT_EARLY_MIN + C - 1 - 1536, PKT_EARLY_MIN + 3 * C + 7 };
+	struct pkt_extra x = { NULL, NULL, NULL, 0, -1, NULL };
+
+	x.early = early_cb;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]) * 2; k++) {
+		size_t n = sizes[k / 2];
+		uint8_t *d = xmalloc(n), *f;
+		struct early_seen *e = xcalloc(1, sizeof(*e));
+		struct pkt_info pi;
+		char src[256], group[32];
+		size_t fn;
+
+		fill_random(d, n);
+		x.comment = k % 2 ? "a comment, in a pax extended header" : NULL;
+		snprintf(src, sizeof(src), "%s/src.%d", root, ++dirseq);
+		write_src(src, d, n, 0640);
+		snprintf(group, sizeof(group), "early%zu", k);
+		snprintf(e->s.dir, sizeof(e->s.dir), "%s", newdir("bay"));
+		CHECK_INT(packet_seal_extra(conf[A], key[A], node[A], src, "data.bin", &dests_b,
+					    "-default", group, MTIME, MTIME + 86400, 0,
+					    newdir("tmp"), &x, early_part, e), 0);
+		CHECK_INT(e->calls, 1);
+		CHECK_INT(e->s.n, 1);
+		if (e->s.n == 1) {
+			f = slurp(e->s.pp[0], &fn);
+			CHECK(f != NULL && fn == e->file_size);
+			CHECK(f != NULL && e->hdrlen > 0 && fn >= e->hdrlen &&
+			      memcmp(f, e->hdr, e->hdrlen) == 0);
+			free(f);
+			CHECK_INT(packet_verify_file(conf[X], e->s.pp[0], &pi), 0);
+			pkt_info_free(&pi);
+			check_open(B, &e->s, d, n);
+		}
+		free(e);
+		free(d);
+	}
+	/* data that shrinks: sealed with zstd, its size unknown: no early call */
+	{
+		size_t n = PKT_EARLY_MIN + 5;
+		uint8_t *d = xcalloc(1, n);
+		struct early_seen *e = xcalloc(1, sizeof(*e));
+		char src[256];
+
+		snprintf(src, sizeof(src), "%s/src.%d", root, ++dirseq);
+		write_src(src, d, n, 0640);
+		snprintf(e->s.dir, sizeof(e->s.dir), "%s", newdir("bay"));
+		x.comment = NULL;
+		CHECK_INT(packet_seal_extra(conf[A], key[A], node[A], src, "data.bin", &dests_b,
+					    "-default", "earlyz", MTIME, MTIME + 86400, 0,
+					    newdir("tmp"), &x, early_part, e), 0);
+		CHECK_INT(e->calls, 0);
+		check_open(B, &e->s, d, n);
+		free(e);
+		free(d);
+	}
 }
 
 /* ---- hostile archives, sealed through the real pipeline ---- */
@@ -1907,6 +2015,7 @@ main(void)
 	TEST(unknown_signer);
 	TEST(relay_cannot_read);
 	TEST(extras);
+	TEST(early_header);
 	TEST(hostile_archives);
 	TEST(not_an_archive);
 	TEST(plain_archive);
