@@ -114,10 +114,13 @@ bigid=$(ctl A submit --to B "$work/big.bin")
 pane() { tmux -S "$sock" capture-pane -p -t top >"$NODES/pane"; }
 in_flight() { pane; grep -qE "^$bigid +B +tcp +[0-9]+ +[0-9.]+[KM]/200M +[0-9]+% +[0-9.]+[KM]/s +[0-9]+s" "$NODES/pane"; }
 check "top shows the sender in flight (peer, tcp, port, done/total, rate, ETA)" wait_for in_flight
-if awk -v b="$(bay A)" '$1 == b && $3 == 1 { f = 1 } END { exit !f }' "$NODES/pane"; then
-	ok "top shows the bay with one active order"
+# (200 MB of random data is sent while shipctl seals it: the order stays
+# in outgoing/ until that send ends, then it is finished; sent the
+# ordinary way it would be in active/)
+if awk -v b="$(bay A)" '$1 == b && $2 + $3 == 1 { f = 1 } END { exit !f }' "$NODES/pane"; then
+	ok "top shows the bay with the one order being sent"
 else
-	fail "top shows the bay with one active order"; sed 's/^/# pane: /' "$NODES/pane"
+	fail "top shows the bay with the one order being sent"; sed 's/^/# pane: /' "$NODES/pane"
 fi
 check "top's header says q quits" grep -q "(q quits)" "$NODES/pane"
 tmux -S "$sock" send-keys -t top q
