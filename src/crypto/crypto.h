@@ -49,6 +49,8 @@ int ed25519_sign(const uint8_t sec[ED25519_SEC_LEN], const uint8_t pub[ED25519_P
 		 const void *msg, size_t len, uint8_t sig[ED25519_SIG_LEN]);
 int ed25519_verify(const uint8_t pub[ED25519_PUB_LEN], const void *msg, size_t len,
 		   const uint8_t sig[ED25519_SIG_LEN]);	/* 0 = good */
+/* How many ed25519_verify calls this process made (tests, statistics). */
+unsigned long ed25519_verifies(void);
 
 /* HMAC-SHA-256 of msg under key (a secret key: libgcrypt keeps it in secure memory). */
 int crypto_hmac_sha256(const void *key, size_t klen, const void *msg, size_t len,

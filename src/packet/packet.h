@@ -179,6 +179,18 @@ int packet_verifier_feed(struct pkt_verifier *v, const void *p, size_t n);
 ssize_t packet_verifier_offer(struct pkt_verifier *v, const void *hdr, size_t len,
 			      struct pkt_info *pi);
 int packet_verifier_end(struct pkt_verifier *v, struct pkt_info *pi);
+/*
+ * A whole packet file at hand (hdr, then rest: an inline offer), checked
+ * in memory before a byte of it is stored: *pi is what the header says
+ * (as packet_verifier_offer), *out what packet_verifier_end gives. The
+ * trailer's signature covers the header's bytes, its signature line
+ * included, so the header's own signature is not verified apart: one
+ * Ed25519 verification, not two. Returns the header's length, or -1
+ * (err_set; *pi and *out empty). v is used up either way.
+ */
+ssize_t packet_verifier_whole(struct pkt_verifier *v, const void *hdr, size_t hdrlen,
+			      const void *rest, size_t restlen, struct pkt_info *pi,
+			      struct pkt_info *out);
 void packet_verifier_free(struct pkt_verifier *v);
 
 /*

@@ -241,6 +241,36 @@ packet_verifier_end(struct pkt_verifier *v, struct pkt_info *pi)
 	return 0;
 }
 
+ssize_t
+packet_verifier_whole(struct pkt_verifier *v, const void *hdr, size_t hdrlen, const void *rest,
+		      size_t restlen, struct pkt_info *pi, struct pkt_info *out)
+{
+	struct pkt_hdr h;
+	int r = pkt_hdr_parse(hdr, hdrlen, &h);
+
+	memset(pi, 0, sizeof(*pi));
+	memset(out, 0, sizeof(*out));
+	if (r == 0)
+		err_set("packet header incomplete (%zu bytes so far)", hdrlen);
+	if (r <= 0) {
+		pkt_hdr_free(&h);
+		return -1;
+	}
+	/* taken as offered: when these bytes begin the stream only the
+	 * origin's key is looked up, and the trailer is checked with it */
+	sha256(hdr, h.info.header_len, v->offered);
+	v->have_offered = 1;
+	if (packet_verifier_feed(v, hdr, hdrlen) < 0 || packet_verifier_feed(v, rest, restlen) < 0 ||
+	    packet_verifier_end(v, out) < 0) {
+		pkt_hdr_free(&h);
+		return -1;
+	}
+	*pi = h.info;			/* the dests move to the caller */
+	memset(&h.info, 0, sizeof(h.info));
+	pkt_hdr_free(&h);
+	return pi->header_len;
+}
+
 void
 packet_verifier_free(struct pkt_verifier *v)
 {

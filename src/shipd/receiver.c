@@ -47,16 +47,18 @@
 static int recv_orders;			/* accepted over this hop (queue/peerfile.h) */
 static uint64_t recv_bytes;
 
-/* Check an OFFER (its header through v, which then verifies the data);
- * on success *bayp is the bay to receive into. */
+/* Check an OFFER (its header through v, which then verifies the data;
+ * or, verified, *pi already says what a whole packet's verified header
+ * does); on success *bayp is the bay to receive into. */
 static int
 check_offer(struct hop *h, struct pkt_verifier *v, struct order *o, struct pkt_info *pi,
-	    const uint8_t *hdr, size_t hdrlen, const char **bayp, int *reply, struct sbuf *why)
+	    int verified, const uint8_t *hdr, size_t hdrlen, const char **bayp, int *reply,
+	    struct sbuf *why)
 {
 	*reply = XF_REFUSE;
 	/* the header's signature, verified once: v knows it when it comes
 	 * again at the start of the data */
-	if (packet_verifier_offer(v, hdr, hdrlen, pi) <= 0) {
+	if (!verified && packet_verifier_offer(v, hdr, hdrlen, pi) <= 0) {
 		sbuf_puts(why, err_get());
 		return -1;
 	}
@@ -117,6 +119,8 @@ struct rorder {
 	const char *bay;
 	int fd;
 	struct pkt_verifier *v;
+	int whole;			/* an inline offer verified in memory: */
+	struct pkt_info wpi;		/* what the verifier's end said of it */
 	struct rstream *s;		/* delivered while received (rstream.c), or NULL */
 	uint64_t off, got;		/* where this attempt started; bytes in */
 	off_t wb;			/* where writeback was last started */
@@ -140,6 +144,7 @@ rorder_free(struct rorder *r)
 	packet_verifier_free(r->v);
 	if (r->fd >= 0)
 		close(r->fd);
+	pkt_info_free(&r->wpi);
 	pkt_info_free(&r->pi);
 	order_free(&r->o);
 	free(r);
@@ -159,7 +164,12 @@ complete(struct rconn *rc, struct rorder *r, char *why, size_t whylen)
 	}
 	snprintf(offered, sizeof(offered), "%s", r->pi.id);
 	memset(&pi, 0, sizeof(pi));
-	if (packet_verifier_end(r->v, &pi) < 0 || strcmp(pi.id, offered) != 0) {
+	if (r->whole) {		/* every byte checked before it was stored */
+		pi = r->wpi;
+		memset(&r->wpi, 0, sizeof(r->wpi));
+	} else if (packet_verifier_end(r->v, &pi) < 0)
+		pi.id[0] = 0;
+	if (pi.id[0] == 0 || strcmp(pi.id, offered) != 0) {
 		if (pi.id[0] && strcmp(pi.id, offered) != 0)
 			snprintf(reason, sizeof(reason), "packet %s: the file is packet %s, not the "
 				 "one offered", offered, pi.id);
@@ -243,7 +253,7 @@ on_body(void *arg, void *ctx, uint64_t off, const uint8_t *p, size_t n, char *wh
 
 	/* what fails before the end (a header that does not verify) is
 	 * refused at once: it costs no more disk than what came so far */
-	if (packet_verifier_feed(r->v, p, n) < 0) {
+	if (!r->whole && packet_verifier_feed(r->v, p, n) < 0) {
 		snprintf(reason, sizeof(reason), "%s", err_get());
 		bay_partial_drop(r->bay, r->o.id);
 		return refused(rc, XF_REFUSE, r->o.id, reason, why, whylen);
@@ -263,6 +273,25 @@ on_body(void *arg, void *ctx, uint64_t off, const uint8_t *p, size_t n, char *wh
 	writeback_start(r->fd, &r->wb, (off_t)r->got);
 	sandbox_test_hook("receiver-data");	/* test builds: a forbidden call */
 	return r->got == r->o.size ? complete(rc, r, why, whylen) : 0;
+}
+
+/* r's inline offer m verified whole, in memory: 1 (r->pi and r->wpi
+ * filled), else 0 and nothing kept (the ordinary checks say why). */
+static int
+inline_verified(struct rorder *r, const struct xmsg *m)
+{
+	struct pkt_verifier *w = packet_verifier_new(S->cf, r->o.id);
+	int ok = packet_verifier_whole(w, m->hdr, m->hdrlen, m->data, m->datalen, &r->pi,
+				       &r->wpi) > 0 && strcmp(r->pi.id, r->o.id) == 0;
+
+	packet_verifier_free(w);
+	if (!ok) {
+		pkt_info_free(&r->pi);
+		pkt_info_free(&r->wpi);
+		memset(&r->pi, 0, sizeof(r->pi));
+		memset(&r->wpi, 0, sizeof(r->wpi));
+	}
+	return ok;
 }
 
 static int
@@ -299,9 +328,14 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 		goto out;
 	}
 	free(otext);
+	/* an inline offer holds the whole packet: checked in memory first, with
+	 * one signature (the trailer's covers the header). What fails there
+	 * goes the way below, which says why and keeps what it must. */
+	if ((m->flags & XF_INLINE) && m->hdrlen + m->datalen == r->o.size)
+		r->whole = inline_verified(r, m);
 	/* the verifier first: it checks the offered header, once (check_offer) */
 	r->v = packet_verifier_new(S->cf, r->o.id);
-	if (check_offer(rc->h, r->v, &r->o, &r->pi, m->hdr, m->hdrlen, &r->bay, &reply,
+	if (check_offer(rc->h, r->v, &r->o, &r->pi, r->whole, m->hdr, m->hdrlen, &r->bay, &reply,
 			&reason) < 0) {
 		if (reply == XF_HAVE) {
 			msg_info("packet %s from %s: already accepted here; acknowledged again",
@@ -329,7 +363,9 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 		goto out;
 	}
 	/* an inline offer carries every byte: start afresh with those */
-	if (r->off && ((m->flags & XF_INLINE) || rehash(r->fd, r->v, r->off) < 0)) {
+	if (r->off && r->whole)
+		r->off = 0;
+	else if (r->off && ((m->flags & XF_INLINE) || rehash(r->fd, r->v, r->off) < 0)) {
 		struct pkt_info again;
 
 		if (!(m->flags & XF_INLINE))

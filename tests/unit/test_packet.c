@@ -1453,6 +1453,67 @@ packet_digest(void)
 	free(d);
 }
 
+/*
+ * A whole packet at hand (an inline offer) is checked with one signature
+ * verification: the trailer's covers the header's bytes, its signature
+ * line included. The offer-then-stream way takes two. Every change to
+ * the header, its signature, the body or the trailer, and a short or long
+ * file, is still refused, with nothing said of it.
+ */
+static void
+whole_one_signature(void)
+{
+	size_t n = 4096, fn, hl;
+	uint8_t *d = xmalloc(n), *f;
+	struct sealed s;
+	struct pkt_info pi, out;
+	struct pkt_verifier *v;
+	unsigned long c;
+
+	fill_random(d, n);
+	CHECK_INT(seal_data(d, n, &dests_b, "whole", 0, &s), 0);
+	f = slurp(s.pp[0], &fn);
+	hl = s.pi[0].header_len;
+
+	c = ed25519_verifies();
+	v = packet_verifier_new(conf[X], "whole");
+	CHECK_INT(packet_verifier_whole(v, f, hl, f + hl, fn - hl, &pi, &out), (long)hl);
+	packet_verifier_free(v);
+	CHECK_INT(ed25519_verifies() - c, 1);
+	CHECK_STR(pi.id, "whole");
+	CHECK_STR(out.id, "whole");
+	CHECK_INT(out.file_size, fn);
+	CHECK(memcmp(out.digest, s.pi[0].digest, PKT_DIGEST_LEN) == 0);
+	pkt_info_free(&pi);
+	pkt_info_free(&out);
+
+	c = ed25519_verifies();
+	v = packet_verifier_new(conf[X], "whole");
+	CHECK(packet_verifier_offer(v, f, hl, &pi) > 0);
+	CHECK_INT(packet_verifier_feed(v, f, fn), 0);
+	CHECK_INT(packet_verifier_end(v, &out), 0);
+	packet_verifier_free(v);
+	CHECK_INT(ed25519_verifies() - c, 2);
+	pkt_info_free(&pi);
+	pkt_info_free(&out);
+
+	/* a header field, the header's signature, the body, the trailer */
+	size_t at[] = { 20, hl - 20, hl + 100, fn - 20 };
+	for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		f[at[k]] ^= 1;
+		v = packet_verifier_new(conf[X], "whole");
+		CHECK_INT(packet_verifier_whole(v, f, hl, f + hl, fn - hl, &pi, &out), -1);
+		CHECK(pi.id[0] == 0 && out.id[0] == 0);
+		packet_verifier_free(v);
+		f[at[k]] ^= 1;
+	}
+	v = packet_verifier_new(conf[X], "whole");
+	CHECK_INT(packet_verifier_whole(v, f, hl, f + hl, fn - hl - 1, &pi, &out), -1);
+	packet_verifier_free(v);
+	free(f);
+	free(d);
+}
+
 /* A tar archive of one file "plain.txt" = "hello", with a filter or none. */
 static size_t
 small_tar(uint8_t *buf, size_t size, int gzip)
@@ -2007,6 +2068,7 @@ main(void)
 	TEST(split_parts);
 	TEST(every_flip);
 	TEST(stream_open);
+	TEST(whole_one_signature);
 	TEST(known_digest);
 	TEST(trailer_rule);
 	TEST(noncanonical_base64);
