@@ -7,7 +7,10 @@
  * body bytes follow (with our unwrapped key when the header is addressed
  * to us, else a fixed key), packet_open (verify, reader, libarchive,
  * extraction), and packet_open_stream over the same bytes (delivery while
- * receiving), which must never open what packet_open refuses. Any other input is taken as the plaintext archive stream:
+ * receiving), which must never open what packet_open refuses, and
+ * packet_verifier_whole (an inline offer's one-signature check), which
+ * must never take what the two-signature check refuses. Any other input
+ * is taken as the plaintext archive stream:
  * it is sealed with the real sealer and opened, so libarchive's zstd and
  * tar readers and our entry checks see arbitrary archives.
  *
@@ -215,6 +218,38 @@ fuzz_open_stream(const uint8_t *data, size_t size, uint64_t hdrlen, int file_rc,
 	close(fd);
 }
 
+/*
+ * The whole packet at once (packet_verifier_whole, as the receiver checks
+ * an inline offer: one signature, the trailer's) must never take what the
+ * offer-then-stream check (both signatures) refuses, nor find another
+ * digest.
+ */
+static void
+fuzz_whole(const uint8_t *data, size_t size, uint64_t hdrlen)
+{
+	struct pkt_info pi, out, opi, oout;
+	struct pkt_verifier *v;
+	int whole, ordinary;
+
+	if (hdrlen == 0 || hdrlen > size)
+		return;
+	v = packet_verifier_new(cf_b, "fuzz");
+	whole = packet_verifier_whole(v, data, hdrlen, data + hdrlen, size - hdrlen, &pi,
+				      &out) > 0;
+	packet_verifier_free(v);
+	memset(&oout, 0, sizeof(oout));
+	v = packet_verifier_new(cf_b, "fuzz");
+	ordinary = packet_verifier_offer(v, data, hdrlen, &opi) > 0 &&
+		   packet_verifier_feed(v, data, size) == 0 && packet_verifier_end(v, &oout) == 0;
+	packet_verifier_free(v);
+	if (whole && (!ordinary || memcmp(out.digest, oout.digest, PKT_DIGEST_LEN) != 0))
+		abort();	/* one signature took what two refused */
+	pkt_info_free(&pi);
+	pkt_info_free(&out);
+	pkt_info_free(&opi);
+	pkt_info_free(&oout);
+}
+
 static void
 fuzz_file(const uint8_t *data, size_t size)
 {
@@ -245,6 +280,7 @@ fuzz_file(const uint8_t *data, size_t size)
 	}
 	close(fd);
 	fuzz_open_stream(data, size, hdrlen, rc, &names);
+	fuzz_whole(data, size, hdrlen);
 	strv_free(&names);
 }
 

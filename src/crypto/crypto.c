@@ -239,12 +239,12 @@ ed25519_sign(const uint8_t sec[ED25519_SEC_LEN], const uint8_t pub[ED25519_PUB_L
 	return rc;
 }
 
-static unsigned long nverifies;
+static unsigned long nverifies;	/* threads verify too: atomic */
 
 unsigned long
 ed25519_verifies(void)
 {
-	return nverifies;
+	return __atomic_load_n(&nverifies, __ATOMIC_RELAXED);
 }
 
 int
@@ -254,7 +254,7 @@ ed25519_verify(const uint8_t pub[ED25519_PUB_LEN], const void *msg, size_t len,
 	gcry_sexp_t pkey = NULL, data = NULL, s = NULL;
 	gpg_error_t e;
 
-	nverifies++;
+	__atomic_fetch_add(&nverifies, 1, __ATOMIC_RELAXED);
 
 	e = gcry_sexp_build(&pkey, NULL, "(public-key (ecc (curve Ed25519) (flags eddsa) (q %b)))",
 			    ED25519_PUB_LEN, pub);
