@@ -33,14 +33,29 @@ size=$(stat -c %s "$work/big.bin")
 sent() { awk '{print $5}' "$(bay "$1")/inflight/$2" 2>/dev/null; }
 sender_pid() { awk '{print $8}' "$(bay "$1")/inflight/$2" 2>/dev/null; }
 recv_pid() { ps --ppid "${PID[$1]}" -o pid=,comm= 2>/dev/null | awk '$2 == "shipd-recv" {print $1; exit}'; }
+# NODE still has the order: queued, or a sender has it in hand before it
+# is committed there (X sending on while it receives; A sending while
+# shipctl still seals), or at A shipctl is still sealing it
+has() {
+	ctl "$1" ls 2>/dev/null | grep -q "$id" || [ -e "$(bay "$1")/inflight/$id" ] ||
+		{ [ "$1" = A ] && kill -0 "$subpid" 2>/dev/null; }
+}
 # FROM has sent at least N bytes, or the order has left it
 past_or_gone() {
 	local d; d=$(sent "$1" "$id")
-	[ "${d:-0}" -ge "$2" ] || ! ctl "$1" ls 2>/dev/null | grep -q "$id"
+	[ "${d:-0}" -ge "$2" ] || ! has "$1"
 }
 
-id=$(ctl A submit --copy --to B "$work/big.bin")
-[ -n "$id" ] || { fail "submit"; finish; }
+# a large random file is sent while it is sealed: the kills start then,
+# with the order's id from A's progress record (or from shipctl, done)
+ctl A submit --copy --to B "$work/big.bin" >"$work/id" &
+subpid=$!
+first_id() {
+	id=$(ls "$(bay A)/inflight" 2>/dev/null | head -n 1)
+	[ -n "$id" ] || { [ -s "$work/id" ] && id=$(cat "$work/id"); }
+	[ -n "$id" ]
+}
+WAIT=120 wait_for first_id || { fail "submit"; finish; }
 
 # kill_round FROM TO: KILLS kills of FROM's sender and of TO's receiver,
 # alternating, each once FROM has sent a random share of the file
@@ -51,7 +66,7 @@ kill_round() {
 		d=$(sent "$from" "$id"); d=${d:-0}
 		target=$((d + (size - d) * (3 + RANDOM % 30) / 100))
 		WAIT=120 wait_for past_or_gone "$from" "$target" || break
-		ctl "$from" ls 2>/dev/null | grep -q "$id" || break
+		has "$from" || break
 		at=$(sent "$from" "$id")
 		if ((k % 2 == 0)); then
 			victim=$(sender_pid "$from" "$id"); what="$from's sender"
@@ -77,6 +92,9 @@ kill_round() {
 	done
 }
 kill_round A X
+wait "$subpid"; rc=$?
+check "shipctl submit succeeded and printed the id the kills aimed at" \
+	test "$rc" -eq 0 -a "$(cat "$work/id")" = "$id"
 WAIT=300 check "A hands the packet to X in the end" wait_for queue_empty A
 kill_round X B
 WAIT=300 check "delivered at B in the end" wait_for delivered B big.bin
