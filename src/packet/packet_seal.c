@@ -204,31 +204,6 @@ file_entry(const struct src *f)
 	return e;
 }
 
-/*
- * SHIPD_TEST_SEAL_RATE=BYTES_PER_SECOND slows the reading of a file being
- * sealed, so that tests can watch (or interrupt) a seal in the middle.
- * Test-only; said on stderr when set.
- */
-static void
-test_throttle(uint64_t done, double t0)
-{
-	static double rate = -1;
-
-	if (rate < 0) {
-		const char *e = getenv("SHIPD_TEST_SEAL_RATE");
-
-		rate = e ? atof(e) : 0;
-		if (rate > 0)
-			msg_warnx("SHIPD_TEST_SEAL_RATE=%.0f: sealing is throttled (test only)", rate);
-	}
-	if (rate > 0) {
-		double ahead = done / rate - (now_mono() - t0);
-
-		if (ahead > 0)
-			usleep(ahead * 1e6);
-	}
-}
-
 /* Add the one regular file. */
 static int
 produce_file(struct archive *a, void *arg)
@@ -266,7 +241,7 @@ produce_file(struct archive *a, void *arg)
 			goto out;
 		}
 		done += n;
-		test_throttle(done, t0);
+		clock_throttle("SHIPD_TEST_SEAL_RATE", done, t0);	/* tests only */
 	}
 	if (done != f->st.st_size || read(f->fd, buf, 1) != 0) {
 		err_set("packet %s: %s changed size while it was being sealed", f->group, f->path);

@@ -261,7 +261,6 @@ struct cut {
 	int committed;			/* early: the order is committed with this file */
 	double done_at;			/* early: when the whole file was first there */
 	double t0;			/* when the offer went */
-	double rate;			/* early: SHIPD_TEST_RATE, bytes/s (tests), or 0 */
 	int fd;				/* partial/ID (early: tmp/NAME), read-only */
 	uint64_t size;			/* what the order announces */
 	uint64_t seen;			/* the file's size at the last look */
@@ -368,15 +367,13 @@ static void
 on_progress(void *arg, void *ctx, uint64_t off, uint64_t size)
 {
 	struct cut *c = ctx;
-	double ahead;
 
 	(void)arg;
 	(void)size;
 	progress_update(c->pr, off);
-	/* an origin's send is slowed as sender.c's are (SHIPD_TEST_RATE, test
-	 * only), so that tests can interrupt it in the middle */
-	if (c->rate > 0 && (ahead = off / c->rate - (now_mono() - c->t0)) > 0)
-		usleep(ahead * 1e6);
+	/* an origin's send is slowed as sender.c's are (tests only) */
+	if (c->early)
+		clock_throttle("SHIPD_TEST_RATE", off, c->t0);
 }
 
 /*
@@ -454,11 +451,9 @@ forward(const struct job *j, struct cut *c, const char *text, const uint8_t *hdr
 	struct hop *h;
 	struct xsend *xs;
 	double t0 = now_mono();
-	const char *rate = getenv("SHIPD_TEST_RATE");
 
 	c->answer = XS_LOST;
 	c->t0 = t0;
-	c->rate = c->early && rate ? atof(rate) : 0;
 	if (p == NULL || (h = hop_connect_via(S->cf, S->keys, p, S->cf->io_timeout, HOP_EARLY))
 	    == NULL) {
 		snprintf(c->why, sizeof(c->why), "%s unreachable: %s", j->hop, err_get());

@@ -193,37 +193,13 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 	return cur;
 }
 
-/*
- * SHIPD_TEST_RATE=BYTES_PER_SECOND slows every send down, so that tests
- * can interrupt a transfer in the middle. Test-only; logged when set.
- */
-static void
-test_throttle(uint64_t sent, double t0)
-{
-	static double rate = -1;
-
-	if (rate < 0) {
-		const char *e = getenv("SHIPD_TEST_RATE");
-
-		rate = e ? atof(e) : 0;
-		if (rate > 0)
-			msg_warnx("SHIPD_TEST_RATE=%.0f: sends are throttled (test only)", rate);
-	}
-	if (rate > 0) {
-		double ahead = sent / rate - (now_mono() - t0);
-
-		if (ahead > 0)
-			usleep(ahead * 1e6);
-	}
-}
-
 static void
 on_progress(void *arg, void *ctx, uint64_t off, uint64_t size)
 {
 	struct flight *f = ctx;
 
 	progress_update(f->pr, off);
-	test_throttle(off - f->base, f->t0);
+	clock_throttle("SHIPD_TEST_RATE", off - f->base, f->t0);	/* tests only */
 }
 
 static void
