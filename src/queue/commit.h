@@ -242,6 +242,24 @@ void bay_pending_clear(const char *bay, const char *key);
 void bay_pending_scan(const char *bay, void (*fn)(void *arg, const char *key,
 						  const char *file), void *arg);
 
+/*
+ * A receipt owed to KEY's origin, kept on disk until it is queued (a
+ * receiver delivers without an order that could owe it again): set marks
+ * receipts/KEY (delivered) as owed, durable once bay_owed_sync fsynced
+ * receipts/ (before the delivery is acknowledged); clear once the receipt
+ * is queued. bay_owed_scan calls fn for every mark whose mtime is at or
+ * before `older` with the receipt's order and that time; returns how
+ * many, or -1. A mark that does not hold a receipt is removed (logged).
+ */
+int bay_owed_set(const char *bay, const char *key);
+/* The receipt a mark holds, and when it was marked: 0, or -1 (gone) */
+int bay_owed_load(const char *bay, const char *key, struct order *o, time_t *at);
+int bay_owed_sync(const char *bay);
+void bay_owed_clear(const char *bay, const char *key);
+int bay_owed_scan(const char *bay, time_t older,
+		  void (*fn)(void *arg, const char *key, const struct order *o, time_t at),
+		  void *arg);
+
 /* Move to corrupt/ and write ID.why with the reason; logs one line. */
 void bay_corrupt(const char *bay, const char *id, enum qstate from, const char *why);
 /* A file that is not an order (a refused drop, a refused transfer): moved

@@ -1,8 +1,8 @@
 /*
  * receipt.c - delivering here, exactly once (commit.h): the extraction
  * into unpack/KEY/, the receipt that commits it, the moves into incoming/,
- * the join of a split packet's parts, and the receipt handler's pending
- * marks. What opens a packet is the caller's (bay_extract_fn): nothing
+ * the join of a split packet's parts, the receipt handler's pending
+ * marks and the owed marks of receipts not yet sent to their origin. What opens a packet is the caller's (bay_extract_fn): nothing
  * here reads packet bytes or touches the network.
  *
  * The receipt, receipts/KEY, is the commit point: before it nothing was
@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int
@@ -354,13 +355,22 @@ bay_pending_set(const char *bay, const char *key, const char *file)
 	return safe_write(dir, name, file, strlen(file), 0600);
 }
 
+/* receipts/KEY+SUFFIX: a mark beside the receipt */
+static int
+mark_path(char *path, size_t size, const char *bay, const char *key, const char *suffix)
+{
+	char name[NAME_MAX + 1];
+
+	return path_fmt(name, sizeof(name), "%s%s", key, suffix) < 0 ? -1 :
+	       bay_path(path, size, bay, Q_RECEIPTS, name);
+}
+
 void
 bay_pending_clear(const char *bay, const char *key)
 {
-	char name[NAME_MAX + 1], path[PATH_MAX];
+	char path[PATH_MAX];
 
-	if (path_fmt(name, sizeof(name), "%s%s", key, PENDING) == 0 &&
-	    bay_path(path, sizeof(path), bay, Q_RECEIPTS, name) == 0)
+	if (mark_path(path, sizeof(path), bay, key, PENDING) == 0)
 		unlink(path);
 }
 
@@ -388,4 +398,99 @@ bay_pending_scan(const char *bay, void (*fn)(void *arg, const char *key, const c
 		}
 	}
 	strv_free(&names);
+}
+
+/* ---- receipts owed to the origin: receipts/KEY.owed ----
+ *
+ * A packet delivered by a receiver (shipd/rstream.c) has no order left
+ * here to deliver again after a crash, so the receipt its origin is owed
+ * is kept on disk: KEY.owed, a second name of receipts/KEY (link(2): one
+ * call, no bytes written). It is durable once the caller fsynced
+ * receipts/ (bay_owed_sync), which it does before it acknowledges the
+ * packet; it goes (bay_owed_clear) once the receipt is queued. */
+
+#define OWED	".owed"
+
+int
+bay_owed_set(const char *bay, const char *key)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	if (bay_path(from, sizeof(from), bay, Q_RECEIPTS, key) < 0 ||
+	    mark_path(to, sizeof(to), bay, key, OWED) < 0)
+		return -1;
+	if (link(from, to) < 0 && errno != EEXIST) {
+		err_set("link %s: %s", to, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+bay_owed_sync(const char *bay)
+{
+	char dir[PATH_MAX];
+
+	return bay_path(dir, sizeof(dir), bay, Q_RECEIPTS, NULL) < 0 ? -1 : fsync_dir(dir);
+}
+
+void
+bay_owed_clear(const char *bay, const char *key)
+{
+	char path[PATH_MAX];
+
+	if (mark_path(path, sizeof(path), bay, key, OWED) == 0)
+		unlink(path);
+}
+
+int
+bay_owed_load(const char *bay, const char *key, struct order *o, time_t *at)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (mark_path(path, sizeof(path), bay, key, OWED) < 0)
+		return -1;
+	if (stat(path, &sb) < 0) {
+		err_set("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	*at = sb.st_mtime;
+	return order_load(path, o);
+}
+
+int
+bay_owed_scan(const char *bay, time_t older, void (*fn)(void *arg, const char *key,
+							  const struct order *o, time_t at),
+	      void *arg)
+{
+	char dir[PATH_MAX], path[PATH_MAX], key[NAME_MAX + 1];
+	struct strv names = {0};
+	size_t ol = strlen(OWED);
+	int n = 0;
+
+	if (bay_path(dir, sizeof(dir), bay, Q_RECEIPTS, NULL) < 0 || bay_list_dir(dir, &names) < 0)
+		return -1;
+	for (int i = 0; i < names.n; i++) {
+		size_t len = strlen(names.v[i]);
+		struct stat sb;
+		struct order o;
+
+		if (len <= ol || strcmp(names.v[i] + len - ol, OWED) != 0 ||
+		    path_fmt(path, sizeof(path), "%s/%s", dir, names.v[i]) < 0 ||
+		    lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_mtime > older)
+			continue;
+		snprintf(key, sizeof(key), "%.*s", (int)(len - ol), names.v[i]);
+		order_init(&o);
+		if (!order_id_valid(key) || order_load(path, &o) < 0) {
+			msg_warnx("%s: not a receipt: %s; removed", path, err_get());
+			unlink(path);
+		} else {
+			fn(arg, key, &o, sb.st_mtime);
+			n++;
+		}
+		order_free(&o);
+	}
+	strv_free(&names);
+	return n;
 }

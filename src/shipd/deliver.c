@@ -175,21 +175,21 @@ extract(void *arg, const char *const *paths, int n, const char *dir, struct strv
  * one as known already. The name is the final one, or the receipt's.
  */
 static void
-confirm(const char *bay, const struct order *o, const struct strv *finals)
+confirm(const char *bay, const struct order *o, const struct strv *finals, int marked)
 {
 	struct order r;
 	char path[PATH_MAX];
 
 	if (finals->n) {
-		history_delivered(bay, o, finals->v[0]);
+		history_delivered(bay, o, finals->v[0], marked);
 		return;
 	}
 	order_init(&r);
 	if (bay_path(path, sizeof(path), bay, Q_RECEIPTS, key_of(o)) == 0 &&
 	    order_load(path, &r) == 0)
-		history_delivered(bay, o, r.name);
+		history_delivered(bay, o, r.name, marked);
 	else
-		history_delivered(bay, o, NULL);
+		history_delivered(bay, o, NULL, marked);
 	order_free(&r);
 }
 
@@ -197,7 +197,7 @@ confirm(const char *bay, const struct order *o, const struct strv *finals)
  * is_data: confirm it (not for a receipt or another control packet). */
 static int
 delivered(const char *bay, const struct order *o, int rc, const struct strv *finals,
-	  int is_data)
+	  int is_data, int marked)
 {
 	char full[PATH_MAX];
 	struct stat st;
@@ -216,16 +216,16 @@ delivered(const char *bay, const struct order *o, int rc, const struct strv *fin
 		run_handler(bay, key_of(o), full, o);
 	}
 	if (is_data)
-		confirm(bay, o, finals);
+		confirm(bay, o, finals, marked);
 	return 0;
 }
 
 /* A data packet delivered by another way (rstream.c: while it was
  * received): logged, its handler run, confirmed to its origin. */
 void
-deliver_done(const char *bay, const struct order *o, const struct strv *finals)
+deliver_done(const char *bay, const struct order *o, const struct strv *finals, int marked)
 {
-	delivered(bay, o, 0, finals, 1);
+	delivered(bay, o, 0, finals, 1, marked);
 }
 
 int
@@ -242,13 +242,13 @@ deliver_local(const char *bay, struct order *o)
 	if (o->nparts > 1 && o->group) {
 		rc = bay_join(bay, o->group, o->nparts, o, &op.receipt, extract, &op, &finals);
 		if (rc != 1)
-			rc = delivered(bay, o, rc, &finals, is_data);
+			rc = delivered(bay, o, rc, &finals, is_data, 0);
 	} else if (bay_data_path(data, sizeof(data), bay, o->id) < 0)
 		rc = -1;
 	else {
 		pp[0] = data;
 		rc = bay_deliver(bay, o->id, &op.receipt, pp, 1, extract, &op, &finals);
-		rc = delivered(bay, o, rc == 1 ? 0 : rc, &finals, is_data);
+		rc = delivered(bay, o, rc == 1 ? 0 : rc, &finals, is_data, 0);
 	}
 	opening_free(&op);
 	strv_free(&finals);
@@ -296,7 +296,7 @@ deliver_join(const char *bay, const char *group)
 	opening_init(&op, &first);
 	is_data = history_is_data(bay, first.id);
 	rc = bay_join(bay, group, m, NULL, &op.receipt, extract, &op, &finals);
-	rc = rc == 1 ? 0 : delivered(bay, &first, rc, &finals, is_data);
+	rc = rc == 1 ? 0 : delivered(bay, &first, rc, &finals, is_data, 0);
 	history_flush();	/* the job's end: its receipt goes now */
 	opening_free(&op);
 	strv_free(&finals);

@@ -295,6 +295,10 @@ door_input(struct door *d, const struct config *cf, int fd, struct door_event *e
 		if (c->stage == DS_IN && line[1] == ' ')
 			cut_request(line + 2);
 		return 0;
+	case 'O':	/* receipts it marked owed, for us to send (history.c) */
+		if (c->stage >= DS_IN && line[1] == ' ')
+			history_owed_note(line + 2);
+		return 0;
 	case 'D':
 		if (c->stage == DS_IN) {
 			c->stage = DS_DONE;

@@ -21,7 +21,13 @@
  * queues them first), so whoever calls history_delivered calls
  * history_flush before it finishes or acknowledges those orders: a crash
  * before then leaves each order queued, and delivering it again finds it
- * delivered before and owes its receipt again (deliver.c).
+ * delivered before and owes its receipt again (deliver.c). A receiver
+ * that delivers a packet itself (rstream.c) has no order that could owe
+ * it again: it marks the receipt owed on disk (marked: receipts/ID.owed,
+ * commit.h), acknowledges once that is durable, and tells the master,
+ * which sends the receipts of every receiver many to a packet (below); a
+ * mark that outlives its note is found by history_owed_recover
+ * (start-up, the sweep).
  *
  * Only data packets have a history and are confirmed: never a receipt
  * for a receipt or for any control packet. A failure to record or to
@@ -132,13 +138,30 @@ note_receipt(void *arg, struct history *h, int exists)
 	return 0;
 }
 
-/* Receipts owed (history_flush), and done/'s fsync for their records. */
+/* Receipts owed (history_flush), and done/'s fsync for their records.
+ * owed_bay[i] is the bay of owed[i]'s mark on disk (receipts/ID.owed,
+ * cleared once it is queued), NULL when it has none; owed_since when the
+ * first of them was owed. */
 static struct confirm *owed;		/* CONFIRM_ORDERS of them */
+static const char **owed_bay;
 static int nowed;
 static struct bay_group owed_g;
 
+static void
+owe(const struct confirm *c, const char *marked)
+{
+	if (nowed == CONFIRM_ORDERS)
+		history_flush();
+	if (owed == NULL) {
+		owed = xcalloc(CONFIRM_ORDERS, sizeof(*owed));
+		owed_bay = xcalloc(CONFIRM_ORDERS, sizeof(*owed_bay));
+	}
+	owed_bay[nowed] = marked;
+	owed[nowed++] = *c;
+}
+
 void
-history_delivered(const char *bay, const struct order *o, const char *name)
+history_delivered(const char *bay, const struct order *o, const char *name, int marked)
 {
 	struct strv ids = {0};
 	struct confirm c;
@@ -152,38 +175,45 @@ history_delivered(const char *bay, const struct order *o, const char *name)
 			msg_warnx("order %s: history not recorded: %s", ids.v[i], err_get());
 	}
 	strv_free(&ids);
-	if (strcmp(o->origin, S->cf->node) == 0)
+	if (strcmp(o->origin, S->cf->node) == 0) {
+		if (marked)	/* nothing to send: the mark is not needed */
+			bay_owed_clear(bay, o->id);
 		return;		/* its origin is here: the record above is its receipt */
-	if (nowed == CONFIRM_ORDERS)
-		history_flush();
-	if (owed == NULL)
-		owed = xcalloc(CONFIRM_ORDERS, sizeof(*owed));
-	owed[nowed++] = c;
+	}
+	if (!marked)	/* a marked one is sent from its mark (history_owed_tell) */
+		owe(&c, NULL);
 }
 
-/* Queue v[0..n-1], all for one origin, in as few packets as they fit. */
+/* Queue v[0..n-1], all for one origin, in as few packets as they fit;
+ * the marks of those queued go (bays[i], when not NULL). A receipt that
+ * cannot be queued is dropped, unless its mark keeps it for the sweep. */
 static void
-send_owed(const struct confirm *v, int n)
+send_owed(const struct confirm *v, const char **bays, int n)
 {
 	char id[ORDER_ID_MAX];
 
-	for (int k; n > 0; v += k, n -= k) {
+	for (int k; n > 0; v += k, bays += k, n -= k) {
 		int sent = confirm_send(S->cf, S->keys, v, k = confirm_fit(v, n), id, sizeof(id));
 
 		for (int i = 0; i < k; i++)
 			if (sent < 0)
-				msg_warnx("order %s: delivery receipt for %s dropped: %s", v[i].order,
-					  v[i].origin, err_get());
-			else
+				msg_warnx("order %s: delivery receipt for %s %s: %s", v[i].order,
+					  v[i].origin, bays[i] ? "kept for later" : "dropped",
+					  err_get());
+			else {
+				if (bays[i])
+					bay_owed_clear(bays[i], v[i].order);
 				msg_info("order %s: delivery receipt %s queued for %s (%d order%s in it)",
 					 v[i].order, id, v[i].origin, k, k == 1 ? "" : "s");
+			}
 	}
 }
 
-void
-history_flush(void)
+static void
+flush(int worker)
 {
 	struct confirm *v;
+	const char **bays;
 	char *taken;
 	int n = 0;
 
@@ -191,26 +221,163 @@ history_flush(void)
 		msg_warnx("history not recorded: %s", err_get());
 	if (nowed == 0)
 		return;
-	/* test builds: killed with the receipts owed, the orders delivered
-	 * but not yet finished (tests/scenario/receipts_batch.sh) */
-	sandbox_test_hook("receipts-owed");
+	/* test builds: a worker killed with the receipts owed, the orders
+	 * delivered but not yet finished (tests/scenario/receipts_batch.sh) */
+	if (worker)
+		sandbox_test_hook("receipts-owed");
 	/* grouped by origin, each group in the order delivered */
 	v = xcalloc(nowed, sizeof(*v));
+	bays = xcalloc(nowed, sizeof(*bays));
 	taken = xcalloc(nowed, 1);
 	for (int i = 0; i < nowed; i++) {
 		int m = n;
 
 		for (int j = i; j < nowed; j++)
 			if (!taken[j] && strcmp(owed[j].origin, owed[i].origin) == 0) {
+				bays[n] = owed_bay[j];
 				v[n++] = owed[j];
 				taken[j] = 1;
 			}
 		if (n > m)
-			send_owed(v + m, n - m);
+			send_owed(v + m, bays + m, n - m);
 	}
 	free(taken);
+	free(bays);
 	free(v);
 	nowed = 0;
+}
+
+void
+history_flush(void)
+{
+	flush(1);
+}
+
+static void
+owed_found(void *arg, const char *key, const struct order *o, time_t at)
+{
+	struct confirm c;
+
+	confirm_of(&c, o, S->cf->node, at, o->name);
+	msg_info("order %s: its delivery receipt to %s was not sent yet; sending it now", key,
+		 o->origin);
+	owe(&c, arg);
+}
+
+void
+history_owed_recover(const char *bay, time_t older)
+{
+	if (bay_owed_scan(bay, older, owed_found, (void *)bay) > 0)
+		flush(0);
+}
+
+/* The receipt marked owed as receipts/KEY.owed in bay, owed now (its
+ * mark cleared once it is queued); nothing when the mark is gone (queued
+ * by someone else meanwhile). bay must outlive the next history_flush. */
+static void
+owe_marked(const char *bay, const char *key)
+{
+	struct confirm c;
+	struct order o;
+	time_t at;
+
+	order_init(&o);
+	if (bay_owed_load(bay, key, &o, &at) == 0) {
+		confirm_of(&c, &o, S->cf->node, at, o.name);
+		owe(&c, bay);
+	}
+	order_free(&o);
+}
+
+/*
+ * ---- Receipts a receiver marked owed, sent by the master ----
+ *
+ * A receiver tells the master (door.c: "O BAY\nKEY KEY ...") the orders
+ * of a group it committed, once their marks are durable; the master sends
+ * their receipts, those of every receiver, in one packet per origin for up
+ * to CONFIRM_ORDERS orders, OWED_WAIT seconds after the first (or at once
+ * when that many wait). The marks are the truth: a note lost with the
+ * master is found by history_owed_recover.
+ */
+struct note {
+	char *bay, *key;
+};
+static struct note *notes;		/* CONFIRM_ORDERS of them */
+static int nnotes;
+static time_t notes_due;
+
+static void
+notes_send(void)
+{
+	/* test builds: the master dies with the notes unsent, the marks
+	 * durable (tests/scenario/receipts_batch.sh) */
+	sandbox_test_hook("owed-notes");
+	for (int i = 0; i < nnotes; i++)
+		owe_marked(notes[i].bay, notes[i].key);
+	flush(0);
+	for (int i = 0; i < nnotes; i++) {
+		free(notes[i].bay);
+		free(notes[i].key);
+	}
+	nnotes = 0;
+	notes_due = 0;
+}
+
+void
+history_owed_note(const char *msg)
+{
+	const char *nl = strchr(msg, '\n'), *k, *e;
+
+	if (nl == NULL || nl == msg)
+		return;
+	if (notes == NULL)
+		notes = xcalloc(CONFIRM_ORDERS, sizeof(*notes));
+	for (k = nl + 1; *k; k = *e ? e + 1 : e) {
+		e = k + strcspn(k, " ");
+		if (e == k)
+			continue;
+		if (nnotes == CONFIRM_ORDERS)
+			notes_send();
+		notes[nnotes].bay = xstrndup(msg, nl - msg);
+		notes[nnotes++].key = xstrndup(k, e - k);
+		if (notes_due == 0)
+			notes_due = time(NULL) + OWED_WAIT;
+	}
+	if (nnotes == CONFIRM_ORDERS)
+		notes_send();
+}
+
+time_t
+history_owed_due(void)
+{
+	return notes_due;
+}
+
+void
+history_owed_tick(int now)
+{
+	if (notes_due && (now || time(NULL) >= notes_due))
+		notes_send();
+}
+
+void
+history_owed_tell(const char *bay, const struct strv *keys)
+{
+	struct sbuf b = {0};
+
+	if (keys->n == 0)
+		return;
+	sbuf_printf(&b, "O %s\n", bay);
+	for (int i = 0; i < keys->n; i++)
+		sbuf_printf(&b, "%s%s", i ? " " : "", keys->v[i]);
+	if (S->statfd >= 0 && !strchr(bay, '\n') && b.len < CUT_MSG_MAX)
+		door_tell(S->statfd, b.s);
+	else {		/* no master to tell (or too long a line): sent from here */
+		for (int i = 0; i < keys->n; i++)
+			owe_marked(bay, keys->v[i]);
+		history_flush();
+	}
+	sbuf_free(&b);
 }
 
 /* A receipt for an order still queued here (it came back before the

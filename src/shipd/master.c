@@ -506,6 +506,8 @@ arm_timer(void)
 		when = S->trust_due;
 	if (pool_at && pool_at < when)
 		when = pool_at;
+	if (history_owed_due() && history_owed_due() < when)
+		when = history_owed_due();
 	its.it_value.tv_sec = when > now ? when - now : 0;
 	its.it_value.tv_nsec = when > now ? 0 : 1000000;
 	timerfd_settime(S->timerfd, 0, &its, NULL);
@@ -542,6 +544,9 @@ sweep(void)
 
 		if (bay_sweep(bays.v[i], held_here, NULL, &requeued, &r) < 0)
 			msg_warnx("sweep of bay %s: %s", bays.v[i], err_get());
+		/* receipts a receiver marked owed and did not live to send
+		 * (it sends its own within seconds) */
+		history_owed_recover(bays.v[i], time(NULL) - OWED_ORPHAN_AGE);
 		n += r.tmp_removed + r.data_orphans;
 		for (int k = 0; k < requeued.n; k++) {
 			msg_info("order %s: back to outgoing, no live worker held it", requeued.v[k]);
@@ -780,6 +785,7 @@ master_run(void)
 				}
 				door_expire(S->door, S->cf);
 				pool_tick();
+				history_owed_tick(0);
 				if (S->sweep_at && time(NULL) >= S->sweep_at)
 					sweep();
 				control_tick();
@@ -798,6 +804,7 @@ master_run(void)
 	}
 	ep_del(S->tcpfd);
 	stop_children();
+	history_owed_tick(1);	/* what receivers said they delivered: its receipts */
 	if (S->poll_mode) {
 		int left = sched_parked(&S->sched, poll_parked, NULL);
 		char more[64] = "";

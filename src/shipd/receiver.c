@@ -122,6 +122,7 @@ struct rorder {
 	int whole;			/* an inline offer verified in memory: */
 	struct pkt_info wpi;		/* what the verifier's end said of it */
 	struct rstream *s;		/* delivered while received (rstream.c), or NULL */
+	int small;			/* s: a whole inline offer, delivered at once */
 	uint64_t off, got;		/* where this attempt started; bytes in */
 	off_t wb;			/* where writeback was last started */
 };
@@ -220,8 +221,8 @@ stream_body(struct rconn *rc, struct rorder *r, const uint8_t *p, size_t n, char
  * from byte 0 (what a dropped connection left is not kept), or HAVE when
  * a receiver died after its receipt. */
 static int
-stream_offer(struct rconn *rc, struct rorder *r, const struct xmsg *m, uint64_t *offset,
-	     uint64_t *size, char *why, size_t whylen)
+stream_begin(struct rconn *rc, struct rorder *r, const struct xmsg *m, int small, char *why,
+	     size_t whylen)
 {
 	switch (rstream_again(r->bay, &r->o)) {
 	case 0:
@@ -231,12 +232,38 @@ stream_offer(struct rconn *rc, struct rorder *r, const struct xmsg *m, uint64_t 
 	default:
 		return refused(rc, XF_TEMPFAIL, r->o.id, err_get(), why, whylen);
 	}
-	if ((r->s = rstream_start(r->bay, &r->o, &r->pi, m->hdr, m->hdrlen)) == NULL)
+	if ((r->s = rstream_start(r->bay, &r->o, &r->pi, m->hdr, m->hdrlen, small)) == NULL)
 		return refused(rc, XF_TEMPFAIL, r->o.id, err_get(), why, whylen);
+	r->small = small;
+	return 0;
+}
+
+static int
+stream_offer(struct rconn *rc, struct rorder *r, const struct xmsg *m, uint64_t *offset,
+	     uint64_t *size, char *why, size_t whylen)
+{
+	int d = stream_begin(rc, r, m, 0, why, whylen);
+
+	if (d != 0)
+		return d;
 	rc->streaming = 1;
 	*offset = 0;
 	*size = r->o.size;
 	return XF_ACCEPT;
+}
+
+/* A small packet addressed here that came whole in its offer, verified:
+ * opened now, never stored as ciphertext (rstream.c), its receipt owed on
+ * disk; committed (XR_COMPLETE) and acknowledged with its group once
+ * on_commit made the mark durable. HAVE when it was delivered before. */
+static int
+small_offer(struct rconn *rc, struct rorder *r, const struct xmsg *m, char *why, size_t whylen)
+{
+	int d = stream_begin(rc, r, m, 1, why, whylen);
+
+	if (d == 0 && (d = stream_body(rc, r, m->hdr, m->hdrlen, why, whylen)) == 0)
+		d = stream_body(rc, r, m->data, m->datalen, why, whylen);
+	return d;
 }
 
 /* Body bytes in order: verified on the way, written to partial/ID. */
@@ -348,6 +375,11 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 	/* the last hop of a large packet: delivered while it arrives */
 	if (!(m->flags & XF_INLINE) && !rc->streaming && rstream_wanted(&r->o, &r->pi)) {
 		d = stream_offer(rc, r, m, offset, size, why, whylen);
+		goto out;
+	}
+	/* a small one for here, whole and verified: delivered at once */
+	if (r->whole && rstream_here(&r->o, &r->pi)) {
+		d = small_offer(rc, r, m, why, whylen);
 		goto out;
 	}
 	/* resume what an interrupted transfer of this packet left */
@@ -463,7 +495,28 @@ on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 
 	/* No seen/ marker here: while the order exists in any state
 	 * accept_known() finds it, and bay_finish() writes the marker before it
-	 * removes the order (accept.h). */
+	 * removes the order (accept.h). A small packet delivered at once has
+	 * its seen/ID already, and its receipt marked owed: the marks made
+	 * durable first, one fsync of receipts/ per bay. */
+	for (int i = 0; i < n; i++) {
+		struct rorder *r = ctx[i];
+		int again = 0;
+
+		if (!r->s || !r->small)
+			continue;
+		for (int j = 0; j < i && !again; j++)
+			again = ((struct rorder *)ctx[j])->small &&
+				strcmp(((struct rorder *)ctx[j])->bay, r->bay) == 0;
+		if (!again && bay_owed_sync(r->bay) < 0) {
+			msg_warnx("bay %s: receipts not made durable: %s", r->bay, err_get());
+			for (int j = i; j < n; j++)
+				if (((struct rorder *)ctx[j])->small &&
+				    strcmp(((struct rorder *)ctx[j])->bay, r->bay) == 0) {
+					done[j] = 1;	/* delivered: the next offer is answered HAVE */
+					snprintf(why[j], XF_REASON_MAX + 1, "bay full: cannot commit");
+				}
+		}
+	}
 	for (int i = 0; i < n; i++) {
 		const char *bay = ((struct rorder *)ctx[i])->bay;
 		int k = 0, res;
@@ -499,6 +552,25 @@ on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 	}
 	free(batch);
 	free(done);
+	/* the receipts of the small ones: the master sends them, many to a
+	 * packet (history.c) */
+	for (int i = 0; i < n; i++) {
+		struct rorder *r = ctx[i];
+		struct strv keys = {0};
+		int again = 0;
+
+		for (int j = 0; j < i && !again; j++)
+			again = ((struct rorder *)ctx[j])->small && ok[j] &&
+				strcmp(((struct rorder *)ctx[j])->bay, r->bay) == 0;
+		if (again || !r->small || !ok[i])
+			continue;
+		for (int j = i; j < n; j++)
+			if (((struct rorder *)ctx[j])->small && ok[j] &&
+			    strcmp(((struct rorder *)ctx[j])->bay, r->bay) == 0)
+				strv_add(&keys, ((struct rorder *)ctx[j])->o.id);
+		history_owed_tell(r->bay, &keys);
+		strv_free(&keys);
+	}
 	/* `shipctl peers` learns what came so far once the sender pauses
 	 * (nothing more waiting): it may keep the connection open long after
 	 * (shipd/pool.c); while the window streams, the end of it says it */
@@ -516,7 +588,11 @@ on_release(void *arg, void *ctx, int how, const char *why)
 	struct rconn *rc = arg;
 	struct rorder *r = ctx;
 
-	if (r && r->s) {
+	if (r && r->s && r->small) {
+		if (how == XR_CUT)
+			msg_warnx("packet %s from %s: delivered here, not acknowledged: %s; the next "
+				  "offer is answered HAVE", r->o.id, rc->peer, why);
+	} else if (r && r->s) {
 		rc->streaming = 0;
 		if (how == XR_CUT)
 			msg_warnx("packet %s from %s: transfer interrupted at byte %llu of %llu: %s; "

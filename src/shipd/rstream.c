@@ -1,7 +1,14 @@
 /*
  * rstream.c - deliver while receiving: a large packet whose only
  * remaining destination is this node is opened as its bytes arrive, never
- * stored as ciphertext nor read back.
+ * stored as ciphertext nor read back. So is a small one that came whole
+ * in its offer, already verified (receiver.c): all of it fits the pipe,
+ * so the opener runs afterwards in the receiver's own thread, and its
+ * receipt is marked owed on disk (receipts/ID.owed) instead of queued at
+ * once: the receiver tells the master, which sends the receipts of many
+ * such orders in one packet (history.c). Queueing, claiming and a
+ * delivery worker, and the ciphertext's data/ and outgoing/ commits, are
+ * skipped for them.
  *
  * Offers rstream_* (shipd.h) to the receiver (receiver.c). The receiver
  * hands each body byte to rstream_feed, which writes it into a pipe; an
@@ -58,14 +65,16 @@ struct rstream {
 	int wfd, rfd;			/* the pipe's ends */
 	int lock;			/* partial/ID, held while it streams */
 	pthread_t th;
-	int started;
+	int started;			/* the opening thread runs */
+	int small;			/* an inline offer's (rstream_start) */
+	int ran;			/* the opener ran (in this thread) */
 	int rc;				/* bay_deliver's, once the thread ended */
 	char why[700];			/* the thread's error */
 	struct strv finals;
 };
 
 int
-rstream_wanted(const struct order *o, const struct pkt_info *pi)
+rstream_here(const struct order *o, const struct pkt_info *pi)
 {
 	const struct sclass *c = config_class_or_default(S->cf, o->sclass);
 
@@ -73,17 +82,30 @@ rstream_wanted(const struct order *o, const struct pkt_info *pi)
 	 * holds no key), a split packet joins its parts from data/, a control
 	 * packet is consumed by the delivery worker, and a receipt handler is
 	 * a program the receiver's sandbox does not run */
-	return o->size >= RSTREAM_MIN && !o->returning && o->nparts <= 1 && pi->nparts == 1 &&
+	return !o->returning && o->nparts <= 1 && pi->nparts == 1 &&
 	       o->dests.n == 1 && S->cf->node && strcmp(o->dests.v[0], S->cf->node) == 0 &&
 	       strcmp(pi->kind, PKT_KIND_DATA) == 0 && c->receipt_handler == NULL;
 }
 
-/* The steps after the commit point: confirmed to the origin, seen/ID. */
-static int
-finish(const char *bay, const struct order *o, const struct strv *finals)
+int
+rstream_wanted(const struct order *o, const struct pkt_info *pi)
 {
-	deliver_done(bay, o, finals);
-	history_flush();	/* its receipt queued before seen/ID and the ACK */
+	return o->size >= RSTREAM_MIN && rstream_here(o, pi);
+}
+
+/* The steps after the commit point: confirmed to the origin, seen/ID.
+ * owe: the receipt may wait, marked owed on disk (history.c), for the
+ * ones that follow; else it is queued now, before seen/ID and the ACK. */
+static int
+finish(const char *bay, const struct order *o, const struct strv *finals, int owe)
+{
+	if (owe && bay_owed_set(bay, o->id) < 0) {
+		msg_warnx("packet %s: %s; its receipt goes now", o->id, err_get());
+		owe = 0;
+	}
+	deliver_done(bay, o, finals, owe);
+	if (!owe)
+		history_flush();
 	if (bay_deliver_seen(bay, o->id, o->expires) < 0) {
 		msg_warnx("packet %s: delivered, but not marked seen: %s", o->id, err_get());
 		return BAY_LATER;
@@ -107,7 +129,7 @@ rstream_again(const char *bay, const struct order *o)
 		bay_partial_drop(bay, o->id);
 		close(lock);
 	}
-	rc = bay_unpack_finish(bay, o->id, &finals) < 0 ? BAY_LATER : finish(bay, o, &finals);
+	rc = bay_unpack_finish(bay, o->id, &finals) < 0 ? BAY_LATER : finish(bay, o, &finals, 0);
 	strv_free(&finals);
 	return rc;
 }
@@ -153,13 +175,30 @@ opener(void *arg)
 	return NULL;
 }
 
+static int
+start_opener(struct rstream *s)
+{
+	int e;
+
+	if (s->small && fcntl(s->wfd, F_SETFL, 0) < 0) {
+		err_set("pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((e = pthread_create(&s->th, NULL, opener, s)) != 0) {
+		err_set("cannot start the opening thread: %s", strerror(e));
+		return -1;
+	}
+	s->started = 1;
+	return 0;
+}
+
 struct rstream *
 rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const void *hdr,
-	      size_t hdrlen)
+	      size_t hdrlen, int small)
 {
 	struct rstream *s = xcalloc(1, sizeof(*s));
 	struct sbuf room = {0};
-	int p[2], e;
+	int p[2];
 	uint64_t off;
 
 	s->bay = bay;
@@ -204,11 +243,13 @@ rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const
 	s->hdrlen = hdrlen;
 	accept_take(S->cf, o, pi);	/* this node's order: its hops, fresh counters */
 	s->receipt = *o;
-	if ((e = pthread_create(&s->th, NULL, opener, s)) != 0) {
-		err_set("packet %s: cannot start the opening thread: %s", o->id, strerror(e));
+	/* a small packet fits the pipe: the opener runs afterwards, in this
+	 * thread (verdict), unless the pipe fills first (start_opener) */
+	s->small = small;
+	if (small ? fcntl(s->wfd, F_SETFL, O_NONBLOCK) < 0 : start_opener(s) < 0) {
+		err_set("packet %s: %s", o->id, small ? strerror(errno) : err_get());
 		goto fail;
 	}
-	s->started = 1;
 	sbuf_free(&room);
 	return s;
 fail:
@@ -222,7 +263,13 @@ fail:
 static int
 verdict(struct rstream *s, char *why, size_t whylen)
 {
-	if (s->started) {
+	if (!s->started && !s->ran && s->small && s->rfd >= 0) {
+		/* a small packet, all in the pipe: opened here and now */
+		close(s->wfd);
+		s->wfd = -1;
+		opener(s);
+		s->ran = 1;
+	} else if (s->started) {
 		if (s->wfd >= 0) {
 			close(s->wfd);	/* the stream ends here */
 			s->wfd = -1;
@@ -257,6 +304,23 @@ rstream_feed(struct rstream *s, const void *p, size_t n, char *why, size_t whyle
 		b += k;
 		n -= k;
 	}
+	if (n && !s->started) {		/* a small packet: while the pipe takes it */
+		ssize_t k = write(s->wfd, b, n);
+
+		if (k > 0) {
+			s->got += k;
+			b += k;
+			n -= k;
+		}
+		if (n && k < 0 && errno != EAGAIN) {
+			snprintf(why, whylen, "packet %s: pipe: %s", s->o->id, strerror(errno));
+			return BAY_LATER;
+		}
+		if (n && start_opener(s) < 0) {
+			snprintf(why, whylen, "packet %s: %s", s->o->id, err_get());
+			return BAY_LATER;
+		}
+	}
 	if (n && write_all(s->wfd, b, n) < 0) {
 		/* the opener stopped reading: its failure says why */
 		int rc = verdict(s, why, whylen);
@@ -278,8 +342,16 @@ rstream_end(struct rstream *s, char *why, size_t whylen)
 
 	if (rc != 0)
 		return rc;
+	/* committed: another offer of it finds the receipt (rstream_again),
+	 * so the lock goes now, before seen/ID would answer such an offer
+	 * HAVE and leave the lock file to nobody */
+	if (s->lock >= 0) {
+		bay_partial_drop(s->bay, s->o->id);
+		close(s->lock);
+		s->lock = -1;
+	}
 	sandbox_test_hook("receiver-delivered");	/* test builds: killed after the receipt */
-	if ((rc = finish(s->bay, s->o, &s->finals)) != 0)
+	if ((rc = finish(s->bay, s->o, &s->finals, s->small)) != 0)
 		snprintf(why, whylen, "%s", err_get());
 	return rc;
 }
@@ -291,6 +363,7 @@ rstream_free(struct rstream *s)
 
 	if (s == NULL)
 		return;
+	s->ran = 1;			/* a small one cut short is not opened at all */
 	verdict(s, why, sizeof(why));	/* a stream cut short: truncated, nothing kept */
 	if (s->lock >= 0) {
 		bay_partial_drop(s->bay, s->o->id);

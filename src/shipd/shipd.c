@@ -98,6 +98,7 @@ prepare_bay(const char *bay)
 		err_set("bay %s: recovery: %s", bay, why);
 		return -1;
 	}
+	history_owed_recover(bay, time(NULL));	/* no receiver of ours is alive yet */
 	if (r.tmp_removed || r.active_requeued || r.data_orphans ||
 	    r.unpack_removed || r.unpack_finished || r.corrupted)
 		msg_info("recovered bay %s: %d temporary files removed, %d active orders "

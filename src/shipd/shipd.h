@@ -191,15 +191,23 @@ int door_ask(int fd, const char *peer, int timeout_s);	/* 1 go, 0 busy, -1 */
  * A delivery's receipt is owed until history_flush: call it before the
  * order is finished (so are deliver_done's) */
 int deliver_local(const char *bay, struct order *o);
-void deliver_done(const char *bay, const struct order *o, const struct strv *finals);
-/* rstream.c: a packet delivered while it is received (receiver.c) */
+void deliver_done(const char *bay, const struct order *o, const struct strv *finals, int marked);
+/* rstream.c: a packet delivered while it is received (receiver.c): a
+ * large one as its bytes arrive, a small one that came whole in its offer
+ * at once (small: opened in the receiver's own thread, its receipt marked
+ * owed on disk and sent with the ones that follow, history.c).
+ * rstream_here: this node is the packet's last stop and may open it in a
+ * receiver; rstream_wanted: so, and large. rstream_again: 1 not delivered
+ * here before; 0 it was (confirmed again, its receipt queued now: answer
+ * HAVE); BAY_LATER. */
 #define RSTREAM_MIN	(1 << 20)	/* smaller packets: stored, then delivered */
 struct rstream;
 struct pkt_info;
+int rstream_here(const struct order *o, const struct pkt_info *pi);
 int rstream_wanted(const struct order *o, const struct pkt_info *pi);
 int rstream_again(const char *bay, const struct order *o);
 struct rstream *rstream_start(const char *bay, struct order *o, const struct pkt_info *pi,
-			      const void *hdr, size_t hdrlen);
+			      const void *hdr, size_t hdrlen, int small);
 int rstream_feed(struct rstream *s, const void *p, size_t n, char *why, size_t whylen);
 int rstream_end(struct rstream *s, char *why, size_t whylen);
 void rstream_free(struct rstream *s);
@@ -243,8 +251,24 @@ void history_end(const char *bay, const struct order *o, const char *result, con
 /* the same with done/'s fsync left to g (the send worker's finished batch) */
 void history_end_group(const char *bay, const struct order *o, const char *result,
 		       const char *why, struct bay_group *g);
-/* o was delivered here as name: recorded, and a receipt owed to its origin */
-void history_delivered(const char *bay, const struct order *o, const char *name);
+/* o was delivered here as name: recorded, and a receipt owed to its
+ * origin; marked: receipts/ID.owed holds it on disk too (bay_owed_set),
+ * cleared once it is queued */
+void history_delivered(const char *bay, const struct order *o, const char *name, int marked);
+/* A receiver: the receipts of keys, delivered here and marked owed
+ * (durable), are for the master to send (or sent now without one) */
+void history_owed_tell(const char *bay, const struct strv *keys);
+/* The master: a receiver's "O" line; when the notes are due (0: none),
+ * and sending them once due (or now: stopping) */
+void history_owed_note(const char *msg);
+time_t history_owed_due(void);
+void history_owed_tick(int now);
+#define OWED_WAIT	1	/* seconds a receipt owed waits for others */
+/* The owed marks of bay at or before `older` (commit.h): queued now, in
+ * as few packets as they fit (start-up, the sweep: marks a receiver that
+ * died left) */
+void history_owed_recover(const char *bay, time_t older);
+#define OWED_ORPHAN_AGE	60	/* seconds: a mark no receiver will send */
 /* Every receipt owed queued (one packet per origin for up to
  * CONFIRM_ORDERS orders) and the records durable: called by whoever
  * delivered, before it finishes or acknowledges the orders delivered */

@@ -9,7 +9,9 @@
 # (an order A still holds for B) stays without receipt; the same packet
 # without the bad entry is taken. B's worker killed with the receipts
 # owed (orders delivered, not yet finished): they are sent once the
-# orders are delivered again, each file delivered once.
+# orders are delivered again, each file delivered once. Small packets
+# delivered by B's receiver, their receipts marked owed on disk, B's
+# master dead before it sent them: sent at B's next start.
 WAIT=${WAIT:-60}		# a loaded machine
 . "$TOP/tests/lib/nodes.sh"
 HOSTILE=${HOSTILE:-$TOP/build/tests/hostile}
@@ -94,10 +96,12 @@ check "... the order it knew already said so" \
 
 # 3. B's worker killed with the receipts owed (the orders delivered, not
 #    yet finished): the orders are queued again, found delivered before,
-#    and their receipts sent then; each file delivered once
+#    and their receipts sent then; each file delivered once. Files too
+#    large to travel inside their offer: those are stored, then delivered
+#    by a worker (small ones are delivered by the receiver: part 4)
 flag=$NODES/kill-owed; : >"$flag"
 for i in 1 2 3 4 5; do
-	echo "crash $i $RANDOM" >"$work/k$i.txt"
+	{ echo "crash $i $RANDOM"; head -c 70000 /dev/urandom; } >"$work/k$i.txt"
 	ctl A submit --to B "$work/k$i.txt" >>"$work/kids" 2>/dev/null
 done
 SHIPD="env SHIPD_TEST_FORBIDDEN=receipts-owed:$flag $TOP/build/tests/shipd-hooks" \
@@ -116,7 +120,7 @@ check "... each file delivered once" \
 # delivered before)
 blog=$NODES/B/shipd.log
 hook=$(grep -n "receipts-owed tries" "$blog" | head -n 1 | cut -d: -f1)
-owed=$(head -n "${hook:-0}" "$blog" | sed -n 's/.*delivered \([^ ]*\) from A: .*\/incoming\/[kz][1-5.].*/\1/p' | sort -u)
+owed=$(head -n "${hook:-0}" "$blog" | sed -n 's/.*delivered \([^ ]*\) from A: .*\/incoming\/k[1-5].*/\1/p' | sort -u)
 echo "# owed when killed: $(echo $owed)"
 again() {
 	local id
@@ -126,4 +130,41 @@ again() {
 	done
 }
 check "... the receipts owed at the kill were queued after it" again
+
+# 4. Small packets are delivered by B's receiver, which marks each receipt
+#    owed on disk (receipts/ID.owed) and leaves sending them to the
+#    master, many to a packet. B's master dies before it sends them: the
+#    marks outlive it, and B's next start sends every receipt; each file
+#    delivered once, no mark left
+node_stop B
+flag=$NODES/kill-notes; : >"$flag"
+: >"$work/sids"
+for i in 1 2 3 4 5 6; do
+	echo "small $i $RANDOM" >"$work/s$i.txt"
+	ctl A submit --to B "$work/s$i.txt" >>"$work/sids" 2>/dev/null
+done
+SHIPD="env SHIPD_TEST_FORBIDDEN=owed-notes:$flag $TOP/build/tests/shipd-hooks" \
+	node_start B || { fail "start B (test hooks)"; finish; }
+check "B's master died with receipts owed" \
+	wait_for log_has B "owed-notes tries a forbidden system call"
+byrecv() {	# each one of them opened by the receiver, never stored first
+	local id
+	while read -r id; do
+		log_has B "received $id from A .* delivered into .* while received" || return 1
+	done <"$work/sids"
+}
+nmarks() { ls "$(bay B)/receipts" | grep -c '\.owed$'; }
+check "... their receipts marked owed on disk ($(nmarks))" test "$(nmarks)" -ge 1
+sdone() {
+	local id
+	while read -r id; do log_has A "order $id: delivered to B at" || return 1; done <"$work/sids"
+}
+pkill -KILL -f "$(conf B)" 2>/dev/null
+sleep 0.5
+node_start B || { fail "restart B"; finish; }
+check "B's next start sent the receipts the marks held" wait_for sdone
+check "... each one opened by B's receiver as it came" byrecv
+check "... each small file delivered once" \
+	sh -c "ls '$(bay B)/incoming' | grep -c '^s[1-6]' | grep -qx 6"
+check "... no mark left" wait_for sh -c "! ls '$(bay B)/receipts' | grep -q '\.owed\$'"
 finish
