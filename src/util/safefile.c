@@ -426,6 +426,14 @@ mkdirs(const char *path, mode_t mode)
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 			return 0;
 	}
+	/* else nearly always only its last component is missing (unpack/KEY):
+	 * one mkdir; the parents are walked only when one of them is missing */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT) {
+		err_set("mkdir %s: %s", path, strerror(errno));
+		return -1;
+	}
 	memcpy(buf, path, len + 1);
 	for (char *p = buf + 1; ; p++) {
 		if (*p == '/' || *p == 0) {

@@ -98,7 +98,8 @@ ssize_t read_full(int fd, void *buf, size_t n);
 /* Read a whole file of at most max bytes into a NUL-terminated buffer. */
 char *read_file(const char *path, size_t max, size_t *len);
 
-/* mkdir -p with mode; ok if it exists. */
+/* mkdir -p with mode; ok if it exists. Costs one stat when it exists,
+ * one mkdir more when only the last component is missing. */
 int mkdirs(const char *path, mode_t mode);
 
 #endif
