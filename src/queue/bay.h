@@ -113,6 +113,11 @@ int qstate_parse(const char *name, enum qstate *st);
  * the path. */
 int bay_init(const char *bay);
 
+/* bay_init once per process and bay: what a per-order path calls (a
+ * receipt, a submission). A directory removed while the process runs is
+ * made again only by a bay_init (start-up, reload, recovery), never here. */
+int bay_ready(const char *bay);
+
 /* BAY/DIR/NAME for any directory (name may be NULL for the directory). */
 int bay_path(char *buf, size_t size, const char *bay, enum qstate st, const char *name);
 int bay_data_path(char *buf, size_t size, const char *bay, const char *id);
