@@ -478,7 +478,10 @@ submit_batch_add(struct submit_batch *b, const struct submit_req *r)
 	if (b->n == 0)
 		clock_gettime(CLOCK_MONOTONIC, &b->first);
 	x.first = b->n;
-	x.source = xstrdup(realpath(r->path, real) ? real : r->path);
+	/* a control packet's source (a receipt's, a flood's) is the daemon's
+	 * own temporary in the bay: recorded as named, not resolved with a
+	 * readlink per component for every receipt */
+	x.source = xstrdup(r->kind == NULL && realpath(r->path, real) ? real : r->path);
 	order_new_id(x.group, sizeof(x.group), cf->node);
 	{
 		/* notify is signed into the clear header, the comment sealed
