@@ -4,6 +4,7 @@
  * Every durable step passes step() first: the test-only fault hook.
  */
 #include "safefile.h"
+#include "proc.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -158,7 +159,7 @@ tmp_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode, int durable)
 
 	for (int tries = 0; tries < 100; tries++) {
 		clock_gettime(CLOCK_REALTIME, &ts);
-		if (path_fmt(tmp, tmpsz, "%s/.tmp.%ld.%ld.%lu", dir, (long)getpid(),
+		if (path_fmt(tmp, tmpsz, "%s/.tmp.%ld.%ld.%lu", dir, (long)self_pid(),
 			     (long)ts.tv_nsec, ++seq) < 0)
 			return -1;
 		if (durable && step() < 0)

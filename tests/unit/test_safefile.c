@@ -1,10 +1,12 @@
 /*
  * test_safefile.c - util/safefile.c's helpers that the per-order paths
  * lean on: mkdirs (a missing leaf, missing parents, something in the
- * way).
+ * way); and util/proc.c's self_pid, which they name temporaries and log
+ * lines with, right in a forked child.
  */
 #include "t.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/safefile.h"
 
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char top[64];
@@ -82,6 +85,34 @@ mkdirs_blocked(void)
 	CHECK_INT(mkdirs(p, 0700), -1);
 }
 
+/* a child's temporaries carry its own PID, not its parent's: two
+ * processes never race for one name */
+static void
+self_pid_fork(void)
+{
+	char tmp[PATH_MAX], want[64];
+	pid_t pid, parent = self_pid();
+	int st, fd;
+
+	CHECK_INT(parent, getpid());
+	CHECK_INT(self_pid(), getpid());	/* remembered: the same */
+	if ((pid = fork()) == 0) {
+		int ok = self_pid() == getpid() && self_pid() != parent;
+
+		fd = safe_create(top, tmp, sizeof(tmp), 0600);
+		snprintf(want, sizeof(want), "/.tmp.%ld.", (long)getpid());
+		ok = ok && fd >= 0 && strstr(tmp, want) != NULL;
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(pid > 0);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_INT(self_pid(), getpid());	/* the parent's is still its own */
+}
+
 int
 main(void)
 {
@@ -93,6 +124,7 @@ main(void)
 	TEST(mkdirs_leaf);
 	TEST(mkdirs_parents);
 	TEST(mkdirs_blocked);
+	TEST(self_pid_fork);
 	{
 		char cmd[128];
 
