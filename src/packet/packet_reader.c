@@ -699,6 +699,12 @@ pkt_reader_group(const struct pkt_reader *r)
 	return r->group;
 }
 
+const struct pkt_info *
+pkt_reader_info(const struct pkt_reader *r)
+{
+	return &r->p[0].h.info;	/* check_set sorted the parts: part 1 */
+}
+
 void
 pkt_reader_free(struct pkt_reader *r)
 {

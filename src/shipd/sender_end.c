@@ -219,7 +219,9 @@ finish(struct flight *f)
 			join_errors(&f->errs, err_get());
 	}
 	if (o->dests.n == 0) {
-		f->is_data = history_is_data(bay, o->id);	/* read before data/ID goes */
+		/* what the delivery or the offer read, else read before data/ID goes */
+		f->is_data = f->kind != DELIVER_KIND_UNKNOWN ? f->kind == DELIVER_KIND_DATA :
+			     history_is_data(bay, o->id);
 		done_add(f);	/* finished with the others that ended meanwhile */
 		return;
 	} else if (f->errs.len == 0 && f->busy_why.len) {
