@@ -260,6 +260,13 @@ int bay_finish(const char *bay, const char *id, enum qstate from);
  * is not (what it left is queued still, or finished: rerun is safe).
  */
 int bay_finish_all(const char *bay, const char *const *ids, int n, enum qstate from);
+/*
+ * bay_finish_all of orders whose expiry the caller holds (it loaded them):
+ * expires[i] is ids[i]'s, written into its seen marker without reading
+ * the order file again.
+ */
+int bay_finish_known(const char *bay, const char *const *ids, const time_t *expires, int n,
+		     enum qstate from);
 /* Drop an order and its data without marking it seen (shipctl rm). */
 int bay_remove(const char *bay, const char *id, enum qstate from);
 
