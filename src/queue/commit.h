@@ -97,6 +97,10 @@ int bay_group_sync(struct bay_group *g);
  * bay_group_sync(g); a failed sync leaves claimed orders for the sweep. */
 int bay_claim_group(struct claim *c, const char *bay, const char *id, enum qstate from,
 		    struct bay_group *g);
+/* bay_load of the claimed order in active/, read through the claim's lock
+ * (the file locked is the file claimed): no path walked, nothing opened.
+ * Without a lock, bay_load. Errors name active/ID. */
+int bay_load_claimed(const struct claim *c, struct order *o);
 /* Drop the lock; the order stays where it is (in active/ the sweep takes it). */
 void bay_release(struct claim *c);
 /* An order in active/ that no live process holds (its worker died) goes

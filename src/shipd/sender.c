@@ -562,7 +562,7 @@ start(struct flight *f)
 	struct order *o = &f->o;
 
 	/* the claim's lock tells recovery and the sweep a live worker has it */
-	if (bay_load(bay, id, Q_ACTIVE, o) < 0) {
+	if (bay_load_claimed(&f->c, o) < 0) {
 		bay_corrupt(bay, id, Q_ACTIVE, err_get());
 		flight_end(f, 65);
 		return;

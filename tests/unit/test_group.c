@@ -84,6 +84,40 @@ finish_costs_one_round(void)
 	CHECK(bay_seen(bay, id));
 }
 
+/* a claimed order read through its lock is the order bay_load reads;
+ * a broken one is refused with its path named */
+static void
+claim_load(void)
+{
+	const char *bay = new_bay();
+	struct claim c;
+	struct order a, b;
+	char path[PATH_MAX];
+
+	queue(bay, "l1", Q_OUTGOING, "x");
+	CHECK_INT(bay_claim(&c, bay, "l1", Q_OUTGOING), 0);
+	CHECK_INT(bay_load_claimed(&c, &a), 0);
+	CHECK_INT(bay_load(bay, "l1", Q_ACTIVE, &b), 0);
+	CHECK_STR(a.id, "l1");
+	CHECK_STR(a.origin, b.origin);
+	CHECK_INT(a.expires, b.expires);
+	CHECK_INT(a.dests.n, b.dests.n);
+	order_free(&a);
+	order_free(&b);
+	bay_release(&c);
+	/* no lock: read by its path */
+	CHECK_INT(bay_load_claimed(&c, &a), 0);
+	CHECK_STR(a.id, "l1");
+	order_free(&a);
+	/* truncated under the lock */
+	CHECK_INT(bay_claim(&c, bay, "l1", Q_ACTIVE), 0);
+	snprintf(path, sizeof(path), "%s/active/l1", bay);
+	CHECK_INT(truncate(path, 10), 0);
+	CHECK_INT(bay_load_claimed(&c, &a), -1);
+	CHECK(strstr(err_get(), path) != NULL);
+	bay_release(&c);
+}
+
 /* the sender's finish: the expiry it loaded goes into each seen marker
  * (what the purge of seen/ reads), one order alone or several */
 static void
@@ -274,6 +308,7 @@ main(void)
 	TEST(claim_costs_one_round);
 	TEST(finish_costs_one_round);
 	TEST(finish_known_expiry);
+	TEST(claim_load);
 	TEST(rewrite_moving_costs_two);
 	TEST(batch_crash);
 	TEST(enqueue_all_costs_two);
