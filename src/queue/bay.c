@@ -353,6 +353,8 @@ bay_choose(const struct sclass *cls)
 
 	if (cls == NULL || cls->bays.n == 0)
 		return NULL;
+	if (cls->bays.n == 1)	/* no choice: no statvfs (every receipt, every packet taken) */
+		return cls->bays.v[0];
 	for (int i = 0; i < cls->bays.n; i++)
 		if (free_bytes(cls->bays.v[i], &avail) == 0 && (best == NULL || avail > best_free)) {
 			best = cls->bays.v[i];

@@ -147,7 +147,8 @@ int bay_room_ok(const struct config *cf, const char *bay, uint64_t size, uint64_
 /* Remove interrupted transfers (partial/) not touched since older_than. */
 #define PARTIAL_MAX_IDLE	86400
 int bay_purge_partial(const char *bay, time_t older_than);
-/* The storage bay of a class with the most free space. */
+/* The storage bay of a class with the most free space (its only one
+ * without looking). */
 const char *bay_choose(const struct sclass *cls);
 
 /* Call fn for each order in a state (readdir order); stops if fn returns <0.

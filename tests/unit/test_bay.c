@@ -395,6 +395,10 @@ all_and_choose(void)
 	strv_free(&cf->classes[0].bays);
 	strv_free(&cf->classes[1].bays);
 	CHECK(bay_choose(&cf->classes[1]) == NULL);
+	/* a class's only bay, whether it exists yet or not */
+	strv_add(&cf->classes[1].bays, "/nonexistent/bay");
+	CHECK_STR(bay_choose(&cf->classes[1]), "/nonexistent/bay");
+	strv_free(&cf->classes[1].bays);
 	free(cf);
 }
 
