@@ -377,11 +377,19 @@ safe_link(const char *from, const char *to)
 char *
 read_file(const char *path, size_t max, size_t *lenp)
 {
+	return read_file_if(path, max, lenp, NULL);
+}
+
+char *
+read_file_if(const char *path, size_t max, size_t *lenp, int *missing)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	char *buf;
 	ssize_t n;
 
+	if (missing)
+		*missing = fd < 0 && errno == ENOENT;
 	if (fd < 0) {
 		err_set("%s: %s", path, strerror(errno));
 		return NULL;

@@ -113,6 +113,29 @@ self_pid_fork(void)
 	CHECK_INT(self_pid(), getpid());	/* the parent's is still its own */
 }
 
+/* read_file_if tells a missing file from one it cannot read */
+static void
+read_file_missing(void)
+{
+	char p[PATH_MAX], *buf;
+	size_t len;
+	int missing = -1;
+
+	snprintf(p, sizeof(p), "%s/none", top);
+	CHECK(read_file_if(p, 100, &len, &missing) == NULL);
+	CHECK_INT(missing, 1);
+	snprintf(p, sizeof(p), "%s/leaf", top);	/* a directory: there, not readable as a file */
+	CHECK(read_file_if(p, 100, &len, &missing) == NULL);
+	CHECK_INT(missing, 0);
+	snprintf(p, sizeof(p), "%s/some", top);
+	CHECK_INT(safe_write(top, "some", "abc", 3, 0600), 0);
+	buf = read_file_if(p, 100, &len, &missing);
+	CHECK_STR(buf, "abc");
+	CHECK_INT(len, 3);
+	CHECK_INT(missing, 0);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -125,6 +148,7 @@ main(void)
 	TEST(mkdirs_parents);
 	TEST(mkdirs_blocked);
 	TEST(self_pid_fork);
+	TEST(read_file_missing);
 	{
 		char cmd[128];
 
