@@ -9,8 +9,16 @@
 # Prints per node a table "what per-order count" where "what" is
 # "dir:NAME" (a directory fsync), "file:NAME" (a file fsynced in directory
 # NAME), "rename:FROM>TO" and "unlink:NAME", and a total line. Diagnostic
-# only: never asserts. Needs strace; run it in a network namespace of its
-# own (unshare -n) when other engineers share the loopback ports.
+# only: never asserts.
+#
+#   FSYNCS_COUNT=1 bench/fsyncs.sh [N]
+#
+# counts every system call instead (strace -c): per node the calls and
+# failed calls per order of each system call, most frequent first, over
+# the daemon and all its children (the submissions, S, included). The
+# counts hardly move from run to run, unlike times on a shared machine.
+# Needs strace; run it in a network namespace of its own (unshare -n)
+# when other engineers share the loopback ports.
 set -u
 N=${1:-300}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +26,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$TOP/bench/lib.sh"
 nodes_init
 TR="strace -f -qq -y -e trace=fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat"
+[ -n "${FSYNCS_COUNT:-}" ] && TR="strace -f -qq -c -S calls"
 
 base=$((20000 + RANDOM % 20000))
 node_add A $((base + 1)) "BAY-SIZE-LIMIT 0"
@@ -87,8 +96,23 @@ summary() {
 		printf "  %-30s %7.2f\n", "TOTAL rename", rn / n
 	}' "$1" | sort
 }
-[ -n "${FSYNCS_KEEP:-}" ] && for n in A B; do cp "$NODES/$n.trace" "$NODES/$n/shipd.log" "$FSYNCS_KEEP"/ 2>/dev/null; cp "$NODES/$n/shipd.log" "$FSYNCS_KEEP/$n.log"; done
+[ -n "${FSYNCS_KEEP:-}" ] && mkdir -p "$FSYNCS_KEEP" && for n in A B; do cp "$NODES/$n.trace" "$NODES/$n/shipd.log" "$FSYNCS_KEEP"/ 2>/dev/null; cp "$NODES/$n/shipd.log" "$FSYNCS_KEEP/$n.log"; done
+# strace -c's table: "% time seconds usecs/call calls [errors] syscall"
+counts() {
+	awk -v n="$N" '
+	$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {
+		e = NF == 6 ? $5 : 0
+		printf "  %-20s %8.2f %8.2f\n", $NF, $4 / n, e / n
+	}
+	$NF == "total" { printf "  %-20s %8.2f %8.2f\n", "TOTAL", $(NF - 2) / n, (NF == 6 ? $(NF - 1) : 0) / n }
+	' "$1"
+}
 for n in S A B; do
 	echo "== $n (per order, $N orders)"
-	summary "$NODES/$n.trace"
+	if [ -n "${FSYNCS_COUNT:-}" ]; then
+		printf '  %-20s %8s %8s\n' syscall calls errors
+		counts "$NODES/$n.trace"
+	else
+		summary "$NODES/$n.trace"
+	fi
 done

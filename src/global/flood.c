@@ -94,7 +94,7 @@ flood_body(const struct config *cf, const void *data, size_t len, char *tmp, siz
 		err_set("no bay for class %s", DEFAULT_CLASS);
 		return -1;
 	}
-	if (bay_init(bay) < 0 || bay_path(tmpdir, sizeof(tmpdir), bay, Q_TMP, NULL) < 0 ||
+	if (bay_ready(bay) < 0 || bay_path(tmpdir, sizeof(tmpdir), bay, Q_TMP, NULL) < 0 ||
 	    (fd = safe_create(tmpdir, tmp, size, 0600)) < 0)
 		return -1;
 	/* input to the sealer only, never fsynced: what is durable is the

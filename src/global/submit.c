@@ -469,8 +469,8 @@ submit_batch_add(struct submit_batch *b, const struct submit_req *r)
 			 b->n >= SUBMIT_BATCH_ORDERS || size > SUBMIT_BATCH_FILE_MAX ||
 			 batch_age(b) >= SUBMIT_BATCH_SECONDS) && submit_batch_flush(b) < 0)
 		return -1;	/* done was told */
-	/* its directories once per call, not once per file */
-	if ((b->ready != x.bay && bay_init(x.bay) < 0) || bay_space_ok(cf, x.bay, size) < 0 ||
+	/* its directories made sure of once per process (bay_ready) */
+	if ((b->ready != x.bay && bay_ready(x.bay) < 0) || bay_space_ok(cf, x.bay, size) < 0 ||
 	    bay_path(tmpdir, sizeof(tmpdir), x.bay, Q_TMP, NULL) < 0)
 		goto fail;
 	b->bay = b->ready = x.bay;	/* the class's, from config: lives as long as cf */
@@ -478,7 +478,10 @@ submit_batch_add(struct submit_batch *b, const struct submit_req *r)
 	if (b->n == 0)
 		clock_gettime(CLOCK_MONOTONIC, &b->first);
 	x.first = b->n;
-	x.source = xstrdup(realpath(r->path, real) ? real : r->path);
+	/* a control packet's source (a receipt's, a flood's) is the daemon's
+	 * own temporary in the bay: recorded as named, not resolved with a
+	 * readlink per component for every receipt */
+	x.source = xstrdup(r->kind == NULL && realpath(r->path, real) ? real : r->path);
 	order_new_id(x.group, sizeof(x.group), cf->node);
 	{
 		/* notify is signed into the clear header, the comment sealed

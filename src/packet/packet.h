@@ -100,6 +100,9 @@ int packet_kind_ok(const char *s);
  * packet_open checks it again.
  */
 int packet_file_header(const char *path, struct pkt_info *pi);
+/* The same from the header's bytes in memory (buf, len: at least the whole
+ * header), as a sender holds them for its offer. Parses only. */
+int packet_header(const void *buf, size_t len, struct pkt_info *pi);
 
 /*
  * What an origin may add to a file (NULL: none). notify goes into every
@@ -225,6 +228,21 @@ int packet_open_extra(const struct config *cf, const struct keys *me,
 int packet_open_known(const struct config *cf, const struct keys *me,
 		      const char *const *parts, const char *const *digests, int nparts,
 		      int mode, const char *destdir, struct strv *names, char **comment);
+/*
+ * The same, and what part 1's header says, as read and checked (signed by
+ * its origin, or the known digest's) to open it: the packet's kind and its
+ * origin, copied into *said whether the opening then succeeds or not
+ * (both "" when no header could be read). A delivery dispatches on them
+ * without reading the header a second time.
+ */
+struct pkt_said {
+	char kind[PKT_KIND_MAX + 1];
+	char origin[sizeof(((struct pkt_info *)0)->origin)];
+};
+int packet_open_said(const struct config *cf, const struct keys *me,
+		     const char *const *parts, const char *const *digests, int nparts,
+		     int mode, const char *destdir, struct strv *names, char **comment,
+		     struct pkt_said *said);
 /*
  * Mode for the _known and _stream forms: the extracted file gets it
  * (DELIVER-MODE) before its one fsync; -1 keeps the entry's (0777 bits).

@@ -269,6 +269,8 @@ const uint8_t *pkt_reader_digest(const struct pkt_reader *r);
 ssize_t pkt_reader_next(struct pkt_reader *r, const void **p);
 int pkt_reader_local(const struct pkt_reader *r);
 const char *pkt_reader_group(const struct pkt_reader *r);
+/* Part 1's header, as read and checked by _new. */
+const struct pkt_info *pkt_reader_info(const struct pkt_reader *r);
 void pkt_reader_free(struct pkt_reader *r);
 /* Is e an error of our own side (disk full, quota, I/O, no memory or fds)? */
 int pkt_errno_local(int e);

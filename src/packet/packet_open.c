@@ -324,10 +324,27 @@ packet_open_known(const struct config *cf, const struct keys *me, const char *co
 		  const char *const *digests, int nparts, int mode, const char *destdir,
 		  struct strv *names, char **comment)
 {
+	return packet_open_said(cf, me, parts, digests, nparts, mode, destdir, names, comment,
+				NULL);
+}
+
+int
+packet_open_said(const struct config *cf, const struct keys *me, const char *const *parts,
+		 const char *const *digests, int nparts, int mode, const char *destdir,
+		 struct strv *names, char **comment, struct pkt_said *said)
+{
 	struct pkt_reader *r = pkt_reader_new_known(cf, me, parts, digests, nparts);
 
+	if (said)
+		memset(said, 0, sizeof(*said));
 	if (r == NULL)
 		return pkt_errno_local(errno) ? PKT_LOCAL : -1;
+	if (said) {
+		const struct pkt_info *pi = pkt_reader_info(r);
+
+		snprintf(said->kind, sizeof(said->kind), "%s", pi->kind);
+		snprintf(said->origin, sizeof(said->origin), "%s", pi->origin);
+	}
 	return open_with(r, mode, destdir, names, comment, NULL);
 }
 

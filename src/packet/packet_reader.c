@@ -28,6 +28,13 @@
  * memory). The thread lives only between _new and _free (never across a
  * return to the daemon, so never across a fork); its errors (err_set is
  * per thread) reach the caller through the slots.
+ *
+ * A small packet in files (at most INLINE_CHUNKS chunks: every slot it
+ * needs is free) has no thread: _new runs the thread's reading to its end
+ * before it returns, and next() hands out what it left in the slots. A
+ * thread (an mmap'ed stack, clone, futexes, a join) costs more than the
+ * two cores win on so few bytes. A stream always has its thread: its
+ * bytes come while the caller reads.
  */
 #include "packet_int.h"
 #include "../util/log.h"
@@ -45,6 +52,7 @@
 #include <unistd.h>
 
 #define RSLOTS	16
+#define INLINE_CHUNKS	4	/* < RSLOTS: the reading never waits for a slot */
 
 enum { S_CHUNK, S_END, S_ERROR };
 
@@ -85,7 +93,8 @@ struct pkt_reader {
 	char mwhy[512];			/* the caller's copy, or its own error */
 	/* the hand-over: the thread fills head, the caller drains tail */
 	pthread_t th;
-	int started;
+	int started;			/* the thread runs (joined at _free) */
+	int inlined;			/* no thread: the reading is done */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct rslot s[RSLOTS];
@@ -238,7 +247,7 @@ fail:
 }
 
 static void *reader_main(void *arg);
-static struct pkt_reader *start(struct pkt_reader *r);
+static struct pkt_reader *start(struct pkt_reader *r, int files);
 
 static struct pkt_reader *
 reader_alloc(const struct config *cf, const struct keys *me, int nparts)
@@ -288,7 +297,7 @@ pkt_reader_new_known(const struct config *cf, const struct keys *me, const char 
 		}
 	}
 	free(buf);
-	return start(r);
+	return start(r, 1);
 fail:
 	pkt_reader_free(r);
 	errno = e;
@@ -314,7 +323,7 @@ pkt_reader_new_stream(const struct config *cf, const struct keys *me, const void
 	if (pkt_hdr_verify(cf, me, hdr, &p->h) < 0)
 		goto fail;
 	sha256(hdr, hdrlen, p->hd);
-	return start(r);
+	return start(r, 0);
 fail:
 	pkt_reader_free(r);
 	errno = EBADMSG;
@@ -322,9 +331,10 @@ fail:
 }
 
 /* The parts' headers are read: check them as a set, open our wrapped
- * key and start the thread. NULL (r freed, errno set) on failure. */
+ * key and start the thread (files: parts in files, and small enough, read
+ * here instead). NULL (r freed, errno set) on failure. */
 static struct pkt_reader *
-start(struct pkt_reader *r)
+start(struct pkt_reader *r, int files)
 {
 	const struct config *cf = r->cf;
 	const struct keys *me = r->me;
@@ -361,6 +371,13 @@ start(struct pkt_reader *r)
 	}
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
+	if (files && r->nchunks <= INLINE_CHUNKS) {
+		/* every chunk and the end (or the failure) fit in the free
+		 * slots: th_slot never waits, nothing signals a waiter */
+		r->inlined = 1;
+		reader_main(r);
+		return r;
+	}
 	if ((e = pthread_create(&r->th, NULL, reader_main, r)) != 0) {
 		pthread_mutex_destroy(&r->mu);
 		pthread_cond_destroy(&r->cv);
@@ -682,6 +699,12 @@ pkt_reader_group(const struct pkt_reader *r)
 	return r->group;
 }
 
+const struct pkt_info *
+pkt_reader_info(const struct pkt_reader *r)
+{
+	return &r->p[0].h.info;	/* check_set sorted the parts: part 1 */
+}
+
 void
 pkt_reader_free(struct pkt_reader *r)
 {
@@ -693,6 +716,8 @@ pkt_reader_free(struct pkt_reader *r)
 		pthread_cond_broadcast(&r->cv);
 		pthread_mutex_unlock(&r->mu);
 		pthread_join(r->th, NULL);
+	}
+	if (r->started || r->inlined) {
 		pthread_mutex_destroy(&r->mu);
 		pthread_cond_destroy(&r->cv);
 	}

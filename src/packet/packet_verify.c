@@ -98,6 +98,21 @@ packet_verify_file(const struct config *cf, const char *path, struct pkt_info *p
 }
 
 int
+packet_header(const void *buf, size_t len, struct pkt_info *pi)
+{
+	struct pkt_hdr h;
+
+	if (pkt_hdr_parse(buf, len, &h) != 1) {
+		err_set("packet: no whole header");
+		return -1;
+	}
+	*pi = h.info;		/* the dests move to the caller */
+	memset(&h.info, 0, sizeof(h.info));
+	pkt_hdr_free(&h);
+	return 0;
+}
+
+int
 packet_file_header(const char *path, struct pkt_info *pi)
 {
 	uint8_t *buf = xmalloc(PKT_MAX_HEADER);

@@ -80,6 +80,10 @@ dir_tighten(const char *path, mode_t max)
 	return 0;
 }
 
+/* The bays this process has made sure of: bay_ready's memory (inherited
+ * by the workers the daemon forks after its start-up bay_init). */
+static struct strv inited;
+
 int
 bay_init(const char *bay)
 {
@@ -97,7 +101,16 @@ bay_init(const char *bay)
 		if (dir_tighten(path, i == Q_INCOMING ? 0750 : i == Q_DROP ? 0770 : 0700) < 0)
 			return -1;
 	}
+	if (!strv_has(&inited, bay))
+		strv_add(&inited, bay);
 	return 0;
+}
+
+/* 36 system calls saved per call (a mkdir and a stat per directory). */
+int
+bay_ready(const char *bay)
+{
+	return strv_has(&inited, bay) ? 0 : bay_init(bay);
 }
 
 int
@@ -340,6 +353,8 @@ bay_choose(const struct sclass *cls)
 
 	if (cls == NULL || cls->bays.n == 0)
 		return NULL;
+	if (cls->bays.n == 1)	/* no choice: no statvfs (every receipt, every packet taken) */
+		return cls->bays.v[0];
 	for (int i = 0; i < cls->bays.n; i++)
 		if (free_bytes(cls->bays.v[i], &avail) == 0 && (best == NULL || avail > best_free)) {
 			best = cls->bays.v[i];

@@ -113,6 +113,11 @@ int qstate_parse(const char *name, enum qstate *st);
  * the path. */
 int bay_init(const char *bay);
 
+/* bay_init once per process and bay: what a per-order path calls (a
+ * receipt, a submission). A directory removed while the process runs is
+ * made again only by a bay_init (start-up, reload, recovery), never here. */
+int bay_ready(const char *bay);
+
 /* BAY/DIR/NAME for any directory (name may be NULL for the directory). */
 int bay_path(char *buf, size_t size, const char *bay, enum qstate st, const char *name);
 int bay_data_path(char *buf, size_t size, const char *bay, const char *id);
@@ -142,7 +147,8 @@ int bay_room_ok(const struct config *cf, const char *bay, uint64_t size, uint64_
 /* Remove interrupted transfers (partial/) not touched since older_than. */
 #define PARTIAL_MAX_IDLE	86400
 int bay_purge_partial(const char *bay, time_t older_than);
-/* The storage bay of a class with the most free space. */
+/* The storage bay of a class with the most free space (its only one
+ * without looking). */
 const char *bay_choose(const struct sclass *cls);
 
 /* Call fn for each order in a state (readdir order); stops if fn returns <0.

@@ -276,6 +276,58 @@ bay_claim_group(struct claim *c, const char *bay, const char *id, enum qstate fr
 	return 0;
 }
 
+int
+bay_load_claimed(const struct claim *c, struct order *o)
+{
+	char path[PATH_MAX], why[900];
+	struct stat sb;
+	size_t got;
+	ssize_t n;
+	char *buf;
+	int rc;
+
+	if (c->lock < 0)
+		return bay_load(c->bay, c->id, Q_ACTIVE, o);
+	order_init(o);
+	if (bay_path(path, sizeof(path), c->bay, Q_ACTIVE, c->id) < 0)
+		return -1;
+	if (fstat(c->lock, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		err_set("%s: not a regular file", path);
+		return -1;
+	}
+	if (sb.st_size > ORDER_MAX_SIZE) {
+		err_set("%s: larger than %d bytes", path, ORDER_MAX_SIZE);
+		return -1;
+	}
+	buf = xmalloc((size_t)sb.st_size + 1);
+	for (got = 0; got < (size_t)sb.st_size; got += (size_t)n)
+		if ((n = pread(c->lock, buf + got, (size_t)sb.st_size - got, (off_t)got)) <= 0) {
+			if (n < 0 && errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			if (n == 0)
+				break;
+			err_set("%s: %s", path, strerror(errno));
+			free(buf);
+			return -1;
+		}
+	buf[got] = 0;
+	rc = order_parse(buf, got, o);
+	free(buf);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%s", err_get());
+		err_set("%s: %s", path, why);
+		return -1;
+	}
+	if (strcmp(o->id, c->id) != 0) {
+		err_set("%s: names order %s", path, o->id);
+		order_free(o);
+		return -1;
+	}
+	return 0;
+}
+
 void
 bay_release(struct claim *c)
 {

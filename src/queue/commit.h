@@ -97,6 +97,10 @@ int bay_group_sync(struct bay_group *g);
  * bay_group_sync(g); a failed sync leaves claimed orders for the sweep. */
 int bay_claim_group(struct claim *c, const char *bay, const char *id, enum qstate from,
 		    struct bay_group *g);
+/* bay_load of the claimed order in active/, read through the claim's lock
+ * (the file locked is the file claimed): no path walked, nothing opened.
+ * Without a lock, bay_load. Errors name active/ID. */
+int bay_load_claimed(const struct claim *c, struct order *o);
 /* Drop the lock; the order stays where it is (in active/ the sweep takes it). */
 void bay_release(struct claim *c);
 /* An order in active/ that no live process holds (its worker died) goes
@@ -278,6 +282,13 @@ int bay_finish(const char *bay, const char *id, enum qstate from);
  * is not (what it left is queued still, or finished: rerun is safe).
  */
 int bay_finish_all(const char *bay, const char *const *ids, int n, enum qstate from);
+/*
+ * bay_finish_all of orders whose expiry the caller holds (it loaded them):
+ * expires[i] is ids[i]'s, written into its seen marker without reading
+ * the order file again.
+ */
+int bay_finish_known(const char *bay, const char *const *ids, const time_t *expires, int n,
+		     enum qstate from);
 /* Drop an order and its data without marking it seen (shipctl rm). */
 int bay_remove(const char *bay, const char *id, enum qstate from);
 

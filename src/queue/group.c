@@ -62,18 +62,26 @@ bay_group_sync(struct bay_group *g)
 int
 bay_finish_all(const char *bay, const char *const *ids, int n, enum qstate from)
 {
+	if (n == 1)
+		return bay_finish(bay, ids[0], from);
+	return bay_finish_known(bay, ids, NULL, n, from);
+}
+
+/* expires NULL: each order's expiry read from its file (bay_finish_all) */
+int
+bay_finish_known(const char *bay, const char *const *ids, const time_t *expires, int n,
+		 enum qstate from)
+{
 	char sdir[PATH_MAX], fdir[PATH_MAX], path[PATH_MAX], buf[32];
 	struct order o;
 	int rc = 0, len;
 
-	if (n == 1)
-		return bay_finish(bay, ids[0], from);
 	if (bay_path(sdir, sizeof(sdir), bay, Q_SEEN, NULL) < 0 ||
 	    bay_path(fdir, sizeof(fdir), bay, from, NULL) < 0)
 		return -1;
 	/* 1. every seen/ID (a rerun after a crash keeps the marker it wrote) */
 	for (int i = 0; i < n; i++) {
-		time_t expires = 0;
+		time_t exp = expires ? expires[i] : 0;
 
 		if (!order_id_valid(ids[i]) ||
 		    bay_path(path, sizeof(path), bay, from, ids[i]) < 0) {
@@ -82,11 +90,11 @@ bay_finish_all(const char *bay, const char *const *ids, int n, enum qstate from)
 		}
 		if (bay_seen(bay, ids[i]))
 			continue;
-		if (order_load(path, &o) == 0) {
-			expires = o.expires;
+		if (expires == NULL && order_load(path, &o) == 0) {
+			exp = o.expires;
 			order_free(&o);
 		}
-		len = snprintf(buf, sizeof(buf), "%lld\n", (long long)expires);
+		len = snprintf(buf, sizeof(buf), "%lld\n", (long long)exp);
 		/* not fsynced: see bay_mark_seen */
 		if (safe_write_volatile(sdir, ids[i], buf, len, 0600) < 0)
 			return -1;

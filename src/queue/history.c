@@ -446,6 +446,7 @@ hist_load(const char *bay, const char *id, struct history *h)
 {
 	char path[PATH_MAX], *buf;
 	size_t len;
+	int missing;
 
 	hist_init(h, id);
 	if (!order_id_valid(id)) {
@@ -454,10 +455,9 @@ hist_load(const char *bay, const char *id, struct history *h)
 	}
 	if (bay_path(path, sizeof(path), bay, Q_DONE, id) < 0)
 		return -1;
-	if (access(path, F_OK) < 0 && errno == ENOENT)
-		return 1;
-	if ((buf = read_file(path, ORDER_MAX_SIZE, &len)) == NULL)
-		return -1;
+	/* no record yet is the open's ENOENT: no access() before it */
+	if ((buf = read_file_if(path, ORDER_MAX_SIZE, &len, &missing)) == NULL)
+		return missing ? 1 : -1;
 	if (hist_parse(buf, len, h) < 0 || strcmp(h->id, id) != 0) {
 		char e[300];
 

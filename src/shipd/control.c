@@ -184,19 +184,13 @@ take_certs(const struct order *o, const char *text, size_t len)
 }
 
 int
-control_deliver(const struct order *o, const char *part, const char *dir,
+control_deliver(const struct order *o, const char *kind, const char *signer, const char *dir,
 		const struct strv *names)
 {
-	char kind[PKT_KIND_MAX + 1], signer[sizeof(((struct pkt_info *)0)->origin)], *text = NULL;
-	struct pkt_info pi;
+	char *text = NULL;
 	size_t len;
 	int rc;
 
-	if (packet_file_header(part, &pi) < 0)
-		return -1;
-	memcpy(kind, pi.kind, sizeof(kind));
-	memcpy(signer, pi.origin, sizeof(signer));	/* the header's, signed */
-	pkt_info_free(&pi);
 	switch (kind_of(kind)) {
 	case KIND_DATA:
 		return CONTROL_DATA;

@@ -103,6 +103,7 @@ struct opening {
 	const struct order *o;
 	struct order receipt;		/* a shallow copy of *o, with these: */
 	char *name, *comment;
+	int kind;			/* DELIVER_KIND_*: from the header opened */
 };
 
 static void
@@ -133,9 +134,13 @@ extract(void *arg, const char *const *paths, int n, const char *dir, struct strv
 	 * had at the origin, before its one fsync and before the commit point:
 	 * what moves into incoming/ is never more open than the class says */
 	int mode = config_class_or_default(S->cf, op->o->sclass)->deliver_mode;
-	int rc = packet_open_known(S->cf, S->keys, paths, n == 1 ? digest : NULL, n, mode, dir,
-				   names, &op->comment);
+	struct pkt_said said;
+	int rc = packet_open_said(S->cf, S->keys, paths, n == 1 ? digest : NULL, n, mode, dir,
+				  names, &op->comment, &said);
 
+	if (said.kind[0])	/* the header was read and checked: its kind holds */
+		op->kind = strcmp(said.kind, PKT_KIND_DATA) == 0 ? DELIVER_KIND_DATA :
+			   DELIVER_KIND_OTHER;
 	if (rc == PKT_LOCAL)	/* our disk, not the packet: deferred */
 		return BAY_LATER;
 	if (rc < 0) {
@@ -144,7 +149,7 @@ extract(void *arg, const char *const *paths, int n, const char *dir, struct strv
 	}
 	/* a packet of another kind than data is consumed here, not delivered:
 	 * its receipt still says it was taken, so it is taken once */
-	if ((rc = control_deliver(op->o, paths[0], dir, names)) != CONTROL_DATA) {
+	if ((rc = control_deliver(op->o, said.kind, said.origin, dir, names)) != CONTROL_DATA) {
 		if (rc < 0)
 			return rc == BAY_LATER ? BAY_LATER : BAY_REFUSED;
 		for (int i = 0; i < names->n; i++) {
@@ -228,28 +233,43 @@ deliver_done(const char *bay, const struct order *o, const struct strv *finals, 
 	delivered(bay, o, 0, finals, 1, marked);
 }
 
+/* The kind of the packet data/ID when the opening did not say (it was
+ * delivered before, or its header could not be read): from the file. */
+static int
+kind_from_file(const char *bay, const char *id)
+{
+	return history_is_data(bay, id) ? DELIVER_KIND_DATA : DELIVER_KIND_OTHER;
+}
+
 int
-deliver_local(const char *bay, struct order *o)
+deliver_local(const char *bay, struct order *o, int *kind)
 {
 	struct strv finals = {0};
 	struct opening op;
 	char data[PATH_MAX];
 	const char *pp[1];
-	int rc, is_data;
+	int rc;
 
 	opening_init(&op, o);
-	is_data = history_is_data(bay, o->id);
 	if (o->nparts > 1 && o->group) {
+		/* read before the join (which may take the parts' data) */
+		op.kind = kind_from_file(bay, o->id);
 		rc = bay_join(bay, o->group, o->nparts, o, &op.receipt, extract, &op, &finals);
 		if (rc != 1)
-			rc = delivered(bay, o, rc, &finals, is_data, 0);
+			rc = delivered(bay, o, rc, &finals, op.kind == DELIVER_KIND_DATA, 0);
 	} else if (bay_data_path(data, sizeof(data), bay, o->id) < 0)
 		rc = -1;
 	else {
+		/* the opening reads the header, and says its kind: data/ID is
+		 * read once, not once more for the kind (it stays until the
+		 * order is finished) */
 		pp[0] = data;
 		rc = bay_deliver(bay, o->id, &op.receipt, pp, 1, extract, &op, &finals);
-		rc = delivered(bay, o, rc == 1 ? 0 : rc, &finals, is_data, 0);
+		if (op.kind == DELIVER_KIND_UNKNOWN && rc != BAY_REFUSED)
+			op.kind = kind_from_file(bay, o->id);
+		rc = delivered(bay, o, rc == 1 ? 0 : rc, &finals, op.kind == DELIVER_KIND_DATA, 0);
 	}
+	*kind = op.kind;
 	opening_free(&op);
 	strv_free(&finals);
 	if (rc == -1)

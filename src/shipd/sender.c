@@ -292,6 +292,16 @@ send_offer(struct flight *f, char **why)
 			return HOP_TEMP;
 		}
 		f->hdrlen = hn;
+		/* its kind, for the finish (the same parse as history_is_data's) */
+		if (f->kind == DELIVER_KIND_UNKNOWN) {
+			struct pkt_info pi;
+
+			if (packet_header(f->hdr, f->hdrlen, &pi) == 0) {
+				f->kind = strcmp(pi.kind, PKT_KIND_DATA) == 0 ? DELIVER_KIND_DATA :
+					  DELIVER_KIND_OTHER;
+				pkt_info_free(&pi);
+			}
+		}
 		f->text = dirhop_hop_order_text(&f->o, &f->mine);
 	}
 	if (hop_get(p, f->nh, f->o.created, why) == NULL)
@@ -552,7 +562,7 @@ start(struct flight *f)
 	struct order *o = &f->o;
 
 	/* the claim's lock tells recovery and the sweep a live worker has it */
-	if (bay_load(bay, id, Q_ACTIVE, o) < 0) {
+	if (bay_load_claimed(&f->c, o) < 0) {
 		bay_corrupt(bay, id, Q_ACTIVE, err_get());
 		flight_end(f, 65);
 		return;
@@ -575,7 +585,7 @@ start(struct flight *f)
 		return;
 	}
 	if (strv_has(&o->dests, self)) {
-		int r = deliver_local(bay, o);
+		int r = deliver_local(bay, o, &f->kind);
 
 		if (r == BAY_LATER)	/* full disk: ours stays in dests, deferred below */
 			join_errors(&f->errs, err_get());

@@ -161,6 +161,7 @@ void
 done_flush(void)
 {
 	const char **ids;
+	time_t *exp;
 	struct bay_group g = {0};
 
 	/* the receipts the window's deliveries owe are queued first: a crash
@@ -169,15 +170,20 @@ done_flush(void)
 	if (done_q == NULL)
 		return;
 	ids = xcalloc(done_n, sizeof(*ids));
+	exp = xcalloc(done_n, sizeof(*exp));
 
 	while (done_q) {
 		struct flight *f, *end;
 		const char *bay = done_q->c.bay;
 		int n = 0, rc;
 
-		for (end = done_q; end && strcmp(end->c.bay, bay) == 0; end = end->next)
+		/* each order as loaded at its claim: its expiry without reading
+		 * the file again */
+		for (end = done_q; end && strcmp(end->c.bay, bay) == 0; end = end->next) {
+			exp[n] = end->o.expires;
 			ids[n++] = end->o.id;
-		rc = bay_finish_all(bay, ids, n, Q_ACTIVE);
+		}
+		rc = bay_finish_known(bay, ids, exp, n, Q_ACTIVE);
 		while (done_q != end) {
 			f = done_q;
 			done_q = f->next;
@@ -197,6 +203,7 @@ done_flush(void)
 	done_tail = &done_q;
 	done_n = 0;
 	free(ids);
+	free(exp);
 }
 
 /* What is left of f once no next hop is to be tried any more. */
@@ -219,7 +226,9 @@ finish(struct flight *f)
 			join_errors(&f->errs, err_get());
 	}
 	if (o->dests.n == 0) {
-		f->is_data = history_is_data(bay, o->id);	/* read before data/ID goes */
+		/* what the delivery or the offer read, else read before data/ID goes */
+		f->is_data = f->kind != DELIVER_KIND_UNKNOWN ? f->kind == DELIVER_KIND_DATA :
+			     history_is_data(bay, o->id);
 		done_add(f);	/* finished with the others that ended meanwhile */
 		return;
 	} else if (f->errs.len == 0 && f->busy_why.len) {

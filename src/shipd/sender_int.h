@@ -39,6 +39,8 @@ struct flight {
 	char *why;
 	int busy;			/* "busy" answers to this send so far */
 	int is_data;			/* finishing: a data order (its history ends) */
+	int kind;			/* DELIVER_KIND_*: what the packet said it is,
+					 * when it was read for a delivery or an offer */
 	struct flight *next;		/* the list of answered ones, or of busy ones */
 };
 

@@ -190,7 +190,11 @@ int door_ask(int fd, const char *peer, int timeout_s);	/* 1 go, 0 busy, -1 */
  * temporary (a full disk: nothing delivered, the order stays in active/).
  * A delivery's receipt is owed until history_flush: call it before the
  * order is finished (so are deliver_done's) */
-int deliver_local(const char *bay, struct order *o);
+int deliver_local(const char *bay, struct order *o, int *kind);
+/* deliver_local's *kind: what the packet said it is, when it read it */
+#define DELIVER_KIND_UNKNOWN	0
+#define DELIVER_KIND_DATA	1
+#define DELIVER_KIND_OTHER	2
 void deliver_done(const char *bay, const struct order *o, const struct strv *finals, int marked);
 /* rstream.c: a packet delivered while it is received (receiver.c): a
  * large one as its bytes arrive, a small one that came whole in its offer
@@ -230,8 +234,9 @@ int once_first(const char *key);	/* 1 the first time key is seen */
 struct hop;
 struct pkt_info;
 #define CONTROL_DATA	1	/* control_deliver: an ordinary packet, deliver the file */
-int control_deliver(const struct order *o, const char *part, const char *dir,
-		    const struct strv *names);
+/* kind and signer: what the packet's signed header says (packet_open_said) */
+int control_deliver(const struct order *o, const char *kind, const char *signer,
+		    const char *dir, const struct strv *names);
 void control_hop(struct hop *h);
 int control_offer(struct hop *h, const struct pkt_info *pi, struct sbuf *why);
 /* A packet held here whose origin was revoked since: -1 (err_set why). */

@@ -4,6 +4,7 @@
  * short; never exits except in msg_fatal/msg_panic.
  */
 #include "log.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,7 +89,7 @@ msg_vlog(int prio, const char *fmt, va_list ap)
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 		n = snprintf(out, sizeof(out), "%s.%03ld %s[%ld]: %s%s\n", stamp,
-			     ts.tv_nsec / 1000000, prog, (long)getpid(), lvl, line);
+			     ts.tv_nsec / 1000000, prog, (long)self_pid(), lvl, line);
 		if (n > (int)sizeof(out) - 1)
 			n = sizeof(out) - 1;
 		if (to_stderr && write(2, out, n) < 0) {

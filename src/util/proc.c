@@ -1,11 +1,13 @@
 /*
  * proc.c - process identity from /proc/PID/stat (see proc.h). The command
  * name in that line is in parentheses and may itself hold spaces or
- * parentheses: the fields are counted from the last ')'.
+ * parentheses: the fields are counted from the last ')'. self_pid's
+ * memory is forgotten in every fork()ed child.
  */
 #include "proc.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,4 +44,28 @@ proc_start_time(pid_t pid)
 	while (*p >= '0' && *p <= '9')
 		start = start * 10 + (unsigned long long)(*p++ - '0');
 	return *p == ' ' || *p == '\n' || *p == 0 ? start : 0;
+}
+
+static pid_t self;	/* 0: not asked yet (read by the extraction thread too) */
+
+static void
+forget_self(void)
+{
+	__atomic_store_n(&self, 0, __ATOMIC_RELAXED);
+}
+
+pid_t
+self_pid(void)
+{
+	static int registered;
+	pid_t pid = __atomic_load_n(&self, __ATOMIC_RELAXED);
+
+	if (pid != 0)
+		return pid;
+	pid = getpid();
+	if (!registered && pthread_atfork(NULL, NULL, forget_self) == 0)
+		registered = 1;
+	if (registered)		/* else never remembered: a child would inherit it */
+		__atomic_store_n(&self, pid, __ATOMIC_RELAXED);
+	return pid;
 }

@@ -4,6 +4,7 @@
  * Every durable step passes step() first: the test-only fault hook.
  */
 #include "safefile.h"
+#include "proc.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -158,7 +159,7 @@ tmp_create(const char *dir, char *tmp, size_t tmpsz, mode_t mode, int durable)
 
 	for (int tries = 0; tries < 100; tries++) {
 		clock_gettime(CLOCK_REALTIME, &ts);
-		if (path_fmt(tmp, tmpsz, "%s/.tmp.%ld.%ld.%lu", dir, (long)getpid(),
+		if (path_fmt(tmp, tmpsz, "%s/.tmp.%ld.%ld.%lu", dir, (long)self_pid(),
 			     (long)ts.tv_nsec, ++seq) < 0)
 			return -1;
 		if (durable && step() < 0)
@@ -376,11 +377,19 @@ safe_link(const char *from, const char *to)
 char *
 read_file(const char *path, size_t max, size_t *lenp)
 {
+	return read_file_if(path, max, lenp, NULL);
+}
+
+char *
+read_file_if(const char *path, size_t max, size_t *lenp, int *missing)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	char *buf;
 	ssize_t n;
 
+	if (missing)
+		*missing = fd < 0 && errno == ENOENT;
 	if (fd < 0) {
 		err_set("%s: %s", path, strerror(errno));
 		return NULL;
@@ -425,6 +434,14 @@ mkdirs(const char *path, mode_t mode)
 
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 			return 0;
+	}
+	/* else nearly always only its last component is missing (unpack/KEY):
+	 * one mkdir; the parents are walked only when one of them is missing */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT) {
+		err_set("mkdir %s: %s", path, strerror(errno));
+		return -1;
 	}
 	memcpy(buf, path, len + 1);
 	for (char *p = buf + 1; ; p++) {

@@ -97,8 +97,12 @@ ssize_t read_full(int fd, void *buf, size_t n);
 
 /* Read a whole file of at most max bytes into a NUL-terminated buffer. */
 char *read_file(const char *path, size_t max, size_t *len);
+/* The same; *missing says whether a NULL means path does not exist
+ * (ENOENT on open), so "is it there?" costs no access() first. */
+char *read_file_if(const char *path, size_t max, size_t *len, int *missing);
 
-/* mkdir -p with mode; ok if it exists. */
+/* mkdir -p with mode; ok if it exists. Costs one stat when it exists,
+ * one mkdir more when only the last component is missing. */
 int mkdirs(const char *path, mode_t mode);
 
 #endif

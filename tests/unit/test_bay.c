@@ -69,6 +69,29 @@ init_dirs(void)
 	CHECK(bay_init(path) < 0);	/* a file in the way is an error, not a crash */
 }
 
+/* bay_ready (a receipt's or submission's way in): a bay this process
+ * never made is made in full; one made already costs nothing, and a
+ * reload's bay_init still makes what went missing meanwhile */
+static void
+ready_dirs(void)
+{
+	char bay[PATH_MAX], path[PATH_MAX];
+	struct stat sb;
+
+	snprintf(bay, sizeof(bay), "%s/ready/spool/bay", top);
+	CHECK(bay_ready(bay) == 0);
+	for (int i = 0; i < Q_NDIRS; i++) {
+		CHECK(bay_path(path, sizeof(path), bay, (enum qstate)i, NULL) == 0);
+		CHECK(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode));
+	}
+	CHECK(bay_ready(bay) == 0);
+	CHECK(bay_path(path, sizeof(path), bay, Q_DONE, NULL) == 0 && rmdir(path) == 0);
+	CHECK(bay_init(bay) == 0);
+	CHECK(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode));
+	snprintf(path, sizeof(path), "%s/file/bay", top);
+	CHECK(bay_ready(path) < 0);	/* a file in the way: still an error */
+}
+
 /*
  * An operator's rewrite (shipctl retry, release, ship) that loses the race
  * with the daemon, which claimed and finished the order meanwhile, must
@@ -372,6 +395,10 @@ all_and_choose(void)
 	strv_free(&cf->classes[0].bays);
 	strv_free(&cf->classes[1].bays);
 	CHECK(bay_choose(&cf->classes[1]) == NULL);
+	/* a class's only bay, whether it exists yet or not */
+	strv_add(&cf->classes[1].bays, "/nonexistent/bay");
+	CHECK_STR(bay_choose(&cf->classes[1]), "/nonexistent/bay");
+	strv_free(&cf->classes[1].bays);
 	free(cf);
 }
 
@@ -609,6 +636,7 @@ main(void)
 	if (qt_start("test_bay") < 0)
 		return 1;
 	TEST(init_dirs);
+	TEST(ready_dirs);
 	TEST(states);
 	TEST(move_find);
 	TEST(rewrite_lost_race);

@@ -1,6 +1,6 @@
 /*
  * test_group.c - commit groups (queue/commit.h: bay_group, bay_claim_group,
- * bay_finish_all): a batch of claims or finishes costs one round of
+ * bay_finish_all, bay_finish_known): a batch of claims or finishes costs one round of
  * directory fsyncs, not one per order (counted through safefile.c's
  * safe_dir_fsyncs), a finish fsyncs neither data/ nor its seen marker's
  * content, and a failure or a crash at each durable step of a
@@ -82,6 +82,68 @@ finish_costs_one_round(void)
 	 * hint) is not fsynced: two unlinks and two directory fsyncs */
 	CHECK(safe_steps() - s0 <= 4);
 	CHECK(bay_seen(bay, id));
+}
+
+/* a claimed order read through its lock is the order bay_load reads;
+ * a broken one is refused with its path named */
+static void
+claim_load(void)
+{
+	const char *bay = new_bay();
+	struct claim c;
+	struct order a, b;
+	char path[PATH_MAX];
+
+	queue(bay, "l1", Q_OUTGOING, "x");
+	CHECK_INT(bay_claim(&c, bay, "l1", Q_OUTGOING), 0);
+	CHECK_INT(bay_load_claimed(&c, &a), 0);
+	CHECK_INT(bay_load(bay, "l1", Q_ACTIVE, &b), 0);
+	CHECK_STR(a.id, "l1");
+	CHECK_STR(a.origin, b.origin);
+	CHECK_INT(a.expires, b.expires);
+	CHECK_INT(a.dests.n, b.dests.n);
+	order_free(&a);
+	order_free(&b);
+	bay_release(&c);
+	/* no lock: read by its path */
+	CHECK_INT(bay_load_claimed(&c, &a), 0);
+	CHECK_STR(a.id, "l1");
+	order_free(&a);
+	/* truncated under the lock */
+	CHECK_INT(bay_claim(&c, bay, "l1", Q_ACTIVE), 0);
+	snprintf(path, sizeof(path), "%s/active/l1", bay);
+	CHECK_INT(truncate(path, 10), 0);
+	CHECK_INT(bay_load_claimed(&c, &a), -1);
+	CHECK(strstr(err_get(), path) != NULL);
+	bay_release(&c);
+}
+
+/* the sender's finish: the expiry it loaded goes into each seen marker
+ * (what the purge of seen/ reads), one order alone or several */
+static void
+finish_known_expiry(void)
+{
+	const char *bay = new_bay();
+	const char *v[3] = {"k0", "k1", "k2"};
+	time_t exp[3] = {1900000000, 1900000001, 1900000002};
+	char path[PATH_MAX], want[32], *got;
+	long f0;
+
+	for (int i = 0; i < 3; i++)
+		queue(bay, v[i], Q_ACTIVE, "x");
+	f0 = safe_dir_fsyncs();
+	CHECK_INT(bay_finish_known(bay, v, exp, 2, Q_ACTIVE), 0);
+	CHECK_INT(safe_dir_fsyncs() - f0, 2);
+	CHECK_INT(bay_finish_known(bay, v + 2, exp + 2, 1, Q_ACTIVE), 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(states_of(bay, v[i], NULL), 0);
+		CHECK(!has(bay, Q_DATA, v[i]));
+		snprintf(path, sizeof(path), "%s/seen/%s", bay, v[i]);
+		snprintf(want, sizeof(want), "%lld\n", (long long)exp[i]);
+		got = read_file(path, 64, NULL);
+		CHECK_STR(got, want);
+		free(got);
+	}
 }
 
 /* a rewrite that moves on (a defer, a put-back) fsyncs from's directory
@@ -245,6 +307,8 @@ main(void)
 		return 1;
 	TEST(claim_costs_one_round);
 	TEST(finish_costs_one_round);
+	TEST(finish_known_expiry);
+	TEST(claim_load);
 	TEST(rewrite_moving_costs_two);
 	TEST(batch_crash);
 	TEST(enqueue_all_costs_two);
