@@ -255,11 +255,15 @@ int packet_open_said(const struct config *cf, const struct keys *me,
  * decompressor, the trailer signature is checked and the stream must end
  * right after it before this returns 0; on failure what it created is
  * removed. digest gets the packet digest (packet.h) on success. The
- * caller keeps fd (closes it; the writer then sees EPIPE).
+ * caller keeps fd (closes it; the writer then sees EPIPE). known (NULL:
+ * none) is the digest of a packet this node verified already (a whole
+ * inline offer, packet_verifier_whole): its signatures are not verified
+ * again, and the bytes must give that digest, or it is refused.
  */
 int packet_open_stream(const struct config *cf, const struct keys *me, const void *hdr,
-		       size_t hdrlen, int fd, int mode, const char *destdir,
-		       struct strv *names, char **comment, uint8_t digest[PKT_DIGEST_LEN]);
+		       size_t hdrlen, int fd, const uint8_t *known, int mode,
+		       const char *destdir, struct strv *names, char **comment,
+		       uint8_t digest[PKT_DIGEST_LEN]);
 
 /*
  * Signing and unwrapping with this node's secret keys: here when me holds

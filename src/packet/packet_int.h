@@ -257,9 +257,12 @@ struct pkt_reader *pkt_reader_new_known(const struct config *cf, const struct ke
  * and its signature verified here; fd (a pipe, left open) then yields the
  * rest of the packet file, body and trailer, and must end right after the
  * trailer. pkt_reader_digest is the packet digest once next() said 0.
+ * known (NULL: none) is the packet digest of bytes this node verified
+ * already: no signature is verified again, the bytes must give it.
  */
 struct pkt_reader *pkt_reader_new_stream(const struct config *cf, const struct keys *me,
-					 const void *hdr, size_t hdrlen, int fd);
+					 const void *hdr, size_t hdrlen, int fd,
+					 const uint8_t *known);
 const uint8_t *pkt_reader_digest(const struct pkt_reader *r);
 /*
  * Next plaintext chunk (valid until the next call): >0 bytes; 0 at the end,

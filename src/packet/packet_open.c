@@ -350,10 +350,10 @@ packet_open_said(const struct config *cf, const struct keys *me, const char *con
 
 int
 packet_open_stream(const struct config *cf, const struct keys *me, const void *hdr,
-		   size_t hdrlen, int fd, int mode, const char *destdir, struct strv *names,
-		   char **comment, uint8_t digest[PKT_DIGEST_LEN])
+		   size_t hdrlen, int fd, const uint8_t *known, int mode, const char *destdir,
+		   struct strv *names, char **comment, uint8_t digest[PKT_DIGEST_LEN])
 {
-	struct pkt_reader *r = pkt_reader_new_stream(cf, me, hdr, hdrlen, fd);
+	struct pkt_reader *r = pkt_reader_new_stream(cf, me, hdr, hdrlen, fd, known);
 
 	if (r == NULL)
 		return pkt_errno_local(errno) ? PKT_LOCAL : -1;

@@ -232,7 +232,8 @@ stream_begin(struct rconn *rc, struct rorder *r, const struct xmsg *m, int small
 	default:
 		return refused(rc, XF_TEMPFAIL, r->o.id, err_get(), why, whylen);
 	}
-	if ((r->s = rstream_start(r->bay, &r->o, &r->pi, m->hdr, m->hdrlen, small)) == NULL)
+	if ((r->s = rstream_start(r->bay, &r->o, &r->pi, m->hdr, m->hdrlen,
+				  small ? &r->wpi : NULL)) == NULL)
 		return refused(rc, XF_TEMPFAIL, r->o.id, err_get(), why, whylen);
 	r->small = small;
 	return 0;

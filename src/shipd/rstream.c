@@ -66,7 +66,8 @@ struct rstream {
 	int lock;			/* partial/ID, held while it streams */
 	pthread_t th;
 	int started;			/* the opening thread runs */
-	int small;			/* an inline offer's (rstream_start) */
+	int small;			/* an inline offer's (rstream_start), */
+	uint8_t known[PKT_DIGEST_LEN];	/* verified whole: its digest */
 	int ran;			/* the opener ran (in this thread) */
 	int rc;				/* bay_deliver's, once the thread ended */
 	char why[700];			/* the thread's error */
@@ -141,7 +142,8 @@ extract(void *arg, const char *const *paths, int n, const char *dir, struct strv
 	struct rstream *s = arg;
 	uint8_t digest[PKT_DIGEST_LEN];
 	int mode = config_class_or_default(S->cf, s->o->sclass)->deliver_mode;
-	int rc = packet_open_stream(S->cf, S->keys, s->hdr, s->hdrlen, s->rfd, mode, dir, names,
+	int rc = packet_open_stream(S->cf, S->keys, s->hdr, s->hdrlen, s->rfd,
+				    s->small ? s->known : NULL, mode, dir, names,
 				    &s->comment, digest);
 
 	(void)paths;
@@ -194,8 +196,9 @@ start_opener(struct rstream *s)
 
 struct rstream *
 rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const void *hdr,
-	      size_t hdrlen, int small)
+	      size_t hdrlen, const struct pkt_info *whole)
 {
+	int small = whole != NULL;
 	struct rstream *s = xcalloc(1, sizeof(*s));
 	struct sbuf room = {0};
 	int p[2];
@@ -246,6 +249,8 @@ rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const
 	/* a small packet fits the pipe: the opener runs afterwards, in this
 	 * thread (verdict), unless the pipe fills first (start_opener) */
 	s->small = small;
+	if (small)
+		memcpy(s->known, whole->digest, PKT_DIGEST_LEN);
 	if (small ? fcntl(s->wfd, F_SETFL, O_NONBLOCK) < 0 : start_opener(s) < 0) {
 		err_set("packet %s: %s", o->id, small ? strerror(errno) : err_get());
 		goto fail;

@@ -198,8 +198,10 @@ int deliver_local(const char *bay, struct order *o, int *kind);
 void deliver_done(const char *bay, const struct order *o, const struct strv *finals, int marked);
 /* rstream.c: a packet delivered while it is received (receiver.c): a
  * large one as its bytes arrive, a small one that came whole in its offer
- * at once (small: opened in the receiver's own thread, its receipt marked
- * owed on disk and sent with the ones that follow, history.c).
+ * at once (whole: what verifying it whole said, its digest included; it
+ * is opened in the receiver's own thread without verifying a signature
+ * again, its receipt marked owed on disk and sent with the ones that
+ * follow, history.c).
  * rstream_here: this node is the packet's last stop and may open it in a
  * receiver; rstream_wanted: so, and large. rstream_again: 1 not delivered
  * here before; 0 it was (confirmed again, its receipt queued now: answer
@@ -211,7 +213,7 @@ int rstream_here(const struct order *o, const struct pkt_info *pi);
 int rstream_wanted(const struct order *o, const struct pkt_info *pi);
 int rstream_again(const char *bay, const struct order *o);
 struct rstream *rstream_start(const char *bay, struct order *o, const struct pkt_info *pi,
-			      const void *hdr, size_t hdrlen, int small);
+			      const void *hdr, size_t hdrlen, const struct pkt_info *whole);
 int rstream_feed(struct rstream *s, const void *p, size_t n, char *why, size_t whylen);
 int rstream_end(struct rstream *s, char *why, size_t whylen);
 void rstream_free(struct rstream *s);
