@@ -41,6 +41,9 @@
  *                    -actual): the commit point of a delivery, so a packet
  *                    (or a split packet's group) is opened here once.
  *                    receipts/ID.pending: its receipt handler must run again.
+ *                    receipts/ID.owed: a second name of receipts/ID, whose
+ *                    receipt to the origin is not queued yet (a packet a
+ *                    receiver delivered itself). Start-up: queued then.
  *   BAY/return/ID    an expired order that came home (return bay). Purged
  *                    after RETURN_PURGE_DAYS. Start-up: kept.
  *   BAY/corrupt/ID   malformed orders and refused packets, with ID.why.
