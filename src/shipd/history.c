@@ -253,6 +253,13 @@ history_flush(void)
 	flush(1);
 }
 
+void
+history_sync(void)
+{
+	if (bay_group_sync(&owed_g) < 0)
+		msg_warnx("history not recorded: %s", err_get());
+}
+
 static void
 owed_found(void *arg, const char *key, const struct order *o, time_t at)
 {

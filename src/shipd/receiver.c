@@ -554,7 +554,8 @@ on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 	free(batch);
 	free(done);
 	/* the receipts of the small ones: the master sends them, many to a
-	 * packet (history.c) */
+	 * packet (history.c); their done/ records are durable first */
+	history_sync();
 	for (int i = 0; i < n; i++) {
 		struct rorder *r = ctx[i];
 		struct strv keys = {0};

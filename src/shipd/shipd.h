@@ -280,6 +280,9 @@ void history_owed_recover(const char *bay, time_t older);
  * CONFIRM_ORDERS orders) and the records durable: called by whoever
  * delivered, before it finishes or acknowledges the orders delivered */
 void history_flush(void);
+/* The records history_delivered wrote made durable, nothing sent (a
+ * receiver's group of marked orders) */
+void history_sync(void);
 /* At the origin: return journey o (ID.ret) came home; ID's record says so */
 void history_returned(const struct order *o);
 /* At the origin: receipt packet o (signed by signer) holding text. 0 taken
