@@ -200,7 +200,7 @@ fuzz_open_stream(const uint8_t *data, size_t size, uint64_t hdrlen, int file_rc,
 	if (hdrlen == 0 || hdrlen > size || (fd = memfd_create("body", MFD_CLOEXEC)) < 0)
 		return;
 	if (write_all(fd, data + hdrlen, size - hdrlen) == 0 && lseek(fd, 0, SEEK_SET) == 0) {
-		rc = packet_open_stream(cf_b, kb, data, hdrlen, fd, -1, destdir, &names, &comment,
+		rc = packet_open_stream(cf_b, kb, data, hdrlen, fd, NULL, -1, destdir, &names, &comment,
 					digest);
 		if (rc == 0 && file_rc != 0)
 			abort();	/* the stream opened what the file refused */
