@@ -368,6 +368,25 @@ history_owed_tick(int now)
 }
 
 void
+history_owed_again(const char *id)
+{
+	struct strv bays = {0}, keys = {0};
+	struct order o;
+	time_t at;
+
+	strv_add(&keys, id);
+	bay_all(S->cf, &bays);
+	for (int i = 0; i < bays.n; i++) {
+		order_init(&o);
+		if (bay_owed_load(bays.v[i], id, &o, &at) == 0 && bay_owed_sync(bays.v[i]) == 0)
+			history_owed_tell(bays.v[i], &keys);
+		order_free(&o);
+	}
+	strv_free(&bays);
+	strv_free(&keys);
+}
+
+void
 history_owed_tell(const char *bay, const struct strv *keys)
 {
 	struct sbuf b = {0};

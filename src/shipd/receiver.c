@@ -368,6 +368,7 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 		if (reply == XF_HAVE) {
 			msg_info("packet %s from %s: already accepted here; acknowledged again",
 				 r->o.id, rc->peer);
+			history_owed_again(r->o.id);	/* delivered by a receiver that died */
 			d = XF_HAVE;
 		} else
 			d = refused(rc, reply, r->o.id, reason.s, why, whylen);

@@ -130,8 +130,22 @@ rstream_again(const char *bay, const struct order *o)
 		bay_partial_drop(bay, o->id);
 		close(lock);
 	}
-	rc = bay_unpack_finish(bay, o->id, &finals) < 0 ? BAY_LATER : finish(bay, o, &finals, 0);
+	/* its receipt marked owed (again: a dead receiver's mark may be
+	 * there) and durable before the HAVE, then the master's to send */
+	rc = bay_unpack_finish(bay, o->id, &finals) < 0 ? BAY_LATER : finish(bay, o, &finals, 1);
 	strv_free(&finals);
+	if (rc == 0 && bay_owed_sync(bay) < 0) {
+		msg_warnx("packet %s: its receipt not made durable: %s", o->id, err_get());
+		rc = BAY_LATER;
+	}
+	if (rc == 0) {
+		struct strv keys = {0};
+
+		history_sync();
+		strv_add(&keys, o->id);
+		history_owed_tell(bay, &keys);
+		strv_free(&keys);
+	}
 	return rc;
 }
 

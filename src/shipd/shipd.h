@@ -204,8 +204,8 @@ void deliver_done(const char *bay, const struct order *o, const struct strv *fin
  * follow, history.c).
  * rstream_here: this node is the packet's last stop and may open it in a
  * receiver; rstream_wanted: so, and large. rstream_again: 1 not delivered
- * here before; 0 it was (confirmed again, its receipt queued now: answer
- * HAVE); BAY_LATER. */
+ * here before; 0 it was (confirmed again, its receipt marked owed and the
+ * master told: answer HAVE); BAY_LATER. */
 #define RSTREAM_MIN	(1 << 20)	/* smaller packets: stored, then delivered */
 struct rstream;
 struct pkt_info;
@@ -265,6 +265,9 @@ void history_delivered(const char *bay, const struct order *o, const char *name,
 /* A receiver: the receipts of keys, delivered here and marked owed
  * (durable), are for the master to send (or sent now without one) */
 void history_owed_tell(const char *bay, const struct strv *keys);
+/* A receiver answering HAVE for id: a receipt a dead receiver left marked
+ * owed for it is told to the master now, not at the sweep */
+void history_owed_again(const char *id);
 /* The master: a receiver's "O" line; when the notes are due (0: none),
  * and sending them once due (or now: stopping) */
 void history_owed_note(const char *msg);
