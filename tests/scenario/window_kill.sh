@@ -6,7 +6,7 @@
 # kill -9 hits it. In the end every packet is delivered at B exactly once
 # and byte-identical, and nothing is left queued on either node.
 # Default 400 orders and 10 kills; SOAK=1: 1,000 orders and 20 kills.
-# ORDERS=, KILLS= override. SMALL=1 (small_kill.sh): 800 packets of 1-8
+# ORDERS=, KILLS= override. SMALL=1 (small_kill.sh): 600 packets of 1-8
 # KiB (SOAK=1: 1,500 and 20 kills), each whole inside its offer, which B's
 # receiver opens itself, its receipt marked owed on disk: every receipt
 # reaches A, no mark is left.
@@ -15,7 +15,7 @@
 if [ -n "${SMALL:-}" ] && [ -n "${SOAK:-}" ]; then
 	: "${ORDERS:=1500}" "${KILLS:=20}"
 elif [ -n "${SMALL:-}" ]; then
-	: "${ORDERS:=800}" "${KILLS:=8}"
+	: "${ORDERS:=600}" "${KILLS:=6}"
 elif [ -n "${SOAK:-}" ]; then
 	: "${ORDERS:=1000}" "${KILLS:=20}"
 else
