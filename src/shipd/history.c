@@ -334,24 +334,44 @@ void
 history_owed_note(const char *msg)
 {
 	const char *nl = strchr(msg, '\n'), *k, *e;
+	struct strv bays = {0};
+	char *bay;
 
 	if (nl == NULL || nl == msg)
 		return;
+	/* a receiver reads the network: it names one of our bays and order
+	 * ids, or nothing is taken from it */
+	bay = xstrndup(msg, nl - msg);
+	bay_all(S->cf, &bays);
+	if (!strv_has(&bays, bay)) {
+		msg_warnx("receive worker: receipts owed in %.200s, not a bay of ours", bay);
+		goto out;
+	}
 	if (notes == NULL)
 		notes = xcalloc(CONFIRM_ORDERS, sizeof(*notes));
 	for (k = nl + 1; *k; k = *e ? e + 1 : e) {
+		char *key;
+
 		e = k + strcspn(k, " ");
 		if (e == k)
 			continue;
+		if (!order_id_valid(key = xstrndup(k, e - k))) {
+			msg_warnx("receive worker: receipt owed for %.100s, not an order id", key);
+			free(key);
+			continue;
+		}
 		if (nnotes == CONFIRM_ORDERS)
 			notes_send();
-		notes[nnotes].bay = xstrndup(msg, nl - msg);
-		notes[nnotes++].key = xstrndup(k, e - k);
+		notes[nnotes].bay = xstrdup(bay);
+		notes[nnotes++].key = key;
 		if (notes_due == 0)
 			notes_due = time(NULL) + OWED_WAIT;
 	}
 	if (nnotes == CONFIRM_ORDERS)
 		notes_send();
+out:
+	strv_free(&bays);
+	free(bay);
 }
 
 time_t

@@ -167,4 +167,20 @@ check "... each one opened by B's receiver as it came" byrecv
 check "... each small file delivered once" \
 	sh -c "ls '$(bay B)/incoming' | grep -c '^s[1-6]' | grep -qx 6"
 check "... no mark left" wait_for sh -c "! ls '$(bay B)/receipts' | grep -q '\.owed\$'"
+
+# 5. The master takes from a receiver (it reads the network) only a bay of
+#    its own and order ids: a line naming another directory, or a path
+#    for an id, is refused with a line saying so, and nothing is sent
+node_stop B
+lines="O $NODES/A/spool/ms_ship"$'\n'"20261207T000000Z-A-00000001"$'\t'"O $(bay B)"$'\n'"../../../etc/x"
+export SHIPD_TEST_OWED_LINES=$lines	# spaces and a newline: not through SHIPD
+SHIPD=$TOP/build/tests/shipd-hooks node_start B || { fail "start B (test hooks)"; finish; }
+unset SHIPD_TEST_OWED_LINES
+echo "bad line $RANDOM" >"$work/bad.txt"
+bid=$(ctl A submit --to B "$work/bad.txt")
+check "a receiver's line naming another directory is refused" \
+	wait_for log_has B "receipts owed in $NODES/A/spool/ms_ship, not a bay of ours"
+check "... and one naming a path for an order id" \
+	wait_for log_has B "receipt owed for ../../../etc/x, not an order id"
+check "... the order itself still confirmed" wait_for log_has A "order $bid: delivered to B at"
 finish
