@@ -89,7 +89,12 @@ leftovers() {
 	echo "${out# }"
 }
 
-queue_empty() { [ "$(ctl "$1" ls --json 2>/dev/null | tr -d ' \n')" = "[]" ]; }
+# nothing queued, and no delivery receipt still owed (receipts/ID.owed: a
+# small packet a receiver opened, its receipt not yet queued by the master)
+queue_empty() {
+	! find "$(spool "$1")" -path '*/receipts/*.owed' -print -quit 2>/dev/null | grep -q . &&
+		[ "$(ctl "$1" ls --json 2>/dev/null | tr -d ' \n')" = "[]" ]
+}
 
 count_incoming() { find "$(bay "$1")/incoming" -maxdepth 1 -type f | wc -l; }
 incoming_at_least() { [ "$(count_incoming "$1")" -ge "$2" ]; }
