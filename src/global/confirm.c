@@ -309,14 +309,16 @@ confirm_parse(const char *text, size_t len, struct confirm *v)
 
 int
 confirm_send(const struct config *cf, const struct keys *me, const struct confirm *v, int n,
-	     char *id, size_t size)
+	     char *id, size_t size, int *tempfailp)
 {
 	struct submit_req r = {0};
 	struct strv ids = {0};
 	struct sbuf body;
 	char tmp[PATH_MAX];
-	int tempfail, rc;
+	int tempfail = 1, rc;
 
+	if (tempfailp)
+		*tempfailp = 1;	/* our side (the temporary file): later */
 	sbuf_init(&body);
 	confirm_format(v, n, &body);
 	rc = flood_body(cf, body.s, body.len, tmp, sizeof(tmp));
@@ -330,6 +332,8 @@ confirm_send(const struct config *cf, const struct keys *me, const struct confir
 	strv_add(&r.dests, v[0].origin);
 	if ((rc = submit_file(cf, me, &r, &ids, &tempfail)) == 0)
 		snprintf(id, size, "%s", ids.n ? ids.v[0] : "?");
+	else if (tempfailp)
+		*tempfailp = tempfail;
 	unlink(tmp);
 	strv_free(&ids);
 	strv_free(&r.dests);

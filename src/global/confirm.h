@@ -82,10 +82,11 @@ int confirm_parse(const char *text, size_t len, struct confirm *v);
 /*
  * Queue receipts v[0..n-1] (one origin, one dest; n <= confirm_fit) as
  * one packet for their origin, sealed and signed by me: 0 and the packet
- * id in id (size bytes), or -1 with err_set (the caller logs it and drops
- * the receipts: no route back, no key for the origin, a full bay).
+ * id in id (size bytes), or -1 with err_set: *tempfail (may be NULL)
+ * then says whether trying again later may work (a full bay) or not (no
+ * route back, no key for the origin: the caller logs it and drops them).
  */
 int confirm_send(const struct config *cf, const struct keys *me, const struct confirm *v, int n,
-		 char *id, size_t size);
+		 char *id, size_t size, int *tempfail);
 
 #endif

@@ -186,21 +186,27 @@ history_delivered(const char *bay, const struct order *o, const char *name, int 
 
 /* Queue v[0..n-1], all for one origin, in as few packets as they fit;
  * the marks of those queued go (bays[i], when not NULL). A receipt that
- * cannot be queued is dropped, unless its mark keeps it for the sweep. */
+ * cannot be queued is dropped (no route back, no key for its origin: as
+ * before there were marks), unless its mark keeps it for the sweep
+ * because a later try may work (a full bay). */
 static void
 send_owed(const struct confirm *v, const char **bays, int n)
 {
 	char id[ORDER_ID_MAX];
 
 	for (int k; n > 0; v += k, bays += k, n -= k) {
-		int sent = confirm_send(S->cf, S->keys, v, k = confirm_fit(v, n), id, sizeof(id));
+		int later, sent = confirm_send(S->cf, S->keys, v, k = confirm_fit(v, n), id,
+					       sizeof(id), &later);
 
 		for (int i = 0; i < k; i++)
-			if (sent < 0)
+			if (sent < 0) {
+				/* a mark keeps it for the sweep when that may help */
 				msg_warnx("order %s: delivery receipt for %s %s: %s", v[i].order,
-					  v[i].origin, bays[i] ? "kept for later" : "dropped",
+					  v[i].origin, bays[i] && later ? "kept for later" : "dropped",
 					  err_get());
-			else {
+				if (bays[i] && !later)
+					bay_owed_clear(bays[i], v[i].order);
+			} else {
 				if (bays[i])
 					bay_owed_clear(bays[i], v[i].order);
 				msg_info("order %s: delivery receipt %s queued for %s (%d order%s in it)",
