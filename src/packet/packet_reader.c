@@ -33,8 +33,10 @@
  * needs is free) has no thread: _new runs the thread's reading to its end
  * before it returns, and next() hands out what it left in the slots. A
  * thread (an mmap'ed stack, clone, futexes, a join) costs more than the
- * two cores win on so few bytes. A stream always has its thread: its
- * bytes come while the caller reads.
+ * two cores win on so few bytes. So has a small stream whose digest is
+ * known (it was verified whole: every byte is in the pipe already, or
+ * comes from another thread); any other stream has its thread, its bytes
+ * coming while the caller reads.
  */
 #include "packet_int.h"
 #include "../util/log.h"
@@ -327,7 +329,7 @@ pkt_reader_new_stream(const struct config *cf, const struct keys *me, const void
 	if ((known ? pkt_hdr_origin(cf, me, &p->h) : pkt_hdr_verify(cf, me, hdr, &p->h)) < 0)
 		goto fail;
 	sha256(hdr, hdrlen, p->hd);
-	return start(r, 0);
+	return start(r, known != NULL);
 fail:
 	pkt_reader_free(r);
 	errno = EBADMSG;
@@ -335,10 +337,10 @@ fail:
 }
 
 /* The parts' headers are read: check them as a set, open our wrapped
- * key and start the thread (files: parts in files, and small enough, read
- * here instead). NULL (r freed, errno set) on failure. */
+ * key and start the thread (here: all the bytes are at hand, so a small
+ * packet is read here instead). NULL (r freed, errno set) on failure. */
 static struct pkt_reader *
-start(struct pkt_reader *r, int files)
+start(struct pkt_reader *r, int here)
 {
 	const struct config *cf = r->cf;
 	const struct keys *me = r->me;
@@ -375,7 +377,7 @@ start(struct pkt_reader *r, int files)
 	}
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
-	if (files && r->nchunks <= INLINE_CHUNKS) {
+	if (here && r->nchunks <= INLINE_CHUNKS) {
 		/* every chunk and the end (or the failure) fit in the free
 		 * slots: th_slot never waits, nothing signals a waiter */
 		r->inlined = 1;
