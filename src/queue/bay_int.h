@@ -14,6 +14,7 @@ int bay_usage(const char *bay, uint64_t *bytes);
 
 /* seen/ID, with the order's expiry (0: unknown) for the purge. */
 int bay_mark_seen(const char *bay, const char *id, time_t expires);
+int bay_mark_seen_nosync(const char *bay, const char *id, time_t expires);
 
 /* Make data/TO_ID in to_bay the same packet as from_bay's data/FROM_ID:
  * link(2), or a copy fsynced through to_bay's tmp/ across file systems.

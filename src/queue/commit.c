@@ -637,8 +637,9 @@ bay_corrupt_file(const char *bay, const char *path, const char *name, const char
 
 /* ---- the end of an order ---- */
 
-int
-bay_mark_seen(const char *bay, const char *id, time_t expires)
+/* sync: seen/ fsynced too (else the caller's, once for many) */
+static int
+mark_seen(const char *bay, const char *id, time_t expires, int sync)
 {
 	char dir[PATH_MAX], buf[32];
 	int n;
@@ -656,7 +657,19 @@ bay_mark_seen(const char *bay, const char *id, time_t expires)
 	 * its mtime */
 	if (safe_write_volatile(dir, id, buf, n, 0600) < 0)
 		return -1;
-	return fsync_dir(dir);
+	return sync ? fsync_dir(dir) : 0;
+}
+
+int
+bay_mark_seen(const char *bay, const char *id, time_t expires)
+{
+	return mark_seen(bay, id, expires, 1);
+}
+
+int
+bay_mark_seen_nosync(const char *bay, const char *id, time_t expires)
+{
+	return mark_seen(bay, id, expires, 0);
 }
 
 /*

@@ -36,13 +36,15 @@ bay_delivered(const char *bay, const char *key)
 }
 
 int
-bay_deliver_seen(const char *bay, const char *id, time_t expires)
+bay_deliver_seen(const char *bay, const char *id, time_t expires, int sync)
 {
 	if (!bay_delivered(bay, id)) {
 		err_set("packet %s: no receipt in %s: not delivered here", id, bay);
 		return -1;
 	}
-	return bay_seen(bay, id) ? 0 : bay_mark_seen(bay, id, expires);
+	if (bay_seen(bay, id))
+		return 0;
+	return sync ? bay_mark_seen(bay, id, expires) : bay_mark_seen_nosync(bay, id, expires);
 }
 
 /*
@@ -63,8 +65,10 @@ clash_path(char *buf, size_t size, const char *inc, const char *name, int n)
 	return path_fmt(buf, size, "%s/%.*s%s", inc, (int)keep, name, suffix);
 }
 
-int
-bay_unpack_finish(const char *bay, const char *key, struct strv *out)
+/* bay_unpack_finish; sync: its fsyncs too (else the caller's, once for
+ * many: bay_dir_sync of incoming/). */
+static int
+unpack_finish(const char *bay, const char *key, struct strv *out, int sync)
 {
 	char dir[PATH_MAX], inc[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
 	struct strv names = {0};
@@ -105,13 +109,35 @@ bay_unpack_finish(const char *bay, const char *key, struct strv *out)
 		}
 	}
 	strv_free(&names);
-	if (fsync_dir(inc) < 0 || rc < 0)
+	if ((sync && fsync_dir(inc) < 0) || rc < 0)
 		return -1;
 	if (rmdir(dir) < 0) {
 		err_set("rmdir %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	return fsync_parent(dir);
+	/* unpack/KEY back after a crash (not synced) holds nothing: the next
+	 * finish removes it */
+	return sync ? fsync_parent(dir) : 0;
+}
+
+int
+bay_unpack_finish(const char *bay, const char *key, struct strv *out)
+{
+	return unpack_finish(bay, key, out, 1);
+}
+
+int
+bay_unpack_move(const char *bay, const char *key, struct strv *out)
+{
+	return unpack_finish(bay, key, out, 0);
+}
+
+int
+bay_dir_sync(const char *bay, enum qstate st)
+{
+	char dir[PATH_MAX];
+
+	return bay_path(dir, sizeof(dir), bay, st, NULL) < 0 ? -1 : fsync_dir(dir);
 }
 
 int
@@ -133,36 +159,51 @@ bay_unpack_lock(const char *dir)
  * The caller's claim on the order (or on every part) makes it the only
  * deliverer of KEY; its lock on unpack/KEY/ tells a recovery running
  * meanwhile (a `shipd --poll` starting) that the extraction is alive.
+ * held: the receipt is written but not made durable in receipts/, and
+ * nothing moves (bay_deliver_held); *lock stays the caller's.
  */
 static int
 deliver(const char *bay, const char *key, const struct order *o, const char *const *paths,
-	int n, bay_extract_fn extract, void *arg, struct strv *finals, int *lock)
+	int n, bay_extract_fn extract, void *arg, struct strv *finals, int *lock, int held)
 {
 	char unpack[PATH_MAX], rdir[PATH_MAX];
 	struct strv names = {0};
 	size_t len;
 	char *text;
-	int rc;
+	int rc, left;
 
 	if (bay_path(rdir, sizeof(rdir), bay, Q_RECEIPTS, NULL) < 0 ||
 	    bay_path(unpack, sizeof(unpack), bay, Q_UNPACK, key) < 0 || !order_id_valid(key))
 		return BAY_LATER;
-	if (bay_delivered(bay, key))
+	if (bay_delivered(bay, key)) {
 		/* committed before a crash: finish the moves, never extract twice */
+		if (held)
+			return 1;
 		return bay_unpack_finish(bay, key, finals) < 0 ? BAY_LATER : 1;
+	}
 	/* what a dead attempt left goes; a live one's (it holds the lock) stays */
 	if ((*lock = bay_unpack_lock(unpack)) < 0 && errno == EWOULDBLOCK) {
 		err_set("%s: another delivery of %s is under way", unpack, key);
 		return BAY_LATER;
 	}
+	/* nearly always nothing was left (ENOENT): nothing to remove, and only
+	 * the leaf to make */
+	left = *lock >= 0 || errno != ENOENT;
 	if (*lock >= 0)
 		close(*lock);
-	if (bay_rm_rf(unpack) < 0 || mkdirs(rdir, 0700) < 0 || mkdirs(unpack, 0700) < 0 ||
-	    (*lock = bay_unpack_lock(unpack)) < 0)
+	*lock = -1;
+	if ((left && bay_rm_rf(unpack) < 0) || mkdirs(rdir, 0700) < 0 ||
+	    (mkdir(unpack, 0700) < 0 && mkdirs(unpack, 0700) < 0) ||
+	    (*lock = bay_unpack_lock(unpack)) < 0) {
+		if (*lock < 0 && errno == EWOULDBLOCK)
+			err_set("%s: another delivery of %s is under way", unpack, key);
+		else if (*lock < 0)
+			err_set("%s: %s", unpack, strerror(errno));
 		return BAY_LATER;
+	}
 	rc = extract(arg, paths, n, unpack, &names);
 	strv_free(&names);
-	if (rc == 0 && fsync_dir(unpack) < 0)
+	if (rc == 0 && fsync_dirfd(*lock, unpack) < 0)
 		rc = BAY_LATER;
 	if (rc != 0) {
 		bay_rm_rf(unpack);
@@ -170,12 +211,15 @@ deliver(const char *bay, const char *key, const struct order *o, const char *con
 	}
 	/* the receipt is the commit point: from here on, only moves remain */
 	text = order_format(o, &len);
-	rc = safe_write(rdir, key, text, len, 0600);
+	rc = held ? safe_write_nosync(rdir, key, text, len, 0600) :
+		    safe_write(rdir, key, text, len, 0600);
 	free(text);
 	if (rc < 0 && !bay_delivered(bay, key)) {
 		bay_rm_rf(unpack);
 		return BAY_LATER;
 	}
+	if (held)
+		return rc < 0 ? BAY_LATER : 0;
 	/* committed (even when the last fsync failed, the receipt is there):
 	 * what cannot be moved now is moved by the next attempt or recovery */
 	if (rc < 0 || bay_unpack_finish(bay, key, finals) < 0)
@@ -188,10 +232,25 @@ bay_deliver(const char *bay, const char *key, const struct order *o,
 	    const char *const *paths, int n, bay_extract_fn extract, void *arg,
 	    struct strv *finals)
 {
-	int lock = -1, rc = deliver(bay, key, o, paths, n, extract, arg, finals, &lock);
+	int lock = -1, rc = deliver(bay, key, o, paths, n, extract, arg, finals, &lock, 0);
 
 	if (lock >= 0)
 		close(lock);
+	return rc;
+}
+
+int
+bay_deliver_held(const char *bay, const char *key, const struct order *o,
+		 bay_extract_fn extract, void *arg, int *lock)
+{
+	int rc;
+
+	*lock = -1;
+	rc = deliver(bay, key, o, NULL, 0, extract, arg, NULL, lock, 1);
+	if (rc != 0 && *lock >= 0) {
+		close(*lock);
+		*lock = -1;
+	}
 	return rc;
 }
 

@@ -487,8 +487,73 @@ log_received(struct rconn *rc, const struct rorder *r, int group)
 }
 
 /*
- * Commit a group: per bay, every order's data, then the orders (one round
- * of fsyncs, bay_accept); only then is it ACKed (by the engine).
+ * The small packets delivered at once (rstream.c), held: committed per
+ * bay, one round of fsyncs for each bay's (rstream_commit); then their
+ * done/ records made durable (history_sync), and the master told of the
+ * receipts they owe, one line per bay. done[i] set for each handled.
+ */
+static void
+small_commit(struct rconn *rc, void **ctx, int n, int *ok, int *done,
+	     char (*why)[XF_REASON_MAX + 1])
+{
+	struct rstream **v = xcalloc(n, sizeof(*v));
+	int *at = xcalloc(n, sizeof(*at)), *got = xcalloc(n, sizeof(*got));
+	struct strv *keys = xcalloc(n, sizeof(*keys));
+	const char **bays = xcalloc(n, sizeof(*bays));
+	char reason[XF_REASON_MAX + 1];
+	int nb = 0;
+
+	for (int i = 0; i < n; i++) {
+		const char *bay = ((struct rorder *)ctx[i])->bay;
+		int k = 0;
+
+		if (!((struct rorder *)ctx[i])->small || done[i])
+			continue;
+		for (int j = i; j < n; j++) {	/* every small one of this bay */
+			struct rorder *r = ctx[j];
+
+			if (r->small && !done[j] && strcmp(r->bay, bay) == 0) {
+				v[k] = r->s;
+				at[k++] = j;
+				done[j] = 1;
+			}
+		}
+		rstream_commit(bay, v, k, got, reason, sizeof(reason));
+		bays[nb] = bay;
+		for (int m = 0; m < k; m++) {
+			struct rorder *r = ctx[at[m]];
+
+			if (got[m] == 0) {
+				snprintf(why[at[m]], XF_REASON_MAX + 1, "%s", reason);
+				msg_warnx("packet %s from %s: %s", r->o.id, rc->peer, reason);
+				continue;
+			}
+			ok[at[m]] = 1;
+			log_received(rc, r, k);
+			if (got[m] == 2)
+				strv_add(&keys[nb], r->o.id);
+		}
+		nb++;
+	}
+	/* the receipts: the master sends them, many to a packet (history.c);
+	 * their done/ records are durable first */
+	if (nb)
+		history_sync();
+	for (int b = 0; b < nb; b++) {
+		history_owed_tell(bays[b], &keys[b]);
+		strv_free(&keys[b]);
+	}
+	free(v);
+	free(at);
+	free(got);
+	free(keys);
+	free(bays);
+}
+
+/*
+ * Commit a group: the small ones delivered at once (small_commit); per
+ * bay, every other order's data, then the orders (one round of fsyncs,
+ * bay_accept); only then is it ACKed (by the engine).
  */
 static void
 on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
@@ -497,30 +562,10 @@ on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 	const struct order **batch = xcalloc(n, sizeof(*batch));
 	int *done = xcalloc(n, sizeof(*done));
 
+	small_commit(rc, ctx, n, ok, done, why);
 	/* No seen/ marker here: while the order exists in any state
 	 * accept_known() finds it, and bay_finish() writes the marker before it
-	 * removes the order (accept.h). A small packet delivered at once has
-	 * its seen/ID already, and its receipt marked owed: the marks made
-	 * durable first, one fsync of receipts/ per bay. */
-	for (int i = 0; i < n; i++) {
-		struct rorder *r = ctx[i];
-		int again = 0;
-
-		if (!r->s || !r->small)
-			continue;
-		for (int j = 0; j < i && !again; j++)
-			again = ((struct rorder *)ctx[j])->small &&
-				strcmp(((struct rorder *)ctx[j])->bay, r->bay) == 0;
-		if (!again && bay_owed_sync(r->bay) < 0) {
-			msg_warnx("bay %s: receipts not made durable: %s", r->bay, err_get());
-			for (int j = i; j < n; j++)
-				if (((struct rorder *)ctx[j])->small &&
-				    strcmp(((struct rorder *)ctx[j])->bay, r->bay) == 0) {
-					done[j] = 1;	/* delivered: the next offer is answered HAVE */
-					snprintf(why[j], XF_REASON_MAX + 1, "bay full: cannot commit");
-				}
-		}
-	}
+	 * removes the order (accept.h). */
 	for (int i = 0; i < n; i++) {
 		const char *bay = ((struct rorder *)ctx[i])->bay;
 		int k = 0, res;
@@ -556,26 +601,6 @@ on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 	}
 	free(batch);
 	free(done);
-	/* the receipts of the small ones: the master sends them, many to a
-	 * packet (history.c); their done/ records are durable first */
-	history_sync();
-	for (int i = 0; i < n; i++) {
-		struct rorder *r = ctx[i];
-		struct strv keys = {0};
-		int again = 0;
-
-		for (int j = 0; j < i && !again; j++)
-			again = ((struct rorder *)ctx[j])->small && ok[j] &&
-				strcmp(((struct rorder *)ctx[j])->bay, r->bay) == 0;
-		if (again || !r->small || !ok[i])
-			continue;
-		for (int j = i; j < n; j++)
-			if (((struct rorder *)ctx[j])->small && ok[j] &&
-			    strcmp(((struct rorder *)ctx[j])->bay, r->bay) == 0)
-				strv_add(&keys, ((struct rorder *)ctx[j])->o.id);
-		history_owed_tell(r->bay, &keys);
-		strv_free(&keys);
-	}
 #ifdef SHIPD_TEST_HOOKS
 	{	/* test builds: lines a receiver gone bad might send the master,
 		 * tab-separated (tests/scenario/receipts_batch.sh) */

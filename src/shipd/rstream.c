@@ -8,7 +8,13 @@
  * once: the receiver tells the master, which sends the receipts of many
  * such orders in one packet (history.c). Queueing, claiming and a
  * delivery worker, and the ciphertext's data/ and outgoing/ commits, are
- * skipped for them.
+ * skipped for them. And they are committed together: rstream_end leaves
+ * a small one held (its receipt written, not durable, nothing moved, its
+ * partial/ID and unpack/ID locks kept), and rstream_commit makes the
+ * group durable with one fsync of unpack/, receipts/, incoming/ and seen/
+ * each (queue/commit.h: bay_deliver_held), before the receiver ACKs any.
+ * Until then another offer of one of them is answered "later", never
+ * HAVE: its partial/ID lock is busy.
  *
  * Offers rstream_* (shipd.h) to the receiver (receiver.c). The receiver
  * hands each body byte to rstream_feed, which writes it into a pipe; an
@@ -64,6 +70,9 @@ struct rstream {
 	uint64_t got;			/* bytes of the stream fed */
 	int wfd, rfd;			/* the pipe's ends */
 	int lock;			/* partial/ID, held while it streams */
+	int ulock;			/* unpack/ID's, while held (small) */
+	int held;			/* small: its receipt written, not yet committed */
+	int owe;			/* held: its receipt marked owed */
 	pthread_t th;
 	int started;			/* the opening thread runs */
 	int small;			/* an inline offer's (rstream_start), */
@@ -107,7 +116,7 @@ finish(const char *bay, const struct order *o, const struct strv *finals, int ow
 	deliver_done(bay, o, finals, owe);
 	if (!owe)
 		history_flush();
-	if (bay_deliver_seen(bay, o->id, o->expires) < 0) {
+	if (bay_deliver_seen(bay, o->id, o->expires, 1) < 0) {
 		msg_warnx("packet %s: delivered, but not marked seen: %s", o->id, err_get());
 		return BAY_LATER;
 	}
@@ -125,8 +134,13 @@ rstream_again(const char *bay, const struct order *o)
 		return 1;
 	msg_info("packet %s: delivered here before (a receiver died after its receipt); "
 		 "confirming it again", o->id);
-	/* the dead receiver's lock file goes, unless a live one holds it */
-	if ((lock = bay_partial_open(bay, o->id, o->size, &off)) >= 0) {
+	/* the dead receiver's lock file goes; a live one holds it until its
+	 * group is durable (rstream_commit): not HAVE before that */
+	if ((lock = bay_partial_open(bay, o->id, o->size, &off)) == BAY_BUSY) {
+		err_set("packet %s: being committed by another connection", o->id);
+		return BAY_LATER;
+	}
+	if (lock >= 0) {
 		bay_partial_drop(bay, o->id);
 		close(lock);
 	}
@@ -181,7 +195,9 @@ opener(void *arg)
 {
 	struct rstream *s = arg;
 
-	s->rc = bay_deliver(s->bay, s->o->id, &s->receipt, NULL, 0, extract, s, &s->finals);
+	/* a small one is committed with its group (rstream_commit) */
+	s->rc = s->small ? bay_deliver_held(s->bay, s->o->id, &s->receipt, extract, s, &s->ulock) :
+		bay_deliver(s->bay, s->o->id, &s->receipt, NULL, 0, extract, s, &s->finals);
 	if (s->rc != 0)
 		snprintf(s->why, sizeof(s->why), "%s", err_get());
 	if (s->rfd >= 0) {	/* bay_deliver failed before extract */
@@ -221,7 +237,7 @@ rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const
 	s->bay = bay;
 	s->o = o;
 	s->wfd = s->rfd = -1;
-	s->lock = -1;
+	s->lock = s->ulock = -1;
 	/* the offer shows the file's first bytes: the header and maybe more */
 	if (hdrlen < pi->header_len) {
 		err_set("packet %s: the offer shows %zu header bytes, the header says %llu", o->id,
@@ -361,6 +377,14 @@ rstream_end(struct rstream *s, char *why, size_t whylen)
 
 	if (rc != 0)
 		return rc;
+	if (s->small) {
+		/* held, its locks kept, until its group is committed */
+		s->held = 1;
+		sandbox_test_hook("receiver-delivered");	/* test builds: killed after the receipt */
+		if (!(s->owe = bay_owed_set(s->bay, s->o->id) == 0))
+			msg_warnx("packet %s: %s; its receipt goes now", s->o->id, err_get());
+		return 0;
+	}
 	/* committed: another offer of it finds the receipt (rstream_again),
 	 * so the lock goes now, before seen/ID would answer such an offer
 	 * HAVE and leave the lock file to nobody */
@@ -373,6 +397,73 @@ rstream_end(struct rstream *s, char *why, size_t whylen)
 	if ((rc = finish(s->bay, s->o, &s->finals, s->small)) != 0)
 		snprintf(why, whylen, "%s", err_get());
 	return rc;
+}
+
+/* Every stream of v failed its commit: why says it. */
+static int
+commit_failed(int *got, int n, char *why, size_t whylen, const char *what)
+{
+	snprintf(why, whylen, "bay full: cannot commit: %s", what);
+	for (int i = 0; i < n; i++)
+		got[i] = 0;
+	return 0;
+}
+
+int
+rstream_commit(const char *bay, struct rstream **v, int n, int *got, char *why, size_t whylen)
+{
+	int k = 0, flush = 0;
+
+	why[0] = 0;
+	/* the commit point of them all: every unpack/ID and receipts/ID (and
+	 * its owed mark) durable */
+	if (bay_dir_sync(bay, Q_UNPACK) < 0 || bay_dir_sync(bay, Q_RECEIPTS) < 0)
+		return commit_failed(got, n, why, whylen, err_get());
+	for (int i = 0; i < n; i++) {
+		struct rstream *s = v[i];
+
+		/* durable: another offer of it may now be answered HAVE */
+		s->held = 0;
+		if (s->lock >= 0) {
+			bay_partial_drop(bay, s->o->id);
+			close(s->lock);
+			s->lock = -1;
+		}
+		got[i] = bay_unpack_move(bay, s->o->id, &s->finals) == 0;
+		if (!got[i])
+			msg_warnx("packet %s: delivered, its files not in incoming yet: %s; the next "
+				  "offer finishes it", s->o->id, err_get());
+		if (s->ulock >= 0)
+			close(s->ulock);
+		s->ulock = -1;
+	}
+	if (bay_dir_sync(bay, Q_INCOMING) < 0)
+		return commit_failed(got, n, why, whylen, err_get());
+	for (int i = 0; i < n; i++) {
+		struct rstream *s = v[i];
+
+		if (!got[i])
+			continue;
+		deliver_done(bay, s->o, &s->finals, s->owe);
+		flush |= !s->owe;
+		if (bay_deliver_seen(bay, s->o->id, s->o->expires, 0) < 0) {
+			msg_warnx("packet %s: delivered, but not marked seen: %s", s->o->id,
+				  err_get());
+			got[i] = 0;
+		}
+	}
+	if (flush)
+		history_flush();
+	if (bay_dir_sync(bay, Q_SEEN) < 0)
+		return commit_failed(got, n, why, whylen, err_get());
+	for (int i = 0; i < n; i++)
+		if (got[i]) {
+			got[i] = v[i]->owe ? 2 : 1;
+			k++;
+		}
+	if (k < n)
+		snprintf(why, whylen, "delivered, not yet committed: the next offer finishes it");
+	return k;
 }
 
 void
@@ -388,6 +479,8 @@ rstream_free(struct rstream *s)
 		bay_partial_drop(s->bay, s->o->id);
 		close(s->lock);
 	}
+	if (s->ulock >= 0)
+		close(s->ulock);
 	if (s->rfd >= 0)
 		close(s->rfd);
 	if (s->wfd >= 0)

@@ -216,6 +216,12 @@ struct rstream *rstream_start(const char *bay, struct order *o, const struct pkt
 			      const void *hdr, size_t hdrlen, const struct pkt_info *whole);
 int rstream_feed(struct rstream *s, const void *p, size_t n, char *why, size_t whylen);
 int rstream_end(struct rstream *s, char *why, size_t whylen);
+/* rstream_commit: small streams of bay, each ended (held), committed
+ * together; got[i] 0 not committed (why says it; the next offer finishes
+ * it), 1 committed with its receipt queued, 2 committed with its receipt
+ * owed (tell the master). Returns how many were committed. */
+int rstream_commit(const char *bay, struct rstream **v, int n, int *got, char *why,
+		   size_t whylen);
 void rstream_free(struct rstream *s);
 /* cutthrough.c: a relay sends a large packet on while it receives it */
 #define CUT_ORDER_MAX	4000	/* a longer order goes the ordinary way */

@@ -122,13 +122,22 @@ fsync_dir(const char *dir)
 		err_set("open %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (step() < 0 || (fsync(fd) < 0 && errno != EINVAL)) {
-		err_set("fsync %s: %s", dir, strerror(errno));
+	if (fsync_dirfd(fd, dir) < 0) {
 		close(fd);
 		return -1;
 	}
-	dir_fsyncs++;
 	close(fd);
+	return 0;
+}
+
+int
+fsync_dirfd(int fd, const char *dir)
+{
+	if (step() < 0 || (fsync(fd) < 0 && errno != EINVAL)) {
+		err_set("fsync %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	dir_fsyncs++;
 	return 0;
 }
 

@@ -66,6 +66,8 @@ int safe_unlink(const char *path);
 /* link(2) then fsync the new name's directory. */
 int safe_link(const char *from, const char *to);
 int fsync_dir(const char *dir);
+/* fsync_dir of a directory already open (fd), dir naming it in errors. */
+int fsync_dirfd(int fd, const char *dir);
 int fsync_parent(const char *path);
 
 /*
