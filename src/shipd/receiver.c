@@ -467,13 +467,16 @@ static void
 log_received(struct rconn *rc, const struct rorder *r, int group)
 {
 	struct sbuf d = {0};
+	char grp[32] = "";
 
+	if (r->small)
+		snprintf(grp, sizeof(grp), " (group of %d)", group);
 	for (int i = 0; i < r->o.dests.n; i++)
 		sbuf_printf(&d, "%s%s", i ? "," : "", r->o.dests.v[i]);
 	if (r->s) {
 		msg_info("received %s from %s (%s) via %s: %llu bytes for %s, delivered into %s "
-			 "while received", r->o.id, rc->peer, hop_remote(rc->h), hop_proto(rc->h),
-			 (unsigned long long)r->got, d.s, r->bay);
+			 "while received%s", r->o.id, rc->peer, hop_remote(rc->h), hop_proto(rc->h),
+			 (unsigned long long)r->got, d.s, r->bay, grp);
 		/* its end here, as a delivery worker's finish says it */
 		msg_info("order %s: done (delivered here)", r->o.id);
 	} else
