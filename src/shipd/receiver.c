@@ -110,6 +110,7 @@ struct rconn {
 	const char *peer;
 	time_t trusted_at;	/* the peer's trust last checked (on_offer) */
 	int streaming;		/* an order is being delivered while received */
+	time_t noted_at;	/* what came last written to peers/ (peer_note) */
 };
 
 /* One order being received. */
@@ -618,10 +619,12 @@ on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 		}
 	}
 #endif
-	/* `shipctl peers` learns what came so far once the sender pauses
-	 * (nothing more waiting): it may keep the connection open long after
-	 * (shipd/pool.c); while the window streams, the end of it says it */
-	if (recv_orders && hop_reusable(rc->h)) {
+	/* `shipctl peers` learns what came so far at most once a second (a
+	 * note rewrites peers/PEER: a commit of two small packets would pay
+	 * for it again and again), and at the connection's end: the sender
+	 * may keep it open long after (shipd/pool.c) */
+	if (recv_orders && hop_reusable(rc->h) && rc->noted_at != time(NULL)) {
+		rc->noted_at = time(NULL);
 		peer_note(&S->sched, rc->peer, PE_RECEIVED, hop_proto(rc->h), NULL, recv_orders,
 			  recv_bytes);
 		recv_orders = 0;
@@ -667,7 +670,7 @@ static int
 serve(struct hop *h)
 {
 	static const struct xr_ops ops = { on_offer, on_body, on_commit, on_release };
-	struct rconn rc = { h, hop_peer(h)->name, time(NULL), 0 };	/* trusted: it just shook hands */
+	struct rconn rc = { h, hop_peer(h)->name, time(NULL), 0, 0 };	/* trusted: it just shook hands */
 	struct xr_stats st;
 
 	/* ps(1) tells receivers that hold a MAX-RECEIVERS slot from those at
