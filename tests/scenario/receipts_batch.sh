@@ -11,7 +11,8 @@
 # owed (orders delivered, not yet finished): they are sent once the
 # orders are delivered again, each file delivered once. Small packets
 # delivered by B's receiver, their receipts marked owed on disk, B's
-# master dead before it sent them: sent at B's next start.
+# master dead before it sent them: sent at B's next start, even when
+# more are marked than one receipt packet holds.
 WAIT=${WAIT:-60}		# a loaded machine
 . "$TOP/tests/lib/nodes.sh"
 HOSTILE=${HOSTILE:-$TOP/build/tests/hostile}
@@ -183,4 +184,38 @@ check "a receiver's line naming another directory is refused" \
 check "... and one naming a path for an order id" \
 	wait_for log_has B "receipt owed for ../../../etc/x, not an order id"
 check "... the order itself still confirmed" wait_for log_has A "order $bid: delivered to B at"
+
+# 6. More receipts marked owed at B's start than one receipt packet holds
+#    (64): B's master queues them all, the first 64 as soon as they fill a
+#    packet, with its own flush, never a worker's (whose test hook,
+#    receipts-owed, would end the master here). The marks are those a
+#    receiver that died leaves (a mark is a second name of receipts/ID),
+#    made again for orders B delivered and confirmed already: A takes
+#    each receipt again, as known.
+M=70
+for i in $(seq $M); do echo "mark $i $RANDOM" >"$work/m$i.txt"; done
+(cd "$work" && ctl A submit --to B m[0-9]*.txt) >"$work/mids" 2>/dev/null
+check "$M orders queued at A" test "$(grep -c . "$work/mids")" -eq $M
+mdone() {
+	local id
+	while read -r id; do log_has A "order $id: delivered to B at" || return 1; done <"$work/mids"
+}
+check "A took B's receipt for each of them" wait_for mdone
+node_stop B
+while read -r id; do ln "$(bay B)/receipts/$id" "$(bay B)/receipts/$id.owed"; done <"$work/mids"
+check "$M receipts marked owed at B, B stopped ($(nmarks))" test "$(nmarks)" -ge $M
+alog=$(wc -l <"$NODES/A/shipd.log")
+flag=$NODES/kill-master-owed; : >"$flag"
+SHIPD="env SHIPD_TEST_FORBIDDEN=receipts-owed:$flag $TOP/build/tests/shipd-hooks" \
+	node_start B || fail "start B with $M marks (test hooks)"
+again_known() {
+	local id
+	while read -r id; do
+		tail -n +"$((alog + 1))" "$NODES/A/shipd.log" |
+			grep -q "order $id: delivered to B at .*, known already" || return 1
+	done <"$work/mids"
+}
+check "B's start sent the receipts of all $M marks" wait_for again_known
+check "... its master never ran a worker's flush (hook unfired)" test -e "$flag"
+check "... no mark left" wait_for sh -c "! ls '$(bay B)/receipts' | grep -q '\.owed\$'"
 finish
