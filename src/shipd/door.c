@@ -24,7 +24,11 @@
  * at the door either, so that a sender's next connection does not find
  * its own last one still holding the slot). A slot holder that begins
  * the body of a large packet for a next hop also says "C BAY\nORDER":
- * send it on while it is received (cutthrough.c); no answer.
+ * send it on while it is received (cutthrough.c); no answer. A receiver
+ * that delivered small packets itself says "O BAY\nID ID...": their
+ * receipts, marked owed, are the master's to send (history.c); no
+ * answer. The "O" and "D" lines a worker leaves unread when it exits are
+ * read when it is reaped.
  *
  * door_* run in the master, door_tell/door_ask in the worker. Never reads
  * a network byte; never evicts a worker that holds a slot (it may be in
@@ -262,6 +266,9 @@ drop_fd(struct door *d, struct conn *c)
 	}
 }
 
+static int take_line(struct door *, const struct config *, struct conn *, char *,
+		     struct door_event *);
+
 int
 door_input(struct door *d, const struct config *cf, int fd, struct door_event *e)
 {
@@ -286,6 +293,14 @@ door_input(struct door *d, const struct config *cf, int fd, struct door_event *e
 		return 0;
 	}
 	line[n] = 0;
+	return take_line(d, cf, c, line, e);
+}
+
+/* One line of worker c's (door_input's return) */
+static int
+take_line(struct door *d, const struct config *cf, struct conn *c, char *line,
+	  struct door_event *e)
+{
 	switch (line[0]) {
 	case 'H':
 		if (c->stage == DS_DOOR)
@@ -311,12 +326,12 @@ door_input(struct door *d, const struct config *cf, int fd, struct door_event *e
 		if (d->nin < cf->max_receivers) {
 			c->stage = DS_IN;
 			d->nin++;
-			if (write(fd, "G", 1) != 1)
+			if (write(c->fd, "G", 1) != 1)
 				msg_warn("door: answer to receive worker %ld", (long)c->pid);
 			return 0;
 		}
 		c->stage = DS_BUSY;
-		if (write(fd, "B", 1) != 1)
+		if (write(c->fd, "B", 1) != 1)
 			msg_warn("door: answer to receive worker %ld", (long)c->pid);
 		snprintf(e->who, sizeof(e->who), "%.100s (%s)", line[1] == ' ' ? line + 2 : "?",
 			 c->who);
@@ -324,6 +339,30 @@ door_input(struct door *d, const struct config *cf, int fd, struct door_event *e
 	default:
 		msg_warnx("receive worker %ld: unknown line \"%.40s\"", (long)c->pid, line);
 		return 0;
+	}
+}
+
+/*
+ * The lines a worker that has exited left unread. The master reads one
+ * line per wakeup, and a receiver says "O" after each group commit, then
+ * "D", then exits: on a busy master its exit was often reaped before its
+ * last lines were read, and the receipts they named waited for the sweep
+ * (OWED_ORPHAN_AGE and more). So "O" and "D" are taken now; the others
+ * ask for something on behalf of a live worker ("A" wants an answer, "C"
+ * sends on a body still arriving) and are moot once it is gone.
+ */
+static void
+drain(struct door *d, struct conn *c)
+{
+	char line[CUT_MSG_MAX];
+	ssize_t n;
+
+	if (c->fd < 0 || c->stage == DS_LOBBY)	/* the lobby's fd is the network's */
+		return;
+	while ((n = recv(c->fd, line, sizeof(line) - 1, MSG_DONTWAIT)) > 0) {
+		line[n] = 0;
+		if (line[0] == 'O' || line[0] == 'D')
+			take_line(d, NULL, c, line, NULL);
 	}
 }
 
@@ -336,6 +375,7 @@ door_gone(struct door *d, pid_t pid)
 
 		if (c->pid != pid)
 			continue;
+		drain(d, c);
 		evicted = c->evicted;
 		if (c->stage == DS_IN)
 			d->nin--;

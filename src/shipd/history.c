@@ -138,20 +138,24 @@ note_receipt(void *arg, struct history *h, int exists)
 	return 0;
 }
 
-/* Receipts owed (history_flush), and done/'s fsync for their records.
- * owed_bay[i] is the bay of owed[i]'s mark on disk (receipts/ID.owed,
- * cleared once it is queued), NULL when it has none; owed_since when the
- * first of them was owed. */
+/* Receipts owed, and done/'s fsync for their records. owed_bay[i] is the
+ * bay of owed[i]'s mark on disk (receipts/ID.owed, cleared once it is
+ * queued), NULL when it has none. They go at the next flush: a worker's
+ * (history_flush) or the master's (flush(0): its notes, marks recovered),
+ * or at once when one more is owed than fit, by the flush of whoever owes
+ * it (owe's worker: the master never runs a worker's test hook). */
 static struct confirm *owed;		/* CONFIRM_ORDERS of them */
 static const char **owed_bay;
 static int nowed;
 static struct bay_group owed_g;
 
+static void flush(int worker);
+
 static void
-owe(const struct confirm *c, const char *marked)
+owe(const struct confirm *c, const char *marked, int worker)
 {
 	if (nowed == CONFIRM_ORDERS)
-		history_flush();
+		flush(worker);
 	if (owed == NULL) {
 		owed = xcalloc(CONFIRM_ORDERS, sizeof(*owed));
 		owed_bay = xcalloc(CONFIRM_ORDERS, sizeof(*owed_bay));
@@ -181,7 +185,7 @@ history_delivered(const char *bay, const struct order *o, const char *name, int 
 		return;		/* its origin is here: the record above is its receipt */
 	}
 	if (!marked)	/* a marked one is sent from its mark (history_owed_tell) */
-		owe(&c, NULL);
+		owe(&c, NULL, 1);
 }
 
 /* Queue v[0..n-1], all for one origin, in as few packets as they fit;
@@ -266,15 +270,25 @@ history_sync(void)
 		msg_warnx("history not recorded: %s", err_get());
 }
 
+/* The receipt of o, delivered here at `at` and marked owed in bay, owed
+ * now (its mark cleared once it is queued); worker as owe's. bay must
+ * outlive the next flush. */
 static void
-owed_found(void *arg, const char *key, const struct order *o, time_t at)
+owe_mark(const char *bay, const struct order *o, time_t at, int worker)
 {
 	struct confirm c;
 
 	confirm_of(&c, o, S->cf->node, at, o->name);
+	owe(&c, bay, worker);
+}
+
+/* The master (start-up, the sweep): a mark no receiver will send */
+static void
+owed_found(void *arg, const char *key, const struct order *o, time_t at)
+{
 	msg_info("order %s: its delivery receipt to %s was not sent yet; sending it now", key,
 		 o->origin);
-	owe(&c, arg);
+	owe_mark(arg, o, at, 0);
 }
 
 void
@@ -284,21 +298,18 @@ history_owed_recover(const char *bay, time_t older)
 		flush(0);
 }
 
-/* The receipt marked owed as receipts/KEY.owed in bay, owed now (its
- * mark cleared once it is queued); nothing when the mark is gone (queued
- * by someone else meanwhile). bay must outlive the next history_flush. */
+/* The receipt marked owed as receipts/KEY.owed in bay (owe_mark), loaded
+ * from its mark; nothing when the mark is gone (queued by someone else
+ * meanwhile). */
 static void
-owe_marked(const char *bay, const char *key)
+owe_marked(const char *bay, const char *key, int worker)
 {
-	struct confirm c;
 	struct order o;
 	time_t at;
 
 	order_init(&o);
-	if (bay_owed_load(bay, key, &o, &at) == 0) {
-		confirm_of(&c, &o, S->cf->node, at, o.name);
-		owe(&c, bay);
-	}
+	if (bay_owed_load(bay, key, &o, &at) == 0)
+		owe_mark(bay, &o, at, worker);
 	order_free(&o);
 }
 
@@ -326,7 +337,7 @@ notes_send(void)
 	 * durable (tests/scenario/receipts_batch.sh) */
 	sandbox_test_hook("owed-notes");
 	for (int i = 0; i < nnotes; i++)
-		owe_marked(notes[i].bay, notes[i].key);
+		owe_marked(notes[i].bay, notes[i].key, 0);
 	flush(0);
 	for (int i = 0; i < nnotes; i++) {
 		free(notes[i].bay);
@@ -426,7 +437,7 @@ history_owed_tell(const char *bay, const struct strv *keys)
 		door_tell(S->statfd, b.s);
 	else {		/* no master to tell (or too long a line): sent from here */
 		for (int i = 0; i < keys->n; i++)
-			owe_marked(bay, keys->v[i]);
+			owe_marked(bay, keys->v[i], 1);
 		history_flush();
 	}
 	sbuf_free(&b);

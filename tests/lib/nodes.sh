@@ -10,6 +10,7 @@
 #   node_start NAME / node_stop NAME / node_kill NAME
 #   ctl NAME ARGS...                            bin/shipctl -c NAME's conf ARGS...
 #   wait_for CMD... (within $WAIT seconds)      poll a condition, 0.1 s steps
+#   receipted IDFILE [ORIGIN DEST]              ORIGIN (A) has DEST's (B) receipt for every id
 #   ok NAME / fail NAME WHY / check NAME CMD...
 
 : "${TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -129,6 +130,14 @@ node_kill() {
 }
 
 log_has() { grep -q -- "$2" "$NODES/$1/shipd.log"; }
+# receipted IDFILE [ORIGIN DEST]: ORIGIN's log (default A) says of every
+# order in IDFILE (one id a line) that DEST (default B) delivered it: its
+# receipt came back. One pass over the log, however many ids.
+receipted() {
+	local o=${2:-A} d=${3:-B}
+	[ -z "$(sed -n "s/.*order \([^ ]*\): delivered to $d at.*/\1/p" "$NODES/$o/shipd.log" |
+		sort -u | comm -23 <(sort -u "$1") -)" ]
+}
 delivered() { [ -f "$(bay "$1")/incoming/$2" ]; }
 count_files() { find "$1" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | wc -l; }
 # at_least N DIR: DIR holds N or more files (for wait_for: evaluated on each poll)

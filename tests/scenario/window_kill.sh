@@ -86,11 +86,7 @@ done
 if [ -n "${SMALL:-}" ]; then
 	check "B's receivers opened the small packets themselves" \
 		log_has B "delivered into .* while received"
-	receipted() {
-		[ "$(sed -n 's/.*order \([^ ]*\): delivered to B at.*/\1/p' "$NODES/A/shipd.log" |
-			sort -u | wc -l)" -ge "$ORDERS" ]
-	}
-	check "A took a receipt for every order" wait_for receipted
+	check "A took a receipt for every order" wait_for receipted "$work/ids"
 	marks() { ls "$(bay B)/receipts" | grep -c '\.owed$'; }
 	nomarks() { [ "$(marks)" -eq 0 ]; }
 	check "B: no receipt left marked owed" wait_for nomarks
