@@ -212,20 +212,23 @@ int bay_deliver(const char *bay, const char *key, const struct order *o,
  * paths: extract reads its own input) up to the receipt, which is
  * written and fsynced but not made durable in receipts/, and nothing
  * moves; it returns as bay_deliver, and on 0 leaves *lock (unpack/KEY's,
- * see below) to the caller, who keeps it and every other delivery of KEY
- * away (its partial/ lock) until the group is committed:
+ * see below) to the caller, with the names extracted added to names; the
+ * caller keeps both, and every other delivery of KEY away (its partial/
+ * lock), until the group is committed:
  *   1. bay_dir_sync of unpack/, then of receipts/: the group's commit
  *      point (before it, a crash leaves unpack/KEY without its receipt,
  *      thrown away, and nothing was acknowledged);
- *   2. bay_unpack_move of each KEY (bay_unpack_finish without its
- *      fsyncs), its lock closed; then bay_dir_sync of incoming/ (before
- *      it, a crash leaves the receipt: recovery moves the files again);
+ *   2. bay_unpack_move of each KEY: bay_unpack_finish of the names
+ *      extracted (NULL: listed), without its fsyncs, its lock closed;
+ *      then bay_dir_sync of incoming/ (before it, a crash leaves the
+ *      receipt: recovery moves the files again);
  *   3. bay_deliver_seen(..., 0) of each, then bay_dir_sync of seen/.
  * bay_dir_sync: fsync BAY's directory of state st, 0 or -1.
  */
 int bay_deliver_held(const char *bay, const char *key, const struct order *o,
-		     bay_extract_fn extract, void *arg, int *lock);
-int bay_unpack_move(const char *bay, const char *key, struct strv *names);
+		     bay_extract_fn extract, void *arg, int *lock, struct strv *names);
+int bay_unpack_move(const char *bay, const char *key, const struct strv *names,
+		    struct strv *finals);
 int bay_dir_sync(const char *bay, enum qstate st);
 /*
  * A packet delivered while it was received (shipd/rstream.c) has no order

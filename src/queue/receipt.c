@@ -66,23 +66,28 @@ clash_path(char *buf, size_t size, const char *inc, const char *name, int n)
 }
 
 /* bay_unpack_finish; sync: its fsyncs too (else the caller's, once for
- * many: bay_dir_sync of incoming/). */
+ * many: bay_dir_sync of incoming/); known: what unpack/KEY holds, from
+ * the extraction just made (else listed). */
 static int
-unpack_finish(const char *bay, const char *key, struct strv *out, int sync)
+unpack_finish(const char *bay, const char *key, const struct strv *known, struct strv *out,
+	      int sync)
 {
 	char dir[PATH_MAX], inc[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
-	struct strv names = {0};
+	struct strv listed = {0};
+	const struct strv *names = known ? known : &listed;
 	int rc = 0;
 
 	if (bay_path(dir, sizeof(dir), bay, Q_UNPACK, key) < 0 ||
 	    bay_path(inc, sizeof(inc), bay, Q_INCOMING, NULL) < 0)
 		return -1;
-	if (access(dir, F_OK) < 0 && errno == ENOENT)
-		return 0;	/* already finished */
-	if (mkdirs(inc, 0700) < 0 || bay_list_dir(dir, &names) < 0)
-		return -1;
-	for (int i = 0; i < names.n && rc == 0; i++) {
-		const char *name = names.v[i];
+	if (known == NULL) {
+		if (access(dir, F_OK) < 0 && errno == ENOENT)
+			return 0;	/* already finished */
+		if (mkdirs(inc, 0700) < 0 || bay_list_dir(dir, &listed) < 0)
+			return -1;
+	}
+	for (int i = 0; i < names->n && rc == 0; i++) {
+		const char *name = names->v[i];
 		int n = 0;
 
 		if (path_fmt(from, sizeof(from), "%s/%s", dir, name) < 0 ||
@@ -108,7 +113,7 @@ unpack_finish(const char *bay, const char *key, struct strv *out, int sync)
 				strv_add(out, strrchr(to, '/') + 1);
 		}
 	}
-	strv_free(&names);
+	strv_free(&listed);
 	if ((sync && fsync_dir(inc) < 0) || rc < 0)
 		return -1;
 	if (rmdir(dir) < 0) {
@@ -123,13 +128,14 @@ unpack_finish(const char *bay, const char *key, struct strv *out, int sync)
 int
 bay_unpack_finish(const char *bay, const char *key, struct strv *out)
 {
-	return unpack_finish(bay, key, out, 1);
+	return unpack_finish(bay, key, NULL, out, 1);
 }
 
 int
-bay_unpack_move(const char *bay, const char *key, struct strv *out)
+bay_unpack_move(const char *bay, const char *key, const struct strv *names,
+		struct strv *out)
 {
-	return unpack_finish(bay, key, out, 0);
+	return unpack_finish(bay, key, names, out, 0);
 }
 
 int
@@ -164,7 +170,8 @@ bay_unpack_lock(const char *dir)
  */
 static int
 deliver(const char *bay, const char *key, const struct order *o, const char *const *paths,
-	int n, bay_extract_fn extract, void *arg, struct strv *finals, int *lock, int held)
+	int n, bay_extract_fn extract, void *arg, struct strv *finals, int *lock, int held,
+	struct strv *made)
 {
 	char unpack[PATH_MAX], rdir[PATH_MAX];
 	struct strv names = {0};
@@ -202,6 +209,9 @@ deliver(const char *bay, const char *key, const struct order *o, const char *con
 		return BAY_LATER;
 	}
 	rc = extract(arg, paths, n, unpack, &names);
+	if (rc == 0 && made)
+		for (int i = 0; i < names.n; i++)
+			strv_add(made, names.v[i]);
 	strv_free(&names);
 	if (rc == 0 && fsync_dirfd(*lock, unpack) < 0)
 		rc = BAY_LATER;
@@ -232,7 +242,7 @@ bay_deliver(const char *bay, const char *key, const struct order *o,
 	    const char *const *paths, int n, bay_extract_fn extract, void *arg,
 	    struct strv *finals)
 {
-	int lock = -1, rc = deliver(bay, key, o, paths, n, extract, arg, finals, &lock, 0);
+	int lock = -1, rc = deliver(bay, key, o, paths, n, extract, arg, finals, &lock, 0, NULL);
 
 	if (lock >= 0)
 		close(lock);
@@ -241,12 +251,12 @@ bay_deliver(const char *bay, const char *key, const struct order *o,
 
 int
 bay_deliver_held(const char *bay, const char *key, const struct order *o,
-		 bay_extract_fn extract, void *arg, int *lock)
+		 bay_extract_fn extract, void *arg, int *lock, struct strv *names)
 {
 	int rc;
 
 	*lock = -1;
-	rc = deliver(bay, key, o, NULL, 0, extract, arg, NULL, lock, 1);
+	rc = deliver(bay, key, o, NULL, 0, extract, arg, NULL, lock, 1, names);
 	if (rc != 0 && *lock >= 0) {
 		close(*lock);
 		*lock = -1;

@@ -81,6 +81,7 @@ struct rstream {
 	int rc;				/* bay_deliver's, once the thread ended */
 	char why[700];			/* the thread's error */
 	struct strv finals;
+	struct strv made;		/* held: the names in unpack/ID */
 };
 
 int
@@ -196,7 +197,8 @@ opener(void *arg)
 	struct rstream *s = arg;
 
 	/* a small one is committed with its group (rstream_commit) */
-	s->rc = s->small ? bay_deliver_held(s->bay, s->o->id, &s->receipt, extract, s, &s->ulock) :
+	s->rc = s->small ? bay_deliver_held(s->bay, s->o->id, &s->receipt, extract, s, &s->ulock,
+					    &s->made) :
 		bay_deliver(s->bay, s->o->id, &s->receipt, NULL, 0, extract, s, &s->finals);
 	if (s->rc != 0)
 		snprintf(s->why, sizeof(s->why), "%s", err_get());
@@ -429,7 +431,8 @@ rstream_commit(const char *bay, struct rstream **v, int n, int *got, char *why, 
 			close(s->lock);
 			s->lock = -1;
 		}
-		got[i] = bay_unpack_move(bay, s->o->id, &s->finals) == 0;
+		got[i] = bay_unpack_move(bay, s->o->id, s->made.n ? &s->made : NULL,
+					 &s->finals) == 0;
 		if (!got[i])
 			msg_warnx("packet %s: delivered, its files not in incoming yet: %s; the next "
 				  "offer finishes it", s->o->id, err_get());
@@ -489,5 +492,6 @@ rstream_free(struct rstream *s)
 	free(s->name);
 	free(s->comment);
 	strv_free(&s->finals);
+	strv_free(&s->made);
 	free(s);
 }

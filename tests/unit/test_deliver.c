@@ -476,19 +476,20 @@ static int
 held_run(const char *bay)
 {
 	struct order o[3];
+	struct strv made[3] = {{0}};
 	int lock[3], ok = 0;
 
 	for (int i = 0; i < 3; i++) {
 		make_order(&o[i], held_keys[i]);
 		lock[i] = -1;
 		if (bay_deliver_held(bay, held_keys[i], &o[i], held_extract,
-				     (void *)held_keys[i], &lock[i]) != 0)
+				     (void *)held_keys[i], &lock[i], &made[i]) != 0)
 			ok = -1;
 	}
 	if (ok == 0 && (bay_dir_sync(bay, Q_UNPACK) < 0 || bay_dir_sync(bay, Q_RECEIPTS) < 0))
 		ok = -1;
 	for (int i = 0; i < 3 && ok == 0; i++)
-		if (bay_unpack_move(bay, held_keys[i], NULL) < 0)
+		if (bay_unpack_move(bay, held_keys[i], &made[i], NULL) < 0)
 			ok = -1;
 	if (ok == 0 && bay_dir_sync(bay, Q_INCOMING) < 0)
 		ok = -1;
@@ -501,6 +502,7 @@ held_run(const char *bay)
 		if (lock[i] >= 0)
 			close(lock[i]);
 		order_free(&o[i]);
+		strv_free(&made[i]);
 	}
 	return ok;
 }
@@ -516,7 +518,7 @@ held_check(const char *bay, int rc)
 
 		make_order(&o, held_keys[i]);
 		r = bay_deliver_held(bay, held_keys[i], &o, held_extract, (void *)held_keys[i],
-				     &lock);
+				     &lock, NULL);
 		CHECK(r == 0 || r == 1);
 		if (lock >= 0)
 			close(lock);
