@@ -14,7 +14,11 @@
  * offered, before it is committed with bay_accept (its data, then its
  * order with the packet digest the verifier yields), and only then ACKed.
  * What fails verification is kept in corrupt/ with a .why. Anything
- * refused is logged with the peer and the reason.
+ * refused is logged with the peer and the reason. A packet whose last
+ * stop is here is delivered while it is received instead (rstream.c): a
+ * large one as its bytes arrive, a small one that came whole in its offer
+ * at once; the small ones of a group are committed together, per bay
+ * (small_commit), before the group's ACK.
  *
  * Before that, the worker is at the door (door.c): its handshake must end
  * within HANDSHAKE-TIMEOUT, then it asks the master for one of the
