@@ -204,6 +204,7 @@ master_fork(struct job *j)
  *   F ID       it deferred ID (a failed attempt, for --poll's status)
  *   S ID       it left ID unclaimed, its next hop down: queued again (parked)
  *   G ID...    it finished these: in no state any more, nothing to look up
+ *              (held by the worker and written with its next line, "D RC")
  *   D RC       it is done with its batch (exit status RC) and waits for
  *              the next one (pool.c)
  */

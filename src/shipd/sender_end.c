@@ -156,26 +156,6 @@ done_add(struct flight *f)
 	done_n++;
 }
 
-/* Tell the master these orders are finished, in no state any more: it
- * need not look for them in deferred/ or outgoing/ (master.c). A line
- * stays well under the status line's 1024 bytes. */
-static void
-tell_gone(const char *const *ids, int n)
-{
-	char line[768];
-	size_t len = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (len && len + 1 + strlen(ids[i]) >= sizeof(line)) {
-			sender_status("G%s", line);
-			len = 0;
-		}
-		len += snprintf(line + len, sizeof(line) - len, " %s", ids[i]);
-	}
-	if (len)
-		sender_status("G%s", line);
-}
-
 /* Finish every order of done_q, one bay_finish_all per run of one bay. */
 void
 done_flush(void)
@@ -204,8 +184,8 @@ done_flush(void)
 			ids[n++] = end->o.id;
 		}
 		rc = bay_finish_known(bay, ids, exp, n, Q_ACTIVE);
-		if (rc == 0)
-			tell_gone(ids, n);
+		for (int i = 0; rc == 0 && i < n; i++)
+			sender_gone(ids[i]);
 		while (done_q != end) {
 			f = done_q;
 			done_q = f->next;
