@@ -18,12 +18,11 @@ int
 accept_known(const struct config *cf, const char *id)
 {
 	struct strv bays = {0};
-	enum qstate st;
 	int found = 0;
 
 	bay_all(cf, &bays);
 	for (int i = 0; i < bays.n && !found; i++)
-		found = bay_seen(bays.v[i], id) || bay_find(bays.v[i], id, &st) == 0;
+		found = bay_known(bays.v[i], id);
 	strv_free(&bays);
 	return found;
 }

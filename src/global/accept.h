@@ -22,7 +22,8 @@ enum accept_verdict {
 	ACC_LATER			/* not now (a full bay): why says so */
 };
 
-/* Was this order id accepted here before (or is it queued here now)? */
+/* Was this order id accepted here before (or is it queued here now)?
+ * bay_known per bay: a new id costs three lookups a bay, not eight. */
 int accept_known(const struct config *cf, const char *id);
 
 /*

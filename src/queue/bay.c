@@ -177,6 +177,30 @@ bay_load(const char *bay, const char *id, enum qstate st, struct order *o)
 	return 0;
 }
 
+/*
+ * data/ID is written before its order enters any state and removed only
+ * after the order left the last one (commit.c, group.c): no data/ID, no
+ * live order, so an unknown id costs data/, corrupt/ (which may keep an
+ * order whose data went missing) and seen/ instead of every state. seen/
+ * is looked at last: bay_finish writes it before the order goes, so an
+ * order finished while we look is still found.
+ */
+int
+bay_known(const char *bay, const char *id)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (!order_id_valid(id) || bay_data_path(path, sizeof(path), bay, id) < 0 ||
+	    lstat(path, &sb) == 0 || errno != ENOENT) {
+		if (bay_find(bay, id, NULL) == 0)
+			return 1;
+	} else if (bay_path(path, sizeof(path), bay, Q_CORRUPT, id) == 0 &&
+		   lstat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+		return 1;
+	return bay_seen(bay, id);
+}
+
 int
 bay_seen(const char *bay, const char *id)
 {

@@ -132,6 +132,9 @@ int bay_load(const char *bay, const char *id, enum qstate st, struct order *o);
 
 /* Exactly-once bookkeeping: was ID accepted and finished here? */
 int bay_seen(const char *bay, const char *id);
+/* Is ID an order in any state here, or seen here (bay_find || bay_seen),
+ * in three lookups when it is neither. */
+int bay_known(const char *bay, const char *id);
 /* Remove seen markers RETURN_PURGE_DAYS past their expiry (or past their
  * mtime + EXPIRATION when unknown); returns how many, -1 on error. */
 int bay_purge_seen(const char *bay, time_t now);

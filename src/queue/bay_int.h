@@ -12,7 +12,9 @@
 /* Bytes under data/, tmp/ and partial/ (what BAY-SIZE-LIMIT bounds). */
 int bay_usage(const char *bay, uint64_t *bytes);
 
-/* seen/ID, with the order's expiry (0: unknown) for the purge. */
+/* seen/ID, with the order's expiry (0: unknown) for the purge; one there
+ * already (a rerun after a crash) is kept, its expiry too, without a
+ * lookup first. */
 int bay_mark_seen(const char *bay, const char *id, time_t expires);
 int bay_mark_seen_nosync(const char *bay, const char *id, time_t expires);
 

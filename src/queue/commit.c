@@ -654,8 +654,8 @@ mark_seen(const char *bay, const char *id, time_t expires, int sync)
 	/* the name is the marker and is made durable; the file is not
 	 * fsynced: its content is only the purge's hint, and a crash that
 	 * loses it leaves an empty marker, which bay_purge_seen counts from
-	 * its mtime */
-	if (safe_write_volatile(dir, id, buf, n, 0600) < 0)
+	 * its mtime. One there already (a rerun after a crash) is kept. */
+	if (safe_write_volatile_keep(dir, id, buf, n, 0600) < 0)
 		return -1;
 	return sync ? fsync_dir(dir) : 0;
 }
@@ -703,7 +703,7 @@ bay_finish(const char *bay, const char *id, enum qstate from)
 		order_free(&o);
 	}
 	/* a rerun after a crash keeps the marker (and its expiry) it wrote */
-	if (!bay_seen(bay, id) && bay_mark_seen(bay, id, expires) < 0)
+	if (bay_mark_seen(bay, id, expires) < 0)
 		return -1;
 	if ((safe_unlink_nosync(path) < 0 && errno != ENOENT) || fsync_parent(path) < 0)
 		return -1;

@@ -88,15 +88,13 @@ bay_finish_known(const char *bay, const char *const *ids, const time_t *expires,
 			err_set("finish: bad order id \"%.64s\"", ids[i]);
 			return -1;
 		}
-		if (bay_seen(bay, ids[i]))
-			continue;
 		if (expires == NULL && order_load(path, &o) == 0) {
 			exp = o.expires;
 			order_free(&o);
 		}
 		len = snprintf(buf, sizeof(buf), "%lld\n", (long long)exp);
-		/* not fsynced: see bay_mark_seen */
-		if (safe_write_volatile(sdir, ids[i], buf, len, 0600) < 0)
+		/* not fsynced: see bay_mark_seen; kept if there (a rerun) */
+		if (safe_write_volatile_keep(sdir, ids[i], buf, len, 0600) < 0)
 			return -1;
 	}
 	/* seen/ is durable before any order's removal is */

@@ -44,6 +44,7 @@ struct job {
 	struct sbuf status;		/* partial status line */
 	int nfailed;			/* orders the worker deferred */
 	int skipped;			/* the worker left it unclaimed: its hop is down */
+	int gone;			/* the worker finished it: in no state any more */
 	/* J_SEND, a worker that lives on (shipd/pool.c): the head job of its
 	 * batch is the worker's record, handed from batch to batch */
 	int done;			/* its "D RC" line arrived: 1 + RC */

@@ -203,6 +203,8 @@ master_fork(struct job *j)
  *   X HOP WHY  it could not connect to HOP
  *   F ID       it deferred ID (a failed attempt, for --poll's status)
  *   S ID       it left ID unclaimed, its next hop down: queued again (parked)
+ *   G ID...    it finished these: in no state any more, nothing to look up
+ *              (held by the worker and written with its next line, "D RC")
  *   D RC       it is done with its batch (exit status RC) and waits for
  *              the next one (pool.c)
  */
@@ -231,6 +233,16 @@ master_status_line(struct job *j, const char *line)
 		for (struct job *k = j; k; k = k->batch)
 			if (strcmp(k->id, arg) == 0)
 				k->skipped = 1;
+		break;
+	case 'G':
+		for (const char *p = arg; *p; p += strspn(p, " ")) {
+			size_t n = strcspn(p, " ");
+
+			for (struct job *k = j; k; k = k->batch)
+				if (strlen(k->id) == n && memcmp(k->id, p, n) == 0)
+					k->gone = 1;
+			p += n;
+		}
 		break;
 	case 'D':
 		j->done = 1 + atoi(arg);
@@ -391,7 +403,7 @@ master_send_finished(struct job *j, int status)
 		peer_stopped(&S->sched, j->hop);
 	for (k = j; k; k = next) {
 		next = k->batch;
-		if (!S->stopping && !k->skipped) {
+		if (!S->stopping && !k->skipped && !k->gone) {
 			/* deferred by the worker: its mtime is the next attempt */
 			if (bay_path(p, sizeof(p), k->bay, Q_DEFERRED, k->id) == 0 &&
 			    stat(p, &st) == 0) {

@@ -56,6 +56,19 @@
 #include <time.h>
 #include <unistd.h>
 
+/* "G ID..." lines (finished orders) waiting to go with the next status
+ * line: the master needs them only when the batch ends ("D RC") */
+static struct sbuf gone;
+#define GONE_MAX	3072	/* with a status line, under PIPE_BUF */
+
+/* one write, under PIPE_BUF: whole lines; never blocks (O_NONBLOCK) */
+static void
+status_write(const char *p, size_t n)
+{
+	if (write(S->statfd, p, n) != (ssize_t)n)
+		msg_warnx("status pipe to the master: %s", strerror(errno));
+}
+
 /* A line on the status pipe to the master (see master_status_line). */
 void
 sender_status(const char *fmt, ...)
@@ -74,9 +87,30 @@ sender_status(const char *fmt, ...)
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	/* one write, under PIPE_BUF: whole lines; never blocks (O_NONBLOCK) */
-	if (write(S->statfd, line, n) != n)
-		msg_warnx("status pipe to the master: %s", strerror(errno));
+	if (gone.len) {
+		sbuf_add(&gone, line, n);
+		status_write(gone.s, gone.len);
+		sbuf_reset(&gone);
+	} else
+		status_write(line, n);
+}
+
+/* Order id is finished here: said to the master with the next status
+ * line, so that it does not look for the order in the queue (master.c). */
+void
+sender_gone(const char *id)
+{
+	if (S->statfd < 0)
+		return;
+	if (gone.len && gone.len + strlen(id) + 2 > GONE_MAX) {
+		status_write(gone.s, gone.len);
+		sbuf_reset(&gone);
+	}
+	if (gone.len)
+		gone.s[--gone.len] = 0;	/* the line goes on */
+	else
+		sbuf_puts(&gone, "G");
+	sbuf_printf(&gone, " %s\n", id);
 }
 
 /* The connection kept open from one order of the batch to the next. */

@@ -184,6 +184,8 @@ done_flush(void)
 			ids[n++] = end->o.id;
 		}
 		rc = bay_finish_known(bay, ids, exp, n, Q_ACTIVE);
+		for (int i = 0; rc == 0 && i < n; i++)
+			sender_gone(ids[i]);
 		while (done_q != end) {
 			f = done_q;
 			done_q = f->next;

@@ -143,6 +143,7 @@ int sender_run(const struct job *batch, int keep);	/* 1: an order was deferred *
 const char *sender_hop(void);		/* next hop of the connection kept open */
 void sender_hangup(void);		/* close it */
 void sender_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sender_gone(const char *id);	/* finished: told with the next status line */
 /* master.c: a line from a send worker's status pipe */
 void master_status_line(struct job *j, const char *line);
 

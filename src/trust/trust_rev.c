@@ -4,7 +4,10 @@
  * check asks: does a held list revoke this certificate or key?
  *
  * A held list is read again only when its file changed (cached on cf by
- * trust_attach). A held list that no longer parses or verifies fails
+ * trust_attach), and revoked/ is listed again only when the directory
+ * changed: a check costs one stat of revoked/ and one per held list. A
+ * list added, replaced, rewritten or removed while shipd runs counts from
+ * the next check after the change. A held list that no longer parses or verifies fails
  * closed: every certificate of its authority is refused, with a line
  * saying why, until a good list replaces it. Never touches a bay or the
  * network.
@@ -41,7 +44,34 @@ struct held {
 struct trust {
 	struct held *v;
 	int n;
+	/* revoked/ as it was when last listed: while it stays so, no name
+	 * came or went (an absent directory: absent) */
+	int listed, absent;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime, ctime;
 };
+
+/*
+ * A directory time within the file system's granularity (whole seconds
+ * on some, two on FAT) of the listing may be shared by a change made just
+ * after it: such a listing is not trusted, the next check lists again.
+ * ctime, because a change always sets it to the current time.
+ */
+#define REV_SETTLE	2
+
+static int
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static int
+held_same(const struct held *h, const struct stat *st)
+{
+	return h->dev == st->st_dev && h->ino == st->st_ino && h->size == st->st_size &&
+	       same_time(&h->mtime, &st->st_mtim);
+}
 
 static void
 held_free(struct held *h)
@@ -124,18 +154,56 @@ held_load(const struct config *cf, const char *path, const char *id, const struc
 	}
 }
 
+/*
+ * Is the cache as revoked/ is now (dst: its stat, or NULL when it cannot
+ * be looked at)? Same directory, same times, and every held list's file
+ * unchanged (an administrator may rewrite one in place).
+ */
+static int
+unchanged(const struct trust *t, const char *dir, const struct stat *dst, int gone)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!t->listed)
+		return 0;
+	if (gone || t->absent)
+		return gone && t->absent;
+	if (dst == NULL || t->dev != dst->st_dev || t->ino != dst->st_ino ||
+	    !same_time(&t->mtime, &dst->st_mtim) || !same_time(&t->ctime, &dst->st_ctim))
+		return 0;
+	for (int i = 0; i < t->n; i++)
+		if (t->v[i].id[0] &&
+		    (path_fmt(path, sizeof(path), "%s/%s", dir, t->v[i].id) < 0 ||
+		     stat(path, &st) < 0 || !held_same(&t->v[i], &st)))
+			return 0;
+	return 1;
+}
+
 /* The held lists, fresh from TRUST-DIR/revoked (t: the cache to refresh). */
 static void
 refresh(const struct config *cf, struct trust *t)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct dirent *de;
+	struct stat dst;
+	struct timespec now;
 	DIR *d = NULL;
+	int named, looked, listed, gone = 0;
 
+	named = cf->trust_dir && path_fmt(dir, sizeof(dir), "%s/revoked", cf->trust_dir) == 0;
+	/* looked before it is listed: a change during the listing shows next time */
+	looked = named && stat(dir, &dst) == 0;
+	if (named && !looked)
+		gone = errno == ENOENT;
+	if (named && unchanged(t, dir, looked ? &dst : NULL, gone))
+		return;
+	t->listed = 0;
 	for (int i = 0; i < t->n; i++)
 		t->v[i].seen = 0;
-	if (cf->trust_dir && path_fmt(dir, sizeof(dir), "%s/revoked", cf->trust_dir) == 0)
+	if (named)
 		d = opendir(dir);
+	listed = d != NULL;
 	while (d && (de = readdir(d)) != NULL) {
 		uint8_t id[AUTH_ID_LEN];
 		struct stat st;
@@ -152,9 +220,7 @@ refresh(const struct config *cf, struct trust *t)
 			t->v = xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
 			h = &t->v[t->n++];
 			memset(h, 0, sizeof(*h));
-		} else if (h->dev == st.st_dev && h->ino == st.st_ino && h->size == st.st_size &&
-			   h->mtime.tv_sec == st.st_mtim.tv_sec &&
-			   h->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+		} else if (held_same(h, &st)) {
 			h->seen = 1;
 			continue;
 		}
@@ -167,6 +233,19 @@ refresh(const struct config *cf, struct trust *t)
 	for (int i = 0; i < t->n; i++)
 		if (!t->v[i].seen)
 			held_free(&t->v[i]);
+	/* kept for the next check: an absent directory, or one listed whole
+	 * and settled (REV_SETTLE) */
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (gone) {
+		t->listed = t->absent = 1;
+	} else if (looked && listed && now.tv_sec >= dst.st_ctim.tv_sec + REV_SETTLE) {
+		t->listed = 1;
+		t->absent = 0;
+		t->dev = dst.st_dev;
+		t->ino = dst.st_ino;
+		t->mtime = dst.st_mtim;
+		t->ctime = dst.st_ctim;
+	}
 }
 
 /* The cache to use: cf's, or a fresh one the caller frees (*tmp). */

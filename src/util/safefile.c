@@ -263,12 +263,32 @@ safe_write_nosync(const char *dir, const char *name, const void *buf, size_t len
 	return commit_nosync(fd, tmp, dir, name);
 }
 
-int
-safe_write_volatile(const char *dir, const char *name, const void *buf, size_t len,
-		    mode_t mode)
+/* The last step of a volatile write that keeps what is there: 1 kept
+ * (tmp removed), 0 renamed, -1 error. */
+static int
+rename_keep(const char *tmp, const char *path)
+{
+	struct stat sb;
+
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EINVAL || errno == ENOSYS) {	/* a file system without it */
+		if (lstat(path, &sb) < 0 && errno == ENOENT)
+			return rename(tmp, path) == 0 ? 0 : -1;
+		errno = EEXIST;
+	}
+	if (errno != EEXIST)
+		return -1;
+	unlink(tmp);
+	return 1;
+}
+
+static int
+write_volatile(const char *dir, const char *name, const void *buf, size_t len, mode_t mode,
+	       int keep)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
-	int fd = tmp_create(dir, tmp, sizeof(tmp), mode, 0);
+	int fd = tmp_create(dir, tmp, sizeof(tmp), mode, 0), rc;
 
 	if (fd < 0)
 		return -1;
@@ -282,12 +302,27 @@ safe_write_volatile(const char *dir, const char *name, const void *buf, size_t l
 		unlink(tmp);
 		return -1;
 	}
-	if (path_fmt(path, sizeof(path), "%s/%s", dir, name) < 0 || rename(tmp, path) < 0) {
+	if (path_fmt(path, sizeof(path), "%s/%s", dir, name) < 0 ||
+	    (rc = keep ? rename_keep(tmp, path) : rename(tmp, path)) < 0) {
 		err_set("rename %s to %s/%s: %s", tmp, dir, name, strerror(errno));
 		unlink(tmp);
 		return -1;
 	}
-	return 0;
+	return rc;
+}
+
+int
+safe_write_volatile(const char *dir, const char *name, const void *buf, size_t len,
+		    mode_t mode)
+{
+	return write_volatile(dir, name, buf, len, mode, 0);
+}
+
+int
+safe_write_volatile_keep(const char *dir, const char *name, const void *buf, size_t len,
+			 mode_t mode)
+{
+	return write_volatile(dir, name, buf, len, mode, 1);
 }
 
 int

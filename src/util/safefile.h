@@ -33,6 +33,10 @@ int safe_write_nosync(const char *dir, const char *name, const void *buf, size_t
  */
 int safe_write_volatile(const char *dir, const char *name, const void *buf, size_t len,
 			mode_t mode);
+/* The same, keeping dir/name when it exists (a marker written once): 1
+ * kept (buf dropped), 0 written, -1 error. No lookup first. */
+int safe_write_volatile_keep(const char *dir, const char *name, const void *buf, size_t len,
+			     mode_t mode);
 
 /*
  * Streaming variant: safe_create() opens an O_EXCL temporary in dir (name

@@ -3,6 +3,8 @@
  * accept_reserve): receivers that all passed the first look at the free
  * space before any wrote a byte must not all be let in. Runs on a small
  * tmpfs in a mount namespace of its own (root; make check runs as root).
+ * And accept_known: an order in any state of any bay, or seen there, is
+ * known; a new packet is told so in a few lookups, not one per state.
  */
 #include "qt.h"
 #include "global/accept.h"
@@ -13,6 +15,30 @@
 #include <sys/mount.h>
 
 #define MIB	(1024 * 1024)
+
+/* path lookups the code under test makes, while counting */
+static int counting, lookups;
+
+int
+lstat(const char *path, struct stat *sb)
+{
+	lookups += counting;
+	return fstatat(AT_FDCWD, path, sb, AT_SYMLINK_NOFOLLOW);
+}
+
+int
+stat(const char *path, struct stat *sb)
+{
+	lookups += counting;
+	return fstatat(AT_FDCWD, path, sb, 0);
+}
+
+int
+access(const char *path, int mode)
+{
+	lookups += counting;
+	return faccessat(AT_FDCWD, path, mode, 0);
+}
 
 static char fsdir[PATH_MAX - 64];
 
@@ -119,6 +145,72 @@ concurrent(void)
 	sbuf_free(&why);
 }
 
+static int
+known_counted(const struct config *cf, const char *id)
+{
+	int k;
+
+	counting = 1;
+	lookups = 0;
+	k = accept_known(cf, id);
+	counting = 0;
+	return k;
+}
+
+/* every state of both bays, a seen marker, an order in corrupt/ whose
+ * data went missing: known; data alone (a crash before acceptance) or
+ * nothing: not, the latter in three lookups per bay (was eight) */
+static void
+known(void)
+{
+	struct config cf = cfg;
+	char a[128], b[128], id[64];
+	int n = 0;
+
+	snprintf(a, sizeof(a), "%s", new_bay());
+	snprintf(b, sizeof(b), "%s", new_bay());
+	cf.nclasses = 1;
+	cf.classes[0].name = "-default";
+	strv_add(&cf.classes[0].bays, a);
+	cf.classes[0].return_bay = b;
+	CHECK(!known_counted(&cf, "20261206T120000Z-A-00000100"));
+	printf("# lookups for an unknown id, two bays: %d\n", lookups);
+	CHECK(lookups <= 6);
+	for (int st = 0; st < Q_NSTATES; st++)
+		for (int k = 0; k < 2; k++) {
+			snprintf(id, sizeof(id), "20261206T120000Z-A-%08d", ++n);
+			queue(k ? b : a, id, (enum qstate)st, "x");
+			if (!known_counted(&cf, id))
+				printf("#   %s in %s/%s: not known\n", id, k ? "b" : "a",
+				       qstate_name((enum qstate)st));
+			CHECK(accept_known(&cf, id));
+		}
+	/* corrupt/ without data/ */
+	queue(b, "20261206T120000Z-A-00000200", Q_CORRUPT, "x");
+	{
+		char p[PATH_MAX];
+
+		bay_data_path(p, sizeof(p), b, "20261206T120000Z-A-00000200");
+		CHECK(unlink(p) == 0);
+	}
+	CHECK(accept_known(&cf, "20261206T120000Z-A-00000200"));
+	/* finished: only its seen/ marker */
+	CHECK(bay_mark_seen(b, "20261206T120000Z-A-00000201", 0) == 0);
+	CHECK(accept_known(&cf, "20261206T120000Z-A-00000201"));
+	queue(a, "20261206T120000Z-A-00000202", Q_DEFERRED, "x");
+	CHECK(bay_finish(a, "20261206T120000Z-A-00000202", Q_DEFERRED) == 0);
+	CHECK(accept_known(&cf, "20261206T120000Z-A-00000202"));
+	/* data no order names: not known (the sender must send it again) */
+	{
+		char p[PATH_MAX];
+
+		bay_data_path(p, sizeof(p), a, "20261206T120000Z-A-00000203");
+		put_file(p, "x");
+		CHECK(!accept_known(&cf, "20261206T120000Z-A-00000203"));
+	}
+	strv_free(&cf.classes[0].bays);
+}
+
 int
 main(void)
 {
@@ -130,6 +222,7 @@ main(void)
 		return 1;
 	}
 	TEST(concurrent);
+	TEST(known);
 	umount(fsdir);
 	if (qt_end() < 0)
 		return 1;

@@ -7,7 +7,10 @@
  * refused, and an older one replayed after a newer changes nothing; a
  * packet carrying its origin's certificate is checked by a node that
  * knows only the authority; a rotated destination opens packets sealed to
- * its old key; the identity loader signs with the certified key.
+ * its old key; the identity loader signs with the certified key. With
+ * the cache a daemon keeps (trust_attach), a list added, rewritten in
+ * place or removed counts from the next check, and a check while nothing
+ * changed lists no directory.
  *
  * Configurations are built by hand; keys and TRUST-DIR live in a
  * temporary directory.
@@ -23,9 +26,35 @@
 #include "util/mem.h"
 #include "util/safefile.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* directory listings and stats the code under test makes, while counting */
+static int counting, n_opendir, n_stat;
+
+DIR *
+opendir(const char *name)
+{
+	DIR *d;
+	int fd;
+
+	n_opendir += counting;
+	if ((fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close(fd);
+	return d;
+}
+
+int
+stat(const char *path, struct stat *sb)
+{
+	n_stat += counting;
+	return fstatat(AT_FDCWD, path, sb, 0);
+}
 
 const char *__lsan_default_suppressions(void);
 const char *
@@ -367,6 +396,80 @@ revocation_lists(void)
 	config_free(cf);
 }
 
+/* n checks of c, each answering want; counts what they looked at */
+static void
+checks(struct config *cf, const struct cert *c, const char *name, int want, int n)
+{
+	counting = 1;
+	n_opendir = n_stat = 0;
+	for (int i = 0; i < n; i++)
+		CHECK_INT(trust_check_cert(cf, c, name, now), want);
+	counting = 0;
+}
+
+static void
+revocation_cached(void)
+{
+	struct config *cf = mkconf("Relay", auth1, NULL);
+	struct cert a1 = mkcert(auth1, "A", kA, -10, 86400, 5, CERT_NODE);
+	struct cert r1 = mkcert(auth1, "R", kR, -10, 86400, 6, CERT_RELAY);
+	struct cert b1 = mkcert(auth1, "B", kB, -10, 86400, 7, CERT_NODE);
+	struct rev_entry e[3];
+	char *l1, *l2, *l3, path[PATH_MAX], hex[AUTH_ID_HEX];
+	size_t n1, n2, n3;
+	uint64_t have;
+	int fd;
+
+	memset(e, 0, sizeof(e));
+	e[0].kind = REV_NODE;
+	snprintf(e[0].name, sizeof(e[0].name), "A");
+	e[0].serial = 5;
+	l1 = mklist(auth1, 1, e, 1, &n1);
+	e[1].kind = REV_SERIAL;
+	e[1].serial = 6;
+	l2 = mklist(auth1, 2, e, 2, &n2);
+	e[2].kind = REV_KEY;
+	memcpy(e[2].key, kB->pub.sign, 32);
+	l3 = mklist(auth1, 3, e, 3, &n3);
+	cert_id_hex(a1.authority, hex);
+	snprintf(path, sizeof(path), "%s/revoked/%s", cf->trust_dir, hex);
+	trust_attach(cf);
+
+	/* no revoked/ yet: nothing to list, check after check */
+	CHECK_INT(trust_check_cert(cf, &a1, "A", now), 0);
+	checks(cf, &a1, "A", 0, 10);
+	CHECK_INT(n_opendir, 0);
+	/* a list installed while running counts at the next check */
+	CHECK_INT(apply(cf, l1, n1, &have), 1);
+	CHECK_INT(trust_check_cert(cf, &a1, "A", now), -1);
+	CHECK_INT(trust_check_cert(cf, &r1, "R", now), 0);
+	CHECK_INT(apply(cf, l2, n2, &have), 1);
+	CHECK_INT(trust_check_cert(cf, &r1, "R", now), -1);
+	/* once revoked/ is older than its times can tell apart, a check that
+	 * finds it unchanged lists nothing: a stat of it and of the list */
+	sleep(3);
+	CHECK_INT(trust_check_cert(cf, &a1, "A", now), -1);
+	checks(cf, &r1, "R", -1, 10);
+	CHECK_INT(n_opendir, 0);
+	printf("# 10 checks: %d opendir, %d stat\n", n_opendir, n_stat);
+	CHECK(n_stat <= 20);
+	/* rewritten in place (revoked/ itself unchanged): the next check */
+	CHECK((fd = open(path, O_WRONLY | O_TRUNC)) >= 0);
+	CHECK(write(fd, l3, n3) == (ssize_t)n3);
+	close(fd);
+	CHECK_INT(trust_check_cert(cf, &b1, "B", now), -1);
+	CHECK_ERR("key");
+	/* removed: nothing revoked any more */
+	CHECK(unlink(path) == 0);
+	CHECK_INT(trust_check_cert(cf, &a1, "A", now), 0);
+	CHECK_INT(trust_check_cert(cf, &r1, "R", now), 0);
+	CHECK_INT(trust_check_cert(cf, &b1, "B", now), 0);
+	free(l1);
+	free(l2);
+	free(l3);
+	config_free(cf);
+}
+
 /* ---- learning, sealing and rotation ---- */
 
 struct got {
@@ -565,6 +668,7 @@ main(void)
 	TEST(cert_refusals);
 	TEST(cert_decode_garbage);
 	TEST(revocation_lists);
+	TEST(revocation_cached);
 	TEST(packet_with_certificate);
 	TEST(rotated_destination_opens_old_packets);
 	TEST(identity_follows_certificate);

@@ -11,6 +11,23 @@
 
 #define N	8
 
+/* path lookups the code under test makes, while counting */
+static int counting, lookups;
+
+int
+access(const char *path, int mode)
+{
+	lookups += counting;
+	return faccessat(AT_FDCWD, path, mode, 0);
+}
+
+int
+lstat(const char *path, struct stat *sb)
+{
+	lookups += counting;
+	return fstatat(AT_FDCWD, path, sb, AT_SYMLINK_NOFOLLOW);
+}
+
 static const char *ids[N] = {"g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7"};
 
 /* ---- what a batch costs ---- */
@@ -144,6 +161,53 @@ finish_known_expiry(void)
 		CHECK_STR(got, want);
 		free(got);
 	}
+}
+
+/* a finish looks nothing up first: a new marker is written, and one a
+ * crashed finish left (a rerun) is kept, content and all */
+static void
+finish_known_no_lookup(void)
+{
+	const char *bay = new_bay();
+	const char *v[3] = {"n0", "n1", "n2"};
+	time_t exp[3] = {1900000000, 1900000001, 1900000002};
+	char sdir[PATH_MAX], path[PATH_MAX], want[32], *got;
+
+	for (int i = 0; i < 3; i++)
+		queue(bay, v[i], Q_ACTIVE, "x");
+	bay_path(sdir, sizeof(sdir), bay, Q_SEEN, NULL);
+	CHECK_INT(safe_write(sdir, "n1", "123\n", 4, 0600), 0);	/* the crashed run's */
+	counting = 1;
+	lookups = 0;
+	CHECK_INT(bay_finish_known(bay, v, exp, 3, Q_ACTIVE), 0);
+	counting = 0;
+	CHECK_INT(lookups, 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(states_of(bay, v[i], NULL), 0);
+		CHECK(!has(bay, Q_DATA, v[i]));
+		bay_path(path, sizeof(path), bay, Q_SEEN, v[i]);
+		snprintf(want, sizeof(want), "%lld\n", (long long)exp[i]);
+		got = read_file(path, 64, NULL);
+		CHECK_STR(got, i == 1 ? "123\n" : want);
+		free(got);
+	}
+	/* bay_finish alone: the same */
+	queue(bay, "n3", Q_ACTIVE, "x");
+	CHECK_INT(safe_write(sdir, "n3", "456\n", 4, 0600), 0);
+	queue(bay, "n4", Q_ACTIVE, "x");
+	counting = 1;
+	lookups = 0;
+	CHECK_INT(bay_finish(bay, "n3", Q_ACTIVE), 0);
+	CHECK_INT(bay_finish(bay, "n4", Q_ACTIVE), 0);
+	counting = 0;
+	CHECK_INT(lookups, 0);
+	CHECK_INT(states_of(bay, "n3", NULL) + states_of(bay, "n4", NULL), 0);
+	bay_path(path, sizeof(path), bay, Q_SEEN, "n3");
+	got = read_file(path, 64, NULL);
+	CHECK_STR(got, "456\n");
+	free(got);
+	CHECK(bay_seen(bay, "n4"));
+	CHECK_INT(temporaries(bay), 0);
 }
 
 /* a rewrite that moves on (a defer, a put-back) fsyncs from's directory
@@ -308,6 +372,7 @@ main(void)
 	TEST(claim_costs_one_round);
 	TEST(finish_costs_one_round);
 	TEST(finish_known_expiry);
+	TEST(finish_known_no_lookup);
 	TEST(claim_load);
 	TEST(rewrite_moving_costs_two);
 	TEST(batch_crash);
