@@ -42,8 +42,7 @@ bay_deliver_seen(const char *bay, const char *id, time_t expires, int sync)
 		err_set("packet %s: no receipt in %s: not delivered here", id, bay);
 		return -1;
 	}
-	if (bay_seen(bay, id))
-		return 0;
+	/* a marker there already is kept (mark_seen) */
 	return sync ? bay_mark_seen(bay, id, expires) : bay_mark_seen_nosync(bay, id, expires);
 }
 
