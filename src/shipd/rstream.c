@@ -71,7 +71,6 @@ struct rstream {
 	int wfd, rfd;			/* the pipe's ends */
 	int lock;			/* partial/ID, held while it streams */
 	int ulock;			/* unpack/ID's, while held (small) */
-	int held;			/* small: its receipt written, not yet committed */
 	int owe;			/* held: its receipt marked owed */
 	pthread_t th;
 	int started;			/* the opening thread runs */
@@ -381,7 +380,6 @@ rstream_end(struct rstream *s, char *why, size_t whylen)
 		return rc;
 	if (s->small) {
 		/* held, its locks kept, until its group is committed */
-		s->held = 1;
 		sandbox_test_hook("receiver-delivered");	/* test builds: killed after the receipt */
 		if (!(s->owe = bay_owed_set(s->bay, s->o->id) == 0))
 			msg_warnx("packet %s: %s; its receipt goes now", s->o->id, err_get());
@@ -425,7 +423,6 @@ rstream_commit(const char *bay, struct rstream **v, int n, int *got, char *why, 
 		struct rstream *s = v[i];
 
 		/* durable: another offer of it may now be answered HAVE */
-		s->held = 0;
 		if (s->lock >= 0) {
 			bay_partial_drop(bay, s->o->id);
 			close(s->lock);
