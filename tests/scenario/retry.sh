@@ -29,10 +29,15 @@ node_start A || { fail "start A"; finish; }
 head -c 50000 /dev/urandom >"$work/one.bin"
 id=$(ctl A submit --copy --to B "$work/one.bin")
 check "deferred while B is down" wait_for log_has A "order $id: deferred"
-json=$(ctl A ls --json)
-echo "$json" | jq -e --arg id "$id" '.[] | select(.id == $id) | .state == "deferred" and .attempts >= 1 and (.last_error | test("unreachable"))' >/dev/null &&
+# (each look waits: a slow run may catch the order between two attempts)
+json_deferred() {
+	json=$(ctl A ls --json)
+	echo "$json" | jq -e --arg id "$id" '.[] | select(.id == $id) | .state == "deferred" and .attempts >= 1 and (.last_error | test("unreachable"))' >/dev/null
+}
+wait_for json_deferred &&
 	ok "ls --json shows deferred, attempts and the reason" || fail "ls --json: $json"
-ctl A ls | grep -q "$id.*deferred" && ok "ls table shows it deferred" || fail "ls table"
+table_deferred() { ctl A ls | grep -q "$id.*deferred"; }
+check "ls table shows it deferred" wait_for table_deferred
 attempts() { ctl A ls --json | jq --arg id "$id" '.[] | select(.id == $id) | .attempts'; }
 attempts_ge() { test "$(attempts)" -ge "$1"; }
 check "retried with back-off" wait_for attempts_ge 2
