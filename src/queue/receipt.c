@@ -497,9 +497,7 @@ bay_owed_set(const char *bay, const char *key)
 int
 bay_owed_sync(const char *bay)
 {
-	char dir[PATH_MAX];
-
-	return bay_path(dir, sizeof(dir), bay, Q_RECEIPTS, NULL) < 0 ? -1 : fsync_dir(dir);
+	return bay_dir_sync(bay, Q_RECEIPTS);
 }
 
 void

@@ -263,20 +263,31 @@ safe_write_nosync(const char *dir, const char *name, const void *buf, size_t len
 	return commit_nosync(fd, tmp, dir, name);
 }
 
+/* rename(2) that never replaces (EEXIST), also where the file system
+ * lacks RENAME_NOREPLACE (then: look, then rename); errno on failure. */
+static int
+rename_noreplace(const char *from, const char *to)
+{
+	struct stat sb;
+
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (lstat(to, &sb) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return errno == ENOENT ? rename(from, to) : -1;
+}
+
 /* The last step of a volatile write that keeps what is there: 1 kept
  * (tmp removed), 0 renamed, -1 error. */
 static int
 rename_keep(const char *tmp, const char *path)
 {
-	struct stat sb;
-
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+	if (rename_noreplace(tmp, path) == 0)
 		return 0;
-	if (errno == EINVAL || errno == ENOSYS) {	/* a file system without it */
-		if (lstat(path, &sb) < 0 && errno == ENOENT)
-			return rename(tmp, path) == 0 ? 0 : -1;
-		errno = EEXIST;
-	}
 	if (errno != EEXIST)
 		return -1;
 	unlink(tmp);
@@ -340,21 +351,11 @@ safe_rename_nosync(const char *from, const char *to)
 int
 safe_rename_noreplace(const char *from, const char *to)
 {
-	struct stat sb;
-
-	if (step() < 0)
-		goto fail;
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		goto fail;
-	if (lstat(to, &sb) == 0)
-		errno = EEXIST;
-	else if (rename(from, to) == 0)
-		return 0;
-fail:
-	err_set("rename %s to %s: %s", from, to, strerror(errno));
-	return -1;
+	if (step() < 0 || rename_noreplace(from, to) < 0) {
+		err_set("rename %s to %s: %s", from, to, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* Exchange, then remove what was `to` (now at from): never creates `to`.
