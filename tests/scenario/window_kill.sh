@@ -6,16 +6,17 @@
 # kill -9 hits it. In the end every packet is delivered at B exactly once
 # and byte-identical, and nothing is left queued on either node.
 # Default 400 orders and 10 kills; SOAK=1: 1,000 orders and 20 kills.
-# ORDERS=, KILLS= override. SMALL=1 (small_kill.sh): 600 packets of 1-8
-# KiB (SOAK=1: 1,500 and 20 kills), each whole inside its offer, which B's
+# ORDERS=, KILLS= override. SMALL=1 (small_kill.sh): 1,500 packets of 1-8
+# KiB (SOAK=1: 3,000 and 20 kills; since their group commit 600 drained
+# before 3 kills could land), each whole inside its offer, which B's
 # receiver opens itself, its receipt marked owed on disk: every receipt
 # reaches A, no mark is left.
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/tests/lib/chaos.sh"
 if [ -n "${SMALL:-}" ] && [ -n "${SOAK:-}" ]; then
-	: "${ORDERS:=1500}" "${KILLS:=20}"
+	: "${ORDERS:=3000}" "${KILLS:=20}"
 elif [ -n "${SMALL:-}" ]; then
-	: "${ORDERS:=600}" "${KILLS:=6}"
+	: "${ORDERS:=1500}" "${KILLS:=6}"
 elif [ -n "${SOAK:-}" ]; then
 	: "${ORDERS:=1000}" "${KILLS:=20}"
 else
