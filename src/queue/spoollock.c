@@ -13,10 +13,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* how long a restart waits for a killed daemon's workers: 5 s */
+#define LOCK_WAIT_USEC	20000
+#define LOCK_WAIT_TRIES	250
 
 static int
 lock_path(const struct config *cf, char *buf, size_t size)
@@ -43,10 +48,45 @@ read_pid(int fd)
 	return pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0;
 }
 
+/*
+ * The lock, or -1 with *holder and err_set(). Held, but the pid in the
+ * file is dead: the master was killed (-9) and the lock is held by its
+ * workers on their way out (one forked just before the kill holds the
+ * lock's description until its exit), so wait for them a moment rather
+ * than refuse the restart. A pid that lives, or none written yet, is a
+ * daemon running or starting: refused at once.
+ */
+static int
+take(int fd, const char *path, pid_t *holder)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	int tries;
+
+	for (tries = 0;; tries++) {
+		int e;
+
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+			return 0;
+		if ((e = errno) != EAGAIN && e != EACCES) {
+			err_set("lock %s: %s", path, strerror(e));
+			return -1;
+		}
+		*holder = read_pid(fd);
+		if (*holder == 0 || kill(*holder, 0) == 0 || errno != ESRCH ||
+		    tries == LOCK_WAIT_TRIES) {
+			err_set("%s is locked by a running shipd (pid %ld)", path, (long)*holder);
+			return -1;
+		}
+		if (tries == 0)
+			msg_info("shipd (pid %ld) is gone, but %s is still held "
+				 "(its workers exiting): waiting for it", (long)*holder, path);
+		usleep(LOCK_WAIT_USEC);
+	}
+}
+
 int
 spool_lock(const struct config *cf, pid_t *holder)
 {
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	char path[PATH_MAX], line[32];
 	int fd, n;
 
@@ -59,14 +99,7 @@ spool_lock(const struct config *cf, pid_t *holder)
 		err_set("%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
-		int e = errno;
-
-		if (e == EAGAIN || e == EACCES) {
-			*holder = read_pid(fd);
-			err_set("%s is locked by a running shipd (pid %ld)", path, (long)*holder);
-		} else
-			err_set("lock %s: %s", path, strerror(e));
+	if (take(fd, path, holder) < 0) {
 		close(fd);
 		return -1;
 	}

@@ -8,7 +8,9 @@
  *
  * The lock goes away with the last process holding it: a daemon killed
  * with -9 leaves a pid file that no longer means anything, never a stale
- * lock. Nothing here reads or changes a bay.
+ * lock (a worker it forked an instant before holds it until that worker
+ * exits: a restart waits for that, up to 5 s, when the pid in the file is
+ * dead). Nothing here reads or changes a bay.
  */
 #ifndef SHIPD_SPOOLLOCK_H
 #define SHIPD_SPOOLLOCK_H
@@ -22,6 +24,7 @@
  * Take the lock and write our pid into it: the open descriptor (keep it
  * open for the life of the daemon), or -1 with err_set(). When another
  * process holds it, *holder is its pid (0 when the file does not say).
+ * Held under a dead pid: waits up to 5 s for the holders to exit.
  */
 int spool_lock(const struct config *cf, pid_t *holder);
 

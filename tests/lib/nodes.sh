@@ -104,13 +104,16 @@ node_route() {
 }
 
 node_start() {
-	local n=$1
-	: >>"$NODES/$n/shipd.log"
-	$SHIPD -c "$(conf "$n")" -f >>"$NODES/$n/shipd.log" 2>&1 &
+	local n=$1 log=$NODES/$1/shipd.log before
+	: >>"$log"
+	# ready when this start says so (a line of an earlier start does not
+	# count), or when it died
+	before=$(grep -c "shipd .* started" "$log")
+	$SHIPD -c "$(conf "$n")" -f >>"$log" 2>&1 &
 	PID[$n]=$!
-	# ready when it says so, or when it died
-	wait_for grep -q "started" "$NODES/$n/shipd.log" || { echo "# $n did not start"; return 1; }
+	wait_for node_started "$log" "$before" || { echo "# $n did not start"; return 1; }
 }
+node_started() { [ "$(grep -c "shipd .* started" "$1")" -gt "$2" ]; }
 
 node_stop() {
 	local n=$1 p=${PID[$1]:-}

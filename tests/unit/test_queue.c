@@ -9,6 +9,7 @@
  * the defer record, and the running daemon's sweep.
  */
 #include "qt.h"
+#include "queue/spoollock.h"
 
 /* ---- enqueue ---- */
 
@@ -470,6 +471,77 @@ sweep(void)
 	CHECK(has(bay, Q_OUTGOING, "held") && has(bay, Q_ACTIVE, "mine"));
 }
 
+/* ---- the spool lock (queue/spoollock.h) ---- */
+
+static pid_t
+dead_pid(void)
+{
+	pid_t p = fork();
+
+	if (p == 0)
+		_exit(0);
+	waitpid(p, NULL, 0);
+	return p;
+}
+
+/* a process holding SPOOL/shipd.pid's lock, the file naming pid `named`
+ * (0: the holder's own); it exits after `ms` milliseconds (its pid is
+ * returned) */
+static pid_t
+lock_holder(const struct config *cf, pid_t named, int ms)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	char path[PATH_MAX], line[32];
+	int fd, n;
+	pid_t p;
+
+	snprintf(path, sizeof(path), "%s/%s", cf->spool, SPOOL_LOCK_NAME);
+	if ((fd = open(path, O_RDWR | O_CREAT, 0644)) < 0 || fcntl(fd, F_OFD_SETLK, &fl) < 0)
+		return -1;
+	if ((p = fork()) == 0) {
+		usleep(ms * 1000);
+		_exit(0);
+	}
+	n = snprintf(line, sizeof(line), "%ld\n", (long)(named ? named : p));
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, n, 0) != n)
+		printf("#   cannot write %s\n", path);
+	close(fd);	/* the child alone holds it now, as a worker of a killed master */
+	return p;
+}
+
+static void
+spool_lock_restart(void)
+{
+	struct config c = {0};
+	char spool[PATH_MAX], buf[32];
+	pid_t holder, h;
+	int fd;
+
+	snprintf(spool, sizeof(spool), "%s/spool", top);
+	c.spool = spool;
+	CHECK(mkdir(spool, 0700) == 0);
+	/* the master is dead (-9), a worker it forked still holds the lock for
+	 * 300 ms: the restart waits for it and takes the lock */
+	h = lock_holder(&c, dead_pid(), 300);
+	CHECK(h > 0);
+	fd = spool_lock(&c, &holder);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		printf("#   %s\n", err_get());
+	CHECK(pread(fd, buf, sizeof(buf), 0) > 0 && atol(buf) == (long)getpid());
+	waitpid(h, NULL, 0);
+	if (fd >= 0)
+		close(fd);
+	/* a live daemon holds it: refused at once, naming it */
+	h = lock_holder(&c, 0, 3000);
+	CHECK(h > 0);
+	CHECK(spool_lock(&c, &holder) < 0);
+	CHECK_INT(holder, h);
+	CHECK_INT(spool_lock_holder(&c), h);
+	kill(h, SIGKILL);
+	waitpid(h, NULL, 0);
+}
+
 int
 main(void)
 {
@@ -486,6 +558,7 @@ main(void)
 	TEST(corrupt_file);
 	TEST(finish_remove);
 	TEST(sweep);
+	TEST(spool_lock_restart);
 	if (qt_end() < 0)
 		return 1;
 	T_DONE();
