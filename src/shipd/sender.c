@@ -124,6 +124,8 @@ int cur_busy;			/* cur answered "busy": offer nothing more on it */
 static int cur_took;			/* cur answered an offer otherwise: it has a slot */
 static int cur_kept;			/* cur was kept open after the last batch */
 static uint64_t cur_bytes;		/* sent over cur (for queue/peerfile.h) */
+static uint64_t thr_bytes;		/* SHIPD_TEST_LINK_RATE: bodies' bytes on cur ... */
+static double thr_t0;			/* ... since it was opened (tests only) */
 static int cur_sent;
 static struct flight *answered;		/* answers to act upon, oldest first */
 static struct flight **answered_tail = &answered;
@@ -223,6 +225,8 @@ hop_get(const struct peer *p, const char *nh, time_t created, char **why)
 	peer_note(&S->sched, nh, PE_UP, hop_proto(cur), NULL, 0, 0);
 	control_hop(cur);	/* a certificate it showed may be news here */
 	cur_nh = xstrdup(nh);
+	thr_bytes = 0;
+	thr_t0 = now_mono();
 	xs = xsend_new(cur, &ops, NULL);
 	return cur;
 }
@@ -233,7 +237,12 @@ on_progress(void *arg, void *ctx, uint64_t off, uint64_t size)
 	struct flight *f = ctx;
 
 	progress_update(f->pr, off);
-	clock_throttle("SHIPD_TEST_RATE", off - f->base, f->t0);	/* tests only */
+	/* tests only: each order's rate, and the connection's, whatever its
+	 * window holds (bodies queued behind others start at full speed) */
+	clock_throttle("SHIPD_TEST_RATE", off - f->base, f->t0);
+	thr_bytes += off - f->thr_off;
+	f->thr_off = off;
+	clock_throttle("SHIPD_TEST_LINK_RATE", thr_bytes, thr_t0);
 }
 
 static void
@@ -242,7 +251,7 @@ on_accept(void *arg, void *ctx, uint64_t off, uint64_t size)
 	struct flight *f = ctx;
 
 	cur_took = 1;
-	f->base = off;
+	f->base = f->thr_off = off;
 	f->t0 = now_mono();
 	if (off)
 		msg_info("order %s: resuming at byte %llu of %llu for %s", f->o.id,

@@ -34,6 +34,7 @@ struct flight {
 	uint64_t size;
 	double t0;
 	uint64_t base;			/* where the body started (a resume) */
+	uint64_t thr_off;		/* SHIPD_TEST_LINK_RATE: counted up to here */
 	struct progress *pr;
 	int answered, answer;		/* the answer came: XF_ACK ... or XS_LOST */
 	char *why;

@@ -32,9 +32,12 @@ done
 (cd "$work/files" && sha256sum -- *.dat) >"$work/files.sums"
 (cd "$work/files" && ls | xargs -n 100 "$SHIPCTL" -c "$(conf A)" submit --to B) >"$work/ids" 2>"$work/submit.err"
 check "$ORDERS orders queued at A before it starts" test "$(wc -l <"$work/ids")" -eq "$ORDERS"
-# bodies stream at 100 KB/s per connection, so that windows stay open long enough to be cut
-# (at 300 KB/s, since the merge with main, 400 orders drained in about 10 s)
-[ -n "${SMALL:-}" ] || export SHIPD_TEST_RATE=100000
+# bodies stream at 150 KB/s per connection, so that windows stay open long
+# enough to be cut (400 orders take about 25 s, 1,000 about a minute). The
+# rate is the connection's: SHIPD_TEST_RATE slows each order from its
+# ACCEPT, and the bodies queued in a window behind others went at full
+# speed (1,000 orders drained in 11 s, before 9 of 20 kills)
+[ -n "${SMALL:-}" ] || export SHIPD_TEST_LINK_RATE=150000
 node_start B && node_start A || { fail "start"; finish; }
 
 # one of B's receivers (shipd-recv: not a sender of B's delivery receipts
@@ -66,8 +69,11 @@ for ((k = 0; k < 3 * KILLS && kills < KILLS; k++)); do
 	sleep 0.1
 done
 echo "# killed $kills receivers of B; $(count_incoming B) of $ORDERS delivered by then"
-# the schedule ends early when the queue has drained before it: at least 3 must land
-check "receivers were killed mid-window ($kills of $KILLS)" test "$kills" -ge 3
+# the schedule ends early when the queue has drained before it: at least 3
+# must land in make check's run, every one in the soak's (the issue's 20)
+need=3
+[ -n "${SOAK:-}" ] && need=$KILLS
+check "receivers were killed mid-window ($kills of $KILLS, $need needed)" test "$kills" -ge "$need"
 check "connections broke with orders open" log_has A "orders open\|closed by the receiver\|connection closed in mid-frame\|closed without a close message\|Connection reset"
 
 drained() { incoming_at_least B "$ORDERS" && queue_empty A && queue_empty B &&
