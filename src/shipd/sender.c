@@ -349,6 +349,10 @@ send_offer(struct flight *f, char **why)
 	}
 	if (hop_get(p, f->nh, f->o.created, why) == NULL)
 		return strv_has(&busy_here, f->nh) ? HOP_BUSY : HOP_TEMP;
+	if (f->size <= XF_INLINE_MAX) {	/* tests only: inside its offer, counted here */
+		thr_bytes += f->size;
+		clock_throttle("SHIPD_TEST_LINK_RATE", thr_bytes, thr_t0);
+	}
 	while (xsend_room(xs) == 0 && xsend_pump(xs, 1000) == 0)
 		;
 	if (xsend_broken(xs)) {
