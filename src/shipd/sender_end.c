@@ -17,6 +17,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void
 join_errors(struct sbuf *b, const char *why)
@@ -178,24 +179,30 @@ done_flush(void)
 		int n = 0, rc;
 
 		/* each order as loaded at its claim: its expiry without reading
-		 * the file again */
+		 * the file again. Its history ends first: a receipt taken
+		 * between the finish and a record written after it found the
+		 * order nowhere, and was dropped (a finish that fails leaves
+		 * it queued; its next end writes the record again) */
 		for (end = done_q; end && strcmp(end->c.bay, bay) == 0; end = end->next) {
 			exp[n] = end->o.expires;
 			ids[n++] = end->o.id;
+			if (end->is_data)
+				history_end_group(bay, &end->o, NULL, NULL, &g);
 		}
 		rc = bay_finish_known(bay, ids, exp, n, Q_ACTIVE);
 		for (int i = 0; rc == 0 && i < n; i++)
 			sender_gone(ids[i]);
+#ifdef SHIPD_TEST_HOOKS
+		if (getenv("SHIPD_TEST_FINISH_PAUSE"))	/* tests/scenario/receipt_race.sh */
+			sleep(atoi(getenv("SHIPD_TEST_FINISH_PAUSE")));
+#endif
 		while (done_q != end) {
 			f = done_q;
 			done_q = f->next;
 			if (rc < 0)
 				msg_warnx("order %s: finish: %s", f->o.id, err_get());
-			else {
+			else
 				log_done(&f->o, S->cf->node, &f->forwarded);
-				if (f->is_data)
-					history_end_group(bay, &f->o, NULL, NULL, &g);
-			}
 			flight_end(f, 0);
 		}
 	}
