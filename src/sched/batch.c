@@ -22,7 +22,9 @@
  * when) or it connects; then they are ready again, first in line. (The
  * daemon still has its workers defer each of them, without a connection
  * attempt, so that each order records why it waits.) Each kind of job has its own ready
- * queue, and batch_next takes the kinds in turn.
+ * queue, and batch_next takes the kinds in turn. In the send queue, a new
+ * order only for here (a receipt, a packet to deliver) is queued ahead of
+ * the sends (qmgr_enqueue_new): a backlog to a peer never holds it back.
  * Never forks, never moves an order.
  */
 #include "sched.h"
@@ -44,6 +46,23 @@ jobq_add(struct jobq *q, struct job *j)
 	else
 		q->head = j;
 	q->tail = j;
+	q->n++;
+}
+
+void
+jobq_add_before(struct jobq *q, struct job *at, struct job *j)
+{
+	if (at == NULL) {
+		jobq_add(q, j);
+		return;
+	}
+	j->next = at;
+	j->prev = at->prev;
+	if (at->prev)
+		at->prev->next = j;
+	else
+		q->head = j;
+	at->prev = j;
 	q->n++;
 }
 

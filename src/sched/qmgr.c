@@ -102,17 +102,21 @@ qmgr_enqueue(struct sched *sc, enum job_kind kind, const char *bay, const char *
 	qmgr_enqueue_from(sc, kind, bay, id, Q_OUTGOING);
 }
 
-void
-qmgr_enqueue_from(struct sched *sc, enum job_kind kind, const char *bay, const char *id,
-		  enum qstate from)
+/* A new job, in the busy set but in no queue; NULL when one is queued or
+ * running for that order already. */
+static struct job *
+job_new(struct sched *sc, enum job_kind kind, const char *bay, const char *id,
+	enum qstate from)
 {
 	struct job *j;
 	char *key = busy_key(kind, bay, id);
 
 	if (htab_get(sc->busy, key)) {
 		free(key);
-		return;
+		return NULL;
 	}
+	if (kind < 0 || kind >= J_NKINDS)
+		msg_panic("qmgr_enqueue: unknown job kind %d", kind);
 	j = xcalloc(1, sizeof(*j));
 	j->kind = kind;
 	j->bay = xstrdup(bay);
@@ -121,9 +125,41 @@ qmgr_enqueue_from(struct sched *sc, enum job_kind kind, const char *bay, const c
 	j->from = from;
 	j->statfd = -1;
 	htab_put(sc->busy, key, j);
-	if (kind < 0 || kind >= J_NKINDS)
-		msg_panic("qmgr_enqueue: unknown job kind %d", kind);
-	jobq_add(&sc->rq[kind], j);
+	return j;
+}
+
+void
+qmgr_enqueue_from(struct sched *sc, enum job_kind kind, const char *bay, const char *id,
+		  enum qstate from)
+{
+	struct job *j = job_new(sc, kind, bay, id, from);
+
+	if (j)
+		jobq_add(&sc->rq[kind], j);
+}
+
+static int
+for_here(const struct job *j)
+{
+	return j->hop && strcmp(j->hop, BATCH_LOCAL) == 0;
+}
+
+void
+qmgr_enqueue_new(struct sched *sc, const char *bay, const char *id)
+{
+	struct jobq *q = &sc->rq[J_SEND];
+	struct job *j = job_new(sc, J_SEND, bay, id, Q_OUTGOING), *k;
+
+	if (j == NULL)
+		return;
+	if (strcmp(job_hop(sc, j), BATCH_LOCAL) != 0) {
+		jobq_add(q, j);
+		return;
+	}
+	/* after those for here already waiting, before every send */
+	for (k = q->head; k && for_here(k); k = k->next)
+		;
+	jobq_add_before(q, k, j);
 }
 
 static int

@@ -108,6 +108,14 @@ void sched_free(struct sched *sc);
 
 /* qmgr.c: the ready queue, fed by scans; one job per order at a time. */
 void qmgr_enqueue(struct sched *sc, enum job_kind kind, const char *bay, const char *id);
+/*
+ * A new order in outgoing/ (the daemon's watch): its next hop is read now,
+ * and one only for here goes ahead of every send waiting for a next hop
+ * (after those for here already waiting), so that a backlog to a peer
+ * never holds back what came for this node: a receipt, a packet to
+ * deliver. Other orders are queued last, as qmgr_enqueue does.
+ */
+void qmgr_enqueue_new(struct sched *sc, const char *bay, const char *id);
 void qmgr_enqueue_from(struct sched *sc, enum job_kind kind, const char *bay, const char *id,
 		       enum qstate from);
 /* Is a job for bay/id queued or running? */
@@ -134,6 +142,8 @@ struct job *batch_next(struct sched *sc, time_t now);
 const char *job_hop(struct sched *sc, struct job *j);
 int batch_is_peer(const char *hop);	/* a next hop, not local or alone */
 void jobq_add(struct jobq *q, struct job *j);
+/* j into q before at (last when at is NULL) */
+void jobq_add_before(struct jobq *q, struct job *at, struct job *j);
 void jobq_del(struct jobq *q, struct job *j);
 int sched_ready(const struct sched *sc);	/* jobs in the ready queues */
 /* The earliest end of a back-off that holds parked orders, 0 = none. */

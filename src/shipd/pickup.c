@@ -267,7 +267,7 @@ pickup_event(void)
 				continue;
 			switch (w->kind) {
 			case W_OUTGOING:
-				qmgr_enqueue(&S->sched, J_SEND, w->bay, ev->name);
+				qmgr_enqueue_new(&S->sched, w->bay, ev->name);
 				break;
 			case W_JOINING:
 				qmgr_scan_joining(&S->sched, w->bay);

@@ -586,6 +586,58 @@ joinable(void)
 	config_free(cf);
 }
 
+/*
+ * What comes for this node (a receipt, a packet to deliver) while a
+ * backlog waits for a next hop is started first: it goes ahead of every
+ * send, after those for here that came before it; a new send goes last.
+ */
+static void
+here_first(void)
+{
+	struct config *cf = conf(2);
+	struct sched sc;
+	struct job *j;
+	time_t now = time(NULL);
+	char here1[64], here2[64], late[64];
+
+	if (cf == NULL)
+		return;
+	clean();
+	sched_init(&sc, cf);
+	sc.quiet = 1;
+	peer_connected(&sc, "B", now);	/* up: any number of workers */
+	for (int i = 0; i < 100; i++)
+		order_to(bay, "B", Q_OUTGOING, now);
+	qmgr_scan_all(&sc, 0);
+	snprintf(here1, sizeof(here1), "%s", order_to(bay, "A", Q_OUTGOING, now));
+	qmgr_enqueue_new(&sc, bay, here1);
+	snprintf(late, sizeof(late), "%s", order_to(bay, "B", Q_OUTGOING, now));
+	qmgr_enqueue_new(&sc, bay, late);
+	snprintf(here2, sizeof(here2), "%s", order_to(bay, "A", Q_OUTGOING, now));
+	qmgr_enqueue_new(&sc, bay, here2);
+	CHECK_INT(sched_ready(&sc), 103);
+	j = batch_next(&sc, now);
+	CHECK(j && strcmp(j->hop, BATCH_LOCAL) == 0 && strcmp(j->id, here1) == 0);
+	done(&sc, j);
+	j = batch_next(&sc, now);	/* a batch is one of the pool's two shares */
+	CHECK(j && strcmp(j->hop, BATCH_LOCAL) == 0 && strcmp(j->id, here2) == 0);
+	done(&sc, j);
+	j = batch_next(&sc, now);
+	CHECK(j && strcmp(j->hop, "B") == 0 && strcmp(j->id, late) != 0);
+	done(&sc, j);
+	/* the late send is the last one started */
+	while ((j = batch_next(&sc, now)) != NULL) {
+		struct job *k = j;
+
+		while (k->batch)
+			k = k->batch;
+		if (sched_ready(&sc) == 0)
+			CHECK_STR(k->id, late);
+		done(&sc, j);
+	}
+	drained(&sc, cf);
+}
+
 int
 main(void)
 {
@@ -608,6 +660,7 @@ main(void)
 	TEST(down_hop_parked);
 	TEST(due_deferred);
 	TEST(joinable);
+	TEST(here_first);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
 	if (system(cmd) != 0)
 		return 1;
