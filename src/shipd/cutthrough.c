@@ -388,7 +388,7 @@ settle(const char *bay, const char *id, int fd, const struct strv *mine, int ear
 	       give_up = now + CUT_SETTLE_MAX * S->cf->io_timeout;
 	struct claim cl;
 	struct order o;
-	int rc, is_data;
+	int rc;
 
 	while ((rc = bay_claim(&cl, bay, id, Q_OUTGOING)) == 1) {
 		now = now_mono();
@@ -420,7 +420,10 @@ settle(const char *bay, const char *id, int fd, const struct strv *mine, int ear
 		if (bay_rewrite(bay, &o, Q_ACTIVE, Q_OUTGOING, 0, &cl) < 0)
 			msg_warnx("order %s: %s", id, err_get());
 	} else {
-		is_data = history_is_data(bay, id);	/* read before data/ID goes */
+		/* its history ends before the finish, as sender_end.c's: a
+		 * receipt taken in between would find the order nowhere */
+		if (history_is_data(bay, id))	/* read before data/ID goes */
+			history_end(bay, &o, NULL, NULL);
 		if (bay_finish(bay, id, Q_ACTIVE) < 0)
 			msg_warnx("order %s: finish: %s", id, err_get());
 		else {
@@ -431,8 +434,6 @@ settle(const char *bay, const char *id, int fd, const struct strv *mine, int ear
 			msg_info("order %s: done (%s to %s while it was %s)", id,
 				 early ? "sent" : "forwarded", to.s, early ? "sealed" : "received");
 			sbuf_free(&to);
-			if (is_data)
-				history_end(bay, &o, NULL, NULL);
 		}
 	}
 	bay_release(&cl);
