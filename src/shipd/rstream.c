@@ -2,8 +2,10 @@
  * rstream.c - deliver while receiving: a large packet whose only
  * remaining destination is this node is opened as its bytes arrive, never
  * stored as ciphertext nor read back. So is a small one that came whole
- * in its offer, already verified (receiver.c): all of it fits the pipe,
- * so the opener runs afterwards in the receiver's own thread, and its
+ * in its offer, already verified (receiver.c): all of it is in memory,
+ * so the opener runs afterwards in the receiver's own thread on those
+ * bytes (packet_open_mem: no pipe, no thread, unpack/ID written through
+ * the fd of its lock), and its
  * receipt is marked owed on disk (receipts/ID.owed) instead of queued at
  * once: the receiver tells the master, which sends the receipts of many
  * such orders in one packet (history.c). Queueing, claiming and a
@@ -37,7 +39,8 @@
  * receiving one packet at once (as for a stored transfer); it holds no
  * byte and is removed when the stream ends.
  *
- * Memory: the reader's slots, a pipe, libarchive's buffers; two threads
+ * Memory: the reader's slots, a pipe (a small one: a copy of its bytes,
+ * at most an offer's), libarchive's buffers; two threads
  * besides the opener's (reading, writing) for as long as one packet
  * streams, and the receiver streams one packet at a time per connection.
  * Never writes anything outside unpack/, receipts/, incoming/, seen/ and
@@ -76,6 +79,8 @@ struct rstream {
 	int started;			/* the opening thread runs */
 	int small;			/* an inline offer's (rstream_start), */
 	uint8_t known[PKT_DIGEST_LEN];	/* verified whole: its digest */
+	uint8_t *rest;			/* and its bytes after the header, */
+	size_t restlen, restmax;	/* in memory (no pipe, no thread) */
 	int ran;			/* the opener ran (in this thread) */
 	int rc;				/* bay_deliver's, once the thread ended */
 	char why[700];			/* the thread's error */
@@ -163,20 +168,26 @@ rstream_again(const char *bay, const struct order *o)
 	return rc;
 }
 
-/* bay_extract_fn: the packet from the pipe into dir. */
+/* bay_extract_fn: the packet from the pipe (a small one: from memory)
+ * into dir. */
 static int
 extract(void *arg, const char *const *paths, int n, const char *dir, struct strv *names)
 {
 	struct rstream *s = arg;
 	uint8_t digest[PKT_DIGEST_LEN];
 	int mode = config_class_or_default(S->cf, s->o->sclass)->deliver_mode;
-	int rc = packet_open_stream(S->cf, S->keys, s->hdr, s->hdrlen, s->rfd,
-				    s->small ? s->known : NULL, mode, dir, names,
-				    &s->comment, digest);
+	/* a small one: from memory, into unpack/ID through the lock's fd
+	 * (bay_deliver_held sets s->ulock before it calls this) */
+	int rc = s->small ?
+		packet_open_mem(S->cf, S->keys, s->hdr, s->hdrlen, s->rest, s->restlen, s->known,
+				mode, s->ulock, dir, names, &s->comment, digest) :
+		packet_open_stream(S->cf, S->keys, s->hdr, s->hdrlen, s->rfd, NULL, mode, dir,
+				   names, &s->comment, digest);
 
 	(void)paths;
 	(void)n;
-	close(s->rfd);		/* the receiver's next write sees EPIPE */
+	if (s->rfd >= 0)
+		close(s->rfd);	/* the receiver's next write sees EPIPE */
 	s->rfd = -1;
 	if (rc == PKT_LOCAL)
 		return BAY_LATER;
@@ -213,10 +224,6 @@ start_opener(struct rstream *s)
 {
 	int e;
 
-	if (s->small && fcntl(s->wfd, F_SETFL, 0) < 0) {
-		err_set("pipe: %s", strerror(errno));
-		return -1;
-	}
 	if ((e = pthread_create(&s->th, NULL, opener, s)) != 0) {
 		err_set("cannot start the opening thread: %s", strerror(e));
 		return -1;
@@ -265,25 +272,36 @@ rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const
 		err_set("%s", room.s);
 		goto fail;
 	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	/* a small one stays in memory: all of it is at hand (the offer held
+	 * it, at most HOP_MAX_MSG bytes); a large one goes through a pipe */
+	if (small) {
+		if (o->size < hdrlen) {
+			err_set("packet %s: %llu bytes, its header alone %zu", o->id,
+				(unsigned long long)o->size, hdrlen);
+			goto fail;
+		}
+		s->restmax = o->size - hdrlen;
+		s->rest = xmalloc(s->restmax ? s->restmax : 1);
+	} else if (pipe2(p, O_CLOEXEC) < 0) {
 		err_set("packet %s: pipe: %s", o->id, strerror(errno));
 		goto fail;
+	} else {
+		s->rfd = p[0];
+		s->wfd = p[1];
+		(void)fcntl(s->wfd, F_SETPIPE_SZ, PIPE_BYTES);	/* a smaller one only costs switches */
 	}
-	s->rfd = p[0];
-	s->wfd = p[1];
-	(void)fcntl(s->wfd, F_SETPIPE_SZ, PIPE_BYTES);	/* a smaller one only costs switches */
 	s->hdr = xmalloc(hdrlen);
 	memcpy(s->hdr, hdr, hdrlen);
 	s->hdrlen = hdrlen;
 	accept_take(S->cf, o, pi);	/* this node's order: its hops, fresh counters */
 	s->receipt = *o;
-	/* a small packet fits the pipe: the opener runs afterwards, in this
-	 * thread (verdict), unless the pipe fills first (start_opener) */
+	/* a small packet: the opener runs afterwards, in this thread
+	 * (verdict), on the bytes kept in memory */
 	s->small = small;
 	if (small)
 		memcpy(s->known, whole->digest, PKT_DIGEST_LEN);
-	if (small ? fcntl(s->wfd, F_SETFL, O_NONBLOCK) < 0 : start_opener(s) < 0) {
-		err_set("packet %s: %s", o->id, small ? strerror(errno) : err_get());
+	else if (start_opener(s) < 0) {
+		err_set("packet %s: %s", o->id, err_get());
 		goto fail;
 	}
 	sbuf_free(&room);
@@ -299,10 +317,8 @@ fail:
 static int
 verdict(struct rstream *s, char *why, size_t whylen)
 {
-	if (!s->started && !s->ran && s->small && s->rfd >= 0) {
-		/* a small packet, all in the pipe: opened here and now */
-		close(s->wfd);
-		s->wfd = -1;
+	if (!s->started && !s->ran && s->small) {
+		/* a small packet, all in memory: opened here and now */
 		opener(s);
 		s->ran = 1;
 	} else if (s->started) {
@@ -340,22 +356,16 @@ rstream_feed(struct rstream *s, const void *p, size_t n, char *why, size_t whyle
 		b += k;
 		n -= k;
 	}
-	if (n && !s->started) {		/* a small packet: while the pipe takes it */
-		ssize_t k = write(s->wfd, b, n);
-
-		if (k > 0) {
-			s->got += k;
-			b += k;
-			n -= k;
+	if (s->small) {			/* kept for the opener (verdict) */
+		if (n > s->restmax - s->restlen) {
+			snprintf(why, whylen, "packet %s: more data than the packet holds",
+				 s->o->id);
+			return BAY_REFUSED;
 		}
-		if (n && k < 0 && errno != EAGAIN) {
-			snprintf(why, whylen, "packet %s: pipe: %s", s->o->id, strerror(errno));
-			return BAY_LATER;
-		}
-		if (n && start_opener(s) < 0) {
-			snprintf(why, whylen, "packet %s: %s", s->o->id, err_get());
-			return BAY_LATER;
-		}
+		memcpy(s->rest + s->restlen, b, n);
+		s->restlen += n;
+		s->got += n;
+		return 0;
 	}
 	if (n && write_all(s->wfd, b, n) < 0) {
 		/* the opener stopped reading: its failure says why */
@@ -486,6 +496,7 @@ rstream_free(struct rstream *s)
 	if (s->wfd >= 0)
 		close(s->wfd);
 	free(s->hdr);
+	free(s->rest);
 	free(s->name);
 	free(s->comment);
 	strv_free(&s->finals);
