@@ -240,6 +240,9 @@ int bay_dir_sync(const char *bay, enum qstate st);
 int bay_deliver_seen(const char *bay, const char *id, time_t expires, int sync);
 /* Was KEY delivered here (receipts/KEY)? */
 int bay_delivered(const char *bay, const char *key);
+/* Does a live delivery hold unpack/KEY (its lock: bay_deliver_held's
+ * until its group is committed)? 1 yes, 0 no (or no such directory). */
+int bay_unpack_busy(const char *bay, const char *key);
 /*
  * The last step of a delivery (and recovery's, when receipts/KEY exists):
  * move every entry of unpack/KEY/ into incoming/, never overwriting (a

@@ -36,6 +36,21 @@ bay_delivered(const char *bay, const char *key)
 }
 
 int
+bay_unpack_busy(const char *bay, const char *key)
+{
+	char dir[PATH_MAX];
+	int fd;
+
+	if (!order_id_valid(key) || bay_path(dir, sizeof(dir), bay, Q_UNPACK, key) < 0)
+		return 0;
+	if ((fd = bay_unpack_lock(dir)) >= 0) {
+		close(fd);
+		return 0;
+	}
+	return errno == EWOULDBLOCK;
+}
+
+int
 bay_deliver_seen(const char *bay, const char *id, time_t expires, int sync)
 {
 	if (!bay_delivered(bay, id)) {
@@ -176,25 +191,36 @@ deliver(const char *bay, const char *key, const struct order *o, const char *con
 	struct strv names = {0};
 	size_t len;
 	char *text;
-	int rc, left;
+	int rc, left, e;
 
 	if (bay_path(rdir, sizeof(rdir), bay, Q_RECEIPTS, NULL) < 0 ||
 	    bay_path(unpack, sizeof(unpack), bay, Q_UNPACK, key) < 0 || !order_id_valid(key))
 		return BAY_LATER;
-	if (bay_delivered(bay, key)) {
+	/*
+	 * Held, the lock comes first: it is all that keeps a second
+	 * connection's delivery of KEY away (no partial/KEY lock for a small
+	 * packet, rstream.c), and a held receipt is not durable yet, so while
+	 * its group is not committed the answer is "later", never "delivered".
+	 */
+	if (!held && bay_delivered(bay, key))
 		/* committed before a crash: finish the moves, never extract twice */
-		if (held)
-			return 1;
 		return bay_unpack_finish(bay, key, finals) < 0 ? BAY_LATER : 1;
-	}
 	/* what a dead attempt left goes; a live one's (it holds the lock) stays */
 	if ((*lock = bay_unpack_lock(unpack)) < 0 && errno == EWOULDBLOCK) {
 		err_set("%s: another delivery of %s is under way", unpack, key);
 		return BAY_LATER;
 	}
+	e = errno;
+	if (held && bay_delivered(bay, key)) {
+		/* committed (the holder is gone): the caller finishes it */
+		if (*lock >= 0)
+			close(*lock);
+		*lock = -1;
+		return 1;
+	}
 	/* nearly always nothing was left (ENOENT): nothing to remove, and only
 	 * the leaf to make */
-	left = *lock >= 0 || errno != ENOENT;
+	left = *lock >= 0 || e != ENOENT;
 	if (*lock >= 0)
 		close(*lock);
 	*lock = -1;

@@ -12,11 +12,11 @@
  * delivery worker, and the ciphertext's data/ and outgoing/ commits, are
  * skipped for them. And they are committed together: rstream_end leaves
  * a small one held (its receipt written, not durable, nothing moved, its
- * partial/ID and unpack/ID locks kept), and rstream_commit makes the
- * group durable with one fsync of unpack/, receipts/, incoming/ and seen/
- * each (queue/commit.h: bay_deliver_held), before the receiver ACKs any.
+ * unpack/ID lock kept), and rstream_commit makes the group durable with
+ * one fsync of unpack/, receipts/, incoming/ and seen/ each
+ * (queue/commit.h: bay_deliver_held), before the receiver ACKs any.
  * Until then another offer of one of them is answered "later", never
- * HAVE: its partial/ID lock is busy.
+ * HAVE: its unpack/ID lock is busy.
  *
  * Offers rstream_* (shipd.h) to the receiver (receiver.c). The receiver
  * hands each body byte to rstream_feed, which writes it into a pipe; an
@@ -35,9 +35,11 @@
  * then finds the receipt (rstream_again), confirms again (the origin
  * takes a second receipt as known) and is answered HAVE.
  *
- * partial/ID serves only as the lock that keeps two connections from
- * receiving one packet at once (as for a stored transfer); it holds no
- * byte and is removed when the stream ends.
+ * For a large one, partial/ID serves only as the lock that keeps two
+ * connections from receiving one packet at once (as for a stored
+ * transfer); it holds no byte and is removed when the stream ends. A
+ * small one has none (no file made and removed per packet): unpack/ID's
+ * lock, taken before its first byte is written, does that.
  *
  * Memory: the reader's slots, a pipe (a small one: a copy of its bytes,
  * at most an offer's), libarchive's buffers; two threads
@@ -139,9 +141,11 @@ rstream_again(const char *bay, const struct order *o)
 		return 1;
 	msg_info("packet %s: delivered here before (a receiver died after its receipt); "
 		 "confirming it again", o->id);
-	/* the dead receiver's lock file goes; a live one holds it until its
-	 * group is durable (rstream_commit): not HAVE before that */
-	if ((lock = bay_partial_open(bay, o->id, o->size, &off)) == BAY_BUSY) {
+	/* a live receiver holds unpack/ID (a small one, until its group is
+	 * durable: rstream_commit) or partial/ID (a large one, until its
+	 * receipt is): not HAVE before that; a dead one's lock file goes */
+	if (bay_unpack_busy(bay, o->id) ||
+	    (lock = bay_partial_open(bay, o->id, o->size, &off)) == BAY_BUSY) {
 		err_set("packet %s: being committed by another connection", o->id);
 		return BAY_LATER;
 	}
@@ -253,13 +257,17 @@ rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const
 		goto fail;
 	}
 	hdrlen = pi->header_len;
-	if ((s->lock = bay_partial_open(bay, o->id, o->size, &off)) < 0) {
+	/* a small one needs no partial/ID: its lock is unpack/ID's, taken
+	 * before anything is written there (bay_deliver_held), and the room
+	 * it takes (a few KiB, at most XF_INLINE_MAX) was looked at a moment
+	 * ago (accept_check), not reserved */
+	if (!small && (s->lock = bay_partial_open(bay, o->id, o->size, &off)) < 0) {
 		if (s->lock != BAY_BUSY)
 			err_set("packet %s: partial file in %s: %s", o->id, bay, err_get());
 		s->lock = -1;
 		goto fail;
 	}
-	if (off && ftruncate(s->lock, 0) < 0) {	/* a stored attempt's: afresh */
+	if (!small && off && ftruncate(s->lock, 0) < 0) {	/* a stored attempt's: afresh */
 		err_set("packet %s: partial file in %s: %s", o->id, bay, strerror(errno));
 		goto fail;
 	}
@@ -268,7 +276,7 @@ rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const
 	 * room to unpack looked at): receivers that all passed the first look
 	 * do not all count the same free bytes, and the same disk is asked of
 	 * a streamed packet as of a stored one */
-	if (accept_reserve(S->cf, bay, s->lock, 0, o, pi, &room) != ACC_OK) {
+	if (!small && accept_reserve(S->cf, bay, s->lock, 0, o, pi, &room) != ACC_OK) {
 		err_set("%s", room.s);
 		goto fail;
 	}

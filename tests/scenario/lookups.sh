@@ -8,7 +8,10 @@
 #   - A's master does not look for a finished order in deferred/ or
 #     outgoing/ (its send worker says it finished it);
 #   - TRUST-DIR/revoked is listed once per process, not on every
-#     signature check.
+#     signature check;
+#   - B opens a small packet that came whole in its offer from memory
+#     (no pipe of its own), makes no partial/ID lock file for it, and
+#     does not trim and regrow its heap for each one (brk).
 # The counts are of failed lookups of the test's own order ids, so they
 # hold on any machine; the delivery is checked first.
 . "$TOP/tests/lib/nodes.sh"
@@ -27,7 +30,7 @@ declare -A SPID
 tstart() {
 	local n=$1
 	: >>"$NODES/$n/shipd.log"
-	strace -ff -qq -e trace=%file -o "$work/$n.strace" \
+	strace -ff -qq -e trace=%file,pipe2,brk -o "$work/$n.strace" \
 		"$SHIPD" -c "$(conf "$n")" -f >>"$NODES/$n/shipd.log" 2>&1 &
 	SPID[$n]=$!
 	wait_for grep -q "started" "$NODES/$n/shipd.log" || { echo "# $n did not start"; return 1; }
@@ -73,4 +76,16 @@ for n in A B; do
 	check "$n: revoked/ opened at most once per process ($lists, $procs processes)" \
 		test "$lists" -le "$procs"
 done
+# B's receivers, per small packet: no pipe, no partial/ID file, no brk
+pipes=$(cat "$work/B.strace".* | grep -c "^pipe2(")
+echo "# B: $pipes pipes made for $N packets (was one each)"
+check "B: no pipe per small packet ($pipes for $N)" test "$pipes" -le $((N / 10))
+locks=$(cat "$work/B.strace".* | grep -E "O_CREAT" | grep -cE "/partial/($ids_re)\"")
+echo "# B: $locks partial/ID files made for $N small packets (was one each)"
+check "B: no partial/ID lock file for a small packet ($locks)" test "$locks" -eq 0
+brks=$(cat "$work/B.strace".* | grep -c "^brk(")
+procs=$(ls "$work/B.strace".* | wc -l)
+echo "# B: $brks brk calls by $procs processes for $N packets (was 5.7 per packet)"
+check "B: the heap is not trimmed and regrown per packet ($brks brk, $procs processes)" \
+	test "$brks" -le $((N + 4 * procs))
 finish
