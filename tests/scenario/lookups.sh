@@ -11,7 +11,9 @@
 #     signature check;
 #   - B opens a small packet that came whole in its offer from memory
 #     (no pipe of its own), makes no partial/ID lock file for it, and
-#     does not trim and regrow its heap for each one (brk).
+#     does not trim and regrow its heap for each one (brk);
+#   - B looks at its disk's free space (statfs) about once a second per
+#     receiver while far from MIN-FREE-DISK, not once or twice per packet.
 # The counts are of failed lookups of the test's own order ids, so they
 # hold on any machine; the delivery is checked first.
 . "$TOP/tests/lib/nodes.sh"
@@ -88,4 +90,14 @@ procs=$(ls "$work/B.strace".* | wc -l)
 echo "# B: $brks brk calls by $procs processes for $N packets (was 5.7 per packet)"
 check "B: the heap is not trimmed and regrown per packet ($brks brk, $procs processes)" \
 	test "$brks" -le $((N + 4 * procs))
+# receivers' statfs calls (the master's own, at start-up and per sweep, aside)
+recv_statfs=0 nrecv=0
+for f in "$work/B.strace".*; do
+	grep -q '/unpack/' "$f" || continue
+	nrecv=$((nrecv + 1))
+	recv_statfs=$((recv_statfs + $(grep -c '^statfs(' "$f")))
+done
+echo "# B: $recv_statfs statfs calls by its $nrecv receivers for $N packets (was two per packet)"
+check "B: free space looked at about once per receiver, not per packet ($recv_statfs)" \
+	test "$recv_statfs" -le $((nrecv + N / 10))
 finish
