@@ -373,9 +373,11 @@ bay_room_ok(const struct config *cf, const char *bay, uint64_t size, uint64_t un
 {
 	char a[16], b[16], c[16], d[16];
 	uint64_t avail, used, need = cf->min_free_disk + size + unpacked;
+	/* no sum wrapped around (else: looked at, and refused below) */
+	int sane = size <= UINT64_MAX - cf->min_free_disk &&
+		   unpacked <= UINT64_MAX - cf->min_free_disk - size && need <= UINT64_MAX - ROOM_FAR;
 
-	if (need >= cf->min_free_disk && need + ROOM_FAR > need &&
-	    room_recent(bay) >= need + ROOM_FAR) {
+	if (sane && room_recent(bay) >= need + ROOM_FAR) {
 		room.taken += size + unpacked;	/* far from the floor: no look */
 		goto limit;
 	}
