@@ -235,8 +235,10 @@ int bay_dir_sync(const char *bay, enum qstate st);
  * here to finish: once its receipt is committed, this writes its seen/ID
  * marker (expiring with the packet), so that another offer of ID is
  * answered HAVE; sync: seen/ fsynced (else the caller's, bay_dir_sync).
- * Idempotent; the receipt must exist (else -1).
+ * Idempotent; the receipt must exist (else -1), unless sync has
+ * BAY_SEEN_RECEIPTED: the caller committed it itself, nothing looks.
  */
+#define BAY_SEEN_RECEIPTED	2
 int bay_deliver_seen(const char *bay, const char *id, time_t expires, int sync);
 /* Was KEY delivered here (receipts/KEY)? */
 int bay_delivered(const char *bay, const char *key);

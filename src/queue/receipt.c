@@ -53,10 +53,11 @@ bay_unpack_busy(const char *bay, const char *key)
 int
 bay_deliver_seen(const char *bay, const char *id, time_t expires, int sync)
 {
-	if (!bay_delivered(bay, id)) {
+	if (!(sync & BAY_SEEN_RECEIPTED) && !bay_delivered(bay, id)) {
 		err_set("packet %s: no receipt in %s: not delivered here", id, bay);
 		return -1;
 	}
+	sync &= ~BAY_SEEN_RECEIPTED;
 	/* a marker there already is kept (mark_seen) */
 	return sync ? bay_mark_seen(bay, id, expires) : bay_mark_seen_nosync(bay, id, expires);
 }
@@ -224,7 +225,9 @@ deliver(const char *bay, const char *key, const struct order *o, const char *con
 	if (*lock >= 0)
 		close(*lock);
 	*lock = -1;
-	if ((left && bay_rm_rf(unpack) < 0) || mkdirs(rdir, 0700) < 0 ||
+	/* receipts/ and unpack/ made sure of once per process (bay_ready:
+	 * the daemon's workers inherit its start-up's), not per delivery */
+	if ((left && bay_rm_rf(unpack) < 0) || bay_ready(bay) < 0 ||
 	    (mkdir(unpack, 0700) < 0 && mkdirs(unpack, 0700) < 0) ||
 	    (*lock = bay_unpack_lock(unpack)) < 0) {
 		if (*lock < 0 && errno == EWOULDBLOCK)

@@ -464,7 +464,8 @@ rstream_commit(const char *bay, struct rstream **v, int n, int *got, char *why, 
 			continue;
 		deliver_done(bay, s->o, &s->finals, s->owe);
 		flush |= !s->owe;
-		if (bay_deliver_seen(bay, s->o->id, s->o->expires, 0) < 0) {
+		/* its receipt is durable (above): marked without a look */
+		if (bay_deliver_seen(bay, s->o->id, s->o->expires, BAY_SEEN_RECEIPTED) < 0) {
 			msg_warnx("packet %s: delivered, but not marked seen: %s", s->o->id,
 				  err_get());
 			got[i] = 0;

@@ -90,6 +90,14 @@ procs=$(ls "$work/B.strace".* | wc -l)
 echo "# B: $brks brk calls by $procs processes for $N packets (was 5.7 per packet)"
 check "B: the heap is not trimmed and regrown per packet ($brks brk, $procs processes)" \
 	test "$brks" -le $((N + 4 * procs))
+# receipts/: its directory is made sure of once per process, not per
+# packet; a receipt the receiver just committed is not looked for again
+rdir=$(cat "$work/B.strace".* | grep -cE "(stat|access)[a-z]*\(.*/receipts\"")
+echo "# B: receipts/ itself looked at $rdir times by $procs processes for $N packets"
+check "B: receipts/ not looked at per packet ($rdir)" test "$rdir" -le "$procs"
+racc=$(cat "$work/B.strace".* | grep -cE "access\(.*/receipts/($ids_re)\"")
+echo "# B: $racc lookups of the test's receipts/ID (was three per packet)"
+check "B: at most two receipt lookups per packet ($racc)" test "$racc" -le $((2 * N))
 # receivers' statfs calls (the master's own, at start-up and per sweep, aside)
 recv_statfs=0 nrecv=0
 for f in "$work/B.strace".*; do
