@@ -264,6 +264,16 @@ int packet_open_stream(const struct config *cf, const struct keys *me, const voi
 		       size_t hdrlen, int fd, const uint8_t *known, int mode,
 		       const char *destdir, struct strv *names, char **comment,
 		       uint8_t digest[PKT_DIGEST_LEN]);
+/*
+ * The same for a packet at hand whole (a small one that came inside its
+ * offer): rest is the restlen bytes after the header (body, trailer),
+ * read from memory, no pipe and no thread. dfd >= 0 is destdir already
+ * open (the caller's; used, not closed), else destdir is opened.
+ */
+int packet_open_mem(const struct config *cf, const struct keys *me, const void *hdr,
+		    size_t hdrlen, const void *rest, size_t restlen, const uint8_t *known,
+		    int mode, int dfd, const char *destdir, struct strv *names, char **comment,
+		    uint8_t digest[PKT_DIGEST_LEN]);
 
 /*
  * Signing and unwrapping with this node's secret keys: here when me holds

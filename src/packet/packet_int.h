@@ -263,6 +263,11 @@ struct pkt_reader *pkt_reader_new_known(const struct config *cf, const struct ke
 struct pkt_reader *pkt_reader_new_stream(const struct config *cf, const struct keys *me,
 					 const void *hdr, size_t hdrlen, int fd,
 					 const uint8_t *known);
+/* The same with the rest of the file (restlen bytes after the header) in
+ * memory, the caller's until _free: read without a thread or a pipe. */
+struct pkt_reader *pkt_reader_new_mem(const struct config *cf, const struct keys *me,
+				      const void *hdr, size_t hdrlen, const void *rest,
+				      size_t restlen, const uint8_t *known);
 const uint8_t *pkt_reader_digest(const struct pkt_reader *r);
 /*
  * Next plaintext chunk (valid until the next call): >0 bytes; 0 at the end,

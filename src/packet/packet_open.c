@@ -302,8 +302,8 @@ out:
 	return rc;
 }
 
-static int open_with(struct pkt_reader *r, int mode, const char *destdir, struct strv *names,
-		     char **comment, uint8_t *digest);
+static int open_with(struct pkt_reader *r, int mode, int dfd, const char *destdir,
+		     struct strv *names, char **comment, uint8_t *digest);
 
 int
 packet_open(const struct config *cf, const struct keys *me, const char *const *parts,
@@ -345,7 +345,7 @@ packet_open_said(const struct config *cf, const struct keys *me, const char *con
 		snprintf(said->kind, sizeof(said->kind), "%s", pi->kind);
 		snprintf(said->origin, sizeof(said->origin), "%s", pi->origin);
 	}
-	return open_with(r, mode, destdir, names, comment, NULL);
+	return open_with(r, mode, -1, destdir, names, comment, NULL);
 }
 
 int
@@ -357,12 +357,26 @@ packet_open_stream(const struct config *cf, const struct keys *me, const void *h
 
 	if (r == NULL)
 		return pkt_errno_local(errno) ? PKT_LOCAL : -1;
-	return open_with(r, mode, destdir, names, comment, digest);
+	return open_with(r, mode, -1, destdir, names, comment, digest);
 }
 
-/* Extract what reader r yields into destdir; r is freed. */
+int
+packet_open_mem(const struct config *cf, const struct keys *me, const void *hdr, size_t hdrlen,
+		const void *rest, size_t restlen, const uint8_t *known, int mode, int dfd,
+		const char *destdir, struct strv *names, char **comment,
+		uint8_t digest[PKT_DIGEST_LEN])
+{
+	struct pkt_reader *r = pkt_reader_new_mem(cf, me, hdr, hdrlen, rest, restlen, known);
+
+	if (r == NULL)
+		return pkt_errno_local(errno) ? PKT_LOCAL : -1;
+	return open_with(r, mode, dfd, destdir, names, comment, digest);
+}
+
+/* Extract what reader r yields into destdir (dfd when >= 0: its open
+ * directory, the caller's); r is freed. */
 static int
-open_with(struct pkt_reader *r, int mode, const char *destdir, struct strv *names,
+open_with(struct pkt_reader *r, int mode, int dfd, const char *destdir, struct strv *names,
 	  char **comment, uint8_t *digest)
 {
 	struct octx o = {0};
@@ -374,7 +388,7 @@ open_with(struct pkt_reader *r, int mode, const char *destdir, struct strv *name
 
 	o.r = r;
 	o.mode = mode;
-	if ((dirfd = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if ((dirfd = dfd >= 0 ? dfd : open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		o.local = 1;		/* our directory */
 		err_set("packet %s: %s: %s", pkt_reader_group(o.r), destdir, strerror(errno));
 		goto out;
@@ -417,7 +431,7 @@ out:
 			unlinkat(dirfd, got.v[i], 0);
 	if (a)
 		archive_read_free(a);
-	if (dirfd >= 0)
+	if (dirfd >= 0 && dirfd != dfd)
 		close(dirfd);
 	strv_free(&got);
 	free(o.comment);

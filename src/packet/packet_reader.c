@@ -73,6 +73,8 @@ struct rpart {
 	const char *path;
 	int fd;				/* >= 0: a stream (a pipe) holding the
 					 * bytes after the header; not ours */
+	const uint8_t *mem;		/* or those bytes in memory (not ours) */
+	size_t memlen;
 	struct pkt_hdr h;
 	uint8_t hd[PKT_DIGEST_LEN];	/* H(header) */
 	int known;			/* verified on the way in: digest holds */
@@ -306,9 +308,10 @@ fail:
 	return NULL;
 }
 
-struct pkt_reader *
-pkt_reader_new_stream(const struct config *cf, const struct keys *me, const void *hdr,
-		      size_t hdrlen, int fd, const uint8_t *known)
+/* pkt_reader_new_stream and _new_mem: the rest from fd, or from mem */
+static struct pkt_reader *
+new_stream(const struct config *cf, const struct keys *me, const void *hdr, size_t hdrlen,
+	   int fd, const void *mem, size_t memlen, const uint8_t *known)
 {
 	struct pkt_reader *r = reader_alloc(cf, me, 1);
 	struct rpart *p = &r->p[0];
@@ -316,6 +319,8 @@ pkt_reader_new_stream(const struct config *cf, const struct keys *me, const void
 
 	p->path = "(stream)";
 	p->fd = fd;
+	p->mem = mem;
+	p->memlen = memlen;
 	r->n = 1;
 	if ((k = pkt_hdr_parse(hdr, hdrlen, &p->h)) <= 0 || (size_t)p->h.info.header_len != hdrlen) {
 		if (k >= 0)
@@ -329,11 +334,28 @@ pkt_reader_new_stream(const struct config *cf, const struct keys *me, const void
 	if ((known ? pkt_hdr_origin(cf, me, &p->h) : pkt_hdr_verify(cf, me, hdr, &p->h)) < 0)
 		goto fail;
 	sha256(hdr, hdrlen, p->hd);
-	return start(r, known != NULL);
+	/* in memory, every byte is at hand: read here, no thread */
+	return start(r, known != NULL || mem != NULL);
 fail:
 	pkt_reader_free(r);
 	errno = EBADMSG;
 	return NULL;
+}
+
+struct pkt_reader *
+pkt_reader_new_stream(const struct config *cf, const struct keys *me, const void *hdr,
+		      size_t hdrlen, int fd, const uint8_t *known)
+{
+	return new_stream(cf, me, hdr, hdrlen, fd, NULL, 0, known);
+}
+
+struct pkt_reader *
+pkt_reader_new_mem(const struct config *cf, const struct keys *me, const void *hdr,
+		   size_t hdrlen, const void *rest, size_t restlen, const uint8_t *known)
+{
+	static const uint8_t none[1];
+
+	return new_stream(cf, me, hdr, hdrlen, -1, restlen ? rest : none, restlen, known);
 }
 
 /* The parts' headers are read: check them as a set, open our wrapped
@@ -446,12 +468,33 @@ th_fail(struct pkt_reader *r, struct rslot *s, int e)
 	th_post(r);
 }
 
-/* Read n bytes at the file's position, or err_set why not. */
+/* Where a part's bytes after its header come from: a file or a pipe
+ * (fd), or memory (mem, len bytes, off read so far). */
+struct src {
+	int fd;
+	const uint8_t *mem;
+	size_t len, off;
+};
+
+/* read_full from s: fewer than n bytes only at its end */
+static ssize_t
+src_read(struct src *s, void *buf, size_t n)
+{
+	if (s->mem == NULL)
+		return read_full(s->fd, buf, n);
+	if (n > s->len - s->off)
+		n = s->len - s->off;
+	memcpy(buf, s->mem + s->off, n);
+	s->off += n;
+	return (ssize_t)n;
+}
+
+/* Read n bytes at the source's position, or err_set why not. */
 static int
-th_read(int fd, uint8_t *buf, size_t n, const struct rpart *p, const char *what,
+th_read(struct src *src, uint8_t *buf, size_t n, const struct rpart *p, const char *what,
 	uint64_t idx, int *e)
 {
-	ssize_t k = read_full(fd, buf, n);
+	ssize_t k = src_read(src, buf, n);
 
 	*e = 0;
 	if (k == (ssize_t)n)
@@ -479,11 +522,14 @@ th_part(struct pkt_reader *r, int i, uint64_t *idx)
 	struct rslot *s;
 	struct hash *hs = NULL;
 	ssize_t n;
-	int fd, e = 0, rc = -1, ahead;
+	struct src src = { -1, p->mem, p->memlen, 0 };
+	int fd = -1, e = 0, rc = -1, ahead;
 
 	if ((s = th_slot(r, &ahead)) == NULL)
 		return 1;
-	if (p->fd >= 0)
+	if (p->mem)
+		;		/* in memory: the bytes after the header */
+	else if (p->fd >= 0)
 		fd = p->fd;	/* a stream: already past the header */
 	else if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 ||
 		 lseek(fd, (off_t)p->h.info.header_len, SEEK_SET) < 0) {
@@ -491,12 +537,13 @@ th_part(struct pkt_reader *r, int i, uint64_t *idx)
 		err_set("packet %s: %s: %s", p->h.info.id, p->path, strerror(e));
 		goto fail;
 	}
+	src.fd = fd;
 	hs = hash_new_sha256();
 	while (left > 0) {
 		size_t clen = left < PKT_CCHUNK ? left : PKT_CCHUNK;
 		int final = *idx + 1 == r->nchunks;
 
-		if (th_read(fd, s->buf, clen, p, "chunk", *idx, &e) < 0)
+		if (th_read(&src, s->buf, clen, p, "chunk", *idx, &e) < 0)
 			goto fail;
 		hash_update(hs, s->buf, clen);
 		left -= clen;
@@ -535,7 +582,7 @@ th_part(struct pkt_reader *r, int i, uint64_t *idx)
 	}
 	hash_final(hs, bd);
 	hs = NULL;
-	if (th_read(fd, (uint8_t *)tl, PKT_TRAILER_LEN, p, "trailer", UINT64_MAX, &e) < 0)
+	if (th_read(&src, (uint8_t *)tl, PKT_TRAILER_LEN, p, "trailer", UINT64_MAX, &e) < 0)
 		goto fail;
 	{
 		char why[512];
@@ -558,7 +605,7 @@ th_part(struct pkt_reader *r, int i, uint64_t *idx)
 		pkt_packet_digest(p->hd, bd, r->digest);
 	}
 	/* a stream ends with the trailer, as a file ends at its size */
-	if (p->fd >= 0 && (n = read_full(fd, tl, 1)) != 0) {
+	if ((p->fd >= 0 || p->mem) && (n = src_read(&src, tl, 1)) != 0) {
 		e = n < 0 ? errno : 0;
 		if (n < 0)
 			err_set("packet %s: read %s: %s", p->h.info.id, p->path, strerror(e));

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Every directory of a bay, in enum qstate order (the table in bay.h). */
@@ -324,10 +325,42 @@ free_bytes(const char *path, uint64_t *avail)
 }
 
 /*
- * Cost: one statvfs, and with BAY-SIZE-LIMIT set one readdir + fstatat
- * over data/ and tmp/ (files being sealed count too) on every call. There
- * is no cache to go stale; a bay with 10^5 packets costs ~10^5 stats per
- * submission or receipt, acceptable for now.
+ * The free bytes of the last bay looked at, when (CLOCK_MONOTONIC), and
+ * what this process's checks let through since (taken from them).
+ */
+static struct {
+	char bay[PATH_MAX];
+	struct timespec at;
+	uint64_t avail, taken;
+} room;
+
+/* A bay whose free bytes are this far above its floor plus what a check
+ * asks is looked at once a second, not on every check (a receiver takes
+ * hundreds of small packets a second); closer, on every check. */
+#define ROOM_FAR	(64ull << 20)
+
+/* The free bytes of bay as they were looked at within the last second,
+ * less what was let through since; 0 when there is no such look. */
+static uint64_t
+room_recent(const char *bay)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (strcmp(room.bay, bay) != 0 || now.tv_sec - room.at.tv_sec > 1 ||
+	    (now.tv_sec - room.at.tv_sec) * 1000000000L + (now.tv_nsec - room.at.tv_nsec) >=
+	    1000000000L || room.avail < room.taken)
+		return 0;
+	return room.avail - room.taken;
+}
+
+/*
+ * Cost: one statvfs, at most once a second while the bay is far from its
+ * floor (ROOM_FAR: what others write within that second would have to
+ * exceed it to cross the floor unseen), and with BAY-SIZE-LIMIT set one
+ * readdir + fstatat over data/ and tmp/ (files being sealed count too) on
+ * every call: a bay with 10^5 packets costs ~10^5 stats per submission or
+ * receipt, acceptable for now.
  */
 int
 bay_space_ok(const struct config *cf, const char *bay, uint64_t size)
@@ -339,10 +372,23 @@ int
 bay_room_ok(const struct config *cf, const char *bay, uint64_t size, uint64_t unpacked)
 {
 	char a[16], b[16], c[16], d[16];
-	uint64_t avail, used;
+	uint64_t avail, used, need = cf->min_free_disk + size + unpacked;
+	/* no sum wrapped around (else: looked at, and refused below) */
+	int sane = size <= UINT64_MAX - cf->min_free_disk &&
+		   unpacked <= UINT64_MAX - cf->min_free_disk - size && need <= UINT64_MAX - ROOM_FAR;
 
+	if (sane && room_recent(bay) >= need + ROOM_FAR) {
+		room.taken += size + unpacked;	/* far from the floor: no look */
+		goto limit;
+	}
 	if (free_bytes(bay, &avail) < 0)
 		return -1;
+	if (strlen(bay) < sizeof(room.bay)) {
+		snprintf(room.bay, sizeof(room.bay), "%s", bay);
+		clock_gettime(CLOCK_MONOTONIC, &room.at);
+		room.avail = avail;
+		room.taken = 0;
+	}
 	if (avail < cf->min_free_disk || avail - cf->min_free_disk < size ||
 	    avail - cf->min_free_disk - size < unpacked) {
 		if (unpacked)
@@ -356,6 +402,8 @@ bay_room_ok(const struct config *cf, const char *bay, uint64_t size, uint64_t un
 				fmt_size(cf->min_free_disk, c, sizeof(c)));
 		return -1;
 	}
+	room.taken += size + unpacked;
+limit:
 	if (cf->bay_size_limit == 0)
 		return 0;
 	if (bay_usage(bay, &used) < 0)

@@ -235,11 +235,16 @@ int bay_dir_sync(const char *bay, enum qstate st);
  * here to finish: once its receipt is committed, this writes its seen/ID
  * marker (expiring with the packet), so that another offer of ID is
  * answered HAVE; sync: seen/ fsynced (else the caller's, bay_dir_sync).
- * Idempotent; the receipt must exist (else -1).
+ * Idempotent; the receipt must exist (else -1), unless sync has
+ * BAY_SEEN_RECEIPTED: the caller committed it itself, nothing looks.
  */
+#define BAY_SEEN_RECEIPTED	2
 int bay_deliver_seen(const char *bay, const char *id, time_t expires, int sync);
 /* Was KEY delivered here (receipts/KEY)? */
 int bay_delivered(const char *bay, const char *key);
+/* Does a live delivery hold unpack/KEY (its lock: bay_deliver_held's
+ * until its group is committed)? 1 yes, 0 no (or no such directory). */
+int bay_unpack_busy(const char *bay, const char *key);
 /*
  * The last step of a delivery (and recovery's, when receipts/KEY exists):
  * move every entry of unpack/KEY/ into incoming/, never overwriting (a

@@ -36,12 +36,28 @@ bay_delivered(const char *bay, const char *key)
 }
 
 int
+bay_unpack_busy(const char *bay, const char *key)
+{
+	char dir[PATH_MAX];
+	int fd;
+
+	if (!order_id_valid(key) || bay_path(dir, sizeof(dir), bay, Q_UNPACK, key) < 0)
+		return 0;
+	if ((fd = bay_unpack_lock(dir)) >= 0) {
+		close(fd);
+		return 0;
+	}
+	return errno == EWOULDBLOCK;
+}
+
+int
 bay_deliver_seen(const char *bay, const char *id, time_t expires, int sync)
 {
-	if (!bay_delivered(bay, id)) {
+	if (!(sync & BAY_SEEN_RECEIPTED) && !bay_delivered(bay, id)) {
 		err_set("packet %s: no receipt in %s: not delivered here", id, bay);
 		return -1;
 	}
+	sync &= ~BAY_SEEN_RECEIPTED;
 	/* a marker there already is kept (mark_seen) */
 	return sync ? bay_mark_seen(bay, id, expires) : bay_mark_seen_nosync(bay, id, expires);
 }
@@ -176,29 +192,42 @@ deliver(const char *bay, const char *key, const struct order *o, const char *con
 	struct strv names = {0};
 	size_t len;
 	char *text;
-	int rc, left;
+	int rc, left, e;
 
 	if (bay_path(rdir, sizeof(rdir), bay, Q_RECEIPTS, NULL) < 0 ||
 	    bay_path(unpack, sizeof(unpack), bay, Q_UNPACK, key) < 0 || !order_id_valid(key))
 		return BAY_LATER;
-	if (bay_delivered(bay, key)) {
+	/*
+	 * Held, the lock comes first: it is all that keeps a second
+	 * connection's delivery of KEY away (no partial/KEY lock for a small
+	 * packet, rstream.c), and a held receipt is not durable yet, so while
+	 * its group is not committed the answer is "later", never "delivered".
+	 */
+	if (!held && bay_delivered(bay, key))
 		/* committed before a crash: finish the moves, never extract twice */
-		if (held)
-			return 1;
 		return bay_unpack_finish(bay, key, finals) < 0 ? BAY_LATER : 1;
-	}
 	/* what a dead attempt left goes; a live one's (it holds the lock) stays */
 	if ((*lock = bay_unpack_lock(unpack)) < 0 && errno == EWOULDBLOCK) {
 		err_set("%s: another delivery of %s is under way", unpack, key);
 		return BAY_LATER;
 	}
+	e = errno;
+	if (held && bay_delivered(bay, key)) {
+		/* committed (the holder is gone): the caller finishes it */
+		if (*lock >= 0)
+			close(*lock);
+		*lock = -1;
+		return 1;
+	}
 	/* nearly always nothing was left (ENOENT): nothing to remove, and only
 	 * the leaf to make */
-	left = *lock >= 0 || errno != ENOENT;
+	left = *lock >= 0 || e != ENOENT;
 	if (*lock >= 0)
 		close(*lock);
 	*lock = -1;
-	if ((left && bay_rm_rf(unpack) < 0) || mkdirs(rdir, 0700) < 0 ||
+	/* receipts/ and unpack/ made sure of once per process (bay_ready:
+	 * the daemon's workers inherit its start-up's), not per delivery */
+	if ((left && bay_rm_rf(unpack) < 0) || bay_ready(bay) < 0 ||
 	    (mkdir(unpack, 0700) < 0 && mkdirs(unpack, 0700) < 0) ||
 	    (*lock = bay_unpack_lock(unpack)) < 0) {
 		if (*lock < 0 && errno == EWOULDBLOCK)

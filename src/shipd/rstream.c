@@ -2,19 +2,21 @@
  * rstream.c - deliver while receiving: a large packet whose only
  * remaining destination is this node is opened as its bytes arrive, never
  * stored as ciphertext nor read back. So is a small one that came whole
- * in its offer, already verified (receiver.c): all of it fits the pipe,
- * so the opener runs afterwards in the receiver's own thread, and its
+ * in its offer, already verified (receiver.c): all of it is in memory,
+ * so the opener runs afterwards in the receiver's own thread on those
+ * bytes (packet_open_mem: no pipe, no thread, unpack/ID written through
+ * the fd of its lock), and its
  * receipt is marked owed on disk (receipts/ID.owed) instead of queued at
  * once: the receiver tells the master, which sends the receipts of many
  * such orders in one packet (history.c). Queueing, claiming and a
  * delivery worker, and the ciphertext's data/ and outgoing/ commits, are
  * skipped for them. And they are committed together: rstream_end leaves
  * a small one held (its receipt written, not durable, nothing moved, its
- * partial/ID and unpack/ID locks kept), and rstream_commit makes the
- * group durable with one fsync of unpack/, receipts/, incoming/ and seen/
- * each (queue/commit.h: bay_deliver_held), before the receiver ACKs any.
+ * unpack/ID lock kept), and rstream_commit makes the group durable with
+ * one fsync of unpack/, receipts/, incoming/ and seen/ each
+ * (queue/commit.h: bay_deliver_held), before the receiver ACKs any.
  * Until then another offer of one of them is answered "later", never
- * HAVE: its partial/ID lock is busy.
+ * HAVE: its unpack/ID lock is busy.
  *
  * Offers rstream_* (shipd.h) to the receiver (receiver.c). The receiver
  * hands each body byte to rstream_feed, which writes it into a pipe; an
@@ -33,11 +35,14 @@
  * then finds the receipt (rstream_again), confirms again (the origin
  * takes a second receipt as known) and is answered HAVE.
  *
- * partial/ID serves only as the lock that keeps two connections from
- * receiving one packet at once (as for a stored transfer); it holds no
- * byte and is removed when the stream ends.
+ * For a large one, partial/ID serves only as the lock that keeps two
+ * connections from receiving one packet at once (as for a stored
+ * transfer); it holds no byte and is removed when the stream ends. A
+ * small one has none (no file made and removed per packet): unpack/ID's
+ * lock, taken before its first byte is written, does that.
  *
- * Memory: the reader's slots, a pipe, libarchive's buffers; two threads
+ * Memory: the reader's slots, a pipe (a small one: a copy of its bytes,
+ * at most an offer's), libarchive's buffers; two threads
  * besides the opener's (reading, writing) for as long as one packet
  * streams, and the receiver streams one packet at a time per connection.
  * Never writes anything outside unpack/, receipts/, incoming/, seen/ and
@@ -76,6 +81,8 @@ struct rstream {
 	int started;			/* the opening thread runs */
 	int small;			/* an inline offer's (rstream_start), */
 	uint8_t known[PKT_DIGEST_LEN];	/* verified whole: its digest */
+	uint8_t *rest;			/* and its bytes after the header, */
+	size_t restlen, restmax;	/* in memory (no pipe, no thread) */
 	int ran;			/* the opener ran (in this thread) */
 	int rc;				/* bay_deliver's, once the thread ended */
 	char why[700];			/* the thread's error */
@@ -134,9 +141,11 @@ rstream_again(const char *bay, const struct order *o)
 		return 1;
 	msg_info("packet %s: delivered here before (a receiver died after its receipt); "
 		 "confirming it again", o->id);
-	/* the dead receiver's lock file goes; a live one holds it until its
-	 * group is durable (rstream_commit): not HAVE before that */
-	if ((lock = bay_partial_open(bay, o->id, o->size, &off)) == BAY_BUSY) {
+	/* a live receiver holds unpack/ID (a small one, until its group is
+	 * durable: rstream_commit) or partial/ID (a large one, until its
+	 * receipt is): not HAVE before that; a dead one's lock file goes */
+	if (bay_unpack_busy(bay, o->id) ||
+	    (lock = bay_partial_open(bay, o->id, o->size, &off)) == BAY_BUSY) {
 		err_set("packet %s: being committed by another connection", o->id);
 		return BAY_LATER;
 	}
@@ -163,20 +172,26 @@ rstream_again(const char *bay, const struct order *o)
 	return rc;
 }
 
-/* bay_extract_fn: the packet from the pipe into dir. */
+/* bay_extract_fn: the packet from the pipe (a small one: from memory)
+ * into dir. */
 static int
 extract(void *arg, const char *const *paths, int n, const char *dir, struct strv *names)
 {
 	struct rstream *s = arg;
 	uint8_t digest[PKT_DIGEST_LEN];
 	int mode = config_class_or_default(S->cf, s->o->sclass)->deliver_mode;
-	int rc = packet_open_stream(S->cf, S->keys, s->hdr, s->hdrlen, s->rfd,
-				    s->small ? s->known : NULL, mode, dir, names,
-				    &s->comment, digest);
+	/* a small one: from memory, into unpack/ID through the lock's fd
+	 * (bay_deliver_held sets s->ulock before it calls this) */
+	int rc = s->small ?
+		packet_open_mem(S->cf, S->keys, s->hdr, s->hdrlen, s->rest, s->restlen, s->known,
+				mode, s->ulock, dir, names, &s->comment, digest) :
+		packet_open_stream(S->cf, S->keys, s->hdr, s->hdrlen, s->rfd, NULL, mode, dir,
+				   names, &s->comment, digest);
 
 	(void)paths;
 	(void)n;
-	close(s->rfd);		/* the receiver's next write sees EPIPE */
+	if (s->rfd >= 0)
+		close(s->rfd);	/* the receiver's next write sees EPIPE */
 	s->rfd = -1;
 	if (rc == PKT_LOCAL)
 		return BAY_LATER;
@@ -213,10 +228,6 @@ start_opener(struct rstream *s)
 {
 	int e;
 
-	if (s->small && fcntl(s->wfd, F_SETFL, 0) < 0) {
-		err_set("pipe: %s", strerror(errno));
-		return -1;
-	}
 	if ((e = pthread_create(&s->th, NULL, opener, s)) != 0) {
 		err_set("cannot start the opening thread: %s", strerror(e));
 		return -1;
@@ -246,13 +257,17 @@ rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const
 		goto fail;
 	}
 	hdrlen = pi->header_len;
-	if ((s->lock = bay_partial_open(bay, o->id, o->size, &off)) < 0) {
+	/* a small one needs no partial/ID: its lock is unpack/ID's, taken
+	 * before anything is written there (bay_deliver_held), and the room
+	 * it takes (a few KiB, at most XF_INLINE_MAX) was looked at a moment
+	 * ago (accept_check), not reserved */
+	if (!small && (s->lock = bay_partial_open(bay, o->id, o->size, &off)) < 0) {
 		if (s->lock != BAY_BUSY)
 			err_set("packet %s: partial file in %s: %s", o->id, bay, err_get());
 		s->lock = -1;
 		goto fail;
 	}
-	if (off && ftruncate(s->lock, 0) < 0) {	/* a stored attempt's: afresh */
+	if (!small && off && ftruncate(s->lock, 0) < 0) {	/* a stored attempt's: afresh */
 		err_set("packet %s: partial file in %s: %s", o->id, bay, strerror(errno));
 		goto fail;
 	}
@@ -261,29 +276,40 @@ rstream_start(const char *bay, struct order *o, const struct pkt_info *pi, const
 	 * room to unpack looked at): receivers that all passed the first look
 	 * do not all count the same free bytes, and the same disk is asked of
 	 * a streamed packet as of a stored one */
-	if (accept_reserve(S->cf, bay, s->lock, 0, o, pi, &room) != ACC_OK) {
+	if (!small && accept_reserve(S->cf, bay, s->lock, 0, o, pi, &room) != ACC_OK) {
 		err_set("%s", room.s);
 		goto fail;
 	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	/* a small one stays in memory: all of it is at hand (the offer held
+	 * it, at most HOP_MAX_MSG bytes); a large one goes through a pipe */
+	if (small) {
+		if (o->size < hdrlen) {
+			err_set("packet %s: %llu bytes, its header alone %zu", o->id,
+				(unsigned long long)o->size, hdrlen);
+			goto fail;
+		}
+		s->restmax = o->size - hdrlen;
+		s->rest = xmalloc(s->restmax ? s->restmax : 1);
+	} else if (pipe2(p, O_CLOEXEC) < 0) {
 		err_set("packet %s: pipe: %s", o->id, strerror(errno));
 		goto fail;
+	} else {
+		s->rfd = p[0];
+		s->wfd = p[1];
+		(void)fcntl(s->wfd, F_SETPIPE_SZ, PIPE_BYTES);	/* a smaller one only costs switches */
 	}
-	s->rfd = p[0];
-	s->wfd = p[1];
-	(void)fcntl(s->wfd, F_SETPIPE_SZ, PIPE_BYTES);	/* a smaller one only costs switches */
 	s->hdr = xmalloc(hdrlen);
 	memcpy(s->hdr, hdr, hdrlen);
 	s->hdrlen = hdrlen;
 	accept_take(S->cf, o, pi);	/* this node's order: its hops, fresh counters */
 	s->receipt = *o;
-	/* a small packet fits the pipe: the opener runs afterwards, in this
-	 * thread (verdict), unless the pipe fills first (start_opener) */
+	/* a small packet: the opener runs afterwards, in this thread
+	 * (verdict), on the bytes kept in memory */
 	s->small = small;
 	if (small)
 		memcpy(s->known, whole->digest, PKT_DIGEST_LEN);
-	if (small ? fcntl(s->wfd, F_SETFL, O_NONBLOCK) < 0 : start_opener(s) < 0) {
-		err_set("packet %s: %s", o->id, small ? strerror(errno) : err_get());
+	else if (start_opener(s) < 0) {
+		err_set("packet %s: %s", o->id, err_get());
 		goto fail;
 	}
 	sbuf_free(&room);
@@ -299,10 +325,8 @@ fail:
 static int
 verdict(struct rstream *s, char *why, size_t whylen)
 {
-	if (!s->started && !s->ran && s->small && s->rfd >= 0) {
-		/* a small packet, all in the pipe: opened here and now */
-		close(s->wfd);
-		s->wfd = -1;
+	if (!s->started && !s->ran && s->small) {
+		/* a small packet, all in memory: opened here and now */
 		opener(s);
 		s->ran = 1;
 	} else if (s->started) {
@@ -340,22 +364,16 @@ rstream_feed(struct rstream *s, const void *p, size_t n, char *why, size_t whyle
 		b += k;
 		n -= k;
 	}
-	if (n && !s->started) {		/* a small packet: while the pipe takes it */
-		ssize_t k = write(s->wfd, b, n);
-
-		if (k > 0) {
-			s->got += k;
-			b += k;
-			n -= k;
+	if (s->small) {			/* kept for the opener (verdict) */
+		if (n > s->restmax - s->restlen) {
+			snprintf(why, whylen, "packet %s: more data than the packet holds",
+				 s->o->id);
+			return BAY_REFUSED;
 		}
-		if (n && k < 0 && errno != EAGAIN) {
-			snprintf(why, whylen, "packet %s: pipe: %s", s->o->id, strerror(errno));
-			return BAY_LATER;
-		}
-		if (n && start_opener(s) < 0) {
-			snprintf(why, whylen, "packet %s: %s", s->o->id, err_get());
-			return BAY_LATER;
-		}
+		memcpy(s->rest + s->restlen, b, n);
+		s->restlen += n;
+		s->got += n;
+		return 0;
 	}
 	if (n && write_all(s->wfd, b, n) < 0) {
 		/* the opener stopped reading: its failure says why */
@@ -446,7 +464,8 @@ rstream_commit(const char *bay, struct rstream **v, int n, int *got, char *why, 
 			continue;
 		deliver_done(bay, s->o, &s->finals, s->owe);
 		flush |= !s->owe;
-		if (bay_deliver_seen(bay, s->o->id, s->o->expires, 0) < 0) {
+		/* its receipt is durable (above): marked without a look */
+		if (bay_deliver_seen(bay, s->o->id, s->o->expires, BAY_SEEN_RECEIPTED) < 0) {
 			msg_warnx("packet %s: delivered, but not marked seen: %s", s->o->id,
 				  err_get());
 			got[i] = 0;
@@ -486,6 +505,7 @@ rstream_free(struct rstream *s)
 	if (s->wfd >= 0)
 		close(s->wfd);
 	free(s->hdr);
+	free(s->rest);
 	free(s->name);
 	free(s->comment);
 	strv_free(&s->finals);

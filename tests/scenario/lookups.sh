@@ -8,7 +8,14 @@
 #   - A's master does not look for a finished order in deferred/ or
 #     outgoing/ (its send worker says it finished it);
 #   - TRUST-DIR/revoked is listed once per process, not on every
-#     signature check.
+#     signature check;
+#   - B opens a small packet that came whole in its offer from memory
+#     (no pipe of its own), makes no partial/ID lock file for it, and
+#     does not trim and regrow its heap for each one (brk);
+#   - B looks at its disk's free space (statfs) about once a second per
+#     receiver while far from MIN-FREE-DISK, not once or twice per packet;
+#   - B's receivers write the log lines of a group of packets together,
+#     not three write(2) calls per packet.
 # The counts are of failed lookups of the test's own order ids, so they
 # hold on any machine; the delivery is checked first.
 . "$TOP/tests/lib/nodes.sh"
@@ -27,7 +34,7 @@ declare -A SPID
 tstart() {
 	local n=$1
 	: >>"$NODES/$n/shipd.log"
-	strace -ff -qq -e trace=%file -o "$work/$n.strace" \
+	strace -ff -qq -e trace=%file,pipe2,brk,write -o "$work/$n.strace" \
 		"$SHIPD" -c "$(conf "$n")" -f >>"$NODES/$n/shipd.log" 2>&1 &
 	SPID[$n]=$!
 	wait_for grep -q "started" "$NODES/$n/shipd.log" || { echo "# $n did not start"; return 1; }
@@ -73,4 +80,39 @@ for n in A B; do
 	check "$n: revoked/ opened at most once per process ($lists, $procs processes)" \
 		test "$lists" -le "$procs"
 done
+# B's receivers, per small packet: no pipe, no partial/ID file, no brk
+pipes=$(cat "$work/B.strace".* | grep -c "^pipe2(")
+echo "# B: $pipes pipes made for $N packets (was one each)"
+check "B: no pipe per small packet ($pipes for $N)" test "$pipes" -le $((N / 10))
+locks=$(cat "$work/B.strace".* | grep -E "O_CREAT" | grep -cE "/partial/($ids_re)\"")
+echo "# B: $locks partial/ID files made for $N small packets (was one each)"
+check "B: no partial/ID lock file for a small packet ($locks)" test "$locks" -eq 0
+brks=$(cat "$work/B.strace".* | grep -c "^brk(")
+procs=$(ls "$work/B.strace".* | wc -l)
+echo "# B: $brks brk calls by $procs processes for $N packets (was 5.7 per packet)"
+check "B: the heap is not trimmed and regrown per packet ($brks brk, $procs processes)" \
+	test "$brks" -le $((N + 4 * procs))
+# receipts/: its directory is made sure of once per process, not per
+# packet; a receipt the receiver just committed is not looked for again
+rdir=$(cat "$work/B.strace".* | grep -cE "(stat|access)[a-z]*\(.*/receipts\"")
+echo "# B: receipts/ itself looked at $rdir times by $procs processes for $N packets"
+check "B: receipts/ not looked at per packet ($rdir)" test "$rdir" -le "$procs"
+racc=$(cat "$work/B.strace".* | grep -cE "access\(.*/receipts/($ids_re)\"")
+echo "# B: $racc lookups of the test's receipts/ID (was three per packet)"
+check "B: at most two receipt lookups per packet ($racc)" test "$racc" -le $((2 * N))
+# receivers' statfs calls (the master's own, at start-up and per sweep, aside)
+recv_statfs=0 nrecv=0 recv_logw=0
+for f in "$work/B.strace".*; do
+	grep -q '/unpack/' "$f" || continue
+	nrecv=$((nrecv + 1))
+	recv_statfs=$((recv_statfs + $(grep -c '^statfs(' "$f")))
+	recv_logw=$((recv_logw + $(grep -c '^write(2,' "$f")))
+done
+echo "# B: $recv_statfs statfs calls by its $nrecv receivers for $N packets (was two per packet)"
+check "B: free space looked at about once per receiver, not per packet ($recv_statfs)" \
+	test "$recv_statfs" -le $((nrecv + N / 10))
+# (a receiver's own lines, its start and end, aside: three each)
+echo "# B: $recv_logw log writes by its $nrecv receivers for $N packets (was three per packet)"
+check "B: a group's log lines written together ($recv_logw for $N packets)" \
+	test "$recv_logw" -le $((N / 2 + 3 * nrecv))
 finish

@@ -752,9 +752,30 @@ every_flip(void)
 /*
  * packet_open_stream: the file's bytes after its header through a pipe
  * (a child writes them, as a receiver would, plus `extra` bytes); the
- * header given. The value of packet_open_stream.
+ * header given. The value of packet_open_stream. With stream_mem set,
+ * packet_open_mem on those bytes in memory instead (a small packet that
+ * came whole in its offer), into dd opened beforehand.
  */
 static const uint8_t *stream_known;	/* open_stream's known digest (NULL: none) */
+static int stream_mem;
+static void stream_open(void);
+static void stream_known_digest(void);
+
+static void
+stream_open_mem(void)
+{
+	stream_mem = 1;
+	stream_open();
+	stream_mem = 0;
+}
+
+static void
+stream_known_digest_mem(void)
+{
+	stream_mem = 1;
+	stream_known_digest();
+	stream_mem = 0;
+}
 
 static int
 open_stream(int at, const uint8_t *f, size_t n, size_t extra, int mode, const char *dd,
@@ -770,6 +791,18 @@ open_stream(int at, const uint8_t *f, size_t n, size_t extra, int mode, const ch
 	pkt_info_free(&pi);
 	if (hl <= 0)
 		return -1;
+	if (stream_mem) {
+		uint8_t *m = xcalloc(1, n - hl + extra + 1);
+		int dfd = open(dd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		memcpy(m, f + hl, n - hl);
+		rc = packet_open_mem(conf[at], key[at], f, hl, m, n - hl + extra, stream_known,
+				     mode, dfd, dd, names, NULL, digest);
+		CHECK(fcntl(dfd, F_GETFD) >= 0);	/* the caller's: not closed */
+		close(dfd);
+		free(m);
+		return rc;
+	}
 	if (pipe(p) < 0 || (pid = fork()) < 0)
 		return -3;
 	if (pid == 0) {
@@ -2139,6 +2172,8 @@ main(void)
 	TEST(whole_one_signature);
 	TEST(known_digest);
 	TEST(stream_known_digest);
+	TEST(stream_open_mem);
+	TEST(stream_known_digest_mem);
 	TEST(trailer_rule);
 	TEST(noncanonical_base64);
 	TEST(truncations);
