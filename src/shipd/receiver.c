@@ -570,9 +570,6 @@ on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 	const struct order **batch = xcalloc(n, sizeof(*batch));
 	int *done = xcalloc(n, sizeof(*done));
 
-	/* the group's lines (three per small packet) in one write, once its
-	 * commits are done and before its ACK */
-	log_hold();
 	small_commit(rc, ctx, n, ok, done, why);
 	/* No seen/ marker here: while the order exists in any state
 	 * accept_known() finds it, and bay_finish() writes the marker before it
@@ -612,7 +609,6 @@ on_commit(void *arg, void **ctx, int n, int *ok, char (*why)[XF_REASON_MAX + 1])
 	}
 	free(batch);
 	free(done);
-	log_release();
 #ifdef SHIPD_TEST_HOOKS
 	{	/* test builds: lines a receiver gone bad might send the master,
 		 * tab-separated (tests/scenario/receipts_batch.sh) */

@@ -19,38 +19,6 @@ static const char *prog = "shipd";
 static int to_stderr = 1, to_syslog, file_fd = -1;
 static _Thread_local char errbuf[1024];	/* per thread: a helper thread's
 						 * failure never garbles the caller's */
-/* log_hold: lines for stderr and the file kept here, per thread, until
- * log_release (or until it is full, or a fatal line comes) */
-#define HOLD_MAX	8192
-static _Thread_local char held[HOLD_MAX];
-static _Thread_local size_t nheld;
-static _Thread_local int holding;
-
-/* the held lines out, one write per destination */
-static void
-put_held(void)
-{
-	if (nheld == 0)
-		return;
-	if (to_stderr && write(2, held, nheld) < 0) {
-	}
-	if (file_fd >= 0 && write(file_fd, held, nheld) < 0) {
-	}
-	nheld = 0;
-}
-
-void
-log_hold(void)
-{
-	holding = 1;
-}
-
-void
-log_release(void)
-{
-	holding = 0;
-	put_held();
-}
 
 void
 log_open(const char *progname, const char *dest)
@@ -124,14 +92,6 @@ msg_vlog(int prio, const char *fmt, va_list ap)
 			     ts.tv_nsec / 1000000, prog, (long)self_pid(), lvl, line);
 		if (n > (int)sizeof(out) - 1)
 			n = sizeof(out) - 1;
-		if (nheld + (size_t)n > sizeof(held) || !holding || prio <= LOG_ERR)
-			put_held();	/* in order, before this one */
-		if (holding && prio > LOG_ERR) {
-			memcpy(held + nheld, out, n);
-			nheld += n;
-			errno = saved;
-			return;
-		}
 		if (to_stderr && write(2, out, n) < 0) {
 			/* nowhere left to complain */
 		}

@@ -30,15 +30,6 @@ void msg_fatal(const char *fmt, ...) PRINTF(1, 2) __attribute__((noreturn));
 void msg_fatal_status(int status, const char *fmt, ...) PRINTF(2, 3) __attribute__((noreturn));
 void msg_panic(const char *fmt, ...) PRINTF(1, 2) __attribute__((noreturn));
 void msg_vlog(int prio, const char *fmt, va_list ap);
-/*
- * Between log_hold and log_release this thread's lines for stderr and the
- * log file (not syslog's) are kept and written together, one write(2)
- * each, at the release (earlier when 8 KiB are kept, and before a fatal
- * line): a worker logging several lines for each of a group of packets
- * pays one system call for the group. Lines keep their own times.
- */
-void log_hold(void);
-void log_release(void);
 
 /*
  * A returned error: functions that fail on bad input set one line here and
