@@ -473,6 +473,19 @@ receipt_live(struct noting *n, const char *id, int *found, struct bay_group *g)
 
 #define RECEIPT_LOOKS	3	/* for an order that is neither queued nor ended */
 
+/* Test builds: the first look misses, as if the order had moved
+ * (tests/scenario/receipt_race.sh). */
+static int
+look_missed(int look)
+{
+#ifdef SHIPD_TEST_HOOKS
+	return look == 0 && getenv("SHIPD_TEST_RECEIPT_MISS") != NULL;
+#else
+	(void)look;
+	return 0;
+#endif
+}
+
 /*
  * One receipt c at the origin: checked (check) or recorded (done/'s
  * fsync left to g) for every order id it stands for. 0, or -1 (err_set)
@@ -495,17 +508,15 @@ receipt_take(const struct confirm *c, int check, struct bay_group *g, int *found
 		/* the history, then the queue; and again when neither knew it:
 		 * an order moving between states (claimed from deferred/, put
 		 * back to outgoing/) can slip between two looks */
-		for (int look = 0; look < RECEIPT_LOOKS && !here && rc == 0; look++)
-#ifdef SHIPD_TEST_HOOKS
-			if (look == 0 && getenv("SHIPD_TEST_RECEIPT_MISS"))
-				continue;	/* tests/scenario/receipt_race.sh */
-			else
-#endif
+		for (int look = 0; look < RECEIPT_LOOKS && !here && rc == 0; look++) {
+			if (look_missed(look))
+				continue;
 			if (hist_locate(S->cf, ids.v[i], bay, sizeof(bay)) == 0) {
 				here = 1;
 				rc = hist_update_group(bay, ids.v[i], note_receipt, &n, g);
 			} else
 				rc = receipt_live(&n, ids.v[i], &here, g);
+		}
 		*found |= here;
 		*added += n.added;
 	}

@@ -397,7 +397,7 @@ rstream_end(struct rstream *s, char *why, size_t whylen)
 	if (rc != 0)
 		return rc;
 	if (s->small) {
-		/* held, its locks kept, until its group is committed */
+		/* held, its unpack/ID lock kept, until its group is committed */
 		sandbox_test_hook("receiver-delivered");	/* test builds: killed after the receipt */
 		if (!(s->owe = bay_owed_set(s->bay, s->o->id) == 0))
 			msg_warnx("packet %s: %s; its receipt goes now", s->o->id, err_get());
@@ -412,7 +412,7 @@ rstream_end(struct rstream *s, char *why, size_t whylen)
 		s->lock = -1;
 	}
 	sandbox_test_hook("receiver-delivered");	/* test builds: killed after the receipt */
-	if ((rc = finish(s->bay, s->o, &s->finals, s->small)) != 0)
+	if ((rc = finish(s->bay, s->o, &s->finals, 0)) != 0)
 		snprintf(why, whylen, "%s", err_get());
 	return rc;
 }
@@ -440,12 +440,8 @@ rstream_commit(const char *bay, struct rstream **v, int n, int *got, char *why, 
 	for (int i = 0; i < n; i++) {
 		struct rstream *s = v[i];
 
-		/* durable: another offer of it may now be answered HAVE */
-		if (s->lock >= 0) {
-			bay_partial_drop(bay, s->o->id);
-			close(s->lock);
-			s->lock = -1;
-		}
+		/* durable: its unpack/ID lock goes below, and another offer of
+		 * it may then be answered HAVE (a small one has no partial/ID) */
 		got[i] = bay_unpack_move(bay, s->o->id, s->made.n ? &s->made : NULL,
 					 &s->finals) == 0;
 		if (!got[i])

@@ -193,8 +193,12 @@ done_flush(void)
 		for (int i = 0; rc == 0 && i < n; i++)
 			sender_gone(ids[i]);
 #ifdef SHIPD_TEST_HOOKS
-		if (getenv("SHIPD_TEST_FINISH_PAUSE"))	/* tests/scenario/receipt_race.sh */
-			sleep(atoi(getenv("SHIPD_TEST_FINISH_PAUSE")));
+		{	/* tests/scenario/receipt_race.sh: a receipt in this moment */
+			const char *pause = getenv("SHIPD_TEST_FINISH_PAUSE");
+
+			if (pause)
+				sleep(atoi(pause));
+		}
 #endif
 		while (done_q != end) {
 			f = done_q;
