@@ -114,7 +114,14 @@ struct noting {
 	const struct confirm *c;
 	int check;			/* only check it: nothing is written */
 	int added;
+	int unnamed;			/* the record does not name c's dest */
 };
+
+static void
+not_a_destination(const struct confirm *c, const char *id)
+{
+	err_set("%s was not a destination of order %s from here", c->dest, id);
+}
 
 static int
 note_receipt(void *arg, struct history *h, int exists)
@@ -127,9 +134,13 @@ note_receipt(void *arg, struct history *h, int exists)
 		hist_from_order(h, n->o, S->cf->node);
 	else if (!exists)
 		return 1;
-	else if (h->origin == NULL || strcmp(h->origin, S->cf->node) != 0 ||
-		 hist_to_of(h, n->c->dest) == NULL) {
-		err_set("%s was not a destination of order %s from here", n->c->dest, h->id);
+	else if (h->origin == NULL || strcmp(h->origin, S->cf->node) != 0) {
+		not_a_destination(n->c, h->id);
+		return -1;
+	} else if (hist_to_of(h, n->c->dest) == NULL) {
+		/* its end not recorded yet? (receipt_look) */
+		n->unnamed = 1;
+		not_a_destination(n->c, h->id);
 		return -1;
 	} else if (n->check)
 		return 1;
@@ -173,7 +184,7 @@ history_delivered(const char *bay, const struct order *o, const char *name, int 
 	confirm_of(&c, o, S->cf->node, time(NULL), name);
 	hist_ids(o->id, &ids);
 	for (int i = 0; i < ids.n; i++) {
-		struct noting n = {o, &c, 0, 0};
+		struct noting n = {o, &c, 0, 0, 0};
 
 		if (hist_update_group(bay, ids.v[i], note_receipt, &n, &owed_g) < 0)
 			msg_warnx("order %s: history not recorded: %s", ids.v[i], err_get());
@@ -460,7 +471,7 @@ receipt_live(struct noting *n, const char *id, int *found, struct bay_group *g)
 	*found = 1;
 	if (strcmp(o.origin, S->cf->node) != 0 ||
 	    (!strv_has(&o.dests, c->dest) && !strv_has(&o.delivered, c->dest))) {
-		err_set("%s was not a destination of order %s from here", c->dest, id);
+		not_a_destination(c, id);
 		rc = -1;
 	} else {
 		n->o = &o;
@@ -487,6 +498,29 @@ look_missed(int look)
 }
 
 /*
+ * One look for order id: its history, else the order queued here. A
+ * record that does not name c's dest may be one an earlier receipt began
+ * (from this dest: one sent again after its receiver died; or from
+ * another) while the order is still queued, its end not recorded: then
+ * the order itself says whether c's dest is one of its destinations.
+ */
+static int
+receipt_look(struct noting *n, const char *id, int *here, struct bay_group *g)
+{
+	char bay[PATH_MAX];
+	int rc;
+
+	n->unnamed = 0;
+	if (hist_locate(S->cf, id, bay, sizeof(bay)) < 0)
+		return receipt_live(n, id, here, g);
+	if ((rc = hist_update_group(bay, id, note_receipt, n, g)) == 0 || !n->unnamed) {
+		*here = 1;
+		return rc;
+	}
+	return receipt_live(n, id, here, g);
+}
+
+/*
  * One receipt c at the origin: checked (check) or recorded (done/'s
  * fsync left to g) for every order id it stands for. 0, or -1 (err_set)
  * when c's dest was not a destination of one of them from here; found
@@ -496,26 +530,25 @@ static int
 receipt_take(const struct confirm *c, int check, struct bay_group *g, int *found, int *added)
 {
 	struct strv ids = {0};
-	char bay[PATH_MAX];
 	int rc = 0;
 
 	*found = *added = 0;
 	hist_ids(c->order, &ids);
 	for (int i = 0; i < ids.n && rc == 0; i++) {
-		struct noting n = {NULL, c, check, 0};
+		struct noting n = {NULL, c, check, 0, 0};
 		int here = 0;
 
-		/* the history, then the queue; and again when neither knew it:
-		 * an order moving between states (claimed from deferred/, put
-		 * back to outgoing/) can slip between two looks */
-		for (int look = 0; look < RECEIPT_LOOKS && !here && rc == 0; look++) {
-			if (look_missed(look))
-				continue;
-			if (hist_locate(S->cf, ids.v[i], bay, sizeof(bay)) == 0) {
-				here = 1;
-				rc = hist_update_group(bay, ids.v[i], note_receipt, &n, g);
-			} else
-				rc = receipt_live(&n, ids.v[i], &here, g);
+		/* and again when no look knew it: an order moving between
+		 * states (claimed from deferred/, put back to outgoing/, its
+		 * end being recorded) can slip between two looks */
+		for (int look = 0; look < RECEIPT_LOOKS && !here && rc == 0; look++)
+			if (!look_missed(look))
+				rc = receipt_look(&n, ids.v[i], &here, g);
+		/* a record that does not name c's dest, and no such order
+		 * queued: it never was one of its destinations */
+		if (rc == 0 && !here && n.unnamed) {
+			not_a_destination(c, ids.v[i]);
+			rc = -1;
 		}
 		*found |= here;
 		*added += n.added;

@@ -437,6 +437,7 @@ rstream_commit(const char *bay, struct rstream **v, int n, int *got, char *why, 
 	 * its owed mark) durable */
 	if (bay_dir_sync(bay, Q_UNPACK) < 0 || bay_dir_sync(bay, Q_RECEIPTS) < 0)
 		return commit_failed(got, n, why, whylen, err_get());
+	sandbox_test_hook("receiver-committed");	/* test builds: killed at that point */
 	for (int i = 0; i < n; i++) {
 		struct rstream *s = v[i];
 

@@ -157,6 +157,21 @@ done_add(struct flight *f)
 	done_n++;
 }
 
+/* Test builds: the worker sleeps VAR seconds here, so that a receipt
+ * lands in that moment (tests/scenario/receipt_race.sh, receipt_twice.sh). */
+static void
+test_pause(const char *var)
+{
+#ifdef SHIPD_TEST_HOOKS
+	const char *pause = getenv(var);
+
+	if (pause)
+		sleep(atoi(pause));
+#else
+	(void)var;
+#endif
+}
+
 /* Finish every order of done_q, one bay_finish_all per run of one bay. */
 void
 done_flush(void)
@@ -183,6 +198,7 @@ done_flush(void)
 		 * between the finish and a record written after it found the
 		 * order nowhere, and was dropped (a finish that fails leaves
 		 * it queued; its next end writes the record again) */
+		test_pause("SHIPD_TEST_END_PAUSE");	/* ACKed, its end not recorded */
 		for (end = done_q; end && strcmp(end->c.bay, bay) == 0; end = end->next) {
 			exp[n] = end->o.expires;
 			ids[n++] = end->o.id;
@@ -192,14 +208,7 @@ done_flush(void)
 		rc = bay_finish_known(bay, ids, exp, n, Q_ACTIVE);
 		for (int i = 0; rc == 0 && i < n; i++)
 			sender_gone(ids[i]);
-#ifdef SHIPD_TEST_HOOKS
-		{	/* tests/scenario/receipt_race.sh: a receipt in this moment */
-			const char *pause = getenv("SHIPD_TEST_FINISH_PAUSE");
-
-			if (pause)
-				sleep(atoi(pause));
-		}
-#endif
+		test_pause("SHIPD_TEST_FINISH_PAUSE");	/* finished, not yet logged */
 		while (done_q != end) {
 			f = done_q;
 			done_q = f->next;
