@@ -7,8 +7,12 @@
  * it is only to be delivered here, or "" when it must go alone (several
  * next hops, local and remote, expired, unreadable). Orders with the same
  * bay and hop key travel together, over one connection, up to BATCH_MAX
- * orders or BATCH_BYTES; the batch is the queue's share of the pool
- * (ceil(queued / MAX-CHILDREN)), so a short queue still runs in parallel.
+ * orders or BATCH_BYTES; the batch is the queue's share of the workers
+ * free to take one (ceil(queued / free), the master's count in
+ * sc->free_workers), so a short queue still runs in parallel and a long
+ * one is split evenly: no tail of ever smaller batches is left, each a
+ * round trip of its own (a share of the whole pool at each dispatch
+ * shrank by a factor of 1 - 1/MAX-CHILDREN from one batch to the next).
  * Each order in a batch stays in the busy set until its worker exits, and
  * is still claimed by rename in the worker: a batch only says what a
  * worker may try, never that it owns anything.
@@ -161,12 +165,13 @@ gather(struct sched *sc, struct job *j, time_t now)
 	struct jobq *q = &sc->rq[J_SEND];
 	struct job *k, *next, **tail = &j->batch;
 	int matching = 0, want, seen = 0, n = 1;
+	int share = sc->free_workers > 0 ? sc->free_workers : sc->cf->max_children;
 	uint64_t bytes = j->size;
 
 	for (k = q->head; k && seen < BATCH_WINDOW; k = k->next, seen++)
 		if (strcmp(k->bay, j->bay) == 0 && strcmp(job_hop(sc, k), hop) == 0)
 			matching++;
-	want = (matching + 1 + sc->cf->max_children - 1) / sc->cf->max_children;
+	want = (matching + 1 + share - 1) / share;
 	if (want > BATCH_MAX)
 		want = BATCH_MAX;
 	seen = 0;

@@ -92,6 +92,8 @@ struct sched {
 	int rq_turn;			/* the kind batch_next looks at first */
 	int one_pass;			/* shipd --poll: every order predates a failure,
 					 * and a down hop's orders are parked */
+	int free_workers;		/* workers that may take a batch now (the
+					 * master's count); 0: the whole pool */
 	struct htab *busy;		/* key -> job: queued or running */
 	struct htab *peers;		/* next hop name -> struct peerstate */
 	time_t next_due;		/* earliest deferred retry, 0 = none */

@@ -323,9 +323,20 @@ idle_trim(void)
 	busy = 0;
 }
 
+/* Workers that may take a batch now: the pool less those at work (an
+ * idle one takes it, or is retired to make room). */
+static int
+free_workers(void)
+{
+	int busy = S->nsenders - pool_idle();
+
+	return busy < S->cf->max_children ? S->cf->max_children - busy : 1;
+}
+
 /*
  * Start ready jobs while the pool has room (batch_next also gives back
- * the orders parked for a next hop whose back-off ended).
+ * the orders parked for a next hop whose back-off ended). A batch is the
+ * queue's share of the workers free now (batch.c).
  */
 void
 master_dispatch(void)
@@ -333,6 +344,7 @@ master_dispatch(void)
 	struct job *j, *k;
 
 	while (!S->stopping && (S->nsenders < S->cf->max_children || pool_idle()) &&
+	       (S->sched.free_workers = free_workers()) > 0 &&
 	       (j = batch_next(&S->sched, time(NULL))) != NULL) {
 		if (pool_take(j))
 			continue;

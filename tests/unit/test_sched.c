@@ -587,6 +587,50 @@ joinable(void)
 }
 
 /*
+ * A long queue for one next hop is split evenly over the workers free to
+ * take it: with a pool of ten and 200 orders for B, each of ten batches
+ * takes 20, and none is left over. (A share of the whole pool at each
+ * dispatch took 20, 18, 17, 15 ... and left 69 orders to later, ever
+ * smaller batches, each a round trip of its own.)
+ */
+static void
+even_shares(void)
+{
+	struct config *cf = conf(10);
+	struct job *b[10] = {0};
+	struct sched sc;
+	time_t now = time(NULL);
+	int n;
+
+	if (cf == NULL)
+		return;
+	clean();
+	sched_init(&sc, cf);
+	sc.quiet = 1;
+	for (int i = 0; i < 200; i++)
+		order_to(bay, "B", Q_OUTGOING, now);
+	qmgr_scan_all(&sc, 0);
+	peer_connected(&sc, "B", now);	/* known up: no probe first */
+	for (int w = 0; w < 10; w++) {
+		sc.free_workers = 10 - w;	/* the master's count: w at work */
+		b[w] = batch_next(&sc, now);
+		CHECK(b[w] != NULL);
+		if (b[w] == NULL)
+			break;
+		n = 0;
+		for (struct job *k = b[w]; k; k = k->batch)
+			n++;
+		CHECK_INT(n, 20);
+	}
+	CHECK_INT(sched_ready(&sc), 0);
+	for (int w = 0; w < 10 && b[w]; w++) {
+		peer_stopped(&sc, "B");
+		done(&sc, b[w]);
+	}
+	drained(&sc, cf);
+}
+
+/*
  * What comes for this node (a receipt, a packet to deliver) while a
  * backlog waits for a next hop is started first: it goes ahead of every
  * send, after those for here that came before it; a new send goes last.
@@ -661,6 +705,7 @@ main(void)
 	TEST(due_deferred);
 	TEST(joinable);
 	TEST(here_first);
+	TEST(even_shares);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
 	if (system(cmd) != 0)
 		return 1;
