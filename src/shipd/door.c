@@ -28,7 +28,10 @@
  * that delivered small packets itself says "O BAY\nID ID...": their
  * receipts, marked owed, are the master's to send (history.c); no
  * answer. The "O" and "D" lines a worker leaves unread when it exits are
- * read when it is reaped.
+ * read when it is reaped. At a reload the master tells every worker "R",
+ * unasked: it was forked with the old key process, which cannot open a
+ * packet sealed to a key the reload brought (a rotation); what such a
+ * worker would refuse, it leaves to one forked since (receiver.c).
  *
  * door_* run in the master, door_tell/door_ask in the worker. Never reads
  * a network byte; never evicts a worker that holds a slot (it may be in
@@ -48,6 +51,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 enum stage {
@@ -411,19 +415,42 @@ door_tell(int fd, const char *line)
 		msg_warn("line to the master");
 }
 
+static int reload_seen;
+
 int
 door_ask(int fd, const char *peer, int timeout_s)
 {
-	char line[300], r;
+	char line[300], r = 'R';
 	struct pollfd pf = {fd, POLLIN, 0};
 
 	if (fd < 0)
 		return 1;	/* no master to ask (tests) */
 	snprintf(line, sizeof(line), "A %s", peer);
 	door_tell(fd, line);
-	if (poll(&pf, 1, timeout_s * 1000) != 1 || read(fd, &r, 1) != 1) {
-		err_set("the master did not answer");
-		return -1;
+	while (r == 'R') {	/* a reload's word may come first */
+		if (poll(&pf, 1, timeout_s * 1000) != 1 || read(fd, &r, 1) != 1) {
+			err_set("the master did not answer");
+			return -1;
+		}
+		reload_seen |= r == 'R';
 	}
 	return r == 'G';
+}
+
+int
+door_reload_seen(int fd)
+{
+	char r;
+
+	while (!reload_seen && fd >= 0 && recv(fd, &r, 1, MSG_DONTWAIT) == 1)
+		reload_seen = r == 'R';
+	return reload_seen;
+}
+
+void
+door_reloaded(struct door *d)
+{
+	for (int i = 0; i < d->n; i++)
+		if (d->c[i].pid > 0 && !d->c[i].evicted)
+			send(d->c[i].fd, "R", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }

@@ -621,6 +621,7 @@ reload(void)
 	S->keys = k;
 	S->kpfd = keyproc_start(master_child_setup);	/* the new keys; the old one finishes */
 	ep_add(S->kpfd);
+	door_reloaded(S->door);	/* receivers asking the old one (door.c) */
 	if (pickup_init() == 0)
 		ep_add(S->inofd);
 	pool_reload();	/* workers that live on hold the old configuration */

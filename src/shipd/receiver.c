@@ -115,6 +115,7 @@ struct rconn {
 	time_t trusted_at;	/* the peer's trust last checked (on_offer) */
 	int streaming;		/* an order is being delivered while received */
 	time_t noted_at;	/* what came last written to peers/ (peer_note) */
+	int stale;		/* forked before a reload: offers go to a new one */
 };
 
 /* One order being received. */
@@ -216,6 +217,16 @@ stream_body(struct rconn *rc, struct rorder *r, const uint8_t *p, size_t n, char
 	case BAY_LATER:
 		return refused(rc, XF_TEMPFAIL, r->o.id, reason, why, whylen);
 	case BAY_REFUSED:
+		/* a reload since this worker was forked may have brought a key
+		 * (a rotation) its key process does not hold: a receiver forked
+		 * since opens it, or refuses it for good */
+		if (door_reload_seen(S->statfd)) {
+			rc->stale = 1;
+			snprintf(why, whylen, "not opened by a receiver older than this node's "
+				 "reload (%s): offer it again on a new connection", reason);
+			msg_info("packet %s from %s: %s", r->o.id, rc->peer, why);
+			return XF_TEMPFAIL;
+		}
 		return refused(rc, XF_REFUSE, r->o.id, reason, why, whylen);
 	default:
 		msg_panic("rstream: unknown verdict %d", d);
@@ -337,6 +348,14 @@ on_offer(void *arg, const struct xmsg *m, void **ctx, uint64_t *offset, uint64_t
 	char *otext;
 	int reply, d;
 
+	/* a receiver older than a reload left a packet to a newer one
+	 * (stream_body): the sender offers its open orders again on a new
+	 * connection, which a receiver forked since takes */
+	if (rc->stale) {
+		snprintf(why, whylen, "this receiver is older than the node's reload");
+		*ctx = NULL;
+		return XR_ABORT;
+	}
 	/* a connection lives across batches (shipd/pool.c): a peer revoked
 	 * since its handshake is cut off here, at most a second later */
 	if (rc->trusted_at != time(NULL)) {
@@ -674,7 +693,7 @@ static int
 serve(struct hop *h)
 {
 	static const struct xr_ops ops = { on_offer, on_body, on_commit, on_release };
-	struct rconn rc = { h, hop_peer(h)->name, time(NULL), 0, 0 };	/* trusted: it just shook hands */
+	struct rconn rc = { h, hop_peer(h)->name, time(NULL), 0, 0, 0 };	/* trusted: it just shook hands */
 	struct xr_stats st;
 
 	/* ps(1) tells receivers that hold a MAX-RECEIVERS slot from those at

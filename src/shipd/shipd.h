@@ -182,9 +182,13 @@ void listen_busy(const struct door_event *e);	/* log "all receivers busy" */
 int door_gone(struct door *d, pid_t pid);	/* 1: it had been evicted */
 void door_child(struct door *d);		/* in a new child: close the master's ends */
 int door_receivers(const struct door *d);	/* authenticated hops now */
+/* A reload: every receive worker is told "R" (its key process is the old one) */
+void door_reloaded(struct door *d);
 /* door.c: in the receive worker, on S->statfd */
 void door_tell(int fd, const char *line);
 int door_ask(int fd, const char *peer, int timeout_s);	/* 1 go, 0 busy, -1 */
+/* Has the master said "R" (a reload since this worker was forked)? */
+int door_reload_seen(int fd);
 
 /* deliver.c */
 /* 0 done, 1 waiting for parts, -1 refused (moved to corrupt/), BAY_LATER
