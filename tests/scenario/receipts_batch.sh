@@ -142,8 +142,9 @@ check "B's master died with receipts owed" \
 	wait_for log_has B "owed-notes tries a forbidden system call"
 byrecv() {	# each one of them opened by the receiver, never stored first
 	local id	# (the master's death kills a receiver, which may be between
-			# a group's commit point and its "delivered" lines: the
-			# next offer finds the receipt, says so and answers HAVE)
+			# a group's commit point and its "delivered" lines: A's
+			# next offer, after its back-off, finds the receipt, says
+			# so and answers HAVE; the marks' receipts may come first)
 	while read -r id; do
 		log_has B "delivered $id from A" ||
 			log_has B "packet $id: delivered here before" || return 1
@@ -156,7 +157,7 @@ pkill -KILL -f "$(conf B)" 2>/dev/null
 sleep 0.5
 node_start B || { fail "restart B"; finish; }
 check "B's next start sent the receipts the marks held" wait_for receipted "$work/sids"
-check "... each one opened by B's receiver as it came" byrecv
+check "... each one opened by B's receiver as it came" wait_for byrecv
 check "... each small file delivered once" \
 	sh -c "ls '$(bay B)/incoming' | grep -c '^s[1-6]' | grep -qx 6"
 check "... no mark left" wait_for sh -c "! ls '$(bay B)/receipts' | grep -q '\.owed\$'"
