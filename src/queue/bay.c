@@ -345,11 +345,11 @@ static uint64_t
 room_recent(const char *bay)
 {
 	struct timespec now;
+	long long ns;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (strcmp(room.bay, bay) != 0 || now.tv_sec - room.at.tv_sec > 1 ||
-	    (now.tv_sec - room.at.tv_sec) * 1000000000L + (now.tv_nsec - room.at.tv_nsec) >=
-	    1000000000L || room.avail < room.taken)
+	ns = (now.tv_sec - room.at.tv_sec) * 1000000000LL + (now.tv_nsec - room.at.tv_nsec);
+	if (strcmp(room.bay, bay) != 0 || ns >= 1000000000LL || room.avail < room.taken)
 		return 0;
 	return room.avail - room.taken;
 }
