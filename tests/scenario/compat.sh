@@ -167,6 +167,7 @@ AC=$(conf A)
 js() { ctl A ls --json | jq -r --arg id "$1" ".[] | select(.id == \$id) | $2"; }
 # A's own orders (B's delivery receipts pass through A's queue on their way in)
 queue_len() { ctl A ls --json | jq '[.[] | select(.origin == "A")] | length'; }
+queue_empty() { test "$(queue_len)" -eq 0; }
 mk() { "$MKORDER" -conf "$AC" "$@"; }
 
 # default: an order beside the file, nothing shipped, nothing removed
@@ -206,7 +207,10 @@ echo "payload three" >"$W/p3.txt"
 id3=$(mk -data "$W/p3.txt" -fship B)
 check "mkorder -fship ships at once" wait_for delivered B p3.txt
 check "... and removes the file without -copy" test ! -e "$W/p3.txt"
-check "meanwhile the -out order was never queued nor sent" test "$(queue_len)" -eq 0 -a ! -e "$(bay B)/incoming/p2.txt"
+# p3.txt shows in B's incoming/ before B's ACK reaches A: wait for A's queue
+# to empty (p3's order closing), then look for the -out order
+out_untouched() { wait_for queue_empty && test ! -e "$(bay B)/incoming/p2.txt"; }
+check "meanwhile the -out order was never queued nor sent" out_untouched
 "$SS" -c "$AC" "$W/orders/ORD" >/dev/null 2>"$tmp/err"
 check "shipping_server ORDER (the -out file) exits 0 ($(head -c 200 "$tmp/err"))" test $? -eq 0
 check "... delivered" wait_for delivered B p2.txt
