@@ -1,8 +1,9 @@
 /*
  * hold.c - "shipctl hold ID... | --all": stop sending an order (outgoing
  * or deferred -> hold) until "shipctl release". One rename per order; an
- * order being sent right now (active/) is refused as busy (75). The loop
- * and its options are idverb.c's.
+ * order being sent right now (active/, or sent from outgoing/ while it was
+ * sealed: queue.h's sending) is refused as busy (75). The loop and its
+ * options are idverb.c's.
  */
 #include "queue.h"
 

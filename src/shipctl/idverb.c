@@ -21,7 +21,7 @@ usage(const struct idverb *v)
 static int
 one(const struct config *cf, const struct idverb *v, struct qentry *e)
 {
-	if (e->st == Q_ACTIVE) {
+	if (qe_st(e) == Q_ACTIVE) {
 		fprintf(stderr, "shipctl: %s: %s: busy: being sent\n", v->name, e->id);
 		return EX_TEMPFAIL;
 	}

@@ -51,7 +51,7 @@ hop_down_why(const struct qentry *e, time_t now)
 	struct tm tm;
 	int i;
 
-	if (!e->ok || (e->st != Q_OUTGOING && e->st != Q_DEFERRED) || e->o.dests.n == 0)
+	if (!e->ok || (qe_st(e) != Q_OUTGOING && qe_st(e) != Q_DEFERRED) || e->o.dests.n == 0)
 		return NULL;
 	for (int k = 0; k < e->o.dests.n; k++) {
 		const char *h = config_next_hop(e->cf, e->o.dests.v[k]);

@@ -5,6 +5,7 @@
  */
 #include "queue.h"
 #include "../global/dirhop.h"
+#include "../queue/progress.h"
 #include "../util/log.h"
 #include "../util/safefile.h"
 
@@ -57,6 +58,11 @@ entry_load(struct qentry *e)
 
 	if (e->st == Q_CORRUPT)
 		e->why = read_why(e->bay, e->id);
+	if (e->st == Q_OUTGOING) {
+		struct progress_rec r;
+
+		e->sending = progress_read(e->bay, e->id, &r) == 0;
+	}
 	if (bay_load(e->bay, e->id, e->st, &e->o) == 0) {
 		e->ok = 1;
 		return;
@@ -216,12 +222,18 @@ qe_exported(const struct qentry *e)
 	return e->ok && e->st == Q_DEFERRED && dirhop_all_exported(&e->o);
 }
 
+enum qstate
+qe_st(const struct qentry *e)
+{
+	return e->sending ? Q_ACTIVE : e->st;
+}
+
 const char *
 qe_state(const struct qentry *e)
 {
 	if (qe_exported(e))
 		return "exported";
-	return e->ok || e->st == Q_CORRUPT ? qstate_name(e->st) : QSTATE_UNPARSED;
+	return e->ok || e->st == Q_CORRUPT ? qstate_name(qe_st(e)) : QSTATE_UNPARSED;
 }
 
 /* "exported to B (DIR) at TIME, ..." for an exported order (static buffer). */

@@ -26,6 +26,13 @@ struct qentry {
 	struct order o;
 	char *error;			/* parse error when !ok */
 	char *why;			/* corrupt/: the reason from ID.why, or NULL */
+	/*
+	 * In outgoing/, but a live sender is sending it right now (its
+	 * BAY/inflight/ID): a large file sent while it was sealed, or a
+	 * relay's cut-through, which the daemon does not claim into active/.
+	 * Shown, counted and refused as active (qe_st).
+	 */
+	int sending;
 };
 
 /* Every order in every bay, oldest first; entries freed with q_free. */
@@ -37,6 +44,8 @@ void qe_free(struct qentry *e);
 /* "outgoing", ..., or QSTATE_UNPARSED for an order that does not parse
  * (outside corrupt/: what is in corrupt/ is "corrupt", parsed or not). */
 const char *qe_state(const struct qentry *e);
+/* The state it is in for people: e->st, or Q_ACTIVE when it is sending. */
+enum qstate qe_st(const struct qentry *e);
 /* What went wrong with it, in full: corrupt/'s reason, the parse error, or
  * the order's last error; NULL when nothing did. */
 const char *qe_error(const struct qentry *e);

@@ -245,7 +245,7 @@ prometheus(const struct config *cf, const struct qentry *e, int n, time_t now, s
 	prom_head(b, "shipd_up", "gauge", "Whether a shipd daemon works this spool (its lock is held).");
 	prom_sample(b, "shipd_up", "node", cf->node ? cf->node : "", NULL, NULL, pid > 0);
 	for (int i = 0; i < n; i++)
-		add(cf, row_get(&v, &nv, e[i].ok ? e[i].o.sclass : "?", e[i].ok ? (int)e[i].st
+		add(cf, row_get(&v, &nv, e[i].ok ? e[i].o.sclass : "?", e[i].ok ? (int)qe_st(&e[i])
 									   : ST_UNPARSED),
 		    &e[i], now);
 	for (size_t m = 0; m < sizeof(qm) / sizeof(qm[0]); m++) {
@@ -368,7 +368,7 @@ VERB(stats)
 		if (cls && (!e[i].ok || strcmp(e[i].o.sclass, cls) != 0))
 			continue;
 		add(cf, row_get(&v, &nrows, e[i].ok ? e[i].o.sclass : NULL,
-				e[i].ok ? (int)e[i].st : ST_UNPARSED), &e[i], now);
+				e[i].ok ? (int)qe_st(&e[i]) : ST_UNPARSED), &e[i], now);
 	}
 	if (nrows)
 		qsort(v, nrows, sizeof(*v), row_cmp);
