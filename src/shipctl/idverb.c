@@ -46,7 +46,7 @@ every(const struct config *cf, const struct idverb *v, unsigned states, const ch
 
 	q_collect(cf, &e, &n);
 	for (int i = 0; i < n; i++) {
-		unsigned bit = QBIT(e[i].ok ? e[i].st : Q_CORRUPT) | QBIT(e[i].st);
+		unsigned bit = QBIT(e[i].ok ? qe_st(&e[i]) : Q_CORRUPT) | QBIT(qe_st(&e[i]));
 
 		if (!(states & bit) || (v->parsed && !e[i].ok) ||
 		    (cls && (!e[i].ok || strcmp(e[i].o.sclass, cls) != 0)))

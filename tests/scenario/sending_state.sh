@@ -8,7 +8,8 @@
 #   - `shipctl ls` and `ls --json` say active, `ls --state active` lists it;
 #   - `shipctl stats --json` counts it as active, not outgoing;
 #   - hold and rm refuse it as busy (75), as for any order being sent,
-#     instead of moving or removing the order under its sender;
+#     instead of moving or removing the order under its sender, and
+#     hold --all passes over it as over an order in active/;
 # and it is delivered once, its order ended in done/.
 . "$TOP/tests/lib/nodes.sh"
 . "$TOP/tests/lib/chaos.sh"
@@ -39,6 +40,10 @@ check "hold refuses it as busy: 75 (got $rc: $(cat "$work/hold.err"))" \
 ctl A rm "$id" >/dev/null 2>"$work/rm.err"
 rc=$?
 check "rm refuses it as busy: 75 (got $rc: $(cat "$work/rm.err"))" test "$rc" -eq 75
+ctl A hold --all >/dev/null 2>"$work/holdall.err"
+rc=$?
+check "hold --all passes over it, as over an order in active/ (exit $rc: $(cat "$work/holdall.err"))" \
+	sh -c "[ $rc -eq 0 ] && grep -q '0 orders held' '$work/holdall.err'"
 check "... the order is still in outgoing/, not held nor removed" \
 	test -e "$(bay A)/outgoing/$id" -o -e "$(bay A)/done/$id"
 # the send was still going on when all that was looked at
