@@ -58,11 +58,6 @@ entry_load(struct qentry *e)
 
 	if (e->st == Q_CORRUPT)
 		e->why = read_why(e->bay, e->id);
-	if (e->st == Q_OUTGOING) {
-		struct progress_rec r;
-
-		e->sending = progress_read(e->bay, e->id, &r) == 0;
-	}
 	if (bay_load(e->bay, e->id, e->st, &e->o) == 0) {
 		e->ok = 1;
 		return;
@@ -96,6 +91,23 @@ collect_fn(void *arg, const char *bay, enum qstate st, const char *id, time_t mt
 	return 0;
 }
 
+/* A live sender's record (BAY/inflight/ID): its order in outgoing/ of
+ * this bay's entries, v[0..n), is being sent (queue.h's sending). */
+struct sending {
+	struct qentry *v;
+	int n;
+};
+
+static void
+sending_fn(void *arg, const struct progress_rec *r)
+{
+	struct sending *s = arg;
+
+	for (int i = 0; i < s->n; i++)
+		if (s->v[i].st == Q_OUTGOING && strcmp(s->v[i].id, r->id) == 0)
+			s->v[i].sending = 1;
+}
+
 static time_t
 entry_time(const struct qentry *e)
 {
@@ -122,11 +134,19 @@ q_collect(const struct config *cf, struct qentry **out, int *n)
 	c.cf = cf;
 	bay_all(cf, &bays);
 	for (int i = 0; i < bays.n; i++) {
+		int first = c.n;
+
 		if (access(bays.v[i], F_OK) < 0 && errno == ENOENT)
 			continue;	/* nothing was ever queued there */
 		for (int st = 0; st < Q_NSTATES; st++)
 			if (bay_scan(bays.v[i], (enum qstate)st, collect_fn, &c) < 0)
 				fprintf(stderr, "shipctl: %s\n", err_get());
+		/* one listing of inflight/ a bay, not a look per outgoing order */
+		if (c.n > first) {
+			struct sending sd = { c.v + first, c.n - first };
+
+			progress_scan(bays.v[i], sending_fn, &sd);
+		}
 	}
 	strv_free(&bays);
 	if (c.n)
@@ -171,6 +191,11 @@ q_locate(const struct config *cf, const char *id, struct qentry *e)
 	if (bay_path(path, sizeof(path), bay, e->st, id) == 0 && stat(path, &sb) == 0)
 		e->mtime = sb.st_mtime;
 	entry_load(e);
+	if (e->st == Q_OUTGOING) {
+		struct progress_rec r;
+
+		e->sending = progress_read(bay, id, &r) == 0;
+	}
 	return 0;
 }
 

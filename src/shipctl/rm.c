@@ -2,10 +2,10 @@
  * rm.c - "shipctl rm ID... | --all": drop an order and its packet data in
  * any state but active/ (being sent, from there or from outgoing/ while it
  * was sealed: refused as busy, 75). Not marked seen: the packet was
- * abandoned, not delivered. Each removal is logged
- * with who did it (stderr and syslog). The loop and its options are
- * idverb.c's: `rm --all` removes every order, `rm --all --state S` those
- * in S (Postfix's postsuper -d ALL [queue]).
+ * abandoned, not delivered. Each removal is logged with who did it
+ * (stderr and syslog). The loop and its options are idverb.c's: `rm
+ * --all` removes every order, `rm --all --state S` those in S (Postfix's
+ * postsuper -d ALL [queue]).
  */
 #include "queue.h"
 

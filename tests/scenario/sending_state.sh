@@ -22,8 +22,8 @@ id=$(SHIPD_TEST_SEAL_RATE=$((8 << 20)) "$SHIPCTL" -c "$(conf A)" submit --copy -
 	"$work/big.dat" 2>"$work/submit.err")
 check "submit of a 16 MiB file ($(head -c 200 "$work/submit.err"))" test -n "$id"
 inflight() { [ -e "$(bay A)/inflight/$id" ]; }
-check "A is sending it (inflight/$id) with its order in outgoing/" \
-	sh -c "[ -e '$(bay A)/inflight/$id' ] && [ -e '$(bay A)/outgoing/$id' ]"
+from_outgoing() { inflight && [ -e "$(bay A)/outgoing/$id" ]; }
+check "A is sending it (inflight/$id) with its order in outgoing/" from_outgoing
 state=$(ctl A ls --json | jq -r --arg id "$id" '.[] | select(.id == $id) | .state')
 check "ls --json says active while it is sent (got '$state')" test "$state" = active
 ctl A ls | grep "$id" | grep -qw active && ok "ls says active" || fail "ls" "$(ctl A ls)"
